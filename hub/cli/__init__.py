@@ -1,0 +1,70 @@
+"""The ``hub`` command.
+
+Exit codes (DESIGN.md): 0 done; 1 done with rejections or a failed check; 2 bad config or
+usage. ``--json`` on commands that list or report prints JSON on stdout; times are ISO 8601
+with +08:00.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from hub.cli import messaging, registry, system
+from hub.cli.common import err
+from hub.errors import ConfigError, HubError, UsageError
+
+app = typer.Typer(
+    name="hub",
+    help="主动服务消息中枢 (the Hub): messages to enterprises, replies back into tickets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="config.yaml to use (default: $HUB_CONFIG or ./config.yaml)"),
+) -> None:
+    ctx.ensure_object(dict)["config_path"] = config
+
+
+system.register(app)
+registry.register(app)
+messaging.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; maps the hub's errors to exit codes."""
+    try:
+        # Without standalone mode click returns the code of typer.Exit instead of exiting.
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("已取消 (aborted)")
+        return 1
+    except ConfigError as exc:
+        for problem in (exc, *exc.others):
+            err.print(f"[red]配置错误[/red] {problem}", markup=True)
+        return 2
+    except UsageError as exc:
+        err.print(f"[red]用法错误[/red] {exc}", markup=True)
+        return 2
+    except HubError as exc:
+        err.print(f"[red]错误[/red] {exc}", markup=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

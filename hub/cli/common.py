@@ -1,0 +1,49 @@
+"""What every command shares: loading settings, running async code, printing lists and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.config import Settings, load_settings
+from hub.logs import configure_logging
+
+T = TypeVar("T")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """Load (once per process) the config named by --config / $HUB_CONFIG / ./config.yaml."""
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        settings = load_settings(obj.get("config_path"))
+        configure_logging(settings.logging.level, json_output=settings.logging.json_output)
+        obj["settings"] = settings
+    settings_obj: Settings = obj["settings"]
+    return settings_obj
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)

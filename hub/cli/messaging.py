@@ -1,0 +1,179 @@
+"""Outbound commands: ``hub send`` and ``hub messages list``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import sqlalchemy as sa
+import typer
+
+from hub.audience import parse_audience
+from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.clock import local_iso
+from hub.config import Settings
+from hub.errors import UsageError
+from hub.outbox import SendOutcome, SendRequest
+from hub.runtime import open_components, open_database
+from hub.store.models import Enterprise, Message
+from hub.vocab import ChannelName, MessageKind, MessageStatus
+
+WAIT_POLL_SECONDS = 0.5
+
+
+def register(app: typer.Typer) -> None:
+    messages_app = typer.Typer(help="消息 (outbox)", no_args_is_help=True)
+    app.add_typer(messages_app, name="messages")
+    messages_app.command("list")(messages_list)
+    app.command("send")(send)
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, str]:
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise UsageError(f"--set 需要 名称=值 的形式，收到“{pair}”")
+        variables[name.strip()] = value
+    return variables
+
+
+def send(
+    ctx: typer.Context,
+    kind: str = typer.Argument(..., help="message kind, e.g. notice, policy_push"),
+    audience: str = typer.Option(..., "--audience", "-a",
+                                 help="e.g. 'tier=key|general,industry=制造业,tags~专精特新'"),
+    channel: str | None = typer.Option(None, "--channel", help="force one channel"),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", help="repeat a send with the same key: nothing is doubled"),
+    set_vars: list[str] = typer.Option([], "--set", help="template variable name=value"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="count and preview; send nothing"),
+    wait: bool = typer.Option(False, "--wait", help="return when every message is final or held"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds --wait waits at most"),
+    as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+) -> None:
+    """按受众表达式发送一类消息。"""
+    try:
+        message_kind = MessageKind.parse(kind)
+        forced = ChannelName.parse(channel) if channel else None
+    except ValueError as exc:
+        raise UsageError(f"未知的消息类型或渠道：{exc}（消息类型：{MessageKind.choices()}）") from exc
+    request = SendRequest(
+        kind=message_kind,  # type: ignore[arg-type]
+        audience=parse_audience(audience),
+        channel=forced,  # type: ignore[arg-type]
+        variables=_parse_vars(set_vars),
+        **({"trigger_key": idempotency_key} if idempotency_key else {}),
+    )
+    settings = settings_from(ctx)
+    outcome, final = run_async(_send(settings, request, dry_run=dry_run, wait=wait,
+                                     timeout=timeout))
+    report = _report(outcome, final, dry_run=dry_run)
+    if as_json:
+        print_json(report)
+    else:
+        _print_report(report)
+    if wait and final is not None and final.get("pending", 0):
+        raise typer.Exit(1)
+
+
+async def _send(settings: Settings, request: SendRequest, *, dry_run: bool, wait: bool,
+                timeout: float) -> tuple[SendOutcome, dict[str, int] | None]:
+    async with open_components(settings) as hub:
+        outcome = await hub.outbox.submit(request, dry_run=dry_run)
+        final = None
+        if wait and not dry_run and outcome.campaign_id is not None:
+            final = await _wait_final(hub.db, outcome.campaign_id, timeout)
+        return outcome, final
+
+
+async def _wait_final(db: Any, campaign_id: int, timeout: float) -> dict[str, int]:
+    """Poll until no message of the campaign is queued or sending; return counts by status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with db.read() as session:
+            rows = (await session.execute(
+                sa.select(Message.status, sa.func.count())
+                .where(Message.campaign_id == campaign_id).group_by(Message.status))).all()
+        counts = {status.value: n for status, n in rows}
+        pending = sum(counts.get(s, 0) for s in ("queued", "sending"))
+        if pending == 0 or time.monotonic() > deadline:
+            return {**counts, "pending": pending}
+        await asyncio.sleep(WAIT_POLL_SECONDS)
+
+
+def _report(outcome: SendOutcome, final: dict[str, int] | None, *, dry_run: bool
+            ) -> dict[str, Any]:
+    return {
+        "dry_run": dry_run,
+        "campaign_id": outcome.campaign_id,
+        "enterprises": outcome.recipients,
+        "by_channel": dict(outcome.by_channel),
+        "skipped": outcome.skipped,
+        "created": outcome.created,
+        "duplicates": outcome.duplicates,
+        "queued": len(outcome.queued_ids),
+        "samples": [{"channel": s.channel.value, "body": s.body} for s in outcome.samples],
+        "final": final,
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    title = "预演 (dry run)" if report["dry_run"] else f"批次 campaign #{report['campaign_id']}"
+    out.print(f"{title}：企业 {report['enterprises']} 家，"
+              f"按渠道 {report['by_channel'] or {}}，不发送 {report['skipped']} 条")
+    if not report["dry_run"]:
+        out.print(f"新建 {report['created']} 条，重复忽略 {report['duplicates']} 条，"
+                  f"入队 {report['queued']} 条")
+    for sample in report["samples"]:
+        out.print(f"  [{sample['channel']}] {sample['body']}")
+    if report["final"] is not None:
+        out.print(f"最终状态 final: {report['final']}")
+
+
+def messages_list(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, help="queued, sent, failed, dead, ..."),
+    kind: str | None = typer.Option(None, help="message kind"),
+    campaign: int | None = typer.Option(None, help="campaign id"),
+    limit: int = typer.Option(50, min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
+) -> None:
+    """列出消息（最新在前）。"""
+    try:
+        wanted_status = MessageStatus.parse(status) if status else None
+        wanted_kind = MessageKind.parse(kind) if kind else None
+    except ValueError as exc:
+        raise UsageError(f"未知的状态或消息类型：{exc}") from exc
+    settings = settings_from(ctx)
+    rows = run_async(_list(settings, wanted_status, wanted_kind, campaign, limit))
+    tz = settings.hub.tz
+    items = [
+        {"id": m.id, "campaign_id": m.campaign_id, "kind": m.kind.value,
+         "channel": m.channel.value, "status": m.status.value, "reason": m.status_reason,
+         "enterprise": name, "attempts": m.attempts, "body": m.body,
+         "created_at": local_iso(m.created_at, tz), "sent_at": local_iso(m.sent_at, tz)}
+        for m, name in rows
+    ]
+    if as_json:
+        print_json(items)
+        return
+    print_table("消息 messages", ["id", "类型", "渠道", "状态", "企业", "尝试", "创建时间", "原因"],
+                [(i["id"], i["kind"], i["channel"], i["status"], i["enterprise"], i["attempts"],
+                  i["created_at"], i["reason"]) for i in items])
+
+
+async def _list(settings: Settings, status: Any, kind: Any, campaign: int | None,
+                limit: int) -> list[Any]:
+    stmt = (sa.select(Message, Enterprise.name)
+            .outerjoin(Enterprise, Message.enterprise_id == Enterprise.id)
+            .order_by(Message.id.desc()).limit(limit))
+    if status is not None:
+        stmt = stmt.where(Message.status == status)
+    if kind is not None:
+        stmt = stmt.where(Message.kind == kind)
+    if campaign is not None:
+        stmt = stmt.where(Message.campaign_id == campaign)
+    async with open_database(settings) as db, db.read() as session:
+        return list((await session.execute(stmt)).all())

@@ -1,0 +1,114 @@
+"""Commands that set up and run the hub: config check, db upgrade, run, api, worker, demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from hub.cli.common import out, print_json, run_async, settings_from
+from hub.config import Settings, load_settings
+from hub.store.migrate import head_revision, upgrade
+
+
+def register(app: typer.Typer) -> None:
+    config_app = typer.Typer(help="配置 (config.yaml)", no_args_is_help=True)
+    db_app = typer.Typer(help="数据库 (database schema)", no_args_is_help=True)
+    app.add_typer(config_app, name="config")
+    app.add_typer(db_app, name="db")
+    config_app.command("check")(config_check)
+    db_app.command("upgrade")(db_upgrade)
+    app.command("run")(run)
+    app.command("api")(api)
+    app.command("worker")(worker)
+    app.command("demo")(demo)
+
+
+def config_check(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """校验配置文件：只做校验，错误时指明文件、键和行号并以 2 退出。"""
+    settings = load_settings(ctx.ensure_object(dict).get("config_path"))
+    summary = _summary(settings)
+    if as_json:
+        print_json(summary)
+        return
+    out.print(f"配置有效 (config OK): {summary['file']}")
+    out.print(f"  数据库 storage: {summary['storage']}")
+    out.print(f"  Redis: {summary['redis']}")
+    out.print(f"  启用的渠道 channels: {', '.join(summary['channels'])}")
+
+
+def _summary(settings: Settings) -> dict[str, Any]:
+    channels = settings.channels
+    enabled = ["sandbox"] if channels.sandbox.enabled else []
+    enabled += [f"sms.{name}" for name, p in
+                (("tencent", channels.sms.tencent), ("aliyun", channels.sms.aliyun)) if p.enabled]
+    enabled += [f"wechat.{name}" for name, a in channels.wechat.apps.items() if a.enabled]
+    enabled += ["telegram"] if channels.telegram.enabled else []
+    return {
+        "file": str(settings.source),
+        "storage": settings.database_url.split("@")[-1],  # never print credentials
+        "redis": settings.redis.url.split("@")[-1],
+        "channels": enabled,
+        "default_channel": channels.default,
+    }
+
+
+def db_upgrade(ctx: typer.Context) -> None:
+    """把数据库结构升级到最新版本（可重复执行）。"""
+    settings = settings_from(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_async(upgrade(settings.database_url))
+    out.print(f"数据库已是最新版本 (schema at {head_revision()})")
+
+
+def run(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="listen address (default: web.host)"),
+    port: int | None = typer.Option(None, help="listen port (default: web.port)"),
+) -> None:
+    """在一个进程里运行全部角色：Web/API、发送 worker、对账。"""
+    settings = settings_from(ctx)
+    from hub.roles import serve
+
+    run_async(serve(settings, web=True, worker=True, host=host, port=port))
+
+
+def api(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="listen address (default: web.host)"),
+    port: int | None = typer.Option(None, help="listen port (default: web.port)"),
+) -> None:
+    """只运行 Web/API 与 webhook。"""
+    settings = settings_from(ctx)
+    from hub.roles import serve
+
+    run_async(serve(settings, web=True, worker=False, host=host, port=port))
+
+
+def worker(ctx: typer.Context) -> None:
+    """只运行发送 worker（可水平扩展多个进程）。"""
+    settings = settings_from(ctx)
+    from hub.roles import serve
+
+    run_async(serve(settings, web=False, worker=True))
+
+
+def demo(
+    ctx: typer.Context,
+    enterprises: int = typer.Option(300, min=1, help="how many demo enterprises"),
+    as_json: bool = typer.Option(False, "--json", help="print the import report as JSON"),
+) -> None:
+    """载入演示数据：部门、联络员和企业（可重复执行，不会重复创建）。"""
+    settings = settings_from(ctx)
+    from hub.demo_load import load_demo
+
+    reports = run_async(load_demo(settings, enterprises=enterprises))
+    if as_json:
+        print_json({name: report.as_dict() for name, report in reports.items()})
+        return
+    for name, report in reports.items():
+        out.print(f"{name}: {report.summary_line()}")
+

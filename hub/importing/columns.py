@@ -1,0 +1,261 @@
+"""Which headers each import accepts, in English or Chinese, and how a file's headers map to them.
+
+DESIGN.md fixes the enterprise columns ("What other systems rely on"); officers and departments
+follow the same pattern. A header is matched after NFKC, trimming, and (for English) ignoring
+case, spaces, ``_`` and ``-``, so ``WeChat OpenID`` is ``wechat_openid``. Anything else is an
+``InputError`` naming the header: a typo must never drop a column silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+from hub.errors import InputError
+from hub.importing.tabular import REJECT_COLUMNS, UNNAMED_COLUMN_PREFIX, Reject
+from hub.vocab import LabelledEnum
+
+__all__ = [
+    "DEPARTMENT_COLUMNS",
+    "ENTERPRISE_COLUMNS",
+    "IGNORED_HEADERS",
+    "OFFICER_COLUMNS",
+    "Column",
+    "ColumnSet",
+    "HeaderMap",
+    "RowChecker",
+]
+
+IGNORED_HEADERS = frozenset(REJECT_COLUMNS)
+"""Columns that a rejects file adds; accepted and ignored so a corrected rejects file re-imports."""
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_SHOWN_MAX = 40  # a pasted paragraph in a cell should not swamp the reason column
+E = TypeVar("E", bound=LabelledEnum)
+
+
+def _match_key(header: str) -> str:
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", header)).lower()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One logical column: its field name in code and the header spellings that mean it."""
+
+    field: str
+    """English name used in code and in the English header, e.g. ``contact_name``."""
+    label: str
+    """Chinese header; ``""`` for technical IDs that clerks copy from a system in English."""
+    required: bool = False
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Accepted headers as they appear in documentation: English first."""
+        return (self.field, self.label) if self.label else (self.field,)
+
+    @property
+    def display(self) -> str:
+        """How to name the column to a clerk when the file itself does not spell it."""
+        return self.label or self.field
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """A file's headers resolved against a ``ColumnSet``.
+
+    ``headers`` maps each field present in the file to the header as the file spells it, so
+    that clerk-facing messages say ``手机`` to one clerk and ``mobile`` to another.
+    """
+
+    columns: ColumnSet
+    headers: Mapping[str, str]
+
+    def value(self, row: Mapping[str, str], field: str) -> str:
+        """The stripped cell text of ``field`` in ``row``; ``""`` when blank or absent."""
+        header = self.headers.get(field)
+        return row.get(header, "") if header is not None else ""
+
+    def name(self, field: str) -> str:
+        """The column's name for messages: the file's spelling, else its Chinese label."""
+        return self.headers.get(field) or self.columns.column(field).display
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The columns of one import kind (``enterprises``, ``officers``, ``departments``)."""
+
+    kind: str
+    columns: tuple[Column, ...]
+
+    def column(self, field: str) -> Column:
+        """The column for ``field``; ``KeyError`` for a field this kind does not have."""
+        for column in self.columns:
+            if column.field == field:
+                return column
+        raise KeyError(field)
+
+    def resolve(self, headers: Sequence[str], *, file: str) -> HeaderMap:
+        """Map a file's headers to fields, or raise ``InputError`` naming every bad header.
+
+        Unknown headers (with a suggestion when one is close), two headers for the same
+        column (``mobile`` and ``手机``), and missing required columns are all reported in
+        one message, so the clerk fixes the header row once.
+        """
+        by_key: dict[str, Column] = {}
+        for known in self.columns:
+            for spelling in known.spellings:
+                by_key[_match_key(spelling)] = known
+        ignored = {_match_key(header) for header in IGNORED_HEADERS}
+
+        found: dict[str, str] = {}
+        problems: list[str] = []
+        for header in headers:
+            key = _match_key(header)
+            if key in ignored:
+                continue
+            column = by_key.get(key)
+            if column is None:
+                problems.append(self._unknown(header, by_key))
+            elif column.field in found:
+                problems.append(f"表头“{found[column.field]}”和“{header}”是同一列，只能保留一个")
+            else:
+                found[column.field] = header
+        missing = [c.display for c in self.columns if c.required and c.field not in found]
+        if missing:
+            problems.append("缺少必填列：" + "、".join(f"“{name}”" for name in missing))
+        if problems:
+            raise InputError("；".join(problems), file=file)
+        return HeaderMap(self, found)
+
+    def _unknown(self, header: str, by_key: Mapping[str, Column]) -> str:
+        spellings = [s for column in self.columns for s in column.spellings]
+        close = difflib.get_close_matches(header, spellings, n=1, cutoff=0.5)
+        if not close:
+            close = [
+                column.display
+                for key, column in by_key.items()
+                if key and (key in _match_key(header) or _match_key(header) in key)
+            ][:1]
+        hint = f"（是否应为“{close[0]}”？）" if close else ""
+        accepted = "、".join("/".join(column.spellings) for column in self.columns)
+        return f"未知表头“{header}”{hint}，可用的表头为：{accepted}"
+
+
+ENTERPRISE_COLUMNS = ColumnSet(
+    "enterprises",
+    (
+        Column("uscc", "统一社会信用代码", required=True),
+        Column("name", "企业名称", required=True),
+        Column("tier", "联络类别", required=True),
+        Column("industry", "行业"),
+        Column("region", "区域"),
+        Column("stage", "阶段"),
+        Column("tags", "标签"),
+        Column("contact_name", "联系人"),
+        Column("mobile", "手机"),
+        Column("wechat_openid", ""),
+        Column("wecom_userid", ""),
+        Column("telegram_chat_id", ""),
+        Column("officer", "联络员"),
+    ),
+)
+
+OFFICER_COLUMNS = ColumnSet(
+    "officers",
+    (
+        Column("code", "工号", required=True),
+        Column("name", "姓名", required=True),
+        Column("mobile", "手机"),
+        Column("wecom_userid", ""),
+        Column("telegram_chat_id", ""),
+        Column("region", "区域"),
+        Column("department", "所属部门"),
+    ),
+)
+
+DEPARTMENT_COLUMNS = ColumnSet(
+    "departments",
+    (
+        Column("code", "部门编码", required=True),
+        Column("name", "部门名称", required=True),
+        Column("role", "类型"),
+        Column("industries", "主管行业"),
+        Column("head_name", "负责人"),
+        Column("head_mobile", "负责人手机"),
+        Column("head_wecom_userid", ""),
+    ),
+)
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= _SHOWN_MAX else value[: _SHOWN_MAX - 1] + "…"
+
+
+@dataclass
+class RowChecker:
+    """Reads the fields of one raw row by column, collecting a reason for each bad one.
+
+    Validation goes on after a problem so that the clerk sees every problem of the row at once;
+    each reason names the column as the file spells it and quotes the value.
+    """
+
+    raw: Mapping[str, str]
+    names: HeaderMap
+    reasons: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for key, value in self.raw.items():
+            if key.startswith(UNNAMED_COLUMN_PREFIX):
+                where = key.removeprefix(UNNAMED_COLUMN_PREFIX)
+                self.reasons.append(f"{where}没有表头，却填了“{_shown(value)}”")
+
+    def text(self, field: str, *, required: bool = False) -> str | None:
+        """The field's text, ``None`` when blank (a reason is added if it is ``required``)."""
+        value = self.names.value(self.raw, field)
+        if not value:
+            if required:
+                self.reasons.append(f"{self.names.name(field)}不能为空")
+            return None
+        return value
+
+    def parsed(
+        self, field: str, parse: Callable[[str], str], *, required: bool = False
+    ) -> str | None:
+        """The field normalised by ``parse``; ``None`` when blank or when ``parse`` refuses it."""
+        value = self.text(field, required=required)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.reasons.append(f"{self.names.name(field)}“{_shown(value)}”{exc}")
+            return None
+
+    def choice(self, field: str, enum: type[E], *, default: E | None = None) -> E | None:
+        """The member named in English or Chinese; blank gives ``default`` (required if none)."""
+        value = self.text(field, required=default is None)
+        if value is None:
+            return default
+        try:
+            # parse() is typed on the base class but returns a member of the enum it is called on
+            return cast(E, enum.parse(value))
+        except ValueError:
+            labels = "/".join(member.label for member in enum)
+            values = "/".join(member.value for member in enum)
+            self.reasons.append(
+                f"{self.names.name(field)}“{_shown(value)}”无效，应为 {labels} 或 {values}"
+            )
+            return None
+
+    def known(self, field: str, code: str | None, known: Collection[str] | None, what: str) -> None:
+        """Add a reason when ``code`` is not among the ``known`` codes (``None``: not checked)."""
+        if code is not None and known is not None and code not in known:
+            self.reasons.append(f"{self.names.name(field)}“{_shown(code)}”不存在，请先导入{what}")
+
+    def reject(self, row_number: int) -> Reject:
+        """The row as a ``Reject`` carrying every reason collected."""
+        return Reject(row_number, tuple(self.reasons), dict(self.raw))

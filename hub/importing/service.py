@@ -1,0 +1,88 @@
+"""``hub import enterprises|officers|departments FILE``: parse, upsert, write the rejects.
+
+Rejected rows never stop the valid ones: every valid row is upserted in one transaction, the
+rejects go to ``<input>.rejects.csv`` with their row numbers and reasons.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from hub.clock import Clock
+from hub.importing.rows import (
+    ParseResult,
+    parse_departments,
+    parse_enterprises,
+    parse_officers,
+    rejects_path,
+)
+from hub.importing.upsert import (
+    Progress,
+    UpsertCounts,
+    department_codes,
+    officer_codes,
+    upsert_departments,
+    upsert_enterprises,
+    upsert_officers,
+)
+from hub.store.db import Database
+
+ImportKind = Literal["enterprises", "officers", "departments"]
+IMPORT_KINDS: tuple[ImportKind, ...] = ("enterprises", "officers", "departments")
+_LABELS = {"enterprises": "企业", "officers": "联络员", "departments": "部门"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """Counts of one import. ``valid``/``rejected`` count rows; the others count records."""
+
+    kind: ImportKind
+    file: str
+    valid: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejects_file: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary_line(self) -> str:
+        line = (f"有效 {self.valid} 行（valid），{_LABELS[self.kind]}新建 {self.created}（created），"
+                f"更新 {self.updated}（updated），未变 {self.unchanged}（unchanged），"
+                f"拒绝 {self.rejected} 行（rejected）")
+        if self.rejects_file:
+            line += f"；被拒绝的行及原因见 {self.rejects_file}"
+        return line
+
+
+async def import_file(db: Database, kind: ImportKind, path: str | os.PathLike[str],
+                      clock: Clock, *, progress: Progress | None = None,
+                      on_parsed: Callable[[int], None] | None = None) -> ImportReport:
+    """Import one file of the given kind; returns the report (rejects file already written)."""
+    now = clock.now()
+    parsed: ParseResult[Any]
+    counts: UpsertCounts
+    if kind == "departments":
+        parsed = parse_departments(path)
+        counts = await upsert_departments(db, parsed.records, now)
+    elif kind == "officers":
+        parsed = parse_officers(path, known_departments=await department_codes(db))
+        counts = await upsert_officers(db, parsed.records, now)
+    else:
+        parsed = parse_enterprises(path, known_officers=await officer_codes(db))
+        if on_parsed is not None:
+            on_parsed(len(parsed.records))
+        counts = await upsert_enterprises(db, parsed.records, now, progress)
+    # Clear a stale rejects file from an earlier run so it is never mistaken for this one's.
+    rejects = parsed.write_rejects()
+    if rejects is None:
+        rejects_path(path).unlink(missing_ok=True)
+    return ImportReport(kind=kind, file=str(path), valid=parsed.valid, created=counts.created,
+                        updated=counts.updated, unchanged=counts.unchanged,
+                        rejected=parsed.rejected,
+                        rejects_file=str(rejects) if rejects else None)

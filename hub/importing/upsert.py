@@ -1,0 +1,219 @@
+"""Writing parsed registry records to the database: one transaction, upsert by natural key.
+
+Enterprises are keyed by USCC, their contacts by (enterprise, natural key), officers and
+departments by code. Each record is classified as created, updated or unchanged by comparing
+it with what is stored, so importing the same file twice changes nothing and says so. Contacts
+already on record but absent from the file are kept: an import adds and corrects, it never
+deletes what was accepted before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from hub.importing.rows import ContactRow, DepartmentRow, EnterpriseRecord, OfficerRow
+from hub.store.db import Database
+from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Officer
+
+CHUNK = 2000
+Progress = Callable[[int], None]
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def contact_natural_key(contact: ContactRow) -> str:
+    """How a contact is recognised on the next import: mobile, else an address, else the name."""
+    if contact.mobile:
+        return contact.mobile
+    for prefix, value in (("wx:", contact.wechat_openid), ("wecom:", contact.wecom_userid),
+                          ("tg:", contact.telegram_chat_id)):
+        if value:
+            return prefix + value
+    return "name:" + (contact.name or "")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+async def officer_codes(db: Database) -> set[str]:
+    async with db.read() as session:
+        return set((await session.scalars(sa.select(Officer.code))).all())
+
+
+async def department_codes(db: Database) -> set[str]:
+    async with db.read() as session:
+        return set((await session.scalars(sa.select(Department.code))).all())
+
+
+async def upsert_departments(db: Database, rows: Sequence[DepartmentRow], now: datetime
+                             ) -> UpsertCounts:
+    def values(row: DepartmentRow) -> dict[str, Any]:
+        return {"code": row.code, "name": row.name, "role": row.role,
+                "industries": ";".join(sorted(row.industries)), "head_name": row.head_name,
+                "head_mobile": row.head_mobile, "head_wecom_userid": row.head_wecom_userid}
+
+    return await _upsert_by_code(db, Department, [(r.code, values(r)) for r in rows], now)
+
+
+async def upsert_officers(db: Database, rows: Sequence[OfficerRow], now: datetime
+                          ) -> UpsertCounts:
+    async with db.read() as session:
+        departments = dict((await session.execute(sa.select(Department.code, Department.id))).all())
+
+    def values(row: OfficerRow) -> dict[str, Any]:
+        return {"code": row.code, "name": row.name, "mobile": row.mobile,
+                "wecom_userid": row.wecom_userid, "telegram_chat_id": row.telegram_chat_id,
+                "region": row.region,
+                "department_id": departments.get(row.department_code)
+                if row.department_code else None}
+
+    return await _upsert_by_code(db, Officer, [(r.code, values(r)) for r in rows], now)
+
+
+async def _upsert_by_code(db: Database, model: Any, items: list[tuple[str, dict[str, Any]]],
+                          now: datetime) -> UpsertCounts:
+    counts = UpsertCounts()
+    fields = list(items[0][1]) if items else []
+    async with db.write() as session:
+        for chunk in _chunks(items):
+            existing = {
+                row.code: row for row in (await session.execute(
+                    sa.select(model.id, *(getattr(model, f) for f in fields))
+                    .where(model.code.in_([code for code, _ in chunk])))).all()
+            }
+            inserts, updates = [], []
+            for code, values in chunk:
+                old = existing.get(code)
+                if old is None:
+                    inserts.append({**values, "created_at": now, "updated_at": now})
+                elif any(getattr(old, f) != v for f, v in values.items()):
+                    updates.append({**values, "id": old.id, "updated_at": now})
+                else:
+                    counts.unchanged += 1
+            if inserts:
+                await session.execute(sa.insert(model), inserts)
+            if updates:
+                await session.execute(sa.update(model), updates)
+            counts.created += len(inserts)
+            counts.updated += len(updates)
+    return counts
+
+
+def _enterprise_values(record: EnterpriseRecord, officer_id: int | None) -> dict[str, Any]:
+    return {"uscc": record.uscc, "name": record.name, "tier": record.tier,
+            "industry": record.industry or "", "region": record.region or "",
+            "stage": record.stage, "officer_id": officer_id}
+
+
+CONTACT_FIELDS = ("natural_key", "name", "mobile", "wechat_openid", "wecom_userid",
+                  "telegram_chat_id")
+
+
+def _contact_values(contact: ContactRow) -> dict[str, Any]:
+    return {"natural_key": contact_natural_key(contact), "name": contact.name,
+            "mobile": contact.mobile, "wechat_openid": contact.wechat_openid,
+            "wecom_userid": contact.wecom_userid, "telegram_chat_id": contact.telegram_chat_id}
+
+
+async def upsert_enterprises(db: Database, records: Sequence[EnterpriseRecord], now: datetime,
+                             progress: Progress | None = None) -> UpsertCounts:
+    """Upsert every record (with tags and contacts) in one transaction, in chunks."""
+    counts = UpsertCounts()
+    async with db.write() as session:
+        officers = dict((await session.execute(sa.select(Officer.code, Officer.id))).all())
+        for chunk in _chunks(records):
+            await _upsert_enterprise_chunk(session, chunk, officers, now, counts)
+            if progress is not None:
+                progress(len(chunk))
+    return counts
+
+
+async def _upsert_enterprise_chunk(session: Any, chunk: Sequence[EnterpriseRecord],
+                                   officers: dict[str, int], now: datetime,
+                                   counts: UpsertCounts) -> None:
+    usccs = [r.uscc for r in chunk]
+    fields = ("uscc", "name", "tier", "industry", "region", "stage", "officer_id")
+    stored = {row.uscc: row for row in (await session.execute(
+        sa.select(Enterprise.id, *(getattr(Enterprise, f) for f in fields))
+        .where(Enterprise.uscc.in_(usccs)))).all()}
+    ids = [row.id for row in stored.values()]
+    tags: dict[int, set[str]] = {}
+    contacts: dict[tuple[int, str], Any] = {}
+    if ids:
+        for enterprise_id, tag in (await session.execute(
+                sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+                .where(EnterpriseTag.enterprise_id.in_(ids)))).all():
+            tags.setdefault(enterprise_id, set()).add(tag)
+        for row in (await session.execute(
+                sa.select(Contact.id, Contact.enterprise_id,
+                          *(getattr(Contact, f) for f in CONTACT_FIELDS))
+                .where(Contact.enterprise_id.in_(ids)))).all():
+            contacts[(row.enterprise_id, row.natural_key)] = row
+
+    new_records, updates, tag_resets = [], [], []
+    contact_inserts: list[dict[str, Any]] = []
+    contact_updates: list[dict[str, Any]] = []
+    for record in chunk:
+        values = _enterprise_values(
+            record, officers.get(record.officer_code) if record.officer_code else None)
+        old = stored.get(record.uscc)
+        if old is None:
+            new_records.append((record, values))
+            continue
+        changed = any(getattr(old, f) != v for f, v in values.items())
+        if tags.get(old.id, set()) != set(record.tags):
+            changed = True
+            tag_resets.append((old.id, record.tags))
+        for contact in record.contacts:
+            cv = _contact_values(contact)
+            known = contacts.get((old.id, cv["natural_key"]))
+            if known is None:
+                contact_inserts.append({**cv, "enterprise_id": old.id})
+                changed = True
+            elif any(getattr(known, f) != v for f, v in cv.items()):
+                contact_updates.append({**cv, "id": known.id, "updated_at": now})
+                changed = True
+        if changed:
+            updates.append({**values, "id": old.id, "updated_at": now})
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+
+    if new_records:
+        result = await session.execute(
+            sa.insert(Enterprise).returning(Enterprise.id, Enterprise.uscc),
+            [{**values, "created_at": now, "updated_at": now} for _, values in new_records])
+        new_ids = {uscc: enterprise_id for enterprise_id, uscc in result.all()}
+        for record, _ in new_records:
+            enterprise_id = new_ids[record.uscc]
+            tag_resets.append((enterprise_id, record.tags))
+            contact_inserts.extend({**_contact_values(c), "enterprise_id": enterprise_id}
+                                   for c in record.contacts)
+        counts.created += len(new_records)
+    if updates:
+        await session.execute(sa.update(Enterprise), updates)
+    reset_ids = [enterprise_id for enterprise_id, _ in tag_resets]
+    if reset_ids:
+        await session.execute(sa.delete(EnterpriseTag)
+                              .where(EnterpriseTag.enterprise_id.in_(reset_ids)))
+        tag_rows = [{"enterprise_id": eid, "tag": tag} for eid, ts in tag_resets for tag in ts]
+        if tag_rows:
+            await session.execute(sa.insert(EnterpriseTag), tag_rows)
+    if contact_inserts:
+        await session.execute(sa.insert(Contact), [
+            {**c, "created_at": now, "updated_at": now} for c in contact_inserts])
+    if contact_updates:
+        await session.execute(sa.update(Contact), contact_updates)

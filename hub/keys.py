@@ -1,0 +1,92 @@
+"""Every Redis key the hub uses, named in one place (like arq's ``constants.py``).
+
+Keys are ``<prefix>:<rest>``. Keys that one Lua script or MULTI touches together share a
+Redis Cluster hash tag (the part in ``{...}``), so they hash to the same slot::
+
+    hub:{out:sms}:stream     outbound stream of channel ``sms`` (entries carry a message id)
+    hub:{out:sms}:retry      retry set of ``sms``: message id scored by due time (epoch seconds)
+    hub:{out:sms}:dead       dead letters of ``sms``: message id -> JSON {reason, at}
+    hub:{in}:stream          inbound stream (entries carry a reply id)
+    hub:sandbox:{42}:inbox   what the sandbox channel "sent" to contact 42
+    hub:lock:{scheduler}     a named lock (leader election, ...)
+    hub:bucket:{tencent}     token bucket of a provider
+
+Only :class:`RedisKeys` builds these strings; nothing else in the hub spells a key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+# A name that goes inside a key: no ':' (it separates parts), no '{' or '}' (a second hash
+# tag would silently move the key to another Cluster slot), no spaces.
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _checked(kind: str, value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"{kind} {value!r} may only contain letters, digits, '_', '.' and '-'")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RedisKeys:
+    """Builds every Redis key name from one ``prefix`` (``redis.key_prefix`` in config.yaml).
+
+    Two hubs (or two test runs) sharing one Redis server stay apart by using different
+    prefixes. Methods validate the names they are given, so a channel or lock name can never
+    break the key layout.
+    """
+
+    prefix: str = "hub"
+
+    #: Consumer group of every outbound stream (the dispatchers).
+    OUTBOUND_GROUP: ClassVar[str] = "dispatch"
+    #: Consumer group of the inbound stream (the inbound workers).
+    INBOUND_GROUP: ClassVar[str] = "inbound"
+    #: Field of a stream entry that holds the message id (outbound) or reply id (inbound).
+    ID_FIELD: ClassVar[str] = "id"
+
+    def __post_init__(self) -> None:
+        _checked("key prefix", self.prefix)
+
+    def outbound_stream(self, channel: str) -> str:
+        """The stream of message ids waiting to be sent on ``channel``."""
+        return f"{self.prefix}:{{out:{_checked('channel', channel)}}}:stream"
+
+    def retry_set(self, channel: str) -> str:
+        """Sorted set of message ids to put back on ``channel``'s stream, scored by due time.
+
+        Same hash tag as :meth:`outbound_stream`: the promotion script moves ids between them.
+        """
+        return f"{self.prefix}:{{out:{_checked('channel', channel)}}}:retry"
+
+    def dead_letters(self, channel: str) -> str:
+        """Hash of message ids given up on ``channel`` (value: JSON reason and time).
+
+        Same hash tag as :meth:`outbound_stream`, so a dead letter and the ack of its stream
+        entry go in one MULTI.
+        """
+        return f"{self.prefix}:{{out:{_checked('channel', channel)}}}:dead"
+
+    def inbound_stream(self) -> str:
+        """The stream of stored reply ids waiting for the inbound worker."""
+        return f"{self.prefix}:{{in}}:stream"
+
+    def sandbox_inbox(self, contact_id: int | str) -> str:
+        """List of messages the sandbox channel delivered to one contact."""
+        return f"{self.prefix}:sandbox:{{{_checked('contact id', str(contact_id))}}}:inbox"
+
+    def lock(self, name: str) -> str:
+        """A named lock, e.g. ``lock("scheduler")`` for the scheduler's leader lock."""
+        return f"{self.prefix}:lock:{{{_checked('lock name', name)}}}"
+
+    def token_bucket(self, provider: str) -> str:
+        """The rate limiter state of one provider (e.g. ``tencent``, ``wechat.main``)."""
+        return f"{self.prefix}:bucket:{{{_checked('provider', provider)}}}"
+
+    def pattern(self) -> str:
+        """A SCAN ``MATCH`` pattern for every key under this prefix (cleanup, diagnostics)."""
+        return f"{self.prefix}:*"

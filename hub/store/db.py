@@ -1,0 +1,105 @@
+"""The database: one async engine, read and write sessions, the same code on SQLite and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
+``BEGIN IMMEDIATE`` so two writers queue on the lock at BEGIN instead of one failing with
+"database is locked" when it upgrades a read lock halfway through. Reads use plain deferred
+transactions and never block a writer (WAL).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from hub.errors import StorageError
+
+_BEGIN_OPTION = "hub_sqlite_begin"
+
+
+class Database:
+    """Owns the engine; hands out sessions. Create with :meth:`open`, close with :meth:`aclose`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10,
+             echo: bool = False) -> Database:
+        """Create the engine (no I/O yet). SQLite files get their folder created."""
+        if url.startswith("sqlite"):
+            return cls(_sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo))
+        engine = create_async_engine(url, pool_size=pool_size, pool_pre_ping=True, echo=echo)
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading; rolled back at the end."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            except SQLAlchemyError as exc:
+                raise StorageError(f"database read failed: {exc}") from exc
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed when the block ends."""
+        async with AsyncSession(self._writer, expire_on_commit=False) as session:
+            try:
+                async with session.begin():
+                    yield session
+            except SQLAlchemyError as exc:
+                raise StorageError(f"database write failed: {exc}") from exc
+
+    async def health(self) -> dict[str, Any]:
+        """Round-trip a query; report the dialect and latency, or the error."""
+        started = time.perf_counter()
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            return {"status": "error", "dialect": self.dialect, "error": str(exc)}
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        return {"status": "ok", "dialect": self.dialect, "latency_ms": latency}
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine:
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

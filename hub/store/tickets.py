@@ -1,0 +1,96 @@
+"""Tickets (诉求工单) with their events and ratings; calendars; the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.store.base import Base, Timestamps
+from hub.store.types import BigId, enum_column
+from hub.vocab import TicketEventType, TicketState, Urgency
+
+
+class Ticket(Timestamps, Base):
+    """A request from an enterprise, routed to a department, closed within a deadline."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (sa.Index("ix_ticket_state_deadline", "state", "deadline_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    enterprise_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    handler_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    source_reply_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inbound_reply.id"))
+    subject: Mapped[str] = mapped_column(sa.String(256))
+    body: Mapped[str] = mapped_column(sa.Text)
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency))
+    state: Mapped[TicketState] = mapped_column(enum_column(TicketState))
+    received_at: Mapped[datetime] = mapped_column()
+    deadline_at: Mapped[datetime] = mapped_column()
+    deadline_provisional: Mapped[bool] = mapped_column(default=False)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    close_reason: Mapped[str | None] = mapped_column(sa.String(32))  # rated | no_rating
+
+
+class TicketEvent(Base):
+    """One step of a ticket's closed loop; never updated or deleted."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    type: Mapped[TicketEventType] = mapped_column(enum_column(TicketEventType))
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class Rating(Base):
+    """A satisfaction rating (好差评), 1–5; flagged malicious with a reason, never deleted."""
+
+    __tablename__ = "rating"
+    __table_args__ = (sa.CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"))
+    score: Mapped[int] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column()
+    source_reply_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inbound_reply.id"))
+    malicious: Mapped[bool] = mapped_column(default=False)
+    malicious_reason: Mapped[str | None] = mapped_column(sa.Text)
+    flagged_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class WorkdayOverride(Base):
+    """An admin-entered day for years chinese-calendar lacks: a holiday or a make-up workday."""
+
+    __tablename__ = "workday_override"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column()
+    note: Mapped[str | None] = mapped_column(sa.String(128))
+    entered_by: Mapped[str] = mapped_column(sa.String(64))
+    entered_at: Mapped[datetime] = mapped_column()
+
+
+class AuditLog(Base):
+    """Who did what to which record, including lawful anonymisation of personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target_type: Mapped[str] = mapped_column(sa.String(32))
+    target_id: Mapped[str | None] = mapped_column(sa.String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

@@ -1,0 +1,35 @@
+"""The FastAPI application. Built by :func:`create_app` from already-open components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.asyncio import Redis
+
+from hub.redis_server import redis_health
+from hub.store.db import Database
+
+
+def create_app(db: Database, redis: Redis, *, metrics: CollectorRegistry) -> FastAPI:
+    """The app; it owns nothing: the runtime opens and closes the database and Redis."""
+    app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs",
+                  openapi_url="/openapi.json")
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> JSONResponse:
+        """200 when the database and Redis both answer, 503 otherwise, with each one's status."""
+        database: dict[str, Any] = await db.health()
+        queue: dict[str, Any] = await redis_health(redis)
+        healthy = database["status"] == "ok" and queue["status"] == "ok"
+        body = {"status": "ok" if healthy else "error", "database": database, "redis": queue}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app
