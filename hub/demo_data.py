@@ -101,17 +101,18 @@ _UTILITIES = "电力、热力、燃气及水生产和供应业"
 _SERVICES = "居民服务、修理和其他服务业"
 _DEPARTMENTS = (
     # code, name, industries, head, head's WeCom userid
+    # Each industry's requests route to exactly one department (the importer enforces it).
     ("FGW", "发展和改革委员会", _UTILITIES, "刘建国", "LiuJianGuo"),
-    ("GXJ", "工业和信息化局", f"制造业;{_INFO};{_UTILITIES}", "王志刚", "WangZhiGang"),
-    ("SWJ", "商务局", "批发和零售业;住宿和餐饮业;租赁和商务服务业", "张海燕", "ZhangHaiYan"),
+    ("GXJ", "工业和信息化局", "制造业", "王志刚", "WangZhiGang"),
+    ("SWJ", "商务局", "批发和零售业", "张海燕", "ZhangHaiYan"),
     ("ZJJ", "住房和城乡建设局", "建筑业;房地产业", "赵立新", "ZhaoLiXin"),
     ("JTJ", "交通运输局", "交通运输、仓储和邮政业", "孙振德", "SunZhenDe"),
     ("NYJ", "农业农村局", "农、林、牧、渔业", "于春华", "YuChunHua"),
     ("KJJ", "科学技术局", f"科学研究和技术服务业;{_INFO}", "杨晓东", "YangXiaoDong"),
     ("WLJ", "文化广电和旅游局", "文化、体育和娱乐业;住宿和餐饮业", "陈玉兰", "ChenYuLan"),
-    ("SJJ", "市场监督管理局", f"批发和零售业;住宿和餐饮业;{_SERVICES}", "高宏伟", "GaoHongWei"),
-    ("RSJ", "人力资源和社会保障局", f"租赁和商务服务业;{_SERVICES}", "徐淑珍", "XuShuZhen"),
-    ("JRJ", "地方金融监督管理局", "金融业;租赁和商务服务业", "马俊峰", "MaJunFeng"),
+    ("SJJ", "市场监督管理局", _SERVICES, "高宏伟", "GaoHongWei"),
+    ("RSJ", "人力资源和社会保障局", "租赁和商务服务业", "徐淑珍", "XuShuZhen"),
+    ("JRJ", "地方金融监督管理局", "金融业", "马俊峰", "MaJunFeng"),
     ("YSJ", "营商环境建设监督局", "", "郭永明", "GuoYongMing"),  # the business office
 )
 _OFFICERS = (

@@ -16,7 +16,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumber, PhoneNumberType
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
@@ -42,6 +42,10 @@ _SCIENTIFIC_HINT = "（疑似被 Excel 转成了科学计数法，请把该列�
 # holds something other than one number, and phonenumbers would silently ignore the tail.
 _PHONE_CHARS = re.compile(r"^[+\d\s\-().]+$")
 _CN_MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+# 1xxxxxxxxxx with an optional +86 / 86 / 0086: nearly every cell a clerk fills in. Parsing
+# these directly halves the cost of an import; anything else goes through phonenumbers.parse.
+_CN_MOBILE_SHAPE = re.compile(r"^(?:\+86|0086|86)?(1\d{10})$")
+_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 def _clean(text: str) -> str:
@@ -82,17 +86,25 @@ def normalize_mobile(text: str) -> str:
         raise ValueError("不是有效的手机号" + _SCIENTIFIC_HINT)
     if not _PHONE_CHARS.match(cleaned):
         raise ValueError("不是有效的手机号（含有文字或其他符号，一格只能填一个号码）")
-    try:
-        number = phonenumbers.parse(cleaned, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("不是有效的手机号") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("不是有效的手机号")
+    national = _CN_MOBILE_SHAPE.match(_SEPARATORS.sub("", cleaned))
+    if national:
+        # The usual spellings need no general parser; the number plan is still phonenumbers'.
+        number = PhoneNumber(country_code=86, national_number=int(national.group(1)))
+    else:
+        try:
+            number = phonenumbers.parse(cleaned, "CN")
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError("不是有效的手机号") from exc
     if number.country_code != 86:
-        raise ValueError("不是中国大陆手机号")
-    if phonenumbers.number_type(number) not in _CN_MOBILE_TYPES:
+        valid = phonenumbers.is_valid_number(number)
+        raise ValueError("不是中国大陆手机号" if valid else "不是有效的手机号")
+    # For +86 (one region) a known type is exactly what is_valid_number() tests.
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
+        raise ValueError("不是有效的手机号")
+    if kind not in _CN_MOBILE_TYPES:
         raise ValueError("是固定电话，不是手机号")
-    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+    return f"+86{number.national_number}"
 
 
 # WeChat openids are 28 URL-safe base64 characters today; allow some slack in length but not

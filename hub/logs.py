@@ -30,3 +30,5 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Alembic narrates every migration step at INFO; the CLI prints its own one-line result.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(level)))

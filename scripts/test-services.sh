@@ -12,7 +12,7 @@
 # variables below. Data is throwaway: Redis keeps none, PostgreSQL runs with fsync off.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 STATE="${ROOT}/var/test-services"
 REDIS_DIR="${STATE}/redis"
 REDIS_PORT="${HUB_TEST_REDIS_PORT:-6390}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from hub.cli import messaging, registry, system
@@ -45,14 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         err.print("已取消 (aborted)")
         return 1
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(str(exc))
+        return 2
     except ConfigError as exc:
         for problem in (exc, *exc.others):
             err.print(f"[red]配置错误[/red] {problem}", markup=True)

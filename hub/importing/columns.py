@@ -33,7 +33,8 @@ __all__ = [
 IGNORED_HEADERS = frozenset(REJECT_COLUMNS)
 """Columns that a rejects file adds; accepted and ignored so a corrected rejects file re-imports."""
 
-_SEPARATORS = re.compile(r"[\s_\-]+")
+# Whitespace, separators, and invisible characters (BOM, zero-width space) pasted with a header.
+_SEPARATORS = re.compile(r"[\s_\-\ufeff\u200b\u200c\u200d\u2060]+")
 _SHOWN_MAX = 40  # a pasted paragraph in a cell should not swamp the reason column
 E = TypeVar("E", bound=LabelledEnum)
 
@@ -42,7 +43,7 @@ def _match_key(header: str) -> str:
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", header)).lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     """One logical column: its field name in code and the header spellings that mean it."""
 
@@ -63,7 +64,7 @@ class Column:
         return self.label or self.field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeaderMap:
     """A file's headers resolved against a ``ColumnSet``.
 
@@ -84,7 +85,7 @@ class HeaderMap:
         return self.headers.get(field) or self.columns.column(field).display
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ColumnSet:
     """The columns of one import kind (``enterprises``, ``officers``, ``departments``)."""
 
@@ -242,7 +243,7 @@ class RowChecker:
             return default
         try:
             # parse() is typed on the base class but returns a member of the enum it is called on
-            return cast(E, enum.parse(value))
+            return cast(E, enum.parse(unicodedata.normalize("NFKC", value)))
         except ValueError:
             labels = "/".join(member.label for member in enum)
             values = "/".join(member.value for member in enum)

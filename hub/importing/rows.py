@@ -76,7 +76,7 @@ K = TypeVar("K", bound=_Numbered)
 _LIST_SEPARATOR = re.compile(r"[;；]")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactRow:
     """A person at an enterprise and the addresses they can be reached at (blank = ``None``)."""
 
@@ -88,7 +88,7 @@ class ContactRow:
     telegram_chat_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnterpriseRow:
     """One valid row of an enterprise file: the enterprise and at most one contact."""
 
@@ -106,7 +106,7 @@ class EnterpriseRow:
     """``None`` when the row has no contact column filled in."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnterpriseRecord:
     """One enterprise of a file after the repeated-USCC rule: first row's fields, all contacts."""
 
@@ -126,7 +126,7 @@ class EnterpriseRecord:
     """Every accepted row that named this USCC, first included."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OfficerRow:
     """One valid row of a liaison-officer (联络员) file."""
 
@@ -140,7 +140,7 @@ class OfficerRow:
     department_code: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DepartmentRow:
     """One valid row of a department file; ``industries`` route requests to it."""
 
@@ -155,7 +155,7 @@ class DepartmentRow:
     head_wecom_userid: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParseResult(Generic[T]):
     """The outcome of reading one import file, before anything is written to the database."""
 

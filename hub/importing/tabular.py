@@ -65,7 +65,7 @@ _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 _EXCEL_TEXT_FORMULA = re.compile(r'^="(.*)"$', re.DOTALL)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reject:
     """A row that was not imported: every reason (in Chinese) and the row as read."""
 
@@ -74,7 +74,7 @@ class Reject:
     raw: Mapping[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """An open spreadsheet: where it came from, its headers, and its rows (iterate once)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -54,18 +55,26 @@ def test_mobile_spellings_normalise_to_e164(text: str) -> None:
         ("010-62345678", "是固定电话，不是手机号"),
         ("+852 9123 4567", "不是中国大陆手机号"),
         ("+1 650 253 0000", "不是中国大陆手机号"),
-        ("1.38001E+10", "不是有效的手机号（疑似被 Excel 转成了科学计数法，请把该列设为“文本”后重新填写）"),
+        (
+            "1.38001E+10",
+            "不是有效的手机号（疑似被 Excel 转成了科学计数法，请把该列设为“文本”后重新填写）",
+        ),
     ],
 )
 def test_invalid_mobiles_are_refused_with_a_chinese_reason(text: str, reason: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=re.escape(reason)) as info:
         normalize_mobile(text)
     assert str(info.value) == reason
 
 
 @pytest.mark.parametrize(
     "text",
-    [VALID_USCC, VALID_USCC.lower(), f" {VALID_USCC[:8]} {VALID_USCC[8:]} ", VALID_USCC[:6] + "-" + VALID_USCC[6:]],
+    [
+        VALID_USCC,
+        VALID_USCC.lower(),
+        f" {VALID_USCC[:8]} {VALID_USCC[8:]} ",
+        VALID_USCC[:6] + "-" + VALID_USCC[6:],
+    ],
 )
 def test_uscc_is_compacted_and_upper_cased(text: str) -> None:
     assert normalize_uscc(text) == VALID_USCC
@@ -82,13 +91,23 @@ def test_known_real_uscc_is_valid() -> None:
         (wrong_check(VALID_USCC), "校验位错误"),
         ("91110000X", "长度应为 18 位，实为 9 位"),
         (VALID_USCC + "1", "长度应为 18 位，实为 19 位"),
-        ("A" + VALID_USCC[1:], "格式错误：前 8 位应为数字，其后为数字或大写字母（不含 I、O、S、V、Z）"),
-        (VALID_USCC[:10] + "I" + VALID_USCC[11:], "格式错误：前 8 位应为数字，其后为数字或大写字母（不含 I、O、S、V、Z）"),
-        ("9.11100006000373E+17", "不是有效的统一社会信用代码（疑似被 Excel 转成了科学计数法，请把该列设为“文本”后重新填写）"),
+        (
+            "A" + VALID_USCC[1:],
+            "格式错误：前 8 位应为数字，其后为数字或大写字母（不含 I、O、S、V、Z）",
+        ),
+        (
+            VALID_USCC[:10] + "I" + VALID_USCC[11:],
+            "格式错误：前 8 位应为数字，其后为数字或大写字母（不含 I、O、S、V、Z）",
+        ),
+        (
+            "9.11100006000373E+17",
+            "不是有效的统一社会信用代码"
+            "（疑似被 Excel 转成了科学计数法，请把该列设为“文本”后重新填写）",
+        ),
     ],
 )
 def test_invalid_uscc_is_refused_with_a_chinese_reason(text: str, reason: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=re.escape(reason)) as info:
         normalize_uscc(text)
     assert str(info.value) == reason
 
@@ -103,7 +122,7 @@ def test_account_ids() -> None:
         ("张 三", normalize_wecom_userid),
         ("@channel", normalize_telegram_chat_id),
     ]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="不是有效的"):
             normalize(bad)
 
 

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from hub.errors import InputError
 from hub.importing import open_table, read_rows, write_csv
@@ -20,7 +21,12 @@ EXPECTED = {"统一社会信用代码": USCC, "企业名称": "北京某某科�
 
 @pytest.mark.parametrize(
     ("encoding", "detected"),
-    [("utf-8", "utf-8-sig"), ("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030"), ("gb18030", "gb18030")],
+    [
+        ("utf-8", "utf-8-sig"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("gbk", "gb18030"),
+        ("gb18030", "gb18030"),
+    ],
 )
 def test_csv_encodings(tmp_path: Path, encoding: str, detected: str) -> None:
     path = write_csv_file(tmp_path / "企业.csv", [HEADER, ROW], encoding=encoding)
@@ -109,7 +115,11 @@ def test_xlsx_all_digit_uscc_stored_as_exact_integer_is_text(tmp_path: Path) -> 
     digits = next(code for i in range(100) if (code := make_uscc(i)).isdigit())
     path = write_xlsx_file(tmp_path / "n.xlsx", [["uscc"], ["PLACEHOLDER"]])
     # openpyxl writes a string inline; turn it into a number cell holding all 18 digits
-    _rewrite_sheet(path, '<c r="A2" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>', f'<c r="A2" t="n"><v>{digits}</v></c>')
+    _rewrite_sheet(
+        path,
+        '<c r="A2" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>',
+        f'<c r="A2" t="n"><v>{digits}</v></c>',
+    )
     assert list(read_rows(path)) == [(2, {"uscc": digits})]
 
 
@@ -121,10 +131,8 @@ def test_xlsx_uscc_that_excel_rounded_reads_as_scientific(tmp_path: Path) -> Non
 
 def test_xlsx_first_sheet_only_and_missing_rows_numbered(tmp_path: Path) -> None:
     path = write_xlsx_file(tmp_path / "s.xlsx", [["a"]])
-    from openpyxl import load_workbook
-
     workbook = load_workbook(path)
-    workbook.active["A7"] = "seven"  # type: ignore[index]
+    workbook.active["A7"] = "seven"
     workbook.create_sheet("other")["A1"] = "ignored"
     workbook.save(path)
     assert list(read_rows(path)) == [(7, {"a": "seven"})]
@@ -136,11 +144,23 @@ def test_xlsx_first_sheet_only_and_missing_rows_numbered(tmp_path: Path) -> None
         ("empty.csv", b"", "文件为空"),
         ("blank.csv", b"\r\n , \r\n\r\n", "文件为空（没有表头行）"),
         ("bom-only.csv", b"\xef\xbb\xbf", "文件为空（没有表头行）"),
-        ("old.xls", bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 100, "这是旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后再导入"),
-        ("u16.csv", "a,b\r\n".encode("utf-16"), "这是 UTF-16 编码的文本，请在 Excel 中另存为 CSV（UTF-8）或 .xlsx 后再导入"),
+        (
+            "old.xls",
+            bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 100,
+            "这是旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后再导入",
+        ),
+        (
+            "u16.csv",
+            "a,b\r\n".encode("utf-16"),
+            "这是 UTF-16 编码的文本，请在 Excel 中另存为 CSV（UTF-8）或 .xlsx 后再导入",
+        ),
         ("fake.xlsx", b"uscc,name\r\n", "不是有效的 Excel（.xlsx）文件"),
         ("notes.pdf", b"%PDF-1.4", "不支持的文件格式“.pdf”，请使用 .csv 或 .xlsx"),
-        ("binary.csv", b"a,b\r\n\x81\x20\xff\xfe", "无法识别文件编码（应为 UTF-8 或 GBK），请另存为 CSV（UTF-8）后再导入"),
+        (
+            "binary.csv",
+            b"a,b\r\n\x81\x20\xff\xfe",
+            "无法识别文件编码（应为 UTF-8 或 GBK），请另存为 CSV（UTF-8）后再导入",
+        ),
         ("dup.csv", "手机,企业名称,手机\r\n".encode(), "表头“手机”重复（第 A 列和第 C 列）"),
     ],
 )
@@ -173,7 +193,14 @@ def test_format_can_be_forced_for_files_without_suffix(tmp_path: Path) -> None:
 
 
 def test_write_csv_round_trip_keeps_long_numbers_and_defuses_formulas(tmp_path: Path) -> None:
-    values = ["13800138000", "911100006000373417", "+8613800138000", "=HYPERLINK(\"x\")", "-100123", "普通文本"]
+    values = [
+        "13800138000",
+        "911100006000373417",
+        "+8613800138000",
+        '=HYPERLINK("x")',
+        "-100123",
+        "普通文本",
+    ]
     path = write_csv(tmp_path / "out.csv", ["v" + str(i) for i in range(len(values))], [values])
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows the Chinese

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 from alembic import context
 from sqlalchemy import Connection
@@ -41,4 +42,12 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    asyncio.run(_run_async())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_run_async())
+    else:
+        # Called from inside an event loop (a sync helper used by async code): run the
+        # migration on a loop of its own in a worker thread and wait for it.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, _run_async()).result()

@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step of them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint typecheck pytest services services-stop bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Set up and run the hub with demo data at http://127.0.0.1:8000 (SQLite + embedded Redis
+# under var/, sandbox channel, no credentials).
+run: install
+	$(BIN)/hub db upgrade
+	$(BIN)/hub demo
+	$(BIN)/hub run
+
+# Set up, start Redis 7 and PostgreSQL, lint, type-check and run the whole suite.
+test: install services
+	$(MAKE) --no-print-directory lint typecheck
+	source var/test-services/env && $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check hub channels tests benchmarks
+	$(BIN)/ruff format --check hub channels tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+services:
+	scripts/test-services.sh start
+
+services-stop:
+	scripts/test-services.sh stop
+
+bench: install
+	$(BIN)/python benchmarks/import_registry.py --rows 100000
+
+clean:
+	rm -rf var/hub.db* var/demo var/redis .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The hub: messaging backbone for a city's proactive service to enterprises."""

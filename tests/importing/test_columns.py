@@ -1,0 +1,87 @@
+"""Header matching: English or Chinese, forgiving of case and spacing, strict about the rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import InputError
+from hub.importing import DEPARTMENT_COLUMNS, ENTERPRISE_COLUMNS, OFFICER_COLUMNS, ColumnSet
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["uscc", "name", "tier"],
+        ["统一社会信用代码", "企业名称", "联络类别"],
+        ["USCC", " Name ", "TIER"],
+        ["\ufeff统一社会信用代码", "企业 名称", "联络类别"],
+    ],
+)
+def test_required_headers_in_any_spelling(headers: list[str]) -> None:
+    names = ENTERPRISE_COLUMNS.resolve(headers, file="f.csv")
+    assert set(names.headers) == {"uscc", "name", "tier"}
+    assert names.name("uscc") == headers[0]  # messages use the file's own spelling
+
+
+def test_english_technical_ids_are_case_and_separator_insensitive() -> None:
+    names = ENTERPRISE_COLUMNS.resolve(
+        [
+            "uscc",
+            "name",
+            "tier",
+            "WeChat OpenID",
+            "wecom-userid",
+            "Telegram_Chat_ID",
+            "联系人",
+            "mobile",
+        ],
+        file="f.csv",
+    )
+    assert names.headers["wechat_openid"] == "WeChat OpenID"
+    assert names.headers["wecom_userid"] == "wecom-userid"
+    assert names.headers["telegram_chat_id"] == "Telegram_Chat_ID"
+    assert names.name("stage") == "阶段"  # absent column: its Chinese label
+
+
+def test_rejects_file_columns_are_ignored() -> None:
+    names = ENTERPRISE_COLUMNS.resolve(["uscc", "name", "tier", "行号", "原因"], file="f.csv")
+    assert set(names.headers) == {"uscc", "name", "tier"}
+
+
+@pytest.mark.parametrize(
+    ("columns", "headers", "reason"),
+    [
+        (
+            ENTERPRISE_COLUMNS,
+            ["统一社会信用代码", "企业名称", "联络类别", "手机号"],
+            "未知表头“手机号”（是否应为“手机”？），可用的表头为：",
+        ),
+        (ENTERPRISE_COLUMNS, ["uscc", "name", "tier", "remark"], "未知表头“remark”"),
+        (ENTERPRISE_COLUMNS, ["uscc", "name"], "缺少必填列：“联络类别”"),
+        (ENTERPRISE_COLUMNS, ["企业名称"], "缺少必填列：“统一社会信用代码”、“联络类别”"),
+        (
+            ENTERPRISE_COLUMNS,
+            ["uscc", "name", "tier", "mobile", "手机"],
+            "表头“mobile”和“手机”是同一列，只能保留一个",
+        ),
+        (OFFICER_COLUMNS, ["工号"], "缺少必填列：“姓名”"),
+        (DEPARTMENT_COLUMNS, ["部门编码", "部门名称", "主管行业 "], ""),
+    ],
+)
+def test_bad_headers_raise_input_error(columns: ColumnSet, headers: list[str], reason: str) -> None:
+    if not reason:
+        columns.resolve(headers, file="f.csv")
+        return
+    with pytest.raises(InputError) as info:
+        columns.resolve(headers, file="企业.csv")
+    assert info.value.file == "企业.csv"
+    assert reason in info.value.reason
+
+
+def test_every_header_problem_is_reported_at_once() -> None:
+    with pytest.raises(InputError) as info:
+        ENTERPRISE_COLUMNS.resolve(["uscc", "nmae", "tier", "手机号"], file="f.csv")
+    reason = info.value.reason
+    assert "未知表头“nmae”（是否应为“name”？）" in reason
+    assert "未知表头“手机号”" in reason
+    assert "缺少必填列：“企业名称”" in reason

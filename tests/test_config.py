@@ -1,0 +1,153 @@
+"""config.yaml loading: typed settings, ${ENV} secrets, errors naming file, key and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.config import load_settings
+from hub.errors import ConfigError
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_loads_without_any_credentials() -> None:
+    settings = load_settings(PROJECT_CONFIG, env={})
+    assert settings.channels.default == "sandbox"
+    assert settings.channels.sandbox.enabled
+    assert not settings.channels.sms.tencent.enabled
+    assert settings.redis.url == "embedded"
+    assert settings.database_url.endswith("/var/hub.db")
+    assert settings.deadlines["general"] == 5
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(PROJECT_CONFIG, env={})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.web.port = 1  # type: ignore[misc]
+
+
+def test_env_substitution_with_default_and_value(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  url: ${DB_URL:-sqlite+aiosqlite:///x.db}\n"
+                           "redis:\n  url: ${REDIS_URL}\n")
+    settings = load_settings(path, env={"REDIS_URL": "redis://10.0.0.1:6379/2"})
+    assert settings.redis.url == "redis://10.0.0.1:6379/2"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'x.db'}"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "reason"),
+    [
+        ("web:\n  port: 8000\n  hots: x\n", "web.hots", 3, "未知的配置项"),
+        ("web:\n  port: eighty\n", "web.port", 2, "integer"),
+        ("dispatch:\n  max_attempts: 0\n", "dispatch.max_attempts", 2, "greater than or equal"),
+        ("storage:\n  url: mysql://x\n", "storage.url", 2, "sqlite+aiosqlite"),
+        ("hub:\n  timezone: Mars/Base\n", "hub.timezone", 2, "unknown time zone"),
+        ("channels:\n  sms:\n    provider: nokia\n", "channels.sms.provider", 3, "tencent"),
+    ],
+)
+def test_bad_value_names_key_and_line(tmp_path: Path, text: str, key: str, line: int,
+                                      reason: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == key
+    assert info.value.line == line
+    assert info.value.file == str(path)
+    assert reason in info.value.reason
+
+
+ENABLED_TENCENT = """\
+channels:
+  sms:
+    tencent:
+      enabled: {enabled}
+      secret_id: ${{TC_ID}}
+      secret_key: ${{TC_KEY}}
+      sdk_app_id: "1400000000"
+      sign_name: 主动服务
+      path_secret: ${{TC_PATH}}
+"""
+
+
+def test_enabled_provider_with_missing_secret_names_key_and_env(tmp_path: Path) -> None:
+    path = write(tmp_path, ENABLED_TENCENT.format(enabled="true"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={"TC_ID": "AKID", "TC_PATH": "p"})
+    assert info.value.key == "channels.sms.tencent.secret_key"
+    assert info.value.line == 6
+    assert "TC_KEY" in info.value.reason
+
+
+def test_disabled_provider_with_missing_secret_is_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, ENABLED_TENCENT.format(enabled="false"))
+    settings = load_settings(path, env={})
+    assert settings.channels.sms.tencent.secret_key is None
+
+
+def test_enabled_provider_with_all_secrets_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, ENABLED_TENCENT.format(enabled="true"))
+    settings = load_settings(path, env={"TC_ID": "AKID", "TC_KEY": "k", "TC_PATH": "p"})
+    assert settings.channels.sms.tencent.secret_key == "k"
+
+
+def test_literal_secret_in_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "channels:\n  telegram:\n    token: 123456:ABCDEF\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == "channels.telegram.token"
+    assert info.value.line == 3
+    assert "环境变量" in info.value.reason
+
+
+def test_wechat_default_app_must_exist(tmp_path: Path) -> None:
+    path = write(tmp_path, "channels:\n  wechat:\n    default_app: nope\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == "channels.wechat.default_app"
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "web:\n  port: 8000\n   host: [\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.line is not None
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="不存在"):
+        load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_all_problems_are_reported_together(tmp_path: Path) -> None:
+    path = write(tmp_path, "web:\n  port: x\n  bogus: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    keys = {info.value.key, *(other.key for other in info.value.others)}
+    assert keys == {"web.port", "web.bogus"}
+
+
+def test_config_check_exits_2_naming_the_key(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "web:\n  port: 8000\n  hots: x\n")
+    assert main(["--config", str(path), "config", "check"]) == 2
+    stderr = capsys.readouterr().err
+    assert "web.hots" in stderr
+    assert f"{path}:3" in stderr
+
+
+def test_config_check_exits_0_on_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(PROJECT_CONFIG), "config", "check", "--json"]) == 0
+    assert '"default_channel": "sandbox"' in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    assert main(["frobnicate"]) == 2

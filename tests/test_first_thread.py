@@ -1,0 +1,102 @@
+"""The first thread through the whole house, as a user runs it.
+
+`hub demo` loads the demo registry; `hub run` serves /healthz and dispatches; a message sent
+from the CLI goes outbox row → Redis stream → dispatcher → sandbox, and `hub messages list`
+shows it sent. `hub run` is a real subprocess; the test stops it with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]:
+    port = free_port()
+    config = write_config(web={"port": port})
+    assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())",
+         "--config", str(config), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"hub run did not come up:\n{output}")
+            time.sleep(0.2)
+        yield config, base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_cli_message_goes_through_the_running_hub_and_is_listed_sent(
+        running_hub: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    config, base = running_hub
+    health = httpx.get(f"{base}/healthz", timeout=5).json()
+    assert health["database"]["status"] == "ok"
+    assert health["redis"]["status"] == "ok"
+
+    capsys.readouterr()
+    assert main(["--config", str(config), "messages", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+    code = main(["--config", str(config), "send", "notice", "--audience", "tier=key",
+                 "--set", "text=请于本月底前完成年报公示", "--wait", "--timeout", "30",
+                 "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["created"] >= 1
+    assert report["final"]["pending"] == 0
+
+    assert main(["--config", str(config), "messages", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    queued = [m for m in listed if m["status"] != "skipped"]
+    assert queued, listed
+    assert {m["status"] for m in queued} == {"sent"}
+    assert all(m["channel"] == "sandbox" for m in queued)
+    assert all(m["created_at"].endswith("+08:00") for m in listed)
+    assert len(listed) == report["created"]
+
+
+def test_metrics_count_what_the_dispatcher_sent(running_hub: tuple[Path, str]) -> None:
+    config, base = running_hub
+    assert main(["--config", str(config), "send", "notice", "--audience", "tier=key",
+                 "--set", "text=测试", "--wait", "--timeout", "30"]) == 0
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    assert 'hub_send_outcomes_total{channel="sandbox",outcome="sent"}' in text

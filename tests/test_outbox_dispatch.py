@@ -1,0 +1,318 @@
+"""Outbox → Redis stream → dispatcher → channel, against real Redis and SQLite.
+
+The dispatcher is driven one batch at a time (``run_once``) with an injected clock; the
+channels are the real sandbox and a scripted channel implementing the same interface.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from channels.base import (
+    ChannelError,
+    ChannelRegistry,
+    OutboundMessage,
+    PermanentError,
+    RetryableError,
+    SendResult,
+)
+from channels.sandbox import SandboxChannel
+from hub.audience import parse_audience
+from hub.clock import FixedClock
+from hub.config import DispatchSettings
+from hub.dispatch import Dispatcher
+from hub.keys import RedisKeys
+from hub.metrics import HubMetrics
+from hub.outbox import Outbox, SendRequest, requeue_stale
+from hub.queue import Queue
+from hub.render import TemplateRenderer
+from hub.store.db import Database
+from hub.store.models import DeliveryAttempt, Message
+from hub.vocab import ChannelName, MessageKind, MessageStatus
+from tests.seed import opt_out, seed_registry
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class ScriptedChannel:
+    """A channel whose provider answers are scripted per call (our interface, no patching)."""
+
+    name: ClassVar[str] = "sms"
+    provider: ClassVar[str] = "scripted"
+    max_batch: ClassVar[int] = 2
+    default_qps: ClassVar[float] = 100.0
+
+    def __init__(self, answers: list[type[ChannelError] | None]) -> None:
+        self.answers = answers
+        self.sent: list[OutboundMessage] = []
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]
+                         ) -> list[SendResult | ChannelError]:
+        results: list[SendResult | ChannelError] = []
+        for message in messages:
+            answer = self.answers.pop(0) if self.answers else None
+            if answer is None:
+                self.sent.append(message)
+                results.append(SendResult(message.message_id, f"p-{message.message_id}"))
+            else:
+                results.append(answer("provider said no", code="E1"))
+        return results
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Hub:
+    db: Database
+    queue: Queue
+    keys: RedisKeys
+    outbox: Outbox
+    dispatcher: Dispatcher
+    sandbox: SandboxChannel
+    clock: FixedClock
+
+
+def build(db: Database, redis: Redis, clock: FixedClock, *extra: object,
+          max_attempts: int = 3) -> Hub:
+    keys = RedisKeys(f"t{uuid.uuid4().hex[:10]}")
+    queue = Queue(redis, keys, clock=clock)
+    registry = ChannelRegistry()
+    sandbox = SandboxChannel(redis, keys, clock)
+    registry.register(sandbox)
+    for channel in extra:
+        registry.register(channel)  # type: ignore[arg-type]
+    outbox = Outbox(db, queue, TemplateRenderer(TEMPLATES), clock,
+                    default_channel=ChannelName.SANDBOX, enabled_channels=registry.names())
+    settings = DispatchSettings(max_attempts=max_attempts, block_ms=1, batch_size=50)
+    dispatcher = Dispatcher(db, queue, registry, clock, settings,
+                            HubMetrics(CollectorRegistry()), consumer="c1",
+                            rng=random.Random(7))
+    return Hub(db, queue, keys, outbox, dispatcher, sandbox, clock)
+
+
+def notice(audience: str, **kwargs: object) -> SendRequest:
+    return SendRequest(kind=MessageKind.NOTICE, audience=parse_audience(audience),
+                       variables={"text": "请于月底前完成年报公示"}, **kwargs)  # type: ignore[arg-type]
+
+
+async def statuses(db: Database) -> dict[int, MessageStatus]:
+    async with db.read() as session:
+        return dict((await session.execute(sa.select(Message.id, Message.status))).all())
+
+
+async def setup(hub: Hub) -> None:
+    await hub.queue.ensure_groups(["sandbox", "sms"])
+
+
+async def test_a_send_reaches_the_sandbox_inbox_and_is_recorded_sent(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    ids = await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    assert outcome.created == 1
+    assert outcome.by_channel == {"sandbox": 1}
+
+    assert await hub.dispatcher.run_once("sandbox") == 1
+
+    async with db.read() as session:
+        message = await session.scalar(sa.select(Message))
+        attempts = (await session.scalars(sa.select(DeliveryAttempt))).all()
+    assert message is not None
+    assert message.status is MessageStatus.SENT
+    assert message.enterprise_id == ids["甲机械"]
+    assert message.sent_at == clock.now()
+    assert message.provider_message_id == f"sandbox-{message.id}"
+    assert [a.outcome for a in attempts] == ["sent"]
+    inbox = await hub.sandbox.inbox(message.contact_id or 0)
+    assert inbox[0]["body"] == "【主动服务】甲机械：请于月底前完成年报公示"
+
+
+async def test_the_same_trigger_twice_creates_no_second_message(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    first = await hub.outbox.submit(notice("tier=general", trigger_key="2026-11-campaign"))
+    second = await hub.outbox.submit(notice("tier=general", trigger_key="2026-11-campaign"))
+    assert first.created == 3  # 乙 has two contacts, 丙 one
+    assert second.created == 0
+    assert second.duplicates == 3
+    assert second.campaign_id == first.campaign_id
+    assert len(await statuses(db)) == 3
+
+
+async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    await opt_out(db, "+8613900000005", ChannelName.SANDBOX)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=ordinary"))
+    assert outcome.skipped == 2
+    async with db.read() as session:
+        reasons = set((await session.scalars(
+            sa.select(Message.status_reason).where(Message.status == MessageStatus.SKIPPED)
+        )).all())
+    assert reasons == {"企业没有联系人", "联系人已退订沙箱"}
+    assert outcome.queued_ids == []
+
+
+async def test_dry_run_writes_nothing(db: Database, redis_client: Redis,
+                                      clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("all"), dry_run=True)
+    assert outcome.by_channel == {"sandbox": 5}
+    assert outcome.samples[0].body.startswith("【主动服务】")
+    assert await statuses(db) == {}
+
+
+async def test_an_id_on_the_stream_twice_is_sent_once(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    await hub.queue.enqueue("sandbox", outcome.queued_ids)  # a duplicate enqueue
+    handled = await hub.dispatcher.run_once("sandbox")
+    assert handled == 1
+    message_id = outcome.queued_ids[0]
+    async with db.read() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt)) == 1
+    assert len(await hub.sandbox.inbox((await _contact(db, message_id)))) == 1
+
+
+async def _contact(db: Database, message_id: int) -> int:
+    async with db.read() as session:
+        contact_id = await session.scalar(sa.select(Message.contact_id)
+                                          .where(Message.id == message_id))
+    assert contact_id is not None
+    return contact_id
+
+
+async def test_transient_errors_retry_with_backoff_then_dead_letter(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    channel = ScriptedChannel([RetryableError, RetryableError, RetryableError])
+    hub = build(db, redis_client, clock, channel, max_attempts=3)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
+    [message_id] = outcome.queued_ids
+
+    assert await hub.dispatcher.run_once("sms") == 1
+    async with db.read() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert message.status is MessageStatus.QUEUED
+    assert message.next_attempt_at is not None
+    delay = (message.next_attempt_at - clock.now()).total_seconds()
+    assert 1.0 <= delay <= 2.0  # base 2 s, jitter 50–100 %
+
+    assert await hub.dispatcher.run_once("sms") == 0  # not due yet
+    for _ in range(2):
+        clock.advance(timedelta(minutes=10))
+        assert await hub.dispatcher.run_once("sms") == 1
+
+    async with db.read() as session:
+        message = await session.get(Message, message_id)
+        outcomes = (await session.scalars(sa.select(DeliveryAttempt.outcome)
+                                          .order_by(DeliveryAttempt.id))).all()
+    assert message is not None
+    assert message.status is MessageStatus.DEAD
+    assert "3 次" in (message.status_reason or "")
+    assert outcomes == ["retry", "retry", "failed"]
+    dead = await hub.queue.list_dead("sms")
+    assert [d.message_id for d in dead] == [message_id]
+
+
+async def test_retry_after_from_the_provider_is_honoured(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+
+    class Limited(RetryableError):
+        def __init__(self, message: str, *, code: str = "") -> None:
+            super().__init__(message, code=code, retry_after=30.0)
+
+    hub = build(db, redis_client, clock, ScriptedChannel([Limited]))
+    await setup(hub)
+    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
+                    ).queued_ids
+    await hub.dispatcher.run_once("sms")
+    async with db.read() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None and message.next_attempt_at is not None
+    assert message.next_attempt_at - clock.now() == timedelta(seconds=30)
+
+
+async def test_permanent_error_fails_with_the_reason(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock, ScriptedChannel([PermanentError, None]))
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=general", channel=ChannelName.SMS))
+    assert len(outcome.queued_ids) == 3
+    await hub.dispatcher.run_once("sms")
+    found = await statuses(db)
+    assert sorted(found.values()) == sorted(
+        [MessageStatus.FAILED, MessageStatus.SENT, MessageStatus.SENT])
+    async with db.read() as session:
+        reason = await session.scalar(sa.select(Message.status_reason)
+                                      .where(Message.status == MessageStatus.FAILED))
+    assert reason == "provider said no"
+
+
+async def test_rows_redis_lost_are_requeued_by_the_reconciler(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    await redis_client.delete(hub.keys.outbound_stream("sandbox"))  # Redis lost the entry
+    await hub.queue.ensure_groups(["sandbox"])
+    assert await hub.dispatcher.run_once("sandbox") == 0
+
+    assert await requeue_stale(db, hub.queue, clock, older_than=timedelta(seconds=60)) == 0
+    clock.advance(timedelta(minutes=2))
+    assert await requeue_stale(db, hub.queue, clock, older_than=timedelta(seconds=60)) == 1
+    assert await hub.dispatcher.run_once("sandbox") == 1
+    assert (await statuses(db))[outcome.queued_ids[0]] is MessageStatus.SENT
+
+
+async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
+        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    # Another worker claimed the entry and died before sending.
+    claimed = await hub.queue.claim("sandbox", "dead-worker", 10, None)
+    assert len(claimed) == 1
+    stale = await hub.queue.reclaim_stale("sandbox", "c1", min_idle_ms=0, count=10)
+    assert await hub.dispatcher.process("sandbox", stale) == 1
+    assert (await statuses(db))[outcome.queued_ids[0]] is MessageStatus.SENT
+
+
+@pytest.mark.parametrize("kind", ["policy_push", "procedure_reminder"])
+async def test_shipped_templates_render_for_the_sample_registry(
+        db: Database, redis_client: Redis, clock: FixedClock, kind: str) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, clock)
+    request = SendRequest(kind=MessageKind(kind), audience=parse_audience("all"))
+    planned = await hub.outbox.plan(request)
+    bodies = [p.body for p in planned if p.status is MessageStatus.QUEUED]
+    assert len(bodies) == 5
+    assert all(body.startswith("【主动服务】") and "TD" in body for body in bodies)
