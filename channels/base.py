@@ -98,7 +98,9 @@ class ChannelRegistry:
         try:
             return self._channels[name]
         except KeyError:
-            raise PermanentError(f"channel {name!r} is not enabled", code="channel_disabled") from None
+            raise PermanentError(
+                f"channel {name!r} is not enabled", code="channel_disabled"
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(self._channels)

@@ -40,8 +40,13 @@ class SandboxChannel:
         pipe = self._redis.pipeline(transaction=False)
         for message in messages:
             key = self._keys.sandbox_inbox(message.contact_id or 0)
-            entry = {"message_id": message.message_id, "kind": message.kind,
-                     "address": message.address, "body": message.body, "at": at}
+            entry = {
+                "message_id": message.message_id,
+                "kind": message.kind,
+                "address": message.address,
+                "body": message.body,
+                "at": at,
+            }
             pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
             pipe.ltrim(key, 0, self._inbox_size - 1)
         try:

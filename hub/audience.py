@@ -107,8 +107,12 @@ def _condition(term: Term) -> sa.ColumnElement[bool]:
         )
     else:
         column = {
-            "tier": Enterprise.tier, "stage": Enterprise.stage, "credit": Enterprise.credit_status,
-            "industry": Enterprise.industry, "region": Enterprise.region, "uscc": Enterprise.uscc,
+            "tier": Enterprise.tier,
+            "stage": Enterprise.stage,
+            "credit": Enterprise.credit_status,
+            "industry": Enterprise.industry,
+            "region": Enterprise.region,
+            "uscc": Enterprise.uscc,
         }[term.field]
         positive = column.in_(term.values)
     return sa.not_(positive) if term.op in ("!=", "!~") else positive

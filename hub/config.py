@@ -29,8 +29,18 @@ CONFIG_ENV = "HUB_CONFIG"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Fields that hold credentials: they must come from the environment, never from the file.
 SECRET_FIELDS = frozenset(
-    {"secret_id", "secret_key", "access_key_id", "access_key_secret", "secret", "token",
-     "encoding_aes_key", "webhook_secret", "path_secret", "password"}
+    {
+        "secret_id",
+        "secret_key",
+        "access_key_id",
+        "access_key_secret",
+        "secret",
+        "token",
+        "encoding_aes_key",
+        "webhook_secret",
+        "path_secret",
+        "password",
+    }
 )
 
 
@@ -120,7 +130,11 @@ class TencentSmsSettings(ProviderSettings):
     path_secret: str | None = None
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
-        "secret_id", "secret_key", "sdk_app_id", "sign_name", "path_secret"
+        "secret_id",
+        "secret_key",
+        "sdk_app_id",
+        "sign_name",
+        "path_secret",
     )
 
 
@@ -132,7 +146,10 @@ class AliyunSmsSettings(ProviderSettings):
     path_secret: str | None = None
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
-        "access_key_id", "access_key_secret", "sign_name", "path_secret"
+        "access_key_id",
+        "access_key_secret",
+        "sign_name",
+        "path_secret",
     )
 
 
@@ -231,7 +248,10 @@ class Settings(_Frozen):
     channels: ChannelsSettings = ChannelsSettings()
     calendar: CalendarSettings = CalendarSettings()
     deadlines: dict[Urgency, int] = {
-        Urgency.IMMEDIATE: 0, Urgency.URGENT: 2, Urgency.GENERAL: 5, Urgency.COMPLEX: 15,
+        Urgency.IMMEDIATE: 0,
+        Urgency.URGENT: 2,
+        Urgency.GENERAL: 5,
+        Urgency.COMPLEX: 15,
         Urgency.HARD: 30,
     }
     tiers: dict[str, TierSettings] = Field(default_factory=_default_tiers)
@@ -251,7 +271,7 @@ class Settings(_Frozen):
         url = self.storage.url
         prefix = "sqlite+aiosqlite:///"
         if url.startswith(prefix):
-            path = url[len(prefix):]
+            path = url[len(prefix) :]
             if path and path != ":memory:" and not Path(path).is_absolute():
                 return prefix + str(self.data_dir / path)
         return url
@@ -323,17 +343,21 @@ def _substitute(
     lines: dict[tuple[str, ...], int],
 ) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, (*path, str(k)), env, missing, file, lines)
-                for k, v in value.items()}
+        return {
+            k: _substitute(v, (*path, str(k)), env, missing, file, lines) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_substitute(v, (*path, str(i)), env, missing, file, lines)
-                for i, v in enumerate(value)]
-    if path and path[-1] in SECRET_FIELDS and value is not None:
-        if not (isinstance(value, str) and _ENV_REF.fullmatch(value.strip())):
-            raise ConfigError(
-                "密钥只能来自环境变量，请写成 ${ENV_VAR} (secrets must come from the environment)",
-                file=file, key=".".join(path), line=lines.get(path),
-            )
+        return [
+            _substitute(v, (*path, str(i)), env, missing, file, lines) for i, v in enumerate(value)
+        ]
+    is_env_ref = isinstance(value, str) and _ENV_REF.fullmatch(value.strip()) is not None
+    if path and path[-1] in SECRET_FIELDS and value is not None and not is_env_ref:
+        raise ConfigError(
+            "密钥只能来自环境变量，请写成 ${ENV_VAR} (secrets must come from the environment)",
+            file=file,
+            key=".".join(path),
+            line=lines.get(path),
+        )
     if not isinstance(value, str) or "${" not in value:
         return value
     whole = _ENV_REF.fullmatch(value.strip())
@@ -354,7 +378,9 @@ def _as_config_error(
     problems = []
     for error in exc.errors():
         path = tuple(str(p) for p in error["loc"])
-        reason = "未知的配置项 (unknown key)" if error["type"] == "extra_forbidden" else error["msg"]
+        reason = (
+            "未知的配置项 (unknown key)" if error["type"] == "extra_forbidden" else error["msg"]
+        )
         problems.append((path, reason))
     path, reason = problems[0]
     err = ConfigError(reason, file=file, key=".".join(path), line=_nearest_line(path, lines))
@@ -373,7 +399,9 @@ def _nearest_line(path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> i
 
 
 def _check_enabled_secrets(
-    settings: Settings, missing: dict[tuple[str, ...], str], file: str,
+    settings: Settings,
+    missing: dict[tuple[str, ...], str],
+    file: str,
     lines: dict[tuple[str, ...], int],
 ) -> None:
     providers: list[tuple[tuple[str, ...], Any]] = [
@@ -381,8 +409,10 @@ def _check_enabled_secrets(
         (("channels", "sms", "aliyun"), settings.channels.sms.aliyun),
         (("channels", "telegram"), settings.channels.telegram),
     ]
-    providers += [(("channels", "wechat", "apps", name), app)
-                  for name, app in settings.channels.wechat.apps.items()]
+    providers += [
+        (("channels", "wechat", "apps", name), app)
+        for name, app in settings.channels.wechat.apps.items()
+    ]
     for path, provider in providers:
         if not provider.enabled:
             continue
@@ -391,12 +421,18 @@ def _check_enabled_secrets(
                 continue
             key = (*path, field)
             env_name = missing.get(key)
-            reason = (f"环境变量 {env_name} 未设置，而该通道已启用 (enabled provider, missing secret)"
-                      if env_name else "该通道已启用，此项必填 (required when enabled)")
-            raise ConfigError(reason, file=file, key=".".join(key),
-                              line=_nearest_line(key, lines))
+            reason = (
+                f"环境变量 {env_name} 未设置，而该通道已启用 (enabled provider, missing secret)"
+                if env_name
+                else "该通道已启用，此项必填 (required when enabled)"
+            )
+            raise ConfigError(reason, file=file, key=".".join(key), line=_nearest_line(key, lines))
     wechat = settings.channels.wechat
     if wechat.default_app is not None and wechat.default_app not in wechat.apps:
         key = ("channels", "wechat", "default_app")
-        raise ConfigError(f"没有名为 {wechat.default_app!r} 的应用 (no such app in channels.wechat.apps)",
-                          file=file, key=".".join(key), line=lines.get(key))
+        raise ConfigError(
+            f"没有名为 {wechat.default_app!r} 的应用 (no such app in channels.wechat.apps)",
+            file=file,
+            key=".".join(key),
+            line=lines.get(key),
+        )

@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from hub.queue import Queue, StreamEntry
 
 from channels.base import (
     Channel,
@@ -34,6 +33,7 @@ from channels.base import (
 from hub.clock import Clock
 from hub.config import DispatchSettings
 from hub.metrics import HubMetrics
+from hub.queue import Queue, StreamEntry
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from hub.vocab import MessageStatus
@@ -50,9 +50,18 @@ class _Claimed:
 class Dispatcher:
     """Sends what is queued on every registered channel until ``stop`` is set."""
 
-    def __init__(self, db: Database, queue: Queue, channels: ChannelRegistry, clock: Clock,
-                 settings: DispatchSettings, metrics: HubMetrics, *, consumer: str,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        channels: ChannelRegistry,
+        clock: Clock,
+        settings: DispatchSettings,
+        metrics: HubMetrics,
+        *,
+        consumer: str,
+        rng: random.Random | None = None,
+    ) -> None:
         self.db = db
         self.queue = queue
         self.channels = channels
@@ -75,8 +84,11 @@ class Dispatcher:
                 if time.monotonic() - last_reclaim > self.settings.reclaim_idle_seconds / 2:
                     last_reclaim = time.monotonic()
                     stale = await self.queue.reclaim_stale(
-                        channel, self.consumer, self.settings.reclaim_idle_seconds * 1000,
-                        self.settings.batch_size)
+                        channel,
+                        self.consumer,
+                        self.settings.reclaim_idle_seconds * 1000,
+                        self.settings.batch_size,
+                    )
                     if stale:
                         await self.process(channel, stale)
                 await self.run_once(channel)
@@ -90,8 +102,11 @@ class Dispatcher:
         """Promote due retries, claim one batch and process it; returns messages handled."""
         await self.queue.promote_due(channel, self.clock.now().timestamp())
         entries = await self.queue.claim(
-            channel, self.consumer, self.settings.batch_size,
-            self.settings.block_ms if block_ms is None else block_ms)
+            channel,
+            self.consumer,
+            self.settings.batch_size,
+            self.settings.block_ms if block_ms is None else block_ms,
+        )
         return await self.process(channel, entries) if entries else 0
 
     async def process(self, channel_name: str, entries: Sequence[StreamEntry]) -> int:
@@ -101,7 +116,7 @@ class Dispatcher:
         started = self.clock.now()
         results: list[SendResult | ChannelError] = []
         for start in range(0, len(claimed), channel.max_batch):
-            chunk = claimed[start:start + channel.max_batch]
+            chunk = claimed[start : start + channel.max_batch]
             results.extend(await self._send(channel, [c.message for c in chunk]))
         if claimed:
             await self._record(channel, claimed, results, started)
@@ -113,26 +128,47 @@ class Dispatcher:
         abandoned = now - timedelta(seconds=self.settings.reclaim_idle_seconds)
         stmt = (
             sa.update(Message)
-            .where(Message.id.in_(ids),
-                   sa.or_(Message.status == MessageStatus.QUEUED,
-                          # a worker died mid-send: its claim is old, the outcome unknown
-                          sa.and_(Message.status == MessageStatus.SENDING,
-                                  Message.updated_at < abandoned)))
+            .where(
+                Message.id.in_(ids),
+                sa.or_(
+                    Message.status == MessageStatus.QUEUED,
+                    # a worker died mid-send: its claim is old, the outcome unknown
+                    sa.and_(
+                        Message.status == MessageStatus.SENDING, Message.updated_at < abandoned
+                    ),
+                ),
+            )
             .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
-            .returning(Message.id, Message.address, Message.body, Message.kind,
-                       Message.params, Message.contact_id, Message.attempts)
+            .returning(
+                Message.id,
+                Message.address,
+                Message.body,
+                Message.kind,
+                Message.params,
+                Message.contact_id,
+                Message.attempts,
+            )
         )
         async with self.db.write() as session:
             rows = (await session.execute(stmt)).all()
         return [
-            _Claimed(OutboundMessage(message_id=r.id, address=r.address, body=r.body,
-                                     kind=r.kind.value, params=r.params or {},
-                                     contact_id=r.contact_id), r.attempts)
+            _Claimed(
+                OutboundMessage(
+                    message_id=r.id,
+                    address=r.address,
+                    body=r.body,
+                    kind=r.kind.value,
+                    params=r.params or {},
+                    contact_id=r.contact_id,
+                ),
+                r.attempts,
+            )
             for r in sorted(rows, key=lambda r: r.id)
         ]
 
-    async def _send(self, channel: Channel, batch: list[OutboundMessage]
-                    ) -> list[SendResult | ChannelError]:
+    async def _send(
+        self, channel: Channel, batch: list[OutboundMessage]
+    ) -> list[SendResult | ChannelError]:
         began = time.perf_counter()
         try:
             results = await channel.send_batch(batch)
@@ -140,15 +176,21 @@ class Dispatcher:
             results = [exc for _ in batch]
         except Exception as exc:  # a provider module bug must not lose the batch: retry it
             log.exception("channel raised", channel=channel.name)
-            results = [RetryableError(f"{type(exc).__name__}: {exc}", code="internal")
-                       for _ in batch]
+            results = [
+                RetryableError(f"{type(exc).__name__}: {exc}", code="internal") for _ in batch
+            ]
         self.metrics.send_batch_seconds.labels(channel.name).observe(time.perf_counter() - began)
         if len(results) != len(batch):
             raise RuntimeError(f"{channel.name} returned {len(results)} results for {len(batch)}")
         return results
 
-    async def _record(self, channel: Channel, claimed: list[_Claimed],
-                      results: list[SendResult | ChannelError], started: datetime) -> None:
+    async def _record(
+        self,
+        channel: Channel,
+        claimed: list[_Claimed],
+        results: list[SendResult | ChannelError],
+        started: datetime,
+    ) -> None:
         now = self.clock.now()
         attempts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -157,37 +199,59 @@ class Dispatcher:
         for item, result in zip(claimed, results, strict=True):
             message_id = item.message.message_id
             attempt: dict[str, Any] = {
-                "message_id": message_id, "attempt_no": item.attempt_no, "channel": channel.name,
-                "provider": channel.provider, "started_at": started, "finished_at": now,
-                "error_code": None, "error_detail": None, "provider_message_id": None,
+                "message_id": message_id,
+                "attempt_no": item.attempt_no,
+                "channel": channel.name,
+                "provider": channel.provider,
+                "started_at": started,
+                "finished_at": now,
+                "error_code": None,
+                "error_detail": None,
+                "provider_message_id": None,
             }
             # Every row carries the same keys so the bulk UPDATE is one executemany.
-            update: dict[str, Any] = {"id": message_id, "updated_at": now, "sent_at": None,
-                                      "provider_message_id": None}
+            update: dict[str, Any] = {
+                "id": message_id,
+                "updated_at": now,
+                "sent_at": None,
+                "provider_message_id": None,
+            }
             if isinstance(result, SendResult):
                 attempt.update(outcome="sent", provider_message_id=result.provider_message_id)
-                update.update(status=MessageStatus.SENT, sent_at=now, status_reason=None,
-                              provider_message_id=result.provider_message_id,
-                              next_attempt_at=None)
+                update.update(
+                    status=MessageStatus.SENT,
+                    sent_at=now,
+                    status_reason=None,
+                    provider_message_id=result.provider_message_id,
+                    next_attempt_at=None,
+                )
             else:
-                attempt.update(error_code=result.code or type(result).__name__,
-                               error_detail=str(result))
-                if isinstance(result, RetryableError) and \
-                        item.attempt_no < self.settings.max_attempts:
+                attempt.update(
+                    error_code=result.code or type(result).__name__, error_detail=str(result)
+                )
+                if (
+                    isinstance(result, RetryableError)
+                    and item.attempt_no < self.settings.max_attempts
+                ):
                     due = now + timedelta(seconds=self._backoff(item.attempt_no, result))
                     attempt["outcome"] = "retry"
-                    update.update(status=MessageStatus.QUEUED, next_attempt_at=due,
-                                  status_reason=f"第 {item.attempt_no} 次发送失败，将重试：{result}")
+                    update.update(
+                        status=MessageStatus.QUEUED,
+                        next_attempt_at=due,
+                        status_reason=f"第 {item.attempt_no} 次发送失败，将重试：{result}",
+                    )
                     retries.append((message_id, due.timestamp()))
                 elif isinstance(result, PermanentError):
                     attempt["outcome"] = "failed"
-                    update.update(status=MessageStatus.FAILED, status_reason=str(result),
-                                  next_attempt_at=None)
+                    update.update(
+                        status=MessageStatus.FAILED, status_reason=str(result), next_attempt_at=None
+                    )
                 else:
                     attempt["outcome"] = "failed"
                     reason = f"已发送 {item.attempt_no} 次均失败，转入死信：{result}"
-                    update.update(status=MessageStatus.DEAD, status_reason=reason,
-                                  next_attempt_at=None)
+                    update.update(
+                        status=MessageStatus.DEAD, status_reason=reason, next_attempt_at=None
+                    )
                     dead.append((message_id, reason))
             self.metrics.send_outcomes.labels(channel.name, attempt["outcome"]).inc()
             attempts.append(attempt)
@@ -203,6 +267,8 @@ class Dispatcher:
     def _backoff(self, attempt_no: int, error: RetryableError) -> float:
         if error.retry_after is not None:
             return max(error.retry_after, 0.0)
-        ceiling = min(self.settings.backoff_max_seconds,
-                      self.settings.backoff_base_seconds * 2 ** (attempt_no - 1))
+        ceiling: float = min(
+            self.settings.backoff_max_seconds,
+            self.settings.backoff_base_seconds * 2 ** (attempt_no - 1),
+        )
         return ceiling * self.rng.uniform(0.5, 1.0)  # jitter spreads a burst of retries

@@ -13,7 +13,8 @@ from hub.identifiers import mask_personal_data
 def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None:
     """Route structlog and stdlib logging to stderr; mask numbers and IDs before rendering."""
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if json_output
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_output
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(

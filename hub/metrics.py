@@ -11,11 +11,20 @@ class HubMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.messages_created = Counter(
-            "hub_messages_created", "Messages committed to the outbox", ["kind", "channel"],
-            registry=registry)
+            "hub_messages_created",
+            "Messages committed to the outbox",
+            ["kind", "channel"],
+            registry=registry,
+        )
         self.send_outcomes = Counter(
-            "hub_send_outcomes", "Provider send attempts by outcome", ["channel", "outcome"],
-            registry=registry)
+            "hub_send_outcomes",
+            "Provider send attempts by outcome",
+            ["channel", "outcome"],
+            registry=registry,
+        )
         self.send_batch_seconds = Histogram(
-            "hub_send_batch_seconds", "Time to send one batch through a channel", ["channel"],
-            registry=registry)
+            "hub_send_batch_seconds",
+            "Time to send one batch through a channel",
+            ["channel"],
+            registry=registry,
+        )

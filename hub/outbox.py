@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from hub.queue import Queue
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from hub.audience import Audience
 from hub.clock import Clock
+from hub.queue import Queue
 from hub.render import TemplateRenderer
 from hub.routing import NoRoute, route_contact
 from hub.store.db import Database
@@ -76,8 +76,9 @@ class SendOutcome:
     samples: list[PlannedMessage] = field(default_factory=list)
 
 
-def idempotency_key(trigger: str, trigger_key: str, enterprise_id: int,
-                    contact_id: int | None, kind: str) -> str:
+def idempotency_key(
+    trigger: str, trigger_key: str, enterprise_id: int, contact_id: int | None, kind: str
+) -> str:
     """DESIGN.md's key, hashed to a fixed width."""
     raw = f"{trigger}\x1f{trigger_key}\x1f{enterprise_id}\x1f{contact_id or '-'}\x1f{kind}"
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -86,9 +87,17 @@ def idempotency_key(trigger: str, trigger_key: str, enterprise_id: int,
 class Outbox:
     """Plans, stores and enqueues the messages of a trigger."""
 
-    def __init__(self, db: Database, queue: Queue, renderer: TemplateRenderer, clock: Clock, *,
-                 default_channel: ChannelName, enabled_channels: Sequence[str],
-                 hub_name: str = "主动服务") -> None:
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        renderer: TemplateRenderer,
+        clock: Clock,
+        *,
+        default_channel: ChannelName,
+        enabled_channels: Sequence[str],
+        hub_name: str = "主动服务",
+    ) -> None:
         self.db = db
         self.queue = queue
         self.renderer = renderer
@@ -113,37 +122,79 @@ class Outbox:
                 planned.extend(self._plan_enterprise(request, enterprise, officer))
         return planned
 
-    def _plan_enterprise(self, request: SendRequest, enterprise: Enterprise,
-                         officer: Officer | None) -> list[PlannedMessage]:
+    def _plan_enterprise(
+        self, request: SendRequest, enterprise: Enterprise, officer: Officer | None
+    ) -> list[PlannedMessage]:
         kind = request.kind.value
         if not enterprise.contacts:
             key = idempotency_key(request.trigger, request.trigger_key, enterprise.id, None, kind)
             channel = request.channel or self.default_channel
-            return [PlannedMessage(key, enterprise.id, None, channel, "", "",
-                                   MessageStatus.SKIPPED, "企业没有联系人")]
+            return [
+                PlannedMessage(
+                    key,
+                    enterprise.id,
+                    None,
+                    channel,
+                    "",
+                    "",
+                    MessageStatus.SKIPPED,
+                    "企业没有联系人",
+                )
+            ]
         result = []
         for contact in enterprise.contacts:
-            key = idempotency_key(request.trigger, request.trigger_key, enterprise.id,
-                                  contact.id, kind)
-            route = route_contact(contact, kind, requested=request.channel,
-                                  default=self.default_channel, enabled=self.enabled)
+            key = idempotency_key(
+                request.trigger, request.trigger_key, enterprise.id, contact.id, kind
+            )
+            route = route_contact(
+                contact,
+                kind,
+                requested=request.channel,
+                default=self.default_channel,
+                enabled=self.enabled,
+            )
             if isinstance(route, NoRoute):
-                result.append(PlannedMessage(key, enterprise.id, contact.id, route.channel, "",
-                                             "", MessageStatus.SKIPPED, route.reason))
+                result.append(
+                    PlannedMessage(
+                        key,
+                        enterprise.id,
+                        contact.id,
+                        route.channel,
+                        "",
+                        "",
+                        MessageStatus.SKIPPED,
+                        route.reason,
+                    )
+                )
                 continue
             context = {
                 **request.variables,
                 "hub_name": self.hub_name,
-                "enterprise": {"name": enterprise.name, "uscc": enterprise.uscc,
-                               "tier": enterprise.tier.label, "industry": enterprise.industry,
-                               "region": enterprise.region, "tags": enterprise.tag_names},
+                "enterprise": {
+                    "name": enterprise.name,
+                    "uscc": enterprise.uscc,
+                    "tier": enterprise.tier.label,
+                    "industry": enterprise.industry,
+                    "region": enterprise.region,
+                    "tags": enterprise.tag_names,
+                },
                 "contact": {"name": contact.name or ""},
                 "officer_name": officer.name if officer else "",
                 "officer_mobile": officer.mobile if officer and officer.mobile else "",
             }
             body = self.renderer.render(kind, route.channel.value, context)
-            result.append(PlannedMessage(key, enterprise.id, contact.id, route.channel,
-                                         route.address, body, MessageStatus.QUEUED, None))
+            result.append(
+                PlannedMessage(
+                    key,
+                    enterprise.id,
+                    contact.id,
+                    route.channel,
+                    route.address,
+                    body,
+                    MessageStatus.QUEUED,
+                    None,
+                )
+            )
         return result
 
     async def submit(self, request: SendRequest, *, dry_run: bool = False) -> SendOutcome:
@@ -165,10 +216,11 @@ class Outbox:
             outcome.campaign_id = campaign_id
             inserted: list[tuple[int, MessageStatus, ChannelName]] = []
             for start in range(0, len(planned), INSERT_CHUNK):
-                chunk = planned[start:start + INSERT_CHUNK]
+                chunk = planned[start : start + INSERT_CHUNK]
                 rows = [self._row(p, request, campaign_id, now) for p in chunk]
                 stmt = _insert_ignore(self.db.dialect, rows).returning(
-                    Message.id, Message.status, Message.channel)
+                    Message.id, Message.status, Message.channel
+                )
                 inserted.extend(tuple(r) for r in (await session.execute(stmt)).all())
         outcome.created = len(inserted)
         outcome.duplicates = len(planned) - len(inserted)
@@ -176,36 +228,54 @@ class Outbox:
         for message_id, status, channel in inserted:
             if status == MessageStatus.QUEUED:
                 by_channel.setdefault(channel.value, []).append(message_id)
-        for channel, ids in by_channel.items():
-            await self.queue.enqueue(channel, ids)
+        for channel_name, ids in by_channel.items():
+            await self.queue.enqueue(channel_name, ids)
             outcome.queued_ids.extend(ids)
         return outcome
 
     async def _campaign_id(self, session: Any, request: SendRequest, now: datetime) -> int:
         values = {
-            "kind": request.kind, "trigger": request.trigger, "trigger_key": request.trigger_key,
-            "audience": request.audience.expression, "channel": request.channel,
-            "status": "active", "created_by": request.created_by,
-            "created_at": now, "updated_at": now,
+            "kind": request.kind,
+            "trigger": request.trigger,
+            "trigger_key": request.trigger_key,
+            "audience": request.audience.expression,
+            "channel": request.channel,
+            "status": "active",
+            "created_by": request.created_by,
+            "created_at": now,
+            "updated_at": now,
         }
         stmt = _insert_ignore(self.db.dialect, [values], table=Campaign)
         await session.execute(stmt)
         found = await session.scalar(
-            sa.select(Campaign.id).where(Campaign.trigger == request.trigger,
-                                         Campaign.trigger_key == request.trigger_key,
-                                         Campaign.kind == request.kind))
+            sa.select(Campaign.id).where(
+                Campaign.trigger == request.trigger,
+                Campaign.trigger_key == request.trigger_key,
+                Campaign.kind == request.kind,
+            )
+        )
         assert found is not None
         return int(found)
 
     @staticmethod
-    def _row(p: PlannedMessage, request: SendRequest, campaign_id: int,
-             now: datetime) -> dict[str, Any]:
+    def _row(
+        p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetime
+    ) -> dict[str, Any]:
         return {
-            "idempotency_key": p.idempotency_key, "campaign_id": campaign_id,
-            "kind": request.kind, "enterprise_id": p.enterprise_id, "contact_id": p.contact_id,
-            "channel": p.channel, "address": p.address, "status": p.status,
-            "status_reason": p.reason, "body": p.body, "params": {}, "attempts": 0,
-            "created_at": now, "updated_at": now,
+            "idempotency_key": p.idempotency_key,
+            "campaign_id": campaign_id,
+            "kind": request.kind,
+            "enterprise_id": p.enterprise_id,
+            "contact_id": p.contact_id,
+            "channel": p.channel,
+            "address": p.address,
+            "status": p.status,
+            "status_reason": p.reason,
+            "body": p.body,
+            "params": {},
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
         }
 
 
@@ -214,19 +284,22 @@ def _insert_ignore(dialect: str, rows: list[dict[str, Any]], table: Any = Messag
     return insert(table).values(rows).on_conflict_do_nothing()
 
 
-async def requeue_stale(db: Database, queue: Queue, clock: Clock, *,
-                        older_than: timedelta) -> int:
+async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
     """Enqueue again queued rows untouched for a while (Redis lost them, or a crash)."""
     cutoff = clock.now() - older_than
     async with db.read() as session:
-        rows = (await session.execute(
-            sa.select(Message.id, Message.channel)
-            .where(Message.status == MessageStatus.QUEUED, Message.updated_at < cutoff,
-                   sa.or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff))
-        )).all()
+        rows = (
+            await session.execute(
+                sa.select(Message.id, Message.channel).where(
+                    Message.status == MessageStatus.QUEUED,
+                    Message.updated_at < cutoff,
+                    sa.or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff),
+                )
+            )
+        ).all()
     by_channel: dict[str, list[int]] = {}
     for message_id, channel in rows:
         by_channel.setdefault(channel.value, []).append(message_id)
-    for channel, ids in by_channel.items():
-        await queue.enqueue(channel, ids)
+    for channel_name, ids in by_channel.items():
+        await queue.enqueue(channel_name, ids)
     return len(rows)

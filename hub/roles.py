@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -27,24 +28,40 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def serve(settings: Settings, *, web: bool, worker: bool, host: str | None = None,
-                port: int | None = None) -> None:
+async def serve(
+    settings: Settings, *, web: bool, worker: bool, host: str | None = None, port: int | None = None
+) -> None:
     """Run the chosen roles until SIGINT/SIGTERM; in-flight batches finish before exit."""
     stop = asyncio.Event()
     async with open_components(settings) as hub:
         tasks: list[asyncio.Task[None]] = []
         if worker:
-            dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock,
-                                    settings.dispatch, hub.metrics, consumer=consumer_name())
+            dispatcher = Dispatcher(
+                hub.db,
+                hub.queue,
+                hub.channels,
+                hub.clock,
+                settings.dispatch,
+                hub.metrics,
+                consumer=consumer_name(),
+            )
             tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
             tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
         if web:
-            server = uvicorn.Server(uvicorn.Config(
-                create_app(hub.db, hub.redis, metrics=hub.metrics.registry),
-                host=host or settings.web.host, port=port or settings.web.port,
-                log_level=settings.logging.level.lower(), lifespan="off"))
-            log.info("hub listening", url=f"http://{server.config.host}:{server.config.port}",
-                     roles=[r for r, on in (("web", web), ("worker", worker)) if on])
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(hub.db, hub.redis, metrics=hub.metrics.registry),
+                    host=host or settings.web.host,
+                    port=port or settings.web.port,
+                    log_level=settings.logging.level.lower(),
+                    lifespan="off",
+                )
+            )
+            log.info(
+                "hub listening",
+                url=f"http://{server.config.host}:{server.config.port}",
+                roles=[r for r, on in (("web", web), ("worker", worker)) if on],
+            )
             await server.serve()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
             stop.set()
         else:
@@ -67,7 +84,5 @@ async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
                 log.warning("re-enqueued stale outbox rows", count=count)
         except Exception:  # keep reconciling; the next pass retries
             log.exception("reconcile failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RECONCILE_EVERY_SECONDS)
-        except TimeoutError:
-            pass

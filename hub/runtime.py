@@ -12,7 +12,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.queue import Queue
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -24,6 +23,7 @@ from hub.errors import StorageError
 from hub.keys import RedisKeys
 from hub.metrics import HubMetrics
 from hub.outbox import Outbox
+from hub.queue import Queue
 from hub.redis_server import open_redis
 from hub.render import TemplateRenderer
 from hub.store.db import Database
@@ -57,12 +57,14 @@ def templates_folder(settings: Settings) -> Path:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, require_schema: bool = True
-                        ) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings, *, require_schema: bool = True
+) -> AsyncIterator[Database]:
     """Open the database; refuse to run on a schema that is not at the latest migration."""
     s = settings.storage
-    db = Database.open(settings.database_url, busy_timeout_ms=s.busy_timeout_ms,
-                       pool_size=s.pool_size, echo=s.echo)
+    db = Database.open(
+        settings.database_url, busy_timeout_ms=s.busy_timeout_ms, pool_size=s.pool_size, echo=s.echo
+    )
     try:
         if require_schema:
             current = await current_revision(db)
@@ -77,8 +79,9 @@ async def open_database(settings: Settings, *, require_schema: bool = True
 
 
 @asynccontextmanager
-async def open_components(settings: Settings, *, clock: Clock | None = None
-                          ) -> AsyncIterator[Components]:
+async def open_components(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[Components]:
     """Open the database, Redis and channels; close them in reverse order on exit."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
@@ -91,14 +94,29 @@ async def open_components(settings: Settings, *, clock: Clock | None = None
         channels = ChannelRegistry()
         stack.push_async_callback(channels.aclose)
         if settings.channels.sandbox.enabled:
-            channels.register(SandboxChannel(redis, keys, clock,
-                                             inbox_size=settings.channels.sandbox.inbox_size))
+            channels.register(
+                SandboxChannel(redis, keys, clock, inbox_size=settings.channels.sandbox.inbox_size)
+            )
         await queue.ensure_groups(channels.names())
         renderer = TemplateRenderer(templates_folder(settings))
-        outbox = Outbox(db, queue, renderer, clock,
-                        default_channel=ChannelName(settings.channels.default),
-                        enabled_channels=channels.names())
+        outbox = Outbox(
+            db,
+            queue,
+            renderer,
+            clock,
+            default_channel=ChannelName(settings.channels.default),
+            enabled_channels=channels.names(),
+        )
         metrics = HubMetrics(CollectorRegistry())
-        yield Components(settings=settings, clock=clock, db=db, redis=redis, keys=keys,
-                         queue=queue, channels=channels, renderer=renderer, outbox=outbox,
-                         metrics=metrics)
+        yield Components(
+            settings=settings,
+            clock=clock,
+            db=db,
+            redis=redis,
+            keys=keys,
+            queue=queue,
+            channels=channels,
+            renderer=renderer,
+            outbox=outbox,
+            metrics=metrics,
+        )

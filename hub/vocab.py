@@ -93,8 +93,13 @@ class MessageStatus(LabelledEnum):
 
 
 _FINAL_STATUSES = frozenset(
-    {MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SKIPPED,
-     MessageStatus.DEAD}
+    {
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.SKIPPED,
+        MessageStatus.DEAD,
+    }
 )
 
 
@@ -152,4 +157,10 @@ class DepartmentRole(LabelledEnum):
     BUSINESS_OFFICE = "business_office", "营商办"
 
 
-RATING_LABELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RATING_LABELS: dict[int, str] = {
+    5: "非常满意",
+    4: "满意",
+    3: "基本满意",
+    2: "不满意",
+    1: "非常不满意",
+}

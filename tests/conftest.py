@@ -33,8 +33,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def required_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: run the suite with `make test` "
-                    "(or `scripts/test-services.sh start && source var/test-services/env`)")
+        pytest.fail(
+            f"{name} is not set: run the suite with `make test` "
+            "(or `scripts/test-services.sh start && source var/test-services/env`)"
+        )
     return value
 
 
@@ -51,7 +53,7 @@ def postgres_url() -> Iterator[str]:
     """The test PostgreSQL database, migrated once per session."""
     url = required_env("HUB_TEST_POSTGRES_URL")
     upgrade_sync(url)
-    yield url
+    return url
 
 
 async def _truncate_all(db: Database) -> None:
@@ -110,8 +112,10 @@ def write_config(tmp_path: Path, sqlite_template: Path) -> Callable[..., Path]:
         config: dict[str, Any] = {
             "hub": {"data_dir": str(data_dir)},
             "storage": {"url": f"sqlite+aiosqlite:///{db_path}"},
-            "redis": {"url": required_env("HUB_TEST_REDIS_URL"),
-                      "key_prefix": f"t{uuid.uuid4().hex[:12]}"},
+            "redis": {
+                "url": required_env("HUB_TEST_REDIS_URL"),
+                "key_prefix": f"t{uuid.uuid4().hex[:12]}",
+            },
             "dispatch": {"block_ms": 50},
         }
         _merge(config, overrides)

@@ -16,8 +16,9 @@ from tests.seed import seed_registry
 async def select(db: Database, expression: str) -> set[str]:
     audience = parse_audience(expression)
     async with db.read() as session:
-        return set((await session.scalars(
-            sa.select(Enterprise.name).where(audience.where()))).all())
+        return set(
+            (await session.scalars(sa.select(Enterprise.name).where(audience.where()))).all()
+        )
 
 
 @pytest.mark.parametrize(

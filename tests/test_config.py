@@ -36,8 +36,10 @@ def test_settings_are_frozen() -> None:
 
 
 def test_env_substitution_with_default_and_value(tmp_path: Path) -> None:
-    path = write(tmp_path, "storage:\n  url: ${DB_URL:-sqlite+aiosqlite:///x.db}\n"
-                           "redis:\n  url: ${REDIS_URL}\n")
+    path = write(
+        tmp_path,
+        "storage:\n  url: ${DB_URL:-sqlite+aiosqlite:///x.db}\nredis:\n  url: ${REDIS_URL}\n",
+    )
     settings = load_settings(path, env={"REDIS_URL": "redis://10.0.0.1:6379/2"})
     assert settings.redis.url == "redis://10.0.0.1:6379/2"
     assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'var' / 'x.db'}"
@@ -54,8 +56,9 @@ def test_env_substitution_with_default_and_value(tmp_path: Path) -> None:
         ("channels:\n  sms:\n    provider: nokia\n", "channels.sms.provider", 3, "tencent"),
     ],
 )
-def test_bad_value_names_key_and_line(tmp_path: Path, text: str, key: str, line: int,
-                                      reason: str) -> None:
+def test_bad_value_names_key_and_line(
+    tmp_path: Path, text: str, key: str, line: int, reason: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
@@ -135,8 +138,9 @@ def test_all_problems_are_reported_together(tmp_path: Path) -> None:
     assert keys == {"web.port", "web.bogus"}
 
 
-def test_config_check_exits_2_naming_the_key(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path, "web:\n  port: 8000\n  hots: x\n")
     assert main(["--config", str(path), "config", "check"]) == 2
     stderr = capsys.readouterr().err

@@ -36,9 +36,17 @@ def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]
     config = write_config(web={"port": port})
     assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())",
-         "--config", str(config), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+        [
+            sys.executable,
+            "-c",
+            "import sys; from hub.cli import main; sys.exit(main())",
+            "--config",
+            str(config),
+            "run",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +74,8 @@ def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]
 
 
 def test_cli_message_goes_through_the_running_hub_and_is_listed_sent(
-        running_hub: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    running_hub: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     config, base = running_hub
     health = httpx.get(f"{base}/healthz", timeout=5).json()
     assert health["database"]["status"] == "ok"
@@ -76,9 +85,22 @@ def test_cli_message_goes_through_the_running_hub_and_is_listed_sent(
     assert main(["--config", str(config), "messages", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
-    code = main(["--config", str(config), "send", "notice", "--audience", "tier=key",
-                 "--set", "text=请于本月底前完成年报公示", "--wait", "--timeout", "30",
-                 "--json"])
+    code = main(
+        [
+            "--config",
+            str(config),
+            "send",
+            "notice",
+            "--audience",
+            "tier=key",
+            "--set",
+            "text=请于本月底前完成年报公示",
+            "--wait",
+            "--timeout",
+            "30",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["created"] >= 1
@@ -96,7 +118,23 @@ def test_cli_message_goes_through_the_running_hub_and_is_listed_sent(
 
 def test_metrics_count_what_the_dispatcher_sent(running_hub: tuple[Path, str]) -> None:
     config, base = running_hub
-    assert main(["--config", str(config), "send", "notice", "--audience", "tier=key",
-                 "--set", "text=测试", "--wait", "--timeout", "30"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "send",
+                "notice",
+                "--audience",
+                "tier=key",
+                "--set",
+                "text=测试",
+                "--wait",
+                "--timeout",
+                "30",
+            ]
+        )
+        == 0
+    )
     text = httpx.get(f"{base}/metrics", timeout=5).text
     assert 'hub_send_outcomes_total{channel="sandbox",outcome="sent"}' in text

@@ -57,8 +57,9 @@ class ScriptedChannel:
         self.answers = answers
         self.sent: list[OutboundMessage] = []
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]
-                         ) -> list[SendResult | ChannelError]:
+    async def send_batch(
+        self, messages: Sequence[OutboundMessage]
+    ) -> list[SendResult | ChannelError]:
         results: list[SendResult | ChannelError] = []
         for message in messages:
             answer = self.answers.pop(0) if self.answers else None
@@ -84,8 +85,9 @@ class Hub:
     clock: FixedClock
 
 
-def build(db: Database, redis: Redis, clock: FixedClock, *extra: object,
-          max_attempts: int = 3) -> Hub:
+def build(
+    db: Database, redis: Redis, clock: FixedClock, *extra: object, max_attempts: int = 3
+) -> Hub:
     keys = RedisKeys(f"t{uuid.uuid4().hex[:10]}")
     queue = Queue(redis, keys, clock=clock)
     registry = ChannelRegistry()
@@ -93,18 +95,35 @@ def build(db: Database, redis: Redis, clock: FixedClock, *extra: object,
     registry.register(sandbox)
     for channel in extra:
         registry.register(channel)  # type: ignore[arg-type]
-    outbox = Outbox(db, queue, TemplateRenderer(TEMPLATES), clock,
-                    default_channel=ChannelName.SANDBOX, enabled_channels=registry.names())
+    outbox = Outbox(
+        db,
+        queue,
+        TemplateRenderer(TEMPLATES),
+        clock,
+        default_channel=ChannelName.SANDBOX,
+        enabled_channels=registry.names(),
+    )
     settings = DispatchSettings(max_attempts=max_attempts, block_ms=1, batch_size=50)
-    dispatcher = Dispatcher(db, queue, registry, clock, settings,
-                            HubMetrics(CollectorRegistry()), consumer="c1",
-                            rng=random.Random(7))
+    dispatcher = Dispatcher(
+        db,
+        queue,
+        registry,
+        clock,
+        settings,
+        HubMetrics(CollectorRegistry()),
+        consumer="c1",
+        rng=random.Random(7),
+    )
     return Hub(db, queue, keys, outbox, dispatcher, sandbox, clock)
 
 
 def notice(audience: str, **kwargs: object) -> SendRequest:
-    return SendRequest(kind=MessageKind.NOTICE, audience=parse_audience(audience),
-                       variables={"text": "请于月底前完成年报公示"}, **kwargs)  # type: ignore[arg-type]
+    return SendRequest(
+        kind=MessageKind.NOTICE,
+        audience=parse_audience(audience),
+        variables={"text": "请于月底前完成年报公示"},
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 async def statuses(db: Database) -> dict[int, MessageStatus]:
@@ -117,7 +136,8 @@ async def setup(hub: Hub) -> None:
 
 
 async def test_a_send_reaches_the_sandbox_inbox_and_is_recorded_sent(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     ids = await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -141,7 +161,8 @@ async def test_a_send_reaches_the_sandbox_inbox_and_is_recorded_sent(
 
 
 async def test_the_same_trigger_twice_creates_no_second_message(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -155,7 +176,8 @@ async def test_the_same_trigger_twice_creates_no_second_message(
 
 
 async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     await opt_out(db, "+8613900000005", ChannelName.SANDBOX)
     hub = build(db, redis_client, clock)
@@ -163,15 +185,18 @@ async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
     outcome = await hub.outbox.submit(notice("tier=ordinary"))
     assert outcome.skipped == 2
     async with db.read() as session:
-        reasons = set((await session.scalars(
-            sa.select(Message.status_reason).where(Message.status == MessageStatus.SKIPPED)
-        )).all())
+        reasons = set(
+            (
+                await session.scalars(
+                    sa.select(Message.status_reason).where(Message.status == MessageStatus.SKIPPED)
+                )
+            ).all()
+        )
     assert reasons == {"企业没有联系人", "联系人已退订沙箱"}
     assert outcome.queued_ids == []
 
 
-async def test_dry_run_writes_nothing(db: Database, redis_client: Redis,
-                                      clock: FixedClock) -> None:
+async def test_dry_run_writes_nothing(db: Database, redis_client: Redis, clock: FixedClock) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -182,7 +207,8 @@ async def test_dry_run_writes_nothing(db: Database, redis_client: Redis,
 
 
 async def test_an_id_on_the_stream_twice_is_sent_once(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -193,19 +219,21 @@ async def test_an_id_on_the_stream_twice_is_sent_once(
     message_id = outcome.queued_ids[0]
     async with db.read() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt)) == 1
-    assert len(await hub.sandbox.inbox((await _contact(db, message_id)))) == 1
+    assert len(await hub.sandbox.inbox(await _contact(db, message_id))) == 1
 
 
 async def _contact(db: Database, message_id: int) -> int:
     async with db.read() as session:
-        contact_id = await session.scalar(sa.select(Message.contact_id)
-                                          .where(Message.id == message_id))
+        contact_id = await session.scalar(
+            sa.select(Message.contact_id).where(Message.id == message_id)
+        )
     assert contact_id is not None
     return contact_id
 
 
 async def test_transient_errors_retry_with_backoff_then_dead_letter(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     channel = ScriptedChannel([RetryableError, RetryableError, RetryableError])
     hub = build(db, redis_client, clock, channel, max_attempts=3)
@@ -229,8 +257,9 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(
 
     async with db.read() as session:
         message = await session.get(Message, message_id)
-        outcomes = (await session.scalars(sa.select(DeliveryAttempt.outcome)
-                                          .order_by(DeliveryAttempt.id))).all()
+        outcomes = (
+            await session.scalars(sa.select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.id))
+        ).all()
     assert message is not None
     assert message.status is MessageStatus.DEAD
     assert "3 次" in (message.status_reason or "")
@@ -240,7 +269,8 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(
 
 
 async def test_retry_after_from_the_provider_is_honoured(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
 
     class Limited(RetryableError):
@@ -249,17 +279,18 @@ async def test_retry_after_from_the_provider_is_honoured(
 
     hub = build(db, redis_client, clock, ScriptedChannel([Limited]))
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
-                    ).queued_ids
+    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))).queued_ids
     await hub.dispatcher.run_once("sms")
     async with db.read() as session:
         message = await session.get(Message, message_id)
-    assert message is not None and message.next_attempt_at is not None
+    assert message is not None
+    assert message.next_attempt_at is not None
     assert message.next_attempt_at - clock.now() == timedelta(seconds=30)
 
 
 async def test_permanent_error_fails_with_the_reason(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock, ScriptedChannel([PermanentError, None]))
     await setup(hub)
@@ -268,15 +299,18 @@ async def test_permanent_error_fails_with_the_reason(
     await hub.dispatcher.run_once("sms")
     found = await statuses(db)
     assert sorted(found.values()) == sorted(
-        [MessageStatus.FAILED, MessageStatus.SENT, MessageStatus.SENT])
+        [MessageStatus.FAILED, MessageStatus.SENT, MessageStatus.SENT]
+    )
     async with db.read() as session:
-        reason = await session.scalar(sa.select(Message.status_reason)
-                                      .where(Message.status == MessageStatus.FAILED))
+        reason = await session.scalar(
+            sa.select(Message.status_reason).where(Message.status == MessageStatus.FAILED)
+        )
     assert reason == "provider said no"
 
 
 async def test_rows_redis_lost_are_requeued_by_the_reconciler(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -293,7 +327,8 @@ async def test_rows_redis_lost_are_requeued_by_the_reconciler(
 
 
 async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
-        db: Database, redis_client: Redis, clock: FixedClock) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     await setup(hub)
@@ -308,7 +343,8 @@ async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
 
 @pytest.mark.parametrize("kind", ["policy_push", "procedure_reminder"])
 async def test_shipped_templates_render_for_the_sample_registry(
-        db: Database, redis_client: Redis, clock: FixedClock, kind: str) -> None:
+    db: Database, redis_client: Redis, clock: FixedClock, kind: str
+) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, clock)
     request = SendRequest(kind=MessageKind(kind), audience=parse_audience("all"))

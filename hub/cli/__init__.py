@@ -29,7 +29,8 @@ app = typer.Typer(
 def _global(
     ctx: typer.Context,
     config: Path | None = typer.Option(
-        None, "--config", help="config.yaml to use (default: $HUB_CONFIG or ./config.yaml)"),
+        None, "--config", help="config.yaml to use (default: $HUB_CONFIG or ./config.yaml)"
+    ),
 ) -> None:
     ctx.ensure_object(dict)["config_path"] = config
 

@@ -42,11 +42,13 @@ def _parse_vars(pairs: list[str]) -> dict[str, str]:
 def send(
     ctx: typer.Context,
     kind: str = typer.Argument(..., help="message kind, e.g. notice, policy_push"),
-    audience: str = typer.Option(..., "--audience", "-a",
-                                 help="e.g. 'tier=key|general,industry=制造业,tags~专精特新'"),
+    audience: str = typer.Option(
+        ..., "--audience", "-a", help="e.g. 'tier=key|general,industry=制造业,tags~专精特新'"
+    ),
     channel: str | None = typer.Option(None, "--channel", help="force one channel"),
     idempotency_key: str | None = typer.Option(
-        None, "--idempotency-key", help="repeat a send with the same key: nothing is doubled"),
+        None, "--idempotency-key", help="repeat a send with the same key: nothing is doubled"
+    ),
     set_vars: list[str] = typer.Option([], "--set", help="template variable name=value"),
     dry_run: bool = typer.Option(False, "--dry-run", help="count and preview; send nothing"),
     wait: bool = typer.Option(False, "--wait", help="return when every message is final or held"),
@@ -58,7 +60,9 @@ def send(
         message_kind = MessageKind.parse(kind)
         forced = ChannelName.parse(channel) if channel else None
     except ValueError as exc:
-        raise UsageError(f"未知的消息类型或渠道：{exc}（消息类型：{MessageKind.choices()}）") from exc
+        raise UsageError(
+            f"未知的消息类型或渠道：{exc}（消息类型：{MessageKind.choices()}）"
+        ) from exc
     request = SendRequest(
         kind=message_kind,  # type: ignore[arg-type]
         audience=parse_audience(audience),
@@ -67,8 +71,9 @@ def send(
         **({"trigger_key": idempotency_key} if idempotency_key else {}),
     )
     settings = settings_from(ctx)
-    outcome, final = run_async(_send(settings, request, dry_run=dry_run, wait=wait,
-                                     timeout=timeout))
+    outcome, final = run_async(
+        _send(settings, request, dry_run=dry_run, wait=wait, wait_seconds=timeout)
+    )
     report = _report(outcome, final, dry_run=dry_run)
     if as_json:
         print_json(report)
@@ -78,24 +83,29 @@ def send(
         raise typer.Exit(1)
 
 
-async def _send(settings: Settings, request: SendRequest, *, dry_run: bool, wait: bool,
-                timeout: float) -> tuple[SendOutcome, dict[str, int] | None]:
+async def _send(
+    settings: Settings, request: SendRequest, *, dry_run: bool, wait: bool, wait_seconds: float
+) -> tuple[SendOutcome, dict[str, int] | None]:
     async with open_components(settings) as hub:
         outcome = await hub.outbox.submit(request, dry_run=dry_run)
         final = None
         if wait and not dry_run and outcome.campaign_id is not None:
-            final = await _wait_final(hub.db, outcome.campaign_id, timeout)
+            final = await _wait_final(hub.db, outcome.campaign_id, wait_seconds)
         return outcome, final
 
 
-async def _wait_final(db: Any, campaign_id: int, timeout: float) -> dict[str, int]:
+async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[str, int]:
     """Poll until no message of the campaign is queued or sending; return counts by status."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     while True:
         async with db.read() as session:
-            rows = (await session.execute(
-                sa.select(Message.status, sa.func.count())
-                .where(Message.campaign_id == campaign_id).group_by(Message.status))).all()
+            rows = (
+                await session.execute(
+                    sa.select(Message.status, sa.func.count())
+                    .where(Message.campaign_id == campaign_id)
+                    .group_by(Message.status)
+                )
+            ).all()
         counts = {status.value: n for status, n in rows}
         pending = sum(counts.get(s, 0) for s in ("queued", "sending"))
         if pending == 0 or time.monotonic() > deadline:
@@ -103,8 +113,7 @@ async def _wait_final(db: Any, campaign_id: int, timeout: float) -> dict[str, in
         await asyncio.sleep(WAIT_POLL_SECONDS)
 
 
-def _report(outcome: SendOutcome, final: dict[str, int] | None, *, dry_run: bool
-            ) -> dict[str, Any]:
+def _report(outcome: SendOutcome, final: dict[str, int] | None, *, dry_run: bool) -> dict[str, Any]:
     return {
         "dry_run": dry_run,
         "campaign_id": outcome.campaign_id,
@@ -121,11 +130,15 @@ def _report(outcome: SendOutcome, final: dict[str, int] | None, *, dry_run: bool
 
 def _print_report(report: dict[str, Any]) -> None:
     title = "预演 (dry run)" if report["dry_run"] else f"批次 campaign #{report['campaign_id']}"
-    out.print(f"{title}：企业 {report['enterprises']} 家，"
-              f"按渠道 {report['by_channel'] or {}}，不发送 {report['skipped']} 条")
+    out.print(
+        f"{title}：企业 {report['enterprises']} 家，"
+        f"按渠道 {report['by_channel'] or {}}，不发送 {report['skipped']} 条"
+    )
     if not report["dry_run"]:
-        out.print(f"新建 {report['created']} 条，重复忽略 {report['duplicates']} 条，"
-                  f"入队 {report['queued']} 条")
+        out.print(
+            f"新建 {report['created']} 条，重复忽略 {report['duplicates']} 条，"
+            f"入队 {report['queued']} 条"
+        )
     for sample in report["samples"]:
         out.print(f"  [{sample['channel']}] {sample['body']}")
     if report["final"] is not None:
@@ -150,25 +163,52 @@ def messages_list(
     rows = run_async(_list(settings, wanted_status, wanted_kind, campaign, limit))
     tz = settings.hub.tz
     items = [
-        {"id": m.id, "campaign_id": m.campaign_id, "kind": m.kind.value,
-         "channel": m.channel.value, "status": m.status.value, "reason": m.status_reason,
-         "enterprise": name, "attempts": m.attempts, "body": m.body,
-         "created_at": local_iso(m.created_at, tz), "sent_at": local_iso(m.sent_at, tz)}
+        {
+            "id": m.id,
+            "campaign_id": m.campaign_id,
+            "kind": m.kind.value,
+            "channel": m.channel.value,
+            "status": m.status.value,
+            "reason": m.status_reason,
+            "enterprise": name,
+            "attempts": m.attempts,
+            "body": m.body,
+            "created_at": local_iso(m.created_at, tz),
+            "sent_at": local_iso(m.sent_at, tz),
+        }
         for m, name in rows
     ]
     if as_json:
         print_json(items)
         return
-    print_table("消息 messages", ["id", "类型", "渠道", "状态", "企业", "尝试", "创建时间", "原因"],
-                [(i["id"], i["kind"], i["channel"], i["status"], i["enterprise"], i["attempts"],
-                  i["created_at"], i["reason"]) for i in items])
+    print_table(
+        "消息 messages",
+        ["id", "类型", "渠道", "状态", "企业", "尝试", "创建时间", "原因"],
+        [
+            (
+                i["id"],
+                i["kind"],
+                i["channel"],
+                i["status"],
+                i["enterprise"],
+                i["attempts"],
+                i["created_at"],
+                i["reason"],
+            )
+            for i in items
+        ],
+    )
 
 
-async def _list(settings: Settings, status: Any, kind: Any, campaign: int | None,
-                limit: int) -> list[Any]:
-    stmt = (sa.select(Message, Enterprise.name)
-            .outerjoin(Enterprise, Message.enterprise_id == Enterprise.id)
-            .order_by(Message.id.desc()).limit(limit))
+async def _list(
+    settings: Settings, status: Any, kind: Any, campaign: int | None, limit: int
+) -> list[Any]:
+    stmt = (
+        sa.select(Message, Enterprise.name)
+        .outerjoin(Enterprise, Message.enterprise_id == Enterprise.id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
     if status is not None:
         stmt = stmt.where(Message.status == status)
     if kind is not None:

@@ -18,12 +18,15 @@ PROGRESS_MIN_BYTES = 512 * 1024
 
 
 def register(app: typer.Typer) -> None:
-    import_app = typer.Typer(help="导入名录 (registry import): CSV (UTF-8/GBK) 或 XLSX",
-                             no_args_is_help=True)
+    import_app = typer.Typer(
+        help="导入名录 (registry import): CSV (UTF-8/GBK) 或 XLSX", no_args_is_help=True
+    )
     app.add_typer(import_app, name="import")
-    for kind, doc in (("enterprises", "导入企业名录（一企一档），按统一社会信用代码更新。"),
-                      ("officers", "导入联络员名单，按工号更新。"),
-                      ("departments", "导入部门名单，按部门编码更新。")):
+    for kind, doc in (
+        ("enterprises", "导入企业名录（一企一档），按统一社会信用代码更新。"),
+        ("officers", "导入联络员名单，按工号更新。"),
+        ("departments", "导入部门名单，按部门编码更新。"),
+    ):
         import_app.command(kind, help=doc)(_command(kind))  # type: ignore[arg-type]
 
 
@@ -34,8 +37,12 @@ def _command(kind: ImportKind):  # type: ignore[no-untyped-def]
         as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     ) -> None:
         settings = settings_from(ctx)
-        show_progress = not as_json and file.is_file() and \
-            file.stat().st_size >= PROGRESS_MIN_BYTES and err.is_terminal
+        show_progress = (
+            not as_json
+            and file.is_file()
+            and file.stat().st_size >= PROGRESS_MIN_BYTES
+            and err.is_terminal
+        )
         report = run_async(_import(settings, kind, file, show_progress))
         if as_json:
             print_json(report.as_dict())
@@ -47,17 +54,30 @@ def _command(kind: ImportKind):  # type: ignore[no-untyped-def]
     return command
 
 
-async def _import(settings: Settings, kind: ImportKind, file: Path, show_progress: bool
-                  ) -> ImportReport:
+async def _import(
+    settings: Settings, kind: ImportKind, file: Path, show_progress: bool
+) -> ImportReport:
     async with open_database(settings) as db:
         if not show_progress:
             return await import_file(db, kind, file, SystemClock())
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
             task = bar.add_task("读取并校验 (parsing)…", total=None)
 
             def parsed(total: int) -> None:
                 bar.update(task, description="写入数据库 (saving)…", total=total, completed=0)
 
-            return await import_file(db, kind, file, SystemClock(), on_parsed=parsed,
-                                     progress=lambda n: bar.advance(task, n))
+            return await import_file(
+                db,
+                kind,
+                file,
+                SystemClock(),
+                on_parsed=parsed,
+                progress=lambda n: bar.advance(task, n),
+            )

@@ -43,8 +43,11 @@ def config_check(
 def _summary(settings: Settings) -> dict[str, Any]:
     channels = settings.channels
     enabled = ["sandbox"] if channels.sandbox.enabled else []
-    enabled += [f"sms.{name}" for name, p in
-                (("tencent", channels.sms.tencent), ("aliyun", channels.sms.aliyun)) if p.enabled]
+    enabled += [
+        f"sms.{name}"
+        for name, p in (("tencent", channels.sms.tencent), ("aliyun", channels.sms.aliyun))
+        if p.enabled
+    ]
     enabled += [f"wechat.{name}" for name, a in channels.wechat.apps.items() if a.enabled]
     enabled += ["telegram"] if channels.telegram.enabled else []
     return {
@@ -111,4 +114,3 @@ def demo(
         return
     for name, report in reports.items():
         out.print(f"{name}: {report.summary_line()}")
-

@@ -52,17 +52,25 @@ class ImportReport:
         return asdict(self)
 
     def summary_line(self) -> str:
-        line = (f"有效 {self.valid} 行（valid），{_LABELS[self.kind]}新建 {self.created}（created），"
-                f"更新 {self.updated}（updated），未变 {self.unchanged}（unchanged），"
-                f"拒绝 {self.rejected} 行（rejected）")
+        line = (
+            f"有效 {self.valid} 行（valid），{_LABELS[self.kind]}新建 {self.created}（created），"
+            f"更新 {self.updated}（updated），未变 {self.unchanged}（unchanged），"
+            f"拒绝 {self.rejected} 行（rejected）"
+        )
         if self.rejects_file:
             line += f"；被拒绝的行及原因见 {self.rejects_file}"
         return line
 
 
-async def import_file(db: Database, kind: ImportKind, path: str | os.PathLike[str],
-                      clock: Clock, *, progress: Progress | None = None,
-                      on_parsed: Callable[[int], None] | None = None) -> ImportReport:
+async def import_file(
+    db: Database,
+    kind: ImportKind,
+    path: str | os.PathLike[str],
+    clock: Clock,
+    *,
+    progress: Progress | None = None,
+    on_parsed: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Import one file of the given kind; returns the report (rejects file already written)."""
     now = clock.now()
     parsed: ParseResult[Any]
@@ -82,7 +90,13 @@ async def import_file(db: Database, kind: ImportKind, path: str | os.PathLike[st
     rejects = parsed.write_rejects()
     if rejects is None:
         rejects_path(path).unlink(missing_ok=True)
-    return ImportReport(kind=kind, file=str(path), valid=parsed.valid, created=counts.created,
-                        updated=counts.updated, unchanged=counts.unchanged,
-                        rejected=parsed.rejected,
-                        rejects_file=str(rejects) if rejects else None)
+    return ImportReport(
+        kind=kind,
+        file=str(path),
+        valid=parsed.valid,
+        created=counts.created,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        rejected=parsed.rejected,
+        rejects_file=str(rejects) if rejects else None,
+    )

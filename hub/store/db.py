@@ -32,8 +32,9 @@ class Database:
         self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10,
-             echo: bool = False) -> Database:
+    def open(
+        cls, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10, echo: bool = False
+    ) -> Database:
         """Create the engine (no I/O yet). SQLite files get their folder created."""
         if url.startswith("sqlite"):
             return cls(_sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo))
@@ -82,9 +83,7 @@ def _sqlite_engine(url: str, *, busy_timeout_ms: int, echo: bool) -> AsyncEngine
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}
-    )
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -91,7 +91,7 @@ class Enterprise(Timestamps, Base):
 
 
 class EnterpriseTag(Base):
-    """One feature tag of an enterprise (专精特新, 高新技术企业, ...): a table so tags~X is indexed."""
+    """One feature tag of an enterprise (专精特新, ...): a table, so ``tags~X`` is indexed."""
 
     __tablename__ = "enterprise_tag"
 

@@ -15,8 +15,7 @@ from hub.store.db import Database
 
 def create_app(db: Database, redis: Redis, *, metrics: CollectorRegistry) -> FastAPI:
     """The app; it owns nothing: the runtime opens and closes the database and Redis."""
-    app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs",
-                  openapi_url="/openapi.json")
+    app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

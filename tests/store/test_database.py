@@ -23,8 +23,15 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 async def add_enterprise(db: Database, uscc: str = "91230202MA1B2C3D4X") -> int:
     async with db.write() as session:
-        enterprise = Enterprise(uscc=uscc, name="测试企业", tier=Tier.KEY, industry="制造业",
-                                region="龙沙区", created_at=T0, updated_at=T0)
+        enterprise = Enterprise(
+            uscc=uscc,
+            name="测试企业",
+            tier=Tier.KEY,
+            industry="制造业",
+            region="龙沙区",
+            created_at=T0,
+            updated_at=T0,
+        )
         session.add(enterprise)
         await session.flush()
         return enterprise.id
@@ -43,9 +50,15 @@ async def test_migration_is_at_head_and_matches_the_models(any_db: Database) -> 
 async def test_datetimes_come_back_aware_in_utc(any_db: Database) -> None:
     shanghai = timezone(timedelta(hours=8))
     async with any_db.write() as session:
-        session.add(Enterprise(uscc="U1", name="n", tier=Tier.GENERAL,
-                               created_at=datetime(2026, 11, 23, 10, 0, tzinfo=shanghai),
-                               updated_at=T0))
+        session.add(
+            Enterprise(
+                uscc="U1",
+                name="n",
+                tier=Tier.GENERAL,
+                created_at=datetime(2026, 11, 23, 10, 0, tzinfo=shanghai),
+                updated_at=T0,
+            )
+        )
     async with any_db.read() as session:
         stored = await session.scalar(sa.select(Enterprise).where(Enterprise.uscc == "U1"))
     assert stored is not None
@@ -57,8 +70,15 @@ async def test_datetimes_come_back_aware_in_utc(any_db: Database) -> None:
 async def test_naive_datetime_is_refused(any_db: Database) -> None:
     with pytest.raises(StorageError, match="naive"):
         async with any_db.write() as session:
-            session.add(Enterprise(uscc="U2", name="n", tier=Tier.GENERAL,
-                                   created_at=datetime(2026, 1, 1), updated_at=T0))
+            session.add(
+                Enterprise(
+                    uscc="U2",
+                    name="n",
+                    tier=Tier.GENERAL,
+                    created_at=datetime(2026, 1, 1),
+                    updated_at=T0,
+                )
+            )
 
 
 async def test_uscc_is_the_natural_key(any_db: Database) -> None:
@@ -71,27 +91,46 @@ async def test_uscc_is_the_natural_key(any_db: Database) -> None:
 async def test_enum_columns_refuse_unknown_values(any_db: Database) -> None:
     async with any_db.engine.begin() as conn:
         with pytest.raises(IntegrityError):
-            await conn.execute(sa.text(
-                "INSERT INTO enterprise (uscc, name, tier, industry, region, stage, "
-                "credit_status, created_at, updated_at) VALUES "
-                "('U4', 'n', 'vip', '', '', 'operating', 'good', :t, :t)"), {"t": T0})
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO enterprise (uscc, name, tier, industry, region, stage, "
+                    "credit_status, created_at, updated_at) VALUES "
+                    "('U4', 'n', 'vip', '', '', 'operating', 'good', :t, :t)"
+                ),
+                {"t": T0},
+            )
 
 
 async def test_idempotency_key_admits_one_message(any_db: Database) -> None:
     enterprise_id = await add_enterprise(any_db)
     async with any_db.write() as session:
-        campaign = Campaign(kind=MessageKind.NOTICE, trigger="cli", trigger_key="k",
-                            audience="all", status="active", created_by="t",
-                            created_at=T0, updated_at=T0)
+        campaign = Campaign(
+            kind=MessageKind.NOTICE,
+            trigger="cli",
+            trigger_key="k",
+            audience="all",
+            status="active",
+            created_by="t",
+            created_at=T0,
+            updated_at=T0,
+        )
         session.add(campaign)
         await session.flush()
         campaign_id = campaign.id
 
     def message() -> Message:
-        return Message(idempotency_key="a" * 64, campaign_id=campaign_id,
-                       kind=MessageKind.NOTICE, enterprise_id=enterprise_id,
-                       channel=ChannelName.SANDBOX, address="x", status=MessageStatus.QUEUED,
-                       body="b", created_at=T0, updated_at=T0)
+        return Message(
+            idempotency_key="a" * 64,
+            campaign_id=campaign_id,
+            kind=MessageKind.NOTICE,
+            enterprise_id=enterprise_id,
+            channel=ChannelName.SANDBOX,
+            address="x",
+            status=MessageStatus.QUEUED,
+            body="b",
+            created_at=T0,
+            updated_at=T0,
+        )
 
     async with any_db.write() as session:
         session.add(message())
@@ -119,12 +158,14 @@ async def test_concurrent_writers_all_commit(any_db: Database) -> None:
 
     async def bump() -> None:
         async with any_db.write() as session:
-            enterprise = await session.get(Enterprise, enterprise_id,
-                                           with_for_update=any_db.dialect == "postgresql")
+            enterprise = await session.get(
+                Enterprise, enterprise_id, with_for_update=any_db.dialect == "postgresql"
+            )
             assert enterprise is not None
             await asyncio.sleep(0)  # let the others try to write in between
-            enterprise.industry = str(int(enterprise.industry or "0") + 1) \
-                if enterprise.industry.isdigit() else "1"
+            enterprise.industry = (
+                str(int(enterprise.industry or "0") + 1) if enterprise.industry.isdigit() else "1"
+            )
             enterprise.updated_at = T0
 
     await asyncio.gather(*(bump() for _ in range(20)))

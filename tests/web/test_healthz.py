@@ -39,8 +39,9 @@ async def test_healthz_is_503_when_redis_is_down(db: Database) -> None:
 async def test_healthz_is_503_when_the_database_is_down(redis_client: Redis) -> None:
     dead = Database.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     try:
-        response = await get(create_app(dead, redis_client, metrics=CollectorRegistry()),
-                             "/healthz")
+        response = await get(
+            create_app(dead, redis_client, metrics=CollectorRegistry()), "/healthz"
+        )
     finally:
         await dead.aclose()
     assert response.status_code == 503
@@ -48,7 +49,6 @@ async def test_healthz_is_503_when_the_database_is_down(redis_client: Redis) -> 
 
 
 async def test_openapi_is_served(db: Database, redis_client: Redis) -> None:
-    response = await get(create_app(db, redis_client, metrics=CollectorRegistry()),
-                         "/openapi.json")
+    response = await get(create_app(db, redis_client, metrics=CollectorRegistry()), "/openapi.json")
     assert response.status_code == 200
     assert "/healthz" in response.json()["paths"]
