@@ -78,7 +78,7 @@ start_redis() {
     mkdir -p "${REDIS_DIR}"
     redis-server --bind 127.0.0.1 --port "${REDIS_PORT}" --daemonize yes \
         --dir "${REDIS_DIR}" --pidfile "${REDIS_DIR}/redis.pid" --logfile "${REDIS_DIR}/redis.log" \
-        --save "" --appendonly no >/dev/null ||
+        --save "" --appendonly no >/dev/null 9>&- ||
         die "redis-server did not start; see ${REDIS_DIR}/redis.log"
     for _ in $(seq 100); do
         redis_up && return 0
@@ -138,7 +138,7 @@ EOF
     fi
     if ! pg_running "${bin}"; then
         as_postgres "${bin}/pg_ctl" start -D "${PG_DIR}" -l "${PG_DIR}/server.log" -w -t 60 \
-            -o "-p ${PG_PORT}" >/dev/null 2>&1 || {
+            -o "-p ${PG_PORT}" >/dev/null 2>&1 9>&- || {
             tail -n 20 "${PG_DIR}/server.log" >&2 || true
             die "PostgreSQL did not start on 127.0.0.1:${PG_PORT}"
         }
@@ -171,7 +171,8 @@ write_env() {
 main() {
     local command="${1:-}"
     mkdir -p "${STATE}"
-    # One start or stop at a time (two `make test` runs in parallel).
+    # One start or stop at a time (two `make test` runs in parallel). The servers are started
+    # with fd 9 closed (9>&-): a daemon inheriting it would hold the lock for ever.
     exec 9>"${STATE}/lock"
     flock 9
     case "${command}" in

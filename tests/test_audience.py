@@ -13,6 +13,12 @@ from tests.importing.factories import make_uscc
 from tests.seed import seed_registry
 
 
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """These tests run on SQLite and on PostgreSQL (dialect-specific upserts and RETURNING)."""
+    return any_db
+
+
 async def select(db: Database, expression: str) -> set[str]:
     audience = parse_audience(expression)
     async with db.read() as session:

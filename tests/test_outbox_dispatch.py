@@ -42,6 +42,12 @@ from hub.store.models import DeliveryAttempt, Message
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 from tests.seed import opt_out, seed_registry
 
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """These tests run on SQLite and on PostgreSQL (dialect-specific upserts and RETURNING)."""
+    return any_db
+
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
