@@ -188,7 +188,9 @@ class Queue:
 
         With ``entry_id``, that stream entry is acknowledged in the same MULTI.
         """
-        record = json.dumps({"reason": reason, "at": self._clock.now().timestamp()})
+        record = json.dumps(
+            {"reason": reason, "at": self._clock.now().timestamp()}, ensure_ascii=False
+        )
         with redis_errors(f"dead-lettering on {channel}"):
             pipe = self._redis.pipeline(transaction=True)
             pipe.hset(self._keys.dead_letters(channel), str(message_id), record)

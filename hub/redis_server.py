@@ -111,13 +111,8 @@ class EmbeddedRedis:
             return
         # SHUTDOWN saves (save points are configured) and then closes the connection without
         # a reply; an error reply means it refused (e.g. the save failed) and is still up.
-        # A raw socket, because redis-py would spend seconds retrying the closed connection.
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                conn.settimeout(timeout)
-                conn.connect(str(self.socket_path))
-                conn.sendall(b"SHUTDOWN\r\n")
-                reply = conn.recv(512)
+            reply = _raw_command(self.socket_path, b"SHUTDOWN", timeout)
         except OSError as exc:
             raise QueueError(f"embedded Redis in {self.data_dir}: SHUTDOWN: {exc}") from exc
         if reply.startswith(b"-"):
@@ -129,7 +124,10 @@ class EmbeddedRedis:
     def only_this_process_connected(self) -> bool:
         """True when every client connected to the server was opened by this process."""
         mine = _client_name_suffix()
-        with redis_errors("listing clients"), _sync_client(self.socket_path) as client:
+        with (
+            redis_errors("listing clients"),
+            redis.Redis(unix_socket_path=str(self.socket_path), decode_responses=True) as client,
+        ):
             own_id = client.client_id()
             clients = client.client_list()
         return all(c["id"] == str(own_id) or c.get("name", "").endswith(mine) for c in clients)
@@ -187,7 +185,7 @@ def _start_or_attach(data_dir: Path, start_timeout: float) -> EmbeddedRedis:
             sock.unlink(missing_ok=True)  # left by a server that died without cleaning up
             _launch(data_dir, start_timeout)
             return EmbeddedRedis(data_dir, attached=False)
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         raise QueueError(f"embedded Redis in {data_dir}: {exc}") from exc
 
 
@@ -200,7 +198,10 @@ def _launch(data_dir: Path, start_timeout: float) -> None:
     )
     sock = data_dir / SOCKET_FILE
     if done.returncode != 0 or not _wait_until(lambda: _probe(sock) == "ready", start_timeout):
-        log = _tail(data_dir / LOG_FILE) or done.stderr.strip() or done.stdout.strip()
+        try:
+            log = "\n".join((data_dir / LOG_FILE).read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            log = done.stderr.strip() or done.stdout.strip()
         raise QueueError(f"embedded Redis did not start in {data_dir}:\n{log}")
 
 
@@ -261,23 +262,26 @@ def _stop_servers_at_exit() -> None:
 # --- small blocking helpers (used in a thread or at exit) -------------------------------------
 
 
+def _raw_command(sock: Path, command: bytes, timeout: float) -> bytes:
+    """One inline command on a fresh connection; the start of the reply (b"" if it closed).
+
+    Not redis-py: it would spend seconds retrying a refused or closed connection.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(sock))
+        conn.sendall(command + b"\r\n")
+        return conn.recv(512)
+
+
 def _probe(sock: Path) -> Literal["ready", "loading", "down"]:
-    """PING over a raw socket: no client library retries, no connection pool to close."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2.0)
-            conn.connect(str(sock))
-            conn.sendall(b"PING\r\n")
-            reply = conn.recv(64)
+        reply = _raw_command(sock, b"PING", 2.0)
     except OSError:
         return "down"
     if reply.startswith(b"+PONG"):
         return "ready"
     return "loading" if reply.startswith(b"-LOADING") else "down"
-
-
-def _sync_client(sock: Path) -> redis.Redis:
-    return redis.Redis(unix_socket_path=str(sock), decode_responses=True, socket_timeout=10.0)
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -330,13 +334,6 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _client_name_suffix() -> str:
@@ -394,7 +391,7 @@ async def open_redis(url: str | None, *, data_dir: Path, client_name: str = "hub
         location = f"embedded:{embedded.socket_path}"
     else:
         location = mask_url(url)
-        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        if url.partition("://")[0] not in ("redis", "rediss", "unix"):
             raise QueueError(f"Redis URL {location} must start with redis://, rediss:// or unix://")
         try:
             client = Redis.from_url(
@@ -424,7 +421,9 @@ async def redis_health(client: Redis, *, max_wait_s: float = 2.0) -> dict[str, s
             pipe.ping()
             pipe.info("server")
             _pong, info = await pipe.execute()
-    except (RedisError, TimeoutError) as exc:
+    except TimeoutError:
+        return {"status": "down", "error": f"no answer within {max_wait_s:g} s"}
+    except RedisError as exc:
         return {"status": "down", "error": f"{exc.__class__.__name__}: {exc}"}
     return {
         "status": "ok",
@@ -435,8 +434,12 @@ async def redis_health(client: Redis, *, max_wait_s: float = 2.0) -> dict[str, s
 
 def mask_url(url: str) -> str:
     """``redis://user:secret@host`` -> ``redis://user:***@host``, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # unparseable: show only the scheme, it may hold a password anywhere
+        return url.partition("://")[0] + "://***"
+    if password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)[-1]
     user = parts.username or ""

@@ -7,7 +7,6 @@ channels are the real sandbox and a scripted channel implementing the same inter
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +40,7 @@ from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 from tests.seed import opt_out, seed_registry
+
 
 @pytest.fixture
 def db(any_db: Database) -> Database:
@@ -92,9 +92,13 @@ class Hub:
 
 
 def build(
-    db: Database, redis: Redis, clock: FixedClock, *extra: object, max_attempts: int = 3
+    db: Database,
+    redis: Redis,
+    keys: RedisKeys,
+    clock: FixedClock,
+    *extra: object,
+    max_attempts: int = 3,
 ) -> Hub:
-    keys = RedisKeys(f"t{uuid.uuid4().hex[:10]}")
     queue = Queue(redis, keys, clock=clock)
     registry = ChannelRegistry()
     sandbox = SandboxChannel(redis, keys, clock)
@@ -142,10 +146,10 @@ async def setup(hub: Hub) -> None:
 
 
 async def test_a_send_reaches_the_sandbox_inbox_and_is_recorded_sent(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     ids = await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     assert outcome.created == 1
@@ -167,10 +171,10 @@ async def test_a_send_reaches_the_sandbox_inbox_and_is_recorded_sent(
 
 
 async def test_the_same_trigger_twice_creates_no_second_message(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     first = await hub.outbox.submit(notice("tier=general", trigger_key="2026-11-campaign"))
     second = await hub.outbox.submit(notice("tier=general", trigger_key="2026-11-campaign"))
@@ -182,11 +186,11 @@ async def test_the_same_trigger_twice_creates_no_second_message(
 
 
 async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
     await opt_out(db, "+8613900000005", ChannelName.SANDBOX)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=ordinary"))
     assert outcome.skipped == 2
@@ -202,9 +206,11 @@ async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
     assert outcome.queued_ids == []
 
 
-async def test_dry_run_writes_nothing(db: Database, redis_client: Redis, clock: FixedClock) -> None:
+async def test_dry_run_writes_nothing(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("all"), dry_run=True)
     assert outcome.by_channel == {"sandbox": 5}
@@ -213,10 +219,10 @@ async def test_dry_run_writes_nothing(db: Database, redis_client: Redis, clock: 
 
 
 async def test_an_id_on_the_stream_twice_is_sent_once(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     await hub.queue.enqueue("sandbox", outcome.queued_ids)  # a duplicate enqueue
@@ -238,11 +244,11 @@ async def _contact(db: Database, message_id: int) -> int:
 
 
 async def test_transient_errors_retry_with_backoff_then_dead_letter(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
     channel = ScriptedChannel([RetryableError, RetryableError, RetryableError])
-    hub = build(db, redis_client, clock, channel, max_attempts=3)
+    hub = build(db, redis_client, redis_keys, clock, channel, max_attempts=3)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
     [message_id] = outcome.queued_ids
@@ -275,7 +281,7 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(
 
 
 async def test_retry_after_from_the_provider_is_honoured(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
 
@@ -283,7 +289,7 @@ async def test_retry_after_from_the_provider_is_honoured(
         def __init__(self, message: str, *, code: str = "") -> None:
             super().__init__(message, code=code, retry_after=30.0)
 
-    hub = build(db, redis_client, clock, ScriptedChannel([Limited]))
+    hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([Limited]))
     await setup(hub)
     [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))).queued_ids
     await hub.dispatcher.run_once("sms")
@@ -295,10 +301,10 @@ async def test_retry_after_from_the_provider_is_honoured(
 
 
 async def test_permanent_error_fails_with_the_reason(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock, ScriptedChannel([PermanentError, None]))
+    hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([PermanentError, None]))
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=general", channel=ChannelName.SMS))
     assert len(outcome.queued_ids) == 3
@@ -315,10 +321,10 @@ async def test_permanent_error_fails_with_the_reason(
 
 
 async def test_rows_redis_lost_are_requeued_by_the_reconciler(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     await redis_client.delete(hub.keys.outbound_stream("sandbox"))  # Redis lost the entry
@@ -333,10 +339,10 @@ async def test_rows_redis_lost_are_requeued_by_the_reconciler(
 
 
 async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
-    db: Database, redis_client: Redis, clock: FixedClock
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     # Another worker claimed the entry and died before sending.
@@ -349,10 +355,10 @@ async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
 
 @pytest.mark.parametrize("kind", ["policy_push", "procedure_reminder"])
 async def test_shipped_templates_render_for_the_sample_registry(
-    db: Database, redis_client: Redis, clock: FixedClock, kind: str
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock, kind: str
 ) -> None:
     await seed_registry(db)
-    hub = build(db, redis_client, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     request = SendRequest(kind=MessageKind(kind), audience=parse_audience("all"))
     planned = await hub.outbox.plan(request)
     bodies = [p.body for p in planned if p.status is MessageStatus.QUEUED]
