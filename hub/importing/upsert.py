@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -36,8 +36,11 @@ def contact_natural_key(contact: ContactRow) -> str:
     """How a contact is recognised on the next import: mobile, else an address, else the name."""
     if contact.mobile:
         return contact.mobile
-    for prefix, value in (("wx:", contact.wechat_openid), ("wecom:", contact.wecom_userid),
-                          ("tg:", contact.telegram_chat_id)):
+    for prefix, value in (
+        ("wx:", contact.wechat_openid),
+        ("wecom:", contact.wecom_userid),
+        ("tg:", contact.telegram_chat_id),
+    ):
         if value:
             return prefix + value
     return "name:" + (contact.name or "")
@@ -45,7 +48,7 @@ def contact_natural_key(contact: ContactRow) -> str:
 
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 async def officer_codes(db: Database) -> set[str]:
@@ -58,41 +61,57 @@ async def department_codes(db: Database) -> set[str]:
         return set((await session.scalars(sa.select(Department.code))).all())
 
 
-async def upsert_departments(db: Database, rows: Sequence[DepartmentRow], now: datetime
-                             ) -> UpsertCounts:
+async def upsert_departments(
+    db: Database, rows: Sequence[DepartmentRow], now: datetime
+) -> UpsertCounts:
     def values(row: DepartmentRow) -> dict[str, Any]:
-        return {"code": row.code, "name": row.name, "role": row.role,
-                "industries": ";".join(sorted(row.industries)), "head_name": row.head_name,
-                "head_mobile": row.head_mobile, "head_wecom_userid": row.head_wecom_userid}
+        return {
+            "code": row.code,
+            "name": row.name,
+            "role": row.role,
+            "industries": ";".join(sorted(row.industries)),
+            "head_name": row.head_name,
+            "head_mobile": row.head_mobile,
+            "head_wecom_userid": row.head_wecom_userid,
+        }
 
     return await _upsert_by_code(db, Department, [(r.code, values(r)) for r in rows], now)
 
 
-async def upsert_officers(db: Database, rows: Sequence[OfficerRow], now: datetime
-                          ) -> UpsertCounts:
+async def upsert_officers(db: Database, rows: Sequence[OfficerRow], now: datetime) -> UpsertCounts:
     async with db.read() as session:
         departments = dict((await session.execute(sa.select(Department.code, Department.id))).all())
 
     def values(row: OfficerRow) -> dict[str, Any]:
-        return {"code": row.code, "name": row.name, "mobile": row.mobile,
-                "wecom_userid": row.wecom_userid, "telegram_chat_id": row.telegram_chat_id,
-                "region": row.region,
-                "department_id": departments.get(row.department_code)
-                if row.department_code else None}
+        return {
+            "code": row.code,
+            "name": row.name,
+            "mobile": row.mobile,
+            "wecom_userid": row.wecom_userid,
+            "telegram_chat_id": row.telegram_chat_id,
+            "region": row.region,
+            "department_id": departments.get(row.department_code) if row.department_code else None,
+        }
 
     return await _upsert_by_code(db, Officer, [(r.code, values(r)) for r in rows], now)
 
 
-async def _upsert_by_code(db: Database, model: Any, items: list[tuple[str, dict[str, Any]]],
-                          now: datetime) -> UpsertCounts:
+async def _upsert_by_code(
+    db: Database, model: Any, items: list[tuple[str, dict[str, Any]]], now: datetime
+) -> UpsertCounts:
     counts = UpsertCounts()
     fields = list(items[0][1]) if items else []
     async with db.write() as session:
         for chunk in _chunks(items):
             existing = {
-                row.code: row for row in (await session.execute(
-                    sa.select(model.id, *(getattr(model, f) for f in fields))
-                    .where(model.code.in_([code for code, _ in chunk])))).all()
+                row.code: row
+                for row in (
+                    await session.execute(
+                        sa.select(model.id, *(getattr(model, f) for f in fields)).where(
+                            model.code.in_([code for code, _ in chunk])
+                        )
+                    )
+                ).all()
             }
             inserts, updates = [], []
             for code, values in chunk:
@@ -112,24 +131,62 @@ async def _upsert_by_code(db: Database, model: Any, items: list[tuple[str, dict[
     return counts
 
 
-def _enterprise_values(record: EnterpriseRecord, officer_id: int | None) -> dict[str, Any]:
-    return {"uscc": record.uscc, "name": record.name, "tier": record.tier,
-            "industry": record.industry or "", "region": record.region or "",
-            "stage": record.stage, "officer_id": officer_id}
+ENTERPRISE_FIELDS = ("uscc", "name", "tier", "industry", "region", "stage", "officer_id")
+CONTACT_FIELDS = (
+    "natural_key",
+    "name",
+    "mobile",
+    "wechat_openid",
+    "wecom_userid",
+    "telegram_chat_id",
+)
+_ENTERPRISE = cast(sa.Table, Enterprise.__table__)
+_TAG = cast(sa.Table, EnterpriseTag.__table__)
+_CONTACT = cast(sa.Table, Contact.__table__)
+# Core statements built once, with an expanding IN list bound at execution: the ORM's result
+# machinery and building 2,000-item IN clauses per chunk cost more than the queries on SQLite.
+_STORED_ENTERPRISES = sa.select(
+    _ENTERPRISE.c.id, *(_ENTERPRISE.c[f] for f in ENTERPRISE_FIELDS)
+).where(_ENTERPRISE.c.uscc.in_(sa.bindparam("keys", expanding=True)))
+_STORED_TAGS = sa.select(_TAG.c.enterprise_id, _TAG.c.tag).where(
+    _TAG.c.enterprise_id.in_(sa.bindparam("keys", expanding=True))
+)
+_STORED_CONTACTS = sa.select(
+    _CONTACT.c.id, _CONTACT.c.enterprise_id, *(_CONTACT.c[f] for f in CONTACT_FIELDS)
+).where(_CONTACT.c.enterprise_id.in_(sa.bindparam("keys", expanding=True)))
 
 
-CONTACT_FIELDS = ("natural_key", "name", "mobile", "wechat_openid", "wecom_userid",
-                  "telegram_chat_id")
+def _enterprise_values(record: EnterpriseRecord, officer_id: int | None) -> tuple[Any, ...]:
+    """The stored enterprise columns (``ENTERPRISE_FIELDS``) a record asks for."""
+    return (
+        record.uscc,
+        record.name,
+        record.tier,
+        record.industry or "",
+        record.region or "",
+        record.stage,
+        officer_id,
+    )
 
 
-def _contact_values(contact: ContactRow) -> dict[str, Any]:
-    return {"natural_key": contact_natural_key(contact), "name": contact.name,
-            "mobile": contact.mobile, "wechat_openid": contact.wechat_openid,
-            "wecom_userid": contact.wecom_userid, "telegram_chat_id": contact.telegram_chat_id}
+def _contact_values(contact: ContactRow) -> tuple[Any, ...]:
+    """The stored contact columns (``CONTACT_FIELDS``) a contact row asks for."""
+    return (
+        contact_natural_key(contact),
+        contact.name,
+        contact.mobile,
+        contact.wechat_openid,
+        contact.wecom_userid,
+        contact.telegram_chat_id,
+    )
 
 
-async def upsert_enterprises(db: Database, records: Sequence[EnterpriseRecord], now: datetime,
-                             progress: Progress | None = None) -> UpsertCounts:
+async def upsert_enterprises(
+    db: Database,
+    records: Sequence[EnterpriseRecord],
+    now: datetime,
+    progress: Progress | None = None,
+) -> UpsertCounts:
     """Upsert every record (with tags and contacts) in one transaction, in chunks."""
     counts = UpsertCounts()
     async with db.write() as session:
@@ -141,86 +198,110 @@ async def upsert_enterprises(db: Database, records: Sequence[EnterpriseRecord], 
     return counts
 
 
-async def _upsert_enterprise_chunk(session: Any, chunk: Sequence[EnterpriseRecord],
-                                   officers: dict[str, int], now: datetime,
-                                   counts: UpsertCounts) -> None:
-    usccs = [r.uscc for r in chunk]
-    fields = ("uscc", "name", "tier", "industry", "region", "stage", "officer_id")
-    stored = {row.uscc: row for row in (await session.execute(
-        sa.select(Enterprise.id, *(getattr(Enterprise, f) for f in fields))
-        .where(Enterprise.uscc.in_(usccs)))).all()}
-    ids = [row.id for row in stored.values()]
+async def _upsert_enterprise_chunk(
+    session: Any,
+    chunk: Sequence[EnterpriseRecord],
+    officers: dict[str, int],
+    now: datetime,
+    counts: UpsertCounts,
+) -> None:
+    connection = await session.connection()
+    # USCC -> (id, the stored ENTERPRISE_FIELDS); plain tuples compare fast
+    stored: dict[str, tuple[int, tuple[Any, ...]]] = {
+        row[1]: (row[0], tuple(row[1:]))
+        for row in await connection.execute(_STORED_ENTERPRISES, {"keys": [r.uscc for r in chunk]})
+    }
     tags: dict[int, set[str]] = {}
-    contacts: dict[tuple[int, str], Any] = {}
-    if ids:
-        for enterprise_id, tag in (await session.execute(
-                sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
-                .where(EnterpriseTag.enterprise_id.in_(ids)))).all():
+    # (enterprise id, natural key) -> (contact id, the stored CONTACT_FIELDS)
+    contacts: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
+    if stored:
+        ids = [enterprise_id for enterprise_id, _ in stored.values()]
+        for enterprise_id, tag in await connection.execute(_STORED_TAGS, {"keys": ids}):
             tags.setdefault(enterprise_id, set()).add(tag)
-        for row in (await session.execute(
-                sa.select(Contact.id, Contact.enterprise_id,
-                          *(getattr(Contact, f) for f in CONTACT_FIELDS))
-                .where(Contact.enterprise_id.in_(ids)))).all():
-            contacts[(row.enterprise_id, row.natural_key)] = row
+        for row in await connection.execute(_STORED_CONTACTS, {"keys": ids}):
+            contacts[(row[1], row[2])] = (row[0], tuple(row[2:]))
 
-    new_records, updates, tag_resets = [], [], []
+    new_records: list[tuple[EnterpriseRecord, tuple[Any, ...]]] = []
+    updates: list[dict[str, Any]] = []
+    tag_resets: list[tuple[int, tuple[str, ...]]] = []
     contact_inserts: list[dict[str, Any]] = []
     contact_updates: list[dict[str, Any]] = []
     for record in chunk:
         values = _enterprise_values(
-            record, officers.get(record.officer_code) if record.officer_code else None)
+            record, officers.get(record.officer_code) if record.officer_code else None
+        )
         old = stored.get(record.uscc)
         if old is None:
             new_records.append((record, values))
             continue
-        changed = any(getattr(old, f) != v for f, v in values.items())
-        if tags.get(old.id, set()) != set(record.tags):
+        enterprise_id, old_values = old
+        changed = old_values != values
+        if tags.get(enterprise_id, set()) != set(record.tags):
             changed = True
-            tag_resets.append((old.id, record.tags))
+            tag_resets.append((enterprise_id, record.tags))
         for contact in record.contacts:
-            cv = _contact_values(contact)
-            known = contacts.get((old.id, cv["natural_key"]))
+            contact_values = _contact_values(contact)
+            known = contacts.get((enterprise_id, contact_values[0]))
             if known is None:
-                contact_inserts.append({**cv, "enterprise_id": old.id})
+                contact_inserts.append(_contact_row(contact_values, enterprise_id))
                 changed = True
-            elif any(getattr(known, f) != v for f, v in cv.items()):
-                contact_updates.append({**cv, "id": known.id, "updated_at": now})
+            elif known[1] != contact_values:
+                contact_updates.append(
+                    {**dict(zip(CONTACT_FIELDS, contact_values, strict=True)),
+                     "id": known[0], "updated_at": now}
+                )  # fmt: skip
                 changed = True
         if changed:
-            updates.append({**values, "id": old.id, "updated_at": now})
+            updates.append(
+                {**dict(zip(ENTERPRISE_FIELDS, values, strict=True)),
+                 "id": enterprise_id, "updated_at": now}
+            )  # fmt: skip
             counts.updated += 1
         else:
             counts.unchanged += 1
 
     if new_records:
-        result = await _insert(session, Enterprise.__table__, [
-            {**values, "created_at": now, "updated_at": now} for _, values in new_records],
-            returning=("uscc", "id"))
-        new_ids = dict(result)
+        rows = [
+            {**dict(zip(ENTERPRISE_FIELDS, values, strict=True)),
+             "created_at": now, "updated_at": now}
+            for _, values in new_records
+        ]  # fmt: skip
+        new_ids = dict(await _insert(connection, _ENTERPRISE, rows, returning=("uscc", "id")))
         for record, _ in new_records:
             enterprise_id = new_ids[record.uscc]
-            tag_resets.append((enterprise_id, record.tags))
-            contact_inserts.extend({**_contact_values(c), "enterprise_id": enterprise_id}
-                                   for c in record.contacts)
+            if record.tags:
+                tag_resets.append((enterprise_id, record.tags))
+            contact_inserts.extend(
+                _contact_row(_contact_values(c), enterprise_id) for c in record.contacts
+            )
         counts.created += len(new_records)
     if updates:
         await session.execute(sa.update(Enterprise), updates)
-    reset_ids = [enterprise_id for enterprise_id, _ in tag_resets]
+    # Tags are replaced as a set: the ones an existing enterprise had are deleted first.
+    reset_ids = [enterprise_id for enterprise_id, _ in tag_resets if enterprise_id in tags]
     if reset_ids:
-        await session.execute(sa.delete(EnterpriseTag)
-                              .where(EnterpriseTag.enterprise_id.in_(reset_ids)))
-        tag_rows = [{"enterprise_id": eid, "tag": tag} for eid, ts in tag_resets for tag in ts]
-        if tag_rows:
-            await _insert(session, EnterpriseTag.__table__, tag_rows)
+        await connection.execute(sa.delete(_TAG).where(_TAG.c.enterprise_id.in_(reset_ids)))
+    tag_rows = [{"enterprise_id": eid, "tag": tag} for eid, ts in tag_resets for tag in ts]
+    if tag_rows:
+        await _insert(connection, _TAG, tag_rows)
     if contact_inserts:
-        await _insert(session, Contact.__table__, [
-            {**c, "created_at": now, "updated_at": now} for c in contact_inserts])
+        for row in contact_inserts:
+            row["created_at"] = row["updated_at"] = now
+        await _insert(connection, _CONTACT, contact_inserts)
     if contact_updates:
         await session.execute(sa.update(Contact), contact_updates)
 
 
-async def _insert(session: Any, table: sa.Table, rows: list[dict[str, Any]],
-                  returning: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+def _contact_row(values: tuple[Any, ...], enterprise_id: int) -> dict[str, Any]:
+    return {**dict(zip(CONTACT_FIELDS, values, strict=True)), "enterprise_id": enterprise_id}
+
+
+async def _insert(
+    connection: Any,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    returning: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
     """INSERT ``rows`` with Core; return the ``returning`` columns of the new rows (any order).
 
     Core, not the ORM: an ORM bulk INSERT ... RETURNING must hand rows back in parameter order,
@@ -231,5 +312,5 @@ async def _insert(session: Any, table: sa.Table, rows: list[dict[str, Any]],
     third faster on PostgreSQL, the same on SQLite.
     """
     columns = [table.c[name] for name in returning or [c.name for c in table.primary_key]]
-    result = await session.execute(sa.insert(table).returning(*columns), rows)
+    result = await connection.execute(sa.insert(table).returning(*columns), rows)
     return [tuple(row) for row in result]
