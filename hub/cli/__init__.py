@@ -14,7 +14,7 @@ import typer
 
 from hub.cli import messaging, registry, system
 from hub.cli.common import err
-from hub.errors import ConfigError, HubError, UsageError
+from hub.errors import ConfigError, HubError, InputError, UsageError
 
 app = typer.Typer(
     name="hub",
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except UsageError as exc:
         err.print(f"[red]用法错误[/red] {exc}", markup=True)
+        return 2
+    except InputError as exc:  # the file given cannot be used at all: nothing was imported
+        err.print(f"[red]文件错误[/red] {exc}", markup=True)
         return 2
     except HubError as exc:
         err.print(f"[red]错误[/red] {exc}", markup=True)

@@ -219,7 +219,10 @@ async def _upsert_enterprise_chunk(
         for enterprise_id, tag in await connection.execute(_STORED_TAGS, {"keys": ids}):
             tags.setdefault(enterprise_id, set()).add(tag)
         for row in await connection.execute(_STORED_CONTACTS, {"keys": ids}):
-            contacts[(row[1], row[2])] = (row[0], tuple(row[2:]))
+            known_contact = (row[0], tuple(row[2:]))
+            contacts[(row[1], row[2])] = known_contact
+            for address in _addresses(known_contact[1]):
+                contacts.setdefault((row[1], address), known_contact)
 
     new_records: list[tuple[EnterpriseRecord, tuple[Any, ...]]] = []
     updates: list[dict[str, Any]] = []
@@ -241,13 +244,15 @@ async def _upsert_enterprise_chunk(
             tag_resets.append((enterprise_id, record.tags))
         for contact in record.contacts:
             contact_values = _contact_values(contact)
-            known = contacts.get((enterprise_id, contact_values[0]))
+            known = _find_contact(contacts, enterprise_id, contact_values)
             if known is None:
                 contact_inserts.append(_contact_row(contact_values, enterprise_id))
                 changed = True
-            elif known[1] != contact_values:
+                continue
+            merged = _merge_contact(known[1], contact_values)
+            if merged != known[1]:
                 contact_updates.append(
-                    {**dict(zip(CONTACT_FIELDS, contact_values, strict=True)),
+                    {**dict(zip(CONTACT_FIELDS, merged, strict=True)),
                      "id": known[0], "updated_at": now}
                 )  # fmt: skip
                 changed = True
@@ -290,6 +295,49 @@ async def _upsert_enterprise_chunk(
         await _insert(connection, _CONTACT, contact_inserts)
     if contact_updates:
         await session.execute(sa.update(Contact), contact_updates)
+
+
+# Positions of the addresses in CONTACT_FIELDS, with the prefix that keeps kinds apart.
+_ADDRESS_SLOTS = ((2, "m:"), (3, "wx:"), (4, "wecom:"), (5, "tg:"))
+
+
+def _addresses(values: tuple[Any, ...]) -> list[str]:
+    """Every channel address of a contact, as lookup keys distinct from natural keys."""
+    return [prefix + values[i] for i, prefix in _ADDRESS_SLOTS if values[i]]
+
+
+def _find_contact(
+    contacts: dict[tuple[int, str], tuple[int, tuple[Any, ...]]],
+    enterprise_id: int,
+    values: tuple[Any, ...],
+) -> tuple[int, tuple[Any, ...]] | None:
+    """The stored contact this row means: same natural key, else any shared address.
+
+    Matching on any address keeps a person who was first imported with only an openid and
+    later with a mobile as one contact, not two that would both be messaged.
+    """
+    known = contacts.get((enterprise_id, values[0]))
+    if known is not None:
+        return known
+    for address in _addresses(values):
+        known = contacts.get((enterprise_id, address))
+        if known is not None:
+            return known
+    return None
+
+
+def _merge_contact(stored: tuple[Any, ...], incoming: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The file's values win; a blank cell keeps what is on record (an import never erases)."""
+    merged = tuple(
+        new if new is not None else old for old, new in zip(stored, incoming, strict=True)
+    )
+    # The natural key follows the best address the merged contact has (mobile first).
+    return (_natural_key(merged), *merged[1:])
+
+
+def _natural_key(values: tuple[Any, ...]) -> str:
+    name, mobile, openid, wecom, telegram = values[1:6]
+    return contact_natural_key(ContactRow(name, mobile, openid, wecom, telegram))
 
 
 def _contact_row(values: tuple[Any, ...], enterprise_id: int) -> dict[str, Any]:

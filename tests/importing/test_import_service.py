@@ -320,3 +320,42 @@ async def test_the_rejects_file_is_written_and_removed_again_when_a_rerun_has_no
     assert (second.rejected, second.rejects_file) == (0, None)
     assert not rejects.exists()
     assert C in await enterprises(any_db)
+
+
+async def test_a_contact_first_known_by_openid_and_later_by_mobile_stays_one_contact(
+    any_db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
+    await load_staff(any_db, tmp_path, clock)
+    openid_only = changed([ROWS[1]], 0, mobile="")  # 李娜 known only by her openid
+    await import_file(any_db, "enterprises", enterprise_file(tmp_path / "v1.csv", openid_only),
+                      clock)  # fmt: skip
+
+    report = await import_file(
+        any_db, "enterprises", enterprise_file(tmp_path / "v2.csv", [ROWS[1]]), clock
+    )
+
+    assert counts(report) == (1, 0, 1, 0, 0)
+    [contact] = (await enterprises(any_db))[B].contacts
+    assert (contact.name, contact.mobile, contact.wechat_openid) == (
+        "李娜",
+        "+8613904521001",
+        "oAbCdEf0123456789012345678",
+    )
+    assert contact.natural_key == "+8613904521001"  # the mobile now identifies her
+
+
+async def test_a_blank_cell_in_a_later_file_does_not_erase_what_is_on_record(
+    any_db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
+    await load_staff(any_db, tmp_path, clock)
+    await import_file(any_db, "enterprises", enterprise_file(tmp_path / "v1.csv", [ROWS[1]]),
+                      clock)  # fmt: skip
+    without_openid = changed([ROWS[1]], 0, wechat_openid="")
+
+    report = await import_file(
+        any_db, "enterprises", enterprise_file(tmp_path / "v2.csv", without_openid), clock
+    )
+
+    assert counts(report) == (1, 0, 0, 1, 0)
+    [contact] = (await enterprises(any_db))[B].contacts
+    assert contact.wechat_openid == "oAbCdEf0123456789012345678"
