@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 
 import structlog
@@ -28,50 +29,76 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without signal handling of its own.
+
+    uvicorn re-raises a captured SIGTERM once it has served, which would kill the process
+    before the dispatcher finishes its batch and the connections close; the hub's own
+    handlers stop every role together instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(
-    settings: Settings, *, web: bool, worker: bool, host: str | None = None, port: int | None = None
+    settings: Settings,
+    *,
+    web: bool,
+    worker: bool,
+    host: str | None = None,
+    port: int | None = None,
 ) -> None:
     """Run the chosen roles until SIGINT/SIGTERM; in-flight batches finish before exit."""
     stop = asyncio.Event()
-    async with open_components(settings) as hub:
-        tasks: list[asyncio.Task[None]] = []
-        if worker:
-            dispatcher = Dispatcher(
-                hub.db,
-                hub.queue,
-                hub.channels,
-                hub.clock,
-                settings.dispatch,
-                hub.metrics,
-                consumer=consumer_name(),
-            )
-            tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
-            tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
-        if web:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(hub.db, hub.redis, metrics=hub.metrics.registry),
-                    host=host or settings.web.host,
-                    port=port or settings.web.port,
-                    log_level=settings.logging.level.lower(),
-                    lifespan="off",
-                )
-            )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with open_components(settings) as hub:
+            tasks: list[asyncio.Task[None]] = []
+            if worker:
+                dispatcher = Dispatcher(
+                    hub.db, hub.queue, hub.channels, hub.clock, settings.dispatch, hub.metrics,
+                    consumer=consumer_name(),
+                )  # fmt: skip
+                tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
+                tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
+            server: _Server | None = None
+            if web:
+                app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry)
+                server = _Server(uvicorn.Config(
+                    app, host=host or settings.web.host, port=port or settings.web.port,
+                    log_level=settings.logging.level.lower(), lifespan="off",
+                ))  # fmt: skip
+                tasks.append(asyncio.create_task(server.serve(), name="web"))
             log.info(
-                "hub listening",
-                url=f"http://{server.config.host}:{server.config.port}",
+                "hub running",
                 roles=[r for r, on in (("web", web), ("worker", worker)) if on],
-            )
-            await server.serve()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
-            stop.set()
-        else:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            log.info("hub worker running", consumer=consumer_name())
-            await stop.wait()
-        await asyncio.gather(*tasks)
-        log.info("hub stopped")
+                url=f"http://{host or settings.web.host}:{port or settings.web.port}"
+                if web else None,
+                consumer=consumer_name() if worker else None,
+            )  # fmt: skip
+            await _until_stopped_or_failed(stop, tasks)
+            if server is not None:
+                server.should_exit = True
+            await asyncio.gather(*tasks)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("hub stopped")
+
+
+async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for a stop signal, or for a role to end by itself (e.g. the port is taken)."""
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 async def _reconcile(hub: Components, stop: asyncio.Event) -> None:

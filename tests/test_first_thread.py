@@ -30,47 +30,58 @@ def free_port() -> int:
         return port
 
 
+class HubProcess:
+    """`hub run` as a subprocess, waited for until /healthz answers 200."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())",
+             "--config", str(config), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"hub run did not come up:\n{self.stop_and_read()[1]}")
+            time.sleep(0.2)
+
+    def stop_and_read(self) -> tuple[int, str]:
+        """SIGTERM, wait, and return the exit code and everything the process printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return self.process.returncode, output.decode()
+
+
 @pytest.fixture
 def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]:
     port = free_port()
     config = write_config(web={"port": port})
     assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from hub.cli import main; sys.exit(main())",
-            "--config",
-            str(config),
-            "run",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ},
-    )
-    base = f"http://127.0.0.1:{port}"
+    hub = HubProcess(config, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"hub run did not come up:\n{output}")
-            time.sleep(0.2)
-        yield config, base
+        yield config, hub.base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        hub.stop_and_read()
+
+
+def test_sigterm_stops_every_role_and_exits_cleanly(write_config: Callable[..., Path]) -> None:
+    port = free_port()
+    hub = HubProcess(write_config(web={"port": port}), port)
+    code, output = hub.stop_and_read()
+    assert code == 0, output
+    assert "hub stopped" in output
 
 
 def test_cli_message_goes_through_the_running_hub_and_is_listed_sent(
