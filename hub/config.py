@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.errors import ConfigError
-from hub.vocab import Urgency
+from hub.vocab import MessageKind, Urgency
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"
@@ -199,8 +199,11 @@ class TelegramSettings(ProviderSettings):
         return ("token", "webhook_secret") if self.mode == "webhook" else ("token",)
 
 
+ChannelKey = Literal["sandbox", "sms", "wechat", "wecom", "telegram"]
+
+
 class ChannelsSettings(_Frozen):
-    default: Literal["sandbox", "sms", "wechat", "wecom", "telegram"] = "sandbox"
+    default: ChannelKey = "sandbox"
     sandbox: SandboxSettings = SandboxSettings()
     sms: SmsSettings = SmsSettings()
     wechat: WechatSettings = WechatSettings()
@@ -231,9 +234,60 @@ def _default_tiers() -> dict[str, TierSettings]:
     }
 
 
-class QuietHours(_Frozen):
+class QuietWindow(_Frozen):
+    """A daily window (local time) in which messages are held; ``start > end`` wraps midnight."""
+
     start: time = time(21, 0)
     end: time = time(8, 0)
+
+
+def _urgent_kinds() -> tuple[MessageKind, ...]:
+    return (MessageKind.CREDIT_WARNING, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION)
+
+
+class QuietHours(QuietWindow):
+    """Quiet hours: held messages go out when the window opens, never dropped."""
+
+    bypass: tuple[MessageKind, ...] = Field(default_factory=_urgent_kinds)
+    per_kind: dict[MessageKind, QuietWindow] = {}
+
+    def window(self, kind: MessageKind) -> QuietWindow | None:
+        """The window that applies to a kind, or None when the kind may always be sent."""
+        if kind in self.bypass:
+            return None
+        return self.per_kind.get(kind, self)
+
+
+def _transactional_kinds() -> tuple[MessageKind, ...]:
+    return (
+        MessageKind.TICKET_ACK, MessageKind.TICKET_FEEDBACK, MessageKind.RATING_REMINDER,
+        MessageKind.EXTENSION_NOTICE, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION,
+        MessageKind.VISIT_REMINDER,
+    )  # fmt: skip
+
+
+class RoutingSettings(_Frozen):
+    """How a message reaches a contact: channel chains, frequency caps, dedupe window.
+
+    ``chains`` lists channels in order per kind (``default`` for kinds not listed); channels
+    that are not enabled are left out, and when none is left the default channel is used. The
+    next channel in the chain is the fallback when the contact has no address on a channel or
+    a provider refuses the message permanently.
+    """
+
+    chains: dict[str, tuple[ChannelKey, ...]] = {"default": ("wechat", "sms")}
+    max_per_contact_per_day: int | None = Field(default=3, ge=1)
+    max_per_contact_per_week: int | None = Field(default=10, ge=1)
+    cap_exempt: tuple[MessageKind, ...] = Field(default_factory=_transactional_kinds)
+    dedupe_hours: float = Field(default=24.0, ge=0)
+
+    @field_validator("chains")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for kind in value:
+            if kind != "default" and kind not in {k.value for k in MessageKind}:
+                raise ValueError(f"unknown message kind {kind!r} (or 'default')")
+        return value
 
 
 class Settings(_Frozen):
@@ -256,6 +310,7 @@ class Settings(_Frozen):
     }
     tiers: dict[str, TierSettings] = Field(default_factory=_default_tiers)
     quiet_hours: QuietHours = QuietHours()
+    routing: RoutingSettings = RoutingSettings()
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -36,7 +36,7 @@ from hub.metrics import HubMetrics
 from hub.queue import Queue, StreamEntry
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.vocab import MessageStatus
+from hub.vocab import ChannelName, MessageStatus
 
 log = structlog.get_logger(__name__)
 
@@ -194,75 +194,76 @@ class Dispatcher:
         now = self.clock.now()
         attempts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        retries: list[tuple[int, float]] = []
-        dead: list[tuple[int, str]] = []
+        follow_ups: list[tuple[str, int, Any]] = []
         for item, result in zip(claimed, results, strict=True):
-            message_id = item.message.message_id
+            message = item.message
             attempt: dict[str, Any] = {
-                "message_id": message_id,
-                "attempt_no": item.attempt_no,
-                "channel": channel.name,
-                "provider": channel.provider,
-                "started_at": started,
-                "finished_at": now,
-                "error_code": None,
-                "error_detail": None,
+                "message_id": message.message_id, "attempt_no": item.attempt_no,
+                "channel": channel.name, "provider": channel.provider, "started_at": started,
+                "finished_at": now, "error_code": None, "error_detail": None,
                 "provider_message_id": None,
-            }
+            }  # fmt: skip
             # Every row carries the same keys so the bulk UPDATE is one executemany.
             update: dict[str, Any] = {
-                "id": message_id,
-                "updated_at": now,
-                "sent_at": None,
-                "provider_message_id": None,
-            }
+                "id": message.message_id, "updated_at": now, "sent_at": None,
+                "provider_message_id": None, "next_attempt_at": None, "status_reason": None,
+                "channel": channel.name, "address": message.address, "body": message.body,
+                "params": message.params, "attempts": item.attempt_no,
+            }  # fmt: skip
             if isinstance(result, SendResult):
                 attempt.update(outcome="sent", provider_message_id=result.provider_message_id)
-                update.update(
-                    status=MessageStatus.SENT,
-                    sent_at=now,
-                    status_reason=None,
-                    provider_message_id=result.provider_message_id,
-                    next_attempt_at=None,
-                )
+                update.update(status=MessageStatus.SENT, sent_at=now,
+                              provider_message_id=result.provider_message_id)  # fmt: skip
             else:
                 attempt.update(
                     error_code=result.code or type(result).__name__, error_detail=str(result)
                 )
-                if (
-                    isinstance(result, RetryableError)
-                    and item.attempt_no < self.settings.max_attempts
-                ):
-                    due = now + timedelta(seconds=self._backoff(item.attempt_no, result))
-                    attempt["outcome"] = "retry"
-                    update.update(
-                        status=MessageStatus.QUEUED,
-                        next_attempt_at=due,
-                        status_reason=f"第 {item.attempt_no} 次发送失败，将重试：{result}",
-                    )
-                    retries.append((message_id, due.timestamp()))
-                elif isinstance(result, PermanentError):
-                    attempt["outcome"] = "failed"
-                    update.update(
-                        status=MessageStatus.FAILED, status_reason=str(result), next_attempt_at=None
-                    )
-                else:
-                    attempt["outcome"] = "failed"
-                    reason = f"已发送 {item.attempt_no} 次均失败，转入死信：{result}"
-                    update.update(
-                        status=MessageStatus.DEAD, status_reason=reason, next_attempt_at=None
-                    )
-                    dead.append((message_id, reason))
+                outcome, changes, follow_up = self._failure(channel, item, result, now)
+                attempt["outcome"] = outcome
+                update.update(changes)
+                if follow_up is not None:
+                    follow_ups.append((follow_up[0], message.message_id, follow_up[1]))
             self.metrics.send_outcomes.labels(channel.name, attempt["outcome"]).inc()
             attempts.append(attempt)
             updates.append(update)
         async with self.db.write() as session:
             await session.execute(sa.insert(DeliveryAttempt), attempts)
             await session.execute(sa.update(Message), updates)
-        for message_id, due_at in retries:
-            await self.queue.schedule_retry(channel.name, message_id, due_at)
-        for message_id, reason in dead:
-            await self.queue.dead_letter(channel.name, message_id, reason)
+        # After the commit: a crash here leaves rows queued, which the reconciler re-enqueues.
+        for action, message_id, arg in follow_ups:
+            if action == "retry":
+                await self.queue.schedule_retry(channel.name, message_id, arg)
+            elif action == "fallback":
+                await self.queue.enqueue(arg, [message_id])
+            else:
+                await self.queue.dead_letter(channel.name, message_id, arg)
+
+    def _failure(
+        self, channel: Channel, item: _Claimed, error: ChannelError, now: datetime
+    ) -> tuple[str, dict[str, Any], tuple[str, Any] | None]:
+        """What a failed attempt leads to: retry later, the next channel, failed, or dead."""
+        if isinstance(error, RetryableError) and item.attempt_no < self.settings.max_attempts:
+            due = now + timedelta(seconds=self._backoff(item.attempt_no, error))
+            reason = f"第 {item.attempt_no} 次发送失败，将重试：{error}"
+            changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
+                       "status_reason": reason}  # fmt: skip
+            return "retry", changes, ("retry", due.timestamp())
+        fallbacks = list(item.message.params.get("fallbacks") or [])
+        if isinstance(error, PermanentError) and fallbacks:
+            # A fallback is a new attempt of the same message on the next channel of its chain.
+            nxt = fallbacks.pop(0)
+            failed_on, next_on = ChannelName(channel.name).label, ChannelName(nxt["channel"]).label
+            changes = {
+                "status": MessageStatus.QUEUED, "channel": nxt["channel"],
+                "address": nxt["address"], "body": nxt["body"], "attempts": 0,
+                "params": {**item.message.params, "fallbacks": fallbacks},
+                "status_reason": f"{failed_on}发送失败（{error}），改用{next_on}",
+            }  # fmt: skip
+            return "fallback", changes, ("fallback", nxt["channel"])
+        if isinstance(error, PermanentError):
+            return "failed", {"status": MessageStatus.FAILED, "status_reason": str(error)}, None
+        reason = f"已发送 {item.attempt_no} 次均失败，转入死信：{error}"
+        return "failed", {"status": MessageStatus.DEAD, "status_reason": reason}, ("dead", reason)
 
     def _backoff(self, attempt_no: int, error: RetryableError) -> float:
         if error.retry_after is not None:

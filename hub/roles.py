@@ -15,7 +15,7 @@ import uvicorn
 
 from hub.config import Settings
 from hub.dispatch import Dispatcher
-from hub.outbox import requeue_stale
+from hub.outbox import release_held, requeue_stale
 from hub.runtime import Components, open_components
 from hub.web.app import create_app
 
@@ -102,13 +102,16 @@ async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task
 
 
 async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
-    """Periodically re-enqueue outbox rows that Redis lost (or never got, after a crash)."""
+    """Re-enqueue rows Redis lost (or never got, after a crash); release held messages."""
     idle = timedelta(seconds=hub.settings.dispatch.reclaim_idle_seconds)
     while not stop.is_set():
         try:
             count = await requeue_stale(hub.db, hub.queue, hub.clock, older_than=idle)
             if count:
                 log.warning("re-enqueued stale outbox rows", count=count)
+            released = await release_held(hub.db, hub.queue, hub.clock)
+            if released:
+                log.info("released held messages", count=released)
         except Exception:  # keep reconciling; the next pass retries
             log.exception("reconcile failed")
         with contextlib.suppress(TimeoutError):

@@ -1,14 +1,15 @@
-"""How a message reaches a contact: which channel, which address, or why not at all.
+"""How a message reaches a contact: which channels in which order, or why not at all.
 
 Every decision not to send is returned with a reason (in Chinese, shown to clerks) so the
-outbox can record it as a ``skipped`` message instead of dropping the recipient silently.
+outbox records it as a ``skipped`` message instead of dropping the recipient silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from hub.config import RoutingSettings
 from hub.store.models import Contact
 from hub.vocab import ChannelName
 
@@ -20,9 +21,33 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
+class Routes:
+    """The channel to try first, then the fallbacks in order (each a new attempt)."""
+
+    primary: Route
+    fallbacks: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class NoRoute:
     channel: ChannelName
     reason: str
+
+
+def channel_chain(
+    kind: str,
+    routing: RoutingSettings,
+    *,
+    enabled: Collection[str],
+    default: ChannelName,
+    requested: ChannelName | None = None,
+) -> tuple[ChannelName, ...]:
+    """The kind's chain restricted to enabled channels; the default channel when none is."""
+    if requested is not None:
+        return (requested,)
+    configured = routing.chains.get(kind, routing.chains.get("default", ()))
+    chain = tuple(ChannelName(c) for c in configured if c in enabled)
+    return chain or (default,)
 
 
 def opted_out(contact: Contact, channel: ChannelName, kind: str) -> bool:
@@ -31,31 +56,25 @@ def opted_out(contact: Contact, channel: ChannelName, kind: str) -> bool:
 
 
 def route_contact(
-    contact: Contact,
-    kind: str,
-    *,
-    requested: ChannelName | None,
-    default: ChannelName,
-    enabled: Collection[str],
-) -> Route | NoRoute:
-    """Pick the channel: the one asked for, else the contact's preference, else the default."""
-    if requested is not None:
-        candidates = [requested]
-    elif contact.preferred_channel is not None and contact.preferred_channel in enabled:
-        candidates = [contact.preferred_channel, default]
-    else:
-        candidates = [default]
-    reasons = []
-    for channel in dict.fromkeys(candidates):
+    contact: Contact, kind: str, chain: Sequence[ChannelName], *, enabled: Collection[str]
+) -> Routes | NoRoute:
+    """Walk the chain (the contact's preferred channel first when it is in it)."""
+    preferred = contact.preferred_channel
+    ordered = list(chain)
+    if preferred is not None and preferred in ordered:
+        ordered.remove(preferred)
+        ordered.insert(0, preferred)
+    routes: list[Route] = []
+    reasons: list[str] = []
+    for channel in ordered:
         if channel not in enabled:
             reasons.append(f"{channel.label}渠道未启用")
-            continue
-        if opted_out(contact, channel, kind):
+        elif opted_out(contact, channel, kind):
             reasons.append(f"联系人已退订{channel.label}")
-            continue
-        address = contact.address(channel)
-        if not address:
+        elif not (address := contact.address(channel)):
             reasons.append(f"联系人没有{channel.label}地址")
-            continue
-        return Route(channel=channel, address=address)
-    return NoRoute(channel=candidates[0], reason="；".join(reasons))
+        else:
+            routes.append(Route(channel=channel, address=address))
+    if not routes:
+        return NoRoute(channel=ordered[0], reason="；".join(reasons))
+    return Routes(primary=routes[0], fallbacks=tuple(routes[1:]))

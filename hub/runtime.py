@@ -23,6 +23,7 @@ from hub.errors import StorageError
 from hub.keys import RedisKeys
 from hub.metrics import HubMetrics
 from hub.outbox import Outbox
+from hub.planning import PlanningPolicy
 from hub.queue import Queue
 from hub.redis_server import open_redis
 from hub.render import TemplateRenderer
@@ -99,14 +100,14 @@ async def open_components(
             )
         await queue.ensure_groups(channels.names())
         renderer = TemplateRenderer(templates_folder(settings))
-        outbox = Outbox(
-            db,
-            queue,
-            renderer,
-            clock,
+        policy = PlanningPolicy(
             default_channel=ChannelName(settings.channels.default),
-            enabled_channels=channels.names(),
+            enabled_channels=frozenset(channels.names()),
+            routing=settings.routing,
+            quiet_hours=settings.quiet_hours,
+            tz=settings.hub.tz,
         )
+        outbox = Outbox(db, queue, renderer, clock, policy)
         metrics = HubMetrics(CollectorRegistry())
         yield Components(
             settings=settings,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,12 +28,13 @@ from channels.base import (
 )
 from channels.sandbox import SandboxChannel
 from hub.audience import parse_audience
-from hub.clock import FixedClock
-from hub.config import DispatchSettings
+from hub.clock import SHANGHAI, FixedClock
+from hub.config import DispatchSettings, QuietHours, RoutingSettings
 from hub.dispatch import Dispatcher
 from hub.keys import RedisKeys
 from hub.metrics import HubMetrics
-from hub.outbox import Outbox, SendRequest, requeue_stale
+from hub.outbox import Outbox, SendRequest, release_held, requeue_stale
+from hub.planning import PlanningPolicy
 from hub.queue import Queue
 from hub.render import TemplateRenderer
 from hub.store.db import Database
@@ -98,6 +99,8 @@ def build(
     clock: FixedClock,
     *extra: object,
     max_attempts: int = 3,
+    routing: RoutingSettings | None = None,
+    quiet_hours: QuietHours | None = None,
 ) -> Hub:
     queue = Queue(redis, keys, clock=clock)
     registry = ChannelRegistry()
@@ -105,14 +108,13 @@ def build(
     registry.register(sandbox)
     for channel in extra:
         registry.register(channel)  # type: ignore[arg-type]
-    outbox = Outbox(
-        db,
-        queue,
-        TemplateRenderer(TEMPLATES),
-        clock,
+    policy = PlanningPolicy(
         default_channel=ChannelName.SANDBOX,
-        enabled_channels=registry.names(),
+        enabled_channels=frozenset(registry.names()),
+        routing=routing or RoutingSettings(chains={"default": ("sandbox",)}),
+        quiet_hours=quiet_hours or QuietHours(),
     )
+    outbox = Outbox(db, queue, TemplateRenderer(TEMPLATES), clock, policy)
     settings = DispatchSettings(max_attempts=max_attempts, block_ms=1, batch_size=50)
     dispatcher = Dispatcher(
         db,
@@ -364,3 +366,122 @@ async def test_shipped_templates_render_for_the_sample_registry(
     bodies = [p.body for p in planned if p.status is MessageStatus.QUEUED]
     assert len(bodies) == 5
     assert all(body.startswith("【主动服务】") and "TD" in body for body in bodies)
+
+
+async def test_a_permanent_error_falls_back_to_the_next_channel_as_a_new_attempt(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    sms = ScriptedChannel([PermanentError])
+    routing = RoutingSettings(chains={"default": ("sms", "sandbox")})
+    hub = build(db, redis_client, redis_keys, clock, sms, routing=routing)
+    await setup(hub)
+    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+
+    assert await hub.dispatcher.run_once("sms") == 1
+    async with db.read() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert message.status is MessageStatus.QUEUED
+    assert message.channel is ChannelName.SANDBOX
+    assert message.status_reason == "短信发送失败（provider said no），改用沙箱"
+
+    assert await hub.dispatcher.run_once("sandbox") == 1
+    async with db.read() as session:
+        message = await session.get(Message, message_id)
+        attempts = (
+            await session.execute(
+                sa.select(DeliveryAttempt.channel, DeliveryAttempt.outcome).order_by(
+                    DeliveryAttempt.id
+                )
+            )
+        ).all()
+        count = await session.scalar(sa.select(sa.func.count()).select_from(Message))
+    assert message is not None
+    assert message.status is MessageStatus.SENT
+    assert [(c.value, o) for c, o in attempts] == [("sms", "fallback"), ("sandbox", "sent")]
+    assert count == 1  # one message, two attempts
+
+
+async def test_no_address_on_the_first_channel_routes_to_the_next(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    routing = RoutingSettings(chains={"default": ("wechat", "sandbox")})
+    hub = build(db, redis_client, redis_keys, clock, routing=routing)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    assert outcome.by_channel == {"sandbox": 1}
+
+
+async def test_quiet_hours_hold_and_the_window_opening_releases(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    clock.set(datetime(2026, 11, 23, 22, 30, tzinfo=SHANGHAI))
+    hub = build(db, redis_client, redis_keys, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    assert outcome.held == 1
+    assert outcome.queued_ids == []
+    assert await hub.dispatcher.run_once("sandbox") == 0
+    async with db.read() as session:
+        message = await session.scalar(sa.select(Message))
+    assert message is not None
+    assert message.status is MessageStatus.HELD
+    assert message.status_reason == "免打扰时段，将于 11-24 08:00 发送"
+
+    clock.set(datetime(2026, 11, 24, 7, 59, tzinfo=SHANGHAI))
+    assert await release_held(db, hub.queue, clock) == 0
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
+    assert await release_held(db, hub.queue, clock) == 1
+    assert await hub.dispatcher.run_once("sandbox") == 1
+    assert set((await statuses(db)).values()) == {MessageStatus.SENT}
+
+
+async def test_kinds_that_bypass_quiet_hours_go_out_at_night(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    clock.set(datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI))
+    urgent_notices = QuietHours(bypass=(MessageKind.NOTICE,))
+    hub = build(db, redis_client, redis_keys, clock, quiet_hours=urgent_notices)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    assert outcome.held == 0
+    assert len(outcome.queued_ids) == 1
+
+
+async def test_frequency_cap_and_same_content_window_skip_with_reasons(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    routing = RoutingSettings(chains={"default": ("sandbox",)}, max_per_contact_per_day=2)
+    hub = build(db, redis_client, redis_keys, clock, routing=routing)
+    await setup(hub)
+    first = await hub.outbox.submit(notice("tier=key"))
+    again = await hub.outbox.submit(notice("tier=key"))  # a new trigger, the same text
+    assert len(first.queued_ids) == 1
+    assert again.skipped == 1
+
+    other = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
+                        variables={"text": "第二条通知"})  # fmt: skip
+    third = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
+                        variables={"text": "第三条通知"})  # fmt: skip
+    assert len((await hub.outbox.submit(other)).queued_ids) == 1
+    capped = await hub.outbox.submit(third)
+    assert capped.skipped == 1
+    async with db.read() as session:
+        reasons = (
+            await session.scalars(
+                sa.select(Message.status_reason)
+                .where(Message.status == MessageStatus.SKIPPED)
+                .order_by(Message.id)
+            )
+        ).all()
+    assert reasons == ["24 小时内已向该联系人发送过相同内容", "已达每日上限（每人每天 2 条）"]
+
+    clock.advance(timedelta(days=1, minutes=1))
+    next_day = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
+                           variables={"text": "第三条通知"})  # fmt: skip
+    assert len((await hub.outbox.submit(next_day)).queued_ids) == 1
