@@ -11,6 +11,7 @@ id on the stream twice is still sent once. Held rows (quiet hours) are enqueued 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hub.campaigns import PAUSED_REASON
 from hub.clock import Clock
 from hub.planning import (
     PlannedMessage,
@@ -94,8 +96,12 @@ class Outbox:
         if dry_run:
             return outcome
         async with self.db.write() as session:
-            campaign_id = await self._campaign_id(session, request, now)
+            campaign_id, campaign_status = await self._campaign(session, request, now)
             outcome.campaign_id = campaign_id
+            if campaign_status == "cancelled":
+                return outcome  # the trigger fired again for a cancelled campaign: nothing
+            if campaign_status == "paused":
+                planned = [_paused(p) for p in planned]
             inserted: list[tuple[int, MessageStatus, ChannelName]] = []
             for start in range(0, len(planned), INSERT_CHUNK):
                 chunk = planned[start : start + INSERT_CHUNK]
@@ -110,7 +116,8 @@ class Outbox:
         outcome.queued_ids = await _enqueue(self.queue, queued)
         return outcome
 
-    async def _campaign_id(self, session: Any, request: SendRequest, now: datetime) -> int:
+    async def _campaign(self, session: Any, request: SendRequest, now: datetime) -> tuple[int, str]:
+        """The trigger's campaign (created on first fire) and its status."""
         values = {
             "kind": request.kind, "trigger": request.trigger, "trigger_key": request.trigger_key,
             "audience": request.audience.expression, "channel": request.channel,
@@ -118,15 +125,23 @@ class Outbox:
             "created_at": now, "updated_at": now,
         }  # fmt: skip
         await session.execute(_insert_ignore(self.db.dialect, [values], table=Campaign))
-        found = await session.scalar(
-            sa.select(Campaign.id).where(
-                Campaign.trigger == request.trigger,
-                Campaign.trigger_key == request.trigger_key,
-                Campaign.kind == request.kind,
+        found = (
+            await session.execute(
+                sa.select(Campaign.id, Campaign.status).where(
+                    Campaign.trigger == request.trigger,
+                    Campaign.trigger_key == request.trigger_key,
+                    Campaign.kind == request.kind,
+                )
             )
-        )
-        assert found is not None
-        return int(found)
+        ).one()
+        return int(found.id), str(found.status)
+
+
+def _paused(p: PlannedMessage) -> PlannedMessage:
+    """Rows added to a paused campaign wait with the rest of it."""
+    if p.status is not MessageStatus.QUEUED:
+        return p
+    return dataclasses.replace(p, status=MessageStatus.HELD, reason=PAUSED_REASON)
 
 
 def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetime

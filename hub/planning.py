@@ -8,6 +8,7 @@ frequency caps and the same-content dedupe window skip it with a reason.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections import defaultdict
@@ -179,18 +180,12 @@ class Planner:
             return message  # the same trigger again: the insert will ignore it
         reason = history.refusal(message, request.kind, self.policy.routing)
         if reason is not None:
-            return _replace(message, status=MessageStatus.SKIPPED, reason=reason)
+            return dataclasses.replace(message, status=MessageStatus.SKIPPED, reason=reason)
         if release_at is not None:
             local = release_at.astimezone(self.policy.tz).strftime("%m-%d %H:%M")
-            return _replace(message, status=MessageStatus.HELD, release_at=release_at,
+            return dataclasses.replace(message, status=MessageStatus.HELD, release_at=release_at,
                             reason=f"免打扰时段，将于 {local} 发送")  # fmt: skip
         return message
-
-
-def _replace(message: PlannedMessage, **changes: Any) -> PlannedMessage:
-    values = {name: getattr(message, name) for name in PlannedMessage.__slots__}
-    values.update(changes)
-    return PlannedMessage(**values)
 
 
 @dataclass(slots=True)

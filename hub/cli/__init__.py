@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli import messaging, registry, system
+from hub.cli import campaigns, messaging, registry, sandbox, system
 from hub.cli.common import err
 from hub.errors import ConfigError, HubError, InputError, UsageError
 
@@ -38,6 +38,8 @@ def _global(
 system.register(app)
 registry.register(app)
 messaging.register(app)
+campaigns.register(app)
+sandbox.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
