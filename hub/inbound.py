@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from channels.base import InboundReply
 from hub.clock import Clock
@@ -48,14 +51,9 @@ async def accept_reply(
     """Store (once per provider id), link, and enqueue a reply for the inbound worker."""
     now = clock.now()
     async with db.write() as session:
-        existing = await session.scalar(
-            sa.select(StoredReply.id).where(
-                StoredReply.provider == reply.provider,
-                StoredReply.provider_msg_id == reply.provider_msg_id,
-            )
-        )
+        existing = await _stored_id(session, reply)
         if existing is not None:
-            return Accepted(int(existing), duplicate=True, contact_id=None)
+            return Accepted(existing, duplicate=True, contact_id=None)
         contact = (
             await session.execute(
                 sa.select(Contact.id, Contact.enterprise_id)
@@ -76,14 +74,30 @@ async def accept_reply(
                 .order_by(Message.sent_at.desc(), Message.id.desc())
                 .limit(1)
             )
-        stored = StoredReply(
-            channel=channel, provider=reply.provider, provider_msg_id=reply.provider_msg_id,
-            sender=reply.sender, text=reply.text, raw=reply.raw, received_at=now,
-            contact_id=contact.id if contact else None,
-            enterprise_id=contact.enterprise_id if contact else None, in_reply_to=answered,
-        )  # fmt: skip
-        session.add(stored)
-        await session.flush()
-        reply_id = stored.id
+        values = {
+            "channel": channel, "provider": reply.provider,
+            "provider_msg_id": reply.provider_msg_id, "sender": reply.sender, "text": reply.text,
+            "raw": reply.raw, "received_at": now, "contact_id": contact.id if contact else None,
+            "enterprise_id": contact.enterprise_id if contact else None, "in_reply_to": answered,
+        }  # fmt: skip
+        # ON CONFLICT: a provider's retry racing its first delivery stores nothing twice.
+        insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        reply_id = await session.scalar(
+            insert(StoredReply).values(values).on_conflict_do_nothing().returning(StoredReply.id)
+        )
+        if reply_id is None:
+            existing = await _stored_id(session, reply)
+            assert existing is not None  # the conflict was with this very row
+            return Accepted(existing, duplicate=True, contact_id=None)
     await queue.push_inbound([reply_id])
     return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
+
+
+async def _stored_id(session: Any, reply: InboundReply) -> int | None:
+    found = await session.scalar(
+        sa.select(StoredReply.id).where(
+            StoredReply.provider == reply.provider,
+            StoredReply.provider_msg_id == reply.provider_msg_id,
+        )
+    )
+    return int(found) if found is not None else None
