@@ -10,6 +10,16 @@ import structlog
 from hub.identifiers import mask_personal_data
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the moment of writing (tests swap it; loggers are cached)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None:
     """Route structlog and stdlib logging to stderr; mask numbers and IDs before rendering."""
     renderer: structlog.typing.Processor = (
@@ -27,7 +37,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")

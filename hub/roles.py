@@ -17,6 +17,8 @@ from hub.config import Settings
 from hub.dispatch import Dispatcher
 from hub.outbox import release_held, requeue_stale
 from hub.runtime import Components, open_components
+from hub.scheduler import HubScheduler
+from hub.schedules import load_schedules, schedules_folder, sync_schedules
 from hub.web.app import create_app
 
 log = structlog.get_logger(__name__)
@@ -47,6 +49,7 @@ async def serve(
     *,
     web: bool,
     worker: bool,
+    scheduler: bool = False,
     host: str | None = None,
     port: int | None = None,
 ) -> None:
@@ -65,6 +68,12 @@ async def serve(
                 )  # fmt: skip
                 tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
                 tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
+            if scheduler:
+                # Seed schedules from the files; never undo an admin's edit on restart.
+                specs = load_schedules(schedules_folder(settings))
+                await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
+                leader = HubScheduler.from_components(hub)
+                tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
             server: _Server | None = None
             if web:
                 app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry)
@@ -75,7 +84,8 @@ async def serve(
                 tasks.append(asyncio.create_task(server.serve(), name="web"))
             log.info(
                 "hub running",
-                roles=[r for r, on in (("web", web), ("worker", worker)) if on],
+                roles=[r for r, on in (("web", web), ("worker", worker), ("scheduler", scheduler))
+                       if on],
                 url=f"http://{host or settings.web.host}:{port or settings.web.port}"
                 if web else None,
                 consumer=consumer_name() if worker else None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from hub.cli import campaigns, messaging, registry, sandbox, system
+from hub.cli import campaigns, messaging, registry, sandbox, schedules, system, templates
 from hub.cli.common import err
 from hub.errors import ConfigError, HubError, InputError, UsageError
 
@@ -40,6 +40,8 @@ registry.register(app)
 messaging.register(app)
 campaigns.register(app)
 sandbox.register(app)
+templates.register(app)
+schedules.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("api")(api)
     app.command("worker")(worker)
+    app.command("scheduler")(scheduler)
     app.command("demo")(demo)
 
 
@@ -72,11 +73,11 @@ def run(
     host: str | None = typer.Option(None, help="listen address (default: web.host)"),
     port: int | None = typer.Option(None, help="listen port (default: web.port)"),
 ) -> None:
-    """在一个进程里运行全部角色：Web/API、发送 worker、对账。"""
+    """在一个进程里运行全部角色：Web/API、发送 worker、对账、定时任务。"""
     settings = settings_from(ctx)
     from hub.roles import serve
 
-    run_async(serve(settings, web=True, worker=True, host=host, port=port))
+    run_async(serve(settings, web=True, worker=True, scheduler=True, host=host, port=port))
 
 
 def api(
@@ -97,6 +98,14 @@ def worker(ctx: typer.Context) -> None:
     from hub.roles import serve
 
     run_async(serve(settings, web=False, worker=True))
+
+
+def scheduler(ctx: typer.Context) -> None:
+    """只运行定时任务（多个进程中只有一个持有锁并调度）。"""
+    settings = settings_from(ctx)
+    from hub.roles import serve
+
+    run_async(serve(settings, web=False, worker=False, scheduler=True))
 
 
 def demo(
