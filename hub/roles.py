@@ -18,7 +18,8 @@ from hub.dispatch import Dispatcher
 from hub.outbox import release_held, requeue_stale
 from hub.runtime import Components, open_components
 from hub.scheduler import HubScheduler
-from hub.schedules import load_schedules, schedules_folder, sync_schedules
+from hub.schedules import load_schedules, schedules_folder
+from hub.store.schedules import sync_schedules
 from hub.web.app import create_app
 
 log = structlog.get_logger(__name__)

@@ -1,19 +1,20 @@
 """The scheduler: APScheduler 3.11 fires the database's schedules, in one process at a time.
 
 - **One leader.** Every scheduler process tries to hold a Redis lock (``SET NX PX``, renewed by
-  a compare-and-extend script). Only the holder's APScheduler runs; a process that loses the
-  lock (Redis unreachable, renewal late) pauses its jobs at once and keeps trying to get the
-  lock back. A crashed leader's lock expires after ``lock_ttl`` and another process takes over.
-  The lock saves work, it does not carry correctness: two processes that briefly both lead
-  (a stalled event loop outliving the TTL) still run each fire once, by the run row below.
+  a compare-and-extend script: :class:`~hub.leader.LeaderLock`). Only the holder's APScheduler
+  runs; a process that loses the lock (Redis unreachable, renewal late) pauses its jobs at once
+  and keeps trying to get the lock back. A crashed leader's lock expires after ``lock_ttl`` and
+  another process takes over. The lock saves work, it does not carry correctness: two
+  processes that briefly both lead (a stalled event loop outliving the TTL) still run each fire
+  once, by the run row below.
 - **Jobs come from the database**, the current version of each enabled schedule, not from the
   files. The leader polls the versions every ``poll_every`` seconds and rebuilds the jobs of
   schedules that changed, so edits take effect without a restart.
 - **A fire runs once.** :meth:`HubScheduler.fire` first inserts the ``schedule_run`` row, unique on
-  (schedule, fire time); a second fire of the same time (another process, a duplicate wakeup,
-  ``hub schedules run`` twice) finds the row and does nothing. The outbox is idempotent on
-  (trigger ``schedule:<name>``, fire time, enterprise, contact, kind) as a second line of
-  defence, and it is what makes retrying a failed or abandoned run safe.
+  (schedule, fire time; :mod:`hub.store.schedule_runs`); a second fire of the same time (another
+  process, a duplicate wakeup, ``hub schedules run`` twice) finds the row and does nothing. The
+  outbox is idempotent on (trigger ``schedule:<name>``, fire time, enterprise, contact, kind)
+  as a second line of defence, and it is what makes retrying a failed or abandoned run safe.
 - **Missed fires.** APScheduler's memory job store forgets fires missed while the process was
   down (and its default misfire grace is 1 s). On start and on gaining leadership the
   scheduler looks, per schedule, for fire times after the last recorded run (or the version's
@@ -38,23 +39,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-import sqlalchemy as sa
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.base import STATE_RUNNING  # type: ignore[import-untyped]
 from redis.asyncio import Redis
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.clock import Clock
 from hub.errors import ConfigError, HubError, NotFoundError
 from hub.keys import RedisKeys
+from hub.leader import LeaderLock
 from hub.outbox import Outbox, SendRequest
-from hub.redis_server import redis_errors
-from hub.schedules import StoredSchedule, latest_fire_time, stored_schedules
-from hub.schedules import next_fire_times as next_fire_times  # re-exported for the CLI
+from hub.schedules import latest_fire_time
 from hub.store.db import Database
-from hub.store.models import ScheduleRun
+from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
+from hub.store.schedules import StoredSchedule, stored_schedules
 
 if TYPE_CHECKING:
     from hub.runtime import Components
@@ -62,57 +60,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 LOCK_NAME: Final = "scheduler"
-# A run left "running" this long was abandoned by a crashed process: it may be claimed again
-# (the outbox's idempotency keys make the second attempt add only what the first did not).
-STALE_RUN_AFTER: Final = timedelta(minutes=30)
-
-# KEYS[1] lock; ARGV[1] owner, ARGV[2] ttl ms. Extends only a lock that is still ours.
-_EXTEND_LUA: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE_LUA: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 def trigger_key(fire_time: datetime) -> str:
     """The outbox trigger key of a fire: its time in ISO 8601 UTC, to the second."""
     return fire_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class LeaderLock:
-    """A Redis lock one process holds at a time, renewed by its holder before it expires."""
-
-    def __init__(self, redis: Redis, key: str, *, owner: str, ttl_ms: int) -> None:
-        self.key = key
-        self.owner = owner
-        self.ttl_ms = ttl_ms
-        self._redis = redis
-        self._extend = redis.register_script(_EXTEND_LUA)
-        self._release = redis.register_script(_RELEASE_LUA)
-
-    async def acquire(self) -> bool:
-        """Take the lock if nobody holds it (or extend it if we already do)."""
-        with redis_errors(f"taking lock {self.key}"):
-            if await self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
-                return True
-        return await self.renew()
-
-    async def renew(self) -> bool:
-        """Extend the lock if it is still ours; False means another process may hold it."""
-        with redis_errors(f"renewing lock {self.key}"):
-            return bool(await self._extend(keys=[self.key], args=[self.owner, self.ttl_ms]))
-
-    async def release(self) -> None:
-        """Give the lock up (only if ours), so a successor need not wait for it to expire."""
-        with redis_errors(f"releasing lock {self.key}"):
-            await self._release(keys=[self.key], args=[self.owner])
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +145,9 @@ class HubScheduler:
         """Lead when possible, follow otherwise, until ``stop`` is set.
 
         On ``stop`` the fires in flight finish and the lock is released. Cancelling the task
-        instead is treated like a crash: fires in flight are cancelled (their runs are
-        claimed again after :data:`STALE_RUN_AFTER`) and the lock is left to expire.
+        instead is treated like a crash: fires in flight are cancelled (their runs are claimed
+        again after :data:`~hub.store.schedule_runs.STALE_RUN_AFTER`) and the lock is left to
+        expire.
         """
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._aps.start(paused=True)
@@ -349,15 +302,16 @@ class HubScheduler:
     ) -> RunResult:
         """Run one fire of a schedule, once: a fire time already run returns its run unchanged.
 
-        A run that failed, or was abandoned "running" for :data:`STALE_RUN_AFTER`, is claimed
-        again and retried. Raises what the outbox raised, after recording it on the run.
+        A run that failed, or was abandoned "running" for
+        :data:`~hub.store.schedule_runs.STALE_RUN_AFTER`, is claimed again and retried. Raises
+        what the outbox raised, after recording it on the run.
         """
         stored = await self._stored(schedule) if isinstance(schedule, str) else schedule
         spec = stored.spec
         fire_time = fire_time.astimezone(UTC).replace(microsecond=0)
         if require_enabled and not spec.enabled:
             return RunResult(spec.name, fire_time, None, False, "disabled")
-        run_id = await self._claim(stored, fire_time)
+        run_id = await claim_run(self.db, self.clock, stored.id, stored.version, fire_time)
         if run_id is None:
             return await self._existing(stored, fire_time)
         log.info("schedule fire", schedule=spec.name, fire_time=trigger_key(fire_time))
@@ -373,13 +327,15 @@ class HubScheduler:
         try:
             outcome = await self.outbox.submit(request)
         except Exception as exc:
-            await self._finish(run_id, "failed", f"{type(exc).__name__}: {exc}", None)
+            await finish_run(
+                self.db, self.clock, run_id, "failed", f"{type(exc).__name__}: {exc}", None
+            )
             raise
         detail = (
             f"企业 {outcome.recipients} 家，新建 {outcome.created} 条，"
             f"重复忽略 {outcome.duplicates} 条，不发送 {outcome.skipped} 条"
         )
-        await self._finish(run_id, "done", detail, outcome.campaign_id)
+        await finish_run(self.db, self.clock, run_id, "done", detail, outcome.campaign_id)
         return RunResult(
             spec.name, fire_time, run_id, True, "done", outcome.campaign_id, detail,
             outcome.created, outcome.duplicates,
@@ -393,7 +349,7 @@ class HubScheduler:
             spec = stored.spec
             if not spec.enabled:
                 continue
-            last = await self._last_run(stored.id)
+            last = await last_run(self.db, stored.id)
             since = last.fire_time if last is not None else stored.version_created_at
             # Strictly after the last run, unless that run did not finish well: then it is
             # itself the fire to retry (fire() reclaims a failed or abandoned run).
@@ -422,78 +378,12 @@ class HubScheduler:
             raise NotFoundError(f"没有名为 {name} 的计划 (schedule not found)")
         return found[0]
 
-    async def _claim(self, stored: StoredSchedule, fire_time: datetime) -> int | None:
-        """Insert the run row, or take over a failed/abandoned one; None if it is someone's."""
-        now = self.clock.now()
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        values = {
-            "schedule_id": stored.id,
-            "schedule_version": stored.version,
-            "fire_time": fire_time,
-            "started_at": now,
-            "status": "running",
-        }
-        async with self.db.write() as session:
-            run_id = await session.scalar(
-                insert(ScheduleRun)
-                .values(values)
-                .on_conflict_do_nothing()
-                .returning(ScheduleRun.id)
-            )
-            if run_id is None:
-                run_id = await session.scalar(
-                    sa.update(ScheduleRun)
-                    .where(
-                        ScheduleRun.schedule_id == stored.id,
-                        ScheduleRun.fire_time == fire_time,
-                        sa.or_(
-                            ScheduleRun.status == "failed",
-                            sa.and_(
-                                ScheduleRun.status == "running",
-                                ScheduleRun.started_at < now - STALE_RUN_AFTER,
-                            ),
-                        ),
-                    )
-                    .values(**values, finished_at=None, detail=None, campaign_id=None)
-                    .returning(ScheduleRun.id)
-                )
-        return None if run_id is None else int(run_id)
-
-    async def _finish(
-        self, run_id: int, status: str, detail: str | None, campaign_id: int | None
-    ) -> None:
-        async with self.db.write() as session:
-            await session.execute(
-                sa.update(ScheduleRun)
-                .where(ScheduleRun.id == run_id)
-                .values(
-                    status=status,
-                    detail=detail,
-                    campaign_id=campaign_id,
-                    finished_at=self.clock.now(),
-                )
-            )
-
     async def _existing(self, stored: StoredSchedule, fire_time: datetime) -> RunResult:
-        async with self.db.read() as session:
-            run = await session.scalar(
-                sa.select(ScheduleRun).where(
-                    ScheduleRun.schedule_id == stored.id, ScheduleRun.fire_time == fire_time
-                )
-            )
-        assert run is not None  # _claim saw it, and runs are never deleted
+        run = await find_run(self.db, stored.id, fire_time)
+        assert run is not None  # claim_run saw it, and runs are never deleted
         return RunResult(
             stored.spec.name, fire_time, run.id, False, run.status, run.campaign_id, run.detail
         )
-
-    async def _last_run(self, schedule_id: int) -> ScheduleRun | None:
-        async with self.db.read() as session:
-            return await session.scalar(
-                sa.select(ScheduleRun)
-                .where(ScheduleRun.schedule_id == schedule_id)
-                .order_by(ScheduleRun.fire_time.desc())
-                .limit(1)
-            )
 
 
 def _job_key(stored: StoredSchedule) -> tuple[int, int, bool]:

@@ -9,18 +9,10 @@ from typing import Any
 import pytest
 
 from hub.errors import RenderError
-from hub.render import (
-    Catalog,
-    RenderLimits,
-    SmsLength,
-    SmsParam,
-    SmsSpec,
-    TemplateRenderer,
-    TemplateSpec,
-    Variable,
-    WechatSpec,
-    measure_sms,
-)
+from hub.render import TemplateRenderer
+from hub.render_sandbox import RenderLimits
+from hub.sms_text import SmsLength, measure_sms
+from hub.template_spec import Catalog, SmsParam, SmsSpec, TemplateSpec, Variable, WechatSpec
 from hub.templates import example_context
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -23,10 +23,12 @@ from hub.clock import FixedClock
 from hub.errors import HubError
 from hub.keys import RedisKeys
 from hub.outbox import Outbox, SendOutcome, SendRequest
-from hub.scheduler import STALE_RUN_AFTER, HubScheduler, trigger_key
-from hub.schedules import parse_spec, stored_schedules, sync_schedules
+from hub.scheduler import HubScheduler, trigger_key
+from hub.schedules import parse_spec
 from hub.store.db import Database
 from hub.store.models import Campaign, Message, ScheduleRun
+from hub.store.schedule_runs import STALE_RUN_AFTER
+from hub.store.schedules import stored_schedules, sync_schedules
 from tests.pipeline import Hub, build, setup
 from tests.seed import seed_registry
 

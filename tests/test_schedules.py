@@ -30,11 +30,10 @@ from hub.schedules import (
     load_schedules,
     next_fire_times,
     parse_spec,
-    stored_schedules,
-    sync_schedules,
 )
 from hub.store.db import Database
 from hub.store.models import Schedule, ScheduleVersion
+from hub.store.schedules import stored_schedules, sync_schedules
 from hub.vocab import ChannelName, MessageKind
 from tests.seed import seed_registry
 

@@ -20,17 +20,9 @@ from hub.errors import NotFoundError
 from hub.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.messaging import TemplateVersion
-from hub.templates import (
-    OPT_OUT_HINT,
-    RATING_PROMPT,
-    Problem,
-    StoredSms,
-    check_templates,
-    example_context,
-    load_catalog,
-    load_folder,
-    sync_templates,
-)
+from hub.store.templates import load_catalog, sync_templates
+from hub.template_check import OPT_OUT_HINT, RATING_PROMPT, StoredSms, check_templates
+from hub.templates import Problem, example_context, load_folder
 from tests.importing.factories import make_uscc
 from tests.seed import seed_registry
 

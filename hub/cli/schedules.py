@@ -19,18 +19,11 @@ from hub.clock import SystemClock, local_iso
 from hub.config import Settings
 from hub.errors import UsageError
 from hub.runtime import open_components, open_database
-from hub.scheduler import HubScheduler, RunResult, next_fire_times
-from hub.schedules import (
-    ScheduleSpec,
-    StoredSchedule,
-    SyncReport,
-    load_schedules,
-    schedules_folder,
-    stored_schedules,
-    sync_schedules,
-)
+from hub.scheduler import HubScheduler, RunResult
+from hub.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
+from hub.store.schedules import StoredSchedule, SyncReport, stored_schedules, sync_schedules
 
 
 def register(app: typer.Typer) -> None:

@@ -13,21 +13,13 @@ from hub.cli.common import out, print_json, print_table, run_async, settings_fro
 from hub.clock import SystemClock
 from hub.config import Settings
 from hub.errors import HubError, NotFoundError, UsageError
-from hub.render import TemplateRenderer, measure_sms, sms_text
+from hub.render import TemplateRenderer
 from hub.runtime import open_database, templates_folder
+from hub.sms_text import measure_sms, sms_text
 from hub.store.models import Enterprise, Officer
-from hub.templates import (
-    DEFAULT_MAX_SMS_SEGMENTS,
-    StoredSms,
-    check_templates,
-    example_context,
-    load_catalog,
-    load_folder,
-    sign_name,
-    standard_context,
-    stored_sms_texts,
-    sync_templates,
-)
+from hub.store.templates import load_catalog, stored_sms_texts, sync_templates
+from hub.template_check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_templates, sign_name
+from hub.templates import example_context, load_folder, standard_context
 from hub.vocab import ChannelName, MessageKind
 
 FOLDER_HELP = "templates folder (default: templates/ beside config.yaml, else the shipped one)"
