@@ -10,13 +10,15 @@ of logs and exports (PIPL, DESIGN.md "Personal data"); they never raise, whateve
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberDesc, PhoneNumberType
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
@@ -42,9 +44,9 @@ _SCIENTIFIC_HINT = "（疑似被 Excel 转成了科学计数法，请把该列�
 # holds something other than one number, and phonenumbers would silently ignore the tail.
 _PHONE_CHARS = re.compile(r"^[+\d\s\-().]+$")
 _CN_MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
-# 1xxxxxxxxxx with an optional +86 / 86 / 0086: nearly every cell a clerk fills in. Building
-# the number directly takes a third of phonenumbers.parse's time (measured: 1.3 s instead of
-# 4.0 s per 100,000); anything else goes through phonenumbers.parse.
+# 1xxxxxxxxxx with an optional +86 / 86 / 0086: nearly every cell a clerk fills in. Typing
+# these directly (_cn_number_type) takes 0.3 s per 100,000 where phonenumbers.parse and
+# number_type took 4.0 s; anything else goes through phonenumbers.parse.
 _CN_MOBILE_SHAPE = re.compile(r"^(?:\+86|0086|86)?(1\d{10})$")
 _SEPARATORS = re.compile(r"[\s\-().]")
 
@@ -54,13 +56,39 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+# GB 32100-2015: 8 digits (registration authority, type, region), then the 9-character
+# organisation code and the check character, over digits and capitals without I, O, S, V, Z.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_SHAPE = re.compile(r"[0-9]{8}[0-9A-HJ-NP-RTUW-Y]{10}")
+# each character's value, as one bytes.translate() table: ASCII in, values 0-30 out
+_USCC_CHAR_VALUES = bytes.maketrans(_USCC_ALPHABET.encode(), bytes(range(len(_USCC_ALPHABET))))
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def _is_valid_uscc(compact: str) -> bool:
+    """Whether ``compact`` (no spaces, upper case) is a USCC with the right check character.
+
+    The same test as ``stdnum.cn.uscc.is_valid`` for such a string at an eighth of its cost
+    (measured 1.5 µs against 12 µs): stdnum cleans the text character by character, twice per
+    code, which made the USCC a third of the time of validating an enterprise row.
+    """
+    if not _USCC_SHAPE.fullmatch(compact):
+        return False
+    values = compact[:17].encode("ascii").translate(_USCC_CHAR_VALUES)
+    total = sum(map(operator.mul, values, _USCC_WEIGHTS))
+    return compact[17] == _USCC_ALPHABET[-total % 31]
+
+
 def normalize_uscc(text: str) -> str:
     """Return the 18-character 统一社会信用代码 in upper case, or raise ``ValueError``.
 
-    Spaces and hyphens are removed and letters upper-cased before ``stdnum.cn.uscc`` checks
-    the length, the alphabet and the check character (GB 32100-2015).
+    Spaces and hyphens are removed and letters upper-cased before the length, the alphabet and
+    the check character (GB 32100-2015) are checked. A code that fails is handed to
+    ``stdnum.cn.uscc``, which has the last word and says why.
     """
     compact = _WHITESPACE.sub("", _clean(text)).replace("-", "").upper()
+    if _is_valid_uscc(compact):
+        return compact
     if _SCIENTIFIC.match(compact):
         raise ValueError("不是有效的统一社会信用代码" + _SCIENTIFIC_HINT)
     try:
@@ -90,24 +118,87 @@ def normalize_mobile(text: str) -> str:
     national = _CN_MOBILE_SHAPE.match(_SEPARATORS.sub("", cleaned))
     if national:
         # The usual spellings need no general parser; the number plan is still phonenumbers'.
-        number = PhoneNumber(country_code=86, national_number=int(national.group(1)))
+        digits = str(int(national.group(1)))  # int() also takes non-ASCII digits: make them ASCII
+        kind = _cn_number_type()(digits)
     else:
         try:
             number = phonenumbers.parse(cleaned, "CN")
         except phonenumbers.NumberParseException as exc:
             raise ValueError("不是有效的手机号") from exc
-    if number.country_code != 86:
-        valid = phonenumbers.is_valid_number(number)
-        raise ValueError("不是中国大陆手机号" if valid else "不是有效的手机号")
+        if number.country_code != 86:
+            valid = phonenumbers.is_valid_number(number)
+            raise ValueError("不是中国大陆手机号" if valid else "不是有效的手机号")
+        digits = str(number.national_number)
+        kind = phonenumbers.number_type(number)
     # For +86 (one region) a known type is exactly what is_valid_number() tests.
-    kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.UNKNOWN:
         raise ValueError("不是有效的手机号")
     if kind == PhoneNumberType.FIXED_LINE:
         raise ValueError("是固定电话，不是手机号")
     if kind not in _CN_MOBILE_TYPES:
         raise ValueError("不是手机号")  # 400/800 service numbers, VoIP, ...
-    return f"+86{number.national_number}"
+    return f"+86{digits}"
+
+
+# The types phonenumbers tries before fixed line and mobile, in its order.
+_SPECIAL_NUMBER_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+def _desc_matcher(desc: PhoneNumberDesc | None) -> Callable[[str], bool] | None:
+    """A test of a national number against one description; ``None`` if nothing can match."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    pattern = re.compile(desc.national_number_pattern)
+    lengths = frozenset(desc.possible_length)
+    if not lengths:
+        return lambda number: pattern.fullmatch(number) is not None
+    return lambda number: len(number) in lengths and pattern.fullmatch(number) is not None
+
+
+@functools.cache
+def _cn_number_type() -> Callable[[str], int]:
+    """``phonenumbers.number_type`` for a +86 national number, on the same metadata.
+
+    phonenumbers looks every pattern up (or compiles it) on every call, which was two thirds
+    of the time of normalising a mobile (measured 10 µs of 14); compiled once here, the same
+    decisions in the same order take 2 µs.
+    """
+    metadata = PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None  # phonenumbers ships the CN plan
+    general = _desc_matcher(metadata.general_desc)
+    special = [
+        (kind, matches)
+        for name, kind in _SPECIAL_NUMBER_TYPES
+        if (matches := _desc_matcher(getattr(metadata, name))) is not None
+    ]
+    fixed_line = _desc_matcher(metadata.fixed_line)
+    mobile = _desc_matcher(metadata.mobile)
+    same_pattern = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    def number_type(national: str) -> int:
+        if general is None or not general(national):
+            return PhoneNumberType.UNKNOWN
+        for kind, matches in special:
+            if matches(national):
+                return kind
+        is_mobile = mobile is not None and mobile(national)
+        if fixed_line is not None and fixed_line(national):
+            mixed = same_pattern or is_mobile
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE if mixed else PhoneNumberType.FIXED_LINE
+        if not same_pattern and is_mobile:
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+    return number_type
 
 
 # WeChat openids are 28 URL-safe base64 characters today; allow some slack in length but not

@@ -21,17 +21,42 @@ class LabelledEnum(StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> LabelledEnum:
-        """Return the member named by its value or its Chinese label; ``ValueError`` otherwise."""
+        """Return the member named by its value or its Chinese label; ``ValueError`` otherwise.
+
+        The value is matched ignoring case, the label exactly, both after stripping whitespace.
+        """
         cleaned = text.strip()
-        for member in cls:
-            if cleaned.lower() == member.value or cleaned == member.label:
-                return member
-        raise ValueError(cleaned)
+        by_value, by_label = _PARSE_TABLES.get(cls) or _parse_tables(cls)
+        as_value, as_label = by_value.get(cleaned.lower()), by_label.get(cleaned)
+        if as_value is None:
+            if as_label is None:
+                raise ValueError(cleaned)
+            return as_label[1]
+        # the first in definition order wins, as when the members were tried in turn
+        return as_value[1] if as_label is None or as_value[0] <= as_label[0] else as_label[1]
 
     @classmethod
     def choices(cls) -> str:
         """Every accepted spelling, for error messages: ``key/重点、general/一般``."""
         return "、".join(f"{m.value}/{m.label}" for m in cls)
+
+
+_ParseTable = dict[str, tuple[int, LabelledEnum]]
+# Per enum class: (value -> (position, member), label -> (position, member)). Kept out of the
+# classes: a name in an Enum body becomes a member, and an attribute set on a class later would
+# be found through inheritance on a subclass that has none of its own yet.
+_PARSE_TABLES: dict[type[LabelledEnum], tuple[_ParseTable, _ParseTable]] = {}
+
+
+def _parse_tables(cls: type[LabelledEnum]) -> tuple[_ParseTable, _ParseTable]:
+    """Build (once per class) the lookups ``LabelledEnum.parse`` uses."""
+    by_value: _ParseTable = {}
+    by_label: _ParseTable = {}
+    for position, member in enumerate(cls):
+        by_value.setdefault(member.value, (position, member))
+        by_label.setdefault(member.label, (position, member))
+    _PARSE_TABLES[cls] = (by_value, by_label)
+    return by_value, by_label
 
 
 class Tier(LabelledEnum):

@@ -216,7 +216,9 @@ class RowChecker:
 
     def text(self, field: str, *, required: bool = False) -> str | None:
         """The field's text, ``None`` when blank (a reason is added if it is ``required``)."""
-        value = self.names.value(self.raw, field)
+        # HeaderMap.value inlined: this runs for every column of every row
+        header = self.names.headers.get(field)
+        value = self.raw.get(header, "") if header is not None else ""
         if not value:
             if required:
                 self.reasons.append(f"{self.names.name(field)}不能为空")

@@ -1,10 +1,11 @@
 """Clerks' spreadsheets as a stream of rows, and CSV written so that Excel opens it unharmed.
 
 A file is CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030 as saved by Chinese Excel) or XLSX (the
-first sheet). Either way the caller gets the headers as the file spells them and then
+first worksheet). Either way the caller gets the headers as the file spells them and then
 ``(row_number, {header: text})`` for every non-blank row, where ``row_number`` is the number
-the clerk sees at the left of the sheet. Nothing is held beyond the current row, so a
-100,000-row file costs one row of memory (plus openpyxl's shared-strings table for XLSX).
+the clerk sees at the left of the sheet. A CSV is streamed, one row in memory at a time. An
+XLSX sheet is read by calamine (Rust), which loads the whole sheet at once and then hands out
+its rows one at a time.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import codecs
 import csv
 import datetime as dt
 import os
+import posixpath
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
+from xml.etree import ElementTree
+from xml.sax.saxutils import unescape
 
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
+from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum
 
 from hub.errors import InputError
 
@@ -99,8 +103,8 @@ def open_table(
     The format is taken from the content (a zip is XLSX) and then the suffix; pass ``format``
     for files without a usable suffix, such as uploads saved under a temporary name. The
     header is the first non-blank row. Raises ``InputError`` for a missing, unreadable, empty
-    or undecodable file, a legacy ``.xls``, or duplicate headers; a file that turns out to be
-    corrupt further down raises it while iterating.
+    or undecodable file, a legacy ``.xls``, a damaged ``.xlsx``, or duplicate headers; a CSV
+    that turns out to be malformed further down raises it while iterating.
     """
     file = Path(path)
     name = str(path)
@@ -112,9 +116,7 @@ def open_table(
             handle = stack.enter_context(file.open(encoding=encoding, newline=""))
             cells = _csv_cells(handle, name)
         else:
-            workbook = _load_workbook(file, name)
-            stack.callback(workbook.close)
-            cells = _xlsx_cells(workbook, name)
+            cells = _xlsx_cells(file, name)
         headers, columns = _read_header(cells, name)
         yield Table(file, fmt, encoding, headers, _dict_rows(cells, columns))
 
@@ -182,24 +184,14 @@ def _detect_encoding(file: Path, name: str) -> str:
     )
 
 
-def _load_workbook(file: Path, name: str) -> Any:
-    try:
-        # data_only: formulas come back as the values Excel last computed, which is what the
-        # clerk sees; read_only: rows are parsed lazily instead of building the whole sheet.
-        return load_workbook(file, read_only=True, data_only=True)
-    # openpyxl reports a damaged or foreign zip through many unrelated exception types
-    # (BadZipFile, KeyError for a missing part, XML parse errors, ValueError, ...).
-    except Exception as exc:
-        raise InputError(f"无法作为 Excel（.xlsx）文件读取：{exc}", file=name) from exc
-
-
 def _csv_cells(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(handle)
     number = 0
     try:
         # One record is one sheet row even when a quoted cell spans lines, as in Excel.
         for number, record in enumerate(reader, start=1):
-            yield number, [_csv_cell_text(cell) for cell in record]
+            # only a cell holding =" can be a text formula; the rest just need stripping
+            yield number, [_csv_cell_text(c) if '="' in c else c.strip() for c in record]
     except csv.Error as exc:
         raise InputError(f"第 {number + 1} 行无法按 CSV 读取：{exc}", file=name) from exc
 
@@ -210,22 +202,184 @@ def _csv_cell_text(cell: str) -> str:
     return match.group(1).replace('""', '"').strip() if match else text
 
 
-def _xlsx_cells(workbook: Any, name: str) -> Iterator[tuple[int, list[str]]]:
-    if not workbook.worksheets:
-        raise InputError("Excel 文件中没有工作表", file=name)
-    sheet = workbook.worksheets[0]
-    # Some generators write a wrong <dimension> element, and read-only mode trusts it and
-    # stops early; without it every stored row is read. Missing rows still come back as
-    # empty tuples, so enumerate() gives the row numbers Excel shows.
-    sheet.reset_dimensions()
-    number = 0
+def _xlsx_cells(file: Path, name: str) -> Iterator[tuple[int, list[str]]]:
+    sheet, hidden = _load_first_sheet(file, name)
+    start = sheet.start
+    if start is None:
+        return  # not a single cell on the sheet
+    # calamine pads the rows above the first filled cell, so enumerate() gives the row numbers
+    # Excel shows, but not the columns left of it: those are padded here for the letters.
+    padding = [""] * start[1]
+    for number, values in enumerate(sheet.iter_rows(), start=1):
+        texts = [
+            value.strip() if type(value) is str else _xlsx_cell_text(value) for value in values
+        ]
+        if padding:
+            texts = padding + texts
+        if number in hidden:
+            for index, text in hidden[number].items():
+                # only where calamine has what it makes of such a cell: a misplaced text must
+                # not overwrite another cell
+                if 0 <= index - start[1] < len(values) and _hides(values[index - start[1]], text):
+                    texts[index] = text
+        yield number, texts
+
+
+def _hides(value: object, text: str) -> bool:
+    """Whether calamine's ``value`` is how it gives the cell holding ``text`` in the XML."""
+    if text.startswith("#"):  # an error: #N/A, #VALUE!, #DIV/0!, ...
+        return value == ""
+    return isinstance(value, float) and value == float(text)
+
+
+def _load_first_sheet(file: Path, name: str) -> tuple[CalamineSheet, dict[int, dict[int, str]]]:
+    """The first worksheet, loaded whole, and the cells calamine hides (``_hidden_cells``)."""
     try:
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_xlsx_cell_text(value) for value in values]
+        with CalamineWorkbook.from_path(file) as workbook:
+            sheet_name = next(
+                (m.name for m in workbook.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet),
+                None,
+            )
+            if sheet_name is None:
+                raise InputError("Excel 文件中没有工作表", file=name)
+            sheet = workbook.get_sheet_by_name(sheet_name)
+        hidden = _hidden_cells(file, sheet_name)
     except InputError:
         raise
-    except Exception as exc:  # see _load_workbook: openpyxl's errors have no common base
-        raise InputError(f"第 {number + 1} 行无法读取：{exc}", file=name) from exc
+    # A damaged file comes out of calamine (CalamineError and its zip and XML kinds), zipfile
+    # (BadZipFile, KeyError for a missing part) or ElementTree (ParseError), each its own way.
+    except Exception as exc:
+        raise InputError(f"无法作为 Excel（.xlsx）文件读取：{exc}", file=name) from exc
+    return sheet, hidden
+
+
+# calamine gives an error cell (#N/A from a failed VLOOKUP) as an empty one, and every number
+# as a float, which loses the last digits of an 18-digit code that another system wrote as an
+# exact integer. The sheet's XML still has both. A byte search for them costs 0.3 s per
+# 100,000 rows and nearly always finds none; when it finds some, the rows are cut apart at
+# their end tags (an XML parser would take 6 s) and only those holding such a cell are read.
+_LONG_INTEGER_HINT = re.compile(rb"v>[0-9]{16}")  # 2**53 has 16 digits
+_ERROR_HINTS = (b't="e"', b"t='e'")
+_ROW_START = re.compile(rb"<((?:[\w.-]+:)?)row[\s/>]")  # some writers prefix tags: <x:row>
+_ROW_NUMBER = re.compile(rb"""\sr=["'](\d+)""")
+_CELL = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL)
+_CELL_COLUMN = re.compile(rb"""\sr=["']\$?([A-Za-z]{1,3})""")
+_CELL_TYPE = re.compile(rb"""\st=["'](\w+)""")
+_CELL_VALUE = re.compile(rb"<(?:[\w.-]+:)?v>([^<]*)<")
+_LONG_INTEGER = re.compile(rb"[0-9]{16,}")
+
+
+def _hidden_cells(file: Path, sheet_name: str) -> dict[int, dict[int, str]]:
+    """``{row number: {column index: text}}`` for the error and long-integer cells of a sheet.
+
+    The text is what the clerk sees in Excel: ``#N/A``, or the integer with all its digits.
+    """
+    with zipfile.ZipFile(file) as archive:
+        part = _sheet_part(archive, sheet_name)
+        with archive.open(part) as xml:
+            tail = b""
+            while chunk := xml.read(_CHUNK * 4):
+                window = tail + chunk
+                if _has_hidden_cells(window):
+                    break
+                tail = window[-16:]  # a hint cut in two by the chunking
+            else:
+                return {}
+        with archive.open(part) as xml:
+            return _scan_rows(xml)
+
+
+def _has_hidden_cells(xml: bytes) -> bool:
+    return _LONG_INTEGER_HINT.search(xml) is not None or any(h in xml for h in _ERROR_HINTS)
+
+
+def _scan_rows(xml: IO[bytes]) -> dict[int, dict[int, str]]:
+    hidden: dict[int, dict[int, str]] = {}
+    row = 0
+    start_tag = end_tag = b""
+    tail = b""
+    while True:
+        chunk = xml.read(_CHUNK * 4)
+        window = tail + chunk
+        if not end_tag and (first := _ROW_START.search(window)):
+            start_tag, end_tag = b"<%srow" % first[1], b"</%srow>" % first[1]
+        *rows, tail = window.split(end_tag) if end_tag else (window,)
+        for content in rows:
+            # r is optional on rows and cells: without it, the one after the previous one.
+            # Empty rows (<row r="7"/>) come in the same piece, before the row that ends it.
+            begin = content.find(start_tag)
+            while begin >= 0:
+                number = _ROW_NUMBER.search(content, begin, content.find(b">", begin))
+                row = int(number[1]) if number else row + 1
+                following = content.find(start_tag, begin + 1)
+                if following < 0 and _has_hidden_cells(content):
+                    hidden[row] = _hidden_cells_of_row(content[begin:])
+                begin = following
+        if not chunk:
+            return hidden
+
+
+def _hidden_cells_of_row(row: bytes) -> dict[int, str]:
+    found: dict[int, str] = {}
+    column = 0
+    for cell in _CELL.finditer(row):
+        attributes, inner = cell.groups()
+        letters = _CELL_COLUMN.search(attributes)
+        column = _column_number(letters[1].decode()) if letters else column + 1
+        value = _CELL_VALUE.search(inner) if inner else None
+        if value is None:
+            continue
+        kind = _CELL_TYPE.search(attributes)
+        text = value[1].strip()
+        if kind is not None and kind[1] == b"e":
+            found[column - 1] = unescape(text.decode())
+        elif (kind is None or kind[1] == b"n") and _LONG_INTEGER.fullmatch(text):
+            found[column - 1] = text.decode()
+    return found
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str:
+    """The zip member that holds the named sheet, found the way calamine finds it."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    relation = next(
+        (
+            value
+            for sheet in workbook.iter()
+            if _local_name(sheet.tag) == "sheet" and sheet.get("name") == sheet_name
+            for key, value in sheet.attrib.items()
+            if _local_name(key) == "id"
+        ),
+        None,
+    )
+    for item in ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")):
+        target = item.get("Target")
+        if relation is not None and item.get("Id") == relation and target:
+            if target.startswith("/"):  # from the package root, else from xl/
+                return target[1:]
+            return posixpath.normpath(posixpath.join("xl", target))
+    raise KeyError(f"找不到工作表“{sheet_name}”的数据")
+
+
+def _column_number(letters: str) -> int:
+    """``A`` → 1, ``AB`` → 28."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _column_letter(index: int) -> str:
+    """0 → ``A``, 27 → ``AB``: how Excel labels the column of a 0-based index."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 def _xlsx_cell_text(value: object) -> str:
@@ -264,7 +418,7 @@ def _read_header(
             if not header:
                 continue
             if header in seen:
-                first, second = get_column_letter(seen[header] + 1), get_column_letter(index + 1)
+                first, second = _column_letter(seen[header]), _column_letter(index)
                 raise InputError(f"表头“{header}”重复（第 {first} 列和第 {second} 列）", file=name)
             seen[header] = index
             columns.append((index, header))
@@ -275,15 +429,22 @@ def _read_header(
 def _dict_rows(
     cells: Iterator[tuple[int, list[str]]], columns: list[tuple[int, str]]
 ) -> Iterator[Row]:
+    headers = [header for _, header in columns]
     named = {index for index, _ in columns}
+    span = max(named) + 1  # from column A to the last one with a header
+    gaps = [index for index in range(span) if index not in named]
     for number, values in cells:
         if not any(values):
             continue  # blank lines and rows of empty cells are layout, not data
         width = len(values)
-        row = {header: (values[index] if index < width else "") for index, header in columns}
-        for index, value in enumerate(values):
-            if value and index not in named:
-                row[f"{UNNAMED_COLUMN_PREFIX}第 {get_column_letter(index + 1)} 列"] = value
+        if width == span and not gaps:  # the usual row: one cell under each header
+            row = dict(zip(headers, values, strict=True))
+        else:
+            row = {header: (values[index] if index < width else "") for index, header in columns}
+        if gaps or width > span:
+            for index in (*gaps, *range(span, width)):
+                if index < width and (value := values[index]):
+                    row[f"{UNNAMED_COLUMN_PREFIX}第 {_column_letter(index)} 列"] = value
         yield number, row
 
 

@@ -1,11 +1,16 @@
-"""Header matching: English or Chinese, forgiving of case and spacing, strict about the rest."""
+"""Header matching: English or Chinese, forgiving of case and spacing, strict about the rest.
+
+And the cells naming a member of an enum, in English (any case) or Chinese."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from hub.errors import InputError
 from hub.importing import DEPARTMENT_COLUMNS, ENTERPRISE_COLUMNS, OFFICER_COLUMNS, ColumnSet
+from hub.vocab import LabelledEnum, Stage, Tier, Urgency
 
 
 @pytest.mark.parametrize(
@@ -85,3 +90,44 @@ def test_every_header_problem_is_reported_at_once() -> None:
     assert "未知表头“nmae”（是否应为“name”？）" in reason
     assert "未知表头“手机号”" in reason
     assert "缺少必填列：“企业名称”" in reason
+
+
+# --- enum cells: LabelledEnum.parse -----------------------------------------------------------
+
+ENUMS = sorted(LabelledEnum.__subclasses__(), key=lambda enum: enum.__name__)
+
+
+@pytest.mark.parametrize("enum", ENUMS, ids=lambda enum: enum.__name__)
+def test_every_member_parses_from_its_value_in_any_case_or_its_label(
+    enum: type[LabelledEnum],
+) -> None:
+    for member in enum:
+        for text in (member.value, member.value.upper(), f" {member.value.title()}\t"):
+            assert enum.parse(text) is member
+        assert enum.parse(f"\u3000{member.label} ") is member
+
+
+@pytest.mark.parametrize("text", ["", "  ", "vip", "重 点", "key1", "KEY重点"])
+def test_unknown_enum_text_is_refused_naming_it_stripped(text: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(text.strip())}$"):
+        Tier.parse(text)
+
+
+def test_each_enum_parses_only_its_own_members() -> None:
+    assert Tier.parse("general") is Tier.GENERAL
+    assert Urgency.parse("general") is Urgency.GENERAL
+    assert Urgency.parse("一般") is Urgency.GENERAL
+    with pytest.raises(ValueError, match=r"^重点$"):
+        Urgency.parse("重点")
+    with pytest.raises(ValueError, match=r"^key$"):
+        Stage.parse("key")
+
+
+def test_first_member_wins_when_a_value_is_another_members_label() -> None:
+    class Clash(LabelledEnum):
+        FIRST = "first", "second"
+        SECOND = "second", "其二"
+
+    assert Clash.parse("second") is Clash.FIRST  # as when the members were tried in turn
+    assert Clash.parse("SECOND") is Clash.SECOND  # the label is matched exactly, the value not
+    assert Clash.parse("其二") is Clash.SECOND

@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import phonenumbers
 import pytest
 import structlog
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberType
+from stdnum.cn import uscc as stdnum_uscc
 
 from hub.identifiers import (
+    _cn_number_type,
+    _is_valid_uscc,
     mask_id,
     mask_mobile,
     mask_personal_data,
@@ -197,3 +204,80 @@ def test_structlog_processor_in_a_chain() -> None:
     )
     line = logger.info("sent", mobile="+8613800138000", userid="zhangsan01")
     assert line == "event='sent' mobile='+86138****8000' userid='zh****01'"
+
+
+# --- the USCC fast path agrees with python-stdnum ------------------------------------------
+# (deadline=None on these property tests: timing on a loaded test machine is not the point)
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+DIGITS = "0123456789"
+# what a clerk or a broken export can put in a code's place: the letters GB 32100 leaves out,
+# lower case, separators, and digits that are not ASCII
+STRAY = "IOSVZabz -．٣"
+
+uscc_bodies = st.builds(
+    str.__add__,
+    st.text(DIGITS, min_size=8, max_size=8),
+    st.text(USCC_ALPHABET, min_size=9, max_size=9),
+)
+valid_usccs = uscc_bodies.map(lambda body: body + stdnum_uscc.calc_check_digit(body))
+
+
+@settings(deadline=None)
+@given(
+    st.one_of(
+        st.text(USCC_ALPHABET, min_size=18, max_size=18),
+        st.builds(str.__add__, uscc_bodies, st.sampled_from(USCC_ALPHABET)),
+    )
+)
+def test_fast_uscc_check_agrees_with_stdnum_on_random_codes(code: str) -> None:
+    valid = stdnum_uscc.is_valid(code)
+    assert _is_valid_uscc(code) == valid
+    if valid:
+        assert normalize_uscc(code) == code
+
+
+@settings(deadline=None)
+@given(valid_usccs, st.integers(0, 17), st.sampled_from(USCC_ALPHABET + STRAY))
+def test_one_changed_character_is_judged_as_stdnum_judges_it(
+    code: str, position: int, character: str
+) -> None:
+    changed = code[:position] + character + code[position + 1 :]
+    if changed == changed.upper() and not {" ", "-"} & set(changed):  # as normalize_uscc gives it
+        assert _is_valid_uscc(changed) == stdnum_uscc.is_valid(changed)
+    try:
+        normalized: str | None = normalize_uscc(changed)
+    except ValueError:
+        normalized = None
+    expected = stdnum_uscc.validate(changed) if stdnum_uscc.is_valid(changed) else None
+    assert normalized == expected
+
+
+# --- the +86 number-type fast path agrees with phonenumbers ---------------------------------
+
+
+@settings(deadline=None)
+@given(st.text(DIGITS, min_size=10, max_size=10))
+@example("3800138000")  # a mobile
+@example("2345678901")  # no such prefix
+def test_cn_number_type_agrees_with_phonenumbers(digits: str) -> None:
+    national = "1" + digits  # every number normalize_mobile types itself has this shape
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
+    assert _cn_number_type()(national) == phonenumbers.number_type(number)
+
+
+@settings(deadline=None)
+@given(
+    st.sampled_from(["", "+86", "86", "0086", "+86 "]), st.text(DIGITS, min_size=10, max_size=10)
+)
+def test_mobile_with_the_usual_shape_is_judged_by_the_cn_number_plan(
+    prefix: str, digits: str
+) -> None:
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int("1" + digits))
+    kind = phonenumbers.number_type(number)
+    try:
+        normalized: str | None = normalize_mobile(f"{prefix}1{digits}")
+    except ValueError:
+        normalized = None
+    mobile = kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    assert normalized == (f"+861{digits}" if mobile else None)

@@ -307,6 +307,22 @@ def test_gbk_and_xlsx_enterprise_files(tmp_path: Path) -> None:
     assert xlsx.records[0].contacts[0].mobile == "+8613800138000"
 
 
+def test_xlsx_uscc_that_excel_turned_into_a_number_is_rejected_saying_so(tmp_path: Path) -> None:
+    digits = next(code for i in range(100) if (code := make_uscc(i)).isdigit())
+    rows: list[list[object]] = [ZH[:3], [int(digits), "甲公司", "重点"], [A, "乙公司", "一般"]]
+    result = parse_enterprises(write_xlsx_file(tmp_path / "x.xlsx", rows))
+    assert [record.uscc for record in result.records] == [A]
+    assert [(reject.row_number, reject.reasons) for reject in result.rejects] == [
+        (
+            2,
+            (
+                f"统一社会信用代码“{float(digits)!r}”不是有效的统一社会信用代码"
+                "（疑似被 Excel 转成了科学计数法，请把该列设为“文本”后重新填写）",
+            ),
+        )
+    ]
+
+
 def test_officers(tmp_path: Path) -> None:
     header = ["工号", "姓名", "手机", "wecom_userid", "区域", "所属部门"]
     path = write_csv_file(

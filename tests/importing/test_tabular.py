@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.chart import BarChart, Reference
 
 from hub.errors import InputError
 from hub.importing import open_table, read_rows, write_csv
@@ -17,6 +20,7 @@ USCC = make_uscc(1)
 HEADER = ["统一社会信用代码", "企业名称", "手机"]
 ROW = [USCC, "北京某某科技有限公司", "13800138000"]
 EXPECTED = {"统一社会信用代码": USCC, "企业名称": "北京某某科技有限公司", "手机": "13800138000"}
+ALL_DIGITS = next(code for i in range(100) if (code := make_uscc(i)).isdigit())
 
 
 @pytest.mark.parametrize(
@@ -98,29 +102,55 @@ def test_xlsx_numeric_cells_come_out_as_text(tmp_path: Path) -> None:
     ]
 
 
-def _rewrite_sheet(path: Path, old: str, new: str) -> None:
-    """Replace text in the first sheet's XML, as another tool might have written it."""
+def _rewrite_sheet(
+    path: Path,
+    old: str = "",
+    new: str = "",
+    *,
+    replace_with: str = "",
+    part: str = "xl/worksheets/sheet1.xml",
+) -> None:
+    """Replace text in (or all of) the first sheet's XML, as another tool might have written it."""
     buffer = io.BytesIO(path.read_bytes())
     out = io.BytesIO()
     with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.infolist():
             data = source.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(old.encode(), new.encode())
+            if item.filename == part:
+                assert replace_with or old.encode() in data
+                data = replace_with.encode() or data.replace(old.encode(), new.encode())
             target.writestr(item, data)
     path.write_bytes(out.getvalue())
 
 
 def test_xlsx_all_digit_uscc_stored_as_exact_integer_is_text(tmp_path: Path) -> None:
-    digits = next(code for i in range(100) if (code := make_uscc(i)).isdigit())
     path = write_xlsx_file(tmp_path / "n.xlsx", [["uscc"], ["PLACEHOLDER"]])
     # openpyxl writes a string inline; turn it into a number cell holding all 18 digits
     _rewrite_sheet(
         path,
         '<c r="A2" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>',
-        f'<c r="A2" t="n"><v>{digits}</v></c>',
+        f'<c r="A2" t="n"><v>{ALL_DIGITS}</v></c>',
     )
-    assert list(read_rows(path)) == [(2, {"uscc": digits})]
+    assert list(read_rows(path)) == [(2, {"uscc": ALL_DIGITS})]
+
+
+@pytest.mark.parametrize("target", ["/xl/worksheets/sheet1.xml", "worksheets/sheet1.xml"])
+def test_xlsx_exact_integer_found_however_the_workbook_points_to_its_sheet(
+    tmp_path: Path, target: str
+) -> None:
+    path = write_xlsx_file(tmp_path / "t.xlsx", [["uscc"], ["PLACEHOLDER"]])
+    _rewrite_sheet(
+        path,
+        '<c r="A2" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>',
+        f"<c r='A2'><v>{ALL_DIGITS}</v></c>",
+    )
+    _rewrite_sheet(
+        path,
+        'Target="/xl/worksheets/sheet1.xml"',
+        f'Target="{target}"',
+        part="xl/_rels/workbook.xml.rels",
+    )
+    assert list(read_rows(path)) == [(2, {"uscc": ALL_DIGITS})]
 
 
 def test_xlsx_uscc_that_excel_rounded_reads_as_scientific(tmp_path: Path) -> None:
@@ -136,6 +166,142 @@ def test_xlsx_first_sheet_only_and_missing_rows_numbered(tmp_path: Path) -> None
     workbook.create_sheet("other")["A1"] = "ignored"
     workbook.save(path)
     assert list(read_rows(path)) == [(7, {"a": "seven"})]
+
+
+def test_xlsx_sheet_that_does_not_start_at_a1(tmp_path: Path) -> None:
+    # the reader skips the empty rows and columns around the data; numbers and letters must not
+    path = tmp_path / "offset.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for reference, value in [
+        ("C3", "统一社会信用代码"),
+        ("D3", "手机"),
+        ("C4", USCC),
+        ("D4", 13800138000),
+        ("C6", USCC),
+        ("F6", "备注"),
+    ]:
+        sheet[reference] = value
+    workbook.save(path)
+    assert list(read_rows(path)) == [
+        (4, {"统一社会信用代码": USCC, "手机": "13800138000"}),
+        (6, {"统一社会信用代码": USCC, "手机": "", "（无表头）第 F 列": "备注"}),
+    ]
+
+
+def test_xlsx_dates_times_and_booleans_as_excel_shows_them(tmp_path: Path) -> None:
+    header = ["date", "midnight", "moment", "time", "duration", "flag", "off"]
+    values: list[object] = [
+        dt.date(2026, 1, 2),
+        dt.datetime(2026, 1, 2),
+        dt.datetime(2026, 1, 2, 3, 4, 5),
+        dt.time(12, 30),
+        dt.timedelta(hours=5),
+        True,
+        False,
+    ]
+    path = write_xlsx_file(tmp_path / "d.xlsx", [header, values])
+    assert list(read_rows(path)) == [
+        (
+            2,
+            {
+                "date": "2026-01-02",
+                "midnight": "2026-01-02",
+                "moment": "2026-01-02T03:04:05",
+                "time": "12:30:00",
+                "duration": "5:00:00",
+                "flag": "TRUE",
+                "off": "FALSE",
+            },
+        )
+    ]
+
+
+def test_xlsx_error_cell_reads_as_excel_shows_it(tmp_path: Path) -> None:
+    # a failed VLOOKUP: the clerk sees #N/A and must be told, not get an empty cell
+    path = write_xlsx_file(tmp_path / "e.xlsx", [["name", "mobile"], ["某公司", "PLACEHOLDER"]])
+    _rewrite_sheet(
+        path,
+        '<c r="B2" t="inlineStr"><is><t>PLACEHOLDER</t></is></c>',
+        '<c r="B2" t="e"><f>VLOOKUP(A2,Sheet2!A:B,2,0)</f><v>#N/A</v></c>',
+    )
+    assert list(read_rows(path)) == [(2, {"name": "某公司", "mobile": "#N/A"})]
+
+
+def test_xlsx_as_other_writers_write_it_prefixed_and_without_cell_references(
+    tmp_path: Path,
+) -> None:
+    # r="..." is optional on rows and cells (positions then follow from the order), tags may
+    # carry a namespace prefix, and an empty row may be written as <row/>
+    path = write_xlsx_file(tmp_path / "other.xlsx", [["PLACEHOLDER"]])
+    sheet = (
+        '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<x:sheetData>"
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>uscc</x:t></x:is></x:c>'
+        '<x:c r="B1" t="inlineStr"><x:is><x:t>mobile</x:t></x:is></x:c></x:row>'
+        '<x:row r="2"/>'
+        f"<x:row><x:c><x:v>{ALL_DIGITS}</x:v></x:c>"
+        '<x:c t="e"><x:f>1/0</x:f><x:v>#DIV/0!</x:v></x:c></x:row>'
+        '<x:row r="5"><x:c r="B5" t="e"><x:v>#N/A</x:v></x:c></x:row>'
+        '<x:row r="6"><x:c r="A6" s="1"/><x:c r="B6"><x:f t="shared" si="0"/>'
+        "<x:v>13800138000</x:v></x:c></x:row>"
+        "</x:sheetData></x:worksheet>"
+    )
+    _rewrite_sheet(path, replace_with=sheet)
+    assert list(read_rows(path)) == [
+        (3, {"uscc": ALL_DIGITS, "mobile": "#DIV/0!"}),
+        (5, {"uscc": "", "mobile": "#N/A"}),
+        (6, {"uscc": "", "mobile": "13800138000"}),
+    ]
+
+
+def test_xlsx_whose_dimension_element_is_wrong_is_read_to_the_end(tmp_path: Path) -> None:
+    # some generators write <dimension ref="A1:A1"/> whatever the sheet holds
+    path = write_xlsx_file(tmp_path / "dim.xlsx", [["a", "b"], ["1", "2"], ["3", "4"]])
+    _rewrite_sheet(path, '<dimension ref="A1:B3" />', '<dimension ref="A1:A1" />')
+    assert list(read_rows(path)) == [(2, {"a": "1", "b": "2"}), (3, {"a": "3", "b": "4"})]
+
+
+def test_xlsx_first_worksheet_is_read_when_a_chart_sheet_comes_first(tmp_path: Path) -> None:
+    path = write_xlsx_file(tmp_path / "c.xlsx", [["a"], [1], [2]])
+    workbook = load_workbook(path)
+    data = workbook.active
+    assert data is not None
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=3))
+    workbook.create_chartsheet("图表", 0).add_chart(chart)
+    workbook.save(path)
+    assert list(read_rows(path)) == [(2, {"a": "1"}), (3, {"a": "2"})]
+
+
+def test_xlsx_without_a_single_cell_has_no_header(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    Workbook().save(path)
+    with pytest.raises(InputError) as info, open_table(path):
+        pass
+    assert (info.value.file, info.value.reason) == (str(path), "文件为空（没有表头行）")
+
+
+def _unclosed_sheet_data(path: Path) -> None:
+    _rewrite_sheet(path, "</sheetData>", "")
+
+
+def _zip_of_something_else(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+
+
+@pytest.mark.parametrize("damage", [_unclosed_sheet_data, _zip_of_something_else])
+def test_damaged_xlsx_raises_input_error_naming_the_file(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    path = write_xlsx_file(tmp_path / "企业.xlsx", [HEADER, ROW])
+    damage(path)
+    with pytest.raises(InputError) as info, open_table(path):
+        pass
+    assert info.value.file == str(path)
+    assert info.value.reason.startswith("无法作为 Excel（.xlsx）文件读取：")
 
 
 @pytest.mark.parametrize(
