@@ -7,24 +7,35 @@ call are enqueued; a row committed but never enqueued (crash in between, Redis f
 found by :func:`requeue_stale` and enqueued again — the dispatcher's claim is idempotent, so an
 id on the stream twice is still sent once. Held rows (quiet hours) are enqueued by
 :func:`release_held` when their window opens.
+
+A send streams: the plan comes a chunk of enterprises at a time, and each chunk is committed
+in its own short transaction and enqueued at once, so workers start sending while the rest is
+planned and SQLite's write lock is never held for long. The first chunk is planned before the
+campaign is written, so a template that cannot render writes nothing; should a later chunk
+fail (a record the template cannot render, the database gone), what was committed stays
+committed and is sent, and firing the trigger again creates only the rest (idempotency keys).
+The campaign's status is read again with every chunk: a pause or cancel during a long send
+holds or skips (with the reason) the rows still to come.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hub.campaigns import PAUSED_REASON
+from hub.campaigns import CANCELLED_REASON, PAUSED_REASON
 from hub.clock import Clock
 from hub.planning import (
+    PLAN_CHUNK,
     PlannedMessage,
     Planner,
     PlanningPolicy,
@@ -42,7 +53,9 @@ __all__ = [
     "release_held", "requeue_stale",
 ]  # fmt: skip
 
-INSERT_CHUNK = 500
+_MESSAGE = cast(sa.Table, Message.__table__)
+# Awaited after each chunk is committed and enqueued: the ids it queued, and when it committed.
+ChunkHook = Callable[[Sequence[int], datetime], Awaitable[object]]
 
 
 @dataclass(slots=True)
@@ -58,6 +71,21 @@ class SendOutcome:
     by_channel: Counter[str] = field(default_factory=Counter)
     queued_ids: list[int] = field(default_factory=list)
     samples: list[PlannedMessage] = field(default_factory=list)
+    #: Time spent planning (routing and rendering), storing, and enqueueing, in seconds.
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"plan": 0.0, "store": 0.0, "enqueue": 0.0}
+    )
+
+    def count(self, planned: Sequence[PlannedMessage]) -> None:
+        """Add a chunk of the plan to the counts (and the first few to the samples)."""
+        for p in planned:
+            if p.status is MessageStatus.SKIPPED:
+                self.skipped += 1
+            else:
+                self.by_channel[p.channel.value] += 1
+                self.held += p.status is MessageStatus.HELD
+                if len(self.samples) < 3:
+                    self.samples.append(p)
 
 
 class Outbox:
@@ -70,51 +98,105 @@ class Outbox:
         renderer: TemplateRenderer,
         clock: Clock,
         policy: PlanningPolicy,
+        *,
+        chunk_size: int = PLAN_CHUNK,
     ) -> None:
         self.db = db
         self.queue = queue
         self.clock = clock
         self.planner = Planner(db, renderer, policy)
+        #: Enterprises per chunk: each chunk is one read, one write transaction, one enqueue.
+        self.chunk_size = chunk_size
 
     async def plan(self, request: SendRequest) -> list[PlannedMessage]:
         """Who would get what, now; no writes."""
         return await self.planner.plan(request, self.clock.now())
 
-    async def submit(self, request: SendRequest, *, dry_run: bool = False) -> SendOutcome:
-        """Plan, then (unless dry run) commit the campaign and messages and enqueue new ones."""
+    async def submit(
+        self, request: SendRequest, *, dry_run: bool = False, on_chunk: ChunkHook | None = None
+    ) -> SendOutcome:
+        """Plan, then (unless dry run) commit the campaign and messages and enqueue new ones.
+
+        ``on_chunk(ids, committed_at)`` is awaited after each chunk is committed and enqueued
+        (progress, pacing, latency measurement).
+        """
         now = self.clock.now()
-        planned = await self.planner.plan(request, now)
         outcome = SendOutcome(campaign_id=None)
-        outcome.recipients = len({p.enterprise_id for p in planned})
-        for p in planned:
-            if p.status is MessageStatus.SKIPPED:
-                outcome.skipped += 1
-            else:
-                outcome.by_channel[p.channel.value] += 1
-                outcome.held += p.status is MessageStatus.HELD
-        outcome.samples = [p for p in planned if p.status is not MessageStatus.SKIPPED][:3]
-        if dry_run:
-            return outcome
-        async with self.db.write() as session:
-            campaign_id, campaign_status = await self._campaign(session, request, now)
-            outcome.campaign_id = campaign_id
-            if campaign_status == "cancelled":
-                return outcome  # the trigger fired again for a cancelled campaign: nothing
-            if campaign_status == "paused":
-                planned = [_paused(p) for p in planned]
-            inserted: list[tuple[int, MessageStatus, ChannelName]] = []
-            for start in range(0, len(planned), INSERT_CHUNK):
-                chunk = planned[start : start + INSERT_CHUNK]
-                rows = [_row(p, request, campaign_id, now) for p in chunk]
-                stmt = _insert_ignore(self.db.dialect, rows).returning(
-                    Message.id, Message.status, Message.channel
-                )
-                inserted.extend(tuple(r) for r in (await session.execute(stmt)).all())
-        outcome.created = len(inserted)
-        outcome.duplicates = len(planned) - len(inserted)
-        queued = [(i, c) for i, status, c in inserted if status == MessageStatus.QUEUED]
-        outcome.queued_ids = await _enqueue(self.queue, queued)
+        chunks = self._timed_chunks(request, now, outcome)
+        recipients: set[int] = set()
+        try:
+            # The first chunk is planned before anything is written: a template that does
+            # not render leaves no campaign behind.
+            first = await anext(chunks, None)
+            campaign_id: int | None = None
+            if not dry_run:
+                async with self.db.write() as session:
+                    found, status = await self._campaign(session, request, now)
+                outcome.campaign_id = found
+                # The trigger fired again for a cancelled campaign: count, write nothing.
+                campaign_id = found if status != "cancelled" else None
+            async for chunk in _chained([first] if first else [], chunks):
+                outcome.count(chunk)
+                recipients.update(p.enterprise_id for p in chunk)
+                if campaign_id is not None:
+                    ids, committed_at = await self._store_chunk(
+                        request, campaign_id, chunk, now, outcome
+                    )
+                    if on_chunk is not None:
+                        await on_chunk(ids, committed_at)
+        finally:
+            await chunks.aclose()
+        outcome.recipients = len(recipients)
         return outcome
+
+    async def _timed_chunks(
+        self, request: SendRequest, now: datetime, outcome: SendOutcome
+    ) -> AsyncGenerator[list[PlannedMessage], None]:
+        """The planner's chunks, with the time spent producing them added to the outcome."""
+        plan = self.planner.plan_chunks(request, now, size=self.chunk_size)
+        try:
+            while True:
+                began = time.perf_counter()
+                chunk = await anext(plan, None)
+                outcome.seconds["plan"] += time.perf_counter() - began
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await plan.aclose()
+
+    async def _store_chunk(
+        self, request: SendRequest, campaign_id: int, planned: list[PlannedMessage],
+        now: datetime, outcome: SendOutcome,
+    ) -> tuple[list[int], datetime]:  # fmt: skip
+        """Insert one chunk (new rows only) in one transaction, then enqueue what it queued."""
+        began = time.perf_counter()
+        async with self.db.write() as session:
+            # Read again per chunk: a pause or cancel during a long send applies to the rest.
+            status = await session.scalar(
+                sa.select(Campaign.status).where(Campaign.id == campaign_id)
+            )
+            if status == "paused":
+                planned = [_paused(p) for p in planned]
+            elif status == "cancelled":
+                planned = [_cancelled(p) for p in planned]
+            rows = [_row(p, request, campaign_id, now) for p in planned]
+            inserted: list[tuple[int, MessageStatus, ChannelName]] = []
+            if rows:
+                stmt = _insert_ignore(self.db.dialect, None, _MESSAGE).returning(
+                    _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+                )
+                inserted = [tuple(r) for r in (await session.execute(stmt, rows)).all()]
+        committed_at = self.clock.now()
+        stored = time.perf_counter()
+        outcome.seconds["store"] += stored - began
+        outcome.created += len(inserted)
+        outcome.duplicates += len(planned) - len(inserted)
+        queued = [(i, c) for i, s, c in inserted if s == MessageStatus.QUEUED]
+        ids = await _enqueue(self.queue, queued)
+        outcome.queued_ids.extend(ids)
+        outcome.seconds["enqueue"] += time.perf_counter() - stored
+        return ids, committed_at
 
     async def _campaign(self, session: Any, request: SendRequest, now: datetime) -> tuple[int, str]:
         """The trigger's campaign (created on first fire) and its status."""
@@ -124,7 +206,7 @@ class Outbox:
             "status": "active", "created_by": request.created_by,
             "created_at": now, "updated_at": now,
         }  # fmt: skip
-        await session.execute(_insert_ignore(self.db.dialect, [values], table=Campaign))
+        await session.execute(_insert_ignore(self.db.dialect, [values], Campaign))
         found = (
             await session.execute(
                 sa.select(Campaign.id, Campaign.status).where(
@@ -144,6 +226,14 @@ def _paused(p: PlannedMessage) -> PlannedMessage:
     return dataclasses.replace(p, status=MessageStatus.HELD, reason=PAUSED_REASON)
 
 
+def _cancelled(p: PlannedMessage) -> PlannedMessage:
+    """Rows still to come when the campaign was cancelled mid-send: recorded, not sent."""
+    if p.status not in (MessageStatus.QUEUED, MessageStatus.HELD):
+        return p
+    return dataclasses.replace(p, status=MessageStatus.SKIPPED, reason=CANCELLED_REASON,
+                               release_at=None)  # fmt: skip
+
+
 def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetime
          ) -> dict[str, Any]:  # fmt: skip
     return {
@@ -156,9 +246,20 @@ def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetim
     }  # fmt: skip
 
 
-def _insert_ignore(dialect: str, rows: list[dict[str, Any]], table: Any = Message) -> Any:
+def _insert_ignore(dialect: str, rows: list[dict[str, Any]] | None, table: Any) -> Any:
+    """INSERT .. ON CONFLICT DO NOTHING; without ``rows``, for an executemany."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).values(rows).on_conflict_do_nothing()
+    stmt = insert(table)
+    return (stmt if rows is None else stmt.values(rows)).on_conflict_do_nothing()
+
+
+async def _chained(
+    first: list[list[PlannedMessage]], rest: AsyncIterator[list[PlannedMessage]]
+) -> AsyncIterator[list[PlannedMessage]]:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> list[int]:

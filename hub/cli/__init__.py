@@ -12,7 +12,16 @@ from pathlib import Path
 
 import typer
 
-from hub.cli import campaigns, messaging, registry, sandbox, schedules, system, templates
+from hub.cli import (
+    bench,
+    campaigns,
+    messaging,
+    registry,
+    sandbox,
+    schedules,
+    system,
+    templates,
+)
 from hub.cli.common import err
 from hub.errors import ConfigError, HubError, InputError, UsageError
 
@@ -42,6 +51,7 @@ campaigns.register(app)
 sandbox.register(app)
 templates.register(app)
 schedules.register(app)
+bench.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
