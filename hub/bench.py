@@ -63,6 +63,7 @@ from hub.demo_data import (
 )
 from hub.keys import RedisKeys
 from hub.outbox import SendRequest
+from hub.planning import PLAN_CHUNK
 from hub.redis_server import EMBEDDED, PID_FILE, EmbeddedRedis, start_embedded
 from hub.runtime import Components, open_components
 from hub.store.migrate import upgrade
@@ -294,7 +295,9 @@ class _Bench:
         districts for about half a minute of traffic (a 100,000-message run at half rate
         would measure a queue growing with the database, not the latency).
         """
-        audience = "all" if rate is None else _districts(self.options.n, rate * LATENCY_SECONDS)
+        audience, share = ("all", 1.0)
+        if rate is not None:
+            audience, share = _districts(self.options.n, rate * LATENCY_SECONDS)
         run = _Run(audience=audience)
         request = SendRequest(
             kind=MessageKind.POLICY_PUSH,
@@ -318,7 +321,8 @@ class _Bench:
                 await asyncio.sleep(max(0.0, run.started + queued / rate - time.time()))
 
         if rate is not None:
-            hub.outbox.chunk_size = max(10, min(200, int(rate / 20)))  # ~20 commits a second
+            # About 20 commits a second (a chunk is a range of enterprise ids).
+            hub.outbox.chunk_size = max(10, int(rate / 20 / share))
         profile = self.options.profile_dir if label == "throughput" else None
         profiler = cProfile.Profile() if profile is not None else None
         run.started = time.time()
@@ -329,7 +333,7 @@ class _Bench:
         if profiler is not None and profile is not None:
             profiler.disable()
             profiler.dump_stats(profile / "producer.prof")
-        hub.outbox.chunk_size = 1_000
+        hub.outbox.chunk_size = PLAN_CHUNK
         run.counts = await self.wait_final(hub, run.outcome.campaign_id, run.outcome.created)
         async with hub.db.read() as session:
             last = await session.scalar(
@@ -486,10 +490,10 @@ class _Bench:
             )  # fmt: skip
 
 
-def _districts(n: int, wanted: float) -> str:
-    """An audience of the largest districts holding about ``wanted`` of the ``n`` rows."""
+def _districts(n: int, wanted: float) -> tuple[str, float]:
+    """The largest districts holding about ``wanted`` of ``n`` rows (audience, share)."""
     if wanted >= n:
-        return "all"
+        return "all", 1.0
     total = sum(weight for _code, weight in REGIONS.values())
     chosen: list[str] = []
     share = 0.0
@@ -498,7 +502,7 @@ def _districts(n: int, wanted: float) -> str:
         share += weight / total
         if share * n >= wanted:
             break
-    return "region=" + "|".join(chosen)
+    return "region=" + "|".join(chosen), share
 
 
 def _take(rows: Any, n: int) -> list[dict[str, str]]:

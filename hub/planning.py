@@ -39,7 +39,7 @@ _COUNTED = (
     MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.SENDING, MessageStatus.SENT,
     MessageStatus.DELIVERED,
 )  # fmt: skip
-PLAN_CHUNK = 1_000  # enterprises per chunk: a few queries each, and memory stays bounded
+PLAN_CHUNK = 1_000  # enterprise ids per chunk: a few queries each, and memory stays bounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +112,24 @@ class Planner:
             default=self.policy.default_channel, requested=request.channel,
         )  # fmt: skip
         release_at = hold_until(now, self.policy.quiet_hours.window(request.kind), self.policy.tz)
-        after = 0
-        while True:
+        async with self.db.read() as session:
+            last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
+        # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,
+        # SQLite serves a filter such as ``tier=key|general`` from an index and sorts all the
+        # remaining matches again for every chunk.
+        for low in range(1, last + 1, size):
+            span = (low, min(low + size - 1, last))
             async with self.db.read() as session:
-                recipients = await _Recipients.load(session, request.audience, after, size)
+                recipients = await _Recipients.load(session, request.audience, span)
                 if not recipients.enterprises:
-                    return
-                history = await _recent_history(session, recipients.span, now, self.policy.routing)
+                    continue
+                history = await _recent_history(session, span, now, self.policy.routing)
             planned: list[PlannedMessage] = []
             for enterprise in recipients.enterprises:
                 contacts = recipients.contacts.get(enterprise.id, ())
                 for message in self._plan_enterprise(request, enterprise, contacts, chain):
                     planned.append(self._limit(request, message, history, release_at))
             yield planned
-            after = recipients.enterprises[-1].id
 
     def _plan_enterprise(
         self,
@@ -230,25 +234,23 @@ class _Recipients:
 
     enterprises: list[_EnterpriseRow]
     contacts: dict[int, list[_ContactRow]]
-    span: tuple[int, int]  # first and last enterprise id of the chunk
 
     @classmethod
-    async def load(cls, session: Any, audience: Audience, after: int, size: int) -> _Recipients:
+    async def load(cls, session: Any, audience: Audience, span: tuple[int, int]) -> _Recipients:
+        low, high = span
         rows = (
             await session.execute(
                 sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.tier,
                           Enterprise.industry, Enterprise.region, Officer.name, Officer.mobile)
                 .outerjoin(Officer, Enterprise.officer_id == Officer.id)
-                .where(audience.where(), Enterprise.id > after)
+                .where(audience.where(), Enterprise.id.between(low, high))
                 .order_by(Enterprise.id)
-                .limit(size)
             )
         ).all()  # fmt: skip
         if not rows:
-            return cls([], {}, (0, 0))
-        # The chunk's ids are a range: contacts, tags and opt-outs are read by range (index
-        # scans), not by IN lists; rows of enterprises outside the audience are ignored.
-        low, high = rows[0][0], rows[-1][0]
+            return cls([], {})
+        # Contacts, tags and opt-outs are read by the id range (index range scans), not by IN
+        # lists; rows of enterprises in the range but outside the audience are ignored.
         tags: dict[int, list[str]] = defaultdict(list)
         for enterprise_id, tag in await session.execute(
             sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
@@ -283,7 +285,7 @@ class _Recipients:
             )
             for r in rows
         ]  # fmt: skip
-        return cls(enterprises, contacts, (low, high))
+        return cls(enterprises, contacts)
 
 
 @dataclass(slots=True)
