@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.config import Settings, load_settings
+from hub.errors import UsageError
 from hub.logs import configure_logging
 
 T = TypeVar("T")
@@ -47,3 +48,14 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
+
+
+def parse_set_options(pairs: list[str]) -> dict[str, str]:
+    """``--set name=value`` options as template variables; a malformed one is a usage error."""
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise UsageError(f"--set 需要 名称=值 的形式，收到“{pair}”")
+        variables[name.strip()] = value
+    return variables

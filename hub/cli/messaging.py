@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import typer
 
 from hub.audience import parse_audience
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
 from hub.clock import local_iso
 from hub.config import Settings
 from hub.errors import UsageError
@@ -27,16 +27,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(messages_app, name="messages")
     messages_app.command("list")(messages_list)
     app.command("send")(send)
-
-
-def _parse_vars(pairs: list[str]) -> dict[str, str]:
-    variables = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise UsageError(f"--set 需要 名称=值 的形式，收到“{pair}”")
-        variables[name.strip()] = value
-    return variables
 
 
 def send(
@@ -67,7 +57,7 @@ def send(
         kind=message_kind,  # type: ignore[arg-type]
         audience=parse_audience(audience),
         channel=forced,  # type: ignore[arg-type]
-        variables=_parse_vars(set_vars),
+        variables=parse_set_options(set_vars),
         **({"trigger_key": idempotency_key} if idempotency_key else {}),
     )
     settings = settings_from(ctx)

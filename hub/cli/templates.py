@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import selectinload
 
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
 from hub.clock import SystemClock
 from hub.config import Settings
 from hub.errors import HubError, NotFoundError, UsageError
@@ -113,16 +113,6 @@ def _stored_sms(
         return None, f"未比对数据库：{exc}"
 
 
-def _parse_vars(pairs: list[str]) -> dict[str, str]:
-    variables = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise UsageError(f"--set 需要 名称=值 的形式，收到“{pair}”")
-        variables[name.strip()] = value
-    return variables
-
-
 def preview(
     ctx: typer.Context,
     kind: str = typer.Argument(..., help="message kind, e.g. credit_warning"),
@@ -151,7 +141,7 @@ def preview(
             message_kind,
             channel_name,
             enterprise.strip().upper(),
-            _parse_vars(set_vars),
+            parse_set_options(set_vars),
             folder=folder or templates_folder(settings),
             from_files=from_files,
         )
