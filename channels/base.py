@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.errors import HubError
@@ -36,6 +37,32 @@ class PermanentError(ChannelError):
     """This message cannot go out on this channel (bad address, opted out, template refused)."""
 
 
+class OptedOutError(PermanentError):
+    """The recipient refused this channel at the provider (SMS blacklist, WeChat user left).
+
+    The dispatcher records an opt-out for the contact on this channel, then falls back.
+    """
+
+
+class ProviderConfigError(PermanentError):
+    """The provider refused our side: template, signature, credentials, app settings.
+
+    Every message of that kind would fail the same way, so besides failing (or falling back)
+    the dispatcher raises an admin alert.
+    """
+
+
+class HoldError(ChannelError):
+    """The provider refuses to send now but will later (e.g. a marketing time window).
+
+    The message is held until ``until`` (or the next quiet-hours opening), never dropped.
+    """
+
+    def __init__(self, message: str, *, code: str = "", until: datetime | None = None) -> None:
+        self.until = until
+        super().__init__(message, code=code)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """What the dispatcher hands a channel: one rendered message to one address."""
@@ -54,6 +81,22 @@ class SendResult:
 
     message_id: int
     provider_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """A provider's report on a message it accepted: delivered, or failed with its code.
+
+    ``provider_message_id`` is what :class:`SendResult` carried (Tencent SerialNo, Aliyun BizId,
+    WeChat MsgID); a receipt for an id the hub does not know changes nothing.
+    """
+
+    provider: str
+    provider_message_id: str
+    delivered: bool
+    at: datetime | None = None
+    error_code: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,8 @@ class TencentSmsSettings(ProviderSettings):
     sdk_app_id: str | None = None
     sign_name: str | None = None
     path_secret: str | None = None
+    # Webhook source addresses (IPs or CIDR networks); empty = any (the path secret still holds).
+    allowed_ips: tuple[str, ...] = ()
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
         "secret_id",
@@ -144,6 +146,7 @@ class AliyunSmsSettings(ProviderSettings):
     access_key_secret: str | None = None
     sign_name: str | None = None
     path_secret: str | None = None
+    allowed_ips: tuple[str, ...] = ()
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
         "access_key_id",
@@ -186,6 +189,8 @@ class WechatAppSettings(ProviderSettings):
 class WechatSettings(_Frozen):
     default_app: str | None = None
     apps: dict[str, WechatAppSettings] = {}
+    # Callbacks whose timestamp is further than this from now are refused (replays).
+    replay_window_seconds: int = Field(default=300, ge=1)
 
 
 class TelegramSettings(ProviderSettings):

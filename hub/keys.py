@@ -87,6 +87,22 @@ class RedisKeys:
         """The rate limiter state of one provider (e.g. ``tencent``, ``wechat.main``)."""
         return f"{self.prefix}:bucket:{{{_checked('provider', provider)}}}"
 
+    def parked_receipts(self) -> str:
+        """Sorted set of delivery receipts that arrived before their send was recorded."""
+        return f"{self.prefix}:receipts:parked"
+
+    def access_token(self, app: str) -> str:
+        """A provider access token cached for one app (WeChat Official Account, WeCom app)."""
+        return f"{self.prefix}:token:{{{_checked('app', app)}}}"
+
+    def telegram_link(self, code: str) -> str:
+        """A one-time Telegram deep-link code -> the contact it binds (expires)."""
+        return f"{self.prefix}:tglink:{_checked('link code', code)}"
+
+    def webhook_seen(self, provider: str, event_id: str) -> str:
+        """Marks a webhook event (not a reply) already handled, for providers that redeliver."""
+        return f"{self.prefix}:seen:{_checked('provider', provider)}:{_checked('event', event_id)}"
+
     def pattern(self) -> str:
         """A SCAN ``MATCH`` pattern for every key under this prefix (cleanup, diagnostics)."""
         return f"{self.prefix}:*"

@@ -7,14 +7,17 @@ skips, when it is missing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -50,10 +53,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """The test PostgreSQL database, migrated once per session."""
-    url = required_env("HUB_TEST_POSTGRES_URL")
-    upgrade_sync(url)
-    return url
+    """A PostgreSQL database of this test session's own, migrated once, dropped at the end.
+
+    Each session gets its own database on the test server, so several test runs at once (two
+    developers, or a run beside `hub bench`) never truncate each other's tables.
+    """
+    base = sa.engine.make_url(required_env("HUB_TEST_POSTGRES_URL"))
+    name = f"{base.database}_{uuid.uuid4().hex[:10]}"
+    _in_thread(_admin_sql(base, f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_sync(url)
+        yield url
+    finally:
+        _in_thread(_admin_sql(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _in_thread(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to the end on a thread of its own (the caller may be inside a loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+async def _admin_sql(base: sa.engine.URL, statement: str) -> None:
+    """Run one statement outside a transaction on the server's maintenance database."""
+    conn = await asyncpg.connect(
+        host=base.host, port=base.port, user=base.username, password=base.password,
+        database="postgres",
+    )  # fmt: skip
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 async def _truncate_all(db: Database) -> None:
