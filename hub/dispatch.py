@@ -40,14 +40,19 @@ from channels.base import (
     Channel,
     ChannelError,
     ChannelRegistry,
+    HoldError,
+    OptedOutError,
     OutboundMessage,
     PermanentError,
+    ProviderConfigError,
     RetryableError,
     SendResult,
 )
-from hub.clock import Clock
+from hub.alerts import raise_alert
+from hub.clock import SHANGHAI, Clock
 from hub.config import DispatchSettings
 from hub.metrics import HubMetrics
+from hub.optouts import record_opt_out
 from hub.queue import Queue, StreamEntry
 from hub.ratelimit import TokenBucket
 from hub.store.db import Database
@@ -93,6 +98,9 @@ _MARK_FAILED = (
     .where(_MESSAGE.c.id == sa.bindparam("b_id"))
     .values({c: sa.bindparam(f"b_{c}") for c in _FAILURE_COLUMNS})
 )
+
+# A provider's "not now" without a time: try again after this long.
+HOLD_DEFAULT = timedelta(hours=1)
 
 # Batches in flight per channel and process: 2 sent ~25% more than 1 in `hub bench` (the
 # worker otherwise idles while SQLite or the provider answers); more only adds contention.
@@ -322,6 +330,8 @@ class Dispatcher:
         sent: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         follow_ups: list[tuple[str, int, Any]] = []
+        opt_outs: set[int] = set()
+        alerts: dict[str, str] = {}
         outcomes: Counter[str] = Counter()
         for item, result in zip(claimed, results, strict=True):
             message = item.message
@@ -332,6 +342,10 @@ class Dispatcher:
             else:
                 outcome, changes, follow_up = self._failure(channel, item, result, now)
                 outcomes[outcome] += 1
+                if isinstance(result, OptedOutError) and message.contact_id is not None:
+                    opt_outs.add(message.contact_id)
+                if isinstance(result, ProviderConfigError):
+                    alerts.setdefault(result.code or type(result).__name__, str(result))
                 attempts.append({
                     "message_id": message.message_id, "attempt_no": item.attempt_no,
                     "channel": channel.name, "provider": channel.provider, "started_at": started,
@@ -359,6 +373,15 @@ class Dispatcher:
                 await session.execute(sa.insert(_ATTEMPT), attempts)
             if failed:
                 await session.execute(_MARK_FAILED, failed)
+            for contact_id in sorted(opt_outs):
+                await record_opt_out(
+                    session, self.db.dialect, self.clock, contact_id, ChannelName(channel.name),
+                    source=f"provider:{channel.provider}",
+                )  # fmt: skip
+            for code, detail in alerts.items():
+                await raise_alert(
+                    session, self.clock, source=channel.provider, code=code, detail=detail
+                )
         for outcome, count in outcomes.items():
             self.metrics.send_outcomes.labels(channel.name, outcome).inc(count)
         # After the commit: a crash here leaves rows queued, which the reconciler re-enqueues.
@@ -373,7 +396,13 @@ class Dispatcher:
     def _failure(
         self, channel: Channel, item: _Claimed, error: ChannelError, now: datetime
     ) -> tuple[str, dict[str, Any], tuple[str, Any] | None]:
-        """What a failed attempt leads to: retry later, the next channel, failed, or dead."""
+        """What a failed attempt leads to: retry later, held, the next channel, failed, or dead."""
+        if isinstance(error, HoldError):
+            until = error.until or now + HOLD_DEFAULT
+            reason = f"服务商暂不允许发送，暂缓至 {until.astimezone(SHANGHAI):%m-%d %H:%M}：{error}"
+            changes = {"status": MessageStatus.HELD, "next_attempt_at": until,
+                       "status_reason": reason, "attempts": item.attempt_no - 1}  # fmt: skip
+            return "held", changes, None
         if isinstance(error, RetryableError) and item.attempt_no < self.settings.max_attempts:
             due = now + timedelta(seconds=self._backoff(item.attempt_no, error))
             reason = f"第 {item.attempt_no} 次发送失败，将重试：{error}"
@@ -388,7 +417,7 @@ class Dispatcher:
             changes = {
                 "status": MessageStatus.QUEUED, "channel": nxt["channel"],
                 "address": nxt["address"], "body": nxt["body"], "attempts": 0,
-                "params": {**item.message.params, "fallbacks": fallbacks},
+                "params": {**nxt.get("params", item.message.params), "fallbacks": fallbacks},
                 "status_reason": f"{failed_on}发送失败（{error}），改用{next_on}",
             }  # fmt: skip
             return "fallback", changes, ("fallback", nxt["channel"])

@@ -46,6 +46,7 @@ from hub.queue import Queue
 from hub.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Campaign, Message
+from hub.store.templates import catalog_stamp, load_catalog
 from hub.vocab import ChannelName, MessageStatus
 
 __all__ = [
@@ -100,6 +101,7 @@ class Outbox:
         policy: PlanningPolicy,
         *,
         chunk_size: int = PLAN_CHUNK,
+        live_templates: bool = False,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -107,9 +109,22 @@ class Outbox:
         self.planner = Planner(db, renderer, policy)
         #: Enterprises per chunk: each chunk is one read, one write transaction, one enqueue.
         self.chunk_size = chunk_size
+        #: Render from the database's templates, re-read when an admin changed one.
+        self.live_templates = live_templates
+        self._stamp: tuple[int, int, Any] | None = None
+
+    async def refresh_templates(self) -> None:
+        """Pick up template versions edited since the last trigger (no restart needed)."""
+        if not self.live_templates:
+            return
+        stamp = await catalog_stamp(self.db)
+        if stamp != self._stamp:
+            self.planner.renderer.use(await load_catalog(self.db))
+            self._stamp = stamp
 
     async def plan(self, request: SendRequest) -> list[PlannedMessage]:
         """Who would get what, now; no writes."""
+        await self.refresh_templates()
         return await self.planner.plan(request, self.clock.now())
 
     async def submit(
@@ -120,6 +135,7 @@ class Outbox:
         ``on_chunk(ids, committed_at)`` is awaited after each chunk is committed and enqueued
         (progress, pacing, latency measurement).
         """
+        await self.refresh_templates()
         now = self.clock.now()
         outcome = SendOutcome(campaign_id=None)
         chunks = self._timed_chunks(request, now, outcome)
@@ -241,8 +257,10 @@ def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetim
         "kind": request.kind, "enterprise_id": p.enterprise_id, "contact_id": p.contact_id,
         "channel": p.channel, "address": p.address, "status": p.status,
         "status_reason": p.reason, "body": p.body,
-        "params": {"fallbacks": list(p.fallbacks)} if p.fallbacks else {},
-        "attempts": 0, "next_attempt_at": p.release_at, "created_at": now, "updated_at": now,
+        "params": {**p.params, "fallbacks": list(p.fallbacks)} if p.fallbacks
+                  else dict(p.params),
+        "template_version_id": p.template_version_id, "attempts": 0,
+        "next_attempt_at": p.release_at, "created_at": now, "updated_at": now,
     }  # fmt: skip
 
 

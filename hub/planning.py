@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from hub.audience import Audience
 from hub.clock import SHANGHAI
 from hub.config import QuietHours, RoutingSettings
+from hub.errors import RenderError
 from hub.quiet_hours import hold_until
 from hub.render import TemplateRenderer
 from hub.routing import NoRoute, Route, channel_chain, route_contact
@@ -68,7 +69,10 @@ class PlannedMessage:
     status: MessageStatus
     reason: str | None
     release_at: datetime | None = None
-    fallbacks: tuple[dict[str, str], ...] = ()
+    fallbacks: tuple[dict[str, Any], ...] = ()
+    #: What the provider sends from (``Rendered.message_params``): SMS values, WeChat fields.
+    params: Mapping[str, Any] = field(default_factory=dict)
+    template_version_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +161,30 @@ class Planner:
                 continue
             context = self._context(request, enterprise, contact)
             primary = routes.primary
-            fallbacks = tuple(self._fallback(kind, route, context) for route in routes.fallbacks)
-            body = self.renderer.render(kind, primary.channel.value, context)
+            try:
+                rendered = self.renderer.render_message(kind, primary.channel.value, context)
+                fallbacks = tuple(
+                    self._fallback(kind, route, context) for route in routes.fallbacks
+                )
+            except RenderError as exc:
+                # No template at all is the sender's mistake: refuse the whole trigger.
+                channels = (primary.channel, *(r.channel for r in routes.fallbacks))
+                if any(self.renderer.catalog.get(kind, c.value) is None for c in channels):
+                    raise
+                # One recipient's data the template cannot take: recorded, the rest go out.
+                yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
+                                     primary.address, "", MessageStatus.SKIPPED,
+                                     f"模板渲染失败：{exc}")  # fmt: skip
+                continue
             yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
-                                 primary.address, body, MessageStatus.QUEUED, None,
-                                 fallbacks=fallbacks)  # fmt: skip
+                                 primary.address, rendered.body, MessageStatus.QUEUED, None,
+                                 fallbacks=fallbacks, params=rendered.message_params(),
+                                 template_version_id=rendered.version_id)  # fmt: skip
 
-    def _fallback(self, kind: str, route: Route, context: Mapping[str, Any]) -> dict[str, str]:
-        body = self.renderer.render(kind, route.channel.value, context)
-        return {"channel": route.channel.value, "address": route.address, "body": body}
+    def _fallback(self, kind: str, route: Route, context: Mapping[str, Any]) -> dict[str, Any]:
+        rendered = self.renderer.render_message(kind, route.channel.value, context)
+        return {"channel": route.channel.value, "address": route.address,
+                "body": rendered.body, "params": rendered.message_params()}  # fmt: skip
 
     def _context(
         self, request: SendRequest, enterprise: _EnterpriseRow, contact: _ContactRow

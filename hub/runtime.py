@@ -31,6 +31,7 @@ from hub.redis_server import open_redis
 from hub.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
+from hub.store.templates import seed_templates
 from hub.vocab import ChannelName
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,9 @@ async def open_components(
                     connector=aiohttp.TCPConnector(limit=HTTP_CONCURRENCY, limit_per_host=0)
                 )
             )
-        renderer = TemplateRenderer(templates_folder(settings))
+        # The database's templates are in force; shipped files seed what it lacks.
+        catalog = await seed_templates(db, templates_folder(settings), clock, settings)
+        renderer = TemplateRenderer(catalog)
         channels = ChannelRegistry()
         stack.push_async_callback(channels.aclose)
         if settings.channels.sandbox.enabled:
@@ -155,7 +158,7 @@ async def open_components(
             quiet_hours=settings.quiet_hours,
             tz=settings.hub.tz,
         )
-        outbox = Outbox(db, queue, renderer, clock, policy)
+        outbox = Outbox(db, queue, renderer, clock, policy, live_templates=True)
         metrics = HubMetrics(CollectorRegistry())
         yield Components(
             settings=settings,

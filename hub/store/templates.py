@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
 from hub.clock import Clock
 from hub.config import Settings
@@ -25,8 +26,10 @@ from hub.store.db import Database
 from hub.store.messaging import Template, TemplateVersion
 from hub.template_check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_folder
 from hub.template_spec import Catalog, TemplateSpec
-from hub.templates import Problem
+from hub.templates import Problem, load_folder
 from hub.vocab import ChannelName, MessageKind
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -184,3 +187,36 @@ async def load_catalog(db: Database) -> Catalog:
         )
         for kind, channel, version in rows
     )
+
+
+async def seed_templates(db: Database, folder: Path, clock: Clock, settings: Settings) -> Catalog:
+    """On start: import shipped templates the database does not have yet, then read what is in
+    force. Admins' edits survive (``only_new``); the full check runs only when something is new.
+    """
+    async with db.read() as session:
+        stored = {
+            (kind.value, channel.value)
+            for kind, channel in await session.execute(sa.select(Template.kind, Template.channel))
+        }
+    shipped = {(spec.kind, spec.channel) for spec in load_folder(folder).catalog}
+    if not shipped <= stored:
+        report = await sync_templates(db, folder, clock, "system", settings=settings,
+                                      only_new=True)  # fmt: skip
+        for problem in report.rejected:
+            log.warning("template_not_imported", problem=problem.as_dict())
+    return await load_catalog(db)
+
+
+async def catalog_stamp(db: Database) -> tuple[int, int, Any]:
+    """Changes whenever a template gets a new current version: (templates, versions, latest)."""
+    async with db.read() as session:
+        row = (
+            await session.execute(
+                sa.select(
+                    sa.func.count(Template.id),
+                    sa.func.coalesce(sa.func.sum(Template.current_version), 0),
+                    sa.func.max(Template.updated_at),
+                )
+            )
+        ).one()
+    return int(row[0]), int(row[1]), row[2]
