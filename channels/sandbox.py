@@ -27,7 +27,12 @@ class SandboxChannel:
     max_batch: ClassVar[int] = 500
     default_qps: ClassVar[float] = 10_000.0
 
-    def __init__(self, redis: Redis, keys: RedisKeys, clock: Clock, *, inbox_size: int = 200):
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, clock: Clock, *, inbox_size: int = 200,
+        qps: float | None = None,
+    ) -> None:  # fmt: skip
+        #: Sends per second across all workers (``channels.sandbox.qps``), for drills.
+        self.qps = qps or self.default_qps
         self._redis = redis
         self._keys = keys
         self._clock = clock

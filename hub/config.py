@@ -107,6 +107,8 @@ class DispatchSettings(_Frozen):
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=600.0, gt=0)
     reclaim_idle_seconds: int = Field(default=60, ge=1)
+    # How often the reconciler re-enqueues rows Redis lost and releases held messages.
+    reconcile_every_seconds: float = Field(default=30.0, gt=0)
 
 
 class ProviderSettings(_Frozen):

@@ -10,8 +10,9 @@ message is dead-lettered with its reason.
 Before each provider call the dispatcher takes one token per message from the provider's
 distributed token bucket (``hub.ratelimit``), at the channel's configured ``qps`` (an instance
 attribute the runtime sets from config.yaml; the class's ``default_qps`` otherwise), so every
-worker process together holds the provider's rate. When asked to stop while waiting for
-tokens, the messages not yet sent go back to ``queued`` and onto the stream for another worker.
+worker process together holds the provider's rate. Rows are claimed only once the tokens are
+there, right before the call, so a batch waiting for tokens holds no row another worker could
+also send. When asked to stop while waiting, the ids not yet claimed go back onto the stream.
 
 Speed (``hub bench``): the hot statements are Core statements on the tables (no ORM unit of
 work); a successful send updates only the columns that change (one executemany) and its
@@ -214,26 +215,37 @@ class Dispatcher:
         return await self.process(channel, entries) if entries else 0
 
     async def process(self, channel_name: str, entries: Sequence[StreamEntry]) -> int:
-        """Send the messages behind these stream entries and acknowledge the entries."""
+        """Send the messages behind these stream entries and acknowledge the entries.
+
+        Per chunk, the provider's tokens come first and the rows are claimed (``queued`` →
+        ``sending``) only then, right before the call: a batch waiting for tokens holds no
+        row, so another worker that takes over its stream entries (XAUTOCLAIM) or the
+        reconciler can never send the same message while this one waits.
+        """
         channel = self.channels.get(channel_name)
-        claimed = await self._claim_rows({e.message_id for e in entries})
-        started = self.clock.now()
+        ids = sorted({e.message_id for e in entries})
         rate = channel_rate(channel)
         burst = bucket_burst(rate)
         # A chunk never needs more tokens than the bucket can hold.
         size = min(channel.max_batch, burst)
-        results: list[SendResult | ChannelError] = []
-        for start in range(0, len(claimed), size):
-            chunk = claimed[start : start + size]
+        handled = 0
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
             if not await self._throttle(channel, len(chunk), rate, burst):
-                await self._give_back(channel_name, claimed[start:])
-                claimed = claimed[:start]
+                # Asked to stop: the rest were never claimed; put them back for another worker.
+                await self.queue.enqueue(channel_name, ids[start:])
+                log.info("returned unsent messages on stop", channel=channel_name,
+                         count=len(ids) - start)  # fmt: skip
                 break
-            results.extend(await self._send(channel, [c.message for c in chunk]))
-        if claimed:
+            claimed = await self._claim_rows(set(chunk))
+            if not claimed:
+                continue
+            started = self.clock.now()
+            results = await self._send(channel, [c.message for c in claimed])
             await self._record(channel, claimed, results, started)
+            handled += len(claimed)
         await self.queue.ack(channel_name, [e.entry_id for e in entries])
-        return len(claimed)
+        return handled
 
     async def _throttle(self, channel: Channel, tokens: int, rate: float, burst: int) -> bool:
         """Wait for the provider's tokens; False when asked to stop before they came."""
@@ -251,20 +263,6 @@ class Dispatcher:
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-
-    async def _give_back(self, channel_name: str, unsent: Sequence[_Claimed]) -> None:
-        """Put claimed, unsent rows back to ``queued`` and on the stream (stop while throttled)."""
-        ids = [c.message.message_id for c in unsent]
-        stmt = (
-            sa.update(_MESSAGE)
-            .where(_MESSAGE.c.id.in_(ids), _status_is(MessageStatus.SENDING))
-            .values(status=MessageStatus.QUEUED, attempts=_MESSAGE.c.attempts - 1,
-                    updated_at=self.clock.now())
-        )  # fmt: skip
-        async with self._writing, self.db.write() as session:
-            await session.execute(stmt)
-        await self.queue.enqueue(channel_name, ids)
-        log.info("returned unsent messages on stop", channel=channel_name, count=len(ids))
 
     async def _claim_rows(self, ids: set[int]) -> list[_Claimed]:
         now = self.clock.now()

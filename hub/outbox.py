@@ -292,15 +292,30 @@ async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> li
 
 
 async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
-    """Enqueue again queued rows untouched for a while (Redis lost them, or a crash)."""
+    """Enqueue again rows untouched for a while: queued ones (Redis lost them, or a crash
+    between commit and enqueue), and ones left ``sending`` for twice as long (the worker died
+    mid-send and Redis lost its pending entry too; the dispatcher re-claims only such old
+    ``sending`` rows, so a live worker's send is never doubled)."""
     cutoff = clock.now() - older_than
+    abandoned = clock.now() - 2 * older_than
     async with db.read() as session:
         rows = (
             await session.execute(
                 sa.select(Message.id, Message.channel).where(
-                    Message.status == MessageStatus.QUEUED,
-                    Message.updated_at < cutoff,
-                    sa.or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff),
+                    sa.or_(
+                        sa.and_(
+                            Message.status == MessageStatus.QUEUED,
+                            Message.updated_at < cutoff,
+                            sa.or_(
+                                Message.next_attempt_at.is_(None),
+                                Message.next_attempt_at < cutoff,
+                            ),
+                        ),
+                        sa.and_(
+                            Message.status == MessageStatus.SENDING,
+                            Message.updated_at < abandoned,
+                        ),
+                    )
                 )
             )
         ).all()

@@ -16,6 +16,7 @@ import uvicorn
 from hub.config import Settings
 from hub.dispatch import Dispatcher
 from hub.outbox import release_held, requeue_stale
+from hub.receipts import retry_parked
 from hub.runtime import Components, open_components
 from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
@@ -23,8 +24,6 @@ from hub.store.schedules import sync_schedules
 from hub.web.app import create_app
 
 log = structlog.get_logger(__name__)
-
-RECONCILE_EVERY_SECONDS = 30.0
 
 
 def consumer_name() -> str:
@@ -123,7 +122,8 @@ async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
             released = await release_held(hub.db, hub.queue, hub.clock)
             if released:
                 log.info("released held messages", count=released)
+            await retry_parked(hub.db, hub.redis, hub.keys, hub.clock)
         except Exception:  # keep reconciling; the next pass retries
             log.exception("reconcile failed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RECONCILE_EVERY_SECONDS)
+            await asyncio.wait_for(stop.wait(), hub.settings.dispatch.reconcile_every_seconds)

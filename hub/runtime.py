@@ -141,7 +141,13 @@ async def open_components(
         stack.push_async_callback(channels.aclose)
         if settings.channels.sandbox.enabled:
             channels.register(
-                SandboxChannel(redis, keys, clock, inbox_size=settings.channels.sandbox.inbox_size)
+                SandboxChannel(
+                    redis,
+                    keys,
+                    clock,
+                    inbox_size=settings.channels.sandbox.inbox_size,
+                    qps=settings.channels.sandbox.qps,
+                )
             )
         if http is not None:
             channels.register(
