@@ -1,63 +1,60 @@
 """Tencent Cloud SMS, API 3.0 ``SendSms`` (version 2021-01-11), signed with TC3-HMAC-SHA256.
 
-Pure core, I/O at the edge: :func:`build_request` turns messages into signed headers and the
-exact body bytes, :func:`parse_response` turns the provider's answer into one result per
-message; :class:`TencentSmsChannel` only groups, posts through the shared
-``aiohttp.ClientSession`` it is given, and maps network failures.
+Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request` turns
+one group into signed headers and the exact body bytes (signing in :mod:`channels.tencent_tc3`),
+:func:`parse_response` turns the answer into one result per message; :class:`TencentSmsChannel`
+only posts through the shared ``aiohttp.ClientSession`` it is given and maps network failures.
 
-Where a message's template comes from (until the templates work is integrated):
+Where a message's template comes from:
 
 - template id: ``params["sms_template_id"]``, else ``params["template_ids"]["tencent"]`` (the
-  shape of ``Rendered.message_params``), else the id ``templates/<kind>/meta.yaml`` declares
-  for the message's kind (``TencentSmsConfig.template_ids``, filled by the runtime), else the
-  channel's ``default_template_id``; a message with none fails permanently (``NoTemplateId``)
-  rather than going out unapproved;
-- ``TemplateParamSet``: ``params["sms_params"]`` (a list of strings, in the template's declared
-  order), else ``params["values"]`` (again ``Rendered.message_params``), else the whole body as
-  the single parameter.
+  shape of ``Rendered.message_params``), else the id the kind's ``meta.yaml`` declares
+  (``TencentSmsConfig.template_ids``, filled by the runtime), else ``default_template_id``; a
+  message with none fails permanently (``NoTemplateId``) rather than going out unapproved;
+- ``TemplateParamSet``: ``params["sms_params"]``, else ``params["values"]`` (in the template's
+  declared order, as ``Rendered.message_params`` lists them), else the body as the only one.
 
-Batching: messages whose template id and parameters are identical share one request of at most
-200 numbers (``PhoneNumberSet``); personalised messages go one request each, concurrently, with
-at most ``concurrency`` requests in flight per channel.
+Batching: messages with the same template id and parameters share one request of at most 200
+numbers (``PhoneNumberSet``); a number already in a request starts another, so every
+``SendStatusSet`` entry maps back (by its ``PhoneNumber``) to exactly one message.
 
-Error mapping (``Code`` of ``SendStatusSet[i]`` per number, or ``Response.Error.Code`` for the
-whole request): ``Ok`` → :class:`SendResult` with the ``SerialNo``; ``LimitExceeded.*``,
-``RequestLimitExceeded*`` and ``InternalError*`` → :class:`RetryableError` with ``retry_after``
-until the provider's window resets; everything else (template, signature, auth, blacklist,
-bad number...) → :class:`PermanentError` carrying the provider's code.
+Errors: every provider code, per number (``SendStatusSet[i].Code``) or for the whole request
+(``Response.Error.Code``), goes through the one table :data:`ERROR_RULES` (exact codes, then
+:data:`PREFIX_RULES`), documented there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import Any, ClassVar, Final
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Final, Literal
 
 import aiohttp
 from yarl import URL
 
 from channels.base import (
     ChannelError,
+    HoldError,
+    OptedOutError,
     OutboundMessage,
     PermanentError,
+    ProviderConfigError,
     RetryableError,
     SendResult,
 )
+from channels.tencent_tc3 import authorization, tc3_signature
 from hub.clock import SHANGHAI, Clock
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
 VERSION: Final = "2021-01-11"
-ALGORITHM: Final = "TC3-HMAC-SHA256"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
-SIGNED_HEADERS: Final = "content-type;host"
 MAX_NUMBERS: Final = 200
 DEFAULT_ENDPOINT: Final = "https://sms.tencentcloudapi.com"
 
@@ -92,67 +89,136 @@ def _host(endpoint: str) -> str:
     return url.host if url.is_default_port() else f"{url.host}:{url.port}"
 
 
-# --- TC3-HMAC-SHA256 ------------------------------------------------------------------------
+# --- error codes: the one table -------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def tc3_signing_key(secret_key: str, date: str, service: str) -> bytes:
-    """The derived key of one UTC day and service; cached because it changes once a day."""
-    secret_date = _hmac(("TC3" + secret_key).encode(), date)
-    return _hmac(_hmac(secret_date, service), "tc3_request")
+class ErrorKind(StrEnum):
+    RETRY = "retry"  # RetryableError: transient; ``wait`` says when to try again
+    OPTED_OUT = "opted_out"  # OptedOutError: the recipient refused; record an opt-out
+    CONFIG = "config"  # ProviderConfigError: our template/signature/account; alert an admin
+    HOLD = "hold"  # HoldError: not now, later OK (marketing window opens at 08:00)
+    PERMANENT = "permanent"  # PermanentError: never on this channel (bad number, content)
 
 
-def tc3_signature(
-    secret_key: str,
-    *,
-    service: str,
-    timestamp: int,
-    canonical_headers: str,
-    payload: bytes,
-    signed_headers: str = SIGNED_HEADERS,
-    method: str = "POST",
-    query: str = "",
-) -> str:
-    """The hex signature of one request (Tencent's API 3.0 "signature v3" steps 1–3).
-
-    ``canonical_headers`` is ``key:value\\n`` per signed header, keys and values lowercased
-    and trimmed, sorted by key (see :func:`canonical_headers`). The credential date is the
-    UTC date of ``timestamp``, whatever the local zone.
-    """
-    canonical_request = "\n".join(
-        (method, "/", query, canonical_headers, signed_headers, hashlib.sha256(payload).hexdigest())
-    )
-    date = utc_date(timestamp)
-    string_to_sign = "\n".join(
-        (
-            ALGORITHM,
-            str(timestamp),
-            f"{date}/{service}/tc3_request",
-            hashlib.sha256(canonical_request.encode()).hexdigest(),
-        )
-    )
-    key = tc3_signing_key(secret_key, date, service)
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+#: ``wait`` of a rule: seconds, or until the provider's day ends (next midnight in Shanghai).
+MIDNIGHT: Final = "midnight"
+Wait = float | Literal["midnight"] | None
 
 
-def canonical_headers(headers: Mapping[str, str]) -> str:
-    """``key:value\\n`` lines of the given headers, lowercased, trimmed and sorted by key."""
-    lines = sorted((k.strip().lower(), v.strip().lower()) for k, v in headers.items())
-    return "".join(f"{k}:{v}\n" for k, v in lines)
+@dataclass(frozen=True, slots=True)
+class ErrorRule:
+    kind: ErrorKind
+    reason: str  # what a clerk reads, in Chinese; the code follows in parentheses
+    wait: Wait = None  # RETRY only; None: the dispatcher's backoff
 
 
-def utc_date(timestamp: int) -> str:
-    """The credential-scope date: UTC, never local (01:00 in Beijing is yesterday in UTC)."""
-    return _utc_day(timestamp // 86_400)
+def _retry(reason: str, wait: Wait) -> ErrorRule:
+    return ErrorRule(ErrorKind.RETRY, reason, wait)
 
 
-@functools.lru_cache(maxsize=8)
-def _utc_day(day: int) -> str:
-    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+def _rule(kind: ErrorKind, reason: str) -> ErrorRule:
+    return ErrorRule(kind, reason)
 
 
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+_P, _C = ErrorKind.PERMANENT, ErrorKind.CONFIG
+#: Exact codes ("短信 API 3.0 发送错误码", https://cloud.tencent.com/document/api/382/59177).
+#: A per-number code delays or fails that number only; a whole-request code every number.
+ERROR_RULES: Final[Mapping[str, ErrorRule]] = {
+    # Per-number frequency limits: the number waits for its window, the others went out.
+    "LimitExceeded.PhoneNumberThirtySecondLimit": _retry("该号码30秒内发送条数超限", 30.0),
+    "LimitExceeded.PhoneNumberOneHourLimit": _retry("该号码1小时内发送条数超限", 3600.0),
+    "LimitExceeded.PhoneNumberDailyLimit": _retry("该号码当日发送条数超限", MIDNIGHT),
+    "LimitExceeded.PhoneNumberSameContentDailyLimit": _retry("该号码当日相同内容超限", MIDNIGHT),
+    "LimitExceeded.DeliveryFrequencyLimit": _retry("命中发送频率限制策略", 60.0),
+    # The application's daily quotas reset at midnight, Beijing time.
+    "LimitExceeded.AppDailyLimit": _retry("应用当日发送量超限", MIDNIGHT),
+    "LimitExceeded.DailyLimit": _retry("当日发送量超限", MIDNIGHT),
+    "LimitExceeded.AppGlobalDailyLimit": _retry("应用当日发送量超限", MIDNIGHT),
+    "LimitExceeded.AppMainlandChinaDailyLimit": _retry("应用当日国内发送量超限", MIDNIGHT),
+    "LimitExceeded.AppCountryOrRegionDailyLimit": _retry("应用当日该地区发送量超限", MIDNIGHT),
+    # Not transient although named so: more than 200 numbers is a bug here, not a quota.
+    "LimitExceeded.PhoneNumberCountLimit": _rule(_P, "单次请求号码超过200个"),
+    "LimitExceeded.AppCountryOrRegionInBlacklist": _rule(_P, "该国家或地区被禁止发送"),
+    # A clock off by over five minutes: the retry carries a fresh timestamp and signature.
+    "AuthFailure.SignatureExpire": _retry("请求时间戳与腾讯云时间相差超过5分钟", None),
+    "InternalError.RequestTimeException": _retry("请求时间异常", None),
+    "FailedOperation.PhoneNumberInBlacklist": _rule(
+        ErrorKind.OPTED_OUT, "号码在免打扰名单中（用户退订或运营商黑名单）"
+    ),
+    "FailedOperation.MarketingSendTimeConstraint": _rule(
+        ErrorKind.HOLD, "营销短信只能在 8:00–22:00 发送"
+    ),
+    # Our side: every message of the template (or every message at all) fails alike.
+    "FailedOperation.TemplateIncorrectOrUnapproved": _rule(_C, "短信模板未审核通过或内容不匹配"),
+    "FailedOperation.TemplateUnapprovedOrNotExist": _rule(_C, "短信模板未审核通过或不存在"),
+    "FailedOperation.TemplateParamSetNotMatchApprovedTemplate": _rule(
+        _C, "模板参数个数与审核通过的模板不一致"
+    ),
+    "FailedOperation.SignatureIncorrectOrUnapproved": _rule(_C, "短信签名未审核通过或格式错误"),
+    "InvalidParameterValue.TemplateParameterFormatError": _rule(_C, "模板参数格式错误"),
+    "InvalidParameterValue.SdkAppIdNotExist": _rule(_C, "短信应用 SdkAppId 不存在"),
+    "FailedOperation.InsufficientBalanceInSmsPackage": _rule(_C, "短信套餐包余量不足"),
+    # This message only: its number or its content.
+    "InvalidParameterValue.IncorrectPhoneNumber": _rule(_P, "手机号格式错误"),
+    "InvalidParameterValue.ContentLengthLimit": _rule(_P, "短信内容过长"),
+    "InvalidParameterValue.TemplateParameterLengthLimit": _rule(_P, "模板参数超过长度上限"),
+    "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": _rule(_P, "模板参数不能含链接"),
+    "FailedOperation.ContainSensitiveWord": _rule(_P, "短信内容含敏感词"),
+}
+#: Families, tried in order when the exact code is not in :data:`ERROR_RULES`.
+PREFIX_RULES: Final[tuple[tuple[str, ErrorRule], ...]] = (
+    ("LimitExceeded", _retry("超过腾讯云频率或配额限制", 60.0)),
+    ("RequestLimitExceeded", _retry("请求过于频繁", 1.0)),
+    ("InternalError", _retry("腾讯云内部错误", None)),
+    ("AuthFailure", _rule(_C, "腾讯云 API 密钥或签名校验失败")),
+    ("UnauthorizedOperation", _rule(_C, "腾讯云账号未授权此操作")),
+)
+DEFAULT_RULE: Final = _rule(_P, "腾讯云拒绝发送")
+#: Marketing SMS may go out from 08:00 Beijing time.
+MARKETING_OPENS: Final = time(8, 0)
+
+
+def rule_for(code: str) -> ErrorRule:
+    """The rule of a provider error code (see :data:`ERROR_RULES`)."""
+    exact = ERROR_RULES.get(code)
+    if exact is not None:
+        return exact
+    for prefix, rule in PREFIX_RULES:
+        if code == prefix or code.startswith(prefix + "."):
+            return rule
+    return DEFAULT_RULE
+
+
+def classify_error(code: str, message: str, now: datetime) -> ChannelError:
+    """A provider error code as the hub's typed error; the code is kept on it."""
+    rule = rule_for(code)
+    text = f"腾讯云短信：{rule.reason}（{code}）"
+    if message and message != code:
+        text += f"：{message}"
+    match rule.kind:
+        case ErrorKind.RETRY:
+            wait = _seconds_until(now, time(0, 0)) if rule.wait == MIDNIGHT else rule.wait
+            return RetryableError(text, code=code, retry_after=wait)
+        case ErrorKind.OPTED_OUT:
+            return OptedOutError(text, code=code)
+        case ErrorKind.CONFIG:
+            return ProviderConfigError(text, code=code)
+        case ErrorKind.HOLD:
+            return HoldError(text, code=code, until=_next_local(now, MARKETING_OPENS))
+    return PermanentError(text, code=code)
+
+
+def _next_local(now: datetime, at: time) -> datetime:
+    """The next ``at`` o'clock in Beijing time strictly after ``now``."""
+    local = now.astimezone(SHANGHAI)
+    target = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
+    if target <= local:
+        target = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=SHANGHAI)
+    return target
+
+
+def _seconds_until(now: datetime, at: time) -> float:
+    return (_next_local(now, at) - now).total_seconds()
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -188,37 +254,38 @@ def template_params_of(message: OutboundMessage) -> tuple[str, ...]:
     return (message.body,)
 
 
+_GroupKey = tuple[str, tuple[str, ...], bool]
+
+
 def plan_requests(
     messages: Sequence[OutboundMessage], config: TencentSmsConfig
 ) -> tuple[list[SmsRequest], dict[int, ChannelError]]:
     """Group messages into requests; messages that cannot be sent get their error by position.
 
     Identical (template id, parameters) share a request of at most 200 numbers; a number
-    already in a request starts another one, so each status maps back to one message.
+    already in the open request starts another one, so each status maps back to one message.
+    Mainland and other numbers never share a request (Tencent refuses the mix).
     """
     refused: dict[int, ChannelError] = {}
-    open_groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
-    closed: list[tuple[tuple[str, tuple[str, ...]], list[int]]] = []
-    numbers: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    open_groups: dict[_GroupKey, tuple[list[int], set[str]]] = {}
+    closed: list[tuple[_GroupKey, list[int]]] = []
     for position, message in enumerate(messages):
         template_id = template_id_of(message, config)
         if template_id is None:
-            refused[position] = PermanentError(
-                f"消息类型 {message.kind} 没有腾讯云短信模板 ID", code="NoTemplateId"
-            )
+            reason = f"腾讯云短信：消息类型 {message.kind} 没有已审核的短信模板 ID（NoTemplateId）"
+            refused[position] = PermanentError(reason, code="NoTemplateId")
             continue
-        key = (template_id, template_params_of(message))
-        group = open_groups.get(key)
         number = e164(message.address)
-        if group is not None and (len(group) >= MAX_NUMBERS or number in numbers[key]):
-            closed.append((key, group))
+        key = (template_id, template_params_of(message), number.startswith("+86"))
+        group = open_groups.get(key)
+        if group is not None and (len(group[0]) >= MAX_NUMBERS or number in group[1]):
+            closed.append((key, group[0]))
             group = None
         if group is None:
-            group = open_groups[key] = []
-            numbers[key] = set()
-        group.append(position)
-        numbers[key].add(number)
-    closed.extend(open_groups.items())
+            group = open_groups[key] = ([], set())
+        group[0].append(position)
+        group[1].add(number)
+    closed.extend((key, group[0]) for key, group in open_groups.items())
     requests = [
         SmsRequest(key[0], key[1], tuple(messages[p] for p in group), tuple(group))
         for key, group in closed
@@ -263,10 +330,10 @@ def _signed(
         canonical_headers=f"content-type:{CONTENT_TYPE}\nhost:{host.lower()}\n",
         payload=body,
     )
-    scope = f"{utc_date(timestamp)}/{SERVICE}/tc3_request"
     headers = {
-        "Authorization": f"{ALGORITHM} Credential={settings.secret_id}/{scope}, "
-        f"SignedHeaders={SIGNED_HEADERS}, Signature={signature}",
+        "Authorization": authorization(
+            settings.secret_id, signature, service=SERVICE, timestamp=timestamp
+        ),
         "Content-Type": CONTENT_TYPE,
         "Host": host,
         "X-TC-Action": ACTION,
@@ -293,96 +360,49 @@ def e164(number: str) -> str:
 
 # --- responses --------------------------------------------------------------------------------
 
-_DAILY = "daily"
-# Seconds until the provider lets the message through again (_DAILY: next Beijing midnight).
-_RETRY_AFTER: Final[dict[str, float | str]] = {
-    "LimitExceeded.PhoneNumberThirtySecondLimit": 30.0,
-    "LimitExceeded.PhoneNumberOneHourLimit": 3600.0,
-    "LimitExceeded.PhoneNumberDailyLimit": _DAILY,
-    "LimitExceeded.PhoneNumberSameContentDailyLimit": _DAILY,
-    "LimitExceeded.AppDailyLimit": _DAILY,
-    "LimitExceeded.DailyLimit": _DAILY,
-    "LimitExceeded.AppCountryOrRegionDailyLimit": _DAILY,
-    "LimitExceeded.AppGlobalDailyLimit": _DAILY,
-    "LimitExceeded.AppMainlandChinaDailyLimit": _DAILY,
-    "LimitExceeded.DeliveryFrequencyLimit": 60.0,
-    # An account problem an admin fixes (top-up); retry slowly meanwhile.
-    "FailedOperation.InsufficientBalanceInSmsPackage": 600.0,
-    "UnauthorizedOperation.ServiceSuspendDueToArrears": 600.0,
-}
-# Not transient although the prefix says so: we sent more than 200 numbers (a bug here).
-_PERMANENT_LIMITS: Final = frozenset({"LimitExceeded.PhoneNumberCountLimit"})
-# Marketing SMS may only go out 08:00–22:00 Beijing time: wait for the window.
-_MARKETING_WINDOW: Final = "FailedOperation.MarketingSendTimeConstraint"
-
-
-def classify_error(code: str, message: str, now: datetime | None = None) -> ChannelError:
-    """A provider error code as the hub's retryable or permanent error (code kept)."""
-    text = f"{code}: {message}" if message else code
-    if code in _PERMANENT_LIMITS:
-        return PermanentError(text, code=code)
-    if code in _RETRY_AFTER:
-        wait = _RETRY_AFTER[code]
-        after = _until(now, time(0, 0)) if wait == _DAILY else float(wait)
-        return RetryableError(text, code=code, retry_after=after)
-    if code == _MARKETING_WINDOW:
-        return RetryableError(text, code=code, retry_after=_until(now, time(8, 0)))
-    if code.startswith("LimitExceeded"):
-        return RetryableError(text, code=code, retry_after=60.0)
-    if code.startswith("RequestLimitExceeded"):
-        return RetryableError(text, code=code, retry_after=1.0)
-    if code.startswith("InternalError") or code == "AuthFailure.SignatureExpire":
-        # A fresh timestamp and signature on the retry; a clock that stays wrong ends dead.
-        return RetryableError(text, code=code)
-    return PermanentError(text, code=code)
-
-
-def _until(now: datetime | None, at: time) -> float:
-    """Seconds from ``now`` to the next ``at`` in Beijing time (an hour when now is unknown)."""
-    if now is None:
-        return 3600.0
-    local = now.astimezone(SHANGHAI)
-    target = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
-    if target <= local:
-        target += timedelta(days=1)
-    return (target - local).total_seconds()
-
 
 def parse_response(
-    status: int,
-    body: bytes,
-    messages: Sequence[OutboundMessage],
-    *,
-    now: datetime | None = None,
+    status: int, body: bytes, messages: Sequence[OutboundMessage], *, now: datetime
 ) -> list[Result]:
-    """One result per message, in order, from a ``SendSms`` answer."""
+    """One result per message, in order, from a ``SendSms`` answer.
+
+    Statuses are matched to messages by ``PhoneNumber`` (the request holds each number once);
+    an entry without one falls back to its position.
+    """
     if status != 200:
-        error = RetryableError(f"HTTP {status}", code=f"HTTP{status}")
+        error = RetryableError(f"腾讯云短信接口返回 HTTP {status}", code=f"HTTP{status}")
         return [error] * len(messages)
     try:
         reply = json.loads(body)["Response"]
         if not isinstance(reply, dict):
             raise TypeError("Response is not an object")
     except (ValueError, KeyError, TypeError) as exc:
-        error = RetryableError(f"unreadable SendSms answer: {exc}", code="BadResponse")
+        error = RetryableError(f"腾讯云短信应答无法解析：{exc}", code="BadResponse")
         return [error] * len(messages)
     if "Error" in reply:
-        err = reply["Error"] or {}
+        err = reply["Error"] if isinstance(reply["Error"], dict) else {}
         whole = classify_error(str(err.get("Code", "")), str(err.get("Message", "")), now)
         return [whole] * len(messages)
+    statuses = [s for s in reply.get("SendStatusSet") or [] if isinstance(s, dict)]
     by_number: dict[str, dict[str, Any]] = {}
-    for item in reply.get("SendStatusSet") or []:
-        if isinstance(item, dict):
-            by_number[e164(str(item.get("PhoneNumber", "")))] = item
+    for index, item in enumerate(statuses):
+        number = item.get("PhoneNumber")
+        if number:
+            by_number[e164(str(number))] = item
+        elif index < len(messages):
+            by_number.setdefault(e164(messages[index].address), item)
     results: list[Result] = []
     for message in messages:
-        item = by_number.get(e164(message.address))
-        if item is None:
-            results.append(RetryableError("no SendStatus for this number", code="MissingStatus"))
-        elif item.get("Code") == "Ok":
-            results.append(SendResult(message.message_id, str(item.get("SerialNo") or "") or None))
+        found = by_number.get(e164(message.address))
+        if found is None:
+            results.append(
+                RetryableError("腾讯云短信应答缺少该号码的发送状态", code="MissingStatus")
+            )
+        elif found.get("Code") == "Ok":
+            serial = str(found.get("SerialNo") or "") or None
+            results.append(SendResult(message.message_id, serial))
         else:
-            code, text = str(item.get("Code", "")), str(item.get("Message", ""))
+            code, text = str(found.get("Code", "")), str(found.get("Message", ""))
             results.append(classify_error(code, text, now))
     return results
 
@@ -440,8 +460,8 @@ class TencentSmsChannel:
                 ) as response:
                     status, raw = response.status, await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
-                error = RetryableError(f"{type(exc).__name__}: {exc}", code="Network")
-                return [error] * len(request.messages)
+                text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
+                return [RetryableError(text, code="Network")] * len(request.messages)
         return parse_response(status, raw, request.messages, now=now)
 
     async def aclose(self) -> None:

@@ -1,15 +1,19 @@
 """A loopback fake of Tencent Cloud SMS ``SendSms`` (API 3.0, 2021-01-11) on aiohttp.web.
 
-It checks requests the way Tencent does: the TC3-HMAC-SHA256 signature is recomputed from the
-request as received (the ``Content-Type`` and ``Host`` bytes sent, the raw body) with the
-configured secret, so a tampered body, a wrong secret or a signed-but-different content type
-is refused with ``AuthFailure.SignatureFailure``; a timestamp more than five minutes off is
-``AuthFailure.SignatureExpire``. The body is validated (1–200 numbers, the app id, a template
-id, ``TemplateParamSet`` present) and each number gets its own ``SendStatus`` with a
-``SerialNo``. Every accepted request is recorded (:attr:`TencentSmsFake.received`).
+It checks requests the way Tencent does (:func:`channels.tencent_tc3.verify`): the
+TC3-HMAC-SHA256 signature is recomputed from the request as received (the ``Content-Type`` and
+``Host`` bytes sent, the raw body) with the configured secret, so a tampered body, a wrong
+secret or a signed-but-different content type is ``AuthFailure.SignatureFailure``; a timestamp
+more than five minutes off is ``AuthFailure.SignatureExpire``. The body is validated (1–200
+numbers, not mainland and international mixed, the app id, a template id, a
+``TemplateParamSet`` of strings, the signature name, approved templates) and each number gets
+its own ``SendStatus`` with a ``SerialNo``. Accepted requests are recorded (:attr:`received`).
 
-Error switches (:class:`FakeSwitches`): a whole-request error code, per-number codes by number
-suffix (``LimitExceeded.PhoneNumberDailyLimit`` for numbers ending in ``"99"``...), and latency.
+Switches (:class:`FakeSwitches`): a whole-request error code; per-number codes by number
+suffix (``{"0099": "LimitExceeded.PhoneNumberDailyLimit"}``, ``""`` for every number); a
+random error rate with its code; an HTTP status instead of an answer (a failing gateway); and
+latency. Delivery receipts and replies, as Tencent's servers push them, come from
+:mod:`channels.fakes.tencent_sms_push`.
 
 In a test::
 
@@ -31,9 +35,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import hmac
 import itertools
 import json
+import random
 import re
 import signal
 import socket
@@ -47,22 +51,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from channels.sms_tencent import (
-    ACTION,
-    ALGORITHM,
-    MAX_NUMBERS,
-    SERVICE,
-    VERSION,
-    canonical_headers,
-    tc3_signature,
-    utc_date,
-)
+from channels.sms_tencent import ACTION, MAX_NUMBERS, SERVICE, VERSION
+from channels.tencent_tc3 import verify
 
-MAX_SKEW_S: Final = 300  # Tencent refuses timestamps more than five minutes off
-_AUTHORIZATION = re.compile(
-    rf"^{ALGORITHM} Credential=([^/]+)/(\d{{4}}-\d{{2}}-\d{{2}})/([a-z]+)/tc3_request, "
-    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$"
-)
 _MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 _MESSAGES: Final = {
     "AuthFailure.InvalidAuthorization": "Authorization in the request header is invalid.",
@@ -72,8 +63,14 @@ _MESSAGES: Final = {
     "AuthFailure.SignatureFailure": "The provided credentials could not be validated. "
     "Please check your signature is correct.",
     "InternalError": "An internal error has occurred. Retry your request.",
+    "InternalError.Timeout": "The request to send an SMS message timed out.",
     "LimitExceeded": "Quota limit exceeded.",
     "RequestLimitExceeded": "Your current request times exceeds the limit.",
+    "FailedOperation.PhoneNumberInBlacklist": "The mobile number is in the blocklist.",
+    "FailedOperation.MarketingSendTimeConstraint": "Marketing SMS may be sent 8:00-22:00 only.",
+    "LimitExceeded.PhoneNumberDailyLimit": "The number's daily limit is reached.",
+    "LimitExceeded.PhoneNumberThirtySecondLimit": "The number's 30-second limit is reached.",
+    "LimitExceeded.PhoneNumberOneHourLimit": "The number's one-hour limit is reached.",
 }
 
 
@@ -82,7 +79,11 @@ class FakeSwitches:
     """What the fake should get wrong. Change them between (or during) requests."""
 
     request_error: str | None = None  # every request answers Response.Error with this code
-    number_errors: dict[str, str] = field(default_factory=dict)  # number suffix -> Code
+    #: Number suffix -> per-number ``Code`` (the longest matching suffix wins; "" = every number).
+    number_errors: dict[str, str] = field(default_factory=dict)
+    error_rate: float = 0.0  # this fraction of requests answers Response.Error ...
+    error_rate_code: str = "InternalError.Timeout"  # ... with this code
+    http_status: int | None = None  # answer every request with this HTTP status, no JSON
     latency_s: float = 0.0  # wait before answering
     approved_templates: dict[str, int] | None = None  # template id -> parameter count
     record: bool = True  # keep what was received (off: a long benchmark keeps no memory)
@@ -121,6 +122,7 @@ class TencentSmsFake:
         sdk_app_id: str = "1400000000",
         sign_name: str | None = None,
         clock: Callable[[], float] = time.time,
+        seed: int = 0,
     ) -> None:
         self.secret_id = secret_id
         self.secret_key = secret_key
@@ -130,6 +132,7 @@ class TencentSmsFake:
         self.switches = FakeSwitches()
         self.received: list[ReceivedSms] = []
         self.refused: list[str] = []  # error codes of refused requests, in order
+        self._random = random.Random(seed)  # the error rate is reproducible
         self._serials = itertools.count(1)
         # RequestIds shaped like Tencent's (a UUID), from a counter: uuid4() costs syscalls.
         self._request_ids = itertools.count(1)
@@ -146,6 +149,15 @@ class TencentSmsFake:
         self.switches = FakeSwitches()
         self.received.clear()
         self.refused.clear()
+
+    def sent_to(self, number: str) -> list[str]:
+        """Serial numbers issued to ``number`` (E.164), oldest first."""
+        return [
+            serial
+            for r in self.received
+            for n, serial in zip(r.phone_numbers, r.serial_nos, strict=True)
+            if n == number and serial
+        ]
 
     async def route(self, request: web.BaseRequest) -> web.StreamResponse:
         """The fake's few routes, dispatched by hand.
@@ -181,20 +193,25 @@ class TencentSmsFake:
     async def handle_send(self, request: web.BaseRequest) -> web.Response:
         body = await request.read()
         request_id = f"{self._boot}-0000-4000-8000-{next(self._request_ids):012x}"
-        if self.switches.latency_s:
-            await asyncio.sleep(self.switches.latency_s)
+        switches = self.switches
+        if switches.latency_s:
+            await asyncio.sleep(switches.latency_s)
+        if switches.http_status is not None:
+            text = f"<html><body>{switches.http_status} gateway error</body></html>"
+            return web.Response(status=switches.http_status, text=text, content_type="text/html")
         try:
             self._verify(request, body)
-            payload = _payload(body)
-            numbers, template_id, params, sign_name = self._validate(payload)
-            if self.switches.request_error:
-                raise RequestRefused(self.switches.request_error)
+            numbers, template_id, params, sign_name = self._validate(_payload(body))
+            if switches.request_error:
+                raise RequestRefused(switches.request_error)
+            if switches.error_rate and self._random.random() < switches.error_rate:
+                raise RequestRefused(switches.error_rate_code)
         except RequestRefused as refused:
             self.refused.append(refused.code)
             error = {"Code": refused.code, "Message": refused.message}
             return _json({"Response": {"Error": error, "RequestId": request_id}})
         statuses = [self._status(number) for number in numbers]
-        if self.switches.record:
+        if switches.record:
             self.received.append(
                 ReceivedSms(
                     at=self.clock(),
@@ -209,37 +226,18 @@ class TencentSmsFake:
         return _json({"Response": {"SendStatusSet": statuses, "RequestId": request_id}})
 
     def _verify(self, request: web.BaseRequest, body: bytes) -> None:
-        """Recompute the TC3 signature from the request as received; refuse any mismatch."""
-        match = _AUTHORIZATION.match(request.headers.get("Authorization", ""))
-        if match is None:
-            raise RequestRefused("AuthFailure.InvalidAuthorization")
-        secret_id, date, service, signed, signature = match.groups()
-        if secret_id != self.secret_id:
-            raise RequestRefused("AuthFailure.SecretIdNotFound")
-        try:
-            timestamp = int(request.headers.get("X-TC-Timestamp", ""))
-        except ValueError:
-            raise RequestRefused("MissingParameter", "X-TC-Timestamp is missing") from None
-        if abs(self.clock() - timestamp) > MAX_SKEW_S:
-            raise RequestRefused("AuthFailure.SignatureExpire")
-        names = signed.split(";")
-        if (
-            service != SERVICE
-            or date != utc_date(timestamp)
-            or not {"content-type", "host"} <= set(names)
-        ):
-            raise RequestRefused("AuthFailure.SignatureFailure")
-        headers = {name: request.headers.get(name, "") for name in names}
-        expected = tc3_signature(
-            self.secret_key,
+        failure = verify(
+            request.headers,
+            body,
+            secret_id=self.secret_id,
+            secret_key=self.secret_key,
             service=SERVICE,
-            timestamp=timestamp,
-            canonical_headers=canonical_headers(headers),
-            signed_headers=signed,
-            payload=body,
+            now=self.clock(),
+            method=request.method,
+            query=request.query_string,
         )
-        if not hmac.compare_digest(expected, signature):
-            raise RequestRefused("AuthFailure.SignatureFailure")
+        if failure is not None:
+            raise RequestRefused(failure)
         if request.headers.get("X-TC-Action") != ACTION:
             raise RequestRefused("InvalidAction", "The action requested is not SendSms.")
         if request.headers.get("X-TC-Version") != VERSION:
@@ -254,6 +252,12 @@ class TencentSmsFake:
         if len(numbers) > MAX_NUMBERS:
             raise RequestRefused(
                 "LimitExceeded.PhoneNumberCountLimit", f"At most {MAX_NUMBERS} numbers a request."
+            )
+        numbers = [str(n) for n in numbers]
+        if len({n.startswith("+86") for n in numbers}) > 1:
+            raise RequestRefused(
+                "UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber",
+                "Mainland China and other numbers in one request.",
             )
         if payload.get("SmsSdkAppId") != self.sdk_app_id:
             raise RequestRefused("UnauthorizedOperation.SmsSdkAppIdVerifyFail", "Unknown app.")
@@ -278,15 +282,15 @@ class TencentSmsFake:
                     "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
                     f"template {template_id} takes {approved[template_id]} parameters",
                 )
-        return [str(n) for n in numbers], template_id, params, sign_name
+        return numbers, template_id, params, sign_name
 
     def _status(self, number: str) -> dict[str, Any]:
         code = "Ok"
         if not _MAINLAND_MOBILE.match(number):
             code = "InvalidParameterValue.IncorrectPhoneNumber"
-        for suffix, error in self.switches.number_errors.items():
-            if number.endswith(suffix):
-                code = error
+        matching = [s for s in self.switches.number_errors if number.endswith(s)]
+        if matching:
+            code = self.switches.number_errors[max(matching, key=len)]
         ok = code == "Ok"
         return {
             "SerialNo": f"2028:{next(self._serials):019d}" if ok else "",
@@ -294,7 +298,7 @@ class TencentSmsFake:
             "Fee": 1 if ok else 0,
             "SessionContext": "",
             "Code": code,
-            "Message": "send success" if ok else code,
+            "Message": "send success" if ok else _MESSAGES.get(code, code),
             "IsoCode": "CN",
         }
 
@@ -335,8 +339,10 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         args.secret_key,
         sdk_app_id=args.sdk_app_id,
         sign_name=args.sign_name,
+        seed=args.seed,
     )
     fake.switches.latency_s = args.latency_ms / 1000
+    fake.switches.error_rate = args.error_rate
     fake.switches.record = not args.no_record
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -357,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sdk-app-id", default="1400000000")
     parser.add_argument("--sign-name", default=None, help="refuse any other SignName")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0, help="0..1, InternalError")
+    parser.add_argument("--seed", type=int, default=0, help="of the error rate's randomness")
     parser.add_argument("--no-record", action="store_true", help="keep nothing in memory")
     args = parser.parse_args(argv)
     asyncio.run(_serve_until_signalled(args))

@@ -1,400 +1,326 @@
-"""Tencent SMS: TC3 signing against Tencent's example, the fake's verifier, error mapping, batching.
-
-The channel talks to the loopback fake (``channels.fakes.tencent_sms``) over real HTTP through
-one shared aiohttp session; the pure functions are tested without sockets.
-"""
+"""Tencent SMS, the pure core: TC3 against Tencent's published example, the error-code table,
+request planning and answer parsing. No sockets here (see test_sms_tencent_fake.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import aiohttp
 import pytest
-import sqlalchemy as sa
-from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from channels.base import (
-    ChannelRegistry,
+    ChannelError,
+    HoldError,
+    OptedOutError,
     OutboundMessage,
     PermanentError,
+    ProviderConfigError,
     RetryableError,
     SendResult,
 )
-from channels.fakes.tencent_sms import TencentSmsFake
 from channels.sms_tencent import (
     CONTENT_TYPE,
-    TencentSmsChannel,
+    MAX_NUMBERS,
     TencentSmsConfig,
     build_request,
-    canonical_headers,
     classify_error,
     parse_response,
     plan_requests,
+)
+from channels.tencent_tc3 import (
+    authorization,
+    canonical_headers,
+    canonical_request,
+    string_to_sign,
     tc3_signature,
     utc_date,
+    verify,
 )
-from hub.clock import SHANGHAI, FixedClock
-from hub.config import DispatchSettings
-from hub.dispatch import Dispatcher
-from hub.keys import RedisKeys
-from hub.metrics import HubMetrics
-from hub.queue import Queue
-from hub.store.db import Database
-from hub.store.models import DeliveryAttempt, Message
-from hub.vocab import MessageStatus
+from hub.clock import SHANGHAI
 
 SECRET_ID = "AKIDtest0000000000000000000000000000"
 SECRET_KEY = "test-secret-key"
 APP_ID = "1400000000"
+# Monday 2026-11-23 10:00 in Beijing, the conftest clock.
+TEN_AM = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
-def message(i: int, *, params: dict[str, object] | None = None, body: str = "") -> OutboundMessage:
+def message(
+    i: int, *, params: dict[str, object] | None = None, address: str = ""
+) -> OutboundMessage:
     return OutboundMessage(
         message_id=i,
-        address=f"+861380000{i:04d}",
-        body=body or f"甲机械{i}：请于月底前完成年报公示",
+        address=address or f"+861380000{i:04d}",
+        body=f"甲机械{i}：请于月底前完成年报公示",
         kind="notice",
         params={"sms_template_id": "1000103"} if params is None else params,
     )
 
 
-def config(endpoint: str, *, secret_key: str = SECRET_KEY) -> TencentSmsConfig:
-    return TencentSmsConfig(SECRET_ID, secret_key, APP_ID, "主动服务", endpoint=endpoint)
+def config(endpoint: str = "https://sms.tencentcloudapi.com") -> TencentSmsConfig:
+    return TencentSmsConfig(SECRET_ID, SECRET_KEY, APP_ID, "主动服务", endpoint=endpoint)
 
 
-@pytest.fixture
-def fake(clock: FixedClock) -> TencentSmsFake:
-    return TencentSmsFake(
-        SECRET_ID, SECRET_KEY, sdk_app_id=APP_ID, clock=lambda: clock.now().timestamp()
+# --- TC3: Tencent's published example ("签名方法 v3", CVM DescribeInstances) -------------------
+
+DOC_SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
+DOC_SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
+DOC_TIMESTAMP = 1551113065
+DOC_PAYLOAD = (
+    b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+)
+DOC_HEADERS = "content-type:application/json; charset=utf-8\nhost:cvm.tencentcloudapi.com\n"
+DOC_SIGNATURE = "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+DOC_AUTHORIZATION = (
+    "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, "
+    f"SignedHeaders=content-type;host, Signature={DOC_SIGNATURE}"
+)
+
+
+def test_every_step_matches_tencents_published_example() -> None:
+    canonical = canonical_request(canonical_headers=DOC_HEADERS, payload=DOC_PAYLOAD)
+    assert canonical == (
+        "POST\n/\n\ncontent-type:application/json; charset=utf-8\nhost:cvm.tencentcloudapi.com\n"
+        "\ncontent-type;host\n35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
     )
-
-
-@pytest.fixture
-async def endpoint(fake: TencentSmsFake) -> AsyncIterator[str]:
-    async with fake.serve() as url:
-        yield url
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-@pytest.fixture
-def channel(endpoint: str, session: aiohttp.ClientSession, clock: FixedClock) -> TencentSmsChannel:
-    return TencentSmsChannel(config(endpoint), session, clock, qps=1000)
-
-
-# --- signing (pure) ----------------------------------------------------------------------------
-
-
-def test_the_signature_equals_tencents_documented_example() -> None:
-    # "Signature v3" in Tencent Cloud's API 3.0 documentation (CVM DescribeInstances).
-    payload = (
-        b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+    assert string_to_sign(DOC_TIMESTAMP, "cvm", canonical) == (
+        "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n"
+        "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031"
     )
     signature = tc3_signature(
-        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        DOC_SECRET_KEY,
         service="cvm",
-        timestamp=1551113065,
-        canonical_headers="content-type:application/json; charset=utf-8\n"
-        "host:cvm.tencentcloudapi.com\n",
-        payload=payload,
+        timestamp=DOC_TIMESTAMP,
+        canonical_headers=DOC_HEADERS,
+        payload=DOC_PAYLOAD,
     )
-    assert signature == "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+    assert signature == DOC_SIGNATURE
+    assert (
+        authorization(DOC_SECRET_ID, signature, service="cvm", timestamp=DOC_TIMESTAMP)
+        == DOC_AUTHORIZATION
+    )
+
+
+def test_the_verifier_accepts_the_published_request_and_refuses_it_altered() -> None:
+    headers = {
+        "Authorization": DOC_AUTHORIZATION,
+        "Content-Type": "application/json; charset=utf-8",
+        "Host": "cvm.tencentcloudapi.com",
+        "X-TC-Action": "DescribeInstances",
+        "X-TC-Timestamp": "1551113065",
+        "X-TC-Version": "2017-03-12",
+        "X-TC-Region": "ap-guangzhou",
+    }
+    check = {"secret_id": DOC_SECRET_ID, "secret_key": DOC_SECRET_KEY, "service": "cvm"}
+    assert verify(headers, DOC_PAYLOAD, now=DOC_TIMESTAMP + 299, **check) is None
+    assert verify(headers, DOC_PAYLOAD, now=DOC_TIMESTAMP + 301, **check) == (
+        "AuthFailure.SignatureExpire"
+    )
+    altered = DOC_PAYLOAD.replace(b'"Limit": 1', b'"Limit": 2')
+    assert verify(headers, altered, now=DOC_TIMESTAMP, **check) == "AuthFailure.SignatureFailure"
+    # Sent without the charset it was signed with: what was sent is not what was signed.
+    relabelled = {**headers, "Content-Type": "application/json"}
+    assert verify(relabelled, DOC_PAYLOAD, now=DOC_TIMESTAMP, **check) == (
+        "AuthFailure.SignatureFailure"
+    )
+    wrong_key = {**check, "secret_key": "guessed"}
+    assert verify(headers, DOC_PAYLOAD, now=DOC_TIMESTAMP, **wrong_key) == (
+        "AuthFailure.SignatureFailure"
+    )
+    other_id = {**check, "secret_id": "AKIDother"}
+    assert verify(headers, DOC_PAYLOAD, now=DOC_TIMESTAMP, **other_id) == (
+        "AuthFailure.SecretIdNotFound"
+    )
+    assert verify({}, DOC_PAYLOAD, now=DOC_TIMESTAMP, **check) == "AuthFailure.InvalidAuthorization"
 
 
 def test_the_credential_date_is_the_utc_date_of_the_timestamp() -> None:
     # 1551113065 is 2019-02-26 00:44:25 in Beijing but still 2019-02-25 in UTC.
     assert utc_date(1551113065) == "2019-02-25"
     early = datetime(2026, 11, 24, 0, 30, tzinfo=SHANGHAI)
-    headers, _ = build_request([message(1)], config("https://sms.tencentcloudapi.com"), early)
+    headers, _ = build_request([message(1)], config(), early)
     assert "/2026-11-23/sms/tc3_request," in headers["Authorization"]
 
 
 def test_the_request_signs_exactly_the_headers_and_body_it_sends() -> None:
-    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-    headers, body = build_request([message(1)], config("http://127.0.0.1:8080"), now)
+    headers, body = build_request([message(1)], config("http://127.0.0.1:8080"), TEN_AM)
     assert headers["Content-Type"] == CONTENT_TYPE == "application/json; charset=utf-8"
     assert headers["Host"] == "127.0.0.1:8080"
     assert headers["X-TC-Action"] == "SendSms"
     assert headers["X-TC-Version"] == "2021-01-11"
-    assert headers["X-TC-Timestamp"] == str(int(now.timestamp()))
-    sent = json.loads(body)
-    assert sent == {
+    assert headers["X-TC-Timestamp"] == str(int(TEN_AM.timestamp()))
+    assert json.loads(body) == {
         "PhoneNumberSet": ["+8613800000001"],
         "SmsSdkAppId": APP_ID,
         "SignName": "主动服务",
         "TemplateId": "1000103",
         "TemplateParamSet": ["甲机械1：请于月底前完成年报公示"],
     }
-    signed = {k: headers[k] for k in ("Content-Type", "Host")}
     expected = tc3_signature(
         SECRET_KEY,
         service="sms",
-        timestamp=int(now.timestamp()),
-        canonical_headers=canonical_headers(signed),
+        timestamp=int(TEN_AM.timestamp()),
+        canonical_headers=canonical_headers({k: headers[k] for k in ("Content-Type", "Host")}),
         payload=body,
     )
     assert headers["Authorization"].endswith(f"Signature={expected}")
+    check = {"secret_id": SECRET_ID, "secret_key": SECRET_KEY, "service": "sms"}
+    assert verify(headers, body, now=TEN_AM.timestamp(), **check) is None
 
 
-# --- against the fake --------------------------------------------------------------------------
+def test_template_params_go_in_the_templates_declared_order() -> None:
+    rendered = {"names": ["name", "deadline"], "values": ["甲机械", "12月15日"],
+                "template_ids": {"tencent": "2000201", "aliyun": "SMS_1"}}  # fmt: skip
+    _, body = build_request([message(1, params=rendered)], config(), TEN_AM)
+    sent = json.loads(body)
+    assert (sent["TemplateId"], sent["TemplateParamSet"]) == ("2000201", ["甲机械", "12月15日"])
 
 
-async def test_a_signed_request_is_accepted_and_each_number_gets_its_serial_no(
-    channel: TencentSmsChannel, fake: TencentSmsFake
-) -> None:
-    results = await channel.send_batch([message(1), message(2, body="乙商贸：请于月底前完成")])
-    assert [type(r) for r in results] == [SendResult, SendResult]
-    serials = {
-        n: s for r in fake.received for n, s in zip(r.phone_numbers, r.serial_nos, strict=True)
-    }
-    assert [r.provider_message_id for r in results if isinstance(r, SendResult)] == [
-        serials["+8613800000001"],
-        serials["+8613800000002"],
-    ]
-    assert fake.refused == []
-
-
-async def _post_raw(
-    session: aiohttp.ClientSession, endpoint: str, headers: dict[str, str], body: bytes
-) -> str:
-    async with session.post(endpoint + "/", data=body, headers=headers) as response:
-        answer = await response.json()
-    return str(answer["Response"]["Error"]["Code"]) if "Error" in answer["Response"] else "Ok"
-
-
-async def test_a_tampered_body_or_content_type_is_refused(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: TencentSmsFake
-) -> None:
-    headers, body = build_request([message(1)], config(endpoint), clock.now())
-    assert await _post_raw(session, endpoint, headers, body) == "Ok"
-    tampered = body.replace(b"+8613800000001", b"+8613800000009")
-    assert await _post_raw(session, endpoint, headers, tampered) == "AuthFailure.SignatureFailure"
-    relabelled = {
-        **headers,
-        "Content-Type": "application/json",
-    }  # what was sent is not what was signed
-    assert await _post_raw(session, endpoint, relabelled, body) == "AuthFailure.SignatureFailure"
-    assert len(fake.received) == 1
-
-
-async def test_a_wrong_secret_fails_permanently_and_a_stale_clock_is_retried(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: TencentSmsFake
-) -> None:
-    wrong = TencentSmsChannel(config(endpoint, secret_key="guessed"), session, clock)
-    [refused] = await wrong.send_batch([message(1)])
-    assert isinstance(refused, PermanentError)
-    assert refused.code == "AuthFailure.SignatureFailure"
-
-    behind = FixedClock(clock.now() - timedelta(minutes=10))
-    stale = TencentSmsChannel(config(endpoint), session, behind)
-    [expired] = await stale.send_batch([message(1)])
-    assert isinstance(expired, RetryableError)
-    assert expired.code == "AuthFailure.SignatureExpire"
-    assert fake.received == []
-
-
-async def test_per_number_errors_map_to_retry_or_permanent_failure(
-    channel: TencentSmsChannel, fake: TencentSmsFake
-) -> None:
-    fake.switches.number_errors = {
-        "0099": "LimitExceeded.PhoneNumberDailyLimit",
-        "0088": "FailedOperation.PhoneNumberInBlacklist",
-    }
-    same = {"sms_template_id": "1000103", "sms_params": ["年报公示"]}
-    batch = [message(i, params=same) for i in (1, 99, 88)]
-    ok, limited, blacklisted = await channel.send_batch(batch)
-    assert len(fake.received) == 1  # identical parameters: one request
-    assert isinstance(ok, SendResult)
-    assert isinstance(limited, RetryableError)
-    assert limited.code == "LimitExceeded.PhoneNumberDailyLimit"
-    # FixedClock is 10:00 in Beijing: the daily limit resets at midnight, 14 hours on.
-    assert limited.retry_after == 14 * 3600
-    assert isinstance(blacklisted, PermanentError)
-    assert blacklisted.code == "FailedOperation.PhoneNumberInBlacklist"
+# --- the error-code table -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("code", "kind", "retry_after"),
     [
-        ("LimitExceeded", RetryableError, 60.0),
+        # Per-number limits: retry that number when its window ends.
+        ("LimitExceeded.PhoneNumberThirtySecondLimit", RetryableError, 30.0),
+        ("LimitExceeded.PhoneNumberOneHourLimit", RetryableError, 3600.0),
+        ("LimitExceeded.PhoneNumberDailyLimit", RetryableError, 14 * 3600.0),  # midnight
+        ("LimitExceeded.PhoneNumberSameContentDailyLimit", RetryableError, 14 * 3600.0),
+        ("LimitExceeded.AppDailyLimit", RetryableError, 14 * 3600.0),
+        ("LimitExceeded.DeliveryFrequencyLimit", RetryableError, 60.0),
+        ("LimitExceeded.SomethingNew", RetryableError, 60.0),
         ("RequestLimitExceeded", RetryableError, 1.0),
+        ("RequestLimitExceeded.UinLimitExceeded", RetryableError, 1.0),
         ("InternalError", RetryableError, None),
-        ("FailedOperation.TemplateIncorrectOrUnapproved", PermanentError, None),
-        ("FailedOperation.SignatureIncorrectOrUnapproved", PermanentError, None),
-        ("UnauthorizedOperation.SmsSdkAppIdVerifyFail", PermanentError, None),
+        ("InternalError.Timeout", RetryableError, None),
+        ("AuthFailure.SignatureExpire", RetryableError, None),
+        ("FailedOperation.PhoneNumberInBlacklist", OptedOutError, None),
+        ("FailedOperation.TemplateIncorrectOrUnapproved", ProviderConfigError, None),
+        ("FailedOperation.SignatureIncorrectOrUnapproved", ProviderConfigError, None),
+        ("FailedOperation.TemplateParamSetNotMatchApprovedTemplate", ProviderConfigError, None),
+        ("InvalidParameterValue.TemplateParameterFormatError", ProviderConfigError, None),
+        ("FailedOperation.InsufficientBalanceInSmsPackage", ProviderConfigError, None),
+        ("AuthFailure.SignatureFailure", ProviderConfigError, None),
+        ("AuthFailure.SecretIdNotFound", ProviderConfigError, None),
+        ("UnauthorizedOperation.SmsSdkAppIdVerifyFail", ProviderConfigError, None),
+        ("UnauthorizedOperation.ServiceSuspendDueToArrears", ProviderConfigError, None),
+        ("FailedOperation.MarketingSendTimeConstraint", HoldError, None),
+        ("InvalidParameterValue.IncorrectPhoneNumber", PermanentError, None),
+        ("FailedOperation.ContainSensitiveWord", PermanentError, None),
+        ("LimitExceeded.PhoneNumberCountLimit", PermanentError, None),  # our bug, not a quota
+        ("SomethingUnheardOf", PermanentError, None),
     ],
 )
-async def test_whole_request_errors_apply_to_every_message(
-    channel: TencentSmsChannel,
-    fake: TencentSmsFake,
-    code: str,
-    kind: type[Exception],
-    retry_after: float | None,
+def test_each_provider_code_maps_to_its_error_kind(
+    code: str, kind: type[ChannelError], retry_after: float | None
 ) -> None:
-    fake.switches.request_error = code
-    results = await channel.send_batch([message(1), message(2)])
-    assert all(isinstance(r, kind) and r.code == code for r in results)  # type: ignore[attr-defined]
-    if kind is RetryableError:
-        assert all(r.retry_after == retry_after for r in results)  # type: ignore[union-attr]
+    error = classify_error(code, "provider text", TEN_AM)
+    assert type(error) is kind
+    assert error.code == code
+    assert f"（{code}）" in str(error)
+    if isinstance(error, RetryableError):
+        assert error.retry_after == retry_after
 
 
-async def test_identical_parameters_share_requests_of_at_most_200_numbers(
-    channel: TencentSmsChannel, fake: TencentSmsFake
+@pytest.mark.parametrize(
+    ("local", "opens"),
+    [
+        (datetime(2026, 11, 23, 22, 30, tzinfo=SHANGHAI), datetime(2026, 11, 24, 8, 0)),
+        (datetime(2026, 11, 24, 6, 0, tzinfo=SHANGHAI), datetime(2026, 11, 24, 8, 0)),
+    ],
+)
+def test_the_marketing_window_holds_until_eight_in_beijing(
+    local: datetime, opens: datetime
 ) -> None:
-    same = {"sms_template_id": "1000103", "sms_params": ["2026年度奖补", "12月15日"]}
-    results = await channel.send_batch([message(i, params=same) for i in range(450)])
-    assert all(isinstance(r, SendResult) for r in results)
-    assert sorted(len(r.phone_numbers) for r in fake.received) == [50, 200, 200]
-    assert {r.params for r in fake.received} == {("2026年度奖补", "12月15日")}
+    held = classify_error("FailedOperation.MarketingSendTimeConstraint", "", local)
+    assert isinstance(held, HoldError)
+    assert held.until == opens.replace(tzinfo=SHANGHAI)
 
 
-async def test_personalised_messages_go_one_request_each(
-    channel: TencentSmsChannel, fake: TencentSmsFake
-) -> None:
-    await channel.send_batch([message(i) for i in range(5)])
-    assert sorted(r.phone_numbers for r in fake.received) == [
-        (f"+861380000{i:04d}",) for i in range(5)
-    ]
-    assert {r.params for r in fake.received} == {
-        (f"甲机械{i}：请于月底前完成年报公示",) for i in range(5)
-    }
+def test_the_daily_limit_waits_for_midnight_in_beijing_not_in_utc() -> None:
+    # 07:30 UTC is 15:30 in Beijing: 8.5 hours to the provider's new day, not 16.5.
+    at = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
+    limited = classify_error("LimitExceeded.PhoneNumberDailyLimit", "", at)
+    assert isinstance(limited, RetryableError)
+    assert limited.retry_after == 8.5 * 3600
 
 
-def test_a_repeated_number_and_a_missing_template_id_are_handled_before_sending() -> None:
-    same = {"sms_template_id": "1", "sms_params": ["x"]}
-    twice = [message(1, params=same), message(1, params=same), message(2, params={})]
-    requests, refused = plan_requests(twice, config("https://sms.tencentcloudapi.com"))
-    assert [r.positions for r in requests] == [(0,), (1,)]  # one status per number per request
-    assert isinstance(refused[2], PermanentError)
-    assert refused[2].code == "NoTemplateId"
+# --- planning -----------------------------------------------------------------------------
+
+SAME = {"sms_template_id": "1000103", "sms_params": ["2026年度奖补", "12月15日"]}
+
+
+def test_identical_parameters_share_requests_of_at_most_200_numbers() -> None:
+    batch = [message(i, params=SAME) for i in range(450)]
+    requests, refused = plan_requests(batch, config())
+    assert refused == {}
+    assert [len(r.messages) for r in requests] == [MAX_NUMBERS, MAX_NUMBERS, 50]
+    assert sorted(p for r in requests for p in r.positions) == list(range(450))
+
+
+def test_a_number_twice_in_one_batch_goes_in_another_request() -> None:
+    twice = [message(1, params=SAME), message(2, params=SAME), message(3, params=SAME,
+             address="+8613800000001")]  # fmt: skip
+    requests, _ = plan_requests(twice, config())
+    assert [r.positions for r in requests] == [(0, 1), (2,)]
+
+
+def test_different_parameters_or_templates_never_share_a_request() -> None:
+    other = {**SAME, "sms_template_id": "1000104"}
+    batch = [message(1), message(2), message(3, params=SAME), message(4, params=other)]
+    requests, _ = plan_requests(batch, config())
+    assert sorted(r.positions for r in requests) == [(0,), (1,), (2,), (3,)]
+
+
+def test_a_message_without_a_template_id_fails_before_sending() -> None:
+    requests, refused = plan_requests([message(1, params={}), message(2)], config())
+    assert [r.positions for r in requests] == [(1,)]
+    assert isinstance(refused[0], PermanentError)
+    assert refused[0].code == "NoTemplateId"
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def _answer(*statuses: dict[str, object]) -> bytes:
+    return json.dumps({"Response": {"SendStatusSet": list(statuses), "RequestId": "r"}}).encode()
+
+
+def _status(number: str, code: str = "Ok", serial: str = "") -> dict[str, object]:
+    return {"PhoneNumber": number, "Code": code, "SerialNo": serial, "Message": code}
+
+
+def test_statuses_map_back_by_number_whatever_their_order() -> None:
+    batch = [message(1, params=SAME), message(2, params=SAME), message(3, params=SAME)]
+    answer = _answer(
+        _status("+8613800000003", serial="2028:3"),
+        _status("+8613800000001", serial="2028:1"),
+        _status("+8613800000002", "LimitExceeded.PhoneNumberThirtySecondLimit"),
+    )
+    first, second, third = parse_response(200, answer, batch, now=TEN_AM)
+    assert first == SendResult(1, "2028:1")
+    assert third == SendResult(3, "2028:3")
+    assert isinstance(second, RetryableError)
+    assert second.retry_after == 30.0
+
+
+def test_a_whole_request_error_applies_to_every_message() -> None:
+    error = {"Response": {"Error": {"Code": "FailedOperation.SignatureIncorrectOrUnapproved",
+                                    "Message": "x"}, "RequestId": "r"}}  # fmt: skip
+    results = parse_response(200, json.dumps(error).encode(), [message(1), message(2)], now=TEN_AM)
+    assert all(isinstance(r, ProviderConfigError) for r in results)
 
 
 def test_answers_that_cannot_be_read_are_retried() -> None:
     batch = [message(1), message(2)]
-    assert all(isinstance(r, RetryableError) for r in parse_response(502, b"", batch))
-    assert all(isinstance(r, RetryableError) for r in parse_response(200, b"<html>", batch))
-    partial = {"Response": {"SendStatusSet": [
-        {"PhoneNumber": "+8613800000001", "Code": "Ok", "SerialNo": "2028:1"}
-    ], "RequestId": "r"}}  # fmt: skip
-    ok, missing = parse_response(200, json.dumps(partial).encode(), batch)
+    assert all(isinstance(r, RetryableError) for r in parse_response(502, b"", batch, now=TEN_AM))
+    assert all(
+        isinstance(r, RetryableError) for r in parse_response(200, b"<html>", batch, now=TEN_AM)
+    )
+    ok, missing = parse_response(
+        200, _answer(_status("+8613800000001", serial="2028:1")), batch, now=TEN_AM
+    )
     assert ok == SendResult(1, "2028:1")
     assert isinstance(missing, RetryableError)
     assert missing.code == "MissingStatus"
-
-
-def test_retry_after_waits_for_the_providers_window() -> None:
-    at_nine_pm = datetime(2026, 11, 23, 21, 0, tzinfo=SHANGHAI)
-    thirty = classify_error("LimitExceeded.PhoneNumberThirtySecondLimit", "", at_nine_pm)
-    marketing = classify_error("FailedOperation.MarketingSendTimeConstraint", "", at_nine_pm)
-    count = classify_error("LimitExceeded.PhoneNumberCountLimit", "", at_nine_pm)
-    assert isinstance(thirty, RetryableError)
-    assert thirty.retry_after == 30
-    assert isinstance(marketing, RetryableError)
-    assert marketing.retry_after == 11 * 3600  # 08:00 tomorrow
-    assert isinstance(count, PermanentError)  # more than 200 numbers is our bug, not a limit
-
-
-# --- through the dispatcher --------------------------------------------------------------------
-
-
-async def _queue_messages(db: Database, queue: Queue, clock: FixedClock, count: int) -> list[int]:
-    now = clock.now()
-    rows = [
-        {
-            "idempotency_key": f"tencent-test-{i}", "kind": "notice", "channel": "sms",
-            "address": f"+861390000{i:04d}", "status": MessageStatus.QUEUED,
-            "body": f"丙软件{i}：请于月底前完成年报公示", "params": {"sms_template_id": "1000103"},
-            "attempts": 0, "created_at": now, "updated_at": now,
-        }
-        for i in range(count)
-    ]  # fmt: skip
-    async with db.write() as session:
-        ids = list((await session.execute(
-            sa.insert(Message).returning(Message.id), rows
-        )).scalars())  # fmt: skip
-    await queue.enqueue("sms", ids)
-    return ids
-
-
-def _dispatcher(
-    db: Database, queue: Queue, channel: TencentSmsChannel, clock: FixedClock
-) -> Dispatcher:
-    registry = ChannelRegistry()
-    registry.register(channel)
-    settings = DispatchSettings(block_ms=1, batch_size=50)
-    metrics = HubMetrics(CollectorRegistry())
-    return Dispatcher(db, queue, registry, clock, settings, metrics, consumer="t1")
-
-
-async def test_the_dispatcher_sends_through_the_fake_and_records_the_serial_no(
-    db: Database,
-    redis_client: Redis,
-    redis_keys: RedisKeys,
-    clock: FixedClock,
-    channel: TencentSmsChannel,
-    fake: TencentSmsFake,
-) -> None:
-    queue = Queue(redis_client, redis_keys, clock=clock)
-    await queue.ensure_groups(["sms"])
-    [message_id] = await _queue_messages(db, queue, clock, 1)
-
-    assert await _dispatcher(db, queue, channel, clock).run_once("sms") == 1
-
-    [received] = fake.received
-    async with db.read() as session:
-        stored = await session.get(Message, message_id)
-        attempt = await session.scalar(sa.select(DeliveryAttempt))
-    assert stored is not None
-    assert stored.status is MessageStatus.SENT
-    assert stored.provider_message_id == received.serial_nos[0]
-    assert received.params == ("丙软件0：请于月底前完成年报公示",)
-    assert attempt is not None
-    assert (attempt.provider, attempt.outcome) == ("tencent", "sent")
-    assert attempt.provider_message_id == received.serial_nos[0]
-
-
-async def test_the_token_bucket_holds_the_rate_and_a_stop_returns_unsent_messages(
-    db: Database,
-    redis_client: Redis,
-    redis_keys: RedisKeys,
-    clock: FixedClock,
-    endpoint: str,
-    session: aiohttp.ClientSession,
-    fake: TencentSmsFake,
-) -> None:
-    queue = Queue(redis_client, redis_keys, clock=clock)
-    await queue.ensure_groups(["sms"])
-    slow = TencentSmsChannel(config(endpoint), session, clock, qps=2)  # 2 a second, burst 2
-    ids = await _queue_messages(db, queue, clock, 5)
-    dispatcher = _dispatcher(db, queue, slow, clock)
-    stop = asyncio.Event()
-    running = asyncio.create_task(dispatcher.run(stop))
-    await _until(lambda: len(fake.received) == 2)
-    await asyncio.sleep(0.2)  # the injected clock stands still: no more tokens come
-    assert len(fake.received) == 2
-    stop.set()
-    await asyncio.wait_for(running, 10)
-
-    async with db.read() as session_:
-        rows = dict((await session_.execute(sa.select(Message.id, Message.status))).all())
-        attempts = dict((await session_.execute(sa.select(Message.id, Message.attempts))).all())
-    assert sorted(rows.values()) == sorted([MessageStatus.SENT] * 2 + [MessageStatus.QUEUED] * 3)
-    unsent = [i for i in ids if rows[i] is MessageStatus.QUEUED]
-    assert all(attempts[i] == 0 for i in unsent)  # given back, not counted as an attempt
-    again = await queue.claim("sms", "t2", 10)  # back on the stream for another worker
-    assert sorted(e.message_id for e in again) == unsent
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Poll a condition on the fake's records (the fake has no event to wait on)."""
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110 - polling another object's state
-            await asyncio.sleep(0.01)
