@@ -292,10 +292,12 @@ async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> li
 
 
 async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
-    """Enqueue again rows untouched for a while: queued ones (Redis lost them, or a crash
-    between commit and enqueue), and ones left ``sending`` for twice as long (the worker died
-    mid-send and Redis lost its pending entry too; the dispatcher re-claims only such old
-    ``sending`` rows, so a live worker's send is never doubled)."""
+    """Enqueue again rows Redis does not hold: queued ones untouched for a while (Redis lost
+    them, or a crash between commit and enqueue), and ones left ``sending`` for twice as long
+    (the worker died mid-send and Redis lost its pending entry too; the dispatcher re-claims
+    only such old ``sending`` rows, so a live worker's send is never doubled). Rows still on
+    the stream or in the retry set — a backlog waiting for the provider's rate — are left
+    alone."""
     cutoff = clock.now() - older_than
     abandoned = clock.now() - 2 * older_than
     async with db.read() as session:
@@ -319,7 +321,11 @@ async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than:
                 )
             )
         ).all()
-    return len(await _enqueue(queue, [(r.id, r.channel) for r in rows]))
+    lost: list[tuple[int, ChannelName]] = []
+    for channel in {r.channel for r in rows}:
+        waiting = await queue.waiting_ids(channel.value)
+        lost.extend((r.id, r.channel) for r in rows if r.channel == channel and r.id not in waiting)
+    return len(await _enqueue(queue, lost))
 
 
 async def release_held(db: Database, queue: Queue, clock: Clock) -> int:

@@ -198,6 +198,26 @@ class Queue:
         rows = await self._autoclaim(stream, RedisKeys.OUTBOUND_GROUP, consumer, min_idle_ms, count)
         return [StreamEntry(entry_id, item_id) for entry_id, item_id in rows]
 
+    async def waiting_ids(self, channel: str) -> set[int]:
+        """Every message id Redis holds for ``channel``: on its stream (new or pending; acked
+        entries are deleted) or in its retry set. The reconciler re-enqueues only rows that
+        are in neither, so a long backlog is never duplicated."""
+        stream = self._keys.outbound_stream(channel)
+        ids: set[int] = set()
+        with redis_errors(f"listing the ids waiting on {channel}"):
+            start = "-"
+            while True:
+                page: list[Any] = (
+                    await self._redis.xrange(stream, min=start, max="+", count=_PURGE_SCAN) or []
+                )
+                ids.update(_item(stream, entry)[1] for entry in page)
+                if len(page) < _PURGE_SCAN:
+                    break
+                start = "(" + str(page[-1][0])
+            retries: list[Any] = await self._redis.zrange(self._keys.retry_set(channel), 0, -1)
+        ids.update(int(member) for member in retries)
+        return ids
+
     async def schedule_retry(
         self,
         channel: str,

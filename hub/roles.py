@@ -12,7 +12,9 @@ from datetime import timedelta
 
 import structlog
 import uvicorn
+from aiogram import Bot
 
+from channels.telegram import TelegramChannel
 from hub.config import Settings
 from hub.dispatch import Dispatcher
 from hub.outbox import release_held, requeue_stale
@@ -21,7 +23,9 @@ from hub.runtime import Components, open_components
 from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
 from hub.store.schedules import sync_schedules
+from hub.telegram_bot import run_polling
 from hub.web.app import create_app
+from hub.web.webhooks.context import WebhookContext
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +65,11 @@ async def serve(
     try:
         async with open_components(settings) as hub:
             tasks: list[asyncio.Task[None]] = []
+            context = WebhookContext(settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
+            tg = settings.channels.telegram
+            bot = telegram_bot(hub)
+            if worker and bot is not None and tg.mode == "polling":
+                tasks.append(asyncio.create_task(run_polling(context, bot, stop), name="telegram"))
             if worker:
                 dispatcher = Dispatcher(
                     hub.db, hub.queue, hub.channels, hub.clock, settings.dispatch, hub.metrics,
@@ -76,10 +85,18 @@ async def serve(
                 tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
             server: _Server | None = None
             if web:
-                app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry)
+                app = create_app(
+                    hub.db,
+                    hub.redis,
+                    metrics=hub.metrics.registry,
+                    webhooks=context,
+                    telegram_bot=bot if tg.mode == "webhook" else None,
+                )
                 server = _Server(uvicorn.Config(
                     app, host=host or settings.web.host, port=port or settings.web.port,
                     log_level=settings.logging.level.lower(), lifespan="off",
+                    # Access lines would print the SMS webhooks' secret path segments.
+                    access_log=False,
                 ))  # fmt: skip
                 tasks.append(asyncio.create_task(server.serve(), name="web"))
             log.info(
@@ -98,6 +115,14 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("hub stopped")
+
+
+def telegram_bot(hub: Components) -> Bot | None:
+    """The Telegram channel's bot, when Telegram is enabled (webhook and polling reuse it)."""
+    if "telegram" not in hub.channels.names():
+        return None
+    channel = hub.channels.get("telegram")
+    return channel.bot if isinstance(channel, TelegramChannel) else None
 
 
 async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

@@ -7,20 +7,18 @@ the web app and the tests all go through it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
-from channels.sandbox import SandboxChannel
-from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig
+from hub.channel_setup import build_channels
 from hub.clock import Clock, SystemClock
-from hub.config import Settings, TencentSmsSettings
+from hub.config import Settings
 from hub.errors import StorageError
 from hub.keys import RedisKeys
 from hub.metrics import HubMetrics
@@ -35,8 +33,6 @@ from hub.store.templates import seed_templates
 from hub.vocab import ChannelName
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Requests in flight per provider channel; the connection pool is sized to match.
-HTTP_CONCURRENCY = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,33 +80,6 @@ async def open_database(
         await db.aclose()
 
 
-def sms_template_ids(renderer: TemplateRenderer, provider: str) -> dict[str, str]:
-    """Message kind -> the provider's approved SMS template id, as ``meta.yaml`` declares it."""
-    ids: dict[str, str] = {}
-    for spec in renderer.catalog:
-        sms = spec.sms
-        if spec.channel == "sms" and sms is not None and sms.template_ids.get(provider):
-            ids[spec.kind] = str(sms.template_ids[provider])
-    return ids
-
-
-def tencent_config(
-    settings: TencentSmsSettings, template_ids: Mapping[str, str]
-) -> TencentSmsConfig:
-    """The channel's view of ``channels.sms.tencent`` (config.py checked the secrets are set).
-
-    Template ids come from the templates (``template_ids``, by kind) or the message itself.
-    """
-    values = (settings.secret_id, settings.secret_key, settings.sdk_app_id, settings.sign_name)
-    if any(v is None for v in values):
-        raise ValueError("channels.sms.tencent is enabled without its credentials")
-    secret_id, secret_key, sdk_app_id, sign_name = (str(v) for v in values)
-    return TencentSmsConfig(
-        secret_id=secret_id, secret_key=secret_key, sdk_app_id=sdk_app_id, sign_name=sign_name,
-        endpoint=settings.endpoint, region=settings.region, template_ids=template_ids,
-    )  # fmt: skip
-
-
 @asynccontextmanager
 async def open_components(
     settings: Settings, *, clock: Clock | None = None
@@ -124,38 +93,10 @@ async def open_components(
         redis = handle.client
         keys = RedisKeys(settings.redis.key_prefix)
         queue = Queue(redis, keys)
-        tencent = settings.channels.sms.tencent
-        http: aiohttp.ClientSession | None = None
-        if tencent.enabled:
-            # One session for every provider call of this process (DESIGN.md, HTTP out); it is
-            # entered before the registry so it closes after the channels that use it.
-            http = await stack.enter_async_context(
-                aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=HTTP_CONCURRENCY, limit_per_host=0)
-                )
-            )
         # The database's templates are in force; shipped files seed what it lacks.
         catalog = await seed_templates(db, templates_folder(settings), clock, settings)
         renderer = TemplateRenderer(catalog)
-        channels = ChannelRegistry()
-        stack.push_async_callback(channels.aclose)
-        if settings.channels.sandbox.enabled:
-            channels.register(
-                SandboxChannel(
-                    redis,
-                    keys,
-                    clock,
-                    inbox_size=settings.channels.sandbox.inbox_size,
-                    qps=settings.channels.sandbox.qps,
-                )
-            )
-        if http is not None:
-            channels.register(
-                TencentSmsChannel(
-                    tencent_config(tencent, sms_template_ids(renderer, "tencent")), http, clock,
-                    qps=tencent.qps, concurrency=HTTP_CONCURRENCY,
-                )
-            )  # fmt: skip
+        channels = await build_channels(settings, stack, redis, keys, clock, catalog)
         await queue.ensure_groups(channels.names())
         policy = PlanningPolicy(
             default_channel=ChannelName(settings.channels.default),

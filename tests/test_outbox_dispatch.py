@@ -372,3 +372,16 @@ async def test_frequency_cap_and_same_content_window_skip_with_reasons(
     next_day = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
                            variables={"text": "第三条通知"})  # fmt: skip
     assert len((await hub.outbox.submit(next_day)).queued_ids) == 1
+
+
+async def test_the_reconciler_leaves_a_backlog_that_is_still_on_the_stream_alone(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, redis_keys, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("all"))
+    clock.advance(timedelta(minutes=10))  # waiting long for the provider's rate
+    assert await requeue_stale(db, hub.queue, clock, older_than=timedelta(seconds=60)) == 0
+    stream = hub.keys.outbound_stream("sandbox")
+    assert await redis_client.xlen(stream) == len(outcome.queued_ids)  # nothing doubled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram import Bot
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -11,11 +12,25 @@ from redis.asyncio import Redis
 
 from hub.redis_server import redis_health
 from hub.store.db import Database
+from hub.web.webhooks import sms_aliyun, sms_tencent, telegram, wechat
+from hub.web.webhooks.context import WebhookContext
 
 
-def create_app(db: Database, redis: Redis, *, metrics: CollectorRegistry) -> FastAPI:
-    """The app; it owns nothing: the runtime opens and closes the database and Redis."""
+def create_app(
+    db: Database, redis: Redis, *, metrics: CollectorRegistry,
+    webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
+) -> FastAPI:  # fmt: skip
+    """The app; it owns nothing: the runtime opens and closes the database and Redis.
+
+    With ``webhooks``, every provider's callback routes are mounted (each refuses, with 403
+    and nothing stored, while its provider is disabled).
+    """
     app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
+    if webhooks is not None:
+        for module in (sms_tencent, sms_aliyun, wechat):
+            app.include_router(module.router(webhooks))
+        if telegram_bot is not None:
+            app.include_router(telegram.router(webhooks, telegram_bot))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -1,0 +1,73 @@
+"""SMS over two providers: the configured one, and the other as failover (DESIGN.md rules).
+
+Messages go to the primary. Those it fails for a provider-wide reason — it is down or
+unreachable (network, HTTP 5xx, an unreadable answer, its internal errors) or refuses our
+account (credentials, signature, template, balance) — are sent again, in the same attempt,
+through the secondary. A per-number answer (a limit, a blacklist, a bad number) stays the
+primary's: the other provider would say the same, or the limit exists to be respected.
+
+Both providers read their approved template ids from the same message parameters
+(``template_ids.tencent`` / ``template_ids.aliyun``), so a message renders once for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from channels.base import (
+    Channel,
+    ChannelError,
+    OutboundMessage,
+    ProviderConfigError,
+    RetryableError,
+    SendResult,
+)
+
+# Codes of RetryableError that mean "this provider, not this number".
+_OUTAGE_CODES = frozenset({"Network", "BadResponse", "MissingStatus"})
+_OUTAGE_PREFIXES = ("HTTP5", "InternalError", "isp.")
+
+
+def is_provider_outage(error: ChannelError) -> bool:
+    """True when the provider as a whole failed, so the other provider may succeed."""
+    if isinstance(error, ProviderConfigError):
+        return True
+    if not isinstance(error, RetryableError):
+        return False
+    return error.code in _OUTAGE_CODES or error.code.startswith(_OUTAGE_PREFIXES)
+
+
+class FailoverSmsChannel:
+    """The ``sms`` channel: ``primary`` first, ``secondary`` for the primary's outages."""
+
+    name: ClassVar[str] = "sms"
+    # One token bucket and one name on the attempt records for the pair.
+    provider: ClassVar[str] = "sms"
+    max_batch: ClassVar[int] = 100  # the smaller of the two (Aliyun's SendBatchSms)
+    default_qps: ClassVar[float] = 50.0
+
+    def __init__(self, primary: Channel, secondary: Channel) -> None:
+        self.primary = primary
+        self.secondary = secondary
+        #: The primary's configured rate holds for the pair.
+        self.qps = float(getattr(primary, "qps", primary.default_qps))
+
+    async def send_batch(
+        self, messages: Sequence[OutboundMessage]
+    ) -> list[SendResult | ChannelError]:
+        results = list(await self.primary.send_batch(messages))
+        retry = [
+            i
+            for i, r in enumerate(results)
+            if isinstance(r, ChannelError) and is_provider_outage(r)
+        ]
+        if retry:
+            again = await self.secondary.send_batch([messages[i] for i in retry])
+            for index, result in zip(retry, again, strict=True):
+                results[index] = result
+        return results
+
+    async def aclose(self) -> None:
+        await self.primary.aclose()
+        await self.secondary.aclose()
