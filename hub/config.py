@@ -9,19 +9,31 @@ ignored, so the shipped config runs on a fresh machine with no credentials.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.errors import ConfigError
 from hub.vocab import MessageKind, Urgency
+from hub.workdays import year_calendar_problems
+
+_APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"
@@ -187,12 +199,49 @@ class WechatAppSettings(ProviderSettings):
         ids = ("app_id",) if self.kind == "official_account" else ("corp_id", "agent_id")
         return (*ids, "secret", "token", "encoding_aes_key")
 
+    @field_validator("agent_id")
+    @classmethod
+    def _agent_id_is_a_number(cls, value: str | None) -> str | None:
+        if value and not str(value).isdigit():
+            raise ValueError(f"企业微信 AgentID 应为数字，而不是 {value!r} (agent_id)")
+        return value
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        try:
+            key = base64.b64decode(value + "=", validate=True) if len(value) == 43 else b""
+        except binascii.Error:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("EncodingAESKey 应为 43 个字符、解码后 32 字节 (encoding_aes_key)")
+        return value
+
 
 class WechatSettings(_Frozen):
     default_app: str | None = None
     apps: dict[str, WechatAppSettings] = {}
     # Callbacks whose timestamp is further than this from now are refused (replays).
     replay_window_seconds: int = Field(default=300, ge=1)
+
+    @field_validator("apps")
+    @classmethod
+    def _app_names(cls, apps: dict[str, WechatAppSettings]) -> dict[str, WechatAppSettings]:
+        for name in apps:
+            if not _APP_NAME.fullmatch(name):
+                raise ValueError(f"应用名 {name!r} 只能包含字母、数字、_ . - (it names a URL)")
+        return apps
+
+    @model_validator(mode="after")
+    def _default_is_an_official_account(self) -> WechatSettings:
+        app = self.apps.get(self.default_app) if self.default_app else None
+        if self.default_app and self.apps and app is None:
+            raise ValueError(f"default_app {self.default_app!r} 不在 apps 中")
+        if app is not None and app.kind != "official_account":
+            raise ValueError(f"default_app {self.default_app!r} 应为公众号 (official_account)")
+        return self
 
 
 class TelegramSettings(ProviderSettings):
@@ -218,14 +267,24 @@ class ChannelsSettings(_Frozen):
 
 
 class YearCalendar(_Frozen):
-    """An admin-entered calendar for a year chinese-calendar does not cover."""
+    """An admin-entered calendar for any year; its days override chinese-calendar day by day
+    (a year chinese-calendar does not cover is counted Mon–Fri, provisionally, without one)."""
 
-    holidays: tuple[str, ...] = ()
-    workdays: tuple[str, ...] = ()
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
 
 
 class CalendarSettings(_Frozen):
     years: dict[int, YearCalendar] = {}
+
+    @field_validator("years")
+    @classmethod
+    def _years_are_consistent(cls, years: dict[int, YearCalendar]) -> dict[int, YearCalendar]:
+        for year, entered in years.items():
+            problems = year_calendar_problems(year, entered)
+            if problems:
+                raise ValueError("；".join(problems))
+        return years
 
 
 class TierSettings(_Frozen):
@@ -361,7 +420,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"YAML 语法错误: {exc}", file=str(file), line=line) from exc
     lines = _line_index(node)
-    raw = yaml.safe_load(text) if node is not None else {}
+    raw = yaml.load(text, Loader=_ConfigLoader) if node is not None else {}
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -374,6 +433,18 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         raise _as_config_error(exc, str(file), lines) from exc
     _check_enabled_secrets(settings, missing, str(file), lines)
     return settings
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: the settings parse them and name a bad one's key
+    (PyYAML would raise a bare ValueError for 2027-13-01)."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:

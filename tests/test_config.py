@@ -155,3 +155,50 @@ def test_config_check_exits_0_on_the_shipped_config(capsys: pytest.CaptureFixtur
 
 def test_unknown_command_is_a_usage_error() -> None:
     assert main(["frobnicate"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        (
+            "channels:\n  wechat:\n    apps:\n      staff:\n        kind: wecom\n"
+            "        agent_id: abc\n",
+            "channels.wechat.apps.staff.agent_id",
+            "AgentID 应为数字",
+        ),
+        (
+            "channels:\n  wechat:\n    apps:\n      城市号:\n        kind: official_account\n",
+            "channels.wechat.apps",
+            "只能包含字母",
+        ),
+        (
+            "channels:\n  wechat:\n    default_app: staff\n    apps:\n      staff:\n"
+            "        kind: wecom\n",
+            "channels.wechat",
+            "应为公众号",
+        ),
+        (
+            "calendar:\n  years:\n    2027:\n      holidays: [2028-01-01]\n",
+            "calendar.years",
+            "不属于 2027 年",
+        ),
+        (
+            "calendar:\n  years:\n    2027:\n      holidays: [2027-13-01]\n",
+            "calendar.years.2027.holidays.0",
+            "date",
+        ),
+    ],
+)
+def test_channel_and_calendar_mistakes_name_the_key(
+    tmp_path: Path, text: str, key: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert info.value.key == key
+    assert reason in info.value.reason
+
+
+def test_an_entered_year_loads_as_dates(tmp_path: Path) -> None:
+    text = "calendar:\n  years:\n    2027:\n      holidays: [2027-01-01]\n      workdays: []\n"
+    settings = load_settings(write(tmp_path, text), env={})
+    assert str(settings.calendar.years[2027].holidays[0]) == "2027-01-01"

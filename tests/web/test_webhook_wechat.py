@@ -383,15 +383,10 @@ async def test_the_fake_delivers_once_when_the_hub_answers_success(hub: Hub) -> 
     assert len(await hub.replies()) == 1
 
 
-async def test_a_malformed_encoding_aes_key_fails_at_start_naming_the_key(
-    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+def test_a_malformed_encoding_aes_key_fails_at_start_naming_the_key(
     write_config: Callable[..., Path],
-) -> None:  # fmt: skip
+) -> None:
     path = write_config(channels={"wechat": {"apps": {"work": WECOM_APP}}})
-    settings = load_settings(path, env={**SECRETS, "WC_KEY": "too-short"})
-    ctx = WebhookContext(
-        settings, db, redis_client, redis_keys, Queue(redis_client, redis_keys), clock
-    )
     with pytest.raises(ConfigError) as caught:
-        router(ctx)
+        load_settings(path, env={**SECRETS, "WC_KEY": "too-short"})
     assert caught.value.key == "channels.wechat.apps.work.encoding_aes_key"
