@@ -81,6 +81,10 @@ class SendResult:
 
     message_id: int
     provider_message_id: str | None = None
+    #: The provider that sent it, when the channel chose among several (SMS failover).
+    provider: str | None = None
+    #: What the first provider answered before the channel failed over: (provider, error).
+    failed_over: tuple[str, ChannelError] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,11 @@ Both providers read their approved template ids from the same message parameters
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import ClassVar
+
+import structlog
 
 from channels.base import (
     Channel,
@@ -23,6 +26,8 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+
+log = structlog.get_logger(__name__)
 
 # Codes of RetryableError that mean "this provider, not this number".
 _OUTAGE_CODES = frozenset({"Network", "BadResponse", "MissingStatus"})
@@ -65,7 +70,18 @@ class FailoverSmsChannel:
         if retry:
             again = await self.secondary.send_batch([messages[i] for i in retry])
             for index, result in zip(retry, again, strict=True):
+                first = results[index]
+                assert isinstance(first, ChannelError)
+                if isinstance(result, SendResult):
+                    # On record: who sent it, and why the primary did not (an account
+                    # problem there still alerts an admin, through the dispatcher).
+                    result = dataclasses.replace(
+                        result, provider=self.secondary.provider,
+                        failed_over=(self.primary.provider, first),
+                    )  # fmt: skip
                 results[index] = result
+            log.warning("sms_failover", primary=self.primary.provider,
+                        secondary=self.secondary.provider, count=len(retry))  # fmt: skip
         return results
 
     async def aclose(self) -> None:

@@ -330,13 +330,18 @@ class Dispatcher:
         follow_ups: list[tuple[str, int, Any]] = []
         opt_outs: set[int] = set()
         alerts: dict[str, str] = {}
+        failover_alerts: dict[tuple[str, str], str] = {}
         outcomes: Counter[str] = Counter()
         for item, result in zip(claimed, results, strict=True):
             message = item.message
             if isinstance(result, SendResult):
                 sent.append({"b_id": message.message_id, "b_at": now,
-                             "b_pmid": result.provider_message_id})  # fmt: skip
+                             "b_pmid": result.provider_message_id,
+                             "provider": result.provider or channel.provider})  # fmt: skip
                 outcomes["sent"] += 1
+                if result.failed_over and isinstance(result.failed_over[1], ProviderConfigError):
+                    provider, error = result.failed_over
+                    failover_alerts.setdefault((provider, error.code or "config"), str(error))
             else:
                 outcome, changes, follow_up = self._failure(channel, item, result, now)
                 outcomes[outcome] += 1
@@ -363,10 +368,14 @@ class Dispatcher:
         async with self._writing, self.db.write() as session:
             if sent:
                 await session.execute(_MARK_SENT, sent)
-                await session.execute(_SENT_ATTEMPTS, {
-                    "b_ids": [row["b_id"] for row in sent], "b_provider": channel.provider,
-                    "b_started": started, "b_finished": now,
-                })  # fmt: skip
+                by_provider: dict[str, list[int]] = {}
+                for row in sent:
+                    by_provider.setdefault(row["provider"], []).append(row["b_id"])
+                for provider, ids in by_provider.items():
+                    await session.execute(_SENT_ATTEMPTS, {
+                        "b_ids": ids, "b_provider": provider,
+                        "b_started": started, "b_finished": now,
+                    })  # fmt: skip
             if attempts:
                 await session.execute(sa.insert(_ATTEMPT), attempts)
             if failed:
@@ -380,6 +389,9 @@ class Dispatcher:
                 await raise_alert(
                     session, self.clock, source=channel.provider, code=code, detail=detail
                 )
+            for (provider, code), detail in failover_alerts.items():
+                await raise_alert(session, self.clock, source=provider, code=code,
+                                  detail=f"{detail}（已改由备用服务商发送）")  # fmt: skip
         for outcome, count in outcomes.items():
             self.metrics.send_outcomes.labels(channel.name, outcome).inc(count)
         # After the commit: a crash here leaves rows queued, which the reconciler re-enqueues.

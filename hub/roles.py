@@ -91,6 +91,8 @@ async def serve(
                     metrics=hub.metrics.registry,
                     webhooks=context,
                     telegram_bot=bot if tg.mode == "webhook" else None,
+                    clock=hub.clock,
+                    tz=settings.hub.tz,
                 )
                 server = _Server(uvicorn.Config(
                     app, host=host or settings.web.host, port=port or settings.web.port,

@@ -19,6 +19,7 @@ from hub.cli import (
     registry,
     sandbox,
     schedules,
+    staff,
     system,
     templates,
 )
@@ -52,6 +53,7 @@ sandbox.register(app)
 templates.register(app)
 schedules.register(app)
 bench.register(app)
+staff.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

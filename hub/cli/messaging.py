@@ -15,8 +15,10 @@ from hub.clock import local_iso
 from hub.config import Settings
 from hub.errors import UsageError
 from hub.outbox import SendOutcome, SendRequest
+from hub.queries.messages import MessageFilter, list_messages
+from hub.queries.scope import Visibility
 from hub.runtime import open_components, open_database
-from hub.store.models import Enterprise, Message
+from hub.store.models import Message
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 WAIT_POLL_SECONDS = 0.5
@@ -192,18 +194,8 @@ def messages_list(
 
 async def _list(
     settings: Settings, status: Any, kind: Any, campaign: int | None, limit: int
-) -> list[Any]:
-    stmt = (
-        sa.select(Message, Enterprise.name)
-        .outerjoin(Enterprise, Message.enterprise_id == Enterprise.id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    if status is not None:
-        stmt = stmt.where(Message.status == status)
-    if kind is not None:
-        stmt = stmt.where(Message.kind == kind)
-    if campaign is not None:
-        stmt = stmt.where(Message.campaign_id == campaign)
-    async with open_database(settings) as db, db.read() as session:
-        return list((await session.execute(stmt)).all())
+) -> list[tuple[Message, str | None]]:
+    wanted = MessageFilter(status=status, kind=kind, campaign=campaign, limit=limit)
+    async with open_database(settings) as db:
+        rows = await list_messages(db, wanted, Visibility.everything())
+    return [(r.message, r.enterprise.name if r.enterprise else None) for r in rows]

@@ -14,10 +14,13 @@ from hub.clock import local_iso
 from hub.errors import NotFoundError, UsageError
 from hub.identifiers import mask_mobile, normalize_mobile
 from hub.inbound import accept_reply
+from hub.queries.replies import ReplyFilter, list_replies
+from hub.queries.scope import Visibility
 from hub.runtime import open_components, open_database
-from hub.store.models import Contact, Enterprise
-from hub.store.models import InboundReply as StoredReply
+from hub.store.models import Contact
 from hub.vocab import ChannelName
+
+EVERYTHING = Visibility.everything()
 
 
 def register(app: typer.Typer) -> None:
@@ -107,21 +110,16 @@ def replies_list(
     settings = settings_from(ctx)
 
     async def load() -> list[dict[str, object]]:
-        stmt = (
-            sa.select(StoredReply, Enterprise.name)
-            .outerjoin(Enterprise, StoredReply.enterprise_id == Enterprise.id)
-            .order_by(StoredReply.id.desc()).limit(limit)
-        )  # fmt: skip
-        async with open_database(settings) as db, db.read() as session:
-            rows = (await session.execute(stmt)).all()
+        async with open_database(settings) as db:
+            rows = await list_replies(db, ReplyFilter(limit=limit), EVERYTHING)
         return [
-            {"id": r.id, "channel": r.channel.value, "provider": r.provider,
-             "sender": mask_mobile(r.sender) if r.channel in (ChannelName.SMS,
-                                                             ChannelName.SANDBOX) else r.sender,
-             "enterprise": name, "in_reply_to": r.in_reply_to, "text": r.text,
-             "classification": r.classification.value if r.classification else None,
-             "received_at": local_iso(r.received_at, settings.hub.tz)}
-            for r, name in rows
+            {"id": r.reply.id, "channel": r.reply.channel.value, "provider": r.reply.provider,
+             "sender": EVERYTHING.address(r.reply.channel, r.reply.sender),
+             "enterprise": r.enterprise.name if r.enterprise else None,
+             "in_reply_to": r.reply.in_reply_to, "text": r.reply.text,
+             "classification": r.reply.classification.value if r.reply.classification else None,
+             "received_at": local_iso(r.reply.received_at, settings.hub.tz)}
+            for r in rows
         ]  # fmt: skip
 
     items = run_async(load())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from fastapi import FastAPI, Response
@@ -10,8 +11,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
+from hub.clock import SHANGHAI, Clock, SystemClock
 from hub.redis_server import redis_health
 from hub.store.db import Database
+from hub.web import api
 from hub.web.webhooks import sms_aliyun, sms_tencent, telegram, wechat
 from hub.web.webhooks.context import WebhookContext
 
@@ -19,6 +22,7 @@ from hub.web.webhooks.context import WebhookContext
 def create_app(
     db: Database, redis: Redis, *, metrics: CollectorRegistry,
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
+    clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
@@ -26,6 +30,7 @@ def create_app(
     and nothing stored, while its provider is disabled).
     """
     app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
+    app.include_router(api.router(db, clock or SystemClock(), tz=tz))
     if webhooks is not None:
         for module in (sms_tencent, sms_aliyun, wechat):
             app.include_router(module.router(webhooks))

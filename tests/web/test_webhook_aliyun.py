@@ -47,6 +47,10 @@ KEY_ID, KEY_SECRET, SIGN = "LTAI5tTestKeyId000000000", "test-access-key-secret",
 
 def aliyun_settings(write_config: Callable[..., Path], allowed_ips: list[str]) -> Settings:
     aliyun = {
+        "enabled": True,
+        "access_key_id": "${HUB_TEST_ALIYUN_KEY_ID:-LTAI-test}",
+        "access_key_secret": "${HUB_TEST_ALIYUN_KEY_SECRET:-test-secret}",
+        "sign_name": "${HUB_TEST_ALIYUN_SIGN:-主动服务}",
         "path_secret": f"${{HUB_TEST_ALIYUN_PATH:-{PATH_SECRET}}}",
         "allowed_ips": allowed_ips,
     }
@@ -151,6 +155,18 @@ async def test_a_forged_path_secret_is_403_and_stores_nothing(
     assert await count(db, ContactOptOut) == 0
     assert await message_status(db, message_id) == (MessageStatus.SENT, None)
     assert await queue.claim_inbound("w", 10, None) == []
+
+
+async def test_pushes_while_aliyun_is_disabled_are_403_and_store_nothing(
+    write_config: Callable[..., Path], db: Database, redis_client: Redis,
+    redis_keys: RedisKeys, queue: Queue, clock: FixedClock, fake: AliyunSmsFake,
+) -> None:  # fmt: skip
+    aliyun = {"enabled": False, "path_secret": f"${{HUB_TEST_ALIYUN_PATH:-{PATH_SECRET}}}"}
+    settings = load_settings(write_config(channels={"sms": {"aliyun": aliyun}}))
+    app = make_app(settings, db, redis_client, redis_keys, queue, clock)
+    response = await post(app, url("up"), [fake.up("13900000001", "1")])
+    assert response.status_code == 403
+    assert await count(db, InboundReply) == 0
 
 
 async def test_a_source_outside_the_allow_list_is_403(

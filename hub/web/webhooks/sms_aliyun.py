@@ -71,6 +71,8 @@ def router(ctx: WebhookContext) -> APIRouter:
 
     def verify(request: Request, path_secret: str) -> None:
         settings = ctx.settings.channels.sms.aliyun
+        if not settings.enabled:
+            raise HTTPException(status_code=403, detail="forbidden")
         require_path_secret(path_secret, settings.path_secret)
         require_allowed_source(request, settings.allowed_ips)
 

@@ -1,0 +1,112 @@
+"""``hub staff add|token|revoke|list``: staff accounts and their API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+
+from hub.cli.common import err, out, print_json, print_table, run_async, settings_from
+from hub.clock import SystemClock
+from hub.errors import UsageError
+from hub.runtime import open_database
+from hub.staff import (
+    NewStaff,
+    StaffRole,
+    StaffView,
+    add_staff,
+    issue_token,
+    list_staff,
+    revoke_token,
+)
+from hub.store.db import Database
+
+T = TypeVar("T")
+ACTOR = "cli"
+
+
+def register(app: typer.Typer) -> None:
+    staff_app = typer.Typer(help="工作人员与 API 令牌 (staff)", no_args_is_help=True)
+    app.add_typer(staff_app, name="staff")
+    staff_app.command("add")(add)
+    staff_app.command("token")(token)
+    staff_app.command("revoke")(revoke)
+    staff_app.command("list")(staff_list)
+
+
+def _with_db(ctx: typer.Context, act: Callable[[Database], Awaitable[T]]) -> T:
+    settings = settings_from(ctx)
+
+    async def run() -> T:
+        async with open_database(settings) as db:
+            return await act(db)
+
+    return run_async(run())
+
+
+def add(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="login name, e.g. zhangsan"),
+    name: str = typer.Option(..., "--name", help="姓名"),
+    role: str = typer.Option(..., "--role", help="admin, dispatcher, handler, head, viewer"),
+    department: str | None = typer.Option(None, "--department", help="部门编码"),
+    district: str | None = typer.Option(None, "--district", help="区域，与企业的区域一致"),
+    mobile: str | None = typer.Option(None, "--mobile", help="手机（提醒用）"),
+    wecom_userid: str | None = typer.Option(None, "--wecom-userid", help="企业微信账号"),
+    as_json: bool = typer.Option(False, "--json", help="print the account as JSON"),
+) -> None:
+    """新增工作人员（不含令牌：再用 hub staff token 签发）。"""
+    try:
+        staff_role = StaffRole.parse(role)
+    except ValueError:
+        raise UsageError(f"未知的角色“{role}”（可选：{StaffRole.choices()}）") from None
+    assert isinstance(staff_role, StaffRole)
+    new = NewStaff(username, name, staff_role, department, district, mobile, wecom_userid)
+    view = _with_db(ctx, lambda db: add_staff(db, SystemClock(), new, actor=ACTOR))
+    if as_json:
+        print_json(view.as_dict())
+        return
+    out.print(f"已新增工作人员 {view.username}（{view.name}，{staff_role.label}）")
+    err.print(f"签发 API 令牌：hub staff token {view.username}")
+
+
+def token(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="the staff member's username"),
+) -> None:
+    """签发新的 API 令牌并只显示这一次；该账号原有的令牌立即失效。"""
+    issued = _with_db(ctx, lambda db: issue_token(db, SystemClock(), username, actor=ACTOR))
+    # The token alone on stdout, so `TOKEN=$(hub staff token NAME)` captures it.
+    print(issued)
+    err.print(f"{username} 的新令牌只显示这一次，请妥善保存；原有令牌已失效。")
+
+
+def revoke(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="the staff member's username"),
+) -> None:
+    """撤销工作人员的 API 令牌。"""
+    had = _with_db(ctx, lambda db: revoke_token(db, SystemClock(), username, actor=ACTOR))
+    out.print(f"已撤销 {username} 的令牌" if had else f"{username} 没有有效的令牌")
+
+
+def staff_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
+) -> None:
+    """列出工作人员（令牌只显示是否已签发）。"""
+    views: list[StaffView] = _with_db(ctx, list_staff)
+    items = [v.as_dict() for v in views]
+    if as_json:
+        print_json(items)
+        return
+    print_table(
+        "工作人员 staff",
+        ["用户名", "姓名", "角色", "部门", "区域", "令牌", "请假"],
+        [
+            (i["username"], i["name"], i["role_label"], i["department"], i["district"],
+             "有" if i["has_token"] else "无", "是" if i["absent"] else "")
+            for i in items
+        ],
+    )  # fmt: skip

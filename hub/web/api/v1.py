@@ -1,0 +1,25 @@
+"""``/api/v1``: every route behind a credential (hub/web/api/auth.py), errors in one shape."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends
+
+from hub.clock import SHANGHAI, Clock
+from hub.store.db import Database
+from hub.web.api import messages, replies, staff
+from hub.web.api.context import ApiContext
+
+PREFIX = "/api/v1"
+
+
+def router(db: Database, clock: Clock, *, tz: ZoneInfo = SHANGHAI) -> APIRouter:
+    """The v1 API; include it in the app with ``app.include_router(router(db, clock, tz=...))``."""
+    ctx = ApiContext(db, clock, tz)
+    # The router-wide dependency makes a credential mandatory even on a route that forgets
+    # to ask for the principal; FastAPI resolves it once per request.
+    api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
+    for module in (staff, replies, messages):
+        api.include_router(module.router(ctx))
+    return api
