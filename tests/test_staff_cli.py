@@ -24,7 +24,6 @@ from tests.web.api_support import DEPARTMENTS, api_client
 T = TypeVar("T")
 
 
-
 @pytest.fixture
 def config(write_config: Callable[..., Path], tmp_path: Path) -> Path:
     """A config whose database holds the departments GXJ, SWJ and YSB."""
