@@ -19,7 +19,6 @@ from channels.sandbox import SandboxChannel
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
 from channels.sms_failover import FailoverSmsChannel
 from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig
-from channels.telegram import TelegramChannel, TelegramConfig
 from channels.wechat_mp import WechatMpChannel, WechatMpConfig
 from channels.wecom import WecomChannel, WecomConfig
 from hub.clock import Clock
@@ -111,6 +110,9 @@ async def build_channels(
                 registry.register(WecomChannel(config_w, http, redis, keys, clock, qps=app.qps))
                 break
     if c.telegram.enabled and c.telegram.token:
+        # aiogram costs ~100 MB per process: imported only where Telegram is on.
+        from channels.telegram import TelegramChannel, TelegramConfig
+
         registry.register(
             TelegramChannel.from_config(
                 TelegramConfig(token=c.telegram.token, api_base=c.telegram.api_base),

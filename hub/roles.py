@@ -9,12 +9,13 @@ import signal
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
-from aiogram import Bot
 
-from channels.telegram import TelegramChannel
+if TYPE_CHECKING:
+    from aiogram import Bot
 from hub.config import Settings
 from hub.dispatch import Dispatcher
 from hub.outbox import release_held, requeue_stale
@@ -23,7 +24,6 @@ from hub.runtime import Components, open_components
 from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
 from hub.store.schedules import sync_schedules
-from hub.telegram_bot import run_polling
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
 
@@ -69,6 +69,8 @@ async def serve(
             tg = settings.channels.telegram
             bot = telegram_bot(hub)
             if worker and bot is not None and tg.mode == "polling":
+                from hub.telegram_bot import run_polling
+
                 tasks.append(asyncio.create_task(run_polling(context, bot, stop), name="telegram"))
             if worker:
                 dispatcher = Dispatcher(
@@ -123,6 +125,8 @@ def telegram_bot(hub: Components) -> Bot | None:
     """The Telegram channel's bot, when Telegram is enabled (webhook and polling reuse it)."""
     if "telegram" not in hub.channels.names():
         return None
+    from channels.telegram import TelegramChannel  # aiogram only where Telegram is on
+
     channel = hub.channels.get("telegram")
     return channel.bot if isinstance(channel, TelegramChannel) else None
 

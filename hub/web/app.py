@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -15,8 +14,11 @@ from hub.clock import SHANGHAI, Clock, SystemClock
 from hub.redis_server import redis_health
 from hub.store.db import Database
 from hub.web import api
-from hub.web.webhooks import sms_aliyun, sms_tencent, telegram, wechat
+from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 
 def create_app(
@@ -35,6 +37,8 @@ def create_app(
         for module in (sms_tencent, sms_aliyun, wechat):
             app.include_router(module.router(webhooks))
         if telegram_bot is not None:
+            from hub.web.webhooks import telegram  # aiogram only where Telegram is on
+
             app.include_router(telegram.router(webhooks, telegram_bot))
 
     @app.get("/healthz", tags=["ops"])
