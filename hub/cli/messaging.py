@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
     messages_app = typer.Typer(help="消息 (outbox)", no_args_is_help=True)
     app.add_typer(messages_app, name="messages")
     messages_app.command("list")(messages_list)
+    messages_app.command("dead")(messages_dead)
     app.command("send")(send)
 
 
@@ -135,6 +136,15 @@ def _print_report(report: dict[str, Any]) -> None:
         out.print(f"  [{sample['channel']}] {sample['body']}")
     if report["final"] is not None:
         out.print(f"最终状态 final: {report['final']}")
+
+
+def messages_dead(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
+) -> None:
+    """列出死信：重试用尽仍未发出的消息及原因（最新在前）。"""
+    messages_list(ctx, status="dead", kind=None, campaign=None, limit=limit, as_json=as_json)
 
 
 def messages_list(
