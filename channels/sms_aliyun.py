@@ -76,6 +76,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.batching import send_planned
 from hub.clock import SHANGHAI, Clock
 
 VERSION: Final = "2017-05-25"
@@ -386,14 +387,7 @@ class AliyunSmsChannel:
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages, self.config)
-        results: list[Result | None] = [None] * len(messages)
-        for position, error in refused.items():
-            results[position] = error
-        answers = await asyncio.gather(*(self._send(r) for r in requests))
-        for request, answer in zip(requests, answers, strict=True):
-            for position, result in zip(request.positions, answer, strict=True):
-                results[position] = result
-        return [r for r in results if r is not None]
+        return await send_planned(len(messages), refused, requests, self._send)
 
     async def _send(self, request: AliyunRequest) -> list[Result]:
         try:

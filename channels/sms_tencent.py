@@ -47,6 +47,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.batching import send_planned
 from channels.tencent_tc3 import authorization, tc3_signature
 from hub.clock import SHANGHAI, Clock
 
@@ -440,14 +441,7 @@ class TencentSmsChannel:
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages, self.config)
-        results: list[Result | None] = [None] * len(messages)
-        for position, error in refused.items():
-            results[position] = error
-        answers = await asyncio.gather(*(self._post(r) for r in requests))
-        for request, answer in zip(requests, answers, strict=True):
-            for position, result in zip(request.positions, answer, strict=True):
-                results[position] = result
-        return [r for r in results if r is not None]
+        return await send_planned(len(messages), refused, requests, self._post)
 
     async def _post(self, request: SmsRequest) -> list[Result]:
         async with self._slots:
