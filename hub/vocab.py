@@ -150,6 +150,34 @@ class TicketEventType(LabelledEnum):
     CLOSED = "closed", "销号"
     ESCALATED = "escalated", "督办"
     DEADLINE_RECOMPUTED = "deadline_recomputed", "时限重算"
+    # closed loop (issue 5): data says what happened, see /work/coord/TICKETS_API.md
+    APPENDED = "appended", "补充"
+    REMINDED = "reminded", "时限提醒"
+    SLA = "sla", "时限考核"  # data {"result": "hit"|"missed", "level": 0|1|2}
+    CALLBACK_DUE = "callback_due", "回访待办"
+    CALLBACK_DONE = "callback_done", "已回访"
+    RATING_REQUESTED = "rating_requested", "邀请评价"
+    RATING_REMINDED = "rating_reminded", "评价提醒"
+    RATING_FLAGGED = "rating_flagged", "恶意差评标记"
+
+
+class TicketCategory(LabelledEnum):
+    CONSULTATION = "consultation", "咨询"
+    REQUEST = "request", "求助"
+    COMPLAINT = "complaint", "投诉"
+    SUGGESTION = "suggestion", "建议"
+
+
+class CallbackMethod(LabelledEnum):
+    MESSAGE = "message", "消息回访"
+    PHONE = "phone", "电话回访"
+
+
+class CallbackStatus(LabelledEnum):
+    PENDING = "pending", "待回访"
+    SENT = "sent", "已发送"
+    ANSWERED = "answered", "已回访"
+    UNREACHABLE = "unreachable", "无法联系"
 
 
 class Urgency(LabelledEnum):

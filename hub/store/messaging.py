@@ -166,3 +166,10 @@ class InboundReply(Base):
     in_reply_to: Mapped[int | None] = mapped_column(sa.ForeignKey("message.id"))
     classification: Mapped[ReplyClass | None] = mapped_column(enum_column(ReplyClass))
     processed_at: Mapped[datetime | None] = mapped_column()
+    # 0002: what the classifier found ({"class": ..., "detail": {...}}) and the ticket it went
+    # to. use_alter: ticket.source_reply_id points back here, a cycle the DDL order must break.
+    classification_detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    classified_at: Mapped[datetime | None] = mapped_column()
+    ticket_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ticket.id", use_alter=True), index=True
+    )

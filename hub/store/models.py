@@ -24,11 +24,22 @@ from hub.store.registry import (
     Staff,
     Visit,
 )
-from hub.store.tickets import AuditLog, Rating, Ticket, TicketEvent, WorkdayOverride
+from hub.store.tickets import (
+    AuditLog,
+    CallbackSurvey,
+    Rating,
+    RatingLink,
+    RoutingCursor,
+    Ticket,
+    TicketEvent,
+    TicketNumberSeq,
+    WorkdayOverride,
+)
 
 __all__ = [
     "AuditLog",
     "Base",
+    "CallbackSurvey",
     "Campaign",
     "Contact",
     "ContactOptOut",
@@ -42,6 +53,8 @@ __all__ = [
     "Officer",
     "Policy",
     "Rating",
+    "RatingLink",
+    "RoutingCursor",
     "Schedule",
     "ScheduleRun",
     "ScheduleVersion",
@@ -50,6 +63,7 @@ __all__ = [
     "TemplateVersion",
     "Ticket",
     "TicketEvent",
+    "TicketNumberSeq",
     "Visit",
     "WorkdayOverride",
 ]

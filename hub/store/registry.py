@@ -57,6 +57,7 @@ class Staff(Timestamps, Base):
     district: Mapped[str | None] = mapped_column(sa.String(64))
     mobile: Mapped[str | None] = mapped_column(sa.String(20))
     wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))
+    telegram_chat_id: Mapped[str | None] = mapped_column(sa.String(32))
     absent: Mapped[bool] = mapped_column(default=False)
     token_hash: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
 

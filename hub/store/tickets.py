@@ -10,7 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.store.base import Base, Timestamps
 from hub.store.types import BigId, enum_column
-from hub.vocab import TicketEventType, TicketState, Urgency
+from hub.vocab import (
+    CallbackMethod,
+    CallbackStatus,
+    ChannelName,
+    TicketCategory,
+    TicketEventType,
+    TicketState,
+    Urgency,
+)
 
 
 class Ticket(Timestamps, Base):
@@ -36,6 +44,24 @@ class Ticket(Timestamps, Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     close_reason: Mapped[str | None] = mapped_column(sa.String(32))  # rated | no_rating
+    # closed loop (0002)
+    category: Mapped[TicketCategory] = mapped_column(
+        enum_column(TicketCategory), default=TicketCategory.REQUEST
+    )
+    channel: Mapped[ChannelName | None] = mapped_column(enum_column(ChannelName))
+    # The class's N at receipt and the approved extensions: enough to rebuild the Deadline
+    # (hub.deadlines) for extend/recompute without re-reading the class table.
+    deadline_workdays: Mapped[int | None] = mapped_column()
+    deadline_extensions: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    callback_due_at: Mapped[datetime | None] = mapped_column()
+    callback_done_at: Mapped[datetime | None] = mapped_column()
+    rectify_due_at: Mapped[datetime | None] = mapped_column()
+    rating_requested_at: Mapped[datetime | None] = mapped_column()
+    rating_reminded_at: Mapped[datetime | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()  # handler's deadline reminder
+    escalation_level: Mapped[int] = mapped_column(default=0)  # 0 none, 1 head, 2 营商办
+    last_activity_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class TicketEvent(Base):
@@ -68,6 +94,64 @@ class Rating(Base):
     malicious: Mapped[bool] = mapped_column(default=False)
     malicious_reason: Mapped[str | None] = mapped_column(sa.Text)
     flagged_by: Mapped[str | None] = mapped_column(sa.String(64))
+    flagged_at: Mapped[datetime | None] = mapped_column()
+    source: Mapped[str | None] = mapped_column(sa.String(16))  # reply | button | web | phone
+
+
+class TicketNumberSeq(Base):
+    """The last ticket number handed out per receipt day (GD+yyyymmdd+NNNN).
+
+    Bumped with one upsert in the ticket's own write transaction, so two writers never get
+    the same number on either database.
+    """
+
+    __tablename__ = "ticket_number_seq"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    last: Mapped[int] = mapped_column()
+
+
+class RoutingCursor(Base):
+    """Round-robin position per department: the handler who got the last ticket."""
+
+    __tablename__ = "routing_cursor"
+
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), primary_key=True)
+    last_handler_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class RatingLink(Base):
+    """A one-ticket rating page link (short link in the rating request); used once."""
+
+    __tablename__ = "rating_link"
+
+    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    rating_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rating.id"))
+
+
+class CallbackSurvey(Base):
+    """A monthly callback survey (回访) of one resolved ticket, by message or by phone."""
+
+    __tablename__ = "callback_survey"
+    __table_args__ = (sa.UniqueConstraint("month", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7))  # YYYY-MM the ticket was resolved in
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket.id"), index=True)
+    method: Mapped[CallbackMethod] = mapped_column(enum_column(CallbackMethod))
+    status: Mapped[CallbackStatus] = mapped_column(enum_column(CallbackStatus))
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("message.id"))
+    score: Mapped[int | None] = mapped_column()
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(64))
+    recorded_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
 
 
 class WorkdayOverride(Base):
