@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from hub.errors import ConfigError
+from hub.ticket_settings import TicketsSettings
 from hub.vocab import MessageKind, Urgency
 from hub.workdays import year_calendar_problems
 
@@ -377,6 +378,7 @@ class Settings(_Frozen):
     tiers: dict[str, TierSettings] = Field(default_factory=_default_tiers)
     quiet_hours: QuietHours = QuietHours()
     routing: RoutingSettings = RoutingSettings()
+    tickets: TicketsSettings = TicketsSettings()
 
     source: Path | None = Field(default=None, exclude=True)
 
