@@ -9,7 +9,8 @@ never get a failure turned into ``False`` or a log line.
     HubError
     ├── ConfigError              config.yaml is unusable (file, key path, line, reason); exit 2
     ├── UsageError               a command or API call was used wrongly (bad argument); exit 2
-    │   └── AudienceError        an audience expression has a bad term
+    │   ├── AudienceError        an audience expression has a bad term
+    │   └── TransitionError      a ticket cannot take that step in its state (API 409)
     ├── InputError               a file a clerk gave us is unreadable as a whole (encoding, headers)
     ├── NotFoundError            a record that was named does not exist
     ├── StorageError             the database refused or is unreachable
@@ -59,6 +60,17 @@ class AudienceError(UsageError):
         self.term = term
         self.reason = reason
         super().__init__(f"受众表达式中的条件“{term}”无效：{reason}")
+
+
+class TransitionError(UsageError):
+    """A ticket cannot take a step (assign, resolve, ...) in the state it is in.
+
+    The message names the step and the state in Chinese; ``state`` is the state's value.
+    """
+
+    def __init__(self, message: str, *, state: str) -> None:
+        self.state = state
+        super().__init__(message)
 
 
 class InputError(HubError):
