@@ -1,4 +1,5 @@
-"""Long-running roles: the web server, the dispatcher and the reconciler, in one event loop."""
+"""Long-running roles: the web server, the dispatcher, the inbound worker and the reconciler,
+in one event loop."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ if TYPE_CHECKING:
     from aiogram import Bot
 from hub.config import Settings
 from hub.dispatch import Dispatcher
+from hub.inbound_worker import InboundWorker
 from hub.outbox import release_held, requeue_stale
+from hub.ratings import RatingNotifier
 from hub.receipts import retry_parked
 from hub.runtime import Components, open_components
 from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
+from hub.sla_loop import run_sla_periodically
 from hub.store.schedules import sync_schedules
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
@@ -78,6 +82,9 @@ async def serve(
                     consumer=consumer_name(),
                 )  # fmt: skip
                 tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
+                # Replies: classify and apply (tickets, ratings, opt-outs), beside the dispatcher.
+                inbound = InboundWorker.from_components(hub, consumer=consumer_name())
+                tasks.append(asyncio.create_task(inbound.run(stop), name="inbound"))
                 tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
             if scheduler:
                 # Seed schedules from the files; never undo an admin's edit on restart.
@@ -85,6 +92,10 @@ async def serve(
                 await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
                 leader = HubScheduler.from_components(hub)
                 tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
+                # Reminders, escalation, unrated tickets, monthly callbacks: the leader only.
+                tasks.append(asyncio.create_task(
+                    run_sla_periodically(hub, lambda: leader.is_leader, stop), name="sla",
+                ))  # fmt: skip
             server: _Server | None = None
             if web:
                 app = create_app(
@@ -95,6 +106,7 @@ async def serve(
                     telegram_bot=bot if tg.mode == "webhook" else None,
                     clock=hub.clock,
                     tz=settings.hub.tz,
+                    rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
                 )
                 server = _Server(uvicorn.Config(
                     app, host=host or settings.web.host, port=port or settings.web.port,

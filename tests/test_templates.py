@@ -36,6 +36,10 @@ SHIPPED_KINDS = (
     "visit_reminder",
     "ticket_feedback",
     "callback_survey",
+    "ticket_ack",
+    "rating_reminder",
+    "deadline_reminder",
+    "escalation",
 )
 
 # ------------------------------------------------------------------ the shipped templates

@@ -11,9 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.asyncio import Redis
 
 from hub.clock import SHANGHAI, Clock, SystemClock
+from hub.ratings import RatingNotifier
 from hub.redis_server import redis_health
 from hub.store.db import Database
-from hub.web import api
+from hub.web import api, rating_page
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
 
@@ -25,15 +26,22 @@ def create_app(
     db: Database, redis: Redis, *, metrics: CollectorRegistry,
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
+    rating_notifier: RatingNotifier | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
     With ``webhooks``, every provider's callback routes are mounted (each refuses, with 403
-    and nothing stored, while its provider is disabled).
+    and nothing stored, while its provider is disabled), and the rating page ``/r/{token}``
+    (``rating_notifier`` writes a bad rating's alert to the department head).
     """
     app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
     app.include_router(api.router(db, clock or SystemClock(), tz=tz))
     if webhooks is not None:
+        # The rating page of rating requests (/r/{token}), public like the webhooks.
+        app.include_router(rating_page.router(
+            db, clock or SystemClock(), webhooks.settings, queue=webhooks.queue,
+            notifier=rating_notifier,
+        ))  # fmt: skip
         for module in (sms_tencent, sms_aliyun, wechat):
             app.include_router(module.router(webhooks))
         if telegram_bot is not None:

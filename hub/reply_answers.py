@@ -1,0 +1,146 @@
+"""Answers to an enterprise's reply, on the SAME channel and address the reply came from.
+
+Every answer is a Message row written in the inbound worker's transaction through
+:func:`hub.notify.notify_one` (the outbox is the truth); its idempotency key is built from the
+reply's id and the answer's purpose (``ack``, ``help``, ``query`` …), so processing a reply
+again writes nothing new. After the commit the worker enqueues the new rows
+(:func:`hub.notify.enqueue_notified`), and the dispatcher sends them.
+
+SMS providers send only approved templates: an answer whose kind has no template on the
+reply's channel (``notice`` — help and free-text answers — on SMS) is not written, and the
+reason is kept in the reply's classification record instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.clock import SHANGHAI
+from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
+from hub.planning import PlanningPolicy
+from hub.render import TemplateRenderer
+from hub.store.models import Contact, Message
+from hub.store.models import InboundReply as StoredReply
+from hub.vocab import ChannelName, MessageKind
+
+__all__ = ["Answer", "Answerer", "deadline_text", "reply_recipient"]
+
+_WEEKDAYS = "一二三四五六日"
+#: The trigger every answer to a reply is recorded under (the key adds the reply id).
+TRIGGER = "reply"
+
+
+def deadline_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
+    """A deadline as the enterprise reads it: ``11月30日（周一）24时前``.
+
+    Deadlines are 24:00 of a day (00:00 of the next, see hub/deadlines.py), so a deadline on
+    a midnight is written as 24时 of the day before.
+    """
+    local = at.astimezone(tz)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        day = (local - timedelta(days=1)).date()
+        return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）24时前"
+    day = local.date()
+    return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）{local:%H:%M}前"
+
+
+def reply_recipient(reply: StoredReply, contact: Contact | None) -> Recipient:
+    """Who answers to ``reply`` go to: its sender, on its channel only.
+
+    A known contact keeps its opt-outs (an unsubscribed channel is not answered on); an
+    unknown sender is keyed by a hash of channel and address (no personal data in keys).
+    """
+    channel = ChannelName(reply.channel)
+    # The sandbox delivers by mobile (Recipient.address reads the SMS address for it).
+    on = ChannelName.SMS if channel is ChannelName.SANDBOX else channel
+    addresses: dict[ChannelName, str] = {on: reply.sender}
+    if contact is not None:
+        base = Recipient.for_contact(contact)
+        return dataclasses.replace(base, addresses=addresses, preferred_channel=None)
+    digest = hashlib.sha256(f"{channel.value}\x1f{reply.sender}".encode()).hexdigest()[:16]
+    return Recipient(key=f"sender:{digest}", addresses=addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What became of one answer: the message row, or why there is none."""
+
+    purpose: str
+    kind: MessageKind
+    result: NotifyResult | None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"purpose": self.purpose, "kind": self.kind.value}
+        if self.result is not None:
+            data["message_id"] = self.result.message_id
+            data["status"] = self.result.status.value if self.result.status else None
+        if self.reason or (self.result is not None and self.result.reason):
+            data["reason"] = self.reason or (self.result.reason if self.result else None)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Answerer:
+    """Writes answers to replies with the deployment's templates and routing policy."""
+
+    renderer: TemplateRenderer
+    policy: PlanningPolicy
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.policy.tz
+
+    def can_answer(self, kind: MessageKind, channel: ChannelName) -> bool:
+        """Whether ``kind`` has a template on ``channel`` (SMS needs an approved one: the
+        default text of a free-text kind such as ``notice`` renders, but no provider sends it)."""
+        spec = self.renderer.catalog.get(kind.value, channel.value)
+        if spec is None:
+            return False
+        return spec.approved_sms if channel is ChannelName.SMS else True
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        reply: StoredReply,
+        contact: Contact | None,
+        *,
+        purpose: str,
+        kind: MessageKind,
+        variables: Mapping[str, Any],
+        now: datetime,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Answer:
+        """One answer to ``reply`` (at most one per reply and purpose)."""
+        channel = ChannelName(reply.channel)
+        if not self.can_answer(kind, channel):
+            return Answer(purpose, kind, None, f"{channel.label}渠道没有“{kind.label}”模板，未回复")
+        context = await enterprise_context(session, reply.enterprise_id)
+        context.update(variables)
+        result = await notify_one(
+            session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
+            trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
+            renderer=self.renderer, policy=self.policy, channel=channel,
+        )  # fmt: skip
+        if extra_params and result.created and result.message_id is not None:
+            await add_params(session, result.message_id, extra_params)
+        return Answer(purpose, kind, result)
+
+
+async def add_params(session: AsyncSession, message_id: int, extra: Mapping[str, Any]) -> None:
+    """Merge channel-specific params (buttons, a link) into a row written moments ago.
+
+    Done in the same transaction, before the commit and the enqueue, so the dispatcher never
+    sees the row without them.
+    """
+    message = await session.get(Message, message_id)
+    if message is not None:
+        message.params = {**(message.params or {}), **extra}

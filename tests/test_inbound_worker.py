@@ -1,0 +1,325 @@
+"""The inbound worker on both databases with real Redis: classify a stored reply, apply it once.
+
+Replies are stored as webhooks store them (``accept_reply``) and handled by the production
+InboundWorker; the tickets, ratings, opt-outs, visits and Message rows it writes are read
+back from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from redis.asyncio import Redis
+
+from hub.clock import SHANGHAI, FixedClock
+from hub.inbound_worker import InboundWorker
+from hub.keys import RedisKeys
+from hub.store.db import Database
+from hub.store.models import ContactOptOut, Rating, Ticket, Visit
+from hub.vocab import ChannelName, MessageKind, ReplyClass, TicketState, VisitStatus
+from tests.inbound_support import Loop, make_loop
+
+JIA = "+8613900000001"  # 甲机械's contact (tests/seed.py)
+YI = "+8613900000002"  # 乙商贸's first contact
+STRANGER = "+8613700000099"
+
+
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    return any_db
+
+
+@pytest.fixture
+async def loop(db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+               ) -> Loop:  # fmt: skip
+    return await make_loop(db, redis_client, redis_keys, clock)
+
+
+async def _resolved_ticket(loop: Loop, text: str = "企业用地手续办理遇到困难，需要协调",
+                           sender: str = JIA) -> Ticket:  # fmt: skip
+    reply_id = await loop.reply(text, sender=sender)
+    await loop.drain()
+    ticket_id = (await loop.stored(reply_id)).ticket_id
+    assert ticket_id is not None
+    await loop.resolve(ticket_id)
+    return await loop.ticket(ticket_id)
+
+
+async def test_free_text_opens_a_routed_ticket_and_acks_on_the_same_channel_with_its_number(
+    loop: Loop,
+) -> None:
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    [done] = await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    assert (done.outcome, stored.classification) == ("applied", ReplyClass.REQUEST)
+    assert stored.classified_at == loop.clock.now()
+    ticket = await loop.ticket(stored.ticket_id or 0)
+    assert ticket.number.startswith("GD20261123")
+    assert (ticket.enterprise_id, ticket.contact_id) == (
+        loop.world.enterprises["甲机械"],
+        loop.world.contacts["甲机械"],
+    )
+    assert ticket.department_id == loop.world.departments["GXJ"]  # 制造业 → 工信局
+    assert ticket.channel is ChannelName.SANDBOX
+    assert await loop.events(ticket.id) == ["created", "assigned"]
+    [ack] = await loop.messages(MessageKind.TICKET_ACK)
+    assert (ack.channel, ack.address, ack.contact_id) == (
+        ChannelName.SANDBOX,
+        JIA,
+        ticket.contact_id,
+    )
+    assert ticket.number in ack.body
+    assert "已受理" in ack.body
+    assert "11月30日（周一）24时前" in ack.body  # 5 working days after Mon 23 Nov
+    assert stored.classification_detail is not None
+    assert stored.classification_detail["class"] == "request"
+    assert stored.classification_detail["detail"]["answers"][0]["message_id"] == ack.id
+    # the ack is on the sandbox stream for the dispatcher
+    assert {e.message_id for e in await loop.queue.claim("sandbox", "d", 10)} == {ack.id}
+
+
+async def test_a_second_message_within_the_window_is_appended_to_the_open_ticket(
+    loop: Loop,
+) -> None:
+    first = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.drain()
+    loop.clock.advance(timedelta(hours=2))
+    second = await loop.reply("补充：土地证复印件已准备好")
+    await loop.drain()
+
+    ticket_id = (await loop.stored(first)).ticket_id
+    assert (await loop.stored(second)).ticket_id == ticket_id
+    assert await loop.count(Ticket) == 1
+    ticket = await loop.ticket(ticket_id or 0)
+    assert "土地证复印件已准备好" in ticket.body
+    assert (await loop.events(ticket.id))[-1] == "appended"
+    acks = await loop.messages(MessageKind.TICKET_ACK)
+    assert ["已受理" in a.body for a in acks] == [True, False]
+    assert "已补充到原诉求" in acks[1].body
+
+
+async def test_a_reply_handled_twice_or_reclaimed_after_a_crash_is_applied_once(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=0)
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    # A worker claims the entry and commits, then "crashes" before enqueueing and acking.
+    [entry] = await loop.queue.claim_inbound("crashed", 10, None)
+    assert (await loop.worker.process(entry.reply_id)).outcome == "applied"
+    # Another consumer takes the stale entry over: nothing is applied again.
+    other = InboundWorker(db, loop.queue, clock, loop.worker.applier, consumer="w2",
+                          block_ms=1, reclaim_idle_ms=0)  # fmt: skip
+    [again] = await other.reclaim_once()
+    assert (again.reply_id, again.outcome) == (reply_id, "already")
+    await loop.queue.push_inbound([reply_id])  # a duplicate entry, too
+    assert [p.outcome for p in await loop.drain()] == ["already"]
+
+    assert await loop.count(Ticket) == 1
+    assert len(await loop.messages(MessageKind.TICKET_ACK)) == 1
+    pending = await redis_client.xpending(redis_keys.inbound_stream(), RedisKeys.INBOUND_GROUP)
+    assert pending["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "state"),
+    [("5", 5, TicketState.CLOSED), ("５", 5, TicketState.CLOSED),
+     ("非常满意", 5, TicketState.CLOSED), ("不满意!", 2, TicketState.REOPENED)],
+)  # fmt: skip
+async def test_a_rating_reply_closes_or_reopens_the_ticket_awaiting_it(
+    loop: Loop, text: str, score: int, state: TicketState
+) -> None:
+    ticket = await _resolved_ticket(loop)
+    [feedback] = await loop.messages(MessageKind.TICKET_FEEDBACK)
+    assert "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意" in feedback.body
+    loop.clock.advance(timedelta(hours=1))
+    reply_id = await loop.reply(text)
+    await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    assert (stored.classification, stored.ticket_id) == (ReplyClass.RATING, ticket.id)
+    after = await loop.ticket(ticket.id)
+    assert after.state is state
+    async with loop.db.read() as session:
+        [rating] = (await session.scalars(sa.select(Rating))).all()
+    assert (rating.score, rating.source_reply_id, rating.source) == (score, reply_id, "reply")
+    if state is TicketState.REOPENED:
+        assert after.rectify_due_at is not None
+        [alert] = await loop.messages(MessageKind.ESCALATION)  # the department head
+        assert ticket.number in alert.body
+        reopened = (await loop.messages(MessageKind.TICKET_ACK))[-1]
+        assert "已重新交办" in reopened.body
+        assert reopened.address == JIA
+
+
+async def test_several_tickets_awaiting_a_rating_make_the_hub_ask_which_listing_them(
+    loop: Loop,
+) -> None:
+    first = await _resolved_ticket(loop, "企业用地手续办理遇到困难")
+    loop.clock.advance(timedelta(days=4))  # past the append window: a second ticket
+    second = await _resolved_ticket(loop, "用电增容申请一直没有答复")
+    reply_id = await loop.reply("5")
+    await loop.drain()
+
+    assert await loop.count(Rating) == 0
+    detail = (await loop.stored(reply_id)).classification_detail or {}
+    assert detail["detail"]["candidates"] == [first.number, second.number]
+    [ask] = await loop.messages(MessageKind.RATING_REMINDER)
+    assert first.number in ask.body
+    assert second.number in ask.body
+    assert "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意" in ask.body
+    # naming the ticket rates that one
+    await loop.reply(f"{second.number} 4")
+    await loop.drain()
+    assert (await loop.ticket(second.id)).state is TicketState.CLOSED
+    assert (await loop.ticket(first.id)).state is TicketState.RESOLVED
+
+
+@pytest.mark.parametrize("text", ["123", "2 个问题想咨询"])
+async def test_numbers_that_are_not_ratings_become_requests_even_while_one_is_awaited(
+    loop: Loop, text: str
+) -> None:
+    ticket = await _resolved_ticket(loop)
+    loop.clock.advance(timedelta(hours=1))
+    reply_id = await loop.reply(text)
+    await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    assert stored.classification is ReplyClass.REQUEST
+    assert await loop.count(Rating) == 0
+    assert (await loop.ticket(ticket.id)).state is TicketState.RESOLVED
+    assert stored.ticket_id not in (None, ticket.id)  # a new ticket: the resolved one is not open
+
+
+async def test_td_opts_the_contact_out_of_the_channel_it_came_on(loop: Loop) -> None:
+    reply_id = await loop.reply("ＴＤ", channel=ChannelName.SMS)
+    await loop.drain()
+
+    assert (await loop.stored(reply_id)).classification is ReplyClass.UNSUBSCRIBE
+    async with loop.db.read() as session:
+        [opt_out] = (await session.scalars(sa.select(ContactOptOut))).all()
+    assert (opt_out.contact_id, opt_out.channel) == (loop.world.contacts["甲机械"], ChannelName.SMS)
+    assert opt_out.source == f"reply:{reply_id}"
+    assert await loop.messages() == []
+
+
+async def _visit(loop: Loop, at: datetime) -> int:
+    async with loop.db.write() as session:
+        visit = Visit(enterprise_id=loop.world.enterprises["甲机械"], period="2026Q4",
+                      status=VisitStatus.PROPOSED, proposed_for=at, details={},
+                      created_at=loop.clock.now(), updated_at=loop.clock.now())  # fmt: skip
+        session.add(visit)
+        await session.flush()
+        return visit.id
+
+
+async def test_a_visit_answer_asks_to_reschedule_with_the_proposed_time(loop: Loop) -> None:
+    visit_id = await _visit(loop, datetime(2026, 11, 26, 10, tzinfo=SHANGHAI))  # Thursday
+    reply_id = await loop.reply("好的 下周二上午可以")
+    await loop.drain()
+
+    assert (await loop.stored(reply_id)).classification is ReplyClass.VISIT_ANSWER
+    async with loop.db.read() as session:
+        visit = await session.get(Visit, visit_id)
+    assert visit is not None
+    assert visit.status is VisitStatus.PLANNED
+    asked = visit.details["reschedule_requested"]
+    assert asked["proposed_date"] == "2026-12-01"  # next Tuesday
+    assert asked["proposed_text"] == "下周二上午"
+    assert asked["reply_id"] == reply_id
+    assert await loop.count(Ticket) == 0
+
+
+async def test_a_visit_answer_on_the_proposed_day_confirms_it(loop: Loop) -> None:
+    visit_id = await _visit(loop, datetime(2026, 12, 1, 10, tzinfo=SHANGHAI))  # that Tuesday
+    await loop.reply("好的 下周二上午可以")
+    await loop.drain()
+    async with loop.db.read() as session:
+        visit = await session.get(Visit, visit_id)
+    assert visit is not None
+    assert visit.status is VisitStatus.CONFIRMED
+
+
+async def test_a_query_by_number_answers_with_the_state_and_deadline(loop: Loop) -> None:
+    first = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.drain()
+    ticket = await loop.ticket((await loop.stored(first)).ticket_id or 0)
+    reply_id = await loop.reply(f"{ticket.number.lower()} 进度")
+    await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    assert (stored.classification, stored.ticket_id) == (ReplyClass.QUERY, ticket.id)
+    answer = (await loop.messages(MessageKind.TICKET_ACK))[-1]
+    assert f"当前状态：{TicketState.ASSIGNED.label}" in answer.body
+    assert "11月30日（周一）24时前" in answer.body
+    # another enterprise's number is not disclosed
+    await loop.reply(f"{ticket.number} 进度", sender=YI)
+    await loop.drain()
+    refused = (await loop.messages(MessageKind.NOTICE))[-1]
+    assert "未查到" in refused.body
+    assert refused.address == YI
+
+
+async def test_help_is_answered_where_free_text_can_go_and_recorded_on_sms(loop: Loop) -> None:
+    on_sandbox = await loop.reply("帮助")
+    on_sms = await loop.reply("帮助", channel=ChannelName.SMS)
+    await loop.drain()
+
+    [notice] = await loop.messages(MessageKind.NOTICE)
+    assert notice.channel is ChannelName.SANDBOX
+    assert "回复工单编号可查询办理进度" in notice.body
+    detail = (await loop.stored(on_sms)).classification_detail or {}
+    [answer] = detail["detail"]["answers"]
+    assert "message_id" not in answer
+    assert "短信" in answer["reason"]
+    assert (await loop.stored(on_sandbox)).classification is ReplyClass.HELP
+
+
+async def test_an_unknown_sender_gets_a_ticket_without_enterprise_and_the_ack(
+    loop: Loop,
+) -> None:
+    reply_id = await loop.reply("我想咨询开办餐饮店需要哪些许可", sender=STRANGER,
+                                channel=ChannelName.SMS)  # fmt: skip
+    await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    ticket = await loop.ticket(stored.ticket_id or 0)
+    assert (ticket.enterprise_id, ticket.contact_id) == (None, None)
+    [ack] = await loop.messages(MessageKind.TICKET_ACK)
+    assert (ack.channel, ack.address, ack.contact_id) == (ChannelName.SMS, STRANGER, None)
+    assert ack.params["values"][1] == ticket.number  # the approved SMS's {2}
+    detail = stored.classification_detail or {}
+    assert "需人工确认企业" in detail["detail"]["outcome"]
+
+
+async def test_a_rating_from_an_unknown_sender_is_recorded_and_applies_to_nothing(
+    loop: Loop,
+) -> None:
+    await _resolved_ticket(loop)
+    reply_id = await loop.reply("非常满意", sender=STRANGER)
+    await loop.drain()
+    stored = await loop.stored(reply_id)
+    assert (stored.classification, stored.ticket_id) == (ReplyClass.RATING, None)
+    assert await loop.count(Rating) == 0
+
+
+async def test_the_worker_runs_until_stopped_and_reclaims_what_a_dead_worker_left(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=50)
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.queue.claim_inbound("dead", 10, None)  # claimed, never processed
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.worker.run(stop))
+    for _ in range(200):
+        if (await loop.stored(reply_id)).classified_at is not None:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    stored = await loop.stored(reply_id)
+    assert stored.ticket_id is not None
+    assert stored.classified_at == clock.now()  # the injected clock stamped it
