@@ -19,6 +19,7 @@ from hub.cli import (
     registry,
     sandbox,
     schedules,
+    sla,
     staff,
     system,
     templates,
@@ -54,6 +55,7 @@ templates.register(app)
 schedules.register(app)
 bench.register(app)
 staff.register(app)
+sla.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
