@@ -48,9 +48,9 @@ async def _resolved(loop: Loop) -> tuple[Ticket, str]:
 def _client(loop: Loop, redis: Redis, redis_keys: RedisKeys) -> httpx.AsyncClient:
     context = WebhookContext(settings(), loop.db, redis, redis_keys, loop.queue, loop.clock)
     answerer = loop.worker.applier.answerer
+    notifier = RatingNotifier(answerer.renderer, answerer.policy)
     app = create_app(loop.db, redis, metrics=CollectorRegistry(), webhooks=context,
-                     clock=loop.clock,
-                     rating_notifier=RatingNotifier(answerer.renderer, answerer.policy))  # fmt: skip
+                     clock=loop.clock, rating_notifier=notifier)  # fmt: skip
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
 
 
