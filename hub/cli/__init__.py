@@ -17,6 +17,7 @@ from hub.cli import (
     campaigns,
     messaging,
     registry,
+    reports,
     sandbox,
     schedules,
     sla,
@@ -56,6 +57,7 @@ schedules.register(app)
 bench.register(app)
 staff.register(app)
 sla.register(app)
+reports.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

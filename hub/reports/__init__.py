@@ -1,0 +1,1 @@
+"""Reports: the monthly report (per-department figures, bad ratings, the ticket ledger)."""
