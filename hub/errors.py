@@ -10,7 +10,8 @@ never get a failure turned into ``False`` or a log line.
     ├── ConfigError              config.yaml is unusable (file, key path, line, reason); exit 2
     ├── UsageError               a command or API call was used wrongly (bad argument); exit 2
     │   ├── AudienceError        an audience expression has a bad term
-    │   └── TransitionError      a ticket cannot take that step in its state (API 409)
+    │   ├── TransitionError      a ticket cannot take that step in its state (API 409)
+    │   └── AccessDeniedError    the caller's role or department may not do that (API 403)
     ├── InputError               a file a clerk gave us is unreadable as a whole (encoding, headers)
     ├── NotFoundError            a record that was named does not exist
     ├── StorageError             the database refused or is unreachable
@@ -71,6 +72,10 @@ class TransitionError(UsageError):
     def __init__(self, message: str, *, state: str) -> None:
         self.state = state
         super().__init__(message)
+
+
+class AccessDeniedError(UsageError):
+    """The caller's role or scope does not allow the step (a handler of another department)."""
 
 
 class InputError(HubError):

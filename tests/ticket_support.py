@@ -103,11 +103,12 @@ async def new_ticket(
     enterprise: str = "甲机械",
     body: str = "企业用地手续办理遇到困难，需要协调",
     pol: TicketPolicy | None = None,
+    channel: ChannelName = ChannelName.SMS,
     **kwargs: object,
 ) -> Ticket:
     async with db.write() as session:
         return await open_ticket(
-            session, policy=pol or policy(), now=at, body=body, channel=ChannelName.SMS,
+            session, policy=pol or policy(), now=at, body=body, channel=channel,
             enterprise_id=world.enterprises[enterprise],
             contact_id=world.contacts.get(enterprise), **kwargs,  # type: ignore[arg-type]
         )  # fmt: skip

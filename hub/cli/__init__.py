@@ -24,6 +24,7 @@ from hub.cli import (
     staff,
     system,
     templates,
+    tickets,
 )
 from hub.cli.common import err
 from hub.errors import ConfigError, HubError, InputError, UsageError
@@ -58,6 +59,7 @@ bench.register(app)
 staff.register(app)
 sla.register(app)
 reports.register(app)
+tickets.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,67 @@
+"""Telling the enterprise about a step of its ticket: the extension notice (延期告知).
+
+The message is one row written by :func:`hub.notify.notify_one` in the caller's transaction,
+so the ``extended`` event and the notice commit together; the caller enqueues the results
+after the commit (:func:`hub.notify.enqueue_notified`). It goes to the ticket's contact, on
+the channel the request came in on when the contact has an address there, else along the
+kind's channel chain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.clock import SHANGHAI
+from hub.deadlines import Deadline
+from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
+from hub.planning import PlanningPolicy
+from hub.render import TemplateRenderer
+from hub.store.models import Contact, Ticket
+from hub.vocab import ChannelName, MessageKind
+
+_WEEKDAYS = "一二三四五六日"
+
+
+def due_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
+    """A due time stored as 00:00 of the next local day, as read: ``12月7日（周一）24时前``."""
+    day = (at.astimezone(tz) - timedelta(days=1)).date()
+    return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）24时前"
+
+
+async def notify_extension(
+    session: AsyncSession,
+    ticket: Ticket,
+    deadline: Deadline,
+    *,
+    reason: str,
+    now: datetime,
+    renderer: TemplateRenderer,
+    policy: PlanningPolicy,
+) -> list[NotifyResult]:
+    """Write the extension notice for the latest extension; [] when there is nobody to tell."""
+    contact = await session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+    if contact is None:
+        return []
+    channel = ticket.channel
+    if channel is not None and (
+        channel.value not in policy.enabled_channels
+        or (channel is not ChannelName.SANDBOX and not contact.address(channel))
+    ):
+        channel = None
+    context = {
+        **await enterprise_context(session, ticket.enterprise_id),
+        "ticket_no": ticket.number,
+        "reason": reason,
+        "deadline": due_text(deadline.due_at, policy.tz),
+        "extra_workdays": deadline.extensions[-1] if deadline.extensions else 0,
+    }
+    result = await notify_one(
+        session, kind=MessageKind.EXTENSION_NOTICE, recipient=Recipient.for_contact(contact),
+        context=context, trigger="ticket:extension",
+        trigger_key=f"{ticket.id}:{len(deadline.extensions)}", now=now, renderer=renderer,
+        policy=policy, channel=channel,
+    )  # fmt: skip
+    return [result]

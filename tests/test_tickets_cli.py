@@ -1,0 +1,183 @@
+"""``hub tickets …`` in-process: list, show, every step, --as scope, messages it queues."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import sqlalchemy as sa
+
+from hub.cli import main
+from hub.config import load_settings
+from hub.store.db import Database
+from hub.store.models import Message, Ticket
+from hub.vocab import ChannelName, MessageKind
+from tests.ticket_support import TicketWorld, new_ticket, seed_ticket_world, sh
+
+T = TypeVar("T")
+CREATED = sh(2026, 11, 30, 9)  # before the real clock the CLI uses
+
+
+def on_database(config: Path, act: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = Database.open(load_settings(config).database_url)
+        try:
+            return await act(db)
+        finally:
+            await db.aclose()
+
+    return asyncio.run(run())
+
+
+def hub(config: Path, *args: str | Path) -> int:
+    return main(["--config", str(config), *(str(arg) for arg in args)])
+
+
+def json_out(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> Any:
+    capsys.readouterr()
+    assert hub(config, *args, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Path:
+    return write_config()
+
+
+@pytest.fixture
+def world(config: Path) -> TicketWorld:
+    return on_database(config, seed_ticket_world)
+
+
+def open_one(config: Path, world: TicketWorld, **kwargs: Any) -> str:
+    async def act(db: Database) -> str:
+        return (await new_ticket(db, world, at=CREATED, **kwargs)).number
+
+    return on_database(config, act)
+
+
+def test_list_and_show_as_json(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = open_one(config, world)
+    second = open_one(config, world, enterprise="乙商贸", body="想了解补贴政策")
+    rows = json_out(capsys, config, "tickets", "list")
+    assert [r["number"] for r in rows] == [second, first]
+    assert rows[0]["department"]["code"] == "SWJ"
+    assert rows[1]["received_at"] == "2026-11-30T09:00:00+08:00"
+    only_gxj = json_out(capsys, config, "tickets", "list", "--department", "gxj")
+    assert [r["number"] for r in only_gxj] == [first]
+    shown = json_out(capsys, config, "tickets", "show", first)
+    assert shown["number"] == first
+    assert [e["type"] for e in shown["events"]] == ["created", "assigned"]
+    assert shown["contact"]["mobile"] == "+8613900000001"  # the operator sees it in full
+    capsys.readouterr()
+    assert hub(config, "tickets", "show", "GD209901010001") == 1
+    assert "没有编号为 GD209901010001 的工单" in capsys.readouterr().err
+
+
+def test_steps_and_their_events(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number = open_one(config, world)
+    assert hub(config, "tickets", "start", number, "--as", "gxj_a") == 0
+    moved = json_out(
+        capsys, config, "tickets", "transfer", number, "SWJ", "--reason", "属商务局职责"
+    )
+    assert moved["department"]["code"] == "SWJ"
+    assert moved["handler"]["username"] == "swj_a"
+    back = json_out(capsys, config, "tickets", "return", number, "--reason", "需派单员重新研判",
+                    "--as", "swj_a")  # fmt: skip
+    assert (back["state"], back["department"]) == ("new", None)
+    assert hub(config, "tickets", "assign", number, "gxj_c", "--as", "dispatcher") == 0
+    capsys.readouterr()
+    # an illegal step: exit 2 with the state named in Chinese
+    assert hub(config, "tickets", "reopen", number, "--reason", "x") == 2
+    assert "当前状态为“已分派”，不能重办" in capsys.readouterr().err
+    shown = json_out(capsys, config, "tickets", "show", number)
+    events = [(e["type"], e["actor"]) for e in shown["events"]]
+    assert events == [
+        ("created", "system"), ("assigned", "system"), ("in_progress", "gxj_a"),
+        ("transferred", "cli"), ("assigned", "cli"), ("returned", "swj_a"),
+        ("assigned", "dispatcher"),
+    ]  # fmt: skip
+    assert shown["events"][3]["reason"] == "属商务局职责"
+
+
+def test_as_a_handler_of_another_department_is_refused(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number = open_one(config, world)  # GXJ
+    capsys.readouterr()
+    assert hub(config, "tickets", "start", number, "--as", "swj_a") == 2
+    assert "不在您的部门范围内" in capsys.readouterr().err
+    assert hub(config, "tickets", "extend", number, "--days", "3", "--reason", "r",
+               "--as", "gxj_a") == 2  # fmt: skip
+    assert "承办人无权批准延期" in capsys.readouterr().err
+    assert hub(config, "tickets", "start", number, "--as", "viewer") == 2
+    assert json_out(capsys, config, "tickets", "list", "--as", "swj_a") == []
+    assert json_out(capsys, config, "tickets", "show", number, "--as", "viewer")["number"] == number
+
+
+def test_extend_and_resolve_queue_messages_to_the_enterprise(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the request came in on the sandbox, the one channel the test config enables
+    number = open_one(config, world, channel=ChannelName.SANDBOX)
+    extended = json_out(capsys, config, "tickets", "extend", number, "--days", "5",
+                        "--reason", "需现场核查", "--as", "gxj_head")  # fmt: skip
+    # Mon 30 Nov + 5 wd = Mon 7 Dec; + 5 = Mon 14 Dec (24:00 = 00:00 on the 15th)
+    assert extended["deadline_at"] == "2026-12-15T00:00:00+08:00"
+    assert extended["deadline_extensions"] == [5]
+    assert extended["events"][-1]["reason"] == "需现场核查"
+    resolved = json_out(capsys, config, "tickets", "resolve", number, "--answer", "已协调办理",
+                        "--as", "gxj_a")  # fmt: skip
+    assert resolved["state"] == "resolved"
+
+    async def kinds(db: Database) -> list[tuple[MessageKind, str]]:
+        async with db.read() as session:
+            ticket = (await session.scalars(sa.select(Ticket))).one()
+            rows = await session.execute(
+                sa.select(Message.kind, Message.body, Message.status_reason)
+                .where(Message.contact_id == ticket.contact_id)
+                .order_by(Message.id)
+            )
+            return [(r.kind, r.body or f"skipped: {r.status_reason}") for r in rows]
+
+    messages = on_database(config, kinds)
+    assert [k for k, _ in messages] == [MessageKind.EXTENSION_NOTICE, MessageKind.TICKET_FEEDBACK]
+    assert "需现场核查" in messages[0][1]
+    assert "12月14日（周一）24时前" in messages[0][1]
+    assert number in messages[1][1]
+
+
+def test_flag_rating_from_the_cli(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.ratings import apply_rating
+    from hub.tickets import resolve
+    from tests.ticket_support import policy
+
+    number = open_one(config, world)
+
+    async def rate(db: Database) -> int:
+        async with db.write() as session:
+            ticket = (await session.scalars(sa.select(Ticket))).one()
+            await resolve(session, ticket, answer="已办", actor="t", now=CREATED)
+            outcome = await apply_rating(session, ticket, policy=policy(), score=1,
+                                         contact_id=ticket.contact_id, now=CREATED)  # fmt: skip
+            return outcome.rating_id
+
+    rating_id = on_database(config, rate)
+    capsys.readouterr()
+    assert hub(config, "tickets", "flag-rating", str(rating_id), "--reason", "") == 2
+    shown = json_out(capsys, config, "tickets", "flag-rating", str(rating_id), "--reason",
+                     "与诉求无关的辱骂", "--as", "gxj_head")  # fmt: skip
+    assert shown["number"] == number
+    assert shown["ratings"][0]["malicious"] is True
+    assert shown["ratings"][0]["flagged_by"] == "gxj_head"
+    assert shown["events"][-1]["type"] == "rating_flagged"
