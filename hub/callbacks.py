@@ -24,6 +24,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -153,28 +154,17 @@ async def run_monthly_callbacks(
     start, end = month_span(resolved_year, resolved_mon, tz)
     outcome = CallbackOutcome(month=label)
     results: list[NotifyResult] = []
+    coverage = settings.tickets.callback_coverage
+    # Read first: on most passes of a month the sample is complete and nothing is written.
+    async with db.read() as session:
+        numbers, existing, bad = await _population(session, label, start, end)
+    outcome.population, outcome.surveyed = len(numbers), len(existing)
+    if not choose_sample(label, numbers, bad, existing, coverage):
+        return outcome
     async with db.write() as session:
-        numbers: dict[int, str] = dict(
-            (
-                await session.execute(
-                    sa.select(Ticket.id, Ticket.number).where(
-                        Ticket.resolved_at >= start,
-                        Ticket.resolved_at < end,
-                        Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED]),
-                    )
-                )
-            ).all()
-        )
+        numbers, existing, bad = await _population(session, label, start, end)
         outcome.population = len(numbers)
-        existing = set(
-            (
-                await session.scalars(
-                    sa.select(CallbackSurvey.ticket_id).where(CallbackSurvey.month == label)
-                )
-            ).all()
-        )
-        bad = await _bad_rated(session, list(numbers))
-        to_add = choose_sample(label, numbers, bad, existing, settings.tickets.callback_coverage)
+        to_add = choose_sample(label, numbers, bad, existing, coverage)
         for ticket_id in to_add:
             ticket = await session.get(Ticket, ticket_id)
             assert ticket is not None
@@ -189,6 +179,31 @@ async def run_monthly_callbacks(
         outcome.surveyed = len(existing) + outcome.added
     outcome.message_ids = await enqueue_notified(queue, results)
     return outcome
+
+
+async def _population(
+    session: AsyncSession, label: str, start: datetime, end: datetime
+) -> tuple[dict[int, str], set[int], set[int]]:
+    """The month's resolved tickets (id → number), those sampled already, the bad-rated."""
+    numbers: dict[int, str] = dict(
+        (
+            await session.execute(
+                sa.select(Ticket.id, Ticket.number).where(
+                    Ticket.resolved_at >= start,
+                    Ticket.resolved_at < end,
+                    Ticket.state.in_([TicketState.RESOLVED, TicketState.CLOSED]),
+                )
+            )
+        ).all()
+    )
+    existing = set(
+        (
+            await session.scalars(
+                sa.select(CallbackSurvey.ticket_id).where(CallbackSurvey.month == label)
+            )
+        ).all()
+    )
+    return numbers, existing, await _bad_rated(session, list(numbers))
 
 
 async def _bad_rated(session: AsyncSession, ids: list[int]) -> set[int]:
@@ -336,26 +351,52 @@ async def record_answer(
         survey = await session.get(CallbackSurvey, survey_id)
         if survey is None:
             raise NotFoundError(f"没有编号为 {survey_id} 的回访记录")
-        survey.score = score
-        survey.answer = answer
-        survey.recorded_by = by
-        survey.recorded_at = now
-        survey.status = CallbackStatus.UNREACHABLE if unreachable else CallbackStatus.ANSWERED
-        session.add(
-            TicketEvent(
-                ticket_id=survey.ticket_id,
-                type=TicketEventType.CALLBACK_DONE,
-                actor=by,
-                at=now,
-                reason="无法联系" if unreachable else (answer or None),
-                data={
-                    "survey_id": survey.id,
-                    "month": survey.month,
-                    "score": score,
-                    "method": survey.method.value,
-                    "monthly": True,
-                },
-            )
+        record_survey_answer(
+            session, survey, score=score, answer=answer, by=by, now=now, unreachable=unreachable
         )
         number = await session.scalar(sa.select(Ticket.number).where(Ticket.id == survey.ticket_id))
     return _view(survey, number or "")
+
+
+async def survey_for_message(session: AsyncSession, message_id: int) -> CallbackSurvey | None:
+    """The survey a ``callback_survey`` message asked (so a reply to it can be recorded)."""
+    return cast(
+        CallbackSurvey | None,
+        await session.scalar(
+            sa.select(CallbackSurvey).where(CallbackSurvey.message_id == message_id)
+        ),
+    )
+
+
+def record_survey_answer(
+    session: AsyncSession,
+    survey: CallbackSurvey,
+    *,
+    score: int | None,
+    answer: str | None,
+    by: str,
+    now: datetime,
+    unreachable: bool = False,
+) -> None:
+    """Set the answer on the survey and add the ``callback_done`` event (caller's transaction)."""
+    survey.score = score
+    survey.answer = answer
+    survey.recorded_by = by
+    survey.recorded_at = now
+    survey.status = CallbackStatus.UNREACHABLE if unreachable else CallbackStatus.ANSWERED
+    session.add(
+        TicketEvent(
+            ticket_id=survey.ticket_id,
+            type=TicketEventType.CALLBACK_DONE,
+            actor=by,
+            at=now,
+            reason="无法联系" if unreachable else (answer or None),
+            data={
+                "survey_id": survey.id,
+                "month": survey.month,
+                "score": score,
+                "method": survey.method.value,
+                "monthly": True,
+            },
+        )
+    )

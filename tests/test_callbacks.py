@@ -16,7 +16,9 @@ from hub.callbacks import (
     choose_sample,
     list_surveys,
     record_answer,
+    record_survey_answer,
     run_monthly_callbacks,
+    survey_for_message,
 )
 from hub.clock import SHANGHAI, FixedClock
 from hub.config import Settings
@@ -153,6 +155,15 @@ async def test_monthly_sample_covers_70_percent_and_is_idempotent(
     assert all("5 非常满意" in m.body for m in sent)
     assert sorted(outcome.message_ids) == sorted(m.id for m in sent)
     assert len(due) == 7
+
+    # A reply to a survey message: found by the message, recorded in the caller's transaction.
+    async with any_db.write() as s:
+        asked = await survey_for_message(s, by_message[0].message_id or 0)
+        assert asked is not None
+        assert asked.id == by_message[0].id
+        record_survey_answer(s, asked, score=5, answer="5", by="reply", now=at(2026, 12, 2, 8))
+    [answered] = await list_surveys(any_db, status=CallbackStatus.ANSWERED)
+    assert (answered.id, answered.score, answered.recorded_by) == (by_message[0].id, 5, "reply")
 
     again = await run(any_db, queue, at(2026, 12, 2, 9))
     assert (again.added, again.surveyed, again.population) == (0, 7, 10)
