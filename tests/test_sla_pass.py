@@ -137,7 +137,9 @@ async def test_reminder_then_head_then_business_office_each_once(
         ChannelName.SMS,
         "+8613800000004",
     )
-    assert office.params["values"][-1] == "2"  # working days overdue
+    assert (
+        office.params["values"][-1] == "已超过办理时限2026年10月12日24时仍未办结，已超期2个工作日"
+    )
     assert office.status is MessageStatus.QUEUED  # escalations bypass quiet hours
     assert (await ticket(any_db, tid)).escalation_level == 2
     levels = [e.data["level"] for e in await events(any_db, tid, TicketEventType.SLA)]
@@ -293,3 +295,24 @@ async def test_unrated_ticket_reminded_once_after_three_workdays_then_closed_no_
     assert (await ticket(any_db, rated)).state is TicketState.RESOLVED  # rated: left alone
     assert len(await messages(any_db, MessageKind.RATING_REMINDER)) == 1
     assert (await run(any_db, queue, at(10, 30, 9), settings, channels=("sandbox",))).steps == {}
+
+
+def test_escalation_template_names_a_bad_rating_cause_instead_of_the_overdue_days() -> None:
+    values = {
+        "hub_name": "主动服务",
+        "enterprise": {"name": "甲机械有限公司"},
+        "contact": {"name": ""},
+        "ticket_number": "GD202611230012",
+        "subject": "用电增容",
+        "deadline": "2026年12月14日24时",
+        "department": "市发展改革委",
+        "handler_name": "张承办",
+        "level_label": "部门负责人",
+        "overdue_workdays": 0,
+        "cause": "企业评价“不满意”，差评重办",
+    }
+    sms = renderer().render_message("escalation", "sms", values)
+    assert sms.params[-1] == "企业评价“不满意”，差评重办，整改期限2026年12月14日24时"
+    wecom = renderer().render_message("escalation", "wecom", values).body
+    assert "原因：企业评价“不满意”，差评重办" in wecom
+    assert "超期" not in wecom
