@@ -40,6 +40,7 @@ SHIPPED_KINDS = (
     "rating_reminder",
     "deadline_reminder",
     "escalation",
+    "extension_notice",
 )
 
 # ------------------------------------------------------------------ the shipped templates
