@@ -28,6 +28,7 @@ from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
 from hub.sla_loop import run_sla_periodically
 from hub.store.schedules import sync_schedules
+from hub.ticket_desk import TicketDesk
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
 
@@ -107,6 +108,7 @@ async def serve(
                     clock=hub.clock,
                     tz=settings.hub.tz,
                     rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
+                    ticket_desk=TicketDesk.from_components(hub),
                 )
                 server = _Server(uvicorn.Config(
                     app, host=host or settings.web.host, port=port or settings.web.port,

@@ -14,6 +14,7 @@ from hub.clock import SHANGHAI, Clock, SystemClock
 from hub.ratings import RatingNotifier
 from hub.redis_server import redis_health
 from hub.store.db import Database
+from hub.ticket_desk import TicketDesk
 from hub.web import api, rating_page
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
@@ -26,7 +27,7 @@ def create_app(
     db: Database, redis: Redis, *, metrics: CollectorRegistry,
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
-    rating_notifier: RatingNotifier | None = None,
+    rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
@@ -35,7 +36,7 @@ def create_app(
     (``rating_notifier`` writes a bad rating's alert to the department head).
     """
     app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
-    app.include_router(api.router(db, clock or SystemClock(), tz=tz))
+    app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk))
     if webhooks is not None:
         # The rating page of rating requests (/r/{token}), public like the webhooks.
         app.include_router(rating_page.router(

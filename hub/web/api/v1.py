@@ -7,19 +7,28 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends
 
 from hub.clock import SHANGHAI, Clock
+from hub.config import Settings
 from hub.store.db import Database
-from hub.web.api import messages, replies, staff
+from hub.ticket_desk import TicketDesk
+from hub.web.api import messages, replies, staff, tickets
 from hub.web.api.context import ApiContext
 
 PREFIX = "/api/v1"
 
 
-def router(db: Database, clock: Clock, *, tz: ZoneInfo = SHANGHAI) -> APIRouter:
-    """The v1 API; include it in the app with ``app.include_router(router(db, clock, tz=...))``."""
+def router(
+    db: Database, clock: Clock, *, tz: ZoneInfo = SHANGHAI, ticket_desk: TicketDesk | None = None
+) -> APIRouter:
+    """The v1 API; include it in the app with ``app.include_router(router(db, clock, tz=...))``.
+
+    ``ticket_desk`` works the tickets with the deployment's settings and sends the messages
+    a step causes; without one, tickets follow the default settings and no message is sent.
+    """
     ctx = ApiContext(db, clock, tz)
     # The router-wide dependency makes a credential mandatory even on a route that forgets
     # to ask for the principal; FastAPI resolves it once per request.
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
     for module in (staff, replies, messages):
         api.include_router(module.router(ctx))
+    api.include_router(tickets.router(ctx, ticket_desk or TicketDesk(db, Settings(), clock)))
     return api
