@@ -14,6 +14,7 @@ import typer
 
 from hub.cli import (
     bench,
+    calendar,
     campaigns,
     messaging,
     registry,
@@ -60,6 +61,7 @@ staff.register(app)
 sla.register(app)
 reports.register(app)
 tickets.register(app)
+calendar.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
