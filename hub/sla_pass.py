@@ -42,7 +42,6 @@ from hub.queue import Queue
 from hub.render import TemplateRenderer
 from hub.sla import (
     LEVEL_HEAD,
-    OPEN_STATES,
     SlaAction,
     SlaPolicy,
     SlaStep,
@@ -50,8 +49,9 @@ from hub.sla import (
     due_actions,
     due_date,
 )
+from hub.sla_snapshots import load_snapshots
 from hub.store.db import Database
-from hub.store.models import Contact, Department, Rating, Staff, Ticket, TicketEvent
+from hub.store.models import Contact, Department, Staff, Ticket, TicketEvent
 from hub.ticket_policy import load_calendar
 from hub.ticket_recipients import business_office_heads, department_heads, handler_or_heads
 from hub.vocab import MessageKind, TicketEventType, TicketState
@@ -60,7 +60,6 @@ from hub.workdays import WorkdayCalendar
 log = structlog.get_logger(__name__)
 
 ACTOR = "sla"
-_CHUNK = 500
 LEVEL_TARGETS = {1: ("head", "部门负责人"), 2: ("business_office", "营商办")}
 
 
@@ -127,7 +126,7 @@ async def run_sla_pass(
     ctx = SlaContext(settings, renderer, policy, queue, cal)
     rules = sla_policy(settings)
     report = SlaPassReport(at=now)
-    for snapshots in await _snapshots(db):
+    for snapshots in await load_snapshots(db):
         for snap in snapshots:
             actions = due_actions(snap, now, rules, cal)
             if not actions:
@@ -153,84 +152,6 @@ async def run_sla_pass(
     if report.steps:
         log.info("sla pass", **report.as_dict())
     return report
-
-
-async def _snapshots(db: Database) -> list[list[SlaTicket]]:
-    """The tickets a step may be due for, in chunks: open, awaiting a rating, or resolved
-    without an SLA result yet."""
-    has_sla = (
-        sa.select(TicketEvent.id)
-        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.type == TicketEventType.SLA)
-        .exists()
-    )
-    async with db.read() as session:
-        tickets = (
-            await session.scalars(
-                sa.select(Ticket)
-                .where(
-                    sa.or_(
-                        Ticket.state.in_([*OPEN_STATES, TicketState.RESOLVED]),
-                        sa.and_(Ticket.resolved_at.is_not(None), ~has_sla),
-                    )
-                )
-                .order_by(Ticket.id)
-            )
-        ).all()
-        chunks: list[list[SlaTicket]] = []
-        for low in range(0, len(tickets), _CHUNK):
-            chunk = tickets[low : low + _CHUNK]
-            chunks.append(await _chunk_snapshots(session, chunk))
-    return chunks
-
-
-async def _chunk_snapshots(session: AsyncSession, tickets: Sequence[Ticket]) -> list[SlaTicket]:
-    ids = [t.id for t in tickets]
-    first_resolved: dict[int, datetime] = dict(
-        (
-            await session.execute(
-                sa.select(TicketEvent.ticket_id, sa.func.min(TicketEvent.at))
-                .where(TicketEvent.ticket_id.in_(ids), TicketEvent.type == TicketEventType.RESOLVED)
-                .group_by(TicketEvent.ticket_id)
-            )
-        ).all()
-    )
-    sla_results: dict[int, str] = {}
-    for ticket_id, data in await session.execute(
-        sa.select(TicketEvent.ticket_id, TicketEvent.data)
-        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.type == TicketEventType.SLA)
-        .order_by(TicketEvent.id)
-    ):
-        sla_results.setdefault(ticket_id, str((data or {}).get("result", "missed")))
-    last_rated: dict[int, datetime] = dict(
-        (
-            await session.execute(
-                sa.select(Rating.ticket_id, sa.func.max(Rating.at))
-                .where(Rating.ticket_id.in_(ids))
-                .group_by(Rating.ticket_id)
-            )
-        ).all()
-    )
-    snapshots = []
-    for t in tickets:
-        resolved = t.resolved_at
-        rated_at = last_rated.get(t.id)
-        snapshots.append(
-            SlaTicket(
-                id=t.id,
-                state=t.state,
-                deadline_at=t.deadline_at,
-                first_resolved_at=first_resolved.get(t.id) or resolved,
-                resolved_at=resolved,
-                reminded_at=t.reminded_at,
-                escalation_level=t.escalation_level,
-                sla_result=sla_results.get(t.id),
-                rated=resolved is not None and rated_at is not None and rated_at >= resolved,
-                rating_reminded=resolved is not None
-                and t.rating_reminded_at is not None
-                and t.rating_reminded_at >= resolved,
-            )
-        )
-    return snapshots
 
 
 async def _apply(

@@ -4,7 +4,8 @@ A department's head is a staff account with role ``head`` in that department (th
 several; each is told), else the head entered on the department row (``head_name``,
 ``head_mobile``, ``head_wecom_userid``). The business-environment office (营商办) is the
 department named by config ``tickets.business_office_department``, else every department with
-role ``business_office``; its heads are found the same way.
+role ``business_office``; its heads are found the same way. A ticket without a department
+goes to the dispatchers (分派员), who route it.
 """
 
 from __future__ import annotations
@@ -30,9 +31,19 @@ async def handler_or_heads(
 
 
 async def department_heads(session: AsyncSession, department_id: int | None) -> list[Recipient]:
-    """The heads of a department (see the module docstring); empty when none is on record."""
+    """The heads of a department (see the module docstring); empty when none is on record.
+
+    A ticket without a department is the dispatchers' (分派员) to route: they are told instead.
+    """
     if department_id is None:
-        return []
+        dispatchers = (
+            await session.scalars(
+                sa.select(Staff)
+                .where(Staff.role == "dispatcher", Staff.absent.is_(False))
+                .order_by(Staff.id)
+            )
+        ).all()
+        return [Recipient.for_staff(s) for s in dispatchers]
     staff = (
         await session.scalars(
             sa.select(Staff)
