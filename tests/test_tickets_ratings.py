@@ -9,11 +9,20 @@ import sqlalchemy as sa
 
 from hub.deadlines import end_of_day
 from hub.errors import NotFoundError, TransitionError, UsageError
-from hub.ratings import RatingOutcome, apply_rating, bad_ratings_count, flag_malicious
+from hub.planning import PlanningPolicy
+from hub.ratings import (
+    RatingNotifier,
+    RatingOutcome,
+    apply_rating,
+    bad_ratings_count,
+    flag_malicious,
+)
+from hub.render import TemplateRenderer
+from hub.runtime import PROJECT_ROOT
 from hub.store.db import Database
-from hub.store.models import Rating, Ticket
+from hub.store.models import Message, Rating, Ticket
 from hub.tickets import events_of, resolve
-from hub.vocab import TicketEventType, TicketState
+from hub.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType, TicketState
 from tests.ticket_support import TicketWorld, new_ticket, policy, seed_ticket_world, sh
 
 NOW = sh(2026, 11, 23, 10)  # Monday
@@ -147,3 +156,36 @@ async def test_scores_outside_one_to_five_are_refused(any_db: Database, world: T
         await _rate(any_db, world, ticket_id, 6)
     with pytest.raises(UsageError, match="来源"):
         await _rate(any_db, world, ticket_id, 5, source="email")
+
+
+async def test_the_head_is_alerted_and_the_office_on_the_second_bad_rating(
+    any_db: Database, world: TicketWorld
+) -> None:
+    notifier = RatingNotifier(
+        TemplateRenderer(PROJECT_ROOT / "templates"),
+        PlanningPolicy(
+            default_channel=ChannelName.SANDBOX, enabled_channels=frozenset({"sandbox"})
+        ),
+    )
+    ticket_id = await _resolved(any_db, world)
+    first = await _rate(any_db, world, ticket_id, 2, notifier=notifier)
+    await _resolve(any_db, ticket_id)
+    second = await _rate(any_db, world, ticket_id, 1, notifier=notifier)
+    async with any_db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Message.staff_id, Message.kind, Message.body, Message.status).order_by(
+                    Message.id
+                )
+            )
+        ).all()
+    staff = world.staff
+    assert [(r.staff_id, r.kind) for r in rows] == [
+        (staff["gxj_head"], MessageKind.ESCALATION),
+        (staff["gxj_head"], MessageKind.ESCALATION),
+        (staff["ysb_head"], MessageKind.ESCALATION),
+    ]
+    assert all(r.status is MessageStatus.QUEUED for r in rows)
+    assert "差评重办" in rows[0].body
+    assert len(first.notified) == 1
+    assert len(second.notified) == 2
