@@ -24,7 +24,7 @@ from hub.sla import (
     plan_pass,
 )
 from hub.vocab import TicketState
-from hub.workdays import WorkdayCalendar
+from hub.workdays import WorkdayCalendar, YearDays
 
 CAL = WorkdayCalendar()
 POLICY = SlaPolicy()
@@ -223,3 +223,23 @@ def test_plan_pass_over_many_tickets_and_first_workday() -> None:
     assert [a.ticket_id for a in plan_pass(tickets, at(10, 12, 8), POLICY, CAL)] == [11]
     assert first_workday_of_month(2026, 10, CAL) == date(2026, 10, 8)
     assert first_workday_of_month(2026, 11, CAL) == date(2026, 11, 2)
+
+
+def test_escalation_into_2027_with_and_without_an_entered_calendar() -> None:
+    missing: list[int] = []
+    fallback = WorkdayCalendar(warn=missing.append)
+    deadline = datetime(2027, 1, 1, tzinfo=SHANGHAI)  # 24:00 Thu 31 Dec 2026
+    ticket = SlaTicket(20, TicketState.IN_PROGRESS, deadline, escalation_level=1)
+    # No 2027 data: Mon–Fri, so Fri 1 Jan and Mon 4 Jan are the 2 working days.
+    assert [
+        a.due_at
+        for a in due_actions(ticket, datetime(2027, 1, 5, tzinfo=SHANGHAI), POLICY, fallback)
+    ] == [datetime(2027, 1, 5, tzinfo=SHANGHAI)]
+    assert missing == [2027]
+    entered = WorkdayCalendar(
+        {2027: YearDays(holidays=frozenset({date(2027, 1, 1), date(2027, 1, 2), date(2027, 1, 3)}))}
+    )
+    # New Year's Day entered as a holiday: 4 and 5 Jan count, level 2 at 24:00 5 Jan.
+    assert due_actions(ticket, datetime(2027, 1, 5, 12, tzinfo=SHANGHAI), POLICY, entered) == []
+    [level2] = due_actions(ticket, datetime(2027, 1, 6, tzinfo=SHANGHAI), POLICY, entered)
+    assert (level2.level, level2.due_at) == (2, datetime(2027, 1, 6, tzinfo=SHANGHAI))
