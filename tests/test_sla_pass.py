@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from hub.clock import SHANGHAI, FixedClock
 from hub.config import Settings
+from hub.keys import RedisKeys
 from hub.queue import Queue
 from hub.sla_pass import SlaPassReport, run_sla_pass
 from hub.store.db import Database
 from hub.store.models import Message, Staff, Ticket, TicketEvent
 from hub.ticket_settings import TicketsSettings
 from hub.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType, TicketState
+from tests.pipeline import build, setup, statuses
 from tests.ticket_factory import make_org, make_ticket, renderer, scratch_queue, staff_policy
 
 
@@ -316,3 +319,43 @@ def test_escalation_template_names_a_bad_rating_cause_instead_of_the_overdue_day
     wecom = renderer().render_message("escalation", "wecom", values).body
     assert "原因：企业评价“不满意”，差评重办" in wecom
     assert "超期" not in wecom
+
+
+async def test_reminders_go_out_through_the_dispatcher(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys
+) -> None:
+    clock = FixedClock(at(10, 12, 9))
+    hub = build(db, redis_client, redis_keys, clock)
+    await setup(hub)
+    org = await make_org(db, T0)
+    await make_ticket(
+        db, org, number="GD202610090001", received_at=at(10, 9), deadline_at=at(10, 13)
+    )
+    await make_ticket(
+        db,
+        org,
+        number="GD202609300001",
+        received_at=at(9, 29),
+        enterprise=1,
+        deadline_at=at(10, 13),
+        state=TicketState.RESOLVED,
+        resolutions=[at(10, 6, 15)],
+    )
+    report = await run_sla_pass(
+        db,
+        clock,
+        Settings(),
+        renderer=renderer(),
+        policy=staff_policy(),
+        queue=hub.queue,
+        callbacks=False,
+    )
+    assert report.steps == {"remind": 1, "sla_hit": 1, "rating_reminder": 1}
+    assert report.enqueued == 2
+    assert await hub.dispatcher.run_once("sandbox") == 2
+    assert set((await statuses(db)).values()) == {MessageStatus.SENT}
+    [to_staff] = await hub.sandbox.inbox(0)
+    assert to_staff["kind"] == "deadline_reminder"
+    assert to_staff["address"] == "+8613800000001"
+    [to_contact] = await hub.sandbox.inbox(org.contacts[1])
+    assert to_contact["kind"] == "rating_reminder"
