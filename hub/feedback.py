@@ -12,7 +12,7 @@ commit the caller enqueues the results with :func:`hub.notify.enqueue_notified` 
   chain), through :func:`hub.notify.notify_one`: the answer, the five levels
   "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意" as numbered choices (SMS, WeChat — the
   template prints them) and the link; Telegram adds inline buttons (``rate:N:<number>``),
-  WeCom sends a button card (keys ``rating:N``, task id ``rating_<number>_<token>``) whose
+  WeCom sends a button card (keys ``rating:N``, task id ``rating_<number>_r<round>_<token>``) whose
   click opens the rating page, a WeChat template message opens it too;
 - ``ticket.rating_requested_at`` and a ``rating_requested`` event.
 
@@ -73,14 +73,18 @@ def rating_url(base_url: str, token: str) -> str:
 
 
 def channel_params(
-    channel: ChannelName, *, number: str, token: str, url: str, answer: str
+    channel: ChannelName, *, number: str, token: str, url: str, answer: str, round_no: int = 0
 ) -> dict[str, Any]:
-    """What a channel sends besides the text: buttons, a card, a link to open."""
+    """What a channel sends besides the text: buttons, a card, a link to open.
+
+    A WeCom card's task id must be unique per app, so it carries the resolution's round (a
+    ticket reopened and resolved again gets a new card for the same live link).
+    """
     if channel is ChannelName.TELEGRAM:
         return {"keyboard": "rating", "rating_ref": number}
     if channel is ChannelName.WECOM:
         title = f"诉求 {number} 已办结，请评价"
-        card = rating_card(f"rating_{number}_{token}", title, answer[:100])
+        card = rating_card(f"rating_{number}_r{round_no}_{token}", title, answer[:100])
         card["card_action"] = {"type": 1, "url": url}
         return {"wecom": {"msgtype": "template_card", "template_card": card}}
     if channel is ChannelName.WECHAT:
@@ -118,7 +122,9 @@ async def send_feedback(
         renderer=sender.renderer, policy=sender.policy, channel=channel,
     )  # fmt: skip
     if result.created and result.message_id is not None:
-        await _add_channel_params(session, result.message_id, ticket.number, token, url, answer)
+        extra = {"number": ticket.number, "token": token, "url": url, "answer": answer,
+                 "round_no": ticket.reopen_count}  # fmt: skip
+        await _add_channel_params(session, result.message_id, extra)
     ticket.rating_requested_at = now
     session.add(TicketEvent(
         ticket_id=ticket.id, type=TicketEventType.RATING_REQUESTED, actor=actor, at=now,
@@ -188,24 +194,21 @@ def _summary(answer: str) -> str:
 
 
 async def _add_channel_params(
-    session: AsyncSession, message_id: int, number: str, token: str, url: str, answer: str
+    session: AsyncSession, message_id: int, extra: Mapping[str, Any]
 ) -> None:
     """Buttons and links for the message's channel and each fallback's (same transaction)."""
     message = await session.get(Message, message_id)
     if message is None:
         return
     params: dict[str, Any] = dict(message.params or {})
-    params.update(channel_params(message.channel, number=number, token=token, url=url,
-                                 answer=answer))  # fmt: skip
+    params.update(channel_params(message.channel, **extra))
     fallbacks = params.get("fallbacks")
     if isinstance(fallbacks, list):
-        params["fallbacks"] = [_with_params(f, number, token, url, answer) for f in fallbacks]
+        params["fallbacks"] = [_with_params(f, extra) for f in fallbacks]
     message.params = params
 
 
-def _with_params(
-    fallback: Mapping[str, Any], number: str, token: str, url: str, answer: str
-) -> dict[str, Any]:
+def _with_params(fallback: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     channel = ChannelName(str(fallback.get("channel")))
-    extra = channel_params(channel, number=number, token=token, url=url, answer=answer)
-    return {**fallback, "params": {**dict(fallback.get("params") or {}), **extra}}
+    more = channel_params(channel, **extra)
+    return {**fallback, "params": {**dict(fallback.get("params") or {}), **more}}

@@ -396,7 +396,7 @@ def _with_button_ref(text: str, raw: dict[str, Any]) -> str:
     """``rating:N`` from a button, with the ticket the button was sent for when raw names it.
 
     Telegram keeps the callback data (``rate:5:GD…``) in the update; a WeCom card click
-    carries the card's ``TaskId`` (``rating_GD…_<token>``, see hub/feedback.py).
+    carries the card's ``TaskId`` (``rating_GD…_r<round>_<token>``, see hub/feedback.py).
     """
     if not text.startswith("rating:") or text.count(":") != 1:
         return text

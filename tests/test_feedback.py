@@ -8,6 +8,7 @@ rating-page link; a button press comes back and rates the ticket it was sent for
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -108,7 +109,7 @@ async def test_wecom_feedback_is_a_button_card_whose_click_rates_that_ticket(loo
     assert feedback.channel is ChannelName.WECOM
     card = feedback.params["wecom"]["template_card"]
     assert feedback.params["wecom"]["msgtype"] == "template_card"
-    assert card["task_id"] == f"rating_{ticket.number}_{token}"
+    assert card["task_id"] == f"rating_{ticket.number}_r0_{token}"
     assert [b["key"] for b in card["button_list"]] == [f"rating:{n}" for n in (5, 4, 3, 2, 1)]
     assert next(b["text"] for b in card["button_list"]) == "5 非常满意"
     assert card["card_action"] == {"type": 1, "url": f"https://hub.example.cn/r/{token}"}
@@ -137,7 +138,8 @@ async def test_sms_and_wechat_feedback_number_the_choices_and_carry_the_link(loo
 
 
 def test_channel_params_are_only_for_channels_with_buttons_or_links() -> None:
-    args = {"number": "GD202611230001", "token": "tok", "url": "u", "answer": "答复"}
+    args: dict[str, Any] = {"number": "GD202611230001", "token": "tok", "url": "u",
+                            "answer": "答复"}  # fmt: skip
     assert channel_params(ChannelName.SMS, **args) == {}
     assert channel_params(ChannelName.SANDBOX, **args) == {}
     assert channel_params(ChannelName.TELEGRAM, **args) == {
