@@ -16,6 +16,7 @@ from hub.clock import SHANGHAI
 from hub.config import Settings
 from hub.deadlines import DeadlineRule
 from hub.store.models import WorkdayOverride
+from hub.ticket_policy_store import classes_in_force, rules_in_force
 from hub.ticket_settings import TicketsSettings
 from hub.workdays import WorkdayCalendar, YearCalendarLike, YearDays, year_days_from_rows
 
@@ -52,5 +53,16 @@ async def load_calendar(session: AsyncSession, settings: Settings) -> WorkdayCal
 
 
 async def load_ticket_policy(session: AsyncSession, settings: Settings) -> TicketPolicy:
-    """The policy with the calendar as config and the database have it now."""
-    return TicketPolicy.from_settings(settings, calendar=await load_calendar(session, settings))
+    """The policy in force now: the calendar, routing rules and deadline classes as config and
+    the admins' edits in the database (:mod:`hub.ticket_policy_store`) have them."""
+    rules, default_department = await rules_in_force(session, settings)
+    tickets = settings.tickets.model_copy(
+        update={"rules": rules, "default_department": default_department}
+    )
+    tz = settings.hub.tz
+    return TicketPolicy(
+        tickets=tickets,
+        deadlines=DeadlineRule(await classes_in_force(session, settings), tz=tz),
+        calendar=await load_calendar(session, settings),
+        tz=tz,
+    )

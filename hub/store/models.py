@@ -27,6 +27,7 @@ from hub.store.registry import (
 from hub.store.tickets import (
     AuditLog,
     CallbackSurvey,
+    PolicyVersion,
     Rating,
     RatingLink,
     RoutingCursor,
@@ -52,6 +53,7 @@ __all__ = [
     "Message",
     "Officer",
     "Policy",
+    "PolicyVersion",
     "Rating",
     "RatingLink",
     "RoutingCursor",

@@ -178,3 +178,23 @@ class AuditLog(Base):
     target_type: Mapped[str] = mapped_column(sa.String(32))
     target_id: Mapped[str | None] = mapped_column(sa.String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class PolicyVersion(Base):
+    """An admin-edited part of the ticket policy, one immutable row per version.
+
+    ``kind`` is ``ticket_rules`` (the routing rules and default departments) or
+    ``deadline_classes`` (urgency class → working days); the highest version is in force. The
+    config sections are the seed: without a row, config applies (hub/ticket_policy_store.py).
+    """
+
+    __tablename__ = "policy_version"
+    __table_args__ = (sa.UniqueConstraint("kind", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    version: Mapped[int] = mapped_column()
+    body: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(sa.String(64))
