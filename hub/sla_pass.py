@@ -36,12 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.clock import Clock, local_iso
 from hub.config import Settings
+from hub.errors import HubError
 from hub.notify import NotifyResult, Recipient, enqueue_notified, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
 from hub.queue import Queue
 from hub.render import TemplateRenderer
 from hub.sla import (
     LEVEL_HEAD,
+    OPEN_STATES,
     SlaAction,
     SlaPolicy,
     SlaStep,
@@ -84,6 +86,7 @@ class SlaPassReport:
     messages_created: int = 0
     enqueued: int = 0
     callbacks_added: int = 0
+    failed: list[int] = field(default_factory=list)  # ticket ids whose steps raised
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +95,7 @@ class SlaPassReport:
             "messages_created": self.messages_created,
             "enqueued": self.enqueued,
             "callbacks_added": self.callbacks_added,
+            "failed": self.failed,
         }
 
 
@@ -131,8 +135,15 @@ async def run_sla_pass(
             actions = due_actions(snap, now, rules, cal)
             if not actions:
                 continue
-            async with db.write() as session:
-                results = await _apply(session, ctx, snap, actions, now, report)
+            try:
+                async with db.write() as session:
+                    results = await _apply(session, ctx, snap, actions, now, report)
+            except HubError:
+                # One ticket's problem (a template that cannot render, a refused transition)
+                # must not hold up every other ticket; its steps are retried next pass.
+                log.exception("sla steps failed", ticket_id=snap.id)
+                report.failed.append(snap.id)
+                continue
             report.messages_created += sum(r.created for r in results)
             report.enqueued += len(await enqueue_notified(queue, results))
     if callbacks:
@@ -256,7 +267,10 @@ async def _send(
 async def _remind(
     session: AsyncSession, ctx: SlaContext, ticket: Ticket, now: datetime
 ) -> list[NotifyResult] | None:
-    if not await _claim(session, ticket.id, Ticket.reminded_at.is_(None), reminded_at=now):
+    open_now = Ticket.state.in_(OPEN_STATES)  # not answered since the snapshot was read
+    if not await _claim(
+        session, ticket.id, open_now, Ticket.reminded_at.is_(None), reminded_at=now
+    ):
         return None
     recipients = await handler_or_heads(session, ticket.handler_id, ticket.department_id)
     values = await _ticket_context(session, ctx, ticket)
@@ -287,7 +301,11 @@ async def _escalate(
     session: AsyncSession, ctx: SlaContext, ticket: Ticket, level: int, now: datetime
 ) -> list[NotifyResult] | None:
     if not await _claim(
-        session, ticket.id, Ticket.escalation_level < level, escalation_level=level
+        session,
+        ticket.id,
+        Ticket.state.in_(OPEN_STATES),
+        Ticket.escalation_level < level,
+        escalation_level=level,
     ):
         return None
     target, label = LEVEL_TARGETS[level]

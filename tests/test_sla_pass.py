@@ -3,6 +3,7 @@ step is an event, nothing happens twice; unrated tickets reminded once, then clo
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +16,13 @@ from hub.clock import SHANGHAI, FixedClock
 from hub.config import Settings
 from hub.keys import RedisKeys
 from hub.queue import Queue
+from hub.render import TemplateRenderer
 from hub.sla_pass import SlaPassReport, run_sla_pass
 from hub.store.db import Database
 from hub.store.models import Message, Staff, Ticket, TicketEvent
 from hub.ticket_settings import TicketsSettings
 from hub.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType, TicketState
+from tests.conftest import PROJECT_ROOT
 from tests.pipeline import build, setup, statuses
 from tests.ticket_factory import make_org, make_ticket, renderer, scratch_queue, staff_policy
 
@@ -359,3 +362,31 @@ async def test_reminders_go_out_through_the_dispatcher(
     assert to_staff["address"] == "+8613800000001"
     [to_contact] = await hub.sandbox.inbox(org.contacts[1])
     assert to_contact["kind"] == "rating_reminder"
+
+
+async def test_a_ticket_whose_step_fails_does_not_hold_up_the_others(
+    any_db: Database, queue: Queue, tmp_path: Path
+) -> None:
+    # A template folder without escalation: the overdue ticket's step cannot be written.
+    folder = tmp_path / "templates"
+    shutil.copytree(PROJECT_ROOT / "templates" / "deadline_reminder", folder / "deadline_reminder")
+    org = await make_org(any_db, T0)
+    overdue = await make_ticket(
+        any_db, org, number="GD202610080001", received_at=at(10, 8), deadline_at=at(10, 10)
+    )
+    due_soon = await make_ticket(
+        any_db, org, number="GD202610090001", received_at=at(10, 9), deadline_at=at(10, 13)
+    )
+    report = await run_sla_pass(
+        any_db,
+        FixedClock(at(10, 12, 9)),
+        Settings(),
+        renderer=TemplateRenderer(folder),
+        policy=staff_policy(),
+        queue=queue,
+        callbacks=False,
+    )
+    assert report.failed == [overdue]
+    assert report.steps == {"remind": 1}
+    assert (await ticket(any_db, overdue)).escalation_level == 0  # rolled back: retried later
+    assert (await ticket(any_db, due_soon)).reminded_at == at(10, 12, 9)
