@@ -181,3 +181,28 @@ def test_flag_rating_from_the_cli(
     assert shown["ratings"][0]["malicious"] is True
     assert shown["ratings"][0]["flagged_by"] == "gxj_head"
     assert shown["events"][-1]["type"] == "rating_flagged"
+
+
+def test_rules_and_classes_are_edited_as_versions(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert json_out(capsys, config, "tickets", "rules", "show")["source"] == "config"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {keywords: [停电], department: FGW}\ndefault_department: SWJ\n",
+        encoding="utf-8",
+    )
+    saved = json_out(capsys, config, "tickets", "rules", "set", str(rules))
+    assert (saved["version"], saved["source"]) == (2, "database")
+    assert saved["rules"] == [{"department": "FGW", "keywords": ["停电"]}]
+    assert saved["default_department"] == "SWJ"
+    classes = json_out(capsys, config, "tickets", "classes", "set", "紧急=1", "hard=20")
+    assert classes["classes"]["urgent"] == 1
+    assert classes["classes"]["hard"] == 20
+    assert json_out(capsys, config, "tickets", "classes", "show")["version"] == 2
+    capsys.readouterr()
+    assert hub(config, "tickets", "classes", "set", "slow=3") == 2
+    assert "未知的办理时限类别" in capsys.readouterr().err
+    rules.write_text("rules:\n  - {department: FGW}\n", encoding="utf-8")
+    assert hub(config, "tickets", "rules", "set", str(rules)) == 2
+    assert "rules[0]" in capsys.readouterr().err

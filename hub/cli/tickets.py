@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from hub.cli import ticket_policy
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.clock import SystemClock
 from hub.errors import UsageError
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
     tickets_app.command("extend")(extend)
     tickets_app.command("reopen")(reopen)
     tickets_app.command("flag-rating")(flag_rating)
+    ticket_policy.register(tickets_app)
 
 
 def _run(ctx: typer.Context, act: _Act, *, as_user: str | None, messaging: bool = False) -> Any:
