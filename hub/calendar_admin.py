@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from hub.store.models import AuditLog, Ticket, WorkdayOverride
 from hub.ticket_policy import TicketPolicy, load_ticket_policy
 from hub.tickets import current_deadline, record
 from hub.vocab import TicketEventType
-from hub.workdays import YearDays, parse_year_calendar
+from hub.workdays import WorkdayCalendar, YearDays, parse_year_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +152,16 @@ async def enter_year_and_recompute(
                             now=now)  # fmt: skip
     policy = await load_ticket_policy(session, settings)
     return days, await recompute_deadlines(session, policy, actor=actor, now=now, year=year)
+
+
+def year_report(calendar: WorkdayCalendar, year: int) -> dict[str, object]:
+    """Where the year's days come from, its days off (weekends included), its weekend workdays."""
+    day, days_off, weekend_workdays = date(year, 1, 1), [], []
+    while day.year == year:
+        if calendar.is_day_off(day):
+            days_off.append(day.isoformat())
+        elif day.weekday() >= 5:
+            weekend_workdays.append(day.isoformat())
+        day += timedelta(days=1)
+    return {"year": year, "source": calendar.source(year), "days_off": days_off,
+            "weekend_workdays": weekend_workdays}  # fmt: skip

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 import typer
 
-from hub.calendar_admin import enter_year_and_recompute, recompute_deadlines
+from hub.calendar_admin import enter_year_and_recompute, recompute_deadlines, year_report
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.clock import SystemClock
 from hub.runtime import open_database
@@ -79,15 +78,7 @@ def show_year(
     async def run() -> dict[str, Any]:
         async with open_database(settings) as db, db.read() as session:
             calendar = (await load_ticket_policy(session, settings)).calendar
-        day, days_off, weekend_workdays = date(year, 1, 1), [], []
-        while day.year == year:
-            if calendar.is_day_off(day):
-                days_off.append(day.isoformat())
-            elif day.weekday() >= 5:
-                weekend_workdays.append(day.isoformat())
-            day += timedelta(days=1)
-        return {"year": year, "source": calendar.source(year), "days_off": days_off,
-                "weekend_workdays": weekend_workdays}  # fmt: skip
+        return year_report(calendar, year)
 
     report = run_async(run())
     if as_json:

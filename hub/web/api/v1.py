@@ -10,7 +10,7 @@ from hub.clock import SHANGHAI, Clock
 from hub.config import Settings
 from hub.store.db import Database
 from hub.ticket_desk import TicketDesk
-from hub.web.api import messages, replies, staff, tickets
+from hub.web.api import messages, replies, staff, ticket_admin, tickets
 from hub.web.api.context import ApiContext
 
 PREFIX = "/api/v1"
@@ -30,5 +30,7 @@ def router(
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
     for module in (staff, replies, messages):
         api.include_router(module.router(ctx))
-    api.include_router(tickets.router(ctx, ticket_desk or TicketDesk(db, Settings(), clock)))
+    desk = ticket_desk or TicketDesk(db, Settings(), clock)
+    api.include_router(tickets.router(ctx, desk))
+    api.include_router(ticket_admin.router(ctx, desk))
     return api
