@@ -245,6 +245,19 @@ async def revoke_token(db: Database, clock: Clock, username: str, *, actor: str)
     return had
 
 
+async def set_absent(
+    db: Database, clock: Clock, username: str, absent: bool, *, actor: str
+) -> bool:
+    """Mark a staff member absent (请假: round-robin skips them) or back; False if unchanged."""
+    async with db.write() as session:
+        staff = await _staff_named(session, username)
+        if staff.absent is absent:
+            return False
+        staff.absent, staff.updated_at = absent, clock.now()
+        await _audit(session, clock, actor, "staff.absent" if absent else "staff.back", username)
+    return True
+
+
 async def list_staff(db: Database) -> list[StaffView]:
     """Every staff account, by username."""
     async with db.read() as session:

@@ -206,3 +206,15 @@ def test_rules_and_classes_are_edited_as_versions(
     rules.write_text("rules:\n  - {department: FGW}\n", encoding="utf-8")
     assert hub(config, "tickets", "rules", "set", str(rules)) == 2
     assert "rules[0]" in capsys.readouterr().err
+
+
+def test_staff_marked_absent_is_skipped_until_back(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub(config, "staff", "absent", "gxj_c") == 0
+    handlers = [json_out(capsys, config, "tickets", "show", open_one(config, world))["handler"]
+                for _ in range(2)]  # fmt: skip
+    assert [h["username"] for h in handlers] == ["gxj_a", "gxj_a"]  # gxj_b and gxj_c away
+    assert hub(config, "staff", "absent", "gxj_c", "--back") == 0
+    back = json_out(capsys, config, "tickets", "show", open_one(config, world))
+    assert back["handler"]["username"] == "gxj_c"

@@ -19,6 +19,7 @@ from hub.staff import (
     issue_token,
     list_staff,
     revoke_token,
+    set_absent,
 )
 from hub.store.db import Database
 
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
     staff_app.command("token")(token)
     staff_app.command("revoke")(revoke)
     staff_app.command("list")(staff_list)
+    staff_app.command("absent")(absent)
 
 
 def _with_db(ctx: typer.Context, act: Callable[[Database], Awaitable[T]]) -> T:
@@ -110,3 +112,18 @@ def staff_list(
             for i in items
         ],
     )  # fmt: skip
+
+
+def absent(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="the staff member's username"),
+    back: bool = typer.Option(False, "--back", help="back at work: takes tickets again"),
+) -> None:
+    """标记请假（轮流分派时跳过）或用 --back 标记回岗。"""
+    changed = _with_db(
+        ctx, lambda db: set_absent(db, SystemClock(), username, not back, actor=ACTOR)
+    )
+    state = "已回岗，恢复轮流分派" if back else "已标记请假，轮流分派时跳过"
+    out.print(
+        f"{username} {state}" if changed else f"{username} 状态未变（{state.split('，')[0]}）"
+    )
