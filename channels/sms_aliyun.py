@@ -3,7 +3,8 @@
 Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request`
 gives the exact form body of one signed call (signing in :mod:`channels.aliyun_sign`),
 :func:`parse_response` turns Aliyun's answer into one result per message;
-:class:`AliyunSmsChannel` only posts through the shared ``aiohttp.ClientSession`` it is given.
+:class:`AliyunSmsChannel` only posts through the shared :class:`channels.http1.HttpClient` it is
+given.
 
 What is sent (nothing is ever added to the approved wording: government notices go out on
 notification templates, so no marketing "回复TD退订" is appended; replies of R/TD/退订 are
@@ -63,7 +64,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar, Final
 
-import aiohttp
 from yarl import URL
 
 from channels.aliyun_sign import form_body, signed_params
@@ -77,6 +77,7 @@ from channels.base import (
     SendResult,
 )
 from channels.batching import send_planned
+from channels.http1 import HttpClient, HttpError
 from hub.clock import SHANGHAI, Clock
 
 VERSION: Final = "2017-05-25"
@@ -356,7 +357,7 @@ def parse_response(
 
 
 class AliyunSmsChannel:
-    """The ``sms`` channel through Aliyun; posts through a session it does not own."""
+    """The ``sms`` channel through Aliyun; posts through an HTTP client it does not own."""
 
     name: ClassVar[str] = "sms"
     provider: ClassVar[str] = "aliyun"
@@ -366,7 +367,7 @@ class AliyunSmsChannel:
     def __init__(
         self,
         config: AliyunSmsConfig,
-        session: aiohttp.ClientSession,
+        http: HttpClient,
         clock: Clock,
         *,
         qps: float | None = None,
@@ -377,11 +378,11 @@ class AliyunSmsChannel:
         self.config = config
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
         self.qps = qps or self.default_qps
-        self._session = session
+        self._http = http
         self._clock = clock
         self._nonce = nonce
-        self._url = URL(config.endpoint).with_path("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._url = str(URL(config.endpoint).with_path("/"))
+        self._timeout_s = timeout_s
         # Bounds requests in flight across concurrent batches of this channel.
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -415,14 +416,14 @@ class AliyunSmsChannel:
             now = self._clock.now()
             headers, body = build_request(request, self.config, now, self._nonce())
             try:
-                async with self._session.post(
-                    self._url, data=body, headers=headers, timeout=self._timeout
-                ) as response:
-                    return response.status, await response.read(), now
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                response = await self._http.post(
+                    self._url, headers, body, timeout_s=self._timeout_s
+                )
+            except (HttpError, TimeoutError) as exc:
                 raise RetryableError(
                     f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
                 ) from exc
+            return response.status, response.body, now
 
     async def aclose(self) -> None:
-        """The HTTP session belongs to the runtime, which closes it."""
+        """The HTTP client belongs to the runtime, which closes it."""

@@ -3,7 +3,8 @@
 Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request` turns
 one group into signed headers and the exact body bytes (signing in :mod:`channels.tencent_tc3`),
 :func:`parse_response` turns the answer into one result per message; :class:`TencentSmsChannel`
-only posts through the shared ``aiohttp.ClientSession`` it is given and maps network failures.
+only posts through the shared :class:`channels.http1.HttpClient` it is given and maps network
+failures.
 
 Where a message's template comes from:
 
@@ -34,7 +35,6 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Literal
 
-import aiohttp
 from yarl import URL
 
 from channels.base import (
@@ -48,6 +48,7 @@ from channels.base import (
     SendResult,
 )
 from channels.batching import send_planned
+from channels.http1 import HttpClient, HttpError
 from channels.tencent_tc3 import authorization, tc3_signature
 from hub.clock import SHANGHAI, Clock
 
@@ -412,7 +413,7 @@ def parse_response(
 
 
 class TencentSmsChannel:
-    """The ``sms`` channel through Tencent Cloud; posts through a session it does not own."""
+    """The ``sms`` channel through Tencent Cloud; posts through an HTTP client it does not own."""
 
     name: ClassVar[str] = "sms"
     provider: ClassVar[str] = "tencent"
@@ -422,7 +423,7 @@ class TencentSmsChannel:
     def __init__(
         self,
         config: TencentSmsConfig,
-        session: aiohttp.ClientSession,
+        http: HttpClient,
         clock: Clock,
         *,
         qps: float | None = None,
@@ -432,10 +433,10 @@ class TencentSmsChannel:
         self.config = config
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
         self.qps = qps or self.default_qps
-        self._session = session
+        self._http = http
         self._clock = clock
-        self._url = URL(config.endpoint).with_path("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._url = str(URL(config.endpoint).with_path("/"))
+        self._timeout_s = timeout_s
         # Bounds requests in flight across concurrent batches of this channel.
         self._slots = asyncio.Semaphore(concurrency)
 
@@ -449,14 +450,13 @@ class TencentSmsChannel:
             now = self._clock.now()
             headers, body = _signed(request, self.config, int(now.timestamp()))
             try:
-                async with self._session.post(
-                    self._url, data=body, headers=headers, timeout=self._timeout
-                ) as response:
-                    status, raw = response.status, await response.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                response = await self._http.post(
+                    self._url, headers, body, timeout_s=self._timeout_s
+                )
+            except (HttpError, TimeoutError) as exc:
                 text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
                 return [RetryableError(text, code="Network")] * len(request.messages)
-        return parse_response(status, raw, request.messages, now=now)
+        return parse_response(response.status, response.body, request.messages, now=now)
 
     async def aclose(self) -> None:
-        """The HTTP session belongs to the runtime, which closes it."""
+        """The HTTP client belongs to the runtime, which closes it."""

@@ -2,8 +2,9 @@
 
 ``sandbox`` is on by default; ``sms`` is the provider ``channels.sms.provider`` names, with the
 other one as failover when it is enabled too; ``wechat`` is ``channels.wechat.default_app`` (an
-Official Account); ``wecom`` is the first enabled WeCom app; ``telegram`` when enabled. Every
-HTTP provider shares one ``aiohttp.ClientSession`` (DESIGN.md, HTTP out).
+Official Account); ``wecom`` is the first enabled WeCom app; ``telegram`` when enabled. The
+WeChat and WeCom senders share one ``aiohttp.ClientSession`` (DESIGN.md, HTTP out); the SMS
+providers, one request per personalised message, share one lean :class:`channels.http1.HttpClient`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from channels.base import Channel, ChannelRegistry
+from channels.http1 import HttpClient
 from channels.sandbox import SandboxChannel
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
 from channels.sms_failover import FailoverSmsChannel
@@ -67,12 +69,7 @@ def aliyun_config(
 
 
 def _needs_http(settings: Settings) -> bool:
-    channels = settings.channels
-    return (
-        channels.sms.tencent.enabled
-        or channels.sms.aliyun.enabled
-        or any(app.enabled for app in channels.wechat.apps.values())
-    )
+    return any(app.enabled for app in settings.channels.wechat.apps.values())
 
 
 async def build_channels(
@@ -88,16 +85,24 @@ async def build_channels(
                 connector=aiohttp.TCPConnector(limit=HTTP_CONCURRENCY * 2, limit_per_host=0)
             )
         )
+    sms = settings.channels.sms
+    lean: HttpClient | None = None
+    if sms.tencent.enabled or sms.aliyun.enabled:
+        # The SMS providers' send path (channels/http1.py says why not aiohttp).
+        lean = await stack.enter_async_context(
+            HttpClient(max_connections_per_origin=HTTP_CONCURRENCY)
+        )
     registry = ChannelRegistry()
     stack.push_async_callback(registry.aclose)
     c = settings.channels
     if c.sandbox.enabled:
         registry.register(SandboxChannel(redis, keys, clock, inbox_size=c.sandbox.inbox_size,
                                          qps=c.sandbox.qps))  # fmt: skip
+    if lean is not None:
+        sms_channel = _sms_channel(settings, lean, clock, catalog)
+        if sms_channel is not None:
+            registry.register(sms_channel)
     if http is not None:
-        sms = _sms_channel(settings, http, clock, catalog)
-        if sms is not None:
-            registry.register(sms)
         wechat = c.wechat
         oa = wechat.apps.get(wechat.default_app) if wechat.default_app else None
         if wechat.default_app and oa is not None and oa.enabled:
@@ -123,7 +128,7 @@ async def build_channels(
 
 
 def _sms_channel(
-    settings: Settings, http: aiohttp.ClientSession, clock: Clock, catalog: Catalog
+    settings: Settings, http: HttpClient, clock: Clock, catalog: Catalog
 ) -> Channel | None:
     sms = settings.channels.sms
     built: dict[str, Channel] = {}

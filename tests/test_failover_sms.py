@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
@@ -25,6 +24,7 @@ from redis.asyncio import Redis
 from channels.base import ChannelRegistry
 from channels.fakes.aliyun_sms import AliyunSmsFake
 from channels.fakes.tencent_sms import TencentSmsFake
+from channels.http1 import HttpClient
 from channels.sms_aliyun import AliyunSmsChannel
 from channels.sms_failover import FailoverSmsChannel
 from channels.sms_tencent import TencentSmsChannel
@@ -116,9 +116,9 @@ def test_both_providers_enabled_make_one_sms_channel_with_tencent_first(pair: Sm
     assert isinstance(sms, FailoverSmsChannel)
     assert isinstance(sms.primary, TencentSmsChannel)
     assert isinstance(sms.secondary, AliyunSmsChannel)
-    # One shared HTTP session for both (DESIGN.md, HTTP out).
-    assert isinstance(sms.primary._session, aiohttp.ClientSession)
-    assert sms.primary._session is sms.secondary._session
+    # One shared HTTP client for both (channels/http1.py).
+    assert isinstance(sms.primary._http, HttpClient)
+    assert sms.primary._http is sms.secondary._http
 
 
 async def test_with_tencent_up_the_message_goes_through_tencent_only(pair: SmsPair) -> None:

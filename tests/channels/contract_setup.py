@@ -34,6 +34,7 @@ from channels.fakes.telegram_api import TelegramBotApiFake
 from channels.fakes.tencent_sms import TencentSmsFake
 from channels.fakes.wechat_api import WechatApiFake
 from channels.fakes.wecom_api import WecomApiFake
+from channels.http1 import HttpClient
 from channels.sandbox import SandboxChannel
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig, national_number
 from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig, e164
@@ -186,9 +187,11 @@ class SandboxKit(ChannelKit):
 
 class TencentKit(ProviderKit):
     def __init__(
-        self, stack: AsyncExitStack, fake: TencentSmsFake, endpoint: str,
-        http: aiohttp.ClientSession, clock: FixedClock,
-    ) -> None:  # fmt: skip
+        self, stack: AsyncExitStack, fake: TencentSmsFake, endpoint: str, clock: FixedClock
+    ) -> None:
+        # The SMS providers post through the lean client (channels/http1.py), as in production.
+        http = HttpClient()
+        stack.push_async_callback(http.aclose)
         super().__init__(TencentSmsChannel(self._config(endpoint), http, clock), stack)
         self.fake, self.endpoint, self.http, self.clock = fake, endpoint, http, clock
 
@@ -233,9 +236,10 @@ class TencentKit(ProviderKit):
 
 class AliyunKit(ProviderKit):
     def __init__(
-        self, stack: AsyncExitStack, fake: AliyunSmsFake, endpoint: str,
-        http: aiohttp.ClientSession, clock: FixedClock,
-    ) -> None:  # fmt: skip
+        self, stack: AsyncExitStack, fake: AliyunSmsFake, endpoint: str, clock: FixedClock
+    ) -> None:
+        http = HttpClient()
+        stack.push_async_callback(http.aclose)
         super().__init__(AliyunSmsChannel(self._config(endpoint), http, clock), stack)
         self.fake, self.endpoint, self.http, self.clock = fake, endpoint, http, clock
 
@@ -443,14 +447,14 @@ async def open_kit(
             )  # fmt: skip
             tencent.switches.approved_templates = {tencent_id: len(names)}
             endpoint = await stack.enter_async_context(tencent.serve())
-            kit = TencentKit(stack, tencent, endpoint, http, clock)
+            kit = TencentKit(stack, tencent, endpoint, clock)
         elif provider == "aliyun":
             _, aliyun_code, names = sms_template()
             aliyun = AliyunSmsFake(aliyun_tests.KEY_ID, aliyun_tests.KEY_SECRET,
                                    sign_name=aliyun_tests.SIGN, clock=_epoch(clock))  # fmt: skip
             aliyun.switches.approved_templates = {aliyun_code: names}
             endpoint = await stack.enter_async_context(aliyun.serve())
-            kit = AliyunKit(stack, aliyun, endpoint, http, clock)
+            kit = AliyunKit(stack, aliyun, endpoint, clock)
         elif provider == "wechat_mp":
             wechat = WechatApiFake(wechat_tests.APP_ID, wechat_tests.SECRET, clock=_epoch(clock))
             fields = render(SMS_KIND, "wechat", company(0))

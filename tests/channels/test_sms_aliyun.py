@@ -29,6 +29,7 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.aliyun_sms import AliyunSmsFake
+from channels.http1 import HttpClient, HttpError
 from channels.sms_aliyun import (
     SEND,
     SEND_BATCH,
@@ -93,13 +94,20 @@ async def endpoint(fake: AliyunSmsFake) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """For raw requests to the fake; the channel posts through its own client (``lean``)."""
     async with aiohttp.ClientSession() as http:
         yield http
 
 
 @pytest.fixture
-def channel(endpoint: str, session: aiohttp.ClientSession, clock: FixedClock) -> AliyunSmsChannel:
-    return AliyunSmsChannel(config(endpoint), session, clock)
+async def lean() -> AsyncIterator[HttpClient]:
+    async with HttpClient() as http:
+        yield http
+
+
+@pytest.fixture
+def channel(endpoint: str, lean: HttpClient, clock: FixedClock) -> AliyunSmsChannel:
+    return AliyunSmsChannel(config(endpoint), lean, clock)
 
 
 # --- signing (pure) ----------------------------------------------------------------------------
@@ -317,20 +325,20 @@ async def test_the_fake_refuses_a_tampered_or_replayed_request(
 
 
 async def test_wrong_credentials_are_a_config_error_and_a_stale_clock_is_retried(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: AliyunSmsFake
+    endpoint: str, lean: HttpClient, clock: FixedClock, fake: AliyunSmsFake
 ) -> None:
-    wrong = AliyunSmsChannel(config(endpoint, secret="guessed"), session, clock)
+    wrong = AliyunSmsChannel(config(endpoint, secret="guessed"), lean, clock)
     [refused] = await wrong.send_batch([message(1)])
     assert isinstance(refused, ProviderConfigError)
     assert refused.code == "SignatureDoesNotMatch"
     unknown = AliyunSmsChannel(
-        AliyunSmsConfig("LTAIunknown", KEY_SECRET, SIGN, endpoint=endpoint), session, clock
+        AliyunSmsConfig("LTAIunknown", KEY_SECRET, SIGN, endpoint=endpoint), lean, clock
     )
     [not_found] = await unknown.send_batch([message(1)])
     assert isinstance(not_found, ProviderConfigError)
     assert not_found.code == "InvalidAccessKeyId.NotFound"
     behind = AliyunSmsChannel(
-        config(endpoint), session, FixedClock(clock.now() - timedelta(minutes=20))
+        config(endpoint), lean, FixedClock(clock.now() - timedelta(minutes=20))
     )
     [expired] = await behind.send_batch([message(1)])
     assert isinstance(expired, RetryableError)
@@ -376,16 +384,16 @@ async def test_a_batch_refused_for_one_number_is_resent_number_by_number(
 
 
 async def test_the_fake_checks_template_variables_and_sign_name(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: AliyunSmsFake
+    endpoint: str, lean: HttpClient, clock: FixedClock, fake: AliyunSmsFake
 ) -> None:
     fake.switches.approved_templates = {TEMPLATE: ["company", "date", "item"]}
-    channel = AliyunSmsChannel(config(endpoint), session, clock)
+    channel = AliyunSmsChannel(config(endpoint), lean, clock)
     [missing] = await channel.send_batch([message(1)])
     assert isinstance(missing, ProviderConfigError)
     assert missing.code == "isv.TEMPLATE_MISSING_PARAMETERS"
     other_sign = AliyunSmsConfig(KEY_ID, KEY_SECRET, "别的签名", endpoint=endpoint)
     fake.switches.approved_templates = None
-    [unsigned] = await AliyunSmsChannel(other_sign, session, clock).send_batch([message(1)])
+    [unsigned] = await AliyunSmsChannel(other_sign, lean, clock).send_batch([message(1)])
     assert isinstance(unsigned, ProviderConfigError)
     assert unsigned.code == "isv.SMS_SIGNATURE_ILLEGAL"
 
@@ -402,19 +410,19 @@ async def test_the_error_rate_switch_refuses_requests_with_its_code(
 
 
 async def test_network_failures_are_retryable_and_keep_their_cause(
-    session: aiohttp.ClientSession, clock: FixedClock, fake: AliyunSmsFake
+    lean: HttpClient, clock: FixedClock, fake: AliyunSmsFake
 ) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    [refused] = await AliyunSmsChannel(config(closed), session, clock).send_batch([message(1)])
+    [refused] = await AliyunSmsChannel(config(closed), lean, clock).send_batch([message(1)])
     assert isinstance(refused, RetryableError)
     assert refused.code == "Network"
-    assert isinstance(refused.__cause__, aiohttp.ClientError)
+    assert isinstance(refused.__cause__, HttpError)
 
     fake.switches.latency_s = 1.0
     async with fake.serve() as slow_url:
-        slow = AliyunSmsChannel(config(slow_url), session, clock, timeout_s=0.05)
+        slow = AliyunSmsChannel(config(slow_url), lean, clock, timeout_s=0.05)
         [timed_out] = await slow.send_batch([message(1)])
     assert isinstance(timed_out, RetryableError)
     assert isinstance(timed_out.__cause__, TimeoutError)

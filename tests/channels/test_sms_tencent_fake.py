@@ -27,6 +27,7 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.tencent_sms import TencentSmsFake
+from channels.http1 import HttpClient
 from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig, build_request
 from hub.clock import FixedClock
 from hub.config import DispatchSettings
@@ -73,13 +74,20 @@ async def endpoint(fake: TencentSmsFake) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """For raw requests to the fake; the channel posts through its own client (``lean``)."""
     async with aiohttp.ClientSession() as http:
         yield http
 
 
 @pytest.fixture
-def channel(endpoint: str, session: aiohttp.ClientSession, clock: FixedClock) -> TencentSmsChannel:
-    return TencentSmsChannel(config(endpoint), session, clock, qps=1000)
+async def lean() -> AsyncIterator[HttpClient]:
+    async with HttpClient() as http:
+        yield http
+
+
+@pytest.fixture
+def channel(endpoint: str, lean: HttpClient, clock: FixedClock) -> TencentSmsChannel:
+    return TencentSmsChannel(config(endpoint), lean, clock, qps=1000)
 
 
 def serials(fake: TencentSmsFake) -> dict[str, list[str]]:
@@ -125,15 +133,15 @@ async def test_a_tampered_body_or_content_type_is_refused(
 
 
 async def test_a_wrong_secret_is_a_config_error_and_a_stale_clock_is_retried(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: TencentSmsFake
+    endpoint: str, lean: HttpClient, clock: FixedClock, fake: TencentSmsFake
 ) -> None:
-    wrong = TencentSmsChannel(config(endpoint, secret_key="guessed"), session, clock)
+    wrong = TencentSmsChannel(config(endpoint, secret_key="guessed"), lean, clock)
     [refused] = await wrong.send_batch([message(1)])
     assert isinstance(refused, ProviderConfigError)  # the admin is alerted
     assert refused.code == "AuthFailure.SignatureFailure"
 
     behind = FixedClock(clock.now() - timedelta(minutes=5, seconds=1))
-    stale = TencentSmsChannel(config(endpoint), session, behind)
+    stale = TencentSmsChannel(config(endpoint), lean, behind)
     [expired] = await stale.send_batch([message(1)])
     assert isinstance(expired, RetryableError)
     assert expired.code == "AuthFailure.SignatureExpire"
@@ -236,9 +244,9 @@ async def test_unapproved_templates_and_wrong_parameter_counts_are_config_errors
 
 
 async def test_a_failing_gateway_or_a_slow_answer_is_retried(
-    endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: TencentSmsFake
+    endpoint: str, lean: HttpClient, clock: FixedClock, fake: TencentSmsFake
 ) -> None:
-    channel = TencentSmsChannel(config(endpoint), session, clock, timeout_s=0.2)
+    channel = TencentSmsChannel(config(endpoint), lean, clock, timeout_s=0.2)
     fake.switches.http_status = 502
     [gateway] = await channel.send_batch([message(1)])
     assert isinstance(gateway, RetryableError)
@@ -386,12 +394,12 @@ async def test_the_token_bucket_holds_the_rate_and_a_stop_returns_unsent_message
     redis_keys: RedisKeys,
     clock: FixedClock,
     endpoint: str,
-    session: aiohttp.ClientSession,
+    lean: HttpClient,
     fake: TencentSmsFake,
 ) -> None:
     queue = Queue(redis_client, redis_keys, clock=clock)
     await queue.ensure_groups(["sms"])
-    slow = TencentSmsChannel(config(endpoint), session, clock, qps=2)  # 2 a second, burst 2
+    slow = TencentSmsChannel(config(endpoint), lean, clock, qps=2)  # 2 a second, burst 2
     ids = await _queue_messages(db, queue, clock, 5)
     dispatcher = _dispatcher(db, queue, slow, clock)
     stop = asyncio.Event()

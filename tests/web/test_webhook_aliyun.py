@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
 from channels.fakes.aliyun_sms import AliyunSmsFake, push
+from channels.http1 import HttpClient
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
 from hub.clock import FixedClock
 from hub.config import DispatchSettings, Settings, load_settings
@@ -378,11 +379,16 @@ async def test_a_message_sent_through_the_fake_is_reported_and_its_reply_stored_
     message_id = int(inserted)
     await queue.enqueue("sms", [message_id])
 
-    async with aiohttp.ClientSession() as http, fake.serve() as endpoint, serve(app) as hub:
+    async with (
+        aiohttp.ClientSession() as http,
+        HttpClient() as lean,
+        fake.serve() as endpoint,
+        serve(app) as hub,
+    ):
         registry = ChannelRegistry()
         registry.register(
             AliyunSmsChannel(
-                AliyunSmsConfig(KEY_ID, KEY_SECRET, SIGN, endpoint=endpoint), http, clock
+                AliyunSmsConfig(KEY_ID, KEY_SECRET, SIGN, endpoint=endpoint), lean, clock
             )
         )
         dispatcher = Dispatcher(

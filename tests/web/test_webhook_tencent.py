@@ -31,6 +31,7 @@ from channels.fakes.tencent_sms_push import (
     reports_for,
     status_report,
 )
+from channels.http1 import HttpClient
 from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig
 from hub.clock import FixedClock
 from hub.config import Settings, load_settings
@@ -385,9 +386,10 @@ async def test_a_message_sent_through_the_fake_is_delivered_and_its_reply_stored
         fake.serve() as endpoint,
         serve(app) as hub,
         aiohttp.ClientSession() as http,
+        HttpClient() as lean,
     ):
         channel = TencentSmsChannel(
-            TencentSmsConfig(SECRET_ID, SECRET_KEY, APP_ID, SIGN, endpoint=endpoint), http, clock
+            TencentSmsConfig(SECRET_ID, SECRET_KEY, APP_ID, SIGN, endpoint=endpoint), lean, clock
         )
         params = {"sms_template_id": "1000201", "sms_params": ["T1"]}
         outbound = OutboundMessage(1, MOBILE, "请评价", "ticket_feedback", params)
