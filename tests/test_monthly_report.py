@@ -315,6 +315,8 @@ def test_report_monthly_cli_writes_the_workbook_and_prints_json(
     assert (data["total"]["received"], data["total"]["resolved"]) == (8, 6)
     assert data["total"]["ratings"] == {"5": 1, "4": 1, "3": 1, "2": 1, "1": 1}
     assert openpyxl.load_workbook(out).sheetnames[0] == "汇总"
+    assert main([*args, "--out", str(tmp_path / "plain.xlsx")]) == 0
+    assert "受理 8 件，办结 6 件（按时 5），好评率 60.0%" in capsys.readouterr().out
     assert main(args) == 2  # neither --out nor --json
     assert main([*args[:-1], "2026-13", "--json"]) == 2
     assert main([*args, "--out", str(tmp_path / "report.csv")]) == 2

@@ -108,4 +108,11 @@ def test_sla_run_then_callbacks_run_list_record(
     assert hub(config, "callbacks", "list", "--status", "answered", "--json") == 0
     assert [s["id"] for s in json.loads(capsys.readouterr().out)] == [first]
     assert hub(config, "callbacks", "record", str(first), "--by", "zhang") == 2  # no score
+    capsys.readouterr()
+    assert hub(config, "sla", "run") == 0
+    assert "没有到期的督办事项" in capsys.readouterr().out
+    assert hub(config, "callbacks", "list") == 0
+    assert "已发送" in capsys.readouterr().out  # the table (narrow: numbers may wrap)
+    assert hub(config, "callbacks", "run", "--month", "2026-10") == 0
+    assert "2026-09 办结 3 件，已回访 3 件（100%），本次新增 0 件" in capsys.readouterr().out
     assert hub(config, "callbacks", "run", "--month", "2026-13") == 2
