@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -215,8 +216,13 @@ def test_sms_length_counts_the_signature(
     assert measure_sms("字" * body_chars, sign) == SmsLength(chars, segments)
 
 
-def test_a_folder_renderer_falls_back_to_default_j2_and_names_a_missing_kind() -> None:
-    renderer = TemplateRenderer(TEMPLATES)
+def test_a_folder_renderer_falls_back_to_default_j2_and_names_a_missing_kind(
+    tmp_path: Path,
+) -> None:
+    # Every kind ships templates now: a folder with two of them stands for one lacking a kind.
+    for kind in ("notice", "credit_warning"):
+        shutil.copytree(TEMPLATES / kind, tmp_path / kind)
+    renderer = TemplateRenderer(tmp_path)
     assert renderer.template_name("notice", "sms") == "notice/default.j2"
     assert renderer.template_name("credit_warning", "sms") == "credit_warning/sms.j2"
     with pytest.raises(RenderError, match="没有 sms 渠道的模板"):
