@@ -313,10 +313,16 @@ def _urgent_kinds() -> tuple[MessageKind, ...]:
 
 
 class QuietHours(QuietWindow):
-    """Quiet hours: held messages go out when the window opens, never dropped."""
+    """Quiet hours: held messages go out when the window opens, never dropped.
+
+    ``days_off``: also hold whole days off (weekends and holidays by the working-day
+    calendar, make-up workdays counting as working days) until ``end`` of the next working
+    day. Kinds in ``bypass`` are never held.
+    """
 
     bypass: tuple[MessageKind, ...] = Field(default_factory=_urgent_kinds)
     per_kind: dict[MessageKind, QuietWindow] = {}
+    days_off: bool = False
 
     def window(self, kind: MessageKind) -> QuietWindow | None:
         """The window that applies to a kind, or None when the kind may always be sent."""

@@ -35,6 +35,7 @@ from hub.routing import NoRoute, Route, channel_chain, route_contact
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, Enterprise, EnterpriseTag, Message, Officer
 from hub.vocab import ChannelName, MessageKind, MessageStatus
+from hub.workdays import WorkdayCalendar
 
 _COUNTED = (
     MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.SENDING, MessageStatus.SENT,
@@ -83,6 +84,8 @@ class PlanningPolicy:
     enabled_channels: frozenset[str]
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     quiet_hours: QuietHours = field(default_factory=QuietHours)
+    #: Set when ``quiet_hours.days_off``: whole days off are quiet too.
+    days_off: WorkdayCalendar | None = None
     tz: ZoneInfo = SHANGHAI
     hub_name: str = "主动服务"
 
@@ -115,7 +118,8 @@ class Planner:
             request.kind.value, self.policy.routing, enabled=self.policy.enabled_channels,
             default=self.policy.default_channel, requested=request.channel,
         )  # fmt: skip
-        release_at = hold_until(now, self.policy.quiet_hours.window(request.kind), self.policy.tz)
+        window = self.policy.quiet_hours.window(request.kind)
+        release_at = hold_until(now, window, self.policy.tz, days_off=self.policy.days_off)
         async with self.db.read() as session:
             last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
         # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,

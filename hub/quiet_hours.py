@@ -1,6 +1,7 @@
 """Quiet hours (免打扰时段): when a message may not go out now, when it may.
 
-Pure functions on an aware ``now``; the zone is the hub's (Asia/Shanghai by default).
+Pure functions on an aware ``now``; the zone is the hub's (Asia/Shanghai by default). With a
+working-day calendar (``quiet_hours.days_off``), whole days off are quiet too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.config import QuietWindow
+from hub.workdays import WorkdayCalendar
 
 
 def in_window(local: time, window: QuietWindow) -> bool:
@@ -20,14 +22,27 @@ def in_window(local: time, window: QuietWindow) -> bool:
     return local >= window.start or local < window.end
 
 
-def hold_until(now: datetime, window: QuietWindow | None, tz: ZoneInfo) -> datetime | None:
-    """The UTC moment the window opens, if ``now`` is inside it; None when it may go now."""
+def hold_until(
+    now: datetime, window: QuietWindow | None, tz: ZoneInfo,
+    *, days_off: WorkdayCalendar | None = None,
+) -> datetime | None:  # fmt: skip
+    """The UTC moment the message may go, if ``now`` is quiet; None when it may go now.
+
+    ``now`` is quiet inside the daily window and, given ``days_off`` (the working-day
+    calendar), on a day off: then the message waits for ``window.end`` of the next working day.
+    """
     if window is None:
         return None
     local = now.astimezone(tz)
-    if not in_window(local.timetz().replace(tzinfo=None), window):
-        return None
-    release = datetime.combine(local.date(), window.end, tzinfo=tz)
-    if release <= local:
-        release += timedelta(days=1)
-    return release.astimezone(UTC)
+    release: datetime | None = None
+    if in_window(local.timetz().replace(tzinfo=None), window):
+        release = datetime.combine(local.date(), window.end, tzinfo=tz)
+        if release <= local:
+            release += timedelta(days=1)
+    if days_off is not None:
+        day = (release or local).date()
+        if days_off.is_day_off(day):
+            while days_off.is_day_off(day):
+                day += timedelta(days=1)
+            release = datetime.combine(day, window.end, tzinfo=tz)
+    return release.astimezone(UTC) if release is not None else None

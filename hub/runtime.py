@@ -31,6 +31,7 @@ from hub.store.db import Database
 from hub.store.migrate import current_revision, head_revision
 from hub.store.templates import seed_templates
 from hub.vocab import ChannelName
+from hub.workdays import WorkdayCalendar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,11 @@ async def open_components(
             routing=settings.routing,
             quiet_hours=settings.quiet_hours,
             tz=settings.hub.tz,
+            days_off=(
+                WorkdayCalendar.from_years(settings.calendar.years)
+                if settings.quiet_hours.days_off
+                else None
+            ),
         )
         outbox = Outbox(db, queue, renderer, clock, policy, live_templates=True)
         metrics = HubMetrics(CollectorRegistry())

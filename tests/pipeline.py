@@ -31,6 +31,7 @@ from hub.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Message
 from hub.vocab import ChannelName, MessageKind, MessageStatus
+from hub.workdays import WorkdayCalendar
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -96,6 +97,7 @@ def build(
         enabled_channels=frozenset(registry.names()),
         routing=routing or RoutingSettings(chains={"default": ("sandbox",)}),
         quiet_hours=quiet_hours or QuietHours(),
+        days_off=WorkdayCalendar() if quiet_hours is not None and quiet_hours.days_off else None,
     )
     outbox = Outbox(db, queue, TemplateRenderer(TEMPLATES), clock, policy)
     settings = DispatchSettings(max_attempts=max_attempts, block_ms=1, batch_size=50)

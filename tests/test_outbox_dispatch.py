@@ -326,6 +326,24 @@ async def test_quiet_hours_hold_and_the_window_opening_releases(
     assert set((await statuses(db)).values()) == {MessageStatus.SENT}
 
 
+async def test_with_days_off_a_saturday_campaign_waits_for_monday_morning(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    clock.set(datetime(2026, 11, 28, 15, 0, tzinfo=SHANGHAI))  # a Saturday afternoon
+    hub = build(db, redis_client, redis_keys, clock, quiet_hours=QuietHours(days_off=True))
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=key"))
+    assert outcome.held == 1
+    async with db.read() as session:
+        message = await session.scalar(sa.select(Message))
+    assert message is not None
+    assert message.status_reason == "免打扰时段，将于 11-30 08:00 发送"
+    clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
+    assert await release_held(db, hub.queue, clock) == 1
+    assert await hub.dispatcher.run_once("sandbox") == 1
+
+
 async def test_kinds_that_bypass_quiet_hours_go_out_at_night(
     db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
