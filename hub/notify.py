@@ -308,7 +308,9 @@ def _route_and_render(
     params = rendered.message_params()
     if fallbacks:
         params["fallbacks"] = fallbacks
-    release_at = hold_until(now, policy.quiet_hours.window(kind), policy.tz)
+    release_at = hold_until(
+        now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off
+    )
     status, reason = MessageStatus.QUEUED, None
     if release_at is not None:
         local = release_at.astimezone(policy.tz).strftime("%m-%d %H:%M")
