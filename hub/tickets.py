@@ -30,17 +30,26 @@ from hub.deadlines import Deadline
 from hub.deadlines import extend as extend_deadline
 from hub.errors import TransitionError, UsageError
 from hub.store.models import Department, InboundReply, Staff, Ticket, TicketEvent
+from hub.ticket_lookup import (
+    OPEN_STATES,
+    awaiting_rating,
+    events_of,
+    find_appendable_ticket,
+    ticket_by_number,
+)
 from hub.ticket_numbers import next_ticket_number
 from hub.ticket_policy import TicketPolicy, load_ticket_policy
 from hub.ticket_routing import enterprise_facts, guess_category, next_handler, route_department
-from hub.ticket_settings import TicketsSettings
 from hub.vocab import ChannelName, TicketCategory, TicketEventType, TicketState, Urgency
 
-OPEN_STATES = frozenset(
-    {TicketState.NEW, TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.REOPENED}
-)
 CLOSE_REASONS = {"rated": "好评办结", "no_rating": "未评价销号"}
 _SUBJECT_CHARS = 60
+
+__all__ = [
+    "CLOSE_REASONS", "OPEN_STATES", "append_to_ticket", "assign", "awaiting_rating", "close",
+    "current_deadline", "events_of", "extend", "find_appendable_ticket", "open_ticket", "record",
+    "reopen", "resolve", "return_to_dispatcher", "start", "ticket_by_number", "transfer",
+]  # fmt: skip
 
 
 def _refuse(ticket: Ticket, step: str, allowed: Sequence[TicketState] = ()) -> TransitionError:
@@ -193,32 +202,6 @@ async def open_ticket(
 async def _link_reply(session: AsyncSession, reply_id: int, ticket_id: int) -> None:
     await session.execute(
         sa.update(InboundReply).where(InboundReply.id == reply_id).values(ticket_id=ticket_id)
-    )
-
-
-async def find_appendable_ticket(
-    session: AsyncSession,
-    *,
-    enterprise_id: int | None,
-    contact_id: int | None,
-    now: datetime,
-    policy: TicketPolicy | None = None,
-    settings: Settings | None = None,
-) -> Ticket | None:
-    """The enterprise's (else the contact's) open ticket active within the append window."""
-    if enterprise_id is not None:
-        owner = Ticket.enterprise_id == enterprise_id
-    elif contact_id is not None:
-        owner = Ticket.contact_id == contact_id
-    else:
-        return None
-    tickets = policy.tickets if policy else settings.tickets if settings else TicketsSettings()
-    since = now - timedelta(hours=tickets.append_window_hours)
-    return await session.scalar(
-        sa.select(Ticket)
-        .where(owner, Ticket.state.in_(OPEN_STATES), Ticket.last_activity_at >= since)
-        .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
-        .limit(1)
     )
 
 
@@ -445,28 +428,3 @@ async def close(
     )  # fmt: skip
     await session.flush()
     return ticket
-
-
-async def awaiting_rating(session: AsyncSession, contact_id: int) -> list[Ticket]:
-    """The contact's resolved tickets not closed yet, oldest resolution first."""
-    rows = await session.scalars(
-        sa.select(Ticket)
-        .where(Ticket.contact_id == contact_id, Ticket.state == TicketState.RESOLVED)
-        .order_by(Ticket.resolved_at, Ticket.id)
-    )
-    return list(rows.all())
-
-
-async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
-    """The ticket with that number (case and surrounding spaces ignored)."""
-    return await session.scalar(sa.select(Ticket).where(Ticket.number == number.strip().upper()))
-
-
-async def events_of(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
-    """The ticket's events in the order they happened."""
-    rows = await session.scalars(
-        sa.select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket_id)
-        .order_by(TicketEvent.at, TicketEvent.id)
-    )
-    return list(rows.all())

@@ -69,6 +69,9 @@ async def test_concurrent_tickets_get_distinct_numbers(
     tickets = await asyncio.gather(*(new_ticket(any_db, world, at=NOW) for _ in range(8)))
     numbers = sorted(t.number for t in tickets)
     assert numbers == [f"GD20261123{n:04d}" for n in range(1, 9)]
+    # the round-robin cursor is locked per transaction: the two present handlers take 4 each
+    handlers = [t.handler_id for t in tickets]
+    assert sorted(handlers.count(world.staff[u]) for u in ("gxj_a", "gxj_c")) == [4, 4]
 
 
 async def test_routing_rule_then_industry_then_default_then_none(
