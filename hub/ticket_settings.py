@@ -30,6 +30,18 @@ class TicketRule(_Frozen):
     region: str | None = None
     category: TicketCategory | None = None
 
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category_by_value_or_label(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return TicketCategory.parse(value)
+            except ValueError:
+                raise ValueError(
+                    f"未知的诉求类别“{value}”，可选：{TicketCategory.choices()}"
+                ) from None
+        return value
+
     @field_validator("keywords")
     @classmethod
     def _no_empty_keyword(cls, value: tuple[str, ...]) -> tuple[str, ...]:
