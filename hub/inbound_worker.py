@@ -1,11 +1,12 @@
 """The inbound worker: claim stored replies from the inbound stream, classify, apply, ack.
 
-Each reply is handled in ONE write transaction: the row is read (``FOR UPDATE`` on
-PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), skipped when
-``classified_at`` is set, classified (:mod:`hub.classify`, with what the contact was asked:
-tickets awaiting a rating, a visit awaiting an answer) and applied (:mod:`hub.reply_apply`:
-rating, opt-out, visit, ticket, answers), and the classification, its detail and the ticket
-are stored on the reply — all committed together. So a crash before the commit applies
+Each reply is handled inside a write transaction (one per chunk of ``per_transaction``
+replies, a savepoint each): the row is read (``FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
+classified (:mod:`hub.classify`, with what the contact was asked: tickets awaiting a rating,
+a visit awaiting an answer) and applied (:mod:`hub.reply_apply`: rating, opt-out, visit,
+ticket, answers), and the classification, its detail and the ticket are stored on the
+reply — all committed together. So a crash before the commit applies
 nothing, a crash after it (before the ack) finds ``classified_at`` set on the redelivery and
 applies nothing twice. The answers' Message rows are enqueued after the commit (a lost
 enqueue is picked up by the outbox reconciler), and the stream entries acked last.
@@ -14,9 +15,10 @@ Entries a crashed worker claimed and never acked are taken over with
 :meth:`hub.queue.Queue.reclaim_stale_inbound` once idle for ``reclaim_idle_ms``.
 
 A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
-transition) is recorded as classified with the error in its detail, so it is neither lost nor
-retried forever; a person sees it in ``hub replies list``. Storage and queue errors leave the
-entry pending: another pass retries it.
+transition) has its savepoint rolled back and is recorded as classified with the error in its
+detail, so it is neither lost nor retried forever; a person sees it in ``hub replies list``.
+Storage and queue errors roll the chunk back and leave its entries pending: another pass
+retries them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.classify import Classification
 from hub.clock import Clock
@@ -50,6 +55,9 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_BATCH: Final = 100
 DEFAULT_RECLAIM_IDLE_MS: Final = 60_000
+# Replies per write transaction: larger turns cost SQLite's lock less, but a webhook waits
+# for the whole turn (about 20 × a few ms here).
+DEFAULT_PER_TRANSACTION: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ class InboundWorker:
         batch_size: int = DEFAULT_BATCH,
         block_ms: int = 500,
         reclaim_idle_ms: int = DEFAULT_RECLAIM_IDLE_MS,
+        per_transaction: int = DEFAULT_PER_TRANSACTION,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -86,6 +95,8 @@ class InboundWorker:
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.reclaim_idle_ms = reclaim_idle_ms
+        #: Replies per write transaction (each in its own savepoint).
+        self.per_transaction = per_transaction
 
     @classmethod
     def from_components(cls, hub: Components, *, consumer: str) -> InboundWorker:
@@ -127,32 +138,60 @@ class InboundWorker:
         return await self.handle(entries)
 
     async def handle(self, entries: Sequence[InboundEntry]) -> list[Processed]:
-        """Process each entry's reply, enqueue the answers, then ack the entries handled."""
+        """Process the entries' replies a transaction at a time, enqueue the answers of each
+        committed transaction, then ack the entries handled."""
         done: list[Processed] = []
         acked: list[str] = []
         try:
-            for entry in entries:
-                processed = await self.process(entry.reply_id)
-                done.append(processed)
-                if processed.notified:
-                    await enqueue_notified(self.queue, processed.notified)
-                acked.append(entry.entry_id)
+            for start in range(0, len(entries), self.per_transaction):
+                chunk = entries[start : start + self.per_transaction]
+                processed = await self.process_many([e.reply_id for e in chunk])
+                done.extend(processed)
+                notified = [n for p in processed for n in p.notified]
+                if notified:
+                    await enqueue_notified(self.queue, notified)
+                acked.extend(e.entry_id for e in chunk)
         finally:
-            # What was handled is acked even when a later entry fails (it stays pending).
+            # What was handled is acked even when a later chunk fails (it stays pending).
             await self.queue.ack_inbound(acked)
         return done
 
     async def process(self, reply_id: int) -> Processed:
         """Classify and apply one stored reply in one transaction (idempotent)."""
-        try:
-            async with self.db.write() as session:
-                reply = await session.get(StoredReply, reply_id, with_for_update=True)
+        [processed] = await self.process_many([reply_id])
+        return processed
+
+    async def process_many(self, reply_ids: Sequence[int]) -> list[Processed]:
+        """Classify and apply stored replies in ONE transaction, each in a savepoint of its own.
+
+        One transaction per chunk, not per reply: on SQLite every write transaction waits for
+        the one lock the webhooks also take, and fewer, larger turns cost less than many small
+        ones. A reply that fails to apply rolls back only its savepoint and is recorded as
+        failed; a storage error rolls the whole chunk back and leaves its entries pending.
+        """
+        done: list[Processed] = []
+        async with self.db.write() as session:
+            rows = await session.scalars(
+                sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
+            )
+            replies = {r.id: r for r in rows.all()}
+            for reply_id in reply_ids:
+                reply = replies.get(reply_id)
                 if reply is None:
                     log.warning("inbound entry names no stored reply", reply_id=reply_id)
-                    return Processed(reply_id, "missing")
-                if reply.classified_at is not None:
-                    return Processed(reply_id, "already", reply.classification, reply.ticket_id)
-                now = self.clock.now()
+                    done.append(Processed(reply_id, "missing"))
+                elif reply.classified_at is not None:
+                    done.append(Processed(reply_id, "already", reply.classification,
+                                          reply.ticket_id))  # fmt: skip
+                else:
+                    done.append(await self._one(session, reply))
+        return done
+
+    async def _one(self, session: AsyncSession, reply: StoredReply) -> Processed:
+        now = self.clock.now()
+        reply_id = reply.id  # a rolled-back savepoint expires the row's attributes
+        try:
+            async with session.begin_nested():
                 contact = (
                     await session.get(Contact, reply.contact_id)
                     if reply.contact_id is not None
@@ -164,30 +203,23 @@ class InboundWorker:
                 _record(reply, found, classification_detail(found, applied), now)
                 reply.ticket_id = applied.ticket_id
                 reply.processed_at = now
-            log.info(
-                "reply applied", reply_id=reply_id, cls=found.cls.value,
-                ticket_id=applied.ticket_id, outcome=applied.outcome,
-            )  # fmt: skip
-            notified = tuple(applied.results())
-            return Processed(reply_id, "applied", found.cls, applied.ticket_id, notified)
-        except (StorageError, QueueError):
-            raise
+        except (StorageError, QueueError, OperationalError, InterfaceError):
+            raise  # the database or Redis: the whole chunk is retried
         except Exception as exc:  # a bug or a refused transition: on record, not retried forever
             log.exception("reply could not be applied", reply_id=reply_id)
-            return await self._record_failure(reply_id, exc)
-
-    async def _record_failure(self, reply_id: int, exc: Exception) -> Processed:
-        now = self.clock.now()
-        async with self.db.write() as session:
-            reply = await session.get(StoredReply, reply_id, with_for_update=True)
-            if reply is None or reply.classified_at is not None:
-                return Processed(reply_id, "already" if reply else "missing")
+            await session.refresh(reply)  # the savepoint's changes to it are gone
             reply.classification_detail = {
                 "error": f"处理失败，需人工处理：{type(exc).__name__}: {exc}"[:500]
             }
             reply.classified_at = now
             reply.processed_at = now
-        return Processed(reply_id, "failed")
+            return Processed(reply_id, "failed")
+        log.info(
+            "reply applied", reply_id=reply_id, cls=found.cls.value,
+            ticket_id=applied.ticket_id, outcome=applied.outcome,
+        )  # fmt: skip
+        return Processed(reply_id, "applied", found.cls, applied.ticket_id,
+                         tuple(applied.results()))  # fmt: skip
 
 
 def _record(

@@ -13,10 +13,12 @@ reason is kept in the reply's classification record instead.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +38,8 @@ __all__ = ["Answer", "Answerer", "deadline_text", "reply_recipient"]
 _WEEKDAYS = "一二三四五六日"
 #: The trigger every answer to a reply is recorded under (the key adds the reply id).
 TRIGGER = "reply"
+CONTEXT_TTL_S = 60.0
+CONTEXT_CACHE_SIZE = 10_000
 
 
 def deadline_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
@@ -90,10 +94,18 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Answerer:
-    """Writes answers to replies with the deployment's templates and routing policy."""
+    """Writes answers to replies with the deployment's templates and routing policy.
+
+    The enterprise part of a template's context (name, tier, tags, officer) is kept for a
+    minute per enterprise: a busy enterprise's replies then cost no ORM load of the
+    enterprise with its contacts and tags each (the inbound benchmark's largest cost).
+    """
 
     renderer: TemplateRenderer
     policy: PlanningPolicy
+    _contexts: dict[int | None, tuple[float, dict[str, Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,7 +135,7 @@ class Answerer:
         channel = ChannelName(reply.channel)
         if not self.can_answer(kind, channel):
             return Answer(purpose, kind, None, f"{channel.label}渠道没有“{kind.label}”模板，未回复")
-        context = await enterprise_context(session, reply.enterprise_id)
+        context = await self.enterprise_context(session, reply.enterprise_id)
         context.update(variables)
         result = await notify_one(
             session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
@@ -133,6 +145,19 @@ class Answerer:
         if extra_params and result.created and result.message_id is not None:
             await add_params(session, result.message_id, extra_params)
         return Answer(purpose, kind, result)
+
+    async def enterprise_context(
+        self, session: AsyncSession, enterprise_id: int | None
+    ) -> dict[str, Any]:
+        """:func:`hub.notify.enterprise_context`, remembered for ``CONTEXT_TTL_S``."""
+        cached = self._contexts.get(enterprise_id)
+        if cached is not None and time.monotonic() - cached[0] < CONTEXT_TTL_S:
+            return copy.deepcopy(cached[1])
+        if len(self._contexts) > CONTEXT_CACHE_SIZE:
+            self._contexts.clear()
+        context = await enterprise_context(session, enterprise_id)
+        self._contexts[enterprise_id] = (time.monotonic(), copy.deepcopy(context))
+        return context
 
 
 async def add_params(session: AsyncSession, message_id: int, extra: Mapping[str, Any]) -> None:

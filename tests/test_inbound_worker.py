@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from hub.clock import SHANGHAI, FixedClock
 from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
+from hub.reply_apply import ReplyApplier
 from hub.store.db import Database
 from hub.store.models import ContactOptOut, Rating, Ticket, Visit
 from hub.vocab import ChannelName, MessageKind, ReplyClass, TicketState, VisitStatus
@@ -323,3 +325,32 @@ async def test_the_worker_runs_until_stopped_and_reclaims_what_a_dead_worker_lef
     stored = await loop.stored(reply_id)
     assert stored.ticket_id is not None
     assert stored.classified_at == clock.now()  # the injected clock stamped it
+
+
+class _Exploding(ReplyApplier):
+    """An applier that fails on one text after writing a ticket (a bug's stand-in)."""
+
+    async def apply(self, session: Any, reply: Any, contact: Any, found: Any, now: Any) -> Any:
+        applied = await super().apply(session, reply, contact, found, now)
+        if reply.text == "boom":
+            raise RuntimeError("applier bug")
+        return applied
+
+
+async def test_a_reply_that_fails_is_recorded_and_rolled_back_alone_in_its_batch(
+    loop: Loop,
+) -> None:
+    applier = loop.worker.applier
+    loop.worker.applier = _Exploding(applier.settings, applier.answerer)
+    ids = [await loop.reply("企业用地手续办理遇到困难"), await loop.reply("boom", sender=YI),
+           await loop.reply("招工难，希望帮忙对接职业院校", sender="+8613900000003")]  # fmt: skip
+    done = await loop.drain()
+
+    assert [p.outcome for p in done] == ["applied", "failed", "applied"]
+    failed = await loop.stored(ids[1])
+    assert failed.classified_at == loop.clock.now()
+    assert failed.ticket_id is None
+    assert "applier bug" in (failed.classification_detail or {})["error"]
+    assert await loop.count(Ticket) == 2  # boom's ticket was rolled back with its savepoint
+    assert len(await loop.messages(MessageKind.TICKET_ACK)) == 2
+    assert [p.outcome for p in await loop.worker.reclaim_once()] == []

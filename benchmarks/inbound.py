@@ -1,0 +1,361 @@
+"""Inbound benchmark: replies/s through the Tencent SMS reply webhook to a classified record.
+
+    python benchmarks/inbound.py                      # 5,000 replies from 1,000 enterprises
+    python benchmarks/inbound.py --n 20000 --json     # one JSON object on stdout
+    python benchmarks/inbound.py --keep /tmp/inbound  # keep the scratch dir (config, logs, db)
+
+What runs, all on this machine, in a scratch directory: a fresh SQLite database, migrated, with
+``--enterprises`` demo enterprises imported (``hub import``, setup, not measured); Redis embedded
+(or ``--redis-url``); the Tencent SMS fake in its own process (the acknowledgements the hub
+sends go there); ``hub api`` (uvicorn: the webhook) and ``hub worker`` processes (the inbound
+worker beside the dispatcher), exactly as deployed. This process plays Tencent's servers: it
+POSTs reply callbacks (``/webhooks/sms/tencent/<secret>/reply``) over real HTTP.
+
+Replies come from the imported contacts' mobiles: mostly free-text requests (a new ticket, or
+appended to the enterprise's open one within the append window, plus a ``ticket_ack`` SMS
+back), some progress queries, help and bare digits (requests, nothing awaits a rating).
+
+Figures:
+- ``replies_per_s``: replies ÷ (first POST → last reply classified, ``classified_at``), with
+  ``--concurrency`` requests in flight: ingest and classify together, end to end;
+- ``webhook_per_s``: the webhook's own acceptance rate in the same run;
+- ``p99_webhook_ms`` (and p50/p95): webhook response time of a second, paced run offering half
+  of ``replies_per_s`` (open loop: each request leaves at its scheduled time), and
+  ``p99_classified_ms``: receipt → classified in that run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from channels.fakes.tencent_sms_push import reply_event
+from hub.config import load_settings
+from hub.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
+from hub.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
+from hub.store.db import Database
+from hub.store.migrate import upgrade
+from hub.store.models import Contact, InboundReply
+
+_HUB = ("-c", "import sys; from hub.cli import main; sys.exit(main())")
+SIGN = "主动服务"
+APP_ID = "1400000000"
+PACED_SECONDS = 15.0  # of traffic in the latency run
+_CONFIG = """\
+hub: {{data_dir: "{data_dir}"}}
+storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db", busy_timeout_ms: 30000}}
+redis: {{url: "{redis_url}", key_prefix: {prefix}}}
+logging: {{level: WARNING}}
+web: {{host: 127.0.0.1, port: {port}}}
+dispatch: {{batch_size: 200, block_ms: 100}}
+channels:
+  default: sandbox
+  sms:
+    provider: tencent
+    tencent:
+      enabled: true
+      endpoint: "{fake_url}"
+      qps: 100000
+      secret_id: ${{BENCH_TC_ID}}
+      secret_key: ${{BENCH_TC_KEY}}
+      path_secret: ${{BENCH_TC_PATH}}
+      sdk_app_id: "{app}"
+      sign_name: {sign}
+quiet_hours: {{bypass: [ticket_ack]}}
+tickets: {{default_department: FGW, business_office_department: YSJ}}
+"""
+_TEXTS = (
+    "请问{n}号厂房的用电增容申请什么时候能批下来",
+    "我们企业想了解一下今年的稳岗补贴怎么申请，第{n}次咨询",
+    "厂区门口道路破损严重，影响货车进出，编号{n}",
+    "招工难，希望帮忙对接职业院校，岗位{n}个",
+    "查询进度",
+    "帮助",
+    "{d}",
+)
+
+
+class Bench:
+    """One run: setup, the throughput run, the paced run, teardown."""
+
+    def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
+        self.args = args
+        self.scratch = scratch
+        self.data_dir = scratch / "var"
+        self.config = scratch / "config.yaml"
+        self.path_secret = secrets.token_hex(8)
+        self.env = {
+            **os.environ,
+            "BENCH_TC_ID": "AKID" + secrets.token_hex(16),
+            "BENCH_TC_KEY": secrets.token_hex(16),
+            "BENCH_TC_PATH": self.path_secret,
+        }
+        self.env.pop("HUB_CONFIG", None)
+        self.procs: list[asyncio.subprocess.Process] = []
+        self.embedded: EmbeddedRedis | None = None
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.sent = 0
+
+    async def run(self) -> dict[str, Any]:
+        fake_url = await self.start_fake()
+        self.config.write_text(_CONFIG.format(
+            data_dir=self.data_dir, redis_url=self.args.redis_url or EMBEDDED,
+            prefix=f"inb{secrets.token_hex(3)}", port=self.port, fake_url=fake_url, app=APP_ID,
+            sign=SIGN,
+        ), encoding="utf-8")  # fmt: skip
+        settings = load_settings(self.config, env=self.env)
+        self.data_dir.mkdir(exist_ok=True)
+        await upgrade(settings.database_url)
+        await self.import_registry()
+        if self.args.redis_url is None:
+            self.embedded = await asyncio.to_thread(start_embedded, self.data_dir / "redis")
+        db = Database.open(settings.database_url)
+        try:
+            async with db.read() as session:
+                mobiles = [m for m in (await session.scalars(sa.select(Contact.mobile))).all() if m]
+            await self.start_hub()
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.args.concurrency)
+            ) as http:
+                first = await self.throughput(http, db, mobiles)
+                rate = max(1.0, first["replies_per_s"] / 2)
+                count = int(min(self.args.n, rate * PACED_SECONDS))
+                second = await self.paced(http, db, mobiles, rate, count)
+        finally:
+            await self.stop()
+            await db.aclose()
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.stop)
+        return {"n": self.args.n, "enterprises": self.args.enterprises,
+                "concurrency": self.args.concurrency, "workers": self.args.workers,
+                **first, "paced": second, "p99_webhook_ms": second["p99_webhook_ms"],
+                "database": "sqlite",
+                "redis": "embedded" if self.args.redis_url is None else "server"}  # fmt: skip
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    async def spawn(self, log: str, *argv: str, stdout: Any = None) -> asyncio.subprocess.Process:
+        with open(self.scratch / f"{log}.log", "ab") as out:  # noqa: ASYNC230 - a local file
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, *argv, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=out if stdout is None else stdout, stderr=out,
+            )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    async def start_fake(self) -> str:
+        fake = await self.spawn(
+            "fake", "-m", "channels.fakes.tencent_sms", "--port", "0",
+            "--secret-id", self.env["BENCH_TC_ID"], "--secret-key", self.env["BENCH_TC_KEY"],
+            "--sdk-app-id", APP_ID, "--sign-name", SIGN, "--no-record",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert fake.stdout is not None
+        line = await asyncio.wait_for(fake.stdout.readline(), 30)
+        if not line.startswith(b"http://"):
+            raise RuntimeError(f"the Tencent fake did not start (see {self.scratch}/fake.log)")
+        return line.decode().strip()
+
+    async def import_registry(self) -> None:
+        rows = list(demo_enterprises(self.args.enterprises, 20261123))[: self.args.enterprises]
+        files = {"departments": demo_departments(), "officers": demo_officers(),
+                 "enterprises": rows}  # fmt: skip
+        for kind, data in files.items():
+            path = self.scratch / f"{kind}.csv"
+            write_csv(path, data)
+            proc = await self.spawn(f"import-{kind}", *_HUB, "--config", str(self.config),
+                                    "import", kind, str(path))  # fmt: skip
+            self.procs.remove(proc)
+            if await proc.wait() != 0:
+                raise RuntimeError(f"hub import {kind} failed (see {self.scratch})")
+
+    async def start_hub(self) -> None:
+        await self.spawn("api", *_HUB, "--config", str(self.config), "api")
+        for n in range(self.args.workers):
+            await self.spawn(f"worker-{n}", *_HUB, "--config", str(self.config), "worker")
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{self.base}/healthz") as answer:
+                        if answer.status == 200:
+                            await asyncio.sleep(1.0)  # the workers' groups and first claims
+                            return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"hub api did not start (see {self.scratch}/api.log)")
+
+    async def stop(self) -> None:
+        """SIGTERM: each role finishes its batch and exits."""
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+    # --- the runs ---------------------------------------------------------------------------
+
+    async def post(self, http: aiohttp.ClientSession, mobile: str) -> float:
+        """One reply callback as Tencent sends it; the response time in ms."""
+        n = self.sent
+        self.sent += 1
+        text = _TEXTS[n % len(_TEXTS)].format(n=n, d=n % 5 + 1)
+        # ``extend`` keeps two equal texts from one number in one second distinct replies.
+        event = reply_event(mobile, text, at=int(time.time()), sign=SIGN, extend=str(n))
+        url = f"{self.base}/webhooks/sms/tencent/{self.path_secret}/reply"
+        began = time.perf_counter()
+        async with http.post(url, json=event) as answer:
+            body = await answer.json(content_type=None)
+            if answer.status != 200 or body.get("result") != 0:
+                raise RuntimeError(f"webhook answered {answer.status}: {body}")
+        return (time.perf_counter() - began) * 1000
+
+    async def throughput(
+        self, http: aiohttp.ClientSession, db: Database, mobiles: Sequence[str]
+    ) -> dict[str, Any]:
+        say(f"throughput: {self.args.n} replies, {self.args.concurrency} in flight")
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for i in range(self.args.n):
+            queue.put_nowait(mobiles[i % len(mobiles)])
+        times: list[float] = []
+
+        async def client() -> None:
+            while not queue.empty():
+                times.append(await self.post(http, queue.get_nowait()))
+
+        started = datetime.now(UTC)
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(self.args.concurrency)))
+        accepted_s = time.perf_counter() - began
+        done = await self.classified(db, started, self.args.n)
+        total_s = (done["last"] - started).total_seconds()
+        return {"replies_per_s": round(self.args.n / total_s, 1),
+                "webhook_per_s": round(self.args.n / accepted_s, 1),
+                "total_s": round(total_s, 2), "classes": done["classes"],
+                "throughput_webhook_p99_ms": round(_percentile(times, 0.99), 1)}  # fmt: skip
+
+    async def paced(
+        self, http: aiohttp.ClientSession, db: Database, mobiles: Sequence[str], rate: float,
+        count: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        say(f"paced: {count} replies at {rate:.0f}/s")
+        started = datetime.now(UTC)
+        began = time.perf_counter()
+
+        async def at(i: int) -> float:
+            await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+            return await self.post(http, mobiles[(self.sent + i) % len(mobiles)])
+
+        times = sorted(await asyncio.gather(*(at(i) for i in range(count))))
+        done = await self.classified(db, started, count)
+        return {"rate_per_s": round(rate, 1), "replies": count,
+                "p50_webhook_ms": round(_percentile(times, 0.50), 1),
+                "p95_webhook_ms": round(_percentile(times, 0.95), 1),
+                "p99_webhook_ms": round(_percentile(times, 0.99), 1),
+                "max_webhook_ms": round(times[-1], 1),
+                "p99_classified_ms": done["p99_lag_ms"]}  # fmt: skip
+
+    async def classified(self, db: Database, since: datetime, count: int) -> dict[str, Any]:
+        """Wait until the ``count`` replies received since ``since`` are all classified."""
+        deadline = time.monotonic() + max(120.0, count / 50)
+        query = sa.select(sa.func.count()).where(
+            InboundReply.received_at >= since, InboundReply.classified_at.is_not(None)
+        )
+        while time.monotonic() < deadline:
+            async with db.read() as session:
+                if (await session.scalar(query) or 0) >= count:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(f"not every reply was classified in time (see {self.scratch})")
+        async with db.read() as session:
+            rows = (await session.execute(
+                sa.select(InboundReply.received_at, InboundReply.classified_at,
+                          InboundReply.classification).where(InboundReply.received_at >= since)
+            )).all()  # fmt: skip
+        lags = sorted((r.classified_at - r.received_at).total_seconds() * 1000 for r in rows)
+        classes: dict[str, int] = {}
+        for r in rows:
+            key = str(r.classification) if r.classification else "failed"
+            classes[key] = classes.get(key, 0) + 1
+        return {"last": max(r.classified_at for r in rows), "classes": classes,
+                "p99_lag_ms": round(_percentile(lags, 0.99), 1)}  # fmt: skip
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def say(text: str) -> None:
+    sys.stderr.write(f"[inbound] {text}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5_000, help="replies in the throughput run")
+    parser.add_argument("--enterprises", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
+    parser.add_argument("--redis-url", default=None, help="a Redis server (default: embedded)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="hub-inbound-")) if args.keep is None else args.keep
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        report = asyncio.run(Bench(args, scratch).run())
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        paced = report["paced"]
+        print(
+            f"{report['n']} replies: {report['replies_per_s']} replies/s stored and classified "
+            f"(webhook alone {report['webhook_per_s']}/s, {report['total_s']} s)"
+        )
+        print(
+            f"at {paced['rate_per_s']}/s: webhook p50 {paced['p50_webhook_ms']} ms, "
+            f"p99 {paced['p99_webhook_ms']} ms; received→classified p99 "
+            f"{paced['p99_classified_ms']} ms"
+        )
+        print(f"classes: {report['classes']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
