@@ -15,16 +15,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.clock import local_iso
+from hub.clock import Clock, local_iso
 from hub.config import Settings
 from hub.deadlines import recompute, touches_year
+from hub.store.db import Database
 from hub.store.models import AuditLog, Ticket, WorkdayOverride
 from hub.ticket_policy import TicketPolicy, load_ticket_policy
 from hub.tickets import current_deadline, record
 from hub.vocab import TicketEventType
 from hub.workdays import WorkdayCalendar, YearDays, parse_year_calendar
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +169,14 @@ def year_report(calendar: WorkdayCalendar, year: int) -> dict[str, object]:
         day += timedelta(days=1)
     return {"year": year, "source": calendar.source(year), "days_off": days_off,
             "weekend_workdays": weekend_workdays}  # fmt: skip
+
+
+async def recompute_on_start(db: Database, settings: Settings, clock: Clock) -> list[Moved]:
+    """At start-up: a year added to config ``calendar.years`` since the last run makes its
+    provisional deadlines firm (the same recompute as ``hub calendar recompute``)."""
+    async with db.write() as session:
+        policy = await load_ticket_policy(session, settings)
+        moved = await recompute_deadlines(session, policy, actor="system", now=clock.now())
+    if moved:
+        log.info("deadlines recomputed", tickets=len(moved))
+    return moved

@@ -17,6 +17,7 @@ import uvicorn
 
 if TYPE_CHECKING:
     from aiogram import Bot
+from hub.calendar_admin import recompute_on_start
 from hub.config import Settings
 from hub.dispatch import Dispatcher
 from hub.inbound_worker import InboundWorker
@@ -91,6 +92,8 @@ async def serve(
                 # Seed schedules from the files; never undo an admin's edit on restart.
                 specs = load_schedules(schedules_folder(settings))
                 await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
+                # A year entered in config since the last run makes its deadlines firm.
+                await recompute_on_start(hub.db, settings, hub.clock)
                 leader = HubScheduler.from_components(hub)
                 tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
                 # Reminders, escalation, unrated tickets, monthly callbacks: the leader only.

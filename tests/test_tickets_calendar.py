@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.calendar_admin import enter_year_and_recompute
+from hub.calendar_admin import enter_year_and_recompute, recompute_on_start
 from hub.cli import main
-from hub.config import Settings, load_settings
+from hub.clock import FixedClock
+from hub.config import Settings, YearCalendar, load_settings
 from hub.deadlines import end_of_day
 from hub.errors import UsageError
 from hub.store.db import Database
@@ -121,3 +122,15 @@ def test_hub_calendar_set_and_show(
     assert (
         main(["--config", str(config), "calendar", "set", "2027", "--holiday", "2027-13-01"]) == 2
     )
+
+
+async def test_a_year_added_to_config_is_applied_at_start(
+    any_db: Database, world: TicketWorld
+) -> None:
+    ticket = await new_ticket(any_db, world, at=sh(2026, 12, 29, 10))
+    settings = Settings(calendar={"years": {2027: YearCalendar(holidays=("2027-01-01",))}})
+    moved = await recompute_on_start(any_db, settings, FixedClock(NOW))
+    assert [(m.number, m.new_deadline_at) for m in moved] == [
+        (ticket.number, end_of_day(date(2027, 1, 6)))
+    ]
+    assert await recompute_on_start(any_db, settings, FixedClock(NOW)) == []
