@@ -102,7 +102,7 @@ async def send_feedback(
     actor: str = "system",
 ) -> list[NotifyResult]:
     """The answer and the rating request for a ticket just resolved (see the module docstring)."""
-    recipient, channel = await _recipient(session, ticket)
+    recipient, channel = await _recipient(session, ticket, sender.policy.enabled_channels)
     if recipient is None:
         session.add(TicketEvent(
             ticket_id=ticket.id, type=TicketEventType.RATING_REQUESTED, actor=actor, at=now,
@@ -137,20 +137,20 @@ async def send_feedback(
 
 
 async def _recipient(
-    session: AsyncSession, ticket: Ticket
+    session: AsyncSession, ticket: Ticket, enabled: frozenset[str]
 ) -> tuple[Recipient | None, ChannelName | None]:
-    """The contact on the ticket's channel (its chain when it has no address there), else the
-    sender of the ticket's source reply on that reply's channel."""
+    """The contact on the ticket's channel (its chain when that channel is off or the contact
+    has no address there), else the sender of the ticket's source reply on that reply's
+    channel."""
     if ticket.contact_id is not None:
         contact = await session.get(Contact, ticket.contact_id)
         if contact is not None:
             channel = ticket.channel
-            if (
-                channel is not None
-                and channel is not ChannelName.SANDBOX
-                and (not contact.address(channel))
+            if channel is not None and (
+                channel.value not in enabled
+                or (channel is not ChannelName.SANDBOX and not contact.address(channel))
             ):
-                channel = None
+                channel = None  # the routing chain instead
             return Recipient.for_contact(contact), channel
     if ticket.source_reply_id is not None:
         reply = await session.get(StoredReply, ticket.source_reply_id)

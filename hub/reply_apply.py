@@ -3,6 +3,9 @@
 Called by the inbound worker inside the reply's own write transaction (so everything here
 commits with the classification, or not at all). Each class:
 
+- ``rating`` answering a monthly callback survey (the reply answers a ``callback_survey``
+  message still awaiting an answer): recorded on the survey (:mod:`hub.callbacks`), not on the
+  ticket, which is usually closed;
 - ``rating``: applied (:func:`hub.tickets.apply_rating`) to the ticket it names or to the
   contact's one ticket awaiting a rating — only a ticket of the sender's enterprise that is
   resolved and not closed. Several awaiting and none named: the contact is asked which, with
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import tickets
+from hub.callbacks import record_survey_answer, survey_for_message
 from hub.classify import Classification, ReplyContext, classify, classify_media
 from hub.clock import FixedClock
 from hub.config import Settings
@@ -42,10 +46,17 @@ from hub.notify import NotifyResult
 from hub.optouts import record_opt_out
 from hub.ratings import RatingNotifier, apply_rating
 from hub.reply_answers import Answer, Answerer, deadline_text
-from hub.store.models import Contact, Ticket, Visit
+from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
 from hub.store.models import InboundReply as StoredReply
 from hub.ticket_policy import TicketPolicy, load_ticket_policy
-from hub.vocab import ChannelName, MessageKind, ReplyClass, TicketState, VisitStatus
+from hub.vocab import (
+    CallbackStatus,
+    ChannelName,
+    MessageKind,
+    ReplyClass,
+    TicketState,
+    VisitStatus,
+)
 
 ACTOR: Final = "inbound"
 RATING_PROMPT: Final = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
@@ -111,6 +122,12 @@ class ReplyApplier:
         awaiting: tuple[str, ...] = ()
         if contact is not None:
             awaiting = tuple(t.number for t in await tickets.awaiting_rating(session, contact.id))
+        survey = await self._survey(session, reply)
+        if survey is not None:  # a reply to a callback survey rates that survey's ticket
+            number = await session.scalar(
+                sa.select(Ticket.number).where(Ticket.id == survey.ticket_id)
+            )
+            awaiting = (str(number),)
         visit = None
         if reply.enterprise_id is not None:
             visit = (
@@ -161,10 +178,28 @@ class ReplyApplier:
             case _:
                 return await self._request(session, reply, contact, found, now)
 
+    async def _survey(self, session: AsyncSession, reply: StoredReply) -> CallbackSurvey | None:
+        """The monthly callback survey (回访) the reply answers, while it awaits an answer."""
+        if reply.in_reply_to is None:
+            return None
+        kind = await session.scalar(sa.select(Message.kind).where(Message.id == reply.in_reply_to))
+        if kind != MessageKind.CALLBACK_SURVEY:
+            return None
+        survey = await survey_for_message(session, reply.in_reply_to)
+        if survey is None or survey.status not in (CallbackStatus.PENDING, CallbackStatus.SENT):
+            return None
+        return survey
+
     async def _rating(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
         found: Classification, now: datetime,
     ) -> Applied:  # fmt: skip
+        survey = await self._survey(session, reply) if contact is not None else None
+        if survey is not None:
+            record_survey_answer(session, survey, score=found.rating, answer=found.comment,
+                                 by=f"reply:{reply.id}", now=now)  # fmt: skip
+            return Applied(f"回访评价 {found.rating} 分，已记入回访", ticket_id=survey.ticket_id,
+                           data={"survey_id": survey.id})  # fmt: skip
         if contact is None:
             return Applied("发送人不是登记的联系人，评价未计入，需人工核对")
         if found.ticket_number is None:

@@ -20,8 +20,17 @@ from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
 from hub.reply_apply import ReplyApplier
 from hub.store.db import Database
-from hub.store.models import ContactOptOut, Rating, Ticket, Visit
-from hub.vocab import ChannelName, MessageKind, ReplyClass, TicketState, VisitStatus
+from hub.store.models import CallbackSurvey, ContactOptOut, Message, Rating, Ticket, Visit
+from hub.vocab import (
+    CallbackMethod,
+    CallbackStatus,
+    ChannelName,
+    MessageKind,
+    MessageStatus,
+    ReplyClass,
+    TicketState,
+    VisitStatus,
+)
 from tests.inbound_support import Loop, make_loop
 
 JIA = "+8613900000001"  # 甲机械's contact (tests/seed.py)
@@ -354,3 +363,44 @@ async def test_a_reply_that_fails_is_recorded_and_rolled_back_alone_in_its_batch
     assert await loop.count(Ticket) == 2  # boom's ticket was rolled back with its savepoint
     assert len(await loop.messages(MessageKind.TICKET_ACK)) == 2
     assert [p.outcome for p in await loop.worker.reclaim_once()] == []
+
+
+async def test_a_rating_answering_a_callback_survey_is_recorded_on_the_survey(
+    loop: Loop,
+) -> None:
+    ticket = await _resolved_ticket(loop)
+    await loop.reply("5")
+    await loop.drain()  # rated and closed
+    now = loop.clock.now()
+    async with loop.db.write() as session:
+        message = Message(
+            idempotency_key="survey-1", kind=MessageKind.CALLBACK_SURVEY,
+            enterprise_id=ticket.enterprise_id, contact_id=ticket.contact_id,
+            channel=ChannelName.SANDBOX, address=JIA, status=MessageStatus.SENT, body="回访",
+            params={}, attempts=1, sent_at=now, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(message)
+        await session.flush()
+        survey = CallbackSurvey(month="2026-11", ticket_id=ticket.id,
+                                method=CallbackMethod.MESSAGE, status=CallbackStatus.SENT,
+                                message_id=message.id, created_at=now)  # fmt: skip
+        session.add(survey)
+        await session.flush()
+        survey_id = survey.id
+    loop.clock.advance(timedelta(minutes=5))
+    reply_id = await loop.reply("4")
+    await loop.drain()
+
+    stored = await loop.stored(reply_id)
+    assert (stored.classification, stored.ticket_id) == (ReplyClass.RATING, ticket.id)
+    async with loop.db.read() as session:
+        answered = await session.get(CallbackSurvey, survey_id)
+    assert answered is not None
+    assert (answered.status, answered.score) == (CallbackStatus.ANSWERED, 4)
+    assert [r.score for r in await _ratings(loop)] == [5]  # the ticket's own rating stands
+    assert (await loop.events(ticket.id))[-1] == "callback_done"
+
+
+async def _ratings(loop: Loop) -> list[Rating]:
+    async with loop.db.read() as session:
+        return list((await session.scalars(sa.select(Rating).order_by(Rating.id))).all())
