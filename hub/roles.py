@@ -8,15 +8,16 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-import uvicorn
 
 if TYPE_CHECKING:
     from aiogram import Bot
+
+    from hub.web.server import HubServer
+    from hub.web.webhooks.context import WebhookContext
 from hub.calendar_admin import recompute_on_start
 from hub.config import Settings
 from hub.dispatch import Dispatcher
@@ -30,8 +31,6 @@ from hub.schedules import load_schedules, schedules_folder
 from hub.sla_loop import run_sla_periodically
 from hub.store.schedules import sync_schedules
 from hub.ticket_desk import TicketDesk
-from hub.web.app import create_app
-from hub.web.webhooks.context import WebhookContext
 
 log = structlog.get_logger(__name__)
 
@@ -41,17 +40,11 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without signal handling of its own.
+def webhook_context(settings: Settings, hub: Components) -> WebhookContext:
+    """What webhooks and Telegram polling need (FastAPI imported only where they run)."""
+    from hub.web.webhooks.context import WebhookContext
 
-    uvicorn re-raises a captured SIGTERM once it has served, which would kill the process
-    before the dispatcher finishes its batch and the connections close; the hub's own
-    handlers stop every role together instead.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    return WebhookContext(settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
 
 
 async def serve(
@@ -71,13 +64,13 @@ async def serve(
     try:
         async with open_components(settings) as hub:
             tasks: list[asyncio.Task[None]] = []
-            context = WebhookContext(settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
             tg = settings.channels.telegram
             bot = telegram_bot(hub)
             if worker and bot is not None and tg.mode == "polling":
                 from hub.telegram_bot import run_polling
 
-                tasks.append(asyncio.create_task(run_polling(context, bot, stop), name="telegram"))
+                polling = run_polling(webhook_context(settings, hub), bot, stop)
+                tasks.append(asyncio.create_task(polling, name="telegram"))
             if worker:
                 dispatcher = Dispatcher(
                     hub.db, hub.queue, hub.channels, hub.clock, settings.dispatch, hub.metrics,
@@ -100,25 +93,27 @@ async def serve(
                 tasks.append(asyncio.create_task(
                     run_sla_periodically(hub, lambda: leader.is_leader, stop), name="sla",
                 ))  # fmt: skip
-            server: _Server | None = None
+            server: HubServer | None = None
             if web:
+                # The web stack (FastAPI, uvicorn) only in processes that serve HTTP.
+                from hub.web.app import create_app
+                from hub.web.server import web_server
+
                 app = create_app(
                     hub.db,
                     hub.redis,
                     metrics=hub.metrics.registry,
-                    webhooks=context,
+                    webhooks=webhook_context(settings, hub),
                     telegram_bot=bot if tg.mode == "webhook" else None,
                     clock=hub.clock,
                     tz=settings.hub.tz,
                     rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
                     ticket_desk=TicketDesk.from_components(hub),
                 )
-                server = _Server(uvicorn.Config(
+                server = web_server(
                     app, host=host or settings.web.host, port=port or settings.web.port,
-                    log_level=settings.logging.level.lower(), lifespan="off",
-                    # Access lines would print the SMS webhooks' secret path segments.
-                    access_log=False,
-                ))  # fmt: skip
+                    log_level=settings.logging.level.lower(),
+                )  # fmt: skip
                 tasks.append(asyncio.create_task(server.serve(), name="web"))
             log.info(
                 "hub running",
