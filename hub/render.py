@@ -269,8 +269,13 @@ class TemplateRenderer:
         raw: list[Any] | None = None
         if compiled.param_module is not None:
             try:
-                module = compiled.param_module.make_module(dict(values))
-                raw = [getattr(module, f"{_PARAM_VAR}{i}") for i in range(len(compiled.params))]
+                # The template's own context, run to the end: its ``set`` variables are the
+                # values (a TemplateModule around it would only copy them again).
+                template = compiled.param_module
+                context = template.new_context(dict(values))
+                for _ in template.root_render_func(context):
+                    pass
+                raw = [context.vars[f"{_PARAM_VAR}{i}"] for i in range(len(compiled.params))]
             except Exception:  # evaluated again one by one below, to name the culprit
                 raw = None
         texts = []
@@ -306,7 +311,10 @@ class TemplateRenderer:
             raise RenderError(f"模板 {name} 超过 {self.limits.max_source_chars} 字的长度上限")
         # Compiled under its own name so tracebacks (and error_line) point into it.
         code = self.env.compile(source, name=name, filename=name)
-        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        # Globals as a plain dict, not make_globals' ChainMap: every render copies them into
+        # its context, and copying a ChainMap key by key took a fifth of a render.
+        flat = dict(self.env.make_globals(None))
+        return self.env.template_class.from_code(self.env, code, flat)
 
     def _run(self, template: jinja2.Template, values: Mapping[str, Any]) -> str:
         # Streamed, so a runaway output stops at the cap instead of being built first.
