@@ -10,7 +10,6 @@ from hub.cli.common import out, print_json, run_async, settings_from
 from hub.clock import SystemClock
 from hub.errors import UsageError
 from hub.reports.monthly import MonthlyReport, build_monthly_report
-from hub.reports.monthly_xlsx import write_workbook
 from hub.runtime import open_database
 
 
@@ -39,6 +38,9 @@ def monthly(
 
     report = run_async(run())
     if out_file is not None:
+        # openpyxl (~12 MB) only in the process that writes a workbook, not in every `hub` one.
+        from hub.reports.monthly_xlsx import write_workbook
+
         write_workbook(report, out_file)
     if as_json:
         data = report.as_dict()
