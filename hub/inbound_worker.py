@@ -42,7 +42,8 @@ from hub.errors import QueueError, StorageError
 from hub.notify import NotifyResult, enqueue_notified
 from hub.queue import InboundEntry, Queue
 from hub.reply_answers import Answerer
-from hub.reply_apply import ReplyApplier, classification_detail
+from hub.reply_apply import ReplyApplier
+from hub.reply_record import classification_detail
 from hub.store.db import Database
 from hub.store.models import Contact
 from hub.store.models import InboundReply as StoredReply

@@ -30,8 +30,7 @@ visit answers and opt-outs from unknown senders have nothing to apply to and are
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -42,10 +41,10 @@ from hub.callbacks import record_survey_answer, survey_for_message
 from hub.classify import Classification, ReplyContext, classify, classify_media
 from hub.clock import FixedClock
 from hub.config import Settings
-from hub.notify import NotifyResult
 from hub.optouts import record_opt_out
 from hub.ratings import RatingNotifier, apply_rating
 from hub.reply_answers import Answer, Answerer, deadline_text
+from hub.reply_record import Applied, jsonable, with_button_ref
 from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
 from hub.store.models import InboundReply as StoredReply
 from hub.ticket_policy import TicketPolicy, load_ticket_policy
@@ -67,41 +66,6 @@ HELP_TEXT: Final = (
 MAX_QUERY_ANSWERS: Final = 3
 POLICY_TTL_S: Final = 60.0
 _MEDIA_TYPES: Final = {"voice", "image", "video", "shortvideo", "file"}
-
-
-@dataclass(slots=True)
-class Applied:
-    """What applying one reply did, for the record on the reply (in Chinese)."""
-
-    outcome: str
-    ticket_id: int | None = None
-    answers: list[Answer] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    #: Other messages written (a bad rating's alert to the department head).
-    notified: list[NotifyResult] = field(default_factory=list)
-
-    def results(self) -> list[NotifyResult]:
-        """Every message row this reply wrote, for the worker to enqueue after the commit."""
-        return [a.result for a in self.answers if a.result is not None] + self.notified
-
-
-def classification_detail(found: Classification, applied: Applied) -> dict[str, Any]:
-    """The JSON kept in ``inbound_reply.classification_detail``: ``{"class", "detail"}``."""
-    detail = {k: _jsonable(v) for k, v in asdict(found).items() if k != "cls" and v not in
-              (None, ())}  # fmt: skip
-    detail["outcome"] = applied.outcome
-    if applied.answers:
-        detail["answers"] = [a.as_dict() for a in applied.answers]
-    detail.update(applied.data)
-    return {"class": found.cls.value, "detail": detail}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 class ReplyApplier:
@@ -155,7 +119,7 @@ class ReplyApplier:
         if msg_type in _MEDIA_TYPES:
             ref = str(raw.get("MediaId") or raw.get("MsgId") or reply.provider_msg_id)
             return classify_media(msg_type, ref, normalised=reply.text)
-        return classify(_with_button_ref(reply.text, raw), context=context)
+        return classify(with_button_ref(reply.text, raw), context=context)
 
     # --- applying -----------------------------------------------------------------------------
 
@@ -272,7 +236,7 @@ class ReplyApplier:
             asked: dict[str, Any] = {"at": now.isoformat(), "reply_id": reply.id}
             for key in ("proposed_time", "proposed_date", "proposed_text"):
                 if (value := getattr(found, key)) is not None:
-                    asked[key] = _jsonable(value)
+                    asked[key] = jsonable(value)
             details["reschedule_requested"] = asked
             when = found.proposed_text or "未写明时间"
             outcome = f"走访 {visit.id} 申请改期（{when}），待重新预约"
@@ -425,25 +389,3 @@ class ReplyApplier:
 
 def _state_of(ticket: Ticket) -> TicketState:
     return ticket.state
-
-
-def _with_button_ref(text: str, raw: dict[str, Any]) -> str:
-    """``rating:N`` from a button, with the ticket the button was sent for when raw names it.
-
-    Telegram keeps the callback data (``rate:5:GD…``) in the update; a WeCom card click
-    carries the card's ``TaskId`` (``rating_GD…_r<round>_<token>``, see hub/feedback.py).
-    """
-    if not text.startswith("rating:") or text.count(":") != 1:
-        return text
-    data = raw.get("callback_query", {}).get("data") if isinstance(
-        raw.get("callback_query"), dict) else None  # fmt: skip
-    if isinstance(data, str) and data.count(":") == 2 and data.startswith("rate:"):
-        ref = data.rsplit(":", 1)[1]
-        if ref:
-            return f"{text}:{ref}"
-    task = raw.get("TaskId")
-    if isinstance(task, str) and task.startswith("rating_"):
-        parts = task.split("_")
-        if len(parts) >= 2 and parts[1].upper().startswith("GD"):
-            return f"{text}:{parts[1]}"
-    return text
