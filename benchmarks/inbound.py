@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5_000, help="replies in the throughput run")
     parser.add_argument("--enterprises", type=int, default=1_000)
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
     parser.add_argument("--redis-url", default=None, help="a Redis server (default: embedded)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")

@@ -59,6 +59,7 @@ DEFAULT_RECLAIM_IDLE_MS: Final = 60_000
 # Replies per write transaction: larger turns cost SQLite's lock less, but a webhook waits
 # for the whole turn (about 20 × a few ms here).
 DEFAULT_PER_TRANSACTION: Final = 20
+SQLITE_PAUSE_S: Final = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,10 @@ class InboundWorker:
                 if notified:
                     await enqueue_notified(self.queue, notified)
                 acked.extend(e.entry_id for e in chunk)
+                if self.db.dialect == "sqlite":
+                    # Let the webhooks' writers in: SQLite's busy handler polls, sleeping up to
+                    # 100 ms, and a worker with a backlog would take the lock again at once.
+                    await asyncio.sleep(SQLITE_PAUSE_S)
         finally:
             # What was handled is acked even when a later chunk fails (it stays pending).
             await self.queue.ack_inbound(acked)
