@@ -141,9 +141,8 @@ class Dispatcher:
 
     ``pipelines`` batches per channel are in flight at once: while one waits for the provider
     or the database, another is being signed and sent, so a worker process keeps its core
-    busy. The dispatcher's own write transactions are serialised by an asyncio lock: waiting
-    on it costs nothing, while two connections of one process meeting in SQLite's busy
-    handler would sleep in steps of milliseconds.
+    busy. On SQLite the process's write transactions take turns in :meth:`Database.write`
+    rather than in SQLite's busy handler.
     """
 
     def __init__(
@@ -171,7 +170,6 @@ class Dispatcher:
         self.bucket = bucket or TokenBucket(queue.redis, queue.keys, clock)
         self.pipelines = max(1, pipelines)
         self._stop: asyncio.Event | None = None
-        self._writing = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """``pipelines`` loops per channel; returns when ``stop`` is set and batches are done."""
@@ -281,7 +279,7 @@ class Dispatcher:
             .values(status=MessageStatus.SENDING, attempts=m.attempts + 1, updated_at=now)
             .returning(m.id, m.address, m.body, m.kind, m.params, m.contact_id, m.attempts)
         )
-        async with self._writing, self.db.write() as session:
+        async with self.db.write() as session:
             rows = (await session.execute(stmt)).all()
         return [
             _Claimed(
@@ -365,7 +363,7 @@ class Dispatcher:
                 failed.append({f"b_{key}": value for key, value in update.items()})
                 if follow_up is not None:
                     follow_ups.append((follow_up[0], message.message_id, follow_up[1]))
-        async with self._writing, self.db.write() as session:
+        async with self.db.write() as session:
             if sent:
                 await session.execute(_MARK_SENT, sent)
                 by_provider: dict[str, list[int]] = {}

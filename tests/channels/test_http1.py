@@ -151,7 +151,7 @@ async def test_connections_are_capped_and_requests_wait_for_a_free_one() -> None
     assert len(connections) <= 2
 
 
-def test_only_http_urls_and_latin1_headers_are_accepted() -> None:
+def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="not an http"):
         HttpOrigin("ftp://example.org/")
 
