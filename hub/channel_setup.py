@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
-import aiohttp
 from redis.asyncio import Redis
 
 from channels.base import Channel, ChannelRegistry
@@ -21,12 +21,13 @@ from channels.sandbox import SandboxChannel
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
 from channels.sms_failover import FailoverSmsChannel
 from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig
-from channels.wechat_mp import WechatMpChannel, WechatMpConfig
-from channels.wecom import WecomChannel, WecomConfig
 from hub.clock import Clock
 from hub.config import AliyunSmsSettings, Settings, TencentSmsSettings
 from hub.keys import RedisKeys
 from hub.template_spec import Catalog
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # Requests in flight per provider channel; the connection pool is sized to match.
 HTTP_CONCURRENCY = 64
@@ -79,6 +80,9 @@ async def build_channels(
     """Register every enabled channel; ``stack`` closes them (and the HTTP session) on exit."""
     http: aiohttp.ClientSession | None = None
     if _needs_http(settings):
+        # aiohttp (~10 MB per process) only where a WeChat or WeCom app is on.
+        import aiohttp
+
         # Entered before the registry so it closes after the channels that use it.
         http = await stack.enter_async_context(
             aiohttp.ClientSession(
@@ -103,6 +107,9 @@ async def build_channels(
         if sms_channel is not None:
             registry.register(sms_channel)
     if http is not None:
+        from channels.wechat_mp import WechatMpChannel, WechatMpConfig
+        from channels.wecom import WecomChannel, WecomConfig
+
         wechat = c.wechat
         oa = wechat.apps.get(wechat.default_app) if wechat.default_app else None
         if wechat.default_app and oa is not None and oa.enabled:

@@ -26,7 +26,6 @@ from hub.outbox import release_held, requeue_stale
 from hub.ratings import RatingNotifier
 from hub.receipts import retry_parked
 from hub.runtime import Components, open_components
-from hub.scheduler import HubScheduler
 from hub.schedules import load_schedules, schedules_folder
 from hub.sla_loop import run_sla_periodically
 from hub.store.schedules import sync_schedules
@@ -87,6 +86,8 @@ async def serve(
                 await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
                 # A year entered in config since the last run makes its deadlines firm.
                 await recompute_on_start(hub.db, settings, hub.clock)
+                from hub.scheduler import HubScheduler  # APScheduler: the scheduler role only
+
                 leader = HubScheduler.from_components(hub)
                 tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
                 # Reminders, escalation, unrated tickets, monthly callbacks: the leader only.

@@ -28,7 +28,7 @@ from hub.queue import Queue
 from hub.redis_server import open_redis
 from hub.render import TemplateRenderer
 from hub.store.db import Database
-from hub.store.migrate import current_revision, head_revision
+from hub.store.schema_version import current_revision, head_revision
 from hub.store.templates import seed_templates
 from hub.vocab import ChannelName
 from hub.workdays import WorkdayCalendar

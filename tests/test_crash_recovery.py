@@ -30,6 +30,8 @@ DRILL = {
     "dispatch": {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 1,
                  "reconcile_every_seconds": 0.5},
     "channels": {"sandbox": {"qps": 20}},
+    # Real processes on the system clock: a run at 21:00-08:00 Shanghai must not be held.
+    "quiet_hours": {"bypass": ["notice"]},
 }  # fmt: skip
 ENTERPRISES = 150
 

@@ -8,7 +8,7 @@ the scheduler would: running the same fire time twice creates no new run and no 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,11 +19,13 @@ from hub.clock import SystemClock, local_iso
 from hub.config import Settings
 from hub.errors import UsageError
 from hub.runtime import open_components, open_database
-from hub.scheduler import HubScheduler, RunResult
 from hub.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
 from hub.store.schedules import StoredSchedule, SyncReport, stored_schedules, sync_schedules
+
+if TYPE_CHECKING:
+    from hub.scheduler import RunResult
 
 
 def register(app: typer.Typer) -> None:
@@ -194,6 +196,8 @@ def schedules_run(
 
 
 async def _run(settings: Settings, name: str, when: datetime) -> RunResult:
+    from hub.scheduler import HubScheduler
+
     async with open_components(settings) as hub:
         stored = await _one_in(hub.db, name)
         return await HubScheduler.from_components(hub).fire(stored, when)

@@ -8,7 +8,7 @@ import typer
 
 from hub.cli.common import out, print_json, run_async, settings_from
 from hub.config import Settings, load_settings
-from hub.store.migrate import head_revision, upgrade
+from hub.store.schema_version import head_revision
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +63,9 @@ def _summary(settings: Settings) -> dict[str, Any]:
 def db_upgrade(ctx: typer.Context) -> None:
     """把数据库结构升级到最新版本（可重复执行）。"""
     settings = settings_from(ctx)
+    # Alembic only in the process that migrates (every process checks the schema without it).
+    from hub.store.migrate import upgrade
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_async(upgrade(settings.database_url))
     out.print(f"数据库已是最新版本 (schema at {head_revision()})")

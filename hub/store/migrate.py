@@ -1,4 +1,8 @@
-"""Schema migrations (Alembic), run by ``hub db upgrade`` and by the tests."""
+"""Schema migrations (Alembic), run by ``hub db upgrade`` and by the tests.
+
+Which revision the code ships and the database is at: :mod:`hub.store.schema_version`, which
+every process reads on start without importing Alembic.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
-
-from hub.store.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,18 +31,3 @@ def upgrade_sync(url: str, revision: str = "head") -> None:
 async def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade from async code: Alembic's env runs its own event loop, so use a thread."""
     await asyncio.to_thread(upgrade_sync, url, revision)
-
-
-def head_revision() -> str | None:
-    """The newest migration shipped with this code."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
-async def current_revision(db: Database) -> str | None:
-    """The migration the database is at, or None for an empty database."""
-
-    def read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with db.engine.connect() as connection:
-        return await connection.run_sync(read)

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.errors import StorageError
 from hub.store.db import Database
-from hub.store.migrate import alembic_config, current_revision, head_revision, upgrade_sync
+from hub.store.migrate import alembic_config, upgrade_sync
 from hub.store.models import CallbackSurvey, InboundReply, Ticket, TicketEvent, TicketNumberSeq
+from hub.store.schema_version import current_revision, head_revision
 from hub.vocab import (
     CallbackMethod,
     CallbackStatus,

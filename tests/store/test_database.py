@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.errors import StorageError
 from hub.store.db import Database
-from hub.store.migrate import current_revision, head_revision
 from hub.store.models import Base, Campaign, Enterprise, EnterpriseTag, Message
+from hub.store.schema_version import current_revision, head_revision
 from hub.vocab import ChannelName, MessageKind, MessageStatus, Tier
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -35,6 +35,24 @@ async def add_enterprise(db: Database, uscc: str = "91230202MA1B2C3D4X") -> int:
         session.add(enterprise)
         await session.flush()
         return enterprise.id
+
+
+def test_the_shipped_head_read_without_alembic_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from hub.store.migrate import alembic_config
+
+    alembic_head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert alembic_head is not None
+    assert head_revision() == alembic_head
+
+
+async def test_an_empty_database_has_no_revision(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert await current_revision(db) is None
+    finally:
+        await db.aclose()
 
 
 async def test_migration_is_at_head_and_matches_the_models(any_db: Database) -> None:
