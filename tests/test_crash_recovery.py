@@ -25,13 +25,13 @@ import yaml
 
 from hub.cli import main
 from hub.keys import RedisKeys
+from tests.wall_clock import NEVER_QUIET
 
 DRILL = {
     "dispatch": {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 1,
                  "reconcile_every_seconds": 0.5},
     "channels": {"sandbox": {"qps": 20}},
-    # Real processes on the system clock: a run at 21:00-08:00 Shanghai must not be held.
-    "quiet_hours": {"bypass": ["notice"]},
+    "quiet_hours": NEVER_QUIET,
 }  # fmt: skip
 ENTERPRISES = 150
 

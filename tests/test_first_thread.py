@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from hub.cli import main
+from tests.wall_clock import NEVER_QUIET
 
 
 def free_port() -> int:
@@ -67,7 +68,7 @@ class HubProcess:
 @pytest.fixture
 def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]:
     port = free_port()
-    config = write_config(web={"port": port})
+    config = write_config(web={"port": port}, quiet_hours=NEVER_QUIET)
     assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
     hub = HubProcess(config, port)
     try:
@@ -78,7 +79,7 @@ def running_hub(write_config: Callable[..., Path]) -> Iterator[tuple[Path, str]]
 
 def test_sigterm_stops_every_role_and_exits_cleanly(write_config: Callable[..., Path]) -> None:
     port = free_port()
-    hub = HubProcess(write_config(web={"port": port}), port)
+    hub = HubProcess(write_config(web={"port": port}, quiet_hours=NEVER_QUIET), port)
     code, output = hub.stop_and_read()
     assert code == 0, output
     assert "hub stopped" in output

@@ -15,6 +15,7 @@ from hub.config import load_settings
 from hub.dispatch import Dispatcher
 from hub.runtime import open_components
 from tests.seed import seed_registry
+from tests.wall_clock import NEVER_QUIET
 
 
 def _seed_and_send(config: Path) -> None:
@@ -39,7 +40,7 @@ def _seed_and_send(config: Path) -> None:
 def test_inbox_shows_what_the_contact_received_and_reply_is_stored_once(
     write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config()
+    config = write_config(quiet_hours=NEVER_QUIET)
     _seed_and_send(config)
     capsys.readouterr()
 
@@ -63,7 +64,7 @@ def test_inbox_shows_what_the_contact_received_and_reply_is_stored_once(
 def test_inbox_of_an_unknown_mobile_is_a_clear_error(
     write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config()
+    config = write_config(quiet_hours=NEVER_QUIET)
     assert main(["--config", str(config), "sandbox", "inbox", "13700000000"]) == 1
     assert "没有手机号为" in capsys.readouterr().err
     assert main(["--config", str(config), "sandbox", "reply", "12345", "hi"]) == 2

@@ -33,6 +33,7 @@ from hub.store.models import ContactOptOut, InboundReply, Rating, Ticket, Visit
 from hub.tickets import resolve
 from hub.vocab import ChannelName, ReplyClass, TicketState, VisitStatus
 from tests.ticket_support import seed_ticket_world
+from tests.wall_clock import NEVER_QUIET
 
 MOBILE = "+8613900000001"  # 甲机械
 
@@ -100,7 +101,7 @@ def _ticket(settings: Settings, ticket_id: int) -> Ticket:
 def test_the_issue_examples_are_applied_end_to_end_through_the_sandbox(
     write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tickets={"default_department": "FGW"})
+    config = write_config(tickets={"default_department": "FGW"}, quiet_hours=NEVER_QUIET)
     settings = load_settings(config)
     _db(settings, lambda _hub, db: seed_ticket_world(db))
 
