@@ -1,5 +1,8 @@
 """Nothing accepted is lost when a worker is SIGKILLed or Redis is flushed mid-run.
 
+Outbound: every message ends sent once. Inbound: every stored reply is applied once, by the
+worker that takes over a killed worker's claimed entries.
+
 Real processes: `hub worker` subprocesses against a real Redis and a SQLite file; the sandbox
 channel is slowed to a few dozen messages a second by its token bucket so the run is still
 going when the test strikes. The database is the truth: every message must end ``sent``
@@ -8,6 +11,7 @@ with exactly one successful attempt on record.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -23,8 +27,13 @@ import pytest
 import redis
 import yaml
 
+from channels.base import InboundReply
 from hub.cli import main
+from hub.config import load_settings
+from hub.inbound import accept_reply
 from hub.keys import RedisKeys
+from hub.runtime import open_components
+from hub.vocab import ChannelName
 from tests.wall_clock import NEVER_QUIET
 
 DRILL = {
@@ -143,3 +152,71 @@ def test_redis_flushed_mid_run_loses_nothing(write_config: Callable[..., Path]) 
     finally:
         client.shutdown(nosave=True)
         client.close()
+
+
+def _replies(db_file: Path) -> list[tuple[int, str | None, int | None]]:
+    with sqlite3.connect(db_file, timeout=10) as conn:
+        return conn.execute(
+            "SELECT id, classified_at, ticket_id FROM inbound_reply ORDER BY id"
+        ).fetchall()
+
+
+def _classified(db_file: Path) -> int:
+    return sum(1 for _id, classified_at, _ticket in _replies(db_file) if classified_at)
+
+
+def _accept_questions(config: Path, db_file: Path) -> int:
+    """One question from the first contact of each enterprise, through the inbound path."""
+    with sqlite3.connect(db_file, timeout=10) as conn:
+        mobiles = [m for (m,) in conn.execute(
+            "SELECT min(mobile) FROM contact WHERE mobile IS NOT NULL GROUP BY enterprise_id"
+        )]  # fmt: skip
+
+    async def accept() -> None:
+        async with open_components(load_settings(config)) as hub:
+            for n, mobile in enumerate(mobiles):
+                text = f"营业执照变更需要什么材料？（第{n}问）"
+                reply = InboundReply("sandbox", f"drill-{n}", mobile, text)
+                await accept_reply(hub.db, hub.queue, hub.clock, ChannelName.SANDBOX, reply)
+
+    asyncio.run(accept())
+    return len(mobiles)
+
+
+def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
+    write_config: Callable[..., Path],
+) -> None:
+    config = write_config(**DRILL)
+    assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    db_file = Path(settings["hub"]["data_dir"]) / "hub.db"
+    # Stored and on the stream before any worker runs: the victim claims a whole batch.
+    total = _accept_questions(config, db_file)
+    assert total == ENTERPRISES
+    client = redis.Redis.from_url(settings["redis"]["url"], decode_responses=True)
+    stream = RedisKeys(settings["redis"]["key_prefix"]).inbound_stream()
+
+    def pending_of(pid: int) -> int:
+        consumers = client.xinfo_consumers(stream, RedisKeys.INBOUND_GROUP)
+        return sum(int(c["pending"]) for c in consumers if c["name"].endswith(f"-{pid}"))
+
+    with _workers(config, 1) as (victim,):
+        _wait_for(lambda: pending_of(victim.pid) > 0, 60, "the victim to claim replies")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+    assert _classified(db_file) < total  # it died with replies in hand
+    assert pending_of(victim.pid) > 0
+    with _workers(config, 1) as (survivor,):
+        _wait_for(lambda: _classified(db_file) == total, 90, "every reply classified")
+        _wait_for(lambda: pending_of(victim.pid) == 0, 30, "the victim's entries reclaimed")
+        assert survivor.poll() is None
+    replies = _replies(db_file)
+    assert all(ticket_id is not None for _id, _at, ticket_id in replies)
+    with sqlite3.connect(db_file, timeout=10) as conn:
+        opened = conn.execute(
+            "SELECT source_reply_id, count(*) FROM ticket GROUP BY source_reply_id"
+        ).fetchall()
+    # Every question opened exactly one ticket: none lost with the victim, none applied twice.
+    assert {reply_id for reply_id, _count in opened} == {r[0] for r in replies}
+    assert {count for _reply_id, count in opened} == {1}
+    client.close()
