@@ -16,12 +16,13 @@ from redis.asyncio import Redis
 
 from channels.telegram_keyboards import keyboard_for
 from hub.clock import FixedClock
-from hub.feedback import channel_params
+from hub.feedback import FeedbackSender, channel_params
 from hub.keys import RedisKeys
+from hub.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Contact, RatingLink, Ticket, TicketEvent
 from hub.vocab import ChannelName, MessageKind, TicketEventType, TicketState
-from tests.inbound_support import Loop, make_loop
+from tests.inbound_support import ALL_CHANNELS, TEMPLATES, Loop, make_loop, planning_policy
 
 PROMPT = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
 CHAT = "5550001"
@@ -135,6 +136,27 @@ async def test_sms_and_wechat_feedback_number_the_choices_and_carry_the_link(loo
     assert wechat.params["url"] == f"https://hub.example.cn/r/{await _token(loop, on_wechat)}"
     assert "keyboard" not in sms.params
     assert "wecom" not in wechat.params
+
+
+async def test_feedback_takes_the_routing_chain_when_the_tickets_channel_is_switched_off(
+    loop: Loop,
+) -> None:
+    reply_id = await loop.reply("用电增容申请一直没有答复", sender=CHAT,
+                                channel=ChannelName.TELEGRAM)  # fmt: skip
+    await loop.drain()
+    ticket_id = (await loop.stored(reply_id)).ticket_id or 0
+    # Telegram is switched off in config.yaml before the department answers.
+    without_telegram = planning_policy(ALL_CHANNELS - {ChannelName.TELEGRAM.value})
+    loop.feedback = FeedbackSender(TemplateRenderer(TEMPLATES), without_telegram,
+                                   "https://hub.example.cn")  # fmt: skip
+    await loop.resolve(ticket_id, answer="已协调供电公司完成用电增容。")
+    [feedback] = await loop.messages(MessageKind.TICKET_FEEDBACK)
+
+    assert (await loop.ticket(ticket_id)).channel is ChannelName.TELEGRAM
+    assert feedback.channel is ChannelName.SANDBOX  # the kind's chain in this deployment
+    assert "keyboard" not in feedback.params  # Telegram's buttons stay with Telegram
+    assert PROMPT in feedback.body
+    assert "已协调供电公司完成用电增容。" in feedback.body
 
 
 def test_channel_params_are_only_for_channels_with_buttons_or_links() -> None:
