@@ -20,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from yarl import URL
 
-__all__ = ["HttpClient", "HttpError", "HttpOrigin", "HttpResponse"]
+__all__ = ["Build", "HttpClient", "HttpError", "HttpOrigin", "HttpResponse"]
+
+#: Makes a request's headers and body, called once its connection slot is held.
+Build = Callable[[], tuple[Mapping[str, str], bytes]]
 
 _MAX_HEADER_BYTES: Final = 64 * 1024
 _MAX_BODY_BYTES: Final = 16 * 1024 * 1024
@@ -243,19 +246,21 @@ class HttpOrigin:
         ``Host`` is added unless ``headers`` has it, and ``Content-Length`` always. Raises
         :class:`HttpError` or ``TimeoutError`` (the whole exchange, connecting included).
         """
+        return await self.request_built(method, target, lambda: (headers, body),
+                                        timeout_s=timeout_s)  # fmt: skip
+
+    async def request_built(
+        self, method: str, target: str, build: Build, *, timeout_s: float
+    ) -> HttpResponse:
+        """:meth:`request` with headers and body from ``build()``, called once a connection is
+        free: a signed request waits for its slot before it is signed, so a long queue cannot
+        make its timestamp stale. The origin's connection cap is the one limit on requests in
+        flight."""
         if self._closed:
             raise HttpError("client closed")
-        lines = [f"{method} {target} HTTP/1.1"]
-        lines.extend(f"{name}: {value}" for name, value in headers.items())
-        if "Host" not in headers and "host" not in headers:
-            lines.append(f"Host: {self.host_header}")
-        lines.append(f"Content-Length: {len(body)}")
-        lines.append("Accept-Encoding: identity\r\n\r\n")
-        try:
-            wire = "\r\n".join(lines).encode("latin-1") + body
-        except UnicodeEncodeError as exc:
-            raise ValueError("HTTP headers must be latin-1") from exc
         async with self._slots:
+            headers, body = build()
+            wire = self._wire(method, target, headers, body)
             connection: _Connection | None = None
             try:
                 async with asyncio.timeout(timeout_s):
@@ -270,6 +275,18 @@ class HttpOrigin:
             else:
                 connection.close()
             return response
+
+    def _wire(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> bytes:
+        lines = [f"{method} {target} HTTP/1.1"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        if "Host" not in headers and "host" not in headers:
+            lines.append(f"Host: {self.host_header}")
+        lines.append(f"Content-Length: {len(body)}")
+        lines.append("Accept-Encoding: identity\r\n\r\n")
+        try:
+            return "\r\n".join(lines).encode("latin-1") + body
+        except UnicodeEncodeError as exc:
+            raise ValueError("HTTP headers must be latin-1") from exc
 
     async def _connection(self) -> _Connection:
         while self._idle:
@@ -316,11 +333,16 @@ class HttpClient:
         self, url: str, headers: Mapping[str, str], body: bytes, *, timeout_s: float
     ) -> HttpResponse:
         """POST ``body`` to ``url``; see :meth:`HttpOrigin.request`."""
+        return await self.post_built(url, lambda: (headers, body), timeout_s=timeout_s)
+
+    async def post_built(self, url: str, build: Build, *, timeout_s: float) -> HttpResponse:
+        """POST what ``build()`` returns once a connection is free; see
+        :meth:`HttpOrigin.request_built`."""
         found = self._targets.get(url)
         if found is None:
             found = self._targets[url] = self._resolve(url)
         origin, target = found
-        return await origin.request("POST", target, headers, body, timeout_s=timeout_s)
+        return await origin.request_built("POST", target, build, timeout_s=timeout_s)
 
     def _resolve(self, url: str) -> tuple[HttpOrigin, str]:
         parsed = URL(url)

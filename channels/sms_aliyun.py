@@ -21,7 +21,7 @@ still honoured, by the webhook):
 Batching: messages with the same template code AND the same parameters share one
 ``SendBatchSms`` of at most 100 numbers (``PhoneNumberJson``/``SignNameJson``/
 ``TemplateParamJson``, index-aligned); a personalised message goes alone as ``SendSms``,
-concurrently, at most ``concurrency`` requests in flight. A batch refused for one number's
+concurrently, as many in flight as the HTTP client has connections. A batch refused for one number's
 sake (:data:`PER_NUMBER_CODES`: Aliyun answers one ``Code`` for the whole request) is sent
 again number by number, so only that number's message fails.
 
@@ -371,7 +371,6 @@ class AliyunSmsChannel:
         clock: Clock,
         *,
         qps: float | None = None,
-        concurrency: int = 64,
         timeout_s: float = 10.0,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -383,8 +382,6 @@ class AliyunSmsChannel:
         self._nonce = nonce
         self._url = str(URL(config.endpoint).with_path("/"))
         self._timeout_s = timeout_s
-        # Bounds requests in flight across concurrent batches of this channel.
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages, self.config)
@@ -411,19 +408,21 @@ class AliyunSmsChannel:
         return results
 
     async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes, datetime]:
-        async with self._slots:
-            # Signed when the slot is free, so a long wait cannot make the timestamp stale.
+        signed_at: list[datetime] = []
+
+        def sign() -> tuple[Mapping[str, str], bytes]:
+            # Signed when a connection is free, so a long wait cannot make the timestamp stale.
             now = self._clock.now()
-            headers, body = build_request(request, self.config, now, self._nonce())
-            try:
-                response = await self._http.post(
-                    self._url, headers, body, timeout_s=self._timeout_s
-                )
-            except (HttpError, TimeoutError) as exc:
-                raise RetryableError(
-                    f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
-                ) from exc
-            return response.status, response.body, now
+            signed_at.append(now)
+            return build_request(request, self.config, now, self._nonce())
+
+        try:
+            response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
+        except (HttpError, TimeoutError) as exc:
+            raise RetryableError(
+                f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
+            ) from exc
+        return response.status, response.body, signed_at[-1]
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

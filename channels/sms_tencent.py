@@ -26,7 +26,6 @@ Errors: every provider code, per number (``SendStatusSet[i].Code``) or for the w
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -427,7 +426,6 @@ class TencentSmsChannel:
         clock: Clock,
         *,
         qps: float | None = None,
-        concurrency: int = 64,
         timeout_s: float = 10.0,
     ) -> None:
         self.config = config
@@ -437,26 +435,27 @@ class TencentSmsChannel:
         self._clock = clock
         self._url = str(URL(config.endpoint).with_path("/"))
         self._timeout_s = timeout_s
-        # Bounds requests in flight across concurrent batches of this channel.
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages, self.config)
         return await send_planned(len(messages), refused, requests, self._post)
 
     async def _post(self, request: SmsRequest) -> list[Result]:
-        async with self._slots:
-            # Signed when the slot is free, so a long wait cannot make the timestamp stale.
+        signed_at: list[datetime] = []
+
+        def sign() -> tuple[Mapping[str, str], bytes]:
+            # Signed when a connection is free, so a long wait cannot make the timestamp stale.
             now = self._clock.now()
-            headers, body = _signed(request, self.config, int(now.timestamp()))
-            try:
-                response = await self._http.post(
-                    self._url, headers, body, timeout_s=self._timeout_s
-                )
-            except (HttpError, TimeoutError) as exc:
-                text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
-                return [RetryableError(text, code="Network")] * len(request.messages)
-        return parse_response(response.status, response.body, request.messages, now=now)
+            signed_at.append(now)
+            return _signed(request, self.config, int(now.timestamp()))
+
+        try:
+            response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
+        except (HttpError, TimeoutError) as exc:
+            text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
+            return [RetryableError(text, code="Network")] * len(request.messages)
+        return parse_response(response.status, response.body, request.messages,
+                              now=signed_at[-1])  # fmt: skip
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

@@ -29,7 +29,7 @@ from hub.template_spec import Catalog
 if TYPE_CHECKING:
     import aiohttp
 
-# Requests in flight per provider channel; the connection pool is sized to match.
+# Requests in flight per SMS provider: the lean client's connections per origin.
 HTTP_CONCURRENCY = 64
 
 
@@ -142,12 +142,12 @@ def _sms_channel(
     if sms.tencent.enabled:
         built["tencent"] = TencentSmsChannel(
             tencent_config(sms.tencent, sms_template_ids(catalog, "tencent")), http, clock,
-            qps=sms.tencent.qps, concurrency=HTTP_CONCURRENCY,
+            qps=sms.tencent.qps,
         )  # fmt: skip
     if sms.aliyun.enabled:
         built["aliyun"] = AliyunSmsChannel(
             aliyun_config(sms.aliyun, sms_template_ids(catalog, "aliyun")), http, clock,
-            qps=sms.aliyun.qps, concurrency=HTTP_CONCURRENCY,
+            qps=sms.aliyun.qps,
         )  # fmt: skip
     primary = built.pop(sms.provider, None)
     if primary is None:

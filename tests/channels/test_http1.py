@@ -151,6 +151,38 @@ async def test_connections_are_capped_and_requests_wait_for_a_free_one() -> None
     assert len(connections) <= 2
 
 
+async def test_a_built_request_is_built_only_once_its_connection_slot_is_held() -> None:
+    in_flight = 0
+    most_in_flight = 0
+
+    async with (
+        raw_server(fixed(OK)) as (url, requests, _c),
+        HttpClient(max_connections_per_origin=2) as http,
+    ):
+
+        def build(n: int) -> Callable[[], tuple[dict[str, str], bytes]]:
+            def made() -> tuple[dict[str, str], bytes]:
+                nonlocal in_flight, most_in_flight
+                in_flight += 1  # built: from here until its answer, the request holds a slot
+                most_in_flight = max(most_in_flight, in_flight)
+                return {"X-N": str(n)}, f"{n}".encode()
+
+            return made
+
+        async def post(n: int) -> int:
+            nonlocal in_flight
+            answer = await http.post_built(url, build(n), timeout_s=5)
+            in_flight -= 1
+            return answer.status
+
+        statuses = await asyncio.gather(*(post(n) for n in range(12)))
+    assert statuses == [200] * 12
+    assert most_in_flight == 2  # never built ahead of a free connection
+    assert sorted(r.rsplit(b"\r\n\r\n", 1)[1] for r in requests) == sorted(
+        f"{n}".encode() for n in range(12)
+    )
+
+
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="not an http"):
         HttpOrigin("ftp://example.org/")
