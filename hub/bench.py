@@ -31,10 +31,8 @@ and only of children already waited for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import cProfile
 import json
-import math
 import os
 import secrets
 import shutil
@@ -53,6 +51,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.audience import parse_audience
+from hub.bench_measure import cpu_seconds, peak_rss_mb, percentile, read_int, reset_peak_rss
 from hub.config import load_settings
 from hub.demo_data import (
     REGIONS,
@@ -191,7 +190,7 @@ class _Bench:
             hub = await stack.enter_async_context(open_components(settings))
             await self.start_workers(hub)
             setup_s = time.perf_counter() - began
-            _reset_peak_rss()
+            reset_peak_rss()
             self.say(f"setup {setup_s:.1f} s; campaign 1: {self.options.n} messages")
             cpu_before = self.cpu()
             first = await self.campaign(hub, "throughput")
@@ -395,20 +394,20 @@ class _Bench:
             "audience": run.audience,
             "messages": len(delays),
             "msgs_per_s": round(sent / max(run.last_sent - run.started, 1e-9), 1),
-            "p50_ms": round(_percentile(delays, 0.50), 1),
-            "p99_ms": round(_percentile(delays, 0.99), 1),
+            "p50_ms": round(percentile(delays, 0.50), 1),
+            "p99_ms": round(percentile(delays, 0.99), 1),
             "max_ms": round(delays[-1], 1) if delays else 0.0,
         }
 
     # --- figures --------------------------------------------------------------------------
 
     def rss(self) -> dict[str, Any]:
-        workers = [_peak_rss_mb(w.pid) for w in self.workers]
-        redis_pid = _read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
+        workers = [peak_rss_mb(w.pid) for w in self.workers]
+        redis_pid = read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
         return {
-            "producer": _peak_rss_mb(os.getpid()),
+            "producer": peak_rss_mb(os.getpid()),
             "workers": workers,
-            "redis": _peak_rss_mb(redis_pid) if redis_pid else None,
+            "redis": peak_rss_mb(redis_pid) if redis_pid else None,
         }
 
     def cpu(self) -> dict[str, float]:
@@ -417,10 +416,10 @@ class _Bench:
         pids.update({f"worker-{i}": w.pid for i, w in enumerate(self.workers)})
         if self.fake is not None:
             pids["fake"] = self.fake.pid
-        redis_pid = _read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
+        redis_pid = read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
         if redis_pid:
             pids["redis"] = redis_pid
-        return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
     def report(self, run: _Run, rss: dict[str, Any], setup_s: float) -> dict[str, Any]:
         outcome = run.outcome
@@ -515,47 +514,6 @@ def _districts(n: int, wanted: float) -> tuple[str, float]:
 def _take(rows: Any, n: int) -> list[dict[str, str]]:
     """Exactly ``n`` registry rows (n contacts; about 5% are an enterprise's second contact)."""
     return [row for _, row in zip(range(n), rows, strict=False)]
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of sorted ``values`` (0 when empty)."""
-    if not values:
-        return 0.0
-    return values[max(0, math.ceil(q * len(values)) - 1)]
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """Peak resident set of a live process (``VmHWM``), in MiB; 0 when unreadable."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (``/proc/<pid>/stat``), in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man proc).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _reset_peak_rss() -> None:
-    """Start this process's peak RSS afresh (Linux: 5 > clear_refs), so set-up is not counted."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 async def _delete_keys(hub: Components, prefix: str) -> None:
