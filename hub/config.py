@@ -318,11 +318,16 @@ class QuietHours(QuietWindow):
     ``days_off``: also hold whole days off (weekends and holidays by the working-day
     calendar, make-up workdays counting as working days) until ``end`` of the next working
     day. Kinds in ``bypass`` are never held.
+
+    ``answer_within_minutes``: an answer to a contact's own message (ticket number, status,
+    help) goes out at once when the message came in less than this long ago, quiet hours or
+    not: the contact is awake and waiting. 0 holds answers like everything else.
     """
 
     bypass: tuple[MessageKind, ...] = Field(default_factory=_urgent_kinds)
     per_kind: dict[MessageKind, QuietWindow] = {}
     days_off: bool = False
+    answer_within_minutes: int = Field(default=30, ge=0)
 
     def window(self, kind: MessageKind) -> QuietWindow | None:
         """The window that applies to a kind, or None when the kind may always be sent."""

@@ -203,10 +203,12 @@ async def notify_one(
     renderer: TemplateRenderer,
     policy: PlanningPolicy,
     channel: ChannelName | None = None,
+    quiet: bool = True,
 ) -> NotifyResult:
     """Route, render and insert one message (ON CONFLICT on its key: nothing new on a repeat).
 
     ``context`` is the template's variables; ``hub_name`` and ``contact.name`` are added.
+    ``quiet=False``: quiet hours do not hold it (an answer the contact is waiting for).
     ``RenderError`` when the kind has no template on a routed channel (the caller's mistake);
     a template that cannot render this recipient's data is recorded as a skipped row.
     """
@@ -238,7 +240,7 @@ async def notify_one(
         "hub_name": policy.hub_name,
         "contact": {"name": recipient.name},
     }
-    row = _route_and_render(kind, recipient, values, chain, renderer, policy, now)
+    row = _route_and_render(kind, recipient, values, chain, renderer, policy, now, quiet=quiet)
     row.update(
         idempotency_key=key,
         kind=kind,
@@ -279,6 +281,8 @@ def _route_and_render(
     renderer: TemplateRenderer,
     policy: PlanningPolicy,
     now: datetime,
+    *,
+    quiet: bool,
 ) -> dict[str, Any]:
     """The routed, rendered columns of the row; a skipped row with the reason otherwise."""
     routes = route_contact(
@@ -308,8 +312,10 @@ def _route_and_render(
     params = rendered.message_params()
     if fallbacks:
         params["fallbacks"] = fallbacks
-    release_at = hold_until(
-        now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off
+    release_at = (
+        hold_until(now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off)
+        if quiet
+        else None
     )
     status, reason = MessageStatus.QUEUED, None
     if release_at is not None:

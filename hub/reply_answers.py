@@ -137,10 +137,13 @@ class Answerer:
             return Answer(purpose, kind, None, f"{channel.label}渠道没有“{kind.label}”模板，未回复")
         context = await self.enterprise_context(session, reply.enterprise_id)
         context.update(variables)
+        # The contact just wrote and is waiting: quiet hours do not hold the answer.
+        waiting = timedelta(minutes=self.policy.quiet_hours.answer_within_minutes)
         result = await notify_one(
             session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
             trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
             renderer=self.renderer, policy=self.policy, channel=channel,
+            quiet=not now - reply.received_at < waiting,
         )  # fmt: skip
         if extra_params and result.created and result.message_id is not None:
             await add_params(session, result.message_id, extra_params)

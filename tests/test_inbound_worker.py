@@ -93,6 +93,27 @@ async def test_free_text_opens_a_routed_ticket_and_acks_on_the_same_channel_with
     assert {e.message_id for e in await loop.queue.claim("sandbox", "d", 10)} == {ack.id}
 
 
+async def test_a_reply_at_night_is_answered_at_once_but_a_stale_one_waits_for_morning(
+    loop: Loop,
+) -> None:
+    # Monday 22:30 Shanghai, inside the default quiet hours (21:00-08:00).
+    loop.clock.advance(timedelta(hours=12, minutes=30))
+    await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.drain()
+    # A reply that waited an hour for a worker (the hub was down): the contact has moved on.
+    await loop.reply("招工补贴怎么申请", sender="+8613900000002")
+    loop.clock.advance(timedelta(hours=1))
+    await loop.drain()
+
+    fresh, stale = await loop.messages(MessageKind.TICKET_ACK)
+    assert (fresh.status, fresh.next_attempt_at) == (MessageStatus.QUEUED, None)
+    assert stale.status is MessageStatus.HELD
+    assert stale.next_attempt_at is not None
+    assert stale.next_attempt_at.astimezone(SHANGHAI) == datetime(2026, 11, 24, 8, 0,
+                                                                  tzinfo=SHANGHAI)  # fmt: skip
+    assert stale.status_reason == "免打扰时段，将于 11-24 08:00 发送"
+
+
 async def test_a_second_message_within_the_window_is_appended_to_the_open_ticket(
     loop: Loop,
 ) -> None:
