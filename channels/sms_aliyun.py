@@ -389,10 +389,10 @@ class AliyunSmsChannel:
 
     async def _send(self, request: AliyunRequest) -> list[Result]:
         try:
-            status, body, now = await self._exchange(request)
+            status, body = await self._exchange(request)
         except RetryableError as error:
             return [error] * len(request.messages)
-        results = parse_response(status, body, request, now=now)
+        results = parse_response(status, body, request, now=self._clock.now())
         first = results[0]
         if (
             request.action == SEND_BATCH
@@ -407,14 +407,10 @@ class AliyunSmsChannel:
             return [answer[0] for answer in answers]
         return results
 
-    async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes, datetime]:
-        signed_at: list[datetime] = []
-
+    async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes]:
         def sign() -> tuple[Mapping[str, str], bytes]:
             # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            now = self._clock.now()
-            signed_at.append(now)
-            return build_request(request, self.config, now, self._nonce())
+            return build_request(request, self.config, self._clock.now(), self._nonce())
 
         try:
             response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
@@ -422,7 +418,7 @@ class AliyunSmsChannel:
             raise RetryableError(
                 f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
             ) from exc
-        return response.status, response.body, signed_at[-1]
+        return response.status, response.body
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

@@ -441,13 +441,9 @@ class TencentSmsChannel:
         return await send_planned(len(messages), refused, requests, self._post)
 
     async def _post(self, request: SmsRequest) -> list[Result]:
-        signed_at: list[datetime] = []
-
         def sign() -> tuple[Mapping[str, str], bytes]:
             # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            now = self._clock.now()
-            signed_at.append(now)
-            return _signed(request, self.config, int(now.timestamp()))
+            return _signed(request, self.config, int(self._clock.now().timestamp()))
 
         try:
             response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
@@ -455,7 +451,7 @@ class TencentSmsChannel:
             text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
             return [RetryableError(text, code="Network")] * len(request.messages)
         return parse_response(response.status, response.body, request.messages,
-                              now=signed_at[-1])  # fmt: skip
+                              now=self._clock.now())  # fmt: skip
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

@@ -143,7 +143,7 @@ class Answerer:
             session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
             trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
             renderer=self.renderer, policy=self.policy, channel=channel,
-            quiet=not now - reply.received_at < waiting,
+            quiet=now - reply.received_at >= waiting,
         )  # fmt: skip
         if extra_params and result.created and result.message_id is not None:
             await add_params(session, result.message_id, extra_params)

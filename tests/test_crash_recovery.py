@@ -83,6 +83,12 @@ def _sent_attempts(db_file: Path) -> dict[int, int]:
     return dict(rows)
 
 
+def _pending_of(client: redis.Redis, stream: str, group: str, pid: int) -> int:
+    """Entries of ``stream`` claimed and not acknowledged by the worker process ``pid``."""
+    consumers = client.xinfo_consumers(stream, group)
+    return sum(int(c["pending"]) for c in consumers if c["name"].endswith(f"-{pid}"))
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -119,8 +125,7 @@ def test_a_worker_killed_mid_run_loses_nothing(write_config: Callable[..., Path]
     stream = RedisKeys(settings["redis"]["key_prefix"]).outbound_stream("sandbox")
 
     def pending_of(pid: int) -> int:
-        consumers = client.xinfo_consumers(stream, RedisKeys.OUTBOUND_GROUP)
-        return sum(int(c["pending"]) for c in consumers if c["name"].endswith(f"-{pid}"))
+        return _pending_of(client, stream, RedisKeys.OUTBOUND_GROUP, pid)
 
     with _workers(config, 2) as (victim, survivor):
         _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
@@ -197,8 +202,7 @@ def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
     stream = RedisKeys(settings["redis"]["key_prefix"]).inbound_stream()
 
     def pending_of(pid: int) -> int:
-        consumers = client.xinfo_consumers(stream, RedisKeys.INBOUND_GROUP)
-        return sum(int(c["pending"]) for c in consumers if c["name"].endswith(f"-{pid}"))
+        return _pending_of(client, stream, RedisKeys.INBOUND_GROUP, pid)
 
     with _workers(config, 1) as (victim,):
         _wait_for(lambda: pending_of(victim.pid) > 0, 60, "the victim to claim replies")

@@ -41,10 +41,15 @@ async def loop(db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: 
     return loop
 
 
-async def _resolved_on(loop: Loop, channel: ChannelName, sender: str, text: str) -> Ticket:
+async def _ticket_from(loop: Loop, channel: ChannelName, sender: str, text: str) -> int:
+    """The id of the ticket a reply opened."""
     reply_id = await loop.reply(text, sender=sender, channel=channel)
     await loop.drain()
-    ticket_id = (await loop.stored(reply_id)).ticket_id or 0
+    return (await loop.stored(reply_id)).ticket_id or 0
+
+
+async def _resolved_on(loop: Loop, channel: ChannelName, sender: str, text: str) -> Ticket:
+    ticket_id = await _ticket_from(loop, channel, sender, text)
     await loop.resolve(ticket_id, answer="已协调供电公司完成用电增容。新增容量400千伏安。")
     return await loop.ticket(ticket_id)
 
@@ -141,10 +146,7 @@ async def test_sms_and_wechat_feedback_number_the_choices_and_carry_the_link(loo
 async def test_feedback_takes_the_routing_chain_when_the_tickets_channel_is_switched_off(
     loop: Loop,
 ) -> None:
-    reply_id = await loop.reply("用电增容申请一直没有答复", sender=CHAT,
-                                channel=ChannelName.TELEGRAM)  # fmt: skip
-    await loop.drain()
-    ticket_id = (await loop.stored(reply_id)).ticket_id or 0
+    ticket_id = await _ticket_from(loop, ChannelName.TELEGRAM, CHAT, "用电增容申请一直没有答复")
     # Telegram is switched off in config.yaml before the department answers.
     without_telegram = planning_policy(ALL_CHANNELS - {ChannelName.TELEGRAM.value})
     loop.feedback = FeedbackSender(TemplateRenderer(TEMPLATES), without_telegram,
