@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Front-end assets the hub serves (Swagger UI): npm, from the committed lock file.
+ASSETS := node_modules/.installed
 
 .PHONY: run test install lint typecheck pytest services services-stop bench clean
 
@@ -13,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
 
 # Set up and run the hub with demo data at http://127.0.0.1:8000 (SQLite + embedded Redis
 # under var/, sandbox channel, no credentials).

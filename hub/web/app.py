@@ -15,7 +15,7 @@ from hub.ratings import RatingNotifier
 from hub.redis_server import redis_health
 from hub.store.db import Database
 from hub.ticket_desk import TicketDesk
-from hub.web import api, rating_page
+from hub.web import api, docs, rating_page
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
 
@@ -35,7 +35,10 @@ def create_app(
     and nothing stored, while its provider is disabled), and the rating page ``/r/{token}``
     (``rating_notifier`` writes a bad rating's alert to the department head).
     """
-    app = FastAPI(title="Hub", version="0.1.0", docs_url="/api/docs", openapi_url="/openapi.json")
+    # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
+    app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json")  # fmt: skip
+    app.include_router(docs.docs_router(openapi_url="/openapi.json", title="Hub API"))
     app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk))
     if webhooks is not None:
         # The rating page of rating requests (/r/{token}), public like the webhooks.
