@@ -8,7 +8,7 @@ that contact was sent, then its id goes on the inbound stream for the inbound wo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from channels.base import InboundReply
 from hub.clock import Clock
 from hub.queue import Queue
+from hub.safe_text import storable_json, storable_text
 from hub.store.db import Database
 from hub.store.models import Contact, Message
 from hub.store.models import InboundReply as StoredReply
@@ -48,7 +49,12 @@ class Accepted:
 async def accept_reply(
     db: Database, queue: Queue, clock: Clock, channel: ChannelName, reply: InboundReply
 ) -> Accepted:
-    """Store (once per provider id), link, and enqueue a reply for the inbound worker."""
+    """Store (once per provider id), link, and enqueue a reply for the inbound worker.
+
+    Every channel's reply comes through here, so this is where text the database cannot hold
+    is cleaned (``_storable``).
+    """
+    reply = _storable(reply)
     now = clock.now()
     async with db.write() as session:
         existing = await _stored_id(session, reply)
@@ -91,6 +97,25 @@ async def accept_reply(
             return Accepted(existing, duplicate=True, contact_id=None)
     await queue.push_inbound([reply_id])
     return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
+
+
+def _storable(reply: InboundReply) -> InboundReply:
+    """The reply without NUL, other control characters and lone surrogates.
+
+    PostgreSQL refuses NUL in text and no driver encodes a lone surrogate (a cut emoji in a
+    provider's JSON), so such a reply failed with a 5xx that the provider retried forever;
+    openpyxl refuses the other control characters in the monthly report. None of them means
+    anything in a reply, so they are dropped rather than the reply refused. The provider id
+    and sender are cleaned alike, so a redelivery still matches the stored reply.
+    """
+    return replace(
+        reply,
+        provider=storable_text(reply.provider),
+        provider_msg_id=storable_text(reply.provider_msg_id),
+        sender=storable_text(reply.sender),
+        text=storable_text(reply.text),
+        raw=storable_json(reply.raw),
+    )
 
 
 async def _stored_id(session: Any, reply: InboundReply) -> int | None:
