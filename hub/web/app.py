@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.asyncio import Redis
 
 from hub.clock import SHANGHAI, Clock, SystemClock
+from hub.metrics_db import DatabaseGauges
 from hub.ratings import RatingNotifier
 from hub.redis_server import redis_health
 from hub.store.db import Database
@@ -62,9 +63,16 @@ def create_app(
         body = {"status": "ok" if healthy else "error", "database": database, "redis": queue}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
+    # The state in the database (any process's work), beside this process's own counters.
+    database_gauges = DatabaseGauges(db, clock or SystemClock())
+    database_registry = CollectorRegistry(auto_describe=False)
+    database_registry.register(database_gauges)
+
     @app.get("/metrics", tags=["ops"])
     async def prometheus_metrics() -> Response:
-        """Prometheus text format."""
-        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus text format: this process's counters and the database's gauges."""
+        await database_gauges.refresh()
+        body = generate_latest(metrics) + generate_latest(database_registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
