@@ -17,8 +17,10 @@ from hub.redis_server import redis_health
 from hub.store.db import Database
 from hub.ticket_desk import TicketDesk
 from hub.web import api, docs, rating_page
+from hub.web.body_limit import BodyLimitMiddleware
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
+from hub.web.webhooks.limits import WEBHOOK_BODY_LIMITS
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -39,6 +41,9 @@ def create_app(
     # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
     app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")  # fmt: skip
+    # Bodies are limited before they are read (1 MiB; the webhooks and /r/ have their own).
+    body_limits = {**WEBHOOK_BODY_LIMITS, "/r/": rating_page.MAX_BODY}
+    app.add_middleware(BodyLimitMiddleware, routes=body_limits)
     app.include_router(docs.docs_router(openapi_url="/openapi.json", title="Hub API"))
     app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk))
     if webhooks is not None:
