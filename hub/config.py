@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -59,6 +63,58 @@ SECRET_FIELDS = frozenset(
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _web_url(value: str) -> str:
+    """An http(s) URL with a host that is not a link-local (cloud metadata) address.
+
+    Loopback stays allowed: tests and drills aim the channels at the fakes on 127.0.0.1.
+    Only literal addresses can be checked here; a name is resolved when it is used.
+    """
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"不是有效的 http(s) 地址：{value!r}") from exc
+    if parts.scheme not in ("http", "https") or any(c.isspace() for c in value.strip()):
+        raise ValueError(f"只能是 http:// 或 https:// 地址，而不是 {value!r}")
+    if not host:
+        raise ValueError(f"地址缺少主机名：{value!r}")
+    address = _literal_address(host)
+    if address is not None and address.is_link_local:
+        raise ValueError(f"不能指向链路本地地址 {host}（云主机元数据服务所在）")
+    return value
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, in any form a resolver accepts (2852039166, 0xa9.…)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+MAX_DEADLINE_DAYS = 365
+
+
+def _working_days(value: int) -> int:
+    # 0 is a same-day deadline (即办); a negative or huge count has no meaning and a huge one
+    # would walk the calendar for ages.
+    if not 0 <= value <= MAX_DEADLINE_DAYS:
+        raise ValueError(f"办理时限应为 0 到 {MAX_DEADLINE_DAYS} 个工作日，而不是 {value}")
+    return value
+
+
+WorkingDays = Annotated[int, AfterValidator(_working_days)]
 
 
 class HubSettings(_Frozen):
@@ -105,7 +161,7 @@ class RedisSettings(_Frozen):
 class WebSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: WebUrl = "http://127.0.0.1:8000"
 
 
 class LoggingSettings(_Frozen):
@@ -136,7 +192,7 @@ class SandboxSettings(ProviderSettings):
 
 
 class TencentSmsSettings(ProviderSettings):
-    endpoint: str = "https://sms.tencentcloudapi.com"
+    endpoint: WebUrl = "https://sms.tencentcloudapi.com"
     region: str = "ap-guangzhou"
     secret_id: str | None = None
     secret_key: str | None = None
@@ -156,7 +212,7 @@ class TencentSmsSettings(ProviderSettings):
 
 
 class AliyunSmsSettings(ProviderSettings):
-    endpoint: str = "https://dysmsapi.aliyuncs.com"
+    endpoint: WebUrl = "https://dysmsapi.aliyuncs.com"
     access_key_id: str | None = None
     access_key_secret: str | None = None
     sign_name: str | None = None
@@ -179,7 +235,7 @@ class SmsSettings(_Frozen):
 
 class WechatAppSettings(ProviderSettings):
     kind: Literal["official_account", "wecom"]
-    api_base: str | None = None
+    api_base: WebUrl | None = None
     app_id: str | None = None
     corp_id: str | None = None
     agent_id: str | None = None
@@ -246,7 +302,7 @@ class WechatSettings(_Frozen):
 
 
 class TelegramSettings(ProviderSettings):
-    api_base: str = "https://api.telegram.org"
+    api_base: WebUrl = "https://api.telegram.org"
     token: str | None = None
     mode: Literal["webhook", "polling"] = "webhook"
     webhook_secret: str | None = None
@@ -379,7 +435,7 @@ class Settings(_Frozen):
     dispatch: DispatchSettings = DispatchSettings()
     channels: ChannelsSettings = ChannelsSettings()
     calendar: CalendarSettings = CalendarSettings()
-    deadlines: dict[Urgency, int] = {
+    deadlines: dict[Urgency, WorkingDays] = {
         Urgency.IMMEDIATE: 0,
         Urgency.URGENT: 2,
         Urgency.GENERAL: 5,
@@ -432,6 +488,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"YAML 语法错误: {exc}", file=str(file), line=line) from exc
+    _check_alias_expansion(node, str(file))
     lines = _line_index(node)
     raw = yaml.load(text, Loader=_ConfigLoader) if node is not None else {}
     if raw is None:
@@ -458,6 +515,63 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
 
 
 _ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
+MAX_EXPANDED_NODES = 100_000  # the shipped config has ~300; an alias bomb has billions
+
+
+def _check_alias_expansion(root: yaml.Node | None, file: str) -> None:
+    """Refuse aliases that expand to a huge (or endless) tree before anything walks it.
+
+    Composing keeps an alias as a second reference to one node, so a "billion laughs" file
+    composes at once; it is every later walk (line index, substitution, validation) that
+    would expand it. Sizes are counted once per node, so this check itself stays small.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise ConfigError(
+                "YAML 别名引用了自身 (recursive alias)", file=file, line=node.start_mark.line + 1
+            )
+        in_progress.add(key)
+        total = 1 + sum(size(child) for child in children(node))
+        in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    if root is None or size(root) <= MAX_EXPANDED_NODES:
+        return
+    # Name the innermost key whose value is too big: the line that multiplies.
+    node: yaml.Node = root
+    path: tuple[str, ...] = ()
+    while True:
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(str(k.value), v) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            pairs = [(str(i), v) for i, v in enumerate(node.value)]
+        else:
+            pairs = []
+        big = next(((name, v) for name, v in pairs if size(v) > MAX_EXPANDED_NODES), None)
+        if big is None:
+            break
+        path, node = (*path, big[0]), big[1]
+    raise ConfigError(
+        f"YAML 别名展开后有 {size(node)} 个节点，超过上限 {MAX_EXPANDED_NODES}"
+        "（疑似别名炸弹 alias bomb）",
+        file=file,
+        key=".".join(path),
+        line=node.start_mark.line + 1,
+    )
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:

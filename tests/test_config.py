@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,115 @@ def test_an_entered_year_loads_as_dates(tmp_path: Path) -> None:
     text = "calendar:\n  years:\n    2027:\n      holidays: [2027-01-01]\n      workdays: []\n"
     settings = load_settings(write(tmp_path, text), env={})
     assert str(settings.calendar.years[2027].holidays[0]) == "2027-01-01"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "reason"),
+    [
+        ("deadlines:\n  immediate: 0\n  urgent: -3\n", "deadlines.urgent", 3, "工作日"),
+        ("deadlines:\n  hard: 100000000\n", "deadlines.hard", 2, "工作日"),
+        (
+            "channels:\n  sms:\n    tencent:\n      endpoint: file:///etc/passwd\n",
+            "channels.sms.tencent.endpoint",
+            4,
+            "http",
+        ),
+        (
+            "channels:\n  sms:\n    aliyun:\n      endpoint: gopher://x.example:70/\n",
+            "channels.sms.aliyun.endpoint",
+            4,
+            "http",
+        ),
+        (
+            "channels:\n  telegram:\n    api_base: not a url\n",
+            "channels.telegram.api_base",
+            3,
+            "http",
+        ),
+        (
+            "channels:\n  telegram:\n    api_base: http://169.254.169.254/latest\n",
+            "channels.telegram.api_base",
+            3,
+            "链路本地",
+        ),
+        (
+            "channels:\n  telegram:\n    api_base: http://2852039166/\n",
+            "channels.telegram.api_base",
+            3,
+            "链路本地",
+        ),
+        (
+            "channels:\n  wechat:\n    apps:\n      staff:\n        kind: wecom\n"
+            "        api_base: http://[fe80::1]:8080\n",
+            "channels.wechat.apps.staff.api_base",
+            6,
+            "链路本地",
+        ),
+        ("web:\n  public_base_url: 'javascript:alert(1)'\n", "web.public_base_url", 2, "http"),
+        ("web:\n  public_base_url: https://\n", "web.public_base_url", 2, "主机"),
+    ],
+)
+def test_values_that_used_to_pass_name_key_and_line(
+    tmp_path: Path, text: str, key: str, line: int, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert info.value.key == key
+    assert info.value.line == line
+    assert reason in info.value.reason
+
+
+def test_loopback_endpoints_stay_allowed(tmp_path: Path) -> None:
+    # Tests and drills aim the channels at the loopback fakes.
+    text = (
+        "channels:\n  sms:\n    tencent:\n      endpoint: http://127.0.0.1:9001\n"
+        "  telegram:\n    api_base: http://[::1]:9002/\n"
+        "web:\n  public_base_url: https://hub.example.gov.cn/\n"
+    )
+    settings = load_settings(write(tmp_path, text), env={})
+    assert settings.channels.sms.tencent.endpoint == "http://127.0.0.1:9001"
+
+
+YAML_ALIAS_BOMB = """\
+web:
+  port: 8000
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_yaml_alias_bomb_fails_fast_naming_the_line(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, YAML_ALIAS_BOMB), env={})
+    assert time.monotonic() - started < 1.0
+    assert "别名" in info.value.reason
+    assert info.value.line is not None
+    assert info.value.line >= 4
+
+
+def test_recursive_yaml_alias_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="别名") as info:
+        load_settings(write(tmp_path, "web: &w\n  port: 8000\n  self: *w\n"), env={})
+    assert info.value.line is not None
+
+
+def test_a_few_yaml_aliases_still_work(tmp_path: Path) -> None:
+    text = "tiers:\n  key: &t {visit_every_months: 3}\n  general: *t\n"
+    settings = load_settings(write(tmp_path, text), env={})
+    assert settings.tiers["general"].visit_every_months == 3
+
+
+def test_config_check_exits_2_on_an_alias_bomb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, YAML_ALIAS_BOMB)
+    assert main(["--config", str(path), "config", "check"]) == 2
+    assert "别名" in capsys.readouterr().err
