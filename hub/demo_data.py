@@ -159,6 +159,43 @@ def demo_officers() -> list[dict[str, str]]:
     return rows
 
 
+STAFF_COLUMNS = ("username", "name", "role", "department", "district", "mobile", "wecom_userid")
+# The department whose head and handler are the named demo accounts: manufacturing, the
+# registry's largest industry with the tech-tagged enterprises.
+DEMO_DEPARTMENT = "GXJ"
+
+
+def demo_staff() -> list[dict[str, str]]:
+    """Staff accounts (``hub staff add``): one of each role, and a handler in every department.
+
+    ``demo-admin``, ``demo-dispatcher``, ``demo-handler`` and ``demo-head`` (of
+    ``DEMO_DEPARTMENT``; the head is the one on its department row) and ``demo-viewer``
+    (district 龙沙区); then ``demo-handler-<code>`` for every other department that handles
+    an industry, so that a request from any demo enterprise is routed to a handler. Mobiles
+    are in the 138 block after the department heads'.
+    """
+    heads = {row["code"]: row for row in demo_departments()}
+    head = heads[DEMO_DEPARTMENT]
+    rows = [
+        ("demo-admin", "孟凡宇", "admin", "", ""),
+        ("demo-dispatcher", "白雪梅", "dispatcher", "", ""),
+        ("demo-handler", "曲志伟", "handler", DEMO_DEPARTMENT, ""),
+        ("demo-head", head["head_name"], "head", DEMO_DEPARTMENT, ""),
+        ("demo-viewer", "谷立新", "viewer", "", "龙沙区"),
+    ]
+    rng = random.Random(20261206)
+    for code, _name, industries, _head, _userid in _DEPARTMENTS:
+        if industries and code != DEMO_DEPARTMENT:
+            rows.append((f"demo-handler-{code.lower()}", _person(rng), "handler", code, ""))
+    staff = []
+    for n, (username, name, role, department, district) in enumerate(rows, start=1):
+        mobile = head["head_mobile"] if username == "demo-head" else _staff_mobile("138", 100 + n)
+        userid = head["head_wecom_userid"] if username == "demo-head" else ""
+        values = (username, name, role, department, district, mobile, userid)
+        staff.append(dict(zip(STAFF_COLUMNS, values, strict=True)))
+    return staff
+
+
 def demo_enterprises(count: int = 300, seed: int = 20261123) -> Iterator[dict[str, str]]:
     """Yield the rows of ``count`` enterprises (plus ~5% second-contact rows), lazily.
 

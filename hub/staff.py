@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ __all__ = [
     "NewStaff",
     "StaffRole",
     "StaffView",
+    "add_missing_staff",
     "add_staff",
     "hash_token",
     "issue_token",
@@ -192,30 +193,57 @@ async def _audit(
 async def add_staff(db: Database, clock: Clock, new: NewStaff, *, actor: str) -> StaffView:
     """Create a staff account (without a token: ``issue_token`` gives one)."""
     new = _checked(new)
-    now = clock.now()
     async with db.write() as session:
         taken = await session.scalar(sa.select(Staff.id).where(Staff.username == new.username))
         if taken is not None:
             raise UsageError(f"用户名 {new.username} 已存在")
-        department = None
-        if new.department is not None:
-            department = await session.scalar(
-                sa.select(Department).where(Department.code == new.department)
+        return await _insert(session, clock, new, actor)
+
+
+async def add_missing_staff(
+    db: Database, clock: Clock, accounts: Sequence[NewStaff], *, actor: str
+) -> list[str]:
+    """Create the accounts whose username is not taken yet, in one transaction; returns them.
+
+    An existing account is left as it is (an admin may have changed it): running the same
+    list twice creates nothing the second time.
+    """
+    checked = [_checked(new) for new in accounts]
+    async with db.write() as session:
+        taken = set(
+            await session.scalars(
+                sa.select(Staff.username).where(Staff.username.in_([n.username for n in checked]))
             )
-            if department is None:
-                raise UsageError(
-                    f"没有编码为 {new.department} 的部门（先用 `hub import departments` 导入）"
-                )
-        staff = Staff(
-            username=new.username, name=new.name, role=new.role.value,
-            department_id=department.id if department else None, district=new.district,
-            mobile=new.mobile, wecom_userid=new.wecom_userid, absent=False, token_hash=None,
-            created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(staff)
-        await session.flush()
-        await _audit(session, clock, actor, "staff.added", new.username)
-        return _view(staff, department)
+        )
+        created = []
+        for new in checked:
+            if new.username not in taken:
+                await _insert(session, clock, new, actor)
+                created.append(new.username)
+    return created
+
+
+async def _insert(session: AsyncSession, clock: Clock, new: NewStaff, actor: str) -> StaffView:
+    now = clock.now()
+    department = None
+    if new.department is not None:
+        department = await session.scalar(
+            sa.select(Department).where(Department.code == new.department)
+        )
+        if department is None:
+            raise UsageError(
+                f"没有编码为 {new.department} 的部门（先用 `hub import departments` 导入）"
+            )
+    staff = Staff(
+        username=new.username, name=new.name, role=new.role.value,
+        department_id=department.id if department else None, district=new.district,
+        mobile=new.mobile, wecom_userid=new.wecom_userid, absent=False, token_hash=None,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(staff)
+    await session.flush()
+    await _audit(session, clock, actor, "staff.added", new.username)
+    return _view(staff, department)
 
 
 async def _staff_named(session: AsyncSession, username: str) -> Staff:

@@ -116,13 +116,22 @@ def demo(
     enterprises: int = typer.Option(300, min=1, help="how many demo enterprises"),
     as_json: bool = typer.Option(False, "--json", help="print the import report as JSON"),
 ) -> None:
-    """载入演示数据：部门、联络员和企业（可重复执行，不会重复创建）。"""
+    """载入演示数据：部门、联络员、企业和演示工作人员（可重复执行，不会重复创建）。"""
     settings = settings_from(ctx)
     from hub.demo_load import load_demo
 
-    reports = run_async(load_demo(settings, enterprises=enterprises))
+    report = run_async(load_demo(settings, enterprises=enterprises))
     if as_json:
-        print_json({name: report.as_dict() for name, report in reports.items()})
+        print_json(report.as_dict())
         return
-    for name, report in reports.items():
-        out.print(f"{name}: {report.summary_line()}")
+    for name, imported in report.imports.items():
+        out.print(f"{name}: {imported.summary_line()}")
+    out.print(
+        f"staff: 新增 {len(report.staff_created)} 个演示账号，"
+        f"已存在 {len(report.staff_existing)} 个（hub staff list 查看）"
+    )
+    out.print("演示账号的 API 令牌（每次签发都会使旧令牌失效）：")
+    for username in ("demo-admin", "demo-dispatcher", "demo-handler", "demo-head", "demo-viewer"):
+        out.print(f"  hub staff token {username}")
+    out.print("  curl -H \"Authorization: Bearer $(hub staff token demo-admin)\" "
+              "http://127.0.0.1:8000/api/v1/me")  # fmt: skip
