@@ -35,6 +35,22 @@ class RetryableError(ChannelError):
 
 class PermanentError(ChannelError):
     """This message cannot go out on this channel (bad address, opted out, template refused)."""
+class RateLimitedError(RetryableError):
+    """The provider's rate or quota window is full; it opens after ``retry_after`` seconds.
+
+    The message itself is fine, only early (a number's 30-second/hourly/daily limit, the app's
+    daily quota, HTTP 429): the dispatcher retries when the window ends and does not count the
+    wait as a failed attempt.
+    """
+
+    retry_after: float
+
+    def __init__(self, message: str, *, code: str = "", retry_after: float) -> None:
+        if retry_after is None:
+            raise ValueError("a rate limit names its window: retry_after is required")
+        super().__init__(message, code=code, retry_after=retry_after)
+
+
 
 
 class OptedOutError(PermanentError):

@@ -33,10 +33,12 @@ Error mapping (``Code`` of the answer; HTTP 4xx/5xx answers carry a ``Code`` too
 
 ==============================================  =============================================
 ``OK``                                          :class:`SendResult`
-``isv.BUSINESS_LIMIT_CONTROL``                  retry after the limit in the text: 分钟 60 s,
-                                                小时 1 h, 天 next Beijing midnight (else 60 s)
-``isv.DAY_LIMIT_CONTROL``                       retry at next Beijing midnight
-``Throttling*``                                 retry after 1 s
+``isv.BUSINESS_LIMIT_CONTROL``                  :class:`RateLimitedError` (a window, not a
+                                                failed attempt) after the limit in the text:
+                                                分钟 60 s, 小时 1 h, 天 next Beijing midnight
+                                                (else 60 s)
+``isv.DAY_LIMIT_CONTROL``                       rate limited until next Beijing midnight
+``Throttling*``                                 rate limited for 1 s
 ``isp.*``, ``InternalError``,                   retry (backoff)
 ``ServiceUnavailable``, HTTP 5xx, network,
 unreadable answer
@@ -73,6 +75,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -254,9 +257,7 @@ def _json(value: object) -> str:
 
 # --- answers (pure) -----------------------------------------------------------------------------
 
-_DAILY: Final = "daily"
-_RETRY_AFTER: Final[dict[str, float | str | None]] = {
-    "isv.DAY_LIMIT_CONTROL": _DAILY,
+_RETRY_AFTER: Final[dict[str, float | None]] = {
     "isv.OUT_OF_SERVICE": 600.0,
     "isv.AMOUNT_NOT_ENOUGH": 600.0,
     # A fresh timestamp and nonce on the retry; a clock that stays wrong ends dead.
@@ -266,6 +267,7 @@ _RETRY_AFTER: Final[dict[str, float | str | None]] = {
     "ServiceUnavailable": None,
 }
 _BUSINESS_LIMIT: Final = "isv.BUSINESS_LIMIT_CONTROL"
+_DAY_LIMIT: Final = "isv.DAY_LIMIT_CONTROL"
 OPTED_OUT_CODES: Final = frozenset({"MOBILE_IN_BLACK"})
 #: Our side is wrong: every message of the kind would fail the same way (admin alert).
 CONFIG_CODES: Final = frozenset(
@@ -293,14 +295,15 @@ def classify_error(
 ) -> ChannelError:
     """An Aliyun error code as the hub's error (code kept); see the module docstring's table."""
     text = f"{code}: {message}" if message else code or f"HTTP {status}"
+    # Windows: the message is fine, only early; waiting for them is not a failed attempt.
     if code == _BUSINESS_LIMIT:
-        return RetryableError(text, code=code, retry_after=_business_limit_wait(message, now))
-    if code in _RETRY_AFTER:
-        wait = _RETRY_AFTER[code]
-        after = _until_midnight(now) if wait == _DAILY else wait
-        return RetryableError(text, code=code, retry_after=None if after is None else float(after))
+        return RateLimitedError(text, code=code, retry_after=_business_limit_wait(message, now))
+    if code == _DAY_LIMIT:
+        return RateLimitedError(text, code=code, retry_after=_until_midnight(now))
     if code.startswith("Throttling"):
-        return RetryableError(text, code=code, retry_after=1.0)
+        return RateLimitedError(text, code=code, retry_after=1.0)
+    if code in _RETRY_AFTER:
+        return RetryableError(text, code=code, retry_after=_RETRY_AFTER[code])
     if code.startswith("isp.") and code not in CONFIG_CODES:
         return RetryableError(text, code=code)
     if code in OPTED_OUT_CODES:

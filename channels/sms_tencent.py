@@ -53,6 +53,7 @@ from hub.clock import SHANGHAI, Clock
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
+    RateLimitedError,
 VERSION: Final = "2021-01-11"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
@@ -110,7 +111,8 @@ Wait = float | Literal["midnight"] | None
 class ErrorRule:
     kind: ErrorKind
     reason: str  # what a clerk reads, in Chinese; the code follows in parentheses
-    wait: Wait = None  # RETRY only; None: the dispatcher's backoff
+    LIMIT = "limit"  # RateLimitedError: a rate/quota window; ``wait`` is when it opens
+    wait: Wait = None  # RETRY (None: the dispatcher's backoff) and LIMIT only
 
 
 def _retry(reason: str, wait: Wait) -> ErrorRule:
@@ -126,17 +128,22 @@ _P, _C = ErrorKind.PERMANENT, ErrorKind.CONFIG
 #: A per-number code delays or fails that number only; a whole-request code every number.
 ERROR_RULES: Final[Mapping[str, ErrorRule]] = {
     # Per-number frequency limits: the number waits for its window, the others went out.
-    "LimitExceeded.PhoneNumberThirtySecondLimit": _retry("该号码30秒内发送条数超限", 30.0),
-    "LimitExceeded.PhoneNumberOneHourLimit": _retry("该号码1小时内发送条数超限", 3600.0),
-    "LimitExceeded.PhoneNumberDailyLimit": _retry("该号码当日发送条数超限", MIDNIGHT),
-    "LimitExceeded.PhoneNumberSameContentDailyLimit": _retry("该号码当日相同内容超限", MIDNIGHT),
-    "LimitExceeded.DeliveryFrequencyLimit": _retry("命中发送频率限制策略", 60.0),
+    "LimitExceeded.PhoneNumberThirtySecondLimit": _limit("该号码30秒内发送条数超限", 30.0),
+    "LimitExceeded.PhoneNumberOneHourLimit": _limit("该号码1小时内发送条数超限", 3600.0),
+    "LimitExceeded.PhoneNumberDailyLimit": _limit("该号码当日发送条数超限", MIDNIGHT),
+    "LimitExceeded.PhoneNumberSameContentDailyLimit": _limit("该号码当日相同内容超限", MIDNIGHT),
+    "LimitExceeded.DeliveryFrequencyLimit": _limit("命中发送频率限制策略", 60.0),
     # The application's daily quotas reset at midnight, Beijing time.
-    "LimitExceeded.AppDailyLimit": _retry("应用当日发送量超限", MIDNIGHT),
-    "LimitExceeded.DailyLimit": _retry("当日发送量超限", MIDNIGHT),
-    "LimitExceeded.AppGlobalDailyLimit": _retry("应用当日发送量超限", MIDNIGHT),
-    "LimitExceeded.AppMainlandChinaDailyLimit": _retry("应用当日国内发送量超限", MIDNIGHT),
-    "LimitExceeded.AppCountryOrRegionDailyLimit": _retry("应用当日该地区发送量超限", MIDNIGHT),
+def _limit(reason: str, wait: float | Literal["midnight"]) -> ErrorRule:
+    """A window: retried when it opens, the wait not counted as a failed attempt."""
+    return ErrorRule(ErrorKind.LIMIT, reason, wait)
+
+
+    "LimitExceeded.AppDailyLimit": _limit("应用当日发送量超限", MIDNIGHT),
+    "LimitExceeded.DailyLimit": _limit("当日发送量超限", MIDNIGHT),
+    "LimitExceeded.AppGlobalDailyLimit": _limit("应用当日发送量超限", MIDNIGHT),
+    "LimitExceeded.AppMainlandChinaDailyLimit": _limit("应用当日国内发送量超限", MIDNIGHT),
+    "LimitExceeded.AppCountryOrRegionDailyLimit": _limit("应用当日该地区发送量超限", MIDNIGHT),
     # Not transient although named so: more than 200 numbers is a bug here, not a quota.
     "LimitExceeded.PhoneNumberCountLimit": _rule(_P, "单次请求号码超过200个"),
     "LimitExceeded.AppCountryOrRegionInBlacklist": _rule(_P, "该国家或地区被禁止发送"),
@@ -168,8 +175,8 @@ ERROR_RULES: Final[Mapping[str, ErrorRule]] = {
 }
 #: Families, tried in order when the exact code is not in :data:`ERROR_RULES`.
 PREFIX_RULES: Final[tuple[tuple[str, ErrorRule], ...]] = (
-    ("LimitExceeded", _retry("超过腾讯云频率或配额限制", 60.0)),
-    ("RequestLimitExceeded", _retry("请求过于频繁", 1.0)),
+    ("LimitExceeded", _limit("超过腾讯云频率或配额限制", 60.0)),
+    ("RequestLimitExceeded", _limit("请求过于频繁", 1.0)),
     ("InternalError", _retry("腾讯云内部错误", None)),
     ("AuthFailure", _rule(_C, "腾讯云 API 密钥或签名校验失败")),
     ("UnauthorizedOperation", _rule(_C, "腾讯云账号未授权此操作")),
@@ -197,7 +204,7 @@ def classify_error(code: str, message: str, now: datetime) -> ChannelError:
     if message and message != code:
         text += f"：{message}"
     match rule.kind:
-        case ErrorKind.RETRY:
+        case ErrorKind.RETRY | ErrorKind.LIMIT:
             wait = _seconds_until(now, time(0, 0)) if rule.wait == MIDNIGHT else rule.wait
             return RetryableError(text, code=code, retry_after=wait)
         case ErrorKind.OPTED_OUT:
@@ -214,6 +221,8 @@ def _next_local(now: datetime, at: time) -> datetime:
     local = now.astimezone(SHANGHAI)
     target = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
     if target <= local:
+            if rule.kind is ErrorKind.LIMIT and wait is not None:
+                return RateLimitedError(text, code=code, retry_after=wait)
         target = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=SHANGHAI)
     return target
 

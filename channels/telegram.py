@@ -13,7 +13,7 @@ Pure core, I/O at the edge: :func:`build_request` turns a message into aiogram's
 aiogram's ``check_response`` of the HTTP status and JSON) onto the hub's errors:
 
 ========================================  ===========================================
-``TelegramRetryAfter`` (429)              :class:`RetryableError` with ``retry_after``
+``TelegramRetryAfter`` (429)              :class:`RateLimitedError` with ``retry_after``
 ``TelegramForbiddenError`` (403 blocked)  :class:`OptedOutError` (the user blocked the bot)
 ``TelegramBadRequest`` (400 chat not …)   :class:`PermanentError`
 ``TelegramUnauthorizedError`` (401)       :class:`ProviderConfigError` (the token)
@@ -55,6 +55,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -116,7 +117,7 @@ def error_of(exc: TelegramAPIError | ClientDecodeError) -> ChannelError:
         return RetryableError(f"Telegram 应答无法解析: {exc}", code="Decode")
     detail = exc.message
     if isinstance(exc, TelegramRetryAfter):
-        return RetryableError(
+        return RateLimitedError(
             f"Telegram 限流，{exc.retry_after} 秒后重试 ({detail})",
             code="429",
             retry_after=float(exc.retry_after),

@@ -23,11 +23,11 @@ import binascii
 import hashlib
 import hmac
 import os
-import re
 import struct
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any, Final, NoReturn
+from xml.parsers import expat
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -35,6 +35,7 @@ from hub.errors import HubError
 
 __all__ = [
     "BLOCK_SIZE",
+    "MAX_XML_DEPTH",
     "DecryptError",
     "MalformedXmlError",
     "ReceiverMismatchError",
@@ -51,14 +52,12 @@ __all__ = [
     "sign",
     "signature_matches",
     "xml_text",
+    "xml_time",
 ]
 
 BLOCK_SIZE: Final = 32  # WXBizMsgCrypt pads to 32-byte blocks
 _RANDOM_LEN: Final = 16
 _LEN_FIELD: Final = struct.Struct(">I")
-# Callback bodies are a few hundred bytes; a WeChat server never sends a DOCTYPE. Refusing
-# one up front keeps entity tricks (billion laughs, external entities) away from the parser.
-_DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 class WechatCryptoError(HubError):
@@ -179,39 +178,96 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
     """The children of a ``<xml>`` document: leaf text as ``str``, nested elements as dicts.
 
     A tag that repeats becomes a list (WeCom's ``SelectedItems``/``OptionIds``). Raises
-    :class:`MalformedXmlError` for anything that is not such a document.
+    :class:`MalformedXmlError` for anything that is not such a document: this parses bodies
+    before their signature is known (an encrypted callback's outer envelope), so it builds no
+    tree it has not bounded — nesting deeper than :data:`MAX_XML_DEPTH` is refused as it is
+    met, and a DOCTYPE or entity declaration (in any encoding) is refused before it is used.
     """
-    data = body.encode("utf-8") if isinstance(body, str) else body
-    if _DOCTYPE.search(data):
-        raise MalformedXmlError("XML 中不允许 DOCTYPE/ENTITY")
+    builder = _FieldsBuilder()
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_declarations
+    parser.EntityDeclHandler = _refuse_declarations
+    parser.ExternalEntityRefHandler = _refuse_declarations
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.text
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
+        parser.Parse(body.encode("utf-8") if isinstance(body, str) else body, True)
+    except expat.ExpatError as exc:
         raise MalformedXmlError(f"XML 无法解析: {exc}") from exc
-    if root.tag != "xml":
-        raise MalformedXmlError(f"根元素应为 <xml>，实际为 <{root.tag}>")
-    children = _element_value(root)
-    return children if isinstance(children, dict) else {}
+    return builder.fields()
 
 
-def _element_value(element: ET.Element) -> str | dict[str, Any]:
-    if len(element) == 0:
-        return element.text or ""
-    values: dict[str, Any] = {}
-    for child in element:
-        value = _element_value(child)
-        if child.tag in values:
-            earlier = values[child.tag]
-            values[child.tag] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
+# WeChat's documents are flat; WeCom's deepest is xml/SelectedItems/SelectedItem/OptionIds/OptionId.
+MAX_XML_DEPTH: Final = 8
+
+
+def _refuse_declarations(*_: object) -> NoReturn:
+    raise MalformedXmlError("XML 中不允许 DOCTYPE/ENTITY")
+
+
+class _FieldsBuilder:
+    """Expat handlers that build :func:`parse_xml`'s dict with an explicit stack (no recursion)."""
+
+    def __init__(self) -> None:
+        self._root: tuple[str, dict[str, Any] | str] | None = None
+        # One (tag, children, text) per open element, the innermost last.
+        self._open: list[tuple[str, dict[str, Any], list[str]]] = []
+
+    def start(self, tag: str, _attributes: dict[str, str]) -> None:
+        if not self._open and (self._root is not None or tag != "xml"):
+            raise MalformedXmlError(f"根元素应为 <xml>，实际为 <{tag}>")
+        if len(self._open) >= MAX_XML_DEPTH:
+            raise MalformedXmlError(f"XML 嵌套超过 {MAX_XML_DEPTH} 层 (nesting too deep)")
+        self._open.append((tag, {}, []))
+
+    def text(self, data: str) -> None:
+        if not self._open:
+            return  # whitespace around the root
+        _tag, children, text = self._open[-1]
+        if not children:  # a leaf's text; text between children is layout
+            text.append(data)
+
+    def end(self, _tag: str) -> None:
+        tag, children, text = self._open.pop()
+        value: dict[str, Any] | str = children if children else "".join(text)
+        if not self._open:
+            self._root = (tag, value)
+            return
+        siblings = self._open[-1][1]
+        if tag in siblings:
+            earlier = siblings[tag]
+            siblings[tag] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
         else:
-            values[child.tag] = value
-    return values
+            siblings[tag] = value
+
+    def fields(self) -> dict[str, Any]:
+        if self._root is None:
+            raise MalformedXmlError("XML 为空")
+        value = self._root[1]
+        return value if isinstance(value, dict) else {}
 
 
 def xml_text(fields: Mapping[str, Any], name: str) -> str:
     """A leaf field's text, stripped; ``""`` when absent or not a leaf."""
     value = fields.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def xml_time(fields: Mapping[str, Any], name: str) -> datetime | None:
+    """A leaf field holding epoch seconds (``CreateTime``) as a UTC time; ``None`` when absent.
+
+    :class:`MalformedXmlError` unless it is 1 to 10 ASCII digits: ``str.isdigit`` would take
+    ``²`` (which ``int`` refuses), and a huge number overflows ``datetime``.
+    """
+    text = xml_text(fields, name)
+    if not text:
+        return None
+    if len(text) > 10 or not text.isascii() or not text.isdigit():
+        raise MalformedXmlError(f"{name} 应为 Unix 秒数 ({name})")
+    return datetime.fromtimestamp(int(text), UTC)
 
 
 def build_xml(fields: Mapping[str, str | int]) -> str:

@@ -54,6 +54,7 @@ from hub.clock import SHANGHAI, Clock
 from hub.config import DispatchSettings
 from hub.metrics import HubMetrics
 from hub.optouts import record_opt_out
+    RateLimitedError,
 from hub.queue import Queue, StreamEntry
 from hub.ratelimit import TokenBucket
 from hub.store.db import Database
@@ -114,6 +115,13 @@ def _status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
     Without ANALYZE statistics SQLite guesses an equality on the status index is selective and
     scans every queued message instead of looking the batch's ids up by primary key: the
     whole backlog per claim. The cast hides the column from the planner (PostgreSQL plans by
+# A provider's rate-limit windows are waited for without using up attempts, but not forever:
+# a window that would end more than this after the message was first limited fails it (two
+# daily limits in a row are waited for, a third is not). The first limit's time is kept in the
+# message's params under RATE_LIMITED_SINCE.
+LIMIT_HORIZON = timedelta(hours=48)
+RATE_LIMITED_SINCE = "rate_limited_since"
+
     its statistics and uses the primary key either way).
     """
     return sa.cast(_MESSAGE.c.status, sa.String) == status.value
@@ -442,3 +450,31 @@ class Dispatcher:
             self.settings.backoff_base_seconds * 2 ** (attempt_no - 1),
         )
         return ceiling * self.rng.uniform(0.5, 1.0)  # jitter spreads a burst of retries
+        if isinstance(error, RateLimitedError):
+            waiting = self._wait_for_window(item, error, now)
+            if not isinstance(waiting, PermanentError):
+                return waiting
+            error = waiting  # waited long enough: as if refused (the next channel, else failed)
+    def _wait_for_window(
+        self, item: _Claimed, error: RateLimitedError, now: datetime
+    ) -> tuple[str, dict[str, Any], tuple[str, Any]] | PermanentError:
+        """Retry when the provider's window opens, the wait not counted as a failed attempt.
+
+        The message is fine, only early (a number's 30-second, hourly or daily limit): counting
+        the waits would dead-letter it after ``max_attempts`` windows. A window that ends beyond
+        :data:`LIMIT_HORIZON` after the first limit gives up, with the reason.
+        """
+        params = item.message.params
+        first = params.get(RATE_LIMITED_SINCE)
+        since = datetime.fromisoformat(first) if isinstance(first, str) else now
+        due = now + timedelta(seconds=max(error.retry_after, 0.0))
+        if due - since > LIMIT_HORIZON:
+            waited, most = (now - since) / timedelta(hours=1), LIMIT_HORIZON / timedelta(hours=1)
+            reason = f"服务商限流已等待 {waited:.0f} 小时，再等将超过 {most:.0f} 小时上限，不再重试"
+            return PermanentError(f"{reason}：{error}", code=error.code)
+        reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
+        changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
+                   "status_reason": reason, "attempts": item.attempt_no - 1,
+                   "params": {**params, RATE_LIMITED_SINCE: since.isoformat()}}  # fmt: skip
+        return "limited", changes, ("retry", due.timestamp())
+

@@ -19,6 +19,9 @@ never get a failure turned into ``False`` or a log line.
     ├── RenderError              a template failed to render (syntax, undefined variable, caps)
     └── ChannelError             a provider call failed (defined in channels.base)
         ├── RetryableError       try again later; carries ``retry_after`` seconds
+        │   └── RateLimitedError the provider's rate/quota window is full (a number's 30 s,
+        │                        hourly or daily limit, HTTP 429): retry when it opens, after
+        │                        ``retry_after``; the wait is not a failed attempt
         └── PermanentError       never retry this message on this channel; carries ``code``
 
 Messages meant for clerks (import rejects, config errors shown by the CLI) are in Chinese;

@@ -103,6 +103,10 @@ class RedisKeys:
         """Marks a webhook event (not a reply) already handled, for providers that redeliver."""
         return f"{self.prefix}:seen:{_checked('provider', provider)}:{_checked('event', event_id)}"
 
+    def webhook_nonce(self, provider: str, signed: str) -> str:
+        """A signature's (timestamp, nonce) seen -> hash of its body (expires with the window)."""
+        return f"{self.prefix}:nonce:{_checked('provider', provider)}:{_checked('nonce', signed)}"
+
     def pattern(self) -> str:
         """A SCAN ``MATCH`` pattern for every key under this prefix (cleanup, diagnostics)."""
         return f"{self.prefix}:*"

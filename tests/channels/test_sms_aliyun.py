@@ -25,6 +25,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -239,13 +240,14 @@ def test_answers_map_to_one_result_per_message() -> None:
 @pytest.mark.parametrize(
     ("code", "message_text", "status", "kind", "retry_after"),
     [
-        ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1", 200, RetryableError, 60.0),
-        ("isv.BUSINESS_LIMIT_CONTROL", "触发小时级流控Permits:5", 200, RetryableError, 3600.0),
+        ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1", 200, RateLimitedError, 60.0),
+        ("isv.BUSINESS_LIMIT_CONTROL", "触发小时级流控Permits:5", 200, RateLimitedError, 3600.0),
         # FixedClock is 10:00 in Beijing: a daily limit lifts at midnight, 14 hours on.
-        ("isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200, RetryableError, 14 * 3600.0),
-        ("isv.DAY_LIMIT_CONTROL", "触发日发送限额", 200, RetryableError, 14 * 3600.0),
+        ("isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200,
+         RateLimitedError, 14 * 3600.0),
+        ("isv.DAY_LIMIT_CONTROL", "触发日发送限额", 200, RateLimitedError, 14 * 3600.0),
         ("Throttling.User", "Request was denied due to user flow control.", 400,
-         RetryableError, 1.0),
+         RateLimitedError, 1.0),
         ("isp.SYSTEM_ERROR", "系统错误", 200, RetryableError, None),
         ("ServiceUnavailable", "", 503, RetryableError, None),
         ("SomethingNew", "", 502, RetryableError, None),
@@ -349,8 +351,8 @@ async def test_wrong_credentials_are_a_config_error_and_a_stale_clock_is_retried
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
-        ("isv.BUSINESS_LIMIT_CONTROL", RetryableError),
-        ("Throttling.User", RetryableError),
+        ("isv.BUSINESS_LIMIT_CONTROL", RateLimitedError),
+        ("Throttling.User", RateLimitedError),
         ("isp.SYSTEM_ERROR", RetryableError),
         ("InternalError", RetryableError),
         ("ServiceUnavailable", RetryableError),

@@ -15,6 +15,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -183,15 +184,15 @@ def test_template_params_go_in_the_templates_declared_order() -> None:
     ("code", "kind", "retry_after"),
     [
         # Per-number limits: retry that number when its window ends.
-        ("LimitExceeded.PhoneNumberThirtySecondLimit", RetryableError, 30.0),
-        ("LimitExceeded.PhoneNumberOneHourLimit", RetryableError, 3600.0),
-        ("LimitExceeded.PhoneNumberDailyLimit", RetryableError, 14 * 3600.0),  # midnight
-        ("LimitExceeded.PhoneNumberSameContentDailyLimit", RetryableError, 14 * 3600.0),
-        ("LimitExceeded.AppDailyLimit", RetryableError, 14 * 3600.0),
-        ("LimitExceeded.DeliveryFrequencyLimit", RetryableError, 60.0),
-        ("LimitExceeded.SomethingNew", RetryableError, 60.0),
-        ("RequestLimitExceeded", RetryableError, 1.0),
-        ("RequestLimitExceeded.UinLimitExceeded", RetryableError, 1.0),
+        ("LimitExceeded.PhoneNumberThirtySecondLimit", RateLimitedError, 30.0),
+        ("LimitExceeded.PhoneNumberOneHourLimit", RateLimitedError, 3600.0),
+        ("LimitExceeded.PhoneNumberDailyLimit", RateLimitedError, 14 * 3600.0),  # midnight
+        ("LimitExceeded.PhoneNumberSameContentDailyLimit", RateLimitedError, 14 * 3600.0),
+        ("LimitExceeded.AppDailyLimit", RateLimitedError, 14 * 3600.0),
+        ("LimitExceeded.DeliveryFrequencyLimit", RateLimitedError, 60.0),
+        ("LimitExceeded.SomethingNew", RateLimitedError, 60.0),
+        ("RequestLimitExceeded", RateLimitedError, 1.0),
+        ("RequestLimitExceeded.UinLimitExceeded", RateLimitedError, 1.0),
         ("InternalError", RetryableError, None),
         ("InternalError.Timeout", RetryableError, None),
         ("AuthFailure.SignatureExpire", RetryableError, None),

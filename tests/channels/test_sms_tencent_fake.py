@@ -23,6 +23,7 @@ from channels.base import (
     OptedOutError,
     OutboundMessage,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -214,7 +215,7 @@ async def test_per_number_errors_touch_only_their_number(
     ("code", "kind"),
     [
         ("InternalError.Timeout", RetryableError),
-        ("RequestLimitExceeded", RetryableError),
+        ("RequestLimitExceeded", RateLimitedError),
         ("FailedOperation.TemplateIncorrectOrUnapproved", ProviderConfigError),
         ("UnauthorizedOperation.SmsSdkAppIdVerifyFail", ProviderConfigError),
         ("FailedOperation.MarketingSendTimeConstraint", HoldError),

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from channels.fakes.wechat_push import CallbackRequest, WechatPush
+from channels.wechat_crypto import WechatCrypto, build_xml, sign
 from hub.clock import FixedClock
 from hub.config import Settings, load_settings
 from hub.errors import ConfigError
@@ -390,3 +391,131 @@ def test_a_malformed_encoding_aes_key_fails_at_start_naming_the_key(
     with pytest.raises(ConfigError) as caught:
         load_settings(path, env={**SECRETS, "WC_KEY": "too-short"})
     assert caught.value.key == "channels.wechat.apps.work.encoding_aes_key"
+
+
+# --- hostile input: 4xx, nothing stored --------------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    return b"<xml>" + b"<a>" * depth + b"x" + b"</a>" * depth + b"</xml>"
+
+
+def sealed_request(hub: Hub, message: bytes) -> CallbackRequest:
+    """A WeCom callback, correctly encrypted and signed, carrying ``message`` as is."""
+    crypto = WechatCrypto(WC_TOKEN, WC_KEY, WC_CORP)
+    timestamp, nonce = str(int(hub.clock.now().timestamp())), "1234567890"
+    sealed = crypto.seal(message)
+    params = {"msg_signature": sign(WC_TOKEN, timestamp, nonce, sealed), "timestamp": timestamp,
+              "nonce": nonce}  # fmt: skip
+    body = build_xml({"ToUserName": WC_CORP, "AgentID": WC_AGENT, "Encrypt": sealed}).encode()
+    return CallbackRequest("POST", params, body)
+
+
+async def seen_keys(hub: Hub) -> list[str]:
+    return [key async for key in hub.redis.scan_iter(match=f"{hub.keys.prefix}:seen:*")]
+
+
+@pytest.mark.parametrize("mode", ["oa-safe", "oa-plain", "wecom"])
+async def test_xml_nested_8000_deep_is_400_and_stores_nothing(hub: Hub, mode: str) -> None:
+    # Safe mode parses the envelope before the signature (over its Encrypt) can be checked.
+    push = hub.wecom() if mode == "wecom" else hub.oa(safe_mode=mode == "oa-safe")
+    genuine = push.text(USERID if mode == "wecom" else OPENID, "5")
+    response = await hub.send(push, dataclasses.replace(genuine, body=nested(8000)),
+                              WC_URL if mode == "wecom" else OA_URL)  # fmt: skip
+    assert response.status_code == 400
+    assert await hub.replies() == []
+
+
+async def test_a_signed_message_nested_2000_deep_is_400_and_stores_nothing(hub: Hub) -> None:
+    push = hub.wecom()
+    response = await hub.send(push, sealed_request(hub, nested(2000)), WC_URL)
+    assert response.status_code == 400
+    assert await hub.replies() == []
+
+
+async def test_a_wecom_multiple_choice_card_is_within_the_depth_limit(hub: Hub) -> None:
+    items = ("<SelectedItems><SelectedItem><QuestionKey>q</QuestionKey><OptionIds>"
+             "<OptionId>a</OptionId><OptionId>b</OptionId></OptionIds></SelectedItem>"
+             "</SelectedItems>")  # fmt: skip
+    message = (f"<xml><ToUserName>{WC_CORP}</ToUserName><FromUserName>{USERID}</FromUserName>"
+               f"<CreateTime>{int(hub.clock.now().timestamp())}</CreateTime>"
+               "<MsgType>event</MsgType><Event>template_card_event</Event>"
+               f"<EventKey>vote</EventKey><TaskId>t1</TaskId>{items}"
+               f"<AgentID>{WC_AGENT}</AgentID></xml>")  # fmt: skip
+    response = await hub.send(hub.wecom(), sealed_request(hub, message.encode()), WC_URL)
+    assert response.status_code == 200
+    [reply] = await hub.replies()
+    assert reply.text == "a,b"
+
+
+async def test_an_entity_declared_in_utf16_is_400_and_stores_nothing(hub: Hub) -> None:
+    push = hub.oa(safe_mode=False)
+    document = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE xml [<!ENTITY e "伪造">]>'
+                f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName>"
+                f"<CreateTime>{int(hub.clock.now().timestamp())}</CreateTime>"
+                "<MsgType>text</MsgType><Content>&e;</Content><MsgId>1</MsgId></xml>")  # fmt: skip
+    request = dataclasses.replace(push.text(OPENID, "5"), body=document.encode("utf-16"))
+    response = await hub.send(push, request, OA_URL)
+    assert response.status_code == 400
+    assert await hub.replies() == []
+
+
+@pytest.mark.parametrize("created", ["²", "1" + "0" * 30, "-5", "١٧٠٠٠٠٠٠٠٠"])
+async def test_a_receipt_whose_create_time_is_not_epoch_seconds_is_400_and_changes_nothing(
+    hub: Hub, created: str
+) -> None:
+    message_id = await add_sent_message(hub, "200163836")
+    push = hub.oa()
+    request = push.event(OPENID, "TEMPLATESENDJOBFINISH", MsgID=200163836,
+                         Status="failed:user block", CreateTime=created)  # fmt: skip
+    response = await hub.send(push, request, OA_URL)
+    assert response.status_code == 400
+    assert (await message_status(hub, message_id))[0] == MessageStatus.SENT
+    assert await hub.opt_outs() == []
+    assert await seen_keys(hub) == []  # WeChat's corrected redelivery would still apply
+
+
+# --- plain mode: a signature carries one body --------------------------------------------------
+
+
+async def test_a_plain_mode_signature_reused_for_another_body_is_403(hub: Hub) -> None:
+    push = hub.oa(safe_mode=False)
+    genuine = push.text(OPENID, "5")
+    assert (await hub.send(push, genuine, OA_URL)).status_code == 200
+    # The same signature, another message: a different text, then another sender (the openid
+    # query parameter is not signed either).
+    other_text = dataclasses.replace(genuine, body=push.text(OPENID, "1").body)
+    other_sender = dataclasses.replace(genuine, body=push.text(USERID, "1").body,
+                                       params={**genuine.params, "openid": USERID})  # fmt: skip
+    for forged in (other_text, other_sender):
+        assert (await hub.send(push, forged, OA_URL)).status_code == 403
+    [reply] = await hub.replies()
+    assert reply.text == "5"
+
+
+async def test_a_plain_mode_signature_reused_for_an_event_is_403(hub: Hub) -> None:
+    push = hub.oa(safe_mode=False)
+    genuine = push.text(OPENID, "5")
+    assert (await hub.send(push, genuine, OA_URL)).status_code == 200
+    forged = dataclasses.replace(genuine, body=push.unsubscribe(OPENID).body)
+    assert (await hub.send(push, forged, OA_URL)).status_code == 403
+    assert await hub.opt_outs() == []
+
+
+async def test_a_plain_mode_redelivery_of_the_same_body_is_answered_and_stored_once(
+    hub: Hub,
+) -> None:
+    push = hub.oa(safe_mode=False)
+    request = push.text(OPENID, "5")
+    outcomes = [await hub.send(push, request, OA_URL) for _ in range(2)]  # WeChat's retry
+    assert [(r.status_code, r.text) for r in outcomes] == [(200, "success")] * 2
+    assert len(await hub.replies()) == 1
+
+
+async def test_a_plain_mode_nonce_is_remembered_until_its_timestamp_leaves_the_window(
+    hub: Hub,
+) -> None:
+    push = hub.oa(safe_mode=False)
+    await hub.send(push, push.text(OPENID, "5"), OA_URL)
+    [key] = [k async for k in hub.redis.scan_iter(match=f"{hub.keys.prefix}:nonce:*")]
+    assert 300 <= await hub.redis.ttl(key) <= 301

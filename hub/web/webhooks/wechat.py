@@ -12,7 +12,11 @@
 
 A request whose signature fails is 401, one whose timestamp is further than
 ``channels.wechat.replay_window_seconds`` from now (a replay) or whose trailer names another app
-is 403, a body that is not WeChat's XML is 400 — and none of them stores anything.
+is 403, a body that is not WeChat's XML is 400 — and none of them stores anything. In plain
+mode, whose signature covers no body, a (timestamp, nonce) that already came with another body
+is 403 too. The XML is parsed without recursion, DOCTYPE or entities, at most
+:data:`channels.wechat_crypto.MAX_XML_DEPTH` deep: an encrypted callback's envelope is parsed
+before its signature can be checked.
 
 After verification, within the request and without calling out (WeChat waits 5 s, then retries
 up to three times): a user message is stored through :func:`hub.inbound.accept_reply` (deduped
@@ -25,10 +29,11 @@ whose text is the button key; events are deduped on sender + CreateTime + event 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -46,6 +51,7 @@ from channels.wechat_crypto import (
     parse_xml,
     signature_matches,
     xml_text,
+    xml_time,
 )
 from hub.errors import ConfigError
 from hub.identifiers import mask_id
@@ -165,9 +171,12 @@ def router(ctx: WebhookContext) -> APIRouter:
         query = request.query_params
         with _refusals(callback):
             fields = _open(callback, query, body)
+            created = xml_time(fields, "CreateTime")
         _require_fresh(ctx, callback, query.get("timestamp", ""))
+        if not _encrypted(callback, query):
+            await _require_first_use(ctx, callback, query, body)
         _require_addressed_to(callback, query, fields)
-        await _handle(ctx, callback, fields)
+        await _handle(ctx, callback, fields, created)
         return PlainTextResponse(SUCCESS)
 
     return api
@@ -191,9 +200,14 @@ def _refusals(app: CallbackApp) -> Iterator[None]:
 _DETAILS: Final = {400: "malformed XML", 401: "bad signature", 403: "forbidden"}
 
 
+def _encrypted(app: CallbackApp, query: Mapping[str, str]) -> bool:
+    """Safe mode (always for WeCom): the signature covers the body."""
+    return app.kind == "wecom" or query.get("encrypt_type", "").lower() == "aes"
+
+
 def _open(app: CallbackApp, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-    if app.kind == "wecom" or query.get("encrypt_type", "").lower() == "aes":
+    if _encrypted(app, query):
         return app.opener().decrypt_message(query.get("msg_signature"), timestamp, nonce, body)
     if query.get("encrypt_type", "raw").lower() != "raw":
         raise SignatureError(f"不支持的加密方式 {query.get('encrypt_type')!r}")
@@ -205,13 +219,42 @@ def _open(app: CallbackApp, query: Mapping[str, str], body: bytes) -> dict[str, 
 def _require_fresh(ctx: WebhookContext, app: CallbackApp, timestamp: str) -> None:
     """403 unless ``timestamp`` (epoch seconds) is within the replay window of now."""
     window = ctx.settings.channels.wechat.replay_window_seconds
-    try:
+    # ASCII digits only: int() also takes " 12", "1_2" and other scripts' digits.
+    if len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit():
         skew = abs(ctx.clock.now().timestamp() - int(timestamp))
-    except ValueError:
+    else:
         skew = float("inf")
     if skew > window:
         log.warning("wechat_callback_refused", app=app.name, status=403, reason="stale_timestamp")
         raise HTTPException(status_code=403, detail="timestamp outside the replay window")
+
+
+async def _require_first_use(
+    ctx: WebhookContext, app: CallbackApp, query: Mapping[str, str], body: bytes
+) -> None:
+    """403 when a plain-mode signature already came with another body.
+
+    Plain mode signs only timestamp and nonce, so a signature seen once could carry any body
+    (any openid) until its timestamp leaves the window. Each (timestamp, nonce) is remembered
+    with its body's hash until then; the same body again is WeChat's retry (deduped further
+    on), another one is refused.
+    """
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    signed = hashlib.sha256(f"{timestamp}\n{nonce}".encode()).hexdigest()[:40]
+    key = ctx.keys.webhook_nonce(app.provider, signed)
+    digest = hashlib.sha256(body).hexdigest()
+    # Fresh: |now - timestamp| <= window, so the signature is usable until timestamp + window.
+    window = ctx.settings.channels.wechat.replay_window_seconds
+    ttl = max(1, int(timestamp) + window - int(ctx.clock.now().timestamp()) + 1)
+    if await ctx.redis.set(key, digest, nx=True, ex=ttl):
+        return
+    earlier = await ctx.redis.get(key)
+    if isinstance(earlier, bytes):
+        earlier = earlier.decode("ascii", "replace")
+    if isinstance(earlier, str) and hmac.compare_digest(earlier, digest):
+        return
+    log.warning("wechat_callback_refused", app=app.name, status=403, reason="nonce_reused")
+    raise HTTPException(status_code=403, detail="signature already used")
 
 
 def _require_addressed_to(
@@ -230,7 +273,9 @@ def _require_addressed_to(
 # --- after verification ------------------------------------------------------------------------
 
 
-async def _handle(ctx: WebhookContext, app: CallbackApp, fields: dict[str, Any]) -> None:
+async def _handle(
+    ctx: WebhookContext, app: CallbackApp, fields: dict[str, Any], created: datetime | None
+) -> None:
     sender = xml_text(fields, "FromUserName")
     if not sender:
         raise HTTPException(status_code=400, detail="FromUserName missing")
@@ -247,7 +292,7 @@ async def _handle(ctx: WebhookContext, app: CallbackApp, fields: dict[str, Any])
         log.info("wechat_event_redelivered", app=app.name, wechat_event=event)
         return
     try:
-        await _apply_event(ctx, app, event, sender, fields)
+        await _apply_event(ctx, app, event, sender, fields, created)
     except BaseException:
         await ctx.redis.delete(seen)  # not applied: WeChat's retry must apply it
         raise
@@ -321,8 +366,9 @@ def _event_id(app: CallbackApp, sender: str, fields: Mapping[str, Any]) -> str:
 
 
 async def _apply_event(
-    ctx: WebhookContext, app: CallbackApp, event: str, sender: str, fields: Mapping[str, Any]
-) -> None:
+    ctx: WebhookContext, app: CallbackApp, event: str, sender: str, fields: Mapping[str, Any],
+    created: datetime | None,
+) -> None:  # fmt: skip
     if event == "unsubscribe":
         source = "wecom_unsubscribe" if app.kind == "wecom" else "wechat_unsubscribe"
         ids = await opt_out_address(ctx.db, ctx.clock, app.channel, sender, source=source)
@@ -331,7 +377,7 @@ async def _apply_event(
         lifted = await lift_leave_opt_outs(ctx, app, sender)
         log.info("wechat_subscribed", app=app.name, sender=mask_id(sender), lifted=lifted)
     elif event == "templatesendjobfinish" and app.kind == "official_account":
-        await _apply_receipt(ctx, app, sender, fields)
+        await _apply_receipt(ctx, app, sender, fields, created)
     else:
         log.debug("wechat_event_ignored", app=app.name, wechat_event=event)
 
@@ -381,14 +427,13 @@ _STATUS_DETAIL: Final = {
 
 
 async def _apply_receipt(
-    ctx: WebhookContext, app: CallbackApp, sender: str, fields: Mapping[str, Any]
-) -> None:
+    ctx: WebhookContext, app: CallbackApp, sender: str, fields: Mapping[str, Any],
+    at: datetime | None,
+) -> None:  # fmt: skip
     status = xml_text(fields, "Status")
     msg_id = xml_text(fields, "MsgID") or xml_text(fields, "MsgId")
     if not msg_id:
         raise HTTPException(status_code=400, detail="MsgID missing")
-    created = xml_text(fields, "CreateTime")
-    at = datetime.fromtimestamp(int(created), UTC) if created.isdigit() else None
     receipt = DeliveryReceipt(provider=app.provider, provider_message_id=msg_id,
                               delivered=status == "success", at=at, error_code=status,
                               detail=_STATUS_DETAIL.get(status, ""))  # fmt: skip
