@@ -33,8 +33,6 @@ class RetryableError(ChannelError):
         super().__init__(message, code=code)
 
 
-class PermanentError(ChannelError):
-    """This message cannot go out on this channel (bad address, opted out, template refused)."""
 class RateLimitedError(RetryableError):
     """The provider's rate or quota window is full; it opens after ``retry_after`` seconds.
 
@@ -51,6 +49,8 @@ class RateLimitedError(RetryableError):
         super().__init__(message, code=code, retry_after=retry_after)
 
 
+class PermanentError(ChannelError):
+    """This message cannot go out on this channel (bad address, opted out, template refused)."""
 
 
 class OptedOutError(PermanentError):

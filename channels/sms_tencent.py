@@ -43,6 +43,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -53,7 +54,6 @@ from hub.clock import SHANGHAI, Clock
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
-    RateLimitedError,
 VERSION: Final = "2021-01-11"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
@@ -96,6 +96,7 @@ def _host(endpoint: str) -> str:
 
 class ErrorKind(StrEnum):
     RETRY = "retry"  # RetryableError: transient; ``wait`` says when to try again
+    LIMIT = "limit"  # RateLimitedError: a rate/quota window; ``wait`` is when it opens
     OPTED_OUT = "opted_out"  # OptedOutError: the recipient refused; record an opt-out
     CONFIG = "config"  # ProviderConfigError: our template/signature/account; alert an admin
     HOLD = "hold"  # HoldError: not now, later OK (marketing window opens at 08:00)
@@ -111,12 +112,16 @@ Wait = float | Literal["midnight"] | None
 class ErrorRule:
     kind: ErrorKind
     reason: str  # what a clerk reads, in Chinese; the code follows in parentheses
-    LIMIT = "limit"  # RateLimitedError: a rate/quota window; ``wait`` is when it opens
     wait: Wait = None  # RETRY (None: the dispatcher's backoff) and LIMIT only
 
 
 def _retry(reason: str, wait: Wait) -> ErrorRule:
     return ErrorRule(ErrorKind.RETRY, reason, wait)
+
+
+def _limit(reason: str, wait: float | Literal["midnight"]) -> ErrorRule:
+    """A window: retried when it opens, the wait not counted as a failed attempt."""
+    return ErrorRule(ErrorKind.LIMIT, reason, wait)
 
 
 def _rule(kind: ErrorKind, reason: str) -> ErrorRule:
@@ -134,11 +139,6 @@ ERROR_RULES: Final[Mapping[str, ErrorRule]] = {
     "LimitExceeded.PhoneNumberSameContentDailyLimit": _limit("该号码当日相同内容超限", MIDNIGHT),
     "LimitExceeded.DeliveryFrequencyLimit": _limit("命中发送频率限制策略", 60.0),
     # The application's daily quotas reset at midnight, Beijing time.
-def _limit(reason: str, wait: float | Literal["midnight"]) -> ErrorRule:
-    """A window: retried when it opens, the wait not counted as a failed attempt."""
-    return ErrorRule(ErrorKind.LIMIT, reason, wait)
-
-
     "LimitExceeded.AppDailyLimit": _limit("应用当日发送量超限", MIDNIGHT),
     "LimitExceeded.DailyLimit": _limit("当日发送量超限", MIDNIGHT),
     "LimitExceeded.AppGlobalDailyLimit": _limit("应用当日发送量超限", MIDNIGHT),
@@ -206,6 +206,8 @@ def classify_error(code: str, message: str, now: datetime) -> ChannelError:
     match rule.kind:
         case ErrorKind.RETRY | ErrorKind.LIMIT:
             wait = _seconds_until(now, time(0, 0)) if rule.wait == MIDNIGHT else rule.wait
+            if rule.kind is ErrorKind.LIMIT and wait is not None:
+                return RateLimitedError(text, code=code, retry_after=wait)
             return RetryableError(text, code=code, retry_after=wait)
         case ErrorKind.OPTED_OUT:
             return OptedOutError(text, code=code)
@@ -221,8 +223,6 @@ def _next_local(now: datetime, at: time) -> datetime:
     local = now.astimezone(SHANGHAI)
     target = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
     if target <= local:
-            if rule.kind is ErrorKind.LIMIT and wait is not None:
-                return RateLimitedError(text, code=code, retry_after=wait)
         target = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=SHANGHAI)
     return target
 

@@ -46,6 +46,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -54,7 +55,6 @@ from hub.clock import SHANGHAI, Clock
 from hub.config import DispatchSettings
 from hub.metrics import HubMetrics
 from hub.optouts import record_opt_out
-    RateLimitedError,
 from hub.queue import Queue, StreamEntry
 from hub.ratelimit import TokenBucket
 from hub.store.db import Database
@@ -104,6 +104,13 @@ _MARK_FAILED = (
 # A provider's "not now" without a time: try again after this long.
 HOLD_DEFAULT = timedelta(hours=1)
 
+# A provider's rate-limit windows are waited for without using up attempts, but not forever:
+# a window that would end more than this after the message was first limited fails it (two
+# daily limits in a row are waited for, a third is not). The first limit's time is kept in the
+# message's params under RATE_LIMITED_SINCE.
+LIMIT_HORIZON = timedelta(hours=48)
+RATE_LIMITED_SINCE = "rate_limited_since"
+
 # Batches in flight per channel and process: 2 sent ~25% more than 1 in `hub bench` (the
 # worker otherwise idles while SQLite or the provider answers); more only adds contention.
 DEFAULT_PIPELINES = 2
@@ -115,13 +122,6 @@ def _status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
     Without ANALYZE statistics SQLite guesses an equality on the status index is selective and
     scans every queued message instead of looking the batch's ids up by primary key: the
     whole backlog per claim. The cast hides the column from the planner (PostgreSQL plans by
-# A provider's rate-limit windows are waited for without using up attempts, but not forever:
-# a window that would end more than this after the message was first limited fails it (two
-# daily limits in a row are waited for, a third is not). The first limit's time is kept in the
-# message's params under RATE_LIMITED_SINCE.
-LIMIT_HORIZON = timedelta(hours=48)
-RATE_LIMITED_SINCE = "rate_limited_since"
-
     its statistics and uses the primary key either way).
     """
     return sa.cast(_MESSAGE.c.status, sa.String) == status.value
@@ -419,6 +419,11 @@ class Dispatcher:
             changes = {"status": MessageStatus.HELD, "next_attempt_at": until,
                        "status_reason": reason, "attempts": item.attempt_no - 1}  # fmt: skip
             return "held", changes, None
+        if isinstance(error, RateLimitedError):
+            waiting = self._wait_for_window(item, error, now)
+            if not isinstance(waiting, PermanentError):
+                return waiting
+            error = waiting  # waited long enough: as if refused (the next channel, else failed)
         if isinstance(error, RetryableError) and item.attempt_no < self.settings.max_attempts:
             due = now + timedelta(seconds=self._backoff(item.attempt_no, error))
             reason = f"第 {item.attempt_no} 次发送失败，将重试：{error}"
@@ -442,19 +447,6 @@ class Dispatcher:
         reason = f"已发送 {item.attempt_no} 次均失败，转入死信：{error}"
         return "failed", {"status": MessageStatus.DEAD, "status_reason": reason}, ("dead", reason)
 
-    def _backoff(self, attempt_no: int, error: RetryableError) -> float:
-        if error.retry_after is not None:
-            return max(error.retry_after, 0.0)
-        ceiling: float = min(
-            self.settings.backoff_max_seconds,
-            self.settings.backoff_base_seconds * 2 ** (attempt_no - 1),
-        )
-        return ceiling * self.rng.uniform(0.5, 1.0)  # jitter spreads a burst of retries
-        if isinstance(error, RateLimitedError):
-            waiting = self._wait_for_window(item, error, now)
-            if not isinstance(waiting, PermanentError):
-                return waiting
-            error = waiting  # waited long enough: as if refused (the next channel, else failed)
     def _wait_for_window(
         self, item: _Claimed, error: RateLimitedError, now: datetime
     ) -> tuple[str, dict[str, Any], tuple[str, Any]] | PermanentError:
@@ -478,3 +470,11 @@ class Dispatcher:
                    "params": {**params, RATE_LIMITED_SINCE: since.isoformat()}}  # fmt: skip
         return "limited", changes, ("retry", due.timestamp())
 
+    def _backoff(self, attempt_no: int, error: RetryableError) -> float:
+        if error.retry_after is not None:
+            return max(error.retry_after, 0.0)
+        ceiling: float = min(
+            self.settings.backoff_max_seconds,
+            self.settings.backoff_base_seconds * 2 ** (attempt_no - 1),
+        )
+        return ceiling * self.rng.uniform(0.5, 1.0)  # jitter spreads a burst of retries
