@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.errors import RenderError
 from hub.planning import PlanningPolicy, idempotency_key
 from hub.queue import Queue
-from hub.quiet_hours import hold_until
+from hub.quiet_hours import quiet_hold
 from hub.render import TemplateRenderer
 from hub.routing import NoRoute, channel_chain, route_contact
 from hub.store.models import Contact, Department, Enterprise, Message, Officer, Staff
@@ -312,15 +312,14 @@ def _route_and_render(
     params = rendered.message_params()
     if fallbacks:
         params["fallbacks"] = fallbacks
-    release_at = (
-        hold_until(now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off)
+    hold = (
+        quiet_hold(now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off)
         if quiet
         else None
     )
-    status, reason = MessageStatus.QUEUED, None
-    if release_at is not None:
-        local = release_at.astimezone(policy.tz).strftime("%m-%d %H:%M")
-        status, reason = MessageStatus.HELD, f"免打扰时段，将于 {local} 发送"
+    status, reason, release_at = MessageStatus.QUEUED, None, None
+    if hold is not None:
+        status, reason, release_at = MessageStatus.HELD, hold.reason, hold.release_at
     return {
         "channel": primary.channel,
         "address": primary.address,

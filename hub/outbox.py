@@ -72,6 +72,8 @@ class SendOutcome:
     by_channel: Counter[str] = field(default_factory=Counter)
     queued_ids: list[int] = field(default_factory=list)
     samples: list[PlannedMessage] = field(default_factory=list)
+    #: Why the plan did not queue a message: (status, reason) → count (skipped and held).
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: Time spent planning (routing and rendering), storing, and enqueueing, in seconds.
     seconds: dict[str, float] = field(
         default_factory=lambda: {"plan": 0.0, "store": 0.0, "enqueue": 0.0}
@@ -80,6 +82,8 @@ class SendOutcome:
     def count(self, planned: Sequence[PlannedMessage]) -> None:
         """Add a chunk of the plan to the counts (and the first few to the samples)."""
         for p in planned:
+            if p.status is not MessageStatus.QUEUED:
+                self.reasons[(p.status.value, p.reason or "")] += 1
             if p.status is MessageStatus.SKIPPED:
                 self.skipped += 1
             else:

@@ -29,7 +29,7 @@ from hub.audience import Audience
 from hub.clock import SHANGHAI
 from hub.config import QuietHours, RoutingSettings
 from hub.errors import RenderError
-from hub.quiet_hours import hold_until
+from hub.quiet_hours import QuietHold, quiet_hold
 from hub.render import TemplateRenderer
 from hub.routing import NoRoute, Route, channel_chain, route_contact
 from hub.store.db import Database
@@ -119,7 +119,7 @@ class Planner:
             default=self.policy.default_channel, requested=request.channel,
         )  # fmt: skip
         window = self.policy.quiet_hours.window(request.kind)
-        release_at = hold_until(now, window, self.policy.tz, days_off=self.policy.days_off)
+        hold = quiet_hold(now, window, self.policy.tz, days_off=self.policy.days_off)
         async with self.db.read() as session:
             last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
         # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,
@@ -136,7 +136,7 @@ class Planner:
             for enterprise in recipients.enterprises:
                 contacts = recipients.contacts.get(enterprise.id, ())
                 for message in self._plan_enterprise(request, enterprise, contacts, chain):
-                    planned.append(self._limit(request, message, history, release_at))
+                    planned.append(self._limit(request, message, history, hold))
             yield planned
 
     def _plan_enterprise(
@@ -204,7 +204,7 @@ class Planner:
 
     def _limit(
         self, request: SendRequest, message: PlannedMessage, history: _History,
-        release_at: datetime | None,
+        hold: QuietHold | None,
     ) -> PlannedMessage:  # fmt: skip
         """Apply dedupe, frequency caps and quiet hours to a routed message."""
         if message.status is not MessageStatus.QUEUED or message.contact_id is None:
@@ -214,10 +214,9 @@ class Planner:
         reason = history.refusal(message, request.kind, self.policy.routing)
         if reason is not None:
             return dataclasses.replace(message, status=MessageStatus.SKIPPED, reason=reason)
-        if release_at is not None:
-            local = release_at.astimezone(self.policy.tz).strftime("%m-%d %H:%M")
-            return dataclasses.replace(message, status=MessageStatus.HELD, release_at=release_at,
-                            reason=f"免打扰时段，将于 {local} 发送")  # fmt: skip
+        if hold is not None:
+            return dataclasses.replace(message, status=MessageStatus.HELD,
+                                       release_at=hold.release_at, reason=hold.reason)  # fmt: skip
         return message
 
 

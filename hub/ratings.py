@@ -9,6 +9,9 @@
 - Every rating is its own row; the latest counts. A reviewer can flag one as malicious
   (恶意差评) with a reason: the flag is recorded, the row is never deleted, and flagged
   ratings are left out of 好评率 and of the "second bad rating" count.
+- A rating that comes before the ticket's answer and rating request (``ticket_feedback``)
+  went out — held by quiet hours, or still queued — cancels that message: it is ``skipped``
+  with the reason, so the enterprise is not asked at 08:00 to rate what it rated at 22:30.
 
 All in the caller's write transaction. Alert messages are written only when a
 :class:`RatingNotifier` is given; the caller enqueues ``outcome.notified`` after the commit
@@ -28,15 +31,16 @@ from hub.errors import NotFoundError, TransitionError, UsageError
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
 from hub.render import TemplateRenderer
-from hub.store.models import Department, Rating, Staff, Ticket
+from hub.store.models import Department, Message, Rating, Staff, Ticket, TicketEvent
 from hub.ticket_policy import TicketPolicy
 from hub.ticket_recipients import business_office_heads, department_heads
 from hub.tickets import close, record, reopen
-from hub.vocab import RATING_LABELS, MessageKind, TicketEventType, TicketState
+from hub.vocab import RATING_LABELS, MessageKind, MessageStatus, TicketEventType, TicketState
 
 GOOD_FROM = 3
 BAD_UP_TO = 2
 RATING_SOURCES = frozenset({"reply", "button", "web", "phone"})
+ALREADY_RATED_REASON = "已评价，无需再发评价请求"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,8 @@ class RatingOutcome:
     callback_due_at: datetime | None = None
     rectify_due_at: datetime | None = None
     notified: list[NotifyResult] = field(default_factory=list)
+    #: Rating requests not yet sent that the rating made pointless (now ``skipped``).
+    cancelled_requests: int = 0
 
     @property
     def rating_id(self) -> int:
@@ -124,6 +130,7 @@ async def apply_rating(
         rating_id=rating.id, score=score, source=source, comment=comment,
     )  # fmt: skip
     outcome = RatingOutcome(rating=rating, ticket_id=ticket.id)
+    outcome.cancelled_requests = await cancel_unsent_requests(session, ticket.id, now)
     if score >= GOOD_FROM:
         await close(session, ticket, reason="rated", actor=actor, now=now,
                     rating_id=rating.id, score=score)  # fmt: skip
@@ -167,6 +174,31 @@ async def apply_rating(
     )  # fmt: skip
     await session.flush()
     return outcome
+
+
+async def cancel_unsent_requests(session: AsyncSession, ticket_id: int, now: datetime) -> int:
+    """Skip the ticket's rating requests (``ticket_feedback``) still held or queued; a queued
+    one on the stream is then not claimed by the dispatcher (it claims only queued rows)."""
+    requested = await session.scalars(
+        sa.select(TicketEvent.data).where(
+            TicketEvent.ticket_id == ticket_id,
+            TicketEvent.type == TicketEventType.RATING_REQUESTED,
+        )
+    )
+    ids = [d["message_id"] for d in requested if d and isinstance(d.get("message_id"), int)]
+    if not ids:
+        return 0
+    result = await session.execute(
+        sa.update(Message)
+        .where(
+            Message.id.in_(ids),
+            Message.kind == MessageKind.TICKET_FEEDBACK,
+            Message.status.in_((MessageStatus.HELD, MessageStatus.QUEUED)),
+        )
+        .values(status=MessageStatus.SKIPPED, status_reason=ALREADY_RATED_REASON,
+                next_attempt_at=None, updated_at=now)
+    )  # fmt: skip
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _alert(

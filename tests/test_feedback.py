@@ -186,3 +186,24 @@ async def test_a_reopened_ticket_resolved_again_gets_a_new_feedback_and_the_same
     assert "已整改" in second.body
     assert token in first.body
     assert token in second.body  # not used on the page, still valid: one live link per ticket
+
+
+@pytest.mark.parametrize(("resolved_at_hour", "unsent"), [(22, "held"), (15, "queued")])
+async def test_a_rating_before_the_rating_request_went_out_cancels_the_request(
+    loop: Loop, resolved_at_hour: int, unsent: str
+) -> None:
+    ticket_id = await _ticket_from(loop, ChannelName.SMS, "+8613900000001", "用电增容申请没有答复")
+    # from 10:00 to the hour of resolving (22:00 is in quiet hours: the request is held)
+    loop.clock.advance(timedelta(hours=resolved_at_hour - 10))
+    await loop.resolve(ticket_id)
+    [request] = await loop.messages(MessageKind.TICKET_FEEDBACK)
+    assert request.status.value == unsent
+    # the enterprise rates at once (a phone call, an earlier reminder) before it went out
+    loop.clock.advance(timedelta(minutes=30))
+    await loop.reply("5", sender="+8613900000001", channel=ChannelName.SMS)
+    await loop.drain()
+
+    assert (await loop.ticket(ticket_id)).state is TicketState.CLOSED
+    [request] = await loop.messages(MessageKind.TICKET_FEEDBACK)
+    assert (request.status.value, request.status_reason) == ("skipped", "已评价，无需再发评价请求")
+    assert request.next_attempt_at is None

@@ -1,8 +1,14 @@
-"""The first thread through the whole house, as a user runs it.
+"""The first thread through the whole house, as a user runs it (README "A first thread").
 
 `hub demo` loads the demo registry; `hub run` serves /healthz and dispatches; a message sent
 from the CLI goes outbox row → Redis stream → dispatcher → sandbox, and `hub messages list`
 shows it sent. `hub run` is a real subprocess; the test stops it with SIGTERM.
+
+The README's thread is run twice more with the shipped quiet hours (21:00–08:00 Shanghai),
+the CLI on a fixed clock (``main(clock=...)``): at 22:00 every step says the messages are
+held, why, and when they go; at 10:00 they are sent. The fixed times are on today's Shanghai
+date, so `hub run` (on the wall clock) never releases the 22:00 ones before the test ends:
+they are due at 08:00 tomorrow.
 """
 
 from __future__ import annotations
@@ -15,13 +21,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.cli import main
+from hub.clock import SHANGHAI, FixedClock
 from tests.wall_clock import NEVER_QUIET
+
+README_SEND = ["send", "notice", "--audience", "tier=key,industry=制造业",
+               "--set", "text=请于本月底前完成年报公示", "--wait", "--timeout", "30"]  # fmt: skip
 
 
 def free_port() -> int:
@@ -150,3 +162,70 @@ def test_metrics_count_what_the_dispatcher_sent(running_hub: tuple[Path, str]) -
     )
     text = httpx.get(f"{base}/metrics", timeout=5).text
     assert 'hub_send_outcomes_total{channel="sandbox",outcome="sent"}' in text
+
+
+def today_in_shanghai_at(hour: int) -> datetime:
+    """``hour`` o'clock of the wall clock's date in Shanghai."""
+    return datetime.combine(datetime.now(SHANGHAI).date(), day_time(hour), tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def hub_with_quiet_hours(write_config: Callable[..., Path]) -> Iterator[Path]:
+    """`hub run` on the shipped quiet hours (21:00–08:00), with the demo registry."""
+    port = free_port()
+    config = write_config(web={"port": port})
+    assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
+    hub = HubProcess(config, port)
+    try:
+        yield config
+    finally:
+        hub.stop_and_read()
+
+
+def test_readme_thread_at_22_00_says_held_why_and_when_at_every_step(
+    hub_with_quiet_hours: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = hub_with_quiet_hours
+    night = today_in_shanghai_at(22)
+    release = (night + timedelta(days=1)).replace(hour=8)
+    reason = f"免打扰时段（21:00–08:00），将于 {release:%m-%d %H:%M} 发送"
+    clock = FixedClock(night)
+    capsys.readouterr()
+
+    assert main(["--config", str(config), *README_SEND], clock=clock) == 0
+    said = capsys.readouterr().out
+    assert main(["--config", str(config), "messages", "list", "--json"], clock=clock) == 0
+    messages = json.loads(capsys.readouterr().out)
+    n = len(messages)
+    assert n >= 1
+    assert [(m["status"], m["reason"]) for m in messages] == [("held", reason)] * n
+    assert f"暂缓 {n} 条：{reason}" in said
+    assert f"最终：已发送 0，免打扰暂缓 {n}（将于 {release:%m-%d %H:%M} 发送），排队 0" in said
+    assert "{'held'" not in said  # no Python dict
+
+    assert main(["--config", str(config), "messages", "list"], clock=clock) == 0
+    assert capsys.readouterr().out.count(reason) == n  # whole, though stdout is no terminal
+
+    dry_run = [*README_SEND[:-3], "--idempotency-key", "again", "--dry-run", "--json"]
+    assert main(["--config", str(config), *dry_run], clock=clock) == 1
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["reasons"] == [{"status": "skipped", "reason": "24 小时内已向该联系人发送过相同内容",
+                               "count": n}]  # fmt: skip
+    assert dry["nothing_sent"] == [f"{n} 条跳过：24 小时内已向该联系人发送过相同内容"]
+
+
+def test_readme_thread_in_the_day_is_sent(
+    hub_with_quiet_hours: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = hub_with_quiet_hours
+    clock = FixedClock(today_in_shanghai_at(10))
+    capsys.readouterr()
+
+    assert main(["--config", str(config), *README_SEND], clock=clock) == 0
+    said = capsys.readouterr().out
+    assert main(["--config", str(config), "messages", "list", "--json"], clock=clock) == 0
+    messages = json.loads(capsys.readouterr().out)
+    n = len(messages)
+    assert n >= 1
+    assert [(m["status"], m["reason"]) for m in messages] == [("sent", None)] * n
+    assert f"最终：已发送 {n}，免打扰暂缓 0，排队 0" in said

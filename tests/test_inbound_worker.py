@@ -111,7 +111,7 @@ async def test_a_reply_at_night_is_answered_at_once_but_a_stale_one_waits_for_mo
     assert stale.next_attempt_at is not None
     assert stale.next_attempt_at.astimezone(SHANGHAI) == datetime(2026, 11, 24, 8, 0,
                                                                   tzinfo=SHANGHAI)  # fmt: skip
-    assert stale.status_reason == "免打扰时段，将于 11-24 08:00 发送"
+    assert stale.status_reason == "免打扰时段（21:00–08:00），将于 11-24 08:00 发送"
 
 
 async def test_a_second_message_within_the_window_is_appended_to_the_open_ticket(

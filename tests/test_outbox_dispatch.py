@@ -316,7 +316,7 @@ async def test_quiet_hours_hold_and_the_window_opening_releases(
         message = await session.scalar(sa.select(Message))
     assert message is not None
     assert message.status is MessageStatus.HELD
-    assert message.status_reason == "免打扰时段，将于 11-24 08:00 发送"
+    assert message.status_reason == "免打扰时段（21:00–08:00），将于 11-24 08:00 发送"
 
     clock.set(datetime(2026, 11, 24, 7, 59, tzinfo=SHANGHAI))
     assert await release_held(db, hub.queue, clock) == 0
@@ -338,7 +338,7 @@ async def test_with_days_off_a_saturday_campaign_waits_for_monday_morning(
     async with db.read() as session:
         message = await session.scalar(sa.select(Message))
     assert message is not None
-    assert message.status_reason == "免打扰时段，将于 11-30 08:00 发送"
+    assert message.status_reason == "免打扰时段（21:00–08:00，休息日全天），将于 11-30 08:00 发送"
     clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI))
     assert await release_held(db, hub.queue, clock) == 1
     assert await hub.dispatcher.run_once("sandbox") == 1

@@ -8,7 +8,7 @@ import pytest
 
 from hub.clock import SHANGHAI
 from hub.config import QuietHours, QuietWindow, YearCalendar
-from hub.quiet_hours import hold_until
+from hub.quiet_hours import hold_until, quiet_hold
 from hub.vocab import MessageKind
 from hub.workdays import WorkdayCalendar
 
@@ -96,3 +96,19 @@ def test_an_entered_2027_calendar_decides_days_off_in_2027() -> None:
     assert hold_until(friday_holiday, QuietHours(), SHANGHAI, days_off=entered) == datetime(
         2027, 1, 4, 8, 0, tzinfo=SHANGHAI
     ).astimezone(UTC)
+
+
+def test_a_hold_says_the_window_and_when_the_message_goes() -> None:
+    hold = quiet_hold(shanghai(22, 6).astimezone(UTC), QuietHours(), SHANGHAI)
+    assert hold is not None
+    assert hold.release_at == shanghai(8, 0, day=24).astimezone(UTC)
+    assert hold.reason == "免打扰时段（21:00–08:00），将于 11-24 08:00 发送"
+    assert quiet_hold(shanghai(10, 0), QuietHours(), SHANGHAI) is None
+    assert quiet_hold(shanghai(22, 0), None, SHANGHAI) is None
+
+
+def test_a_hold_over_days_off_says_so() -> None:
+    saturday = local(2026, 11, 28, 15, 0)
+    hold = quiet_hold(saturday, QuietHours(days_off=True), SHANGHAI, days_off=WorkdayCalendar())
+    assert hold is not None
+    assert hold.reason == "免打扰时段（21:00–08:00，休息日全天），将于 11-30 08:00 发送"

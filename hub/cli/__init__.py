@@ -16,6 +16,7 @@ from hub.cli import (
     bench,
     calendar,
     campaigns,
+    enterprises,
     messaging,
     registry,
     reports,
@@ -28,6 +29,7 @@ from hub.cli import (
     tickets,
 )
 from hub.cli.common import err
+from hub.clock import Clock
 from hub.errors import ConfigError, HubError, InputError, UsageError
 
 app = typer.Typer(
@@ -51,6 +53,7 @@ def _global(
 
 system.register(app)
 registry.register(app)
+enterprises.register(app)
 messaging.register(app)
 campaigns.register(app)
 sandbox.register(app)
@@ -64,11 +67,15 @@ tickets.register(app)
 calendar.register(app)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; maps the hub's errors to exit codes."""
+def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Entry point of the console script; maps the hub's errors to exit codes.
+
+    ``clock``: what commands take the time from (tests pass a FixedClock); the wall clock
+    by default.
+    """
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False, obj={"clock": clock} if clock else None)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

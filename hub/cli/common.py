@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from hub.clock import Clock, SystemClock
 from hub.config import Settings, load_settings
 from hub.errors import UsageError
 from hub.logs import configure_logging
@@ -33,6 +35,12 @@ def settings_from(ctx: typer.Context) -> Settings:
     return settings_obj
 
 
+def clock_from(ctx: typer.Context) -> Clock:
+    """The clock commands take the time from: the wall clock unless ``main(clock=...)`` gave one."""
+    clock: Clock | None = ctx.ensure_object(dict).get("clock")
+    return clock if clock is not None else SystemClock()
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
@@ -41,13 +49,25 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+#: The width a table may take when stdout is a file or a pipe: no value is ever cut.
+UNBOUNDED_WIDTH = 100_000
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table: on a terminal, long values wrap within its width (never cut with "…"); into
+    a file or a pipe, every row is one line, however wide."""
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+        # Text, not markup: a value such as "[sandbox]" is printed as it is.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    if out.is_terminal:
+        out.print(table)
+    else:
+        # Console.print's width is capped at the console's (80 columns off a terminal).
+        wide = Console(file=out.file, width=UNBOUNDED_WIDTH, highlight=False, no_color=True)
+        wide.print(table)
 
 
 def parse_set_options(pairs: list[str]) -> dict[str, str]:

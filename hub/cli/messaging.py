@@ -10,11 +10,21 @@ import sqlalchemy as sa
 import typer
 
 from hub.audience import parse_audience
-from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
-from hub.clock import local_iso
+from hub.audience_hints import audience_hints
+from hub.cli.common import (
+    clock_from,
+    out,
+    parse_set_options,
+    print_json,
+    print_table,
+    run_async,
+    settings_from,
+)
+from hub.cli.send_report import SendCommand, build_report, release_note, report_lines
+from hub.clock import Clock, local_iso
 from hub.config import Settings
 from hub.errors import UsageError
-from hub.outbox import SendOutcome, SendRequest
+from hub.outbox import SendRequest
 from hub.queries.messages import MessageFilter, list_messages
 from hub.queries.scope import Visibility
 from hub.runtime import open_components, open_database
@@ -29,7 +39,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(messages_app, name="messages")
     messages_app.command("list")(messages_list)
     messages_app.command("dead")(messages_dead)
-    app.command("send")(send)
+    app.command("send", cls=SendCommand)(send)
 
 
 def send(
@@ -42,13 +52,19 @@ def send(
     idempotency_key: str | None = typer.Option(
         None, "--idempotency-key", help="repeat a send with the same key: nothing is doubled"
     ),
-    set_vars: list[str] = typer.Option([], "--set", help="template variable name=value"),
+    set_vars: list[str] = typer.Option(
+        [], "--set", help="template variable name=value (each kind's variables: below)"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="count and preview; send nothing"),
     wait: bool = typer.Option(False, "--wait", help="return when every message is final or held"),
     timeout: float = typer.Option(120.0, "--timeout", help="seconds --wait waits at most"),
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
 ) -> None:
-    """按受众表达式发送一类消息。"""
+    """按受众表达式发送一类消息。
+
+    免打扰时段暂缓的消息说明何时发送；一条也发不出时（受众为空、缺少变量……）按原因计数说明，
+    退出码 1。
+    """
     try:
         message_kind = MessageKind.parse(kind)
         forced = ChannelName.parse(channel) if channel else None
@@ -64,27 +80,35 @@ def send(
         **({"trigger_key": idempotency_key} if idempotency_key else {}),
     )
     settings = settings_from(ctx)
-    outcome, final = run_async(
-        _send(settings, request, dry_run=dry_run, wait=wait, wait_seconds=timeout)
+    report = run_async(
+        _send(settings, clock_from(ctx), request, dry_run=dry_run, wait=wait, wait_seconds=timeout)
     )
-    report = _report(outcome, final, dry_run=dry_run)
     if as_json:
         print_json(report)
     else:
-        _print_report(report)
-    if wait and final is not None and final.get("pending", 0):
+        for line in report_lines(report):
+            out.print(line, markup=False)
+    if report["nothing_sent"] or (wait and (report["final"] or {}).get("pending", 0)):
         raise typer.Exit(1)
 
 
 async def _send(
-    settings: Settings, request: SendRequest, *, dry_run: bool, wait: bool, wait_seconds: float
-) -> tuple[SendOutcome, dict[str, int] | None]:
-    async with open_components(settings) as hub:
+    settings: Settings, clock: Clock, request: SendRequest, *, dry_run: bool, wait: bool,
+    wait_seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    async with open_components(settings, clock=clock) as hub:
         outcome = await hub.outbox.submit(request, dry_run=dry_run)
-        final = None
+        final, final_held, hints = None, [], []
         if wait and not dry_run and outcome.campaign_id is not None:
             final = await _wait_final(hub.db, outcome.campaign_id, wait_seconds)
-        return outcome, final
+            final_held = await _held(hub.db, outcome.campaign_id, settings.hub.tz)
+        if outcome.recipients == 0:
+            async with hub.db.read() as session:
+                hints = await audience_hints(session, request.audience)
+        return build_report(
+            outcome, dry_run=dry_run, expression=request.audience.expression, hints=hints,
+            final=final, final_held=final_held,
+        )  # fmt: skip
 
 
 async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[str, int]:
@@ -106,36 +130,22 @@ async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[st
         await asyncio.sleep(WAIT_POLL_SECONDS)
 
 
-def _report(outcome: SendOutcome, final: dict[str, int] | None, *, dry_run: bool) -> dict[str, Any]:
-    return {
-        "dry_run": dry_run,
-        "campaign_id": outcome.campaign_id,
-        "enterprises": outcome.recipients,
-        "by_channel": dict(outcome.by_channel),
-        "skipped": outcome.skipped,
-        "created": outcome.created,
-        "duplicates": outcome.duplicates,
-        "queued": len(outcome.queued_ids),
-        "samples": [{"channel": s.channel.value, "body": s.body} for s in outcome.samples],
-        "final": final,
-    }
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    title = "预演 (dry run)" if report["dry_run"] else f"批次 campaign #{report['campaign_id']}"
-    out.print(
-        f"{title}：企业 {report['enterprises']} 家，"
-        f"按渠道 {report['by_channel'] or {}}，不发送 {report['skipped']} 条"
-    )
-    if not report["dry_run"]:
-        out.print(
-            f"新建 {report['created']} 条，重复忽略 {report['duplicates']} 条，"
-            f"入队 {report['queued']} 条"
-        )
-    for sample in report["samples"]:
-        out.print(f"  [{sample['channel']}] {sample['body']}")
-    if report["final"] is not None:
-        out.print(f"最终状态 final: {report['final']}")
+async def _held(db: Any, campaign_id: int, tz: Any) -> list[dict[str, Any]]:
+    """The campaign's held messages by reason, with when they go."""
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Message.status_reason, sa.func.min(Message.next_attempt_at),
+                          sa.func.count())
+                .where(Message.campaign_id == campaign_id, Message.status == MessageStatus.HELD)
+                .group_by(Message.status_reason)
+            )
+        ).all()  # fmt: skip
+    return [
+        {"reason": reason, "release_at": local_iso(release, tz), "count": n,
+         "note": release_note(release, tz) or reason}
+        for reason, release, n in rows
+    ]  # fmt: skip
 
 
 def messages_dead(

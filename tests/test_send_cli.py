@@ -1,0 +1,75 @@
+"""`hub send` explains itself: a send that reaches nobody says why by count and exits 1; held
+messages say when they go; `--help` lists each kind's variables.
+
+The CLI runs on a fixed clock (``main(clock=...)``), so the hour the suite runs at is irrelevant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.clock import SHANGHAI, FixedClock
+
+NIGHT = FixedClock(datetime(2026, 12, 6, 22, 6, tzinfo=SHANGHAI))
+DAY = FixedClock(datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Path:
+    path = write_config()
+    assert main(["--config", str(path), "demo", "--enterprises", "40"]) == 0
+    return path
+
+
+def test_an_audience_with_a_typo_matches_nobody_exits_1_and_suggests_the_known_value(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    args = ["--config", str(config), "send", "notice", "--audience", "tier=key,industry=制造夜",
+            "--set", "text=请于本月底前完成年报公示"]  # fmt: skip
+    assert main(args, clock=DAY) == 1
+    said = capsys.readouterr().out
+    assert "没有发出任何消息" in said
+    assert "受众 tier=key,industry=制造夜 匹配 0 家企业" in said
+    assert "industry（行业） 没有“制造夜”，您是不是要找：制造业" in said
+
+
+def test_a_missing_variable_skips_everyone_exits_1_and_names_the_set_option(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    args = ["--config", str(config), "send", "notice", "--audience", "all", "--json"]
+    assert main(args, clock=DAY) == 1
+    report = json.loads(capsys.readouterr().out)
+    [reason] = report["reasons"]
+    assert reason["status"] == "skipped"
+    assert reason["count"] == report["skipped"] > 0
+    assert reason["reason"].endswith("缺少变量 text（通知正文）（用 --set text=…）")
+    assert report["nothing_sent"] == [f"{reason['count']} 条跳过：{reason['reason']}"]
+
+
+def test_a_dry_run_at_night_says_what_would_be_held_and_when(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    args = ["--config", str(config), "send", "notice", "--audience", "tier=key",
+            "--set", "text=请于本月底前完成年报公示", "--dry-run"]  # fmt: skip
+    assert main(args, clock=NIGHT) == 0
+    said = capsys.readouterr().out
+    assert "预演 (dry run)，不发送" in said
+    assert "免打扰时段（21:00–08:00），将于 12-07 08:00 发送" in said
+    assert main([*args, "--json"], clock=DAY) == 0
+    assert json.loads(capsys.readouterr().out)["held"] == 0
+
+
+def test_send_help_lists_each_kinds_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "--help"]) == 0
+    said = capsys.readouterr().out
+    assert "notice: text（通知正文）" in said
+    assert "extension_notice:" in said
