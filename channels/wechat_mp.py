@@ -33,8 +33,8 @@ errcode                               result
 40003 invalid openid                  PermanentError
 40036 40037 47003 40013 40125 40164   ProviderConfigError (template, app or IP refused)
 48001 api unauthorized                ProviderConfigError
-45009 reach max api daily quota       RetryableError, retry_after = next 00:00 Shanghai
-45011 api minute-quota reach limit    RetryableError, retry_after = 60 s
+45009 reach max api daily quota       RateLimitedError, retry_after = next 00:00 Shanghai
+45011 api minute-quota reach limit    RateLimitedError, retry_after = 60 s
 -1 system busy, HTTP ≠ 200, network   RetryableError
 anything else                         PermanentError (code kept)
 ====================================  ===============================================
@@ -61,6 +61,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -201,10 +202,11 @@ def classify_errcode(errcode: int, errmsg: str, now: datetime | None = None) -> 
     if errcode in _CONFIG:
         return ProviderConfigError(_CONFIG[errcode] + detail, code=code)
     if errcode == 45009:
-        wait = seconds_until_midnight(now)
-        return RetryableError(f"公众号接口今日调用次数已用完{detail}", code=code, retry_after=wait)
+        text, wait = f"公众号接口今日调用次数已用完{detail}", seconds_until_midnight(now)
+        return RateLimitedError(text, code=code, retry_after=wait)
     if errcode == 45011:
-        return RetryableError(f"公众号接口每分钟调用次数超限{detail}", code=code, retry_after=60.0)
+        text = f"公众号接口每分钟调用次数超限{detail}"
+        return RateLimitedError(text, code=code, retry_after=60.0)
     if errcode == -1:
         return RetryableError(f"微信系统繁忙{detail}", code=code)
     return PermanentError(f"微信拒绝了消息{detail}", code=code)

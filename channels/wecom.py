@@ -25,7 +25,7 @@ answer                                  result
 81013 user & party & tag all invalid    PermanentError "invaliduser" for every user
 60020 40056 301002 40013 40001 40091    ProviderConfigError (IP, agentid, app or secret)
 40008 44004 40058 42014                 PermanentError (message refused as built)
-45009 45033 (frequency / concurrency)   RetryableError (60 s / 1 s)
+45009 45033 (frequency / concurrency)   RateLimitedError (60 s / 1 s)
 -1 system busy, HTTP ≠ 200, network     RetryableError
 anything else                           PermanentError (code kept)
 ======================================  =============================================
@@ -50,6 +50,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -243,7 +244,7 @@ def classify_errcode(errcode: int, errmsg: str) -> ChannelError:
         return PermanentError(_PERMANENT[errcode] + detail, code=code)
     if errcode in _RETRY_AFTER:
         text, wait = _RETRY_AFTER[errcode]
-        return RetryableError(text + detail, code=code, retry_after=wait)
+        return RateLimitedError(text + detail, code=code, retry_after=wait)
     if errcode == -1:
         return RetryableError(f"企业微信系统繁忙{detail}", code=code)
     return PermanentError(f"企业微信拒绝了消息{detail}", code=code)

@@ -22,6 +22,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -178,7 +179,7 @@ def test_a_field_wechat_would_refuse_is_refused_naming_it(value: str, code: str)
         (40014, RetryableError),
         (42001, RetryableError),
         (-1, RetryableError),
-        (45009, RetryableError),
+        (45009, RateLimitedError),
         (61234, PermanentError),
     ],
 )

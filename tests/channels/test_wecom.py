@@ -20,6 +20,7 @@ from channels.base import (
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
+    RateLimitedError,
     RetryableError,
     SendResult,
 )
@@ -161,7 +162,7 @@ def test_identical_content_shares_a_call_and_a_repeated_user_starts_another() ->
         (60020, ProviderConfigError, "60020"),
         (40056, ProviderConfigError, "40056"),
         (301002, ProviderConfigError, "301002"),
-        (45009, RetryableError, "45009"),
+        (45009, RateLimitedError, "45009"),
         (-1, RetryableError, "-1"),
         (42014, PermanentError, "42014"),
         (99999, PermanentError, "99999"),
