@@ -417,3 +417,34 @@ async def test_a_message_sent_through_the_fake_is_reported_and_its_reply_stored_
     assert (opt_out.contact_id, opt_out.channel, opt_out.source) == (
         contact.id, ChannelName.SMS, "aliyun_up",
     )  # fmt: skip
+
+
+# --- hostile input: 400, nothing stored ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["up", "report"])
+@pytest.mark.parametrize("levels", [100_000, 50])
+async def test_json_nested_deeply_is_400_and_stores_nothing(
+    app: FastAPI, db: Database, kind: str, levels: int
+) -> None:
+    await seed_registry(db)
+    response = await post(app, url(kind), b"[" * levels + b"]" * levels)
+    assert response.status_code == 400
+    assert "(body)" in response.json()["detail"]
+    assert await count(db, InboundReply) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sequence_id", "²"), ("sequence_id", "١٢٣"), ("phone_number", "1390000000١")],
+)  # fmt: skip
+async def test_an_up_whose_numbers_are_not_ascii_digits_is_400_and_stores_nothing(
+    app: FastAPI, db: Database, fake: AliyunSmsFake, field: str, value: str
+) -> None:
+    await seed_registry(db)
+    item = {**fake.up("13900000001", "TD"), field: value}
+    response = await post(app, url("up"), [item])
+    assert response.status_code == 400
+    assert f"({field})" in response.json()["detail"]
+    assert await count(db, InboundReply) == 0
+    assert await count(db, ContactOptOut) == 0

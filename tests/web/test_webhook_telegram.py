@@ -150,6 +150,21 @@ async def test_a_verified_body_that_is_not_an_update_is_400(hub: Hub) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     '{"update_id": "²"}'.encode()],
+)  # fmt: skip
+async def test_a_verified_body_nested_deeply_or_with_a_bad_number_is_400(
+    hub: Hub, body: bytes
+) -> None:
+    # pydantic's JSON parser has its own nesting limit; this keeps it that way.
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    response = await hub.client.post("/webhooks/telegram", content=body, headers=headers)
+    assert response.status_code == 400
+    assert await hub.replies() == []
+
+
 # --- binding --------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
@@ -415,3 +416,48 @@ async def test_a_message_sent_through_the_fake_is_delivered_and_its_reply_stored
     assert (stored.text, stored.enterprise_id, stored.in_reply_to) == (
         "4", ids["乙商贸"], message_id
     )  # fmt: skip
+
+
+# --- hostile input: 400, nothing stored -----------------------------------------------------
+
+
+def deep(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+@pytest.mark.parametrize("kind", ["status", "reply"])
+@pytest.mark.parametrize("levels", [100_000, 50])
+async def test_json_nested_deeply_is_400_and_stores_nothing(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, kind: str, levels: int
+) -> None:
+    message_id = await sent_message(db, clock, "2028:41")
+    response = await client.post(url(kind), content=deep(levels),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 400
+    assert "（body）" in response.json()["errmsg"]
+    assert await stored_replies(db) == []
+    assert (await message_row(db, message_id)).status is MessageStatus.SENT
+
+
+async def test_a_reply_carrying_a_deeply_nested_extra_field_is_400(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock
+) -> None:
+    body = json.dumps(a_reply(clock)).encode()[:-1] + b', "extra": ' + deep(50) + b"}"
+    response = await client.post(url("reply"), content=body,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 400
+    assert await stored_replies(db) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("time", "²"), ("time", "١٧٩٥٠٠٠٠٠٠"), ("time", 10**30), ("time", "1" + "0" * 30),
+     ("time", -1), ("mobile", "1390000001²"), ("nationcode", "８６")],
+)  # fmt: skip
+async def test_a_reply_whose_numbers_are_not_ascii_digits_is_400_naming_the_field(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, field: str, value: Any
+) -> None:
+    response = await client.post(url("reply"), json={**a_reply(clock), field: value})
+    assert response.status_code == 400
+    assert f"（{field}）" in response.json()["errmsg"]
+    assert await stored_replies(db) == []

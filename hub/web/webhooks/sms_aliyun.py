@@ -25,7 +25,6 @@ else makes it push again later, which the dedupe above makes harmless.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from hub.optouts import opt_out_address
 from hub.receipts import apply_receipts, park_unmatched
 from hub.vocab import ChannelName
 from hub.web.webhooks.context import WebhookContext, require_allowed_source, require_path_secret
+from hub.web.webhooks.payloads import PayloadError, ascii_digits, load_json
 
 log = structlog.get_logger(__name__)
 
@@ -164,7 +164,7 @@ def parse_ups(items: Sequence[Any]) -> list[InboundReply]:
         if isinstance(sequence_id, bool) or not isinstance(sequence_id, int | str):
             raise _bad(n, "sequence_id", "缺失或不是数字")
         sequence = str(sequence_id).strip()
-        if not sequence.isdigit():
+        if not ascii_digits(sequence):
             raise _bad(n, "sequence_id", "缺失或不是数字")
         _time(fields, "send_time", n)
         replies.append(
@@ -181,9 +181,9 @@ async def _items(request: Request) -> list[Any]:
     if len(body) > MAX_BODY:
         raise HTTPException(status_code=413, detail="推送内容过大 (body too large)")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPException(status_code=400, detail="推送内容不是 JSON (body)") from None
+        data = load_json(body)
+    except PayloadError as exc:
+        raise HTTPException(status_code=400, detail=f"{exc} (body)") from None
     if isinstance(data, dict):
         return [data]
     if not isinstance(data, list) or not data:
@@ -207,7 +207,7 @@ def _phone(fields: dict[str, Any], n: int) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise _bad(n, "phone_number", "缺失或格式不对")
     number = national_number(str(raw))
-    if not number.isdigit() or not 5 <= len(number) <= 15:
+    if not ascii_digits(number) or not 5 <= len(number) <= 15:
         raise _bad(n, "phone_number", "缺失或格式不对")
     return number
 

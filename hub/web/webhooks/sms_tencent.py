@@ -22,7 +22,6 @@ Both answer ``{"result": 0, "errmsg": "OK"}`` once done; Tencent retries anythin
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -42,6 +41,7 @@ from hub.web.webhooks.context import (
     require_allowed_source,
     require_path_secret,
 )
+from hub.web.webhooks.payloads import PayloadError, ascii_digits, load_json
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,7 @@ REPLY_PATH: Final = "/webhooks/sms/tencent/{path_secret}/reply"
 OK: Final = {"result": 0, "errmsg": "OK"}
 MAX_BODY: Final = 1024 * 1024  # a receipt batch is ~200 bytes an entry
 _RECEIVE_TIME: Final = "%Y-%m-%d %H:%M:%S"
+_MAX_TIME_DIGITS: Final = 10  # epoch seconds until 2286
 
 
 class CallbackError(ValueError):
@@ -102,9 +103,13 @@ def parse_reply(body: bytes) -> InboundReply:
     _text(data, "sign", where)  # kept in raw; checked only for its type
     extend = _text(data, "extend", where)
     sent_at = data.get("time")
-    if isinstance(sent_at, str) and sent_at.isdigit():
+    if isinstance(sent_at, str) and ascii_digits(sent_at) and len(sent_at) <= _MAX_TIME_DIGITS:
         sent_at = int(sent_at)
-    if isinstance(sent_at, bool) or not isinstance(sent_at, int):
+    if (
+        isinstance(sent_at, bool)
+        or not isinstance(sent_at, int)
+        or not 0 <= sent_at < 10**_MAX_TIME_DIGITS
+    ):
         raise CallbackError(f"{where}的时间应为 Unix 秒数（time）")
     return InboundReply(
         provider=PROVIDER,
@@ -133,9 +138,9 @@ def sender_of(nationcode: str, mobile: str) -> str:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except ValueError:
-        raise CallbackError("请求体不是 JSON（body）") from None
+        return load_json(body)
+    except PayloadError as exc:
+        raise CallbackError(f"{exc}（body）") from None
 
 
 def _text(
@@ -150,7 +155,7 @@ def _text(
         value = str(value)
     if not isinstance(value, str) or (required and not value.strip()):
         raise CallbackError(f"{where}的字段格式不对（{name}）")
-    if numeric and not value.strip().lstrip("+").isdigit():
+    if numeric and not ascii_digits(value.strip().lstrip("+")):
         raise CallbackError(f"{where}的字段应为数字（{name}）")
     return value.strip().lstrip("+") if numeric else value
 
