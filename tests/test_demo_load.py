@@ -15,7 +15,7 @@ from hub.clock import SystemClock
 from hub.config import load_settings
 from hub.demo_data import DEMO_DEPARTMENT, demo_departments, demo_staff
 from hub.runtime import open_database
-from hub.staff import StaffRole, StaffView, list_staff
+from hub.staff import StaffRole, StaffView, list_staff, staff_for_token
 from hub.store.models import Enterprise, Staff
 from hub.tickets import open_ticket
 
@@ -73,7 +73,15 @@ def test_demo_prints_how_to_get_a_token(
     assert "hub staff token demo-handler" in printed
     capsys.readouterr()
     assert main(["--config", str(config), "staff", "token", "demo-viewer"]) == 0
-    assert capsys.readouterr().out.strip().startswith("hub_")
+    token = capsys.readouterr().out.strip()
+    view = asyncio.run(holder_of(config, token))
+    assert view is not None
+    assert (view.username, view.role, view.district) == ("demo-viewer", "viewer", "龙沙区")
+
+
+async def holder_of(config: Path, token: str) -> StaffView | None:
+    async with open_database(load_settings(config)) as db:
+        return await staff_for_token(db, token)
 
 
 def test_a_request_opened_after_demo_gets_a_handler(

@@ -133,5 +133,5 @@ def demo(
     out.print("演示账号的 API 令牌（每次签发都会使旧令牌失效）：")
     for username in ("demo-admin", "demo-dispatcher", "demo-handler", "demo-head", "demo-viewer"):
         out.print(f"  hub staff token {username}")
-    out.print("  curl -H \"Authorization: Bearer $(hub staff token demo-admin)\" "
-              "http://127.0.0.1:8000/api/v1/me")  # fmt: skip
+    base = f"http://{settings.web.host}:{settings.web.port}"
+    out.print(f'  curl -H "Authorization: Bearer $(hub staff token demo-admin)" {base}/api/v1/me')
