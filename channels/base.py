@@ -9,9 +9,11 @@ knowing the provider.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.errors import HubError
@@ -144,6 +146,96 @@ class Channel(Protocol):
     ) -> list[SendResult | ChannelError]: ...
 
     async def aclose(self) -> None: ...
+
+
+class Verdict(StrEnum):
+    """What a provider's status query says about a send whose outcome was unknown."""
+
+    TAKEN = "taken"  # the provider has it: record it sent (or delivered, or failed)
+    NOT_TAKEN = "not_taken"  # the provider's records are complete and do not hold it: resend
+    UNKNOWN = "unknown"  # no answer yet (query failed, or too early to say): ask again later
+
+
+@dataclass(frozen=True, slots=True)
+class SendProbe:
+    """A send whose worker died during the provider call: ``since`` is when it was claimed."""
+
+    message_id: int
+    address: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswer:
+    """The provider's word on one :class:`SendProbe`.
+
+    ``delivered`` is the receipt the provider holds for a taken message (None: none yet).
+    """
+
+    message_id: int
+    verdict: Verdict
+    provider_message_id: str | None = None
+    delivered: bool | None = None
+    detail: str = ""
+
+
+@runtime_checkable
+class StatusQuerying(Protocol):
+    """A channel whose provider answers whether it took a message (SMS status queries).
+
+    ``status_settle_seconds``: how long after a send the provider may still not list it; a
+    message absent from its records only after that is one the provider never took.
+    """
+
+    status_settle_seconds: float
+
+    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]: ...
+
+
+# A request's hub message ids, as its provider echoes them (Tencent SessionContext, Aliyun
+# OutId): the first id in decimal, then each gap to the next in base 36, joined by '.'. A
+# campaign's ids are nearly consecutive, so 200 ids take some 400 characters.
+_CONTEXT_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _CONTEXT_DIGITS[rest] + digits
+        if number == 0:
+            return digits
+
+
+def send_context(message_ids: Iterable[int]) -> str:
+    """The ids of one provider request as the text the provider echoes in its status records."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return ""
+    parts = [str(ids[0])]
+    parts.extend(_base36(b - a) for a, b in itertools.pairwise(ids))
+    return ".".join(parts)
+
+
+def context_ids(text: str | None) -> frozenset[int]:
+    """The message ids :func:`send_context` wrote; empty for any other text."""
+    if not text:
+        return frozenset()
+    first, *gaps = text.split(".")
+    try:
+        ids = [int(first)]
+        for gap in gaps:
+            ids.append(ids[-1] + int(gap, 36))
+    except ValueError:
+        return frozenset()
+    return frozenset(ids)
+
+
+def context_length_with(context_length: int, last_id: int | None, next_id: int) -> int:
+    """The length of a request's context once ``next_id`` (above ``last_id``) joins it."""
+    if last_id is None:
+        return len(str(next_id))
+    return context_length + 1 + len(_base36(next_id - last_id))
 
 
 class ChannelRegistry:

@@ -17,7 +17,16 @@ Where a message's template comes from:
 
 Batching: messages with the same template id and parameters share one request of at most 200
 numbers (``PhoneNumberSet``); a number already in a request starts another, so every
-``SendStatusSet`` entry maps back (by its ``PhoneNumber``) to exactly one message.
+``SendStatusSet`` entry maps back (by its ``PhoneNumber``) to exactly one message. Each request
+carries its messages' ids in ``SessionContext`` (:func:`channels.base.send_context`, under 512
+bytes: a group whose ids would not fit starts another request), which Tencent echoes in every
+status record.
+
+A send whose worker died during the call is resolved with ``PullSmsSendStatusByPhoneNumber``
+(:func:`build_status_query`, :func:`parse_status_query`): a status record for the number whose
+``SessionContext`` holds the message id means Tencent took it; Tencent lists a message only
+once the carrier reported it, so one absent :attr:`TencentSmsChannel.status_settle_seconds`
+after its send was never taken.
 
 Errors: every provider code, per number (``SendStatusSet[i].Code``) or for the whole request
 (``Response.Error.Code``), goes through the one table :data:`ERROR_RULES` (exact codes, then
@@ -42,10 +51,14 @@ from channels.base import (
     OptedOutError,
     OutboundMessage,
     PermanentError,
+    ProbeAnswer,
     ProviderConfigError,
     RateLimitedError,
     RetryableError,
+    SendProbe,
     SendResult,
+    context_length_with,
+    send_context,
 )
 from channels.batching import send_planned
 from channels.http1 import HttpClient, HttpError
@@ -54,6 +67,8 @@ from hub.clock import SHANGHAI, Clock
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
+#: ``SessionContext`` must stay under 512 bytes.
+MAX_CONTEXT: Final = 500
 VERSION: Final = "2021-01-11"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
@@ -267,6 +282,33 @@ def template_params_of(message: OutboundMessage) -> tuple[str, ...]:
 _GroupKey = tuple[str, tuple[str, ...], bool]
 
 
+@dataclass(slots=True)
+class _OpenGroup:
+    """A request being filled: its positions, numbers and the length of its SessionContext."""
+
+    positions: list[int] = field(default_factory=list)
+    numbers: set[str] = field(default_factory=set)
+    ids: list[int] = field(default_factory=list)
+    context_length: int = 0
+
+    def takes(self, number: str, message_id: int) -> bool:
+        if len(self.positions) >= MAX_NUMBERS or number in self.numbers:
+            return False
+        return self._length_with(message_id) <= MAX_CONTEXT
+
+    def add(self, position: int, number: str, message_id: int) -> None:
+        self.context_length = self._length_with(message_id)
+        self.positions.append(position)
+        self.numbers.add(number)
+        self.ids.append(message_id)
+
+    def _length_with(self, message_id: int) -> int:
+        last = self.ids[-1] if self.ids else None
+        if last is not None and message_id <= last:  # out of order: count it exactly
+            return len(send_context([*self.ids, message_id]))
+        return context_length_with(self.context_length, last, message_id)
+
+
 def plan_requests(
     messages: Sequence[OutboundMessage], config: TencentSmsConfig
 ) -> tuple[list[SmsRequest], dict[int, ChannelError]]:
@@ -277,7 +319,7 @@ def plan_requests(
     Mainland and other numbers never share a request (Tencent refuses the mix).
     """
     refused: dict[int, ChannelError] = {}
-    open_groups: dict[_GroupKey, tuple[list[int], set[str]]] = {}
+    open_groups: dict[_GroupKey, _OpenGroup] = {}
     closed: list[tuple[_GroupKey, list[int]]] = []
     for position, message in enumerate(messages):
         template_id = template_id_of(message, config)
@@ -288,14 +330,13 @@ def plan_requests(
         number = e164(message.address)
         key = (template_id, template_params_of(message), number.startswith("+86"))
         group = open_groups.get(key)
-        if group is not None and (len(group[0]) >= MAX_NUMBERS or number in group[1]):
-            closed.append((key, group[0]))
+        if group is not None and not group.takes(number, message.message_id):
+            closed.append((key, group.positions))
             group = None
         if group is None:
-            group = open_groups[key] = ([], set())
-        group[0].append(position)
-        group[1].add(number)
-    closed.extend((key, group[0]) for key, group in open_groups.items())
+            group = open_groups[key] = _OpenGroup()
+        group.add(position, number, message.message_id)
+    closed.extend((key, group.positions) for key, group in open_groups.items())
     requests = [
         SmsRequest(key[0], key[1], tuple(messages[p] for p in group), tuple(group))
         for key, group in closed
@@ -330,7 +371,15 @@ def _signed(
         "SignName": settings.sign_name,
         "TemplateId": request.template_id,
         "TemplateParamSet": list(request.params),
+        "SessionContext": send_context(m.message_id for m in request.messages),
     }
+    return signed_call(ACTION, payload, settings, timestamp)
+
+
+def signed_call(
+    action: str, payload: Mapping[str, Any], settings: TencentSmsConfig, timestamp: int
+) -> tuple[dict[str, str], bytes]:
+    """Headers (TC3-signed) and body of one API 3.0 call of ``action``."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     host = settings.host
     signature = tc3_signature(
@@ -346,7 +395,7 @@ def _signed(
         ),
         "Content-Type": CONTENT_TYPE,
         "Host": host,
-        "X-TC-Action": ACTION,
+        "X-TC-Action": action,
         "X-TC-Version": VERSION,
         "X-TC-Timestamp": str(timestamp),
         "X-TC-Region": settings.region,
@@ -427,6 +476,8 @@ class TencentSmsChannel:
     provider: ClassVar[str] = "tencent"
     max_batch: ClassVar[int] = MAX_NUMBERS
     default_qps: ClassVar[float] = 50.0
+    #: Carriers report most messages within seconds; a minute covers the slow ones.
+    default_status_settle_seconds: ClassVar[float] = 60.0
 
     def __init__(
         self,
@@ -436,10 +487,17 @@ class TencentSmsChannel:
         *,
         qps: float | None = None,
         timeout_s: float = 10.0,
+        status_settle_seconds: float | None = None,
     ) -> None:
         self.config = config
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
         self.qps = qps or self.default_qps
+        #: How long after a send Tencent may still not list it (see the module docstring).
+        self.status_settle_seconds = (
+            self.default_status_settle_seconds
+            if status_settle_seconds is None
+            else status_settle_seconds
+        )
         self._http = http
         self._clock = clock
         self._url = str(URL(config.endpoint).with_path("/"))
@@ -461,6 +519,15 @@ class TencentSmsChannel:
             return [RetryableError(text, code="Network")] * len(request.messages)
         return parse_response(response.status, response.body, request.messages,
                               now=self._clock.now())  # fmt: skip
+
+    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
+        """Whether Tencent took each probed message (its status reports for the number)."""
+        from channels.sms_tencent_status import query_status  # it builds on this module
+
+        return await query_status(
+            self._http, self._url, self.config, self._clock, probes,
+            settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

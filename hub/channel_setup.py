@@ -142,7 +142,7 @@ def _sms_channel(
     if sms.tencent.enabled:
         built["tencent"] = TencentSmsChannel(
             tencent_config(sms.tencent, sms_template_ids(catalog, "tencent")), http, clock,
-            qps=sms.tencent.qps,
+            qps=sms.tencent.qps, status_settle_seconds=sms.tencent.status_settle_seconds,
         )  # fmt: skip
     if sms.aliyun.enabled:
         built["aliyun"] = AliyunSmsChannel(

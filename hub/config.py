@@ -201,6 +201,8 @@ class TencentSmsSettings(ProviderSettings):
     path_secret: str | None = None
     # Webhook source addresses (IPs or CIDR networks); empty = any (the path secret still holds).
     allowed_ips: tuple[str, ...] = ()
+    # How long after a send Tencent's status query may still not list it (default: the channel's).
+    status_settle_seconds: float | None = Field(default=None, gt=0)
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
         "secret_id",
@@ -218,6 +220,7 @@ class AliyunSmsSettings(ProviderSettings):
     sign_name: str | None = None
     path_secret: str | None = None
     allowed_ips: tuple[str, ...] = ()
+    status_settle_seconds: float | None = Field(default=None, gt=0)
 
     required_when_enabled: ClassVar[tuple[str, ...]] = (
         "access_key_id",

@@ -7,6 +7,14 @@ then are the stream entries acknowledged. Retries go to the channel's retry set 
 exponential backoff and jitter (or the provider's ``retry_after``); after the last attempt the
 message is dead-lettered with its reason.
 
+Rows go to ``sending`` in small groups (:data:`SEND_GROUP`, about what the HTTP client has in
+flight at once), each group's answers recorded before the next is claimed, so a worker that
+dies leaves few sends whose outcome is unknown; those are never sent again blind but resolved
+by the provider's status query (:mod:`hub.unknown_sends`). Each worker heartbeats
+(:mod:`hub.consumers`): a worker takes over a dead one's pending entries at once, and a Redis
+that lost the hub's data (a FLUSHALL) gets its groups and the outbox's reminders back within a
+heartbeat (:func:`hub.outbox.requeue_lost`).
+
 Before each provider call the dispatcher takes one token per message from the provider's
 distributed token bucket (``hub.ratelimit``), at the channel's configured ``qps`` (an instance
 attribute the runtime sets from config.yaml; the class's ``default_qps`` otherwise), so every
@@ -53,13 +61,17 @@ from channels.base import (
 from hub.alerts import raise_alert
 from hub.clock import SHANGHAI, Clock
 from hub.config import DispatchSettings
+from hub.consumers import HEARTBEAT_EVERY_S, Liveness
 from hub.metrics import HubMetrics
 from hub.optouts import record_opt_out
+from hub.outbox import requeue_lost
 from hub.queue import Queue, StreamEntry
+from hub.quiet_hours import QuietRules
 from hub.ratelimit import TokenBucket
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.vocab import ChannelName, MessageStatus
+from hub.unknown_sends import UnknownSends, owner_reason
+from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +126,10 @@ RATE_LIMITED_SINCE = "rate_limited_since"
 # Batches in flight per channel and process: 2 sent ~25% more than 1 in `hub bench` (the
 # worker otherwise idles while SQLite or the provider answers); more only adds contention.
 DEFAULT_PIPELINES = 2
+# Messages claimed (``sending``) per provider round: about the requests the SMS providers'
+# HTTP client has in flight at once (64 connections), so a claimed group is sent at once and
+# a worker killed mid-send leaves at most this many sends per pipeline with unknown outcome.
+SEND_GROUP = 64
 
 
 def _status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
@@ -166,6 +182,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         bucket: TokenBucket | None = None,
         pipelines: int = DEFAULT_PIPELINES,
+        quiet: QuietRules | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -177,37 +194,93 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.bucket = bucket or TokenBucket(queue.redis, queue.keys, clock)
         self.pipelines = max(1, pipelines)
+        # Quiet hours a rate-limit retry waits out (None: retries go when the window opens).
+        self.quiet = quiet
+        self.liveness = Liveness(queue.redis, queue.keys, clock)
+        self.unknown = UnknownSends(db, queue, self.liveness, clock, metrics, consumer=consumer)
         self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """``pipelines`` loops per channel; returns when ``stop`` is set and batches are done."""
         self._stop = stop
+        # Alive before the first read: a consumer without a heartbeat looks dead to the others.
+        await self._beat()
         async with asyncio.TaskGroup() as group:
-            for name in self.channels.names():
-                for lane in range(self.pipelines):
-                    group.create_task(self._channel_loop(name, stop, reclaims=lane == 0))
+            heartbeat = group.create_task(self._heartbeat(stop))
+            async with asyncio.TaskGroup() as lanes:
+                for name in self.channels.names():
+                    for lane in range(self.pipelines):
+                        lanes.create_task(self._channel_loop(name, stop, reclaims=lane == 0))
+            heartbeat.cancel()
+        with contextlib.suppress(Exception):  # stopped cleanly: nothing of ours is pending
+            await self.liveness.stop(self.consumer)
+
+    async def _beat(self) -> None:
+        """One heartbeat; when Redis lost the hub's data, rebuild the groups and reminders."""
+        if not (await self.liveness.beat(self.consumer)).new_epoch:
+            return
+        await self.queue.ensure_groups(self.channels.names())
+        count = await requeue_lost(self.db, self.queue, self.clock)
+        log.warning("redis held none of the hub's data: outbox re-enqueued", count=count)
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY_S)
+            try:
+                await self._beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away for a moment: beat again next time
+                log.exception("heartbeat failed")
 
     async def _channel_loop(self, channel: str, stop: asyncio.Event, *, reclaims: bool) -> None:
-        last_reclaim = 0.0
+        last_reclaim = last_takeover = 0.0
         while not stop.is_set():
             try:
+                if reclaims and time.monotonic() - last_takeover >= HEARTBEAT_EVERY_S:
+                    last_takeover = time.monotonic()
+                    await self.take_over_dead(channel)
                 due = time.monotonic() - last_reclaim > self.settings.reclaim_idle_seconds / 2
                 if reclaims and due:
                     last_reclaim = time.monotonic()
-                    stale = await self.queue.reclaim_stale(
-                        channel,
-                        self.consumer,
-                        self.settings.reclaim_idle_seconds * 1000,
-                        self.settings.batch_size,
-                    )
-                    if stale:
-                        await self.process(channel, stale)
+                    await self.reclaim_idle(channel)
                 await self.run_once(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a worker must outlive one bad batch; the entries stay pending
                 log.exception("dispatch batch failed", channel=channel)
                 await asyncio.sleep(1.0)
+
+    async def take_over_dead(self, channel: str) -> int:
+        """Take over and process every pending entry of consumers with no heartbeat."""
+        handled = 0
+        stream = self.queue.keys.outbound_stream(channel)
+        while not (self._stop is not None and self._stop.is_set()):
+            taken = await self.liveness.take_over_dead(
+                stream, self.queue.keys.OUTBOUND_GROUP, self.consumer,
+                limit=self.settings.batch_size,
+            )  # fmt: skip
+            if not taken:
+                break
+            entries = self.queue.entries(stream, taken)
+            log.warning("took over a dead worker's entries", channel=channel, count=len(taken))
+            handled += await self.process(channel, entries)
+        return handled
+
+    async def reclaim_idle(self, channel: str) -> int:
+        """Take over entries idle ``reclaim_idle_seconds`` (a live but stuck consumer's), all
+        of them, a batch at a time."""
+        handled = 0
+        while not (self._stop is not None and self._stop.is_set()):
+            stale = await self.queue.reclaim_stale(
+                channel, self.consumer, self.settings.reclaim_idle_seconds * 1000,
+                self.settings.batch_size,
+            )  # fmt: skip
+            if not stale:
+                break
+            handled += await self.process(channel, stale)
+        return handled
 
     async def run_once(self, channel: str, *, block_ms: int | None = None) -> int:
         """Promote due retries, claim one batch and process it; returns messages handled."""
@@ -233,8 +306,11 @@ class Dispatcher:
         rate = channel_rate(channel)
         burst = bucket_burst(rate)
         # A chunk never needs more tokens than the bucket can hold.
-        size = min(channel.max_batch, burst)
+        size = min(channel.max_batch, burst, SEND_GROUP)
         handled = 0
+        by_id: dict[int, list[str]] = {}
+        for e in entries:
+            by_id.setdefault(e.message_id, []).append(e.entry_id)
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
             if not await self._throttle(channel, len(chunk), rate, burst):
@@ -242,15 +318,24 @@ class Dispatcher:
                 await self.queue.enqueue(channel_name, ids[start:])
                 log.info("returned unsent messages on stop", channel=channel_name,
                          count=len(ids) - start)  # fmt: skip
+                await self.queue.ack(channel_name, [e for i in ids[start:] for e in by_id[i]])
                 break
             claimed = await self._claim_rows(set(chunk))
-            if not claimed:
-                continue
-            started = self.clock.now()
-            results = await self._send(channel, [c.message for c in claimed])
-            await self._record(channel, claimed, results, started)
-            handled += len(claimed)
-        await self.queue.ack(channel_name, [e.entry_id for e in entries])
+            if len(claimed) < len(chunk):
+                # Rows not queued: sent already, or left `sending` by a worker that died
+                # during its provider call — those are resolved before anything is resent.
+                rest = set(chunk) - {c.message.message_id for c in claimed}
+                requeued = await self.unknown.resolve(channel, rest)
+                if requeued:
+                    claimed = sorted([*claimed, *await self._claim_rows(set(requeued))],
+                                     key=lambda c: c.message.message_id)  # fmt: skip
+            if claimed:
+                started = self.clock.now()
+                results = await self._send(channel, [c.message for c in claimed])
+                await self._record(channel, claimed, results, started)
+                handled += len(claimed)
+            # Each group's entries go once its rows have their answers on record.
+            await self.queue.ack(channel_name, [e for i in chunk for e in by_id[i]])
         return handled
 
     async def _throttle(self, channel: Channel, tokens: int, rate: float, burst: int) -> bool:
@@ -271,20 +356,19 @@ class Dispatcher:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _claim_rows(self, ids: set[int]) -> list[_Claimed]:
+        """``queued`` → ``sending``, owned by this consumer. A row left ``sending`` by a
+        worker that died is never claimed here: its outcome is unknown (hub.unknown_sends)."""
         now = self.clock.now()
-        abandoned = now - timedelta(seconds=self.settings.reclaim_idle_seconds)
         m = _MESSAGE.c
         stmt = (
             sa.update(_MESSAGE)
-            .where(
-                m.id.in_(ids),
-                sa.or_(
-                    _status_is(MessageStatus.QUEUED),
-                    # a worker died mid-send: its claim is old, the outcome unknown
-                    sa.and_(_status_is(MessageStatus.SENDING), m.updated_at < abandoned),
-                ),
+            .where(m.id.in_(ids), _status_is(MessageStatus.QUEUED))
+            .values(
+                status=MessageStatus.SENDING,
+                attempts=m.attempts + 1,
+                updated_at=now,
+                status_reason=owner_reason(self.consumer),
             )
-            .values(status=MessageStatus.SENDING, attempts=m.attempts + 1, updated_at=now)
             .returning(m.id, m.address, m.body, m.kind, m.params, m.contact_id, m.attempts)
         )
         async with self.db.write() as session:
@@ -455,6 +539,11 @@ class Dispatcher:
         The message is fine, only early (a number's 30-second, hourly or daily limit): counting
         the waits would dead-letter it after ``max_attempts`` windows. A window that ends beyond
         :data:`LIMIT_HORIZON` after the first limit gives up, with the reason.
+
+        A window that opens in quiet hours (a daily limit resets at midnight) is waited out
+        until they end, as planning would hold the message, unless its kind bypasses them or
+        it is an answer the contact is still waiting for. The horizon is the provider's: it
+        is checked against the window, not the quiet-hours release.
         """
         params = item.message.params
         first = params.get(RATE_LIMITED_SINCE)
@@ -464,7 +553,14 @@ class Dispatcher:
             waited, most = (now - since) / timedelta(hours=1), LIMIT_HORIZON / timedelta(hours=1)
             reason = f"服务商限流已等待 {waited:.0f} 小时，再等将超过 {most:.0f} 小时上限，不再重试"
             return PermanentError(f"{reason}：{error}", code=error.code)
-        reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
+        kind = MessageKind(item.message.kind)
+        hold = self.quiet.hold(due, kind, params) if self.quiet is not None else None
+        if hold is not None:
+            due = hold.release_at
+            at = f"{due.astimezone(self.quiet.tz if self.quiet else SHANGHAI):%m-%d %H:%M}"
+            reason = f"服务商限流，且处于免打扰时段，{at} 后重试：{error}"
+        else:
+            reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
         changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
                    "status_reason": reason, "attempts": item.attempt_no - 1,
                    "params": {**params, RATE_LIMITED_SINCE: since.isoformat()}}  # fmt: skip

@@ -10,6 +10,8 @@ Redis Cluster hash tag (the part in ``{...}``), so they hash to the same slot::
     hub:sandbox:{42}:inbox   what the sandbox channel "sent" to contact 42
     hub:lock:{scheduler}     a named lock (leader election, ...)
     hub:bucket:{tencent}     token bucket of a provider
+    hub:alive:{host-42}      a worker's heartbeat (expires when the process dies)
+    hub:epoch                when this Redis's hub data began (gone after a FLUSHALL)
 
 Only :class:`RedisKeys` builds these strings; nothing else in the hub spells a key.
 """
@@ -86,6 +88,14 @@ class RedisKeys:
     def token_bucket(self, provider: str) -> str:
         """The rate limiter state of one provider (e.g. ``tencent``, ``wechat.main``)."""
         return f"{self.prefix}:bucket:{{{_checked('provider', provider)}}}"
+
+    def consumer_alive(self, consumer: str) -> str:
+        """A stream consumer's heartbeat: set with a TTL while its process runs."""
+        return f"{self.prefix}:alive:{{{_checked('consumer', consumer)}}}"
+
+    def redis_epoch(self) -> str:
+        """Set once with the time the hub's data in this Redis began; absent after a flush."""
+        return f"{self.prefix}:epoch"
 
     def parked_receipts(self) -> str:
         """Sorted set of delivery receipts that arrived before their send was recorded."""

@@ -22,6 +22,12 @@ class HubMetrics:
             ["channel", "outcome"],
             registry=registry,
         )
+        self.resent_while_unknown = Counter(
+            "hub_resent_while_unknown",
+            "Messages sent again while it was unknown whether the provider took them",
+            ["channel"],
+            registry=registry,
+        )
         self.send_batch_seconds = Histogram(
             "hub_send_batch_seconds",
             "Time to send one batch through a channel",

@@ -51,7 +51,7 @@ from hub.vocab import ChannelName, MessageStatus
 
 __all__ = [
     "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "idempotency_key",
-    "release_held", "requeue_stale",
+    "release_held", "requeue_lost", "requeue_stale",
 ]  # fmt: skip
 
 _MESSAGE = cast(sa.Table, Message.__table__)
@@ -330,6 +330,35 @@ async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than:
         waiting = await queue.waiting_ids(channel.value)
         lost.extend((r.id, r.channel) for r in rows if r.channel == channel and r.id not in waiting)
     return len(await _enqueue(queue, lost))
+
+
+async def requeue_lost(db: Database, queue: Queue, clock: Clock) -> int:
+    """After Redis lost the hub's data (a FLUSHALL, a restart without persistence): every
+    queued row back on its stream, or in its retry set while its retry is not due, and every
+    ``sending`` row on its stream too (the dispatcher sends none of those again blind: it
+    resolves the ones whose worker died). Unlike :func:`requeue_stale` nothing waits to look
+    stale: Redis is known to hold nothing. Ids Redis still holds are left alone."""
+    now = clock.now()
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Message.id, Message.channel, Message.status, Message.next_attempt_at)
+                .where(Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]))
+                .order_by(Message.id)
+            )
+        ).all()
+    count = 0
+    for channel in {r.channel for r in rows}:
+        waiting = await queue.waiting_ids(channel.value)
+        mine = [r for r in rows if r.channel == channel and r.id not in waiting]
+        later = [r for r in mine if r.next_attempt_at is not None and r.next_attempt_at > now
+                 and r.status == MessageStatus.QUEUED]  # fmt: skip
+        for r in later:
+            await queue.schedule_retry(channel.value, r.id, r.next_attempt_at.timestamp())
+        due = [r.id for r in mine if r not in later]
+        await queue.enqueue(channel.value, due)
+        count += len(mine)
+    return count
 
 
 async def release_held(db: Database, queue: Queue, clock: Clock) -> int:

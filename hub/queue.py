@@ -198,6 +198,11 @@ class Queue:
         rows = await self._autoclaim(stream, RedisKeys.OUTBOUND_GROUP, consumer, min_idle_ms, count)
         return [StreamEntry(entry_id, item_id) for entry_id, item_id in rows]
 
+    @staticmethod
+    def entries(stream: str, raw: Sequence[Any]) -> list[StreamEntry]:
+        """Outbound entries from (entry id, fields) pairs as XCLAIM answers them."""
+        return [StreamEntry(*_item(stream, entry)) for entry in raw]
+
     async def waiting_ids(self, channel: str) -> set[int]:
         """Every message id Redis holds for ``channel``: on its stream (new or pending; acked
         entries are deleted) or in its retry set. The reconciler re-enqueues only rows that

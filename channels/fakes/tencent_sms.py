@@ -1,4 +1,5 @@
-"""A loopback fake of Tencent Cloud SMS ``SendSms`` (API 3.0, 2021-01-11).
+"""A loopback fake of Tencent Cloud SMS ``SendSms`` and ``PullSmsSendStatusByPhoneNumber`` (API 3.0,
+2021-01-11).
 
 It serves on :mod:`channels.fakes.lean_http` (a minimal HTTP/1.1 server): ``hub bench`` drives
 it at thousands of requests a second on the hub's own cores.
@@ -10,7 +11,14 @@ secret or a signed-but-different content type is ``AuthFailure.SignatureFailure`
 more than five minutes off is ``AuthFailure.SignatureExpire``. The body is validated (1–200
 numbers, not mainland and international mixed, the app id, a template id, a
 ``TemplateParamSet`` of strings, the signature name, approved templates) and each number gets
-its own ``SendStatus`` with a ``SerialNo``. Accepted requests are recorded (:attr:`received`).
+its own ``SendStatus`` with a ``SerialNo``. Accepted requests are recorded (:attr:`received`),
+with their ``SessionContext``.
+
+``PullSmsSendStatusByPhoneNumber`` (same signature, ``X-TC-Action`` names it) answers the
+status reports of one number from what was recorded: every accepted number is reported
+``SUCCESS`` (``DELIVRD``) ``report_delay_s`` after it was accepted, with its ``SerialNo`` and
+its request's ``SessionContext``, filtered by ``UserReceiveTime`` between ``BeginTime`` and
+``EndTime`` and paged by ``Offset``/``Limit`` (at most 100), as Tencent does.
 
 Switches (:class:`FakeSwitches`): a whole-request error code; per-number codes by number
 suffix (``{"0099": "LimitExceeded.PhoneNumberDailyLimit"}``, ``""`` for every number); a
@@ -53,6 +61,7 @@ from typing import Any, Final
 
 from channels.fakes.lean_http import Request, Response, serve
 from channels.sms_tencent import ACTION, MAX_NUMBERS, SERVICE, VERSION
+from channels.sms_tencent_status import STATUS_ACTION, STATUS_PAGE
 from channels.tencent_tc3 import verify
 
 _MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
@@ -88,6 +97,8 @@ class FakeSwitches:
     latency_s: float = 0.0  # wait before answering
     approved_templates: dict[str, int] | None = None  # template id -> parameter count
     record: bool = True  # keep what was received (off: a long benchmark keeps no memory)
+    report_delay_s: float = 0.0  # a number's status report appears this long after the send
+    status_error: str | None = None  # every status query answers Response.Error with this code
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,7 @@ class ReceivedSms:
     sign_name: str
     codes: tuple[str, ...]
     serial_nos: tuple[str, ...]
+    session_context: str = ""
 
 
 class RequestRefused(Exception):
@@ -163,6 +175,8 @@ class TencentSmsFake:
     async def route(self, request: Request) -> Response:
         """The fake's few routes, dispatched by hand."""
         if request.path == "/" and request.method == "POST":
+            if request.headers.get("X-TC-Action") == STATUS_ACTION:
+                return await self.handle_status(request)
             return await self.handle_send(request)
         view = self._views.get((request.method, request.path))
         if view is None:
@@ -188,7 +202,8 @@ class TencentSmsFake:
             return Response(switches.http_status, text.encode(), "text/html")
         try:
             self._verify(request, body)
-            numbers, template_id, params, sign_name = self._validate(_payload(body))
+            payload = _payload(body)
+            numbers, template_id, params, sign_name = self._validate(payload)
             if switches.request_error:
                 raise RequestRefused(switches.request_error)
             if switches.error_rate and self._random.random() < switches.error_rate:
@@ -197,7 +212,8 @@ class TencentSmsFake:
             self.refused.append(refused.code)
             error = {"Code": refused.code, "Message": refused.message}
             return _json({"Response": {"Error": error, "RequestId": request_id}})
-        statuses = [self._status(number) for number in numbers]
+        context = str(payload.get("SessionContext") or "")
+        statuses = [self._status(number, context) for number in numbers]
         if switches.record:
             self.received.append(
                 ReceivedSms(
@@ -208,11 +224,58 @@ class TencentSmsFake:
                     sign_name=sign_name,
                     codes=tuple(s["Code"] for s in statuses),
                     serial_nos=tuple(s["SerialNo"] for s in statuses),
+                    session_context=context,
                 )
             )
         return _json({"Response": {"SendStatusSet": statuses, "RequestId": request_id}})
 
-    def _verify(self, request: Request, body: bytes) -> None:
+    # --- PullSmsSendStatusByPhoneNumber ------------------------------------------------------
+
+    async def handle_status(self, request: Request) -> Response:
+        body = await request.read()
+        request_id = f"{self._boot}-0000-4000-8000-{next(self._request_ids):012x}"
+        try:
+            self._verify(request, body, action=STATUS_ACTION)
+            payload = _payload(body)
+            if payload.get("SmsSdkAppId") != self.sdk_app_id:
+                raise RequestRefused("UnauthorizedOperation.SmsSdkAppIdVerifyFail", "Unknown app.")
+            number = str(payload.get("PhoneNumber") or "")
+            begin, end = payload.get("BeginTime"), payload.get("EndTime")
+            offset, limit = payload.get("Offset"), payload.get("Limit")
+            if not number or not all(isinstance(v, int) for v in (begin, end, offset, limit)):
+                raise RequestRefused(
+                    "MissingParameter", "PhoneNumber, BeginTime, EndTime, Offset, Limit."
+                )
+            if not 0 < int(limit) <= STATUS_PAGE:  # type: ignore[arg-type]
+                raise RequestRefused("InvalidParameterValue", f"Limit is 1 to {STATUS_PAGE}.")
+            if self.switches.status_error:
+                raise RequestRefused(self.switches.status_error)
+        except RequestRefused as refused:
+            error = {"Code": refused.code, "Message": refused.message}
+            return _json({"Response": {"Error": error, "RequestId": request_id}})
+        reports = self.reports_of(number, int(begin), int(end))  # type: ignore[arg-type]
+        page = reports[int(offset) : int(offset) + int(limit)]  # type: ignore[arg-type]
+        return _json({"Response": {"PullSmsSendStatusSet": page, "RequestId": request_id}})
+
+    def reports_of(self, number: str, begin: int, end: int) -> list[dict[str, Any]]:
+        """The status reports of ``number`` received between ``begin`` and ``end`` (epoch s)."""
+        now, delay = self.clock(), self.switches.report_delay_s
+        found = []
+        for r in self.received:
+            received_at = r.at + delay
+            if received_at > now or not begin <= received_at <= end:
+                continue
+            for n, serial in zip(r.phone_numbers, r.serial_nos, strict=True):
+                if n == number and serial:
+                    found.append({
+                        "UserReceiveTime": int(received_at), "CountryCode": "86",
+                        "SubscriberNumber": n.removeprefix("+86"), "PhoneNumber": n,
+                        "SerialNo": serial, "ReportStatus": "SUCCESS", "Description": "DELIVRD",
+                        "SessionContext": r.session_context,
+                    })  # fmt: skip
+        return found
+
+    def _verify(self, request: Request, body: bytes, *, action: str = ACTION) -> None:
         failure = verify(
             request.headers,
             body,
@@ -225,8 +288,8 @@ class TencentSmsFake:
         )
         if failure is not None:
             raise RequestRefused(failure)
-        if request.headers.get("X-TC-Action") != ACTION:
-            raise RequestRefused("InvalidAction", "The action requested is not SendSms.")
+        if request.headers.get("X-TC-Action") != action:
+            raise RequestRefused("InvalidAction", f"The action requested is not {action}.")
         if request.headers.get("X-TC-Version") != VERSION:
             raise RequestRefused("NoSuchVersion", f"This fake speaks version {VERSION}.")
         if not request.headers.get("X-TC-Region"):
@@ -271,7 +334,7 @@ class TencentSmsFake:
                 )
         return numbers, template_id, params, sign_name
 
-    def _status(self, number: str) -> dict[str, Any]:
+    def _status(self, number: str, context: str = "") -> dict[str, Any]:
         code = "Ok"
         if not _MAINLAND_MOBILE.match(number):
             code = "InvalidParameterValue.IncorrectPhoneNumber"
@@ -283,7 +346,7 @@ class TencentSmsFake:
             "SerialNo": f"2028:{next(self._serials):019d}" if ok else "",
             "PhoneNumber": number,
             "Fee": 1 if ok else 0,
-            "SessionContext": "",
+            "SessionContext": context,
             "Code": code,
             "Message": "send success" if ok else _MESSAGES.get(code, code),
             "IsoCode": "CN",

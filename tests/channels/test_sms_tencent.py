@@ -156,6 +156,7 @@ def test_the_request_signs_exactly_the_headers_and_body_it_sends() -> None:
         "SignName": "主动服务",
         "TemplateId": "1000103",
         "TemplateParamSet": ["甲机械1：请于月底前完成年报公示"],
+        "SessionContext": "1",  # the message id, echoed in Tencent's status records
     }
     expected = tc3_signature(
         SECRET_KEY,

@@ -1,0 +1,123 @@
+"""Which stream consumers are alive, and taking over the entries of those that are not.
+
+Each dispatcher heartbeats a key with a TTL (:meth:`Liveness.beat`); a process that dies stops
+beating and its key expires within :data:`HEARTBEAT_TTL_S`. A starting (or running) worker then
+finds the dead consumer's pending entries at once — its consumer is in the group with entries
+and no heartbeat — instead of waiting ``reclaim_idle_seconds`` for them to look idle
+(:meth:`Liveness.take_over_dead`).
+
+The same beat notices when Redis lost the hub's data (a ``FLUSHALL``, a restart without
+persistence): the epoch key, set once with its creation time, is gone. For one TTL after a new
+epoch every consumer counts as alive: the flush took their heartbeats too, and a live worker
+must not look dead (its sends would be resolved behind its back) before its next beat.
+
+Time comes from the injected clock; key names from :class:`hub.keys.RedisKeys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from hub.clock import Clock
+from hub.keys import RedisKeys
+from hub.redis_server import redis_errors
+
+#: A heartbeat expires this long after the last beat: longer than any pause of a live worker's
+#: event loop (a beat is a task of its own, never behind a send).
+HEARTBEAT_TTL_S: Final = 10.0
+#: How often a worker beats.
+HEARTBEAT_EVERY_S: Final = 1.0
+# Pending entries read (XPENDING) and claimed (XCLAIM) per round trip.
+_PAGE: Final = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What one heartbeat found: ``new_epoch`` means Redis holds none of the hub's data yet
+    (first start on this Redis, or a flush): groups and the outbox's reminders must be rebuilt."""
+
+    new_epoch: bool
+
+
+class Liveness:
+    """Heartbeats of this process's consumer, and the liveness of others."""
+
+    def __init__(self, redis: Redis, keys: RedisKeys, clock: Clock) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._clock = clock
+
+    async def beat(self, consumer: str) -> Beat:
+        """Mark ``consumer`` alive for :data:`HEARTBEAT_TTL_S`; say whether the epoch was new."""
+        now = self._clock.now().timestamp()
+        with redis_errors("heartbeat"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(self._keys.consumer_alive(consumer), repr(now), px=int(HEARTBEAT_TTL_S * 1000))
+            pipe.set(self._keys.redis_epoch(), repr(now), nx=True)
+            _alive, created = await pipe.execute()
+        return Beat(new_epoch=bool(created))
+
+    async def stop(self, consumer: str) -> None:
+        """A clean shutdown: the heartbeat goes at once (its entries were acknowledged)."""
+        with redis_errors("heartbeat"):
+            await self._redis.delete(self._keys.consumer_alive(consumer))
+
+    async def alive(self, consumers: Iterable[str]) -> set[str]:
+        """The consumers among ``consumers`` that count as alive (see the module docstring)."""
+        names = sorted(set(consumers))
+        if not names:
+            return set()
+        with redis_errors("reading heartbeats"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(self._keys.redis_epoch())
+            for name in names:
+                pipe.exists(self._keys.consumer_alive(name))
+            epoch, *present = await pipe.execute()
+        if epoch is None or self._clock.now().timestamp() - float(epoch) < HEARTBEAT_TTL_S:
+            return set(names)  # the heartbeats may have gone with a flush: wait one TTL
+        return {name for name, there in zip(names, present, strict=True) if there}
+
+    async def take_over_dead(
+        self, stream: str, group: str, consumer: str, *, limit: int
+    ) -> list[tuple[str, Any]]:
+        """Claim for ``consumer`` up to ``limit`` pending entries of consumers with no
+        heartbeat, whatever their idle time; returns (entry id, fields) pairs. A dead consumer
+        left with nothing pending is removed from the group."""
+        with redis_errors(f"taking over entries of dead consumers on {stream}"):
+            try:
+                consumers = await self._redis.xinfo_consumers(stream, group)
+            except ResponseError as exc:
+                if str(exc).startswith("NOGROUP") or "no such key" in str(exc).lower():
+                    return []
+                raise
+            others = {str(c["name"]): int(c["pending"]) for c in consumers}
+            others.pop(consumer, None)
+            if not others:
+                return []
+            dead = set(others) - await self.alive(others)
+            taken: list[tuple[str, Any]] = []
+            for name in sorted(dead):
+                if others[name] == 0:
+                    await self._redis.xgroup_delconsumer(stream, group, name)
+                    continue
+                while len(taken) < limit:
+                    pending = await self._redis.xpending_range(
+                        stream, group, min="-", max="+",
+                        count=min(_PAGE, limit - len(taken)), consumername=name,
+                    )  # fmt: skip
+                    if not pending:
+                        await self._redis.xgroup_delconsumer(stream, group, name)
+                        break
+                    ids: list[Any] = [str(p["message_id"]) for p in pending]
+                    claimed: list[Any] = await self._redis.xclaim(stream, group, consumer, 0, ids)
+                    live = [e for e in claimed if e is not None and e[0] is not None]
+                    gone = set(ids) - {str(e[0]) for e in live}
+                    if gone:  # deleted entries: nothing to send, nothing to keep pending
+                        await self._redis.xack(stream, group, *gone)
+                    taken.extend(live)
+        return taken
