@@ -65,6 +65,24 @@ def end_of_day(day: date, tz: ZoneInfo = SHANGHAI) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
 
 
+def deadline_last_day(at: datetime, tz: ZoneInfo = SHANGHAI) -> date:
+    """The last local day of a deadline: a deadline at 00:00 is 24:00 of the day before."""
+    local = at.astimezone(tz)
+    return (local - timedelta(days=1)).date() if local.time() == time(0) else local.date()
+
+
+_WEEKDAYS = "一二三四五六日"
+
+
+def deadline_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
+    """A deadline as staff read it in lists, ``show`` and the workbook:
+    ``2026-12-11（周五）24时前`` (never 2026-12-12T00:00, which a reader takes for the 12th)."""
+    day = deadline_last_day(at, tz)
+    local = at.astimezone(tz)
+    until = "24时" if local.time() == time(0) else f"{local:%H:%M}"
+    return f"{day.isoformat()}（周{_WEEKDAYS[day.weekday()]}）{until}前"
+
+
 def _check_aware(at: datetime, name: str) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO, cast
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import Any, TextIO, cast
+from zoneinfo import ZoneInfo
 
 import structlog
 
+from hub.clock import SHANGHAI
 from hub.identifiers import mask_personal_data
 
 
@@ -21,8 +25,26 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None:
-    """Route structlog and stdlib logging to stderr; mask numbers and IDs before rendering."""
+class LocalTimeStamper:
+    """``timestamp``: ISO 8601 in the hub's zone with its offset (2026-12-06T22:06:01.123+08:00),
+    as every time the hub prints; structlog's own stamper gives UTC or the machine's local time
+    without an offset."""
+
+    def __init__(self, tz: ZoneInfo = SHANGHAI) -> None:
+        self.tz = tz
+
+    def __call__(
+        self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict["timestamp"] = datetime.now(self.tz).isoformat(timespec="milliseconds")
+        return event_dict
+
+
+def configure_logging(
+    level: str = "INFO", *, json_output: bool = False, tz: ZoneInfo = SHANGHAI
+) -> None:
+    """Route structlog and stdlib logging to stderr; mask numbers and IDs before rendering;
+    stamp times in ``tz`` (the hub's zone) with the offset."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_output
@@ -32,7 +54,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=False),
+            LocalTimeStamper(tz),
             structlog.processors.format_exc_info,
             mask_personal_data,
             renderer,

@@ -47,6 +47,10 @@ def test_inbox_shows_what_the_contact_received_and_reply_is_stored_once(
     assert main(["--config", str(config), "sandbox", "inbox", "13900000001", "--json"]) == 0
     [item] = json.loads(capsys.readouterr().out)
     assert item["body"] == "【主动服务】甲机械：请于月底前完成年报公示"
+    assert str(item["at"]).endswith("+08:00")  # the hub's zone, not the channel's UTC
+    assert main(["--config", str(config), "sandbox", "inbox", "13900000001"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line == f"[{item['at']}] #{item['message_id']} notice: {item['body']}"
 
     assert main(["--config", str(config), "sandbox", "reply", "+86 139 0000 0001", "5",
                  "--json"]) == 0  # fmt: skip

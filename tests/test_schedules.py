@@ -362,8 +362,8 @@ def _logs_to_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     """
     real = common.configure_logging
 
-    def configure(level: str = "INFO", *, json_output: bool = False) -> None:
-        real(level, json_output=json_output)
+    def configure(level: str = "INFO", **options: Any) -> None:
+        real(level, **options)
         structlog.configure(
             logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
             cache_logger_on_first_use=False,

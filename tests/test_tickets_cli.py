@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.cli import main
+from hub.clock import FixedClock
 from hub.config import load_settings
 from hub.store.db import Database
 from hub.store.models import Message, Ticket
@@ -131,7 +132,9 @@ def test_extend_and_resolve_queue_messages_to_the_enterprise(
     extended = json_out(capsys, config, "tickets", "extend", number, "--days", "5",
                         "--reason", "需现场核查", "--as", "gxj_head")  # fmt: skip
     # Mon 30 Nov + 5 wd = Mon 7 Dec; + 5 = Mon 14 Dec (24:00 = 00:00 on the 15th)
-    assert extended["deadline_at"] == "2026-12-15T00:00:00+08:00"
+    assert extended["due_at"] == extended["deadline_at"] == "2026-12-15T00:00:00+08:00"
+    assert extended["due_date"] == "2026-12-14"
+    assert extended["deadline"] == "2026-12-14（周一）24时前"
     assert extended["deadline_extensions"] == [5]
     assert extended["events"][-1]["reason"] == "需现场核查"
     resolved = json_out(capsys, config, "tickets", "resolve", number, "--answer", "已协调办理",
@@ -218,3 +221,46 @@ def test_staff_marked_absent_is_skipped_until_back(
     assert hub(config, "staff", "absent", "gxj_c", "--back") == 0
     back = json_out(capsys, config, "tickets", "show", open_one(config, world))
     assert back["handler"]["username"] == "gxj_c"
+
+
+def test_list_and_show_give_the_deadlines_last_day_and_whole_numbers_off_a_terminal(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    numbers = [open_one(config, world, body="企业用地手续办理遇到困难，需要协调" * 4)
+               for _ in range(2)]  # fmt: skip
+    capsys.readouterr()
+    assert hub(config, "tickets", "list") == 0
+    listed = capsys.readouterr().out
+    # Mon 30 Nov 09:00, general (5 wd): due 24:00 on Mon 7 Dec, stored as 00:00 on the 8th
+    assert listed.count("2026-12-07（周一）24时前") == 2
+    assert "2026-12-08" not in listed
+    rows = json_out(capsys, config, "tickets", "list")
+    assert {r["number"] for r in rows} == set(numbers)
+    for row in rows:  # pytest's stdout is no terminal: one whole line per ticket
+        [line] = [line for line in listed.splitlines() if row["number"] in line]
+        assert len(row["subject"]) > 30
+        assert row["subject"] in line
+    assert hub(config, "tickets", "show", numbers[0]) == 0
+    shown = capsys.readouterr().out
+    assert "办理时限：2026-12-07（周一）24时前" in shown
+    assert "2026-12-08T00:00:00+08:00" not in shown
+
+
+@pytest.mark.parametrize(
+    ("hour", "said"),
+    [
+        (22, "已办结，答复与评价邀请已暂缓：免打扰时段（21:00–08:00），将于 12-01 08:00 发送"),
+        (10, "已办结，答复与评价邀请已排队发送"),
+    ],
+)
+def test_resolve_says_whether_the_answer_went_or_waits_for_the_morning(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str], hour: int, said: str
+) -> None:
+    number = open_one(config, world, channel=ChannelName.SANDBOX)
+    capsys.readouterr()
+    at = FixedClock(sh(2026, 11, 30, hour))
+    assert main(["--config", str(config), "tickets", "resolve", number, "--answer", "已协调办理"],
+                clock=at) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert said in out
+    assert "已发送" not in out

@@ -29,7 +29,9 @@ def settings_from(ctx: typer.Context) -> Settings:
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
         settings = load_settings(obj.get("config_path"))
-        configure_logging(settings.logging.level, json_output=settings.logging.json_output)
+        configure_logging(
+            settings.logging.level, json_output=settings.logging.json_output, tz=settings.hub.tz
+        )
         obj["settings"] = settings
     settings_obj: Settings = obj["settings"]
     return settings_obj

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
 
 from channels.base import InboundReply
 from channels.sandbox import SandboxChannel
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
 from hub.clock import local_iso
 from hub.errors import NotFoundError, UsageError
 from hub.identifiers import mask_mobile, normalize_mobile
@@ -40,6 +42,14 @@ def _mobile(text: str) -> str:
         raise UsageError(str(exc)) from exc
 
 
+def _local(at: object, tz: ZoneInfo) -> object:
+    """The channel stamps deliveries in UTC; the CLI prints every time in the hub's zone."""
+    try:
+        return local_iso(datetime.fromisoformat(str(at)), tz)
+    except ValueError:
+        return at
+
+
 def inbox(
     ctx: typer.Context,
     mobile: str = typer.Argument(..., help="the contact's mobile"),
@@ -62,14 +72,16 @@ def inbox(
             items: list[dict[str, object]] = []
             for contact_id in ids:
                 items.extend(await channel.inbox(contact_id, limit))
-            return sorted(items, key=lambda i: str(i["at"]), reverse=True)[:limit]
+            newest = sorted(items, key=lambda i: str(i["at"]), reverse=True)[:limit]
+            return [{**i, "at": _local(i["at"], settings.hub.tz)} for i in newest]
 
     items = run_async(load())
     if as_json:
         print_json(items)
         return
     for item in items:
-        out.print(f"[{item['at']}] #{item['message_id']} {item['kind']}: {item['body']}")
+        out.print(f"[{item['at']}] #{item['message_id']} {item['kind']}: {item['body']}",
+                  markup=False)  # fmt: skip
     if not items:
         out.print("收件箱为空 (empty)")
 
@@ -87,7 +99,7 @@ def reply(
                            text=text, raw={"from": number, "text": text})  # fmt: skip
 
     async def act() -> dict[str, object]:
-        async with open_components(settings) as hub:
+        async with open_components(settings, clock=clock_from(ctx)) as hub:
             accepted = await accept_reply(hub.db, hub.queue, hub.clock, ChannelName.SANDBOX,
                                           message)  # fmt: skip
         return {"reply_id": accepted.reply_id, "contact_id": accepted.contact_id}

@@ -14,8 +14,7 @@ from typing import Any
 import typer
 
 from hub.cli import ticket_policy
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock
+from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
 from hub.errors import UsageError
 from hub.queries.tickets import TicketFilter, TicketScope
 from hub.runtime import open_components, open_database
@@ -47,14 +46,15 @@ def register(app: typer.Typer) -> None:
 
 def _run(ctx: typer.Context, act: _Act, *, as_user: str | None, messaging: bool = False) -> Any:
     settings = settings_from(ctx)
+    clock = clock_from(ctx)
 
     async def run() -> Any:
         if messaging:
-            async with open_components(settings) as hub:
+            async with open_components(settings, clock=clock) as hub:
                 desk = TicketDesk.from_components(hub)
                 return await act(desk, await desk.scope_as(as_user))
         async with open_database(settings) as db:
-            desk = TicketDesk(db, settings, SystemClock())
+            desk = TicketDesk(db, settings, clock)
             return await act(desk, await desk.scope_as(as_user))
 
     return run_async(run())
@@ -87,7 +87,7 @@ def tickets_list(
         state=_enum(TicketState, state, "工单状态"), open_only=open_only,
         department_code=department.strip().upper() if department else None,
         handler_username=handler, category=_enum(TicketCategory, category, "诉求类别"),
-        overdue_at=SystemClock().now() if overdue else None, before=before, limit=limit,
+        overdue_at=clock_from(ctx).now() if overdue else None, before=before, limit=limit,
     )  # fmt: skip
     rows: list[dict[str, Any]] = _run(
         ctx, lambda desk, scope: desk.list_tickets(scope, wanted), as_user=as_user
@@ -106,7 +106,7 @@ def tickets_list(
                 (r["enterprise"] or {}).get("name", ""),
                 (r["department"] or {}).get("name", "待分派"),
                 (r["handler"] or {}).get("name", ""),
-                r["due_date"] + ("（临时）" if r["deadline_provisional"] else ""),
+                r["deadline"] + ("（临时）" if r["deadline_provisional"] else ""),
                 r["subject"],
             ]
             for r in rows
@@ -127,7 +127,7 @@ def _print_ticket(view: dict[str, Any], as_json: bool, headline: str = "") -> No
     out.print(f"企业：{(view['enterprise'] or {}).get('name', '（未识别）')}  部门：{department}  "
               f"承办人：{handler}")  # fmt: skip
     provisional = "（临时时限，待录入工作日历）" if view["deadline_provisional"] else ""
-    out.print(f"受理：{view['received_at']}  办理时限：{view['deadline_at']}{provisional}")
+    out.print(f"受理：{view['received_at']}  办理时限：{view['deadline']}{provisional}")
     out.print(f"诉求：{view['body']}")
     print_table(
         "办理过程",
@@ -214,7 +214,21 @@ def resolve(
     """办结：答复企业并请其评价。"""
     view = _run(ctx, lambda d, s: d.resolve(s, number, answer=answer), as_user=as_user,
                 messaging=True)  # fmt: skip
-    _print_ticket(view, as_json, "已办结，答复与评价邀请已发送")
+    _print_ticket(view, as_json, f"已办结，{feedback_delivery(view)}")
+
+
+def feedback_delivery(view: dict[str, Any]) -> str:
+    """What became of the answer and rating request of the latest resolve, as the operator
+    needs to know it: queued to go now, held by quiet hours until a time, or not sent and why."""
+    requested = [e for e in view["events"] if e["type"] == "rating_requested"]
+    data = (requested[-1]["data"] or {}) if requested else {}
+    status, reason = data.get("status"), data.get("reason")
+    if status == "held":
+        return f"答复与评价邀请已暂缓：{reason}"
+    if status in ("queued", "sending", "sent", "delivered"):
+        return "答复与评价邀请已排队发送"
+    why = reason or (requested[-1]["reason"] if requested else None) or "未找到发送记录"
+    return f"答复与评价邀请未发送：{why}"
 
 
 def extend(
@@ -228,7 +242,7 @@ def extend(
     """批准延期并告知企业新的办理时限。"""
     view = _run(ctx, lambda d, s: d.extend(s, number, days=days, reason=reason),
                 as_user=as_user, messaging=True)  # fmt: skip
-    _print_ticket(view, as_json, f"已延期 {days} 个工作日，新的办理时限 {view['deadline_at']}")
+    _print_ticket(view, as_json, f"已延期 {days} 个工作日，新的办理时限 {view['deadline']}")
 
 
 def reopen(

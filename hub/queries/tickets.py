@@ -16,7 +16,7 @@ everywhere else (:class:`~hub.queries.scope.Visibility`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.clock import SHANGHAI, local_iso
+from hub.deadlines import deadline_last_day, deadline_text
 from hub.queries.scope import Visibility
 from hub.staff import StaffRole
 from hub.store.models import Contact, Department, Enterprise, Rating, Staff, Ticket, TicketEvent
@@ -130,10 +131,6 @@ async def list_tickets(
     return list((await session.scalars(stmt.limit(wanted.limit))).all())
 
 
-def _due_date(at: datetime, tz: ZoneInfo) -> str:
-    return (at.astimezone(tz) - timedelta(days=1)).date().isoformat()
-
-
 class TicketViews:
     """Turns tickets into the dicts the CLI prints and the API answers (names looked up once)."""
 
@@ -174,8 +171,13 @@ class TicketViews:
             ),
             "handler": {"username": handler.username, "name": handler.name} if handler else None,
             "received_at": local_iso(ticket.received_at, self.tz),
+            # One rule for deadlines: shown as the last day (``deadline``, ``due_date``); the
+            # instant (00:00 of the next day) only as ``due_at`` (``deadline_at``: the same
+            # instant, kept for the API's readers).
+            "deadline": deadline_text(ticket.deadline_at, self.tz),
+            "due_date": deadline_last_day(ticket.deadline_at, self.tz).isoformat(),
+            "due_at": local_iso(ticket.deadline_at, self.tz),
             "deadline_at": local_iso(ticket.deadline_at, self.tz),
-            "due_date": _due_date(ticket.deadline_at, self.tz),
             "deadline_provisional": ticket.deadline_provisional,
             "overdue": ticket.state in OPEN_STATES and now >= ticket.deadline_at,
             "resolved_at": local_iso(ticket.resolved_at, self.tz),

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from hub.callbacks import month_label, month_span, parse_month, previous_month
 from hub.clock import SHANGHAI, local_iso
+from hub.deadlines import deadline_text
 from hub.identifiers import mask_mobile
 from hub.store.db import Database
 from hub.store.models import (
@@ -128,7 +129,7 @@ class BadRatingRow:
     rated_at: str | None
     score: int
     comment: str | None
-    rectify_due_at: str | None
+    rectify_due_at: str | None  # the last day, as deadline_at of the ledger
     status: str  # 已整改 | 整改中 | 逾期未整改
     resolved_again_at: str | None
     later_score: int | None
@@ -148,7 +149,7 @@ class LedgerRow:
     department: str
     handler: str
     urgency: str
-    deadline_at: str | None
+    deadline_at: str | None  # the last day, 2026-12-11（周五）24时前 (hub.deadlines.deadline_text)
     state: str
     resolved_at: str | None
     on_time: str  # 是 | 否 | 未办结
@@ -384,7 +385,7 @@ def _bad_row(
         rated_at=local_iso(r.at, tz),
         score=r.score,
         comment=r.comment,
-        rectify_due_at=local_iso(t.rectify_due_at, tz),
+        rectify_due_at=deadline_text(t.rectify_due_at, tz) if t.rectify_due_at else None,
         status=status,
         resolved_again_at=local_iso(again, tz),
         later_score=later.score if later else None,
@@ -426,7 +427,7 @@ def _ledger_row(
         department=fig.department,
         handler=data.staff.get(t.handler_id, "") if t.handler_id else "",
         urgency=t.urgency.label,
-        deadline_at=local_iso(t.deadline_at, tz),
+        deadline_at=deadline_text(t.deadline_at, tz),
         state=t.state.label,
         resolved_at=local_iso(first, tz),
         on_time=on_time,

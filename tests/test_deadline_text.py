@@ -1,0 +1,47 @@
+"""One rule for deadlines as people read them: the last day (24时 of it), never the instant
+00:00 of the next day, which a reader takes for the next day; the instant only in JSON (due_at).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from hub.clock import SHANGHAI
+from hub.deadlines import deadline_last_day, deadline_text, end_of_day
+from hub.reports.monthly import build_monthly_report
+from hub.reports.monthly_xlsx import (
+    BAD_HEADERS,
+    BAD_SHEET,
+    LEDGER_HEADERS,
+    LEDGER_SHEET,
+    write_workbook,
+)
+from hub.store.db import Database
+from tests.test_monthly_report import NOW, seed, sheet_rows
+
+
+def test_a_deadline_at_midnight_is_24_00_of_the_day_before() -> None:
+    due = end_of_day(date(2026, 12, 11))  # stored as 2026-12-12T00:00+08:00
+    assert deadline_last_day(due) == date(2026, 12, 11)
+    assert deadline_text(due) == "2026-12-11（周五）24时前"
+
+
+def test_a_deadline_at_another_time_keeps_its_time() -> None:
+    at = datetime(2026, 12, 11, 17, 30, tzinfo=SHANGHAI)
+    assert deadline_last_day(at) == date(2026, 12, 11)
+    assert deadline_text(at) == "2026-12-11（周五）17:30前"
+
+
+async def test_the_workbook_gives_deadlines_as_their_last_day(db: Database, tmp_path: Path) -> None:
+    import openpyxl
+
+    await seed(db)
+    report = await build_monthly_report(db, "2026-11", NOW)
+    wb = openpyxl.load_workbook(write_workbook(report, tmp_path / "m.xlsx"))
+    ledger = {r[0]: dict(zip(LEDGER_HEADERS, r, strict=True)) for r in sheet_rows(wb[LEDGER_SHEET])}
+    # GD202611020001 is due 2026-11-10T00:00+08:00: 24:00 of Monday 9 November
+    assert ledger["GD202611020001"]["办理时限"] == "2026-11-09（周一）24时前"
+    bad = [dict(zip(BAD_HEADERS, r, strict=True)) for r in sheet_rows(wb[BAD_SHEET])[1:]]
+    assert bad
+    assert all(str(b["整改期限"]).endswith("24时前") for b in bad), bad
