@@ -63,8 +63,8 @@ class Hub:
         if declared:
             headers["content-length"] = str(sent.size)
         response = await self.client.post(path, content=sent.chunks(), headers=headers)
-        if response.status_code == 413:
-            assert response.json() == {"detail": "请求体过大 (request body too large)"}
+        if response.status_code == 413:  # the /api/v1 error handler has its own JSON shape
+            assert "请求体过大 (request body too large)" in response.json().values()
         return response.status_code
 
     async def replies(self) -> int:
