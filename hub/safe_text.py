@@ -39,6 +39,9 @@ _REPLACEMENT = "\ufffd"
 # its formulas take no string constant longer than this.
 _EXCEL_FORMULA_TEXT_MAX = 255
 _LONG_DIGITS = re.compile(r"^\d{12,}$")
+# A signed number or a phone number (masked or not): at most arithmetic when Excel re-reads
+# the cell on an edit, never a function, a reference or a DDE call.
+_NUMBER_LIKE = re.compile(r"^[+-]?[\d\s().*-]*\d[\d\s().*-]*$")
 
 
 def _replace_unusable(match: re.Match[str]) -> str:
@@ -77,12 +80,16 @@ def xlsx_cell(value: Any) -> Any:
 
     A text that Excel would evaluate gets a leading ``'`` (shown, so the reader sees that the
     text was not a formula); openpyxl would otherwise store a text starting with ``=`` as a
-    formula. Control characters that openpyxl refuses are removed.
+    formula. A text cell is not evaluated when the workbook opens, only when someone edits
+    it, so a phone number such as ``+86138****8000`` is left as it is. Control characters
+    that openpyxl refuses are removed.
     """
     if not isinstance(value, str):
         return value  # numbers (negative ones included), dates, None
     text = storable_text(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    if text.startswith(FORMULA_TRIGGERS) and not _NUMBER_LIKE.match(text):
+        return "'" + text
+    return text
 
 
 def csv_cell(value: str) -> str:

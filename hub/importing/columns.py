@@ -12,11 +12,18 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from hub.errors import InputError
-from hub.importing.tabular import REJECT_COLUMNS, UNNAMED_COLUMN_PREFIX, Reject
+from hub.importing.tabular import (
+    CELL_PROBLEM_PREFIX,
+    REJECT_COLUMNS,
+    UNNAMED_COLUMN_PREFIX,
+    Reject,
+    shown_value,
+)
 from hub.vocab import LabelledEnum
 
 __all__ = [
@@ -35,7 +42,9 @@ IGNORED_HEADERS = frozenset(REJECT_COLUMNS)
 
 # Whitespace, separators, and invisible characters (BOM, zero-width space) pasted with a header.
 _SEPARATORS = re.compile(r"[\s_\-\ufeff\u200b\u200c\u200d\u2060]+")
-_SHOWN_MAX = 40  # a pasted paragraph in a cell should not swamp the reason column
+# Unknown or repeated headers named in one message; the rest are counted.
+_LISTED_MAX = 5
+_HINTED_MAX = 40  # longer "headers" get no did-you-mean hint
 E = TypeVar("E", bound=LabelledEnum)
 
 
@@ -113,18 +122,25 @@ class ColumnSet:
         ignored = {_match_key(header) for header in IGNORED_HEADERS}
 
         found: dict[str, str] = {}
-        problems: list[str] = []
+        unknown: list[str] = []
+        repeated: list[str] = []
         for header in headers:
             key = _match_key(header)
             if key in ignored:
                 continue
             column = by_key.get(key)
             if column is None:
-                problems.append(self._unknown(header, by_key))
+                unknown.append(header)
             elif column.field in found:
-                problems.append(f"表头“{found[column.field]}”和“{header}”是同一列，只能保留一个")
+                repeated.append(
+                    f"表头“{shown_value(found[column.field])}”和“{shown_value(header)}”是同一列，"
+                    "只能保留一个"
+                )
             else:
                 found[column.field] = header
+        problems = _first_few(repeated, "组表头重复")
+        if unknown:
+            problems.insert(0, self._unknown(unknown, by_key))
         missing = [c.display for c in self.columns if c.required and c.field not in found]
         if missing:
             problems.append("缺少必填列：" + "、".join(f"“{name}”" for name in missing))
@@ -132,7 +148,25 @@ class ColumnSet:
             raise InputError("；".join(problems), file=file)
         return HeaderMap(self, found)
 
-    def _unknown(self, header: str, by_key: Mapping[str, Column]) -> str:
+    def _unknown(self, headers: Sequence[str], by_key: Mapping[str, Column]) -> str:
+        """One sentence for the unknown headers: the first few, each with a hint, and the count.
+
+        A row of data pasted as the header row has thousands of them; naming each would bury
+        the message (and take minutes of ``difflib``).
+        """
+        if len(headers) > _LISTED_MAX:
+            named = "、".join(f"“{shown_value(h)}”" for h in headers[:_LISTED_MAX])
+            listed = f"未知表头{named}等共 {len(headers)} 个（表头行是否填成了数据？）"
+        else:
+            listed = "；".join(
+                f"未知表头“{shown_value(header)}”{self._hint(header, by_key)}" for header in headers
+            )
+        accepted = "、".join("/".join(column.spellings) for column in self.columns)
+        return f"{listed}，可用的表头为：{accepted}"
+
+    def _hint(self, header: str, by_key: Mapping[str, Column]) -> str:
+        if len(header) > _HINTED_MAX:
+            return ""  # a paragraph is no misspelt header
         spellings = [s for column in self.columns for s in column.spellings]
         close = difflib.get_close_matches(header, spellings, n=1, cutoff=0.5)
         if not close:
@@ -141,9 +175,14 @@ class ColumnSet:
                 for key, column in by_key.items()
                 if key and (key in _match_key(header) or _match_key(header) in key)
             ][:1]
-        hint = f"（是否应为“{close[0]}”？）" if close else ""
-        accepted = "、".join("/".join(column.spellings) for column in self.columns)
-        return f"未知表头“{header}”{hint}，可用的表头为：{accepted}"
+        return f"（是否应为“{close[0]}”？）" if close else ""
+
+
+def _first_few(problems: list[str], what: str) -> list[str]:
+    """``problems`` when they are few; else the first few and how many there are in all."""
+    if len(problems) <= _LISTED_MAX:
+        return problems
+    return [*problems[:_LISTED_MAX], f"……共 {len(problems)} {what}"]
 
 
 ENTERPRISE_COLUMNS = ColumnSet(
@@ -192,10 +231,6 @@ DEPARTMENT_COLUMNS = ColumnSet(
 )
 
 
-def _shown(value: str) -> str:
-    return value if len(value) <= _SHOWN_MAX else value[: _SHOWN_MAX - 1] + "…"
-
-
 @dataclass
 class RowChecker:
     """Reads the fields of one raw row by column, collecting a reason for each bad one.
@@ -207,17 +242,24 @@ class RowChecker:
     raw: Mapping[str, str]
     names: HeaderMap
     reasons: list[str] = field(default_factory=list)
+    unreadable: AbstractSet[str] = frozenset()
+    """Headers whose cell could not be read as it is: their reason is said once, by the reader."""
 
     def __post_init__(self) -> None:
         for key, value in self.raw.items():
             if key.startswith(UNNAMED_COLUMN_PREFIX):
                 where = key.removeprefix(UNNAMED_COLUMN_PREFIX)
-                self.reasons.append(f"{where}没有表头，却填了“{_shown(value)}”")
+                self.reasons.append(f"{where}没有表头，却填了“{shown_value(value)}”")
+            elif key.startswith(CELL_PROBLEM_PREFIX):
+                self.reasons.append(value)  # said by the reader, naming the column
+                self.unreadable = {*self.unreadable, key.removeprefix(CELL_PROBLEM_PREFIX)}
 
     def text(self, field: str, *, required: bool = False) -> str | None:
         """The field's text, ``None`` when blank (a reason is added if it is ``required``)."""
         # HeaderMap.value inlined: this runs for every column of every row
         header = self.names.headers.get(field)
+        if self.unreadable and header in self.unreadable:
+            return None  # its reason is given; what is left of it would only add noise
         value = self.raw.get(header, "") if header is not None else ""
         if not value:
             if required:
@@ -235,7 +277,7 @@ class RowChecker:
         try:
             return parse(value)
         except ValueError as exc:
-            self.reasons.append(f"{self.names.name(field)}“{_shown(value)}”{exc}")
+            self.reasons.append(f"{self.names.name(field)}“{shown_value(value)}”{exc}")
             return None
 
     def choice(self, field: str, enum: type[E], *, default: E | None = None) -> E | None:
@@ -250,14 +292,16 @@ class RowChecker:
             labels = "/".join(member.label for member in enum)
             values = "/".join(member.value for member in enum)
             self.reasons.append(
-                f"{self.names.name(field)}“{_shown(value)}”无效，应为 {labels} 或 {values}"
+                f"{self.names.name(field)}“{shown_value(value)}”无效，应为 {labels} 或 {values}"
             )
             return None
 
     def known(self, field: str, code: str | None, known: Collection[str] | None, what: str) -> None:
         """Add a reason when ``code`` is not among the ``known`` codes (``None``: not checked)."""
         if code is not None and known is not None and code not in known:
-            self.reasons.append(f"{self.names.name(field)}“{_shown(code)}”不存在，请先导入{what}")
+            self.reasons.append(
+                f"{self.names.name(field)}“{shown_value(code)}”不存在，请先导入{what}"
+            )
 
     def reject(self, row_number: int) -> Reject:
         """The row as a ``Reject`` carrying every reason collected."""

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import os
-import posixpath
 import re
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
-from xml.etree import ElementTree
-from xml.sax.saxutils import unescape
-
-from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum
 
 from hub.errors import InputError
+from hub.importing.workbook import CellProblems, xlsx_cells
+from hub.safe_text import FORMULA_TRIGGERS, csv_cell, storable_text, unusable_character
 
 __all__ = [
+    "CELL_PROBLEM_PREFIX",
     "REJECT_COLUMNS",
     "UNNAMED_COLUMN_PREFIX",
     "Reject",
@@ -39,6 +35,7 @@ __all__ = [
     "open_table",
     "read_rows",
     "rejects_path",
+    "shown_value",
     "write_csv",
     "write_rejects",
 ]
@@ -54,12 +51,29 @@ Such values are kept rather than dropped so that validation can reject the row: 
 typed past the last header meant something by it.
 """
 
+CELL_PROBLEM_PREFIX = "（无法导入）"
+"""Key prefix for why a cell cannot be imported as it is, e.g. ``（无法导入）企业名称``.
+
+The value is the reason, naming the column: a byte the file's encoding cannot decode, a NUL or
+another control character, a formula saved without its value. The cell itself keeps its text
+without what could not be read or stored, so the rejects file shows the rest; validation
+rejects the row.
+"""
+
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode text"
 _CSV_SUFFIXES = {".csv", ".txt"}
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 _ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
+_ENCODING_LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GBK"}
+# A file in one of them with a few broken bytes is read, rejecting the rows holding them; one
+# where more than this share of the non-ASCII bytes is broken is in some other encoding.
+_MAX_BROKEN_SHARE = 0.05
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+# what the surrogateescape error handler makes of an undecodable byte: U+DC80 to U+DCFF
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_SHOWN_MAX = 40  # a pasted paragraph in a cell should not swamp the reason column
 _CHUNK = 1 << 20
 # Stripped from headers on top of whitespace: a BOM that survived a re-encode, zero-width
 # spaces pasted from web pages.
@@ -85,7 +99,11 @@ class Table:
     path: Path
     format: TableFormat
     encoding: str | None
-    """The encoding a CSV was read with (``utf-8-sig`` or ``gb18030``); ``None`` for XLSX."""
+    """The encoding a CSV was read with (``utf-8-sig`` or ``gb18030``); ``None`` for XLSX.
+
+    A CSV with a few bytes that do not decode is read all the same: each row holding one is
+    rejected, naming the column and the byte (``CELL_PROBLEM_PREFIX``).
+    """
     headers: tuple[str, ...]
     """Non-blank header cells, stripped, in column order, spelled as in the file."""
     rows: Iterator[Row]
@@ -103,8 +121,8 @@ def open_table(
     The format is taken from the content (a zip is XLSX) and then the suffix; pass ``format``
     for files without a usable suffix, such as uploads saved under a temporary name. The
     header is the first non-blank row. Raises ``InputError`` for a missing, unreadable, empty
-    or undecodable file, a legacy ``.xls``, a damaged ``.xlsx``, or duplicate headers; a CSV
-    that turns out to be malformed further down raises it while iterating.
+    or undecodable file, a legacy ``.xls``, a damaged ``.xlsx``, or duplicate or unreadable
+    headers; a CSV that turns out to be malformed further down raises it while iterating.
     """
     file = Path(path)
     name = str(path)
@@ -112,13 +130,15 @@ def open_table(
     with ExitStack() as stack:
         encoding: str | None = None
         if fmt == "csv":
-            encoding = _detect_encoding(file, name)
-            handle = stack.enter_context(file.open(encoding=encoding, newline=""))
+            encoding, damaged = _detect_encoding(file, name)
+            # surrogateescape keeps each broken byte, as U+DC80-U+DCFF, for the reject to name
+            errors = "surrogateescape" if damaged else "strict"
+            handle = stack.enter_context(file.open(encoding=encoding, errors=errors, newline=""))
             cells = _csv_cells(handle, name)
         else:
-            cells = _xlsx_cells(file, name)
-        headers, columns = _read_header(cells, name)
-        yield Table(file, fmt, encoding, headers, _dict_rows(cells, columns))
+            cells = xlsx_cells(file, name)
+        headers, columns = _read_header(cells, name, encoding)
+        yield Table(file, fmt, encoding, headers, _dict_rows(cells, columns, encoding))
 
 
 def read_rows(path: str | os.PathLike[str], *, format: TableFormat | None = None) -> Iterator[Row]:
@@ -160,12 +180,14 @@ def _detect_format(file: Path, name: str, forced: TableFormat | None) -> TableFo
     )
 
 
-def _detect_encoding(file: Path, name: str) -> str:
-    """Return the first encoding that decodes the whole file strictly.
+def _detect_encoding(file: Path, name: str) -> tuple[str, bool]:
+    """The file's encoding, and whether some of its bytes do not decode in it.
 
     The whole file is checked, chunk by chunk, because a GBK file often starts with pages of
     ASCII and only shows its encoding at the first Chinese name; guessing from the head would
-    fail half-way through an import.
+    fail half-way through an import. When neither encoding decodes every byte, the one with
+    the fewest broken bytes is taken if they are few: one damaged name should cost its row,
+    not the file.
     """
     for encoding in _ENCODINGS:
         decoder = codecs.getincrementaldecoder(encoding)("strict")
@@ -178,198 +200,55 @@ def _detect_encoding(file: Path, name: str) -> str:
             continue
         except OSError as exc:
             raise InputError(f"无法读取文件：{exc.strerror or exc}", file=name) from exc
-        return encoding
-    raise InputError(
-        "无法识别文件编码（应为 UTF-8 或 GBK），请另存为 CSV（UTF-8）后再导入", file=name
-    )
+        return encoding, False
+    counts = {encoding: _broken_bytes(file, name, encoding) for encoding in _ENCODINGS}
+    encoding = min(_ENCODINGS, key=lambda e: counts[e][0])  # a tie goes to UTF-8
+    broken, non_ascii = counts[encoding]
+    if broken > non_ascii * _MAX_BROKEN_SHARE:
+        raise InputError(
+            "无法识别文件编码（应为 UTF-8 或 GBK），请另存为 CSV（UTF-8）后再导入", file=name
+        )
+    return encoding, True
 
 
-def _csv_cells(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
+def _broken_bytes(file: Path, name: str, encoding: str) -> tuple[int, int]:
+    """How many bytes of the file do not decode in ``encoding``, and how many are not ASCII."""
+    decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
+    broken = non_ascii = 0
+    try:
+        with file.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                non_ascii += len(chunk) - len(chunk.translate(None, _HIGH_BYTES))
+                broken += len(_ESCAPED_BYTE.findall(decoder.decode(chunk)))
+            broken += len(_ESCAPED_BYTE.findall(decoder.decode(b"", final=True)))
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=name) from exc
+    return broken, non_ascii
+
+
+def _csv_cells(handle: IO[str], name: str) -> Iterator[tuple[int, list[str], CellProblems | None]]:
     reader = csv.reader(handle)
     number = 0
     try:
         # One record is one sheet row even when a quoted cell spans lines, as in Excel.
         for number, record in enumerate(reader, start=1):
-            # only a cell holding =" can be a text formula; the rest just need stripping
-            yield number, [_csv_cell_text(c) if '="' in c else c.strip() for c in record]
+            # only a cell holding =" or a ' can be written by csv_cell; the rest just need
+            # stripping
+            cells = [_csv_cell_text(c) if '="' in c or "'" in c else c.strip() for c in record]
+            yield number, cells, None
     except csv.Error as exc:
         raise InputError(f"第 {number + 1} 行无法按 CSV 读取：{exc}", file=name) from exc
 
 
 def _csv_cell_text(cell: str) -> str:
+    """The text ``hub.safe_text.csv_cell`` (or another system) wrote as ``="…"`` or ``'=…``."""
     text = cell.strip()
     match = _EXCEL_TEXT_FORMULA.match(text)
-    return match.group(1).replace('""', '"').strip() if match else text
-
-
-def _xlsx_cells(file: Path, name: str) -> Iterator[tuple[int, list[str]]]:
-    sheet, hidden = _load_first_sheet(file, name)
-    start = sheet.start
-    if start is None:
-        return  # not a single cell on the sheet
-    # calamine pads the rows above the first filled cell, so enumerate() gives the row numbers
-    # Excel shows, but not the columns left of it: those are padded here for the letters.
-    padding = [""] * start[1]
-    for number, values in enumerate(sheet.iter_rows(), start=1):
-        texts = [
-            value.strip() if type(value) is str else _xlsx_cell_text(value) for value in values
-        ]
-        if padding:
-            texts = padding + texts
-        if number in hidden:
-            for index, text in hidden[number].items():
-                # only where calamine has what it makes of such a cell: a misplaced text must
-                # not overwrite another cell
-                if 0 <= index - start[1] < len(values) and _hides(values[index - start[1]], text):
-                    texts[index] = text
-        yield number, texts
-
-
-def _hides(value: object, text: str) -> bool:
-    """Whether calamine's ``value`` is how it gives the cell holding ``text`` in the XML."""
-    if text.startswith("#"):  # an error: #N/A, #VALUE!, #DIV/0!, ...
-        return value == ""
-    return isinstance(value, float) and value == float(text)
-
-
-def _load_first_sheet(file: Path, name: str) -> tuple[CalamineSheet, dict[int, dict[int, str]]]:
-    """The first worksheet, loaded whole, and the cells calamine hides (``_hidden_cells``)."""
-    try:
-        with CalamineWorkbook.from_path(file) as workbook:
-            sheet_name = next(
-                (m.name for m in workbook.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet),
-                None,
-            )
-            if sheet_name is None:
-                raise InputError("Excel 文件中没有工作表", file=name)
-            sheet = workbook.get_sheet_by_name(sheet_name)
-        hidden = _hidden_cells(file, sheet_name)
-    except InputError:
-        raise
-    # A damaged file comes out of calamine (CalamineError and its zip and XML kinds), zipfile
-    # (BadZipFile, KeyError for a missing part) or ElementTree (ParseError), each its own way.
-    except Exception as exc:
-        raise InputError(f"无法作为 Excel（.xlsx）文件读取：{exc}", file=name) from exc
-    return sheet, hidden
-
-
-# calamine gives an error cell (#N/A from a failed VLOOKUP) as an empty one, and every number
-# as a float, which loses the last digits of an 18-digit code that another system wrote as an
-# exact integer. The sheet's XML still has both. A byte search for them costs 0.3 s per
-# 100,000 rows and nearly always finds none; when it finds some, the rows are cut apart at
-# their end tags (an XML parser would take 6 s) and only those holding such a cell are read.
-_LONG_INTEGER_HINT = re.compile(rb"v>[0-9]{16}")  # 2**53 has 16 digits
-_ERROR_HINTS = (b't="e"', b"t='e'")
-_ROW_START = re.compile(rb"<((?:[\w.-]+:)?)row[\s/>]")  # some writers prefix tags: <x:row>
-_ROW_NUMBER = re.compile(rb"""\sr=["'](\d+)""")
-_CELL = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:[\w.-]+:)?c>)", re.DOTALL)
-_CELL_COLUMN = re.compile(rb"""\sr=["']\$?([A-Za-z]{1,3})""")
-_CELL_TYPE = re.compile(rb"""\st=["'](\w+)""")
-_CELL_VALUE = re.compile(rb"<(?:[\w.-]+:)?v>([^<]*)<")
-_LONG_INTEGER = re.compile(rb"[0-9]{16,}")
-
-
-def _hidden_cells(file: Path, sheet_name: str) -> dict[int, dict[int, str]]:
-    """``{row number: {column index: text}}`` for the error and long-integer cells of a sheet.
-
-    The text is what the clerk sees in Excel: ``#N/A``, or the integer with all its digits.
-    """
-    with zipfile.ZipFile(file) as archive:
-        part = _sheet_part(archive, sheet_name)
-        with archive.open(part) as xml:
-            tail = b""
-            while chunk := xml.read(_CHUNK * 4):
-                window = tail + chunk
-                if _has_hidden_cells(window):
-                    break
-                tail = window[-16:]  # a hint cut in two by the chunking
-            else:
-                return {}
-        with archive.open(part) as xml:
-            return _scan_rows(xml)
-
-
-def _has_hidden_cells(xml: bytes) -> bool:
-    return _LONG_INTEGER_HINT.search(xml) is not None or any(h in xml for h in _ERROR_HINTS)
-
-
-def _scan_rows(xml: IO[bytes]) -> dict[int, dict[int, str]]:
-    hidden: dict[int, dict[int, str]] = {}
-    row = 0
-    start_tag = end_tag = b""
-    tail = b""
-    while True:
-        chunk = xml.read(_CHUNK * 4)
-        window = tail + chunk
-        if not end_tag and (first := _ROW_START.search(window)):
-            start_tag, end_tag = b"<%srow" % first[1], b"</%srow>" % first[1]
-        *rows, tail = window.split(end_tag) if end_tag else (window,)
-        for content in rows:
-            # r is optional on rows and cells: without it, the one after the previous one.
-            # Empty rows (<row r="7"/>) come in the same piece, before the row that ends it.
-            begin = content.find(start_tag)
-            while begin >= 0:
-                number = _ROW_NUMBER.search(content, begin, content.find(b">", begin))
-                row = int(number[1]) if number else row + 1
-                following = content.find(start_tag, begin + 1)
-                if following < 0 and _has_hidden_cells(content):
-                    hidden[row] = _hidden_cells_of_row(content[begin:])
-                begin = following
-        if not chunk:
-            return hidden
-
-
-def _hidden_cells_of_row(row: bytes) -> dict[int, str]:
-    found: dict[int, str] = {}
-    column = 0
-    for cell in _CELL.finditer(row):
-        attributes, inner = cell.groups()
-        letters = _CELL_COLUMN.search(attributes)
-        column = _column_number(letters[1].decode()) if letters else column + 1
-        value = _CELL_VALUE.search(inner) if inner else None
-        if value is None:
-            continue
-        kind = _CELL_TYPE.search(attributes)
-        text = value[1].strip()
-        if kind is not None and kind[1] == b"e":
-            found[column - 1] = unescape(text.decode())
-        elif (kind is None or kind[1] == b"n") and _LONG_INTEGER.fullmatch(text):
-            found[column - 1] = text.decode()
-    return found
-
-
-def _local_name(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str:
-    """The zip member that holds the named sheet, found the way calamine finds it."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    relation = next(
-        (
-            value
-            for sheet in workbook.iter()
-            if _local_name(sheet.tag) == "sheet" and sheet.get("name") == sheet_name
-            for key, value in sheet.attrib.items()
-            if _local_name(key) == "id"
-        ),
-        None,
-    )
-    for item in ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")):
-        target = item.get("Target")
-        if relation is not None and item.get("Id") == relation and target:
-            if target.startswith("/"):  # from the package root, else from xl/
-                return target[1:]
-            return posixpath.normpath(posixpath.join("xl", target))
-    raise KeyError(f"找不到工作表“{sheet_name}”的数据")
-
-
-def _column_number(letters: str) -> int:
-    """``A`` → 1, ``AB`` → 28."""
-    number = 0
-    for letter in letters.upper():
-        number = number * 26 + ord(letter) - ord("A") + 1
-    return number
+    if match:
+        return match.group(1).replace('""', '"').strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) and len(text) > 256:
+        return text[1:]  # too long for ="…": csv_cell marked it with a ' instead
+    return text
 
 
 def _column_letter(index: int) -> str:
@@ -382,36 +261,21 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _xlsx_cell_text(value: object) -> str:
-    """The text of a cell as the clerk meant it: ``13800138000.0`` is a mobile, not a float."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        # Below 2**53 an integral float is exactly the number typed. Above it (an all-digit
-        # USCC typed into a number cell) Excel has already lost digits; "9.1e+17" lets the
-        # validator say so instead of complaining about a check character.
-        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-    if isinstance(value, dt.datetime) and value.time() == dt.time():
-        return value.date().isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value).strip()
+_Cells = Iterator[tuple[int, list[str], CellProblems | None]]
 
 
 def _read_header(
-    cells: Iterator[tuple[int, list[str]]], name: str
+    cells: _Cells, name: str, encoding: str | None
 ) -> tuple[tuple[str, ...], list[tuple[int, str]]]:
     """Consume rows up to the header; return the headers and (column index, key) pairs."""
-    for _, values in cells:
+    for _, values, problems in cells:
         headers = [value.strip(_INVISIBLE).strip() for value in values]
-        if not any(headers):
+        if not any(headers) and not problems:
             continue
+        for index, header in enumerate(headers):
+            problem = (problems or {}).get(index) or _unusable(header, encoding)[1]
+            if problem:
+                raise InputError(f"表头第 {_column_letter(index)} 列{problem}", file=name)
         seen: dict[str, int] = {}
         columns: list[tuple[int, str]] = []
         for index, header in enumerate(headers):
@@ -427,15 +291,18 @@ def _read_header(
 
 
 def _dict_rows(
-    cells: Iterator[tuple[int, list[str]]], columns: list[tuple[int, str]]
+    cells: _Cells, columns: list[tuple[int, str]], encoding: str | None
 ) -> Iterator[Row]:
     headers = [header for _, header in columns]
-    named = {index for index, _ in columns}
+    named = dict(columns)
     span = max(named) + 1  # from column A to the last one with a header
     gaps = [index for index in range(span) if index not in named]
-    for number, values in cells:
-        if not any(values):
+    for number, values, problems in cells:
+        if not any(values) and not problems:
             continue  # blank lines and rows of empty cells are layout, not data
+        reasons: dict[str, str] | None = None
+        if problems or unusable_character("".join(values)):
+            values, reasons = _mark_problems(values, problems, named, encoding)
         width = len(values)
         if width == span and not gaps:  # the usual row: one cell under each header
             row = dict(zip(headers, values, strict=True))
@@ -444,23 +311,59 @@ def _dict_rows(
         if gaps or width > span:
             for index in (*gaps, *range(span, width)):
                 if index < width and (value := values[index]):
-                    row[f"{UNNAMED_COLUMN_PREFIX}第 {_column_letter(index)} 列"] = value
+                    row[UNNAMED_COLUMN_PREFIX + _unnamed(index)] = value
+        if reasons:
+            row.update(reasons)
         yield number, row
 
 
+def _unnamed(index: int) -> str:
+    return f"第 {_column_letter(index)} 列"
+
+
+def _mark_problems(
+    values: list[str], problems: CellProblems | None, named: Mapping[int, str], encoding: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """The cell texts cleaned, and each cell's problem under its ``CELL_PROBLEM_PREFIX`` key."""
+    cleaned = list(values)
+    reasons: dict[str, str] = {}
+    for index, value in enumerate(values):
+        problem = problems.get(index) if problems else None
+        if problem is None:
+            cleaned[index], problem = _unusable(value, encoding)
+        if problem is not None:
+            column = named.get(index) or _unnamed(index)
+            reasons[CELL_PROBLEM_PREFIX + column] = column + problem
+    return cleaned, reasons
+
+
+def _unusable(text: str, encoding: str | None) -> tuple[str, str | None]:
+    """``text`` without what cannot be imported, and the problem, said after a column's name."""
+    found = unusable_character(text)
+    if found is None:
+        return text, None
+    index, character = found
+    cleaned = storable_text(text)
+    if encoding is not None and _ESCAPED_BYTE.match(character):
+        byte = ord(character) - 0xDC00
+        # the byte's place in the cell, counted the way the file stores the text
+        offset = len(text[:index].encode(encoding.removesuffix("-sig"), "surrogateescape")) + 1
+        label = _ENCODING_LABELS[encoding]
+        return cleaned, (
+            f"第 {offset} 个字节 0x{byte:02X} 无法按 {label} 解码（“{shown_value(cleaned)}”），"
+            "请改正后重新导入"
+        )
+    if character == "\x00":
+        return cleaned, "含有空字符（NUL），请删除后重新导入"
+    return cleaned, f"含有不可见的控制字符（0x{ord(character):02X}），请删除后重新导入"
+
+
+def shown_value(value: str) -> str:
+    """A value as quoted in a reason: at most ``_SHOWN_MAX`` characters."""
+    return value if len(value) <= _SHOWN_MAX else value[: _SHOWN_MAX - 1] + "…"
+
+
 # --- writing --------------------------------------------------------------------------------
-
-# Excel evaluates a cell starting with one of these (CSV injection), and shows digit strings of
-# 12+ characters as 1.38E+10, losing digits beyond the 15th when the clerk saves again.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_LONG_DIGITS = re.compile(r"^\d{12,}$")
-
-
-def _excel_safe(value: str) -> str:
-    if value.startswith(_FORMULA_START) or _LONG_DIGITS.match(value):
-        # ="..." shows the text as typed and is unwrapped again by _csv_cell_text on re-import.
-        return '="' + value.replace('"', '""') + '"'
-    return value
 
 
 def write_csv(
@@ -469,15 +372,15 @@ def write_csv(
     """Write a CSV that Excel opens correctly: UTF-8 with BOM, CRLF, long numbers kept as text.
 
     Returns the path written. Values that Excel would evaluate or reformat are written as
-    ``="…"``; ``open_table`` reads them back as the plain text.
+    ``="…"`` (``hub.safe_text.csv_cell``); ``open_table`` reads them back as the plain text.
     """
     file = Path(path)
     try:
         with file.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(headers)
+            writer.writerow([csv_cell(header) for header in headers])
             for row in rows:
-                writer.writerow([_excel_safe(value) for value in row])
+                writer.writerow([csv_cell(value) for value in row])
     except OSError as exc:
         raise InputError(f"无法写入文件：{exc.strerror or exc}", file=str(path)) from exc
     return file

@@ -17,6 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from hub.errors import UsageError
 from hub.reports.monthly import DepartmentFigures, MonthlyReport
+from hub.safe_text import xlsx_cell
 
 SUMMARY_SHEET = "汇总"
 BAD_SHEET = "差评整改"
@@ -125,7 +126,8 @@ def _sheet(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]])
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for values in rows:
-        ws.append(list(values))
+        # names, comments and the like are anyone's text: never a formula in the clerk's Excel
+        ws.append([xlsx_cell(value) for value in values])
     ws.freeze_panes = "B2"
     for i, header in enumerate(headers, start=1):
         longest = max([len(str(header)), *(len(str(r[i - 1] or "")) for r in rows[:200])])
