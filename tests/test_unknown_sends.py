@@ -159,7 +159,8 @@ async def test_a_send_with_no_answer_is_asked_again_and_given_up_not_resent(
     message = (await _rows(db))[message_id]
     assert message.status is MessageStatus.DEAD
     assert message.status_reason is not None
-    assert "发送结果无法确认" in message.status_reason and "未重发" in message.status_reason
+    assert "发送结果无法确认" in message.status_reason
+    assert "未重发" in message.status_reason
     assert [d.message_id for d in await hub.queue.list_dead("sms")] == [message_id]
 
 
@@ -177,7 +178,8 @@ async def test_a_channel_without_a_status_query_resends_and_counts_it(
 
     assert (await _rows(db))[message_id].status is MessageStatus.SENT
     assert await _attempts(db) == [
-        (message_id, "retry", RESENT_UNKNOWN), (message_id, "sent", None)
+        (message_id, "retry", RESENT_UNKNOWN),
+        (message_id, "sent", None),
     ]
     counter = hub.dispatcher.metrics.resent_while_unknown.labels("sandbox")
     assert counter._value.get() == 1
@@ -199,6 +201,7 @@ async def test_a_live_workers_sends_are_left_to_it(
     assert await hub.dispatcher.take_over_dead("sms") == 0
     await hub.dispatcher.run_once("sms")
 
-    assert channel.probed == [] and channel.sent == []
+    assert channel.probed == []
+    assert channel.sent == []
     assert {m.status for m in (await _rows(db)).values()} == {MessageStatus.SENDING}
     assert await _pending(hub, "sms") == len(ids)  # still busy-2's to acknowledge
