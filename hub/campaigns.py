@@ -1,25 +1,29 @@
 """Campaign control: pause, resume, cancel — every change on record in the audit log.
 
 A campaign is one trigger's worth of messages. Pausing holds what is still queued (what is
-being sent finishes); resuming queues it again; cancelling skips everything not yet sent, with
-the reason. Quiet-hours holds keep their release time and are released only while the
-campaign is active.
+being sent finishes); resuming queues it again, or in quiet hours holds it until they end,
+with the reason; cancelling skips everything not yet sent, with the reason. Quiet-hours holds
+keep their release time and are released only while the campaign is active.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
 from hub.clock import Clock
 from hub.errors import NotFoundError, UsageError
 from hub.queue import Queue
+from hub.quiet_hours import QuietHold, quiet_hold
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message
 from hub.vocab import MessageStatus
+
+if TYPE_CHECKING:
+    from hub.planning import PlanningPolicy
 
 CampaignStatus = Literal["active", "paused", "cancelled"]
 PAUSED_REASON = "批次已暂停"
@@ -104,10 +108,21 @@ async def pause_campaign(db: Database, clock: Clock, campaign_id: int, *, actor:
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What resuming did: messages queued now, or held by quiet hours (``hold``) until later."""
+
+    queued: int
+    held: int = 0
+    hold: QuietHold | None = None
+
+
 async def resume_campaign(
-    db: Database, queue: Queue, clock: Clock, campaign_id: int, *, actor: str
-) -> int:
-    """Queue again what the pause held; returns how many were queued."""
+    db: Database, queue: Queue, clock: Clock, campaign_id: int, *, actor: str,
+    policy: PlanningPolicy | None = None,
+) -> Resumed:  # fmt: skip
+    """Queue again what the pause held. Given the routing ``policy``, a resume in quiet hours
+    holds them instead, with the reason and release time, like a new send at that moment."""
     now = clock.now()
     async with db.write() as session:
         campaign = await _campaign(session, campaign_id)
@@ -116,12 +131,25 @@ async def resume_campaign(
                 f"批次 {campaign_id} 当前状态为 {campaign.status}，只能恢复已暂停的批次"
             )
         campaign.status, campaign.updated_at = "active", now
+        hold = None
+        if policy is not None:
+            window = policy.quiet_hours.window(campaign.kind)
+            hold = quiet_hold(now, window, policy.tz, days_off=policy.days_off)
+        paused = sa.update(Message).where(
+            Message.campaign_id == campaign_id, Message.status == MessageStatus.HELD,
+            Message.status_reason == PAUSED_REASON,
+        )  # fmt: skip
+        if hold is not None:
+            held = await session.execute(
+                paused.values(status_reason=hold.reason, next_attempt_at=hold.release_at,
+                              updated_at=now)
+            )  # fmt: skip
+            count = _rowcount(held)
+            session.add(_audit(actor, "campaign.resume", campaign_id, now, count))
+            return Resumed(queued=0, held=count, hold=hold)
         rows = (
             await session.execute(
-                sa.update(Message)
-                .where(Message.campaign_id == campaign_id, Message.status == MessageStatus.HELD,
-                       Message.status_reason == PAUSED_REASON)
-                .values(status=MessageStatus.QUEUED, status_reason=None, updated_at=now)
+                paused.values(status=MessageStatus.QUEUED, status_reason=None, updated_at=now)
                 .returning(Message.id, Message.channel)
             )
         ).all()  # fmt: skip
@@ -131,7 +159,7 @@ async def resume_campaign(
         by_channel.setdefault(channel.value, []).append(message_id)
     for channel_name, ids in by_channel.items():
         await queue.enqueue(channel_name, ids)
-    return len(rows)
+    return Resumed(queued=len(rows))
 
 
 async def cancel_campaign(db: Database, clock: Clock, campaign_id: int, *, actor: str) -> int:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from hub.campaigns import cancel_campaign, list_campaigns, pause_campaign, resume_campaign
-from hub.clock import FixedClock
+from hub.clock import SHANGHAI, FixedClock
 from hub.errors import NotFoundError, UsageError
 from hub.keys import RedisKeys
+from hub.outbox import release_held
 from hub.store.db import Database
-from hub.store.models import AuditLog
+from hub.store.models import AuditLog, Message
 from hub.vocab import MessageStatus
 from tests.pipeline import build, notice, setup, statuses
 from tests.seed import seed_registry
@@ -35,7 +38,8 @@ async def test_a_paused_campaign_sends_nothing_until_resumed(
     )
     assert again.queued_ids == []
 
-    assert await resume_campaign(db, hub.queue, clock, outcome.campaign_id, actor="张三") == 3
+    resumed = await resume_campaign(db, hub.queue, clock, outcome.campaign_id, actor="张三")
+    assert (resumed.queued, resumed.held) == (3, 0)
     assert await hub.dispatcher.run_once("sandbox") == 3
     assert set((await statuses(db)).values()) == {MessageStatus.SENT}
     async with db.read() as session:
@@ -83,3 +87,30 @@ async def test_resuming_an_active_campaign_is_a_usage_error(
     assert outcome.campaign_id is not None
     with pytest.raises(UsageError, match="只能恢复已暂停的批次"):
         await resume_campaign(db, hub.queue, clock, outcome.campaign_id, actor="x")
+
+
+async def test_resuming_in_quiet_hours_holds_until_they_end_and_says_so(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    hub = build(db, redis_client, redis_keys, clock)
+    await setup(hub)
+    outcome = await hub.outbox.submit(notice("tier=general"))  # Monday 10:00
+    assert outcome.campaign_id is not None
+    assert await pause_campaign(db, clock, outcome.campaign_id, actor="张三") == 3
+    clock.set(datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI))
+
+    resumed = await resume_campaign(db, hub.queue, clock, outcome.campaign_id, actor="张三",
+                                    policy=hub.outbox.planner.policy)  # fmt: skip
+    reason = "免打扰时段（21:00–08:00），将于 11-24 08:00 发送"
+    assert (resumed.queued, resumed.held) == (0, 3)
+    assert resumed.hold is not None
+    assert resumed.hold.reason == reason
+    assert await hub.dispatcher.run_once("sandbox") == 0
+    async with db.read() as session:
+        rows = (await session.execute(sa.select(Message.status, Message.status_reason))).all()
+    assert set(rows) == {(MessageStatus.HELD, reason)}
+
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
+    assert await release_held(db, hub.queue, clock) == 3
+    assert await hub.dispatcher.run_once("sandbox") == 3

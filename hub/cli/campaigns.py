@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from hub.campaigns import cancel_campaign, list_campaigns, pause_campaign, resume_campaign
+from hub.campaigns import (
+    Resumed,
+    cancel_campaign,
+    list_campaigns,
+    pause_campaign,
+    resume_campaign,
+)
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.clock import SystemClock, local_iso
 from hub.config import Settings
@@ -66,11 +72,16 @@ def resume(ctx: typer.Context, campaign: int = typer.Argument(..., help="campaig
     """恢复已暂停的批次。"""
     settings, actor = _settings_and_actor(ctx)
 
-    async def act() -> int:
+    async def act() -> Resumed:
         async with open_components(settings) as hub:
-            return await resume_campaign(hub.db, hub.queue, hub.clock, campaign, actor=actor)
+            return await resume_campaign(hub.db, hub.queue, hub.clock, campaign, actor=actor,
+                                         policy=hub.outbox.planner.policy)  # fmt: skip
 
-    out.print(f"批次 {campaign} 已恢复，重新排队 {run_async(act())} 条消息")
+    resumed = run_async(act())
+    if resumed.hold is not None:
+        out.print(f"批次 {campaign} 已恢复，{resumed.held} 条消息暂缓：{resumed.hold.reason}")
+    else:
+        out.print(f"批次 {campaign} 已恢复，重新排队 {resumed.queued} 条消息")
 
 
 def cancel(ctx: typer.Context, campaign: int = typer.Argument(..., help="campaign id")) -> None:
