@@ -240,10 +240,16 @@ _STARS = "****"  # a fixed width, so the mask does not reveal the length either
 
 
 def mask_mobile(value: object) -> str:
-    """Mask the middle digits: ``+8613800138000`` → ``+86138****8000``, ``138****8000``."""
+    """Mask the middle digits: ``+8613800138000`` → ``+86138****8000``, ``138****8000``.
+
+    Whatever the value is: a sender can claim a 5,000-digit "mobile", of which at most the
+    first three and the last four characters are shown.
+    """
     text = str(value).strip()
     if len(text) >= 11:
-        return text[:-8] + _STARS + text[-4:]
+        # a mainland mobile keeps its country code and network prefix; anything else 3 + 4
+        head = text[:-8] if _MOBILE_IN_TEXT.fullmatch(text) else text[:3]
+        return head + _STARS + text[-4:]
     if len(text) >= 7:
         return text[:2] + _STARS + text[-2:]
     return _STARS
@@ -284,9 +290,21 @@ def _mask_mobile_match(match: re.Match[str]) -> str:
     )
 
 
+# Longer than any number the hub names in a log (USCC 18 characters, chat ids and nanosecond
+# timestamps 19 digits): a run this long is something a sender or a file made up, and may
+# hold phone numbers written without separators.
+_LONG_DIGIT_RUN = re.compile(r"\d{20,}")
+
+
+def _mask_digit_run(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found[:3] + _STARS + found[-4:]
+
+
 def mask_text(text: str) -> str:
-    """Mask every mainland mobile number found inside free text."""
-    return _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    """Mask every mainland mobile number, and every run of 20 or more digits, inside free text."""
+    masked = _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    return _LONG_DIGIT_RUN.sub(_mask_digit_run, masked)
 
 
 def _mask_recipient(value: object) -> str:
@@ -307,6 +325,7 @@ _KEY_SUFFIX_MASKS: tuple[tuple[str, Callable[[object], str]], ...] = (
     ("chatid", mask_id),
 )
 _KEY_EXACT_MASKS: dict[str, Callable[[object], str]] = {
+    "sender": _mask_recipient,
     "to": _mask_recipient,
     "recipient": _mask_recipient,
     "recipients": _mask_recipient,
@@ -348,9 +367,10 @@ def mask_personal_data(
     """structlog processor: mask contact numbers and IDs before anything is rendered.
 
     Values under personal keys (``mobile``, ``phone``, ``uscc``, ``openid``, ``userid``,
-    ``chat_id`` and names ending so, ``to``/``recipient``) are masked by kind, nested dicts and
-    lists included; mobile numbers inside any other string (the event text, a formatted
-    exception) are masked too. Put it after ``format_exc_info`` and before the renderer.
+    ``chat_id`` and names ending so, ``to``/``recipient``/``sender``) are masked by kind,
+    nested dicts and lists included; mobile numbers and long digit runs inside any other string
+    (the event text, a formatted exception) are masked too. Put it after ``format_exc_info``
+    and before the renderer.
     """
     for key, value in event_dict.items():
         event_dict[key] = _mask_value(value, _masker_for(key), 0)

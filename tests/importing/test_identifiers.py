@@ -27,6 +27,8 @@ from hub.identifiers import (
     normalize_uscc,
     normalize_wecom_userid,
 )
+from hub.queries.scope import Visibility
+from hub.vocab import ChannelName
 from tests.importing.factories import make_uscc, wrong_check
 
 VALID_USCC = make_uscc(1234)
@@ -165,6 +167,41 @@ def test_masks(mask: Any, value: object, masked: str) -> None:
 )
 def test_mobiles_in_free_text_are_masked(text: str, masked: str) -> None:
     assert mask_text(text) == masked
+
+
+LONG = "13800138000" * 455  # 5,005 digits: no mobile, but whatever a sender claims
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        (LONG, "138****8000"),
+        ("+" + LONG, "+13****8000"),
+        ("86 " + LONG, "86 ****8000"),
+        ("+1 415 555 2671", "+1 ****2671"),
+        ("8208820", "82****20"),  # 7 to 10 characters: two at either end, as before
+    ],
+)
+def test_mask_mobile_does_not_depend_on_the_value_being_a_mobile(value: str, masked: str) -> None:
+    assert mask_mobile(value) == masked
+
+
+def test_listed_addresses_are_masked_whatever_their_length() -> None:
+    for channel in (ChannelName.SMS, ChannelName.WECHAT, ChannelName.TELEGRAM):
+        shown = Visibility.everything().address(channel, LONG)
+        assert len(shown) <= 12
+        assert shown.count("****") == 1
+
+
+def test_long_digit_runs_in_free_text_are_masked() -> None:
+    # a run longer than any code the hub names (USCC 18, chat id 19) may hide phone numbers
+    assert mask_text(f"sender {LONG} refused") == "sender 138****8000 refused"
+    assert mask_text("工单 2024138001380001") == "工单 2024138001380001"
+
+
+def test_structlog_processor_masks_a_sender() -> None:
+    out = mask_personal_data(None, "info", {"sender": LONG, "event": f"reply from {LONG}"})
+    assert out == {"sender": "1380****8000", "event": "reply from 138****8000"}
 
 
 def test_structlog_processor_masks_known_keys_and_free_text() -> None:
