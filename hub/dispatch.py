@@ -66,11 +66,12 @@ from hub.metrics import HubMetrics
 from hub.optouts import record_opt_out
 from hub.outbox import requeue_lost
 from hub.queue import Queue, StreamEntry
+from hub.quiet_hours import QuietRules
 from hub.ratelimit import TokenBucket
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from hub.unknown_sends import UnknownSends, owner_reason
-from hub.vocab import ChannelName, MessageStatus
+from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 log = structlog.get_logger(__name__)
 
@@ -181,6 +182,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         bucket: TokenBucket | None = None,
         pipelines: int = DEFAULT_PIPELINES,
+        quiet: QuietRules | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -192,6 +194,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.bucket = bucket or TokenBucket(queue.redis, queue.keys, clock)
         self.pipelines = max(1, pipelines)
+        # Quiet hours a rate-limit retry waits out (None: retries go when the window opens).
+        self.quiet = quiet
         self.liveness = Liveness(queue.redis, queue.keys, clock)
         self.unknown = UnknownSends(db, queue, self.liveness, clock, metrics, consumer=consumer)
         self._stop: asyncio.Event | None = None
@@ -535,6 +539,11 @@ class Dispatcher:
         The message is fine, only early (a number's 30-second, hourly or daily limit): counting
         the waits would dead-letter it after ``max_attempts`` windows. A window that ends beyond
         :data:`LIMIT_HORIZON` after the first limit gives up, with the reason.
+
+        A window that opens in quiet hours (a daily limit resets at midnight) is waited out
+        until they end, as planning would hold the message, unless its kind bypasses them or
+        it is an answer the contact is still waiting for. The horizon is the provider's: it
+        is checked against the window, not the quiet-hours release.
         """
         params = item.message.params
         first = params.get(RATE_LIMITED_SINCE)
@@ -544,7 +553,13 @@ class Dispatcher:
             waited, most = (now - since) / timedelta(hours=1), LIMIT_HORIZON / timedelta(hours=1)
             reason = f"服务商限流已等待 {waited:.0f} 小时，再等将超过 {most:.0f} 小时上限，不再重试"
             return PermanentError(f"{reason}：{error}", code=error.code)
-        reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
+        quiet = self.quiet
+        hold = quiet.hold(due, MessageKind(item.message.kind), params) if quiet else None
+        if quiet is not None and hold is not None:
+            due, local = hold.release_at, hold.release_at.astimezone(quiet.tz)
+            reason = f"服务商限流，且处于免打扰时段，{local:%m-%d %H:%M} 后重试：{error}"
+        else:
+            reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
         changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
                    "status_reason": reason, "attempts": item.attempt_no - 1,
                    "params": {**params, RATE_LIMITED_SINCE: since.isoformat()}}  # fmt: skip

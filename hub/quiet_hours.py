@@ -6,12 +6,19 @@ working-day calendar (``quiet_hours.days_off``), whole days off are quiet too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.config import QuietWindow
+from hub.config import QuietHours, QuietWindow
+from hub.vocab import MessageKind
 from hub.workdays import WorkdayCalendar
+
+#: In a message's params: until when (ISO time) quiet hours do not hold it — an answer to a
+#: contact's own message, which the contact is waiting for (``answer_within_minutes``).
+QUIET_EXEMPT_UNTIL = "quiet_exempt_until"
 
 
 def in_window(local: time, window: QuietWindow) -> bool:
@@ -76,3 +83,23 @@ def hold_until(
                 day += timedelta(days=1)
             release = datetime.combine(day, window.end, tzinfo=tz)
     return release.astimezone(UTC) if release is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietRules:
+    """The deployment's quiet hours, for code that decides a send time after planning (the
+    dispatcher's rate-limit retries): the same window, bypass kinds and days off."""
+
+    hours: QuietHours
+    tz: ZoneInfo
+    days_off: WorkdayCalendar | None = None
+
+    def hold(self, at: datetime, kind: MessageKind, params: Mapping[str, Any]) -> QuietHold | None:
+        """The hold of a send of ``kind`` due ``at``, or None when it may go then.
+
+        A message whose params carry :data:`QUIET_EXEMPT_UNTIL` later than ``at`` is not held.
+        """
+        exempt = params.get(QUIET_EXEMPT_UNTIL)
+        if isinstance(exempt, str) and at < datetime.fromisoformat(exempt):
+            return None
+        return quiet_hold(at, self.hours.window(kind), self.tz, days_off=self.days_off)

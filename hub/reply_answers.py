@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.clock import SHANGHAI
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
+from hub.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.render import TemplateRenderer
 from hub.store.models import Contact, Message
 from hub.store.models import InboundReply as StoredReply
@@ -138,13 +139,19 @@ class Answerer:
         context = await self.enterprise_context(session, reply.enterprise_id)
         context.update(variables)
         # The contact just wrote and is waiting: quiet hours do not hold the answer.
-        waiting = timedelta(minutes=self.policy.quiet_hours.answer_within_minutes)
+        waited_for_until = reply.received_at + timedelta(
+            minutes=self.policy.quiet_hours.answer_within_minutes
+        )
+        quiet = now >= waited_for_until
         result = await notify_one(
             session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
             trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
-            renderer=self.renderer, policy=self.policy, channel=channel,
-            quiet=now - reply.received_at >= waiting,
+            renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
         )  # fmt: skip
+        if not quiet:
+            # Nor a rate-limit retry of it while the contact still waits (hub.dispatch).
+            exempt = {QUIET_EXEMPT_UNTIL: waited_for_until.isoformat()}
+            extra_params = {**(extra_params or {}), **exempt}
         if extra_params and result.created and result.message_id is not None:
             await add_params(session, result.message_id, extra_params)
         return Answer(purpose, kind, result)

@@ -73,7 +73,7 @@ async def serve(
             if worker:
                 dispatcher = Dispatcher(
                     hub.db, hub.queue, hub.channels, hub.clock, settings.dispatch, hub.metrics,
-                    consumer=consumer_name(),
+                    consumer=consumer_name(), quiet=hub.quiet,
                 )  # fmt: skip
                 tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
                 # Replies: classify and apply (tickets, ratings, opt-outs), beside the dispatcher.

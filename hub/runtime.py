@@ -25,6 +25,7 @@ from hub.metrics import HubMetrics
 from hub.outbox import Outbox
 from hub.planning import PlanningPolicy
 from hub.queue import Queue
+from hub.quiet_hours import QuietRules
 from hub.redis_server import open_redis
 from hub.render import TemplateRenderer
 from hub.store.db import Database
@@ -50,6 +51,8 @@ class Components:
     renderer: TemplateRenderer
     outbox: Outbox
     metrics: HubMetrics
+    #: Quiet hours as planning applies them, for the dispatcher's rate-limit retries.
+    quiet: QuietRules
 
 
 def templates_folder(settings: Settings) -> Path:
@@ -124,4 +127,5 @@ async def open_components(
             renderer=renderer,
             outbox=outbox,
             metrics=metrics,
+            quiet=QuietRules(settings.quiet_hours, policy.tz, policy.days_off),
         )

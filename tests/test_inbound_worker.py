@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from hub.clock import SHANGHAI, FixedClock
 from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
+from hub.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.reply_apply import ReplyApplier
 from hub.store.db import Database
 from hub.store.models import CallbackSurvey, ContactOptOut, Message, Rating, Ticket, Visit
@@ -112,6 +113,10 @@ async def test_a_reply_at_night_is_answered_at_once_but_a_stale_one_waits_for_mo
     assert stale.next_attempt_at.astimezone(SHANGHAI) == datetime(2026, 11, 24, 8, 0,
                                                                   tzinfo=SHANGHAI)  # fmt: skip
     assert stale.status_reason == "免打扰时段（21:00–08:00），将于 11-24 08:00 发送"
+    # A rate-limit retry of the fresh answer still goes while the contact waits (hub.dispatch).
+    exempt_until = datetime.fromisoformat(fresh.params[QUIET_EXEMPT_UNTIL])
+    assert exempt_until == datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI)
+    assert QUIET_EXEMPT_UNTIL not in stale.params
 
 
 async def test_a_second_message_within_the_window_is_appended_to_the_open_ticket(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -31,18 +32,21 @@ from channels.sms_aliyun import AliyunSmsChannel
 from channels.sms_tencent import TencentSmsChannel
 from channels.telegram import error_of
 from hub.clock import SHANGHAI, FixedClock
-from hub.config import DispatchSettings
+from hub.config import DispatchSettings, QuietHours
 from hub.dispatch import Dispatcher
 from hub.keys import RedisKeys
 from hub.metrics import HubMetrics
 from hub.queue import Queue
+from hub.quiet_hours import QUIET_EXEMPT_UNTIL, QuietRules
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.vocab import MessageStatus
+from hub.vocab import MessageKind, MessageStatus
+from hub.workdays import WorkdayCalendar
 from tests.channels import test_sms_aliyun as aliyun
 from tests.channels import test_sms_tencent_fake as tencent
 from tests.channels.test_sms_tencent_fake import _queue_messages
 
+QUIET = QuietRules(QuietHours(), SHANGHAI)
 NUMBER = "+8613900000000"  # the first number _queue_messages uses
 PARAMS = {"sms_template_id": "1000103", "template_ids": {"aliyun": aliyun.TEMPLATE},
           "names": ["company", "date"], "values": ["甲机械", "12月1日"]}  # fmt: skip
@@ -70,20 +74,26 @@ class Sms:
     """One message to :data:`NUMBER` on a channel, dispatched with the default settings."""
 
     def __init__(
-        self, db: Database, redis: Redis, keys: RedisKeys, clock: FixedClock, channel: Channel
-    ) -> None:
+        self, db: Database, redis: Redis, keys: RedisKeys, clock: FixedClock, channel: Channel,
+        quiet: QuietRules | None = None,
+    ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.queue = Queue(redis, keys, clock=clock)
         registry = ChannelRegistry()
         registry.register(channel)
         self.dispatcher = Dispatcher(db, self.queue, registry, clock, DispatchSettings(block_ms=1),
-                                     HubMetrics(CollectorRegistry()), consumer="t1")  # fmt: skip
+                                     HubMetrics(CollectorRegistry()), consumer="t1",
+                                     quiet=quiet)  # fmt: skip
 
     async def queue_one(self) -> int:
         await self.queue.ensure_groups(["sms"])
         [message_id] = await _queue_messages(self.db, self.queue, self.clock, 1, params=PARAMS)
         return message_id
+
+    async def change(self, message_id: int, **values: Any) -> None:
+        async with self.db.write() as session:
+            await session.execute(sa.update(Message).where(Message.id == message_id).values(values))
 
     async def row(self, message_id: int) -> Message:
         async with self.db.read() as session:
@@ -105,6 +115,17 @@ async def via_tencent(
     async with tencent_fake.serve() as url:
         channel = TencentSmsChannel(tencent.config(url), lean, clock, qps=1000)
         yield Sms(db, redis_client, redis_keys, clock, channel)
+
+
+@pytest.fixture
+async def via_tencent_quiet(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+    tencent_fake: TencentSmsFake, lean: HttpClient,
+) -> AsyncIterator[Sms]:  # fmt: skip
+    """As :func:`via_tencent`, with the default quiet hours (21:00–08:00 Shanghai)."""
+    async with tencent_fake.serve() as url:
+        channel = TencentSmsChannel(tencent.config(url), lean, clock, qps=1000)
+        yield Sms(db, redis_client, redis_keys, clock, channel, QUIET)
 
 
 @pytest.fixture
@@ -190,6 +211,86 @@ async def test_the_apps_daily_quota_at_2330_waits_for_midnight_in_shanghai(
     assert await via_tencent.dispatcher.run_once("sms") == 1
     waiting = await via_tencent.row(message_id)
     assert waiting.next_attempt_at == datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI)
+    assert waiting.attempts == 0
+
+
+async def test_a_daily_limit_at_2330_is_retried_at_0800_when_quiet_hours_end_not_at_midnight(
+    via_tencent_quiet: Sms, tencent_fake: TencentSmsFake, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 23, 30, tzinfo=SHANGHAI))
+    tencent_fake.switches.number_errors = {NUMBER: "LimitExceeded.PhoneNumberDailyLimit"}
+    message_id = await via_tencent_quiet.queue_one()  # a notice: subject to quiet hours
+
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.status is MessageStatus.QUEUED
+    assert waiting.next_attempt_at == datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI)
+    assert waiting.attempts == 0
+    assert waiting.status_reason is not None
+    assert waiting.status_reason.startswith("服务商限流，且处于免打扰时段，11-24 08:00 后重试：")
+    assert "PhoneNumberDailyLimit" in waiting.status_reason
+
+    tencent_fake.switches.number_errors = {}
+    clock.set(datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI))
+    assert await via_tencent_quiet.dispatcher.run_once("sms", block_ms=1) == 0  # not at 00:00
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    assert (await via_tencent_quiet.row(message_id)).status is MessageStatus.SENT
+
+
+async def test_a_kind_that_bypasses_quiet_hours_is_retried_when_the_window_opens_at_midnight(
+    via_tencent_quiet: Sms, tencent_fake: TencentSmsFake, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 23, 30, tzinfo=SHANGHAI))
+    tencent_fake.switches.number_errors = {NUMBER: "LimitExceeded.PhoneNumberDailyLimit"}
+    message_id = await via_tencent_quiet.queue_one()
+    assert MessageKind.CREDIT_WARNING in QUIET.hours.bypass
+    await via_tencent_quiet.change(message_id, kind=MessageKind.CREDIT_WARNING)
+
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.next_attempt_at == datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI)
+    assert waiting.status_reason is not None
+    assert waiting.status_reason.startswith("服务商限流，11-24 00:00:00 后重试")
+
+
+async def test_an_answer_the_contact_waits_for_is_retried_after_30_s_in_quiet_hours(
+    via_tencent_quiet: Sms, tencent_fake: TencentSmsFake, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 23, 0, tzinfo=SHANGHAI))
+    tencent_fake.switches.number_errors = {NUMBER: "LimitExceeded.PhoneNumberThirtySecondLimit"}
+    message_id = await via_tencent_quiet.queue_one()
+    # What reply_answers records on an answer quiet hours did not hold.
+    exempt_until = clock.now() + timedelta(minutes=30)
+    await via_tencent_quiet.change(
+        message_id, params={**PARAMS, QUIET_EXEMPT_UNTIL: exempt_until.isoformat()}
+    )
+
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.next_attempt_at == clock.now() + timedelta(seconds=30)
+
+    # Still limited half an hour on: the contact is no longer waiting, quiet hours apply.
+    clock.set(exempt_until)
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.next_attempt_at == datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI)
+
+
+async def test_a_daily_limit_on_friday_night_waits_for_monday_0800_with_days_off(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+    tencent_fake: TencentSmsFake, lean: HttpClient,
+) -> None:  # fmt: skip
+    quiet = QuietRules(QuietHours(days_off=True), SHANGHAI, WorkdayCalendar())
+    clock.set(datetime(2026, 11, 27, 23, 30, tzinfo=SHANGHAI))  # a Friday
+    tencent_fake.switches.number_errors = {NUMBER: "LimitExceeded.PhoneNumberDailyLimit"}
+    async with tencent_fake.serve() as url:
+        channel = TencentSmsChannel(tencent.config(url), lean, clock, qps=1000)
+        sms = Sms(db, redis_client, redis_keys, clock, channel, quiet)
+        message_id = await sms.queue_one()
+        assert await sms.dispatcher.run_once("sms") == 1
+    waiting = await sms.row(message_id)
+    assert waiting.next_attempt_at == datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI)
     assert waiting.attempts == 0
 
 
