@@ -25,7 +25,7 @@ from hub.clock import Clock, local_iso
 from hub.config import Settings
 from hub.errors import UsageError
 from hub.outbox import SendRequest
-from hub.queries.messages import MessageFilter, list_messages
+from hub.queries.messages import MessageFilter, count_resent_while_unknown, list_messages
 from hub.queries.scope import Visibility
 from hub.runtime import open_components, open_database
 from hub.store.models import Message
@@ -172,7 +172,7 @@ def messages_list(
     except ValueError as exc:
         raise UsageError(f"未知的状态或消息类型：{exc}") from exc
     settings = settings_from(ctx)
-    rows = run_async(_list(settings, wanted_status, wanted_kind, campaign, limit))
+    rows, resent = run_async(_list(settings, wanted_status, wanted_kind, campaign, limit))
     tz = settings.hub.tz
     items = [
         {
@@ -210,12 +210,15 @@ def messages_list(
             for i in items
         ],
     )
+    # Of every matching message, not only this page: resent with the outcome unknown.
+    typer.echo(f"发送结果未知时重发（可能重复）resent while unknown：{resent} 条")
 
 
 async def _list(
     settings: Settings, status: Any, kind: Any, campaign: int | None, limit: int
-) -> list[tuple[Message, str | None]]:
+) -> tuple[list[tuple[Message, str | None]], int]:
     wanted = MessageFilter(status=status, kind=kind, campaign=campaign, limit=limit)
     async with open_database(settings) as db:
         rows = await list_messages(db, wanted, Visibility.everything())
-    return [(r.message, r.enterprise.name if r.enterprise else None) for r in rows]
+        resent = await count_resent_while_unknown(db, wanted, Visibility.everything())
+    return [(r.message, r.enterprise.name if r.enterprise else None) for r in rows], resent

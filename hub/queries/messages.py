@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from hub.queries.refs import ContactRef, EnterpriseRef, contact_ref, enterprise_ref
 from hub.queries.scope import Visibility
 from hub.store.db import Database
-from hub.store.models import Contact, Enterprise, Message
+from hub.store.models import Contact, DeliveryAttempt, Enterprise, Message
+from hub.unknown_sends import RESENT_UNKNOWN
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 # The record, then its enterprise's id, name and USCC and its contact's id and name.
@@ -64,7 +65,29 @@ async def list_messages(
     db: Database, wanted: MessageFilter, visibility: Visibility
 ) -> list[MessageRow]:
     """Messages matching ``wanted`` that the reader may see, newest first."""
-    stmt = _select(visibility).order_by(Message.id.desc()).limit(wanted.limit)
+    stmt = _filtered(_select(visibility), wanted).order_by(Message.id.desc()).limit(wanted.limit)
+    if wanted.before is not None:
+        stmt = stmt.where(Message.id < wanted.before)
+    async with db.read() as session:
+        return [_row(row) for row in (await session.execute(stmt)).all()]
+
+
+async def count_resent_while_unknown(
+    db: Database, wanted: MessageFilter, visibility: Visibility
+) -> int:
+    """How many messages matching ``wanted`` (every page) were sent again while it was
+    unknown whether the provider had taken them (a channel with no status query): each may
+    have reached its contact twice."""
+    resent = sa.select(DeliveryAttempt.message_id).where(
+        DeliveryAttempt.error_code == RESENT_UNKNOWN
+    )
+    stmt = _filtered(_select(visibility), wanted).where(Message.id.in_(resent))
+    counted = sa.select(sa.func.count()).select_from(stmt.subquery())
+    async with db.read() as session:
+        return int(await session.scalar(counted) or 0)
+
+
+def _filtered(stmt: _Select, wanted: MessageFilter) -> _Select:
     if wanted.status is not None:
         stmt = stmt.where(Message.status == wanted.status)
     if wanted.channel is not None:
@@ -75,10 +98,7 @@ async def list_messages(
         stmt = stmt.where(Message.campaign_id == wanted.campaign)
     if wanted.enterprise_uscc is not None:
         stmt = stmt.where(Enterprise.uscc == wanted.enterprise_uscc)
-    if wanted.before is not None:
-        stmt = stmt.where(Message.id < wanted.before)
-    async with db.read() as session:
-        return [_row(row) for row in (await session.execute(stmt)).all()]
+    return stmt
 
 
 async def get_message(db: Database, message_id: int, visibility: Visibility) -> MessageRow | None:
