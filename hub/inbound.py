@@ -8,6 +8,7 @@ that contact was sent, then its id goes on the inbound stream for the inbound wo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -100,22 +101,47 @@ async def accept_reply(
 
 
 def _storable(reply: InboundReply) -> InboundReply:
-    """The reply without NUL, other control characters and lone surrogates.
+    """The reply without NUL, other control characters and lone surrogates, fitted to its columns.
 
-    PostgreSQL refuses NUL in text and no driver encodes a lone surrogate (a cut emoji in a
-    provider's JSON), so such a reply failed with a 5xx that the provider retried forever;
-    openpyxl refuses the other control characters in the monthly report. None of them means
-    anything in a reply, so they are dropped rather than the reply refused. The provider id
-    and sender are cleaned alike, so a redelivery still matches the stored reply.
+    PostgreSQL refuses NUL in text, and a value longer than its VARCHAR, and no driver encodes
+    a lone surrogate (a cut emoji in a provider's JSON), so such a reply failed with a 5xx that
+    the provider retried forever; openpyxl refuses the other control characters in the monthly
+    report. None of them means anything in a reply, so they are dropped rather than the reply
+    refused. The provider id and sender are cleaned alike, so a redelivery still matches the
+    stored reply; ``raw`` keeps an over-long value whole.
     """
     return replace(
         reply,
-        provider=storable_text(reply.provider),
-        provider_msg_id=storable_text(reply.provider_msg_id),
-        sender=storable_text(reply.sender),
+        provider=_fitted(storable_text(reply.provider), _PROVIDER_MAX),
+        provider_msg_id=_fitted(storable_text(reply.provider_msg_id), _PROVIDER_MSG_ID_MAX),
+        sender=_fitted(storable_text(reply.sender), _SENDER_MAX),
         text=storable_text(reply.text),
         raw=storable_json(reply.raw),
     )
+
+
+def _column_length(column: Any) -> int:
+    length = column.type.length
+    assert isinstance(length, int)
+    return length
+
+
+_PROVIDER_MAX = _column_length(StoredReply.__table__.c.provider)
+_PROVIDER_MSG_ID_MAX = _column_length(StoredReply.__table__.c.provider_msg_id)
+_SENDER_MAX = _column_length(StoredReply.__table__.c.sender)
+_DIGEST_LENGTH = 16  # hex characters of SHA-256: two different long values stay apart
+
+
+def _fitted(value: str, length: int) -> str:
+    """``value`` if it fits; else its head and a digest of the whole, ``length`` long in all.
+
+    No address or id a provider really uses is that long, so the head only has to be
+    recognisable; the digest keeps the value stable for deduplication and distinct from others.
+    """
+    if len(value) <= length:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
+    return value[: length - _DIGEST_LENGTH - 1] + "~" + digest
 
 
 async def _stored_id(session: Any, reply: InboundReply) -> int | None:

@@ -69,3 +69,26 @@ async def test_a_lone_surrogate_in_a_reply_becomes_a_replacement_character(
     row = await stored(any_db, accepted.reply_id)
     assert row.text == "好评\ufffd"
     assert row.raw == {"Content": "好评\ufffd"}
+
+
+async def test_a_sender_or_id_longer_than_its_column_is_stored_and_still_deduplicated(
+    any_db: Database, queue: Queue, clock: FixedClock
+) -> None:
+    # PostgreSQL refuses a value longer than VARCHAR(128); SQLite stored the 5,000 digits
+    sender, provider_id = "8" * 5000, "m" * 300
+    reply = InboundReply(provider="tencent", provider_msg_id=provider_id, sender=sender,
+                         text="好", raw={"mobile": sender})  # fmt: skip
+
+    accepted = await accept_reply(any_db, queue, clock, ChannelName.SMS, reply)
+
+    row = await stored(any_db, accepted.reply_id)
+    assert len(row.sender) == len(row.provider_msg_id) == 128
+    assert row.sender.startswith("8" * 100)
+    assert row.raw == {"mobile": sender}  # the whole value is kept where no column limits it
+    assert accepted.contact_id is None
+    again = await accept_reply(any_db, queue, clock, ChannelName.SMS, reply)
+    assert again.duplicate
+    assert again.reply_id == accepted.reply_id
+    other = InboundReply(provider="tencent", provider_msg_id=provider_id[:-1] + "n",
+                         sender=sender, text="好")  # fmt: skip
+    assert not (await accept_reply(any_db, queue, clock, ChannelName.SMS, other)).duplicate
