@@ -4,10 +4,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
+from hub.cli import main
 from hub.clock import SHANGHAI
+from hub.config import load_settings
 from hub.deadlines import deadline_last_day, deadline_text, end_of_day
 from hub.reports.monthly import build_monthly_report
 from hub.reports.monthly_xlsx import (
@@ -19,6 +25,7 @@ from hub.reports.monthly_xlsx import (
 )
 from hub.store.db import Database
 from tests.test_monthly_report import NOW, seed, sheet_rows
+from tests.ticket_support import new_ticket, seed_ticket_world, sh
 
 
 def test_a_deadline_at_midnight_is_24_00_of_the_day_before() -> None:
@@ -45,3 +52,26 @@ async def test_the_workbook_gives_deadlines_as_their_last_day(db: Database, tmp_
     bad = [dict(zip(BAD_HEADERS, r, strict=True)) for r in sheet_rows(wb[BAD_SHEET])[1:]]
     assert bad
     assert all(str(b["整改期限"]).endswith("24时前") for b in bad), bad
+
+
+def test_recomputed_deadlines_print_as_their_last_day(
+    write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config()
+
+    async def seed_one() -> None:
+        db = Database.open(load_settings(config).database_url)
+        try:
+            await new_ticket(db, await seed_ticket_world(db), at=sh(2026, 12, 29, 10))
+        finally:
+            await db.aclose()
+
+    asyncio.run(seed_one())
+    capsys.readouterr()
+    args = ["calendar", "set", "2027", "--holiday", "2027-01-01", "--workday", "2027-02-06"]
+    assert main(["--config", str(config), *args]) == 0
+    said = capsys.readouterr().out
+    # due 2027-01-06T00:00 before, 2027-01-07T00:00 after (tests/test_tickets_calendar.py)
+    assert "2027-01-05（周二）24时前" in said
+    assert "2027-01-06（周三）24时前" in said
+    assert "T00:00:00" not in said

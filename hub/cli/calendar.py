@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from hub.calendar_admin import enter_year_and_recompute, recompute_deadlines, year_report
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.clock import SystemClock
+from hub.deadlines import deadline_text
 from hub.runtime import open_database
 from hub.ticket_policy import load_ticket_policy
 
@@ -62,9 +64,14 @@ def _print_moved(moved: list[dict[str, Any]]) -> None:
     print_table(
         f"重新计算的办理时限（{len(moved)}）",
         ["工单", "原时限", "新时限", "仍为临时"],
-        [[m["number"], m["old_deadline_at"], m["new_deadline_at"],
+        [[m["number"], _last_day(m["old_deadline_at"]), _last_day(m["new_deadline_at"]),
           "是" if m["provisional"] else ""] for m in moved],
     )  # fmt: skip
+
+
+def _last_day(instant: str) -> str:
+    """A deadline as its last day (hub.deadlines.deadline_text), from the JSON's instant."""
+    return deadline_text(datetime.fromisoformat(instant))
 
 
 def show_year(
