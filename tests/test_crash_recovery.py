@@ -98,7 +98,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def _prepare(write_config: Callable[..., Path], **overrides: Any) -> tuple[Path, Path, int]:
-    config = write_config(**DRILL, **overrides)
+    config = write_config(**{**DRILL, **overrides})
     assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
     assert main(["--config", str(config), "send", "notice", "--audience", "all",
                  "--set", "text=请于月底前完成年报公示"]) == 0  # fmt: skip
@@ -152,6 +152,31 @@ def test_redis_flushed_mid_run_loses_nothing(write_config: Callable[..., Path]) 
             _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
             client.flushall()
             assert _counts(db_file).get("sent", 0) < total  # the run was not over
+            _wait_for(lambda: _counts(db_file).get("sent", 0) == total, 90, "every message sent")
+        _all_sent_once(db_file, total)
+    finally:
+        client.shutdown(nosave=True)
+        client.close()
+
+
+def test_after_a_flushall_sending_resumes_within_seconds(write_config: Callable[..., Path]) -> None:
+    # The reconciler and idle reclaim far away: only the heartbeat may notice the flush.
+    slow = {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 600,
+            "reconcile_every_seconds": 600}  # fmt: skip
+    config, db_file, total = _prepare(write_config, redis={"url": "embedded"}, dispatch=slow)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    socket_path = Path(settings["hub"]["data_dir"]) / "redis" / "redis.sock"
+    client = redis.Redis(unix_socket_path=str(socket_path))
+    try:
+        with _workers(config, 1):
+            _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
+            client.flushall()
+            flushed_at, sent_then = time.monotonic(), _counts(db_file).get("sent", 0)
+            assert sent_then < total  # the run was not over
+            # Sending resumes after a heartbeat or two, not after the reconciler's 600 s.
+            _wait_for(lambda: _counts(db_file).get("sent", 0) > sent_then + 20, 15,
+                      "sending to resume")  # fmt: skip
+            assert time.monotonic() - flushed_at < 15
             _wait_for(lambda: _counts(db_file).get("sent", 0) == total, 90, "every message sent")
         _all_sent_once(db_file, total)
     finally:
