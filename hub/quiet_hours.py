@@ -30,6 +30,10 @@ def in_window(local: time, window: QuietWindow) -> bool:
     return local >= window.start or local < window.end
 
 
+#: How every quiet-hours reason begins (held messages may also wait for a paused campaign).
+QUIET_REASON_PREFIX = "免打扰时段"
+
+
 @dataclass(frozen=True, slots=True)
 class QuietHold:
     """A message held by quiet hours: when it goes (UTC) and why, as the user reads it."""
@@ -56,7 +60,7 @@ def held_reason(
     span = f"{window.start:%H:%M}–{window.end:%H:%M}"
     if days_off:
         span += "，休息日全天"
-    return f"免打扰时段（{span}），将于 {release_at.astimezone(tz):%m-%d %H:%M} 发送"
+    return f"{QUIET_REASON_PREFIX}（{span}），将于 {release_at.astimezone(tz):%m-%d %H:%M} 发送"
 
 
 def hold_until(

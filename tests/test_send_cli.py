@@ -73,3 +73,17 @@ def test_send_help_lists_each_kinds_variables(capsys: pytest.CaptureFixture[str]
     said = capsys.readouterr().out
     assert "notice: text（通知正文）" in said
     assert "extension_notice:" in said
+
+
+def test_the_final_summary_names_what_held_messages_wait_for() -> None:
+    from hub.cli.send_report import final_summary
+
+    quiet = [{"reason": "免打扰时段（21:00–08:00），将于 12-07 08:00 发送",
+              "note": "将于 12-07 08:00 发送"}]  # fmt: skip
+    assert final_summary({"held": 3, "pending": 0}, quiet) == (
+        "最终：已发送 0，免打扰暂缓 3（将于 12-07 08:00 发送），排队 0"
+    )
+    paused = [{"reason": "批次已暂停", "note": "批次已暂停"}]
+    assert final_summary({"sent": 1, "held": 2, "failed": 1, "pending": 0}, paused) == (
+        "最终：已发送 1，暂缓 2（批次已暂停），排队 0，失败 1"
+    )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from typer.core import TyperCommand
 
 from hub.outbox import SendOutcome
+from hub.quiet_hours import QUIET_REASON_PREFIX
 from hub.runtime import PROJECT_ROOT
 from hub.template_spec import STANDARD_VARIABLES
 from hub.templates import load_folder
@@ -118,8 +119,11 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
 def final_summary(final: Mapping[str, int], held: Iterable[Mapping[str, Any]]) -> str:
     """``最终：已发送 0，免打扰暂缓 3（将于 12-07 08:00 发送），排队 0``."""
     sent = final.get(MessageStatus.SENT.value, 0) + final.get(MessageStatus.DELIVERED.value, 0)
+    held = list(held)
     notes = sorted({h["note"] for h in held if h.get("note")})
-    held_text = f"免打扰暂缓 {final.get(MessageStatus.HELD.value, 0)}"
+    # Held by quiet hours, or (a campaign paused meanwhile) for another reason.
+    quiet = all(str(h.get("reason") or "").startswith(QUIET_REASON_PREFIX) for h in held)
+    held_text = f"{'免打扰暂缓' if quiet else '暂缓'} {final.get(MessageStatus.HELD.value, 0)}"
     if notes:
         held_text += f"（{'；'.join(notes)}）"
     parts = [f"已发送 {sent}", held_text, f"排队 {final.get('pending', 0)}"]
