@@ -38,7 +38,7 @@ from hub.render import TemplateRenderer
 from hub.reply_answers import reply_recipient
 from hub.store.models import Contact, Department, Message, RatingLink, Ticket, TicketEvent
 from hub.store.models import InboundReply as StoredReply
-from hub.vocab import ChannelName, MessageKind, TicketEventType
+from hub.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType
 
 if TYPE_CHECKING:
     from hub.runtime import Components
@@ -128,12 +128,21 @@ async def send_feedback(
     ticket.rating_requested_at = now
     session.add(TicketEvent(
         ticket_id=ticket.id, type=TicketEventType.RATING_REQUESTED, actor=actor, at=now,
-        reason="发送办理结果与评价邀请",
+        reason=_requested_reason(result),
         data={"message_id": result.message_id, "channel": result.channel.value
               if result.channel else None, "status": result.status.value if result.status
               else None, "reason": result.reason},
     ))  # fmt: skip
     return [result]
+
+
+def _requested_reason(result: NotifyResult) -> str:
+    """The event's reason, as ``hub tickets show`` lists it: held ones say until when."""
+    if result.status is MessageStatus.HELD and result.reason:
+        return f"办理结果与评价邀请暂缓发送：{result.reason}"
+    if result.status is MessageStatus.SKIPPED and result.reason:
+        return f"办理结果与评价邀请未发送：{result.reason}"
+    return "发送办理结果与评价邀请"
 
 
 async def _recipient(

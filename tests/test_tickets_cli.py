@@ -264,3 +264,5 @@ def test_resolve_says_whether_the_answer_went_or_waits_for_the_morning(
     out = capsys.readouterr().out
     assert said in out
     assert "已发送" not in out
+    if hour == 22:  # show lists it too, in the event of the rating request
+        assert "办理结果与评价邀请暂缓发送：免打扰时段（21:00–08:00），将于 12-01 08:00 发送" in out
