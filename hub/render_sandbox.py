@@ -5,24 +5,29 @@ Safety, because admins edit templates while the hub runs (every number is in
 attributes, no mutating lists/dicts) with ``StrictUndefined`` (a missing variable is an error
 naming it, never an empty string), and caps on
 
-- output size (streamed, so a huge output fails before it is built),
+- output size (streamed, so a huge output fails before it is built), and everything a render
+  prints anywhere, macros, ``{% set %}`` blocks and ``{% filter %}`` blocks included,
 - render time: a deadline checked on every call, attribute or item access, intercepted
-  operator and loop step — every ``for`` loop's iterable is wrapped at compile time,
+  operator, printed value and loop step — every ``for`` loop's iterable is wrapped at compile time,
 - loop steps per render (across all loops, nested included),
-- the size of any intermediate string or list built with ``*``, ``+``, ``~``, ``%``,
-  ``str.format`` and the size-taking filters, checked *before* building it where the size is
-  known up front, and integers to a few thousand bits (``9 ** (9 ** 9)`` would not finish),
-- template source size. ``range`` is Jinja's sandboxed one (at most 100,000 items).
+- the size of any intermediate string, list or dict, estimated *before* it is built: every
+  call (``str``/``bytes`` methods, context methods, globals), every filter, ``*``, ``+``,
+  ``%``, ``~`` and ``str.format``. The estimates are in :mod:`hub.render_sizes`; a method or
+  filter they do not describe is assumed to multiply its inputs, so growth is refused by
+  rule, not by a list of known culprits. Integers are capped to a few thousand bits
+  (``9 ** (9 ** 9)`` would not finish), and to the value cap when they are passed as a
+  size (a width, a count, a length),
+- template source size. ``range`` is Jinja's sandboxed one (at most 100,000 items) and
+  ``lipsum`` is gone.
 
-Time and loop steps are counted against a budget that :func:`render_budget` opens for one
-render.
+Time, loop steps and printed characters are counted against a budget that
+:func:`render_budget` opens for one render.
 """
 
 from __future__ import annotations
 
-import re
-import string
 import time
+import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,13 +38,27 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Macro, markup_join, str_join
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
-MAX_OUTPUT_CHARS = 4096
+from hub.render_sizes import (
+    FilterArguments,
+    RenderLimitError,
+    args_weight,
+    bounded_items,
+    filter_size,
+    format_size,
+    largest_int,
+    method_size,
+    printf_size,
+    weight,
+)
 
-_PRINTF_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+__all__ = ["MAX_OUTPUT_CHARS", "HubSandbox", "RenderLimitError", "RenderLimits", "render_budget"]
+
+MAX_OUTPUT_CHARS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +71,14 @@ class RenderLimits:
     max_value_chars: int = 65_536
     max_int_bits: int = 4_096
     max_source_chars: int = 20_000
-
-
-class RenderLimitError(SecurityError):
-    """A template hit a cap (time, loop steps, size): it is stopped, not left to run."""
+    max_printed_chars: int = 262_144  # all a render prints, buffers included
 
 
 @dataclass(slots=True)
 class _Budget:
     deadline: float
     steps_left: int
+    printed_left: int
     limits: RenderLimits
 
     def tick(self) -> None:
@@ -75,6 +92,13 @@ class _Budget:
         if self.steps_left & 0xFF == 0:
             self.tick()
 
+    def printed(self, chars: int) -> None:
+        self.printed_left -= chars
+        if self.printed_left < 0:
+            raise RenderLimitError(
+                f"渲染输出（含宏与 set 块）超过 {self.limits.max_printed_chars} 字上限，已中止"
+            )
+
 
 # Renders are synchronous, so one budget per thread/task at a time; a ContextVar keeps
 # concurrent renders in threads or tasks apart.
@@ -83,10 +107,14 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("hub_render_budget", default=No
 
 @contextmanager
 def render_budget(limits: RenderLimits) -> Iterator[None]:
-    """Count the time and loop steps of the render inside the block against ``limits``."""
-    token = _BUDGET.set(
-        _Budget(time.monotonic() + limits.max_seconds, limits.max_loop_steps, limits)
+    """Count the time, loop steps and printed text of the render inside the block."""
+    budget = _Budget(
+        time.monotonic() + limits.max_seconds,
+        limits.max_loop_steps,
+        limits.max_printed_chars,
+        limits,
     )
+    token = _BUDGET.set(budget)
     try:
         yield
     finally:
@@ -100,31 +128,92 @@ def _tick() -> None:
 
 
 class _InsertGuards(NodeTransformer):
-    """Wrap every loop's iterable and every ``~`` concatenation in a guard call."""
+    """Route every loop, ``~`` concatenation and printed value through the sandbox's guards."""
 
     def __init__(self, environment: jinja2.Environment) -> None:
         self.environment = environment
 
-    def _guard(self, name: str, arg: nodes.Node) -> nodes.Call:
-        call = nodes.Call(nodes.EnvironmentAttribute(name), [arg], [], None, None)
-        call.set_lineno(arg.lineno or 1)
+    def _guard(self, name: str, args: list[Any], lineno: int | None) -> nodes.Call:
+        call = nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None)
+        call.set_lineno(lineno or 1)
         call.set_environment(self.environment)
         return call
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
-        node.iter = self._guard("hub_guard_loop", node.iter)
+        node.iter = self._guard("hub_guard_loop", [node.iter], node.iter.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        # Measured before joining, not after: the parts are already built, the sum is not.
         self.generic_visit(node)
-        return self._guard("hub_guard_size", node)
+        return self._guard("hub_concat", list(node.nodes), node.lineno)
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        # Every printed piece counts once against the render, wherever it goes: the streamed
+        # body, or a buffer (macro, {% set %} block, {% filter %}, call block, self.block())
+        # that is joined into one string without the streaming cap.
+        self.generic_visit(node)
+        text = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
+        guarded: list[nodes.Expr] = [
+            c
+            if isinstance(c, nodes.TemplateData)
+            else self._guard("hub_guard_output", [c], c.lineno)
+            for c in node.nodes
+        ]
+        if text:  # the template's own text, counted in one call
+            guarded.insert(0, self._guard("hub_count_text", [nodes.Const(text)], node.lineno))
+        node.nodes = guarded
+        return node
 
 
 class _GuardedCodeGenerator(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         _InsertGuards(self.environment).visit(node)
         super().visit_Template(node, frame)
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        # The inserted guards are the sandbox's own methods: called directly, not through
+        # the sandboxed ``call`` hook (they run on every printed value).
+        guard = node.node
+        if isinstance(guard, nodes.EnvironmentAttribute) and guard.name.startswith("hub_"):
+            self.write(f"environment.{guard.name}(")
+            for i, arg in enumerate(node.args):
+                self.write(", " if i else "")
+                self.visit(arg, frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
+
+
+def capped_range(*args: int) -> range:
+    """Jinja's sandboxed ``range`` (lazy, at most 100,000 items), refused in Chinese."""
+    numbers = range(*args)
+    try:
+        too_many = len(numbers) > MAX_RANGE
+    except OverflowError:  # more items than an index can hold
+        too_many = True
+    if too_many:
+        raise RenderLimitError(f"range 超过 {MAX_RANGE} 项上限")
+    return numbers
+
+
+class _SizedFormat:
+    """``str.format``/``format_map`` as the sandbox hands it out: measured before it runs."""
+
+    def __init__(self, sandbox: HubSandbox, method: Any, wrapper: Callable[..., str]) -> None:
+        self.sandbox, self.text, self.wrapper = sandbox, method.__self__, wrapper
+        self.is_map = method.__name__ == "format_map"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        cap = self.sandbox.limits.max_value_chars
+        if self.is_map and len(args) == 1 and not kwargs:
+            size = format_size(self.text, (), args[0], cap)
+        else:
+            size = format_size(self.text, args, kwargs, cap)
+        if size > cap:
+            raise RenderLimitError(f"格式化后的长度超过上限 {cap}")
+        return self.wrapper(*args, **kwargs)
 
 
 class HubSandbox(ImmutableSandboxedEnvironment):
@@ -143,13 +232,33 @@ class HubSandbox(ImmutableSandboxedEnvironment):
         )
         self.limits = limits
         self.globals.pop("lipsum", None)  # generates text of any size on request
-        for name, check in _FILTER_PRECHECKS.items():
-            self.filters[name] = self._capped_filter(self.filters[name], check)
+        self.globals["range"] = capped_range
+        for name, func in list(self.filters.items()):
+            self.filters[name] = self._capped_filter(name, func)
 
     # Every sandbox hook doubles as a clock check, so a long render stops at the deadline.
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _tick()
-        return super().call(context, obj, *args, **kwargs)
+        if isinstance(obj, Macro | _SizedFormat):
+            # A macro's text is counted as it prints; format measures its own arguments.
+            return super().call(context, obj, *args, **kwargs)
+        cap = self.limits.max_value_chars
+        args = tuple(self._materialized(a) for a in args)
+        kwargs = {k: self._materialized(v) for k, v in kwargs.items()}
+        owner = getattr(obj, "__self__", None)
+        if isinstance(obj, types.BuiltinMethodType) and isinstance(owner, str | bytes):
+            if obj.__name__ == "join" and len(args) == 1 and not kwargs:
+                args = (bounded_items(args[0], cap, per_item=len(owner)),)
+            elif method_size(owner, obj.__name__, args, kwargs, cap) > cap:
+                raise RenderLimitError(
+                    f"{type(owner).__name__}.{obj.__name__}() 的结果将超过上限 {cap}"
+                )
+        elif obj is not capped_range and largest_int([*args, *kwargs.values()]) > cap:
+            # A number handed to a method or global is a size more often than not
+            # (int.to_bytes): beyond the cap it is refused. Jinja's range is lazy and capped.
+            name = getattr(obj, "__name__", type(obj).__name__)
+            raise RenderLimitError(f"{name}() 的整数参数超过上限 {cap}")
+        return self._checked(super().call(context, obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _tick()
@@ -162,14 +271,11 @@ class HubSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _tick()
         self._precheck_binop(operator, left, right)
-        return self.hub_guard_size(super().call_binop(context, operator, left, right))
+        return self._checked(super().call_binop(context, operator, left, right))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapper = super().wrap_str_format(value)
-        if wrapper is None:
-            return None
-        self._check_format_widths(value.__self__)
-        return wrapper
+        return None if wrapper is None else _SizedFormat(self, value, wrapper)
 
     def hub_guard_loop(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Count every loop step against the render's budget (inserted by the code generator)."""
@@ -179,96 +285,91 @@ class HubSandbox(ImmutableSandboxedEnvironment):
                 budget.step()
             yield item
 
-    def hub_guard_size(self, value: Any) -> Any:
-        """Refuse a string or list bigger than the cap (inserted around every ``~``)."""
-        if isinstance(value, str | list | tuple) and len(value) > self.limits.max_value_chars:
-            raise RenderLimitError(
-                f"中间结果长度 {len(value)} 超过上限 {self.limits.max_value_chars}"
-            )
+    def hub_concat(self, *parts: Any) -> str:
+        """``a ~ b ~ c``, refused before joining when the parts together pass the cap."""
+        cap = self.limits.max_value_chars
+        if args_weight(parts, cap) > cap:
+            raise RenderLimitError(f"拼接后的长度超过上限 {cap}")
+        joined: str = (
+            markup_join(parts) if any(hasattr(p, "__html__") for p in parts) else str_join(parts)
+        )
+        return joined
+
+    def hub_count_text(self, chars: int) -> str:
+        """Count the template text an output prints (inserted by the code generator)."""
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.printed(chars)
+        return ""
+
+    def hub_guard_output(self, value: Any) -> str:
+        """A printed value as text, counted against everything the render prints."""
+        cap = self.limits.max_value_chars
+        if not isinstance(value, str) and weight(value, cap) > cap:
+            raise RenderLimitError(f"输出的值长度超过上限 {cap}")
+        text = str(value)
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.printed(len(text))
+        return text
+
+    def _materialized(self, value: Any) -> Any:
+        # A generator handed on (range|map('center', 50000)) is drained only up to the cap.
+        if isinstance(value, Iterator):
+            return bounded_items(value, self.limits.max_value_chars)
+        return value
+
+    def _checked(self, value: Any) -> Any:
+        """Refuse a result over the cap (the estimates are bounds; this holds them to it)."""
+        cap = self.limits.max_value_chars
+        if isinstance(value, str | bytes | list | tuple | dict) and weight(value, cap) > cap:
+            raise RenderLimitError(f"中间结果长度超过上限 {cap}")
         return value
 
     def _precheck_binop(self, operator: str, left: Any, right: Any) -> None:
         cap = self.limits.max_value_chars
-        sized = (str, list, tuple)
+        sized = (str, bytes, list, tuple)
         if operator == "*":
             if isinstance(left, int) and isinstance(right, int):
                 if left.bit_length() + right.bit_length() > self.limits.max_int_bits:
                     raise RenderLimitError("整数运算结果过大")
             else:
                 seq, times = (left, right) if isinstance(left, sized) else (right, left)
-                if isinstance(seq, sized) and isinstance(times, int) and len(seq) * times > cap:
+                if (
+                    isinstance(seq, sized)
+                    and isinstance(times, int)
+                    and weight(seq, cap) * max(times, 0) > cap
+                ):
                     raise RenderLimitError(f"重复后的长度超过上限 {cap}")
         elif operator == "**" and isinstance(left, int) and isinstance(right, int):
             if right > 0 and max(left.bit_length(), 1) * right > self.limits.max_int_bits:
                 raise RenderLimitError("乘方结果过大")
-        elif operator == "%" and isinstance(left, str):
-            _check_printf(left, cap)
+        elif operator == "%" and isinstance(left, str | bytes):
+            if printf_size(str(left), right, cap) > cap:
+                raise RenderLimitError(f"格式化后的长度超过上限 {cap}")
         elif (
             operator == "+"
             and isinstance(left, sized)
             and isinstance(right, sized)
-            and len(left) + len(right) > cap
+            and args_weight((left, right), cap) > cap
         ):
             raise RenderLimitError(f"拼接后的长度超过上限 {cap}")
 
-    def _check_format_widths(self, fmt: str) -> None:
-        cap = self.limits.max_value_chars
-        for _text, _field, spec, _conv in string.Formatter().parse(fmt):
-            if spec and ("{" in spec or any(int(n) > cap for n in re.findall(r"\d+", spec))):
-                raise RenderLimitError(f"格式宽度超过上限 {cap}")
-
-    def _capped_filter(
-        self, func: Callable[..., Any], check: Callable[[int, tuple[Any, ...]], None]
-    ) -> Callable[..., Any]:
+    def _capped_filter(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        """``func`` measured before it runs (:func:`hub.render_sizes.filter_size`) and after."""
+        passed = 1 if _PassArg.from_obj(func) is not None else 0  # the context Jinja passes
+        arguments = FilterArguments(func, passed)
         cap = self.limits.max_value_chars
 
         @wraps(func)  # keeps jinja's pass_eval_context/pass_environment marker
         def capped(*args: Any, **kwargs: Any) -> Any:
-            check(cap, args + tuple(kwargs.values()))
-            return self.hub_guard_size(func(*args, **kwargs))
+            _tick()
+            args = tuple(self._materialized(a) for a in args)
+            value, params = arguments.split(args, kwargs)
+            if weight(value, cap) + args_weight(params.values(), cap) > cap:
+                raise RenderLimitError(f"过滤器 {name} 的输入长度超过上限 {cap}")
+            if filter_size(name, value, params, cap) > cap:
+                raise RenderLimitError(f"过滤器 {name} 的参数使结果超过上限 {cap}")
+            return self._checked(func(*args, **kwargs))
 
         return capped
-
-
-def _check_printf(fmt: str, cap: int) -> None:
-    for width, precision in _PRINTF_WIDTH.findall(fmt):
-        for number in (width, precision):
-            if number == "*" or (number and int(number) > cap):
-                raise RenderLimitError(f"格式宽度超过上限 {cap}")
-
-
-def _ints_at_most(cap: int, args: tuple[Any, ...]) -> None:
-    # Filters' size arguments (center width, indent width, batch/slice counts) are ints;
-    # a huge one allocates or loops before any other check could run.
-    for arg in args:
-        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > cap:
-            raise RenderLimitError(f"过滤器参数 {arg} 超过上限 {cap}")
-        if isinstance(arg, str) and arg.isdigit() and int(arg) > cap:
-            raise RenderLimitError(f"过滤器参数 {arg} 超过上限 {cap}")
-
-
-def _printf_filter(cap: int, args: tuple[Any, ...]) -> None:
-    if args and isinstance(args[0], str):
-        _check_printf(args[0], cap)
-
-
-def _replace_filter(cap: int, args: tuple[Any, ...]) -> None:
-    # do_replace(eval_ctx, s, old, new, count): estimate the result before building it.
-    strings = [a for a in args if isinstance(a, str)]
-    if len(strings) >= 3:
-        s, old, new = strings[:3]
-        grows = s.count(old) * max(len(new) - len(old), 0) if old else (len(s) + 1) * len(new)
-        if len(s) + grows > cap:
-            raise RenderLimitError(f"替换后的长度超过上限 {cap}")
-
-
-_FILTER_PRECHECKS: dict[str, Callable[[int, tuple[Any, ...]], None]] = {
-    "center": _ints_at_most,
-    "indent": _ints_at_most,
-    "batch": _ints_at_most,
-    "slice": _ints_at_most,
-    "wordwrap": _ints_at_most,
-    "truncate": _ints_at_most,
-    "format": _printf_filter,
-    "replace": _replace_filter,
-}

@@ -168,6 +168,8 @@ def _jsonable(value: Any) -> Any:
 def _read_meta(
     path: Path, shown: str, kind: str
 ) -> tuple[_MetaModel | None, dict[str, int], list[Problem]]:
+    if path.exists() and not path.is_file():
+        return None, {}, [Problem(shown, None, "meta.yaml 不是普通文件（是目录或特殊文件）", kind)]
     if not path.is_file():
         return None, {}, [Problem(shown, None, "缺少 meta.yaml（变量说明与示例）", kind)]
     try:
@@ -176,6 +178,8 @@ def _read_meta(
         raw = yaml.safe_load(text) or {}
     except UnicodeDecodeError:
         return None, {}, [Problem(shown, None, "文件不是 UTF-8 编码", kind)]
+    except OSError as exc:
+        return None, {}, [Problem(shown, None, f"无法读取：{exc.strerror or exc}", kind)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -261,10 +265,17 @@ def load_folder(folder: Path) -> LoadedFolder:
                 reason = f"未知的渠道 {file.stem}（应为 {'、'.join(channels)} 或 default）"
                 problems.append(Problem(f"{shown}/{file.name}", None, reason, kind))
                 continue
+            if not file.is_file():  # a directory (or a pipe) named sms.j2
+                reason = f"{file.name} 不是普通文件（是目录或特殊文件），模板须是文本文件"
+                problems.append(Problem(f"{shown}/{file.name}", None, reason, kind))
+                continue
             try:
                 bodies[file.stem] = file.read_text(encoding="utf-8")
             except UnicodeDecodeError:
                 problems.append(Problem(f"{shown}/{file.name}", None, "文件不是 UTF-8 编码", kind))
+            except OSError as exc:
+                reason = f"无法读取模板文件：{exc.strerror or exc}"
+                problems.append(Problem(f"{shown}/{file.name}", None, reason, kind))
         if meta.sms is not None and "sms" not in bodies:
             problems.append(
                 Problem(

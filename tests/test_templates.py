@@ -487,3 +487,63 @@ def test_cli_sync_imports_once_and_preview_then_reads_the_database(
     args = ("preview", "policy_push", "--channel", "sms", "--enterprise", make_uscc(1), "--json")
     assert hub_templates(seeded, *args) == 0
     assert json.loads(capsys.readouterr().out)["source"] == "数据库第 1 版"
+
+
+# ------------------------------------------------------------------ sandbox holes the check names
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "'x'.ljust(600000000)",
+        "'x'.rjust(600000000)",
+        "'x'.center(600000000)",
+        "'x'.zfill(600000000)",
+        "('x\\t' * 10).expandtabs(60000000)",
+        "'-'.join(['y' * 60000] * 60000)",
+        "'x'.replace('', 'y' * 60000)",
+        "'x' | center(10 ** 9)",
+    ],
+)
+def test_check_refuses_a_template_that_grows_a_huge_string(tmp_path: Path, expression: str) -> None:
+    folder = write_kind(tmp_path, **{"default.j2": "第一行\n{{ " + expression + " }}"})
+    problems = check_templates(folder)
+    assert problems, expression
+    assert problems[0].file == "templates/credit_warning/default.j2"
+    assert problems[0].line == 2
+    assert "上限" in problems[0].reason
+
+
+def test_cli_check_names_the_file_and_the_cap_of_a_growing_template(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_kind(tmp_path, **{"default.j2": "{{ 'x'.ljust(600000000) }}"})
+    assert hub_templates(write_config(), "check", "--folder", str(folder), "--no-db") == 1
+    out = capsys.readouterr().out
+    assert "templates/credit_warning/default.j2:1:" in out
+    assert "str.ljust() 的结果将超过上限" in out
+
+
+@pytest.mark.parametrize("name", ["sms.j2", "default.j2", "meta.yaml"])
+def test_a_directory_named_like_a_template_file_is_a_problem_not_a_crash(
+    tmp_path: Path, name: str
+) -> None:
+    folder = write_kind(tmp_path)
+    (folder / "credit_warning" / name).unlink()
+    (folder / "credit_warning" / name).mkdir()
+    problems = check_templates(folder)
+    named = [p for p in problems if p.file == f"templates/credit_warning/{name}"]
+    assert named, problems
+    assert "不是普通文件" in named[0].reason
+
+
+def test_cli_check_of_a_directory_named_sms_j2_exits_1_naming_it(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_kind(tmp_path)
+    (folder / "credit_warning" / "sms.j2").unlink()
+    (folder / "credit_warning" / "sms.j2").mkdir()
+    assert hub_templates(write_config(), "check", "--folder", str(folder), "--no-db") == 1
+    out = capsys.readouterr().out
+    assert "templates/credit_warning/sms.j2:1: sms.j2 不是普通文件" in out
+    assert "Traceback" not in out
