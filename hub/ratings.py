@@ -268,7 +268,7 @@ async def flag_malicious(
     if rating is None:
         raise NotFoundError(f"评价 {rating_id} 不存在")
     if rating.malicious:
-        raise UsageError(f"评价 {rating_id} 已于此前标记为恶意差评")
+        raise TransitionError(f"评价 {rating_id} 已于此前标记为恶意差评", state="malicious")
     rating.malicious = True
     rating.malicious_reason = why
     rating.flagged_by = actor

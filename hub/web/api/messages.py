@@ -13,8 +13,8 @@ from hub.queries.scope import Visibility
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 from hub.web.api.auth import Principal
 from hub.web.api.context import ApiContext
-from hub.web.api.errors import ERROR_RESPONSES, ApiRoute, not_found
-from hub.web.api.params import MAX_LIMIT, enum_param, uscc_param
+from hub.web.api.errors import ERROR_RESPONSES, ApiRoute, not_found, not_found_response
+from hub.web.api.params import MAX_ID, Before, Id, Limit, Uscc, enum_param, uscc_param, vocab_query
 from hub.web.api.schemas import ContactOut, EnterpriseOut, MessageOut
 
 
@@ -49,15 +49,13 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.get("/messages", response_model=list[MessageOut])
     async def messages(
         caller: Caller,
-        status: Annotated[
-            str | None, Query(description="queued, sent, failed, ... 或中文名")
-        ] = None,
-        channel: Annotated[str | None, Query(description="sms, wechat, ... 或中文名")] = None,
-        kind: Annotated[str | None, Query(description="消息类型，如 notice")] = None,
-        campaign: Annotated[int | None, Query(ge=1, description="批次编号")] = None,
-        enterprise: Annotated[str | None, Query(description="统一社会信用代码")] = None,
-        before: Annotated[int | None, Query(ge=1, description="只列编号小于它的（翻页）")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        status: Annotated[str | None, vocab_query(MessageStatus, "状态")] = None,
+        channel: Annotated[str | None, vocab_query(ChannelName, "渠道")] = None,
+        kind: Annotated[str | None, vocab_query(MessageKind, "消息类型")] = None,
+        campaign: Annotated[int | None, Query(ge=1, le=MAX_ID, description="批次编号")] = None,
+        enterprise: Uscc = None,
+        before: Before = None,
+        limit: Limit = 50,
     ) -> list[MessageOut]:
         """消息（发件箱），最新在前；只含调用者范围内的企业，地址按角色脱敏。"""
         wanted = MessageFilter(
@@ -72,8 +70,10 @@ def router(ctx: ApiContext) -> APIRouter:
         rows = await list_messages(ctx.db, wanted, caller.visibility)
         return [message_out(row, caller.visibility, ctx) for row in rows]
 
-    @api.get("/messages/{message_id}", response_model=MessageOut)
-    async def message(caller: Caller, message_id: int) -> MessageOut:
+    @api.get(
+        "/messages/{message_id}", response_model=MessageOut, responses=not_found_response("消息")
+    )
+    async def message(caller: Caller, message_id: Id) -> MessageOut:
         """一条消息（不存在或不在调用者范围内时 404）。"""
         row = await get_message(ctx.db, message_id, caller.visibility)
         if row is None:

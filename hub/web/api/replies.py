@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations at
 # runtime, and they name `Caller`, a type local to `router()`.
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -14,8 +13,19 @@ from hub.queries.scope import Visibility
 from hub.vocab import ChannelName, ReplyClass
 from hub.web.api.auth import Principal
 from hub.web.api.context import ApiContext
-from hub.web.api.errors import ERROR_RESPONSES, ApiRoute, not_found
-from hub.web.api.params import MAX_LIMIT, enum_param, label, local_time, uscc_param
+from hub.web.api.errors import ERROR_RESPONSES, ApiRoute, not_found, not_found_response
+from hub.web.api.params import (
+    Before,
+    Id,
+    IsoDateTime,
+    Limit,
+    Uscc,
+    enum_param,
+    label,
+    local_time,
+    uscc_param,
+    vocab_query,
+)
 from hub.web.api.schemas import ContactOut, EnterpriseOut, ReplyOut
 
 
@@ -45,16 +55,15 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.get("/replies", response_model=list[ReplyOut])
     async def replies(
         caller: Caller,
-        channel: Annotated[
-            str | None, Query(description="sms, wechat, wecom, ... 或中文名")
-        ] = None,
-        classification: Annotated[str | None, Query(description="rating, request, ...")] = None,
+        channel: Annotated[str | None, vocab_query(ChannelName, "渠道")] = None,
+        classification: Annotated[str | None, vocab_query(ReplyClass, "回复类别")] = None,
         since: Annotated[
-            datetime | None, Query(description="收到时间不早于（无时区按 +08:00）")
+            IsoDateTime | None,
+            Query(description="收到时间不早于，ISO 8601（无时区按 +08:00）"),
         ] = None,
-        enterprise: Annotated[str | None, Query(description="统一社会信用代码")] = None,
-        before: Annotated[int | None, Query(ge=1, description="只列编号小于它的（翻页）")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        enterprise: Uscc = None,
+        before: Before = None,
+        limit: Limit = 50,
     ) -> list[ReplyOut]:
         """收到的回复，最新在前；只含调用者范围内的企业，号码按角色脱敏。"""
         wanted = ReplyFilter(
@@ -68,8 +77,8 @@ def router(ctx: ApiContext) -> APIRouter:
         rows = await list_replies(ctx.db, wanted, caller.visibility)
         return [reply_out(row, caller.visibility, ctx) for row in rows]
 
-    @api.get("/replies/{reply_id}", response_model=ReplyOut)
-    async def reply(caller: Caller, reply_id: int) -> ReplyOut:
+    @api.get("/replies/{reply_id}", response_model=ReplyOut, responses=not_found_response("回复"))
+    async def reply(caller: Caller, reply_id: Id) -> ReplyOut:
         """一条回复（不存在或不在调用者范围内时 404）。"""
         row = await get_reply(ctx.db, reply_id, caller.visibility)
         if row is None:

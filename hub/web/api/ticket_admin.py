@@ -12,10 +12,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from hub.calendar_admin import enter_year_and_recompute, year_report
 from hub.clock import local_iso
+from hub.config import MAX_DEADLINE_DAYS
 from hub.staff import StaffRole
 from hub.ticket_desk import TicketDesk
 from hub.ticket_policy import load_calendar
@@ -30,17 +31,28 @@ from hub.ticket_policy_store import (
     save_classes,
     save_rules,
 )
-from hub.ticket_settings import TicketRule
+from hub.vocab import TicketCategory, Urgency
 from hub.web.api.auth import Principal, allow
 from hub.web.api.context import ApiContext
-from hub.web.api.errors import ERROR_RESPONSES, ApiRoute
+from hub.web.api.errors import BODY_RESPONSES, ERROR_RESPONSES, ApiRoute
+from hub.web.api.params import MAX_NAME, MAX_REASON, NOT_BLANK, JsonInt
 
 YearParam = Annotated[int, Path(ge=1900, le=9998, description="年份，如 2027")]
+Note = Annotated[str | None, Field(max_length=MAX_REASON, description="备注（记入版本）")]
+MAX_RULES = 500
+
+
+def _spellings(enum: type[TicketCategory] | type[Urgency]) -> list[str]:
+    return list(dict.fromkeys(s for m in enum for s in (m.value, m.label)))
 
 
 class YearIn(BaseModel):
-    holidays: list[date] = Field(default_factory=list, description="放假日")
-    workdays: list[date] = Field(default_factory=list, description="调休上班日（周末上班）")
+    """The year's days; each must be in the year of the path (422 otherwise)."""
+
+    holidays: list[date] = Field(default_factory=list, max_length=366, description="放假日")
+    workdays: list[date] = Field(
+        default_factory=list, max_length=366, description="调休上班日（周末上班）"
+    )
 
 
 class YearOut(BaseModel):
@@ -61,10 +73,43 @@ class YearSavedOut(YearOut):
     recomputed: list[MovedOut]
 
 
+def _criterion(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: schema}}
+
+
+class RuleIn(BaseModel):
+    """One routing rule (:class:`hub.ticket_settings.TicketRule`): every criterion given must
+    match, and a rule needs at least one (keywords, industry, region or category)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                _criterion("keywords", {"type": "array", "minItems": 1}),
+                _criterion("industry", {"type": "string", "minLength": 1}),
+                _criterion("region", {"type": "string", "minLength": 1}),
+                _criterion("category", {"type": "string"}),
+            ]
+        }
+    )
+
+    department: str = Field(pattern=NOT_BLANK, max_length=MAX_NAME, description="部门编码")
+    keywords: list[Annotated[str, Field(pattern=NOT_BLANK, max_length=MAX_NAME)]] = Field(
+        default_factory=list, max_length=100, description="任一出现在诉求中即匹配"
+    )
+    industry: str | None = Field(default=None, max_length=MAX_NAME, description="企业行业")
+    region: str | None = Field(default=None, max_length=MAX_NAME, description="企业所在区")
+    category: str | None = Field(
+        default=None,
+        max_length=MAX_NAME,
+        description="诉求类别，代码或中文名",
+        json_schema_extra={"enum": [*_spellings(TicketCategory), None]},
+    )
+
+
 class RulesIn(BaseModel):
-    rules: list[TicketRule]
-    default_department: str | None = None
-    note: str | None = None
+    rules: list[RuleIn] = Field(max_length=MAX_RULES)
+    default_department: str | None = Field(default=None, pattern=NOT_BLANK, max_length=MAX_NAME)
+    note: Note = None
 
 
 class VersionOut(BaseModel):
@@ -79,9 +124,22 @@ class RulesOut(VersionOut):
     default_department: str | None
 
 
+_DAYS = {"type": "integer", "minimum": 0, "maximum": MAX_DEADLINE_DAYS}
+# Each class by code or label, spelled out (a generator reads propertyNames + a value schema
+# less reliably than named properties).
+Classes = Annotated[
+    dict[str, Annotated[JsonInt, Field(ge=0, le=MAX_DEADLINE_DAYS)]],
+    WithJsonSchema({
+        "type": "object",
+        "properties": {spelling: _DAYS for spelling in _spellings(Urgency)},
+        "additionalProperties": False,
+    }),
+]  # fmt: skip
+
+
 class ClassesIn(BaseModel):
-    classes: dict[str, int] = Field(description="类别（urgent 或 紧急）→ 工作日数；未列出的不变")
-    note: str | None = None
+    classes: Classes = Field(description="类别（urgent 或 紧急）→ 工作日数；未列出的不变")
+    note: Note = None
 
 
 class ClassesOut(VersionOut):
@@ -107,7 +165,7 @@ def router(ctx: ApiContext, desk: TicketDesk) -> APIRouter:
         async with ctx.db.read() as session:
             return year_report(await load_calendar(session, settings), year)
 
-    @api.put("/calendar/{year}", response_model=YearSavedOut)
+    @api.put("/calendar/{year}", response_model=YearSavedOut, responses=BODY_RESPONSES)
     async def set_calendar_year(caller: Admin, year: YearParam, body: YearIn) -> dict[str, Any]:
         """录入（替换）一年的节假日与调休上班日；重新计算该年的临时办理时限。"""
         async with ctx.db.write() as session:
@@ -128,7 +186,7 @@ def router(ctx: ApiContext, desk: TicketDesk) -> APIRouter:
         """在用的路由规则（按顺序，第一条匹配的生效）。"""
         return await rules_view()
 
-    @api.put("/ticket-rules", response_model=RulesOut)
+    @api.put("/ticket-rules", response_model=RulesOut, responses=BODY_RESPONSES)
     async def set_ticket_rules(caller: Admin, body: RulesIn) -> dict[str, Any]:
         """保存新一版路由规则。"""
         rules, default = parse_rules(
@@ -150,7 +208,7 @@ def router(ctx: ApiContext, desk: TicketDesk) -> APIRouter:
         """在用的办理时限类别（工作日数）。"""
         return await classes_view()
 
-    @api.put("/deadline-classes", response_model=ClassesOut)
+    @api.put("/deadline-classes", response_model=ClassesOut, responses=BODY_RESPONSES)
     async def set_deadline_classes(caller: Admin, body: ClassesIn) -> dict[str, Any]:
         """修改办理时限类别；新受理的工单按新值计算，已有工单的时限不变。"""
         async with ctx.db.write() as session:

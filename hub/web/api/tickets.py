@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from hub.errors import AccessDeniedError, TransitionError
@@ -23,8 +23,19 @@ from hub.ticket_desk import TicketDesk, scope_of_staff
 from hub.vocab import DepartmentRole, TicketCategory, TicketState
 from hub.web.api.auth import Principal
 from hub.web.api.context import ApiContext
-from hub.web.api.errors import ERROR_RESPONSES, ApiError, ApiRoute, ErrorBody
-from hub.web.api.params import MAX_LIMIT, enum_param
+from hub.web.api.errors import BODY_RESPONSES, ERROR_RESPONSES, ApiError, ApiRoute, ErrorBody
+from hub.web.api.params import (
+    MAX_ANSWER,
+    MAX_NAME,
+    MAX_REASON,
+    NOT_BLANK,
+    Before,
+    Id,
+    JsonInt,
+    Limit,
+    enum_param,
+    vocab_query,
+)
 
 
 class NamedOut(BaseModel):
@@ -109,31 +120,34 @@ class TicketOut(TicketSummaryOut):
 
 
 class AssignIn(BaseModel):
-    handler: str = Field(min_length=1, description="承办人用户名")
+    handler: str = Field(pattern=NOT_BLANK, max_length=MAX_NAME, description="承办人用户名")
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(min_length=1, description="原因（记入工单事件）")
+    reason: str = Field(
+        pattern=NOT_BLANK, max_length=MAX_REASON, description="原因（记入工单事件）"
+    )
 
 
 class TransferIn(ReasonIn):
-    department: str = Field(min_length=1, description="转办至的部门编码")
+    department: str = Field(pattern=NOT_BLANK, max_length=MAX_NAME, description="转办至的部门编码")
 
 
 class ResolveIn(BaseModel):
-    answer: str = Field(min_length=1, description="答复企业的办理结果")
+    answer: str = Field(pattern=NOT_BLANK, max_length=MAX_ANSWER, description="答复企业的办理结果")
 
 
 class ExtendIn(ReasonIn):
-    days: int = Field(ge=1, le=365, description="延长的工作日数")
+    days: JsonInt = Field(ge=1, le=365, description="延长的工作日数")
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: {"model": ErrorBody, "description": "无权访问（角色不允许，或工单不在调用者的部门）"},
-    404: {"model": ErrorBody, "description": "没有该工单"},
-    409: {"model": ErrorBody, "description": "工单当前状态不允许该操作"},
+    404: {"model": ErrorBody, "description": "没有该工单（或该评价）"},
+    409: {"model": ErrorBody, "description": "工单（或评价）当前状态不允许该操作"},
 }
+Number = Annotated[str, Path(max_length=MAX_NAME, description="工单编号，如 GD202611230001")]
 
 
 async def _guarded(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
@@ -171,14 +185,18 @@ def router(ctx: ApiContext, desk: TicketDesk) -> APIRouter:
     @api.get("/tickets", response_model=list[TicketSummaryOut])
     async def tickets(
         caller: Caller,
-        state: Annotated[str | None, Query(description="new, assigned, ... 或中文名")] = None,
+        state: Annotated[str | None, vocab_query(TicketState, "状态")] = None,
         open_only: Annotated[bool, Query(alias="open", description="只列未办结的")] = False,
         overdue: Annotated[bool, Query(description="只列已超期未办结的")] = False,
-        department: Annotated[str | None, Query(description="部门编码")] = None,
-        handler: Annotated[str | None, Query(description="承办人用户名")] = None,
-        category: Annotated[str | None, Query(description="咨询/求助/投诉/建议")] = None,
-        before: Annotated[int | None, Query(ge=1, description="只列编号小于它的（翻页）")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        department: Annotated[
+            str | None, Query(max_length=MAX_NAME, description="部门编码")
+        ] = None,
+        handler: Annotated[
+            str | None, Query(max_length=MAX_NAME, description="承办人用户名")
+        ] = None,
+        category: Annotated[str | None, vocab_query(TicketCategory, "诉求类别")] = None,
+        before: Before = None,
+        limit: Limit = 50,
     ) -> list[dict[str, Any]]:
         """工单列表，最新在前；承办人、部门负责人只看到本部门的工单。"""
         wanted = TicketFilter(
@@ -190,51 +208,53 @@ def router(ctx: ApiContext, desk: TicketDesk) -> APIRouter:
         return await desk.list_tickets(await scope_of(caller), wanted)
 
     @api.get("/tickets/{number}", response_model=TicketOut)
-    async def ticket(caller: Caller, number: str) -> dict[str, Any]:
+    async def ticket(caller: Caller, number: Number) -> dict[str, Any]:
         """一张工单及其全部事件和评价（不在调用者部门范围内时 403）。"""
         return await step(caller, lambda scope: desk.show(scope, number))
 
-    @api.post("/tickets/{number}/assign", response_model=TicketOut)
-    async def assign(caller: Caller, number: str, body: AssignIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/assign", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def assign(caller: Caller, number: Number, body: AssignIn) -> dict[str, Any]:
         """分派给承办人（派单员、管理员、部门负责人）。"""
         return await step(caller, lambda s: desk.assign(s, number, body.handler))
 
     @api.post("/tickets/{number}/start", response_model=TicketOut)
-    async def start(caller: Caller, number: str) -> dict[str, Any]:
+    async def start(caller: Caller, number: Number) -> dict[str, Any]:
         """开始办理。"""
         return await step(caller, lambda s: desk.start(s, number))
 
-    @api.post("/tickets/{number}/transfer", response_model=TicketOut)
-    async def transfer(caller: Caller, number: str, body: TransferIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/transfer", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def transfer(caller: Caller, number: Number, body: TransferIn) -> dict[str, Any]:
         """转办到其他部门（办理时限不重新计算）。"""
         return await step(
             caller, lambda s: desk.transfer(s, number, body.department, reason=body.reason)
         )
 
-    @api.post("/tickets/{number}/return", response_model=TicketOut)
-    async def return_(caller: Caller, number: str, body: ReasonIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/return", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def return_(caller: Caller, number: Number, body: ReasonIn) -> dict[str, Any]:
         """退回派单员（退单）。"""
         return await step(caller, lambda s: desk.return_(s, number, reason=body.reason))
 
-    @api.post("/tickets/{number}/resolve", response_model=TicketOut)
-    async def resolve(caller: Caller, number: str, body: ResolveIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/resolve", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def resolve(caller: Caller, number: Number, body: ResolveIn) -> dict[str, Any]:
         """办结：答复企业并请其评价。"""
         return await step(caller, lambda s: desk.resolve(s, number, answer=body.answer))
 
-    @api.post("/tickets/{number}/extend", response_model=TicketOut)
-    async def extend(caller: Caller, number: str, body: ExtendIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/extend", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def extend(caller: Caller, number: Number, body: ExtendIn) -> dict[str, Any]:
         """批准延期并告知企业新的办理时限。"""
         return await step(
             caller, lambda s: desk.extend(s, number, days=body.days, reason=body.reason)
         )
 
-    @api.post("/tickets/{number}/reopen", response_model=TicketOut)
-    async def reopen(caller: Caller, number: str, body: ReasonIn) -> dict[str, Any]:
+    @api.post("/tickets/{number}/reopen", response_model=TicketOut, responses=BODY_RESPONSES)
+    async def reopen(caller: Caller, number: Number, body: ReasonIn) -> dict[str, Any]:
         """重新办理已办结或已销号的工单。"""
         return await step(caller, lambda s: desk.reopen(s, number, reason=body.reason))
 
-    @api.post("/ratings/{rating_id}/flag-malicious", response_model=TicketOut)
-    async def flag_rating(caller: Caller, rating_id: int, body: ReasonIn) -> dict[str, Any]:
+    @api.post(
+        "/ratings/{rating_id}/flag-malicious", response_model=TicketOut, responses=BODY_RESPONSES
+    )
+    async def flag_rating(caller: Caller, rating_id: Id, body: ReasonIn) -> dict[str, Any]:
         """标记恶意差评（记录原因，评价不删除）；答复该评价所属的工单。"""
         return await step(caller, lambda s: desk.flag_rating(s, rating_id, reason=body.reason))
 
