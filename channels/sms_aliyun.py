@@ -27,7 +27,9 @@ again number by number, so only that number's message fails.
 
 ``BizId`` identifies a request, not a number, and a report carries ``biz_id`` and
 ``phone_number``: the provider message id recorded is ``f"{BizId}:{number}"`` (11 digits),
-which is what the report webhook builds to find the message.
+which is what the report webhook builds to find the message. A ``SendSms`` carries its message
+id in ``OutId`` (``SendBatchSms`` has no such field), which ``QuerySendDetails`` returns: a
+send whose worker died during the call is resolved by it (:mod:`channels.sms_aliyun_status`).
 
 Error mapping (``Code`` of the answer; HTTP 4xx/5xx answers carry a ``Code`` too):
 
@@ -74,9 +76,11 @@ from channels.base import (
     OptedOutError,
     OutboundMessage,
     PermanentError,
+    ProbeAnswer,
     ProviderConfigError,
     RateLimitedError,
     RetryableError,
+    SendProbe,
     SendResult,
 )
 from channels.batching import send_planned
@@ -366,6 +370,9 @@ class AliyunSmsChannel:
     provider: ClassVar[str] = "aliyun"
     max_batch: ClassVar[int] = MAX_BATCH_NUMBERS
     default_qps: ClassVar[float] = 50.0
+    #: QuerySendDetails lists a send (status 1, waiting for its receipt) as soon as Aliyun
+    #: took it; a little slack for its own replication.
+    default_status_settle_seconds: ClassVar[float] = 10.0
 
     def __init__(
         self,
@@ -376,8 +383,15 @@ class AliyunSmsChannel:
         qps: float | None = None,
         timeout_s: float = 10.0,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+        status_settle_seconds: float | None = None,
     ) -> None:
         self.config = config
+        #: How long after a send QuerySendDetails may still not list it.
+        self.status_settle_seconds = (
+            self.default_status_settle_seconds
+            if status_settle_seconds is None
+            else status_settle_seconds
+        )
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
         self.qps = qps or self.default_qps
         self._http = http
@@ -422,6 +436,15 @@ class AliyunSmsChannel:
                 f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
             ) from exc
         return response.status, response.body
+
+    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
+        """Whether Aliyun took each probed message (QuerySendDetails for the number)."""
+        from channels.sms_aliyun_status import query_status  # it builds on this module
+
+        return await query_status(
+            self._http, self._url, self.config, self._clock, self._nonce, probes,
+            settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         """The HTTP client belongs to the runtime, which closes it."""

@@ -8,6 +8,10 @@ primary's: the other provider would say the same, or the limit exists to be resp
 
 Both providers read their approved template ids from the same message parameters
 (``template_ids.tencent`` / ``template_ids.aliyun``), so a message renders once for both.
+
+A send whose outcome is unknown may have gone through either: the pair's status query asks
+the primary, then the secondary about what the primary does not hold; taken by either is
+taken, never taken only when both say so.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from channels.base import (
     Channel,
     ChannelError,
     OutboundMessage,
+    ProbeAnswer,
     ProviderConfigError,
     RetryableError,
+    SendProbe,
     SendResult,
+    StatusQuerying,
+    Verdict,
 )
 
 log = structlog.get_logger(__name__)
@@ -84,6 +92,34 @@ class FailoverSmsChannel:
                         secondary=self.secondary.provider, count=len(retry))  # fmt: skip
         return results
 
+    @property
+    def status_settle_seconds(self) -> float:
+        """The longer of the two providers' settle times."""
+        return max(getattr(c, "status_settle_seconds", 0.0) for c in (self.primary, self.secondary))
+
+    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
+        """Taken if either provider took it; not taken only if neither did."""
+        answers = await _ask(self.primary, probes)
+        open_ = [i for i, a in enumerate(answers) if a.verdict is not Verdict.TAKEN]
+        if not open_:
+            return answers
+        second = await _ask(self.secondary, [probes[i] for i in open_])
+        for index, other in zip(open_, second, strict=True):
+            first = answers[index]
+            if other.verdict is Verdict.TAKEN:
+                answers[index] = other
+            elif Verdict.UNKNOWN in (first.verdict, other.verdict):
+                detail = "；".join(a.detail for a in (first, other) if a.detail)
+                answers[index] = ProbeAnswer(first.message_id, Verdict.UNKNOWN, detail=detail)
+        return answers
+
     async def aclose(self) -> None:
         await self.primary.aclose()
         await self.secondary.aclose()
+
+
+async def _ask(channel: Channel, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
+    if isinstance(channel, StatusQuerying):
+        return list(await channel.query_sent(probes))
+    detail = f"{channel.provider} 不支持状态查询"
+    return [ProbeAnswer(p.message_id, Verdict.UNKNOWN, detail=detail) for p in probes]

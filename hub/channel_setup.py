@@ -147,7 +147,7 @@ def _sms_channel(
     if sms.aliyun.enabled:
         built["aliyun"] = AliyunSmsChannel(
             aliyun_config(sms.aliyun, sms_template_ids(catalog, "aliyun")), http, clock,
-            qps=sms.aliyun.qps,
+            qps=sms.aliyun.qps, status_settle_seconds=sms.aliyun.status_settle_seconds,
         )  # fmt: skip
     primary = built.pop(sms.provider, None)
     if primary is None:

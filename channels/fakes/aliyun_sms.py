@@ -1,4 +1,5 @@
-"""A loopback fake of Aliyun SMS (dysmsapi 2017-05-25) ``SendSms``/``SendBatchSms`` on aiohttp.web.
+"""A loopback fake of Aliyun SMS (dysmsapi 2017-05-25) ``SendSms``/``SendBatchSms`` on aiohttp.web,
+and ``QuerySendDetails``.
 
 It checks requests the way Aliyun's POP gateway does: parameters come from the query string
 and the form body; the RPC signature (``channels.aliyun_sign``) is recomputed with the
@@ -11,6 +12,11 @@ parameters are validated (numbers, sign names, ``TemplateParam``/``TemplateParam
 objects of strings, index-aligned arrays of at most 100 for ``SendBatchSms``) with Aliyun's
 ``isv.*`` codes at HTTP 200. An accepted request answers ``{"Code": "OK", "BizId": ...}`` and is
 recorded (:attr:`AliyunSmsFake.received`). It always answers JSON (the hub asks ``Format=JSON``).
+
+``QuerySendDetails`` (same signature) answers a number's sends on one Beijing day from what was
+recorded, paged by ``PageSize`` (≤ 50) and ``CurrentPage``: ``SendStatus`` 1 (waiting for the
+receipt) until ``report_delay_s`` after the send, then 3 (``DELIVERED``), with the request's
+``OutId``.
 
 Switches (:class:`FakeSwitches`): a whole-request error code (and its message), per-number
 codes by number suffix (Aliyun answers one ``Code`` per request, so such a number refuses its
@@ -56,6 +62,7 @@ from aiohttp import web
 
 from channels.aliyun_sign import parse_timestamp, string_to_sign, verify_signature
 from channels.sms_aliyun import MAX_BATCH_NUMBERS, SEND, SEND_BATCH, VERSION
+from channels.sms_aliyun_status import PAGE_SIZE, STATUS_ACTION
 from hub.clock import SHANGHAI
 
 MAX_SKEW_S: Final = 15 * 60  # Aliyun refuses timestamps more than 15 minutes off
@@ -103,6 +110,8 @@ class FakeSwitches:
     latency_s: float = 0.0  # wait before answering
     approved_templates: dict[str, list[str]] | None = None  # template code -> variable names
     record: bool = True  # keep what was received (off: a long benchmark keeps no memory)
+    report_delay_s: float = 0.0  # QuerySendDetails says delivered (3) this long after a send
+    status_error: str | None = None  # QuerySendDetails answers this Code
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +208,8 @@ class AliyunSmsFake:
             await asyncio.sleep(self.switches.latency_s)
         try:
             self._verify(params, request.method)
+            if params.get("Action") == STATUS_ACTION:
+                return _json({"RequestId": request_id, **self._details(params)})
             received = self._accept(params)
         except Refused as refused:
             self.refused.append(refused.code)
@@ -242,8 +253,36 @@ class AliyunSmsFake:
         self._nonces[params["SignatureNonce"]] = now
         if params.get("Version") != VERSION:
             raise Refused("InvalidVersion", f"Specified parameter Version is not valid: {VERSION}")
-        if params.get("Action") not in (SEND, SEND_BATCH):
+        if params.get("Action") not in (SEND, SEND_BATCH, STATUS_ACTION):
             raise Refused("InvalidAction.NotFound", "Specified api is not found.")
+
+    def _details(self, params: dict[str, str]) -> dict[str, Any]:
+        """A ``QuerySendDetails`` answer from what was recorded."""
+        if self.switches.status_error:
+            raise Refused(self.switches.status_error)
+        number, day = _required(params, "PhoneNumber"), _required(params, "SendDate")
+        try:
+            size, page = int(_required(params, "PageSize")), int(_required(params, "CurrentPage"))
+        except ValueError:
+            raise Refused("isv.INVALID_PARAMETERS", "PageSize/CurrentPage") from None
+        if not 1 <= size <= PAGE_SIZE or page < 1:
+            raise Refused("isv.INVALID_PARAMETERS", f"PageSize 1-{PAGE_SIZE}, CurrentPage ≥ 1")
+        now = self.clock()
+        found = []
+        for r in self.received:
+            if _beijing(r.at)[:10].replace("-", "") != day or number not in r.phone_numbers:
+                continue
+            done = now >= r.at + self.switches.report_delay_s
+            found.append({
+                "PhoneNum": number, "SendStatus": 3 if done else 1,
+                "ErrCode": "DELIVERED" if done else "", "TemplateCode": r.template_code,
+                "Content": "", "SendDate": _beijing(r.at),
+                "ReceiveDate": _beijing(r.at + self.switches.report_delay_s) if done else "",
+                "OutId": r.out_id,
+            })  # fmt: skip
+        rows = found[(page - 1) * size : page * size]
+        return {"Code": "OK", "Message": "OK", "TotalCount": len(found),
+                "SmsSendDetailDTOs": {"SmsSendDetailDTO": rows}}  # fmt: skip
 
     def _accept(self, params: dict[str, str]) -> ReceivedSms:
         switches = self.switches
