@@ -133,6 +133,7 @@ _FORMULA_WITHOUT_VALUE_HINT = re.compile(
     rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*(?:<(?:[\w.-]+:)?v\s*/>|</(?:[\w.-]+:)?c>)"
 )
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
+_FORMULA_TAGS = (b"f>", b"<f ", b":f ")  # </f>, <x:f>; <f t="shared" si="0"/>, <x:f t=...
 
 
 def _hidden_cells(file: Path, sheet_name: str) -> _HiddenCells:
@@ -160,7 +161,12 @@ def _has_hidden_cells(xml: bytes) -> bool:
     return (
         _LONG_INTEGER_HINT.search(xml) is not None
         or any(h in xml for h in _ERROR_HINTS)
-        or _FORMULA_WITHOUT_VALUE_HINT.search(xml) is not None
+        or (
+            # byte searches for a formula's tags, together twice as fast as the pattern, which
+            # they spare nearly always
+            any(tag in xml for tag in _FORMULA_TAGS)
+            and _FORMULA_WITHOUT_VALUE_HINT.search(xml) is not None
+        )
     )
 
 

@@ -14,6 +14,8 @@ from openpyxl.chart import BarChart, Reference
 
 from hub.errors import InputError
 from hub.importing import open_table, read_rows, write_csv
+from hub.importing.tabular import CELL_PROBLEM_PREFIX
+from hub.importing.workbook import FORMULA_WITHOUT_VALUE
 from tests.importing.factories import csv_text, make_uscc, write_csv_file, write_xlsx_file
 
 USCC = make_uscc(1)
@@ -253,6 +255,32 @@ def test_xlsx_as_other_writers_write_it_prefixed_and_without_cell_references(
         (3, {"uscc": ALL_DIGITS, "mobile": "#DIV/0!"}),
         (5, {"uscc": "", "mobile": "#N/A"}),
         (6, {"uscc": "", "mobile": "13800138000"}),
+    ]
+
+
+def test_xlsx_formulas_without_values_as_other_writers_write_them(tmp_path: Path) -> None:
+    # prefixed tags, a shared formula's later cells (<f t="shared" si="0"/>) with no <v> at
+    # all; <v></v> is a formula whose value is the empty text, which is just an empty cell
+    path = write_xlsx_file(tmp_path / "other.xlsx", [["PLACEHOLDER"]])
+    sheet = (
+        '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        "<x:sheetData>"
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>uscc</x:t></x:is></x:c>'
+        '<x:c r="B1" t="inlineStr"><x:is><x:t>mobile</x:t></x:is></x:c></x:row>'
+        '<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>a</x:t></x:is></x:c>'
+        '<x:c r="B2"><x:f t="shared" ref="B2:B3" si="0">A2&amp;"1"</x:f><x:v/></x:c></x:row>'
+        '<x:row r="3"><x:c r="A3" t="inlineStr"><x:is><x:t>b</x:t></x:is></x:c>'
+        '<x:c r="B3"><x:f t="shared" si="0"/></x:c></x:row>'
+        '<x:row r="4"><x:c r="A4" t="inlineStr"><x:is><x:t>c</x:t></x:is></x:c>'
+        '<x:c r="B4" t="str"><x:f>""</x:f><x:v></x:v></x:c></x:row>'
+        "</x:sheetData></x:worksheet>"
+    )
+    _rewrite_sheet(path, replace_with=sheet)
+    formula = {f"{CELL_PROBLEM_PREFIX}mobile": "mobile" + FORMULA_WITHOUT_VALUE}
+    assert list(read_rows(path)) == [
+        (2, {"uscc": "a", "mobile": "", **formula}),
+        (3, {"uscc": "b", "mobile": "", **formula}),
+        (4, {"uscc": "c", "mobile": ""}),
     ]
 
 
