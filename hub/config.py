@@ -37,6 +37,7 @@ from hub.errors import ConfigError
 from hub.ticket_settings import TicketsSettings
 from hub.vocab import MessageKind, Urgency
 from hub.workdays import year_calendar_problems
+from hub.yaml_aliases import alias_problem
 
 _APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -520,61 +521,10 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
 _ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
-MAX_EXPANDED_NODES = 100_000  # the shipped config has ~300; an alias bomb has billions
-
-
 def _check_alias_expansion(root: yaml.Node | None, file: str) -> None:
-    """Refuse aliases that expand to a huge (or endless) tree before anything walks it.
-
-    Composing keeps an alias as a second reference to one node, so a "billion laughs" file
-    composes at once; it is every later walk (line index, substitution, validation) that
-    would expand it. Sizes are counted once per node, so this check itself stays small.
-    """
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-
-    def children(node: yaml.Node) -> list[yaml.Node]:
-        if isinstance(node, yaml.MappingNode):
-            return [n for pair in node.value for n in pair]
-        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in in_progress:
-            raise ConfigError(
-                "YAML 别名引用了自身 (recursive alias)", file=file, line=node.start_mark.line + 1
-            )
-        in_progress.add(key)
-        total = 1 + sum(size(child) for child in children(node))
-        in_progress.discard(key)
-        sizes[key] = total
-        return total
-
-    if root is None or size(root) <= MAX_EXPANDED_NODES:
-        return
-    # Name the innermost key whose value is too big: the line that multiplies.
-    node: yaml.Node = root
-    path: tuple[str, ...] = ()
-    while True:
-        if isinstance(node, yaml.MappingNode):
-            pairs = [(str(k.value), v) for k, v in node.value]
-        elif isinstance(node, yaml.SequenceNode):
-            pairs = [(str(i), v) for i, v in enumerate(node.value)]
-        else:
-            pairs = []
-        big = next(((name, v) for name, v in pairs if size(v) > MAX_EXPANDED_NODES), None)
-        if big is None:
-            break
-        path, node = (*path, big[0]), big[1]
-    raise ConfigError(
-        f"YAML 别名展开后有 {size(node)} 个节点，超过上限 {MAX_EXPANDED_NODES}"
-        "（疑似别名炸弹 alias bomb）",
-        file=file,
-        key=".".join(path),
-        line=node.start_mark.line + 1,
-    )
+    problem = alias_problem(root)
+    if problem is not None:
+        raise ConfigError(problem.reason, file=file, key=problem.key, line=problem.line)
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:

@@ -36,6 +36,7 @@ from hub.template_spec import (
     WechatSpec,
 )
 from hub.vocab import ChannelName, MessageKind
+from hub.yaml_aliases import alias_problem
 
 META_FILE = "meta.yaml"
 DEFAULT_STEM = "default"
@@ -175,6 +176,9 @@ def _read_meta(
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        bomb = alias_problem(node)
+        if bomb is not None:  # before safe_load and the walks below expand it
+            return None, {}, [Problem(shown, bomb.line, bomb.reason, kind)]
         raw = yaml.safe_load(text) or {}
     except UnicodeDecodeError:
         return None, {}, [Problem(shown, None, "文件不是 UTF-8 编码", kind)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -547,3 +548,17 @@ def test_cli_check_of_a_directory_named_sms_j2_exits_1_naming_it(
     out = capsys.readouterr().out
     assert "templates/credit_warning/sms.j2:1: sms.j2 不是普通文件" in out
     assert "Traceback" not in out
+
+
+def test_a_meta_yaml_alias_bomb_is_a_problem_found_at_once(tmp_path: Path) -> None:
+    levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
+        f"{b}: &{b} [{', '.join(['*' + a] * 9)}]"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    folder = write_kind(tmp_path, **{"meta.yaml": META + "\n".join(levels) + "\n"})
+    started = time.monotonic()
+    problems = check_templates(folder)
+    assert time.monotonic() - started < 1.0
+    assert problems[0].file == "templates/credit_warning/meta.yaml"
+    assert "别名" in problems[0].reason
+    assert problems[0].line is not None
