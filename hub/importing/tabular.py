@@ -3,9 +3,10 @@
 A file is CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030 as saved by Chinese Excel) or XLSX (the
 first worksheet). Either way the caller gets the headers as the file spells them and then
 ``(row_number, {header: text})`` for every non-blank row, where ``row_number`` is the number
-the clerk sees at the left of the sheet. A CSV is streamed, one row in memory at a time. An
-XLSX sheet is read by calamine (Rust), which loads the whole sheet at once and then hands out
-its rows one at a time.
+the clerk sees at the left of the sheet. A CSV is streamed, one row in memory at a time; an
+XLSX sheet is loaded whole (``hub.importing.workbook``). A cell that cannot be imported as it
+is (a broken byte, a control character, a formula without its value) is cleaned and its row
+marked for rejection (``CELL_PROBLEM_PREFIX``) rather than the file refused.
 """
 
 from __future__ import annotations
@@ -359,9 +360,11 @@ def _unusable(text: str, encoding: str | None) -> tuple[str, str | None]:
             f"第 {offset} 个字节 0x{byte:02X} 无法按 {label} 解码（“{shown_value(cleaned)}”），"
             "请改正后重新导入"
         )
+    # the rejects file shows the cell without it: the clerk checks what is left
     if character == "\x00":
-        return cleaned, "含有空字符（NUL），请删除后重新导入"
-    return cleaned, f"含有不可见的控制字符（0x{ord(character):02X}），请删除后重新导入"
+        return cleaned, "含有空字符（NUL，拒绝文件中已删去），请核对后重新导入"
+    code = f"0x{ord(character):02X}"
+    return cleaned, f"含有不可见的控制字符（{code}，拒绝文件中已删去），请核对后重新导入"
 
 
 def shown_value(value: str) -> str:

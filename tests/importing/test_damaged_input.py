@@ -79,7 +79,9 @@ def test_a_broken_byte_in_the_header_is_named(tmp_path: Path) -> None:
         parse_enterprises(path)
 
 
-@pytest.mark.parametrize(("character", "said"), [("\x00", "空字符（NUL）"), ("\x07", "0x07")])
+@pytest.mark.parametrize(
+    ("character", "said"), [("\x00", "空字符（NUL"), ("\x07", "控制字符（0x07")]
+)
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_a_control_character_rejects_its_row_naming_the_column(
     tmp_path: Path, character: str, said: str, suffix: str
@@ -153,7 +155,7 @@ async def test_an_import_with_nul_and_formula_text_on_every_database(
     # what Excel opens: text it shows as typed and never evaluates
     assert set(cells) == {"龙沙区鑫盛烤肉店", '="' + link.replace('"', '""') + '"',
                           "'" + long_formula}  # fmt: skip
-    assert cells["龙沙区鑫盛烤肉店"].startswith("企业名称含有空字符（NUL）")
+    assert cells["龙沙区鑫盛烤肉店"].startswith("企业名称含有空字符（NUL")
     # and what the import reads back when the clerk corrects the file and imports it again
     with open_table(report.rejects_file) as table:
         assert [row["企业名称"] for _, row in table] == ["龙沙区鑫盛烤肉店", link, long_formula]
