@@ -9,9 +9,10 @@
 - Every rating is its own row; the latest counts. A reviewer can flag one as malicious
   (恶意差评) with a reason: the flag is recorded, the row is never deleted, and flagged
   ratings are left out of 好评率 and of the "second bad rating" count.
-- A rating that comes before the ticket's answer and rating request (``ticket_feedback``)
-  went out — held by quiet hours, or still queued — cancels that message: it is ``skipped``
-  with the reason, so the enterprise is not asked at 08:00 to rate what it rated at 22:30.
+- A rating that comes before the ticket's answer and rating request (``ticket_feedback``) or
+  the SLA pass's rating reminder (``rating_reminder``) went out — held by quiet hours, or still
+  queued — cancels that message: it is ``skipped`` with the reason, so the enterprise is not
+  asked at 08:00 to rate what it rated at 22:30.
 
 All in the caller's write transaction. Alert messages are written only when a
 :class:`RatingNotifier` is given; the caller enqueues ``outcome.notified`` after the commit
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +43,11 @@ GOOD_FROM = 3
 BAD_UP_TO = 2
 RATING_SOURCES = frozenset({"reply", "button", "web", "phone"})
 ALREADY_RATED_REASON = "已评价，无需再发评价请求"
+#: Why an unsent rating request or reminder was skipped once the ticket was rated.
+ALREADY_RATED_REASONS = {
+    MessageKind.TICKET_FEEDBACK: ALREADY_RATED_REASON,
+    MessageKind.RATING_REMINDER: "已评价，无需再发评价提醒",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +70,8 @@ class RatingOutcome:
     callback_due_at: datetime | None = None
     rectify_due_at: datetime | None = None
     notified: list[NotifyResult] = field(default_factory=list)
-    #: Rating requests not yet sent that the rating made pointless (now ``skipped``).
+    #: Rating requests and reminders not yet sent that the rating made pointless (now
+    #: ``skipped``).
     cancelled_requests: int = 0
 
     @property
@@ -177,28 +185,51 @@ async def apply_rating(
 
 
 async def cancel_unsent_requests(session: AsyncSession, ticket_id: int, now: datetime) -> int:
-    """Skip the ticket's rating requests (``ticket_feedback``) still held or queued; a queued
-    one on the stream is then not claimed by the dispatcher (it claims only queued rows)."""
-    requested = await session.scalars(
-        sa.select(TicketEvent.data).where(
+    """Skip the ticket's rating requests (``ticket_feedback``) and rating reminders
+    (``rating_reminder``) still held or queued; a queued one on the stream is then not claimed
+    by the dispatcher (it claims only queued rows)."""
+    events = await session.execute(
+        sa.select(TicketEvent.type, TicketEvent.data).where(
             TicketEvent.ticket_id == ticket_id,
-            TicketEvent.type == TicketEventType.RATING_REQUESTED,
+            TicketEvent.type.in_(tuple(_ASKED_BY)),
         )
     )
-    ids = [d["message_id"] for d in requested if d and isinstance(d.get("message_id"), int)]
-    if not ids:
-        return 0
-    result = await session.execute(
-        sa.update(Message)
-        .where(
-            Message.id.in_(ids),
-            Message.kind == MessageKind.TICKET_FEEDBACK,
-            Message.status.in_((MessageStatus.HELD, MessageStatus.QUEUED)),
-        )
-        .values(status=MessageStatus.SKIPPED, status_reason=ALREADY_RATED_REASON,
-                next_attempt_at=None, updated_at=now)
-    )  # fmt: skip
-    return int(getattr(result, "rowcount", 0) or 0)
+    ids: dict[MessageKind, list[int]] = {}
+    for type_, data in events:
+        kind = _ASKED_BY[type_]
+        ids.setdefault(kind, []).extend(_message_ids(data))
+    cancelled = 0
+    for kind, message_ids in ids.items():
+        if not message_ids:
+            continue
+        result = await session.execute(
+            sa.update(Message)
+            .where(
+                Message.id.in_(message_ids),
+                Message.kind == kind,
+                Message.status.in_((MessageStatus.HELD, MessageStatus.QUEUED)),
+            )
+            .values(status=MessageStatus.SKIPPED, status_reason=ALREADY_RATED_REASONS[kind],
+                    next_attempt_at=None, updated_at=now)
+        )  # fmt: skip
+        cancelled += int(getattr(result, "rowcount", 0) or 0)
+    return cancelled
+
+
+#: The ticket events that record a message asking the enterprise to rate, and its kind.
+_ASKED_BY = {
+    TicketEventType.RATING_REQUESTED: MessageKind.TICKET_FEEDBACK,
+    TicketEventType.RATING_REMINDED: MessageKind.RATING_REMINDER,
+}
+
+
+def _message_ids(data: dict[str, Any] | None) -> list[int]:
+    """The message ids an event recorded: ``message_id`` (a request), ``message_ids`` (a
+    reminder)."""
+    if not data:
+        return []
+    found = [data.get("message_id"), *(data.get("message_ids") or ())]
+    return [i for i in found if isinstance(i, int)]
 
 
 async def _alert(

@@ -175,3 +175,31 @@ async def test_unrouted_ticket_reminder_goes_to_the_dispatchers(
         [reminder] = (await s.scalars(sa.select(Message))).all()
     assert (reminder.channel, reminder.address) == (ChannelName.WECOM, "sun")
     assert "未分派部门" in reminder.body
+
+
+@pytest.mark.parametrize(("hour", "unsent"), [(0, "held"), (10, "queued")])
+async def test_a_rating_before_the_rating_reminder_went_out_cancels_the_reminder(
+    any_db: Database, queue: Queue, hour: int, unsent: str
+) -> None:
+    org = await make_org(any_db, at(9, 1))
+    tid = await opened(any_db, org, "厂区用电增容申请一直没有进展", at(10, 9, 9))
+    await act(any_db, tid, at(10, 9, 10), answer="增容已完成")
+    # 3 wd after Fri 9 Oct: reminded from 24:00 13 Oct; at 00:10 quiet hours hold it.
+    assert (await run(any_db, queue, at(10, 14, hour, 10))).steps["rating_reminder"] == 1
+    async with any_db.read() as s:
+        [reminder] = (
+            await s.scalars(sa.select(Message).where(Message.kind == MessageKind.RATING_REMINDER))
+        ).all()
+    assert reminder.status.value == unsent
+    # the enterprise rates (a phone call, the page) before the reminder went out
+    await act(any_db, tid, at(10, 14, hour, 30), score=5)
+
+    async with any_db.read() as s:
+        reminder = await s.get(Message, reminder.id)
+        ticket = await s.get(Ticket, tid)
+    assert reminder is not None
+    assert ticket is not None
+    assert ticket.state is TicketState.CLOSED
+    assert reminder.status.value == "skipped"
+    assert reminder.status_reason == "已评价，无需再发评价提醒"
+    assert reminder.next_attempt_at is None
