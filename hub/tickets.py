@@ -294,7 +294,8 @@ async def transfer(
     _require(ticket, "转办", sorted(OPEN_STATES, key=list(TicketState).index))
     why = _reason(reason, "转办")
     if department.id == ticket.department_id:
-        raise UsageError(f"工单 {ticket.number} 已在 {department.name}，无需转办")
+        raise TransitionError(f"工单 {ticket.number} 已在 {department.name}，无需转办",
+                              state=ticket.state.value)  # fmt: skip
     old_department, old_handler = ticket.department_id, ticket.handler_id
     ticket.department_id = department.id
     ticket.handler_id = None

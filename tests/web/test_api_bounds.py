@@ -164,3 +164,19 @@ def test_the_schema_documents_404_and_bounds_ids(db: Database) -> None:
         assert "404" in operation["responses"], path
         [id_param] = [p for p in operation["parameters"] if p["in"] == "path"]
         assert (id_param["schema"]["minimum"], id_param["schema"]["maximum"]) == (1, 2**63 - 1)
+
+
+async def test_transferring_a_ticket_to_its_own_department_is_a_conflict(
+    client: httpx.AsyncClient, admin: dict[str, str], db: Database, world: TicketWorld
+) -> None:
+    ticket = await new_ticket(db, world, at=NOW)
+    shown = await client.get(f"/api/v1/tickets/{ticket.number}", headers=admin)
+    own = shown.json()["department"]["code"]
+    response = await client.post(
+        f"/api/v1/tickets/{ticket.number}/transfer",
+        headers=admin,
+        json={"department": own, "reason": "重新分派"},
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert "无需转办" in response.json()["error"]

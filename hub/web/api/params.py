@@ -41,9 +41,9 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="最多列出几条
 
 USCC_FORMAT = "uscc"
 """A string format of this API: a 统一社会信用代码 whose check character is right."""
-# 18 characters of GB 32100's alphabet (no I, O, S, V, Z), or nothing; the format adds the
-# check character, which a pattern cannot check.
-USCC_PATTERN = "^([0-9A-HJ-NP-RTUW-Y]{18})?$"
+# 8 digits and 10 characters of GB 32100's alphabet (no I, O, S, V, Z), or nothing; the format
+# adds the check character, which a pattern cannot check.
+USCC_PATTERN = "^([0-9]{8}[0-9A-HJ-NP-RTUW-Y]{10})?$"
 _UsccText = Annotated[
     str,
     WithJsonSchema({"type": "string", "format": USCC_FORMAT, "pattern": USCC_PATTERN}),
