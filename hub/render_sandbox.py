@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -253,10 +253,15 @@ class HubSandbox(ImmutableSandboxedEnvironment):
                 raise RenderLimitError(
                     f"{type(owner).__name__}.{obj.__name__}() 的结果将超过上限 {cap}"
                 )
-        elif obj is not capped_range and largest_int([*args, *kwargs.values()]) > cap:
-            # A number handed to a method or global is a size more often than not
-            # (int.to_bytes): beyond the cap it is refused. Jinja's range is lazy and capped.
-            name = getattr(obj, "__name__", type(obj).__name__)
+        elif (
+            owner is not None
+            and not isinstance(owner, Mapping | list | tuple)
+            and largest_int([*args, *kwargs.values()]) > cap
+        ):
+            # A number handed to a value's method is a size more often than not
+            # (int.to_bytes(600000000)): beyond the cap it is refused. A lookup's default
+            # (dict.get) and a global's argument (dict(amount=1500000)) are values, not sizes.
+            name = f"{type(owner).__name__}.{getattr(obj, '__name__', '?')}"
             raise RenderLimitError(f"{name}() 的整数参数超过上限 {cap}")
         return self._checked(super().call(context, obj, *args, **kwargs))
 

@@ -127,6 +127,7 @@ def test_growth_is_refused_before_it_allocates(body: str) -> None:
         ("[{{ 'ab' | center(6) }}|{{ 'a\\nb' | indent(2) }}]", "[  ab  |a\n  b]"),
         ("{{ ('abc ' * 10) | wordwrap(8) | length }}", "39"),
         ("{{ tags | map('upper') | join(',') }}", "专精特新,小微"),
+        ("{{ dict(amount=1500000).amount }} {{ {'a': 1}.get('b', 2500000) }}", "1500000 2500000"),
         (
             "{% macro money(n) %}{{ '{:,}'.format(n) }}{% endmacro %}{{ money(2500000) }}",
             "2,500,000",
