@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.clock import SHANGHAI
@@ -19,10 +20,11 @@ from hub.deadlines import Deadline
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
 from hub.render import TemplateRenderer
-from hub.store.models import Contact, Ticket
-from hub.vocab import ChannelName, MessageKind
+from hub.store.models import Contact, Ticket, TicketEvent
+from hub.vocab import ChannelName, MessageKind, TicketEventType
 
 _WEEKDAYS = "一二三四五六日"
+NO_CONTACT_REASON = "工单没有联系人，未发送延期告知"
 
 
 def due_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
@@ -41,9 +43,14 @@ async def notify_extension(
     renderer: TemplateRenderer,
     policy: PlanningPolicy,
 ) -> list[NotifyResult]:
-    """Write the extension notice for the latest extension; [] when there is nobody to tell."""
+    """Write the extension notice for the latest extension; [] when there is nobody to tell.
+
+    What became of it (queued, held until when, or not sent and why) is kept on the
+    extension's ``extended`` event as ``notice``, so ``hub tickets extend`` and ``show`` say it.
+    """
     contact = await session.get(Contact, ticket.contact_id) if ticket.contact_id else None
     if contact is None:
+        await _record_notice(session, ticket, None, NO_CONTACT_REASON)
         return []
     channel = ticket.channel
     if channel is not None and (
@@ -64,4 +71,27 @@ async def notify_extension(
         trigger_key=f"{ticket.id}:{len(deadline.extensions)}", now=now, renderer=renderer,
         policy=policy, channel=channel,
     )  # fmt: skip
+    await _record_notice(session, ticket, result, result.reason)
     return [result]
+
+
+async def _record_notice(
+    session: AsyncSession, ticket: Ticket, result: NotifyResult | None, reason: str | None
+) -> None:
+    """Add the notice's outcome to the ticket's latest ``extended`` event (just recorded by
+    :func:`hub.tickets.extend` in this transaction)."""
+    event = await session.scalar(
+        sa.select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.type == TicketEventType.EXTENDED)
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        return
+    notice = {
+        "message_id": result.message_id if result else None,
+        "channel": result.channel.value if result and result.channel else None,
+        "status": result.status.value if result and result.status else None,
+        "reason": reason,
+    }
+    event.data = {**(event.data or {}), "notice": notice}  # a new dict: JSON is not mutable

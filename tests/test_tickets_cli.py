@@ -266,3 +266,45 @@ def test_resolve_says_whether_the_answer_went_or_waits_for_the_morning(
     assert "已发送" not in out
     if hour == 22:  # show lists it too, in the event of the rating request
         assert "办理结果与评价邀请暂缓发送：免打扰时段（21:00–08:00），将于 12-01 08:00 发送" in out
+
+
+@pytest.mark.parametrize(
+    ("hour", "said"),
+    [
+        (22, "延期告知已暂缓：免打扰时段（21:00–08:00），将于 12-01 08:00 发送"),
+        (10, "延期告知已排队发送"),
+    ],
+)
+def test_extend_says_whether_the_notice_went_or_waits_for_the_morning(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str], hour: int, said: str
+) -> None:
+    number = open_one(config, world, channel=ChannelName.SANDBOX)
+    capsys.readouterr()
+    at = FixedClock(sh(2026, 11, 30, hour))
+    assert main(["--config", str(config), "tickets", "extend", number, "--days", "5",
+                 "--reason", "需现场核查"], clock=at) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"已延期 5 个工作日，新的办理时限 2026-12-14（周一）24时前；{said}" in out
+    # the event keeps it, so the JSON and hub tickets show can tell it later
+    shown = json_out(capsys, config, "tickets", "show", number)
+    [extended] = [e for e in shown["events"] if e["type"] == "extended"]
+    assert extended["data"]["notice"]["status"] == ("held" if hour == 22 else "queued")
+
+
+def test_extend_says_why_no_notice_went_to_a_ticket_without_contact(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number = open_one(config, world, channel=ChannelName.SANDBOX)
+
+    async def forget_contact(db: Database) -> None:
+        async with db.write() as session:
+            await session.execute(
+                sa.update(Ticket).where(Ticket.number == number).values(contact_id=None)
+            )
+
+    on_database(config, forget_contact)
+    capsys.readouterr()
+    at = FixedClock(sh(2026, 11, 30, 10))
+    assert main(["--config", str(config), "tickets", "extend", number, "--days", "5",
+                 "--reason", "需现场核查"], clock=at) == 0  # fmt: skip
+    assert "延期告知未发送：工单没有联系人" in capsys.readouterr().out

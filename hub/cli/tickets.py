@@ -218,17 +218,31 @@ def resolve(
 
 
 def feedback_delivery(view: dict[str, Any]) -> str:
-    """What became of the answer and rating request of the latest resolve, as the operator
-    needs to know it: queued to go now, held by quiet hours until a time, or not sent and why."""
+    """What became of the answer and rating request of the latest resolve."""
     requested = [e for e in view["events"] if e["type"] == "rating_requested"]
-    data = (requested[-1]["data"] or {}) if requested else {}
+    if not requested:
+        return message_delivery("答复与评价邀请", None)
+    return message_delivery("答复与评价邀请", requested[-1]["data"], requested[-1]["reason"])
+
+
+def extension_delivery(view: dict[str, Any]) -> str:
+    """What became of the extension notice of the latest extension."""
+    extended = [e for e in view["events"] if e["type"] == "extended"]
+    notice = (extended[-1]["data"] or {}).get("notice") if extended else None
+    return message_delivery("延期告知", notice)
+
+
+def message_delivery(what: str, data: dict[str, Any] | None, fallback: str | None = None) -> str:
+    """What became of a message a step wrote, as the operator needs to know it: queued to go
+    now, held (quiet hours) until a time, or not sent and why; ``data`` is what the step
+    recorded on its event (``status``, ``reason``)."""
+    data = data or {}
     status, reason = data.get("status"), data.get("reason")
     if status == "held":
-        return f"答复与评价邀请已暂缓：{reason}"
+        return f"{what}已暂缓：{reason}"
     if status in ("queued", "sending", "sent", "delivered"):
-        return "答复与评价邀请已排队发送"
-    why = reason or (requested[-1]["reason"] if requested else None) or "未找到发送记录"
-    return f"答复与评价邀请未发送：{why}"
+        return f"{what}已排队发送"
+    return f"{what}未发送：{reason or fallback or '未找到发送记录'}"
 
 
 def extend(
@@ -242,7 +256,8 @@ def extend(
     """批准延期并告知企业新的办理时限。"""
     view = _run(ctx, lambda d, s: d.extend(s, number, days=days, reason=reason),
                 as_user=as_user, messaging=True)  # fmt: skip
-    _print_ticket(view, as_json, f"已延期 {days} 个工作日，新的办理时限 {view['deadline']}")
+    _print_ticket(view, as_json, f"已延期 {days} 个工作日，新的办理时限 {view['deadline']}；"
+                                 f"{extension_delivery(view)}")  # fmt: skip
 
 
 def reopen(
