@@ -211,7 +211,7 @@ def _detect_encoding(file: Path, name: str) -> tuple[str, bool, bool]:
     counts = {encoding: _broken_bytes(file, name, encoding) for encoding in _ENCODINGS}
     encoding = min(_ENCODINGS, key=lambda e: counts[e][0])  # a tie goes to UTF-8
     broken, non_ascii = counts[encoding]
-    if broken > non_ascii * _MAX_BROKEN_SHARE:
+    if broken > max(1, non_ascii * _MAX_BROKEN_SHARE):  # one stray byte in ASCII is damage too
         raise InputError(
             "无法识别文件编码（应为 UTF-8 或 GBK），请另存为 CSV（UTF-8）后再导入", file=name
         )

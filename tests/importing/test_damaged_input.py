@@ -64,6 +64,19 @@ def test_a_broken_byte_rejects_only_its_row_naming_the_column_and_the_byte(
     assert "龙沙区\ufffd" in rejects.read_text(encoding="utf-8-sig")
 
 
+def test_one_stray_byte_in_an_ascii_file_rejects_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    header = ["uscc", "name", "tier"]
+    rows = [header, [make_uscc(1), "Acme Ltd", "key"], [make_uscc(2), "Beta\x80 Ltd", "key"]]
+    path.write_bytes(csv_text(rows).encode("latin-1"))
+
+    parsed = parse_enterprises(path)
+
+    assert [r.name for r in parsed.records] == ["Acme Ltd"]
+    [reject] = parsed.rejects
+    assert reject.reasons[0].startswith("name第 5 个字节 0x80 无法按 UTF-8 解码")
+
+
 def test_a_file_in_neither_encoding_is_still_refused_whole(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     latin = [["uscc", "name", "tier"], ["x", "Café Müller", "clé"], ["y", "Señor Pérez", ""]]
