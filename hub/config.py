@@ -594,6 +594,8 @@ def _as_config_error(
         reason = (
             "未知的配置项 (unknown key)" if error["type"] == "extra_forbidden" else error["msg"]
         )
+        if error["type"] == "value_error":  # our validators' Chinese, without pydantic's prefix
+            reason = str(error.get("ctx", {}).get("error", reason))
         problems.append((path, reason))
     path, reason = problems[0]
     err = ConfigError(reason, file=file, key=".".join(path), line=_nearest_line(path, lines))

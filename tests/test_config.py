@@ -315,3 +315,9 @@ def test_config_check_exits_2_on_an_alias_bomb(
     path = write(tmp_path, YAML_ALIAS_BOMB)
     assert main(["--config", str(path), "config", "check"]) == 2
     assert "别名" in capsys.readouterr().err
+
+
+def test_a_validator_reason_is_shown_without_pydantics_prefix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, "deadlines:\n  urgent: -3\n"), env={})
+    assert info.value.reason.startswith("办理时限应为 0 到 365 个工作日")
