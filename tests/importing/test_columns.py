@@ -92,6 +92,20 @@ def test_every_header_problem_is_reported_at_once() -> None:
     assert "缺少必填列：“企业名称”" in reason
 
 
+def test_many_header_problems_are_listed_first_few_and_counted() -> None:
+    spellings = ["Mobile", "MOBILE", "mo bile", "mo_bile", "mo-bile", "手机", "MoBile"]
+    long_header = "备注" * 500
+    with pytest.raises(InputError) as info:
+        ENTERPRISE_COLUMNS.resolve(["uscc", "name", "tier", "mobile", *spellings, long_header],
+                                   file="f.csv")  # fmt: skip
+    reason = info.value.reason
+    assert len(reason) < 1_000
+    assert "表头“mobile”和“Mobile”是同一列" in reason
+    assert "表头“mobile”和“MoBile”是同一列" not in reason  # the sixth of seven
+    assert "……共 7 组表头重复" in reason
+    assert "未知表头“备注备注" in reason  # shortened, and no did-you-mean for a paragraph
+
+
 # --- enum cells: LabelledEnum.parse -----------------------------------------------------------
 
 ENUMS = sorted(LabelledEnum.__subclasses__(), key=lambda enum: enum.__name__)
