@@ -91,6 +91,15 @@ GROWING = [
         "filter block",
         BIG + "{% filter upper %}{% for i in range(20000) %}{{ big }}{% endfor %}{% endfilter %}",
     ),
+    (
+        "call block",
+        BIG + "{% macro m() %}{{ caller()|length }}{% endmacro %}"
+        "{% call m() %}{% for i in range(20000) %}{{ big }}{% endfor %}{% endcall %}",
+    ),
+    (
+        "template text in a buffered loop",
+        "{% set s %}{% for i in range(20000) %}" + "x" * 15000 + "{% endfor %}{% endset %}",
+    ),
 ]
 
 
