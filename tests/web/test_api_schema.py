@@ -143,6 +143,8 @@ schema = _schema()
 
 
 @schema.parametrize()
+# A shared 2-core machine: no per-example deadline, and no health check that fails a run for
+# being slow or for filtering; what bounds the run is max_examples (10 per operation).
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.parametrize("username", USERNAMES)
 def test_the_api_keeps_to_its_schema(
