@@ -146,10 +146,10 @@ class Outbox:
         recipients: set[int] = set()
         try:
             # The first chunk is planned before anything is written: a template that does
-            # not render leaves no campaign behind.
+            # not render, or an audience that matches nobody (no chunk), leaves no campaign.
             first = await anext(chunks, None)
             campaign_id: int | None = None
-            if not dry_run:
+            if not dry_run and first:
                 async with self.db.write() as session:
                     found, status = await self._campaign(session, request, now)
                 outcome.campaign_id = found

@@ -113,7 +113,11 @@ class Planner:
     async def plan_chunks(
         self, request: SendRequest, now: datetime, *, size: int = PLAN_CHUNK
     ) -> AsyncGenerator[list[PlannedMessage], None]:
-        """The plan, ``size`` enterprises at a time, each chunk read in its own transaction."""
+        """The plan, ``size`` enterprises at a time, each chunk read in its own transaction.
+
+        Never an empty chunk (every matched enterprise has a message, if only a skipped one):
+        no chunk at all means the audience matched nobody, and the outbox writes no campaign.
+        """
         chain = channel_chain(
             request.kind.value, self.policy.routing, enabled=self.policy.enabled_channels,
             default=self.policy.default_channel, requested=request.channel,

@@ -459,3 +459,15 @@ def test_cli_names_an_unknown_schedule_and_a_bad_time(
     assert hub_cli(config, "schedules", "sync") == 0
     assert hub_cli(config, "schedules", "run", "policy_push", "--fire-time", "tomorrow") == 2
     assert "ISO 8601" in capsys.readouterr().err
+
+
+def test_cli_run_that_reaches_nobody_says_no_campaign_was_made(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub_cli(config, "schedules", "sync") == 0  # an empty registry: nobody matches
+    capsys.readouterr()
+    fire = ("schedules", "run", "policy_push", "--fire-time", "2026-12-01T09:00")
+    assert hub_cli(config, *fire) == 0
+    said = capsys.readouterr().out
+    assert "未建批次" in said
+    assert "#None" not in said

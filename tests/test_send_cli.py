@@ -87,3 +87,33 @@ def test_the_final_summary_names_what_held_messages_wait_for() -> None:
     assert final_summary({"sent": 1, "held": 2, "failed": 1, "pending": 0}, paused) == (
         "最终：已发送 1，暂缓 2（批次已暂停），排队 0，失败 1"
     )
+
+
+def test_a_send_that_reaches_nobody_leaves_no_empty_campaign_and_its_key_still_works(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def campaigns() -> list[dict[str, object]]:
+        capsys.readouterr()
+        assert main(["--config", str(config), "campaigns", "list", "--json"]) == 0
+        return list(json.loads(capsys.readouterr().out))
+
+    before = campaigns()
+    send = ["--config", str(config), "send", "notice", "--idempotency-key", "annual-report",
+            "--set", "text=请于本月底前完成年报公示"]  # fmt: skip
+    assert main([*send, "--audience", "tier=key,industry=制造夜"], clock=DAY) == 1
+    said = capsys.readouterr().out
+    assert "未建批次" in said
+    assert "#None" not in said
+    assert campaigns() == before
+    # the same key with the audience corrected: the campaign now, and a re-run doubles nothing
+    first = [*send, "--audience", "tier=key,industry=制造业", "--json"]
+    assert main(first, clock=DAY) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["campaign_id"] is not None
+    assert created["created"] > 0
+    assert main(first, clock=DAY) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["campaign_id"], again["created"]) == (created["campaign_id"], 0)
+    assert again["duplicates"] == created["created"]
+    [campaign] = [c for c in campaigns() if c not in before]
+    assert (campaign["id"], campaign["trigger_key"]) == (created["campaign_id"], "annual-report")

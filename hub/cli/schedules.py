@@ -185,9 +185,9 @@ def schedules_run(
         print_json(report)
         return
     if result.created:
-        out.print(
-            f"已执行 {name} @ {report['fire_time']}：批次 #{result.campaign_id}，{result.detail}"
-        )
+        # An audience that matched nobody makes no campaign (hub.outbox).
+        campaign = f"批次 #{result.campaign_id}" if result.campaign_id is not None else "未建批次"
+        out.print(f"已执行 {name} @ {report['fire_time']}：{campaign}，{result.detail}")
     else:
         out.print(
             f"{name} @ {report['fire_time']} 已执行过（状态 {result.status}），未重复发送："

@@ -97,8 +97,10 @@ def report_lines(report: Mapping[str, Any]) -> list[str]:
             f"{report['held']} 条；不发送 {report['skipped']} 条"
         ]
     else:
+        campaign = (f"批次 campaign #{report['campaign_id']}" if report["campaign_id"]
+                    is not None else "未建批次（没有可记录的消息）")  # fmt: skip
         lines = [
-            f"批次 campaign #{report['campaign_id']}：企业 {report['enterprises']} 家，"
+            f"{campaign}：企业 {report['enterprises']} 家，"
             f"渠道 {channels}；新建 {report['created']} 条，重复忽略 {report['duplicates']} 条，"
             f"入队 {report['queued']} 条，免打扰暂缓 {report['held']} 条，"
             f"不发送 {report['skipped']} 条"
