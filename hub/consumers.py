@@ -102,22 +102,46 @@ class Liveness:
             dead = set(others) - await self.alive(others)
             taken: list[tuple[str, Any]] = []
             for name in sorted(dead):
-                if others[name] == 0:
+                taken.extend(await self._claim_all(stream, group, name, consumer,
+                                                   limit - len(taken)))  # fmt: skip
+                if len(taken) < limit:  # nothing left: the dead consumer goes
                     await self._redis.xgroup_delconsumer(stream, group, name)
-                    continue
-                while len(taken) < limit:
-                    pending = await self._redis.xpending_range(
-                        stream, group, min="-", max="+",
-                        count=min(_PAGE, limit - len(taken)), consumername=name,
-                    )  # fmt: skip
-                    if not pending:
-                        await self._redis.xgroup_delconsumer(stream, group, name)
-                        break
-                    ids: list[Any] = [str(p["message_id"]) for p in pending]
-                    claimed: list[Any] = await self._redis.xclaim(stream, group, consumer, 0, ids)
-                    live = [e for e in claimed if e is not None and e[0] is not None]
-                    gone = set(ids) - {str(e[0]) for e in live}
-                    if gone:  # deleted entries: nothing to send, nothing to keep pending
-                        await self._redis.xack(stream, group, *gone)
-                    taken.extend(live)
+                else:
+                    break
+        return taken
+
+    async def take_over_own(
+        self, stream: str, group: str, consumer: str, *, limit: int
+    ) -> list[tuple[str, Any]]:
+        """Entries still pending for ``consumer`` from an earlier process of the same name (a
+        container restarted: same host name, pid 1). Call only before reading anything."""
+        with redis_errors(f"reading entries left pending on {stream}"):
+            try:
+                return await self._claim_all(stream, group, consumer, consumer, limit)
+            except ResponseError as exc:
+                if str(exc).startswith("NOGROUP"):
+                    return []
+                raise
+
+    async def _claim_all(
+        self, stream: str, group: str, owner: str, consumer: str, limit: int
+    ) -> list[tuple[str, Any]]:
+        """Claim up to ``limit`` of ``owner``'s pending entries for ``consumer``, idle or not."""
+        taken: list[tuple[str, Any]] = []
+        while len(taken) < limit:
+            pending = await self._redis.xpending_range(
+                stream, group, min="-", max="+",
+                count=min(_PAGE, limit - len(taken)), consumername=owner,
+            )  # fmt: skip
+            if not pending:
+                break
+            ids: list[Any] = [str(p["message_id"]) for p in pending]
+            claimed: list[Any] = await self._redis.xclaim(stream, group, consumer, 0, ids)
+            live = [e for e in claimed if e is not None and e[0] is not None]
+            gone = set(ids) - {str(e[0]) for e in live}
+            if gone:  # deleted entries: nothing to send, nothing to keep pending
+                await self._redis.xack(stream, group, *gone)
+            taken.extend(live)
+            if owner == consumer:
+                break  # claiming to itself leaves them pending: one page per call
         return taken

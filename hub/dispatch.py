@@ -64,10 +64,10 @@ from hub.config import DispatchSettings
 from hub.consumers import HEARTBEAT_EVERY_S, Liveness
 from hub.metrics import HubMetrics
 from hub.optouts import record_opt_out
-from hub.outbox import requeue_lost
 from hub.queue import Queue, StreamEntry
 from hub.quiet_hours import QuietRules
 from hub.ratelimit import TokenBucket
+from hub.recovery import Recovery
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from hub.unknown_sends import UnknownSends, owner_reason
@@ -198,15 +198,18 @@ class Dispatcher:
         self.quiet = quiet
         self.liveness = Liveness(queue.redis, queue.keys, clock)
         self.unknown = UnknownSends(db, queue, self.liveness, clock, metrics, consumer=consumer)
+        self.recovery = Recovery(self)
         self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """``pipelines`` loops per channel; returns when ``stop`` is set and batches are done."""
         self._stop = stop
         # Alive before the first read: a consumer without a heartbeat looks dead to the others.
-        await self._beat()
+        await self.recovery.beat()
+        for name in self.channels.names():
+            await self.recovery.take_over_own(name)
         async with asyncio.TaskGroup() as group:
-            heartbeat = group.create_task(self._heartbeat(stop))
+            heartbeat = group.create_task(self.recovery.heartbeat(stop))
             async with asyncio.TaskGroup() as lanes:
                 for name in self.channels.names():
                     for lane in range(self.pipelines):
@@ -215,24 +218,9 @@ class Dispatcher:
         with contextlib.suppress(Exception):  # stopped cleanly: nothing of ours is pending
             await self.liveness.stop(self.consumer)
 
-    async def _beat(self) -> None:
-        """One heartbeat; when Redis lost the hub's data, rebuild the groups and reminders."""
-        if not (await self.liveness.beat(self.consumer)).new_epoch:
-            return
-        await self.queue.ensure_groups(self.channels.names())
-        count = await requeue_lost(self.db, self.queue, self.clock)
-        log.warning("redis held none of the hub's data: outbox re-enqueued", count=count)
-
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY_S)
-            try:
-                await self._beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis away for a moment: beat again next time
-                log.exception("heartbeat failed")
+    def stopping(self) -> bool:
+        """Asked to stop (batches in hand still finish)."""
+        return self._stop is not None and self._stop.is_set()
 
     async def _channel_loop(self, channel: str, stop: asyncio.Event, *, reclaims: bool) -> None:
         last_reclaim = last_takeover = 0.0
@@ -240,47 +228,17 @@ class Dispatcher:
             try:
                 if reclaims and time.monotonic() - last_takeover >= HEARTBEAT_EVERY_S:
                     last_takeover = time.monotonic()
-                    await self.take_over_dead(channel)
+                    await self.recovery.take_over_dead(channel)
                 due = time.monotonic() - last_reclaim > self.settings.reclaim_idle_seconds / 2
                 if reclaims and due:
                     last_reclaim = time.monotonic()
-                    await self.reclaim_idle(channel)
+                    await self.recovery.reclaim_idle(channel)
                 await self.run_once(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a worker must outlive one bad batch; the entries stay pending
                 log.exception("dispatch batch failed", channel=channel)
                 await asyncio.sleep(1.0)
-
-    async def take_over_dead(self, channel: str) -> int:
-        """Take over and process every pending entry of consumers with no heartbeat."""
-        handled = 0
-        stream = self.queue.keys.outbound_stream(channel)
-        while not (self._stop is not None and self._stop.is_set()):
-            taken = await self.liveness.take_over_dead(
-                stream, self.queue.keys.OUTBOUND_GROUP, self.consumer,
-                limit=self.settings.batch_size,
-            )  # fmt: skip
-            if not taken:
-                break
-            entries = self.queue.entries(stream, taken)
-            log.warning("took over a dead worker's entries", channel=channel, count=len(taken))
-            handled += await self.process(channel, entries)
-        return handled
-
-    async def reclaim_idle(self, channel: str) -> int:
-        """Take over entries idle ``reclaim_idle_seconds`` (a live but stuck consumer's), all
-        of them, a batch at a time."""
-        handled = 0
-        while not (self._stop is not None and self._stop.is_set()):
-            stale = await self.queue.reclaim_stale(
-                channel, self.consumer, self.settings.reclaim_idle_seconds * 1000,
-                self.settings.batch_size,
-            )  # fmt: skip
-            if not stale:
-                break
-            handled += await self.process(channel, stale)
-        return handled
 
     async def run_once(self, channel: str, *, block_ms: int | None = None) -> int:
         """Promote due retries, claim one batch and process it; returns messages handled."""

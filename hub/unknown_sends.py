@@ -96,6 +96,9 @@ class UnknownSends:
         self, db: Database, queue: Queue, liveness: Liveness, clock: Clock, metrics: HubMetrics,
         *, consumer: str,
     ) -> None:  # fmt: skip
+        #: Rows this consumer name claimed before this process started were claimed by an
+        #: earlier process of the same name (a restarted container: same host, pid 1).
+        self.started_at = clock.now()
         self.db = db
         self.queue = queue
         self.liveness = liveness
@@ -115,11 +118,16 @@ class UnknownSends:
             rows = (await session.execute(stmt)).all()
         owners = {owner_of(r.status_reason) for r in rows} - {None, self.consumer}
         alive = await self.liveness.alive(o for o in owners if o is not None)
-        alive.add(self.consumer)  # our own rows are in flight in another pipeline
+
+        def orphaned(owner: str | None, claimed_at: datetime) -> bool:
+            if owner == self.consumer:  # in flight in another pipeline, unless from before
+                return claimed_at < self.started_at
+            return owner not in alive
+
         return [
             Orphan(r.id, r.address, r.updated_at, r.attempts, r.status_reason)
             for r in sorted(rows, key=lambda r: r.id)
-            if owner_of(r.status_reason) not in alive
+            if orphaned(owner_of(r.status_reason), r.updated_at)
         ]
 
     async def resolve(self, channel: Channel, ids: set[int]) -> list[int]:

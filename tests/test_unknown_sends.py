@@ -50,8 +50,10 @@ class ProbedChannel(ScriptedChannel):
         return answers
 
 
-async def _die_mid_send(hub: Hub, channel: str, ids: list[int], owner: str = "dead-1") -> None:
-    """What a worker leaves when SIGKILLed during its provider call."""
+async def _die_mid_send(
+    hub: Hub, channel: str, ids: list[int], owner: str = "dead-1", *, ago: float = 0.0
+) -> None:
+    """What a worker leaves when SIGKILLed during its provider call (``ago`` seconds ago)."""
     claimed = await hub.queue.claim(channel, owner, 100)
     assert sorted(e.message_id for e in claimed) == sorted(ids)
     async with hub.db.write() as session:
@@ -59,7 +61,8 @@ async def _die_mid_send(hub: Hub, channel: str, ids: list[int], owner: str = "de
             sa.update(Message)
             .where(Message.id.in_(ids))
             .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1,
-                    updated_at=hub.clock.now(), status_reason=owner_reason(owner))
+                    updated_at=hub.clock.now() - timedelta(seconds=ago),
+                    status_reason=owner_reason(owner))
         )  # fmt: skip
 
 
@@ -100,7 +103,7 @@ async def test_a_send_the_provider_took_is_recorded_sent_and_not_resent(
     channel.verdicts = {i: Verdict.TAKEN for i in ids}
     await _started(hub)
 
-    await hub.dispatcher.take_over_dead("sms")
+    await hub.dispatcher.recovery.take_over_dead("sms")
 
     assert channel.sent == []  # nothing went to the provider twice
     assert sorted(p.message_id for p in channel.probed) == sorted(ids)
@@ -123,7 +126,7 @@ async def test_a_send_the_provider_never_took_is_sent_once(
     channel.verdicts = {taken: Verdict.TAKEN}
     await _started(hub)
 
-    await hub.dispatcher.take_over_dead("sms")
+    await hub.dispatcher.recovery.take_over_dead("sms")
 
     assert [m.message_id for m in channel.sent] == [i for i in ids if i != taken]
     rows = await _rows(db)
@@ -147,7 +150,7 @@ async def test_a_send_with_no_answer_is_asked_again_and_given_up_not_resent(
     channel.verdicts = {message_id: Verdict.UNKNOWN}
     await _started(hub)
 
-    await hub.dispatcher.take_over_dead("sms")
+    await hub.dispatcher.recovery.take_over_dead("sms")
     assert (await _rows(db))[message_id].status is MessageStatus.SENDING
     assert await _pending(hub, "sms") == 0  # handed to the retry set, to be asked again
     assert (await hub.queue.backlog("sms")).retrying == 1
@@ -174,7 +177,7 @@ async def test_a_channel_without_a_status_query_resends_and_counts_it(
     await _die_mid_send(hub, "sandbox", [message_id])
     await _started(hub)
 
-    await hub.dispatcher.take_over_dead("sandbox")
+    await hub.dispatcher.recovery.take_over_dead("sandbox")
 
     assert (await _rows(db))[message_id].status is MessageStatus.SENT
     assert await _attempts(db) == [
@@ -198,10 +201,32 @@ async def test_a_live_workers_sends_are_left_to_it(
     await hub.dispatcher.liveness.beat("busy-2")
     await hub.queue.enqueue("sms", ids)  # a duplicate reminder (the reconciler, a flush)
 
-    assert await hub.dispatcher.take_over_dead("sms") == 0
+    assert await hub.dispatcher.recovery.take_over_dead("sms") == 0
     await hub.dispatcher.run_once("sms")
 
     assert channel.probed == []
     assert channel.sent == []
     assert {m.status for m in (await _rows(db)).values()} == {MessageStatus.SENDING}
     assert await _pending(hub, "sms") == len(ids)  # still busy-2's to acknowledge
+
+
+async def test_a_restarted_worker_of_the_same_name_resolves_what_it_left(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    # A container restarts with the same host name and pid: the consumer name is the same,
+    # so the heartbeat looks alive and XREADGROUP never hands back its own pending entries.
+    await seed_registry(db)
+    channel = ProbedChannel()
+    hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
+    await setup(hub)
+    ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    await _die_mid_send(hub, "sms", ids, owner=hub.dispatcher.consumer, ago=30)
+    channel.verdicts = {ids[0]: Verdict.TAKEN}
+    await _started(hub)
+
+    await hub.dispatcher.recovery.take_over_own("sms")
+
+    assert sorted(p.message_id for p in channel.probed) == sorted(ids)
+    assert [m.message_id for m in channel.sent] == ids[1:]
+    assert {m.status for m in (await _rows(db)).values()} == {MessageStatus.SENT}
+    assert await _pending(hub, "sms") == 0
