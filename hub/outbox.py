@@ -298,9 +298,10 @@ async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> li
 async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
     """Enqueue again rows Redis does not hold: queued ones untouched for a while (Redis lost
     them, or a crash between commit and enqueue), and ones left ``sending`` for twice as long
-    (the worker died mid-send and Redis lost its pending entry too; the dispatcher re-claims
-    only such old ``sending`` rows, so a live worker's send is never doubled). Rows still on
-    the stream or in the retry set — a backlog waiting for the provider's rate — are left
+    (the worker died mid-send and Redis lost its pending entry too). The dispatcher never
+    sends a ``sending`` row again blind: a live owner's is left to it, a dead owner's is
+    resolved by the provider's status query (:mod:`hub.unknown_sends`). Rows still on the
+    stream or in the retry set — a backlog waiting for the provider's rate — are left
     alone."""
     cutoff = clock.now() - older_than
     abandoned = clock.now() - 2 * older_than

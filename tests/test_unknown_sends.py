@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import ClassVar
 
+import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
@@ -27,6 +28,12 @@ from tests.pipeline import Hub, ScriptedChannel, build, notice, setup
 from tests.seed import seed_registry
 
 SMS_ONLY = RoutingSettings(chains={"default": ("sms",)})
+
+
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """On SQLite and PostgreSQL: resolution is a conditional UPDATE that counts its rows."""
+    return any_db
 
 
 class ProbedChannel(ScriptedChannel):
