@@ -273,3 +273,19 @@ def test_a_broken_byte_costs_its_row_and_the_exit_code_says_so(
     assert reject["行号"] == "3"
     reason = "name第 7 个字节 0xFF 无法按 GBK 解码（“龙沙区\ufffd盛烤肉店”）"
     assert reject["原因"].startswith(reason)
+
+
+def test_brackets_in_a_header_or_a_file_name_are_printed_as_they_are(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rich read them as markup: ``[/x]`` crashed the command, ``[x]`` vanished."""
+    path = write_csv_file(tmp_path / "表头.csv", [[*HEADER, "[/备注]", "[x]"], ROWS[0]])
+    assert hub(config, "import", "enterprises", path) == 2
+    err = capsys.readouterr().err
+    assert "未知表头“[/备注]”" in err
+    assert "未知表头“[x]”" in err
+
+    rejected = [C, "某公司", "vip", "", "", ""]
+    named = write_csv_file(tmp_path / "[red]企业[x].csv", [HEADER, *ROWS, rejected])
+    assert hub(config, "import", "enterprises", named) == 1
+    assert "[red]企业[x].rejects.csv" in capsys.readouterr().out.replace("\n", "")

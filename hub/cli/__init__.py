@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from hub.cli import (
     bench,
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         err.print(f"[red]用法错误[/red] {exc}", markup=True)
         return 2
     except InputError as exc:  # the file given cannot be used at all: nothing was imported
-        err.print(f"[red]文件错误[/red] {exc}", markup=True)
+        # escaped: a clerk's header such as [备注] is text, not rich markup
+        err.print(f"[red]文件错误[/red] {escape(str(exc))}", markup=True)
         return 2
     except HubError as exc:
         err.print(f"[red]错误[/red] {exc}", markup=True)

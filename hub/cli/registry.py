@@ -47,7 +47,7 @@ def _command(kind: ImportKind):  # type: ignore[no-untyped-def]
         if as_json:
             print_json(report.as_dict())
         else:
-            out.print(report.summary_line())
+            out.print(report.summary_line(), markup=False)  # a file name is not markup
         if report.rejected:
             raise typer.Exit(1)
 
