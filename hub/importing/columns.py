@@ -246,13 +246,20 @@ class RowChecker:
     """Headers whose cell could not be read as it is: their reason is said once, by the reader."""
 
     def __post_init__(self) -> None:
+        unnamed: list[str] = []
+        problems: list[str] = []
         for key, value in self.raw.items():
             if key.startswith(UNNAMED_COLUMN_PREFIX):
                 where = key.removeprefix(UNNAMED_COLUMN_PREFIX)
-                self.reasons.append(f"{where}没有表头，却填了“{shown_value(value)}”")
+                unnamed.append(f"{where}没有表头，却填了“{shown_value(value)}”")
             elif key.startswith(CELL_PROBLEM_PREFIX):
-                self.reasons.append(value)  # said by the reader, naming the column
+                problems.append(value)  # said by the reader, naming the column
                 self.unreadable = {*self.unreadable, key.removeprefix(CELL_PROBLEM_PREFIX)}
+        # a row pasted past the headers can have thousands: the rejects file names a few
+        if unnamed:
+            self.reasons += _first_few(unnamed, "列没有表头却填了内容")
+        if problems:
+            self.reasons += _first_few(problems, "格无法导入")
 
     def text(self, field: str, *, required: bool = False) -> str | None:
         """The field's text, ``None`` when blank (a reason is added if it is ``required``)."""

@@ -172,3 +172,17 @@ async def test_an_import_with_nul_and_formula_text_on_every_database(
     # and what the import reads back when the clerk corrects the file and imports it again
     with open_table(report.rejects_file) as table:
         assert [row["企业名称"] for _, row in table] == ["龙沙区鑫盛烤肉店", link, long_formula]
+
+
+def test_a_row_running_on_past_the_headers_gets_a_bounded_reason(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    wide = [make_uscc(1), NAMES[0], "key", *(f"值{n}" for n in range(10_000))]
+    path.write_text(csv_text([HEADER, wide, [make_uscc(2), NAMES[1], "key"]]), encoding="utf-8")
+
+    parsed = parse_enterprises(path)
+
+    assert [r.name for r in parsed.records] == [NAMES[1]]
+    [reject] = parsed.rejects
+    assert len(reject.reasons) <= 6
+    assert reject.reasons[0] == "第 D 列没有表头，却填了“值0”"
+    assert reject.reasons[-1] == "……共 10000 列没有表头却填了内容"
