@@ -74,13 +74,33 @@ def deadline_last_day(at: datetime, tz: ZoneInfo = SHANGHAI) -> date:
 _WEEKDAYS = "一二三四五六日"
 
 
+def deadline_until(at: datetime, tz: ZoneInfo = SHANGHAI) -> tuple[date, str]:
+    """The one rule every deadline text follows: its last local day and the hour it ends —
+    ``24时`` for a deadline at 00:00 (24:00 of the day before), else the time (``17:30``)."""
+    local = at.astimezone(tz)
+    until = "24时" if local.time() == time(0) else f"{local:%H:%M}"
+    return deadline_last_day(at, tz), until
+
+
 def deadline_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
     """A deadline as staff read it in lists, ``show`` and the workbook:
     ``2026-12-11（周五）24时前`` (never 2026-12-12T00:00, which a reader takes for the 12th)."""
-    day = deadline_last_day(at, tz)
-    local = at.astimezone(tz)
-    until = "24时" if local.time() == time(0) else f"{local:%H:%M}"
+    day, until = deadline_until(at, tz)
     return f"{day.isoformat()}（周{_WEEKDAYS[day.weekday()]}）{until}前"
+
+
+def deadline_phrase(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
+    """A deadline in a message to the enterprise (``办理时限{{ deadline }}``: the receipt, a
+    status answer, the extension notice): ``12月11日（周五）24时前``."""
+    day, until = deadline_until(at, tz)
+    return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）{until}前"
+
+
+def deadline_moment(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
+    """A deadline as the point a staff message names (``将于{{ deadline }}到期``, ``已超过办理
+    时限{{ deadline }}``, ``整改期限{{ deadline }}``): ``2026年12月11日24时``."""
+    day, until = deadline_until(at, tz)
+    return f"{day.year}年{day.month}月{day.day}日{until}"
 
 
 def _check_aware(at: datetime, name: str) -> None:

@@ -22,13 +22,13 @@ All in the caller's write transaction. Alert messages are written only when a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.deadlines import end_of_day
+from hub.deadlines import deadline_moment, end_of_day
 from hub.errors import NotFoundError, TransitionError, UsageError
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
@@ -252,11 +252,13 @@ async def _alert(
         await session.get(Department, ticket.department_id) if ticket.department_id else None
     )
     handler = await session.get(Staff, ticket.handler_id) if ticket.handler_id else None
+    due = outcome.rectify_due_at
+    rectify_by = deadline_moment(due, policy.tz) if due is not None else ""
     base = {
         **await enterprise_context(session, ticket.enterprise_id),
         "ticket_number": ticket.number,
         "subject": ticket.subject,
-        "deadline": _local_day(outcome.rectify_due_at, policy),
+        "deadline": rectify_by,
         "department": department.name if department else "未分派部门",
         "handler_name": handler.name if handler else "未分派",
         "overdue_workdays": 0,
@@ -278,14 +280,6 @@ async def _alert(
             )
         )
     return results
-
-
-def _local_day(at: datetime | None, policy: TicketPolicy) -> str:
-    """``2026年10月9日24时`` for a due time stored as 00:00 of the next local day."""
-    if at is None:
-        return ""
-    day = (at.astimezone(policy.tz) - timedelta(days=1)).date()
-    return f"{day.year}年{day.month}月{day.day}日24时"
 
 
 async def flag_malicious(

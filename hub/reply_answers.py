@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.clock import SHANGHAI
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
 from hub.quiet_hours import QUIET_EXEMPT_UNTIL
@@ -34,27 +33,12 @@ from hub.store.models import Contact, Message
 from hub.store.models import InboundReply as StoredReply
 from hub.vocab import ChannelName, MessageKind
 
-__all__ = ["Answer", "Answerer", "deadline_text", "reply_recipient"]
+__all__ = ["Answer", "Answerer", "reply_recipient"]
 
-_WEEKDAYS = "一二三四五六日"
 #: The trigger every answer to a reply is recorded under (the key adds the reply id).
 TRIGGER = "reply"
 CONTEXT_TTL_S = 60.0
 CONTEXT_CACHE_SIZE = 10_000
-
-
-def deadline_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
-    """A deadline as the enterprise reads it: ``11月30日（周一）24时前``.
-
-    Deadlines are 24:00 of a day (00:00 of the next, see hub/deadlines.py), so a deadline on
-    a midnight is written as 24时 of the day before.
-    """
-    local = at.astimezone(tz)
-    if (local.hour, local.minute, local.second) == (0, 0, 0):
-        day = (local - timedelta(days=1)).date()
-        return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）24时前"
-    day = local.date()
-    return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）{local:%H:%M}前"
 
 
 def reply_recipient(reply: StoredReply, contact: Contact | None) -> Recipient:

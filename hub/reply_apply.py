@@ -41,9 +41,10 @@ from hub.callbacks import record_survey_answer, survey_for_message
 from hub.classify import Classification, ReplyContext, classify, classify_media
 from hub.clock import FixedClock
 from hub.config import Settings
+from hub.deadlines import deadline_phrase
 from hub.optouts import record_opt_out
 from hub.ratings import RatingNotifier, apply_rating
-from hub.reply_answers import Answer, Answerer, deadline_text
+from hub.reply_answers import Answer, Answerer
 from hub.reply_record import Applied, jsonable, with_button_ref
 from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
 from hub.store.models import InboundReply as StoredReply
@@ -363,7 +364,7 @@ class ReplyApplier:
     ) -> Answer:  # fmt: skip
         variables = {
             "ticket_no": ticket.number, "status": status,
-            "deadline": deadline_text(deadline or ticket.deadline_at, self.answerer.tz),
+            "deadline": deadline_phrase(deadline or ticket.deadline_at, self.answerer.tz),
         }  # fmt: skip
         return await self.answerer.answer(session, reply, contact, purpose=purpose,
                                           kind=MessageKind.TICKET_ACK, variables=variables,

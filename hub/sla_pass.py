@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.clock import Clock, local_iso
 from hub.config import Settings
+from hub.deadlines import deadline_moment
 from hub.errors import HubError
 from hub.notify import NotifyResult, Recipient, enqueue_notified, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
@@ -217,11 +218,6 @@ def _event(
     )
 
 
-def _deadline_text(ticket: Ticket, ctx: SlaContext) -> str:
-    day = due_date(ticket.deadline_at, ctx.settings.hub.tz)
-    return f"{day.year}年{day.month}月{day.day}日24时"
-
-
 async def _ticket_context(
     session: AsyncSession, ctx: SlaContext, ticket: Ticket
 ) -> dict[str, object]:
@@ -233,7 +229,7 @@ async def _ticket_context(
         **await enterprise_context(session, ticket.enterprise_id),
         "ticket_number": ticket.number,
         "subject": ticket.subject or ticket.body[:30],
-        "deadline": _deadline_text(ticket, ctx),
+        "deadline": deadline_moment(ticket.deadline_at, ctx.settings.hub.tz),
         "department": department.name if department else "未分派部门",
         "handler_name": handler.name if handler else "未分派",
     }

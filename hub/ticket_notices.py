@@ -9,28 +9,19 @@ kind's channel chain.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.clock import SHANGHAI
-from hub.deadlines import Deadline
+from hub.deadlines import Deadline, deadline_phrase
 from hub.notify import NotifyResult, Recipient, enterprise_context, notify_one
 from hub.planning import PlanningPolicy
 from hub.render import TemplateRenderer
 from hub.store.models import Contact, Ticket, TicketEvent
 from hub.vocab import ChannelName, MessageKind, TicketEventType
 
-_WEEKDAYS = "一二三四五六日"
 NO_CONTACT_REASON = "工单没有联系人，未发送延期告知"
-
-
-def due_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
-    """A due time stored as 00:00 of the next local day, as read: ``12月7日（周一）24时前``."""
-    day = (at.astimezone(tz) - timedelta(days=1)).date()
-    return f"{day.month}月{day.day}日（周{_WEEKDAYS[day.weekday()]}）24时前"
 
 
 async def notify_extension(
@@ -62,7 +53,7 @@ async def notify_extension(
         **await enterprise_context(session, ticket.enterprise_id),
         "ticket_no": ticket.number,
         "reason": reason,
-        "deadline": due_text(deadline.due_at, policy.tz),
+        "deadline": deadline_phrase(deadline.due_at, policy.tz),
         "extra_workdays": deadline.extensions[-1] if deadline.extensions else 0,
     }
     result = await notify_one(

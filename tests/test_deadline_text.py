@@ -14,7 +14,13 @@ import pytest
 from hub.cli import main
 from hub.clock import SHANGHAI
 from hub.config import load_settings
-from hub.deadlines import deadline_last_day, deadline_text, end_of_day
+from hub.deadlines import (
+    deadline_last_day,
+    deadline_moment,
+    deadline_phrase,
+    deadline_text,
+    end_of_day,
+)
 from hub.reports.monthly import build_monthly_report
 from hub.reports.monthly_xlsx import (
     BAD_HEADERS,
@@ -75,3 +81,19 @@ def test_recomputed_deadlines_print_as_their_last_day(
     assert "2027-01-05（周二）24时前" in said
     assert "2027-01-06（周三）24时前" in said
     assert "T00:00:00" not in said
+
+
+@pytest.mark.parametrize(
+    ("at", "phrase", "moment"),
+    [
+        (end_of_day(date(2026, 12, 11)), "12月11日（周五）24时前", "2026年12月11日24时"),
+        (datetime(2026, 12, 11, 17, 30, tzinfo=SHANGHAI), "12月11日（周五）17:30前",
+         "2026年12月11日17:30"),
+    ],
+)  # fmt: skip
+def test_message_texts_follow_the_same_rule_as_lists(
+    at: datetime, phrase: str, moment: str
+) -> None:
+    assert deadline_phrase(at) == phrase  # to the enterprise: 办理时限…
+    assert deadline_moment(at) == moment  # to staff: 将于…到期, 已超过办理时限…
+    assert deadline_text(at).endswith(phrase[phrase.index("（") :])

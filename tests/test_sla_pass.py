@@ -390,3 +390,18 @@ async def test_a_ticket_whose_step_fails_does_not_hold_up_the_others(
     assert report.steps == {"remind": 1}
     assert (await ticket(any_db, overdue)).escalation_level == 0  # rolled back: retried later
     assert (await ticket(any_db, due_soon)).reminded_at == at(10, 12, 9)
+
+
+async def test_a_deadline_at_a_time_of_day_is_named_with_that_time_not_24_00(
+    any_db: Database, queue: Queue
+) -> None:
+    org = await make_org(any_db, T0)
+    # A deadline set at 17:30 (not the usual 24:00): the reminder names 17:30 of that day.
+    await make_ticket(
+        any_db, org, number="GD202609290002", received_at=at(9, 29, 10),
+        deadline_at=at(10, 12, 17, 30),
+    )  # fmt: skip
+    assert (await run(any_db, queue, at(10, 11, 18))).steps == {"remind": 1}
+    [reminder] = await messages(any_db, MessageKind.DEADLINE_REMINDER)
+    assert "办理时限：2026年10月12日17:30" in reminder.body
+    assert "24时" not in reminder.body

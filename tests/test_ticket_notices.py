@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from hub.deadlines import deadline_phrase
 from hub.planning import PlanningPolicy
 from hub.render import TemplateRenderer
 from hub.runtime import PROJECT_ROOT
 from hub.store.db import Database
 from hub.store.models import Message, Ticket
-from hub.ticket_notices import due_text, notify_extension
+from hub.ticket_notices import notify_extension
 from hub.tickets import extend
 from hub.vocab import ChannelName, MessageKind, MessageStatus
 from tests.ticket_support import TicketWorld, new_ticket, policy, seed_ticket_world, sh
@@ -27,7 +28,7 @@ async def world(db: Database) -> TicketWorld:
 
 
 def test_due_text_reads_as_the_last_working_day() -> None:
-    assert due_text(datetime(2026, 12, 7, 16, 0, tzinfo=UTC)) == "12月7日（周一）24时前"
+    assert deadline_phrase(datetime(2026, 12, 7, 16, 0, tzinfo=UTC)) == "12月7日（周一）24时前"
 
 
 @pytest.mark.parametrize(
