@@ -5,6 +5,7 @@ stream for the dispatcher to resolve, and nothing Redis still holds twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
@@ -42,7 +43,8 @@ async def test_a_flushed_redis_gets_every_reminder_back_and_none_twice(
     assert queued in on_stream
     assert sending in on_stream
     assert retrying not in on_stream
-    retry_set = await redis_client.zrange(redis_keys.retry_set("sandbox"), 0, -1,
-                                          withscores=True)  # fmt: skip
-    assert [(int(m), s) for m, s in retry_set] == [(retrying, later.timestamp())]
+    retry_set: list[Any] = await redis_client.zrange(
+        redis_keys.retry_set("sandbox"), 0, -1, withscores=True
+    )
+    assert [(int(m), float(s)) for m, s in retry_set] == [(retrying, later.timestamp())]
     assert restored == len(on_stream) + 1
