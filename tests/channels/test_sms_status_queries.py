@@ -28,6 +28,7 @@ from channels.fakes.aliyun_sms import AliyunSmsFake
 from channels.fakes.tencent_sms import TencentSmsFake
 from channels.http1 import HttpClient
 from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms_failover import FailoverSmsChannel
 from channels.sms_tencent import MAX_CONTEXT, TencentSmsChannel, TencentSmsConfig, plan_requests
 from hub.clock import FixedClock
 
@@ -171,3 +172,51 @@ def test_a_tencent_request_whose_context_would_not_fit_is_split() -> None:
         context = send_context(m.message_id for m in request.messages)
         assert len(context.encode()) <= MAX_CONTEXT
     assert sum(len(r.messages) for r in requests) == 200
+
+
+# --- the failover pair ----------------------------------------------------------------------
+
+
+class _Answering:
+    """A provider whose status query answers one verdict for everything."""
+
+    name = "sms"
+    max_batch = 100
+    default_qps = 50.0
+    status_settle_seconds = 5.0
+
+    def __init__(self, provider: str, verdict: Verdict) -> None:
+        self.provider = provider
+        self.verdict = verdict
+        self.asked: list[int] = []
+
+    async def send_batch(self, messages: Any) -> list[Any]:
+        raise AssertionError("not sent here")
+
+    async def query_sent(self, probes: Any) -> list[ProbeAnswer]:
+        self.asked.extend(p.message_id for p in probes)
+        return [ProbeAnswer(p.message_id, self.verdict, detail=self.provider) for p in probes]
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("primary", "secondary", "expected", "second_asked"),
+    [
+        (Verdict.TAKEN, Verdict.NOT_TAKEN, Verdict.TAKEN, False),
+        (Verdict.NOT_TAKEN, Verdict.TAKEN, Verdict.TAKEN, True),
+        (Verdict.NOT_TAKEN, Verdict.NOT_TAKEN, Verdict.NOT_TAKEN, True),
+        (Verdict.UNKNOWN, Verdict.NOT_TAKEN, Verdict.UNKNOWN, True),
+        (Verdict.NOT_TAKEN, Verdict.UNKNOWN, Verdict.UNKNOWN, True),
+    ],
+)
+async def test_the_failover_pair_resends_only_what_neither_provider_took(
+    primary: Verdict, secondary: Verdict, expected: Verdict, second_asked: bool, clock: FixedClock
+) -> None:
+    first, second = _Answering("tencent", primary), _Answering("aliyun", secondary)
+    pair = FailoverSmsChannel(first, second)  # type: ignore[arg-type]
+    [answer] = await pair.query_sent([SendProbe(1, "+8613800000001", clock.now())])
+    assert answer.verdict is expected
+    assert bool(second.asked) is second_asked
+    assert pair.status_settle_seconds == 5.0
