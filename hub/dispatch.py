@@ -11,9 +11,10 @@ Rows go to ``sending`` in small groups (:data:`SEND_GROUP`, about what the HTTP 
 flight at once), each group's answers recorded before the next is claimed, so a worker that
 dies leaves few sends whose outcome is unknown; those are never sent again blind but resolved
 by the provider's status query (:mod:`hub.unknown_sends`). Each worker heartbeats
-(:mod:`hub.consumers`): a worker takes over a dead one's pending entries at once, and a Redis
-that lost the hub's data (a FLUSHALL) gets its groups and the outbox's reminders back within a
-heartbeat (:func:`hub.outbox.requeue_lost`).
+(:mod:`hub.consumers`; the recovery steps are in :mod:`hub.recovery`): a worker takes over a
+dead one's pending entries once its heartbeat expires, not after ``reclaim_idle_seconds``, and
+a Redis that lost the hub's data (a FLUSHALL) gets its groups and the outbox's reminders back
+within a heartbeat (:func:`hub.outbox.requeue_lost`).
 
 Before each provider call the dispatcher takes one token per message from the provider's
 distributed token bucket (``hub.ratelimit``), at the channel's configured ``qps`` (an instance
