@@ -42,6 +42,10 @@ IGNORED_HEADERS = frozenset(REJECT_COLUMNS)
 
 # Whitespace, separators, and invisible characters (BOM, zero-width space) pasted with a header.
 _SEPARATORS = re.compile(r"[\s_\-\ufeff\u200b\u200c\u200d\u2060]+")
+_LIST_SEPARATOR = re.compile(r"[;；]")
+_LIST_FIELDS = frozenset({"tags", "industries"})  # limits hold for each item: RowChecker.items
+_MARKED_KEYS = (UNNAMED_COLUMN_PREFIX, CELL_PROBLEM_PREFIX)
+_SHORTEST_LIMIT = 32  # the least max_length of any column (tests/importing/test_lengths.py)
 # Unknown or repeated headers named in one message; the rest are counted.
 _LISTED_MAX = 5
 _HINTED_MAX = 40  # longer "headers" get no did-you-mean hint
@@ -61,6 +65,10 @@ class Column:
     label: str
     """Chinese header; ``""`` for technical IDs that clerks copy from a system in English."""
     required: bool = False
+    max_length: int | None = None
+    """Characters the database column holds (each item, for a list); ``None``: not checked
+    here, because the value is normalised (identifiers) or unlimited. PostgreSQL refuses a
+    longer value where SQLite stores it; tests/importing/test_lengths.py keeps the two equal."""
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -100,6 +108,12 @@ class ColumnSet:
 
     kind: str
     columns: tuple[Column, ...]
+    limits: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    """``max_length`` by field, for the columns that have one."""
+
+    def __post_init__(self) -> None:
+        limits = {c.field: c.max_length for c in self.columns if c.max_length is not None}
+        object.__setattr__(self, "limits", limits)  # frozen: set once, here
 
     def column(self, field: str) -> Column:
         """The column for ``field``; ``KeyError`` for a field this kind does not have."""
@@ -189,42 +203,42 @@ ENTERPRISE_COLUMNS = ColumnSet(
     "enterprises",
     (
         Column("uscc", "统一社会信用代码", required=True),
-        Column("name", "企业名称", required=True),
+        Column("name", "企业名称", required=True, max_length=256),
         Column("tier", "联络类别", required=True),
-        Column("industry", "行业"),
-        Column("region", "区域"),
+        Column("industry", "行业", max_length=64),
+        Column("region", "区域", max_length=64),
         Column("stage", "阶段"),
-        Column("tags", "标签"),
-        Column("contact_name", "联系人"),
+        Column("tags", "标签", max_length=64),
+        Column("contact_name", "联系人", max_length=64),
         Column("mobile", "手机"),
         Column("wechat_openid", ""),
         Column("wecom_userid", ""),
         Column("telegram_chat_id", ""),
-        Column("officer", "联络员"),
+        Column("officer", "联络员", max_length=32),
     ),
 )
 
 OFFICER_COLUMNS = ColumnSet(
     "officers",
     (
-        Column("code", "工号", required=True),
-        Column("name", "姓名", required=True),
+        Column("code", "工号", required=True, max_length=32),
+        Column("name", "姓名", required=True, max_length=64),
         Column("mobile", "手机"),
         Column("wecom_userid", ""),
         Column("telegram_chat_id", ""),
-        Column("region", "区域"),
-        Column("department", "所属部门"),
+        Column("region", "区域", max_length=64),
+        Column("department", "所属部门", max_length=32),
     ),
 )
 
 DEPARTMENT_COLUMNS = ColumnSet(
     "departments",
     (
-        Column("code", "部门编码", required=True),
-        Column("name", "部门名称", required=True),
+        Column("code", "部门编码", required=True, max_length=32),
+        Column("name", "部门名称", required=True, max_length=128),
         Column("role", "类型"),
         Column("industries", "主管行业"),
-        Column("head_name", "负责人"),
+        Column("head_name", "负责人", max_length=64),
         Column("head_mobile", "负责人手机"),
         Column("head_wecom_userid", ""),
     ),
@@ -249,10 +263,12 @@ class RowChecker:
         unnamed: list[str] = []
         problems: list[str] = []
         for key, value in self.raw.items():
+            if not key.startswith(_MARKED_KEYS):  # one test for both: this runs for every cell
+                continue
             if key.startswith(UNNAMED_COLUMN_PREFIX):
                 where = key.removeprefix(UNNAMED_COLUMN_PREFIX)
                 unnamed.append(f"{where}没有表头，却填了“{shown_value(value)}”")
-            elif key.startswith(CELL_PROBLEM_PREFIX):
+            else:
                 problems.append(value)  # said by the reader, naming the column
                 self.unreadable = {*self.unreadable, key.removeprefix(CELL_PROBLEM_PREFIX)}
         # a row pasted past the headers can have thousands: the rejects file names a few
@@ -265,14 +281,45 @@ class RowChecker:
         """The field's text, ``None`` when blank (a reason is added if it is ``required``)."""
         # HeaderMap.value inlined: this runs for every column of every row
         header = self.names.headers.get(field)
-        if self.unreadable and header in self.unreadable:
-            return None  # its reason is given; what is left of it would only add noise
         value = self.raw.get(header, "") if header is not None else ""
         if not value:
             if required:
-                self.reasons.append(f"{self.names.name(field)}不能为空")
+                self._refuse(field, f"{self.names.name(field)}不能为空")
             return None
+        if len(value) > _SHORTEST_LIMIT:  # nearly every value is shorter: spares the look-up
+            limit = self.names.columns.limits.get(field)
+            if limit is not None and len(value) > limit and field not in _LIST_FIELDS:
+                self._refuse(field, self._too_long(field, value, limit))
+                return None
         return value
+
+    def _refuse(self, field: str, reason: str) -> None:
+        """Add ``reason``, unless the reader has already said why the field's cell is unusable.
+
+        What is left of such a cell (a formula's empty cell, a name with U+FFFD) would fail
+        again; saying so as well would only add noise. Checked here, when a value fails, so
+        that the valid values of every row do not pay for it.
+        """
+        if not (self.unreadable and self.names.headers.get(field) in self.unreadable):
+            self.reasons.append(reason)
+
+    def items(self, field: str) -> tuple[str, ...]:
+        """A ``;``-separated list (tags, industries), sorted and without duplicates."""
+        text = self.text(field)
+        if text is None:
+            return ()
+        items = tuple(
+            sorted({item.strip() for item in _LIST_SEPARATOR.split(text) if item.strip()})
+        )
+        limit = self.names.columns.limits.get(field)
+        if limit is not None and (long := [item for item in items if len(item) > limit]):
+            self._refuse(field, self._too_long(field, long[0], limit))
+        return items
+
+    def _too_long(self, field: str, value: str, limit: int) -> str:
+        return (
+            f"{self.names.name(field)}“{shown_value(value)}”有 {len(value)} 个字符，最多 {limit} 个"
+        )
 
     def parsed(
         self, field: str, parse: Callable[[str], str], *, required: bool = False
@@ -284,7 +331,7 @@ class RowChecker:
         try:
             return parse(value)
         except ValueError as exc:
-            self.reasons.append(f"{self.names.name(field)}“{shown_value(value)}”{exc}")
+            self._refuse(field, f"{self.names.name(field)}“{shown_value(value)}”{exc}")
             return None
 
     def choice(self, field: str, enum: type[E], *, default: E | None = None) -> E | None:
@@ -298,17 +345,15 @@ class RowChecker:
         except ValueError:
             labels = "/".join(member.label for member in enum)
             values = "/".join(member.value for member in enum)
-            self.reasons.append(
-                f"{self.names.name(field)}“{shown_value(value)}”无效，应为 {labels} 或 {values}"
-            )
+            shown = shown_value(value)
+            self._refuse(field, f"{self.names.name(field)}“{shown}”无效，应为 {labels} 或 {values}")
             return None
 
     def known(self, field: str, code: str | None, known: Collection[str] | None, what: str) -> None:
         """Add a reason when ``code`` is not among the ``known`` codes (``None``: not checked)."""
         if code is not None and known is not None and code not in known:
-            self.reasons.append(
-                f"{self.names.name(field)}“{shown_value(code)}”不存在，请先导入{what}"
-            )
+            shown = shown_value(code)
+            self._refuse(field, f"{self.names.name(field)}“{shown}”不存在，请先导入{what}")
 
     def reject(self, row_number: int) -> Reject:
         """The row as a ``Reject`` carrying every reason collected."""

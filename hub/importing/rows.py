@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +71,6 @@ class _Numbered(Protocol):
 
 
 K = TypeVar("K", bound=_Numbered)
-
-_LIST_SEPARATOR = re.compile(r"[;；]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +186,6 @@ ParsedDepartments = ParseResult[DepartmentRow]
 # --- one row ----------------------------------------------------------------------------------
 
 
-def _split_list(text: str) -> tuple[str, ...]:
-    return tuple(sorted({item.strip() for item in _LIST_SEPARATOR.split(text) if item.strip()}))
-
-
 def validate_enterprise_row(
     row_number: int,
     raw: Mapping[str, str],
@@ -208,6 +201,8 @@ def validate_enterprise_row(
     stage = check.choice("stage", Stage, default=Stage.OPERATING)
     officer = check.text("officer")
     check.known("officer", officer, known_officers, "联络员")
+    tags = check.items("tags")
+    industry, region = check.text("industry"), check.text("region")
     contact = ContactRow(
         name=check.text("contact_name"),
         mobile=check.parsed("mobile", normalize_mobile),
@@ -223,10 +218,10 @@ def validate_enterprise_row(
         uscc=uscc,
         name=name,
         tier=tier,
-        industry=check.text("industry"),
-        region=check.text("region"),
+        industry=industry,
+        region=region,
         stage=stage,
-        tags=_split_list(check.text("tags") or ""),
+        tags=tags,
         officer_code=officer,
         contact=None if contact == _NO_CONTACT else contact,
     )
@@ -251,11 +246,12 @@ def validate_officer_row(
     telegram_chat_id = check.parsed("telegram_chat_id", normalize_telegram_chat_id)
     department = check.text("department")
     check.known("department", department, known_departments, "部门")
+    region = check.text("region")
     if check.reasons or code is None or name is None:
         return check.reject(row_number)
     return OfficerRow(
         row_number, code, name, mobile, wecom_userid, telegram_chat_id,
-        check.text("region"), department,
+        region, department,
     )  # fmt: skip
 
 
@@ -269,11 +265,13 @@ def validate_department_row(
     role = check.choice("role", DepartmentRole, default=DepartmentRole.DEPARTMENT)
     head_mobile = check.parsed("head_mobile", normalize_mobile)
     head_wecom_userid = check.parsed("head_wecom_userid", normalize_wecom_userid)
+    industries = check.items("industries")
+    head_name = check.text("head_name")
     if check.reasons or code is None or name is None or role is None:
         return check.reject(row_number)
     return DepartmentRow(
-        row_number, code, name, role, _split_list(check.text("industries") or ""),
-        check.text("head_name"), head_mobile, head_wecom_userid,
+        row_number, code, name, role, industries,
+        head_name, head_mobile, head_wecom_userid,
     )  # fmt: skip
 
 
