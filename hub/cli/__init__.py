@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from hub.cli import (
     bench,
@@ -29,7 +28,7 @@ from hub.cli import (
     templates,
     tickets,
 )
-from hub.cli.common import err
+from hub.cli.common import err, print_error
 from hub.clock import Clock
 from hub.errors import ConfigError, HubError, InputError, UsageError
 
@@ -91,17 +90,16 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         return 2
     except ConfigError as exc:
         for problem in (exc, *exc.others):
-            err.print(f"[red]配置错误[/red] {problem}", markup=True)
+            print_error("配置错误", problem)
         return 2
     except UsageError as exc:
-        err.print(f"[red]用法错误[/red] {exc}", markup=True)
+        print_error("用法错误", exc)
         return 2
     except InputError as exc:  # the file given cannot be used at all: nothing was imported
-        # escaped: a clerk's header such as [备注] is text, not rich markup
-        err.print(f"[red]文件错误[/red] {escape(str(exc))}", markup=True)
+        print_error("文件错误", exc)
         return 2
     except HubError as exc:
-        err.print(f"[red]错误[/red] {exc}", markup=True)
+        print_error("错误", exc)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -20,8 +20,10 @@ from hub.logs import configure_logging
 
 T = TypeVar("T")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text, never rich markup: what commands print holds names, file names and reasons that users
+# typed, and rich dropped a "[x]" in them and failed with a MarkupError on a "[/x]".
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def settings_from(ctx: typer.Context) -> Settings:
@@ -68,8 +70,14 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         out.print(table)
     else:
         # Console.print's width is capped at the console's (80 columns off a terminal).
-        wide = Console(file=out.file, width=UNBOUNDED_WIDTH, highlight=False, no_color=True)
+        wide = Console(file=out.file, width=UNBOUNDED_WIDTH, highlight=False, no_color=True,
+                       markup=False)  # fmt: skip
         wide.print(table)
+
+
+def print_error(label: str, message: object) -> None:
+    """``label`` in red on stderr, then ``message`` as it is (an error names what users typed)."""
+    err.print(Text.assemble((label, "red"), " ", str(message)))
 
 
 def parse_set_options(pairs: list[str]) -> dict[str, str]:
