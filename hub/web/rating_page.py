@@ -2,7 +2,8 @@
 
 ``GET`` shows the ticket (number, department, when it was resolved, the answer) and a form
 with the five levels; it never rates — link scanners and chat previews open links. ``POST``
-with an explicit choice (``score`` 1–5, an optional ``comment``) rates the ticket once,
+with an explicit choice (``score`` 1–5, an optional ``comment``: its first 500 characters,
+without NUL and other control characters) rates the ticket once,
 through :func:`hub.tickets.apply_rating` (source ``web``), and marks the link used, in one
 write transaction (the link row is locked, so two submits cannot both count). An unknown,
 expired or used token, or a ticket no longer awaiting a rating, is refused with a Chinese
@@ -29,6 +30,7 @@ from hub.config import Settings
 from hub.notify import NotifyResult, enqueue_notified
 from hub.queue import Queue
 from hub.ratings import RatingNotifier, apply_rating
+from hub.safe_text import storable_text
 from hub.store.db import Database
 from hub.store.models import Department, RatingLink, Ticket, TicketEvent
 from hub.ticket_policy import load_ticket_policy
@@ -102,7 +104,8 @@ def router(
         body = await request.body()
         fields = parse_qs(body[:MAX_BODY].decode("utf-8", "replace"))
         score_text = (fields.get("score") or [""])[0].strip()
-        comment = (fields.get("comment") or [""])[0].strip()[:MAX_COMMENT] or None
+        # Typed by anyone with the link: without NUL (PostgreSQL refuses it) and other controls.
+        comment = storable_text((fields.get("comment") or [""])[0]).strip()[:MAX_COMMENT] or None
         score = int(score_text) if score_text in {"1", "2", "3", "4", "5"} else None
         notified: list[NotifyResult] = []
         async with db.write() as session:
