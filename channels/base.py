@@ -119,6 +119,10 @@ class DeliveryReceipt:
     at: datetime | None = None
     error_code: str = ""
     detail: str = ""
+    #: The hub message id the provider echoed (Aliyun ``out_id``) and the number the report is
+    #: for (E.164): they find a message whose send left no provider id (``hub.receipts``).
+    message_id: int | None = None
+    recipient: str = ""
 
 
 @dataclass(frozen=True, slots=True)

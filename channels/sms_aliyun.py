@@ -30,6 +30,8 @@ again number by number, so only that number's message fails.
 which is what the report webhook builds to find the message. A ``SendSms`` carries its message
 id in ``OutId`` (``SendBatchSms`` has no such field), which ``QuerySendDetails`` returns: a
 send whose worker died during the call is resolved by it (:mod:`channels.sms_aliyun_status`).
+A report echoes it as ``out_id`` (:func:`out_id_message`): it settles such a send, and matches
+one the status query found, which has no ``BizId`` on record.
 
 Error mapping (``Code`` of the answer; HTTP 4xx/5xx answers carry a ``Code`` too):
 
@@ -93,6 +95,8 @@ SEND_BATCH: Final = "SendBatchSms"
 MAX_BATCH_NUMBERS: Final = 100
 DEFAULT_ENDPOINT: Final = "https://dysmsapi.aliyuncs.com"
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=utf-8"
+# The OutId of a SendSms is its message id in decimal: a 64-bit id has at most 19 digits.
+_MAX_OUT_ID_DIGITS: Final = 19
 
 Result = SendResult | ChannelError
 TemplateParam = tuple[tuple[str, str], ...]
@@ -236,6 +240,16 @@ def action_params(request: AliyunRequest, config: AliyunSmsConfig) -> dict[str, 
     if request.template_param is not None:
         params["TemplateParamJson"] = _json([dict(request.template_param)] * count)
     return params
+
+
+def out_id_message(out_id: str) -> int | None:
+    """The hub message id a report's ``out_id`` echoes (the ``OutId`` of :func:`action_params`);
+    None for an empty one (``SendBatchSms``) or one that is not ours."""
+    text = out_id.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_OUT_ID_DIGITS:
+        return None
+    value = int(text)
+    return value if 0 < value < 2**63 else None  # a database's BIGINT, or no message
 
 
 def build_request(

@@ -8,6 +8,17 @@ by receipt.
 A receipt can outrun the dispatcher: the provider may push it before the worker has committed
 the send that carries the id. Such receipts are parked in Redis and retried by the reconciler
 for :data:`PARK_SECONDS`, so none is lost to that race.
+
+Some messages have no provider id on record for a receipt to match. A receipt that names its
+message (:attr:`channels.base.DeliveryReceipt.message_id`: Aliyun's ``out_id``, the ``OutId``
+of a ``SendSms``) matches one by id, for the same number:
+
+- a message the status query found ``sent`` without an id (Aliyun's ``QuerySendDetails``
+  has no ``BizId``): the receipt applies and its id is recorded, so redeliveries match it;
+- a send left ``sending`` by a worker whose heartbeat is gone (:mod:`hub.unknown_sends`): the
+  provider took it, so it is settled as the receipt says, with its id, and never resent.
+  While the worker is alive the receipt is parked like any that outran its send: the worker
+  records its own answer, and would overwrite a state set under it.
 """
 
 from __future__ import annotations
@@ -21,12 +32,15 @@ from typing import Any, cast
 import sqlalchemy as sa
 import structlog
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import DeliveryReceipt
 from hub.clock import Clock
+from hub.consumers import Liveness
 from hub.keys import RedisKeys
 from hub.store.db import Database
 from hub.store.models import Message
+from hub.unknown_sends import Orphan, owner_of, settle, taken
 from hub.vocab import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -34,6 +48,7 @@ log = structlog.get_logger(__name__)
 _MESSAGE = cast(sa.Table, Message.__table__)
 # How long an unmatched receipt waits for its send to be recorded before it is dropped (logged).
 PARK_SECONDS = 600
+_FINAL = (MessageStatus.DELIVERED, MessageStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +59,17 @@ class ReceiptOutcome:
 
 
 async def apply_receipts(
-    db: Database, clock: Clock, receipts: Sequence[DeliveryReceipt]
-) -> ReceiptOutcome:
-    """Set ``delivered`` / ``failed`` for every receipt whose message is known; one transaction."""
+    db: Database, clock: Clock, receipts: Sequence[DeliveryReceipt],
+    *, liveness: Liveness | None = None,
+) -> ReceiptOutcome:  # fmt: skip
+    """Set ``delivered`` / ``failed`` for every receipt whose message is known; one transaction.
+
+    A receipt that names its message (:attr:`DeliveryReceipt.message_id`, for the same number)
+    also matches a message with no provider id on record: one the status query found, and —
+    when ``liveness`` says its worker is gone — a send left ``sending`` (module docstring)."""
     if not receipts:
         return ReceiptOutcome(0, 0, [])
+    named = await _named(db, liveness, receipts)
     now = clock.now()
     applied = already = 0
     unmatched: list[DeliveryReceipt] = []
@@ -63,21 +84,109 @@ async def apply_receipts(
                 )
             ).first()
             if row is None:
-                unmatched.append(receipt)
+                match = named.get(receipt.message_id or 0)
+                if match is None or match.address != receipt.recipient:
+                    unmatched.append(receipt)
+                elif match.status in _FINAL:
+                    already += 1
+                elif await _settle_named(session, match, receipt, now):
+                    applied += 1
+                else:
+                    unmatched.append(receipt)  # its worker is alive, or it moved on meanwhile
                 continue
-            if row.status in (MessageStatus.DELIVERED, MessageStatus.FAILED):
+            if row.status in _FINAL:
                 already += 1
                 continue
-            values: dict[str, object] = {"updated_at": now}
-            if receipt.delivered:
-                values |= {"status": MessageStatus.DELIVERED,
-                           "delivered_at": receipt.at or now, "status_reason": None}  # fmt: skip
-            else:
-                reason = f"回执失败 {receipt.error_code} {receipt.detail}".strip()
-                values |= {"status": MessageStatus.FAILED, "status_reason": reason[:500]}
-            await session.execute(sa.update(_MESSAGE).where(_MESSAGE.c.id == row.id).values(values))
+            await session.execute(
+                sa.update(_MESSAGE).where(_MESSAGE.c.id == row.id).values(_final(receipt, now))
+            )
             applied += 1
     return ReceiptOutcome(applied, already, unmatched)
+
+
+def _final(receipt: DeliveryReceipt, now: datetime) -> dict[str, Any]:
+    """The columns a receipt sets on a sent message: ``delivered``, or ``failed`` and why."""
+    if receipt.delivered:
+        return {"status": MessageStatus.DELIVERED, "delivered_at": receipt.at or now,
+                "status_reason": None, "updated_at": now}  # fmt: skip
+    reason = f"回执失败 {receipt.error_code} {receipt.detail}".strip()
+    return {"status": MessageStatus.FAILED, "status_reason": reason[:500], "updated_at": now}
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """A message a receipt names by id that has no provider id on record."""
+
+    id: int
+    status: MessageStatus
+    address: str
+    channel: str
+    reason: str | None
+    since: datetime
+    attempts: int
+    #: ``sending`` and its owner has no heartbeat: the send's outcome is unknown.
+    orphaned: bool
+
+
+async def _named(
+    db: Database, liveness: Liveness | None, receipts: Sequence[DeliveryReceipt]
+) -> dict[int, _Named]:
+    """The messages receipts name by id that carry no provider id, read before the write
+    transaction so that the heartbeats are asked without holding the database's write lock."""
+    ids = {r.message_id for r in receipts if r.message_id is not None}
+    if not ids:
+        return {}
+    m = _MESSAGE.c
+    async with db.read() as session:
+        columns = (m.id, m.status, m.address, m.channel, m.status_reason, m.updated_at,
+                   m.attempts)  # fmt: skip
+        stmt = sa.select(*columns).where(m.id.in_(ids), m.provider_message_id.is_(None))
+        rows = (await session.execute(stmt)).all()
+    owners = {owner_of(r.status_reason) for r in rows if r.status is MessageStatus.SENDING}
+    known = {o for o in owners if o is not None}
+    # Without heartbeats to ask, every owner counts as alive: nothing is settled behind it.
+    alive = await liveness.alive(known) if liveness is not None else known
+
+    def orphaned(status: MessageStatus, reason: str | None) -> bool:
+        owner = owner_of(reason)
+        return status is MessageStatus.SENDING and owner is not None and owner not in alive
+
+    named: dict[int, _Named] = {}
+    for r in rows:
+        lost = orphaned(r.status, r.status_reason)
+        named[r.id] = _Named(r.id, r.status, r.address, r.channel.value, r.status_reason,
+                             r.updated_at, r.attempts, lost)  # fmt: skip
+    return named
+
+
+async def _settle_named(
+    session: AsyncSession, named: _Named, receipt: DeliveryReceipt, now: datetime
+) -> bool:
+    """Apply a receipt matched by message id; False when it cannot be applied now."""
+    if named.status is MessageStatus.SENT:  # found by the status query, which has no id
+        updated = await session.execute(
+            sa.update(_MESSAGE)
+            .where(
+                _MESSAGE.c.id == named.id,
+                sa.cast(_MESSAGE.c.status, sa.String) == MessageStatus.SENT.value,
+                _MESSAGE.c.provider_message_id.is_(None),
+            )
+            .values(_final(receipt, now) | {"provider_message_id": receipt.provider_message_id})
+        )
+        return bool(cast(Any, updated).rowcount == 1)
+    if not named.orphaned:  # a live worker's send: its own answer is on the way
+        return False
+    orphan = Orphan(named.id, named.address, named.since, named.attempts, named.reason)
+    values, attempt = taken(
+        orphan, named.channel, receipt.provider, now, by="回执",
+        provider_message_id=receipt.provider_message_id, delivered=receipt.delivered,
+        detail=f"{receipt.error_code} {receipt.detail}", delivered_at=receipt.at,
+    )  # fmt: skip
+    if not await settle(session, orphan, values, attempt):
+        return False
+    log.warning("unknown send settled by its receipt", message_id=named.id,
+                provider=receipt.provider, delivered=receipt.delivered)  # fmt: skip
+    return True
 
 
 async def park_unmatched(
@@ -98,7 +207,8 @@ async def retry_parked(db: Database, redis: Redis, keys: RedisKeys, clock: Clock
     if not entries:
         return 0
     receipts = {raw: _decode(raw) for raw, _ in entries}
-    outcome = await apply_receipts(db, clock, list(receipts.values()))
+    liveness = Liveness(redis, keys, clock)
+    outcome = await apply_receipts(db, clock, list(receipts.values()), liveness=liveness)
     still = {id(r) for r in outcome.unmatched}
     cutoff = clock.now().timestamp() - PARK_SECONDS
     done = [raw for raw, r in receipts.items() if id(r) not in still]

@@ -17,10 +17,18 @@ nor Aliyun dedupes a repeated ``SendSms``. Such a row is never sent again blind:
   resend (``hub messages dead``): a possible duplicate is not the hub's to risk;
 - a channel with no status query (sandbox, WeChat, WeCom, Telegram) → resent, and counted as
   resent while unknown (``hub_resent_while_unknown_total``, and a line in
-  ``hub messages list``), its attempt marked :data:`RESENT_UNKNOWN`.
+  ``hub messages list``), its attempt marked :data:`RESENT_UNKNOWN`;
+- a receipt that names the message settles it the same way, taken (:func:`taken`, from
+  :func:`hub.receipts.apply_receipts`) once its owner's heartbeat is gone: Aliyun's report
+  echoes the ``OutId`` as ``out_id``. Tencent's status callback carries only ``sid`` (the
+  ``SerialNo`` the dead worker never recorded), the number and the status — no
+  ``SessionContext`` — so its receipt waits, parked, for the status query, which reads the
+  same report with its ``SessionContext``: the query asks every :data:`RECHECK_SECONDS` while
+  Tencent lists nothing, so it finds the report at most that long after the callback, and a
+  receipt-triggered query would save no more.
 
-Each resolution is one conditional UPDATE on (id, ``sending``, the old owner), so two workers
-resolving the same row apply one answer.
+Each resolution is one conditional UPDATE on (id, ``sending``, the old owner) (:func:`settle`),
+so two workers, or a worker and a receipt, resolving the same row apply one answer.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Any, Final, cast
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import (
     Channel,
@@ -64,6 +73,7 @@ RESENT_UNKNOWN: Final = "UnknownResent"
 GIVEN_UP: Final = "UnknownGivenUp"
 
 _OWNER_OPEN, _OWNER_CLOSE = "发送中（", "）"
+_DIED: Final = "工作进程在调用服务商时中断"
 
 
 def owner_reason(consumer: str) -> str:
@@ -87,6 +97,62 @@ class Orphan:
     since: datetime
     attempts: int
     reason: str | None
+
+
+def taken(
+    orphan: Orphan, channel: str, provider: str, now: datetime, *, by: str,
+    provider_message_id: str | None, delivered: bool | None, detail: str = "",
+    delivered_at: datetime | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The row's values and the attempt on record for an orphan the provider took, as ``by``
+    (its status query, or its receipt) says: ``sent`` with the provider's id, or ``delivered``
+    / ``failed`` when its receipt is known (``detail``: the failure's code and text)."""
+    note = f"{_DIED}；{by}确认服务商已收到，未重发"
+    attempt = _attempt(orphan, channel, provider, now) | {
+        "outcome": "sent", "error_code": TAKEN, "error_detail": note,
+        "provider_message_id": provider_message_id,
+    }  # fmt: skip
+    values: dict[str, Any] = {
+        "status": MessageStatus.SENT, "status_reason": None, "sent_at": orphan.since,
+        "provider_message_id": provider_message_id, "updated_at": now, "next_attempt_at": None,
+    }  # fmt: skip
+    if delivered is True:
+        values |= {"status": MessageStatus.DELIVERED, "delivered_at": delivered_at or now}
+    elif delivered is False:
+        values |= {"status": MessageStatus.FAILED,
+                   "status_reason": f"回执失败 {detail}".strip()[:500]}  # fmt: skip
+    return values, attempt
+
+
+async def settle(
+    session: AsyncSession, orphan: Orphan, values: dict[str, Any], attempt: dict[str, Any]
+) -> bool:
+    """Record one resolution: a conditional UPDATE on (id, ``sending``, the old owner) and its
+    attempt. False when the row had moved on (another worker, or a receipt, resolved it)."""
+    m = _MESSAGE.c
+    updated = await session.execute(
+        sa.update(_MESSAGE)
+        .where(
+            m.id == orphan.id,
+            sa.cast(m.status, sa.String) == MessageStatus.SENDING.value,
+            m.status_reason == orphan.reason
+            if orphan.reason is not None
+            else m.status_reason.is_(None),
+        )
+        .values(values)
+    )
+    if cast(Any, updated).rowcount != 1:
+        return False
+    await session.execute(sa.insert(_ATTEMPT), [attempt])
+    return True
+
+
+def _attempt(orphan: Orphan, channel: str, provider: str, now: datetime) -> dict[str, Any]:
+    return {
+        "message_id": orphan.id, "attempt_no": orphan.attempts, "channel": channel,
+        "provider": provider, "started_at": orphan.since, "finished_at": now,
+        "provider_message_id": None,
+    }  # fmt: skip
 
 
 class UnknownSends:
@@ -151,20 +217,8 @@ class UnknownSends:
                 if values is None:
                     rechecks.append(orphan.id)
                     continue
-                updated = await session.execute(
-                    sa.update(_MESSAGE)
-                    .where(
-                        _MESSAGE.c.id == orphan.id,
-                        sa.cast(_MESSAGE.c.status, sa.String) == MessageStatus.SENDING.value,
-                        _MESSAGE.c.status_reason == orphan.reason
-                        if orphan.reason is not None
-                        else _MESSAGE.c.status_reason.is_(None),
-                    )
-                    .values(values)
-                )
-                if cast(Any, updated).rowcount != 1:
-                    continue  # another worker resolved it first
-                await session.execute(sa.insert(_ATTEMPT), [attempt])
+                if not await settle(session, orphan, values, attempt):
+                    continue  # another worker (or a receipt) resolved it first
                 if values["status"] is MessageStatus.QUEUED:
                     requeued.append(orphan.id)
                 elif values["status"] is MessageStatus.DEAD:
@@ -186,32 +240,19 @@ class UnknownSends:
         self, channel: Channel, orphan: Orphan, answer: ProbeAnswer, now: datetime, *, blind: bool
     ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """The row's new values and the attempt on record; None values: ask again later."""
-        attempt: dict[str, Any] = {
-            "message_id": orphan.id, "attempt_no": orphan.attempts, "channel": channel.name,
-            "provider": channel.provider, "started_at": orphan.since, "finished_at": now,
-            "provider_message_id": None,
-        }  # fmt: skip
-        died = "工作进程在调用服务商时中断"
+        attempt = _attempt(orphan, channel.name, channel.provider, now)
+        died = _DIED
         if blind:
             detail = f"发送结果未知（{died}），该渠道无法查询状态，已重发，可能重复"
             attempt |= {"outcome": "retry", "error_code": RESENT_UNKNOWN, "error_detail": detail}
             return {"status": MessageStatus.QUEUED, "status_reason": detail,
                     "updated_at": now}, attempt  # fmt: skip
         if answer.verdict is Verdict.TAKEN:
-            detail = f"{died}；状态查询确认服务商已收到，未重发"
-            attempt |= {"outcome": "sent", "error_code": TAKEN, "error_detail": detail,
-                        "provider_message_id": answer.provider_message_id}  # fmt: skip
-            values: dict[str, Any] = {
-                "status": MessageStatus.SENT, "status_reason": None, "sent_at": orphan.since,
-                "provider_message_id": answer.provider_message_id, "updated_at": now,
-                "next_attempt_at": None,
-            }  # fmt: skip
-            if answer.delivered is True:
-                values |= {"status": MessageStatus.DELIVERED, "delivered_at": now}
-            elif answer.delivered is False:
-                values |= {"status": MessageStatus.FAILED,
-                           "status_reason": f"回执失败 {answer.detail}".strip()[:500]}  # fmt: skip
-            return values, attempt
+            return taken(
+                orphan, channel.name, channel.provider, now, by="状态查询",
+                provider_message_id=answer.provider_message_id, delivered=answer.delivered,
+                detail=answer.detail,
+            )  # fmt: skip
         if answer.verdict is Verdict.NOT_TAKEN:
             detail = f"{died}；服务商未收到（{answer.detail}），重发"
             attempt |= {"outcome": "retry", "error_code": NOT_TAKEN, "error_detail": detail}

@@ -39,6 +39,7 @@ from channels.sms_aliyun import (
     AliyunSmsConfig,
     build_request,
     classify_error,
+    out_id_message,
     parse_response,
     plan_requests,
 )
@@ -466,3 +467,14 @@ async def test_the_dispatcher_records_biz_id_and_number_as_the_provider_message_
     assert stored is not None
     assert stored.status is MessageStatus.SENT
     assert stored.provider_message_id == f"{received.biz_id}:13900000001"
+
+
+@pytest.mark.parametrize(
+    ("out_id", "message_id"),
+    [("4711", 4711), (" 4711 ", 4711), ("", None), ("0", None), ("ord-4711", None),
+     ("12.3", None), ("-5", None), ("４７", None), ("9" * 19, None), (str(2**63 - 1), 2**63 - 1)],
+)  # fmt: skip
+def test_a_reports_out_id_names_the_message_a_send_sms_carried_or_none(
+    out_id: str, message_id: int | None
+) -> None:
+    assert out_id_message(out_id) == message_id

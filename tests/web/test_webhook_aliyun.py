@@ -260,6 +260,7 @@ async def test_other_replies_record_no_opt_out(
         ("report", [{**report("1^0", "13900000001"), "success": "maybe"}], "success"),
         ("report", [{**report("1^0", "13900000001"), "report_time": "23/11/2026"}],
          "report_time"),
+        ("report", [{**report("1^0", "13900000001"), "out_id": ["7"]}], "out_id"),
     ],
 )  # fmt: skip
 async def test_a_malformed_push_is_400_naming_the_field_and_stores_nothing(

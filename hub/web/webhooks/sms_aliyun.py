@@ -7,9 +7,12 @@ stores nothing. A body that is not an array of well-formed items is 400 naming t
 the field, and stores nothing either: every item is validated before any is stored.
 
 - ``report`` (``SmsReport``: ``phone_number``, ``biz_id``, ``success``, ``err_code``,
-  ``err_msg``, ``report_time``...) sets the message ``delivered`` or ``failed`` through
-  :func:`hub.receipts.apply_receipts`, matched on ``f"{biz_id}:{phone_number}"`` — the id the
-  channel recorded (``channels.sms_aliyun``); receipts that outran the send are parked. A
+  ``err_msg``, ``report_time``, ``out_id``...) sets the message ``delivered`` or ``failed``
+  through :func:`hub.receipts.apply_receipts`, matched on ``f"{biz_id}:{phone_number}"`` — the
+  id the channel recorded (``channels.sms_aliyun``) — or, for a message with no such id on
+  record, on the message id a ``SendSms`` carried in ``out_id``: a send whose worker died
+  during the call is settled by the report (taken, never resent), and one the status query
+  found gets its ``BizId``. Receipts that outran the send are parked. A
   redelivered report changes nothing (a final status is never moved again). A report failing
   with ``MOBILE_IN_BLACK`` (the number refused our signature) also records an SMS opt-out
   (source ``provider:aliyun``), once, when it is the report that failed the message.
@@ -36,8 +39,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from channels.base import DeliveryReceipt, InboundReply
-from channels.sms_aliyun import OPTED_OUT_CODES, national_number
+from channels.sms_aliyun import OPTED_OUT_CODES, national_number, out_id_message
 from hub.clock import SHANGHAI
+from hub.consumers import Liveness
 from hub.inbound import accept_reply
 from hub.optouts import opt_out_address
 from hub.receipts import apply_receipts, park_unmatched
@@ -82,12 +86,13 @@ def router(ctx: WebhookContext) -> APIRouter:
         reports = parse_reports(await _items(request))
         refused = [r for r in reports if r.receipt.error_code in OPTED_OUT_CODES]
         others = [r.receipt for r in reports if r.receipt.error_code not in OPTED_OUT_CODES]
-        outcome = await apply_receipts(ctx.db, ctx.clock, others)
+        liveness = Liveness(ctx.redis, ctx.keys, ctx.clock)  # whose sends are still in flight
+        outcome = await apply_receipts(ctx.db, ctx.clock, others, liveness=liveness)
         unmatched = list(outcome.unmatched)
         for item in refused:
             # One at a time (they are rare) to know whether this report failed the message:
             # only then is the opt-out new information, never on a redelivery.
-            alone = await apply_receipts(ctx.db, ctx.clock, [item.receipt])
+            alone = await apply_receipts(ctx.db, ctx.clock, [item.receipt], liveness=liveness)
             unmatched.extend(alone.unmatched)
             if alone.applied:
                 await opt_out_address(
@@ -146,6 +151,8 @@ def parse_reports(items: Sequence[Any]) -> list[Report]:
             at=_time(fields, "report_time", n),
             error_code="" if success else err_code,
             detail="" if success else err_msg,
+            message_id=out_id_message(_out_id(fields, n)),
+            recipient=_e164(number),
         )
         reports.append(Report(receipt, _e164(number)))
     return reports
@@ -231,6 +238,16 @@ def _optional_text(fields: dict[str, Any], name: str, n: int) -> str:
     if not isinstance(value, str):
         raise _bad(n, name, "不是文本")
     return value
+
+
+def _out_id(fields: dict[str, Any], n: int) -> str:
+    """``out_id`` as text: empty when absent (a ``SendBatchSms`` has none)."""
+    value = fields.get("out_id")
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _bad(n, "out_id", "不是文本")
+    return str(value)
 
 
 def _time(fields: dict[str, Any], name: str, n: int) -> datetime | None:

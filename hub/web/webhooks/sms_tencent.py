@@ -9,7 +9,10 @@ A body that is not Tencent's JSON is 400, naming the field, and stores nothing.
   ``report_status`` ``SUCCESS`` | ``FAIL``, ``errmsg``, ``description``, ``user_receive_time``
   in Beijing time). They set the messages ``delivered`` / ``failed``
   (:func:`hub.receipts.apply_receipts`); receipts that outran the send record are parked for
-  the reconciler. Applying a redelivered receipt changes nothing.
+  the reconciler. Applying a redelivered receipt changes nothing. A receipt names no hub
+  message (no ``SessionContext``, unlike the status query): one for a send whose worker died
+  during the call waits, parked, until the dispatcher's status query records its ``SerialNo``
+  (:mod:`hub.unknown_sends` says why that query is not triggered from here).
 - ``/reply``: one JSON object (``mobile``, ``nationcode``, ``text``, ``sign``, ``time``,
   ``extend``). It is stored with :func:`hub.inbound.accept_reply` — linked to the contact by
   the sender's E.164 number — before Tencent is answered. Tencent sends no message id, so the
