@@ -152,3 +152,21 @@ async def test_list_filters(
     assert [t["number"] for t in complaints.json()] == [fresh.number]
     bad = await client.get("/api/v1/tickets?state=nope", headers=tokens["admin"])
     assert bad.status_code == 422
+
+
+async def test_a_ticket_gives_its_deadline_as_the_last_day_and_the_instant(
+    any_db: Database,
+    world: TicketWorld,
+    tokens: dict[str, dict[str, str]],
+    client: httpx.AsyncClient,
+) -> None:
+    ticket = await new_ticket(any_db, world, at=NOW)
+    # Mon 23 Nov, general (5 wd): due 24:00 on Mon 30 Nov, the instant 00:00 on 1 Dec
+    listed = await client.get("/api/v1/tickets", headers=tokens["admin"])
+    shown = await client.get(f"/api/v1/tickets/{ticket.number}", headers=tokens["admin"])
+    for view in (listed.json()[0], shown.json()):
+        assert view["deadline"] == "2026-11-30（周一）24时前"
+        assert view["due_date"] == "2026-11-30"
+        assert view["due_at"] == view["deadline_at"] == "2026-12-01T00:00:00+08:00"
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert {"deadline", "due_at"} <= set(schema["TicketSummaryOut"]["required"])

@@ -54,7 +54,11 @@ class StaffRefOut(BaseModel):
 
 
 class TicketSummaryOut(BaseModel):
-    """A ticket in a list; times ISO 8601 +08:00, ``due_date`` the last working day."""
+    """A ticket in a list; times ISO 8601 +08:00, ``due_date`` the last working day.
+
+    The deadline as people read it is ``deadline`` (its last day, ``2026-12-11（周五）24时前``);
+    the instant is ``due_at`` (00:00 of the next day, +08:00; ``deadline_at`` is the same).
+    """
 
     number: str
     state: str
@@ -69,6 +73,8 @@ class TicketSummaryOut(BaseModel):
     department: NamedOut | None
     handler: StaffRefOut | None
     received_at: str
+    deadline: str = Field(description="办理时限（最后一天）：2026-12-11（周五）24时前")
+    due_at: str = Field(description="办理时限的时刻（次日 00:00，+08:00），同 deadline_at")
     deadline_at: str
     due_date: str
     deadline_provisional: bool
