@@ -45,6 +45,7 @@ from hub.consumers import Liveness
 from hub.inbound import accept_reply
 from hub.optouts import opt_out_address
 from hub.receipts import apply_receipts, park_unmatched
+from hub.safe_text import storable_text
 from hub.vocab import ChannelName
 from hub.web.webhooks.context import WebhookContext, require_allowed_source, require_path_secret
 from hub.web.webhooks.payloads import PayloadError, ascii_digits, load_json
@@ -123,8 +124,13 @@ def router(ctx: WebhookContext) -> APIRouter:
 
 
 def is_unsubscribe(text: str) -> bool:
-    """R, TD or 退订 alone, after NFKC (full-width ＴＤ), stripping and case folding."""
-    return unicodedata.normalize("NFKC", text).strip().casefold() in UNSUBSCRIBE_WORDS
+    """R, TD or 退订 alone, after NFKC (full-width ＴＤ), stripping and case folding.
+
+    Read as ``accept_reply`` stores it (control characters dropped): ``T\\x00D`` is listed
+    as TD, so it opts out as TD does.
+    """
+    words = unicodedata.normalize("NFKC", storable_text(text)).strip().casefold()
+    return words in UNSUBSCRIBE_WORDS
 
 
 # --- parsing (pure) -----------------------------------------------------------------------------
