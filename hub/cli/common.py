@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import typer
@@ -17,6 +17,8 @@ from hub.clock import Clock, SystemClock
 from hub.config import Settings, load_settings
 from hub.errors import UsageError
 from hub.logs import configure_logging
+from hub.runtime import open_database
+from hub.store.db import Database
 
 T = TypeVar("T")
 
@@ -47,6 +49,17 @@ def clock_from(ctx: typer.Context) -> Clock:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def with_database(ctx: typer.Context, act: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the configured database, run ``act`` on it, close it, and return what it gave."""
+    settings = settings_from(ctx)
+
+    async def run() -> T:
+        async with open_database(settings) as db:
+            return await act(db)
+
+    return run_async(run())
 
 
 def print_json(data: Any) -> None:

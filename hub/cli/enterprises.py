@@ -7,13 +7,12 @@ an object). ``show`` of an unknown USCC exits 1 naming it; a malformed one is a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from hub.audience import parse_audience
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.cli.common import out, print_json, print_table, settings_from, with_database
 from hub.errors import NotFoundError, UsageError
 from hub.identifiers import normalize_uscc
 from hub.queries.registry import (
@@ -24,11 +23,8 @@ from hub.queries.registry import (
     list_officers,
 )
 from hub.queries.scope import Visibility
-from hub.runtime import open_database
-from hub.store.db import Database
 from hub.vocab import LabelledEnum, MessageStatus, TicketState, Tier
 
-T = TypeVar("T")
 JSON_OPTION = typer.Option(False, "--json", help="print JSON")
 # The console operator sees every enterprise, with numbers masked as in the other lists.
 _CONSOLE = Visibility.everything()
@@ -45,16 +41,6 @@ def register(app: typer.Typer) -> None:
     enterprises_app.command("show")(enterprises_show)
     officers_app.command("list")(officers_list)
     departments_app.command("list")(departments_list)
-
-
-def _with_db(ctx: typer.Context, act: Callable[[Database], Awaitable[T]]) -> T:
-    settings = settings_from(ctx)
-
-    async def run() -> T:
-        async with open_database(settings) as db:
-            return await act(db)
-
-    return run_async(run())
 
 
 def _text(value: str | None) -> str | None:
@@ -90,7 +76,7 @@ def enterprises_list(
         limit=limit,
     )
     tz = settings_from(ctx).hub.tz
-    rows = _with_db(ctx, lambda db: list_enterprises(db, wanted, _CONSOLE, tz=tz))
+    rows = with_database(ctx, lambda db: list_enterprises(db, wanted, _CONSOLE, tz=tz))
     if as_json:
         print_json(rows)
         return
@@ -119,8 +105,9 @@ def enterprises_show(
     except ValueError as exc:
         raise UsageError(f"统一社会信用代码“{uscc}”无效：{exc}") from None
     tz = settings_from(ctx).hub.tz
-    dossier = _with_db(ctx, lambda db: enterprise_dossier(db, code, _CONSOLE, tz=tz,
-                                                           recent=recent))  # fmt: skip
+    dossier = with_database(
+        ctx, lambda db: enterprise_dossier(db, code, _CONSOLE, tz=tz, recent=recent)
+    )
     if dossier is None:
         raise NotFoundError(f"没有统一社会信用代码为 {code} 的企业")
     if as_json:
@@ -196,7 +183,7 @@ def officers_list(
 ) -> None:
     """列出联络员（按工号），含所属部门和联络的企业数。"""
     code = (_text(department) or "").upper() or None
-    rows = _with_db(
+    rows = with_database(
         ctx, lambda db: list_officers(db, _CONSOLE, region=_text(region), department_code=code)
     )
     if as_json:
@@ -215,7 +202,7 @@ def officers_list(
 
 def departments_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """列出部门：负责的行业、负责人、工作人员、在岗承办人、企业数和未办结工单。"""
-    rows = _with_db(ctx, lambda db: list_departments(db, _CONSOLE))
+    rows = with_database(ctx, lambda db: list_departments(db, _CONSOLE))
     if as_json:
         print_json(rows)
         return

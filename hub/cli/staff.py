@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import typer
 
-from hub.cli.common import err, out, print_json, print_table, run_async, settings_from
+from hub.cli.common import err, out, print_json, print_table, with_database
 from hub.clock import SystemClock
 from hub.errors import UsageError
-from hub.runtime import open_database
 from hub.staff import (
     NewStaff,
     StaffRole,
@@ -21,9 +17,7 @@ from hub.staff import (
     revoke_token,
     set_absent,
 )
-from hub.store.db import Database
 
-T = TypeVar("T")
 ACTOR = "cli"
 
 
@@ -35,16 +29,6 @@ def register(app: typer.Typer) -> None:
     staff_app.command("revoke")(revoke)
     staff_app.command("list")(staff_list)
     staff_app.command("absent")(absent)
-
-
-def _with_db(ctx: typer.Context, act: Callable[[Database], Awaitable[T]]) -> T:
-    settings = settings_from(ctx)
-
-    async def run() -> T:
-        async with open_database(settings) as db:
-            return await act(db)
-
-    return run_async(run())
 
 
 def add(
@@ -65,7 +49,7 @@ def add(
         raise UsageError(f"未知的角色“{role}”（可选：{StaffRole.choices()}）") from None
     assert isinstance(staff_role, StaffRole)
     new = NewStaff(username, name, staff_role, department, district, mobile, wecom_userid)
-    view = _with_db(ctx, lambda db: add_staff(db, SystemClock(), new, actor=ACTOR))
+    view = with_database(ctx, lambda db: add_staff(db, SystemClock(), new, actor=ACTOR))
     if as_json:
         print_json(view.as_dict())
         return
@@ -78,7 +62,7 @@ def token(
     username: str = typer.Argument(..., help="the staff member's username"),
 ) -> None:
     """签发新的 API 令牌并只显示这一次；该账号原有的令牌立即失效。"""
-    issued = _with_db(ctx, lambda db: issue_token(db, SystemClock(), username, actor=ACTOR))
+    issued = with_database(ctx, lambda db: issue_token(db, SystemClock(), username, actor=ACTOR))
     # The token alone on stdout, so `TOKEN=$(hub staff token NAME)` captures it.
     print(issued)
     err.print(f"{username} 的新令牌只显示这一次，请妥善保存；原有令牌已失效。")
@@ -89,7 +73,7 @@ def revoke(
     username: str = typer.Argument(..., help="the staff member's username"),
 ) -> None:
     """撤销工作人员的 API 令牌。"""
-    had = _with_db(ctx, lambda db: revoke_token(db, SystemClock(), username, actor=ACTOR))
+    had = with_database(ctx, lambda db: revoke_token(db, SystemClock(), username, actor=ACTOR))
     out.print(f"已撤销 {username} 的令牌" if had else f"{username} 没有有效的令牌")
 
 
@@ -98,7 +82,7 @@ def staff_list(
     as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
 ) -> None:
     """列出工作人员（令牌只显示是否已签发）。"""
-    views: list[StaffView] = _with_db(ctx, list_staff)
+    views: list[StaffView] = with_database(ctx, list_staff)
     items = [v.as_dict() for v in views]
     if as_json:
         print_json(items)
@@ -120,7 +104,7 @@ def absent(
     back: bool = typer.Option(False, "--back", help="back at work: takes tickets again"),
 ) -> None:
     """标记请假（轮流分派时跳过）或用 --back 标记回岗。"""
-    changed = _with_db(
+    changed = with_database(
         ctx, lambda db: set_absent(db, SystemClock(), username, not back, actor=ACTOR)
     )
     state = "已回岗，恢复轮流分派" if back else "已标记请假，轮流分派时跳过"
