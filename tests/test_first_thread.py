@@ -30,6 +30,7 @@ import pytest
 
 from hub.cli import main
 from hub.clock import SHANGHAI, FixedClock
+from hub.demo_data import demo_enterprises
 from tests.wall_clock import NEVER_QUIET
 
 README_SEND = ["send", "notice", "--audience", "tier=key,industry=制造业",
@@ -164,6 +165,44 @@ def test_metrics_count_what_the_dispatcher_sent(running_hub: tuple[Path, str]) -
     assert 'hub_send_outcomes_total{channel="sandbox",outcome="sent"}' in text
 
 
+README_REPLY = "厂房消防验收一直没有批下来，请帮忙催办"
+
+
+def reply_and_read_the_ack(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
+    """The README's reply step: a demo contact answers by SMS; the ticket it opens, and the
+    text of its acknowledgement in the sandbox inbox (the hub answers at once at any hour).
+
+    The reply takes the wall clock (no ``clock=``): the hub process decides on its own clock
+    whether the contact is still waiting, and a reply stamped 22:00 read at 10:00 is not.
+    """
+    first = next(demo_enterprises(40))
+    mobile = first["mobile"]
+    capsys.readouterr()
+    assert main(["--config", str(config), "sandbox", "reply", mobile, README_REPLY]) == 0
+    assert "已收到" in capsys.readouterr().out
+    deadline = time.monotonic() + 30
+    while True:
+        assert main(["--config", str(config), "sandbox", "inbox", mobile, "--json"]) == 0
+        inbox = json.loads(capsys.readouterr().out)
+        acks = [m for m in inbox if m["kind"] == "ticket_ack"]
+        if acks or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert main(["--config", str(config), "tickets", "list", "--json"]) == 0
+    tickets = json.loads(capsys.readouterr().out)
+    assert len(tickets) == 1, tickets
+    assert acks, f"no ticket_ack in the sandbox inbox of the replying contact: {inbox}"
+    return tickets[0], acks[0]["body"]
+
+
+def assert_the_reply_became_an_assigned_ticket(ticket: dict, ack: str) -> None:
+    assert ticket["subject"] == README_REPLY
+    assert ticket["handler"], "hub demo's staff take the ticket (round-robin)"
+    assert ticket["deadline"].endswith("24时前")
+    assert f"编号{ticket['number']}" in ack
+    assert "办理时限" in ack
+
+
 def today_in_shanghai_at(hour: int) -> datetime:
     """``hour`` o'clock of the wall clock's date in Shanghai."""
     return datetime.combine(datetime.now(SHANGHAI).date(), day_time(hour), tzinfo=SHANGHAI)
@@ -213,6 +252,8 @@ def test_readme_thread_at_22_00_says_held_why_and_when_at_every_step(
                                "count": n}]  # fmt: skip
     assert dry["nothing_sent"] == [f"{n} 条跳过：24 小时内已向该联系人发送过相同内容"]
 
+    assert_the_reply_became_an_assigned_ticket(*reply_and_read_the_ack(config, capsys))
+
 
 def test_readme_thread_in_the_day_is_sent(
     hub_with_quiet_hours: Path, capsys: pytest.CaptureFixture[str]
@@ -229,3 +270,5 @@ def test_readme_thread_in_the_day_is_sent(
     assert n >= 1
     assert [(m["status"], m["reason"]) for m in messages] == [("sent", None)] * n
     assert f"最终：已发送 {n}，免打扰暂缓 0，排队 0" in said
+
+    assert_the_reply_became_an_assigned_ticket(*reply_and_read_the_ack(config, capsys))
