@@ -1,10 +1,11 @@
 """Which stream consumers are alive, and taking over the entries of those that are not.
 
-Each dispatcher heartbeats a key with a TTL (:meth:`Liveness.beat`); a process that dies stops
-beating and its key expires within :data:`HEARTBEAT_TTL_S`. A starting (or running) worker then
-finds the dead consumer's pending entries at once — its consumer is in the group with entries
-and no heartbeat — instead of waiting ``reclaim_idle_seconds`` for them to look idle
-(:meth:`Liveness.take_over_dead`).
+Each worker process heartbeats a key with a TTL under its consumer name (:meth:`Liveness.beat`,
+:func:`keep_beating`: the dispatcher, and the inbound worker beside it); a process that dies
+stops beating and its key expires within :data:`HEARTBEAT_TTL_S`. A starting (or running)
+worker then finds the dead consumer's pending entries at once — its consumer is in the group
+with entries and no heartbeat — instead of waiting ``reclaim_idle_seconds`` for them to look
+idle (:meth:`Liveness.take_over_dead`), on the outbound streams and the inbound stream alike.
 
 The same beat notices when Redis lost the hub's data (a ``FLUSHALL``, a restart without
 persistence): the epoch key, set once with its creation time, is gone. For one TTL after a new
@@ -16,10 +17,13 @@ Time comes from the injected clock; key names from :class:`hub.keys.RedisKeys`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import structlog
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -32,8 +36,24 @@ from hub.redis_server import redis_errors
 HEARTBEAT_TTL_S: Final = 10.0
 #: How often a worker beats.
 HEARTBEAT_EVERY_S: Final = 1.0
+
+log = structlog.get_logger(__name__)
 # Pending entries read (XPENDING) and claimed (XCLAIM) per round trip.
 _PAGE: Final = 1_000
+
+
+async def keep_beating(stop: asyncio.Event, beat: Callable[[], Awaitable[object]]) -> None:
+    """Call ``beat`` every :data:`HEARTBEAT_EVERY_S` until ``stop`` is set: a task of its own,
+    never behind a batch. A failed beat (Redis away for a moment) is logged and tried again."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY_S)
+        try:
+            await beat()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("heartbeat failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +72,20 @@ class Liveness:
         self._keys = keys
         self._clock = clock
 
-    async def beat(self, consumer: str) -> Beat:
-        """Mark ``consumer`` alive for :data:`HEARTBEAT_TTL_S`; say whether the epoch was new."""
+    async def beat(self, consumer: str, *, epoch: bool = True) -> Beat:
+        """Mark ``consumer`` alive for :data:`HEARTBEAT_TTL_S`; say whether the epoch was new.
+
+        ``epoch=False`` leaves the epoch alone (the inbound worker's beat): a new epoch is
+        news for the dispatcher, which rebuilds the outbox, and only the first beat to set the
+        key hears it."""
         now = self._clock.now().timestamp()
         with redis_errors("heartbeat"):
             pipe = self._redis.pipeline(transaction=False)
             pipe.set(self._keys.consumer_alive(consumer), repr(now), px=int(HEARTBEAT_TTL_S * 1000))
-            pipe.set(self._keys.redis_epoch(), repr(now), nx=True)
-            _alive, created = await pipe.execute()
-        return Beat(new_epoch=bool(created))
+            if epoch:
+                pipe.set(self._keys.redis_epoch(), repr(now), nx=True)
+            _alive, *created = await pipe.execute()
+        return Beat(new_epoch=bool(created and created[0]))
 
     async def stop(self, consumer: str) -> None:
         """A clean shutdown: the heartbeat goes at once (its entries were acknowledged)."""

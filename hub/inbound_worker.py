@@ -11,8 +11,16 @@ nothing, a crash after it (before the ack) finds ``classified_at`` set on the re
 applies nothing twice. The answers' Message rows are enqueued after the commit (a lost
 enqueue is picked up by the outbox reconciler), and the stream entries acked last.
 
-Entries a crashed worker claimed and never acked are taken over with
-:meth:`hub.queue.Queue.reclaim_stale_inbound` once idle for ``reclaim_idle_ms``.
+Entries a crashed worker claimed and never acked are taken over as the dispatcher takes over
+its streams (:mod:`hub.consumers`): the worker heartbeats under its consumer name, and every
+:data:`hub.consumers.HEARTBEAT_EVERY_S` takes every pending entry of consumers whose heartbeat
+expired (:meth:`InboundWorker.take_over_dead`), so a started worker handles a killed one's
+replies within :data:`hub.consumers.HEARTBEAT_TTL_S`; at start it first handles what an earlier
+process of its own name left pending (a restarted container: same host name and pid). A live
+but stuck consumer's entries are taken once idle for ``reclaim_idle_ms``
+(:meth:`hub.queue.Queue.reclaim_stale_inbound`). The beat never deletes the heartbeat at a
+clean stop and never watches the epoch: the dispatcher of the same process shares the name
+and does both (a heartbeat gone while it is still sending would look like a dead worker).
 
 A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
 transition) has its savepoint rolled back and is recorded as classified with the error in its
@@ -38,7 +46,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.classify import Classification
 from hub.clock import Clock
+from hub.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
 from hub.errors import QueueError, StorageError
+from hub.keys import RedisKeys
 from hub.notify import NotifyResult, enqueue_notified
 from hub.queue import InboundEntry, Queue
 from hub.reply_answers import Answerer
@@ -99,6 +109,7 @@ class InboundWorker:
         self.reclaim_idle_ms = reclaim_idle_ms
         #: Replies per write transaction (each in its own savepoint).
         self.per_transaction = per_transaction
+        self.liveness = Liveness(queue.redis, queue.keys, clock)
 
     @classmethod
     def from_components(cls, hub: Components, *, consumer: str) -> InboundWorker:
@@ -113,9 +124,23 @@ class InboundWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and handle batches; the batch in hand is finished before returning."""
-        last_reclaim = 0.0
+        async with asyncio.TaskGroup() as group:
+            heartbeat = group.create_task(keep_beating(stop, self.beat))
+            await self._work(stop)
+            heartbeat.cancel()
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        started = False
+        last_reclaim = last_takeover = 0.0
         while not stop.is_set():
             try:
+                if not started:  # alive before the first read, and what we left first
+                    await self.beat()
+                    await self.take_over_own()
+                    started = True
+                if time.monotonic() - last_takeover >= HEARTBEAT_EVERY_S:
+                    last_takeover = time.monotonic()
+                    await self.take_over_dead()
                 if time.monotonic() - last_reclaim >= self.reclaim_idle_ms / 2000:
                     last_reclaim = time.monotonic()
                     await self.reclaim_once()
@@ -124,6 +149,37 @@ class InboundWorker:
                 log.warning("inbound worker pass failed, retrying", error=str(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def beat(self) -> None:
+        """This worker's heartbeat (see the module docstring for what it leaves alone)."""
+        await self.liveness.beat(self.consumer, epoch=False)
+
+    async def take_over_dead(self) -> list[Processed]:
+        """Take over and handle every pending entry of consumers with no heartbeat, whatever
+        its idle time, a batch at a time."""
+        done: list[Processed] = []
+        stream = self.queue.keys.inbound_stream()
+        while True:
+            taken = await self.liveness.take_over_dead(
+                stream, RedisKeys.INBOUND_GROUP, self.consumer, limit=self.batch_size
+            )
+            if not taken:
+                return done
+            log.warning("took over a dead worker's replies", count=len(taken))
+            done.extend(await self.handle(Queue.inbound_entries(stream, taken)))
+
+    async def take_over_own(self) -> list[Processed]:
+        """Handle the entries an earlier process of this consumer name left pending (a
+        restarted container has the same host name and pid); before reading anything new."""
+        done: list[Processed] = []
+        stream = self.queue.keys.inbound_stream()
+        while True:
+            taken = await self.liveness.take_over_own(
+                stream, RedisKeys.INBOUND_GROUP, self.consumer, limit=self.batch_size
+            )
+            if not taken:
+                return done
+            done.extend(await self.handle(Queue.inbound_entries(stream, taken)))
 
     async def run_once(self, *, block_ms: int | None = None) -> list[Processed]:
         """Claim up to one batch of new entries (waiting ``block_ms``) and handle it."""

@@ -203,6 +203,11 @@ class Queue:
         """Outbound entries from (entry id, fields) pairs as XCLAIM answers them."""
         return [StreamEntry(*_item(stream, entry)) for entry in raw]
 
+    @staticmethod
+    def inbound_entries(stream: str, raw: Sequence[Any]) -> list[InboundEntry]:
+        """Inbound entries from (entry id, fields) pairs as XCLAIM answers them."""
+        return [InboundEntry(*_item(stream, entry)) for entry in raw]
+
     async def waiting_ids(self, channel: str) -> set[int]:
         """Every message id Redis holds for ``channel``: on its stream (new or pending; acked
         entries are deleted) or in its retry set. The reconciler re-enqueues only rows that

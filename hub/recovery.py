@@ -20,12 +20,11 @@ sends whose outcome is unknown before anything is resent (:mod:`hub.unknown_send
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 import structlog
 
-from hub.consumers import HEARTBEAT_EVERY_S
+from hub.consumers import keep_beating
 from hub.outbox import requeue_lost
 
 if TYPE_CHECKING:
@@ -49,15 +48,7 @@ class Recovery:
         log.warning("redis held none of the hub's data: outbox re-enqueued", count=count)
 
     async def heartbeat(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), HEARTBEAT_EVERY_S)
-            try:
-                await self.beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis away for a moment: beat again next time
-                log.exception("heartbeat failed")
+        await keep_beating(stop, self.beat)
 
     async def take_over_dead(self, channel: str) -> int:
         """Take over and process every pending entry of consumers with no heartbeat."""

@@ -216,7 +216,11 @@ def _accept_questions(config: Path, db_file: Path) -> int:
 def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
     write_config: Callable[..., Path],
 ) -> None:
-    config = write_config(**DRILL)
+    # Idle reclaim ten minutes away: the survivor takes the victim's replies over because its
+    # heartbeat expired (~10 s), not because they looked idle.
+    config = write_config(
+        **{**DRILL, "dispatch": {**DRILL["dispatch"], "reclaim_idle_seconds": 600}}
+    )
     assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     db_file = Path(settings["hub"]["data_dir"]) / "hub.db"

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from hub.clock import SHANGHAI, FixedClock
+from hub.consumers import HEARTBEAT_TTL_S, Liveness
 from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
 from hub.quiet_hours import QUIET_EXEMPT_UNTIL
@@ -360,6 +361,78 @@ async def test_the_worker_runs_until_stopped_and_reclaims_what_a_dead_worker_lef
     stored = await loop.stored(reply_id)
     assert stored.ticket_id is not None
     assert stored.classified_at == clock.now()  # the injected clock stamped it
+
+
+async def _run_until_classified(loop: Loop, reply_id: int) -> None:
+    """Run the worker (as `hub worker` does) until the reply is classified, or ~4 s."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.worker.run(stop))
+    for _ in range(200):
+        if (await loop.stored(reply_id)).classified_at is not None:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def _epoch_settled(redis: Redis, keys: RedisKeys, clock: FixedClock) -> None:
+    """A dispatcher of the deployment beat a heartbeat's lifetime ago: heartbeats count."""
+    await Liveness(redis, keys, clock).beat("dispatcher-1")
+    clock.advance(timedelta(seconds=HEARTBEAT_TTL_S + 1))
+
+
+async def _pending_by_consumer(redis: Redis, keys: RedisKeys) -> dict[str, int]:
+    consumers = await redis.xinfo_consumers(keys.inbound_stream(), RedisKeys.INBOUND_GROUP)
+    return {str(c["name"]): int(c["pending"]) for c in consumers}
+
+
+async def test_a_started_worker_takes_a_dead_workers_replies_at_once(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    # Idle reclaim ten minutes away: only the dead worker's missing heartbeat can hand over.
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=600_000)
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.queue.claim_inbound("dead-1", 10, None)  # claimed, then SIGKILLed: no heartbeat
+    await _epoch_settled(redis_client, redis_keys, clock)
+
+    await _run_until_classified(loop, reply_id)
+
+    assert (await loop.stored(reply_id)).ticket_id is not None
+    assert await loop.count(Ticket) == 1
+    assert "dead-1" not in await _pending_by_consumer(redis_client, redis_keys)  # gone
+    pending = await redis_client.xpending(redis_keys.inbound_stream(), RedisKeys.INBOUND_GROUP)
+    assert pending["pending"] == 0
+
+
+async def test_a_live_workers_replies_are_left_to_it(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=600_000)
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.queue.claim_inbound("busy-2", 10, None)
+    await _epoch_settled(redis_client, redis_keys, clock)
+    await Liveness(redis_client, redis_keys, clock).beat("busy-2", epoch=False)
+
+    assert await loop.worker.take_over_dead() == []
+    assert (await loop.stored(reply_id)).classified_at is None
+    assert (await _pending_by_consumer(redis_client, redis_keys))["busy-2"] == 1
+
+
+async def test_a_restarted_worker_of_the_same_name_handles_what_it_left(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    # A container restarts with the same host name and pid: its heartbeat looks alive and
+    # XREADGROUP never hands back its own pending entries.
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=600_000)
+    reply_id = await loop.reply("企业用地手续办理遇到困难，需要协调")
+    await loop.queue.claim_inbound(loop.worker.consumer, 10, None)
+    await _epoch_settled(redis_client, redis_keys, clock)
+
+    await _run_until_classified(loop, reply_id)
+
+    assert (await loop.stored(reply_id)).ticket_id is not None
+    pending = await redis_client.xpending(redis_keys.inbound_stream(), RedisKeys.INBOUND_GROUP)
+    assert pending["pending"] == 0
 
 
 class _Exploding(ReplyApplier):
