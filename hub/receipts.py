@@ -18,7 +18,9 @@ of a ``SendSms``) matches one by id, for the same number:
 - a send left ``sending`` by a worker whose heartbeat is gone (:mod:`hub.unknown_sends`): the
   provider took it, so it is settled as the receipt says, with its id, and never resent.
   While the worker is alive the receipt is parked like any that outran its send: the worker
-  records its own answer, and would overwrite a state set under it.
+  records its own answer, and would overwrite a state set under it;
+- such a send given up (``dead``: the status query never answered): settled the same way,
+  and its dead letter removed, so no operator resends what was delivered.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from channels.base import DeliveryReceipt
 from hub.clock import Clock
 from hub.consumers import Liveness
 from hub.keys import RedisKeys
+from hub.queue import Queue
 from hub.store.db import Database
 from hub.store.models import Message
-from hub.unknown_sends import Orphan, owner_of, settle, taken
+from hub.unknown_sends import Orphan, given_up, owner_of, settle, taken
 from hub.vocab import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -60,19 +63,21 @@ class ReceiptOutcome:
 
 async def apply_receipts(
     db: Database, clock: Clock, receipts: Sequence[DeliveryReceipt],
-    *, liveness: Liveness | None = None,
+    *, queue: Queue | None = None,
 ) -> ReceiptOutcome:  # fmt: skip
     """Set ``delivered`` / ``failed`` for every receipt whose message is known; one transaction.
 
     A receipt that names its message (:attr:`DeliveryReceipt.message_id`, for the same number)
-    also matches a message with no provider id on record: one the status query found, and —
-    when ``liveness`` says its worker is gone — a send left ``sending`` (module docstring)."""
+    also matches a message with no provider id on record: one the status query found, and,
+    given the ``queue`` (the heartbeats, the dead letters), a send whose outcome is unknown
+    (module docstring)."""
     if not receipts:
         return ReceiptOutcome(0, 0, [])
-    named = await _named(db, liveness, receipts)
+    named = await _named(db, queue, clock, receipts)
     now = clock.now()
     applied = already = 0
     unmatched: list[DeliveryReceipt] = []
+    revived: list[_Named] = []
     async with db.write() as session:
         for receipt in receipts:
             row = (
@@ -91,6 +96,8 @@ async def apply_receipts(
                     already += 1
                 elif await _settle_named(session, match, receipt, now):
                     applied += 1
+                    if match.status is MessageStatus.DEAD:
+                        revived.append(match)
                 else:
                     unmatched.append(receipt)  # its worker is alive, or it moved on meanwhile
                 continue
@@ -101,6 +108,9 @@ async def apply_receipts(
                 sa.update(_MESSAGE).where(_MESSAGE.c.id == row.id).values(_final(receipt, now))
             )
             applied += 1
+    if queue is not None:  # after the commit: a dead letter left behind names a settled row
+        for match in revived:
+            await queue.forget_dead(match.channel, [match.id])
     return ReceiptOutcome(applied, already, unmatched)
 
 
@@ -124,12 +134,13 @@ class _Named:
     reason: str | None
     since: datetime
     attempts: int
-    #: ``sending`` and its owner has no heartbeat: the send's outcome is unknown.
-    orphaned: bool
+    #: Its send's outcome is unknown: ``sending`` and its owner has no heartbeat, or ``dead``
+    #: because the status query never answered (:func:`hub.unknown_sends.given_up`).
+    unknown: bool
 
 
 async def _named(
-    db: Database, liveness: Liveness | None, receipts: Sequence[DeliveryReceipt]
+    db: Database, queue: Queue | None, clock: Clock, receipts: Sequence[DeliveryReceipt]
 ) -> dict[int, _Named]:
     """The messages receipts name by id that carry no provider id, read before the write
     transaction so that the heartbeats are asked without holding the database's write lock."""
@@ -145,15 +156,18 @@ async def _named(
     owners = {owner_of(r.status_reason) for r in rows if r.status is MessageStatus.SENDING}
     known = {o for o in owners if o is not None}
     # Without heartbeats to ask, every owner counts as alive: nothing is settled behind it.
+    liveness = Liveness(queue.redis, queue.keys, clock) if queue is not None else None
     alive = await liveness.alive(known) if liveness is not None else known
 
-    def orphaned(status: MessageStatus, reason: str | None) -> bool:
+    def unknown(status: MessageStatus, reason: str | None) -> bool:
+        if status is MessageStatus.DEAD:  # its dead letter goes with it: needs the queue
+            return queue is not None and given_up(reason)
         owner = owner_of(reason)
         return status is MessageStatus.SENDING and owner is not None and owner not in alive
 
     named: dict[int, _Named] = {}
     for r in rows:
-        lost = orphaned(r.status, r.status_reason)
+        lost = unknown(r.status, r.status_reason)
         named[r.id] = _Named(r.id, r.status, r.address, r.channel.value, r.status_reason,
                              r.updated_at, r.attempts, lost)  # fmt: skip
     return named
@@ -174,7 +188,7 @@ async def _settle_named(
             .values(_final(receipt, now) | {"provider_message_id": receipt.provider_message_id})
         )
         return bool(cast(Any, updated).rowcount == 1)
-    if not named.orphaned:  # a live worker's send: its own answer is on the way
+    if not named.unknown:  # a live worker's send: its own answer is on the way
         return False
     orphan = Orphan(named.id, named.address, named.since, named.attempts, named.reason)
     values, attempt = taken(
@@ -182,7 +196,7 @@ async def _settle_named(
         provider_message_id=receipt.provider_message_id, delivered=receipt.delivered,
         detail=f"{receipt.error_code} {receipt.detail}", delivered_at=receipt.at,
     )  # fmt: skip
-    if not await settle(session, orphan, values, attempt):
+    if not await settle(session, orphan, values, attempt, status=named.status):
         return False
     log.warning("unknown send settled by its receipt", message_id=named.id,
                 provider=receipt.provider, delivered=receipt.delivered)  # fmt: skip
@@ -207,8 +221,8 @@ async def retry_parked(db: Database, redis: Redis, keys: RedisKeys, clock: Clock
     if not entries:
         return 0
     receipts = {raw: _decode(raw) for raw, _ in entries}
-    liveness = Liveness(redis, keys, clock)
-    outcome = await apply_receipts(db, clock, list(receipts.values()), liveness=liveness)
+    queue = Queue(redis, keys, clock=clock)
+    outcome = await apply_receipts(db, clock, list(receipts.values()), queue=queue)
     still = {id(r) for r in outcome.unmatched}
     cutoff = clock.now().timestamp() - PARK_SECONDS
     done = [raw for raw, r in receipts.items() if id(r) not in still]

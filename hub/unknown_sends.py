@@ -19,8 +19,9 @@ nor Aliyun dedupes a repeated ``SendSms``. Such a row is never sent again blind:
   resent while unknown (``hub_resent_while_unknown_total``, and a line in
   ``hub messages list``), its attempt marked :data:`RESENT_UNKNOWN`;
 - a receipt that names the message settles it the same way, taken (:func:`taken`, from
-  :func:`hub.receipts.apply_receipts`) once its owner's heartbeat is gone: Aliyun's report
-  echoes the ``OutId`` as ``out_id``. Tencent's status callback carries only ``sid`` (the
+  :func:`hub.receipts.apply_receipts`) once its owner's heartbeat is gone, or after it was
+  given up (its dead letter goes too: nothing is left for an operator to resend): Aliyun's
+  report echoes the ``OutId`` as ``out_id``. Tencent's status callback carries only ``sid`` (the
   ``SerialNo`` the dead worker never recorded), the number and the status — no
   ``SessionContext`` — so its receipt waits, parked, for the status query, which reads the
   same report with its ``SessionContext``: the query asks every :data:`RECHECK_SECONDS` while
@@ -74,6 +75,7 @@ GIVEN_UP: Final = "UnknownGivenUp"
 
 _OWNER_OPEN, _OWNER_CLOSE = "发送中（", "）"
 _DIED: Final = "工作进程在调用服务商时中断"
+_GIVEN_UP: Final = "发送结果无法确认"
 
 
 def owner_reason(consumer: str) -> str:
@@ -124,17 +126,25 @@ def taken(
     return values, attempt
 
 
+def given_up(reason: str | None) -> bool:
+    """Whether a ``dead`` row's reason is the one :data:`GIVE_UP` wrote: its send's outcome was
+    never known, and a receipt that names it settles it."""
+    return bool(reason) and str(reason).startswith(_GIVEN_UP + "：")
+
+
 async def settle(
-    session: AsyncSession, orphan: Orphan, values: dict[str, Any], attempt: dict[str, Any]
-) -> bool:
-    """Record one resolution: a conditional UPDATE on (id, ``sending``, the old owner) and its
-    attempt. False when the row had moved on (another worker, or a receipt, resolved it)."""
+    session: AsyncSession, orphan: Orphan, values: dict[str, Any], attempt: dict[str, Any],
+    *, status: MessageStatus = MessageStatus.SENDING,
+) -> bool:  # fmt: skip
+    """Record one resolution: a conditional UPDATE on (id, ``status``, its reason: the old
+    owner, or why it was given up) and its attempt. False when the row had moved on (another
+    worker, or a receipt, resolved it)."""
     m = _MESSAGE.c
     updated = await session.execute(
         sa.update(_MESSAGE)
         .where(
             m.id == orphan.id,
-            sa.cast(m.status, sa.String) == MessageStatus.SENDING.value,
+            sa.cast(m.status, sa.String) == status.value,
             m.status_reason == orphan.reason
             if orphan.reason is not None
             else m.status_reason.is_(None),
@@ -262,7 +272,7 @@ class UnknownSends:
             return None, attempt
         minutes = int(GIVE_UP.total_seconds() // 60)
         reason = (
-            f"发送结果无法确认：{died}，{minutes} 分钟内状态查询无结果（{answer.detail}）；"
+            f"{_GIVEN_UP}：{died}，{minutes} 分钟内状态查询无结果（{answer.detail}）；"
             "为免重复未重发，请核实后处理"
         )
         attempt |= {"outcome": "failed", "error_code": GIVEN_UP, "error_detail": reason}

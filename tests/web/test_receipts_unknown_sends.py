@@ -26,7 +26,7 @@ from hub.keys import RedisKeys
 from hub.receipts import retry_parked
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.unknown_sends import TAKEN
+from hub.unknown_sends import GIVE_UP, TAKEN
 from hub.vocab import MessageStatus
 from tests.pipeline import Hub, build, notice, setup
 from tests.seed import seed_registry
@@ -149,6 +149,36 @@ async def test_a_report_matches_by_out_id_a_send_the_status_query_found_without_
     late = sms_report("78^0", number, str(message_id), success=False, err_code="UNKNOWN")
     assert (await post(app, url("report"), [late])).json() == ANSWER
     assert (await _row(db, message_id)).status is MessageStatus.DELIVERED
+    assert channel.sent == []
+
+
+async def test_a_report_naming_a_send_given_up_as_unknowable_settles_it_and_clears_its_dead_letter(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+    write_config: Callable[..., Path],
+) -> None:  # fmt: skip
+    # The status query never answered (Aliyun's carrier report came late): the send was given
+    # up, dead, for an operator to check. The late report is that check: no resend is needed.
+    channel = ProbedChannel()
+    hub, app, message_id, number = await _hub(
+        db, redis_client, redis_keys, clock, channel, write_config
+    )
+    await _die_mid_send(hub, "sms", [message_id])
+    channel.verdicts = {message_id: Verdict.UNKNOWN}
+    await _started(hub)
+    await hub.dispatcher.recovery.take_over_dead("sms")
+    clock.advance(GIVE_UP)
+    await hub.dispatcher.run_once("sms")
+    assert (await _row(db, message_id)).status is MessageStatus.DEAD
+    assert [d.message_id for d in await hub.queue.list_dead("sms")] == [message_id]
+
+    item = sms_report("81^0", number, str(message_id))
+    assert (await post(app, url("report"), [item])).json() == ANSWER
+
+    row = await _row(db, message_id)
+    assert (row.status, row.provider_message_id) == (MessageStatus.DELIVERED, f"81^0:{number}")
+    assert row.status_reason is None
+    assert await hub.queue.list_dead("sms") == []  # nothing left for an operator to resend
+    assert (await _attempts(db))[-1] == (message_id, "sent", TAKEN, f"81^0:{number}")
     assert channel.sent == []
 
 

@@ -41,7 +41,6 @@ from fastapi.responses import JSONResponse
 from channels.base import DeliveryReceipt, InboundReply
 from channels.sms_aliyun import OPTED_OUT_CODES, national_number, out_id_message
 from hub.clock import SHANGHAI
-from hub.consumers import Liveness
 from hub.inbound import accept_reply
 from hub.optouts import opt_out_address
 from hub.receipts import apply_receipts, park_unmatched
@@ -87,13 +86,12 @@ def router(ctx: WebhookContext) -> APIRouter:
         reports = parse_reports(await _items(request))
         refused = [r for r in reports if r.receipt.error_code in OPTED_OUT_CODES]
         others = [r.receipt for r in reports if r.receipt.error_code not in OPTED_OUT_CODES]
-        liveness = Liveness(ctx.redis, ctx.keys, ctx.clock)  # whose sends are still in flight
-        outcome = await apply_receipts(ctx.db, ctx.clock, others, liveness=liveness)
+        outcome = await apply_receipts(ctx.db, ctx.clock, others, queue=ctx.queue)
         unmatched = list(outcome.unmatched)
         for item in refused:
             # One at a time (they are rare) to know whether this report failed the message:
             # only then is the opt-out new information, never on a redelivery.
-            alone = await apply_receipts(ctx.db, ctx.clock, [item.receipt], liveness=liveness)
+            alone = await apply_receipts(ctx.db, ctx.clock, [item.receipt], queue=ctx.queue)
             unmatched.extend(alone.unmatched)
             if alone.applied:
                 await opt_out_address(
