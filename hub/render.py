@@ -265,14 +265,14 @@ class TemplateRenderer:
             spec.version_id,
         )
 
-    def _param_values(self, compiled: _Compiled, values: Mapping[str, Any]) -> list[str]:
+    def _param_values(self, compiled: _Compiled, values: dict[str, Any]) -> list[str]:
         raw: list[Any] | None = None
         if compiled.param_module is not None:
             try:
                 # The template's own context, run to the end: its ``set`` variables are the
                 # values (a TemplateModule around it would only copy them again).
                 template = compiled.param_module
-                context = template.new_context(dict(values))
+                context = template.new_context(values)
                 for _ in template.root_render_func(context):
                     pass
                 raw = [context.vars[f"{_PARAM_VAR}{i}"] for i in range(len(compiled.params))]
@@ -316,14 +316,21 @@ class TemplateRenderer:
         flat = dict(self.env.make_globals(None))
         return self.env.template_class.from_code(self.env, code, flat)
 
-    def _run(self, template: jinja2.Template, values: Mapping[str, Any]) -> str:
-        # Streamed, so a runaway output stops at the cap instead of being built first.
+    def _run(self, template: jinja2.Template, values: dict[str, Any]) -> str:
+        # Streamed, so a runaway output stops at the cap instead of being built first. The
+        # template's own generator, as Template.generate runs it, without generate's copy of
+        # the context and its generator around every chunk (a WeChat message runs five).
         cap = self.limits.max_chars * 2 + 1024  # slack for whitespace that strip() removes
         parts: list[str] = []
         size = 0
-        for chunk in template.generate(values):
-            size += len(chunk)
-            if size > cap:
-                raise RenderLimitError(f"输出超过 {self.limits.max_chars} 字上限，已中止")
-            parts.append(chunk)
+        try:
+            for chunk in template.root_render_func(template.new_context(values)):
+                size += len(chunk)
+                if size > cap:
+                    break
+                parts.append(chunk)
+        except Exception:
+            self.env.handle_exception()  # as generate: the traceback points at template lines
+        if size > cap:
+            raise RenderLimitError(f"输出超过 {self.limits.max_chars} 字上限，已中止")
         return "".join(parts).strip()

@@ -22,6 +22,11 @@ naming it, never an empty string), and caps on
 
 Time, loop steps and printed characters are counted against a budget that
 :func:`render_budget` opens for one render.
+
+Cost: these checks run on every render of every message, so the common case is cheap — plain
+text is measured by its length (no walk), a filter's inputs get a quick upper bound and the
+exact estimate only when that bound passes the cap, template text is counted with the value
+printed beside it. Every cap is the same as with the exact sums.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import wraps
@@ -38,16 +43,19 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.runtime import Macro, markup_join, str_join
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, Macro, markup_join, str_join
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from hub.render_sizes import (
     FilterArguments,
     RenderLimitError,
     args_weight,
     bounded_items,
+    filter_is_linear,
     filter_size,
     format_size,
     largest_int,
@@ -95,9 +103,12 @@ class _Budget:
     def printed(self, chars: int) -> None:
         self.printed_left -= chars
         if self.printed_left < 0:
-            raise RenderLimitError(
-                f"渲染输出（含宏与 set 块）超过 {self.limits.max_printed_chars} 字上限，已中止"
-            )
+            self.overprinted()
+
+    def overprinted(self) -> None:
+        raise RenderLimitError(
+            f"渲染输出（含宏与 set 块）超过 {self.limits.max_printed_chars} 字上限，已中止"
+        )
 
 
 # Renders are synchronous, so one budget per thread/task at a time; a ContextVar keeps
@@ -105,26 +116,45 @@ class _Budget:
 _BUDGET: ContextVar[_Budget | None] = ContextVar("hub_render_budget", default=None)
 
 
-@contextmanager
-def render_budget(limits: RenderLimits) -> Iterator[None]:
+class _BudgetScope:
+    # A plain context manager: @contextmanager's generator cost a microsecond a render.
+    __slots__ = ("limits", "token")
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+
+    def __enter__(self) -> None:
+        limits = self.limits
+        budget = _Budget(
+            _monotonic() + limits.max_seconds,
+            limits.max_loop_steps,
+            limits.max_printed_chars,
+            limits,
+        )
+        self.token = _BUDGET.set(budget)
+
+    def __exit__(self, *exc: object) -> None:
+        _BUDGET.reset(self.token)
+
+
+def render_budget(limits: RenderLimits) -> AbstractContextManager[None]:
     """Count the time, loop steps and printed text of the render inside the block."""
-    budget = _Budget(
-        time.monotonic() + limits.max_seconds,
-        limits.max_loop_steps,
-        limits.max_printed_chars,
-        limits,
-    )
-    token = _BUDGET.set(budget)
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
+    return _BudgetScope(limits)
 
 
 def _tick() -> None:
+    # Inlined Budget.tick: it runs on every call, attribute, item and operator.
     budget = _BUDGET.get()
-    if budget is not None:
+    if budget is not None and _monotonic() > budget.deadline:
         budget.tick()
+
+
+_monotonic = time.monotonic
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # a plain dict's attributes: all it has, no __dict__
+# Values that are never a lazy iterator: the common arguments skip the ABC check.
+_NOT_ITERATORS = frozenset(
+    {str, int, float, bool, type(None), dict, list, tuple, Markup, EvalContext, Context}
+)
 
 
 class _InsertGuards(NodeTransformer):
@@ -153,18 +183,26 @@ class _InsertGuards(NodeTransformer):
         # Every printed piece counts once against the render, wherever it goes: the streamed
         # body, or a buffer (macro, {% set %} block, {% filter %}, call block, self.block())
         # that is joined into one string without the streaming cap.
+        # The template's own text is counted with the first printed value (one call for
+        # both); an output of text alone is counted by a statement (_GuardedCodeGenerator).
         self.generic_visit(node)
         text = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
-        guarded: list[nodes.Expr] = [
-            c
-            if isinstance(c, nodes.TemplateData)
-            else self._guard("hub_guard_output", [c], c.lineno)
-            for c in node.nodes
-        ]
-        if text:  # the template's own text, counted in one call
-            guarded.insert(0, self._guard("hub_count_text", [nodes.Const(text)], node.lineno))
+        guarded: list[nodes.Expr] = []
+        for child in node.nodes:
+            if not isinstance(child, nodes.TemplateData):
+                args = [child, nodes.Const(text)] if text else [child]
+                child, text = self._guard("hub_guard_output", args, child.lineno), 0
+            guarded.append(child)
         node.nodes = guarded
         return node
+
+
+def _is_guard(node: nodes.Node) -> bool:
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.EnvironmentAttribute)
+        and node.node.name.startswith("hub_")
+    )
 
 
 class _GuardedCodeGenerator(CodeGenerator):
@@ -172,12 +210,41 @@ class _GuardedCodeGenerator(CodeGenerator):
         _InsertGuards(self.environment).visit(node)
         super().visit_Template(node, frame)
 
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        # Template text printed with no value beside it: counted by a statement, not by a
+        # call yielding an empty string (the text with values is counted by their guard).
+        text = 0
+        if not any(_is_guard(c) for c in node.nodes):
+            text = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
+        if text and not (frame.require_output_check and self.has_known_extends):
+            if frame.require_output_check:
+                self.writeline("if parent_template is None:")
+                self.indent()
+            self.writeline(f"environment.hub_count_text({text})")
+            if frame.require_output_check:
+                self.outdent()
+        super().visit_Output(node, frame)
+
+    # A guard returns ``str`` already: printed as it is, without Jinja's ``str(...)`` around.
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if not self._plain_guard(node, frame, finalize):
+            super()._output_child_pre(node, frame, finalize)
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if not self._plain_guard(node, frame, finalize):
+            super()._output_child_post(node, frame, finalize)
+
+    @staticmethod
+    def _plain_guard(node: nodes.Expr, frame: Frame, finalize: Any) -> bool:
+        volatile, escaping = frame.eval_ctx.volatile, frame.eval_ctx.autoescape
+        return _is_guard(node) and not volatile and not escaping and finalize.src is None
+
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
         # The inserted guards are the sandbox's own methods: called directly, not through
         # the sandboxed ``call`` hook (they run on every printed value).
-        guard = node.node
-        if isinstance(guard, nodes.EnvironmentAttribute) and guard.name.startswith("hub_"):
-            self.write(f"environment.{guard.name}(")
+        if _is_guard(node):
+            assert isinstance(node.node, nodes.EnvironmentAttribute)
+            self.write(f"environment.{node.node.name}(")
             for i, arg in enumerate(node.args):
                 self.write(", " if i else "")
                 self.visit(arg, frame)
@@ -243,8 +310,9 @@ class HubSandbox(ImmutableSandboxedEnvironment):
             # A macro's text is counted as it prints; format measures its own arguments.
             return super().call(context, obj, *args, **kwargs)
         cap = self.limits.max_value_chars
-        args = tuple(self._materialized(a) for a in args)
-        kwargs = {k: self._materialized(v) for k, v in kwargs.items()}
+        args = self._materialized_all(args)
+        if kwargs:
+            kwargs = {k: self._materialized(v) for k, v in kwargs.items()}
         owner = getattr(obj, "__self__", None)
         if isinstance(obj, types.BuiltinMethodType) and isinstance(owner, str | bytes):
             if obj.__name__ == "join" and len(args) == 1 and not kwargs:
@@ -267,6 +335,13 @@ class HubSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _tick()
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            # What Jinja does for ``enterprise.name`` (the attribute lookup fails, the key is
+            # used), without raising and catching an AttributeError on every access.
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -293,6 +368,15 @@ class HubSandbox(ImmutableSandboxedEnvironment):
     def hub_concat(self, *parts: Any) -> str:
         """``a ~ b ~ c``, refused before joining when the parts together pass the cap."""
         cap = self.limits.max_value_chars
+        chars = 0
+        for part in parts:
+            if type(part) is not str:
+                break
+            chars += len(part)
+        else:  # all plain text (the usual case): the weight is the length
+            if chars > cap:
+                raise RenderLimitError(f"拼接后的长度超过上限 {cap}")
+            return "".join(parts)
         if args_weight(parts, cap) > cap:
             raise RenderLimitError(f"拼接后的长度超过上限 {cap}")
         joined: str = (
@@ -300,23 +384,36 @@ class HubSandbox(ImmutableSandboxedEnvironment):
         )
         return joined
 
-    def hub_count_text(self, chars: int) -> str:
-        """Count the template text an output prints (inserted by the code generator)."""
+    def hub_count_text(self, chars: int) -> None:
+        """Count template text printed with no value beside it (inserted by the code generator)."""
         budget = _BUDGET.get()
         if budget is not None:
-            budget.printed(chars)
-        return ""
+            budget.printed_left -= chars
+            if budget.printed_left < 0:
+                budget.overprinted()
 
-    def hub_guard_output(self, value: Any) -> str:
-        """A printed value as text, counted against everything the render prints."""
-        cap = self.limits.max_value_chars
-        if not isinstance(value, str) and weight(value, cap) > cap:
-            raise RenderLimitError(f"输出的值长度超过上限 {cap}")
-        text = str(value)
+    def hub_guard_output(self, value: Any, text_chars: int = 0) -> str:
+        """A printed value as text, counted against everything the render prints, together
+        with the template text (``text_chars``) printed beside it."""
+        if type(value) is str:
+            text = value
+        else:
+            cap = self.limits.max_value_chars
+            if not isinstance(value, str) and weight(value, cap) > cap:
+                raise RenderLimitError(f"输出的值长度超过上限 {cap}")
+            text = str(value)
         budget = _BUDGET.get()
         if budget is not None:
-            budget.printed(len(text))
+            budget.printed_left -= len(text) + text_chars
+            if budget.printed_left < 0:
+                budget.overprinted()
         return text
+
+    def _materialized_all(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        for arg in args:
+            if type(arg) not in _NOT_ITERATORS and isinstance(arg, Iterator):
+                return tuple(self._materialized(a) for a in args)
+        return args
 
     def _materialized(self, value: Any) -> Any:
         # A generator handed on (range|map('center', 50000)) is drained only up to the cap.
@@ -327,7 +424,11 @@ class HubSandbox(ImmutableSandboxedEnvironment):
     def _checked(self, value: Any) -> Any:
         """Refuse a result over the cap (the estimates are bounds; this holds them to it)."""
         cap = self.limits.max_value_chars
-        if isinstance(value, str | bytes | list | tuple | dict) and weight(value, cap) > cap:
+        kind = type(value)
+        if kind is str or kind is bytes:  # O(1): the length is the weight
+            if len(value) > cap:
+                raise RenderLimitError(f"中间结果长度超过上限 {cap}")
+        elif isinstance(value, str | bytes | list | tuple | dict) and weight(value, cap) > cap:
             raise RenderLimitError(f"中间结果长度超过上限 {cap}")
         return value
 
@@ -365,16 +466,28 @@ class HubSandbox(ImmutableSandboxedEnvironment):
         passed = 1 if _PassArg.from_obj(func) is not None else 0  # the context Jinja passes
         arguments = FilterArguments(func, passed)
         cap = self.limits.max_value_chars
+        linear = filter_is_linear(name)
+        defaults = args_weight(arguments.defaults.values(), cap)
 
         @wraps(func)  # keeps jinja's pass_eval_context/pass_environment marker
         def capped(*args: Any, **kwargs: Any) -> Any:
             _tick()
-            args = tuple(self._materialized(a) for a in args)
-            value, params = arguments.split(args, kwargs)
-            if weight(value, cap) + args_weight(params.values(), cap) > cap:
-                raise RenderLimitError(f"过滤器 {name} 的输入长度超过上限 {cap}")
-            if filter_size(name, value, params, cap) > cap:
-                raise RenderLimitError(f"过滤器 {name} 的参数使结果超过上限 {cap}")
+            args = self._materialized_all(args)
+            given = args[passed:] if passed else args
+            # A cheap bound on the inputs first: every argument and default, plus what
+            # packing ``*args`` into a tuple and ``**kwargs`` into a dict adds to their weight
+            # (2 per item, keys, brackets). Under the cap, so is the exact input weight, and
+            # for a linear filter that is its estimate; the exact sums run only near the cap.
+            bound = defaults + args_weight(given, cap) + 2 * len(given) + 4
+            if kwargs:
+                bound += args_weight(kwargs, cap) + args_weight(kwargs.values(), cap)
+                bound += 4 * len(kwargs) + 4
+            if bound > cap or not linear:
+                value, params = arguments.split(args, kwargs)
+                if bound > cap and weight(value, cap) + args_weight(params.values(), cap) > cap:
+                    raise RenderLimitError(f"过滤器 {name} 的输入长度超过上限 {cap}")
+                if filter_size(name, value, params, cap) > cap:
+                    raise RenderLimitError(f"过滤器 {name} 的参数使结果超过上限 {cap}")
             return self._checked(func(*args, **kwargs))
 
         return capped

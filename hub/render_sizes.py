@@ -42,6 +42,19 @@ def weight(value: Any, limit: int) -> int:
     Shared items count every time they appear (printing repeats them), but are walked once,
     and the walk stops as soon as ``limit`` is passed, so this costs at most ``limit`` steps.
     """
+    kind = type(value)
+    if kind is str or kind is bytes:  # the common case, O(1): no walk, no closure
+        return min(len(value), limit + 1)
+    if kind is list or kind is tuple:  # a list of plain text (tags): the walk below, inlined
+        total = 2
+        for item in value:
+            if type(item) is not str:
+                break
+            total += len(item) + 2
+            if total > limit:
+                return limit + 1
+        else:
+            return total
     seen: dict[int, int] = {}
 
     def measure(item: Any) -> int:
@@ -82,7 +95,7 @@ def args_weight(args: Iterable[Any], limit: int) -> int:
     """The weight of several arguments together, up to ``limit + 1``."""
     total = 0
     for arg in args:
-        total += weight(arg, limit)
+        total += len(arg) if type(arg) is str else weight(arg, limit)
         if total > limit:
             return limit + 1
     return total
@@ -290,18 +303,21 @@ class FilterArguments:
             p.name: p.default for p in params[passed + 1 :] if p.default is not p.empty
         }
         self.passed = passed
+        self.named = frozenset(self.positional)
+        self.leading = tuple(self.positional[: passed + 1])  # the context and the value
 
     def split(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The filtered value and the other arguments (``*args``/``**kwargs`` under their names)."""
-        params = dict(self.defaults)
+        params = self.defaults.copy()
         params.update(zip(self.positional, args, strict=False))
         if self.rest is not None:
             params[self.rest] = args[len(self.positional) :]
-        named = set(self.positional)
+        named = self.named
         if self.keywords is not None:
             params[self.keywords] = {k: v for k, v in kwargs.items() if k not in named}
-        params.update((k, v) for k, v in kwargs.items() if k in named or self.keywords is None)
-        for name in self.positional[: self.passed + 1]:
+        if kwargs:
+            params.update((k, v) for k, v in kwargs.items() if k in named or self.keywords is None)
+        for name in self.leading:
             params.pop(name, None)
         value = args[self.passed] if len(args) > self.passed else None
         return value, params
@@ -436,3 +452,9 @@ def filter_size(name: str, value: Any, params: dict[str, Any], limit: int) -> in
     """Upper bound of the weight of ``value | name(**params)``; a filter not described here
     (``urlize``, one a later Jinja adds) gets the product bound."""
     return _FILTER_SIZES.get(name, _unknown_filter)(value, params, limit)
+
+
+def filter_is_linear(name: str) -> bool:
+    """Whether ``name``'s estimate is just its inputs' weight (the value plus its arguments):
+    then a cheaper bound on the inputs, if under the cap, covers the estimate too."""
+    return _FILTER_SIZES.get(name) is _linear_filter

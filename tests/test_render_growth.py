@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hub import render_sandbox, render_sizes
 from hub.errors import RenderError
 from hub.render import TemplateRenderer
 from hub.render_sandbox import RenderLimits
@@ -100,6 +101,10 @@ GROWING = [
         "template text in a buffered loop",
         "{% set s %}{% for i in range(20000) %}" + "x" * 15000 + "{% endfor %}{% endset %}",
     ),
+    (
+        "template text beside a value in a buffered loop",
+        "{% set s %}{% for i in range(20000) %}{{ i }}" + "x" * 15000 + "{% endfor %}{% endset %}",
+    ),
 ]
 
 
@@ -146,6 +151,8 @@ def test_growth_is_refused_before_it_allocates(body: str) -> None:
             "[1, 2, 1, 2, 1, 2] abc1 [0, 1, 2, 9]",
         ),
         ("{% set s %}{% for t in tags %}{{ t }};{% endfor %}{% endset %}{{ s }}", "专精特新;小微;"),
+        # a key, unless the dict has an attribute of that name (as Jinja looks them up)
+        ("{{ d.name }} {{ d.keys() | list | join(',') }} {{ d['keys'] }}", "甲 name,keys 乙"),
         (
             "{{ {'a': 1} | tojson }} {{ 'ab' | list | batch(1) | list }}",
             "{\"a\": 1} [['a'], ['b']]",
@@ -153,5 +160,57 @@ def test_growth_is_refused_before_it_allocates(body: str) -> None:
     ],
 )
 def test_ordinary_uses_of_the_same_methods_still_work(body: str, expected: str) -> None:
-    context = {"tags": ["专精特新", "小微"], "name": "鹤城机械有限公司"}
+    context: dict[str, Any] = {"tags": ["专精特新", "小微"], "name": "鹤城机械有限公司"}
+    context["d"] = {"name": "甲", "keys": "乙"}
     assert render(body, context) == expected
+
+
+def test_a_missing_key_is_a_strict_undefined_naming_it() -> None:
+    with pytest.raises(RenderError, match="no attribute 'industry'"):
+        render("{{ enterprise.industry }}", {"enterprise": {"name": "甲"}})
+
+
+def test_plain_text_is_measured_by_its_length_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ordinary templates print, join and filter plain text: its length is its size, so the
+    # general walk (hub.render_sizes.weight) should not run on every render.
+    body = (
+        "【{{ hub_name }}】{{ enterprise.name }}：{{ '请于' ~ deadline ~ '前申报' }}"
+        "{{ mobile | replace('+86', '') }} {{ title | default('无') | upper | string }}"
+    )
+    context = {
+        "hub_name": "主动服务",
+        "enterprise": {"name": "鹤城机械有限公司"},
+        "deadline": "12月15日",
+        "mobile": "+8613800000000",
+        "title": "ab",
+    }
+    renderer = TemplateRenderer(Catalog(), limits=RenderLimits())
+    spec = TemplateSpec("notice", "sandbox", body, "default.j2")
+    renderer.compile(spec)
+    walked: list[Any] = []
+
+    def counting_weight(value: Any, limit: int) -> int:
+        walked.append(value)
+        return real_weight(value, limit)
+
+    real_weight = render_sizes.weight
+    monkeypatch.setattr(render_sizes, "weight", counting_weight)
+    monkeypatch.setattr(render_sandbox, "weight", counting_weight)
+    text = renderer.render_spec(spec, context).body
+    assert text == "【主动服务】鹤城机械有限公司：请于12月15日前申报13800000000 AB"
+    assert walked == []
+
+
+@pytest.mark.parametrize(("chars", "refused"), [(84, False), (85, True)])
+def test_filter_inputs_near_the_cap_are_measured_exactly(chars: int, refused: bool) -> None:
+    # truncate's inputs: the value, length 10 (3), killwords False (5), end (3), leeway None
+    # (5) = value + 16, against a cap of 100; the quick bound (every default counted too)
+    # passes the cap first, and the exact sum decides.
+    renderer = TemplateRenderer(Catalog(), limits=RenderLimits(max_value_chars=100))
+    spec = TemplateSpec("notice", "sandbox", "{{ x | truncate(length=10, end=e) }}", "x.j2")
+    context = {"x": "a" * chars, "e": "..."}
+    if refused:
+        with pytest.raises(RenderError, match="过滤器 truncate 的输入长度超过上限 100"):
+            renderer.render_spec(spec, context)
+    else:
+        assert renderer.render_spec(spec, context).body == "aaaaaaa..."
