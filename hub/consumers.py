@@ -75,9 +75,9 @@ class Liveness:
     async def beat(self, consumer: str, *, epoch: bool = True) -> Beat:
         """Mark ``consumer`` alive for :data:`HEARTBEAT_TTL_S`; say whether the epoch was new.
 
-        ``epoch=False`` leaves the epoch alone (the inbound worker's beat): a new epoch is
-        news for the dispatcher, which rebuilds the outbox, and only the first beat to set the
-        key hears it."""
+        Only the first beat to set the epoch key hears that it is new, and that beat's worker
+        rebuilds what Redis lost (:func:`hub.recovery.rebuild_after_flush`). ``epoch=False``
+        leaves the epoch alone (a beat that could not rebuild anything)."""
         now = self._clock.now().timestamp()
         with redis_errors("heartbeat"):
             pipe = self._redis.pipeline(transaction=False)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from channels.base import InboundReply
 from hub.clock import Clock
 from hub.queue import Queue
+from hub.redis_server import redis_errors
 from hub.safe_text import storable_json, storable_text
 from hub.store.db import Database
 from hub.store.models import Contact, Message
@@ -28,6 +29,8 @@ from hub.vocab import ChannelName, MessageStatus
 
 # How far back a reply is taken as an answer to the last message the contact was sent.
 REPLY_WINDOW = timedelta(days=30)
+# Inbound stream entries read per XRANGE round trip when listing what Redis holds.
+_SCAN_PAGE = 1_000
 
 _ADDRESS_COLUMN = {
     ChannelName.SMS: Contact.mobile,
@@ -98,6 +101,47 @@ async def accept_reply(
             return Accepted(existing, duplicate=True, contact_id=None)
     await queue.push_inbound([reply_id])
     return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
+
+
+async def requeue_unclassified(db: Database, queue: Queue) -> int:
+    """After Redis lost the hub's data: every stored reply not yet classified back on the
+    inbound stream, unless the stream still holds it; returns how many were pushed.
+
+    A reply is accepted (answered 200 to the provider) once its row is committed, and its
+    ``classified_at`` is set in the transaction that applies it, so a row without it is work
+    Redis may have lost. A reply that a live worker is applying right now may be pushed again:
+    the worker skips a reply whose ``classified_at`` is set, so it is still applied once.
+    """
+    async with db.read() as session:
+        stored = (
+            await session.scalars(
+                sa.select(StoredReply.id)
+                .where(StoredReply.classified_at.is_(None))
+                .order_by(StoredReply.id)
+            )
+        ).all()
+    if not stored:
+        return 0
+    waiting = await _waiting_reply_ids(queue)
+    lost = [reply_id for reply_id in stored if reply_id not in waiting]
+    await queue.push_inbound(lost)
+    return len(lost)
+
+
+async def _waiting_reply_ids(queue: Queue) -> set[int]:
+    """Reply ids on the inbound stream, new or pending (acked entries are deleted)."""
+    stream = queue.keys.inbound_stream()
+    ids: set[int] = set()
+    with redis_errors("listing the replies waiting on the inbound stream"):
+        start = "-"
+        while True:
+            page: list[Any] = (
+                await queue.redis.xrange(stream, min=start, max="+", count=_SCAN_PAGE) or []
+            )
+            ids.update(entry.reply_id for entry in Queue.inbound_entries(stream, page))
+            if len(page) < _SCAN_PAGE:
+                return ids
+            start = "(" + str(page[-1][0])
 
 
 def _storable(reply: InboundReply) -> InboundReply:

@@ -19,8 +19,13 @@ replies within :data:`hub.consumers.HEARTBEAT_TTL_S`; at start it first handles 
 process of its own name left pending (a restarted container: same host name and pid). A live
 but stuck consumer's entries are taken once idle for ``reclaim_idle_ms``
 (:meth:`hub.queue.Queue.reclaim_stale_inbound`). The beat never deletes the heartbeat at a
-clean stop and never watches the epoch: the dispatcher of the same process shares the name
-and does both (a heartbeat gone while it is still sending would look like a dead worker).
+clean stop: the dispatcher of the same process shares the name and does that (a heartbeat
+gone while it is still sending would look like a dead worker).
+
+The beat watches the epoch as the dispatcher's does: after a flush the inbound stream is empty
+while SQL holds replies accepted and not yet classified, and whichever beat sees the new epoch
+first puts them back, and the outbox too (:func:`hub.recovery.rebuild_after_flush`). A reply
+on the stream twice is still applied once (``classified_at``, above).
 
 A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
 transition) has its savepoint rolled back and is recorded as classified with the error in its
@@ -51,6 +56,7 @@ from hub.errors import QueueError, StorageError
 from hub.keys import RedisKeys
 from hub.notify import NotifyResult, enqueue_notified
 from hub.queue import InboundEntry, Queue
+from hub.recovery import rebuild_after_flush
 from hub.reply_answers import Answerer
 from hub.reply_apply import ReplyApplier
 from hub.reply_record import classification_detail
@@ -98,6 +104,7 @@ class InboundWorker:
         block_ms: int = 500,
         reclaim_idle_ms: int = DEFAULT_RECLAIM_IDLE_MS,
         per_transaction: int = DEFAULT_PER_TRANSACTION,
+        channels: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.queue = queue
@@ -109,6 +116,8 @@ class InboundWorker:
         self.reclaim_idle_ms = reclaim_idle_ms
         #: Replies per write transaction (each in its own savepoint).
         self.per_transaction = per_transaction
+        #: The outbound channels whose groups a rebuild after a flush recreates.
+        self.channels = tuple(channels)
         self.liveness = Liveness(queue.redis, queue.keys, clock)
 
     @classmethod
@@ -120,6 +129,7 @@ class InboundWorker:
             hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer),
             consumer=consumer, block_ms=dispatch.block_ms,
             reclaim_idle_ms=int(dispatch.reclaim_idle_seconds * 1000),
+            channels=hub.channels.names(),
         )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -151,8 +161,9 @@ class InboundWorker:
                     await asyncio.wait_for(stop.wait(), 1.0)
 
     async def beat(self) -> None:
-        """This worker's heartbeat (see the module docstring for what it leaves alone)."""
-        await self.liveness.beat(self.consumer, epoch=False)
+        """This worker's heartbeat; when Redis lost the hub's data, rebuild what it held."""
+        if (await self.liveness.beat(self.consumer)).new_epoch:
+            await rebuild_after_flush(self.db, self.queue, self.clock, self.channels)
 
     async def take_over_dead(self) -> list[Processed]:
         """Take over and handle every pending entry of consumers with no heartbeat, whatever

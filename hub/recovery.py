@@ -4,8 +4,8 @@ The dispatcher's reclaiming lane runs these beside its normal reads (:mod:`hub.d
 
 - :meth:`Recovery.beat` every :data:`hub.consumers.HEARTBEAT_EVERY_S` (a task of its own, never
   behind a send): this worker is alive; when Redis lost the hub's data (a FLUSHALL, a restart
-  without persistence) the groups are recreated and the outbox re-enqueued at once
-  (:func:`hub.outbox.requeue_lost`), not after the reconciler's ``reclaim_idle_seconds``;
+  without persistence) :func:`rebuild_after_flush` puts back at once what SQL says is still to
+  do, not after the reconciler's ``reclaim_idle_seconds``;
 - :meth:`Recovery.take_over_dead` every heartbeat: every pending entry of consumers without a
   heartbeat, whatever its idle time, all pages;
 - :meth:`Recovery.take_over_own` at start: what an earlier process of the same consumer name
@@ -15,22 +15,72 @@ The dispatcher's reclaiming lane runs these beside its normal reads (:mod:`hub.d
 
 Every entry taken over goes through :meth:`hub.dispatch.Dispatcher.process`, which resolves
 sends whose outcome is unknown before anything is resent (:mod:`hub.unknown_sends`).
+
+:func:`rebuild_after_flush` is shared with the inbound worker, whose beat watches the epoch too:
+whichever beat sets the new epoch first (only one does) rebuilds everything, the outgoing
+queue and the stored replies not yet classified alike.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
+from hub.clock import Clock
 from hub.consumers import keep_beating
+from hub.inbound import requeue_unclassified
 from hub.outbox import requeue_lost
+from hub.queue import Queue
+from hub.store.db import Database
 
 if TYPE_CHECKING:
     from hub.dispatch import Dispatcher
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What :func:`rebuild_after_flush` put back: outbox rows and stored replies."""
+
+    outbox: int
+    replies: int
+
+
+async def rebuild_after_flush(
+    db: Database, queue: Queue, clock: Clock, channels: Iterable[str]
+) -> Rebuilt:
+    """Redis holds none of the hub's data (a new epoch): recreate the groups, put every queued
+    or sending outbox row back (:func:`hub.outbox.requeue_lost`) and every stored reply not yet
+    classified back on the inbound stream (:func:`hub.inbound.requeue_unclassified`).
+
+    Call it only on the beat that set the new epoch. Should it fail, the epoch is removed
+    again, so the next beat (of any worker) sees a new epoch and tries again instead of the
+    work waiting for the reconciler, or, for replies, for ever.
+
+    A first start on an empty Redis looks the same as a flush: a warning is logged only when
+    something SQL held was missing from Redis; an empty Redis with nothing missing is news,
+    not an alarm.
+    """
+    try:
+        await queue.ensure_groups(channels)
+        outbox = await requeue_lost(db, queue, clock)
+        replies = await requeue_unclassified(db, queue)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await queue.redis.delete(queue.keys.redis_epoch())
+        raise
+    if outbox or replies:
+        log.warning("redis had lost the hub's queued work: re-enqueued from the database",
+                    outbox=outbox, replies=replies)  # fmt: skip
+    else:
+        log.info("redis initialised for the hub: nothing was waiting to be re-enqueued")
+    return Rebuilt(outbox, replies)
 
 
 class Recovery:
@@ -40,12 +90,10 @@ class Recovery:
         self.d = dispatcher
 
     async def beat(self) -> None:
-        """One heartbeat; when Redis lost the hub's data, rebuild the groups and reminders."""
-        if not (await self.d.liveness.beat(self.d.consumer)).new_epoch:
-            return
-        await self.d.queue.ensure_groups(self.d.channels.names())
-        count = await requeue_lost(self.d.db, self.d.queue, self.d.clock)
-        log.warning("redis held none of the hub's data: outbox re-enqueued", count=count)
+        """One heartbeat; when Redis lost the hub's data, rebuild what it held."""
+        if (await self.d.liveness.beat(self.d.consumer)).new_epoch:
+            await rebuild_after_flush(self.d.db, self.d.queue, self.d.clock,
+                                      self.d.channels.names())  # fmt: skip
 
     async def heartbeat(self, stop: asyncio.Event) -> None:
         await keep_beating(stop, self.beat)

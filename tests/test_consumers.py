@@ -85,11 +85,11 @@ async def test_a_flush_shows_as_a_new_epoch_on_the_next_beat(
     assert (await liveness.beat("w")).new_epoch
 
 
-async def test_a_beat_without_the_epoch_leaves_the_flush_for_the_dispatcher_to_see(
+async def test_a_beat_without_the_epoch_leaves_the_flush_for_the_next_beat_to_see(
     redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
 ) -> None:
-    # The inbound worker beats under the dispatcher's consumer name and may beat first after
-    # a flush: the dispatcher must still hear of it, or the outbox is never re-enqueued.
+    # Only the beat that sets the epoch hears of the flush (and rebuilds): a beat that leaves
+    # the epoch alone must not swallow the news.
     liveness = Liveness(redis_client, redis_keys, clock)
     assert not (await liveness.beat("w", epoch=False)).new_epoch
     assert await redis_client.exists(redis_keys.consumer_alive("w"))

@@ -8,6 +8,8 @@ back from the database.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,10 +17,13 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from channels.base import InboundReply
 from hub.clock import SHANGHAI, FixedClock
 from hub.consumers import HEARTBEAT_TTL_S, Liveness
+from hub.inbound import accept_reply
 from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
+from hub.queue import Queue
 from hub.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.reply_apply import ReplyApplier
 from hub.store.db import Database
@@ -38,6 +43,7 @@ from tests.inbound_support import Loop, make_loop
 JIA = "+8613900000001"  # 甲机械's contact (tests/seed.py)
 YI = "+8613900000002"  # 乙商贸's first contact
 STRANGER = "+8613700000099"
+QUESTION = "营业执照变更需要什么材料？"
 
 
 @pytest.fixture
@@ -503,3 +509,90 @@ async def test_a_rating_answering_a_callback_survey_is_recorded_on_the_survey(
 async def _ratings(loop: Loop) -> list[Rating]:
     async with loop.db.read() as session:
         return list((await session.scalars(sa.select(Rating).order_by(Rating.id))).all())
+
+
+class _PushLost(Queue):
+    """A queue whose inbound entries vanish: replies accepted just before a FLUSHALL."""
+
+    async def push_inbound(self, reply_ids: Sequence[int]) -> list[str]:
+        return []
+
+
+async def _flush(redis: Redis, keys: RedisKeys) -> None:
+    """What a FLUSHALL does to the hub (the shared test server keeps other tests' keys)."""
+    doomed = [key async for key in redis.scan_iter(match=keys.pattern(), count=1000)]
+    await redis.delete(*doomed)
+
+
+async def _accept_questions(loop: Loop, queue: Queue, count: int) -> list[int]:
+    """One question from each of ``count`` senders (each opens a ticket of its own)."""
+    ids = []
+    for n in range(count):
+        reply = InboundReply(provider="sandbox", provider_msg_id=f"flush-{n}",
+                             sender=f"+861370000{n:04d}", text=QUESTION)  # fmt: skip
+        accepted = await accept_reply(loop.db, queue, loop.clock, ChannelName.SANDBOX, reply)
+        ids.append(accepted.reply_id)
+    return ids
+
+
+async def _classified_once(loop: Loop, reply_ids: list[int]) -> None:
+    """Every reply classified, each applied once: a ticket and an acknowledgement each."""
+    stored = [await loop.stored(reply_id) for reply_id in reply_ids]
+    assert all(reply.classified_at is not None for reply in stored)
+    assert len({reply.ticket_id for reply in stored}) == len(reply_ids)
+    assert await loop.count(Ticket) == len(reply_ids)
+    assert len(await loop.messages(MessageKind.TICKET_ACK)) == len(reply_ids)
+    await loop.queue.push_inbound(reply_ids)  # on the stream again: nothing applied twice
+    assert {p.outcome for p in await loop.drain()} == {"already"}
+
+
+async def _until_classified(loop: Loop, reply_ids: list[int], seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if all([(await loop.stored(r)).classified_at is not None for r in reply_ids]):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_replies_accepted_before_a_flushall_are_classified_once_by_the_running_worker(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=600_000)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.worker.run(stop))
+    try:
+        await _until(lambda: redis_client.exists(redis_keys.redis_epoch()))  # first beat
+        # Stored in SQL (answered 200), their stream entries gone with the flush.
+        reply_ids = await _accept_questions(loop, _PushLost(redis_client, redis_keys), 5)
+        await _flush(redis_client, redis_keys)
+        started = time.monotonic()
+        await _until_classified(loop, reply_ids, 5.0)  # a heartbeat or two
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    await _classified_once(loop, reply_ids)
+    assert took < 5.0
+
+
+async def test_a_worker_started_on_an_empty_redis_classifies_the_replies_sql_holds(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    loop = await make_loop(db, redis_client, redis_keys, clock, reclaim_idle_ms=600_000)
+    reply_ids = await _accept_questions(loop, loop.queue, 5)
+    await _flush(redis_client, redis_keys)  # Redis replaced by an empty one, say
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.worker.run(stop))
+    try:
+        await _until_classified(loop, reply_ids, 5.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    await _classified_once(loop, reply_ids)
+
+
+async def _until(condition: Callable[[], Awaitable[object]], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
