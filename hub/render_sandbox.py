@@ -55,7 +55,7 @@ from hub.render_sizes import (
     RenderLimitError,
     args_weight,
     bounded_items,
-    filter_is_linear,
+    estimate_within_inputs,
     filter_size,
     format_size,
     largest_int,
@@ -466,7 +466,6 @@ class HubSandbox(ImmutableSandboxedEnvironment):
         passed = 1 if _PassArg.from_obj(func) is not None else 0  # the context Jinja passes
         arguments = FilterArguments(func, passed)
         cap = self.limits.max_value_chars
-        linear = filter_is_linear(name)
         defaults = args_weight(arguments.defaults.values(), cap)
 
         @wraps(func)  # keeps jinja's pass_eval_context/pass_environment marker
@@ -477,12 +476,13 @@ class HubSandbox(ImmutableSandboxedEnvironment):
             # A cheap bound on the inputs first: every argument and default, plus what
             # packing ``*args`` into a tuple and ``**kwargs`` into a dict adds to their weight
             # (2 per item, keys, brackets). Under the cap, so is the exact input weight, and
-            # for a linear filter that is its estimate; the exact sums run only near the cap.
+            # so is the estimate when it cannot pass the inputs (a linear filter, a replace
+            # that shortens); the exact sums run only near the cap or for a filter that grows.
             bound = defaults + args_weight(given, cap) + 2 * len(given) + 4
             if kwargs:
                 bound += args_weight(kwargs, cap) + args_weight(kwargs.values(), cap)
                 bound += 4 * len(kwargs) + 4
-            if bound > cap or not linear:
+            if bound > cap or not estimate_within_inputs(name, given, kwargs):
                 value, params = arguments.split(args, kwargs)
                 if bound > cap and weight(value, cap) + args_weight(params.values(), cap) > cap:
                     raise RenderLimitError(f"过滤器 {name} 的输入长度超过上限 {cap}")

@@ -454,7 +454,14 @@ def filter_size(name: str, value: Any, params: dict[str, Any], limit: int) -> in
     return _FILTER_SIZES.get(name, _unknown_filter)(value, params, limit)
 
 
-def filter_is_linear(name: str) -> bool:
-    """Whether ``name``'s estimate is just its inputs' weight (the value plus its arguments):
-    then a cheaper bound on the inputs, if under the cap, covers the estimate too."""
-    return _FILTER_SIZES.get(name) is _linear_filter
+def estimate_within_inputs(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether this call's estimate is at most its inputs' weight without computing it: a
+    linear filter, or text ``replace`` with a ``new`` no longer than ``old`` (the phone
+    number's ``replace("+86", "")`` in every message). ``args`` start at the filtered value."""
+    size = _FILTER_SIZES.get(name)
+    if size is _linear_filter:
+        return True
+    if size is _replace_filter and not kwargs and 3 <= len(args) <= 4:
+        text, old, new = args[:3]
+        return type(text) is str and type(old) is str and type(new) is str and len(new) <= len(old)
+    return False

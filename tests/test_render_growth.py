@@ -214,3 +214,21 @@ def test_filter_inputs_near_the_cap_are_measured_exactly(chars: int, refused: bo
             renderer.render_spec(spec, context)
     else:
         assert renderer.render_spec(spec, context).body == "aaaaaaa..."
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "within"),
+    [
+        ("upper", ("ab",), {}, True),
+        ("replace", ("+8613800000000", "+86", ""), {}, True),
+        ("replace", ("abc", "b", "bb"), {}, False),  # grows: its estimate counts the hits
+        ("replace", ("abc", "", ""), {}, True),
+        ("replace", (["a"], "a", ""), {}, False),  # not text: printed first, then replaced
+        ("replace", ("abc", "b", ""), {"count": 1}, False),
+        ("center", ("ab", 10), {}, False),
+    ],
+)
+def test_which_filter_calls_skip_their_estimate(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], within: bool
+) -> None:
+    assert render_sizes.estimate_within_inputs(name, args, kwargs) is within
