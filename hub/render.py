@@ -51,6 +51,8 @@ class _Compiled:
     body: jinja2.Template | None
     params: tuple[tuple[SmsParam, Any], ...]  # Any: jinja2's TemplateExpression
     param_module: jinja2.Template | None  # every parameter at once (the fast path)
+    param_vars: tuple[str, ...]  # their variables in param_module
+    param_names: tuple[str, ...]  # the placeholders, in declared order
     fields: tuple[tuple[str, jinja2.Template], ...]
     used: frozenset[str]  # names the template reads from its context
 
@@ -102,6 +104,10 @@ def _explain(exc: BaseException) -> str:
 
 
 def _one_line(text: str) -> str:
+    # Most values are one line already, which C checks can tell (the only printable
+    # whitespace is the space) before Python splits and joins.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
@@ -206,7 +212,15 @@ class TemplateRenderer:
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(f"模板 {name} 第 {exc.lineno} 行{_explain(exc)}") from exc
         compiled = _Compiled(
-            spec, name, body, tuple(params), module, tuple(fields), frozenset(used)
+            spec,
+            name,
+            body,
+            tuple(params),
+            module,
+            tuple(f"{_PARAM_VAR}{i}" for i in range(len(params))),
+            tuple(p.name for p, _expr in params),
+            tuple(fields),
+            frozenset(used),
         )
         self._compiled[key] = compiled
         return compiled
@@ -244,7 +258,7 @@ class TemplateRenderer:
         ids: Mapping[str, str] = {}
         names: tuple[str, ...] = ()
         if spec.approved_sms and spec.sms is not None:
-            names = tuple(p.name for p in spec.sms.params)
+            names = compiled.param_names
             body = fill_placeholders(spec.body, dict(zip(names, params, strict=True)))
             ids = dict(spec.sms.template_ids)
         elif spec.wechat is not None and spec.channel == "wechat":
@@ -275,7 +289,8 @@ class TemplateRenderer:
                 context = template.new_context(values)
                 for _ in template.root_render_func(context):
                     pass
-                raw = [context.vars[f"{_PARAM_VAR}{i}"] for i in range(len(compiled.params))]
+                variables = context.vars
+                raw = [variables[name] for name in compiled.param_vars]
             except Exception:  # evaluated again one by one below, to name the culprit
                 raw = None
         texts = []

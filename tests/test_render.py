@@ -172,6 +172,26 @@ def test_sms_params_are_one_line_and_shortened_to_their_cap_while_the_check_sees
     assert renderer.render_spec(APPROVED, context, fit=False).params[3] == "欧阳 慕容雪儿"
 
 
+@pytest.mark.parametrize(
+    ("officer", "expected"),
+    [
+        ("欧阳 雪", "欧阳 雪"),
+        ("欧阳  雪", "欧阳 雪"),
+        (" 欧阳雪 ", "欧阳雪"),
+        ("欧阳\t雪", "欧阳 雪"),
+        ("欧阳\u3000雪", "欧阳 雪"),  # the ideographic space
+        ("欧阳\xa0雪", "欧阳 雪"),
+        ("欧阳\u2028雪", "欧阳 雪"),
+    ],
+)
+def test_sms_params_keep_single_spaces_and_fold_every_other_whitespace(
+    officer: str, expected: str
+) -> None:
+    renderer = TemplateRenderer(Catalog([APPROVED]))
+    context = {**SMS_CONTEXT, "officer_name": officer}
+    assert renderer.render_spec(APPROVED, context, fit=False).params[3] == expected
+
+
 def test_an_empty_sms_param_is_an_error_because_providers_refuse_it() -> None:
     renderer = TemplateRenderer(Catalog([APPROVED]))
     with pytest.raises(RenderError, match="短信参数 item 的值为空"):
