@@ -1,7 +1,8 @@
 """Nothing accepted is lost when a worker is SIGKILLed or Redis is flushed mid-run.
 
 Outbound: every message ends sent once. Inbound: every stored reply is applied once, by the
-worker that takes over a killed worker's claimed entries.
+worker that takes over a killed worker's claimed entries, and after a FLUSHALL (at start or
+mid-run) by the worker whose heartbeat sees Redis empty and puts the replies back.
 
 Real processes: `hub worker` subprocesses against a real Redis and a SQLite file; the sandbox
 channel is slowed to a few dozen messages a second by its token bucket so the run is still
@@ -32,6 +33,7 @@ from hub.cli import main
 from hub.config import load_settings
 from hub.inbound import accept_reply
 from hub.keys import RedisKeys
+from hub.queue import Queue
 from hub.runtime import open_components
 from hub.vocab import ChannelName
 from tests.wall_clock import NEVER_QUIET
@@ -195,8 +197,9 @@ def _classified(db_file: Path) -> int:
     return sum(1 for _id, classified_at, _ticket in _replies(db_file) if classified_at)
 
 
-def _accept_questions(config: Path, db_file: Path) -> int:
-    """One question from the first contact of each enterprise, through the inbound path."""
+def _accept_questions(config: Path, db_file: Path, *, entries_lost: bool = False) -> int:
+    """One question from the first contact of each enterprise, through the inbound path;
+    ``entries_lost``: stored and answered, their stream entries gone (a FLUSHALL to come)."""
     with sqlite3.connect(db_file, timeout=10) as conn:
         mobiles = [m for (m,) in conn.execute(
             "SELECT min(mobile) FROM contact WHERE mobile IS NOT NULL GROUP BY enterprise_id"
@@ -204,10 +207,12 @@ def _accept_questions(config: Path, db_file: Path) -> int:
 
     async def accept() -> None:
         async with open_components(load_settings(config)) as hub:
+            # Entries lost: pushed where no worker reads (the FLUSHALL takes them too).
+            queue = Queue(hub.redis, RedisKeys("lost")) if entries_lost else hub.queue
             for n, mobile in enumerate(mobiles):
                 text = f"营业执照变更需要什么材料？（第{n}问）"
                 reply = InboundReply("sandbox", f"drill-{n}", mobile, text)
-                await accept_reply(hub.db, hub.queue, hub.clock, ChannelName.SANDBOX, reply)
+                await accept_reply(hub.db, queue, hub.clock, ChannelName.SANDBOX, reply)
 
     asyncio.run(accept())
     return len(mobiles)
@@ -253,3 +258,65 @@ def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
     assert {reply_id for reply_id, _count in opened} == {r[0] for r in replies}
     assert {count for _reply_id, count in opened} == {1}
     client.close()
+
+
+def _opened_once(db_file: Path) -> None:
+    """Every stored reply opened exactly one ticket: none lost, none applied twice."""
+    replies = _replies(db_file)
+    with sqlite3.connect(db_file, timeout=10) as conn:
+        opened = conn.execute(
+            "SELECT source_reply_id, count(*) FROM ticket GROUP BY source_reply_id"
+        ).fetchall()
+    assert {reply_id for reply_id, _count in opened} == {r[0] for r in replies}
+    assert {count for _reply_id, count in opened} == {1}
+
+
+def _flush_drill(write_config: Callable[..., Path]) -> tuple[Path, Path, redis.Redis, str]:
+    """A demo on its own embedded Redis (FLUSHALL must not touch the shared test server),
+    the reconciler and idle reclaim far away: only the heartbeat may notice the flush."""
+    slow = {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 600,
+            "reconcile_every_seconds": 600}  # fmt: skip
+    config = write_config(**{**DRILL, "dispatch": slow, "redis": {"url": "embedded"}})
+    assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data_dir = Path(settings["hub"]["data_dir"])
+    client = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"))
+    epoch = RedisKeys(settings["redis"]["key_prefix"]).redis_epoch()
+    return config, data_dir / "hub.db", client, epoch
+
+
+def test_replies_stored_before_a_flushall_are_classified_once_by_a_started_worker(
+    write_config: Callable[..., Path],
+) -> None:
+    config, db_file, client, _epoch = _flush_drill(write_config)
+    try:
+        total = _accept_questions(config, db_file)
+        client.flushall()  # before any worker ran: a Redis replaced, restarted without data
+        with _workers(config, 1) as (worker,):
+            _wait_for(lambda: _classified(db_file) == total, 30, "every reply classified")
+            assert worker.poll() is None
+        _opened_once(db_file)
+    finally:
+        client.shutdown(nosave=True)
+        client.close()
+
+
+def test_replies_stored_when_redis_is_flushed_mid_run_are_classified_once_within_seconds(
+    write_config: Callable[..., Path],
+) -> None:
+    config, db_file, client, epoch = _flush_drill(write_config)
+    try:
+        with _workers(config, 1) as (worker,):
+            _wait_for(lambda: bool(client.exists(epoch)), 30, "the worker's first beat")
+            total = _accept_questions(config, db_file, entries_lost=True)
+            assert _classified(db_file) == 0  # stored, answered, and on no stream it reads
+            client.flushall()
+            flushed_at = time.monotonic()
+            _wait_for(lambda: _classified(db_file) == total, 15, "every reply classified")
+            took = time.monotonic() - flushed_at
+            assert worker.poll() is None
+        _opened_once(db_file)
+        assert took < 15
+    finally:
+        client.shutdown(nosave=True)
+        client.close()
