@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,23 +103,25 @@ async def accept_reply(
     return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
 
 
-async def requeue_unclassified(db: Database, queue: Queue) -> int:
-    """After Redis lost the hub's data: every stored reply not yet classified back on the
-    inbound stream, unless the stream still holds it; returns how many were pushed.
+async def requeue_unclassified(
+    db: Database, queue: Queue, *, received_before: datetime | None = None
+) -> int:
+    """Every stored reply not yet classified back on the inbound stream, unless the stream
+    still holds it; returns how many were pushed. After Redis lost the hub's data all of them
+    (:func:`hub.recovery.rebuild_after_flush`); from the reconciler, those received before
+    ``received_before`` (a push that failed after the commit: Redis away for a moment, the
+    provider's redelivery then found the reply stored and pushed nothing).
 
     A reply is accepted (answered 200 to the provider) once its row is committed, and its
     ``classified_at`` is set in the transaction that applies it, so a row without it is work
     Redis may have lost. A reply that a live worker is applying right now may be pushed again:
     the worker skips a reply whose ``classified_at`` is set, so it is still applied once.
     """
+    query = sa.select(StoredReply.id).where(StoredReply.classified_at.is_(None))
+    if received_before is not None:
+        query = query.where(StoredReply.received_at < received_before)
     async with db.read() as session:
-        stored = (
-            await session.scalars(
-                sa.select(StoredReply.id)
-                .where(StoredReply.classified_at.is_(None))
-                .order_by(StoredReply.id)
-            )
-        ).all()
+        stored = (await session.scalars(query.order_by(StoredReply.id))).all()
     if not stored:
         return 0
     waiting = await _waiting_reply_ids(queue)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from hub.calendar_admin import recompute_on_start
 from hub.config import Settings
 from hub.dispatch import Dispatcher
+from hub.inbound import requeue_unclassified
 from hub.inbound_worker import InboundWorker
 from hub.outbox import release_held, requeue_stale
 from hub.ratings import RatingNotifier
@@ -163,6 +164,10 @@ async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
             count = await requeue_stale(hub.db, hub.queue, hub.clock, older_than=idle)
             if count:
                 log.warning("re-enqueued stale outbox rows", count=count)
+            since = hub.clock.now() - idle
+            replies = await requeue_unclassified(hub.db, hub.queue, received_before=since)
+            if replies:
+                log.warning("re-enqueued stored replies missing from the stream", count=replies)
             released = await release_held(hub.db, hub.queue, hub.clock)
             if released:
                 log.info("released held messages", count=released)

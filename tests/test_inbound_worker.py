@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +20,17 @@ from redis.asyncio import Redis
 
 from channels.base import InboundReply
 from hub.clock import SHANGHAI, FixedClock
+from hub.config import load_settings
 from hub.consumers import HEARTBEAT_TTL_S, Liveness
+from hub.errors import QueueError
 from hub.inbound import accept_reply
 from hub.inbound_worker import InboundWorker
 from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.queue import InboundEntry, Queue
 from hub.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.reply_apply import ReplyApplier
+from hub.roles import _reconcile
+from hub.runtime import open_components
 from hub.store.db import Database
 from hub.store.models import CallbackSurvey, ContactOptOut, Message, Rating, Ticket, Visit
 from hub.vocab import (
@@ -596,3 +601,38 @@ async def _until(condition: Callable[[], Awaitable[object]], seconds: float = 5.
             return
         await asyncio.sleep(0.02)
     raise AssertionError("timed out")
+
+
+class _RedisAway(Queue):
+    """Redis refuses the push that follows the reply's commit (restarting, say)."""
+
+    async def push_inbound(self, reply_ids: Sequence[int]) -> list[str]:
+        raise QueueError("Redis: pushing replies: ConnectionError")
+
+
+async def test_a_reply_whose_push_failed_after_the_commit_is_put_on_the_stream_by_the_reconciler(
+    write_config: Callable[..., Path],
+) -> None:
+    dispatch = {"block_ms": 50, "reclaim_idle_seconds": 1, "reconcile_every_seconds": 0.1}
+    async with open_components(load_settings(write_config(dispatch=dispatch))) as hub:
+        reply = InboundReply(provider="sandbox", provider_msg_id="push-failed", sender=STRANGER,
+                             text=QUESTION)  # fmt: skip
+        with pytest.raises(QueueError):  # committed, then the webhook answers 5xx
+            await accept_reply(hub.db, _RedisAway(hub.redis, hub.keys), hub.clock,
+                               ChannelName.SANDBOX, reply)  # fmt: skip
+        # The provider's redelivery finds the reply stored: answered 200, nothing pushed.
+        again = await accept_reply(hub.db, hub.queue, hub.clock, ChannelName.SANDBOX, reply)
+        assert again.duplicate
+        assert await hub.queue.claim_inbound("w", 10) == []
+        stop = asyncio.Event()
+        reconciler = asyncio.create_task(_reconcile(hub, stop))  # as `hub worker` runs it
+        try:
+            entries: list[InboundEntry] = []
+            for _ in range(100):  # received over reclaim_idle_seconds (1 s) ago: put back
+                if entries := await hub.queue.claim_inbound("w", 10):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(reconciler, 5)
+        assert [e.reply_id for e in entries] == [again.reply_id]
