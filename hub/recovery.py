@@ -59,9 +59,9 @@ async def rebuild_after_flush(
     or sending outbox row back (:func:`hub.outbox.requeue_lost`) and every stored reply not yet
     classified back on the inbound stream (:func:`hub.inbound.requeue_unclassified`).
 
-    Call it only on the beat that set the new epoch. Should it fail, the epoch is removed
-    again, so the next beat (of any worker) sees a new epoch and tries again instead of the
-    work waiting for the reconciler, or, for replies, for ever.
+    Call it only on the beat that set the new epoch. Should it fail (or be cancelled), the
+    epoch is removed again, so the next beat (of any worker) sees a new epoch and tries again
+    instead of the work waiting for the reconciler's ``reclaim_idle_seconds``.
 
     A first start on an empty Redis looks the same as a flush: a warning is logged only when
     something SQL held was missing from Redis; an empty Redis with nothing missing is news,
