@@ -151,7 +151,17 @@ class InboundReply(Base):
     """A reply or event from a provider, stored raw before anything else; deduped by provider id."""
 
     __tablename__ = "inbound_reply"
-    __table_args__ = (sa.UniqueConstraint("provider", "provider_msg_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "provider_msg_id"),
+        # 0004: the replies not yet classified, which the reconciler looks for every pass
+        # (hub.inbound.requeue_unclassified): a partial index holds only those few rows.
+        sa.Index(
+            "ix_inbound_reply_unclassified",
+            "id",
+            sqlite_where=sa.text("classified_at IS NULL"),
+            postgresql_where=sa.text("classified_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[ChannelName] = mapped_column(enum_column(ChannelName))
