@@ -84,9 +84,17 @@ async def test_stored_replies_not_yet_classified_go_back_on_the_inbound_stream_o
 
 
 @pytest.fixture
-def log_output(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
-    """The hub's log lines (as `hub run` prints them) written since the last call."""
+def log_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], str]]:
+    """The hub's log lines (as `hub run` prints them) written since the last call.
+
+    hub.recovery's module logger caches the configuration it first logged with
+    (``cache_logger_on_first_use``): an earlier test in this process may have used it with
+    console output, so the test takes a new one, bound to the JSON configuration.
+    """
     configure_logging("INFO", json_output=True)
+    monkeypatch.setattr(recovery, "log", structlog.get_logger(recovery.__name__))
     yield lambda: capsys.readouterr().err
     structlog.reset_defaults()
 
