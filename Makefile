@@ -37,6 +37,7 @@ test: install services
 lint: install
 	$(BIN)/ruff check hub channels tests benchmarks
 	$(BIN)/ruff format --check hub channels tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.bench import BenchOptions, run_bench
+from hub.devtools.bench import BenchOptions, run_bench
 
 
 def show(path: Path, top: int) -> None:

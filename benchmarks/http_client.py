@@ -1,4 +1,5 @@
-"""The SMS send path's HTTP client: aiohttp against channels/http1.py, per signed SendSms request.
+"""The SMS send path's HTTP client: aiohttp against channels/sms/http_client.py, per signed SendSms
+request.
 
     python benchmarks/http_client.py               # 10,000 personalised messages each way
     python benchmarks/http_client.py --n 20000 --json
@@ -28,15 +29,15 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.base import OutboundMessage, SendResult
-from channels.http1 import HttpClient
-from channels.sms_tencent import (
+from channels.sms.http_client import HttpClient
+from channels.sms.tencent import (
     SmsRequest,
     TencentSmsChannel,
     TencentSmsConfig,
     _signed,
     parse_response,
 )
-from hub.clock import SystemClock
+from hub.core.clock import SystemClock
 
 SECRET_ID, SECRET_KEY = "AKIDbench", "bench-secret"
 

@@ -4,7 +4,7 @@
     python benchmarks/import_registry.py --rows 20000 --xlsx
     python benchmarks/import_registry.py --encoding gbk --postgres postgresql+asyncpg://...
 
-The rows come from ``hub.demo_data.demo_enterprises`` (about 5% of them are second contacts
+The rows come from ``hub.devtools.demo_data.demo_enterprises`` (about 5% of them are second contacts
 repeating an enterprise). They are written to a temporary file and imported into a fresh,
 migrated SQLite database (and, with ``--postgres URL``, into a scratch database created on that
 server and dropped afterwards) through ``hub.importing.service.import_file``, the code path of
@@ -49,8 +49,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from hub.clock import FixedClock
-from hub.demo_data import (
+from hub.core.clock import FixedClock
+from hub.devtools.demo_data import (
     ENTERPRISE_COLUMNS,
     demo_departments,
     demo_enterprises,

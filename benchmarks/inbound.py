@@ -49,8 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.fakes.tencent_sms_push import reply_event
 from hub.config import load_settings
-from hub.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
-from hub.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
+from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
+from hub.infra.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.models import Contact, InboundReply

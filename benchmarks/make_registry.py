@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.demo_data import ENTERPRISE_COLUMNS, demo_enterprises, write_csv
+from hub.devtools.demo_data import ENTERPRISE_COLUMNS, demo_enterprises, write_csv
 
-# the Chinese headers the importer also accepts (DESIGN.md); the ids have no Chinese name
+# the Chinese headers the importer also accepts (docs/design.md); the ids have no Chinese name
 CHINESE_HEADERS = {
     "uscc": "统一社会信用代码", "name": "企业名称", "tier": "联络类别", "industry": "行业",
     "region": "区域", "stage": "阶段", "tags": "标签", "contact_name": "联系人", "mobile": "手机",

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from hub.errors import HubError
+from hub.core.errors import HubError
 
 
 class ChannelError(HubError):
@@ -120,7 +120,7 @@ class DeliveryReceipt:
     error_code: str = ""
     detail: str = ""
     #: The hub message id the provider echoed (Aliyun ``out_id``) and the number the report is
-    #: for (E.164): they find a message whose send left no provider id (``hub.receipts``).
+    #: for (E.164): they find a message whose send left no provider id (``hub.outbound.receipts``).
     message_id: int | None = None
     recipient: str = ""
 

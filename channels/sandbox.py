@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from channels.base import ChannelError, OutboundMessage, RetryableError, SendResult
-from hub.clock import Clock
-from hub.keys import RedisKeys
+from hub.core.clock import Clock
+from hub.core.keys import RedisKeys
 
 
 class SandboxChannel:

@@ -33,11 +33,11 @@ from pydantic import (
     model_validator,
 )
 
-from hub.errors import ConfigError
-from hub.ticket_settings import TicketsSettings
-from hub.vocab import MessageKind, Urgency
-from hub.workdays import year_calendar_problems
-from hub.yaml_aliases import alias_problem
+from hub.core.errors import ConfigError
+from hub.core.vocab import MessageKind, Urgency
+from hub.core.workdays import year_calendar_problems
+from hub.core.yaml_aliases import alias_problem
+from hub.tickets.settings import TicketsSettings
 
 _APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 

@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from hub.clock import FixedClock
 from hub.config import Settings, load_settings
+from hub.core.clock import FixedClock
 from hub.store.db import Database
 from hub.store.migrate import upgrade_sync
 from hub.store.models import Base

@@ -2,7 +2,7 @@
 
 Real database (the caller's), real Redis, the shipped templates, an injected clock; the
 departments, staff and enterprises of :mod:`tests.ticket_support`. Replies go in the way
-webhooks put them in (:func:`hub.inbound.accept_reply`), so they are linked and queued.
+webhooks put them in (:func:`hub.inbound.accept.accept_reply`), so they are linked and queued.
 """
 
 from __future__ import annotations
@@ -16,24 +16,24 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import InboundReply
-from hub.clock import FixedClock
 from hub.config import RoutingSettings, Settings
-from hub.feedback import FeedbackSender, send_feedback
-from hub.inbound import accept_reply
-from hub.inbound_worker import InboundWorker, Processed
-from hub.keys import RedisKeys
-from hub.notify import enqueue_notified
-from hub.planning import PlanningPolicy
-from hub.queue import Queue
-from hub.render import TemplateRenderer
-from hub.reply_answers import Answerer
-from hub.reply_apply import ReplyApplier
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ChannelName, MessageKind
+from hub.inbound.accept import accept_reply
+from hub.inbound.answers import Answerer
+from hub.inbound.apply import ReplyApplier
+from hub.inbound.worker import InboundWorker, Processed
+from hub.infra.queue import Queue
+from hub.outbound.notify import enqueue_notified
+from hub.outbound.planning import PlanningPolicy
+from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import InboundReply as StoredReply
 from hub.store.models import Message, Ticket, TicketEvent
-from hub.ticket_settings import TicketsSettings
-from hub.tickets import resolve, ticket_by_number
-from hub.vocab import ChannelName, MessageKind
+from hub.tickets.feedback import FeedbackSender, send_feedback
+from hub.tickets.lifecycle import resolve, ticket_by_number
+from hub.tickets.settings import TicketsSettings
 from tests.ticket_support import RULES, TicketWorld, seed_ticket_world
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -18,20 +18,20 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelError, ChannelRegistry, OutboundMessage, SendResult
 from channels.sandbox import SandboxChannel
-from hub.audience import parse_audience
-from hub.clock import FixedClock
 from hub.config import DispatchSettings, QuietHours, RoutingSettings
-from hub.dispatch import Dispatcher
-from hub.keys import RedisKeys
-from hub.metrics import HubMetrics
-from hub.outbox import Outbox, SendRequest
-from hub.planning import PlanningPolicy
-from hub.queue import Queue
-from hub.render import TemplateRenderer
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.metrics import HubMetrics
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.core.workdays import WorkdayCalendar
+from hub.infra.queue import Queue
+from hub.outbound.audience import parse_audience
+from hub.outbound.dispatch import Dispatcher
+from hub.outbound.outbox import Outbox, SendRequest
+from hub.outbound.planning import PlanningPolicy
+from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Message
-from hub.vocab import ChannelName, MessageKind, MessageStatus
-from hub.workdays import WorkdayCalendar
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -9,7 +9,7 @@
 Both servers are shared (between the tests of a session, and for ``server7`` between test runs
 of several people or xdist workers), so nothing here flushes a database. Instead each test
 gets its own key prefix from ``redis_keys``, whose keys are deleted when the test ends. Tests
-must name every key through ``redis_keys`` (``hub.keys.RedisKeys``).
+must name every key through ``redis_keys`` (``hub.core.keys.RedisKeys``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from hub.keys import RedisKeys
-from hub.redis_server import EmbeddedRedis, open_redis, start_embedded
+from hub.core.keys import RedisKeys
+from hub.infra.redis_server import EmbeddedRedis, open_redis, start_embedded
 
 REDIS_URL_ENV = "HUB_TEST_REDIS_URL"
 REDIS_KINDS = ("embedded", "server7")

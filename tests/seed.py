@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from hub.core.vocab import ChannelName, CreditStatus, Stage, Tier
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, Enterprise, EnterpriseTag, Officer
-from hub.vocab import ChannelName, CreditStatus, Stage, Tier
 from tests.importing.factories import make_uscc
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 
 from hub.cli import main
 from hub.config import load_settings
-from hub.errors import ConfigError
+from hub.core.errors import ConfigError
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 

@@ -12,11 +12,20 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from hub.keys import RedisKeys
-from hub.planning import PlanningPolicy
-from hub.queue import Queue
-from hub.redis_server import open_redis
-from hub.render import TemplateRenderer
+from hub.core.keys import RedisKeys
+from hub.core.vocab import (
+    ChannelName,
+    DepartmentRole,
+    TicketCategory,
+    TicketEventType,
+    TicketState,
+    Tier,
+    Urgency,
+)
+from hub.infra.queue import Queue
+from hub.infra.redis_server import open_redis
+from hub.outbound.planning import PlanningPolicy
+from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import (
     Contact,
@@ -26,15 +35,6 @@ from hub.store.models import (
     Staff,
     Ticket,
     TicketEvent,
-)
-from hub.vocab import (
-    ChannelName,
-    DepartmentRole,
-    TicketCategory,
-    TicketEventType,
-    TicketState,
-    Tier,
-    Urgency,
 )
 from tests.conftest import PROJECT_ROOT
 from tests.importing.factories import make_uscc

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from hub.clock import SHANGHAI
 from hub.config import Settings
+from hub.core.clock import SHANGHAI
+from hub.core.vocab import ChannelName, DepartmentRole, TicketCategory
 from hub.store.db import Database
 from hub.store.models import Contact, Department, Staff, Ticket
-from hub.ticket_policy import TicketPolicy
-from hub.ticket_settings import TicketRule, TicketsSettings
-from hub.tickets import open_ticket
-from hub.vocab import ChannelName, DepartmentRole, TicketCategory
+from hub.tickets.lifecycle import open_ticket
+from hub.tickets.policy import TicketPolicy
+from hub.tickets.settings import TicketRule, TicketsSettings
 from tests.seed import seed_registry
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

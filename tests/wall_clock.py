@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.vocab import MessageKind
+from hub.core.vocab import MessageKind
 
 NEVER_QUIET: dict[str, Any] = {"bypass": [kind.value for kind in MessageKind]}

@@ -2,7 +2,7 @@
 and ``QuerySendDetails``.
 
 It checks requests the way Aliyun's POP gateway does: parameters come from the query string
-and the form body; the RPC signature (``channels.aliyun_sign``) is recomputed with the
+and the form body; the RPC signature (``channels.sms.aliyun_sign``) is recomputed with the
 configured AccessKeySecret over everything received, so a tampered parameter or a wrong
 secret is ``SignatureDoesNotMatch`` (HTTP 400, with the server's string-to-sign in the
 message, as Aliyun answers); an unknown AccessKeyId is ``InvalidAccessKeyId.NotFound``
@@ -60,10 +60,10 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from channels.aliyun_sign import parse_timestamp, string_to_sign, verify_signature
-from channels.sms_aliyun import MAX_BATCH_NUMBERS, SEND, SEND_BATCH, VERSION
-from channels.sms_aliyun_status import PAGE_SIZE, STATUS_ACTION
-from hub.clock import SHANGHAI
+from channels.sms.aliyun import MAX_BATCH_NUMBERS, SEND, SEND_BATCH, VERSION
+from channels.sms.aliyun_sign import parse_timestamp, string_to_sign, verify_signature
+from channels.sms.aliyun_status import PAGE_SIZE, STATUS_ACTION
+from hub.core.clock import SHANGHAI
 
 MAX_SKEW_S: Final = 15 * 60  # Aliyun refuses timestamps more than 15 minutes off
 MAX_SEND_NUMBERS: Final = 1000  # SendSms: comma-separated PhoneNumbers

@@ -4,7 +4,7 @@
 It serves on :mod:`channels.fakes.lean_http` (a minimal HTTP/1.1 server): ``hub bench`` drives
 it at thousands of requests a second on the hub's own cores.
 
-It checks requests the way Tencent does (:func:`channels.tencent_tc3.verify`): the
+It checks requests the way Tencent does (:func:`channels.sms.tencent_tc3.verify`): the
 TC3-HMAC-SHA256 signature is recomputed from the request as received (the ``Content-Type`` and
 ``Host`` bytes sent, the raw body) with the configured secret, so a tampered body, a wrong
 secret or a signed-but-different content type is ``AuthFailure.SignatureFailure``; a timestamp
@@ -60,9 +60,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from channels.fakes.lean_http import Request, Response, serve
-from channels.sms_tencent import ACTION, MAX_NUMBERS, SERVICE, VERSION
-from channels.sms_tencent_status import STATUS_ACTION, STATUS_PAGE
-from channels.tencent_tc3 import verify
+from channels.sms.tencent import ACTION, MAX_NUMBERS, SERVICE, VERSION
+from channels.sms.tencent_status import STATUS_ACTION, STATUS_PAGE
+from channels.sms.tencent_tc3 import verify
 
 _MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 _MESSAGES: Final = {

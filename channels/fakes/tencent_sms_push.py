@@ -30,7 +30,7 @@ from typing import Any, Final
 import aiohttp
 
 from channels.fakes.tencent_sms import ReceivedSms
-from hub.clock import SHANGHAI
+from hub.core.clock import SHANGHAI
 
 JSON_HEADERS: Final = {"Content-Type": "application/json"}
 # What Tencent puts in ``errmsg``/``description`` (回执状态错误码); FAIL uses the operator's code.

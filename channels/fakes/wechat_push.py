@@ -32,8 +32,8 @@ from typing import Literal
 
 import httpx
 
-from channels.wechat_crypto import WechatCrypto, build_xml, sign
-from hub.clock import Clock, SystemClock
+from channels.wechat.crypto import WechatCrypto, build_xml, sign
+from hub.core.clock import Clock, SystemClock
 
 Kind = Literal["official_account", "wecom"]
 # WeChat waits this long for an answer, then tries again, three tries in all.

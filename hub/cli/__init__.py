@@ -1,6 +1,6 @@
 """The ``hub`` command.
 
-Exit codes (DESIGN.md): 0 done; 1 done with rejections or a failed check; 2 bad config or
+Exit codes (docs/design.md): 0 done; 1 done with rejections or a failed check; 2 bad config or
 usage. ``--json`` on commands that list or report prints JSON on stdout; times are ISO 8601
 with +08:00.
 """
@@ -29,8 +29,8 @@ from hub.cli import (
     tickets,
 )
 from hub.cli.common import err, print_error
-from hub.clock import Clock
-from hub.errors import ConfigError, HubError, InputError, UsageError
+from hub.core.clock import Clock
+from hub.core.errors import ConfigError, HubError, InputError, UsageError
 
 app = typer.Typer(
     name="hub",

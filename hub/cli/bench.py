@@ -1,4 +1,5 @@
-"""``hub bench``: the fan-out benchmark (see :mod:`hub.bench` for what it runs and measures)."""
+"""``hub bench``: the fan-out benchmark (see :mod:`hub.devtools.bench` for what it runs and
+measures)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import typer
 
 from hub.cli.common import out, print_json, run_async
 from hub.config import config_path, load_settings
-from hub.errors import ConfigError, UsageError
-from hub.redis_server import EMBEDDED
+from hub.core.errors import ConfigError, UsageError
+from hub.infra.redis_server import EMBEDDED
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +34,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """吞吐基准：N 条个性化短信走完整链路（规划→渲染→落库→入队→发送→记录）。"""
-    from hub.bench import BenchOptions, run_bench
+    from hub.devtools.bench import BenchOptions, run_bench
 
     options = BenchOptions(
         n=n,

@@ -7,12 +7,16 @@ from typing import Any
 
 import typer
 
-from hub.calendar_admin import enter_year_and_recompute, recompute_deadlines, year_report
+from hub.app.runtime import open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock
-from hub.deadlines import deadline_text
-from hub.runtime import open_database
-from hub.ticket_policy import load_ticket_policy
+from hub.core.clock import SystemClock
+from hub.tickets.deadlines.admin_calendar import (
+    enter_year_and_recompute,
+    recompute_deadlines,
+    year_report,
+)
+from hub.tickets.deadlines.rules import deadline_text
+from hub.tickets.policy import load_ticket_policy
 
 ACTOR = "cli"
 
@@ -70,7 +74,8 @@ def _print_moved(moved: list[dict[str, Any]]) -> None:
 
 
 def _last_day(instant: str) -> str:
-    """A deadline as its last day (hub.deadlines.deadline_text), from the JSON's instant."""
+    """A deadline as its last day (hub.tickets.deadlines.rules.deadline_text), from the JSON's
+    instant."""
     return deadline_text(datetime.fromisoformat(instant))
 
 

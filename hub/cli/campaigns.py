@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from hub.campaigns import (
+from hub.app.runtime import open_components, open_database
+from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.config import Settings
+from hub.core.clock import SystemClock, local_iso
+from hub.outbound.campaigns import (
     Resumed,
     cancel_campaign,
     list_campaigns,
     pause_campaign,
     resume_campaign,
 )
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock, local_iso
-from hub.config import Settings
-from hub.runtime import open_components, open_database
 
 
 def register(app: typer.Typer) -> None:

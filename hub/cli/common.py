@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub.clock import Clock, SystemClock
+from hub.app.runtime import open_database
 from hub.config import Settings, load_settings
-from hub.errors import UsageError
-from hub.logs import configure_logging
-from hub.runtime import open_database
+from hub.core.clock import Clock, SystemClock
+from hub.core.errors import UsageError
+from hub.core.logs import configure_logging
 from hub.store.db import Database
 
 T = TypeVar("T")

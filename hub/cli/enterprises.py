@@ -11,10 +11,11 @@ from typing import Any
 
 import typer
 
-from hub.audience import parse_audience
 from hub.cli.common import out, print_json, print_table, settings_from, with_database
-from hub.errors import NotFoundError, UsageError
-from hub.identifiers import normalize_uscc
+from hub.core.errors import NotFoundError, UsageError
+from hub.core.identifiers import normalize_uscc
+from hub.core.vocab import LabelledEnum, MessageStatus, TicketState, Tier
+from hub.outbound.audience import parse_audience
 from hub.queries.registry import (
     EnterpriseFilter,
     enterprise_dossier,
@@ -23,7 +24,6 @@ from hub.queries.registry import (
     list_officers,
 )
 from hub.queries.scope import Visibility
-from hub.vocab import LabelledEnum, MessageStatus, TicketState, Tier
 
 JSON_OPTION = typer.Option(False, "--json", help="print JSON")
 # The console operator sees every enterprise, with numbers masked as in the other lists.

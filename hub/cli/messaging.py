@@ -9,8 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 
-from hub.audience import parse_audience
-from hub.audience_hints import audience_hints
+from hub.app.runtime import open_components, open_database
 from hub.cli.common import (
     clock_from,
     out,
@@ -21,15 +20,16 @@ from hub.cli.common import (
     settings_from,
 )
 from hub.cli.send_report import SendCommand, build_report, release_note, report_lines
-from hub.clock import Clock, local_iso
 from hub.config import Settings
-from hub.errors import UsageError
-from hub.outbox import SendRequest
+from hub.core.clock import Clock, local_iso
+from hub.core.errors import UsageError
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.outbound.audience import parse_audience
+from hub.outbound.audience_hints import audience_hints
+from hub.outbound.outbox import SendRequest
 from hub.queries.messages import MessageFilter, count_resent_while_unknown, list_messages
 from hub.queries.scope import Visibility
-from hub.runtime import open_components, open_database
 from hub.store.models import Message
-from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 WAIT_POLL_SECONDS = 0.5
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hub.app.runtime import open_database
 from hub.cli.common import err, out, print_json, run_async, settings_from
-from hub.clock import SystemClock
 from hub.config import Settings
+from hub.core.clock import SystemClock
 from hub.importing.service import ImportKind, ImportReport, import_file
-from hub.runtime import open_database
 
 # Files smaller than this import too fast for a progress bar to help.
 PROGRESS_MIN_BYTES = 512 * 1024

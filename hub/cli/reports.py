@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
+from hub.app.runtime import open_database
 from hub.cli.common import out, print_json, run_async, settings_from
-from hub.clock import SystemClock
-from hub.errors import UsageError
+from hub.core.clock import SystemClock
+from hub.core.errors import UsageError
 from hub.reports.monthly import MonthlyReport, build_monthly_report
-from hub.runtime import open_database
 
 
 def register(app: typer.Typer) -> None:

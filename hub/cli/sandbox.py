@@ -11,16 +11,16 @@ import typer
 
 from channels.base import InboundReply
 from channels.sandbox import SandboxChannel
+from hub.app.runtime import open_components, open_database
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
-from hub.clock import local_iso
-from hub.errors import NotFoundError, UsageError
-from hub.identifiers import mask_mobile, normalize_mobile
-from hub.inbound import accept_reply
+from hub.core.clock import local_iso
+from hub.core.errors import NotFoundError, UsageError
+from hub.core.identifiers import mask_mobile, normalize_mobile
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
 from hub.queries.replies import ReplyFilter, list_replies
 from hub.queries.scope import Visibility
-from hub.runtime import open_components, open_database
 from hub.store.models import Contact
-from hub.vocab import ChannelName
 
 EVERYTHING = Visibility.everything()
 

@@ -14,18 +14,18 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import typer
 
+from hub.app.runtime import open_components, open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock, local_iso
 from hub.config import Settings
-from hub.errors import UsageError
-from hub.runtime import open_components, open_database
-from hub.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
+from hub.core.clock import SystemClock, local_iso
+from hub.core.errors import UsageError
+from hub.scheduling.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
 from hub.store.schedules import StoredSchedule, SyncReport, stored_schedules, sync_schedules
 
 if TYPE_CHECKING:
-    from hub.scheduler import RunResult
+    from hub.scheduling.scheduler import RunResult
 
 
 def register(app: typer.Typer) -> None:
@@ -185,7 +185,7 @@ def schedules_run(
         print_json(report)
         return
     if result.created:
-        # An audience that matched nobody makes no campaign (hub.outbox).
+        # An audience that matched nobody makes no campaign (hub.outbound.outbox).
         campaign = f"批次 #{result.campaign_id}" if result.campaign_id is not None else "未建批次"
         out.print(f"已执行 {name} @ {report['fire_time']}：{campaign}，{result.detail}")
     else:
@@ -196,7 +196,7 @@ def schedules_run(
 
 
 async def _run(settings: Settings, name: str, when: datetime) -> RunResult:
-    from hub.scheduler import HubScheduler
+    from hub.scheduling.scheduler import HubScheduler
 
     async with open_components(settings) as hub:
         stored = await _one_in(hub.db, name)

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from typer.core import TyperCommand
 
-from hub.outbox import SendOutcome
-from hub.quiet_hours import QUIET_REASON_PREFIX
-from hub.runtime import PROJECT_ROOT
-from hub.template_spec import STANDARD_VARIABLES
-from hub.templates import load_folder
-from hub.vocab import MessageKind, MessageStatus
+from hub.app.runtime import PROJECT_ROOT
+from hub.core.vocab import MessageKind, MessageStatus
+from hub.outbound.outbox import SendOutcome
+from hub.outbound.quiet_hours import QUIET_REASON_PREFIX
+from hub.rendering.template_spec import STANDARD_VARIABLES
+from hub.rendering.templates import load_folder
 
 _MISSING = re.compile(r"缺少变量 (\w+)")
 _STATUS_LABELS = {"held": "暂缓", "skipped": "跳过", "failed": "失败", "dead": "死信"}

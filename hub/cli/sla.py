@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from hub.callbacks import (
+from hub.app.runtime import open_components, open_database
+from hub.cli.common import out, print_json, print_table, run_async, settings_from
+from hub.core.clock import SystemClock
+from hub.core.errors import UsageError
+from hub.core.vocab import CallbackMethod, CallbackStatus
+from hub.tickets.callback_survey import (
     CallbackOutcome,
     SurveyView,
     list_surveys,
@@ -13,13 +18,8 @@ from hub.callbacks import (
     record_answer,
     run_monthly_callbacks,
 )
-from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock
-from hub.errors import UsageError
-from hub.runtime import open_components, open_database
-from hub.sla_loop import sla_pass_once
-from hub.sla_pass import SlaPassReport
-from hub.vocab import CallbackMethod, CallbackStatus
+from hub.tickets.sla.loop import sla_pass_once
+from hub.tickets.sla.sweep import SlaPassReport
 
 _STEP_LABELS = {
     "remind": "时限提醒",

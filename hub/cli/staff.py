@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from hub.cli.common import err, out, print_json, print_table, with_database
-from hub.clock import SystemClock
-from hub.errors import UsageError
-from hub.staff import (
+from hub.core.clock import SystemClock
+from hub.core.errors import UsageError
+from hub.tickets.staff import (
     NewStaff,
     StaffRole,
     StaffView,

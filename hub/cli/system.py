@@ -78,7 +78,7 @@ def run(
 ) -> None:
     """在一个进程里运行全部角色：Web/API、发送 worker、对账、定时任务。"""
     settings = settings_from(ctx)
-    from hub.roles import serve
+    from hub.app.processes import serve
 
     run_async(serve(settings, web=True, worker=True, scheduler=True, host=host, port=port))
 
@@ -90,7 +90,7 @@ def api(
 ) -> None:
     """只运行 Web/API 与 webhook。"""
     settings = settings_from(ctx)
-    from hub.roles import serve
+    from hub.app.processes import serve
 
     run_async(serve(settings, web=True, worker=False, host=host, port=port))
 
@@ -98,7 +98,7 @@ def api(
 def worker(ctx: typer.Context) -> None:
     """只运行发送 worker（可水平扩展多个进程）。"""
     settings = settings_from(ctx)
-    from hub.roles import serve
+    from hub.app.processes import serve
 
     run_async(serve(settings, web=False, worker=True))
 
@@ -106,7 +106,7 @@ def worker(ctx: typer.Context) -> None:
 def scheduler(ctx: typer.Context) -> None:
     """只运行定时任务（多个进程中只有一个持有锁并调度）。"""
     settings = settings_from(ctx)
-    from hub.roles import serve
+    from hub.app.processes import serve
 
     run_async(serve(settings, web=False, worker=False, scheduler=True))
 
@@ -118,7 +118,7 @@ def demo(
 ) -> None:
     """载入演示数据：部门、联络员、企业和演示工作人员（可重复执行，不会重复创建）。"""
     settings = settings_from(ctx)
-    from hub.demo_load import load_demo
+    from hub.devtools.demo_load import load_demo
 
     report = run_async(load_demo(settings, enterprises=enterprises))
     if as_json:

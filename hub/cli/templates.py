@@ -9,18 +9,18 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import selectinload
 
+from hub.app.runtime import open_database, templates_folder
 from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock
 from hub.config import Settings
-from hub.errors import HubError, NotFoundError, UsageError
-from hub.render import TemplateRenderer
-from hub.runtime import open_database, templates_folder
-from hub.sms_text import measure_sms, sms_text
+from hub.core.clock import SystemClock
+from hub.core.errors import HubError, NotFoundError, UsageError
+from hub.core.vocab import ChannelName, MessageKind
+from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_templates, sign_name
+from hub.rendering.render import TemplateRenderer
+from hub.rendering.sms_text import measure_sms, sms_text
+from hub.rendering.templates import example_context, load_folder, standard_context
 from hub.store.models import Enterprise, Officer
 from hub.store.templates import load_catalog, stored_sms_texts, sync_templates
-from hub.template_check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_templates, sign_name
-from hub.templates import example_context, load_folder, standard_context
-from hub.vocab import ChannelName, MessageKind
 
 FOLDER_HELP = "templates folder (default: templates/ beside config.yaml, else the shipped one)"
 

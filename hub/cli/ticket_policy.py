@@ -1,7 +1,7 @@
 """``hub tickets rules show|set FILE`` and ``hub tickets classes show|set NAME=N ...``.
 
 Admins' edits of the routing rules and the deadline classes, each saved as a new version in
-the database (config.yaml is the seed; :mod:`hub.ticket_policy_store`).
+the database (config.yaml is the seed; :mod:`hub.tickets.policy_store`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any
 import typer
 import yaml
 
+from hub.app.runtime import open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.clock import SystemClock, local_iso
-from hub.errors import UsageError
-from hub.runtime import open_database
-from hub.ticket_policy_store import (
+from hub.core.clock import SystemClock, local_iso
+from hub.core.errors import UsageError
+from hub.core.vocab import Urgency
+from hub.tickets.policy_store import (
     CLASSES,
     RULES,
     classes_in_force,
@@ -27,7 +28,6 @@ from hub.ticket_policy_store import (
     save_classes,
     save_rules,
 )
-from hub.vocab import Urgency
 
 ACTOR = "cli"
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import typer
 
+from hub.app.runtime import open_components, open_database
 from hub.cli import ticket_policy
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
-from hub.errors import UsageError
+from hub.core.errors import UsageError
+from hub.core.vocab import TicketCategory, TicketState
 from hub.queries.tickets import TicketFilter, TicketScope
-from hub.runtime import open_components, open_database
-from hub.ticket_desk import TicketDesk
-from hub.vocab import TicketCategory, TicketState
+from hub.tickets.desk import TicketDesk
 
 _Act = Callable[[TicketDesk, TicketScope], Awaitable[Any]]
 

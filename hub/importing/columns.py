@@ -1,6 +1,6 @@
 """Which headers each import accepts, in English or Chinese, and how a file's headers map to them.
 
-DESIGN.md fixes the enterprise columns ("What other systems rely on"); officers and departments
+docs/design.md fixes the enterprise columns ("What other systems rely on"); officers and departments
 follow the same pattern. A header is matched after NFKC, trimming, and (for English) ignoring
 case, spaces, ``_`` and ``-``, so ``WeChat OpenID`` is ``wechat_openid``. Anything else is an
 ``InputError`` naming the header: a typo must never drop a column silently.
@@ -16,7 +16,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-from hub.errors import InputError
+from hub.core.errors import InputError
+from hub.core.vocab import LabelledEnum
 from hub.importing.tabular import (
     CELL_PROBLEM_PREFIX,
     REJECT_COLUMNS,
@@ -24,7 +25,6 @@ from hub.importing.tabular import (
     Reject,
     shown_value,
 )
-from hub.vocab import LabelledEnum
 
 __all__ = [
     "DEPARTMENT_COLUMNS",

@@ -7,7 +7,7 @@ so that a row naming an unknown one is rejected with the rest of its problems.
 Every problem of a row is reported, each as a Chinese sentence naming the column as the file
 spells it and the value: ``手机“1380013800”不是有效的手机号``. Rows repeating a USCC add
 contacts when their enterprise fields agree and are rejected naming the earlier row when they
-don't (DESIGN.md, Rules: Import).
+don't (docs/design.md, Rules: Import).
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from hub.identifiers import (
+from hub.core.identifiers import (
     normalize_mobile,
     normalize_openid,
     normalize_telegram_chat_id,
     normalize_uscc,
     normalize_wecom_userid,
 )
+from hub.core.vocab import DepartmentRole, Stage, Tier
 from hub.importing.columns import (
     DEPARTMENT_COLUMNS,
     ENTERPRISE_COLUMNS,
@@ -35,7 +36,6 @@ from hub.importing.columns import (
     RowChecker,
 )
 from hub.importing.tabular import Reject, TableFormat, open_table, rejects_path, write_rejects
-from hub.vocab import DepartmentRole, Stage, Tier
 
 __all__ = [
     "ContactRow",

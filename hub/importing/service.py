@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from hub.clock import Clock
+from hub.core.clock import Clock
 from hub.importing.rows import (
     ParseResult,
     parse_departments,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from hub.errors import InputError
+from hub.core.errors import InputError
+from hub.core.safe_text import FORMULA_TRIGGERS, csv_cell, storable_text, unusable_character
 from hub.importing.workbook import CellProblems, xlsx_cells
-from hub.safe_text import FORMULA_TRIGGERS, csv_cell, storable_text, unusable_character
 
 __all__ = [
     "CELL_PROBLEM_PREFIX",
@@ -185,7 +185,7 @@ def _detect_format(file: Path, name: str, forced: TableFormat | None) -> TableFo
 
 def _detect_encoding(file: Path, name: str) -> tuple[str, bool, bool]:
     """The file's encoding, whether some of its bytes do not decode in it, and whether it may
-    hold characters that cannot be imported (``hub.safe_text.unusable_character``).
+    hold characters that cannot be imported (``hub.core.safe_text.unusable_character``).
 
     The whole file is checked, chunk by chunk, because a GBK file often starts with pages of
     ASCII and only shows its encoding at the first Chinese name; guessing from the head would
@@ -248,7 +248,7 @@ def _csv_cells(handle: IO[str], name: str) -> Iterator[tuple[int, list[str], Cel
 
 
 def _csv_cell_text(cell: str) -> str:
-    """The text ``hub.safe_text.csv_cell`` (or another system) wrote as ``="…"`` or ``'=…``."""
+    """The text ``hub.core.safe_text.csv_cell`` (or another system) wrote as ``="…"`` or ``'=…``."""
     text = cell.strip()
     match = _EXCEL_TEXT_FORMULA.match(text)
     if match:
@@ -381,7 +381,7 @@ def write_csv(
     """Write a CSV that Excel opens correctly: UTF-8 with BOM, CRLF, long numbers kept as text.
 
     Returns the path written. Values that Excel would evaluate or reformat are written as
-    ``="…"`` (``hub.safe_text.csv_cell``); ``open_table`` reads them back as the plain text.
+    ``="…"`` (``hub.core.safe_text.csv_cell``); ``open_table`` reads them back as the plain text.
     """
     file = Path(path)
     try:

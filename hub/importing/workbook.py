@@ -21,7 +21,7 @@ from xml.sax.saxutils import unescape
 
 from python_calamine import CalamineSheet, CalamineWorkbook, SheetTypeEnum
 
-from hub.errors import InputError
+from hub.core.errors import InputError
 
 __all__ = ["FORMULA_WITHOUT_VALUE", "CellProblems", "xlsx_cells"]
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.outbound.unknown_sends import RESENT_UNKNOWN
 from hub.queries.refs import ContactRef, EnterpriseRef, contact_ref, enterprise_ref
 from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.models import Contact, DeliveryAttempt, Enterprise, Message
-from hub.unknown_sends import RESENT_UNKNOWN
-from hub.vocab import ChannelName, MessageKind, MessageStatus
 
 # The record, then its enterprise's id, name and USCC and its contact's id and name.
 _Select = sa.Select[Message, int, str, str, int, str | None]

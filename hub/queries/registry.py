@@ -4,7 +4,7 @@ list``): enterprises with their dossier (一企一档), liaison officers and dep
 Each function returns JSON-ready dicts: times ISO 8601 in the hub's zone, enum values with their
 Chinese labels, addresses as the reader may see them (:class:`~hub.queries.scope.Visibility`:
 masked unless ``full_addresses``). An enterprise's department is the one its industry routes
-requests to (:mod:`hub.ticket_routing`: the first department, by id, listing the industry).
+requests to (:mod:`hub.tickets.routing`: the first department, by id, listing the industry).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.audience import Audience
-from hub.clock import SHANGHAI, local_iso
+from hub.core.clock import SHANGHAI, local_iso
+from hub.core.vocab import ChannelName, Tier
+from hub.outbound.audience import Audience
 from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.models import (
@@ -31,8 +32,7 @@ from hub.store.models import (
     Staff,
     Ticket,
 )
-from hub.tickets import OPEN_STATES
-from hub.vocab import ChannelName, Tier
+from hub.tickets.lifecycle import OPEN_STATES
 
 # A contact's addresses, by the channel whose masking rule applies to each.
 _ADDRESSES = (

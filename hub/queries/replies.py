@@ -7,11 +7,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from hub.core.vocab import ChannelName, ReplyClass
 from hub.queries.refs import ContactRef, EnterpriseRef, contact_ref, enterprise_ref
 from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.models import Contact, Enterprise, InboundReply
-from hub.vocab import ChannelName, ReplyClass
 
 # The record, then its enterprise's id, name and USCC and its contact's id and name.
 _Select = sa.Select[InboundReply, int, str, str, int, str | None]

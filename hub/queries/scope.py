@@ -4,7 +4,7 @@ A staff member with a department sees the enterprises whose industry routes to t
 (``Department.industries``); one with a district sees the enterprises of that region; one with
 both sees their intersection. Records not linked to any enterprise (a reply from an unknown
 number) are visible only to unrestricted readers. Mobiles and openids are masked unless the
-reader may see them in full (PIPL, DESIGN.md "Personal data").
+reader may see them in full (PIPL, docs/design.md "Personal data").
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
-from hub.identifiers import mask_id, mask_mobile
+from hub.core.identifiers import mask_id, mask_mobile
+from hub.core.vocab import ChannelName
 from hub.store.models import Enterprise
-from hub.vocab import ChannelName
 
 # Channels whose address is a mobile number (the sandbox falls back to "contact:<id>").
 _MOBILE_CHANNELS = frozenset({ChannelName.SMS, ChannelName.SANDBOX})

@@ -9,7 +9,7 @@ Who sees which tickets (:class:`TicketScope`):
 - a ``viewer`` with a district only: the tickets of enterprises in that district
   (:meth:`Visibility.enterprise_filter`); with neither, every ticket.
 
-What they may do is in :mod:`hub.ticket_desk`. Contact numbers are masked by role like
+What they may do is in :mod:`hub.tickets.desk`. Contact numbers are masked by role like
 everywhere else (:class:`~hub.queries.scope.Visibility`).
 """
 
@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.clock import SHANGHAI, local_iso
-from hub.deadlines import deadline_last_day, deadline_text
+from hub.core.clock import SHANGHAI, local_iso
+from hub.core.vocab import RATING_LABELS, ChannelName, TicketCategory, TicketState
 from hub.queries.scope import Visibility
-from hub.staff import StaffRole
 from hub.store.models import Contact, Department, Enterprise, Rating, Staff, Ticket, TicketEvent
-from hub.tickets import OPEN_STATES
-from hub.vocab import RATING_LABELS, ChannelName, TicketCategory, TicketState
+from hub.tickets.deadlines.rules import deadline_last_day, deadline_text
+from hub.tickets.lifecycle import OPEN_STATES
+from hub.tickets.staff import StaffRole
 
 _ALL_TICKETS = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER})
 _FULL = Visibility.everything(full_addresses=True)

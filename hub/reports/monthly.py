@@ -17,7 +17,7 @@ department (未分派 when it has none):
   superseded, with its rectification (整改): 已整改 when the ticket was resolved again after it,
   else 逾期未整改 once ``rectify_due_at`` has passed, else 整改中;
 - 回访 callback coverage: surveys of the tickets resolved in M-1 ÷ those tickets (the survey
-  done in M, :mod:`hub.callbacks`).
+  done in M, :mod:`hub.tickets.callback_survey`).
 
 The ledger (台账) lists every ticket alive during M: received before its end and not closed
 before its start.
@@ -33,10 +33,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from hub.callbacks import month_label, month_span, parse_month, previous_month
-from hub.clock import SHANGHAI, local_iso
-from hub.deadlines import deadline_text
-from hub.identifiers import mask_mobile
+from hub.core.clock import SHANGHAI, local_iso
+from hub.core.identifiers import mask_mobile
+from hub.core.vocab import RATING_LABELS, CallbackStatus, TicketEventType, TicketState
 from hub.store.db import Database
 from hub.store.models import (
     CallbackSurvey,
@@ -48,7 +47,8 @@ from hub.store.models import (
     Ticket,
     TicketEvent,
 )
-from hub.vocab import RATING_LABELS, CallbackStatus, TicketEventType, TicketState
+from hub.tickets.callback_survey import month_label, month_span, parse_month, previous_month
+from hub.tickets.deadlines.rules import deadline_text
 
 UNASSIGNED = "未分派"
 
@@ -149,7 +149,9 @@ class LedgerRow:
     department: str
     handler: str
     urgency: str
-    deadline_at: str | None  # the last day, 2026-12-11（周五）24时前 (hub.deadlines.deadline_text)
+    deadline_at: (
+        str | None
+    )  # the last day, 2026-12-11（周五）24时前 (hub.tickets.deadlines.rules.deadline_text)
     state: str
     resolved_at: str | None
     on_time: str  # 是 | 否 | 未办结

@@ -15,9 +15,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from hub.errors import UsageError
+from hub.core.errors import UsageError
+from hub.core.safe_text import xlsx_cell
 from hub.reports.monthly import DepartmentFigures, MonthlyReport
-from hub.safe_text import xlsx_cell
 
 SUMMARY_SHEET = "汇总"
 BAD_SHEET = "差评整改"

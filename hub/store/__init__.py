@@ -1,0 +1,5 @@
+"""Storage: SQLAlchemy models, the database handle, repositories, Alembic migrations.
+
+May import hub.core, hub.infra and hub.config (no feature package; known exceptions are
+listed in pyproject's import-linter contracts).
+"""

@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from hub.errors import StorageError
+from hub.core.errors import StorageError
 
 _BEGIN_OPTION = "hub_sqlite_begin"
 

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus, ReplyClass
 from hub.store.base import Base, Timestamps
 from hub.store.types import BigId, enum_column
-from hub.vocab import ChannelName, MessageKind, MessageStatus, ReplyClass
 
 
 class Template(Timestamps, Base):
@@ -154,7 +154,7 @@ class InboundReply(Base):
     __table_args__ = (
         sa.UniqueConstraint("provider", "provider_msg_id"),
         # 0004: the replies not yet classified, which the reconciler looks for every pass
-        # (hub.inbound.requeue_unclassified): a partial index holds only those few rows.
+        # (hub.inbound.accept.requeue_unclassified): a partial index holds only those few rows.
         sa.Index(
             "ix_inbound_reply_unclassified",
             "id",

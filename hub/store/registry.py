@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hub.core.vocab import ChannelName, CreditStatus, DepartmentRole, Stage, Tier, VisitStatus
 from hub.store.base import Base, Timestamps
 from hub.store.types import BigId, enum_column
-from hub.vocab import ChannelName, CreditStatus, DepartmentRole, Stage, Tier, VisitStatus
 
 
 class Department(Timestamps, Base):
@@ -180,7 +180,7 @@ class Policy(Timestamps, Base):
     summary: Mapped[str] = mapped_column(sa.Text)
     url: Mapped[str | None] = mapped_column(sa.String(512))
     issuer: Mapped[str | None] = mapped_column(sa.String(128))
-    # Matching criteria, each an audience-expression term list (DESIGN.md grammar).
+    # Matching criteria, each an audience-expression term list (docs/design.md grammar).
     audience: Mapped[str] = mapped_column(sa.Text, default="")
     published_on: Mapped[date | None] = mapped_column(sa.Date)
     expires_on: Mapped[date | None] = mapped_column(sa.Date)

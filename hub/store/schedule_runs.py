@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hub.clock import Clock
+from hub.core.clock import Clock
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
 

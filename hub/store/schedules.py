@@ -1,9 +1,9 @@
 """Schedules in the database: store validated specs as versions, read the versions in force.
 
 The files are the seeds and the import/export format; the database holds the schedules the hub
-runs (DESIGN.md). :func:`sync_schedules` stores a new version only when a spec changed;
+runs (docs/design.md). :func:`sync_schedules` stores a new version only when a spec changed;
 :func:`stored_schedules` reads each schedule's current version back through the same validation
-as a file (:func:`hub.schedules.parse_spec`).
+as a file (:func:`hub.scheduling.schedules.parse_spec`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.clock import Clock
-from hub.errors import ConfigError
-from hub.schedules import ScheduleSpec, parse_spec
+from hub.core.clock import Clock
+from hub.core.errors import ConfigError
+from hub.scheduling.schedules import ScheduleSpec, parse_spec
 from hub.store.db import Database
 from hub.store.models import Schedule, ScheduleVersion
 

@@ -1,6 +1,6 @@
 """Which migration the code ships and which the database is at, without importing Alembic.
 
-Every ``hub`` process checks the schema on start (``hub.runtime.open_database``); Alembic and
+Every ``hub`` process checks the schema on start (``hub.app.runtime.open_database``); Alembic and
 Mako cost ~12 MB of resident memory per process, so this reads the ``revision`` /
 ``down_revision`` lines of the migration files and the ``alembic_version`` table directly.
 ``hub.store.migrate`` (Alembic itself) is for upgrading; a test holds the two to the same head.

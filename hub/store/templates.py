@@ -4,9 +4,9 @@ The database holds what is in force: one ``Template`` row per (kind, channel) â€
 is stored once per channel it serves, because a channel is what an admin edits â€” and immutable
 ``TemplateVersion`` rows (body + that channel's meta). :func:`sync_templates` imports the files
 (a new version only when body or meta changed, and only templates that pass
-:mod:`hub.template_check`), :func:`load_catalog` reads the current versions for a
-:class:`~hub.render.TemplateRenderer`, :func:`stored_sms_texts` gives the check the approved
-SMS texts already stored.
+:mod:`hub.rendering.check`), :func:`load_catalog` reads the current versions for a
+:class:`~hub.rendering.render.TemplateRenderer`, :func:`stored_sms_texts` gives the check the
+approved SMS texts already stored.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from hub.clock import Clock
 from hub.config import Settings
+from hub.core.clock import Clock
+from hub.core.vocab import ChannelName, MessageKind
+from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_folder
+from hub.rendering.template_spec import Catalog, TemplateSpec
+from hub.rendering.templates import Problem, load_folder
 from hub.store.db import Database
 from hub.store.messaging import Template, TemplateVersion
-from hub.template_check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_folder
-from hub.template_spec import Catalog, TemplateSpec
-from hub.templates import Problem, load_folder
-from hub.vocab import ChannelName, MessageKind
 
 log = structlog.get_logger(__name__)
 

@@ -8,9 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.store.base import Base, Timestamps
-from hub.store.types import BigId, enum_column
-from hub.vocab import (
+from hub.core.vocab import (
     CallbackMethod,
     CallbackStatus,
     ChannelName,
@@ -19,6 +17,8 @@ from hub.vocab import (
     TicketState,
     Urgency,
 )
+from hub.store.base import Base, Timestamps
+from hub.store.types import BigId, enum_column
 
 
 class Ticket(Timestamps, Base):
@@ -50,7 +50,7 @@ class Ticket(Timestamps, Base):
     )
     channel: Mapped[ChannelName | None] = mapped_column(enum_column(ChannelName))
     # The class's N at receipt and the approved extensions: enough to rebuild the Deadline
-    # (hub.deadlines) for extend/recompute without re-reading the class table.
+    # (hub.tickets.deadlines.rules) for extend/recompute without re-reading the class table.
     deadline_workdays: Mapped[int | None] = mapped_column()
     deadline_extensions: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     reopen_count: Mapped[int] = mapped_column(default=0)
@@ -185,7 +185,7 @@ class PolicyVersion(Base):
 
     ``kind`` is ``ticket_rules`` (the routing rules and default departments) or
     ``deadline_classes`` (urgency class → working days); the highest version is in force. The
-    config sections are the seed: without a row, config applies (hub/ticket_policy_store.py).
+    config sections are the seed: without a row, config applies (hub/tickets/policy_store.py).
     """
 
     __tablename__ = "policy_version"

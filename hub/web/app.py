@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
-from hub.clock import SHANGHAI, Clock, SystemClock
-from hub.metrics_db import DatabaseGauges
-from hub.ratings import RatingNotifier
-from hub.redis_server import redis_health
+from hub.core.clock import SHANGHAI, Clock, SystemClock
+from hub.infra.redis_server import redis_health
+from hub.queries.metrics import DatabaseGauges
 from hub.store.db import Database
-from hub.ticket_desk import TicketDesk
+from hub.tickets.desk import TicketDesk
+from hub.tickets.ratings import RatingNotifier
 from hub.web import api, docs, rating_page
 from hub.web.body_limit import BodyLimitMiddleware
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat

@@ -4,10 +4,10 @@
 with the five levels; it never rates — link scanners and chat previews open links. ``POST``
 with an explicit choice (``score`` 1–5, an optional ``comment``: its first 500 characters,
 without NUL and other control characters) rates the ticket once,
-through :func:`hub.tickets.apply_rating` (source ``web``), and marks the link used, in one
+through :func:`hub.tickets.lifecycle.apply_rating` (source ``web``), and marks the link used, in one
 write transaction (the link row is locked, so two submits cannot both count). An unknown,
 expired or used token, or a ticket no longer awaiting a rating, is refused with a Chinese
-message and rates nothing. The token (12 URL-safe characters, see hub/feedback.py) is the
+message and rates nothing. The token (12 URL-safe characters, see hub/tickets/feedback.py) is the
 only credential: the page shows no personal data beyond the ticket's own.
 """
 
@@ -25,16 +25,16 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from hub.clock import Clock
 from hub.config import Settings
-from hub.notify import NotifyResult, enqueue_notified
-from hub.queue import Queue
-from hub.ratings import RatingNotifier, apply_rating
-from hub.safe_text import storable_text
+from hub.core.clock import Clock
+from hub.core.safe_text import storable_text
+from hub.core.vocab import RATING_LABELS, TicketEventType, TicketState
+from hub.infra.queue import Queue
+from hub.outbound.notify import NotifyResult, enqueue_notified
 from hub.store.db import Database
 from hub.store.models import Department, RatingLink, Ticket, TicketEvent
-from hub.ticket_policy import load_ticket_policy
-from hub.vocab import RATING_LABELS, TicketEventType, TicketState
+from hub.tickets.policy import load_ticket_policy
+from hub.tickets.ratings import RatingNotifier, apply_rating
 
 log = structlog.get_logger(__name__)
 

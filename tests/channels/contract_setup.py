@@ -34,19 +34,19 @@ from channels.fakes.telegram_api import TelegramBotApiFake
 from channels.fakes.tencent_sms import TencentSmsFake
 from channels.fakes.wechat_api import WechatApiFake
 from channels.fakes.wecom_api import WecomApiFake
-from channels.http1 import HttpClient
 from channels.sandbox import SandboxChannel
-from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig, national_number
-from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig, e164
-from channels.telegram import TelegramChannel, TelegramConfig
-from channels.wechat_mp import TEMPLATE_PATH, WechatMpChannel, WechatMpConfig
-from channels.wecom import WecomChannel, WecomConfig
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
-from hub.render import TemplateRenderer
-from hub.runtime import PROJECT_ROOT
-from hub.template_spec import Rendered
-from hub.templates import example_context
+from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig, national_number
+from channels.sms.http_client import HttpClient
+from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig, e164
+from channels.telegram.channel import TelegramChannel, TelegramConfig
+from channels.wechat.official_account import TEMPLATE_PATH, WechatMpChannel, WechatMpConfig
+from channels.wechat.wecom import WecomChannel, WecomConfig
+from hub.app.runtime import PROJECT_ROOT
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.rendering.render import TemplateRenderer
+from hub.rendering.template_spec import Rendered
+from hub.rendering.templates import example_context
 from tests.channels import test_sms_aliyun as aliyun_tests
 from tests.channels import test_sms_tencent_fake as tencent_tests
 from tests.channels import test_telegram as telegram_tests
@@ -189,7 +189,8 @@ class TencentKit(ProviderKit):
     def __init__(
         self, stack: AsyncExitStack, fake: TencentSmsFake, endpoint: str, clock: FixedClock
     ) -> None:
-        # The SMS providers post through the lean client (channels/http1.py), as in production.
+        # The SMS providers post through the lean client (channels/sms/http_client.py), as in
+        # production.
         http = HttpClient()
         stack.push_async_callback(http.aclose)
         super().__init__(TencentSmsChannel(self._config(endpoint), http, clock), stack)

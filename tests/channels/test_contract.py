@@ -45,9 +45,9 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
-from hub.vocab import ChannelName
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ChannelName
 from tests.channels.contract_setup import (
     NEEDS_REDIS,
     PROVIDERS,
@@ -81,7 +81,7 @@ every_provider = pytest.mark.parametrize(
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """The one HTTP session every HTTP channel shares (DESIGN.md, HTTP out)."""
+    """The one HTTP session every HTTP channel shares (docs/design.md, HTTP out)."""
     async with aiohttp.ClientSession() as session:
         yield session
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from channels.http1 import HttpClient, HttpError, HttpOrigin
+from channels.sms.http_client import HttpClient, HttpError, HttpOrigin
 
 Answer = Callable[[bytes], bytes | None]  # request bytes -> raw answer (None: close, no answer)
 

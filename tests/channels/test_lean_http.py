@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from channels.fakes.lean_http import Request, Response, serve
-from channels.http1 import HttpClient
+from channels.sms.http_client import HttpClient
 
 
 async def echo(request: Request) -> Response:

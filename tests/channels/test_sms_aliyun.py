@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from channels.aliyun_sign import percent_encode, rpc_signature, string_to_sign, verify_signature
 from channels.base import (
     ChannelError,
     ChannelRegistry,
@@ -30,8 +29,7 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.aliyun_sms import AliyunSmsFake
-from channels.http1 import HttpClient, HttpError
-from channels.sms_aliyun import (
+from channels.sms.aliyun import (
     SEND,
     SEND_BATCH,
     AliyunRequest,
@@ -43,15 +41,17 @@ from channels.sms_aliyun import (
     parse_response,
     plan_requests,
 )
-from hub.clock import FixedClock
+from channels.sms.aliyun_sign import percent_encode, rpc_signature, string_to_sign, verify_signature
+from channels.sms.http_client import HttpClient, HttpError
 from hub.config import DispatchSettings
-from hub.dispatch import Dispatcher
-from hub.keys import RedisKeys
-from hub.metrics import HubMetrics
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.metrics import HubMetrics
+from hub.core.vocab import MessageStatus
+from hub.infra.queue import Queue
+from hub.outbound.dispatch import Dispatcher
 from hub.store.db import Database
 from hub.store.models import Message
-from hub.vocab import MessageStatus
 
 KEY_ID = "LTAI5tTestKeyId000000000"
 KEY_SECRET = "test-access-key-secret"

@@ -26,11 +26,11 @@ from channels.base import (
 )
 from channels.fakes.aliyun_sms import AliyunSmsFake
 from channels.fakes.tencent_sms import TencentSmsFake
-from channels.http1 import HttpClient
-from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
-from channels.sms_failover import FailoverSmsChannel
-from channels.sms_tencent import MAX_CONTEXT, TencentSmsChannel, TencentSmsConfig, plan_requests
-from hub.clock import FixedClock
+from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms.failover import FailoverSmsChannel
+from channels.sms.http_client import HttpClient
+from channels.sms.tencent import MAX_CONTEXT, TencentSmsChannel, TencentSmsConfig, plan_requests
+from hub.core.clock import FixedClock
 
 SETTLE_S = 30.0
 

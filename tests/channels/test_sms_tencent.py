@@ -19,7 +19,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from channels.sms_tencent import (
+from channels.sms.tencent import (
     CONTENT_TYPE,
     MAX_NUMBERS,
     TencentSmsConfig,
@@ -28,7 +28,7 @@ from channels.sms_tencent import (
     parse_response,
     plan_requests,
 )
-from channels.tencent_tc3 import (
+from channels.sms.tencent_tc3 import (
     authorization,
     canonical_headers,
     canonical_request,
@@ -37,7 +37,7 @@ from channels.tencent_tc3 import (
     utc_date,
     verify,
 )
-from hub.clock import SHANGHAI
+from hub.core.clock import SHANGHAI
 
 SECRET_ID = "AKIDtest0000000000000000000000000000"
 SECRET_KEY = "test-secret-key"

@@ -28,17 +28,17 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.tencent_sms import TencentSmsFake
-from channels.http1 import HttpClient
-from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig, build_request
-from hub.clock import FixedClock
+from channels.sms.http_client import HttpClient
+from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig, build_request
 from hub.config import DispatchSettings
-from hub.dispatch import Dispatcher
-from hub.keys import RedisKeys
-from hub.metrics import HubMetrics
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.metrics import HubMetrics
+from hub.core.vocab import MessageStatus
+from hub.infra.queue import Queue
+from hub.outbound.dispatch import Dispatcher
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.vocab import MessageStatus
 
 SECRET_ID = "AKIDtest0000000000000000000000000000"
 SECRET_KEY = "test-secret-key"

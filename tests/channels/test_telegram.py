@@ -32,14 +32,14 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.telegram_api import SECRET_HEADER, TelegramBotApiFake
-from channels.telegram import (
+from channels.telegram.channel import (
     MAX_TEXT,
     TelegramChannel,
     TelegramConfig,
     build_request,
     error_of,
 )
-from channels.telegram_keyboards import (
+from channels.telegram.keyboards import (
     RatingCallback,
     VisitCallback,
     keyboard_for,

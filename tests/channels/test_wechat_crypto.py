@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channels.wechat_crypto import (
+from channels.wechat.crypto import (
     BLOCK_SIZE,
     DecryptError,
     MalformedXmlError,

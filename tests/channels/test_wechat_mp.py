@@ -27,7 +27,7 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.wechat_api import WechatApiFake
-from channels.wechat_mp import (
+from channels.wechat.official_account import (
     CUSTOM_PATH,
     TEMPLATE_PATH,
     WechatMpChannel,
@@ -37,8 +37,8 @@ from channels.wechat_mp import (
     parse_response,
     parse_token_response,
 )
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
 
 APP_ID = "wx0123456789abcdef"
 SECRET = "test-app-secret"

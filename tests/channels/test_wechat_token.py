@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.base import ProviderConfigError, RetryableError
-from channels.wechat_token import AccessTokenCache, CachedToken
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
+from channels.wechat.token import AccessTokenCache, CachedToken
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
 
 
 class TokenSource:

@@ -25,7 +25,7 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.wecom_api import WecomApiFake
-from channels.wecom import (
+from channels.wechat.wecom import (
     WecomChannel,
     WecomConfig,
     build_request,
@@ -36,8 +36,8 @@ from channels.wecom import (
     rating_card,
     visit_card,
 )
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
 
 CORP_ID = "ww0123456789abcdef"
 SECRET = "test-wecom-secret"

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from hub.errors import InputError
+from hub.core.errors import InputError
+from hub.core.vocab import LabelledEnum, Stage, Tier, Urgency
 from hub.importing import DEPARTMENT_COLUMNS, ENTERPRISE_COLUMNS, OFFICER_COLUMNS, ColumnSet
-from hub.vocab import LabelledEnum, Stage, Tier, Urgency
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.clock import FixedClock
-from hub.errors import InputError
+from hub.core.clock import FixedClock
+from hub.core.errors import InputError
 from hub.importing import open_table, parse_enterprises
 from hub.importing.service import import_file
 from hub.store.db import Database

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberType
 from stdnum.cn import uscc as stdnum_uscc
 
-from hub.identifiers import (
+from hub.core.identifiers import (
     _cn_number_type,
     _is_valid_uscc,
     mask_id,
@@ -27,8 +27,8 @@ from hub.identifiers import (
     normalize_uscc,
     normalize_wecom_userid,
 )
+from hub.core.vocab import ChannelName
 from hub.queries.scope import Visibility
-from hub.vocab import ChannelName
 from tests.importing.factories import make_uscc, wrong_check
 
 VALID_USCC = make_uscc(1234)

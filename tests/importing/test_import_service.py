@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.clock import FixedClock
-from hub.demo_data import demo_departments, demo_officers, write_csv
+from hub.core.clock import FixedClock
+from hub.core.vocab import Stage, Tier
+from hub.devtools.demo_data import demo_departments, demo_officers, write_csv
 from hub.importing.service import ImportReport, import_file
 from hub.store.db import Database
 from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Officer
-from hub.vocab import Stage, Tier
 from tests.importing.factories import make_uscc, write_csv_file
 
 A, B, C = make_uscc(1), make_uscc(2), make_uscc(3)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hub.clock import FixedClock
+from hub.core.clock import FixedClock
 from hub.importing import DEPARTMENT_COLUMNS, ENTERPRISE_COLUMNS, OFFICER_COLUMNS, ColumnSet
 from hub.importing.columns import _SHORTEST_LIMIT
 from hub.importing.service import ImportKind, import_file

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.vocab import DepartmentRole, Stage, Tier
 from hub.importing import (
     ContactRow,
     EnterpriseRecord,
@@ -18,7 +19,6 @@ from hub.importing import (
     read_rows,
     rejects_path,
 )
-from hub.vocab import DepartmentRole, Stage, Tier
 from tests.importing.factories import make_uscc, write_csv_file, write_xlsx_file, wrong_check
 
 A, B, C = make_uscc(1), make_uscc(2), make_uscc(3)

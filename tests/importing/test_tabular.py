@@ -12,7 +12,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
 
-from hub.errors import InputError
+from hub.core.errors import InputError
 from hub.importing import open_table, read_rows, write_csv
 from hub.importing.tabular import CELL_PROBLEM_PREFIX
 from hub.importing.workbook import FORMULA_WITHOUT_VALUE

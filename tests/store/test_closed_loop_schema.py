@@ -10,12 +10,8 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.exc import IntegrityError
 
-from hub.errors import StorageError
-from hub.store.db import Database
-from hub.store.migrate import alembic_config, upgrade_sync
-from hub.store.models import CallbackSurvey, InboundReply, Ticket, TicketEvent, TicketNumberSeq
-from hub.store.schema_version import current_revision, head_revision
-from hub.vocab import (
+from hub.core.errors import StorageError
+from hub.core.vocab import (
     CallbackMethod,
     CallbackStatus,
     ChannelName,
@@ -24,6 +20,10 @@ from hub.vocab import (
     TicketState,
     Urgency,
 )
+from hub.store.db import Database
+from hub.store.migrate import alembic_config, upgrade_sync
+from hub.store.models import CallbackSurvey, InboundReply, Ticket, TicketEvent, TicketNumberSeq
+from hub.store.schema_version import current_revision, head_revision
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 

@@ -12,11 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from hub.errors import StorageError
+from hub.core.errors import StorageError
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus, Tier
 from hub.store.db import Database
 from hub.store.models import Base, Campaign, Enterprise, EnterpriseTag, Message
 from hub.store.schema_version import current_revision, head_revision
-from hub.vocab import ChannelName, MessageKind, MessageStatus, Tier
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

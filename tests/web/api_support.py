@@ -1,7 +1,7 @@
 """What the ``/api/v1`` tests share: departments, staff with tokens, replies, and a client.
 
 Departments come in through the real department import; staff and tokens through
-``hub.staff``; replies are inserted as the inbound path stores them.
+``hub.tickets.staff``; replies are inserted as the inbound path stores them.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from hub.clock import FixedClock
+from hub.core.clock import FixedClock
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.importing.service import import_file
-from hub.staff import NewStaff, StaffRole, add_staff, issue_token
 from hub.store.db import Database
 from hub.store.models import Contact, InboundReply, Message
-from hub.vocab import ChannelName, MessageKind, MessageStatus
+from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
 from hub.web.api import router
 from tests.importing.factories import write_csv_file
 from tests.seed import seed_registry
@@ -88,7 +88,8 @@ async def store_reply(
     contact: Contact | None = None,
     key: str | None = None,
 ) -> int:
-    """A reply as ``hub.inbound.accept_reply`` stores it, linked to ``contact`` when given."""
+    """A reply as ``hub.inbound.accept.accept_reply`` stores it, linked to ``contact`` when
+    given."""
     async with db.write() as session:
         row = InboundReply(
             channel=channel, provider=channel.value, provider_msg_id=key or f"{sender}-{at}",

@@ -31,16 +31,16 @@ from channels.fakes.tencent_sms_push import push_reply, reply_event
 from channels.fakes.wechat_api import WechatApiFake
 from channels.fakes.wechat_push import WechatPush
 from channels.fakes.wecom_api import WecomApiFake
-from hub.clock import FixedClock
-from hub.inbound import accept_reply
-from hub.roles import telegram_bot
-from hub.runtime import PROJECT_ROOT, Components
+from hub.app.processes import telegram_bot
+from hub.app.runtime import PROJECT_ROOT, Components
+from hub.core.clock import FixedClock
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
+from hub.inbound.telegram_links import bind_chat
+from hub.rendering.template_spec import Catalog
+from hub.rendering.templates import load_folder
 from hub.store.models import Contact
-from hub.telegram_bot import register_webhook
-from hub.telegram_links import bind_chat
-from hub.template_spec import Catalog
-from hub.templates import load_folder
-from hub.vocab import ChannelName
+from hub.web.webhooks.telegram_bot import register_webhook
 from tests.web import test_webhook_aliyun as aliyun_hooks
 from tests.web import test_webhook_telegram as telegram_hooks
 from tests.web import test_webhook_tencent as tencent_hooks

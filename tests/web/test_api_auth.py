@@ -10,10 +10,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hub.clock import FixedClock
-from hub.staff import revoke_token
+from hub.core.clock import FixedClock
 from hub.store.db import Database
 from hub.store.models import Staff
+from hub.tickets.staff import revoke_token
 from tests.web.api_support import World, api_client, seed_world
 
 UNAUTHENTICATED = {"error": "需要登录凭证", "code": "unauthenticated"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.clock import FixedClock
+from hub.core.clock import FixedClock
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.store.db import Database
 from hub.store.models import Campaign
-from hub.vocab import ChannelName, MessageKind, MessageStatus
 from tests.web.api_support import OPENID, World, api_client, contact_of, seed_world, store_message
 
 JIA, YI, BING = "+8613900000001", "+8613900000002", "+8613900000003"

@@ -10,12 +10,12 @@ import pytest
 from redis.asyncio import Redis
 
 from channels.base import InboundReply
-from hub.clock import FixedClock
-from hub.inbound import accept_reply
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
+from hub.infra.queue import Queue
 from hub.store.db import Database
-from hub.vocab import ChannelName
 from tests.web.api_support import OPENID, World, api_client, contact_of, seed_world, store_reply
 
 # (sender, enterprise) of the replies every test starts with, oldest first.

@@ -30,13 +30,13 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import Receive, Scope, Send
 
-from hub.clock import FixedClock
 from hub.config import Settings
-from hub.staff import issue_token
+from hub.core.clock import FixedClock
+from hub.core.vocab import ChannelName, MessageStatus
 from hub.store.db import Database
 from hub.store.models import Rating
-from hub.ticket_desk import TicketDesk
-from hub.vocab import ChannelName, MessageStatus
+from hub.tickets.desk import TicketDesk
+from hub.tickets.staff import issue_token
 from hub.web.api.params import USCC_FORMAT
 from hub.web.app import create_app
 from tests.importing.factories import make_uscc

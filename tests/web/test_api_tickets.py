@@ -8,11 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.clock import FixedClock
 from hub.config import Settings
-from hub.staff import issue_token
+from hub.core.clock import FixedClock
 from hub.store.db import Database
-from hub.ticket_desk import TicketDesk
+from hub.tickets.desk import TicketDesk
+from hub.tickets.staff import issue_token
 from hub.web.api import router
 from tests.ticket_support import TicketWorld, new_ticket, seed_ticket_world, sh
 

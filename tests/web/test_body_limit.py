@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from channels.fakes.wechat_push import WechatPush
-from channels.telegram import TelegramConfig, build_bot
-from hub.clock import FixedClock
+from channels.telegram.channel import TelegramConfig, build_bot
 from hub.config import load_settings
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.infra.queue import Queue
 from hub.store.db import Database
 from hub.store.models import InboundReply
 from hub.web.app import create_app

@@ -26,19 +26,19 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from hub.clock import FixedClock
+from hub.app.processes import telegram_bot
+from hub.app.runtime import Components, open_components
 from hub.config import load_settings
-from hub.dispatch import Dispatcher
-from hub.feedback import FeedbackSender, send_feedback
-from hub.inbound_worker import InboundWorker
-from hub.notify import enqueue_notified
-from hub.ratings import RatingNotifier
-from hub.roles import telegram_bot
-from hub.runtime import Components, open_components
-from hub.staff import StaffRole
+from hub.core.clock import FixedClock
+from hub.core.vocab import MessageKind, TicketState
+from hub.inbound.worker import InboundWorker
+from hub.outbound.dispatch import Dispatcher
+from hub.outbound.notify import enqueue_notified
 from hub.store.models import Contact, Message, Rating, Staff, Ticket, TicketEvent
-from hub.tickets import resolve
-from hub.vocab import MessageKind, TicketState
+from hub.tickets.feedback import FeedbackSender, send_feedback
+from hub.tickets.lifecycle import resolve
+from hub.tickets.ratings import RatingNotifier
+from hub.tickets.staff import StaffRole
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
 from tests.ticket_support import T0, seed_ticket_world

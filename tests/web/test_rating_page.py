@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
-from hub.ratings import RatingNotifier
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import MessageKind, TicketState
 from hub.store.db import Database
 from hub.store.models import Rating, RatingLink, Ticket
-from hub.vocab import MessageKind, TicketState
+from hub.tickets.ratings import RatingNotifier
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
 from tests.inbound_support import Loop, make_loop, settings

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
 from hub.store.db import Database
 from hub.web.rating_page import MAX_COMMENT
 from tests.inbound_support import Loop, make_loop

@@ -21,16 +21,16 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from channels.base import ProbeAnswer, SendProbe, Verdict
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
-from hub.receipts import retry_parked
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import MessageStatus
+from hub.outbound.receipts import retry_parked
+from hub.outbound.unknown_sends import GIVE_UP, TAKEN
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from hub.unknown_sends import GIVE_UP, TAKEN
-from hub.vocab import MessageStatus
+from tests.outbound.test_unknown_sends import SMS_ONLY, ProbedChannel, _die_mid_send, _started
 from tests.pipeline import Hub, build, notice, setup
 from tests.seed import seed_registry
-from tests.test_unknown_sends import SMS_ONLY, ProbedChannel, _die_mid_send, _started
 from tests.web.test_webhook_aliyun import ANSWER, aliyun_settings, make_app, post, url
 
 

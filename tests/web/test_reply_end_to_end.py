@@ -31,17 +31,17 @@ from channels.fakes.aliyun_sms import AliyunSmsFake, push
 from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
 from channels.fakes.tencent_sms_push import push_reply, reply_event
 from channels.fakes.wechat_push import WechatPush
+from hub.app.processes import telegram_bot
+from hub.app.runtime import Components, open_components
 from hub.cli import main
-from hub.clock import FixedClock
 from hub.config import load_settings
-from hub.roles import telegram_bot
-from hub.runtime import Components, open_components
+from hub.core.clock import FixedClock
+from hub.inbound.telegram_links import bind_chat
 from hub.store.models import Contact
 from hub.store.models import InboundReply as StoredReply
-from hub.telegram_bot import register_webhook
-from hub.telegram_links import bind_chat
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
+from hub.web.webhooks.telegram_bot import register_webhook
 from tests.seed import seed_registry
 from tests.web import test_webhook_aliyun as aliyun_hooks
 from tests.web import test_webhook_telegram as telegram_hooks

@@ -26,17 +26,17 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
 from channels.fakes.aliyun_sms import AliyunSmsFake, push
-from channels.http1 import HttpClient
-from channels.sms_aliyun import AliyunSmsChannel, AliyunSmsConfig
-from hub.clock import FixedClock
+from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms.http_client import HttpClient
 from hub.config import DispatchSettings, Settings, load_settings
-from hub.dispatch import Dispatcher
-from hub.keys import RedisKeys
-from hub.metrics import HubMetrics
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.metrics import HubMetrics
+from hub.core.vocab import ChannelName, MessageStatus
+from hub.infra.queue import Queue
+from hub.outbound.dispatch import Dispatcher
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, InboundReply, Message
-from hub.vocab import ChannelName, MessageStatus
 from hub.web.webhooks.context import WebhookContext
 from hub.web.webhooks.sms_aliyun import router
 from tests.seed import seed_registry

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.fakes.aliyun_sms import AliyunSmsFake
-from hub.clock import FixedClock
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.infra.queue import Queue
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, InboundReply
 from tests.seed import seed_registry

@@ -20,17 +20,12 @@ from redis.asyncio import Redis
 
 from channels.base import OutboundMessage, SendResult
 from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
-from channels.telegram import TelegramChannel, TelegramConfig, build_bot
-from channels.telegram_keyboards import RatingCallback, VisitCallback
-from hub.clock import FixedClock
+from channels.telegram.channel import TelegramChannel, TelegramConfig, build_bot
+from channels.telegram.keyboards import RatingCallback, VisitCallback
 from hub.config import Settings, load_settings
-from hub.keys import RedisKeys
-from hub.queue import Queue
-from hub.store.db import Database
-from hub.store.models import AuditLog, Contact
-from hub.store.models import InboundReply as StoredReply
-from hub.telegram_bot import BAD_CODE, RATING_RECEIVED, UNLINKED, run_polling
-from hub.telegram_links import (
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.inbound.telegram_links import (
     bind_chat,
     deep_link,
     issue_link_code,
@@ -38,8 +33,13 @@ from hub.telegram_links import (
     linked_contact,
     redeem,
 )
+from hub.infra.queue import Queue
+from hub.store.db import Database
+from hub.store.models import AuditLog, Contact
+from hub.store.models import InboundReply as StoredReply
 from hub.web.webhooks.context import WebhookContext
 from hub.web.webhooks.telegram import router
+from hub.web.webhooks.telegram_bot import BAD_CODE, RATING_RECEIVED, UNLINKED, run_polling
 from tests.seed import seed_registry
 
 TOKEN = "123456789:AAHtest-token_for-the-fake"

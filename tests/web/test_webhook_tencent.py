@@ -32,17 +32,17 @@ from channels.fakes.tencent_sms_push import (
     reports_for,
     status_report,
 )
-from channels.http1 import HttpClient
-from channels.sms_tencent import TencentSmsChannel, TencentSmsConfig
-from hub.clock import FixedClock
+from channels.sms.http_client import HttpClient
+from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig
 from hub.config import Settings, load_settings
-from hub.keys import RedisKeys
-from hub.queue import Queue
-from hub.receipts import retry_parked
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.infra.queue import Queue
+from hub.outbound.receipts import retry_parked
 from hub.store.db import Database
 from hub.store.models import Contact, Message
 from hub.store.models import InboundReply as StoredReply
-from hub.vocab import ChannelName, MessageKind, MessageStatus
 from hub.web.webhooks import sms_tencent
 from hub.web.webhooks.context import WebhookContext
 from tests.seed import seed_registry

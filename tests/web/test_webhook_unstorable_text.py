@@ -2,7 +2,8 @@
 
 PostgreSQL refused both (NUL in text, a value longer than VARCHAR(128)): the webhook answered
 500 and the provider redelivered the reply for days. The accept boundary
-(``hub.inbound.accept_reply``) now cleans and fits them; this drives it through a real webhook.
+(``hub.inbound.accept.accept_reply``) now cleans and fits them; this drives it through a real
+webhook.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from hub.clock import FixedClock
-from hub.identifiers import mask_mobile
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.identifiers import mask_mobile
+from hub.core.keys import RedisKeys
+from hub.infra.queue import Queue
 from hub.store.db import Database
 from hub.web.webhooks import sms_tencent
 from hub.web.webhooks.context import WebhookContext

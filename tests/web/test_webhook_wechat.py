@@ -20,15 +20,15 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from channels.fakes.wechat_push import CallbackRequest, WechatPush
-from channels.wechat_crypto import WechatCrypto, build_xml, sign
-from hub.clock import FixedClock
+from channels.wechat.crypto import WechatCrypto, build_xml, sign
 from hub.config import Settings, load_settings
-from hub.errors import ConfigError
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import FixedClock
+from hub.core.errors import ConfigError
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.infra.queue import Queue
 from hub.store.db import Database
 from hub.store.models import AuditLog, Contact, ContactOptOut, InboundReply, Message
-from hub.vocab import ChannelName, MessageKind, MessageStatus
 from hub.web.webhooks.context import WebhookContext
 from hub.web.webhooks.wechat import router
 from tests.seed import seed_registry

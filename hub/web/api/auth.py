@@ -27,13 +27,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.queries.scope import Visibility
-from hub.staff import StaffRole, StaffView, staff_for_token
 from hub.store.db import Database
-from hub.vocab import DepartmentRole
+from hub.tickets.staff import StaffRole, StaffView, staff_for_token, visibility_for
 from hub.web.api.errors import forbidden, unauthenticated
 
 TOKEN_HEADER = "X-Hub-Token"
-_FULL_ADDRESSES = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER})
 
 # Declared as FastAPI security schemes so /openapi.json (and the docs' "Authorize") show both.
 _bearer = HTTPBearer(auto_error=False, description="API 令牌：hub staff token USERNAME")
@@ -52,19 +50,6 @@ class Principal:
     department_code: str | None
     district: str | None
     visibility: Visibility
-
-
-def visibility_for(staff: StaffView, role: StaffRole) -> Visibility:
-    """What a staff member in a role may see (module docstring)."""
-    if role is StaffRole.ADMIN:
-        return Visibility.everything(full_addresses=True)
-    industries = None
-    if (
-        staff.department_id is not None
-        and staff.department_role is not DepartmentRole.BUSINESS_OFFICE
-    ):
-        industries = frozenset(staff.department_industries)
-    return Visibility(industries, staff.district, full_addresses=role in _FULL_ADDRESSES)
 
 
 def principal_of(staff: StaffView) -> Principal | None:

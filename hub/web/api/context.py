@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from hub.clock import SHANGHAI, Clock
+from hub.core.clock import SHANGHAI, Clock
 from hub.store.db import Database
 from hub.web.api.auth import Authenticator
 

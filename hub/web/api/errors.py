@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from hub.errors import NotFoundError, UsageError
+from hub.core.errors import NotFoundError, UsageError
 
 
 class ErrorBody(BaseModel):

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Path, Query
 from pydantic import BeforeValidator, WithJsonSchema
 
-from hub.identifiers import normalize_uscc
-from hub.vocab import LabelledEnum
+from hub.core.identifiers import normalize_uscc
+from hub.core.vocab import LabelledEnum
 from hub.web.api.errors import invalid
 
 E = TypeVar("E", bound=LabelledEnum)

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from hub.clock import local_iso
+from hub.core.clock import local_iso
+from hub.core.vocab import ChannelName, ReplyClass
 from hub.queries.replies import ReplyFilter, ReplyRow, get_reply, list_replies
 from hub.queries.scope import Visibility
-from hub.vocab import ChannelName, ReplyClass
 from hub.web.api.auth import Principal
 from hub.web.api.context import ApiContext
 from hub.web.api.errors import ERROR_RESPONSES, ApiRoute, not_found, not_found_response

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from hub.staff import StaffRole, StaffView, list_staff
+from hub.tickets.staff import StaffRole, StaffView, list_staff
 from hub.web.api.auth import Principal, allow
 from hub.web.api.context import ApiContext
 from hub.web.api.errors import ERROR_RESPONSES, ApiRoute

@@ -1,8 +1,9 @@
 """What admins edit while the hub runs: calendars, routing rules, deadline classes.
 
 ``GET`` for every staff member; ``PUT`` for admins only (403 otherwise). Each edit is a new
-version or an audited replacement (:mod:`hub.ticket_policy_store`, :mod:`hub.calendar_admin`);
-entering a year recomputes the provisional deadlines that count it.
+version or an audited replacement (:mod:`hub.tickets.policy_store`,
+:mod:`hub.tickets.deadlines.admin_calendar`); entering a year recomputes the provisional deadlines
+that count it.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations at
@@ -14,13 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from hub.calendar_admin import enter_year_and_recompute, year_report
-from hub.clock import local_iso
 from hub.config import MAX_DEADLINE_DAYS
-from hub.staff import StaffRole
-from hub.ticket_desk import TicketDesk
-from hub.ticket_policy import load_calendar
-from hub.ticket_policy_store import (
+from hub.core.clock import local_iso
+from hub.core.vocab import TicketCategory, Urgency
+from hub.tickets.deadlines.admin_calendar import enter_year_and_recompute, year_report
+from hub.tickets.desk import TicketDesk
+from hub.tickets.policy import load_calendar
+from hub.tickets.policy_store import (
     CLASSES,
     RULES,
     classes_in_force,
@@ -31,7 +32,7 @@ from hub.ticket_policy_store import (
     save_classes,
     save_rules,
 )
-from hub.vocab import TicketCategory, Urgency
+from hub.tickets.staff import StaffRole
 from hub.web.api.auth import Principal, allow
 from hub.web.api.context import ApiContext
 from hub.web.api.errors import BODY_RESPONSES, ERROR_RESPONSES, ApiRoute
@@ -78,7 +79,7 @@ def _criterion(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class RuleIn(BaseModel):
-    """One routing rule (:class:`hub.ticket_settings.TicketRule`): every criterion given must
+    """One routing rule (:class:`hub.tickets.settings.TicketRule`): every criterion given must
     match, and a rule needs at least one (keywords, industry, region or category)."""
 
     model_config = ConfigDict(

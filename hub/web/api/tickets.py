@@ -1,6 +1,6 @@
 """``/api/v1/tickets``: list, show and every step of a ticket, by role and department.
 
-The same desk as ``hub tickets`` (:mod:`hub.ticket_desk`): a handler sees and works only the
+The same desk as ``hub tickets`` (:mod:`hub.tickets.desk`): a handler sees and works only the
 tickets of their department, dispatchers and admins all of them, a viewer reads only. A
 ticket outside the caller's department, or a step the role may not take, answers 403; an
 illegal step for the ticket's state 409, with the state named in Chinese.
@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from hub.errors import AccessDeniedError, TransitionError
+from hub.core.errors import AccessDeniedError, TransitionError
+from hub.core.vocab import DepartmentRole, TicketCategory, TicketState
 from hub.queries.tickets import TicketFilter, TicketScope
 from hub.store.models import Department
-from hub.ticket_desk import TicketDesk, scope_of_staff
-from hub.vocab import DepartmentRole, TicketCategory, TicketState
+from hub.tickets.desk import TicketDesk, scope_of_staff
 from hub.web.api.auth import Principal
 from hub.web.api.context import ApiContext
 from hub.web.api.errors import BODY_RESPONSES, ERROR_RESPONSES, ApiError, ApiRoute, ErrorBody

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
-from hub.clock import SHANGHAI, Clock
 from hub.config import Settings
+from hub.core.clock import SHANGHAI, Clock
 from hub.store.db import Database
-from hub.ticket_desk import TicketDesk
+from hub.tickets.desk import TicketDesk
 from hub.web.api import messages, replies, staff, ticket_admin, tickets
 from hub.web.api.context import ApiContext
 

@@ -3,6 +3,6 @@
 Every route verifies before it stores: WeChat and WeCom by signature, Telegram by its secret
 token header, the SMS providers (which sign nothing) by a secret path segment and an optional
 source-IP allow-list. Anything unverified gets 401/403 and stores nothing. A verified reply is
-stored durably (``hub.inbound.accept_reply``) before the provider is answered, so a redelivery
-stores nothing new.
+stored durably (``hub.inbound.accept.accept_reply``) before the provider is answered, so a
+redelivery stores nothing new.
 """

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from redis.asyncio import Redis
 
-from hub.clock import Clock
 from hub.config import Settings
-from hub.keys import RedisKeys
-from hub.queue import Queue
+from hub.core.clock import Clock
+from hub.core.keys import RedisKeys
+from hub.infra.queue import Queue
 from hub.store.db import Database
 
 

@@ -8,8 +8,8 @@ the field, and stores nothing either: every item is validated before any is stor
 
 - ``report`` (``SmsReport``: ``phone_number``, ``biz_id``, ``success``, ``err_code``,
   ``err_msg``, ``report_time``, ``out_id``...) sets the message ``delivered`` or ``failed``
-  through :func:`hub.receipts.apply_receipts`, matched on ``f"{biz_id}:{phone_number}"`` — the
-  id the channel recorded (``channels.sms_aliyun``) — or, for a message with no such id on
+  through :func:`hub.outbound.receipts.apply_receipts`, matched on ``f"{biz_id}:{phone_number}"`` —
+  the id the channel recorded (``channels.sms.aliyun``) — or, for a message with no such id on
   record, on the message id a ``SendSms`` carried in ``out_id``: a send whose worker died
   during the call is settled by the report (taken, never resent), and one the status query
   found gets its ``BizId``. Receipts that outran the send are parked. A
@@ -17,7 +17,7 @@ the field, and stores nothing either: every item is validated before any is stor
   with ``MOBILE_IN_BLACK`` (the number refused our signature) also records an SMS opt-out
   (source ``provider:aliyun``), once, when it is the report that failed the message.
 - ``up`` (``SmsUp``: ``phone_number``, ``content``, ``sequence_id``...) stores each reply
-  through :func:`hub.inbound.accept_reply` (provider ``aliyun``, id ``sequence_id``, sender
+  through :func:`hub.inbound.accept.accept_reply` (provider ``aliyun``, id ``sequence_id``, sender
   ``+86…``), deduped on the id, linked to its contact and enterprise. A reply of R, TD or 退订
   (NFKC-normalised, stripped, any case) also records an SMS opt-out (source ``aliyun_up``) —
   the notices are notification templates without unsubscribe text, but the words are honoured.
@@ -39,13 +39,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from channels.base import DeliveryReceipt, InboundReply
-from channels.sms_aliyun import OPTED_OUT_CODES, national_number, out_id_message
-from hub.clock import SHANGHAI
-from hub.inbound import accept_reply
-from hub.optouts import opt_out_address
-from hub.receipts import apply_receipts, park_unmatched
-from hub.safe_text import storable_text
-from hub.vocab import ChannelName
+from channels.sms.aliyun import OPTED_OUT_CODES, national_number, out_id_message
+from hub.core.clock import SHANGHAI
+from hub.core.safe_text import storable_text
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
+from hub.outbound.optouts import opt_out_address
+from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.web.webhooks.context import WebhookContext, require_allowed_source, require_path_secret
 from hub.web.webhooks.payloads import PayloadError, ascii_digits, load_json
 

@@ -8,13 +8,13 @@ A body that is not Tencent's JSON is 400, naming the field, and stores nothing.
 - ``/status``: a JSON array of delivery receipts (``sid`` = the ``SerialNo`` of the send,
   ``report_status`` ``SUCCESS`` | ``FAIL``, ``errmsg``, ``description``, ``user_receive_time``
   in Beijing time). They set the messages ``delivered`` / ``failed``
-  (:func:`hub.receipts.apply_receipts`); receipts that outran the send record are parked for
-  the reconciler. Applying a redelivered receipt changes nothing. A receipt names no hub
+  (:func:`hub.outbound.receipts.apply_receipts`); receipts that outran the send record are parked
+  for the reconciler. Applying a redelivered receipt changes nothing. A receipt names no hub
   message (no ``SessionContext``, unlike the status query): one for a send whose worker died
   during the call waits, parked, until the dispatcher's status query records its ``SerialNo``
-  (:mod:`hub.unknown_sends` says why that query is not triggered from here).
+  (:mod:`hub.outbound.unknown_sends` says why that query is not triggered from here).
 - ``/reply``: one JSON object (``mobile``, ``nationcode``, ``text``, ``sign``, ``time``,
-  ``extend``). It is stored with :func:`hub.inbound.accept_reply` — linked to the contact by
+  ``extend``). It is stored with :func:`hub.inbound.accept.accept_reply` — linked to the contact by
   the sender's E.164 number — before Tencent is answered. Tencent sends no message id, so the
   id is a hash of what identifies the reply (:func:`reply_id`): a redelivery is the same reply
   and stores nothing new.
@@ -34,11 +34,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from channels.base import DeliveryReceipt, InboundReply
-from hub.clock import SHANGHAI
-from hub.identifiers import mask_mobile, normalize_mobile
-from hub.inbound import accept_reply
-from hub.receipts import apply_receipts, park_unmatched
-from hub.vocab import ChannelName
+from hub.core.clock import SHANGHAI
+from hub.core.identifiers import mask_mobile, normalize_mobile
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
+from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.web.webhooks.context import (
     WebhookContext,
     require_allowed_source,

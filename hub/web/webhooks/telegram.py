@@ -3,12 +3,12 @@
 ``setWebhook`` registers a ``secret_token`` (``channels.telegram.webhook_secret``) that Telegram
 sends in ``X-Telegram-Bot-Api-Secret-Token`` with every update. No header is 401, a different one
 is 403 (compared with ``hmac.compare_digest``); either way nothing is stored. A verified update
-goes to ``Dispatcher.feed_webhook_update`` and the handlers of :mod:`hub.telegram_bot`, which
-store before the route answers 200; a failed store answers 500, so Telegram delivers it again.
+goes to ``Dispatcher.feed_webhook_update`` and the handlers of :mod:`hub.web.webhooks.telegram_bot`,
+which store before the route answers 200; a failed store answers 500, so Telegram delivers it again.
 
 ``router(ctx, bot, dispatcher=None)`` takes the Bot from the caller (the runtime shares the
 Telegram channel's, which it closes); the dispatcher defaults to
-:func:`hub.telegram_bot.build_dispatcher`.
+:func:`hub.web.webhooks.telegram_bot.build_dispatcher`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from aiogram.types import Update
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import ValidationError
 
-from hub.telegram_bot import build_dispatcher
 from hub.web.webhooks.context import WebhookContext
+from hub.web.webhooks.telegram_bot import build_dispatcher
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # aiogram answers a webhook early after ``_timeout`` (55 s by default) and keeps handling in the

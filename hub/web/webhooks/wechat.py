@@ -15,13 +15,13 @@ A request whose signature fails is 401, one whose timestamp is further than
 is 403, a body that is not WeChat's XML is 400 — and none of them stores anything. In plain
 mode, whose signature covers no body, a (timestamp, nonce) that already came with another body
 is 403 too. The XML is parsed without recursion, DOCTYPE or entities, at most
-:data:`channels.wechat_crypto.MAX_XML_DEPTH` deep: an encrypted callback's envelope is parsed
+:data:`channels.wechat.crypto.MAX_XML_DEPTH` deep: an encrypted callback's envelope is parsed
 before its signature can be checked.
 
 After verification, within the request and without calling out (WeChat waits 5 s, then retries
-up to three times): a user message is stored through :func:`hub.inbound.accept_reply` (deduped
-on ``MsgId``) before ``success`` is answered; a WeCom template-card click is stored as a reply
-whose text is the button key; events are deduped on sender + CreateTime + event in Redis, then
+up to three times): a user message is stored through :func:`hub.inbound.accept.accept_reply`
+(deduped on ``MsgId``) before ``success`` is answered; a WeCom template-card click is stored as a
+reply whose text is the button key; events are deduped on sender + CreateTime + event in Redis, then
 ``unsubscribe`` records an opt-out, ``subscribe`` lifts the opt-out that leaving had recorded
 (audit-logged), and ``TEMPLATESENDJOBFINISH`` is the template message's delivery receipt.
 """
@@ -42,7 +42,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from channels.base import DeliveryReceipt, InboundReply
-from channels.wechat_crypto import (
+from channels.wechat.crypto import (
     DecryptError,
     MalformedXmlError,
     SignatureError,
@@ -53,13 +53,13 @@ from channels.wechat_crypto import (
     xml_text,
     xml_time,
 )
-from hub.errors import ConfigError
-from hub.identifiers import mask_id
-from hub.inbound import accept_reply
-from hub.optouts import opt_out_address
-from hub.receipts import apply_receipts, park_unmatched
+from hub.core.errors import ConfigError
+from hub.core.identifiers import mask_id
+from hub.core.vocab import ChannelName
+from hub.inbound.accept import accept_reply
+from hub.outbound.optouts import opt_out_address
+from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.store.models import AuditLog, Contact, ContactOptOut
-from hub.vocab import ChannelName
 from hub.web.webhooks.context import WebhookContext
 
 log = structlog.get_logger(__name__)

@@ -1,0 +1,464 @@
+"""Aliyun SMS (dysmsapi, version 2017-05-25): ``SendSms`` and ``SendBatchSms``, RPC-signed.
+
+Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request`
+gives the exact form body of one signed call (signing in :mod:`channels.sms.aliyun_sign`),
+:func:`parse_response` turns Aliyun's answer into one result per message;
+:class:`AliyunSmsChannel` only posts through the shared :class:`channels.sms.http_client.HttpClient`
+it is given.
+
+What is sent (nothing is ever added to the approved wording: government notices go out on
+notification templates, so no marketing "回复TD退订" is appended; replies of R/TD/退订 are
+still honoured, by the webhook):
+
+- template code: ``params["template_ids"]["aliyun"]`` (``Rendered.message_params``), else the
+  code ``templates/<kind>/meta.yaml`` declares for the kind (``AliyunSmsConfig.template_codes``,
+  filled by the runtime), else ``default_template_code``; none → ``NoTemplateCode``, never an
+  unapproved send;
+- ``TemplateParam``: a JSON object of ``params["names"]`` → ``params["values"]`` (all strings,
+  as Aliyun requires); a message with neither uses a template without variables;
+- numbers without ``+86`` (11 digits), as Aliyun wants mainland numbers.
+
+Batching: messages with the same template code AND the same parameters share one
+``SendBatchSms`` of at most 100 numbers (``PhoneNumberJson``/``SignNameJson``/
+``TemplateParamJson``, index-aligned); a personalised message goes alone as ``SendSms``,
+concurrently, as many in flight as the HTTP client has connections. A batch refused for one number's
+sake (:data:`PER_NUMBER_CODES`: Aliyun answers one ``Code`` for the whole request) is sent
+again number by number, so only that number's message fails.
+
+``BizId`` identifies a request, not a number, and a report carries ``biz_id`` and
+``phone_number``: the provider message id recorded is ``f"{BizId}:{number}"`` (11 digits),
+which is what the report webhook builds to find the message. A ``SendSms`` carries its message
+id in ``OutId`` (``SendBatchSms`` has no such field), which ``QuerySendDetails`` returns: a
+send whose worker died during the call is resolved by it (:mod:`channels.sms.aliyun_status`).
+A report echoes it as ``out_id`` (:func:`out_id_message`): it settles such a send, and matches
+one the status query found, which has no ``BizId`` on record.
+
+Error mapping (``Code`` of the answer; HTTP 4xx/5xx answers carry a ``Code`` too):
+
+==============================================  =============================================
+``OK``                                          :class:`SendResult`
+``isv.BUSINESS_LIMIT_CONTROL``                  :class:`RateLimitedError` (a window, not a
+                                                failed attempt) after the limit in the text:
+                                                分钟 60 s, 小时 1 h, 天 next Beijing midnight
+                                                (else 60 s)
+``isv.DAY_LIMIT_CONTROL``                       rate limited until next Beijing midnight
+``Throttling*``                                 rate limited for 1 s
+``isp.*``, ``InternalError``,                   retry (backoff)
+``ServiceUnavailable``, HTTP 5xx, network,
+unreadable answer
+``InvalidTimeStamp.Expired``,                   retry (a fresh timestamp and nonce)
+``SignatureNonceUsed``
+``isv.OUT_OF_SERVICE``, ``isv.AMOUNT_NOT_ENOUGH``  retry after 10 min (an admin tops up)
+``MOBILE_IN_BLACK``                             :class:`OptedOutError` (the number refused the
+                                                signature; mostly seen in reports)
+template, signature, parameters, credentials,   :class:`ProviderConfigError`
+account (:data:`CONFIG_CODES`)
+anything else (``isv.MOBILE_NUMBER_ILLEGAL``,   :class:`PermanentError`
+``isv.BLACK_KEY_CONTROL_LIMIT``: a blacklisted
+keyword in a variable, ``isv.PARAM_LENGTH_LIMIT``,
+``isv.SMS_CONTENT_ILLEGAL``...)
+==============================================  =============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any, ClassVar, Final
+
+from yarl import URL
+
+from channels.base import (
+    ChannelError,
+    OptedOutError,
+    OutboundMessage,
+    PermanentError,
+    ProbeAnswer,
+    ProviderConfigError,
+    RateLimitedError,
+    RetryableError,
+    SendProbe,
+    SendResult,
+)
+from channels.sms.aliyun_sign import form_body, signed_params
+from channels.sms.batching import send_planned
+from channels.sms.http_client import HttpClient, HttpError
+from hub.core.clock import SHANGHAI, Clock
+
+VERSION: Final = "2017-05-25"
+SEND: Final = "SendSms"
+SEND_BATCH: Final = "SendBatchSms"
+MAX_BATCH_NUMBERS: Final = 100
+DEFAULT_ENDPOINT: Final = "https://dysmsapi.aliyuncs.com"
+CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=utf-8"
+# The OutId of a SendSms is its message id in decimal: a 64-bit id has at most 19 digits.
+_MAX_OUT_ID_DIGITS: Final = 19
+
+Result = SendResult | ChannelError
+TemplateParam = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AliyunSmsConfig:
+    """What a request needs: credentials, signature and where to send (validated config)."""
+
+    access_key_id: str
+    access_key_secret: str
+    sign_name: str
+    endpoint: str = DEFAULT_ENDPOINT
+    region_id: str = "cn-hangzhou"
+    #: Message kind -> approved template code (``SMS_…``, from the templates' meta.yaml).
+    template_codes: Mapping[str, str] = field(default_factory=dict)
+    default_template_code: str | None = None
+
+
+# --- planning (pure) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AliyunRequest:
+    """One call: messages sharing template code and parameters, with their batch positions."""
+
+    action: str  # SendSms (one number) or SendBatchSms
+    template_code: str
+    template_param: TemplateParam | None
+    messages: tuple[OutboundMessage, ...]
+    positions: tuple[int, ...]
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        return tuple(national_number(m.address) for m in self.messages)
+
+
+def national_number(address: str) -> str:
+    """A mainland number as Aliyun takes it (``13800138000``); others as country code + number."""
+    digits = address.strip().replace(" ", "").replace("-", "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix) :]
+    if len(digits) == 13 and digits.startswith("86"):
+        return digits[2:]
+    return digits.removeprefix("+")
+
+
+def template_code_of(message: OutboundMessage, config: AliyunSmsConfig) -> str | None:
+    """The approved template code of a message (see the module docstring for the order)."""
+    by_provider = message.params.get("template_ids")
+    if isinstance(by_provider, Mapping) and by_provider.get("aliyun"):
+        return str(by_provider["aliyun"])
+    return config.template_codes.get(message.kind) or config.default_template_code
+
+
+def template_param_of(message: OutboundMessage) -> TemplateParam | None:
+    """``TemplateParam`` as (name, value) pairs in declared order; ``ValueError`` if unusable."""
+    names, values = message.params.get("names"), message.params.get("values")
+    if names is None and values is None:
+        return None
+    if not isinstance(names, list | tuple) or not isinstance(values, list | tuple):
+        raise ValueError("names 与 values 须同为列表")
+    if len(names) != len(values):
+        raise ValueError(f"names 有 {len(names)} 个、values 有 {len(values)} 个")
+    return tuple((str(n), str(v)) for n, v in zip(names, values, strict=True))
+
+
+def plan_requests(
+    messages: Sequence[OutboundMessage], config: AliyunSmsConfig
+) -> tuple[list[AliyunRequest], dict[int, ChannelError]]:
+    """Group messages into calls; messages that cannot be sent get their error by position.
+
+    Same (template code, parameters) → one ``SendBatchSms`` of at most 100 numbers; a number
+    already in a batch starts another, so each report maps back to one message. A group of
+    one is a ``SendSms``.
+    """
+    refused: dict[int, ChannelError] = {}
+    groups: dict[tuple[str, TemplateParam | None], list[list[int]]] = {}
+    numbers: dict[tuple[str, TemplateParam | None], set[str]] = {}  # of each open chunk
+    for position, message in enumerate(messages):
+        code = template_code_of(message, config)
+        if code is None:
+            refused[position] = ProviderConfigError(
+                f"消息类型 {message.kind} 没有阿里云短信模板 CODE (template code)",
+                code="NoTemplateCode",
+            )
+            continue
+        try:
+            param = template_param_of(message)
+        except ValueError as exc:
+            refused[position] = PermanentError(
+                f"模板参数无法组成 TemplateParam：{exc}", code="BadTemplateParam"
+            )
+            continue
+        key = (code, param)
+        chunks = groups.setdefault(key, [[]])
+        seen = numbers.setdefault(key, set())
+        number = national_number(message.address)
+        if len(chunks[-1]) >= MAX_BATCH_NUMBERS or number in seen:
+            chunks.append([])
+            seen.clear()
+        chunks[-1].append(position)
+        seen.add(number)
+    requests = [
+        AliyunRequest(
+            SEND if len(chunk) == 1 else SEND_BATCH,
+            code,
+            param,
+            tuple(messages[p] for p in chunk),
+            tuple(chunk),
+        )
+        for (code, param), chunks in groups.items()
+        for chunk in chunks
+    ]
+    return requests, refused
+
+
+def action_params(request: AliyunRequest, config: AliyunSmsConfig) -> dict[str, str]:
+    """The action's own parameters (before the common ones and the signature)."""
+    param = _json(dict(request.template_param)) if request.template_param is not None else None
+    if request.action == SEND:
+        [message] = request.messages
+        params = {
+            "PhoneNumbers": national_number(message.address),
+            "SignName": config.sign_name,
+            "TemplateCode": request.template_code,
+            "OutId": str(message.message_id),
+        }
+        if param is not None:
+            params["TemplateParam"] = param
+        return params
+    count = len(request.messages)
+    if not 1 <= count <= MAX_BATCH_NUMBERS:
+        raise ValueError(f"a SendBatchSms request carries 1 to {MAX_BATCH_NUMBERS} numbers")
+    params = {
+        "PhoneNumberJson": _json(list(request.numbers)),
+        "SignNameJson": _json([config.sign_name] * count),
+        "TemplateCode": request.template_code,
+    }
+    if request.template_param is not None:
+        params["TemplateParamJson"] = _json([dict(request.template_param)] * count)
+    return params
+
+
+def out_id_message(out_id: str) -> int | None:
+    """The hub message id a report's ``out_id`` echoes (the ``OutId`` of :func:`action_params`);
+    None for an empty one (``SendBatchSms``) or one that is not ours."""
+    text = out_id.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_OUT_ID_DIGITS:
+        return None
+    value = int(text)
+    return value if 0 < value < 2**63 else None  # a database's BIGINT, or no message
+
+
+def build_request(
+    request: AliyunRequest, config: AliyunSmsConfig, now: datetime, nonce: str
+) -> tuple[dict[str, str], bytes]:
+    """Headers and form body of one signed POST (every parameter, ``Signature`` included)."""
+    params = signed_params(
+        action_params(request, config),
+        access_key_id=config.access_key_id,
+        access_key_secret=config.access_key_secret,
+        action=request.action,
+        version=VERSION,
+        region_id=config.region_id,
+        at=now,
+        nonce=nonce,
+    )
+    return {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}, form_body(params)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- answers (pure) -----------------------------------------------------------------------------
+
+_RETRY_AFTER: Final[dict[str, float | None]] = {
+    "isv.OUT_OF_SERVICE": 600.0,
+    "isv.AMOUNT_NOT_ENOUGH": 600.0,
+    # A fresh timestamp and nonce on the retry; a clock that stays wrong ends dead.
+    "InvalidTimeStamp.Expired": None,
+    "SignatureNonceUsed": None,
+    "InternalError": None,
+    "ServiceUnavailable": None,
+}
+_BUSINESS_LIMIT: Final = "isv.BUSINESS_LIMIT_CONTROL"
+_DAY_LIMIT: Final = "isv.DAY_LIMIT_CONTROL"
+OPTED_OUT_CODES: Final = frozenset({"MOBILE_IN_BLACK"})
+#: Our side is wrong: every message of the kind would fail the same way (admin alert).
+CONFIG_CODES: Final = frozenset(
+    {
+        "isv.SMS_TEMPLATE_ILLEGAL", "isv.SMS_SIGNATURE_ILLEGAL", "isv.SMS_SIGN_ILLEGAL",
+        "isv.SMS_SIGNATURE_SCENE_ILLEGAL", "isv.TEMPLATE_MISSING_PARAMETERS",
+        "isv.TEMPLATE_PARAMS_ILLEGAL", "isv.INVALID_PARAMETERS", "isv.INVALID_JSON_PARAM",
+        "isv.EXTEND_CODE_ERROR", "isv.DENY_IP_RANGE", "isv.MONTH_LIMIT_CONTROL",
+        "isv.ACCOUNT_NOT_EXISTS", "isv.ACCOUNT_ABNORMAL", "isv.PRODUCT_UN_SUBSCRIPT",
+        "isv.PRODUCT_UNSUBSCRIBE", "isv.SMS_TEST_NUMBER_LIMIT",
+        "isv.SMS_TEST_SIGN_TEMPLATE_LIMIT", "isp.RAM_PERMISSION_DENY",
+        "InvalidAccessKeyId.NotFound", "InvalidAccessKeyId.Inactive", "SignatureDoesNotMatch",
+        "IncompleteSignature", "InvalidVersion", "InvalidAction.NotFound", "Forbidden.RAM",
+        "MissingSignName", "MissingTemplateCode", "MissingPhoneNumbers",
+    }
+)  # fmt: skip
+#: Codes about one number: a batch refused with one is sent again number by number.
+PER_NUMBER_CODES: Final = frozenset(
+    {"isv.MOBILE_NUMBER_ILLEGAL", _BUSINESS_LIMIT, *OPTED_OUT_CODES}
+)
+
+
+def classify_error(
+    code: str, message: str, now: datetime | None = None, status: int = 200
+) -> ChannelError:
+    """An Aliyun error code as the hub's error (code kept); see the module docstring's table."""
+    text = f"{code}: {message}" if message else code or f"HTTP {status}"
+    # Windows: the message is fine, only early; waiting for them is not a failed attempt.
+    if code == _BUSINESS_LIMIT:
+        return RateLimitedError(text, code=code, retry_after=_business_limit_wait(message, now))
+    if code == _DAY_LIMIT:
+        return RateLimitedError(text, code=code, retry_after=_until_midnight(now))
+    if code.startswith("Throttling"):
+        return RateLimitedError(text, code=code, retry_after=1.0)
+    if code in _RETRY_AFTER:
+        return RetryableError(text, code=code, retry_after=_RETRY_AFTER[code])
+    if code.startswith("isp.") and code not in CONFIG_CODES:
+        return RetryableError(text, code=code)
+    if code in OPTED_OUT_CODES:
+        return OptedOutError(text, code=code)
+    if code in CONFIG_CODES:
+        return ProviderConfigError(text, code=code)
+    if status >= 500 or not code:
+        return RetryableError(text, code=code or f"HTTP{status}")
+    return PermanentError(text, code=code)
+
+
+def _business_limit_wait(message: str, now: datetime | None) -> float:
+    """Aliyun names the window it hit: 触发分钟级流控 / 小时级 / 天级 (Permits:N)."""
+    lowered = message.lower()
+    if "天" in message or "日" in message or "day" in lowered:
+        return _until_midnight(now)
+    if "小时" in message or "hour" in lowered:
+        return 3600.0
+    return 60.0
+
+
+def _until_midnight(now: datetime | None) -> float:
+    """Seconds to the next Beijing midnight (an hour when now is unknown)."""
+    if now is None:
+        return 3600.0
+    local = now.astimezone(SHANGHAI)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=SHANGHAI)
+    return (midnight - local).total_seconds()
+
+
+def parse_response(
+    status: int, body: bytes, request: AliyunRequest, *, now: datetime | None = None
+) -> list[Result]:
+    """One result per message of ``request``, in order, from Aliyun's JSON answer."""
+    count = len(request.messages)
+    try:
+        answer: Any = json.loads(body)
+        if not isinstance(answer, dict) or "Code" not in answer:
+            raise TypeError("no Code in the answer")
+    except (ValueError, TypeError) as exc:
+        error = RetryableError(f"无法解析阿里云短信应答 HTTP {status}: {exc}", code="BadResponse")
+        return [error] * count
+    code = str(answer.get("Code") or "")
+    if code != "OK":
+        return [classify_error(code, str(answer.get("Message") or ""), now, status)] * count
+    biz_id = str(answer.get("BizId") or "")
+    return [
+        SendResult(m.message_id, f"{biz_id}:{number}" if biz_id else None)
+        for m, number in zip(request.messages, request.numbers, strict=True)
+    ]
+
+
+# --- the channel ------------------------------------------------------------------------------
+
+
+class AliyunSmsChannel:
+    """The ``sms`` channel through Aliyun; posts through an HTTP client it does not own."""
+
+    name: ClassVar[str] = "sms"
+    provider: ClassVar[str] = "aliyun"
+    max_batch: ClassVar[int] = MAX_BATCH_NUMBERS
+    default_qps: ClassVar[float] = 50.0
+    #: QuerySendDetails lists a send (status 1, waiting for its receipt) as soon as Aliyun
+    #: took it; a little slack for its own replication.
+    default_status_settle_seconds: ClassVar[float] = 10.0
+
+    def __init__(
+        self,
+        config: AliyunSmsConfig,
+        http: HttpClient,
+        clock: Clock,
+        *,
+        qps: float | None = None,
+        timeout_s: float = 10.0,
+        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+        status_settle_seconds: float | None = None,
+    ) -> None:
+        self.config = config
+        #: How long after a send QuerySendDetails may still not list it.
+        self.status_settle_seconds = (
+            self.default_status_settle_seconds
+            if status_settle_seconds is None
+            else status_settle_seconds
+        )
+        #: The configured rate; the dispatcher's token bucket holds the provider to it.
+        self.qps = qps or self.default_qps
+        self._http = http
+        self._clock = clock
+        self._nonce = nonce
+        self._url = str(URL(config.endpoint).with_path("/"))
+        self._timeout_s = timeout_s
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
+        requests, refused = plan_requests(messages, self.config)
+        return await send_planned(len(messages), refused, requests, self._send)
+
+    async def _send(self, request: AliyunRequest) -> list[Result]:
+        try:
+            status, body = await self._exchange(request)
+        except RetryableError as error:
+            return [error] * len(request.messages)
+        results = parse_response(status, body, request, now=self._clock.now())
+        first = results[0]
+        if (
+            request.action == SEND_BATCH
+            and isinstance(first, ChannelError)
+            and first.code in PER_NUMBER_CODES
+        ):
+            singles = [
+                AliyunRequest(SEND, request.template_code, request.template_param, (m,), (p,))
+                for m, p in zip(request.messages, request.positions, strict=True)
+            ]
+            answers = await asyncio.gather(*(self._send(s) for s in singles))
+            return [answer[0] for answer in answers]
+        return results
+
+    async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes]:
+        def sign() -> tuple[Mapping[str, str], bytes]:
+            # Signed when a connection is free, so a long wait cannot make the timestamp stale.
+            return build_request(request, self.config, self._clock.now(), self._nonce())
+
+        try:
+            response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
+        except (HttpError, TimeoutError) as exc:
+            raise RetryableError(
+                f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
+            ) from exc
+        return response.status, response.body
+
+    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
+        """Whether Aliyun took each probed message (QuerySendDetails for the number)."""
+        from channels.sms.aliyun_status import query_status  # it builds on this module
+
+        return await query_status(
+            self._http, self._url, self.config, self._clock, self._nonce, probes,
+            settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
+        )  # fmt: skip
+
+    async def aclose(self) -> None:
+        """The HTTP client belongs to the runtime, which closes it."""

@@ -1,0 +1,369 @@
+"""WeChat Official Account (公众号): template messages and customer-service text messages.
+
+Pure core, I/O at the edge: :func:`build_request` turns a message into the API path and JSON
+body, :func:`parse_response` turns WeChat's answer into a result; :class:`WechatMpChannel` gets
+the access token (``stable_token``, cached in Redis by :mod:`channels.wechat.token`), posts
+through the shared ``aiohttp.ClientSession`` it is given, and retries once with a fresh token
+when WeChat refuses the one it used.
+
+Which API a message goes to:
+
+- ``params["template_ids"]["wechat"]`` and ``params["fields"]`` (what ``Rendered.message_params``
+  holds for a WeChat template) → ``/cgi-bin/message/template/send`` with ``data`` =
+  ``{field: {"value": v}}``, ``url`` from ``params["url"]`` if any, and ``client_msg_id`` =
+  ``hub-<message id>`` (WeChat sends one message per openid and id within ten minutes, so a
+  retry after a lost answer does not send twice). Every field is checked before sending: at
+  most 20 characters and no line break, else :class:`PermanentError` naming the field.
+- no template id → customer-service text ``/cgi-bin/message/custom/send`` with the body (answers
+  to a user's reply). WeChat allows these only within 48 hours of the user's last message, at
+  most five per message: it answers 45015 / 45047 outside that, which fail permanently here
+  so the dispatcher falls back to SMS. These answers carry no msgid.
+
+Error mapping (``errcode`` in the answer; WeChat answers HTTP 200 even for errors):
+
+====================================  ===============================================
+errcode                               result
+====================================  ===============================================
+0                                     SendResult(provider_message_id=str(msgid))
+40001 40014 42001 (token refused)     drop the token, refresh, retry ONCE; then Retryable
+43004 require subscribe               OptedOutError (the user unfollowed)
+43101 user refuse to accept the msg   OptedOutError (the user turned the messages off)
+45015 response out of time limit      PermanentError (48-hour window closed)
+45047 out of response count limit     PermanentError
+40003 invalid openid                  PermanentError
+40036 40037 47003 40013 40125 40164   ProviderConfigError (template, app or IP refused)
+48001 api unauthorized                ProviderConfigError
+45009 reach max api daily quota       RateLimitedError, retry_after = next 00:00 Shanghai
+45011 api minute-quota reach limit    RateLimitedError, retry_after = 60 s
+-1 system busy, HTTP ≠ 200, network   RetryableError
+anything else                         PermanentError (code kept)
+====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, ClassVar, Final
+
+import aiohttp
+from redis.asyncio import Redis
+from yarl import URL
+
+from channels.base import (
+    ChannelError,
+    OptedOutError,
+    OutboundMessage,
+    PermanentError,
+    ProviderConfigError,
+    RateLimitedError,
+    RetryableError,
+    SendResult,
+)
+from channels.wechat.token import TOKEN_ERRCODES, AccessTokenCache
+from hub.core.clock import SHANGHAI, Clock
+from hub.core.keys import RedisKeys
+
+DEFAULT_API_BASE: Final = "https://api.weixin.qq.com"
+TOKEN_PATH: Final = "/cgi-bin/stable_token"
+TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
+CUSTOM_PATH: Final = "/cgi-bin/message/custom/send"
+MAX_FIELD_CHARS: Final = 20
+JSON_TYPE: Final = "application/json; charset=utf-8"
+
+Result = SendResult | ChannelError
+
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+
+# What a clerk reads for each errcode (the English errmsg follows in parentheses).
+_OPTED_OUT: Final = {43004: "用户未关注或已取消关注公众号", 43101: "用户已拒收公众号消息"}
+_PERMANENT: Final = {
+    45015: "超过 48 小时客服消息时限（用户 48 小时内未发消息）",
+    45047: "客服消息条数超过上限（用户每条消息后最多回复 5 条）",
+    40003: "openid 无效（不是本公众号的用户）",
+}
+_CONFIG: Final = {
+    40036: "模板 ID 长度不正确",
+    40037: "模板 ID 无效（未在公众号后台添加）",
+    47003: "模板参数不符合要求",
+    40013: "AppID 无效",
+    40125: "AppSecret 无效",
+    40164: "调用接口的 IP 不在公众号白名单中",
+    48001: "公众号没有该接口权限",
+    40002: "grant_type 无效",
+    41002: "缺少 AppID",
+    41004: "缺少 AppSecret",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WechatMpConfig:
+    """One Official Account from ``channels.wechat.apps.<app_name>`` (kind official_account)."""
+
+    app_name: str
+    app_id: str
+    secret: str
+    api_base: str = DEFAULT_API_BASE
+
+
+@dataclass(frozen=True, slots=True)
+class WechatRequest:
+    """One API call for one message: the path under ``api_base`` and the JSON body."""
+
+    path: str
+    payload: dict[str, Any]
+
+
+# --- requests (pure) --------------------------------------------------------------------------
+
+
+def template_id_of(message: OutboundMessage) -> str | None:
+    """The WeChat template id the message names (``params["template_ids"]["wechat"]``)."""
+    ids = message.params.get("template_ids")
+    if isinstance(ids, Mapping) and ids.get("wechat"):
+        return str(ids["wechat"])
+    return None
+
+
+def check_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The fields as strings, or :class:`PermanentError` naming the first field WeChat refuses."""
+    checked: dict[str, str] = {}
+    for name, raw in fields.items():
+        value = "" if raw is None else str(raw)
+        if _LINE_BREAK.search(value):
+            raise PermanentError(
+                f"公众号模板字段 {name} 含有换行，模板字段只能是一行", code="field_line_break"
+            )
+        if len(value) > MAX_FIELD_CHARS:
+            raise PermanentError(
+                f"公众号模板字段 {name} 有 {len(value)} 个字，超过 {MAX_FIELD_CHARS} 个字的上限",
+                code="field_too_long",
+            )
+        checked[str(name)] = value
+    return checked
+
+
+def build_request(message: OutboundMessage) -> WechatRequest:
+    """The template or customer-service call for a message (see the module docstring)."""
+    template_id = template_id_of(message)
+    if template_id is None:
+        if not message.body.strip():
+            raise PermanentError("客服消息内容为空", code="empty_body")
+        payload: dict[str, Any] = {
+            "touser": message.address,
+            "msgtype": "text",
+            "text": {"content": message.body},
+        }
+        return WechatRequest(CUSTOM_PATH, payload)
+    fields = message.params.get("fields")
+    if not isinstance(fields, Mapping) or not fields:
+        raise PermanentError(f"公众号模板 {template_id} 没有字段", code="no_fields")
+    data = {name: {"value": value} for name, value in check_fields(fields).items()}
+    payload = {
+        "touser": message.address,
+        "template_id": template_id,
+        "data": data,
+        "client_msg_id": f"hub-{message.message_id}",
+    }
+    url = message.params.get("url")
+    if isinstance(url, str) and url:
+        payload["url"] = url
+    return WechatRequest(TEMPLATE_PATH, payload)
+
+
+def token_request(config: WechatMpConfig) -> dict[str, Any]:
+    """The ``stable_token`` body: normal mode, so every process gets the same token."""
+    return {
+        "grant_type": "client_credential",
+        "appid": config.app_id,
+        "secret": config.secret,
+        "force_refresh": False,
+    }
+
+
+# --- answers (pure) ---------------------------------------------------------------------------
+
+
+def classify_errcode(errcode: int, errmsg: str, now: datetime | None = None) -> ChannelError:
+    """A non-zero errcode as the hub's error (see the table in the module docstring)."""
+    code = str(errcode)
+    detail = f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
+    if errcode in TOKEN_ERRCODES:
+        return RetryableError(f"微信拒绝了 access_token{detail}", code=code)
+    if errcode in _OPTED_OUT:
+        return OptedOutError(_OPTED_OUT[errcode] + detail, code=code)
+    if errcode in _PERMANENT:
+        return PermanentError(_PERMANENT[errcode] + detail, code=code)
+    if errcode in _CONFIG:
+        return ProviderConfigError(_CONFIG[errcode] + detail, code=code)
+    if errcode == 45009:
+        text, wait = f"公众号接口今日调用次数已用完{detail}", seconds_until_midnight(now)
+        return RateLimitedError(text, code=code, retry_after=wait)
+    if errcode == 45011:
+        text = f"公众号接口每分钟调用次数超限{detail}"
+        return RateLimitedError(text, code=code, retry_after=60.0)
+    if errcode == -1:
+        return RetryableError(f"微信系统繁忙{detail}", code=code)
+    return PermanentError(f"微信拒绝了消息{detail}", code=code)
+
+
+def read_answer(status: int, body: bytes) -> dict[str, Any] | RetryableError:
+    """The JSON object WeChat answered, or the retryable error an unusable answer is."""
+    if status != 200:
+        return RetryableError(f"微信接口 HTTP {status}", code=f"HTTP{status}")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return RetryableError("微信接口的应答不是 JSON 对象", code="BadResponse")
+    return answer
+
+
+def errcode_of(answer: Mapping[str, Any]) -> int:
+    try:
+        return int(answer.get("errcode") or 0)
+    except (TypeError, ValueError):
+        return -1
+
+
+def parse_response(
+    status: int, body: bytes, message: OutboundMessage, *, now: datetime | None = None
+) -> Result:
+    """The result of one send call for ``message``."""
+    answer = read_answer(status, body)
+    if isinstance(answer, RetryableError):
+        return answer
+    errcode = errcode_of(answer)
+    if errcode != 0:
+        return classify_errcode(errcode, str(answer.get("errmsg", "")), now)
+    msgid = answer.get("msgid")
+    return SendResult(message.message_id, None if msgid is None else str(msgid))
+
+
+def parse_token_response(
+    status: int, body: bytes, *, now: datetime | None = None
+) -> tuple[str, int]:
+    """``(access_token, expires_in)`` from ``stable_token``, or raise the hub's error.
+
+    A refusal that is not transient is our credentials' fault: :class:`ProviderConfigError`.
+    """
+    answer = read_answer(status, body)
+    if isinstance(answer, RetryableError):
+        raise answer
+    token = answer.get("access_token")
+    if isinstance(token, str) and token:
+        try:
+            return token, int(answer.get("expires_in") or 7200)
+        except (TypeError, ValueError):
+            return token, 7200
+    errcode = errcode_of(answer)
+    error = classify_errcode(errcode, str(answer.get("errmsg", "")), now)
+    if isinstance(error, RetryableError) and errcode not in TOKEN_ERRCODES:
+        raise error
+    raise ProviderConfigError(f"获取公众号 access_token 失败：{error}", code=error.code)
+
+
+def is_token_refusal(result: Result) -> bool:
+    """WeChat refused the access token the call carried (refresh and retry once)."""
+    return isinstance(result, RetryableError) and result.code in _TOKEN_CODES
+
+
+_TOKEN_CODES: Final = frozenset(str(c) for c in TOKEN_ERRCODES)
+
+
+def seconds_until_midnight(now: datetime | None) -> float:
+    """Seconds to the next 00:00 in Shanghai, when WeChat's daily quotas reset (1 h if unknown)."""
+    if now is None:
+        return 3600.0
+    local = now.astimezone(SHANGHAI)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=SHANGHAI)
+    return (midnight - local).total_seconds()
+
+
+# --- the channel ------------------------------------------------------------------------------
+
+
+class WechatMpChannel:
+    """The ``wechat`` channel through one Official Account; one API call per message."""
+
+    name: ClassVar[str] = "wechat"
+    provider: ClassVar[str] = "wechat_mp"
+    max_batch: ClassVar[int] = 50
+    default_qps: ClassVar[float] = 50.0
+
+    def __init__(
+        self,
+        config: WechatMpConfig,
+        session: aiohttp.ClientSession,
+        redis: Redis,
+        keys: RedisKeys,
+        clock: Clock,
+        *,
+        qps: float | None = None,
+        concurrency: int = 16,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        #: The configured rate; the dispatcher's token bucket holds the provider to it.
+        self.qps = qps or self.default_qps
+        self._session = session
+        self._clock = clock
+        self._base = URL(config.api_base)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._slots = asyncio.Semaphore(concurrency)
+        self.tokens = AccessTokenCache(redis, keys, config.app_name, self._fetch_token, clock)
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
+        return list(await asyncio.gather(*(self._send(m) for m in messages)))
+
+    async def aclose(self) -> None:
+        """The HTTP session and Redis belong to the runtime, which closes them."""
+
+    async def _send(self, message: OutboundMessage) -> Result:
+        try:
+            request = build_request(message)
+        except PermanentError as refused:
+            return refused
+        async with self._slots:
+            result: Result = RetryableError("未发送", code="internal")
+            for _attempt in range(2):
+                try:
+                    token = await self.tokens.get()
+                except ChannelError as error:
+                    return error
+                result = await self._post(request, token, message)
+                if not is_token_refusal(result):
+                    return result
+                with contextlib.suppress(RetryableError):  # Redis down: the next get says so
+                    await self.tokens.invalidate(token)
+            return result
+
+    async def _post(self, request: WechatRequest, token: str, message: OutboundMessage) -> Result:
+        url = self._base.with_path(request.path).with_query(access_token=token)
+        try:
+            status, raw = await self._call(url, request.payload)
+        except RetryableError as error:
+            return error
+        return parse_response(status, raw, message, now=self._clock.now())
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        status, raw = await self._call(self._base.with_path(TOKEN_PATH), token_request(self.config))
+        return parse_token_response(status, raw, now=self._clock.now())
+
+    async def _call(self, url: URL, payload: Mapping[str, Any]) -> tuple[int, bytes]:
+        # Chinese as UTF-8, not \\u escapes: WeChat shows what it receives.
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            async with self._session.post(
+                url, data=body, headers={"Content-Type": JSON_TYPE}, timeout=self._timeout
+            ) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The URL carries the access token: name only the error, never the request.
+            raise RetryableError(f"连接微信接口失败：{type(exc).__name__}", code="Network") from exc

@@ -1,0 +1,403 @@
+"""WeCom (企业微信) app messages to liaison officers and department staff.
+
+Pure core, I/O at the edge: :func:`message_content` picks a message's msgtype and content,
+:func:`plan_requests` groups messages with identical content into one ``message/send`` call of
+at most 1000 users (``touser`` = ``a|b|c``), :func:`build_request` makes its JSON body and
+:func:`parse_response` gives each message its result. :class:`WecomChannel` gets the token
+(``gettoken``, cached in Redis by :mod:`channels.wechat.token`) and posts through the shared
+``aiohttp.ClientSession`` it is given.
+
+msgtype of a message: ``params["wecom"]["msgtype"]`` when given (``text``, ``markdown`` or
+``template_card``, the content under the same key, e.g. a card from :func:`rating_card` or
+:func:`visit_card`; text and markdown default to the body); else ``markdown`` when
+``params["markdown"]`` is true; else ``text`` with the body.
+
+Error mapping (``errcode``; HTTP 200 even for errors):
+
+======================================  =============================================
+answer                                  result
+======================================  =============================================
+0, user not in invaliduser              SendResult(provider_message_id=msgid)
+0, user in invaliduser                  PermanentError "invaliduser" (left the corp or
+                                        outside the app's visible range)
+0, user in unlicenseduser               PermanentError "unlicenseduser"
+40014 42001 (token refused)             drop the token, refresh, retry ONCE; then Retryable
+81013 user & party & tag all invalid    PermanentError "invaliduser" for every user
+60020 40056 301002 40013 40001 40091    ProviderConfigError (IP, agentid, app or secret)
+40008 44004 40058 42014                 PermanentError (message refused as built)
+45009 45033 (frequency / concurrency)   RateLimitedError (60 s / 1 s)
+-1 system busy, HTTP ≠ 200, network     RetryableError
+anything else                           PermanentError (code kept)
+======================================  =============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+import aiohttp
+from redis.asyncio import Redis
+from yarl import URL
+
+from channels.base import (
+    ChannelError,
+    OutboundMessage,
+    PermanentError,
+    ProviderConfigError,
+    RateLimitedError,
+    RetryableError,
+    SendResult,
+)
+from channels.wechat.official_account import errcode_of, read_answer
+from channels.wechat.token import AccessTokenCache
+from hub.core.clock import Clock
+from hub.core.keys import RedisKeys
+
+DEFAULT_API_BASE: Final = "https://qyapi.weixin.qq.com"
+TOKEN_PATH: Final = "/cgi-bin/gettoken"
+SEND_PATH: Final = "/cgi-bin/message/send"
+MAX_USERS: Final = 1000
+MSGTYPES: Final = ("text", "markdown", "template_card")
+JSON_TYPE: Final = "application/json; charset=utf-8"
+#: The five levels, as every rating prompt prints them (docs/design.md), best first.
+RATING_LEVELS: Final = (
+    (5, "非常满意"),
+    (4, "满意"),
+    (3, "基本满意"),
+    (2, "不满意"),
+    (1, "非常不满意"),
+)
+
+Result = SendResult | ChannelError
+
+_TASK_ID = re.compile(r"[A-Za-z0-9_@-]+")
+
+# WeCom refuses a token with 40014 / 42001 (its 40001 means a wrong secret at gettoken).
+_TOKEN_ERRCODES: Final = frozenset({40014, 42001})
+_CONFIG: Final = {
+    60020: "调用接口的 IP 不在企业微信应用的可信 IP 中",
+    40056: "agentid 无效",
+    301002: "access_token 不属于该应用（secret 与 agentid 不匹配）",
+    40013: "企业 ID（corpid）无效",
+    40001: "应用 secret 无效",
+    40091: "应用 secret 无效",
+    48002: "应用没有该接口权限",
+}
+_PERMANENT: Final = {
+    81013: "接收人全部无效（不在应用可见范围或已离职）",
+    40008: "消息类型无效",
+    44004: "消息内容为空",
+    40058: "消息参数不合法",
+    42014: "模板卡片 task_id 重复、为空或超长",
+}
+_RETRY_AFTER: Final = {45009: ("企业微信接口调用频率超限", 60.0), 45033: ("接口并发超限", 1.0)}
+
+
+@dataclass(frozen=True, slots=True)
+class WecomConfig:
+    """One WeCom app from ``channels.wechat.apps.<app_name>`` (kind wecom)."""
+
+    app_name: str
+    corp_id: str
+    agent_id: int
+    secret: str
+    api_base: str = DEFAULT_API_BASE
+
+
+@dataclass(frozen=True, slots=True)
+class WecomRequest:
+    """One ``message/send`` call: messages sharing msgtype and content, by batch position."""
+
+    msgtype: str
+    content: Mapping[str, Any]
+    messages: tuple[OutboundMessage, ...]
+    positions: tuple[int, ...]
+
+
+# --- cards (pure) ----------------------------------------------------------------------------
+
+
+def button_card(
+    task_id: str, title: str, description: str, buttons: Sequence[tuple[str, str, int]]
+) -> dict[str, Any]:
+    """A ``button_interaction`` template card; buttons are ``(text, key, style)``.
+
+    A click comes back as a ``template_card_event`` callback with the ``task_id`` and the
+    button's key as ``EventKey``. ``task_id`` must be unique per app (letters, digits, ``_-@``,
+    at most 128 bytes).
+    """
+    if not _TASK_ID.fullmatch(task_id) or len(task_id) > 128:
+        raise ValueError(f"task_id {task_id!r}: letters, digits and _-@ only, at most 128 bytes")
+    card: dict[str, Any] = {
+        "card_type": "button_interaction",
+        "main_title": {"title": title},
+        "task_id": task_id,
+        "button_list": [{"text": t, "style": s, "key": k} for t, k, s in buttons],
+    }
+    if description:
+        card["sub_title_text"] = description
+    return card
+
+
+def rating_card(task_id: str, title: str, description: str) -> dict[str, Any]:
+    """Five buttons "5 非常满意" … "1 非常不满意" with keys ``rating:5`` … ``rating:1``."""
+    buttons = [(f"{n} {label}", f"rating:{n}", 1 if n >= 3 else 2) for n, label in RATING_LEVELS]
+    return button_card(task_id, title, description, buttons)
+
+
+def visit_card(task_id: str, title: str, description: str) -> dict[str, Any]:
+    """A visit proposal: "确认走访" (``visit:confirm``) or "改期" (``visit:reschedule``)."""
+    buttons = [("确认走访", "visit:confirm", 1), ("改期", "visit:reschedule", 2)]
+    return button_card(task_id, title, description, buttons)
+
+
+# --- requests (pure) -------------------------------------------------------------------------
+
+
+def message_content(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
+    """``(msgtype, content)`` of a message, or :class:`PermanentError` when it names neither."""
+    spec = message.params.get("wecom")
+    if isinstance(spec, Mapping) and spec.get("msgtype"):
+        msgtype = str(spec["msgtype"])
+        if msgtype not in MSGTYPES:
+            raise PermanentError(f"不支持的企业微信消息类型 {msgtype}", code="msgtype")
+        content = spec.get(msgtype)
+        if msgtype == "template_card":
+            if not isinstance(content, Mapping) or not content.get("card_type"):
+                raise PermanentError("模板卡片消息缺少 template_card 内容", code="no_card")
+            return msgtype, dict(content)
+        if isinstance(content, Mapping) and content.get("content"):
+            return msgtype, {"content": str(content["content"])}
+        return msgtype, _text(message)
+    if message.params.get("markdown"):
+        return "markdown", _text(message)
+    return "text", _text(message)
+
+
+def _text(message: OutboundMessage) -> dict[str, Any]:
+    if not message.body.strip():
+        raise PermanentError("企业微信消息内容为空", code="empty_body")
+    return {"content": message.body}
+
+
+def plan_requests(
+    messages: Sequence[OutboundMessage],
+) -> tuple[list[WecomRequest], dict[int, ChannelError]]:
+    """Group identical content into calls of at most 1000 distinct users; refusals by position."""
+    refused: dict[int, ChannelError] = {}
+    open_groups: dict[str, tuple[str, dict[str, Any], list[int], set[str]]] = {}
+    closed: list[tuple[str, dict[str, Any], list[int]]] = []
+    for position, message in enumerate(messages):
+        try:
+            msgtype, content = message_content(message)
+        except PermanentError as error:
+            refused[position] = error
+            continue
+        key = json.dumps([msgtype, content], ensure_ascii=False, sort_keys=True)
+        group = open_groups.get(key)
+        user = message.address.lower()  # WeCom userids are case-insensitive
+        if group is not None and (len(group[2]) >= MAX_USERS or user in group[3]):
+            closed.append(group[:3])
+            group = None
+        if group is None:
+            group = open_groups[key] = (msgtype, content, [], set())
+        group[2].append(position)
+        group[3].add(user)
+    closed.extend(g[:3] for g in open_groups.values())
+    requests = [
+        WecomRequest(msgtype, content, tuple(messages[p] for p in group), tuple(group))
+        for msgtype, content, group in closed
+    ]
+    return requests, refused
+
+
+def build_request(request: WecomRequest, config: WecomConfig) -> dict[str, Any]:
+    """The ``message/send`` body of one call."""
+    return {
+        "touser": "|".join(m.address for m in request.messages),
+        "msgtype": request.msgtype,
+        "agentid": config.agent_id,
+        request.msgtype: dict(request.content),
+    }
+
+
+# --- answers (pure) ---------------------------------------------------------------------------
+
+
+def classify_errcode(errcode: int, errmsg: str) -> ChannelError:
+    """A non-zero errcode as the hub's error (see the table in the module docstring)."""
+    code = str(errcode)
+    detail = f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
+    if errcode in _TOKEN_ERRCODES:
+        return RetryableError(f"企业微信拒绝了 access_token{detail}", code=code)
+    if errcode in _CONFIG:
+        return ProviderConfigError(_CONFIG[errcode] + detail, code=code)
+    if errcode == 81013:
+        return PermanentError(_PERMANENT[errcode] + detail, code="invaliduser")
+    if errcode in _PERMANENT:
+        return PermanentError(_PERMANENT[errcode] + detail, code=code)
+    if errcode in _RETRY_AFTER:
+        text, wait = _RETRY_AFTER[errcode]
+        return RateLimitedError(text + detail, code=code, retry_after=wait)
+    if errcode == -1:
+        return RetryableError(f"企业微信系统繁忙{detail}", code=code)
+    return PermanentError(f"企业微信拒绝了消息{detail}", code=code)
+
+
+def _users(answer: Mapping[str, Any], key: str) -> set[str]:
+    return {u.lower() for u in str(answer.get(key) or "").split("|") if u}
+
+
+def parse_response(status: int, body: bytes, messages: Sequence[OutboundMessage]) -> list[Result]:
+    """One result per message of the call, in order."""
+    answer = read_answer(status, body)
+    if isinstance(answer, RetryableError):
+        return [answer] * len(messages)
+    errcode = errcode_of(answer)
+    if errcode != 0:
+        error = classify_errcode(errcode, str(answer.get("errmsg", "")))
+        return [error] * len(messages)
+    invalid, unlicensed = _users(answer, "invaliduser"), _users(answer, "unlicenseduser")
+    msgid = str(answer.get("msgid") or "") or None
+    results: list[Result] = []
+    for message in messages:
+        user = message.address.lower()
+        if user in invalid:
+            results.append(
+                PermanentError(
+                    "企业微信账号无效（已离职、未激活或不在应用可见范围）", code="invaliduser"
+                )
+            )
+        elif user in unlicensed:
+            results.append(PermanentError("企业微信账号没有接口许可", code="unlicenseduser"))
+        else:
+            results.append(SendResult(message.message_id, msgid))
+    return results
+
+
+def parse_token_response(status: int, body: bytes) -> tuple[str, int]:
+    """``(access_token, expires_in)`` from ``gettoken``, or raise the hub's error."""
+    answer = read_answer(status, body)
+    if isinstance(answer, RetryableError):
+        raise answer
+    errcode = errcode_of(answer)
+    token = answer.get("access_token")
+    if errcode == 0 and isinstance(token, str) and token:
+        try:
+            return token, int(answer.get("expires_in") or 7200)
+        except (TypeError, ValueError):
+            return token, 7200
+    error = classify_errcode(errcode, str(answer.get("errmsg", "")))
+    if isinstance(error, RetryableError) and errcode not in _TOKEN_ERRCODES:
+        raise error
+    raise ProviderConfigError(f"获取企业微信 access_token 失败：{error}", code=error.code)
+
+
+def is_token_refusal(results: Sequence[Result]) -> bool:
+    """The whole call failed because WeCom refused its access token."""
+    return bool(results) and all(
+        isinstance(r, RetryableError) and r.code in _TOKEN_CODES for r in results
+    )
+
+
+_TOKEN_CODES: Final = frozenset(str(c) for c in _TOKEN_ERRCODES)
+
+
+# --- the channel ------------------------------------------------------------------------------
+
+
+class WecomChannel:
+    """The ``wecom`` channel through one WeCom app."""
+
+    name: ClassVar[str] = "wecom"
+    provider: ClassVar[str] = "wecom"
+    max_batch: ClassVar[int] = 200
+    default_qps: ClassVar[float] = 20.0
+
+    def __init__(
+        self,
+        config: WecomConfig,
+        session: aiohttp.ClientSession,
+        redis: Redis,
+        keys: RedisKeys,
+        clock: Clock,
+        *,
+        qps: float | None = None,
+        concurrency: int = 16,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        #: The configured rate; the dispatcher's token bucket holds the provider to it.
+        self.qps = qps or self.default_qps
+        self._session = session
+        self._base = URL(config.api_base)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._slots = asyncio.Semaphore(concurrency)
+        self.tokens = AccessTokenCache(redis, keys, config.app_name, self._fetch_token, clock)
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
+        requests, refused = plan_requests(messages)
+        results: list[Result | None] = [None] * len(messages)
+        for position, error in refused.items():
+            results[position] = error
+        answers = await asyncio.gather(*(self._send(r) for r in requests))
+        for request, answer in zip(requests, answers, strict=True):
+            for position, result in zip(request.positions, answer, strict=True):
+                results[position] = result
+        return [r for r in results if r is not None]
+
+    async def aclose(self) -> None:
+        """The HTTP session and Redis belong to the runtime, which closes them."""
+
+    async def _send(self, request: WecomRequest) -> list[Result]:
+        payload = build_request(request, self.config)
+        async with self._slots:
+            results: list[Result] = []
+            for _attempt in range(2):
+                try:
+                    token = await self.tokens.get()
+                except ChannelError as error:
+                    return [error] * len(request.messages)
+                url = self._base.with_path(SEND_PATH).with_query(access_token=token)
+                try:
+                    status, raw = await self._call("POST", url, payload)
+                except RetryableError as error:
+                    return [error] * len(request.messages)
+                results = parse_response(status, raw, request.messages)
+                if not is_token_refusal(results):
+                    return results
+                with contextlib.suppress(RetryableError):  # Redis down: the next get says so
+                    await self.tokens.invalidate(token)
+            return results
+
+    async def _fetch_token(self) -> tuple[str, int]:
+        url = self._base.with_path(TOKEN_PATH).with_query(
+            corpid=self.config.corp_id, corpsecret=self.config.secret
+        )
+        status, raw = await self._call("GET", url, None)
+        return parse_token_response(status, raw)
+
+    async def _call(
+        self, method: str, url: URL, payload: Mapping[str, Any] | None
+    ) -> tuple[int, bytes]:
+        body = None
+        headers: dict[str, str] = {}
+        if payload is not None:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            headers["Content-Type"] = JSON_TYPE
+        try:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=self._timeout
+            ) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The URL carries the token or secret: name only the error, never the request.
+            raise RetryableError(
+                f"连接企业微信接口失败：{type(exc).__name__}", code="Network"
+            ) from exc

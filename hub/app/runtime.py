@@ -1,0 +1,131 @@
+"""Wiring: open every component once, in order, and close what we opened in reverse.
+
+Nothing here runs at import time. ``open_components`` is the one place that knows how the
+database, Redis, the queue, the channels, the renderer and the outbox fit together; the CLI,
+the web app and the tests all go through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from channels.base import ChannelRegistry
+from hub.app.channel_setup import build_channels
+from hub.config import Settings
+from hub.core.clock import Clock, SystemClock
+from hub.core.errors import StorageError
+from hub.core.keys import RedisKeys
+from hub.core.metrics import HubMetrics
+from hub.core.vocab import ChannelName
+from hub.core.workdays import WorkdayCalendar
+from hub.infra.queue import Queue
+from hub.infra.redis_server import open_redis
+from hub.outbound.outbox import Outbox
+from hub.outbound.planning import PlanningPolicy
+from hub.outbound.quiet_hours import QuietRules
+from hub.rendering.render import TemplateRenderer
+from hub.store.db import Database
+from hub.store.schema_version import current_revision, head_revision
+from hub.store.templates import seed_templates
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Everything a role needs, already open."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    redis: Redis
+    keys: RedisKeys
+    queue: Queue
+    channels: ChannelRegistry
+    renderer: TemplateRenderer
+    outbox: Outbox
+    metrics: HubMetrics
+    #: Quiet hours as planning applies them, for the dispatcher's rate-limit retries.
+    quiet: QuietRules
+
+
+def templates_folder(settings: Settings) -> Path:
+    """templates/ beside config.yaml, else the one shipped with the project."""
+    if settings.source is not None and (settings.source.parent / "templates").is_dir():
+        return settings.source.parent / "templates"
+    return PROJECT_ROOT / "templates"
+
+
+@asynccontextmanager
+async def open_database(
+    settings: Settings, *, require_schema: bool = True
+) -> AsyncIterator[Database]:
+    """Open the database; refuse to run on a schema that is not at the latest migration."""
+    s = settings.storage
+    db = Database.open(
+        settings.database_url, busy_timeout_ms=s.busy_timeout_ms, pool_size=s.pool_size, echo=s.echo
+    )
+    try:
+        if require_schema:
+            current = await current_revision(db)
+            if current != head_revision():
+                raise StorageError(
+                    f"数据库结构版本为 {current or '空'}，需要 {head_revision()}："
+                    "请先运行 `hub db upgrade` (database schema is not up to date)"
+                )
+        yield db
+    finally:
+        await db.aclose()
+
+
+@asynccontextmanager
+async def open_components(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[Components]:
+    """Open the database, Redis and channels; close them in reverse order on exit."""
+    clock = clock or SystemClock()
+    async with AsyncExitStack() as stack:
+        db = await stack.enter_async_context(open_database(settings))
+        handle = await open_redis(settings.redis.url, data_dir=settings.data_dir / "redis")
+        stack.push_async_callback(handle.aclose)
+        redis = handle.client
+        keys = RedisKeys(settings.redis.key_prefix)
+        queue = Queue(redis, keys)
+        # The database's templates are in force; shipped files seed what it lacks.
+        catalog = await seed_templates(db, templates_folder(settings), clock, settings)
+        renderer = TemplateRenderer(catalog)
+        channels = await build_channels(settings, stack, redis, keys, clock, catalog)
+        await queue.ensure_groups(channels.names())
+        policy = PlanningPolicy(
+            default_channel=ChannelName(settings.channels.default),
+            enabled_channels=frozenset(channels.names()),
+            routing=settings.routing,
+            quiet_hours=settings.quiet_hours,
+            tz=settings.hub.tz,
+            days_off=(
+                WorkdayCalendar.from_years(settings.calendar.years)
+                if settings.quiet_hours.days_off
+                else None
+            ),
+        )
+        outbox = Outbox(db, queue, renderer, clock, policy, live_templates=True)
+        metrics = HubMetrics(CollectorRegistry())
+        yield Components(
+            settings=settings,
+            clock=clock,
+            db=db,
+            redis=redis,
+            keys=keys,
+            queue=queue,
+            channels=channels,
+            renderer=renderer,
+            outbox=outbox,
+            metrics=metrics,
+            quiet=QuietRules(settings.quiet_hours, policy.tz, policy.days_off),
+        )

@@ -1,0 +1,200 @@
+"""Replies coming in: store the raw reply durably, dedupe on the provider's id, queue it.
+
+This is the part a webhook (or ``hub sandbox reply``) calls before answering the provider: the
+reply is committed first, linked to the contact whose address sent it and to the latest message
+that contact was sent, then its id goes on the inbound stream for the inbound worker
+(classification and tickets come in the closed-loop step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from channels.base import InboundReply
+from hub.core.clock import Clock
+from hub.core.safe_text import storable_json, storable_text
+from hub.core.vocab import ChannelName, MessageStatus
+from hub.infra.queue import Queue
+from hub.infra.redis_server import redis_errors
+from hub.store.db import Database
+from hub.store.models import Contact, Message
+from hub.store.models import InboundReply as StoredReply
+
+# How far back a reply is taken as an answer to the last message the contact was sent.
+REPLY_WINDOW = timedelta(days=30)
+# Inbound stream entries read per XRANGE round trip when listing what Redis holds.
+_SCAN_PAGE = 1_000
+
+_ADDRESS_COLUMN = {
+    ChannelName.SMS: Contact.mobile,
+    ChannelName.SANDBOX: Contact.mobile,
+    ChannelName.WECHAT: Contact.wechat_openid,
+    ChannelName.WECOM: Contact.wecom_userid,
+    ChannelName.TELEGRAM: Contact.telegram_chat_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The stored reply's id; ``duplicate`` when the provider had sent it before."""
+
+    reply_id: int
+    duplicate: bool
+    contact_id: int | None
+
+
+async def accept_reply(
+    db: Database, queue: Queue, clock: Clock, channel: ChannelName, reply: InboundReply
+) -> Accepted:
+    """Store (once per provider id), link, and enqueue a reply for the inbound worker.
+
+    Every channel's reply comes through here, so this is where text the database cannot hold
+    is cleaned (``_storable``).
+    """
+    reply = _storable(reply)
+    now = clock.now()
+    async with db.write() as session:
+        existing = await _stored_id(session, reply)
+        if existing is not None:
+            return Accepted(existing, duplicate=True, contact_id=None)
+        contact = (
+            await session.execute(
+                sa.select(Contact.id, Contact.enterprise_id)
+                .where(_ADDRESS_COLUMN[channel] == reply.sender)
+                .order_by(Contact.id)
+                .limit(1)
+            )
+        ).first()
+        answered = None
+        if contact is not None:
+            answered = await session.scalar(
+                sa.select(Message.id)
+                .where(
+                    Message.contact_id == contact.id,
+                    Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+                    Message.sent_at >= now - REPLY_WINDOW,
+                )
+                .order_by(Message.sent_at.desc(), Message.id.desc())
+                .limit(1)
+            )
+        values = {
+            "channel": channel, "provider": reply.provider,
+            "provider_msg_id": reply.provider_msg_id, "sender": reply.sender, "text": reply.text,
+            "raw": reply.raw, "received_at": now, "contact_id": contact.id if contact else None,
+            "enterprise_id": contact.enterprise_id if contact else None, "in_reply_to": answered,
+        }  # fmt: skip
+        # ON CONFLICT: a provider's retry racing its first delivery stores nothing twice.
+        insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        reply_id = await session.scalar(
+            insert(StoredReply).values(values).on_conflict_do_nothing().returning(StoredReply.id)
+        )
+        if reply_id is None:
+            existing = await _stored_id(session, reply)
+            assert existing is not None  # the conflict was with this very row
+            return Accepted(existing, duplicate=True, contact_id=None)
+    await queue.push_inbound([reply_id])
+    return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
+
+
+async def requeue_unclassified(
+    db: Database, queue: Queue, *, received_before: datetime | None = None
+) -> int:
+    """Every stored reply not yet classified back on the inbound stream, unless the stream
+    still holds it; returns how many were pushed. After Redis lost the hub's data all of them
+    (:func:`hub.outbound.recovery.rebuild_after_flush`); from the reconciler, those received before
+    ``received_before`` (a push that failed after the commit: Redis away for a moment, the
+    provider's redelivery then found the reply stored and pushed nothing).
+
+    A reply is accepted (answered 200 to the provider) once its row is committed, and its
+    ``classified_at`` is set in the transaction that applies it, so a row without it is work
+    Redis may have lost. A reply that a live worker is applying right now may be pushed again:
+    the worker skips a reply whose ``classified_at`` is set, so it is still applied once.
+    """
+    query = sa.select(StoredReply.id).where(StoredReply.classified_at.is_(None))
+    if received_before is not None:
+        query = query.where(StoredReply.received_at < received_before)
+    async with db.read() as session:
+        stored = (await session.scalars(query.order_by(StoredReply.id))).all()
+    if not stored:
+        return 0
+    waiting = await _waiting_reply_ids(queue)
+    lost = [reply_id for reply_id in stored if reply_id not in waiting]
+    await queue.push_inbound(lost)
+    return len(lost)
+
+
+async def _waiting_reply_ids(queue: Queue) -> set[int]:
+    """Reply ids on the inbound stream, new or pending (acked entries are deleted)."""
+    stream = queue.keys.inbound_stream()
+    ids: set[int] = set()
+    with redis_errors("listing the replies waiting on the inbound stream"):
+        start = "-"
+        while True:
+            page: list[Any] = (
+                await queue.redis.xrange(stream, min=start, max="+", count=_SCAN_PAGE) or []
+            )
+            ids.update(entry.reply_id for entry in Queue.inbound_entries(stream, page))
+            if len(page) < _SCAN_PAGE:
+                return ids
+            start = "(" + str(page[-1][0])
+
+
+def _storable(reply: InboundReply) -> InboundReply:
+    """The reply without NUL, other control characters and lone surrogates, fitted to its columns.
+
+    PostgreSQL refuses NUL in text, and a value longer than its VARCHAR, and no driver encodes
+    a lone surrogate (a cut emoji in a provider's JSON), so such a reply failed with a 5xx that
+    the provider retried forever; openpyxl refuses the other control characters in the monthly
+    report. None of them means anything in a reply, so they are dropped rather than the reply
+    refused. The provider id and sender are cleaned alike, so a redelivery still matches the
+    stored reply; ``raw`` keeps an over-long value whole.
+    """
+    return replace(
+        reply,
+        provider=_fitted(storable_text(reply.provider), _PROVIDER_MAX),
+        provider_msg_id=_fitted(storable_text(reply.provider_msg_id), _PROVIDER_MSG_ID_MAX),
+        sender=_fitted(storable_text(reply.sender), _SENDER_MAX),
+        text=storable_text(reply.text),
+        raw=storable_json(reply.raw),
+    )
+
+
+def _column_length(column: Any) -> int:
+    length = column.type.length
+    assert isinstance(length, int)
+    return length
+
+
+_PROVIDER_MAX = _column_length(StoredReply.__table__.c.provider)
+_PROVIDER_MSG_ID_MAX = _column_length(StoredReply.__table__.c.provider_msg_id)
+_SENDER_MAX = _column_length(StoredReply.__table__.c.sender)
+_DIGEST_LENGTH = 16  # hex characters of SHA-256: two different long values stay apart
+
+
+def _fitted(value: str, length: int) -> str:
+    """``value`` if it fits; else its head and a digest of the whole, ``length`` long in all.
+
+    No address or id a provider really uses is that long, so the head only has to be
+    recognisable; the digest keeps the value stable for deduplication and distinct from others.
+    """
+    if len(value) <= length:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
+    return value[: length - _DIGEST_LENGTH - 1] + "~" + digest
+
+
+async def _stored_id(session: Any, reply: InboundReply) -> int | None:
+    found = await session.scalar(
+        sa.select(StoredReply.id).where(
+            StoredReply.provider == reply.provider,
+            StoredReply.provider_msg_id == reply.provider_msg_id,
+        )
+    )
+    return int(found) if found is not None else None

@@ -1,0 +1,151 @@
+"""Answers to an enterprise's reply, on the SAME channel and address the reply came from.
+
+Every answer is a Message row written in the inbound worker's transaction through
+:func:`hub.outbound.notify.notify_one` (the outbox is the truth); its idempotency key is built from
+the reply's id and the answer's purpose (``ack``, ``help``, ``query`` …), so processing a reply
+again writes nothing new. After the commit the worker enqueues the new rows
+(:func:`hub.outbound.notify.enqueue_notified`), and the dispatcher sends them.
+
+SMS providers send only approved templates: an answer whose kind has no template on the
+reply's channel (``notice`` — help and free-text answers — on SMS) is not written, and the
+reason is kept in the reply's classification record instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core.vocab import ChannelName, MessageKind
+from hub.outbound.notify import (
+    NotifyResult,
+    enterprise_context,
+    notify_one,
+    reply_recipient,
+)
+from hub.outbound.planning import PlanningPolicy
+from hub.outbound.quiet_hours import QUIET_EXEMPT_UNTIL
+from hub.rendering.render import TemplateRenderer
+from hub.store.models import Contact, Message
+from hub.store.models import InboundReply as StoredReply
+
+__all__ = ["Answer", "Answerer"]
+
+#: The trigger every answer to a reply is recorded under (the key adds the reply id).
+TRIGGER = "reply"
+CONTEXT_TTL_S = 60.0
+CONTEXT_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What became of one answer: the message row, or why there is none."""
+
+    purpose: str
+    kind: MessageKind
+    result: NotifyResult | None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"purpose": self.purpose, "kind": self.kind.value}
+        if self.result is not None:
+            data["message_id"] = self.result.message_id
+            data["status"] = self.result.status.value if self.result.status else None
+        if self.reason or (self.result is not None and self.result.reason):
+            data["reason"] = self.reason or (self.result.reason if self.result else None)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Answerer:
+    """Writes answers to replies with the deployment's templates and routing policy.
+
+    The enterprise part of a template's context (name, tier, tags, officer) is kept for a
+    minute per enterprise: a busy enterprise's replies then cost no ORM load of the
+    enterprise with its contacts and tags each (the inbound benchmark's largest cost).
+    """
+
+    renderer: TemplateRenderer
+    policy: PlanningPolicy
+    _contexts: dict[int | None, tuple[float, dict[str, Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.policy.tz
+
+    def can_answer(self, kind: MessageKind, channel: ChannelName) -> bool:
+        """Whether ``kind`` has a template on ``channel`` (SMS needs an approved one: the
+        default text of a free-text kind such as ``notice`` renders, but no provider sends it)."""
+        spec = self.renderer.catalog.get(kind.value, channel.value)
+        if spec is None:
+            return False
+        return spec.approved_sms if channel is ChannelName.SMS else True
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        reply: StoredReply,
+        contact: Contact | None,
+        *,
+        purpose: str,
+        kind: MessageKind,
+        variables: Mapping[str, Any],
+        now: datetime,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Answer:
+        """One answer to ``reply`` (at most one per reply and purpose)."""
+        channel = ChannelName(reply.channel)
+        if not self.can_answer(kind, channel):
+            return Answer(purpose, kind, None, f"{channel.label}渠道没有“{kind.label}”模板，未回复")
+        context = await self.enterprise_context(session, reply.enterprise_id)
+        context.update(variables)
+        # The contact just wrote and is waiting: quiet hours do not hold the answer.
+        waited_for_until = reply.received_at + timedelta(
+            minutes=self.policy.quiet_hours.answer_within_minutes
+        )
+        quiet = now >= waited_for_until
+        result = await notify_one(
+            session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
+            trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
+            renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
+        )  # fmt: skip
+        if not quiet:
+            # Nor a rate-limit retry of it while the contact still waits (hub.outbound.dispatch).
+            exempt = {QUIET_EXEMPT_UNTIL: waited_for_until.isoformat()}
+            extra_params = {**(extra_params or {}), **exempt}
+        if extra_params and result.created and result.message_id is not None:
+            await add_params(session, result.message_id, extra_params)
+        return Answer(purpose, kind, result)
+
+    async def enterprise_context(
+        self, session: AsyncSession, enterprise_id: int | None
+    ) -> dict[str, Any]:
+        """:func:`hub.outbound.notify.enterprise_context`, remembered for ``CONTEXT_TTL_S``."""
+        cached = self._contexts.get(enterprise_id)
+        if cached is not None and time.monotonic() - cached[0] < CONTEXT_TTL_S:
+            return copy.deepcopy(cached[1])
+        if len(self._contexts) > CONTEXT_CACHE_SIZE:
+            self._contexts.clear()
+        context = await enterprise_context(session, enterprise_id)
+        self._contexts[enterprise_id] = (time.monotonic(), copy.deepcopy(context))
+        return context
+
+
+async def add_params(session: AsyncSession, message_id: int, extra: Mapping[str, Any]) -> None:
+    """Merge channel-specific params (buttons, a link) into a row written moments ago.
+
+    Done in the same transaction, before the commit and the enqueue, so the dispatcher never
+    sees the row without them.
+    """
+    message = await session.get(Message, message_id)
+    if message is not None:
+        message.params = {**(message.params or {}), **extra}

@@ -1,0 +1,392 @@
+"""Applying a classified reply: what each class of docs/design.md does to the records.
+
+Called by the inbound worker inside the reply's own write transaction (so everything here
+commits with the classification, or not at all). Each class:
+
+- ``rating`` answering a monthly callback survey (the reply answers a ``callback_survey``
+  message still awaiting an answer): recorded on the survey (:mod:`hub.tickets.callback_survey`),
+  not on the ticket, which is usually closed;
+- ``rating``: applied (:func:`hub.tickets.lifecycle.apply_rating`) to the ticket it names or to the
+  contact's one ticket awaiting a rating — only a ticket of the sender's enterprise that is
+  resolved and not closed. Several awaiting and none named: the contact is asked which, with
+  the numbers listed (``rating_reminder``). A bad rating's reopening is told to the enterprise
+  (``ticket_ack`` with the new status and deadline).
+- ``unsubscribe``: the contact is opted out of the channel the reply came on.
+- ``visit_answer``: the visit is confirmed, or marked for rescheduling (back to ``planned``,
+  with the time the enterprise proposed in its details).
+- ``query``: the ticket's state and deadline (``ticket_ack``); without a number, each of the
+  enterprise's open tickets (at most three).
+- ``help``: the help text (``notice``; not on SMS, which sends approved templates only).
+- ``request``: appended to the ticket it names or to the enterprise's open ticket within the
+  append window, else a new ticket; acknowledged on the same channel with the number.
+
+Unknown senders (no contact): the reply is stored and classified. A request from one opens a
+ticket without enterprise or contact — the reply's channel and address are its reply path, so
+the acknowledgement still reaches the sender and the dispatcher can identify the enterprise.
+Without an address (an empty sender) nothing is guessed: the reply is only recorded. Ratings,
+visit answers and opt-outs from unknown senders have nothing to apply to and are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.config import Settings
+from hub.core.clock import FixedClock
+from hub.core.vocab import (
+    CallbackStatus,
+    ChannelName,
+    MessageKind,
+    ReplyClass,
+    TicketState,
+    VisitStatus,
+)
+from hub.inbound.answers import Answer, Answerer
+from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
+from hub.inbound.outcome import Applied, jsonable, with_button_ref
+from hub.outbound.optouts import record_opt_out
+from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
+from hub.store.models import InboundReply as StoredReply
+from hub.tickets import lifecycle as tickets
+from hub.tickets.callback_survey import record_survey_answer, survey_for_message
+from hub.tickets.deadlines.rules import deadline_phrase
+from hub.tickets.policy import TicketPolicy, load_ticket_policy
+from hub.tickets.ratings import RatingNotifier, apply_rating
+
+ACTOR: Final = "inbound"
+RATING_PROMPT: Final = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
+HELP_TEXT: Final = (
+    "使用说明：直接回复文字即可反映诉求，我们将登记为工单并告知编号；回复工单编号可查询办理进度；"
+    f"诉求办结后请回复数字评价：{RATING_PROMPT}；回复TD退订。"
+)
+MAX_QUERY_ANSWERS: Final = 3
+POLICY_TTL_S: Final = 60.0
+_MEDIA_TYPES: Final = {"voice", "image", "video", "shortvideo", "file"}
+
+
+class ReplyApplier:
+    """Builds a reply's context, classifies it, and applies it (see the module docstring)."""
+
+    def __init__(self, settings: Settings, answerer: Answerer) -> None:
+        self.settings = settings
+        self.answerer = answerer
+        self._policy_cache: tuple[float, TicketPolicy] | None = None
+        self.notifier = RatingNotifier(answerer.renderer, answerer.policy)
+
+    # --- context and classification ---------------------------------------------------------
+
+    async def context(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
+    ) -> ReplyContext:
+        """What the contact was asked: tickets awaiting a rating, a visit awaiting an answer."""
+        awaiting: tuple[str, ...] = ()
+        if contact is not None:
+            awaiting = tuple(t.number for t in await tickets.awaiting_rating(session, contact.id))
+        survey = await self._survey(session, reply)
+        if survey is not None:  # a reply to a callback survey rates that survey's ticket
+            number = await session.scalar(
+                sa.select(Ticket.number).where(Ticket.id == survey.ticket_id)
+            )
+            awaiting = (str(number),)
+        visit = None
+        if reply.enterprise_id is not None:
+            visit = (
+                await session.scalars(
+                    sa.select(Visit)
+                    .where(
+                        Visit.enterprise_id == reply.enterprise_id,
+                        Visit.status == VisitStatus.PROPOSED,
+                    )
+                    .order_by(Visit.proposed_for.desc(), Visit.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return ReplyContext(
+            now=now,
+            awaiting_rating=awaiting,
+            awaiting_visit=visit.id if visit is not None else None,
+            visit_at=visit.proposed_for if visit is not None else None,
+        )
+
+    def classify(self, reply: StoredReply, context: ReplyContext) -> Classification:
+        """The reply's class: media by its type, a button with the ticket its raw data names."""
+        raw = reply.raw if isinstance(reply.raw, dict) else {}
+        msg_type = str(raw.get("MsgType") or "")
+        if msg_type in _MEDIA_TYPES:
+            ref = str(raw.get("MediaId") or raw.get("MsgId") or reply.provider_msg_id)
+            return classify_media(msg_type, ref, normalised=reply.text)
+        return classify(with_button_ref(reply.text, raw), context=context)
+
+    # --- applying -----------------------------------------------------------------------------
+
+    async def apply(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
+        found: Classification, now: datetime,
+    ) -> Applied:  # fmt: skip
+        match found.cls:
+            case ReplyClass.RATING:
+                return await self._rating(session, reply, contact, found, now)
+            case ReplyClass.UNSUBSCRIBE:
+                return await self._unsubscribe(session, reply, contact, now)
+            case ReplyClass.VISIT_ANSWER:
+                return await self._visit(session, reply, found, now)
+            case ReplyClass.QUERY:
+                return await self._query(session, reply, contact, found, now)
+            case ReplyClass.HELP:
+                answer = await self._notice(session, reply, contact, "help", HELP_TEXT, now)
+                return Applied("发送使用说明", answers=[answer])
+            case _:
+                return await self._request(session, reply, contact, found, now)
+
+    async def _survey(self, session: AsyncSession, reply: StoredReply) -> CallbackSurvey | None:
+        """The monthly callback survey (回访) the reply answers, while it awaits an answer."""
+        if reply.in_reply_to is None:
+            return None
+        kind = await session.scalar(sa.select(Message.kind).where(Message.id == reply.in_reply_to))
+        if kind != MessageKind.CALLBACK_SURVEY:
+            return None
+        survey = await survey_for_message(session, reply.in_reply_to)
+        if survey is None or survey.status not in (CallbackStatus.PENDING, CallbackStatus.SENT):
+            return None
+        return survey
+
+    async def _rating(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
+        found: Classification, now: datetime,
+    ) -> Applied:  # fmt: skip
+        survey = await self._survey(session, reply) if contact is not None else None
+        if survey is not None:
+            record_survey_answer(session, survey, score=found.rating, answer=found.comment,
+                                 by=f"reply:{reply.id}", now=now)  # fmt: skip
+            return Applied(f"回访评价 {found.rating} 分，已记入回访", ticket_id=survey.ticket_id,
+                           data={"survey_id": survey.id})  # fmt: skip
+        if contact is None:
+            return Applied("发送人不是登记的联系人，评价未计入，需人工核对")
+        if found.ticket_number is None:
+            if found.candidates:
+                answer = await self._ask_which(session, reply, contact, found.candidates, now)
+                return Applied("多个工单待评价，已询问是哪一件", answers=[answer])
+            text = "您目前没有待评价的诉求。如需反映问题，请直接回复文字说明。"
+            answer = await self._notice(session, reply, contact, "no_rating", text, now)
+            return Applied("没有待评价的工单，评价未计入", answers=[answer])
+        ticket = await tickets.ticket_by_number(session, found.ticket_number)
+        if ticket is None or ticket.enterprise_id != reply.enterprise_id:
+            text = f"未查到编号为 {found.ticket_number} 的诉求，请核对编号。"
+            answer = await self._notice(session, reply, contact, "rating_unknown", text, now)
+            return Applied(f"工单 {found.ticket_number} 不存在或不属于该企业，评价未计入",
+                           answers=[answer])  # fmt: skip
+        if ticket.state is not TicketState.RESOLVED:
+            text = f"诉求 {ticket.number} 当前{ticket.state.label}，暂不能评价。"
+            answer = await self._notice(session, reply, contact, "rating_state", text, now)
+            return Applied(f"工单 {ticket.number} 当前{ticket.state.label}，评价未计入",
+                           ticket_id=ticket.id, answers=[answer])  # fmt: skip
+        assert found.rating is not None
+        source = "button" if reply.text.startswith("rating:") else "reply"
+        outcome = await apply_rating(
+            session, ticket, policy=await self._policy(session), score=found.rating,
+            contact_id=contact.id, now=now, source_reply_id=reply.id, comment=found.comment,
+            actor=f"contact:{contact.id}", source=source, notifier=self.notifier,
+        )  # fmt: skip
+        applied = Applied(f"工单 {ticket.number} 评价 {found.rating} 分", ticket_id=ticket.id,
+                          data={"rating_id": outcome.rating.id},
+                          notified=list(outcome.notified))  # fmt: skip
+        if outcome.escalated:
+            applied.outcome += "，第二次差评，升级督办至营商办"
+        after = _state_of(ticket)  # apply_rating moved it on
+        if after is TicketState.REOPENED:
+            applied.outcome += "，差评重办"
+            due = ticket.rectify_due_at or ticket.deadline_at
+            applied.answers.append(await self._status(
+                session, reply, contact, ticket, "reopened", "已重新交办，我们将尽快整改并回复",
+                now, deadline=due,
+            ))  # fmt: skip
+        elif after is TicketState.CLOSED:
+            applied.outcome += "，好评办结"
+        return applied
+
+    async def _unsubscribe(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
+    ) -> Applied:
+        channel = ChannelName(reply.channel)
+        if contact is None:
+            return Applied("发送人不是登记的联系人，无可退订的记录")
+        dialect = session.get_bind().dialect.name
+        new = await record_opt_out(
+            session, dialect, FixedClock(now), contact.id, channel, source=f"reply:{reply.id}"
+        )
+        return Applied(f"已退订{channel.label}" if new else f"此前已退订{channel.label}")
+
+    async def _visit(
+        self, session: AsyncSession, reply: StoredReply, found: Classification, now: datetime
+    ) -> Applied:
+        visit = await session.get(Visit, found.visit_id) if found.visit_id is not None else None
+        if visit is None or visit.enterprise_id != reply.enterprise_id:
+            return Applied("没有找到该企业待答复的走访，需人工核对")
+        details = dict(visit.details or {})
+        if found.visit_action == "confirm":
+            visit.status = VisitStatus.CONFIRMED
+            details["confirmed"] = {"at": now.isoformat(), "reply_id": reply.id}
+            outcome = f"走访 {visit.id} 已确认"
+        else:
+            visit.status = VisitStatus.PLANNED
+            asked: dict[str, Any] = {"at": now.isoformat(), "reply_id": reply.id}
+            for key in ("proposed_time", "proposed_date", "proposed_text"):
+                if (value := getattr(found, key)) is not None:
+                    asked[key] = jsonable(value)
+            details["reschedule_requested"] = asked
+            when = found.proposed_text or "未写明时间"
+            outcome = f"走访 {visit.id} 申请改期（{when}），待重新预约"
+        visit.details = details
+        visit.updated_at = now
+        return Applied(outcome, data={"visit_id": visit.id})
+
+    async def _query(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
+        found: Classification, now: datetime,
+    ) -> Applied:  # fmt: skip
+        if found.ticket_number is not None:
+            ticket = await tickets.ticket_by_number(session, found.ticket_number)
+            if (
+                ticket is None
+                or ticket.enterprise_id is None
+                or (ticket.enterprise_id != reply.enterprise_id)
+            ):
+                text = f"未查到编号为 {found.ticket_number} 的诉求，请核对编号。"
+                answer = await self._notice(session, reply, contact, "query", text, now)
+                return Applied(f"工单 {found.ticket_number} 不存在或不属于该企业",
+                               answers=[answer])  # fmt: skip
+            answer = await self._state(session, reply, contact, ticket, now)
+            return Applied(f"答复工单 {ticket.number} 的进度", ticket_id=ticket.id,
+                           answers=[answer])  # fmt: skip
+        open_tickets: list[Ticket] = []
+        if reply.enterprise_id is not None:
+            open_tickets = list(
+                (
+                    await session.scalars(
+                        sa.select(Ticket)
+                        .where(
+                            Ticket.enterprise_id == reply.enterprise_id,
+                            Ticket.state.in_((*tickets.OPEN_STATES, TicketState.RESOLVED)),
+                        )
+                        .order_by(Ticket.received_at.desc(), Ticket.id.desc())
+                        .limit(MAX_QUERY_ANSWERS)
+                    )
+                ).all()
+            )
+        if not open_tickets:
+            text = "您目前没有办理中的诉求。如需反映问题，请直接回复文字说明。"
+            answer = await self._notice(session, reply, contact, "query", text, now)
+            return Applied("没有办理中的工单", answers=[answer])
+        answers = [await self._state(session, reply, contact, t, now) for t in open_tickets]
+        numbers = "、".join(t.number for t in open_tickets)
+        return Applied(f"答复办理中的工单进度（{numbers}）", answers=answers)
+
+    async def _request(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
+        found: Classification, now: datetime,
+    ) -> Applied:  # fmt: skip
+        if contact is None and not reply.sender.strip():
+            return Applied("发送人不明且没有回复地址，只作记录，未建工单")
+        body = reply.text
+        if found.media_kind is not None:
+            body = f"[{found.media_kind}] {found.media_ref}" + (f" {reply.text}" if reply.text
+                                                                  else "")  # fmt: skip
+        target = await self._appendable(session, reply, contact, found, now)
+        if target is not None:
+            await tickets.append_to_ticket(
+                session, target, body=body, source_reply_id=reply.id, now=now, actor=ACTOR
+            )
+            answer = await self._status(session, reply, contact, target, "ack",
+                                        "已补充到原诉求", now)  # fmt: skip
+            return Applied(f"补充到工单 {target.number}", ticket_id=target.id, answers=[answer])
+        ticket = await tickets.open_ticket(
+            session, policy=await self._policy(session), now=now, body=body,
+            channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
+            contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
+            received_at=reply.received_at, actor=ACTOR,
+        )  # fmt: skip
+        answer = await self._status(session, reply, contact, ticket, "ack", "已受理", now)
+        outcome = f"新建工单 {ticket.number}"
+        if contact is None:
+            outcome += "（发送人不是登记的联系人，需人工确认企业）"
+        return Applied(outcome, ticket_id=ticket.id, answers=[answer])
+
+    async def _appendable(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
+        found: Classification, now: datetime,
+    ) -> Ticket | None:  # fmt: skip
+        """The ticket a request adds to: the one it names (the enterprise's, not closed), else
+        the enterprise's open ticket within the append window; unknown senders always new."""
+        if reply.enterprise_id is None or contact is None:
+            return None
+        if found.ticket_number is not None:
+            named = await tickets.ticket_by_number(session, found.ticket_number)
+            if (
+                named is not None
+                and named.enterprise_id == reply.enterprise_id
+                and (named.state in tickets.OPEN_STATES)
+            ):
+                return named
+        return await tickets.find_appendable_ticket(
+            session, policy=await self._policy(session), enterprise_id=reply.enterprise_id,
+            contact_id=contact.id, now=now,
+        )  # fmt: skip
+
+    async def _policy(self, session: AsyncSession) -> TicketPolicy:
+        """The ticket policy, re-read from config and the database's calendar once a minute
+        (admins enter calendars while the hub runs; reading them per reply would cost a
+        query each)."""
+        if self._policy_cache is None or time.monotonic() - self._policy_cache[0] > POLICY_TTL_S:
+            self._policy_cache = (
+                time.monotonic(),
+                await load_ticket_policy(session, self.settings),
+            )
+        return self._policy_cache[1]
+
+    # --- answers --------------------------------------------------------------------------------
+
+    async def _state(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
+        now: datetime,
+    ) -> Answer:  # fmt: skip
+        status = f"当前状态：{ticket.state.label}"
+        return await self._status(session, reply, contact, ticket, f"query:{ticket.number}",
+                                  status, now)  # fmt: skip
+
+    async def _status(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
+        purpose: str, status: str, now: datetime, *, deadline: datetime | None = None,
+    ) -> Answer:  # fmt: skip
+        variables = {
+            "ticket_no": ticket.number, "status": status,
+            "deadline": deadline_phrase(deadline or ticket.deadline_at, self.answerer.tz),
+        }  # fmt: skip
+        return await self.answerer.answer(session, reply, contact, purpose=purpose,
+                                          kind=MessageKind.TICKET_ACK, variables=variables,
+                                          now=now)  # fmt: skip
+
+    async def _ask_which(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact,
+        numbers: tuple[str, ...], now: datetime,
+    ) -> Answer:  # fmt: skip
+        variables = {"tickets": "、".join(numbers), "first_ticket": numbers[0]}
+        return await self.answerer.answer(session, reply, contact, purpose="which",
+                                          kind=MessageKind.RATING_REMINDER, variables=variables,
+                                          now=now)  # fmt: skip
+
+    async def _notice(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, purpose: str,
+        text: str, now: datetime,
+    ) -> Answer:  # fmt: skip
+        return await self.answerer.answer(session, reply, contact, purpose=purpose,
+                                          kind=MessageKind.NOTICE, variables={"text": text},
+                                          now=now)  # fmt: skip
+
+
+def _state_of(ticket: Ticket) -> TicketState:
+    return ticket.state

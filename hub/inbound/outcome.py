@@ -1,0 +1,77 @@
+"""What the inbound worker keeps about an applied reply, and the button data it reads.
+
+:class:`Applied` is what applying one reply did (:mod:`hub.inbound.apply`);
+:func:`classification_detail` turns it and the classification into the JSON stored in
+``inbound_reply.classification_detail`` (``{"class": …, "detail": {…}}``, see
+/work/coord/SCHEMA.md). :func:`with_button_ref` puts back the ticket a rating button was sent
+for, which the webhooks keep only in the raw payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from hub.inbound.answers import Answer
+from hub.inbound.classify.classifier import Classification
+from hub.outbound.notify import NotifyResult
+
+__all__ = ["Applied", "classification_detail", "jsonable", "with_button_ref"]
+
+
+@dataclass(slots=True)
+class Applied:
+    """What applying one reply did, for the record on the reply (in Chinese)."""
+
+    outcome: str
+    ticket_id: int | None = None
+    answers: list[Answer] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    #: Other messages written (a bad rating's alert to the department head).
+    notified: list[NotifyResult] = field(default_factory=list)
+
+    def results(self) -> list[NotifyResult]:
+        """Every message row this reply wrote, for the worker to enqueue after the commit."""
+        return [a.result for a in self.answers if a.result is not None] + self.notified
+
+
+def classification_detail(found: Classification, applied: Applied) -> dict[str, Any]:
+    """The JSON kept in ``inbound_reply.classification_detail``: ``{"class", "detail"}``."""
+    detail = {k: jsonable(v) for k, v in asdict(found).items() if k != "cls" and v not in
+              (None, ())}  # fmt: skip
+    detail["outcome"] = applied.outcome
+    if applied.answers:
+        detail["answers"] = [a.as_dict() for a in applied.answers]
+    detail.update(applied.data)
+    return {"class": found.cls.value, "detail": detail}
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def with_button_ref(text: str, raw: dict[str, Any]) -> str:
+    """``rating:N`` from a button, with the ticket the button was sent for when raw names it.
+
+    Telegram keeps the callback data (``rate:5:GD…``) in the update; a WeCom card click
+    carries the card's ``TaskId`` (``rating_GD…_r<round>_<token>``, see hub/tickets/feedback.py).
+    """
+    if not text.startswith("rating:") or text.count(":") != 1:
+        return text
+    data = raw.get("callback_query", {}).get("data") if isinstance(
+        raw.get("callback_query"), dict) else None  # fmt: skip
+    if isinstance(data, str) and data.count(":") == 2 and data.startswith("rate:"):
+        ref = data.rsplit(":", 1)[1]
+        if ref:
+            return f"{text}:{ref}"
+    task = raw.get("TaskId")
+    if isinstance(task, str) and task.startswith("rating_"):
+        parts = task.split("_")
+        if len(parts) >= 2 and parts[1].upper().startswith("GD"):
+            return f"{text}:{parts[1]}"
+    return text

@@ -1,0 +1,303 @@
+"""The inbound worker: claim stored replies from the inbound stream, classify, apply, ack.
+
+Each reply is handled inside a write transaction (one per chunk of ``per_transaction``
+replies, a savepoint each): the row is read (``FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
+classified (:mod:`hub.inbound.classify.classifier`, with what the contact was asked: tickets
+awaiting a rating, a visit awaiting an answer) and applied (:mod:`hub.inbound.apply`: rating,
+opt-out, visit, ticket, answers), and the classification, its detail and the ticket are stored on
+the reply — all committed together. So a crash before the commit applies
+nothing, a crash after it (before the ack) finds ``classified_at`` set on the redelivery and
+applies nothing twice. The answers' Message rows are enqueued after the commit (a lost
+enqueue is picked up by the outbox reconciler), and the stream entries acked last.
+
+Entries a crashed worker claimed and never acked are taken over as the dispatcher takes over
+its streams (:mod:`hub.infra.consumers`): the worker heartbeats under its consumer name, and every
+:data:`hub.infra.consumers.HEARTBEAT_EVERY_S` takes every pending entry of consumers whose heartbeat
+expired (:meth:`InboundWorker.take_over_dead`), so a started worker handles a killed one's
+replies within :data:`hub.infra.consumers.HEARTBEAT_TTL_S`; at start it first handles what an
+earlier process of its own name left pending (a restarted container: same host name and pid). A live
+but stuck consumer's entries are taken once idle for ``reclaim_idle_ms``
+(:meth:`hub.infra.queue.Queue.reclaim_stale_inbound`). The beat never deletes the heartbeat at a
+clean stop: the dispatcher of the same process shares the name and does that (a heartbeat
+gone while it is still sending would look like a dead worker).
+
+The beat watches the epoch as the dispatcher's does: after a flush the inbound stream is empty
+while SQL holds replies accepted and not yet classified, and whichever beat sees the new epoch
+first puts them back, and the outbox too (:func:`hub.outbound.recovery.rebuild_after_flush`). A
+reply on the stream twice is still applied once (``classified_at``, above).
+
+A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
+transition) has its savepoint rolled back and is recorded as classified with the error in its
+detail, so it is neither lost nor retried forever; a person sees it in ``hub replies list``.
+Storage and queue errors roll the chunk back and leave its entries pending: another pass
+retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core.clock import Clock
+from hub.core.errors import QueueError, StorageError
+from hub.core.keys import RedisKeys
+from hub.core.vocab import ReplyClass
+from hub.inbound.answers import Answerer
+from hub.inbound.apply import ReplyApplier
+from hub.inbound.classify.classifier import Classification
+from hub.inbound.outcome import classification_detail
+from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
+from hub.infra.queue import InboundEntry, Queue
+from hub.outbound.notify import NotifyResult, enqueue_notified
+from hub.outbound.recovery import rebuild_after_flush
+from hub.store.db import Database
+from hub.store.models import Contact
+from hub.store.models import InboundReply as StoredReply
+
+if TYPE_CHECKING:
+    from hub.app.runtime import Components
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_BATCH: Final = 100
+DEFAULT_RECLAIM_IDLE_MS: Final = 60_000
+# Replies per write transaction: larger turns cost SQLite's lock less, but a webhook waits
+# for the whole turn (about 20 × a few ms here).
+DEFAULT_PER_TRANSACTION: Final = 20
+SQLITE_PAUSE_S: Final = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """What handling one reply did: ``outcome`` applied | already | missing | failed."""
+
+    reply_id: int
+    outcome: str
+    cls: ReplyClass | None = None
+    ticket_id: int | None = None
+    notified: tuple[NotifyResult, ...] = field(default=())
+
+
+class InboundWorker:
+    """Classifies and applies stored replies until ``stop`` is set (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        clock: Clock,
+        applier: ReplyApplier,
+        *,
+        consumer: str,
+        batch_size: int = DEFAULT_BATCH,
+        block_ms: int = 500,
+        reclaim_idle_ms: int = DEFAULT_RECLAIM_IDLE_MS,
+        per_transaction: int = DEFAULT_PER_TRANSACTION,
+        channels: Sequence[str] = (),
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.clock = clock
+        self.applier = applier
+        self.consumer = consumer
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.reclaim_idle_ms = reclaim_idle_ms
+        #: Replies per write transaction (each in its own savepoint).
+        self.per_transaction = per_transaction
+        #: The outbound channels whose groups a rebuild after a flush recreates.
+        self.channels = tuple(channels)
+        self.liveness = Liveness(queue.redis, queue.keys, clock)
+
+    @classmethod
+    def from_components(cls, hub: Components, *, consumer: str) -> InboundWorker:
+        """The worker a long-running role runs: the deployment's templates and policies."""
+        answerer = Answerer(hub.renderer, hub.outbox.planner.policy)
+        dispatch = hub.settings.dispatch
+        return cls(
+            hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer),
+            consumer=consumer, block_ms=dispatch.block_ms,
+            reclaim_idle_ms=int(dispatch.reclaim_idle_seconds * 1000),
+            channels=hub.channels.names(),
+        )  # fmt: skip
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and handle batches; the batch in hand is finished before returning."""
+        async with asyncio.TaskGroup() as group:
+            heartbeat = group.create_task(keep_beating(stop, self.beat))
+            await self._work(stop)
+            heartbeat.cancel()
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        started = False
+        last_reclaim = last_takeover = 0.0
+        while not stop.is_set():
+            try:
+                if not started:  # alive before the first read, and what we left first
+                    await self.beat()
+                    await self.take_over_own()
+                    started = True
+                if time.monotonic() - last_takeover >= HEARTBEAT_EVERY_S:
+                    last_takeover = time.monotonic()
+                    await self.take_over_dead()
+                if time.monotonic() - last_reclaim >= self.reclaim_idle_ms / 2000:
+                    last_reclaim = time.monotonic()
+                    await self.reclaim_once()
+                await self.run_once(block_ms=self.block_ms)
+            except (StorageError, QueueError) as exc:
+                log.warning("inbound worker pass failed, retrying", error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def beat(self) -> None:
+        """This worker's heartbeat; when Redis lost the hub's data, rebuild what it held."""
+        if (await self.liveness.beat(self.consumer)).new_epoch:
+            await rebuild_after_flush(self.db, self.queue, self.clock, self.channels)
+
+    async def take_over_dead(self) -> list[Processed]:
+        """Take over and handle every pending entry of consumers with no heartbeat, whatever
+        its idle time, a batch at a time."""
+        done: list[Processed] = []
+        stream = self.queue.keys.inbound_stream()
+        while True:
+            taken = await self.liveness.take_over_dead(
+                stream, RedisKeys.INBOUND_GROUP, self.consumer, limit=self.batch_size
+            )
+            if not taken:
+                return done
+            log.warning("took over a dead worker's replies", count=len(taken))
+            done.extend(await self.handle(Queue.inbound_entries(stream, taken)))
+
+    async def take_over_own(self) -> list[Processed]:
+        """Handle the entries an earlier process of this consumer name left pending (a
+        restarted container has the same host name and pid); before reading anything new."""
+        done: list[Processed] = []
+        stream = self.queue.keys.inbound_stream()
+        while True:
+            taken = await self.liveness.take_over_own(
+                stream, RedisKeys.INBOUND_GROUP, self.consumer, limit=self.batch_size
+            )
+            if not taken:
+                return done
+            done.extend(await self.handle(Queue.inbound_entries(stream, taken)))
+
+    async def run_once(self, *, block_ms: int | None = None) -> list[Processed]:
+        """Claim up to one batch of new entries (waiting ``block_ms``) and handle it."""
+        entries = await self.queue.claim_inbound(self.consumer, self.batch_size, block_ms)
+        return await self.handle(entries)
+
+    async def reclaim_once(self) -> list[Processed]:
+        """Take over and handle entries other consumers left idle too long (a crash)."""
+        entries = await self.queue.reclaim_stale_inbound(
+            self.consumer, self.reclaim_idle_ms, self.batch_size
+        )
+        if entries:
+            log.warning("reclaimed stale inbound entries", count=len(entries))
+        return await self.handle(entries)
+
+    async def handle(self, entries: Sequence[InboundEntry]) -> list[Processed]:
+        """Process the entries' replies a transaction at a time, enqueue the answers of each
+        committed transaction, then ack the entries handled."""
+        done: list[Processed] = []
+        acked: list[str] = []
+        try:
+            for start in range(0, len(entries), self.per_transaction):
+                chunk = entries[start : start + self.per_transaction]
+                processed = await self.process_many([e.reply_id for e in chunk])
+                done.extend(processed)
+                notified = [n for p in processed for n in p.notified]
+                if notified:
+                    await enqueue_notified(self.queue, notified)
+                acked.extend(e.entry_id for e in chunk)
+                if self.db.dialect == "sqlite":
+                    # Let the webhooks' writers in: SQLite's busy handler polls, sleeping up to
+                    # 100 ms, and a worker with a backlog would take the lock again at once.
+                    await asyncio.sleep(SQLITE_PAUSE_S)
+        finally:
+            # What was handled is acked even when a later chunk fails (it stays pending).
+            await self.queue.ack_inbound(acked)
+        return done
+
+    async def process(self, reply_id: int) -> Processed:
+        """Classify and apply one stored reply in one transaction (idempotent)."""
+        [processed] = await self.process_many([reply_id])
+        return processed
+
+    async def process_many(self, reply_ids: Sequence[int]) -> list[Processed]:
+        """Classify and apply stored replies in ONE transaction, each in a savepoint of its own.
+
+        One transaction per chunk, not per reply: on SQLite every write transaction waits for
+        the one lock the webhooks also take, and fewer, larger turns cost less than many small
+        ones. A reply that fails to apply rolls back only its savepoint and is recorded as
+        failed; a storage error rolls the whole chunk back and leaves its entries pending.
+        """
+        done: list[Processed] = []
+        async with self.db.write() as session:
+            rows = await session.scalars(
+                sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
+            )
+            replies = {r.id: r for r in rows.all()}
+            for reply_id in reply_ids:
+                reply = replies.get(reply_id)
+                if reply is None:
+                    log.warning("inbound entry names no stored reply", reply_id=reply_id)
+                    done.append(Processed(reply_id, "missing"))
+                elif reply.classified_at is not None:
+                    done.append(Processed(reply_id, "already", reply.classification,
+                                          reply.ticket_id))  # fmt: skip
+                else:
+                    done.append(await self._one(session, reply))
+        return done
+
+    async def _one(self, session: AsyncSession, reply: StoredReply) -> Processed:
+        now = self.clock.now()
+        reply_id = reply.id  # a rolled-back savepoint expires the row's attributes
+        try:
+            async with session.begin_nested():
+                contact = (
+                    await session.get(Contact, reply.contact_id)
+                    if reply.contact_id is not None
+                    else None
+                )
+                context = await self.applier.context(session, reply, contact, now)
+                found = self.applier.classify(reply, context)
+                applied = await self.applier.apply(session, reply, contact, found, now)
+                _record(reply, found, classification_detail(found, applied), now)
+                reply.ticket_id = applied.ticket_id
+                reply.processed_at = now
+        except (StorageError, QueueError, OperationalError, InterfaceError):
+            raise  # the database or Redis: the whole chunk is retried
+        except Exception as exc:  # a bug or a refused transition: on record, not retried forever
+            log.exception("reply could not be applied", reply_id=reply_id)
+            await session.refresh(reply)  # the savepoint's changes to it are gone
+            reply.classification_detail = {
+                "error": f"处理失败，需人工处理：{type(exc).__name__}: {exc}"[:500]
+            }
+            reply.classified_at = now
+            reply.processed_at = now
+            return Processed(reply_id, "failed")
+        log.info(
+            "reply applied", reply_id=reply_id, cls=found.cls.value,
+            ticket_id=applied.ticket_id, outcome=applied.outcome,
+        )  # fmt: skip
+        return Processed(reply_id, "applied", found.cls, applied.ticket_id,
+                         tuple(applied.results()))  # fmt: skip
+
+
+def _record(
+    reply: StoredReply, found: Classification, detail: dict[str, Any], now: datetime
+) -> None:
+    reply.classification = found.cls
+    reply.classification_detail = detail
+    reply.classified_at = now

@@ -1,0 +1,384 @@
+"""The outbox: a trigger becomes message rows committed in SQL, then their ids go to Redis.
+
+The row is the truth. Each message has an idempotency key over (trigger, fire time or caller
+key, enterprise, contact, kind), inserted with ON CONFLICT DO NOTHING, so firing the same
+trigger twice (or from two processes at once) creates nothing new. Only rows inserted by this
+call are enqueued; a row committed but never enqueued (crash in between, Redis flushed) is
+found by :func:`requeue_stale` and enqueued again — the dispatcher's claim is idempotent, so an
+id on the stream twice is still sent once. Held rows (quiet hours) are enqueued by
+:func:`release_held` when their window opens.
+
+A send streams: the plan comes a chunk of enterprises at a time, and each chunk is committed
+in its own short transaction and enqueued at once, so workers start sending while the rest is
+planned and SQLite's write lock is never held for long. The first chunk is planned before the
+campaign is written, so a template that cannot render writes nothing; should a later chunk
+fail (a record the template cannot render, the database gone), what was committed stays
+committed and is sent, and firing the trigger again creates only the rest (idempotency keys).
+The campaign's status is read again with every chunk: a pause or cancel during a long send
+holds or skips (with the reason) the rows still to come.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hub.core.clock import Clock
+from hub.core.vocab import ChannelName, MessageStatus
+from hub.infra.queue import Queue
+from hub.outbound.campaigns import CANCELLED_REASON, PAUSED_REASON
+from hub.outbound.planning import (
+    PLAN_CHUNK,
+    PlannedMessage,
+    Planner,
+    PlanningPolicy,
+    SendRequest,
+    idempotency_key,
+)
+from hub.rendering.render import TemplateRenderer
+from hub.store.db import Database
+from hub.store.models import Campaign, Message
+from hub.store.templates import catalog_stamp, load_catalog
+
+__all__ = [
+    "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "idempotency_key",
+    "release_held", "requeue_lost", "requeue_stale",
+]  # fmt: skip
+
+_MESSAGE = cast(sa.Table, Message.__table__)
+# Awaited after each chunk is committed and enqueued: the ids it queued, and when it committed.
+ChunkHook = Callable[[Sequence[int], datetime], Awaitable[object]]
+
+
+@dataclass(slots=True)
+class SendOutcome:
+    """What a send did; ``queued_ids`` are the rows this call created and enqueued."""
+
+    campaign_id: int | None
+    recipients: int = 0
+    created: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    held: int = 0
+    by_channel: Counter[str] = field(default_factory=Counter)
+    queued_ids: list[int] = field(default_factory=list)
+    samples: list[PlannedMessage] = field(default_factory=list)
+    #: Why the plan did not queue a message: (status, reason) → count (skipped and held).
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Time spent planning (routing and rendering), storing, and enqueueing, in seconds.
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"plan": 0.0, "store": 0.0, "enqueue": 0.0}
+    )
+
+    def count(self, planned: Sequence[PlannedMessage]) -> None:
+        """Add a chunk of the plan to the counts (and the first few to the samples)."""
+        for p in planned:
+            if p.status is not MessageStatus.QUEUED:
+                self.reasons[(p.status.value, p.reason or "")] += 1
+            if p.status is MessageStatus.SKIPPED:
+                self.skipped += 1
+            else:
+                self.by_channel[p.channel.value] += 1
+                self.held += p.status is MessageStatus.HELD
+                if len(self.samples) < 3:
+                    self.samples.append(p)
+
+
+class Outbox:
+    """Plans, stores and enqueues the messages of a trigger."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        renderer: TemplateRenderer,
+        clock: Clock,
+        policy: PlanningPolicy,
+        *,
+        chunk_size: int = PLAN_CHUNK,
+        live_templates: bool = False,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.clock = clock
+        self.planner = Planner(db, renderer, policy)
+        #: Enterprises per chunk: each chunk is one read, one write transaction, one enqueue.
+        self.chunk_size = chunk_size
+        #: Render from the database's templates, re-read when an admin changed one.
+        self.live_templates = live_templates
+        self._stamp: tuple[int, int, Any] | None = None
+
+    async def refresh_templates(self) -> None:
+        """Pick up template versions edited since the last trigger (no restart needed)."""
+        if not self.live_templates:
+            return
+        stamp = await catalog_stamp(self.db)
+        if stamp != self._stamp:
+            self.planner.renderer.use(await load_catalog(self.db))
+            self._stamp = stamp
+
+    async def plan(self, request: SendRequest) -> list[PlannedMessage]:
+        """Who would get what, now; no writes."""
+        await self.refresh_templates()
+        return await self.planner.plan(request, self.clock.now())
+
+    async def submit(
+        self, request: SendRequest, *, dry_run: bool = False, on_chunk: ChunkHook | None = None
+    ) -> SendOutcome:
+        """Plan, then (unless dry run) commit the campaign and messages and enqueue new ones.
+
+        ``on_chunk(ids, committed_at)`` is awaited after each chunk is committed and enqueued
+        (progress, pacing, latency measurement).
+        """
+        await self.refresh_templates()
+        now = self.clock.now()
+        outcome = SendOutcome(campaign_id=None)
+        chunks = self._timed_chunks(request, now, outcome)
+        recipients: set[int] = set()
+        try:
+            # The first chunk is planned before anything is written: a template that does
+            # not render, or an audience that matches nobody (no chunk), leaves no campaign.
+            first = await anext(chunks, None)
+            campaign_id: int | None = None
+            if not dry_run and first:
+                async with self.db.write() as session:
+                    found, status = await self._campaign(session, request, now)
+                outcome.campaign_id = found
+                # The trigger fired again for a cancelled campaign: count, write nothing.
+                campaign_id = found if status != "cancelled" else None
+            async for chunk in _chained([first] if first else [], chunks):
+                outcome.count(chunk)
+                recipients.update(p.enterprise_id for p in chunk)
+                if campaign_id is not None:
+                    ids, committed_at = await self._store_chunk(
+                        request, campaign_id, chunk, now, outcome
+                    )
+                    if on_chunk is not None:
+                        await on_chunk(ids, committed_at)
+        finally:
+            await chunks.aclose()
+        outcome.recipients = len(recipients)
+        return outcome
+
+    async def _timed_chunks(
+        self, request: SendRequest, now: datetime, outcome: SendOutcome
+    ) -> AsyncGenerator[list[PlannedMessage], None]:
+        """The planner's chunks, with the time spent producing them added to the outcome."""
+        plan = self.planner.plan_chunks(request, now, size=self.chunk_size)
+        try:
+            while True:
+                began = time.perf_counter()
+                chunk = await anext(plan, None)
+                outcome.seconds["plan"] += time.perf_counter() - began
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await plan.aclose()
+
+    async def _store_chunk(
+        self, request: SendRequest, campaign_id: int, planned: list[PlannedMessage],
+        now: datetime, outcome: SendOutcome,
+    ) -> tuple[list[int], datetime]:  # fmt: skip
+        """Insert one chunk (new rows only) in one transaction, then enqueue what it queued."""
+        began = time.perf_counter()
+        async with self.db.write() as session:
+            # Read again per chunk: a pause or cancel during a long send applies to the rest.
+            status = await session.scalar(
+                sa.select(Campaign.status).where(Campaign.id == campaign_id)
+            )
+            if status == "paused":
+                planned = [_paused(p) for p in planned]
+            elif status == "cancelled":
+                planned = [_cancelled(p) for p in planned]
+            rows = [_row(p, request, campaign_id, now) for p in planned]
+            inserted: list[tuple[int, MessageStatus, ChannelName]] = []
+            if rows:
+                stmt = _insert_ignore(self.db.dialect, None, _MESSAGE).returning(
+                    _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+                )
+                inserted = [tuple(r) for r in (await session.execute(stmt, rows)).all()]
+        committed_at = self.clock.now()
+        stored = time.perf_counter()
+        outcome.seconds["store"] += stored - began
+        outcome.created += len(inserted)
+        outcome.duplicates += len(planned) - len(inserted)
+        queued = [(i, c) for i, s, c in inserted if s == MessageStatus.QUEUED]
+        ids = await _enqueue(self.queue, queued)
+        outcome.queued_ids.extend(ids)
+        outcome.seconds["enqueue"] += time.perf_counter() - stored
+        return ids, committed_at
+
+    async def _campaign(self, session: Any, request: SendRequest, now: datetime) -> tuple[int, str]:
+        """The trigger's campaign (created on first fire) and its status."""
+        values = {
+            "kind": request.kind, "trigger": request.trigger, "trigger_key": request.trigger_key,
+            "audience": request.audience.expression, "channel": request.channel,
+            "status": "active", "created_by": request.created_by,
+            "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        await session.execute(_insert_ignore(self.db.dialect, [values], Campaign))
+        found = (
+            await session.execute(
+                sa.select(Campaign.id, Campaign.status).where(
+                    Campaign.trigger == request.trigger,
+                    Campaign.trigger_key == request.trigger_key,
+                    Campaign.kind == request.kind,
+                )
+            )
+        ).one()
+        return int(found.id), str(found.status)
+
+
+def _paused(p: PlannedMessage) -> PlannedMessage:
+    """Rows added to a paused campaign wait with the rest of it."""
+    if p.status is not MessageStatus.QUEUED:
+        return p
+    return dataclasses.replace(p, status=MessageStatus.HELD, reason=PAUSED_REASON)
+
+
+def _cancelled(p: PlannedMessage) -> PlannedMessage:
+    """Rows still to come when the campaign was cancelled mid-send: recorded, not sent."""
+    if p.status not in (MessageStatus.QUEUED, MessageStatus.HELD):
+        return p
+    return dataclasses.replace(p, status=MessageStatus.SKIPPED, reason=CANCELLED_REASON,
+                               release_at=None)  # fmt: skip
+
+
+def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetime
+         ) -> dict[str, Any]:  # fmt: skip
+    return {
+        "idempotency_key": p.idempotency_key, "campaign_id": campaign_id,
+        "kind": request.kind, "enterprise_id": p.enterprise_id, "contact_id": p.contact_id,
+        "channel": p.channel, "address": p.address, "status": p.status,
+        "status_reason": p.reason, "body": p.body,
+        "params": {**p.params, "fallbacks": list(p.fallbacks)} if p.fallbacks
+                  else dict(p.params),
+        "template_version_id": p.template_version_id, "attempts": 0,
+        "next_attempt_at": p.release_at, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def _insert_ignore(dialect: str, rows: list[dict[str, Any]] | None, table: Any) -> Any:
+    """INSERT .. ON CONFLICT DO NOTHING; without ``rows``, for an executemany."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    return (stmt if rows is None else stmt.values(rows)).on_conflict_do_nothing()
+
+
+async def _chained(
+    first: list[list[PlannedMessage]], rest: AsyncIterator[list[PlannedMessage]]
+) -> AsyncIterator[list[PlannedMessage]]:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> list[int]:
+    by_channel: dict[str, list[int]] = {}
+    for message_id, channel in items:
+        by_channel.setdefault(channel.value, []).append(message_id)
+    enqueued: list[int] = []
+    for channel_name, ids in by_channel.items():
+        await queue.enqueue(channel_name, ids)
+        enqueued.extend(ids)
+    return enqueued
+
+
+async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
+    """Enqueue again rows Redis does not hold: queued ones untouched for a while (Redis lost
+    them, or a crash between commit and enqueue), and ones left ``sending`` for twice as long
+    (the worker died mid-send and Redis lost its pending entry too). The dispatcher never
+    sends a ``sending`` row again blind: a live owner's is left to it, a dead owner's is
+    resolved by the provider's status query (:mod:`hub.outbound.unknown_sends`). Rows still on the
+    stream or in the retry set — a backlog waiting for the provider's rate — are left
+    alone."""
+    cutoff = clock.now() - older_than
+    abandoned = clock.now() - 2 * older_than
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Message.id, Message.channel).where(
+                    sa.or_(
+                        sa.and_(
+                            Message.status == MessageStatus.QUEUED,
+                            Message.updated_at < cutoff,
+                            sa.or_(
+                                Message.next_attempt_at.is_(None),
+                                Message.next_attempt_at < cutoff,
+                            ),
+                        ),
+                        sa.and_(
+                            Message.status == MessageStatus.SENDING,
+                            Message.updated_at < abandoned,
+                        ),
+                    )
+                )
+            )
+        ).all()
+    lost: list[tuple[int, ChannelName]] = []
+    for channel in {r.channel for r in rows}:
+        waiting = await queue.waiting_ids(channel.value)
+        lost.extend((r.id, r.channel) for r in rows if r.channel == channel and r.id not in waiting)
+    return len(await _enqueue(queue, lost))
+
+
+async def requeue_lost(db: Database, queue: Queue, clock: Clock) -> int:
+    """After Redis lost the hub's data (a FLUSHALL, a restart without persistence): every
+    queued row back on its stream, or in its retry set while its retry is not due, and every
+    ``sending`` row on its stream too (the dispatcher sends none of those again blind: it
+    resolves the ones whose worker died). Unlike :func:`requeue_stale` nothing waits to look
+    stale: Redis is known to hold nothing. Ids Redis still holds are left alone."""
+    now = clock.now()
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Message.id, Message.channel, Message.status, Message.next_attempt_at)
+                .where(Message.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]))
+                .order_by(Message.id)
+            )
+        ).all()
+    count = 0
+    for channel in {r.channel for r in rows}:
+        waiting = await queue.waiting_ids(channel.value)
+        mine = [r for r in rows if r.channel == channel and r.id not in waiting]
+        later = [r for r in mine if r.next_attempt_at is not None and r.next_attempt_at > now
+                 and r.status == MessageStatus.QUEUED]  # fmt: skip
+        for r in later:
+            await queue.schedule_retry(channel.value, r.id, r.next_attempt_at.timestamp())
+        due = [r.id for r in mine if r not in later]
+        await queue.enqueue(channel.value, due)
+        count += len(mine)
+    return count
+
+
+async def release_held(db: Database, queue: Queue, clock: Clock) -> int:
+    """Queue held messages whose quiet window has opened (paused campaigns stay held)."""
+    now = clock.now()
+    active = sa.select(Campaign.id).where(Campaign.status == "active")
+    async with db.write() as session:
+        rows = (
+            await session.execute(
+                sa.update(Message)
+                .where(
+                    Message.status == MessageStatus.HELD,
+                    Message.next_attempt_at.is_not(None),
+                    Message.next_attempt_at <= now,
+                    sa.or_(Message.campaign_id.is_(None), Message.campaign_id.in_(active)),
+                )
+                .values(status=MessageStatus.QUEUED, status_reason=None, next_attempt_at=None,
+                        updated_at=now)
+                .returning(Message.id, Message.channel)
+            )
+        ).all()  # fmt: skip
+    return len(await _enqueue(queue, [(r.id, r.channel) for r in rows]))

@@ -1,0 +1,378 @@
+"""Planning a trigger: who gets what, on which channel, now, later, or not at all (and why).
+
+Reads only. For each enterprise in the audience and each of its contacts: route along the
+kind's channel chain, render the message for the primary channel and each fallback, then
+apply the recipient's limits — quiet hours hold it (``held`` until the window opens),
+frequency caps and the same-content dedupe window skip it with a reason.
+
+Planning streams: :meth:`Planner.plan_chunks` walks the audience in enterprise-id order, a
+chunk at a time, with Core selects of plain rows (an ORM object per enterprise, contact,
+tag and opt-out cost more than everything else at 100,000 recipients), so the outbox can
+store and enqueue one chunk while the next is planned, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from hub.config import QuietHours, RoutingSettings
+from hub.core.clock import SHANGHAI
+from hub.core.errors import RenderError
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
+from hub.core.workdays import WorkdayCalendar
+from hub.outbound.audience import Audience
+from hub.outbound.quiet_hours import QuietHold, quiet_hold
+from hub.outbound.routing import NoRoute, Route, channel_chain, route_contact
+from hub.rendering.render import TemplateRenderer
+from hub.store.db import Database
+from hub.store.models import Contact, ContactOptOut, Enterprise, EnterpriseTag, Message, Officer
+
+_COUNTED = (
+    MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.SENDING, MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+)  # fmt: skip
+PLAN_CHUNK = 1_000  # enterprise ids per chunk: a few queries each, and memory stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One trigger: what to send to whom, and the key that makes repeating it harmless."""
+
+    kind: MessageKind
+    audience: Audience
+    trigger: str = "cli"
+    trigger_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    channel: ChannelName | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    created_by: str = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """A message before it is stored: routed and rendered, or skipped with a reason."""
+
+    idempotency_key: str
+    enterprise_id: int
+    contact_id: int | None
+    channel: ChannelName
+    address: str
+    body: str
+    status: MessageStatus
+    reason: str | None
+    release_at: datetime | None = None
+    fallbacks: tuple[dict[str, Any], ...] = ()
+    #: What the provider sends from (``Rendered.message_params``): SMS values, WeChat fields.
+    params: Mapping[str, Any] = field(default_factory=dict)
+    template_version_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningPolicy:
+    """The deployment's rules a plan follows (from config.yaml)."""
+
+    default_channel: ChannelName
+    enabled_channels: frozenset[str]
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
+    #: Set when ``quiet_hours.days_off``: whole days off are quiet too.
+    days_off: WorkdayCalendar | None = None
+    tz: ZoneInfo = SHANGHAI
+    hub_name: str = "主动服务"
+
+
+def idempotency_key(
+    trigger: str, trigger_key: str, enterprise_id: int, contact_id: int | None, kind: str
+) -> str:
+    """docs/design.md's key, hashed to a fixed width."""
+    raw = f"{trigger}\x1f{trigger_key}\x1f{enterprise_id}\x1f{contact_id or '-'}\x1f{kind}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Planner:
+    """Turns a :class:`SendRequest` into planned messages."""
+
+    def __init__(self, db: Database, renderer: TemplateRenderer, policy: PlanningPolicy) -> None:
+        self.db = db
+        self.renderer = renderer
+        self.policy = policy
+
+    async def plan(self, request: SendRequest, now: datetime) -> list[PlannedMessage]:
+        """Every planned message of the trigger, in enterprise then contact order."""
+        return [p async for chunk in self.plan_chunks(request, now) for p in chunk]
+
+    async def plan_chunks(
+        self, request: SendRequest, now: datetime, *, size: int = PLAN_CHUNK
+    ) -> AsyncGenerator[list[PlannedMessage], None]:
+        """The plan, ``size`` enterprises at a time, each chunk read in its own transaction.
+
+        Never an empty chunk (every matched enterprise has a message, if only a skipped one):
+        no chunk at all means the audience matched nobody, and the outbox writes no campaign.
+        """
+        chain = channel_chain(
+            request.kind.value, self.policy.routing, enabled=self.policy.enabled_channels,
+            default=self.policy.default_channel, requested=request.channel,
+        )  # fmt: skip
+        window = self.policy.quiet_hours.window(request.kind)
+        hold = quiet_hold(now, window, self.policy.tz, days_off=self.policy.days_off)
+        async with self.db.read() as session:
+            last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
+        # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,
+        # SQLite serves a filter such as ``tier=key|general`` from an index and sorts all the
+        # remaining matches again for every chunk.
+        for low in range(1, last + 1, size):
+            span = (low, min(low + size - 1, last))
+            async with self.db.read() as session:
+                recipients = await _Recipients.load(session, request.audience, span)
+                if not recipients.enterprises:
+                    continue
+                history = await _recent_history(session, span, now, self.policy.routing)
+            planned: list[PlannedMessage] = []
+            for enterprise in recipients.enterprises:
+                contacts = recipients.contacts.get(enterprise.id, ())
+                for message in self._plan_enterprise(request, enterprise, contacts, chain):
+                    planned.append(self._limit(request, message, history, hold))
+            yield planned
+
+    def _plan_enterprise(
+        self,
+        request: SendRequest,
+        enterprise: _EnterpriseRow,
+        contacts: Sequence[_ContactRow],
+        chain: Sequence[ChannelName],
+    ) -> Iterable[PlannedMessage]:
+        kind = request.kind.value
+        if not contacts:
+            key = idempotency_key(request.trigger, request.trigger_key, enterprise.id, None, kind)
+            yield PlannedMessage(key, enterprise.id, None, chain[0], "", "",
+                                 MessageStatus.SKIPPED, "企业没有联系人")  # fmt: skip
+            return
+        for contact in contacts:
+            key = idempotency_key(
+                request.trigger, request.trigger_key, enterprise.id, contact.id, kind
+            )
+            routes = route_contact(
+                contact.as_contact(), kind, chain, enabled=self.policy.enabled_channels
+            )
+            if isinstance(routes, NoRoute):
+                yield PlannedMessage(key, enterprise.id, contact.id, routes.channel, "", "",
+                                     MessageStatus.SKIPPED, routes.reason)  # fmt: skip
+                continue
+            context = self._context(request, enterprise, contact)
+            primary = routes.primary
+            try:
+                rendered = self.renderer.render_message(kind, primary.channel.value, context)
+                fallbacks = tuple(
+                    self._fallback(kind, route, context) for route in routes.fallbacks
+                )
+            except RenderError as exc:
+                # No template at all is the sender's mistake: refuse the whole trigger.
+                channels = (primary.channel, *(r.channel for r in routes.fallbacks))
+                if any(self.renderer.catalog.get(kind, c.value) is None for c in channels):
+                    raise
+                # One recipient's data the template cannot take: recorded, the rest go out.
+                yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
+                                     primary.address, "", MessageStatus.SKIPPED,
+                                     f"模板渲染失败：{exc}")  # fmt: skip
+                continue
+            yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
+                                 primary.address, rendered.body, MessageStatus.QUEUED, None,
+                                 fallbacks=fallbacks, params=rendered.message_params(),
+                                 template_version_id=rendered.version_id)  # fmt: skip
+
+    def _fallback(self, kind: str, route: Route, context: Mapping[str, Any]) -> dict[str, Any]:
+        rendered = self.renderer.render_message(kind, route.channel.value, context)
+        return {"channel": route.channel.value, "address": route.address,
+                "body": rendered.body, "params": rendered.message_params()}  # fmt: skip
+
+    def _context(
+        self, request: SendRequest, enterprise: _EnterpriseRow, contact: _ContactRow
+    ) -> dict[str, Any]:
+        return {
+            **request.variables,
+            "hub_name": self.policy.hub_name,
+            "enterprise": enterprise.context,
+            "contact": {"name": contact.name or ""},
+            "officer_name": enterprise.officer_name or "",
+            "officer_mobile": enterprise.officer_mobile or "",
+        }
+
+    def _limit(
+        self, request: SendRequest, message: PlannedMessage, history: _History,
+        hold: QuietHold | None,
+    ) -> PlannedMessage:  # fmt: skip
+        """Apply dedupe, frequency caps and quiet hours to a routed message."""
+        if message.status is not MessageStatus.QUEUED or message.contact_id is None:
+            return message
+        if message.idempotency_key in history.keys:
+            return message  # the same trigger again: the insert will ignore it
+        reason = history.refusal(message, request.kind, self.policy.routing)
+        if reason is not None:
+            return dataclasses.replace(message, status=MessageStatus.SKIPPED, reason=reason)
+        if hold is not None:
+            return dataclasses.replace(message, status=MessageStatus.HELD,
+                                       release_at=hold.release_at, reason=hold.reason)  # fmt: skip
+        return message
+
+
+@dataclass(slots=True)
+class _ContactRow:
+    """The columns of a contact that routing reads, without an ORM object per row."""
+
+    id: int
+    name: str | None
+    mobile: str | None
+    wechat_openid: str | None
+    wecom_userid: str | None
+    telegram_chat_id: str | None
+    preferred_channel: ChannelName | None
+    opt_outs: list[Any] = field(default_factory=list)  # rows with .channel and .kind
+
+    def address(self, channel: ChannelName) -> str | None:
+        # The same rule as the model's, applied to this row (one place decides addresses).
+        return Contact.address(self.as_contact(), channel)
+
+    def as_contact(self) -> Contact:
+        """This row where routing expects a Contact: it reads only the attributes above."""
+        return cast(Contact, self)
+
+
+@dataclass(slots=True)
+class _EnterpriseRow:
+    id: int
+    officer_name: str | None
+    officer_mobile: str | None
+    context: dict[str, Any]  # the template's ``enterprise`` variable
+
+
+@dataclass(slots=True)
+class _Recipients:
+    """One chunk of the audience: enterprises in id order and their contacts."""
+
+    enterprises: list[_EnterpriseRow]
+    contacts: dict[int, list[_ContactRow]]
+
+    @classmethod
+    async def load(cls, session: Any, audience: Audience, span: tuple[int, int]) -> _Recipients:
+        low, high = span
+        rows = (
+            await session.execute(
+                sa.select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.tier,
+                          Enterprise.industry, Enterprise.region, Officer.name, Officer.mobile)
+                .outerjoin(Officer, Enterprise.officer_id == Officer.id)
+                .where(audience.where(), Enterprise.id.between(low, high))
+                .order_by(Enterprise.id)
+            )
+        ).all()  # fmt: skip
+        if not rows:
+            return cls([], {})
+        # Contacts, tags and opt-outs are read by the id range (index range scans), not by IN
+        # lists; rows of enterprises in the range but outside the audience are ignored.
+        tags: dict[int, list[str]] = defaultdict(list)
+        for enterprise_id, tag in await session.execute(
+            sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+            .where(EnterpriseTag.enterprise_id.between(low, high))
+            .order_by(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+        ):
+            tags[enterprise_id].append(tag)
+        contacts: dict[int, list[_ContactRow]] = defaultdict(list)
+        by_id: dict[int, _ContactRow] = {}
+        for c in await session.execute(
+            sa.select(Contact.enterprise_id, Contact.id, Contact.name, Contact.mobile,
+                      Contact.wechat_openid, Contact.wecom_userid, Contact.telegram_chat_id,
+                      Contact.preferred_channel)
+            .where(Contact.enterprise_id.between(low, high))
+            .order_by(Contact.id)
+        ):  # fmt: skip
+            row = _ContactRow(*c[1:])
+            contacts[c[0]].append(row)
+            by_id[row.id] = row
+        for opt_out in await session.execute(
+            sa.select(ContactOptOut.contact_id, ContactOptOut.channel, ContactOptOut.kind)
+            .join(Contact, Contact.id == ContactOptOut.contact_id)
+            .where(Contact.enterprise_id.between(low, high))
+        ):
+            if opt_out.contact_id in by_id:
+                by_id[opt_out.contact_id].opt_outs.append(opt_out)
+        enterprises = [
+            _EnterpriseRow(
+                id=r[0], officer_name=r[6], officer_mobile=r[7],
+                context={"name": r[2], "uscc": r[1], "tier": r[3].label, "industry": r[4],
+                         "region": r[5], "tags": tuple(tags.get(r[0], ()))},
+            )
+            for r in rows
+        ]  # fmt: skip
+        return cls(enterprises, contacts)
+
+
+@dataclass(slots=True)
+class _History:
+    """What each contact was recently sent: for caps and the same-content window."""
+
+    day: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    week: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    bodies: set[tuple[int, str]] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+    def refusal(
+        self, message: PlannedMessage, kind: MessageKind, routing: RoutingSettings
+    ) -> str | None:
+        assert message.contact_id is not None
+        # No recent message to this chunk's contacts (the common case): no digest to compare.
+        if self.bodies and (message.contact_id, _digest(message.body)) in self.bodies:
+            return f"{routing.dedupe_hours:g} 小时内已向该联系人发送过相同内容"
+        if kind in routing.cap_exempt:
+            return None
+        day_cap, week_cap = routing.max_per_contact_per_day, routing.max_per_contact_per_week
+        if day_cap is not None and self.day[message.contact_id] >= day_cap:
+            return f"已达每日上限（每人每天 {day_cap} 条）"
+        if week_cap is not None and self.week[message.contact_id] >= week_cap:
+            return f"已达每周上限（每人每周 {week_cap} 条）"
+        return None
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def _recent_history(
+    session: Any, span: tuple[int, int], now: datetime, routing: RoutingSettings
+) -> _History:
+    """Recent messages to the contacts of the enterprises in ``span`` (ids, inclusive)."""
+    history = _History()
+    week_ago = now - timedelta(days=7)
+    day_ago = now - timedelta(days=1)
+    dedupe_since = now - timedelta(hours=routing.dedupe_hours)
+    # The status is filtered here, not in SQL: given a status condition, SQLite (without
+    # ANALYZE statistics) drives the query from the status index and reads every queued or
+    # sent message of every campaign, once per chunk; without it, it reads this chunk's
+    # contacts by enterprise id and their messages by contact id.
+    rows = await session.execute(
+        sa.select(Message.contact_id, Message.kind, Message.created_at, Message.body,
+                  Message.idempotency_key, Message.status)
+        .join(Contact, Contact.id == Message.contact_id)
+        .where(Contact.enterprise_id.between(*span),
+               Message.created_at >= min(week_ago, dedupe_since))
+    )  # fmt: skip
+    for contact_id, kind, created_at, body, key, status in rows:
+        if status not in _COUNTED:
+            continue
+        history.keys.add(key)
+        if created_at >= dedupe_since:
+            history.bodies.add((contact_id, _digest(body)))
+        if kind in routing.cap_exempt:
+            continue
+        if created_at >= week_ago:
+            history.week[contact_id] += 1
+        if created_at >= day_ago:
+            history.day[contact_id] += 1
+    return history

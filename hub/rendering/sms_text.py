@@ -1,0 +1,46 @@
+"""SMS text as operators and providers see it: placeholders, length in segments, size caps.
+
+An approved provider template is written with ``${name}`` placeholders (Aliyun's form; see
+:class:`~hub.rendering.template_spec.SmsSpec` for Tencent's ``{1}``…). Operators bill by segment: 70
+UCS-2 units fit in one, 67 per segment once split, the 【signature】 included.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SMS_SINGLE_CHARS = 70  # one segment, signature included
+SMS_PART_CHARS = 67  # per segment once split (the rest carries the concatenation header)
+SMS_MAX_CHARS = 500  # Tencent and Aliyun refuse longer messages outright
+SMS_PARAM_MAX_CHARS = 35  # Aliyun's default for a notification variable; longer needs approval
+
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class SmsLength:
+    """Length of an SMS as the operator bills it: signature included, UCS-2 units."""
+
+    chars: int
+    segments: int
+
+
+def sms_text(body: str, sign_name: str) -> str:
+    """The SMS as the handset shows it: 【signature】 + body."""
+    return f"【{sign_name}】{body}"
+
+
+def measure_sms(body: str, sign_name: str) -> SmsLength:
+    """70 chars in one segment, 67 per segment when split; astral characters count twice."""
+    chars = len(sms_text(body, sign_name).encode("utf-16-le")) // 2
+    if chars <= SMS_SINGLE_CHARS:
+        return SmsLength(chars, 1 if chars else 0)
+    return SmsLength(chars, math.ceil(chars / SMS_PART_CHARS))
+
+
+def fill_placeholders(approved: str, values: Mapping[str, str]) -> str:
+    """The approved text with each ``${name}`` replaced by its value."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], approved)

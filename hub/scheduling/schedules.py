@@ -1,0 +1,421 @@
+"""Schedules: ``schedules/<name>.yaml`` -> validated :class:`ScheduleSpec` -> versioned rows.
+
+A schedule file says *when* (a 5-field cron and a time zone) and *what* (a program: for now
+``campaign``, an audience × a message kind, optional forced channels and template variables)::
+
+    cron: "0 9 * * mon"          # minute hour day month day_of_week
+    timezone: Asia/Shanghai
+    program: campaign
+    audience: tier=key
+    kind: procedure_reminder
+    channels: [sms]
+    catch_up_grace: 6h
+
+Weekdays are written as names (``mon``–``sun``, ``mon-fri``, ``mon,wed``). A number is refused:
+APScheduler 3.x counts 0 as Monday where crontab counts 0 as Sunday, so ``0 9 * * 1`` would fire
+on Tuesdays. When both day and day_of_week are restricted, APScheduler requires both to match
+(``1-7 * mon`` is the first Monday of the month), unlike crontab's "either".
+
+The files are the seeds and the import/export format; the database holds the schedules the hub
+runs (docs/design.md): :func:`hub.store.schedules.sync_schedules` stores a new version only when a
+spec changed. The same mapping shape is stored as the version's JSON, and read back through the
+same validation. Every problem names the file, the key and the line (as config.yaml's errors do).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+
+from hub.config import Settings
+from hub.core.errors import AudienceError, ConfigError
+from hub.core.vocab import ChannelName, MessageKind
+from hub.outbound.audience import Audience, parse_audience
+
+_PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
+DEFAULT_TIMEZONE: Final = "Asia/Shanghai"
+DEFAULT_CATCH_UP_GRACE: Final = timedelta(hours=6)
+PROGRAMS: Final = ("campaign",)
+KEYS: Final = (
+    "name", "description", "cron", "timezone", "program", "audience", "kind", "channels",
+    "enabled", "variables", "catch_up_grace",
+)  # fmt: skip
+# The outbox puts these into every template's context; a schedule variable of the same name
+# would be silently overridden, so it is refused instead.
+RESERVED_VARIABLES: Final = frozenset(
+    {"hub_name", "enterprise", "contact", "officer_name", "officer_mobile"}
+)
+# Campaign.trigger is 64 characters: "schedule:" + the name must fit.
+_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+_WEEKDAY_TERM: Final = re.compile(r"^\*$|^[a-z]{3}(-[a-z]{3})?$")
+_DURATION: Final = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS: Final = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+# Template variables keep their YAML type: a template's ``{% if free_apply %}`` must see the
+# boolean false, not the (truthy) text "false".
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """One validated schedule: when it fires and what a fire sends.
+
+    Build it with :func:`parse_spec` (or :func:`load_schedule_file`); :meth:`to_json` is the
+    shape stored in ``schedule_version.spec`` and written in the files. ``enabled`` is not part
+    of a version: it is state of the schedule row, switched without editing what it does.
+    """
+
+    name: str
+    cron: str
+    kind: MessageKind
+    audience: str
+    timezone: str = DEFAULT_TIMEZONE
+    program: str = "campaign"
+    channels: tuple[ChannelName, ...] = ()
+    enabled: bool = True
+    variables: Mapping[str, Scalar] = field(default_factory=dict)
+    catch_up_grace: timedelta = DEFAULT_CATCH_UP_GRACE
+    description: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def channel(self) -> ChannelName | None:
+        """The forced channel of a fire (the first listed), or None to let routing choose."""
+        return self.channels[0] if self.channels else None
+
+    def audience_expr(self) -> Audience:
+        return parse_audience(self.audience)
+
+    def trigger(self) -> CronTrigger:
+        """APScheduler's trigger for this cron, in this schedule's zone."""
+        return _cron_trigger(self.cron, self.tz)
+
+    def to_json(self) -> dict[str, Any]:
+        """The version's content (everything but name and enabled), canonical for comparing."""
+        return {
+            "description": self.description,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "program": self.program,
+            "audience": self.audience,
+            "kind": self.kind.value,
+            "channels": [c.value for c in self.channels],
+            "variables": dict(sorted(self.variables.items())),
+            "catch_up_grace": format_duration(self.catch_up_grace),
+        }
+
+
+def next_fire_times(spec: ScheduleSpec, after: datetime, count: int = 5) -> list[datetime]:
+    """The next ``count`` fire times strictly after ``after``, in the schedule's zone."""
+    trigger = spec.trigger()
+    times: list[datetime] = []
+    cursor = after
+    while len(times) < count:
+        # The trigger answers "first fire at or after"; cron fires on whole minutes, so one
+        # second past the previous fire is "strictly after" it.
+        found: datetime | None = trigger.get_next_fire_time(None, cursor + timedelta(seconds=1))
+        if found is None:
+            break
+        times.append(found)
+        cursor = found
+    return times
+
+
+def latest_fire_time(spec: ScheduleSpec, now: datetime, *, not_before: datetime) -> datetime | None:
+    """The last fire time in ``[not_before, now]``, or None when there is none."""
+    trigger = spec.trigger()
+    # The trigger only searches forwards: look back over a window that doubles from one
+    # minute, so an every-minute cron costs a step or two, not one per minute of the grace.
+    span = timedelta(minutes=1)
+    while True:
+        start = max(not_before, now - span)
+        latest: datetime | None = None
+        candidate: datetime | None = trigger.get_next_fire_time(None, start)
+        while candidate is not None and candidate <= now:
+            latest = candidate
+            candidate = trigger.get_next_fire_time(None, candidate + timedelta(seconds=1))
+        if latest is not None or start <= not_before:
+            return latest
+        span *= 2
+
+
+def format_duration(delta: timedelta) -> str:
+    """``6h``, ``90m``, ``45s``: the largest unit that divides the duration exactly."""
+    seconds = int(delta.total_seconds())
+    for unit, size in _UNITS.items():
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise AssertionError("unreachable: 1 s divides every whole duration")
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def schedules_folder(settings: Settings) -> Path:
+    """schedules/ beside config.yaml, else the one shipped with the project (as templates/)."""
+    if settings.source is not None and (settings.source.parent / "schedules").is_dir():
+        return settings.source.parent / "schedules"
+    return _PROJECT_ROOT / "schedules"
+
+
+def load_schedules(folder: Path) -> list[ScheduleSpec]:
+    """Every ``*.yaml`` in ``folder``, sorted by name; ConfigError for any bad file."""
+    specs: list[ScheduleSpec] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec = load_schedule_file(path)
+        if spec.name in seen:
+            raise ConfigError(
+                f"计划名称 {spec.name} 与 {seen[spec.name].name} 重复", file=str(path), key="name"
+            )
+        seen[spec.name] = path
+        specs.append(spec)
+    return sorted(specs, key=lambda s: s.name)
+
+
+def load_schedule_file(path: Path) -> ScheduleSpec:
+    """Read one schedule file; the name is ``name:`` or else the file's stem."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"YAML 语法错误：{exc}", file=file, line=line) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"无法读取计划文件：{exc}", file=file) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("顶层必须是映射 (mapping)", file=file, line=1)
+    return parse_spec(data, default_name=path.stem, file=file, lines=_line_index(node))
+
+
+def parse_spec(
+    data: Mapping[str, Any],
+    *,
+    default_name: str,
+    file: str,
+    lines: Mapping[tuple[str, ...], int] | None = None,
+    enabled: bool | None = None,
+) -> ScheduleSpec:
+    """Validate a schedule mapping (a file's, or a stored version's JSON).
+
+    Every problem is collected; the ConfigError raised names the first and carries the rest
+    in ``others``, so a clerk fixes a file in one go. ``enabled`` overrides the mapping's
+    (a stored version does not hold it).
+    """
+    problems = _Problems(file, lines or {})
+    for key in data:
+        if key not in KEYS:
+            problems.add(str(key), f"未知的配置项 (unknown key)，可用：{'、'.join(KEYS)}")
+    name = _text(data, "name", problems, default=default_name)
+    if name is not None and not _NAME.fullmatch(name):
+        problems.add("name", "名称只能用小写字母、数字、_ 和 -，以字母开头，最多 48 个字符")
+    timezone = _timezone(data, problems)
+    cron = _cron(data, problems, timezone)
+    program = _text(data, "program", problems, default="campaign")
+    if program is not None and program not in PROGRAMS:
+        problems.add("program", f"未知的程序 {program}，目前只支持：{'、'.join(PROGRAMS)}")
+    audience = _audience(data, problems)
+    kind = _kind(data, problems)
+    channels = _channels(data, problems)
+    variables = _variables(data, problems)
+    grace = _grace(data, problems)
+    description = _text(data, "description", problems, default="")
+    flag = data.get("enabled", True) if enabled is None else enabled
+    if not isinstance(flag, bool):
+        problems.add("enabled", "应为 true 或 false")
+    problems.raise_if_any()
+    # Every None above was reported, so raise_if_any has raised; these narrow the types.
+    assert name is not None
+    assert cron is not None
+    assert timezone is not None
+    assert program is not None
+    assert audience is not None
+    assert kind is not None
+    assert grace is not None
+    return ScheduleSpec(
+        name=name, cron=cron, kind=kind, audience=audience, timezone=timezone, program=program,
+        channels=channels, enabled=bool(flag), variables=MappingProxyType(variables),
+        catch_up_grace=grace,
+        description=description or "",
+    )  # fmt: skip
+
+
+class _Problems:
+    def __init__(self, file: str, lines: Mapping[tuple[str, ...], int]) -> None:
+        self.file = file
+        self.lines = lines
+        self.errors: list[ConfigError] = []
+
+    def add(self, key: str, reason: str, *path: str) -> None:
+        line = self.lines.get((key, *path)) or self.lines.get((key,))
+        dotted = ".".join((key, *path))
+        self.errors.append(ConfigError(reason, file=self.file, key=dotted, line=line))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            first, *rest = self.errors
+            first.others = rest
+            raise first
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Key path -> 1-based line, from the composed YAML nodes (two levels are enough here)."""
+    index: dict[tuple[str, ...], int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return index
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        index[(key,)] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.MappingNode):
+            for sub_key, _ in value_node.value:
+                index[(key, str(sub_key.value))] = sub_key.start_mark.line + 1
+        elif isinstance(value_node, yaml.SequenceNode):
+            for i, item in enumerate(value_node.value):
+                index[(key, str(i))] = item.start_mark.line + 1
+    return index
+
+
+def _text(
+    data: Mapping[str, Any], key: str, problems: _Problems, *, default: str | None = None
+) -> str | None:
+    value = data.get(key, default)
+    if value is None:
+        problems.add(key, "缺少此项 (required)")
+        return None
+    if not isinstance(value, str):
+        problems.add(key, "应为文本 (string)")
+        return None
+    return value.strip()
+
+
+def _timezone(data: Mapping[str, Any], problems: _Problems) -> str | None:
+    zone = _text(data, "timezone", problems, default=DEFAULT_TIMEZONE)
+    if zone is None:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add("timezone", f"未知的时区 {zone}，例如 Asia/Shanghai")
+        return None
+    return zone
+
+
+def _cron(data: Mapping[str, Any], problems: _Problems, zone: str | None) -> str | None:
+    cron = _text(data, "cron", problems)
+    if cron is None:
+        return None
+    fields = cron.split()
+    if len(fields) != 5:
+        problems.add(
+            "cron", f'应有 5 个字段（分 时 日 月 星期），例如 "0 9 * * mon"，实际 {len(fields)} 个'
+        )
+        return None
+    terms = [t.split("/")[0].lower() for t in fields[4].split(",")]
+    if any(ch.isdigit() for ch in fields[4]):
+        problems.add(
+            "cron",
+            f"星期字段“{fields[4]}”不能写数字：APScheduler 把 0 当作星期一，而 crontab 把 0 当作"
+            "星期日，写数字容易错一天。请写英文缩写 mon tue wed thu fri sat sun，"
+            "可用范围和列表，如 mon-fri、mon,wed",
+        )
+        return None
+    if not all(_WEEKDAY_TERM.fullmatch(t) for t in terms) or "/" in fields[4]:
+        problems.add("cron", f"星期字段“{fields[4]}”应写作 *、mon、mon-fri 或 mon,wed")
+        return None
+    cron = " ".join(fields)
+    try:
+        _cron_trigger(cron, ZoneInfo(zone or DEFAULT_TIMEZONE))
+    except ValueError as exc:
+        problems.add("cron", f"cron 表达式“{cron}”无效：{exc}")
+        return None
+    return cron
+
+
+def _cron_trigger(cron: str, tz: ZoneInfo) -> CronTrigger:
+    return CronTrigger.from_crontab(cron, timezone=tz)
+
+
+def _audience(data: Mapping[str, Any], problems: _Problems) -> str | None:
+    expression = _text(data, "audience", problems)
+    if expression is None:
+        return None
+    try:
+        parse_audience(expression)
+    except AudienceError as exc:
+        problems.add("audience", str(exc))
+        return None
+    return expression
+
+
+def _kind(data: Mapping[str, Any], problems: _Problems) -> MessageKind | None:
+    text = _text(data, "kind", problems)
+    if text is None:
+        return None
+    try:
+        return MessageKind(MessageKind.parse(text).value)
+    except ValueError:
+        problems.add("kind", f"未知的消息类型 {text}，可用：{MessageKind.choices()}")
+        return None
+
+
+def _channels(data: Mapping[str, Any], problems: _Problems) -> tuple[ChannelName, ...]:
+    raw = data.get("channels") or []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        problems.add("channels", "应为渠道列表，例如 [sms, wechat]")
+        return ()
+    channels: list[ChannelName] = []
+    for i, item in enumerate(raw):
+        try:
+            channels.append(ChannelName(ChannelName.parse(str(item)).value))
+        except ValueError:
+            problems.add("channels", f"未知的渠道 {item}，可用：{ChannelName.choices()}", str(i))
+    return tuple(channels)
+
+
+def _variables(data: Mapping[str, Any], problems: _Problems) -> dict[str, Scalar]:
+    raw = data.get("variables") or {}
+    if not isinstance(raw, dict):
+        problems.add("variables", "应为 名称: 值 的映射")
+        return {}
+    variables: dict[str, Scalar] = {}
+    for name, value in raw.items():
+        key = str(name)
+        if not key.isidentifier():
+            problems.add("variables", "变量名只能用字母、数字和下划线", key)
+        elif key in RESERVED_VARIABLES:
+            problems.add("variables", f"变量名 {key} 由系统提供，不能在计划中设置", key)
+        elif not isinstance(value, str | int | float | bool):
+            problems.add("variables", "变量值应为文本、数字或 true/false", key)
+        else:
+            variables[key] = value
+    return variables
+
+
+def _grace(data: Mapping[str, Any], problems: _Problems) -> timedelta | None:
+    raw = data.get("catch_up_grace", format_duration(DEFAULT_CATCH_UP_GRACE))
+    match = _DURATION.fullmatch(str(raw))
+    if match is None or int(match.group(1)) == 0:
+        problems.add("catch_up_grace", f"应写作正整数加单位 s/m/h/d，例如 6h、30m，收到“{raw}”")
+        return None
+    grace = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if grace > timedelta(days=7):
+        problems.add("catch_up_grace", "补发宽限不能超过 7d")
+        return None
+    return grace

@@ -1,0 +1,68 @@
+"""What the ticket service needs from the deployment: its settings, deadline classes, calendar.
+
+Built once per process (or per command) from config; :func:`load_ticket_policy` adds the
+working-day overrides admins entered in the database on top of config ``calendar.years``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.config import Settings
+from hub.core.clock import SHANGHAI
+from hub.core.workdays import WorkdayCalendar, YearCalendarLike, YearDays, year_days_from_rows
+from hub.store.models import WorkdayOverride
+from hub.tickets.deadlines.rules import DeadlineRule
+from hub.tickets.policy_store import classes_in_force, rules_in_force
+from hub.tickets.settings import TicketsSettings
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPolicy:
+    """The rules one ticket operation follows (immutable; rebuild to pick up edits)."""
+
+    tickets: TicketsSettings = field(default_factory=TicketsSettings)
+    deadlines: DeadlineRule = field(default_factory=DeadlineRule)
+    calendar: WorkdayCalendar = field(default_factory=WorkdayCalendar)
+    tz: ZoneInfo = SHANGHAI
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, calendar: WorkdayCalendar | None = None
+    ) -> TicketPolicy:
+        """From config alone (calendar = config ``calendar.years``)."""
+        tz = settings.hub.tz
+        return cls(
+            tickets=settings.tickets,
+            deadlines=DeadlineRule(settings.deadlines, tz=tz),
+            calendar=calendar or WorkdayCalendar.from_years(settings.calendar.years),
+            tz=tz,
+        )
+
+
+async def load_calendar(session: AsyncSession, settings: Settings) -> WorkdayCalendar:
+    """Config years, then the database's admin-entered days (a year in the table wins)."""
+    rows = (await session.execute(sa.select(WorkdayOverride.day, WorkdayOverride.is_workday))).all()
+    years: dict[int, YearDays | YearCalendarLike] = dict(settings.calendar.years)
+    years.update(year_days_from_rows((r.day, r.is_workday) for r in rows))
+    return WorkdayCalendar(years)
+
+
+async def load_ticket_policy(session: AsyncSession, settings: Settings) -> TicketPolicy:
+    """The policy in force now: the calendar, routing rules and deadline classes as config and
+    the admins' edits in the database (:mod:`hub.tickets.policy_store`) have them."""
+    rules, default_department = await rules_in_force(session, settings)
+    tickets = settings.tickets.model_copy(
+        update={"rules": rules, "default_department": default_department}
+    )
+    tz = settings.hub.tz
+    return TicketPolicy(
+        tickets=tickets,
+        deadlines=DeadlineRule(await classes_in_force(session, settings), tz=tz),
+        calendar=await load_calendar(session, settings),
+        tz=tz,
+    )

@@ -1,0 +1,1 @@
+"""Tests of hub.app: the whole house, as a user runs it."""

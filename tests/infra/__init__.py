@@ -1,0 +1,1 @@
+"""Tests of hub.infra (against a real Redis server)."""
