@@ -4,6 +4,7 @@ And the cells naming a member of an enum, in English (any case) or Chinese."""
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -108,6 +109,9 @@ def test_many_header_problems_are_listed_first_few_and_counted() -> None:
 
 # --- enum cells: LabelledEnum.parse -----------------------------------------------------------
 
+# Every LabelledEnum of the hub, whatever the tests imported before this one: the enums live in
+# hub.core.vocab and in the features (StaffRole in hub.tickets.staff), so import those first.
+importlib.import_module("hub.tickets.staff")
 ENUMS = sorted(LabelledEnum.__subclasses__(), key=lambda enum: enum.__name__)
 
 
