@@ -4,7 +4,7 @@ Pure core, I/O at the edge: :func:`build_request` turns a message into the API p
 body, :func:`parse_response` turns WeChat's answer into a result; :class:`WechatMpChannel` gets
 the access token (``stable_token``, cached in Redis by :mod:`channels.wechat.token`), posts
 through the shared ``aiohttp.ClientSession`` it is given, and retries once with a fresh token
-when WeChat refuses the one it used.
+when WeChat refuses the one it used (``AccessTokenCache.call_with_token``, shared with WeCom).
 
 Which API a message goes to:
 
@@ -43,8 +43,6 @@ anything else                         PermanentError (code kept)
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +63,14 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from channels.wechat.token import TOKEN_ERRCODES, AccessTokenCache
+from channels.wechat.token import (
+    TOKEN_ERRCODES,
+    AccessTokenCache,
+    TokenApi,
+    call_api,
+    errcode_of,
+    read_answer,
+)
 from hub.core.clock import SHANGHAI, Clock
 from hub.core.keys import RedisKeys
 
@@ -74,7 +79,8 @@ TOKEN_PATH: Final = "/cgi-bin/stable_token"
 TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
 CUSTOM_PATH: Final = "/cgi-bin/message/custom/send"
 MAX_FIELD_CHARS: Final = 20
-JSON_TYPE: Final = "application/json; charset=utf-8"
+#: ``stable_token``'s answers: a token counts whatever else the answer says.
+TOKENS: Final = TokenApi("公众号", TOKEN_ERRCODES)
 
 Result = SendResult | ChannelError
 
@@ -212,26 +218,6 @@ def classify_errcode(errcode: int, errmsg: str, now: datetime | None = None) -> 
     return PermanentError(f"微信拒绝了消息{detail}", code=code)
 
 
-def read_answer(status: int, body: bytes) -> dict[str, Any] | RetryableError:
-    """The JSON object WeChat answered, or the retryable error an unusable answer is."""
-    if status != 200:
-        return RetryableError(f"微信接口 HTTP {status}", code=f"HTTP{status}")
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        return RetryableError("微信接口的应答不是 JSON 对象", code="BadResponse")
-    return answer
-
-
-def errcode_of(answer: Mapping[str, Any]) -> int:
-    try:
-        return int(answer.get("errcode") or 0)
-    except (TypeError, ValueError):
-        return -1
-
-
 def parse_response(
     status: int, body: bytes, message: OutboundMessage, *, now: datetime | None = None
 ) -> Result:
@@ -249,32 +235,13 @@ def parse_response(
 def parse_token_response(
     status: int, body: bytes, *, now: datetime | None = None
 ) -> tuple[str, int]:
-    """``(access_token, expires_in)`` from ``stable_token``, or raise the hub's error.
-
-    A refusal that is not transient is our credentials' fault: :class:`ProviderConfigError`.
-    """
-    answer = read_answer(status, body)
-    if isinstance(answer, RetryableError):
-        raise answer
-    token = answer.get("access_token")
-    if isinstance(token, str) and token:
-        try:
-            return token, int(answer.get("expires_in") or 7200)
-        except (TypeError, ValueError):
-            return token, 7200
-    errcode = errcode_of(answer)
-    error = classify_errcode(errcode, str(answer.get("errmsg", "")), now)
-    if isinstance(error, RetryableError) and errcode not in TOKEN_ERRCODES:
-        raise error
-    raise ProviderConfigError(f"获取公众号 access_token 失败：{error}", code=error.code)
+    """``(access_token, expires_in)`` from ``stable_token``, or raise the hub's error."""
+    return TOKENS.parse(status, body, lambda code, msg: classify_errcode(code, msg, now))
 
 
 def is_token_refusal(result: Result) -> bool:
     """WeChat refused the access token the call carried (refresh and retry once)."""
-    return isinstance(result, RetryableError) and result.code in _TOKEN_CODES
-
-
-_TOKEN_CODES: Final = frozenset(str(c) for c in TOKEN_ERRCODES)
+    return TOKENS.refused(result)
 
 
 def seconds_until_midnight(now: datetime | None) -> float:
@@ -331,25 +298,16 @@ class WechatMpChannel:
         except PermanentError as refused:
             return refused
         async with self._slots:
-            result: Result = RetryableError("未发送", code="internal")
-            for _attempt in range(2):
-                try:
-                    token = await self.tokens.get()
-                except ChannelError as error:
-                    return error
-                result = await self._post(request, token, message)
-                if not is_token_refusal(result):
-                    return result
-                with contextlib.suppress(RetryableError):  # Redis down: the next get says so
-                    await self.tokens.invalidate(token)
-            return result
+            try:
+                return await self.tokens.call_with_token(
+                    lambda token: self._post(request, token, message), is_token_refusal
+                )
+            except ChannelError as error:
+                return error
 
     async def _post(self, request: WechatRequest, token: str, message: OutboundMessage) -> Result:
         url = self._base.with_path(request.path).with_query(access_token=token)
-        try:
-            status, raw = await self._call(url, request.payload)
-        except RetryableError as error:
-            return error
+        status, raw = await self._call(url, request.payload)
         return parse_response(status, raw, message, now=self._clock.now())
 
     async def _fetch_token(self) -> tuple[str, int]:
@@ -357,13 +315,4 @@ class WechatMpChannel:
         return parse_token_response(status, raw, now=self._clock.now())
 
     async def _call(self, url: URL, payload: Mapping[str, Any]) -> tuple[int, bytes]:
-        # Chinese as UTF-8, not \\u escapes: WeChat shows what it receives.
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        try:
-            async with self._session.post(
-                url, data=body, headers={"Content-Type": JSON_TYPE}, timeout=self._timeout
-            ) as response:
-                return response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # The URL carries the access token: name only the error, never the request.
-            raise RetryableError(f"连接微信接口失败：{type(exc).__name__}", code="Network") from exc
+        return await call_api(self._session, "POST", url, payload, limit=self._timeout, api="微信")

@@ -17,21 +17,38 @@ of an old token must not throw away the fresh one another process just stored.
 
 Times come from the injected clock, so a test moves a token to its refresh time by moving a
 ``FixedClock``; Redis's own expiry on the hash (``expires_in``) only collects garbage.
+
+The rest of a token's life is shared here too, so the two clients differ only in data:
+
+- :func:`call_api` makes one HTTP call (JSON body in UTF-8) and maps a network failure to
+  :class:`~channels.base.RetryableError`; :func:`read_answer` and :func:`errcode_of` read the
+  JSON answer (both APIs answer HTTP 200 even for errors).
+- :class:`TokenApi` says which errcodes refuse a token and how a token answer is read:
+  :meth:`TokenApi.parse` turns ``stable_token`` / ``gettoken`` answers into
+  ``(access_token, expires_in)`` or the hub's error. Each client keeps its own token URL and
+  parameters (appid+secret in a JSON body, corpid+corpsecret in the query) in the ``fetch`` it
+  gives its cache.
+- :meth:`AccessTokenCache.call_with_token` is the retry: send with the cached token; when the
+  provider refused it, drop it and send ONCE more with a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
+import aiohttp
 import structlog
 from redis.asyncio import Redis
+from yarl import URL
 
-from channels.base import RetryableError
+from channels.base import ChannelError, ProviderConfigError, RetryableError
 from hub.core.clock import Clock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys
@@ -55,6 +72,104 @@ return 0
 """
 
 FetchToken = Callable[[], Awaitable[tuple[str, int]]]
+JSON_TYPE: Final = "application/json; charset=utf-8"
+
+T = TypeVar("T")
+
+
+# --- calls and answers ------------------------------------------------------------------------
+
+
+async def call_api(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    payload: Mapping[str, Any] | None,
+    *,
+    limit: aiohttp.ClientTimeout,
+    api: str,
+) -> tuple[int, bytes]:
+    """``(status, body)`` of one call; a network failure is a RetryableError naming ``api``."""
+    body = None
+    headers: dict[str, str] = {}
+    if payload is not None:
+        # Chinese as UTF-8, not \\u escapes: WeChat shows what it receives.
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers["Content-Type"] = JSON_TYPE
+    try:
+        async with session.request(
+            method, url, data=body, headers=headers, timeout=limit
+        ) as response:
+            return response.status, await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The URL carries the token or secret: name only the error, never the request.
+        raise RetryableError(f"连接{api}接口失败：{type(exc).__name__}", code="Network") from exc
+
+
+def read_answer(status: int, body: bytes) -> dict[str, Any] | RetryableError:
+    """The JSON object WeChat answered, or the retryable error an unusable answer is."""
+    if status != 200:
+        return RetryableError(f"微信接口 HTTP {status}", code=f"HTTP{status}")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return RetryableError("微信接口的应答不是 JSON 对象", code="BadResponse")
+    return answer
+
+
+def errcode_of(answer: Mapping[str, Any]) -> int:
+    try:
+        return int(answer.get("errcode") or 0)
+    except (TypeError, ValueError):
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenApi:
+    """What tells one provider's tokens from the other's; everything else is shared.
+
+    ``provider`` names it in error texts; ``refusals`` are the errcodes of a call whose token
+    was refused (refresh and retry once). ``errcode_must_be_zero``: ``gettoken`` answers
+    ``errcode`` 0 beside its token and a token counts only then; a ``stable_token`` answer's
+    token counts whatever else it says.
+    """
+
+    provider: str
+    refusals: frozenset[int]
+    errcode_must_be_zero: bool = False
+
+    def parse(
+        self, status: int, body: bytes, classify: Callable[[int, str], ChannelError]
+    ) -> tuple[str, int]:
+        """``(access_token, expires_in)`` from a token answer, or raise the hub's error.
+
+        ``classify`` is the client's errcode table. A refusal that is not transient is our
+        credentials' fault: :class:`ProviderConfigError`.
+        """
+        answer = read_answer(status, body)
+        if isinstance(answer, RetryableError):
+            raise answer
+        errcode = errcode_of(answer)
+        token = answer.get("access_token")
+        if isinstance(token, str) and token and (errcode == 0 or not self.errcode_must_be_zero):
+            try:
+                return token, int(answer.get("expires_in") or 7200)
+            except (TypeError, ValueError):
+                return token, 7200
+        error = classify(errcode, str(answer.get("errmsg", "")))
+        if isinstance(error, RetryableError) and errcode not in self.refusals:
+            raise error
+        raise ProviderConfigError(
+            f"获取{self.provider} access_token 失败：{error}", code=error.code
+        )
+
+    def refused(self, result: object) -> bool:
+        """``result`` is the error of a call whose access token the provider refused."""
+        return isinstance(result, RetryableError) and result.code in {
+            str(code) for code in self.refusals
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +238,26 @@ class AccessTokenCache:
             return await self._get()
         except QueueError as exc:
             raise RetryableError(f"缓存 access_token 的 Redis 不可用：{exc}", code="redis") from exc
+
+    async def call_with_token(
+        self, send: Callable[[str], Awaitable[T]], refused: Callable[[T], bool]
+    ) -> T:
+        """``send(token)``; when ``refused`` says the provider refused that token, drop it and
+        send ONCE more with a fresh one (a second refusal is dropped too, and returned).
+
+        What :meth:`get` or ``send`` raise reaches the caller.
+        """
+        attempts = 2
+        while True:
+            token = await self.get()
+            result = await send(token)
+            attempts -= 1
+            if not refused(result):
+                return result
+            with contextlib.suppress(RetryableError):  # Redis down: the next get says so
+                await self.invalidate(token)
+            if attempts == 0:
+                return result
 
     async def invalidate(self, token: str) -> bool:
         """Forget ``token`` (the provider refused it) unless the cache already holds another.

@@ -4,8 +4,9 @@ Pure core, I/O at the edge: :func:`message_content` picks a message's msgtype an
 :func:`plan_requests` groups messages with identical content into one ``message/send`` call of
 at most 1000 users (``touser`` = ``a|b|c``), :func:`build_request` makes its JSON body and
 :func:`parse_response` gives each message its result. :class:`WecomChannel` gets the token
-(``gettoken``, cached in Redis by :mod:`channels.wechat.token`) and posts through the shared
-``aiohttp.ClientSession`` it is given.
+(``gettoken``, cached in Redis by :mod:`channels.wechat.token`), posts through the shared
+``aiohttp.ClientSession`` it is given, and retries once with a fresh token when WeCom refuses
+the one it used (``AccessTokenCache.call_with_token``, shared with the Official Account).
 
 msgtype of a message: ``params["wecom"]["msgtype"]`` when given (``text``, ``markdown`` or
 ``template_card``, the content under the same key, e.g. a card from :func:`rating_card` or
@@ -34,7 +35,6 @@ anything else                           PermanentError (code kept)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -54,8 +54,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from channels.wechat.official_account import errcode_of, read_answer
-from channels.wechat.token import AccessTokenCache
+from channels.wechat.token import AccessTokenCache, TokenApi, call_api, errcode_of, read_answer
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 
@@ -64,7 +63,6 @@ TOKEN_PATH: Final = "/cgi-bin/gettoken"
 SEND_PATH: Final = "/cgi-bin/message/send"
 MAX_USERS: Final = 1000
 MSGTYPES: Final = ("text", "markdown", "template_card")
-JSON_TYPE: Final = "application/json; charset=utf-8"
 #: The five levels, as every rating prompt prints them (docs/design.md), best first.
 RATING_LEVELS: Final = (
     (5, "非常满意"),
@@ -78,8 +76,9 @@ Result = SendResult | ChannelError
 
 _TASK_ID = re.compile(r"[A-Za-z0-9_@-]+")
 
-# WeCom refuses a token with 40014 / 42001 (its 40001 means a wrong secret at gettoken).
-_TOKEN_ERRCODES: Final = frozenset({40014, 42001})
+# WeCom refuses a token with 40014 / 42001 (its 40001 means a wrong secret at gettoken);
+# ``gettoken`` answers errcode 0 beside its token.
+TOKENS: Final = TokenApi("企业微信", frozenset({40014, 42001}), errcode_must_be_zero=True)
 _CONFIG: Final = {
     60020: "调用接口的 IP 不在企业微信应用的可信 IP 中",
     40056: "agentid 无效",
@@ -234,7 +233,7 @@ def classify_errcode(errcode: int, errmsg: str) -> ChannelError:
     """A non-zero errcode as the hub's error (see the table in the module docstring)."""
     code = str(errcode)
     detail = f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
-    if errcode in _TOKEN_ERRCODES:
+    if errcode in TOKENS.refusals:
         return RetryableError(f"企业微信拒绝了 access_token{detail}", code=code)
     if errcode in _CONFIG:
         return ProviderConfigError(_CONFIG[errcode] + detail, code=code)
@@ -283,30 +282,12 @@ def parse_response(status: int, body: bytes, messages: Sequence[OutboundMessage]
 
 def parse_token_response(status: int, body: bytes) -> tuple[str, int]:
     """``(access_token, expires_in)`` from ``gettoken``, or raise the hub's error."""
-    answer = read_answer(status, body)
-    if isinstance(answer, RetryableError):
-        raise answer
-    errcode = errcode_of(answer)
-    token = answer.get("access_token")
-    if errcode == 0 and isinstance(token, str) and token:
-        try:
-            return token, int(answer.get("expires_in") or 7200)
-        except (TypeError, ValueError):
-            return token, 7200
-    error = classify_errcode(errcode, str(answer.get("errmsg", "")))
-    if isinstance(error, RetryableError) and errcode not in _TOKEN_ERRCODES:
-        raise error
-    raise ProviderConfigError(f"获取企业微信 access_token 失败：{error}", code=error.code)
+    return TOKENS.parse(status, body, classify_errcode)
 
 
 def is_token_refusal(results: Sequence[Result]) -> bool:
     """The whole call failed because WeCom refused its access token."""
-    return bool(results) and all(
-        isinstance(r, RetryableError) and r.code in _TOKEN_CODES for r in results
-    )
-
-
-_TOKEN_CODES: Final = frozenset(str(c) for c in _TOKEN_ERRCODES)
+    return bool(results) and all(TOKENS.refused(r) for r in results)
 
 
 # --- the channel ------------------------------------------------------------------------------
@@ -358,23 +339,19 @@ class WecomChannel:
     async def _send(self, request: WecomRequest) -> list[Result]:
         payload = build_request(request, self.config)
         async with self._slots:
-            results: list[Result] = []
-            for _attempt in range(2):
-                try:
-                    token = await self.tokens.get()
-                except ChannelError as error:
-                    return [error] * len(request.messages)
-                url = self._base.with_path(SEND_PATH).with_query(access_token=token)
-                try:
-                    status, raw = await self._call("POST", url, payload)
-                except RetryableError as error:
-                    return [error] * len(request.messages)
-                results = parse_response(status, raw, request.messages)
-                if not is_token_refusal(results):
-                    return results
-                with contextlib.suppress(RetryableError):  # Redis down: the next get says so
-                    await self.tokens.invalidate(token)
-            return results
+            try:
+                return await self.tokens.call_with_token(
+                    lambda token: self._post(payload, token, request.messages), is_token_refusal
+                )
+            except ChannelError as error:
+                return [error] * len(request.messages)
+
+    async def _post(
+        self, payload: Mapping[str, Any], token: str, messages: Sequence[OutboundMessage]
+    ) -> list[Result]:
+        url = self._base.with_path(SEND_PATH).with_query(access_token=token)
+        status, raw = await self._call("POST", url, payload)
+        return parse_response(status, raw, messages)
 
     async def _fetch_token(self) -> tuple[str, int]:
         url = self._base.with_path(TOKEN_PATH).with_query(
@@ -386,18 +363,6 @@ class WecomChannel:
     async def _call(
         self, method: str, url: URL, payload: Mapping[str, Any] | None
     ) -> tuple[int, bytes]:
-        body = None
-        headers: dict[str, str] = {}
-        if payload is not None:
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-            headers["Content-Type"] = JSON_TYPE
-        try:
-            async with self._session.request(
-                method, url, data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                return response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # The URL carries the token or secret: name only the error, never the request.
-            raise RetryableError(
-                f"连接企业微信接口失败：{type(exc).__name__}", code="Network"
-            ) from exc
+        return await call_api(
+            self._session, method, url, payload, limit=self._timeout, api="企业微信"
+        )

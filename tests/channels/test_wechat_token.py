@@ -1,4 +1,5 @@
-"""The shared access-token cache: one fetch for many getters, early refresh, safe invalidation.
+"""The shared access-token cache: one fetch for many getters, early refresh, safe invalidation;
+the retry with a fresh token and the token answers both clients read through it.
 
 Real Redis (embedded 6.2 and server 7); "two processes" are two caches on the same keys.
 """
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.base import ProviderConfigError, RetryableError
-from channels.wechat.token import AccessTokenCache, CachedToken
+from channels.base import ChannelError, PermanentError, ProviderConfigError, RetryableError
+from channels.wechat.token import AccessTokenCache, CachedToken, TokenApi
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 
@@ -154,3 +155,82 @@ async def test_a_lock_held_too_long_without_a_token_is_retryable(
         await tokens.get()
     assert caught.value.code == "token_wait"
     assert source.calls == 0
+
+
+# --- the retry with a fresh token ---------------------------------------------------------
+
+
+class Api:
+    """A provider's send call: records the token each call carries, refuses ``refusing``."""
+
+    def __init__(self, *refusing: str) -> None:
+        self.refusing = set(refusing)
+        self.sent: list[str] = []
+
+    async def send(self, token: str) -> str:
+        self.sent.append(token)
+        return "refused" if token in self.refusing else "sent"
+
+
+def refused(result: str) -> bool:
+    return result == "refused"
+
+
+async def test_a_refused_token_is_dropped_and_the_call_sent_once_more_with_a_fresh_one(
+    redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    tokens = cache(redis_client, redis_keys, TokenSource(), clock)
+    api = Api("token-1")
+    assert await tokens.call_with_token(api.send, refused) == "sent"
+    assert api.sent == ["token-1", "token-2"]
+
+
+async def test_a_token_refused_twice_is_answered_after_one_retry_and_both_are_dropped(
+    redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    tokens = cache(redis_client, redis_keys, TokenSource(), clock)
+    api = Api("token-1", "token-2")
+    assert await tokens.call_with_token(api.send, refused) == "refused"
+    assert api.sent == ["token-1", "token-2"]
+    assert not await redis_client.exists(redis_keys.access_token("main"))
+    assert await tokens.get() == "token-3"
+
+
+# --- token answers ----------------------------------------------------------------------------
+
+STABLE = TokenApi("公众号", frozenset({40001, 40014, 42001}))
+GETTOKEN = TokenApi("企业微信", frozenset({40014, 42001}), errcode_must_be_zero=True)
+
+
+def classify(errcode: int, errmsg: str) -> ChannelError:
+    if errcode in (-1, 40014):
+        return RetryableError(errmsg, code=str(errcode))
+    return PermanentError(errmsg, code=str(errcode))
+
+
+def test_a_token_answer_gives_the_token_and_its_lifetime_7200_s_when_unreadable() -> None:
+    for api in (STABLE, GETTOKEN):
+        assert api.parse(200, b'{"access_token":"T","expires_in":600}', classify) == ("T", 600)
+        assert api.parse(200, b'{"access_token":"T","expires_in":"x"}', classify) == ("T", 7200)
+        with pytest.raises(RetryableError):
+            api.parse(502, b"bad gateway", classify)
+        with pytest.raises(RetryableError):
+            api.parse(200, b'{"errcode":-1,"errmsg":"busy"}', classify)
+        with pytest.raises(ProviderConfigError) as refused:  # a refusal errcode is not transient
+            api.parse(200, b'{"errcode":40014,"errmsg":"invalid"}', classify)
+        assert refused.value.code == "40014"
+        assert api.provider in str(refused.value)
+
+
+def test_only_gettoken_needs_errcode_0_beside_its_token() -> None:
+    both = b'{"errcode":40013,"errmsg":"invalid corpid","access_token":"T"}'
+    assert STABLE.parse(200, both, classify) == ("T", 7200)
+    with pytest.raises(ProviderConfigError):
+        GETTOKEN.parse(200, both, classify)
+
+
+def test_a_refusal_is_a_retryable_error_with_one_of_the_api_s_codes() -> None:
+    assert GETTOKEN.refused(RetryableError("x", code="42001"))
+    assert not GETTOKEN.refused(RetryableError("x", code="40001"))
+    assert STABLE.refused(RetryableError("x", code="40001"))
+    assert not STABLE.refused(PermanentError("x", code="40001"))
