@@ -26,6 +26,8 @@ from typing import Final
 
 from yarl import URL
 
+from hub.core.errors import HubError
+
 __all__ = ["Build", "HttpClient", "HttpError", "HttpOrigin", "HttpResponse"]
 
 #: Makes a request's headers and body, called once its connection slot is held.
@@ -35,7 +37,7 @@ _MAX_HEADER_BYTES: Final = 64 * 1024
 _MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 
 
-class HttpError(Exception):
+class HttpError(HubError):
     """The request could not be completed: connect failure, reset, malformed answer."""
 
 

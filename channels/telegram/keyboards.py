@@ -16,6 +16,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
+from hub.core.errors import UsageError
+
 #: The five levels, best first, exactly as every rating prompt prints them (docs/design.md).
 RATING_LABELS: Final[tuple[tuple[int, str], ...]] = (
     (5, "5 非常满意"),
@@ -46,7 +48,7 @@ class VisitCallback(CallbackData, prefix="visit"):
     visit_id: int = Field(ge=1)
 
 
-class UnknownKeyboard(ValueError):
+class UnknownKeyboard(UsageError):
     """``params["keyboard"]`` names no keyboard, or lacks what that keyboard needs."""
 
 

@@ -1,28 +1,93 @@
 """The hub's one error tree.
 
-Library exceptions (SQLAlchemy, redis-py, aiohttp, openpyxl, ...) are translated into these
-at the boundary with ``raise ... from exc``; callers never see a library's own exception and
-never get a failure turned into ``False`` or a log line.
+Every exception class of hub/ and channels/ is drawn below, or derives from one that is
+(``tests/core/test_error_tree.py`` imports every module and holds both to this, and each line
+to its real base). A class defined outside this module names its module first.
+
+Library exceptions (SQLAlchemy, redis-py, aiohttp, openpyxl, jinja2, ...) are translated into
+these at the boundary with ``raise ... from exc``; callers never see a library's own exception
+and never get a failure turned into ``False`` or a log line. The boundaries answer them so: the
+CLI (``hub.cli.main``) exits 2 for ConfigError, UsageError and InputError and 1 for any other
+HubError; a route of the JSON API (``hub.web.api.errors.ApiRoute``) answers ApiError and
+Starlette's HTTPException with their status, NotFoundError 404, UsageError 422, anything else
+500; the webhooks answer the refusals of their own (below), and the dispatcher turns a
+ChannelError into a retry, a hold, a fallback, a failure or a dead letter.
 
 ::
 
     HubError
-    ├── ConfigError              config.yaml is unusable (file, key path, line, reason); exit 2
-    ├── UsageError               a command or API call was used wrongly (bad argument); exit 2
+    ├── ConfigError              a config file (config.yaml, schedules/*.yaml) is unusable:
+    │                            file, key path, line, reason; exit 2, every problem shown
+    ├── UsageError               a command or API call was used wrongly (bad argument); exit 2,
+    │   │                        API 422
     │   ├── AudienceError        an audience expression has a bad term
     │   ├── TransitionError      a ticket cannot take that step in its state (API 409)
-    │   └── AccessDeniedError    the caller's role or department may not do that (API 403)
-    ├── InputError               a file a clerk gave us is unreadable as a whole (encoding, headers)
-    ├── NotFoundError            a record that was named does not exist
-    ├── StorageError             the database refused or is unreachable
-    ├── QueueError               Redis refused or is unreachable
-    ├── RenderError              a template failed to render (syntax, undefined variable, caps)
-    └── ChannelError             a provider call failed (defined in channels.base)
-        ├── RetryableError       try again later; carries ``retry_after`` seconds
-        │   └── RateLimitedError the provider's rate/quota window is full (a number's 30 s,
-        │                        hourly or daily limit, HTTP 429): retry when it opens, after
-        │                        ``retry_after``; the wait is not a failed attempt
-        └── PermanentError       never retry this message on this channel; carries ``code``
+    │   ├── AccessDeniedError    the caller's role or department may not do that (API 403)
+    │   ├── PayloadError         hub.web.webhooks.payloads: a provider's push is not JSON or is
+    │   │                        nested too deep; the SMS webhooks answer 400
+    │   ├── CallbackError        hub.web.webhooks.sms_tencent: a callback body is not what
+    │   │                        Tencent sends (the field named); 400 ``{"result": 1}``
+    │   └── UnknownKeyboard      channels.telegram.keyboards: the params name no keyboard, or
+    │                            lack what it needs; sent as PermanentError("UnknownKeyboard")
+    ├── InputError               a file a clerk gave us is unreadable as a whole (encoding,
+    │                            headers); exit 2, nothing imported
+    ├── NotFoundError            a record that was named does not exist; exit 1, API 404
+    ├── StorageError             the database refused or is unreachable; exit 1, API 500
+    ├── QueueError               Redis refused or is unreachable; exit 1, API 500
+    ├── RenderError              a template failed to render (syntax, undefined variable, caps):
+    │                            planning and notify skip that recipient's message; a missing
+    │                            template refuses the whole send (exit 1)
+    ├── ApiError                 hub.web.api.errors: an API answer other than success (status,
+    │                            code, Chinese message); ApiRoute answers it as it is
+    ├── HttpError                channels.sms.http_client: an exchange could not be completed
+    │                            (connect, reset, malformed answer); the SMS channels map it
+    │                            to RetryableError(code="Network")
+    ├── _Recursive               hub.core.yaml_aliases (private): an alias contains itself;
+    │                            caught there and reported as the file's AliasProblem
+    ├── WechatCryptoError        channels.wechat.crypto: a WeChat/WeCom callback cannot be
+    │   │                        verified or opened; the webhook answers 403 but for:
+    │   ├── SignatureError       channels.wechat.crypto: signature missing or wrong; 401
+    │   ├── DecryptError         channels.wechat.crypto: does not open with our key; 403
+    │   ├── ReceiverMismatchError  channels.wechat.crypto: opened, names another app; 403
+    │   └── MalformedXmlError    channels.wechat.crypto: not the XML WeChat sends; 400
+    └── ChannelError             channels.base: a provider call failed; carries ``code``; the
+        │                        dispatcher dead-letters one that is none of the kinds below
+        ├── RetryableError       channels.base: try again later, after ``retry_after`` seconds
+        │   │                    if given; retried with backoff, dead after max_attempts
+        │   └── RateLimitedError  channels.base: the provider's rate/quota window is full (a
+        │                        number's 30 s, hourly or daily limit, HTTP 429): retried when
+        │                        it opens, after ``retry_after``; the wait is not a failed
+        │                        attempt, and past the horizon it is a PermanentError
+        ├── PermanentError       channels.base: never on this channel: the next channel of the
+        │   │                    message's fallbacks, else failed
+        │   ├── OptedOutError    channels.base: the recipient refused this channel at the
+        │   │                    provider; an opt-out is recorded, then as PermanentError
+        │   └── ProviderConfigError  channels.base: the provider refused our side (template,
+        │                        signature, credentials); as PermanentError, plus an alert
+        └── HoldError            channels.base: the provider will take it later, not now; held
+                                 until ``until``, the attempt not counted
+
+Outside HubError, each for its reason:
+
+::
+
+    jinja2.exceptions.SecurityError
+    └── RenderLimitError         hub.rendering.sizes: a template hit a cap (time, loop steps,
+                                 size). One of jinja2's sandbox refusals, not a RenderError:
+                                 the renderer passes RenderErrors on as they are and explains
+                                 the rest, so this one becomes a RenderError naming the
+                                 template's line
+    starlette.exceptions.HTTPException
+    └── BodyTooLargeError        hub.web.body_limit: a body passed its route's limit while
+                                 received; an HTTPException so that FastAPI's body parsing
+                                 lets it through: 413 (the API's ``too_large``)
+    Exception
+    ├── Refused                  channels.fakes.aliyun_sms: the fakes play the providers, not
+    │                            the hub: each fake's handler answers its refusal as that
+    │                            provider's error (here Aliyun's error JSON, its status)
+    ├── RequestRefused           channels.fakes.tencent_sms: Tencent's ``Response.Error``
+    ├── Refused                  channels.fakes.wechat_api: ``{"errcode", "errmsg"}``
+    └── ApiError                 channels.fakes.telegram_api: ``{"ok": false, ...}``, its status
 
 Messages meant for clerks (import rejects, config errors shown by the CLI) are in Chinese;
 the ``key``/``file`` parts stay as written so they can be searched for.

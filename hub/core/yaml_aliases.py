@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from hub.core.errors import HubError
+
 MAX_EXPANDED_NODES = 100_000  # the shipped config has ~300 nodes; an alias bomb has billions
 
 
@@ -65,7 +67,7 @@ def alias_problem(
     )
 
 
-class _Recursive(Exception):
+class _Recursive(HubError):
     def __init__(self, node: yaml.Node) -> None:
         super().__init__("recursive alias")
         self.node = node

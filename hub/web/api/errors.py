@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from hub.core.errors import NotFoundError, UsageError
+from hub.core.errors import HubError, NotFoundError, UsageError
 
 
 class ErrorBody(BaseModel):
@@ -31,7 +31,7 @@ class ErrorBody(BaseModel):
     code: str
 
 
-class ApiError(Exception):
+class ApiError(HubError):
     """An API failure with its HTTP status, its code and a Chinese message for the user."""
 
     def __init__(

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from hub.core.errors import UsageError
+
 __all__ = ["MAX_JSON_DEPTH", "PayloadError", "ascii_digits", "load_json"]
 
 MAX_JSON_DEPTH: Final = 8  # an array of objects is 2; a little room for nested extras
 
 
-class PayloadError(ValueError):
+class PayloadError(UsageError):
     """A body that is not JSON, or is nested deeper than a provider ever sends."""
 
 

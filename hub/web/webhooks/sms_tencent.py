@@ -35,6 +35,7 @@ from fastapi.responses import JSONResponse
 
 from channels.base import DeliveryReceipt, InboundReply
 from hub.core.clock import SHANGHAI
+from hub.core.errors import UsageError
 from hub.core.identifiers import mask_mobile, normalize_mobile
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply
@@ -57,7 +58,7 @@ _RECEIVE_TIME: Final = "%Y-%m-%d %H:%M:%S"
 _MAX_TIME_DIGITS: Final = 10  # epoch seconds until 2286
 
 
-class CallbackError(ValueError):
+class CallbackError(UsageError):
     """A callback body that is not what Tencent sends; the message names the field."""
 
 
