@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from channels.base import InboundReply
 from hub.core.clock import Clock
@@ -24,6 +22,7 @@ from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
 from hub.infra.redis_server import redis_errors
 from hub.store.db import Database
+from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, Message
 from hub.store.models import InboundReply as StoredReply
 
@@ -91,9 +90,8 @@ async def accept_reply(
             "enterprise_id": contact.enterprise_id if contact else None, "in_reply_to": answered,
         }  # fmt: skip
         # ON CONFLICT: a provider's retry racing its first delivery stores nothing twice.
-        insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
         reply_id = await session.scalar(
-            insert(StoredReply).values(values).on_conflict_do_nothing().returning(StoredReply.id)
+            insert_ignore(db, StoredReply, values).returning(StoredReply.id)
         )
         if reply_id is None:
             existing = await _stored_id(session, reply)

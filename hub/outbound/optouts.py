@@ -6,13 +6,12 @@ that channel for the contact. Recording one twice keeps the first.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName
 from hub.store.db import Database
+from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, ContactOptOut
 
 ALL_KINDS = "*"
@@ -23,14 +22,12 @@ async def record_opt_out(
     *, source: str, kind: str = ALL_KINDS,
 ) -> bool:  # fmt: skip
     """Record inside the caller's write transaction; True if it is new."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {
+        "contact_id": contact_id, "channel": channel, "kind": kind, "at": clock.now(),
+        "source": source[:64],
+    }  # fmt: skip
     stored = await session.scalar(
-        insert(ContactOptOut)
-        .values(
-            contact_id=contact_id, channel=channel, kind=kind, at=clock.now(), source=source[:64]
-        )
-        .on_conflict_do_nothing()
-        .returning(ContactOptOut.contact_id)
+        insert_ignore(dialect, ContactOptOut, values).returning(ContactOptOut.contact_id)
     )
     return stored is not None
 

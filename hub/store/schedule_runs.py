@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.core.clock import Clock
 from hub.store.db import Database
+from hub.store.dialect import insert_ignore
 from hub.store.models import ScheduleRun
 
 # A run left "running" this long was abandoned by a crashed process: it may be claimed again
@@ -29,7 +28,6 @@ async def claim_run(
 ) -> int | None:
     """Insert the run row, or take over a failed/abandoned one; None if it is someone's."""
     now = clock.now()
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     values = {
         "schedule_id": schedule_id,
         "schedule_version": schedule_version,
@@ -39,7 +37,7 @@ async def claim_run(
     }
     async with db.write() as session:
         run_id = await session.scalar(
-            insert(ScheduleRun).values(values).on_conflict_do_nothing().returning(ScheduleRun.id)
+            insert_ignore(db, ScheduleRun, values).returning(ScheduleRun.id)
         )
         if run_id is None:
             run_id = await session.scalar(

@@ -13,12 +13,11 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.clock import SHANGHAI
 from hub.core.errors import UsageError
+from hub.store.dialect import dialect_insert
 from hub.store.models import TicketNumberSeq
 
 PREFIX = "GD"
@@ -37,9 +36,8 @@ async def next_ticket_number(
 ) -> str:
     """The next number for the local day of ``received_at`` (counts in the caller's transaction)."""
     day = received_at.astimezone(tz).date()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(_SEQ)
+        dialect_insert(session, _SEQ)
         .values(day=day, last=1)
         .on_conflict_do_update(index_elements=[_SEQ.c.day], set_={"last": _SEQ.c.last + 1})
         .returning(_SEQ.c.last)

@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.vocab import TicketCategory
+from hub.store.dialect import insert_ignore
 from hub.store.models import Department, Enterprise, RoutingCursor, Staff
 from hub.tickets.settings import TicketRule
 
@@ -144,12 +143,13 @@ async def next_handler(session: AsyncSession, department_id: int, now: datetime)
     handlers = await handlers_of(session, department_id)
     if not handlers:
         return None
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
-        insert(_CURSOR)
-        .values(department_id=department_id, last_handler_id=None, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[_CURSOR.c.department_id])
-    )
+        insert_ignore(
+            session, _CURSOR,
+            {"department_id": department_id, "last_handler_id": None, "updated_at": now},
+            conflict_columns=[_CURSOR.c.department_id],
+        )
+    )  # fmt: skip
     last = await session.scalar(
         sa.select(RoutingCursor.last_handler_id)
         .where(RoutingCursor.department_id == department_id)
