@@ -164,6 +164,19 @@ class Queue:
         stream = self._keys.outbound_stream(channel)
         return await self._append(stream, message_ids, f"enqueueing on {channel}")
 
+    async def enqueue_by_channel(self, items: Iterable[tuple[int, str]]) -> list[int]:
+        """Put each ``(message id, channel)`` on its channel's stream: one :meth:`enqueue` per
+        channel, channels in the order they first appear, ids in the order given. Returns the
+        ids queued, channel by channel."""
+        by_channel: dict[str, list[int]] = {}
+        for message_id, channel in items:
+            by_channel.setdefault(str(channel), []).append(message_id)
+        queued: list[int] = []
+        for channel, ids in by_channel.items():
+            await self.enqueue(channel, ids)
+            queued.extend(ids)
+        return queued
+
     async def claim(
         self, channel: str, consumer: str, count: int = 100, block_ms: int | None = None
     ) -> list[StreamEntry]:

@@ -154,11 +154,7 @@ async def resume_campaign(
             )
         ).all()  # fmt: skip
         session.add(_audit(actor, "campaign.resume", campaign_id, now, len(rows)))
-    by_channel: dict[str, list[int]] = {}
-    for message_id, channel in rows:
-        by_channel.setdefault(channel.value, []).append(message_id)
-    for channel_name, ids in by_channel.items():
-        await queue.enqueue(channel_name, ids)
+    await queue.enqueue_by_channel((r.id, r.channel) for r in rows)
     return Resumed(queued=len(rows))
 
 

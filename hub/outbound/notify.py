@@ -27,8 +27,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.errors import RenderError
@@ -38,6 +36,7 @@ from hub.outbound.planning import PlanningPolicy, idempotency_key
 from hub.outbound.quiet_hours import quiet_hold
 from hub.outbound.routing import NoRoute, channel_chain, route_contact
 from hub.rendering.render import TemplateRenderer
+from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, Department, Enterprise, Message, Officer, Staff
 from hub.store.models import InboundReply as StoredReply
 
@@ -254,12 +253,8 @@ async def notify_one(
         created_at=now,
         updated_at=now,
     )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(_MESSAGE)
-        .values(row)
-        .on_conflict_do_nothing()
-        .returning(_MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel)
+    stmt = insert_ignore(session, _MESSAGE, row).returning(
+        _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
     )
     inserted = (await session.execute(stmt)).one_or_none()
     if inserted is None:  # another writer got there between our read and insert
@@ -350,16 +345,12 @@ def _skipped(channel: ChannelName, address: str, reason: str) -> dict[str, Any]:
 
 async def enqueue_notified(queue: Queue, results: Iterable[NotifyResult]) -> list[int]:
     """Put the newly created, queued messages on their channels' streams (after the commit)."""
-    by_channel: dict[str, list[int]] = {}
+    queued: list[tuple[int, ChannelName]] = []
     for r in results:
         if r.created and r.status is MessageStatus.QUEUED and r.message_id is not None:
             assert r.channel is not None
-            by_channel.setdefault(r.channel.value, []).append(r.message_id)
-    enqueued: list[int] = []
-    for channel_name, ids in by_channel.items():
-        await queue.enqueue(channel_name, ids)
-        enqueued.extend(ids)
-    return enqueued
+            queued.append((r.message_id, r.channel))
+    return await queue.enqueue_by_channel(queued)
 
 
 def reply_recipient(reply: StoredReply, contact: Contact | None) -> Recipient:

@@ -26,11 +26,9 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName, MessageStatus
@@ -46,6 +44,7 @@ from hub.outbound.planning import (
 )
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
+from hub.store.dialect import insert_ignore
 from hub.store.models import Campaign, Message
 from hub.store.templates import catalog_stamp, load_catalog
 
@@ -55,6 +54,7 @@ __all__ = [
 ]  # fmt: skip
 
 _MESSAGE = cast(sa.Table, Message.__table__)
+_Row = TypeVar("_Row", bound=sa.Row[*tuple[Any, ...]])
 # Awaited after each chunk is committed and enqueued: the ids it queued, and when it committed.
 ChunkHook = Callable[[Sequence[int], datetime], Awaitable[object]]
 
@@ -203,7 +203,7 @@ class Outbox:
             rows = [_row(p, request, campaign_id, now) for p in planned]
             inserted: list[tuple[int, MessageStatus, ChannelName]] = []
             if rows:
-                stmt = _insert_ignore(self.db.dialect, None, _MESSAGE).returning(
+                stmt = insert_ignore(self.db, _MESSAGE).returning(
                     _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
                 )
                 inserted = [tuple(r) for r in (await session.execute(stmt, rows)).all()]
@@ -213,7 +213,7 @@ class Outbox:
         outcome.created += len(inserted)
         outcome.duplicates += len(planned) - len(inserted)
         queued = [(i, c) for i, s, c in inserted if s == MessageStatus.QUEUED]
-        ids = await _enqueue(self.queue, queued)
+        ids = await self.queue.enqueue_by_channel(queued)
         outcome.queued_ids.extend(ids)
         outcome.seconds["enqueue"] += time.perf_counter() - stored
         return ids, committed_at
@@ -226,7 +226,7 @@ class Outbox:
             "status": "active", "created_by": request.created_by,
             "created_at": now, "updated_at": now,
         }  # fmt: skip
-        await session.execute(_insert_ignore(self.db.dialect, [values], Campaign))
+        await session.execute(insert_ignore(self.db, Campaign, [values]))
         found = (
             await session.execute(
                 sa.select(Campaign.id, Campaign.status).where(
@@ -268,13 +268,6 @@ def _row(p: PlannedMessage, request: SendRequest, campaign_id: int, now: datetim
     }  # fmt: skip
 
 
-def _insert_ignore(dialect: str, rows: list[dict[str, Any]] | None, table: Any) -> Any:
-    """INSERT .. ON CONFLICT DO NOTHING; without ``rows``, for an executemany."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table)
-    return (stmt if rows is None else stmt.values(rows)).on_conflict_do_nothing()
-
-
 async def _chained(
     first: list[list[PlannedMessage]], rest: AsyncIterator[list[PlannedMessage]]
 ) -> AsyncIterator[list[PlannedMessage]]:
@@ -282,17 +275,6 @@ async def _chained(
         yield chunk
     async for chunk in rest:
         yield chunk
-
-
-async def _enqueue(queue: Queue, items: Sequence[tuple[int, ChannelName]]) -> list[int]:
-    by_channel: dict[str, list[int]] = {}
-    for message_id, channel in items:
-        by_channel.setdefault(channel.value, []).append(message_id)
-    enqueued: list[int] = []
-    for channel_name, ids in by_channel.items():
-        await queue.enqueue(channel_name, ids)
-        enqueued.extend(ids)
-    return enqueued
 
 
 async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than: timedelta) -> int:
@@ -326,11 +308,8 @@ async def requeue_stale(db: Database, queue: Queue, clock: Clock, *, older_than:
                 )
             )
         ).all()
-    lost: list[tuple[int, ChannelName]] = []
-    for channel in {r.channel for r in rows}:
-        waiting = await queue.waiting_ids(channel.value)
-        lost.extend((r.id, r.channel) for r in rows if r.channel == channel and r.id not in waiting)
-    return len(await _enqueue(queue, lost))
+    lost = await _not_waiting(queue, rows)
+    return len(await queue.enqueue_by_channel((r.id, r.channel) for r in lost))
 
 
 async def requeue_lost(db: Database, queue: Queue, clock: Clock) -> int:
@@ -348,18 +327,26 @@ async def requeue_lost(db: Database, queue: Queue, clock: Clock) -> int:
                 .order_by(Message.id)
             )
         ).all()
-    count = 0
+    lost = await _not_waiting(queue, rows)
+    due: list[tuple[int, ChannelName]] = []
+    for r in lost:
+        retry_at = r.next_attempt_at if r.status == MessageStatus.QUEUED else None
+        if retry_at is not None and retry_at > now:  # its retry is not due: back in the set
+            await queue.schedule_retry(r.channel.value, r.id, retry_at.timestamp())
+        else:
+            due.append((r.id, r.channel))
+    await queue.enqueue_by_channel(due)
+    return len(lost)
+
+
+async def _not_waiting(queue: Queue, rows: Sequence[_Row]) -> list[_Row]:
+    """The rows (with ``id`` and ``channel``) Redis holds neither on their channel's stream
+    nor in its retry set, channel by channel."""
+    lost: list[_Row] = []
     for channel in {r.channel for r in rows}:
         waiting = await queue.waiting_ids(channel.value)
-        mine = [r for r in rows if r.channel == channel and r.id not in waiting]
-        later = [r for r in mine if r.next_attempt_at is not None and r.next_attempt_at > now
-                 and r.status == MessageStatus.QUEUED]  # fmt: skip
-        for r in later:
-            await queue.schedule_retry(channel.value, r.id, r.next_attempt_at.timestamp())
-        due = [r.id for r in mine if r not in later]
-        await queue.enqueue(channel.value, due)
-        count += len(mine)
-    return count
+        lost.extend(r for r in rows if r.channel == channel and r.id not in waiting)
+    return lost
 
 
 async def release_held(db: Database, queue: Queue, clock: Clock) -> int:
@@ -381,4 +368,4 @@ async def release_held(db: Database, queue: Queue, clock: Clock) -> int:
                 .returning(Message.id, Message.channel)
             )
         ).all()  # fmt: skip
-    return len(await _enqueue(queue, [(r.id, r.channel) for r in rows]))
+    return len(await queue.enqueue_by_channel((r.id, r.channel) for r in rows))

@@ -114,6 +114,14 @@ async def test_ids_enqueued_before_any_group_exists_are_delivered(
     await queue.ensure_groups(["telegram"])
 
 
+async def test_enqueue_by_channel_puts_each_id_on_its_channels_stream(queue: Queue) -> None:
+    queued = await queue.enqueue_by_channel([(5, "wechat"), (1, SMS), (6, "wechat"), (2, SMS)])
+    assert queued == [5, 6, 1, 2]  # channel by channel, in the order they first appear
+    assert [e.message_id for e in await queue.claim(SMS, "w", 10)] == [1, 2]
+    assert [e.message_id for e in await queue.claim("wechat", "w", 10)] == [5, 6]
+    assert await queue.enqueue_by_channel([]) == []
+
+
 async def test_enqueue_and_ack_of_nothing_make_no_call(queue: Queue) -> None:
     assert await queue.enqueue(SMS, []) == []
     assert await queue.ack(SMS, []) == 0
