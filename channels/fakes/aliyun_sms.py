@@ -32,7 +32,7 @@ In a test::
     async with fake.serve() as base_url:
         ...  # point the channel at base_url; inspect fake.received; push(session, url, ...)
 
-As a process: ``python -m channels.fakes.aliyun_sms --access-key-id X --access-key-secret Y``
+As a process: ``python -m channels.fakes aliyun_sms --access-key-id X --access-key-secret Y``
 prints its base URL and serves until SIGINT/SIGTERM; ``GET /__fake__/received``,
 ``POST /__fake__/switches`` and ``POST /__fake__/reset`` are the fake's own controls.
 """
@@ -46,9 +46,7 @@ import itertools
 import json
 import random
 import re
-import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -433,32 +431,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
 
 
-async def _serve_until_signalled(args: argparse.Namespace) -> None:
-    fake = AliyunSmsFake(args.access_key_id, args.access_key_secret, sign_name=args.sign_name)
-    fake.switches.latency_s = args.latency_ms / 1000
-    fake.switches.record = not args.no_record
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with fake.serve(args.host, args.port) as url:
-        sys.stdout.write(url + "\n")
-        sys.stdout.flush()
-        await stop.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Loopback fake of Aliyun SMS (dysmsapi)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """This fake's own options of ``python -m channels.fakes aliyun_sms`` (:mod:`.serve`)."""
     parser.add_argument("--access-key-id", required=True)
     parser.add_argument("--access-key-secret", required=True)
     parser.add_argument("--sign-name", default=None, help="refuse any other SignName")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--no-record", action="store_true", help="keep nothing in memory")
-    asyncio.run(_serve_until_signalled(parser.parse_args(argv)))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def from_options(args: argparse.Namespace) -> AliyunSmsFake:
+    return AliyunSmsFake(args.access_key_id, args.access_key_secret, sign_name=args.sign_name)

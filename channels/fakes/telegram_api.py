@@ -25,7 +25,7 @@ sent that chat, keyboard included); :meth:`push_update` queues one for ``getUpda
         bot = build_bot(TelegramConfig(token=fake.token, api_base=base_url))
         ...
 
-As a process: ``python -m channels.fakes.telegram_api --token 123456:TEST`` prints its base URL.
+As a process: ``python -m channels.fakes telegram_api --token 123456:TEST`` prints its base URL.
 """
 
 from __future__ import annotations
@@ -37,9 +37,7 @@ import itertools
 import json
 import random
 import re
-import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -450,30 +448,11 @@ def _json(data: Any, status: int = 200) -> web.Response:
                         content_type="application/json")  # fmt: skip
 
 
-async def _serve_until_signalled(args: argparse.Namespace) -> None:
-    fake = TelegramBotApiFake(args.token, username=args.username)
-    fake.switches.latency_s = args.latency_ms / 1000
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with fake.serve(args.host, args.port) as url:
-        sys.stdout.write(url + "\n")
-        sys.stdout.flush()
-        await stop.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Loopback fake of the Telegram Bot API")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """This fake's own options of ``python -m channels.fakes telegram_api`` (:mod:`.serve`)."""
     parser.add_argument("--token", required=True, help="the one bot token it accepts")
     parser.add_argument("--username", default="hub_test_bot")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    asyncio.run(_serve_until_signalled(args))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def from_options(args: argparse.Namespace) -> TelegramBotApiFake:
+    return TelegramBotApiFake(args.token, username=args.username)

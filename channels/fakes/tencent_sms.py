@@ -34,7 +34,7 @@ In a test::
 
 As a separate process (what ``hub bench`` does)::
 
-    python -m channels.fakes.tencent_sms --port 0 --secret-id X --secret-key Y
+    python -m channels.fakes tencent_sms --port 0 --secret-id X --secret-key Y
 
 prints its base URL on the first line of stdout and serves until SIGINT/SIGTERM. Not part of
 Tencent's API, for drills and benchmarks: ``GET /__fake__/received`` (what it accepted),
@@ -50,8 +50,6 @@ import itertools
 import json
 import random
 import re
-import signal
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -381,7 +379,17 @@ def _json(data: Any) -> Response:
     return Response.of_json(data)
 
 
-async def _serve_until_signalled(args: argparse.Namespace) -> None:
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """This fake's own options of ``python -m channels.fakes tencent_sms`` (:mod:`.serve`)."""
+    parser.add_argument("--secret-id", required=True)
+    parser.add_argument("--secret-key", required=True)
+    parser.add_argument("--sdk-app-id", default="1400000000")
+    parser.add_argument("--sign-name", default=None, help="refuse any other SignName")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="0..1, InternalError")
+    parser.add_argument("--seed", type=int, default=0, help="of the error rate's randomness")
+
+
+def from_options(args: argparse.Namespace) -> TencentSmsFake:
     fake = TencentSmsFake(
         args.secret_id,
         args.secret_key,
@@ -389,35 +397,5 @@ async def _serve_until_signalled(args: argparse.Namespace) -> None:
         sign_name=args.sign_name,
         seed=args.seed,
     )
-    fake.switches.latency_s = args.latency_ms / 1000
     fake.switches.error_rate = args.error_rate
-    fake.switches.record = not args.no_record
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with fake.serve(args.host, args.port) as url:
-        sys.stdout.write(url + "\n")
-        sys.stdout.flush()
-        await stop.wait()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Loopback fake of Tencent Cloud SMS SendSms")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--secret-id", required=True)
-    parser.add_argument("--secret-key", required=True)
-    parser.add_argument("--sdk-app-id", default="1400000000")
-    parser.add_argument("--sign-name", default=None, help="refuse any other SignName")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--error-rate", type=float, default=0.0, help="0..1, InternalError")
-    parser.add_argument("--seed", type=int, default=0, help="of the error rate's randomness")
-    parser.add_argument("--no-record", action="store_true", help="keep nothing in memory")
-    args = parser.parse_args(argv)
-    asyncio.run(_serve_until_signalled(args))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return fake

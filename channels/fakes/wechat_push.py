@@ -15,17 +15,15 @@ clock plays a replay of an old request.
 
 For drills against a running hub::
 
-    python -m channels.fakes.wechat_push --url http://127.0.0.1:8000/webhooks/wechat/main \\
+    python -m channels.fakes wechat_push --url http://127.0.0.1:8000/webhooks/wechat/main \\
         --kind official_account --token T --aes-key K --app-id wx... text OPENID 5
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import secrets
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -223,8 +221,8 @@ class WechatPush:
 # --- command line (drills) ---------------------------------------------------------------------
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m channels.fakes.wechat_push")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m channels.fakes wechat_push`` (:mod:`.serve`)."""
     parser.add_argument("--url", required=True, help="the hub's /webhooks/wechat/{app} URL")
     parser.add_argument("--kind", choices=("official_account", "wecom"), required=True)
     parser.add_argument("--token", required=True)
@@ -246,7 +244,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     card.add_argument("sender")
     card.add_argument("task_id")
     card.add_argument("key")
-    return parser.parse_args(argv)
 
 
 def _request(push: WechatPush, args: argparse.Namespace) -> CallbackRequest:
@@ -265,8 +262,8 @@ def _request(push: WechatPush, args: argparse.Namespace) -> CallbackRequest:
             return push.template_card_click(args.sender, args.task_id, args.key)
 
 
-async def _main(argv: list[str]) -> int:
-    args = _parse(argv)
+async def run(args: argparse.Namespace) -> int:
+    """Deliver one callback as WeChat does; print each answer; 0 when the last was a 200."""
     if args.kind == "wecom":
         push = WechatPush.wecom(token=args.token, corp_id=args.app_id, agent_id=args.agent_id,
                                 encoding_aes_key=args.aes_key or "")  # fmt: skip
@@ -281,7 +278,3 @@ async def _main(argv: list[str]) -> int:
             print("timeout", type(outcome).__name__)
     last = outcomes[-1]
     return 0 if isinstance(last, httpx.Response) and last.status_code == 200 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(asyncio.run(_main(sys.argv[1:])))
