@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,43 +31,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hub.devtools import processes
+from hub.devtools.bench import bench_config, secret_env, tencent_fake_options
+
 ROOT = Path(__file__).resolve().parent.parent
-SECRET_ID, SECRET_KEY = "AKIDdrill", "drill-secret"
-_HUB = ("-c", "import sys; from hub.cli import main; sys.exit(main())")
-_CONFIG = """\
-hub: {{data_dir: "{data_dir}"}}
-storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db"}}
-redis: {{url: "{redis_url}", key_prefix: {prefix}}}
-logging: {{level: WARNING}}
-dispatch: {{batch_size: 200, block_ms: 100}}
-channels:
-  default: sms
-  sms:
-    provider: tencent
-    tencent:
-      enabled: true
-      endpoint: "{fake_url}"
-      qps: {qps}
-      secret_id: ${{HUB_DRILL_SECRET_ID}}
-      secret_key: ${{HUB_DRILL_SECRET_KEY}}
-      path_secret: ${{HUB_DRILL_PATH_SECRET}}
-      sdk_app_id: "1400000000"
-      sign_name: 主动服务
-      status_settle_seconds: {settle}
-quiet_hours: {{bypass: [policy_push]}}
-routing: {{chains: {{default: [sms]}}}}
-"""
-
-
-def _hub(env: dict[str, str], config: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, *_HUB, "--config", str(config), *args],
-                                cwd=ROOT, env=env, stdout=out, stderr=out)  # fmt: skip
-
-
-def _run(env: dict[str, str], config: Path, *args: str, log: Path) -> None:
-    if _hub(env, config, *args, log=log).wait() != 0:
-        raise SystemExit(f"hub {' '.join(args)} failed: see {log}")
 
 
 def _statuses(db: Path) -> Counter[str]:
@@ -98,45 +65,47 @@ def _accepted(fake_url: str) -> Counter[str]:
 
 
 def drill(options: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    env = {**os.environ, "HUB_DRILL_SECRET_ID": SECRET_ID, "HUB_DRILL_SECRET_KEY": SECRET_KEY,
-           "HUB_DRILL_PATH_SECRET": uuid.uuid4().hex, "PYTHONPATH": str(ROOT)}  # fmt: skip
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "channels.fakes.tencent_sms", "--port", "0",
-         "--secret-id", SECRET_ID, "--secret-key", SECRET_KEY,
-         "--latency-ms", str(options.latency_ms)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    env = processes.environment(**secret_env(), PYTHONPATH=str(ROOT))
+    log = scratch / "hub.log"
+    fake, fake_url = processes.start_fake(
+        "tencent_sms", *tencent_fake_options(env), "--latency-ms", str(options.latency_ms),
+        env=env, log=scratch / "fake.log", cwd=ROOT,
     )  # fmt: skip
-    workers: list[subprocess.Popen[bytes]] = []
+    workers: list[processes.Child] = []
     try:
-        assert fake.stdout is not None
-        fake_url = fake.stdout.readline().decode().strip()
         data_dir = scratch / "var"
         data_dir.mkdir()
         config = scratch / "config.yaml"
-        config.write_text(_CONFIG.format(
+        config.write_text(bench_config(
             data_dir=data_dir, redis_url=options.redis_url, prefix=f"drill{uuid.uuid4().hex[:8]}",
-            fake_url=fake_url, qps=options.qps, settle=options.settle,
+            fake_url=fake_url, qps=options.qps, default_channel="sms",
+            status_settle_s=options.settle,
         ), encoding="utf-8")  # fmt: skip
-        log = scratch / "hub.log"
-        _run(env, config, "db", "upgrade", log=log)
+
+        def hub(*args: str) -> None:
+            processes.run_hub("--config", str(config), *args, env=env, log=log, cwd=ROOT)
+
+        def worker() -> processes.Child:
+            argv = processes.hub_argv("--config", str(config), "worker")
+            return processes.start_process(argv, env=env, log=log, cwd=ROOT)
+
+        hub("db", "upgrade")
         # About one contact in thirty has a second number: 0.967 enterprises per message.
-        _run(env, config, "demo", "--enterprises", str(round(options.n * 0.967)), log=log)
-        _run(env, config, "send", "policy_push", "--audience", "all",
-             "--set", "policy_title=专精特新奖补", log=log)  # fmt: skip
+        hub("demo", "--enterprises", str(round(options.n * 0.967)))
+        hub("send", "policy_push", "--audience", "all", "--set", "policy_title=专精特新奖补")
         db = data_dir / "hub.db"
         total = _statuses(db)["queued"]
         began = time.monotonic()
         for wait in (options.first_kill, options.second_kill):
             before = _statuses(db)["queued"]
-            workers.append(_hub(env, config, "worker", log=log))
+            workers.append(worker())
             while _statuses(db)["queued"] == before:  # started: its first claim
                 time.sleep(0.02)
             time.sleep(wait)
-            workers[-1].send_signal(signal.SIGKILL)
-            workers[-1].wait()
+            workers[-1].kill()
         killed = time.monotonic()
         at_kill = _statuses(db)
-        workers.append(_hub(env, config, "worker", log=log))
+        workers.append(worker())
         while True:
             counts = _statuses(db)
             if counts["queued"] + counts["sending"] == 0 or time.monotonic() - killed > 600:
@@ -160,12 +129,7 @@ def drill(options: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             "unknown_sends": dict(_codes(db)),
         }
     finally:
-        for proc in [*workers, fake]:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
-        if fake.stdout is not None:
-            fake.stdout.close()
+        processes.stop_all([*workers, fake], timeout_s=30)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,14 +36,10 @@ from channels.sms.tencent import (
     parse_response,
 )
 from hub.core.clock import SystemClock
+from hub.devtools.bench_measure import cpu_seconds
+from hub.devtools.processes import start_fake, stop_all
 
 SECRET_ID, SECRET_KEY = "AKIDbench", "bench-secret"
-
-
-def _cpu_of(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu() -> float:
@@ -83,11 +77,11 @@ async def _run(client: str, n: int, url: str, fake_pid: int) -> dict[str, float]
             channel = TencentSmsChannel(config, lean, SystemClock(), qps=1e6)
         warm = await channel.send_batch(messages[:200])
         assert all(isinstance(r, SendResult) for r in warm), warm[:1]
-        fake0, own0, began = _cpu_of(fake_pid), _own_cpu(), time.perf_counter()
+        fake0, own0, began = cpu_seconds(fake_pid), _own_cpu(), time.perf_counter()
         for start in range(0, n, 200):
             await channel.send_batch(messages[start : start + 200])
         wall = time.perf_counter() - began
-        own, fake = _own_cpu() - own0, _cpu_of(fake_pid) - fake0
+        own, fake = _own_cpu() - own0, cpu_seconds(fake_pid) - fake0
     return {"requests_per_s": round(n / wall), "client_us_per_request": round(own / n * 1e6),
             "fake_us_per_request": round(fake / n * 1e6)}  # fmt: skip
 
@@ -97,18 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "channels.fakes.tencent_sms", "--secret-id", SECRET_ID,
-         "--secret-key", SECRET_KEY, "--no-record"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    fake, url = start_fake("tencent_sms", "--secret-id", SECRET_ID, "--secret-key", SECRET_KEY,
+                           "--no-record")  # fmt: skip
     try:
-        assert fake.stdout is not None
-        url = fake.stdout.readline().strip()
         report = {c: asyncio.run(_run(c, args.n, url, fake.pid)) for c in ("aiohttp", "http1")}
     finally:
-        fake.terminate()
-        fake.wait()
+        stop_all([fake])
     if args.json:
         print(json.dumps(report))
     else:

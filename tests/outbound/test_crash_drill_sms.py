@@ -14,7 +14,6 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -27,6 +26,7 @@ import pytest
 import yaml
 
 from hub.cli import main
+from hub.devtools.processes import start_fake, stop_all
 from hub.outbound.unknown_sends import NOT_TAKEN, RESENT_UNKNOWN, TAKEN
 from tests.outbound.test_crash_recovery import _counts, _wait_for, _worker
 from tests.wall_clock import NEVER_QUIET
@@ -38,22 +38,14 @@ LATENCY_MS = 300
 
 @contextmanager
 def _tencent_fake() -> Iterator[str]:
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "channels.fakes.tencent_sms", "--port", "0",
-         "--secret-id", SECRET_ID, "--secret-key", SECRET_KEY, "--sdk-app-id", "1400000000",
-         "--latency-ms", str(LATENCY_MS)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    fake, url = start_fake(
+        "tencent_sms", "--secret-id", SECRET_ID, "--secret-key", SECRET_KEY,
+        "--sdk-app-id", "1400000000", "--latency-ms", str(LATENCY_MS),
     )  # fmt: skip
     try:
-        assert fake.stdout is not None
-        url = fake.stdout.readline().decode().strip()
-        assert url.startswith("http://"), url
         yield url
     finally:
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=20)
-        if fake.stdout is not None:
-            fake.stdout.close()
+        stop_all([fake], timeout_s=20)
 
 
 def _accepted(fake_url: str) -> Counter[str]:
