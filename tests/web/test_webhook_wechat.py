@@ -519,3 +519,50 @@ async def test_a_plain_mode_nonce_is_remembered_until_its_timestamp_leaves_the_w
     await hub.send(push, push.text(OPENID, "5"), OA_URL)
     [key] = [k async for k in hub.redis.scan_iter(match=f"{hub.keys.prefix}:nonce:*")]
     assert 300 <= await hub.redis.ttl(key) <= 301
+
+
+# --- plain mode: a URL check echoes one echostr ------------------------------------------------
+
+
+async def test_a_plain_mode_verification_reused_for_another_echostr_is_403(hub: Hub) -> None:
+    push = hub.oa()
+    genuine = push.verify("8730495829347")
+    assert (await hub.send(push, genuine, OA_URL)).text == "8730495829347"
+    forged = dataclasses.replace(genuine, params={**genuine.params, "echostr": "<b>pwned</b>"})
+    response = await hub.send(push, forged, OA_URL)
+    assert response.status_code == 403
+    assert "pwned" not in response.text
+    retry = await hub.send(push, genuine, OA_URL)  # WeChat's retry of the same check
+    assert (retry.status_code, retry.text) == (200, "8730495829347")
+
+
+async def test_a_verification_signature_cannot_be_reused_for_a_plain_mode_body(hub: Hub) -> None:
+    push = hub.oa(safe_mode=False)
+    check = push.verify("8730495829347")
+    assert (await hub.send(push, check, OA_URL)).status_code == 200
+    message = push.text(OPENID, "5")
+    params = {**message.params, **{k: check.params[k] for k in ("signature", "timestamp", "nonce")}}
+    forged = dataclasses.replace(message, params=params)
+    assert (await hub.send(push, forged, OA_URL)).status_code == 403
+    assert await hub.replies() == []
+
+
+@pytest.mark.parametrize("echostr", ["1" * 129, "123\n456", "12\x003", "回声"])
+async def test_a_long_or_unprintable_echostr_is_400(hub: Hub, echostr: str) -> None:
+    push = hub.oa()
+    response = await hub.send(push, push.verify(echostr), OA_URL)
+    assert response.status_code == 400
+    assert echostr not in response.text
+
+
+async def test_a_wecom_verification_signature_covers_its_echostr(hub: Hub) -> None:
+    push = hub.wecom()
+    genuine = push.verify("1616140317555161061")
+    assert (await hub.send(push, genuine, WC_URL)).text == "1616140317555161061"
+    other = push.verify("6666")  # another ciphertext under the first signature
+    forged = dataclasses.replace(
+        genuine, params={**genuine.params, "echostr": other.params["echostr"]}
+    )
+    response = await hub.send(push, forged, WC_URL)
+    assert response.status_code == 401
+    assert "6666" not in response.text

@@ -14,7 +14,9 @@ A request whose signature fails is 401, one whose timestamp is further than
 ``channels.wechat.replay_window_seconds`` from now (a replay) or whose trailer names another app
 is 403, a body that is not WeChat's XML is 400 — and none of them stores anything. In plain
 mode, whose signature covers no body, a (timestamp, nonce) that already came with another body
-is 403 too. The XML is parsed without recursion, DOCTYPE or entities, at most
+is 403 too, and so is a ``GET`` whose (timestamp, nonce) already verified another ``echostr``
+(which must be printable ASCII of at most :data:`MAX_ECHOSTR` characters, else 400). The XML
+is parsed without recursion, DOCTYPE or entities, at most
 :data:`channels.wechat.crypto.MAX_XML_DEPTH` deep: an encrypted callback's envelope is parsed
 before its signature can be checked.
 
@@ -66,6 +68,7 @@ log = structlog.get_logger(__name__)
 
 PATH: Final = "/webhooks/wechat/{app}"
 MAX_BODY: Final = 64 * 1024  # callbacks are a few hundred bytes
+MAX_ECHOSTR: Final = 128  # WeChat's plain-mode echostr is a string of about 19 digits
 SUCCESS: Final = "success"  # tells WeChat "received, no passive reply"
 # Opt-outs that leaving the account (or the provider saying the user left) recorded; a new
 # subscribe lifts these, never one the user asked for in words (a "退订" reply).
@@ -149,8 +152,11 @@ def router(ctx: WebhookContext) -> APIRouter:
         callback = lookup(app)
         query = request.query_params
         timestamp, nonce, echostr = (query.get(k, "") for k in ("timestamp", "nonce", "echostr"))
+        plain = callback.kind != "wecom"  # WeCom's msg_signature covers its echostr
+        if plain:
+            _require_short_echostr(callback, echostr)
         with _refusals(callback):
-            if callback.kind == "wecom":
+            if not plain:
                 answer = callback.opener().verify_url(
                     query.get("msg_signature"), timestamp, nonce, echostr
                 )
@@ -159,6 +165,10 @@ def router(ctx: WebhookContext) -> APIRouter:
             else:
                 raise SignatureError("签名不符 (signature)")
         _require_fresh(ctx, callback, timestamp)
+        if plain:
+            await _require_first_use(
+                ctx, callback, timestamp, nonce, b"echostr\n" + echostr.encode()
+            )
         return PlainTextResponse(answer)
 
     @api.post(PATH, response_class=PlainTextResponse)
@@ -174,7 +184,8 @@ def router(ctx: WebhookContext) -> APIRouter:
             created = xml_time(fields, "CreateTime")
         _require_fresh(ctx, callback, query.get("timestamp", ""))
         if not _encrypted(callback, query):
-            await _require_first_use(ctx, callback, query, body)
+            timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+            await _require_first_use(ctx, callback, timestamp, nonce, body)
         _require_addressed_to(callback, query, fields)
         await _handle(ctx, callback, fields, created)
         return PlainTextResponse(SUCCESS)
@@ -229,17 +240,24 @@ def _require_fresh(ctx: WebhookContext, app: CallbackApp, timestamp: str) -> Non
         raise HTTPException(status_code=403, detail="timestamp outside the replay window")
 
 
+def _require_short_echostr(app: CallbackApp, echostr: str) -> None:
+    """400 unless a plain-mode ``echostr`` is what WeChat sends: short printable ASCII."""
+    if len(echostr) > MAX_ECHOSTR or not (echostr.isascii() and echostr.isprintable()):
+        log.warning("wechat_callback_refused", app=app.name, status=400, reason="bad_echostr")
+        raise HTTPException(status_code=400, detail="malformed echostr")
+
+
 async def _require_first_use(
-    ctx: WebhookContext, app: CallbackApp, query: Mapping[str, str], body: bytes
+    ctx: WebhookContext, app: CallbackApp, timestamp: str, nonce: str, body: bytes
 ) -> None:
-    """403 when a plain-mode signature already came with another body.
+    """403 when a plain-mode signature already came with another body (or ``echostr``).
 
     Plain mode signs only timestamp and nonce, so a signature seen once could carry any body
-    (any openid) until its timestamp leaves the window. Each (timestamp, nonce) is remembered
-    with its body's hash until then; the same body again is WeChat's retry (deduped further
-    on), another one is refused.
+    (any openid) — or make a ``GET`` echo any text — until its timestamp leaves the window.
+    Each (timestamp, nonce) is remembered with its body's hash until then, one store for
+    ``GET`` and ``POST`` (the signature is the same); the same body again is WeChat's retry
+    (deduped further on), another one is refused.
     """
-    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
     signed = hashlib.sha256(f"{timestamp}\n{nonce}".encode()).hexdigest()[:40]
     key = ctx.keys.webhook_nonce(app.provider, signed)
     digest = hashlib.sha256(body).hexdigest()
