@@ -458,8 +458,10 @@ class Dispatcher:
     ) -> tuple[str, dict[str, Any], tuple[str, Any] | None]:
         """What a failed attempt leads to: retry later, held, the next channel, failed, or dead."""
         if isinstance(error, HoldError):
-            until = error.until or now + HOLD_DEFAULT
-            reason = f"服务商暂不允许发送，暂缓至 {until.astimezone(SHANGHAI):%m-%d %H:%M}：{error}"
+            until, quiet_end = self._after_quiet(item, error.until or now + HOLD_DEFAULT)
+            when = quiet_end or f"{until.astimezone(SHANGHAI):%m-%d %H:%M}"
+            quiet_note = "，且处于免打扰时段" if quiet_end else ""
+            reason = f"服务商暂不允许发送{quiet_note}，暂缓至 {when}：{error}"
             changes = {"status": MessageStatus.HELD, "next_attempt_at": until,
                        "status_reason": reason, "attempts": item.attempt_no - 1}  # fmt: skip
             return "held", changes, None
@@ -470,7 +472,9 @@ class Dispatcher:
             error = waiting  # waited long enough: as if refused (the next channel, else failed)
         if isinstance(error, RetryableError) and item.attempt_no < self.settings.max_attempts:
             due = now + timedelta(seconds=self._backoff(item.attempt_no, error))
-            reason = f"第 {item.attempt_no} 次发送失败，将重试：{error}"
+            due, quiet_end = self._after_quiet(item, due)
+            retry = f"且处于免打扰时段，{quiet_end} 后重试" if quiet_end else "将重试"
+            reason = f"第 {item.attempt_no} 次发送失败，{retry}：{error}"
             changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
                        "status_reason": reason}  # fmt: skip
             return "retry", changes, ("retry", due.timestamp())
@@ -513,17 +517,30 @@ class Dispatcher:
             waited, most = (now - since) / timedelta(hours=1), LIMIT_HORIZON / timedelta(hours=1)
             reason = f"服务商限流已等待 {waited:.0f} 小时，再等将超过 {most:.0f} 小时上限，不再重试"
             return PermanentError(f"{reason}：{error}", code=error.code)
-        quiet = self.quiet
-        hold = quiet.hold(due, MessageKind(item.message.kind), params) if quiet else None
-        if quiet is not None and hold is not None:
-            due, local = hold.release_at, hold.release_at.astimezone(quiet.tz)
-            reason = f"服务商限流，且处于免打扰时段，{local:%m-%d %H:%M} 后重试：{error}"
+        due, quiet_end = self._after_quiet(item, due)
+        if quiet_end is not None:
+            reason = f"服务商限流，且处于免打扰时段，{quiet_end} 后重试：{error}"
         else:
             reason = f"服务商限流，{due.astimezone(SHANGHAI):%m-%d %H:%M:%S} 后重试：{error}"
         changes = {"status": MessageStatus.QUEUED, "next_attempt_at": due,
                    "status_reason": reason, "attempts": item.attempt_no - 1,
                    "params": {**params, RATE_LIMITED_SINCE: since.isoformat()}}  # fmt: skip
         return "limited", changes, ("retry", due.timestamp())
+
+    def _after_quiet(self, item: _Claimed, due: datetime) -> tuple[datetime, str | None]:
+        """When a retry or hold due ``due`` may go: the end of quiet hours if ``due`` falls in
+        them (with that local time, ``MM-DD HH:MM``, for the reason), else ``due`` and None.
+
+        The rules are planning's: kinds in ``quiet_hours.bypass`` are not held, nor an answer
+        the contact is still waiting for (:data:`~hub.outbound.quiet_hours.QUIET_EXEMPT_UNTIL`).
+        """
+        quiet = self.quiet
+        if quiet is None:
+            return due, None
+        hold = quiet.hold(due, MessageKind(item.message.kind), item.message.params)
+        if hold is None:
+            return due, None
+        return hold.release_at, f"{hold.release_at.astimezone(quiet.tz):%m-%d %H:%M}"
 
     def _backoff(self, attempt_no: int, error: RetryableError) -> float:
         if error.retry_after is not None:

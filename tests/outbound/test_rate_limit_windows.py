@@ -357,3 +357,49 @@ def test_a_rate_limit_without_a_window_is_refused() -> None:
     with pytest.raises(ValueError, match="retry_after"):
         RateLimitedError("限流", code="x", retry_after=None)  # type: ignore[arg-type]
     assert issubclass(RateLimitedError, RetryableError)
+
+
+async def test_a_failure_at_205950_is_retried_at_0800_when_quiet_hours_end_not_on_the_backoff(
+    via_tencent_quiet: Sms, tencent_fake: TencentSmsFake, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 20, 59, 50, tzinfo=SHANGHAI))
+    tencent_fake.switches.http_status = 502  # a transient failure: the generic backoff ...
+    # ... of 30–60 s, which would retry it at 21:00:20–21:00:50, in quiet hours.
+    via_tencent_quiet.dispatcher.settings = DispatchSettings(block_ms=1, backoff_base_seconds=60)
+    message_id = await via_tencent_quiet.queue_one()  # a notice: subject to quiet hours
+
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.status is MessageStatus.QUEUED
+    assert waiting.next_attempt_at == datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI)
+    assert waiting.attempts == 1
+    assert waiting.status_reason is not None
+    assert waiting.status_reason.startswith(
+        "第 1 次发送失败，且处于免打扰时段，11-24 08:00 后重试："
+    )
+
+    tencent_fake.switches.http_status = None
+    clock.set(datetime(2026, 11, 23, 21, 0, 20, tzinfo=SHANGHAI))
+    assert await via_tencent_quiet.dispatcher.run_once("sms", block_ms=1) == 0  # not at 21:00:20
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    assert (await via_tencent_quiet.row(message_id)).status is MessageStatus.SENT
+
+
+async def test_a_failed_kind_that_bypasses_quiet_hours_is_retried_on_the_backoff(
+    via_tencent_quiet: Sms, tencent_fake: TencentSmsFake, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 23, 20, 59, 50, tzinfo=SHANGHAI))
+    tencent_fake.switches.http_status = 502
+    via_tencent_quiet.dispatcher.settings = DispatchSettings(block_ms=1, backoff_base_seconds=60)
+    message_id = await via_tencent_quiet.queue_one()
+    assert MessageKind.CREDIT_WARNING in QUIET.hours.bypass
+    await via_tencent_quiet.change(message_id, kind=MessageKind.CREDIT_WARNING)
+
+    assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
+    waiting = await via_tencent_quiet.row(message_id)
+    assert waiting.next_attempt_at is not None
+    wait = waiting.next_attempt_at - clock.now()
+    assert timedelta(seconds=30) <= wait <= timedelta(seconds=60)  # at 21:00:20–21:00:50
+    assert waiting.status_reason is not None
+    assert waiting.status_reason.startswith("第 1 次发送失败，将重试：")
