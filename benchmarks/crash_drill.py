@@ -44,6 +44,21 @@ def _statuses(db: Path) -> Counter[str]:
         return Counter(dict(conn.execute("SELECT status, count(*) FROM message GROUP BY status")))
 
 
+def _unsent(counts: Counter[str]) -> int:
+    """Messages still to go: queued or being sent."""
+    return counts["queued"] + counts["sending"]
+
+
+class DrillMissed(Exception):
+    """The campaign had finished before a kill: it did not land mid-campaign."""
+
+    def __init__(self, kill: int, total: int) -> None:
+        super().__init__(
+            f"kill {kill} did not land mid-campaign: all {total} messages were done before it "
+            "(a larger --n, a lower --qps or earlier --first-kill/--second-kill)"
+        )
+
+
 def _codes(db: Path) -> Counter[str]:
     with sqlite3.connect(db, timeout=30) as conn:
         rows = conn.execute("SELECT error_code, count(*) FROM delivery_attempt "
@@ -96,19 +111,23 @@ def drill(options: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         db = data_dir / "hub.db"
         total = _statuses(db)["queued"]
         began = time.monotonic()
-        for wait in (options.first_kill, options.second_kill):
+        for number, wait in enumerate((options.first_kill, options.second_kill), start=1):
             before = _statuses(db)["queued"]
             workers.append(worker())
-            while _statuses(db)["queued"] == before:  # started: its first claim
+            while (counts := _statuses(db))["queued"] == before:  # started: its first claim
+                if _unsent(counts) == 0:
+                    raise DrillMissed(number, total)
                 time.sleep(0.02)
             time.sleep(wait)
+            if _unsent(_statuses(db)) == 0:
+                raise DrillMissed(number, total)
             workers[-1].kill()
         killed = time.monotonic()
         at_kill = _statuses(db)
         workers.append(worker())
         while True:
             counts = _statuses(db)
-            if counts["queued"] + counts["sending"] == 0 or time.monotonic() - killed > 600:
+            if _unsent(counts) == 0 or time.monotonic() - killed > 600:
                 break
             time.sleep(0.2)
         finished = time.monotonic()
@@ -119,7 +138,7 @@ def drill(options: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             "qps": options.qps,
             "latency_ms": options.latency_ms,
             "kills_at_s": [options.first_kill, options.first_kill + options.second_kill],
-            "unsent_at_last_kill": at_kill["queued"] + at_kill["sending"],
+            "unsent_at_last_kill": _unsent(at_kill),
             "accepted": sum(accepted.values()),
             "lost": len(numbers - set(accepted)),
             "duplicates": sum(times - 1 for times in accepted.values() if times > 1),
@@ -147,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     if not options.redis_url:
         parser.error("--redis-url (or HUB_TEST_REDIS_URL: source var/test-services/env)")
     with tempfile.TemporaryDirectory(prefix="crash-drill-") as scratch:
-        result = drill(options, Path(scratch))
+        try:
+            result = drill(options, Path(scratch))
+        except DrillMissed as missed:
+            print(f"crash drill: {missed}", file=sys.stderr)
+            return 2
     if options.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
