@@ -10,6 +10,7 @@ knowing the provider.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,6 +80,49 @@ class HoldError(ChannelError):
     def __init__(self, message: str, *, code: str = "", until: datetime | None = None) -> None:
         self.until = until
         super().__init__(message, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """What a provider accepts, as the template check holds templates to it (None: no limit).
+
+    Each channel class declares its own as ``limits: ClassVar[ChannelLimits]``; the hub reads
+    them through :mod:`channels.registry` (``hub.rendering.check``, ``hub.rendering.sms_text``).
+    """
+
+    #: A message body, in characters (Telegram 4,096; Tencent and Aliyun SMS 500).
+    max_text_chars: int | None = None
+    #: A text message body, in UTF-8 bytes (WeCom 2,048).
+    max_text_bytes: int | None = None
+    #: One field of a WeChat template message, in characters.
+    template_field_max_chars: int | None = None
+    #: One variable of an approved SMS template unless its meta.yaml says more (Aliyun 35).
+    template_param_max_chars: int | None = None
+    #: The form of the provider's approved template id (Tencent digits, Aliyun ``SMS_…``).
+    template_id_pattern: re.Pattern[str] | None = None
+    #: Variable names the provider refuses in a template (Aliyun's reserved words).
+    reserved_names: frozenset[str] = frozenset()
+
+    def together_with(self, other: ChannelLimits) -> ChannelLimits:
+        """The limits a message meets to go out through both (e.g. SMS with failover).
+
+        Template id patterns stay per provider: a combined channel has none of its own.
+        """
+
+        def least(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        return ChannelLimits(
+            max_text_chars=least(self.max_text_chars, other.max_text_chars),
+            max_text_bytes=least(self.max_text_bytes, other.max_text_bytes),
+            template_field_max_chars=least(
+                self.template_field_max_chars, other.template_field_max_chars
+            ),
+            template_param_max_chars=least(
+                self.template_param_max_chars, other.template_param_max_chars
+            ),
+            reserved_names=self.reserved_names | other.reserved_names,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import ClassVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from channels.base import ChannelError, OutboundMessage, RetryableError, SendResult
+from channels.base import ChannelError, ChannelLimits, OutboundMessage, RetryableError, SendResult
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 
@@ -24,6 +24,8 @@ class SandboxChannel:
 
     name: ClassVar[str] = "sandbox"
     provider: ClassVar[str] = "sandbox"
+    # Delivers into Redis lists: it accepts what any template renders.
+    limits: ClassVar[ChannelLimits] = ChannelLimits()
     max_batch: ClassVar[int] = 500
     default_qps: ClassVar[float] = 10_000.0
 

@@ -74,6 +74,7 @@ from yarl import URL
 
 from channels.base import (
     ChannelError,
+    ChannelLimits,
     OptedOutError,
     OutboundMessage,
     PermanentError,
@@ -87,6 +88,7 @@ from channels.base import (
 from channels.sms.aliyun_sign import form_body, signed_params
 from channels.sms.batching import send_planned
 from channels.sms.http_client import HttpClient, HttpError
+from channels.sms.limits import ALIYUN_LIMITS
 from hub.core.clock import SHANGHAI, Clock
 
 VERSION: Final = "2017-05-25"
@@ -382,6 +384,7 @@ class AliyunSmsChannel:
 
     name: ClassVar[str] = "sms"
     provider: ClassVar[str] = "aliyun"
+    limits: ClassVar[ChannelLimits] = ALIYUN_LIMITS
     max_batch: ClassVar[int] = MAX_BATCH_NUMBERS
     default_qps: ClassVar[float] = 50.0
     #: QuerySendDetails lists a send (status 1, waiting for its receipt) as soon as Aliyun

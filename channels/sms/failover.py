@@ -25,6 +25,7 @@ import structlog
 from channels.base import (
     Channel,
     ChannelError,
+    ChannelLimits,
     OutboundMessage,
     ProbeAnswer,
     ProviderConfigError,
@@ -34,6 +35,7 @@ from channels.base import (
     StatusQuerying,
     Verdict,
 )
+from channels.sms.limits import SMS_LIMITS
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,7 @@ class FailoverSmsChannel:
     name: ClassVar[str] = "sms"
     # One token bucket and one name on the attempt records for the pair.
     provider: ClassVar[str] = "sms"
+    limits: ClassVar[ChannelLimits] = SMS_LIMITS  # what both providers accept
     max_batch: ClassVar[int] = 100  # the smaller of the two (Aliyun's SendBatchSms)
     default_qps: ClassVar[float] = 50.0
 

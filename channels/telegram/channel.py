@@ -51,6 +51,7 @@ from aiogram.methods import SendMessage
 
 from channels.base import (
     ChannelError,
+    ChannelLimits,
     OptedOutError,
     OutboundMessage,
     PermanentError,
@@ -60,6 +61,7 @@ from channels.base import (
     SendResult,
 )
 from channels.telegram.keyboards import UnknownKeyboard, keyboard_for
+from channels.telegram.limits import TELEGRAM_LIMITS
 from hub.core.identifiers import normalize_telegram_chat_id
 
 DEFAULT_API_BASE: Final = "https://api.telegram.org"
@@ -157,6 +159,7 @@ class TelegramChannel:
 
     name: ClassVar[str] = "telegram"
     provider: ClassVar[str] = "telegram"
+    limits: ClassVar[ChannelLimits] = TELEGRAM_LIMITS
     #: Each message is its own request; a batch is what one dispatcher claim sends at once.
     max_batch: ClassVar[int] = 30
     #: Telegram's broadcast limit is about 30 messages a second to different chats.

@@ -55,6 +55,7 @@ from yarl import URL
 
 from channels.base import (
     ChannelError,
+    ChannelLimits,
     OptedOutError,
     OutboundMessage,
     PermanentError,
@@ -63,6 +64,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.wechat.limits import WECHAT_MP_LIMITS
 from channels.wechat.token import (
     TOKEN_ERRCODES,
     AccessTokenCache,
@@ -261,6 +263,7 @@ class WechatMpChannel:
 
     name: ClassVar[str] = "wechat"
     provider: ClassVar[str] = "wechat_mp"
+    limits: ClassVar[ChannelLimits] = WECHAT_MP_LIMITS
     max_batch: ClassVar[int] = 50
     default_qps: ClassVar[float] = 50.0
 

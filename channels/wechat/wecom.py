@@ -47,6 +47,7 @@ from yarl import URL
 
 from channels.base import (
     ChannelError,
+    ChannelLimits,
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
@@ -54,6 +55,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.wechat.limits import WECOM_LIMITS
 from channels.wechat.token import AccessTokenCache, TokenApi, call_api, errcode_of, read_answer
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
@@ -298,6 +300,7 @@ class WecomChannel:
 
     name: ClassVar[str] = "wecom"
     provider: ClassVar[str] = "wecom"
+    limits: ClassVar[ChannelLimits] = WECOM_LIMITS
     max_batch: ClassVar[int] = 200
     default_qps: ClassVar[float] = 20.0
 
