@@ -9,9 +9,9 @@ network failures.
 Where a message's template comes from:
 
 - template id: ``params["sms_template_id"]``, else ``params["template_ids"]["tencent"]`` (the
-  shape of ``Rendered.message_params``), else the id the kind's ``meta.yaml`` declares (the
-  channel's ``template_ids``, filled by the channel setup); a message with none fails
-  permanently (``NoTemplateId``) rather than going out unapproved;
+  shape of ``Rendered.message_params``), else the id the kind's ``meta.yaml`` declares
+  (``TencentSmsConfig.template_ids``, filled by the runtime), else ``default_template_id``; a
+  message with none fails permanently (``NoTemplateId``) rather than going out unapproved;
 - ``TemplateParamSet``: ``params["sms_params"]``, else ``params["values"]`` (in the template's
   declared order, as ``Rendered.message_params`` lists them), else the body as the only one.
 
@@ -41,7 +41,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
 
 from yarl import URL
@@ -65,7 +64,6 @@ from channels.base import (
 from channels.sms.batching import send_planned
 from channels.sms.http_client import HttpClient, HttpError
 from channels.sms.limits import TENCENT_LIMITS
-from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent_tc3 import authorization, tc3_signature
 from hub.core.clock import SHANGHAI, Clock
 
@@ -82,13 +80,28 @@ DEFAULT_ENDPOINT: Final = "https://sms.tencentcloudapi.com"
 Result = SendResult | ChannelError
 
 
-#: Message kind -> approved template id, for a channel whose templates declare none.
-NO_TEMPLATE_IDS: Final[Mapping[str, str]] = MappingProxyType({})
+@dataclass(frozen=True, slots=True)
+class TencentSmsConfig:
+    """What a request needs: credentials, app, signature and where to send (validated config)."""
+
+    secret_id: str
+    secret_key: str
+    sdk_app_id: str
+    sign_name: str
+    endpoint: str = DEFAULT_ENDPOINT
+    region: str = "ap-guangzhou"
+    #: Message kind -> approved template id (from the templates' meta.yaml).
+    template_ids: Mapping[str, str] = field(default_factory=dict)
+    default_template_id: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The Host header exactly as sent (and signed): the port only when not the default."""
+        return _host(self.endpoint)
 
 
 @functools.lru_cache(maxsize=16)
 def _host(endpoint: str) -> str:
-    """The Host header exactly as sent (and signed): the port only when not the default."""
     url = URL(endpoint)
     if url.host is None:
         raise ValueError(f"endpoint {endpoint!r} has no host")
@@ -248,16 +261,15 @@ class SmsRequest:
     positions: tuple[int, ...]
 
 
-def template_id_of(message: OutboundMessage, template_ids: Mapping[str, str]) -> str | None:
-    """The approved template id for a message (see the module docstring for the order);
-    ``template_ids`` maps a message kind to the id its ``meta.yaml`` declares."""
+def template_id_of(message: OutboundMessage, config: TencentSmsConfig) -> str | None:
+    """The approved template id for a message (see the module docstring for the order)."""
     explicit = message.params.get("sms_template_id")
     if explicit:
         return str(explicit)
     by_provider = message.params.get("template_ids")
     if isinstance(by_provider, Mapping) and by_provider.get("tencent"):
         return str(by_provider["tencent"])
-    return template_ids.get(message.kind)
+    return config.template_ids.get(message.kind) or config.default_template_id
 
 
 def template_params_of(message: OutboundMessage) -> tuple[str, ...]:
@@ -300,7 +312,7 @@ class _OpenGroup:
 
 
 def plan_requests(
-    messages: Sequence[OutboundMessage], template_ids: Mapping[str, str]
+    messages: Sequence[OutboundMessage], config: TencentSmsConfig
 ) -> tuple[list[SmsRequest], dict[int, ChannelError]]:
     """Group messages into requests; messages that cannot be sent get their error by position.
 
@@ -312,7 +324,7 @@ def plan_requests(
     open_groups: dict[_GroupKey, _OpenGroup] = {}
     closed: list[tuple[_GroupKey, list[int]]] = []
     for position, message in enumerate(messages):
-        template_id = template_id_of(message, template_ids)
+        template_id = template_id_of(message, config)
         if template_id is None:
             reason = f"腾讯云短信：消息类型 {message.kind} 没有已审核的短信模板 ID（NoTemplateId）"
             refused[position] = PermanentError(reason, code="NoTemplateId")
@@ -335,19 +347,15 @@ def plan_requests(
 
 
 def build_request(
-    messages: Sequence[OutboundMessage],
-    settings: TencentSmsSettings,
-    now: datetime,
-    *,
-    template_ids: Mapping[str, str] = NO_TEMPLATE_IDS,
+    messages: Sequence[OutboundMessage], settings: TencentSmsConfig, now: datetime
 ) -> tuple[dict[str, str], bytes]:
     """Signed headers and body of one ``SendSms`` call for messages sharing template and params."""
     if not messages or len(messages) > MAX_NUMBERS:
         raise ValueError(f"a SendSms request carries 1 to {MAX_NUMBERS} numbers")
-    template_id = template_id_of(messages[0], template_ids)
+    template_id = template_id_of(messages[0], settings)
     params = template_params_of(messages[0])
     for message in messages[1:]:
-        same_template = template_id_of(message, template_ids) == template_id
+        same_template = template_id_of(message, settings) == template_id
         if not same_template or template_params_of(message) != params:
             raise ValueError("messages of one request must share template id and parameters")
     if template_id is None:
@@ -357,12 +365,12 @@ def build_request(
 
 
 def _signed(
-    request: SmsRequest, settings: TencentSmsSettings, timestamp: int
+    request: SmsRequest, settings: TencentSmsConfig, timestamp: int
 ) -> tuple[dict[str, str], bytes]:
     payload = {
         "PhoneNumberSet": [e164(m.address) for m in request.messages],
-        "SmsSdkAppId": settings.required("sdk_app_id"),
-        "SignName": settings.required("sign_name"),
+        "SmsSdkAppId": settings.sdk_app_id,
+        "SignName": settings.sign_name,
         "TemplateId": request.template_id,
         "TemplateParamSet": list(request.params),
         "SessionContext": send_context(m.message_id for m in request.messages),
@@ -371,13 +379,13 @@ def _signed(
 
 
 def signed_call(
-    action: str, payload: Mapping[str, Any], settings: TencentSmsSettings, timestamp: int
+    action: str, payload: Mapping[str, Any], settings: TencentSmsConfig, timestamp: int
 ) -> tuple[dict[str, str], bytes]:
     """Headers (TC3-signed) and body of one API 3.0 call of ``action``."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    host = _host(settings.endpoint)
+    host = settings.host
     signature = tc3_signature(
-        settings.required("secret_key"),
+        settings.secret_key,
         service=SERVICE,
         timestamp=timestamp,
         canonical_headers=f"content-type:{CONTENT_TYPE}\nhost:{host.lower()}\n",
@@ -385,7 +393,7 @@ def signed_call(
     )
     headers = {
         "Authorization": authorization(
-            settings.required("secret_id"), signature, service=SERVICE, timestamp=timestamp
+            settings.secret_id, signature, service=SERVICE, timestamp=timestamp
         ),
         "Content-Type": CONTENT_TYPE,
         "Host": host,
