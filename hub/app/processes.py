@@ -25,8 +25,8 @@ from hub.inbound.worker import InboundWorker
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import release_held, requeue_stale
 from hub.outbound.receipts import retry_parked
+from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.schedules import load_schedules, schedules_folder
-from hub.store.schedules import sync_schedules
 from hub.tickets.deadlines.admin_calendar import recompute_on_start
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier

@@ -19,10 +19,11 @@ from hub.cli.common import out, print_json, print_table, run_async, settings_fro
 from hub.config import Settings
 from hub.core.clock import SystemClock, local_iso
 from hub.core.errors import UsageError
+from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules
 from hub.scheduling.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
-from hub.store.schedules import StoredSchedule, SyncReport, stored_schedules, sync_schedules
+from hub.store.schedules import SyncReport
 
 if TYPE_CHECKING:
     from hub.scheduling.scheduler import RunResult

@@ -49,10 +49,10 @@ from hub.core.errors import ConfigError, HubError, NotFoundError
 from hub.core.keys import RedisKeys
 from hub.infra.leader import LeaderLock
 from hub.outbound.outbox import Outbox, SendRequest
+from hub.scheduling.schedule_store import StoredSchedule, stored_schedules
 from hub.scheduling.schedules import latest_fire_time
 from hub.store.db import Database
 from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
-from hub.store.schedules import StoredSchedule, stored_schedules
 
 if TYPE_CHECKING:
     from hub.app.runtime import Components

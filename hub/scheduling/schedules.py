@@ -17,9 +17,10 @@ on Tuesdays. When both day and day_of_week are restricted, APScheduler requires 
 (``1-7 * mon`` is the first Monday of the month), unlike crontab's "either".
 
 The files are the seeds and the import/export format; the database holds the schedules the hub
-runs (docs/design.md): :func:`hub.store.schedules.sync_schedules` stores a new version only when a
-spec changed. The same mapping shape is stored as the version's JSON, and read back through the
-same validation. Every problem names the file, the key and the line (as config.yaml's errors do).
+runs (docs/design.md): :func:`hub.scheduling.schedule_store.sync_schedules` stores a new version
+only when a spec changed. The same mapping shape is stored as the version's JSON, and read back
+through the same validation. Every problem names the file, the key and the line (as config.yaml's
+errors do).
 """
 
 from __future__ import annotations

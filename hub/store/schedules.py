@@ -1,14 +1,15 @@
-"""Schedules in the database: store validated specs as versions, read the versions in force.
+"""Schedules in the database: versioned rows, written and read back (plain persistence).
 
 The files are the seeds and the import/export format; the database holds the schedules the hub
-runs (docs/design.md). :func:`sync_schedules` stores a new version only when a spec changed;
-:func:`stored_schedules` reads each schedule's current version back through the same validation
-as a file (:func:`hub.scheduling.schedules.parse_spec`).
+runs (docs/design.md). :func:`write_schedule_versions` stores a new version only when a
+schedule's JSON changed; :func:`current_schedule_versions` reads each schedule's current version.
+What a spec means (its validation) is the scheduling layer's
+(:mod:`hub.scheduling.schedule_store`); this module knows rows only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,15 +17,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.core.clock import Clock
-from hub.core.errors import ConfigError
-from hub.scheduling.schedules import ScheduleSpec, parse_spec
 from hub.store.db import Database
 from hub.store.models import Schedule, ScheduleVersion
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleContent:
+    """What a schedule should be stored as: its name, whether it is on, its version's JSON."""
+
+    name: str
+    enabled: bool
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class SyncReport:
-    """What :func:`sync_schedules` did, by schedule name."""
+    """What :func:`write_schedule_versions` did, by schedule name."""
 
     created: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()  # a new version, or enabled switched
@@ -32,18 +40,18 @@ class SyncReport:
     skipped: tuple[str, ...] = ()  # already in the database, left as the admins have it
 
 
-async def sync_schedules(
+async def write_schedule_versions(
     db: Database,
-    specs: Iterable[ScheduleSpec],
+    contents: Iterable[ScheduleContent],
     clock: Clock,
     actor: str,
     *,
     update_existing: bool = True,
 ) -> SyncReport:
-    """Store the specs: version 1 for a new name, a new version only when the content changed.
+    """Store the contents: version 1 for a new name, a new version only when the JSON changed.
 
-    Running it twice with the same specs changes nothing. Schedules in the database but not
-    among ``specs`` are left alone (admins may have made them). With ``update_existing`` False
+    Running it twice with the same contents changes nothing. Schedules in the database but not
+    among ``contents`` are left alone (admins may have made them). With ``update_existing`` False
     (seeding at start-up) existing schedules are not touched, so a restart never undoes an
     admin's edit.
     """
@@ -53,21 +61,21 @@ async def sync_schedules(
     skipped: list[str] = []
     now = clock.now()
     async with db.write() as session:
-        for spec in specs:
-            schedule = await session.scalar(sa.select(Schedule).where(Schedule.name == spec.name))
-            content = spec.to_json()
+        for item in contents:
+            schedule = await session.scalar(sa.select(Schedule).where(Schedule.name == item.name))
+            content = dict(item.spec)
             if schedule is None:
                 schedule = Schedule(
-                    name=spec.name, enabled=spec.enabled, current_version=1,
+                    name=item.name, enabled=item.enabled, current_version=1,
                     created_at=now, updated_at=now,
                 )  # fmt: skip
                 session.add(schedule)
                 await session.flush()
                 session.add(_version(schedule.id, 1, content, now, actor))
-                created.append(spec.name)
+                created.append(item.name)
                 continue
             if not update_existing:
-                skipped.append(spec.name)
+                skipped.append(item.name)
                 continue
             current = await session.scalar(
                 sa.select(ScheduleVersion.spec).where(
@@ -80,14 +88,14 @@ async def sync_schedules(
                 schedule.current_version += 1
                 session.add(_version(schedule.id, schedule.current_version, content, now, actor))
                 changed = True
-            if schedule.enabled != spec.enabled:
-                schedule.enabled = spec.enabled
+            if schedule.enabled != item.enabled:
+                schedule.enabled = item.enabled
                 changed = True
             if changed:
                 schedule.updated_at = now
-                updated.append(spec.name)
+                updated.append(item.name)
             else:
-                unchanged.append(spec.name)
+                unchanged.append(item.name)
     return SyncReport(tuple(created), tuple(updated), tuple(unchanged), tuple(skipped))
 
 
@@ -100,27 +108,21 @@ def _version(
 
 
 @dataclass(frozen=True, slots=True)
-class StoredSchedule:
-    """A schedule as the database has it now: its row's id, version and validated spec."""
+class StoredScheduleVersion:
+    """A schedule's row and its current version, as stored (the JSON not validated)."""
 
     id: int
+    name: str
+    enabled: bool
     version: int
     version_created_at: datetime
-    spec: ScheduleSpec
+    spec: Mapping[str, Any]
 
 
-async def stored_schedules(
-    db: Database,
-    names: Sequence[str] | None = None,
-    *,
-    on_invalid: Callable[[str, ConfigError], None] | None = None,
-) -> list[StoredSchedule]:
-    """The current version of every schedule (or of ``names``), validated, sorted by name.
-
-    A stored version that no longer validates (edited by hand) raises ConfigError naming it,
-    or, with ``on_invalid``, is reported there and left out (one bad row must not stop the
-    scheduler running the others).
-    """
+async def current_schedule_versions(
+    db: Database, names: Sequence[str] | None = None
+) -> list[StoredScheduleVersion]:
+    """The current version of every schedule (or of ``names``), sorted by name."""
     stmt = (
         sa.select(Schedule, ScheduleVersion)
         .join(
@@ -136,19 +138,8 @@ async def stored_schedules(
         stmt = stmt.where(Schedule.name.in_(names))
     async with db.read() as session:
         rows = (await session.execute(stmt)).all()
-    result = []
-    for schedule, version in rows:
-        try:
-            spec = parse_spec(
-                version.spec,
-                default_name=schedule.name,
-                file=f"schedule_version({schedule.name} v{version.version})",
-                enabled=schedule.enabled,
-            )
-        except ConfigError as exc:
-            if on_invalid is None:
-                raise
-            on_invalid(schedule.name, exc)
-            continue
-        result.append(StoredSchedule(schedule.id, version.version, version.created_at, spec))
-    return result
+    return [
+        StoredScheduleVersion(schedule.id, schedule.name, schedule.enabled, version.version,
+                              version.created_at, version.spec)
+        for schedule, version in rows
+    ]  # fmt: skip

@@ -23,12 +23,12 @@ from hub.core.clock import FixedClock
 from hub.core.errors import HubError
 from hub.core.keys import RedisKeys
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
+from hub.scheduling.schedule_store import stored_schedules, sync_schedules
 from hub.scheduling.scheduler import HubScheduler, trigger_key
 from hub.scheduling.schedules import parse_spec
 from hub.store.db import Database
 from hub.store.models import Campaign, Message, ScheduleRun
 from hub.store.schedule_runs import STALE_RUN_AFTER
-from hub.store.schedules import stored_schedules, sync_schedules
 from tests.pipeline import Hub, build, setup
 from tests.seed import seed_registry
 

@@ -24,6 +24,7 @@ from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import ConfigError
 from hub.core.vocab import ChannelName, MessageKind
+from hub.scheduling.schedule_store import stored_schedules, sync_schedules
 from hub.scheduling.schedules import (
     ScheduleSpec,
     latest_fire_time,
@@ -34,7 +35,6 @@ from hub.scheduling.schedules import (
 )
 from hub.store.db import Database
 from hub.store.models import Schedule, ScheduleVersion
-from hub.store.schedules import stored_schedules, sync_schedules
 from tests.seed import seed_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
