@@ -3,7 +3,9 @@
 Static rules first (syntax, undeclared variables, the approved-SMS rules, provider template
 ids), then each template is rendered with its meta examples — and again with a bare context —
 and held to the channel limits (SMS segments, WeChat field length, Telegram and WeCom sizes)
-and the message rules (opt-out hint on marketing SMS, the rating prompt). Given the approved
+and the message rules (opt-out hint on marketing SMS, the rating prompt). What each provider
+accepts (sizes, template id forms, reserved names) is its channel's ``limits``, read through
+:mod:`channels.registry`. Given the approved
 SMS texts already stored (:class:`StoredSms`), changed wording under an unchanged provider
 template id is refused too.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from channels.registry import PROVIDERS, channel_limits, limits_for, providers_of, required
 from hub.config import Settings
 from hub.core.errors import RenderError
 from hub.core.vocab import RATING_LABELS
@@ -42,17 +45,17 @@ from hub.rendering.templates import (
 
 DEFAULT_MAX_SMS_SEGMENTS = 3
 DEFAULT_SIGN_NAME = "主动服务"  # counted when config.yaml names no SMS signature
-TELEGRAM_MAX_CHARS = 4096
-WECOM_MAX_BYTES = 2048  # WeCom text message content, UTF-8 bytes
+TELEGRAM_MAX_CHARS = required(channel_limits("telegram").max_text_chars, "Telegram text")
+WECOM_MAX_BYTES = required(channel_limits("wecom").max_text_bytes, "WeCom text")
+# Room above every provider's text limit, so the check names the limit instead of the cap.
+RENDER_ROOM_CHARS = 2 * max(p.limits.max_text_chars or 0 for p in PROVIDERS.values())
 OPT_OUT_HINT = "回复TD退订"
 RATING_PROMPT = " ".join(f"{score} {label}" for score, label in RATING_LABELS.items())
 # Kinds that read as marketing to operators: their SMS must carry the opt-out hint.
 MARKETING_KINDS = frozenset({"policy_push", "credit_report", "procedure_reminder"})
 # Kinds that ask for a rating: every body prints the five levels exactly (docs/design.md).
 RATING_KINDS = frozenset({"ticket_feedback", "rating_reminder", "callback_survey"})
-ALIYUN_RESERVED_NAMES = frozenset({"email", "mobile", "id", "nick", "site"})
 PROVIDER_LABELS = {"tencent": "腾讯云", "aliyun": "阿里云"}
-_PROVIDER_ID = {"tencent": re.compile(r"^\d{1,12}$"), "aliyun": re.compile(r"^SMS_\d+$")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +100,7 @@ def check_folder(
 ) -> tuple[LoadedFolder, list[Problem]]:
     """The folder as loaded and every problem with it, unsorted, repeats included."""
     loaded = load_folder(folder)
-    # Room above every channel's limit, so the check names the limit instead of the cap.
-    renderer = TemplateRenderer(
-        loaded.catalog, limits=RenderLimits(max_chars=2 * TELEGRAM_MAX_CHARS)
-    )
+    renderer = TemplateRenderer(loaded.catalog, limits=RenderLimits(max_chars=RENDER_ROOM_CHARS))
     problems = list(loaded.problems)
     sign = sign_name(settings)
     owners: dict[tuple[str, str], str] = {}
@@ -243,10 +243,13 @@ class _SpecCheck:
                 self.meta(
                     f"sms.params.{i}", f"短信参数 {name} 没有在 sms.j2 中使用（缺少 ${{{name}}}）"
                 )
-            if name in ALIYUN_RESERVED_NAMES:
-                self.meta(f"sms.params.{i}", f"短信参数名 {name} 是阿里云的保留字，请换一个")
+            for provider in providers_of("sms"):
+                if name in limits_for(provider).reserved_names:
+                    label = PROVIDER_LABELS[provider]
+                    self.meta(f"sms.params.{i}", f"短信参数名 {name} 是{label}的保留字，请换一个")
         for provider, template_id in sms.template_ids.items():
-            if not _PROVIDER_ID[provider].match(template_id):
+            pattern = limits_for(provider).template_id_pattern
+            if pattern is not None and not pattern.match(template_id):
                 label = PROVIDER_LABELS[provider]
                 self.meta(f"sms.template_ids.{provider}", f"{label}模板 ID“{template_id}”格式不对")
         if self.spec.kind in MARKETING_KINDS and not text.rstrip("。.！! ").endswith(OPT_OUT_HINT):

@@ -2,7 +2,9 @@
 
 An approved provider template is written with ``${name}`` placeholders (Aliyun's form; see
 :class:`~hub.rendering.template_spec.SmsSpec` for Tencent's ``{1}``…). Operators bill by segment: 70
-UCS-2 units fit in one, 67 per segment once split, the 【signature】 included.
+UCS-2 units fit in one, 67 per segment once split, the 【signature】 included. What the SMS
+providers accept (the longest text, a variable's default cap) is their channels' ``limits``, read
+through :mod:`channels.registry`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from channels.registry import channel_limits, required
+
 SMS_SINGLE_CHARS = 70  # one segment, signature included
 SMS_PART_CHARS = 67  # per segment once split (the rest carries the concatenation header)
-SMS_MAX_CHARS = 500  # Tencent and Aliyun refuse longer messages outright
-SMS_PARAM_MAX_CHARS = 35  # Aliyun's default for a notification variable; longer needs approval
+# Tencent and Aliyun refuse longer messages outright.
+SMS_MAX_CHARS = required(channel_limits("sms").max_text_chars, "SMS text")
+# Aliyun's default for a notification variable; longer needs approval.
+SMS_PARAM_MAX_CHARS = required(channel_limits("sms").template_param_max_chars, "SMS variable")
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 

@@ -14,9 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.registry import channel_limits, required
 from hub.rendering.sms_text import PLACEHOLDER, SMS_PARAM_MAX_CHARS
 
-WECHAT_FIELD_MAX_CHARS = 20
+# A field of an Official Account template message (its channel's limits, channels/registry.py).
+WECHAT_FIELD_MAX_CHARS = required(
+    channel_limits("wechat").template_field_max_chars, "WeChat template field"
+)
 
 # What the outbox puts in every render context (hub/outbound/outbox.py); templates need not declare
 # them.
