@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -29,7 +30,8 @@ from hub.outbound.audience_hints import audience_hints
 from hub.outbound.outbox import SendRequest
 from hub.queries.messages import MessageFilter, count_resent_while_unknown, list_messages
 from hub.queries.scope import Visibility
-from hub.store.models import Message
+from hub.rendering.variable_values import typed_variables
+from hub.store.models import Campaign, Message
 
 WAIT_POLL_SECONDS = 0.5
 
@@ -97,8 +99,16 @@ async def _send(
     wait_seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
     async with open_components(settings, clock=clock) as hub:
+        # The variables' types come from the templates in force (the database's, maybe edited).
+        await hub.outbox.refresh_templates()
+        declared = [v for spec in hub.renderer.catalog if spec.kind == request.kind.value
+                    for v in spec.variables.values()]  # fmt: skip
+        request = dataclasses.replace(
+            request, variables=typed_variables(request.variables, declared)
+        )
         outcome = await hub.outbox.submit(request, dry_run=dry_run)
         final, final_held, hints = None, [], []
+        cancelled = not dry_run and await _cancelled(hub.db, outcome.campaign_id)
         if wait and not dry_run and outcome.campaign_id is not None:
             final = await _wait_final(hub.db, outcome.campaign_id, wait_seconds)
             final_held = await _held(hub.db, outcome.campaign_id, settings.hub.tz)
@@ -107,8 +117,17 @@ async def _send(
                 hints = await audience_hints(session, request.audience)
         return build_report(
             outcome, dry_run=dry_run, expression=request.audience.expression, hints=hints,
-            final=final, final_held=final_held,
+            final=final, final_held=final_held, cancelled=cancelled,
         )  # fmt: skip
+
+
+async def _cancelled(db: Any, campaign_id: int | None) -> bool:
+    """True when the send's campaign is cancelled (its trigger fired again: nothing written)."""
+    if campaign_id is None:
+        return False
+    async with db.read() as session:
+        status = await session.scalar(sa.select(Campaign.status).where(Campaign.id == campaign_id))
+    return bool(status == "cancelled")
 
 
 async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[str, int]:

@@ -3,7 +3,11 @@ held ones go; and, for ``--help``, each kind's variables.
 
 Every message the plan did not queue has a reason (``SendOutcome.reasons``); a send that
 reaches nobody says why by count — an audience that matched no enterprise (with the values the
-registry has instead), a variable the template needs (``--set name=…``) — and exits 1.
+registry has instead), every message skipped (opted out, no address on the channel, a
+frequency cap, the same content recently, a variable the template needs: ``--set name=…``), a
+repeat of a cancelled campaign — and exits 1. A repeat of a send (the same
+``--idempotency-key``) whose messages exist already is not "nobody": they were sent by the
+first run, so it exits 0 saying ``重复忽略 N 条``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from hub.outbound.outbox import SendOutcome
 from hub.outbound.quiet_hours import QUIET_REASON_PREFIX
 from hub.rendering.template_spec import STANDARD_VARIABLES
 from hub.rendering.templates import load_folder
+from hub.rendering.variable_values import type_label
 
 _MISSING = re.compile(r"缺少变量 (\w+)")
 _STATUS_LABELS = {"held": "暂缓", "skipped": "跳过", "failed": "失败", "dead": "死信"}
@@ -48,8 +53,10 @@ def build_report(
     hints: Sequence[str],
     final: Mapping[str, int] | None,
     final_held: Sequence[Mapping[str, Any]],
+    cancelled: bool = False,
 ) -> dict[str, Any]:
-    """The outcome as ``--json`` prints it (and the text report reads it)."""
+    """The outcome as ``--json`` prints it (and the text report reads it); ``cancelled``: the
+    send's campaign is cancelled (``hub campaigns cancel``), so a repeat of it writes nothing."""
     reasons = [
         {"status": status, "reason": readable_reason(reason), "count": n}
         for (status, reason), n in outcome.reasons.most_common()
@@ -68,7 +75,7 @@ def build_report(
         "samples": [{"channel": s.channel.value, "body": s.body} for s in outcome.samples],
         "final": dict(final) if final is not None else None,
         "final_held": list(final_held),
-        "nothing_sent": _nothing_sent(outcome, expression, hints, reasons),
+        "nothing_sent": _nothing_sent(outcome, expression, hints, reasons, cancelled=cancelled),
     }
 
 
@@ -77,8 +84,13 @@ def _nothing_sent(
     expression: str,
     hints: Sequence[str],
     reasons: Sequence[Mapping[str, Any]],
+    *,
+    cancelled: bool,
 ) -> list[str]:
     """Why no message will go (empty when some will, now or after quiet hours)."""
+    if cancelled and outcome.created == 0:
+        return [f"批次 campaign #{outcome.campaign_id} 已取消，同一 --idempotency-key 不再发送"
+                f"（要重新发送请换一个键）"]  # fmt: skip
     if sum(outcome.by_channel.values()):
         return []
     if outcome.recipients == 0:
@@ -143,6 +155,8 @@ def kinds_help() -> str:
         for name, variable in spec.variables.items():
             if name not in STANDARD_VARIABLES:
                 mark = "" if variable.required and variable.default is None else "，可选"
+                if (label := type_label(variable)) is not None:
+                    mark += f"，{label}"
                 declared.setdefault(spec.kind, {})[name] = f"{name}（{variable.description}{mark}）"
     lines = ["各类消息的变量（--set 名称=值）："]
     for kind in MessageKind:
