@@ -28,18 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.base import OutboundMessage, SendResult
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import (
-    SmsRequest,
-    TencentSmsChannel,
-    TencentSmsConfig,
-    _signed,
-    parse_response,
-)
+from channels.sms.settings import TencentSmsSettings
+from channels.sms.tencent import SmsRequest, TencentSmsChannel, _signed, parse_response
 from hub.core.clock import SystemClock
 from hub.devtools.bench_measure import cpu_seconds
 from hub.devtools.processes import start_fake, stop_all
 
 SECRET_ID, SECRET_KEY = "AKIDbench", "bench-secret"
+# The fake accepts any template id; every message here is a policy push.
+TEMPLATE_IDS = {"policy_push": "1000"}
 
 
 def _own_cpu() -> float:
@@ -50,21 +47,22 @@ def _own_cpu() -> float:
 class _AiohttpTencent(TencentSmsChannel):
     """The channel as it was: the same signing and parsing, posted through aiohttp."""
 
-    def __init__(self, config: TencentSmsConfig, session: aiohttp.ClientSession) -> None:
-        super().__init__(config, HttpClient(), SystemClock(), qps=1e6)
+    def __init__(self, config: TencentSmsSettings, session: aiohttp.ClientSession) -> None:
+        super().__init__(config, HttpClient(), SystemClock(), template_ids=TEMPLATE_IDS, qps=1e6)
         self._session = session
 
     async def _post(self, request: SmsRequest) -> list[Any]:
         now = self._clock.now()
-        headers, body = _signed(request, self.config, int(now.timestamp()))
+        headers, body = _signed(request, self.settings, int(now.timestamp()))
         async with self._session.post(self._url, data=body, headers=headers) as response:
             status, raw = response.status, await response.read()
         return parse_response(status, raw, request.messages, now=now)
 
 
 async def _run(client: str, n: int, url: str, fake_pid: int) -> dict[str, float]:
-    config = TencentSmsConfig(SECRET_ID, SECRET_KEY, "1400000000", "主动服务",
-                              endpoint=url, default_template_id="1000")  # fmt: skip
+    config = TencentSmsSettings(secret_id=SECRET_ID, secret_key=SECRET_KEY,
+                                sdk_app_id="1400000000", sign_name="主动服务",
+                                endpoint=url)  # fmt: skip
     params = [{"sms_params": [f"企业{i}", "2026-12-01"]} for i in range(n)]
     messages = [
         OutboundMessage(i, f"+8613{i:09d}", "", "policy_push", params[i], i) for i in range(n)
@@ -74,7 +72,8 @@ async def _run(client: str, n: int, url: str, fake_pid: int) -> dict[str, float]
         if client == "aiohttp":
             channel = _AiohttpTencent(config, session)
         else:
-            channel = TencentSmsChannel(config, lean, SystemClock(), qps=1e6)
+            channel = TencentSmsChannel(config, lean, SystemClock(), template_ids=TEMPLATE_IDS,
+                                        qps=1e6)  # fmt: skip
         warm = await channel.send_batch(messages[:200])
         assert all(isinstance(r, SendResult) for r in warm), warm[:1]
         fake0, own0, began = cpu_seconds(fake_pid), _own_cpu(), time.perf_counter()

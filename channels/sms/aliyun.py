@@ -11,9 +11,8 @@ notification templates, so no marketing "回复TD退订" is appended; replies of
 still honoured, by the webhook):
 
 - template code: ``params["template_ids"]["aliyun"]`` (``Rendered.message_params``), else the
-  code ``templates/<kind>/meta.yaml`` declares for the kind (``AliyunSmsConfig.template_codes``,
-  filled by the runtime), else ``default_template_code``; none → ``NoTemplateCode``, never an
-  unapproved send;
+  code ``templates/<kind>/meta.yaml`` declares for the kind (the channel's ``template_codes``,
+  filled by the channel setup); none → ``NoTemplateCode``, never an unapproved send;
 - ``TemplateParam``: a JSON object of ``params["names"]`` → ``params["values"]`` (all strings,
   as Aliyun requires); a message with neither uses a template without variables;
 - numbers without ``+86`` (11 digits), as Aliyun wants mainland numbers.
@@ -66,8 +65,9 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar, Final
 
 from yarl import URL
@@ -89,33 +89,23 @@ from channels.sms.aliyun_sign import form_body, signed_params
 from channels.sms.batching import send_planned
 from channels.sms.http_client import HttpClient, HttpError
 from channels.sms.limits import ALIYUN_LIMITS
+from channels.sms.settings import AliyunSmsSettings
 from hub.core.clock import SHANGHAI, Clock
 
 VERSION: Final = "2017-05-25"
 SEND: Final = "SendSms"
 SEND_BATCH: Final = "SendBatchSms"
 MAX_BATCH_NUMBERS: Final = 100
-DEFAULT_ENDPOINT: Final = "https://dysmsapi.aliyuncs.com"
+#: The region every request names (SMS is one service for all of mainland China).
+REGION_ID: Final = "cn-hangzhou"
+#: Message kind -> approved template code, for a channel whose templates declare none.
+NO_TEMPLATE_CODES: Final[Mapping[str, str]] = MappingProxyType({})
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=utf-8"
 # The OutId of a SendSms is its message id in decimal: a 64-bit id has at most 19 digits.
 _MAX_OUT_ID_DIGITS: Final = 19
 
 Result = SendResult | ChannelError
 TemplateParam = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AliyunSmsConfig:
-    """What a request needs: credentials, signature and where to send (validated config)."""
-
-    access_key_id: str
-    access_key_secret: str
-    sign_name: str
-    endpoint: str = DEFAULT_ENDPOINT
-    region_id: str = "cn-hangzhou"
-    #: Message kind -> approved template code (``SMS_…``, from the templates' meta.yaml).
-    template_codes: Mapping[str, str] = field(default_factory=dict)
-    default_template_code: str | None = None
 
 
 # --- planning (pure) --------------------------------------------------------------------------
@@ -147,12 +137,13 @@ def national_number(address: str) -> str:
     return digits.removeprefix("+")
 
 
-def template_code_of(message: OutboundMessage, config: AliyunSmsConfig) -> str | None:
-    """The approved template code of a message (see the module docstring for the order)."""
+def template_code_of(message: OutboundMessage, template_codes: Mapping[str, str]) -> str | None:
+    """The approved template code of a message (see the module docstring for the order);
+    ``template_codes`` maps a message kind to the ``SMS_…`` code its ``meta.yaml`` declares."""
     by_provider = message.params.get("template_ids")
     if isinstance(by_provider, Mapping) and by_provider.get("aliyun"):
         return str(by_provider["aliyun"])
-    return config.template_codes.get(message.kind) or config.default_template_code
+    return template_codes.get(message.kind)
 
 
 def template_param_of(message: OutboundMessage) -> TemplateParam | None:
@@ -168,7 +159,7 @@ def template_param_of(message: OutboundMessage) -> TemplateParam | None:
 
 
 def plan_requests(
-    messages: Sequence[OutboundMessage], config: AliyunSmsConfig
+    messages: Sequence[OutboundMessage], template_codes: Mapping[str, str]
 ) -> tuple[list[AliyunRequest], dict[int, ChannelError]]:
     """Group messages into calls; messages that cannot be sent get their error by position.
 
@@ -180,7 +171,7 @@ def plan_requests(
     groups: dict[tuple[str, TemplateParam | None], list[list[int]]] = {}
     numbers: dict[tuple[str, TemplateParam | None], set[str]] = {}  # of each open chunk
     for position, message in enumerate(messages):
-        code = template_code_of(message, config)
+        code = template_code_of(message, template_codes)
         if code is None:
             refused[position] = ProviderConfigError(
                 f"消息类型 {message.kind} 没有阿里云短信模板 CODE (template code)",
@@ -217,14 +208,14 @@ def plan_requests(
     return requests, refused
 
 
-def action_params(request: AliyunRequest, config: AliyunSmsConfig) -> dict[str, str]:
+def action_params(request: AliyunRequest, settings: AliyunSmsSettings) -> dict[str, str]:
     """The action's own parameters (before the common ones and the signature)."""
     param = _json(dict(request.template_param)) if request.template_param is not None else None
     if request.action == SEND:
         [message] = request.messages
         params = {
             "PhoneNumbers": national_number(message.address),
-            "SignName": config.sign_name,
+            "SignName": settings.required("sign_name"),
             "TemplateCode": request.template_code,
             "OutId": str(message.message_id),
         }
@@ -236,7 +227,7 @@ def action_params(request: AliyunRequest, config: AliyunSmsConfig) -> dict[str, 
         raise ValueError(f"a SendBatchSms request carries 1 to {MAX_BATCH_NUMBERS} numbers")
     params = {
         "PhoneNumberJson": _json(list(request.numbers)),
-        "SignNameJson": _json([config.sign_name] * count),
+        "SignNameJson": _json([settings.required("sign_name")] * count),
         "TemplateCode": request.template_code,
     }
     if request.template_param is not None:
@@ -255,16 +246,16 @@ def out_id_message(out_id: str) -> int | None:
 
 
 def build_request(
-    request: AliyunRequest, config: AliyunSmsConfig, now: datetime, nonce: str
+    request: AliyunRequest, settings: AliyunSmsSettings, now: datetime, nonce: str
 ) -> tuple[dict[str, str], bytes]:
     """Headers and form body of one signed POST (every parameter, ``Signature`` included)."""
     params = signed_params(
-        action_params(request, config),
-        access_key_id=config.access_key_id,
-        access_key_secret=config.access_key_secret,
+        action_params(request, settings),
+        access_key_id=settings.required("access_key_id"),
+        access_key_secret=settings.required("access_key_secret"),
         action=request.action,
         version=VERSION,
-        region_id=config.region_id,
+        region_id=REGION_ID,
         at=now,
         nonce=nonce,
     )
@@ -393,32 +384,34 @@ class AliyunSmsChannel:
 
     def __init__(
         self,
-        config: AliyunSmsConfig,
+        settings: AliyunSmsSettings,
         http: HttpClient,
         clock: Clock,
         *,
+        template_codes: Mapping[str, str] = NO_TEMPLATE_CODES,
         qps: float | None = None,
         timeout_s: float = 10.0,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
-        status_settle_seconds: float | None = None,
     ) -> None:
-        self.config = config
+        """``settings`` is ``channels.sms.aliyun``; ``qps``, when given, overrides its own."""
+        self.settings = settings
+        #: Message kind -> the approved template code its ``meta.yaml`` declares.
+        self.template_codes = template_codes
         #: How long after a send QuerySendDetails may still not list it.
+        settle = settings.status_settle_seconds
         self.status_settle_seconds = (
-            self.default_status_settle_seconds
-            if status_settle_seconds is None
-            else status_settle_seconds
+            self.default_status_settle_seconds if settle is None else settle
         )
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or self.default_qps
+        self.qps = qps or settings.qps or self.default_qps
         self._http = http
         self._clock = clock
         self._nonce = nonce
-        self._url = str(URL(config.endpoint).with_path("/"))
+        self._url = str(URL(settings.endpoint).with_path("/"))
         self._timeout_s = timeout_s
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
-        requests, refused = plan_requests(messages, self.config)
+        requests, refused = plan_requests(messages, self.template_codes)
         return await send_planned(len(messages), refused, requests, self._send)
 
     async def _send(self, request: AliyunRequest) -> list[Result]:
@@ -444,7 +437,7 @@ class AliyunSmsChannel:
     async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes]:
         def sign() -> tuple[Mapping[str, str], bytes]:
             # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            return build_request(request, self.config, self._clock.now(), self._nonce())
+            return build_request(request, self.settings, self._clock.now(), self._nonce())
 
         try:
             response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
@@ -459,7 +452,7 @@ class AliyunSmsChannel:
         from channels.sms.aliyun_status import query_status  # it builds on this module
 
         return await query_status(
-            self._http, self._url, self.config, self._clock, self._nonce, probes,
+            self._http, self._url, self.settings, self._clock, self._nonce, probes,
             settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
         )  # fmt: skip
 

@@ -27,13 +27,14 @@ from typing import Any, Final
 from channels.base import ChannelError, ProbeAnswer, RetryableError, SendProbe, Verdict, context_ids
 from channels.sms.aliyun import (
     CONTENT_TYPE,
+    REGION_ID,
     VERSION,
-    AliyunSmsConfig,
     classify_error,
     national_number,
 )
 from channels.sms.aliyun_sign import form_body, signed_params
 from channels.sms.http_client import HttpClient, HttpError
+from channels.sms.settings import AliyunSmsSettings
 from hub.core.clock import SHANGHAI, Clock
 
 STATUS_ACTION: Final = "QuerySendDetails"
@@ -67,7 +68,7 @@ def send_dates(since: datetime, now: datetime) -> list[date]:
 
 
 def build_status_query(
-    probe: SendProbe, day: date, config: AliyunSmsConfig, now: datetime, nonce: str,
+    probe: SendProbe, day: date, config: AliyunSmsSettings, now: datetime, nonce: str,
     *, page: int = 1,
 ) -> tuple[dict[str, str], bytes]:  # fmt: skip
     """Headers and form body of one signed ``QuerySendDetails`` page."""
@@ -78,11 +79,11 @@ def build_status_query(
             "PageSize": str(PAGE_SIZE),
             "CurrentPage": str(page),
         },
-        access_key_id=config.access_key_id,
-        access_key_secret=config.access_key_secret,
+        access_key_id=config.required("access_key_id"),
+        access_key_secret=config.required("access_key_secret"),
         action=STATUS_ACTION,
         version=VERSION,
-        region_id=config.region_id,
+        region_id=REGION_ID,
         at=now,
         nonce=nonce,
     )
@@ -143,7 +144,7 @@ def answer_for(
 
 
 async def query_status(
-    http: HttpClient, url: str, config: AliyunSmsConfig, clock: Clock, nonce: Callable[[], str],
+    http: HttpClient, url: str, config: AliyunSmsSettings, clock: Clock, nonce: Callable[[], str],
     probes: Sequence[SendProbe], *, settle_s: float, timeout_s: float,
 ) -> list[ProbeAnswer]:  # fmt: skip
     """Ask Aliyun about each probe, concurrently; a failed query answers UNKNOWN."""

@@ -9,9 +9,9 @@ network failures.
 Where a message's template comes from:
 
 - template id: ``params["sms_template_id"]``, else ``params["template_ids"]["tencent"]`` (the
-  shape of ``Rendered.message_params``), else the id the kind's ``meta.yaml`` declares
-  (``TencentSmsConfig.template_ids``, filled by the runtime), else ``default_template_id``; a
-  message with none fails permanently (``NoTemplateId``) rather than going out unapproved;
+  shape of ``Rendered.message_params``), else the id the kind's ``meta.yaml`` declares (the
+  channel's ``template_ids``, filled by the channel setup); a message with none fails
+  permanently (``NoTemplateId``) rather than going out unapproved;
 - ``TemplateParamSet``: ``params["sms_params"]``, else ``params["values"]`` (in the template's
   declared order, as ``Rendered.message_params`` lists them), else the body as the only one.
 
@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
 
 from yarl import URL
@@ -64,6 +65,7 @@ from channels.base import (
 from channels.sms.batching import send_planned
 from channels.sms.http_client import HttpClient, HttpError
 from channels.sms.limits import TENCENT_LIMITS
+from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent_tc3 import authorization, tc3_signature
 from hub.core.clock import SHANGHAI, Clock
 
@@ -75,33 +77,17 @@ VERSION: Final = "2021-01-11"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
 MAX_NUMBERS: Final = 200
-DEFAULT_ENDPOINT: Final = "https://sms.tencentcloudapi.com"
 
 Result = SendResult | ChannelError
 
 
-@dataclass(frozen=True, slots=True)
-class TencentSmsConfig:
-    """What a request needs: credentials, app, signature and where to send (validated config)."""
-
-    secret_id: str
-    secret_key: str
-    sdk_app_id: str
-    sign_name: str
-    endpoint: str = DEFAULT_ENDPOINT
-    region: str = "ap-guangzhou"
-    #: Message kind -> approved template id (from the templates' meta.yaml).
-    template_ids: Mapping[str, str] = field(default_factory=dict)
-    default_template_id: str | None = None
-
-    @property
-    def host(self) -> str:
-        """The Host header exactly as sent (and signed): the port only when not the default."""
-        return _host(self.endpoint)
+#: Message kind -> approved template id, for a channel whose templates declare none.
+NO_TEMPLATE_IDS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 @functools.lru_cache(maxsize=16)
 def _host(endpoint: str) -> str:
+    """The Host header exactly as sent (and signed): the port only when not the default."""
     url = URL(endpoint)
     if url.host is None:
         raise ValueError(f"endpoint {endpoint!r} has no host")
@@ -261,15 +247,16 @@ class SmsRequest:
     positions: tuple[int, ...]
 
 
-def template_id_of(message: OutboundMessage, config: TencentSmsConfig) -> str | None:
-    """The approved template id for a message (see the module docstring for the order)."""
+def template_id_of(message: OutboundMessage, template_ids: Mapping[str, str]) -> str | None:
+    """The approved template id for a message (see the module docstring for the order);
+    ``template_ids`` maps a message kind to the id its ``meta.yaml`` declares."""
     explicit = message.params.get("sms_template_id")
     if explicit:
         return str(explicit)
     by_provider = message.params.get("template_ids")
     if isinstance(by_provider, Mapping) and by_provider.get("tencent"):
         return str(by_provider["tencent"])
-    return config.template_ids.get(message.kind) or config.default_template_id
+    return template_ids.get(message.kind)
 
 
 def template_params_of(message: OutboundMessage) -> tuple[str, ...]:
@@ -312,7 +299,7 @@ class _OpenGroup:
 
 
 def plan_requests(
-    messages: Sequence[OutboundMessage], config: TencentSmsConfig
+    messages: Sequence[OutboundMessage], template_ids: Mapping[str, str]
 ) -> tuple[list[SmsRequest], dict[int, ChannelError]]:
     """Group messages into requests; messages that cannot be sent get their error by position.
 
@@ -324,7 +311,7 @@ def plan_requests(
     open_groups: dict[_GroupKey, _OpenGroup] = {}
     closed: list[tuple[_GroupKey, list[int]]] = []
     for position, message in enumerate(messages):
-        template_id = template_id_of(message, config)
+        template_id = template_id_of(message, template_ids)
         if template_id is None:
             reason = f"腾讯云短信：消息类型 {message.kind} 没有已审核的短信模板 ID（NoTemplateId）"
             refused[position] = PermanentError(reason, code="NoTemplateId")
@@ -347,15 +334,19 @@ def plan_requests(
 
 
 def build_request(
-    messages: Sequence[OutboundMessage], settings: TencentSmsConfig, now: datetime
+    messages: Sequence[OutboundMessage],
+    settings: TencentSmsSettings,
+    now: datetime,
+    *,
+    template_ids: Mapping[str, str] = NO_TEMPLATE_IDS,
 ) -> tuple[dict[str, str], bytes]:
     """Signed headers and body of one ``SendSms`` call for messages sharing template and params."""
     if not messages or len(messages) > MAX_NUMBERS:
         raise ValueError(f"a SendSms request carries 1 to {MAX_NUMBERS} numbers")
-    template_id = template_id_of(messages[0], settings)
+    template_id = template_id_of(messages[0], template_ids)
     params = template_params_of(messages[0])
     for message in messages[1:]:
-        same_template = template_id_of(message, settings) == template_id
+        same_template = template_id_of(message, template_ids) == template_id
         if not same_template or template_params_of(message) != params:
             raise ValueError("messages of one request must share template id and parameters")
     if template_id is None:
@@ -365,12 +356,12 @@ def build_request(
 
 
 def _signed(
-    request: SmsRequest, settings: TencentSmsConfig, timestamp: int
+    request: SmsRequest, settings: TencentSmsSettings, timestamp: int
 ) -> tuple[dict[str, str], bytes]:
     payload = {
         "PhoneNumberSet": [e164(m.address) for m in request.messages],
-        "SmsSdkAppId": settings.sdk_app_id,
-        "SignName": settings.sign_name,
+        "SmsSdkAppId": settings.required("sdk_app_id"),
+        "SignName": settings.required("sign_name"),
         "TemplateId": request.template_id,
         "TemplateParamSet": list(request.params),
         "SessionContext": send_context(m.message_id for m in request.messages),
@@ -379,13 +370,13 @@ def _signed(
 
 
 def signed_call(
-    action: str, payload: Mapping[str, Any], settings: TencentSmsConfig, timestamp: int
+    action: str, payload: Mapping[str, Any], settings: TencentSmsSettings, timestamp: int
 ) -> tuple[dict[str, str], bytes]:
     """Headers (TC3-signed) and body of one API 3.0 call of ``action``."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    host = settings.host
+    host = _host(settings.endpoint)
     signature = tc3_signature(
-        settings.secret_key,
+        settings.required("secret_key"),
         service=SERVICE,
         timestamp=timestamp,
         canonical_headers=f"content-type:{CONTENT_TYPE}\nhost:{host.lower()}\n",
@@ -393,7 +384,7 @@ def signed_call(
     )
     headers = {
         "Authorization": authorization(
-            settings.secret_id, signature, service=SERVICE, timestamp=timestamp
+            settings.required("secret_id"), signature, service=SERVICE, timestamp=timestamp
         ),
         "Content-Type": CONTENT_TYPE,
         "Host": host,
@@ -484,36 +475,38 @@ class TencentSmsChannel:
 
     def __init__(
         self,
-        config: TencentSmsConfig,
+        settings: TencentSmsSettings,
         http: HttpClient,
         clock: Clock,
         *,
+        template_ids: Mapping[str, str] = NO_TEMPLATE_IDS,
         qps: float | None = None,
         timeout_s: float = 10.0,
-        status_settle_seconds: float | None = None,
     ) -> None:
-        self.config = config
+        """``settings`` is ``channels.sms.tencent``; ``qps``, when given, overrides its own."""
+        self.settings = settings
+        #: Message kind -> the approved template id its ``meta.yaml`` declares.
+        self.template_ids = template_ids
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or self.default_qps
+        self.qps = qps or settings.qps or self.default_qps
         #: How long after a send Tencent may still not list it (see the module docstring).
+        settle = settings.status_settle_seconds
         self.status_settle_seconds = (
-            self.default_status_settle_seconds
-            if status_settle_seconds is None
-            else status_settle_seconds
+            self.default_status_settle_seconds if settle is None else settle
         )
         self._http = http
         self._clock = clock
-        self._url = str(URL(config.endpoint).with_path("/"))
+        self._url = str(URL(settings.endpoint).with_path("/"))
         self._timeout_s = timeout_s
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
-        requests, refused = plan_requests(messages, self.config)
+        requests, refused = plan_requests(messages, self.template_ids)
         return await send_planned(len(messages), refused, requests, self._post)
 
     async def _post(self, request: SmsRequest) -> list[Result]:
         def sign() -> tuple[Mapping[str, str], bytes]:
             # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            return _signed(request, self.config, int(self._clock.now().timestamp()))
+            return _signed(request, self.settings, int(self._clock.now().timestamp()))
 
         try:
             response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
@@ -528,7 +521,7 @@ class TencentSmsChannel:
         from channels.sms.tencent_status import query_status  # it builds on this module
 
         return await query_status(
-            self._http, self._url, self.config, self._clock, probes,
+            self._http, self._url, self.settings, self._clock, probes,
             settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
         )  # fmt: skip
 

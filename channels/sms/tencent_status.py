@@ -22,7 +22,8 @@ from typing import Final
 
 from channels.base import ChannelError, ProbeAnswer, RetryableError, SendProbe, Verdict, context_ids
 from channels.sms.http_client import HttpClient, HttpError
-from channels.sms.tencent import TencentSmsConfig, classify_error, e164, signed_call
+from channels.sms.settings import TencentSmsSettings
+from channels.sms.tencent import classify_error, e164, signed_call
 from hub.core.clock import Clock
 
 STATUS_ACTION: Final = "PullSmsSendStatusByPhoneNumber"
@@ -45,7 +46,7 @@ class StatusRecord:
 
 
 def build_status_query(
-    probe: SendProbe, settings: TencentSmsConfig, now: datetime, *, offset: int = 0
+    probe: SendProbe, settings: TencentSmsSettings, now: datetime, *, offset: int = 0
 ) -> tuple[dict[str, str], bytes]:
     """Signed headers and body of one page of a number's status reports since the send."""
     payload = {
@@ -55,7 +56,7 @@ def build_status_query(
         "Offset": offset,
         "Limit": STATUS_PAGE,
         "PhoneNumber": e164(probe.address),
-        "SmsSdkAppId": settings.sdk_app_id,
+        "SmsSdkAppId": settings.required("sdk_app_id"),
     }
     return signed_call(STATUS_ACTION, payload, settings, int(now.timestamp()))
 
@@ -114,7 +115,7 @@ def answer_for(
 
 
 async def query_status(
-    http: HttpClient, url: str, config: TencentSmsConfig, clock: Clock,
+    http: HttpClient, url: str, config: TencentSmsSettings, clock: Clock,
     probes: Sequence[SendProbe], *, settle_s: float, timeout_s: float,
 ) -> list[ProbeAnswer]:  # fmt: skip
     """Ask Tencent about each probe, concurrently; a failed query answers UNKNOWN."""

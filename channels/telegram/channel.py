@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from aiogram import Bot
@@ -62,30 +61,19 @@ from channels.base import (
 )
 from channels.telegram.keyboards import UnknownKeyboard, keyboard_for
 from channels.telegram.limits import TELEGRAM_LIMITS
+from channels.telegram.settings import TelegramSettings
 from hub.core.identifiers import normalize_telegram_chat_id
 
-DEFAULT_API_BASE: Final = "https://api.telegram.org"
 MAX_TEXT: Final = 4096  # characters of a message's text, after entity parsing
 
 Result = SendResult | ChannelError
 
 
-@dataclass(frozen=True, slots=True)
-class TelegramConfig:
-    """The bot token and where the Bot API lives (``channels.telegram`` in config.yaml)."""
-
-    token: str
-    api_base: str = DEFAULT_API_BASE
-    timeout_s: float = 10.0
-
-
-def build_bot(config: TelegramConfig) -> Bot:
-    """A Bot aimed at ``config.api_base``; its session opens on first use, close it with
-    ``await bot.session.close()``."""
-    session = AiohttpSession(
-        api=TelegramAPIServer.from_base(config.api_base), timeout=config.timeout_s
-    )
-    return Bot(config.token, session=session)
+def build_bot(settings: TelegramSettings, *, timeout_s: float = 10.0) -> Bot:
+    """A Bot with ``settings.token``, aimed at ``settings.api_base``; its session opens on first
+    use, close it with ``await bot.session.close()``."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base), timeout=timeout_s)
+    return Bot(settings.required("token"), session=session)
 
 
 def provider_message_id(chat_id: int | str, message_id: int) -> str:
@@ -154,7 +142,7 @@ class TelegramChannel:
     """``sendMessage`` per message, concurrently, at most ``concurrency`` requests in flight.
 
     Give it a :class:`Bot` (the runtime shares one with the webhook, which answers chats through
-    it) or build one with :meth:`from_config`; it closes the bot's session only in that case.
+    it) or build one with :meth:`from_settings`; it closes the bot's session only in that case.
     """
 
     name: ClassVar[str] = "telegram"
@@ -179,11 +167,13 @@ class TelegramChannel:
         self._slots = asyncio.Semaphore(concurrency)
 
     @classmethod
-    def from_config(
-        cls, config: TelegramConfig, *, qps: float | None = None, concurrency: int = 16
+    def from_settings(
+        cls, settings: TelegramSettings, *, concurrency: int = 16, timeout_s: float = 10.0
     ) -> TelegramChannel:
-        """A channel with a Bot of its own (closed by :meth:`aclose`)."""
-        return cls(build_bot(config), qps=qps, concurrency=concurrency, close_bot=True)
+        """A channel with a Bot of its own (closed by :meth:`aclose`), sending at
+        ``settings.qps``."""
+        bot = build_bot(settings, timeout_s=timeout_s)
+        return cls(bot, qps=settings.qps, concurrency=concurrency, close_bot=True)
 
     @property
     def bot(self) -> Bot:

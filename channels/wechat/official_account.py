@@ -65,6 +65,7 @@ from channels.base import (
     SendResult,
 )
 from channels.wechat.limits import WECHAT_MP_LIMITS
+from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import (
     TOKEN_ERRCODES,
     AccessTokenCache,
@@ -76,7 +77,6 @@ from channels.wechat.token import (
 from hub.core.clock import SHANGHAI, Clock
 from hub.core.keys import RedisKeys
 
-DEFAULT_API_BASE: Final = "https://api.weixin.qq.com"
 TOKEN_PATH: Final = "/cgi-bin/stable_token"
 TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
 CUSTOM_PATH: Final = "/cgi-bin/message/custom/send"
@@ -107,16 +107,6 @@ _CONFIG: Final = {
     41002: "缺少 AppID",
     41004: "缺少 AppSecret",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class WechatMpConfig:
-    """One Official Account from ``channels.wechat.apps.<app_name>`` (kind official_account)."""
-
-    app_name: str
-    app_id: str
-    secret: str
-    api_base: str = DEFAULT_API_BASE
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +174,12 @@ def build_request(message: OutboundMessage) -> WechatRequest:
     return WechatRequest(TEMPLATE_PATH, payload)
 
 
-def token_request(config: WechatMpConfig) -> dict[str, Any]:
+def token_request(settings: WechatAppSettings) -> dict[str, Any]:
     """The ``stable_token`` body: normal mode, so every process gets the same token."""
     return {
         "grant_type": "client_credential",
-        "appid": config.app_id,
-        "secret": config.secret,
+        "appid": settings.required("app_id"),
+        "secret": settings.required("secret"),
         "force_refresh": False,
     }
 
@@ -269,7 +259,8 @@ class WechatMpChannel:
 
     def __init__(
         self,
-        config: WechatMpConfig,
+        app_name: str,
+        settings: WechatAppSettings,
         session: aiohttp.ClientSession,
         redis: Redis,
         keys: RedisKeys,
@@ -279,15 +270,18 @@ class WechatMpChannel:
         concurrency: int = 16,
         timeout_s: float = 10.0,
     ) -> None:
-        self.config = config
+        """``settings`` is ``channels.wechat.apps.<app_name>`` (kind official_account); ``qps``,
+        when given, overrides its own."""
+        self.app_name = app_name
+        self.settings = settings
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or self.default_qps
+        self.qps = qps or settings.qps or self.default_qps
         self._session = session
         self._clock = clock
-        self._base = URL(config.api_base)
+        self._base = URL(settings.base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._slots = asyncio.Semaphore(concurrency)
-        self.tokens = AccessTokenCache(redis, keys, config.app_name, self._fetch_token, clock)
+        self.tokens = AccessTokenCache(redis, keys, app_name, self._fetch_token, clock)
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         return list(await asyncio.gather(*(self._send(m) for m in messages)))
@@ -314,7 +308,9 @@ class WechatMpChannel:
         return parse_response(status, raw, message, now=self._clock.now())
 
     async def _fetch_token(self) -> tuple[str, int]:
-        status, raw = await self._call(self._base.with_path(TOKEN_PATH), token_request(self.config))
+        status, raw = await self._call(
+            self._base.with_path(TOKEN_PATH), token_request(self.settings)
+        )
         return parse_token_response(status, raw, now=self._clock.now())
 
     async def _call(self, url: URL, payload: Mapping[str, Any]) -> tuple[int, bytes]:

@@ -10,9 +10,8 @@ the one it used (``AccessTokenCache.call_with_token``, shared with the Official 
 
 msgtype of a message: ``params["wecom"]["msgtype"]`` when given (``text``, ``markdown`` or
 ``template_card``, the content under the same key, e.g. a card from :func:`rating_card` or
-:func:`visit_card`; text and markdown default to the body); else ``template_card`` when the
-message asks for choices (``params["choices"]``, drawn by :func:`choice_card`); else
-``markdown`` when ``params["markdown"]`` is true; else ``text`` with the body.
+:func:`visit_card`; text and markdown default to the body); else ``markdown`` when
+``params["markdown"]`` is true; else ``text`` with the body.
 
 Error mapping (``errcode``; HTTP 200 even for errors):
 
@@ -49,7 +48,6 @@ from yarl import URL
 from channels.base import (
     ChannelError,
     ChannelLimits,
-    Choices,
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
@@ -58,16 +56,23 @@ from channels.base import (
     SendResult,
 )
 from channels.wechat.limits import WECOM_LIMITS
+from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import AccessTokenCache, TokenApi, call_api, errcode_of, read_answer
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
-from hub.core.vocab import RATING_LEVELS, VisitAnswer
 
-DEFAULT_API_BASE: Final = "https://qyapi.weixin.qq.com"
 TOKEN_PATH: Final = "/cgi-bin/gettoken"
 SEND_PATH: Final = "/cgi-bin/message/send"
 MAX_USERS: Final = 1000
 MSGTYPES: Final = ("text", "markdown", "template_card")
+#: The five levels, as every rating prompt prints them (docs/design.md), best first.
+RATING_LEVELS: Final = (
+    (5, "非常满意"),
+    (4, "满意"),
+    (3, "基本满意"),
+    (2, "不满意"),
+    (1, "非常不满意"),
+)
 
 Result = SendResult | ChannelError
 
@@ -93,17 +98,6 @@ _PERMANENT: Final = {
     42014: "模板卡片 task_id 重复、为空或超长",
 }
 _RETRY_AFTER: Final = {45009: ("企业微信接口调用频率超限", 60.0), 45033: ("接口并发超限", 1.0)}
-
-
-@dataclass(frozen=True, slots=True)
-class WecomConfig:
-    """One WeCom app from ``channels.wechat.apps.<app_name>`` (kind wecom)."""
-
-    app_name: str
-    corp_id: str
-    agent_id: int
-    secret: str
-    api_base: str = DEFAULT_API_BASE
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,26 +142,9 @@ def rating_card(task_id: str, title: str, description: str) -> dict[str, Any]:
 
 
 def visit_card(task_id: str, title: str, description: str) -> dict[str, Any]:
-    """A visit proposal: "确认走访" (``visit:confirm``) or "申请改期" (``visit:reschedule``)."""
-    buttons = [
-        (answer.label, f"visit:{answer.value}", 1 if answer is VisitAnswer.CONFIRM else 2)
-        for answer in VisitAnswer
-    ]
+    """A visit proposal: "确认走访" (``visit:confirm``) or "改期" (``visit:reschedule``)."""
+    buttons = [("确认走访", "visit:confirm", 1), ("改期", "visit:reschedule", 2)]
     return button_card(task_id, title, description, buttons)
-
-
-def choice_card(choices: Choices, url: object = None) -> dict[str, Any]:
-    """The card a message's choices ask for; a click on it opens ``url`` when there is one."""
-    if not choices.ask_id:
-        raise PermanentError("企业微信按钮卡片缺少 task_id (choices.ask_id)", code="no_card")
-    draw = rating_card if choices.kind == "rating" else visit_card
-    try:
-        card = draw(choices.ask_id, choices.title, choices.detail)
-    except ValueError as exc:
-        raise PermanentError(f"企业微信按钮卡片：{exc}", code="no_card") from None
-    if url:
-        card["card_action"] = {"type": 1, "url": str(url)}
-    return card
 
 
 # --- requests (pure) -------------------------------------------------------------------------
@@ -188,12 +165,6 @@ def message_content(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
         if isinstance(content, Mapping) and content.get("content"):
             return msgtype, {"content": str(content["content"])}
         return msgtype, _text(message)
-    try:
-        choices = message.choices
-    except (TypeError, ValueError) as exc:
-        raise PermanentError(f"企业微信按钮卡片：{exc}", code="no_card") from None
-    if choices is not None:
-        return "template_card", choice_card(choices, message.params.get("url"))
     if message.params.get("markdown"):
         return "markdown", _text(message)
     return "text", _text(message)
@@ -236,12 +207,12 @@ def plan_requests(
     return requests, refused
 
 
-def build_request(request: WecomRequest, config: WecomConfig) -> dict[str, Any]:
+def build_request(request: WecomRequest, settings: WechatAppSettings) -> dict[str, Any]:
     """The ``message/send`` body of one call."""
     return {
         "touser": "|".join(m.address for m in request.messages),
         "msgtype": request.msgtype,
-        "agentid": config.agent_id,
+        "agentid": int(settings.required("agent_id")),
         request.msgtype: dict(request.content),
     }
 
@@ -324,7 +295,8 @@ class WecomChannel:
 
     def __init__(
         self,
-        config: WecomConfig,
+        app_name: str,
+        settings: WechatAppSettings,
         session: aiohttp.ClientSession,
         redis: Redis,
         keys: RedisKeys,
@@ -334,14 +306,17 @@ class WecomChannel:
         concurrency: int = 16,
         timeout_s: float = 10.0,
     ) -> None:
-        self.config = config
+        """``settings`` is ``channels.wechat.apps.<app_name>`` (kind wecom); ``qps``, when given,
+        overrides its own."""
+        self.app_name = app_name
+        self.settings = settings
         #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or self.default_qps
+        self.qps = qps or settings.qps or self.default_qps
         self._session = session
-        self._base = URL(config.api_base)
+        self._base = URL(settings.base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._slots = asyncio.Semaphore(concurrency)
-        self.tokens = AccessTokenCache(redis, keys, config.app_name, self._fetch_token, clock)
+        self.tokens = AccessTokenCache(redis, keys, app_name, self._fetch_token, clock)
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages)
@@ -358,7 +333,7 @@ class WecomChannel:
         """The HTTP session and Redis belong to the runtime, which closes them."""
 
     async def _send(self, request: WecomRequest) -> list[Result]:
-        payload = build_request(request, self.config)
+        payload = build_request(request, self.settings)
         async with self._slots:
             try:
                 return await self.tokens.call_with_token(
@@ -376,7 +351,7 @@ class WecomChannel:
 
     async def _fetch_token(self) -> tuple[str, int]:
         url = self._base.with_path(TOKEN_PATH).with_query(
-            corpid=self.config.corp_id, corpsecret=self.config.secret
+            corpid=self.settings.required("corp_id"), corpsecret=self.settings.required("secret")
         )
         status, raw = await self._call("GET", url, None)
         return parse_token_response(status, raw)

@@ -10,7 +10,6 @@ providers, one request per personalised message, share one lean
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -18,18 +17,17 @@ from redis.asyncio import Redis
 
 from channels.base import Channel, ChannelRegistry
 from channels.sandbox import SandboxChannel
-from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.failover import FailoverSmsChannel
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig
-from hub.config import AliyunSmsSettings, Settings, TencentSmsSettings
+from channels.sms.tencent import TencentSmsChannel
+from hub.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 from hub.rendering.template_spec import Catalog
 
 if TYPE_CHECKING:
     import aiohttp
-    from aiogram import Bot
 
 # Requests in flight per SMS provider: the lean client's connections per origin.
 HTTP_CONCURRENCY = 64
@@ -43,32 +41,6 @@ def sms_template_ids(catalog: Catalog, provider: str) -> dict[str, str]:
         if spec.channel == "sms" and sms is not None and sms.template_ids.get(provider):
             ids[spec.kind] = str(sms.template_ids[provider])
     return ids
-
-
-def tencent_config(
-    settings: TencentSmsSettings, template_ids: Mapping[str, str]
-) -> TencentSmsConfig:
-    """The channel's view of ``channels.sms.tencent`` (config.py checked the secrets are set)."""
-    values = (settings.secret_id, settings.secret_key, settings.sdk_app_id, settings.sign_name)
-    if any(v is None for v in values):
-        raise ValueError("channels.sms.tencent is enabled without its credentials")
-    secret_id, secret_key, sdk_app_id, sign_name = (str(v) for v in values)
-    return TencentSmsConfig(
-        secret_id=secret_id, secret_key=secret_key, sdk_app_id=sdk_app_id, sign_name=sign_name,
-        endpoint=settings.endpoint, region=settings.region, template_ids=template_ids,
-    )  # fmt: skip
-
-
-def aliyun_config(
-    settings: AliyunSmsSettings, template_codes: Mapping[str, str]
-) -> AliyunSmsConfig:
-    """The channel's view of ``channels.sms.aliyun``."""
-    values = (settings.access_key_id, settings.access_key_secret, settings.sign_name)
-    if any(v is None for v in values):
-        raise ValueError("channels.sms.aliyun is enabled without its credentials")
-    key_id, key_secret, sign_name = (str(v) for v in values)
-    return AliyunSmsConfig(key_id, key_secret, sign_name, endpoint=settings.endpoint,
-                           template_codes=template_codes)  # fmt: skip
 
 
 def _needs_http(settings: Settings) -> bool:
@@ -109,30 +81,22 @@ async def build_channels(
         if sms_channel is not None:
             registry.register(sms_channel)
     if http is not None:
-        from channels.wechat.official_account import WechatMpChannel, WechatMpConfig
-        from channels.wechat.wecom import WecomChannel, WecomConfig
+        from channels.wechat.official_account import WechatMpChannel
+        from channels.wechat.wecom import WecomChannel
 
         wechat = c.wechat
         oa = wechat.apps.get(wechat.default_app) if wechat.default_app else None
         if wechat.default_app and oa is not None and oa.enabled:
-            config = WechatMpConfig(wechat.default_app, str(oa.app_id), str(oa.secret), oa.base_url)
-            registry.register(WechatMpChannel(config, http, redis, keys, clock, qps=oa.qps))
+            registry.register(WechatMpChannel(wechat.default_app, oa, http, redis, keys, clock))
         for name, app in wechat.apps.items():
             if app.enabled and app.kind == "wecom":
-                config_w = WecomConfig(name, str(app.corp_id), int(str(app.agent_id)),
-                                       str(app.secret), app.base_url)  # fmt: skip
-                registry.register(WecomChannel(config_w, http, redis, keys, clock, qps=app.qps))
+                registry.register(WecomChannel(name, app, http, redis, keys, clock))
                 break
     if c.telegram.enabled and c.telegram.token:
         # aiogram costs ~100 MB per process: imported only where Telegram is on.
-        from channels.telegram.channel import TelegramChannel, TelegramConfig
+        from channels.telegram.channel import TelegramChannel
 
-        registry.register(
-            TelegramChannel.from_config(
-                TelegramConfig(token=c.telegram.token, api_base=c.telegram.api_base),
-                qps=c.telegram.qps,
-            )
-        )
+        registry.register(TelegramChannel.from_settings(c.telegram))
     return registry
 
 
@@ -143,28 +107,15 @@ def _sms_channel(
     built: dict[str, Channel] = {}
     if sms.tencent.enabled:
         built["tencent"] = TencentSmsChannel(
-            tencent_config(sms.tencent, sms_template_ids(catalog, "tencent")), http, clock,
-            qps=sms.tencent.qps, status_settle_seconds=sms.tencent.status_settle_seconds,
-        )  # fmt: skip
+            sms.tencent, http, clock, template_ids=sms_template_ids(catalog, "tencent")
+        )
     if sms.aliyun.enabled:
         built["aliyun"] = AliyunSmsChannel(
-            aliyun_config(sms.aliyun, sms_template_ids(catalog, "aliyun")), http, clock,
-            qps=sms.aliyun.qps, status_settle_seconds=sms.aliyun.status_settle_seconds,
-        )  # fmt: skip
+            sms.aliyun, http, clock, template_codes=sms_template_ids(catalog, "aliyun")
+        )
     primary = built.pop(sms.provider, None)
     if primary is None:
         return next(iter(built.values()), None)
     if built:
         return FailoverSmsChannel(primary, next(iter(built.values())))
     return primary
-
-
-def telegram_bot_of(registry: ChannelRegistry) -> Bot | None:
-    """The Telegram channel's bot when Telegram is enabled (the webhook and polling reuse it)."""
-    if "telegram" not in registry.names():
-        return None
-    # aiogram only where Telegram is on.
-    from channels.telegram.channel import TelegramChannel
-
-    channel = registry.get("telegram")
-    return channel.bot if isinstance(channel, TelegramChannel) else None

@@ -50,7 +50,6 @@ __all__ = [
     "Reject",
     "parse_departments",
     "parse_enterprises",
-    "parse_keyed",
     "parse_officers",
     "rejects_path",
     "validate_department_row",
@@ -369,20 +368,18 @@ def parse_enterprises(
         return ParseResult(table.path, table.headers, records, tuple(rejects), valid)
 
 
-def parse_keyed(
+def _parse_keyed(
     path: str | os.PathLike[str],
     columns: ColumnSet,
     validate: Callable[[int, Mapping[str, str], HeaderMap], K | Reject],
     key: Callable[[K], str],
     format: TableFormat | None,
     claim: Callable[[K, HeaderMap], list[str]] | None = None,
-    *,
-    key_fields: tuple[str, ...] = ("code",),
 ) -> ParseResult[K]:
-    """Parse a file of rows identified by a key: exact repeats merge, different ones are rejected.
+    """Parse a file of rows identified by a code: exact repeats merge, different ones are rejected.
 
-    ``key_fields`` are the columns the key is made of, named in the reason; ``claim`` checks a
-    new record against the ones accepted before it (and records it when it returns no reasons).
+    ``claim`` checks a new record against the ones accepted before it (and records it when it
+    returns no reasons).
     """
     with open_table(path, format=format) as table:
         names = columns.resolve(table.headers, file=str(path))
@@ -400,8 +397,8 @@ def parse_keyed(
             elif dataclasses.replace(row, row_number=earlier.row_number) == earlier:
                 reasons = []  # the same row twice: nothing new
             else:
-                named = "、".join(names.name(field) for field in key_fields)
-                reasons = [f"{named}“{key(row)}”与第 {earlier.row_number} 行重复且内容不一致"]
+                code = names.name("code")
+                reasons = [f"{code}“{key(row)}”与第 {earlier.row_number} 行重复且内容不一致"]
             if reasons:
                 rejects.append(Reject(row_number, tuple(reasons), raw))
                 continue
@@ -425,7 +422,7 @@ def parse_officers(
     def validate(number: int, raw: Mapping[str, str], names: HeaderMap) -> OfficerRow | Reject:
         return validate_officer_row(number, raw, names, known_departments=known_departments)
 
-    return parse_keyed(path, OFFICER_COLUMNS, validate, lambda row: row.code, format)
+    return _parse_keyed(path, OFFICER_COLUMNS, validate, lambda row: row.code, format)
 
 
 def parse_departments(
@@ -449,7 +446,7 @@ def parse_departments(
             owners.update(dict.fromkeys(row.industries, row))
         return reasons
 
-    return parse_keyed(
+    return _parse_keyed(
         path, DEPARTMENT_COLUMNS, validate_department_row, lambda row: row.code, format,
         claim_industries,
     )  # fmt: skip

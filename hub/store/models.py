@@ -1,7 +1,6 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from hub.store.base import Base
-from hub.store.enterprise_data import AnnualReport, CreditEvent, Licence, Policy
 from hub.store.messaging import (
     Campaign,
     DeliveryAttempt,
@@ -16,10 +15,12 @@ from hub.store.messaging import (
 from hub.store.registry import (
     Contact,
     ContactOptOut,
+    CreditRecord,
     Department,
     Enterprise,
     EnterpriseTag,
     Officer,
+    Policy,
     Staff,
     Visit,
 )
@@ -37,20 +38,18 @@ from hub.store.tickets import (
 )
 
 __all__ = [
-    "AnnualReport",
     "AuditLog",
     "Base",
     "CallbackSurvey",
     "Campaign",
     "Contact",
     "ContactOptOut",
-    "CreditEvent",
+    "CreditRecord",
     "DeliveryAttempt",
     "Department",
     "Enterprise",
     "EnterpriseTag",
     "InboundReply",
-    "Licence",
     "Message",
     "Officer",
     "Policy",

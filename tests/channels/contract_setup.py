@@ -35,12 +35,15 @@ from channels.fakes.tencent_sms import TencentSmsFake
 from channels.fakes.wechat_api import WechatApiFake
 from channels.fakes.wecom_api import WecomApiFake
 from channels.sandbox import SandboxChannel
-from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig, national_number
+from channels.sms.aliyun import AliyunSmsChannel, national_number
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig, e164
-from channels.telegram.channel import TelegramChannel, TelegramConfig
-from channels.wechat.official_account import TEMPLATE_PATH, WechatMpChannel, WechatMpConfig
-from channels.wechat.wecom import WecomChannel, WecomConfig
+from channels.sms.settings import AliyunSmsSettings, TencentSmsSettings
+from channels.sms.tencent import TencentSmsChannel, e164
+from channels.telegram.channel import TelegramChannel
+from channels.telegram.settings import TelegramSettings
+from channels.wechat.official_account import TEMPLATE_PATH, WechatMpChannel
+from channels.wechat.settings import WechatAppSettings
+from channels.wechat.wecom import WecomChannel
 from hub.app.runtime import PROJECT_ROOT
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -197,7 +200,7 @@ class TencentKit(ProviderKit):
         self.fake, self.endpoint, self.http, self.clock = fake, endpoint, http, clock
 
     @staticmethod
-    def _config(endpoint: str, secret_key: str = tencent_tests.SECRET_KEY) -> TencentSmsConfig:
+    def _config(endpoint: str, secret_key: str = tencent_tests.SECRET_KEY) -> TencentSmsSettings:
         return tencent_tests.config(endpoint, secret_key=secret_key)
 
     def message(self, i: int) -> OutboundMessage:
@@ -245,7 +248,7 @@ class AliyunKit(ProviderKit):
         self.fake, self.endpoint, self.http, self.clock = fake, endpoint, http, clock
 
     @staticmethod
-    def _config(endpoint: str, secret: str = aliyun_tests.KEY_SECRET) -> AliyunSmsConfig:
+    def _config(endpoint: str, secret: str = aliyun_tests.KEY_SECRET) -> AliyunSmsSettings:
         return aliyun_tests.config(endpoint, secret=secret)
 
     def message(self, i: int) -> OutboundMessage:
@@ -309,14 +312,18 @@ class WechatMpKit(ProviderKit):
 
     async def slow(self) -> Channel:
         self.fake.switches.latency_s = SLOW_LATENCY_S
-        config = WechatMpConfig("main", wechat_tests.APP_ID, wechat_tests.SECRET, self.base_url)
-        return WechatMpChannel(config, self.http, self.redis, self.keys, self.clock,
+        config = self._settings(wechat_tests.SECRET)
+        return WechatMpChannel("main", config, self.http, self.redis, self.keys, self.clock,
                                timeout_s=SLOW_TIMEOUT_S)  # fmt: skip
 
     async def wrong_credentials(self) -> Channel:
         # Its own app name: the token cache is per app, and this app has never had a token.
-        config = WechatMpConfig("guessed", wechat_tests.APP_ID, "guessed", self.base_url)
-        return WechatMpChannel(config, self.http, self.redis, self.keys, self.clock)
+        config = self._settings("guessed")
+        return WechatMpChannel("guessed", config, self.http, self.redis, self.keys, self.clock)
+
+    def _settings(self, secret: str) -> WechatAppSettings:
+        return WechatAppSettings(kind="official_account", app_id=wechat_tests.APP_ID,
+                                 secret=secret, api_base=self.base_url)  # fmt: skip
 
     async def delivered(self, message: OutboundMessage, result: SendResult) -> bool:
         fields = {k: {"value": v} for k, v in message.params["fields"].items()}
@@ -339,7 +346,7 @@ class WecomKit(ProviderKit):
         self, stack: AsyncExitStack, fake: WecomApiFake, base_url: str,
         http: aiohttp.ClientSession, redis: Redis, keys: RedisKeys, clock: FixedClock,
     ) -> None:  # fmt: skip
-        channel = WecomChannel(wecom_tests.config(base_url), http, redis, keys, clock)
+        channel = WecomChannel("staff", wecom_tests.config(base_url), http, redis, keys, clock)
         super().__init__(channel, stack)
         self.fake, self.base_url, self.http = fake, base_url, http
         self.redis, self.keys, self.clock = redis, keys, clock
@@ -360,13 +367,12 @@ class WecomKit(ProviderKit):
 
     async def slow(self) -> Channel:
         self.fake.switches.latency_s = SLOW_LATENCY_S
-        return WecomChannel(wecom_tests.config(self.base_url), self.http, self.redis, self.keys,
-                            self.clock, timeout_s=SLOW_TIMEOUT_S)  # fmt: skip
+        return WecomChannel("staff", wecom_tests.config(self.base_url), self.http, self.redis,
+                            self.keys, self.clock, timeout_s=SLOW_TIMEOUT_S)  # fmt: skip
 
     async def wrong_credentials(self) -> Channel:
-        config = WecomConfig("guessed", wecom_tests.CORP_ID, wecom_tests.AGENT_ID, "guessed",
-                             self.base_url)  # fmt: skip
-        return WecomChannel(config, self.http, self.redis, self.keys, self.clock)
+        config = wecom_tests.config(self.base_url, secret="guessed")
+        return WecomChannel("guessed", config, self.http, self.redis, self.keys, self.clock)
 
     async def delivered(self, message: OutboundMessage, result: SendResult) -> bool:
         return any(
@@ -382,7 +388,8 @@ class WecomKit(ProviderKit):
 
 class TelegramKit(ProviderKit):
     def __init__(self, stack: AsyncExitStack, fake: TelegramBotApiFake, base_url: str) -> None:
-        channel = TelegramChannel.from_config(TelegramConfig(fake.token, base_url))
+        settings = TelegramSettings(token=fake.token, api_base=base_url)
+        channel = TelegramChannel.from_settings(settings)
         stack.push_async_callback(channel.aclose)
         super().__init__(channel, stack)
         self.fake, self.base_url = fake, base_url
@@ -407,12 +414,13 @@ class TelegramKit(ProviderKit):
 
     async def slow(self) -> Channel:
         self.fake.switches.latency_s = SLOW_LATENCY_S
-        config = TelegramConfig(self.fake.token, self.base_url, timeout_s=SLOW_TIMEOUT_S)
-        return self._own(TelegramChannel.from_config(config))
+        config = TelegramSettings(token=self.fake.token, api_base=self.base_url)
+        return self._own(TelegramChannel.from_settings(config, timeout_s=SLOW_TIMEOUT_S))
 
     async def wrong_credentials(self) -> Channel:
         guessed = f"{self.fake.bot_id}:guessed-token"
-        return self._own(TelegramChannel.from_config(TelegramConfig(guessed, self.base_url)))
+        config = TelegramSettings(token=guessed, api_base=self.base_url)
+        return self._own(TelegramChannel.from_settings(config))
 
     async def delivered(self, message: OutboundMessage, result: SendResult) -> bool:
         return any(

@@ -34,7 +34,6 @@ from channels.sms.aliyun import (
     SEND_BATCH,
     AliyunRequest,
     AliyunSmsChannel,
-    AliyunSmsConfig,
     build_request,
     classify_error,
     out_id_message,
@@ -43,6 +42,7 @@ from channels.sms.aliyun import (
 )
 from channels.sms.aliyun_sign import percent_encode, rpc_signature, string_to_sign, verify_signature
 from channels.sms.http_client import HttpClient, HttpError
+from channels.sms.settings import AliyunSmsSettings
 from hub.config import DispatchSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -79,8 +79,10 @@ def same(i: int) -> OutboundMessage:
     return message(i, company="各市场主体")
 
 
-def config(endpoint: str, *, secret: str = KEY_SECRET) -> AliyunSmsConfig:
-    return AliyunSmsConfig(KEY_ID, secret, SIGN, endpoint=endpoint)
+def config(endpoint: str, *, secret: str = KEY_SECRET, key_id: str = KEY_ID,
+           sign: str = SIGN) -> AliyunSmsSettings:  # fmt: skip
+    return AliyunSmsSettings(access_key_id=key_id, access_key_secret=secret, sign_name=sign,
+                             endpoint=endpoint)  # fmt: skip
 
 
 @pytest.fixture
@@ -160,7 +162,7 @@ def _sent(body: bytes) -> dict[str, str]:
 
 def test_a_send_sms_request_is_signed_over_every_parameter_it_carries() -> None:
     now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-    [request], _ = plan_requests([message(1)], config("https://dysmsapi.aliyuncs.com"))
+    [request], _ = plan_requests([message(1)], {})
     headers, body = build_request(request, config("https://dysmsapi.aliyuncs.com"), now, "n-1")
     assert headers["Content-Type"].startswith("application/x-www-form-urlencoded")
     sent = _sent(body)
@@ -178,7 +180,7 @@ def test_a_send_sms_request_is_signed_over_every_parameter_it_carries() -> None:
 
 def test_a_batch_request_carries_index_aligned_json_arrays() -> None:
     cfg = config("https://dysmsapi.aliyuncs.com")
-    [request], _ = plan_requests([same(1), same(2), same(3)], cfg)
+    [request], _ = plan_requests([same(1), same(2), same(3)], {})
     assert request.action == SEND_BATCH
     sent = _sent(build_request(request, cfg, datetime(2026, 11, 23, 2, tzinfo=UTC), "n")[1])
     assert sent["Action"] == "SendBatchSms"
@@ -193,9 +195,8 @@ def test_a_batch_request_carries_index_aligned_json_arrays() -> None:
 
 
 def test_planning_batches_identical_parameters_and_sends_personalised_ones_alone() -> None:
-    cfg = config("https://dysmsapi.aliyuncs.com")
     batch = [same(i) for i in range(250)] + [message(1000 + i) for i in range(3)]
-    requests, refused = plan_requests(batch, cfg)
+    requests, refused = plan_requests(batch, {})
     assert refused == {}
     assert sorted((r.action, len(r.messages)) for r in requests) == [
         (SEND_BATCH, 50), (SEND_BATCH, 100), (SEND_BATCH, 100), (SEND, 1), (SEND, 1), (SEND, 1),
@@ -205,11 +206,10 @@ def test_planning_batches_identical_parameters_and_sends_personalised_ones_alone
 
 
 def test_a_repeated_number_starts_a_new_request_and_bad_messages_fail_before_sending() -> None:
-    cfg = config("https://dysmsapi.aliyuncs.com")
     no_code = message(3, params={"names": ["a"], "values": ["x"]})
     mismatched = message(4, params={"names": ["a", "b"], "values": ["x"],
                                     "template_ids": {"aliyun": TEMPLATE}})  # fmt: skip
-    requests, refused = plan_requests([same(1), same(1), no_code, mismatched], cfg)
+    requests, refused = plan_requests([same(1), same(1), no_code, mismatched], {})
     assert [r.positions for r in requests] == [(0,), (1,)]
     assert isinstance(refused[2], ProviderConfigError)
     assert refused[2].code == "NoTemplateCode"
@@ -217,13 +217,12 @@ def test_a_repeated_number_starts_a_new_request_and_bad_messages_fail_before_sen
     assert refused[3].code == "BadTemplateParam"
 
 
-def test_the_template_code_falls_back_to_the_kind_then_the_default() -> None:
+def test_the_template_code_falls_back_to_the_kinds_and_none_is_refused() -> None:
     bare = message(1, params={})
-    by_kind = AliyunSmsConfig(KEY_ID, KEY_SECRET, SIGN, template_codes={"credit_warning": "SMS_7"})
-    [request], _ = plan_requests([bare], by_kind)
+    [request], _ = plan_requests([bare], {"credit_warning": "SMS_7"})
     assert (request.template_code, request.template_param) == ("SMS_7", None)
-    fallback = AliyunSmsConfig(KEY_ID, KEY_SECRET, SIGN, default_template_code="SMS_9")
-    assert plan_requests([bare], fallback)[0][0].template_code == "SMS_9"
+    _, refused = plan_requests([bare], {"visit_reminder": "SMS_9"})
+    assert refused[0].code == "NoTemplateCode"
 
 
 def test_answers_map_to_one_result_per_message() -> None:
@@ -318,7 +317,7 @@ async def _post(session: aiohttp.ClientSession, endpoint: str, body: bytes) -> t
 async def test_the_fake_refuses_a_tampered_or_replayed_request(
     endpoint: str, session: aiohttp.ClientSession, clock: FixedClock, fake: AliyunSmsFake
 ) -> None:
-    [request], _ = plan_requests([message(1)], config(endpoint))
+    [request], _ = plan_requests([message(1)], {})
     _, body = build_request(request, config(endpoint), clock.now(), "nonce-1")
     tampered = body.replace(b"PhoneNumbers=13800000001", b"PhoneNumbers=13800000009")
     assert await _post(session, endpoint, tampered) == (400, "SignatureDoesNotMatch")
@@ -334,9 +333,7 @@ async def test_wrong_credentials_are_a_config_error_and_a_stale_clock_is_retried
     [refused] = await wrong.send_batch([message(1)])
     assert isinstance(refused, ProviderConfigError)
     assert refused.code == "SignatureDoesNotMatch"
-    unknown = AliyunSmsChannel(
-        AliyunSmsConfig("LTAIunknown", KEY_SECRET, SIGN, endpoint=endpoint), lean, clock
-    )
+    unknown = AliyunSmsChannel(config(endpoint, key_id="LTAIunknown"), lean, clock)
     [not_found] = await unknown.send_batch([message(1)])
     assert isinstance(not_found, ProviderConfigError)
     assert not_found.code == "InvalidAccessKeyId.NotFound"
@@ -394,7 +391,7 @@ async def test_the_fake_checks_template_variables_and_sign_name(
     [missing] = await channel.send_batch([message(1)])
     assert isinstance(missing, ProviderConfigError)
     assert missing.code == "isv.TEMPLATE_MISSING_PARAMETERS"
-    other_sign = AliyunSmsConfig(KEY_ID, KEY_SECRET, "别的签名", endpoint=endpoint)
+    other_sign = config(endpoint, sign="别的签名")
     fake.switches.approved_templates = None
     [unsigned] = await AliyunSmsChannel(other_sign, lean, clock).send_batch([message(1)])
     assert isinstance(unsigned, ProviderConfigError)

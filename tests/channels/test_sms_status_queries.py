@@ -26,10 +26,11 @@ from channels.base import (
 )
 from channels.fakes.aliyun_sms import AliyunSmsFake
 from channels.fakes.tencent_sms import TencentSmsFake
-from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.failover import FailoverSmsChannel
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import MAX_CONTEXT, TencentSmsChannel, TencentSmsConfig, plan_requests
+from channels.sms.settings import AliyunSmsSettings, TencentSmsSettings
+from channels.sms.tencent import MAX_CONTEXT, TencentSmsChannel, plan_requests
 from hub.core.clock import FixedClock
 
 SETTLE_S = 30.0
@@ -60,11 +61,11 @@ async def provider(request: pytest.FixtureRequest, clock: FixedClock) -> AsyncIt
         if request.param == "tencent":
             tencent = TencentSmsFake("AKIDq", "secret-q", sdk_app_id="1400000000", clock=now)
             async with tencent.serve() as url:
-                config = TencentSmsConfig("AKIDq", "secret-q", "1400000000", "主动服务",
-                                          endpoint=url)  # fmt: skip
-                channel: Any = TencentSmsChannel(
-                    config, http, clock, status_settle_seconds=SETTLE_S
-                )
+                config = TencentSmsSettings(
+                    secret_id="AKIDq", secret_key="secret-q", sdk_app_id="1400000000",
+                    sign_name="主动服务", endpoint=url, status_settle_seconds=SETTLE_S,
+                )  # fmt: skip
+                channel: Any = TencentSmsChannel(config, http, clock)
 
                 def refuse() -> None:
                     tencent.switches.status_error = "InternalError"
@@ -73,8 +74,11 @@ async def provider(request: pytest.FixtureRequest, clock: FixedClock) -> AsyncIt
         else:
             aliyun = AliyunSmsFake("LTAIq", "secret-q", clock=now)
             async with aliyun.serve() as url:
-                config_a = AliyunSmsConfig("LTAIq", "secret-q", "主动服务", endpoint=url)
-                channel = AliyunSmsChannel(config_a, http, clock, status_settle_seconds=SETTLE_S)
+                config_a = AliyunSmsSettings(
+                    access_key_id="LTAIq", access_key_secret="secret-q", sign_name="主动服务",
+                    endpoint=url, status_settle_seconds=SETTLE_S,
+                )  # fmt: skip
+                channel = AliyunSmsChannel(config_a, http, clock)
 
                 def refuse_a() -> None:
                     aliyun.switches.status_error = "isp.SYSTEM_ERROR"
@@ -160,12 +164,11 @@ def test_a_requests_message_ids_come_back_from_its_context(ids: list[int]) -> No
 
 
 def test_a_tencent_request_whose_context_would_not_fit_is_split() -> None:
-    config = TencentSmsConfig("AKIDq", "secret-q", "1400000000", "主动服务")
     # Ids far apart: each gap takes several characters, so 200 numbers do not fit in 500.
     spread = [_message(i * 999_983, personal=False) for i in range(1, 201)]
     spread = [OutboundMessage(m.message_id, f"+86138{i:08d}", m.body, m.kind, m.params)
               for i, m in enumerate(spread)]  # fmt: skip
-    requests, refused = plan_requests(spread, config)
+    requests, refused = plan_requests(spread, {})
     assert refused == {}
     assert len(requests) > 1
     for request in requests:

@@ -19,10 +19,10 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent import (
     CONTENT_TYPE,
     MAX_NUMBERS,
-    TencentSmsConfig,
     build_request,
     classify_error,
     parse_response,
@@ -58,8 +58,9 @@ def message(
     )
 
 
-def config(endpoint: str = "https://sms.tencentcloudapi.com") -> TencentSmsConfig:
-    return TencentSmsConfig(SECRET_ID, SECRET_KEY, APP_ID, "主动服务", endpoint=endpoint)
+def config(endpoint: str = "https://sms.tencentcloudapi.com") -> TencentSmsSettings:
+    return TencentSmsSettings(secret_id=SECRET_ID, secret_key=SECRET_KEY, sdk_app_id=APP_ID,
+                              sign_name="主动服务", endpoint=endpoint)  # fmt: skip
 
 
 # --- TC3: Tencent's published example ("签名方法 v3", CVM DescribeInstances) -------------------
@@ -255,7 +256,7 @@ SAME = {"sms_template_id": "1000103", "sms_params": ["2026年度奖补", "12月1
 
 def test_identical_parameters_share_requests_of_at_most_200_numbers() -> None:
     batch = [message(i, params=SAME) for i in range(450)]
-    requests, refused = plan_requests(batch, config())
+    requests, refused = plan_requests(batch, {})
     assert refused == {}
     assert [len(r.messages) for r in requests] == [MAX_NUMBERS, MAX_NUMBERS, 50]
     assert sorted(p for r in requests for p in r.positions) == list(range(450))
@@ -264,19 +265,19 @@ def test_identical_parameters_share_requests_of_at_most_200_numbers() -> None:
 def test_a_number_twice_in_one_batch_goes_in_another_request() -> None:
     twice = [message(1, params=SAME), message(2, params=SAME), message(3, params=SAME,
              address="+8613800000001")]  # fmt: skip
-    requests, _ = plan_requests(twice, config())
+    requests, _ = plan_requests(twice, {})
     assert [r.positions for r in requests] == [(0, 1), (2,)]
 
 
 def test_different_parameters_or_templates_never_share_a_request() -> None:
     other = {**SAME, "sms_template_id": "1000104"}
     batch = [message(1), message(2), message(3, params=SAME), message(4, params=other)]
-    requests, _ = plan_requests(batch, config())
+    requests, _ = plan_requests(batch, {})
     assert sorted(r.positions for r in requests) == [(0,), (1,), (2,), (3,)]
 
 
 def test_a_message_without_a_template_id_fails_before_sending() -> None:
-    requests, refused = plan_requests([message(1, params={}), message(2)], config())
+    requests, refused = plan_requests([message(1, params={}), message(2)], {})
     assert [r.positions for r in requests] == [(1,)]
     assert isinstance(refused[0], PermanentError)
     assert refused[0].code == "NoTemplateId"

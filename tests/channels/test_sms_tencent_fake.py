@@ -29,7 +29,8 @@ from channels.base import (
 )
 from channels.fakes.tencent_sms import TencentSmsFake
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig, build_request
+from channels.sms.settings import TencentSmsSettings
+from channels.sms.tencent import TencentSmsChannel, build_request
 from hub.config import DispatchSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -56,8 +57,9 @@ def message(i: int, *, params: dict[str, Any] | None = None, address: str = "") 
     )
 
 
-def config(endpoint: str, *, secret_key: str = SECRET_KEY) -> TencentSmsConfig:
-    return TencentSmsConfig(SECRET_ID, secret_key, APP_ID, "主动服务", endpoint=endpoint)
+def config(endpoint: str, *, secret_key: str = SECRET_KEY) -> TencentSmsSettings:
+    return TencentSmsSettings(secret_id=SECRET_ID, secret_key=secret_key, sdk_app_id=APP_ID,
+                              sign_name="主动服务", endpoint=endpoint)  # fmt: skip
 
 
 @pytest.fixture

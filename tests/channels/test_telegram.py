@@ -35,7 +35,6 @@ from channels.fakes.telegram_api import SECRET_HEADER, TelegramBotApiFake
 from channels.telegram.channel import (
     MAX_TEXT,
     TelegramChannel,
-    TelegramConfig,
     build_request,
     error_of,
 )
@@ -46,6 +45,7 @@ from channels.telegram.keyboards import (
     rating_keyboard,
     reply_text,
 )
+from channels.telegram.settings import TelegramSettings
 
 TOKEN = "123456789:AAHtest-token_for-the-fake"
 CHAT = 700000001
@@ -163,7 +163,7 @@ def fake() -> TelegramBotApiFake:
 @pytest.fixture
 async def channel(fake: TelegramBotApiFake) -> AsyncIterator[TelegramChannel]:
     async with fake.serve() as base_url:
-        channel = TelegramChannel.from_config(TelegramConfig(token=TOKEN, api_base=base_url))
+        channel = TelegramChannel.from_settings(TelegramSettings(token=TOKEN, api_base=base_url))
         try:
             yield channel
         finally:
@@ -240,8 +240,8 @@ async def test_server_errors_are_retryable(
 
 async def test_a_wrong_token_is_a_provider_config_error(fake: TelegramBotApiFake) -> None:
     async with fake.serve() as base_url:
-        channel = TelegramChannel.from_config(
-            TelegramConfig(token="987654321:AAHsomeone-elses", api_base=base_url)
+        channel = TelegramChannel.from_settings(
+            TelegramSettings(token="987654321:AAHsomeone-elses", api_base=base_url)
         )
         try:
             [result] = await channel.send_batch([message()])
@@ -256,8 +256,8 @@ async def test_an_unreachable_api_is_retryable() -> None:
     with socket.socket() as sock:  # a port nobody listens on once the socket closes
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    channel = TelegramChannel.from_config(
-        TelegramConfig(token=TOKEN, api_base=f"http://127.0.0.1:{port}", timeout_s=2)
+    channel = TelegramChannel.from_settings(
+        TelegramSettings(token=TOKEN, api_base=f"http://127.0.0.1:{port}"), timeout_s=2
     )
     try:
         [result] = await channel.send_batch([message()])

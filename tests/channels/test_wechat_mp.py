@@ -31,12 +31,12 @@ from channels.wechat.official_account import (
     CUSTOM_PATH,
     TEMPLATE_PATH,
     WechatMpChannel,
-    WechatMpConfig,
     build_request,
     classify_errcode,
     parse_response,
     parse_token_response,
 )
+from channels.wechat.settings import WechatAppSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 
@@ -98,8 +98,9 @@ def make_channel(
     *,
     secret: str = SECRET,
 ) -> WechatMpChannel:
-    config = WechatMpConfig("main", APP_ID, secret, api_base=base_url)
-    return WechatMpChannel(config, session, redis, keys, clock)
+    config = WechatAppSettings(kind="official_account", app_id=APP_ID, secret=secret,
+                               api_base=base_url)  # fmt: skip
+    return WechatMpChannel("main", config, session, redis, keys, clock)
 
 
 @pytest.fixture
@@ -425,8 +426,10 @@ async def test_a_slow_api_times_out_as_retryable(
     clock: FixedClock,
     fake: WechatApiFake,
 ) -> None:
-    config = WechatMpConfig("main", APP_ID, SECRET, api_base=base_url)
-    impatient = WechatMpChannel(config, session, redis_client, redis_keys, clock, timeout_s=0.05)
+    config = WechatAppSettings(kind="official_account", app_id=APP_ID, secret=SECRET,
+                               api_base=base_url)  # fmt: skip
+    impatient = WechatMpChannel("main", config, session, redis_client, redis_keys, clock,
+                                timeout_s=0.05)  # fmt: skip
     fake.switches.latency_s = 0.3
     [result] = await impatient.send_batch([template_message(1)])
     assert isinstance(result, RetryableError)

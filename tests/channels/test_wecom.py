@@ -25,9 +25,9 @@ from channels.base import (
     SendResult,
 )
 from channels.fakes.wecom_api import WecomApiFake
+from channels.wechat.settings import WechatAppSettings
 from channels.wechat.wecom import (
     WecomChannel,
-    WecomConfig,
     build_request,
     classify_errcode,
     message_content,
@@ -52,8 +52,10 @@ def message(i: int, user: str, body: str = "", **params: Any) -> OutboundMessage
     return OutboundMessage(i, user, text, "visit_reminder", params)
 
 
-def config(base_url: str, *, secret: str = SECRET, agent_id: int = AGENT_ID) -> WecomConfig:
-    return WecomConfig("staff", CORP_ID, agent_id, secret, api_base=base_url)
+def config(base_url: str, *, secret: str = SECRET, agent_id: int = AGENT_ID) -> WechatAppSettings:
+    return WechatAppSettings(
+        kind="wecom", corp_id=CORP_ID, agent_id=str(agent_id), secret=secret, api_base=base_url
+    )
 
 
 @pytest.fixture
@@ -84,7 +86,8 @@ def make(
     clock: FixedClock,
 ) -> MakeChannel:
     def build(**kw: Any) -> WecomChannel:
-        return WecomChannel(config(base_url, **kw), session, redis_client, redis_keys, clock)
+        return WecomChannel("staff", config(base_url, **kw), session, redis_client, redis_keys,
+                            clock)  # fmt: skip
 
     return build
 

@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from channels.fakes.wechat_push import WechatPush
-from channels.telegram.channel import TelegramConfig, build_bot
+from channels.telegram.channel import build_bot
+from channels.telegram.settings import TelegramSettings
 from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -100,7 +101,7 @@ async def hub(
     await queue.ensure_groups([])
     ctx = WebhookContext(settings, db, redis_client, redis_keys, queue, clock)
     # Never called: every request here is refused before the update is read.
-    bot = build_bot(TelegramConfig(token=env["TG_TOKEN"], api_base="http://127.0.0.1:9"))
+    bot = build_bot(TelegramSettings(token=env["TG_TOKEN"], api_base="http://127.0.0.1:9"))
     app = create_app(db, redis_client, metrics=CollectorRegistry(), webhooks=ctx,
                      telegram_bot=bot, clock=clock)  # fmt: skip
     transport = httpx.ASGITransport(app=app)

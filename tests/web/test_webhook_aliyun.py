@@ -26,8 +26,9 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
 from channels.fakes.aliyun_sms import AliyunSmsFake, push
-from channels.sms.aliyun import AliyunSmsChannel, AliyunSmsConfig
+from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.http_client import HttpClient
+from channels.sms.settings import AliyunSmsSettings
 from hub.config import DispatchSettings, Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -389,7 +390,14 @@ async def test_a_message_sent_through_the_fake_is_reported_and_its_reply_stored_
         registry = ChannelRegistry()
         registry.register(
             AliyunSmsChannel(
-                AliyunSmsConfig(KEY_ID, KEY_SECRET, SIGN, endpoint=endpoint), lean, clock
+                AliyunSmsSettings(
+                    access_key_id=KEY_ID,
+                    access_key_secret=KEY_SECRET,
+                    sign_name=SIGN,
+                    endpoint=endpoint,
+                ),
+                lean,
+                clock,
             )
         )
         dispatcher = Dispatcher(

@@ -20,8 +20,9 @@ from redis.asyncio import Redis
 
 from channels.base import OutboundMessage, SendResult
 from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
-from channels.telegram.channel import TelegramChannel, TelegramConfig, build_bot
+from channels.telegram.channel import TelegramChannel, build_bot
 from channels.telegram.keyboards import RatingCallback, VisitCallback
+from channels.telegram.settings import TelegramSettings
 from hub.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -110,7 +111,7 @@ async def hub(
     await ctx.queue.ensure_groups([])
     fake = TelegramBotApiFake(TOKEN)
     async with fake.serve() as base_url:
-        bot = build_bot(TelegramConfig(token=TOKEN, api_base=base_url))
+        bot = build_bot(TelegramSettings(token=TOKEN, api_base=base_url))
         app = FastAPI()
         app.include_router(router(ctx, bot))
         transport = httpx.ASGITransport(app=app)

@@ -33,7 +33,8 @@ from channels.fakes.tencent_sms_push import (
     status_report,
 )
 from channels.sms.http_client import HttpClient
-from channels.sms.tencent import TencentSmsChannel, TencentSmsConfig
+from channels.sms.settings import TencentSmsSettings
+from channels.sms.tencent import TencentSmsChannel
 from hub.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -389,9 +390,11 @@ async def test_a_message_sent_through_the_fake_is_delivered_and_its_reply_stored
         aiohttp.ClientSession() as http,
         HttpClient() as lean,
     ):
-        channel = TencentSmsChannel(
-            TencentSmsConfig(SECRET_ID, SECRET_KEY, APP_ID, SIGN, endpoint=endpoint), lean, clock
-        )
+        account = TencentSmsSettings(
+            secret_id=SECRET_ID, secret_key=SECRET_KEY, sdk_app_id=APP_ID, sign_name=SIGN,
+            endpoint=endpoint,
+        )  # fmt: skip
+        channel = TencentSmsChannel(account, lean, clock)
         params = {"sms_template_id": "1000201", "sms_params": ["T1"]}
         outbound = OutboundMessage(1, MOBILE, "请评价", "ticket_feedback", params)
         [sent] = await channel.send_batch([outbound])
