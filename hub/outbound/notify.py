@@ -3,10 +3,10 @@
 The outbox (:mod:`hub.outbound.outbox`) sends a trigger to an audience of enterprises. The closed
 loop also needs single messages — a deadline reminder to a handler, an escalation to a department
 head, a rating reminder or callback survey to one contact — and they follow the same rules:
-the Message row is the truth, its idempotency key makes repeating the call harmless, routing
-walks the kind's channel chain (``routing.chains``) with the same :func:`route_contact`,
-quiet hours hold it, a recipient without a usable address is recorded as ``skipped`` with the
-reason.
+the Message row is the truth, its idempotency key makes repeating the call harmless, it is
+routed, rendered and held by quiet hours by the same :func:`~hub.outbound.compose.compose_message`
+along the kind's channel chain (``routing.chains``), a recipient without a usable address is
+recorded as ``skipped`` with the reason.
 
 :func:`notify_one` writes the row inside the caller's transaction (so the message and the
 ticket event that caused it commit together); after the commit the caller hands the results to
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -29,12 +29,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.core.errors import RenderError
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.infra.queue import Queue
+from hub.outbound.compose import compose_message
 from hub.outbound.planning import PlanningPolicy, idempotency_key
-from hub.outbound.quiet_hours import quiet_hold
-from hub.outbound.routing import NoRoute, channel_chain, route_contact
 from hub.rendering.render import TemplateRenderer
 from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, Department, Enterprise, Message, Officer, Staff
@@ -54,7 +52,8 @@ class Recipient:
     """Who one message goes to, with an address per channel.
 
     ``key`` names the recipient in the idempotency key (``contact:12``, ``staff:3``,
-    ``head:4``). Also quacks like a :class:`Contact` for :func:`route_contact`.
+    ``head:4``). Also quacks like a :class:`Contact` for routing (``address``,
+    ``preferred_channel``, ``opt_outs``).
     """
 
     key: str
@@ -230,29 +229,39 @@ async def notify_one(
     ).one_or_none()
     if existing is not None:
         return NotifyResult(existing.id, False, existing.status, existing.channel)
-    chain = channel_chain(
-        kind.value,
-        policy.routing,
-        enabled=policy.enabled_channels,
-        default=policy.default_channel,
-        requested=channel,
-    )
     values: dict[str, Any] = {
         **context,
         "hub_name": policy.hub_name,
         "contact": {"name": recipient.name},
     }
-    row = _route_and_render(kind, recipient, values, chain, renderer, policy, now, quiet=quiet)
-    row.update(
-        idempotency_key=key,
-        kind=kind,
-        enterprise_id=recipient.enterprise_id,
-        contact_id=recipient.contact_id,
-        staff_id=recipient.staff_id,
-        attempts=0,
-        created_at=now,
-        updated_at=now,
+    message = compose_message(
+        cast(Contact, recipient),
+        kind.value,
+        policy.chain(kind, channel),
+        values,
+        renderer,
+        enabled=policy.enabled_channels,
     )
+    if quiet:
+        message = message.held(policy.quiet_hold(kind, now))
+    row: dict[str, Any] = {
+        "idempotency_key": key,
+        "kind": kind,
+        "enterprise_id": recipient.enterprise_id,
+        "contact_id": recipient.contact_id,
+        "staff_id": recipient.staff_id,
+        "channel": message.channel,
+        "address": message.address,
+        "status": message.status,
+        "status_reason": message.reason,
+        "body": message.body,
+        "params": message.stored_params(),
+        "template_version_id": message.template_version_id,
+        "next_attempt_at": message.release_at,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
     stmt = insert_ignore(session, _MESSAGE, row).returning(
         _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
     )
@@ -266,81 +275,7 @@ async def notify_one(
             )
         ).one()
         return NotifyResult(found.id, False, found.status, found.channel)
-    return NotifyResult(
-        inserted.id, True, inserted.status, inserted.channel, row.get("status_reason")
-    )
-
-
-def _route_and_render(
-    kind: MessageKind,
-    recipient: Recipient,
-    values: Mapping[str, Any],
-    chain: Sequence[ChannelName],
-    renderer: TemplateRenderer,
-    policy: PlanningPolicy,
-    now: datetime,
-    *,
-    quiet: bool,
-) -> dict[str, Any]:
-    """The routed, rendered columns of the row; a skipped row with the reason otherwise."""
-    routes = route_contact(
-        cast(Contact, recipient), kind.value, chain, enabled=policy.enabled_channels
-    )
-    if isinstance(routes, NoRoute):
-        return _skipped(routes.channel, "", routes.reason)
-    primary = routes.primary
-    try:
-        rendered = renderer.render_message(kind.value, primary.channel.value, values)
-        fallbacks = []
-        for route in routes.fallbacks:
-            other = renderer.render_message(kind.value, route.channel.value, values)
-            fallbacks.append(
-                {
-                    "channel": route.channel.value,
-                    "address": route.address,
-                    "body": other.body,
-                    "params": other.message_params(),
-                }
-            )
-    except RenderError as exc:
-        channels = (primary.channel, *(r.channel for r in routes.fallbacks))
-        if any(renderer.catalog.get(kind.value, c.value) is None for c in channels):
-            raise
-        return _skipped(primary.channel, primary.address, f"模板渲染失败：{exc}")
-    params = rendered.message_params()
-    if fallbacks:
-        params["fallbacks"] = fallbacks
-    hold = (
-        quiet_hold(now, policy.quiet_hours.window(kind), policy.tz, days_off=policy.days_off)
-        if quiet
-        else None
-    )
-    status, reason, release_at = MessageStatus.QUEUED, None, None
-    if hold is not None:
-        status, reason, release_at = MessageStatus.HELD, hold.reason, hold.release_at
-    return {
-        "channel": primary.channel,
-        "address": primary.address,
-        "status": status,
-        "status_reason": reason,
-        "body": rendered.body,
-        "params": params,
-        "template_version_id": rendered.version_id,
-        "next_attempt_at": release_at,
-    }
-
-
-def _skipped(channel: ChannelName, address: str, reason: str) -> dict[str, Any]:
-    return {
-        "channel": channel,
-        "address": address,
-        "status": MessageStatus.SKIPPED,
-        "status_reason": reason,
-        "body": "",
-        "params": {},
-        "template_version_id": None,
-        "next_attempt_at": None,
-    }
+    return NotifyResult(inserted.id, True, inserted.status, inserted.channel, message.reason)
 
 
 async def enqueue_notified(queue: Queue, results: Iterable[NotifyResult]) -> list[int]:

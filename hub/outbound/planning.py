@@ -1,9 +1,10 @@
 """Planning a trigger: who gets what, on which channel, now, later, or not at all (and why).
 
 Reads only. For each enterprise in the audience and each of its contacts: route along the
-kind's channel chain, render the message for the primary channel and each fallback, then
-apply the recipient's limits — quiet hours hold it (``held`` until the window opens),
-frequency caps and the same-content dedupe window skip it with a reason.
+kind's channel chain and render the message for the primary channel and each fallback
+(:func:`hub.outbound.compose.compose_message`, as for a single notice), then apply the
+recipient's limits — frequency caps and the same-content dedupe window skip it with a reason,
+quiet hours hold it (``held`` until the window opens).
 
 Planning streams: :meth:`Planner.plan_chunks` walks the audience in enterprise-id order, a
 chunk at a time, with Core selects of plain rows (an ORM object per enterprise, contact,
@@ -27,12 +28,12 @@ import sqlalchemy as sa
 
 from hub.config import QuietHours, RoutingSettings
 from hub.core.clock import SHANGHAI
-from hub.core.errors import RenderError
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.core.workdays import WorkdayCalendar
 from hub.outbound.audience import Audience
+from hub.outbound.compose import ComposedMessage, compose_message
 from hub.outbound.quiet_hours import QuietHold, quiet_hold
-from hub.outbound.routing import NoRoute, Route, channel_chain, route_contact
+from hub.outbound.routing import channel_chain
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, Enterprise, EnterpriseTag, Message, Officer
@@ -57,23 +58,26 @@ class SendRequest:
     created_by: str = "cli"
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedMessage:
-    """A message before it is stored: routed and rendered, or skipped with a reason."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedMessage(ComposedMessage):
+    """A composed message to one contact of an enterprise (or to none: an enterprise without
+    contacts is skipped), under its idempotency key."""
 
     idempotency_key: str
     enterprise_id: int
     contact_id: int | None
-    channel: ChannelName
-    address: str
-    body: str
-    status: MessageStatus
-    reason: str | None
-    release_at: datetime | None = None
-    fallbacks: tuple[dict[str, Any], ...] = ()
-    #: What the provider sends from (``Rendered.message_params``): SMS values, WeChat fields.
-    params: Mapping[str, Any] = field(default_factory=dict)
-    template_version_id: int | None = None
+
+    @classmethod
+    def of(
+        cls, key: str, enterprise_id: int, contact_id: int | None, message: ComposedMessage
+    ) -> PlannedMessage:
+        """``message`` under ``key``, for the enterprise's contact ``contact_id``."""
+        composed = {name: getattr(message, name) for name in _COMPOSED_FIELDS}
+        return cls(idempotency_key=key, enterprise_id=enterprise_id, contact_id=contact_id,
+                   **composed)  # fmt: skip
+
+
+_COMPOSED_FIELDS = tuple(f.name for f in dataclasses.fields(ComposedMessage))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,20 @@ class PlanningPolicy:
     days_off: WorkdayCalendar | None = None
     tz: ZoneInfo = SHANGHAI
     hub_name: str = "主动服务"
+
+    def chain(
+        self, kind: MessageKind, requested: ChannelName | None = None
+    ) -> tuple[ChannelName, ...]:
+        """The channels a message of ``kind`` tries in order (only ``requested`` if given)."""
+        return channel_chain(
+            kind.value, self.routing, enabled=self.enabled_channels,
+            default=self.default_channel, requested=requested,
+        )  # fmt: skip
+
+    def quiet_hold(self, kind: MessageKind, now: datetime) -> QuietHold | None:
+        """The hold of a message of ``kind`` created at ``now``; None when it may go now."""
+        window = self.quiet_hours.window(kind)
+        return quiet_hold(now, window, self.tz, days_off=self.days_off)
 
 
 def idempotency_key(
@@ -118,12 +136,8 @@ class Planner:
         Never an empty chunk (every matched enterprise has a message, if only a skipped one):
         no chunk at all means the audience matched nobody, and the outbox writes no campaign.
         """
-        chain = channel_chain(
-            request.kind.value, self.policy.routing, enabled=self.policy.enabled_channels,
-            default=self.policy.default_channel, requested=request.channel,
-        )  # fmt: skip
-        window = self.policy.quiet_hours.window(request.kind)
-        hold = quiet_hold(now, window, self.policy.tz, days_off=self.policy.days_off)
+        chain = self.policy.chain(request.kind, request.channel)
+        hold = self.policy.quiet_hold(request.kind, now)
         async with self.db.read() as session:
             last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
         # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,
@@ -139,60 +153,31 @@ class Planner:
             planned: list[PlannedMessage] = []
             for enterprise in recipients.enterprises:
                 contacts = recipients.contacts.get(enterprise.id, ())
-                for message in self._plan_enterprise(request, enterprise, contacts, chain):
-                    planned.append(self._limit(request, message, history, hold))
+                planned.extend(
+                    self._plan_enterprise(request, enterprise, contacts, chain, history, hold)
+                )
             yield planned
 
     def _plan_enterprise(
-        self,
-        request: SendRequest,
-        enterprise: _EnterpriseRow,
-        contacts: Sequence[_ContactRow],
-        chain: Sequence[ChannelName],
-    ) -> Iterable[PlannedMessage]:
+        self, request: SendRequest, enterprise: _EnterpriseRow, contacts: Sequence[_ContactRow],
+        chain: Sequence[ChannelName], history: _History, hold: QuietHold | None,
+    ) -> Iterable[PlannedMessage]:  # fmt: skip
         kind = request.kind.value
         if not contacts:
             key = idempotency_key(request.trigger, request.trigger_key, enterprise.id, None, kind)
-            yield PlannedMessage(key, enterprise.id, None, chain[0], "", "",
-                                 MessageStatus.SKIPPED, "企业没有联系人")  # fmt: skip
+            nobody = ComposedMessage.skipped(chain[0], "", "企业没有联系人")
+            yield PlannedMessage.of(key, enterprise.id, None, nobody)
             return
         for contact in contacts:
             key = idempotency_key(
                 request.trigger, request.trigger_key, enterprise.id, contact.id, kind
             )
-            routes = route_contact(
-                contact.as_contact(), kind, chain, enabled=self.policy.enabled_channels
-            )
-            if isinstance(routes, NoRoute):
-                yield PlannedMessage(key, enterprise.id, contact.id, routes.channel, "", "",
-                                     MessageStatus.SKIPPED, routes.reason)  # fmt: skip
-                continue
-            context = self._context(request, enterprise, contact)
-            primary = routes.primary
-            try:
-                rendered = self.renderer.render_message(kind, primary.channel.value, context)
-                fallbacks = tuple(
-                    self._fallback(kind, route, context) for route in routes.fallbacks
-                )
-            except RenderError as exc:
-                # No template at all is the sender's mistake: refuse the whole trigger.
-                channels = (primary.channel, *(r.channel for r in routes.fallbacks))
-                if any(self.renderer.catalog.get(kind, c.value) is None for c in channels):
-                    raise
-                # One recipient's data the template cannot take: recorded, the rest go out.
-                yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
-                                     primary.address, "", MessageStatus.SKIPPED,
-                                     f"模板渲染失败：{exc}")  # fmt: skip
-                continue
-            yield PlannedMessage(key, enterprise.id, contact.id, primary.channel,
-                                 primary.address, rendered.body, MessageStatus.QUEUED, None,
-                                 fallbacks=fallbacks, params=rendered.message_params(),
-                                 template_version_id=rendered.version_id)  # fmt: skip
-
-    def _fallback(self, kind: str, route: Route, context: Mapping[str, Any]) -> dict[str, Any]:
-        rendered = self.renderer.render_message(kind, route.channel.value, context)
-        return {"channel": route.channel.value, "address": route.address,
-                "body": rendered.body, "params": rendered.message_params()}  # fmt: skip
+            message = compose_message(
+                contact.as_contact(), kind, chain, self._context(request, enterprise, contact),
+                self.renderer, enabled=self.policy.enabled_channels,
+            )  # fmt: skip
+            limited = self._limit(request.kind, key, contact.id, message, history, hold)
+            yield PlannedMessage.of(key, enterprise.id, contact.id, limited)
 
     def _context(
         self, request: SendRequest, enterprise: _EnterpriseRow, contact: _ContactRow
@@ -207,21 +192,18 @@ class Planner:
         }
 
     def _limit(
-        self, request: SendRequest, message: PlannedMessage, history: _History,
-        hold: QuietHold | None,
-    ) -> PlannedMessage:  # fmt: skip
+        self, kind: MessageKind, key: str, contact_id: int, message: ComposedMessage,
+        history: _History, hold: QuietHold | None,
+    ) -> ComposedMessage:  # fmt: skip
         """Apply dedupe, frequency caps and quiet hours to a routed message."""
-        if message.status is not MessageStatus.QUEUED or message.contact_id is None:
+        if message.status is not MessageStatus.QUEUED:
             return message
-        if message.idempotency_key in history.keys:
+        if key in history.keys:
             return message  # the same trigger again: the insert will ignore it
-        reason = history.refusal(message, request.kind, self.policy.routing)
+        reason = history.refusal(contact_id, message.body, kind, self.policy.routing)
         if reason is not None:
             return dataclasses.replace(message, status=MessageStatus.SKIPPED, reason=reason)
-        if hold is not None:
-            return dataclasses.replace(message, status=MessageStatus.HELD,
-                                       release_at=hold.release_at, reason=hold.reason)  # fmt: skip
-        return message
+        return message.held(hold)
 
 
 @dataclass(slots=True)
@@ -324,18 +306,18 @@ class _History:
     keys: set[str] = field(default_factory=set)
 
     def refusal(
-        self, message: PlannedMessage, kind: MessageKind, routing: RoutingSettings
+        self, contact_id: int, body: str, kind: MessageKind, routing: RoutingSettings
     ) -> str | None:
-        assert message.contact_id is not None
+        """Why a message of ``kind`` with ``body`` may not go to the contact now, or None."""
         # No recent message to this chunk's contacts (the common case): no digest to compare.
-        if self.bodies and (message.contact_id, _digest(message.body)) in self.bodies:
+        if self.bodies and (contact_id, _digest(body)) in self.bodies:
             return f"{routing.dedupe_hours:g} 小时内已向该联系人发送过相同内容"
         if kind in routing.cap_exempt:
             return None
         day_cap, week_cap = routing.max_per_contact_per_day, routing.max_per_contact_per_week
-        if day_cap is not None and self.day[message.contact_id] >= day_cap:
+        if day_cap is not None and self.day[contact_id] >= day_cap:
             return f"已达每日上限（每人每天 {day_cap} 条）"
-        if week_cap is not None and self.week[message.contact_id] >= week_cap:
+        if week_cap is not None and self.week[contact_id] >= week_cap:
             return f"已达每周上限（每人每周 {week_cap} 条）"
         return None
 
