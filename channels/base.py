@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from hub.core.errors import HubError
 
@@ -125,6 +125,56 @@ class ChannelLimits:
         )
 
 
+ChoiceKind = Literal["rating", "visit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What a message asks its recipient to choose: intent, which each channel draws its way.
+
+    The hub says what it asks, never how it looks: ``rating`` is the five levels of
+    ``hub.core.vocab.RATING_LEVELS`` (``ref`` names what is rated, e.g. a ticket number),
+    ``visit`` is ``hub.core.vocab.VisitAnswer`` for one visit (``visit_id``). Telegram draws
+    inline buttons, WeCom a button card (``ask_id`` its task id, unique per app; ``title`` and
+    ``detail`` its text; ``params["url"]`` the page a click opens); the other channels print
+    the choices in the text, as the templates do. Stored as ``Message.params["choices"]``.
+    """
+
+    kind: ChoiceKind
+    ref: str | None = None
+    visit_id: int | None = None
+    ask_id: str | None = None
+    title: str = ""
+    detail: str = ""
+
+    def to_params(self) -> dict[str, Any]:
+        """The JSON form kept in ``Message.params["choices"]`` (unset fields left out)."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for key in ("ref", "visit_id", "ask_id", "title", "detail"):
+            value = getattr(self, key)
+            if value:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Choices | None:
+        """The choices a message's params ask for; None for none, ``ValueError`` if malformed."""
+        data = params.get("choices")
+        if data is None:
+            return None
+        if not isinstance(data, Mapping) or data.get("kind") not in ("rating", "visit"):
+            raise ValueError(f"unknown choices {data!r}")
+        visit_id = data.get("visit_id")
+        return cls(
+            kind=data["kind"],
+            ref=None if data.get("ref") is None else str(data["ref"]),
+            visit_id=None if visit_id is None else int(visit_id),
+            ask_id=None if data.get("ask_id") is None else str(data["ask_id"]),
+            title=str(data.get("title") or ""),
+            detail=str(data.get("detail") or ""),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """What the dispatcher hands a channel: one rendered message to one address."""
@@ -135,6 +185,11 @@ class OutboundMessage:
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     contact_id: int | None = None
+
+    @property
+    def choices(self) -> Choices | None:
+        """What the message asks to choose (``params["choices"]``); ``ValueError`` if malformed."""
+        return Choices.from_params(self.params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,35 +1,28 @@
 """Telegram inline keyboards the hub sends, and the callback data their buttons carry.
 
-Two keyboards exist: the five satisfaction levels (好差评, ``params["keyboard"] == "rating"``)
-and a visit proposal's confirm / reschedule (``"visit"``, with ``params["visit_id"]``). A press
-comes back as a callback query whose ``data`` is :meth:`CallbackData.pack` of
-:class:`RatingCallback` (``rate:5:<ref>``) or :class:`VisitCallback`
-(``visit:confirm:42``); Telegram caps it at 64 bytes, which ``pack`` checks.
+The hub sends intent (``params["choices"]``, a :class:`~channels.base.Choices`) and this
+module draws it: ``rating`` is the five satisfaction levels of ``hub.core.vocab.RATING_LEVELS``
+(好差评) in one row, ``visit`` a visit proposal's ``hub.core.vocab.VisitAnswer`` (confirm /
+reschedule) for its ``visit_id``. The older form ``params["keyboard"]`` (``"rating"`` with
+``rating_ref``, ``"visit"`` with ``visit_id``) is still drawn: messages queued before the intent
+keep their buttons. A press comes back as a callback query whose ``data`` is
+:meth:`CallbackData.pack` of :class:`RatingCallback` (``rate:5:<ref>``) or
+:class:`VisitCallback` (``visit:confirm:42``); Telegram caps it at 64 bytes, which ``pack``
+checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
+from channels.base import Choices
 from hub.core.errors import UsageError
-
-#: The five levels, best first, exactly as every rating prompt prints them (docs/design.md).
-RATING_LABELS: Final[tuple[tuple[int, str], ...]] = (
-    (5, "5 非常满意"),
-    (4, "4 满意"),
-    (3, "3 基本满意"),
-    (2, "2 不满意"),
-    (1, "1 非常不满意"),
-)
-VISIT_LABELS: Final[tuple[tuple[Literal["confirm", "reschedule"], str], ...]] = (
-    ("confirm", "确认走访"),
-    ("reschedule", "申请改期"),
-)
+from hub.core.vocab import RATING_LEVELS, VisitAnswer
 
 VisitAction = Literal["confirm", "reschedule"]
 
@@ -49,14 +42,16 @@ class VisitCallback(CallbackData, prefix="visit"):
 
 
 class UnknownKeyboard(UsageError):
-    """``params["keyboard"]`` names no keyboard, or lacks what that keyboard needs."""
+    """The params ask for choices no keyboard draws, or lack what that keyboard needs."""
 
 
 def rating_keyboard(ref: str | None = None) -> InlineKeyboardMarkup:
-    """The five levels in one row, 5 first."""
+    """The five levels in one row, 5 first: "5 非常满意" … "1 非常不满意"."""
     buttons = [
-        InlineKeyboardButton(text=label, callback_data=RatingCallback(level=level, ref=ref).pack())
-        for level, label in RATING_LABELS
+        InlineKeyboardButton(
+            text=f"{level} {label}", callback_data=RatingCallback(level=level, ref=ref).pack()
+        )
+        for level, label in RATING_LEVELS
     ]
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
@@ -65,9 +60,10 @@ def visit_keyboard(visit_id: int) -> InlineKeyboardMarkup:
     """Confirm / reschedule for one visit, side by side."""
     buttons = [
         InlineKeyboardButton(
-            text=label, callback_data=VisitCallback(action=action, visit_id=visit_id).pack()
+            text=answer.label,
+            callback_data=VisitCallback(action=answer.value, visit_id=visit_id).pack(),
         )
-        for action, label in VISIT_LABELS
+        for answer in VisitAnswer
     ]
     return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
@@ -75,25 +71,41 @@ def visit_keyboard(visit_id: int) -> InlineKeyboardMarkup:
 def keyboard_for(params: Mapping[str, Any]) -> InlineKeyboardMarkup | None:
     """The keyboard a message's params ask for; None when they ask for none.
 
-    Raises :class:`UnknownKeyboard` for a name this module does not know, or a visit keyboard
+    Raises :class:`UnknownKeyboard` for choices this module does not know, or a visit keyboard
     without a usable ``visit_id``: sending such a message without its buttons would ask a
     question nobody can answer.
     """
+    choices = _choices(params)
+    if choices is None:
+        return None
+    if choices.kind == "rating":
+        try:
+            return rating_keyboard(choices.ref)
+        except ValueError as exc:  # a ':' in ref, or more than 64 bytes of callback data
+            raise UnknownKeyboard(
+                f"评价键盘的编号 (rating_ref) 无法放入按钮: {choices.ref!r}"
+            ) from exc
+    if choices.visit_id is None:
+        raise UnknownKeyboard("走访确认键盘缺少走访编号 (visit_id)")
+    return visit_keyboard(choices.visit_id)
+
+
+def _choices(params: Mapping[str, Any]) -> Choices | None:
+    """The intent (``params["choices"]``), or the older ``params["keyboard"]`` read as one."""
     name = params.get("keyboard")
     if not name:
-        return None
+        try:
+            return Choices.from_params(params)
+        except (TypeError, ValueError) as exc:
+            raise UnknownKeyboard(f"未知的 Telegram 键盘 (choices): {exc}") from None
     if name == "rating":
         ref = params.get("rating_ref")
-        try:
-            return rating_keyboard(str(ref) if ref is not None else None)
-        except ValueError as exc:  # a ':' in ref, or more than 64 bytes of callback data
-            raise UnknownKeyboard(f"评价键盘的编号 (rating_ref) 无法放入按钮: {ref!r}") from exc
+        return Choices("rating", ref=None if ref is None else str(ref))
     if name == "visit":
         try:
-            visit_id = int(params["visit_id"])
+            return Choices("visit", visit_id=int(params["visit_id"]))
         except (KeyError, TypeError, ValueError):
             raise UnknownKeyboard("走访确认键盘缺少走访编号 (visit_id)") from None
-        return visit_keyboard(visit_id)
     raise UnknownKeyboard(f"未知的 Telegram 键盘 (keyboard): {name!r}")
 
 

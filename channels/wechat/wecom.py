@@ -10,8 +10,9 @@ the one it used (``AccessTokenCache.call_with_token``, shared with the Official 
 
 msgtype of a message: ``params["wecom"]["msgtype"]`` when given (``text``, ``markdown`` or
 ``template_card``, the content under the same key, e.g. a card from :func:`rating_card` or
-:func:`visit_card`; text and markdown default to the body); else ``markdown`` when
-``params["markdown"]`` is true; else ``text`` with the body.
+:func:`visit_card`; text and markdown default to the body); else ``template_card`` when the
+message asks for choices (``params["choices"]``, drawn by :func:`choice_card`); else
+``markdown`` when ``params["markdown"]`` is true; else ``text`` with the body.
 
 Error mapping (``errcode``; HTTP 200 even for errors):
 
@@ -48,6 +49,7 @@ from yarl import URL
 from channels.base import (
     ChannelError,
     ChannelLimits,
+    Choices,
     OutboundMessage,
     PermanentError,
     ProviderConfigError,
@@ -60,19 +62,12 @@ from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import AccessTokenCache, TokenApi, call_api, errcode_of, read_answer
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
+from hub.core.vocab import RATING_LEVELS, VisitAnswer
 
 TOKEN_PATH: Final = "/cgi-bin/gettoken"
 SEND_PATH: Final = "/cgi-bin/message/send"
 MAX_USERS: Final = 1000
 MSGTYPES: Final = ("text", "markdown", "template_card")
-#: The five levels, as every rating prompt prints them (docs/design.md), best first.
-RATING_LEVELS: Final = (
-    (5, "非常满意"),
-    (4, "满意"),
-    (3, "基本满意"),
-    (2, "不满意"),
-    (1, "非常不满意"),
-)
 
 Result = SendResult | ChannelError
 
@@ -142,9 +137,26 @@ def rating_card(task_id: str, title: str, description: str) -> dict[str, Any]:
 
 
 def visit_card(task_id: str, title: str, description: str) -> dict[str, Any]:
-    """A visit proposal: "确认走访" (``visit:confirm``) or "改期" (``visit:reschedule``)."""
-    buttons = [("确认走访", "visit:confirm", 1), ("改期", "visit:reschedule", 2)]
+    """A visit proposal: "确认走访" (``visit:confirm``) or "申请改期" (``visit:reschedule``)."""
+    buttons = [
+        (answer.label, f"visit:{answer.value}", 1 if answer is VisitAnswer.CONFIRM else 2)
+        for answer in VisitAnswer
+    ]
     return button_card(task_id, title, description, buttons)
+
+
+def choice_card(choices: Choices, url: object = None) -> dict[str, Any]:
+    """The card a message's choices ask for; a click on it opens ``url`` when there is one."""
+    if not choices.ask_id:
+        raise PermanentError("企业微信按钮卡片缺少 task_id (choices.ask_id)", code="no_card")
+    draw = rating_card if choices.kind == "rating" else visit_card
+    try:
+        card = draw(choices.ask_id, choices.title, choices.detail)
+    except ValueError as exc:
+        raise PermanentError(f"企业微信按钮卡片：{exc}", code="no_card") from None
+    if url:
+        card["card_action"] = {"type": 1, "url": str(url)}
+    return card
 
 
 # --- requests (pure) -------------------------------------------------------------------------
@@ -165,6 +177,12 @@ def message_content(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
         if isinstance(content, Mapping) and content.get("content"):
             return msgtype, {"content": str(content["content"])}
         return msgtype, _text(message)
+    try:
+        choices = message.choices
+    except (TypeError, ValueError) as exc:
+        raise PermanentError(f"企业微信按钮卡片：{exc}", code="no_card") from None
+    if choices is not None:
+        return "template_card", choice_card(choices, message.params.get("url"))
     if message.params.get("markdown"):
         return "markdown", _text(message)
     return "text", _text(message)

@@ -28,6 +28,7 @@ from hub.rendering.template_spec import Catalog
 
 if TYPE_CHECKING:
     import aiohttp
+    from aiogram import Bot
 
 # Requests in flight per SMS provider: the lean client's connections per origin.
 HTTP_CONCURRENCY = 64
@@ -119,3 +120,14 @@ def _sms_channel(
     if built:
         return FailoverSmsChannel(primary, next(iter(built.values())))
     return primary
+
+
+def telegram_bot_of(registry: ChannelRegistry) -> Bot | None:
+    """The Telegram channel's bot when Telegram is enabled (the webhook and polling reuse it)."""
+    if "telegram" not in registry.names():
+        return None
+    # aiogram only where Telegram is on.
+    from channels.telegram.channel import TelegramChannel
+
+    channel = registry.get("telegram")
+    return channel.bot if isinstance(channel, TelegramChannel) else None

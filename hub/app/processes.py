@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from hub.web.server import HubServer
     from hub.web.webhooks.context import WebhookContext
+from hub.app.channel_setup import telegram_bot_of
 from hub.app.runtime import Components, open_components
 from hub.config import Settings
 from hub.inbound.accept import requeue_unclassified
@@ -139,12 +140,7 @@ async def serve(
 
 def telegram_bot(hub: Components) -> Bot | None:
     """The Telegram channel's bot, when Telegram is enabled (webhook and polling reuse it)."""
-    if "telegram" not in hub.channels.names():
-        return None
-    from channels.telegram.channel import TelegramChannel  # aiogram only where Telegram is on
-
-    channel = hub.channels.get("telegram")
-    return channel.bot if isinstance(channel, TelegramChannel) else None
+    return telegram_bot_of(hub.channels)
 
 
 async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:

@@ -140,9 +140,9 @@ def _print_dossier(d: dict[str, Any]) -> None:
     if d["credit_records"]:
         print_table(
             "信用记录",
-            ["时间", "状态", "来源", "原因", "有效期至"],
-            [(c["recorded_at"], c["status_label"], c["source"], c["reason"], c["valid_until"])
-             for c in d["credit_records"]],
+            ["认定日期", "类型", "认定机关", "事由", "状态", "修复日期"],
+            [(c["decided_on"], c["type_label"], c["authority"], c["summary"], c["status_label"],
+              c["repaired_on"]) for c in d["credit_records"]],
         )  # fmt: skip
     messages, tickets = d["messages"], d["tickets"]
     headline = f"消息 共 {messages['total']} 条{_counts(messages['by_status'], MessageStatus)}"

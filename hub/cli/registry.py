@@ -1,4 +1,5 @@
-"""``hub import enterprises|officers|departments FILE`` (CSV in UTF-8 or GBK, or XLSX)."""
+"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports FILE``
+(CSV in UTF-8 or GBK, or XLSX)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def register(app: typer.Typer) -> None:
         ("enterprises", "导入企业名录（一企一档），按统一社会信用代码更新。"),
         ("officers", "导入联络员名单，按工号更新。"),
         ("departments", "导入部门名单，按部门编码更新。"),
+        ("credit", "导入信用事件，按事件编号更新；企业信用状态随有效事件而定。"),
+        ("policies", "导入惠企政策，按政策编号更新。"),
+        ("licences", "导入企业证照，按企业、证照类型和编号更新。"),
+        ("annual-reports", "导入年报公示记录，按企业和年度更新。"),
     ):
         import_app.command(kind, help=doc)(_command(kind))  # type: ignore[arg-type]
 

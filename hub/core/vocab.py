@@ -6,6 +6,7 @@ Code, config, templates, the API and the UI all use these values; nothing else s
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class LabelledEnum(StrEnum):
@@ -210,10 +211,23 @@ class DepartmentRole(LabelledEnum):
     BUSINESS_OFFICE = "business_office", "营商办"
 
 
-RATING_LABELS: dict[int, str] = {
-    5: "非常满意",
-    4: "满意",
-    3: "基本满意",
-    2: "不满意",
-    1: "非常不满意",
-}
+#: The five satisfaction levels (好差评), best first: the one definition every rating prompt,
+#: Telegram button and WeCom card draws from (docs/design.md).
+RATING_LEVELS: Final[tuple[tuple[int, str], ...]] = (
+    (5, "非常满意"),
+    (4, "满意"),
+    (3, "基本满意"),
+    (2, "不满意"),
+    (1, "非常不满意"),
+)
+#: Level -> label, 5 first.
+RATING_LABELS: Final[dict[int, str]] = dict(RATING_LEVELS)
+#: The five levels as every rating request prints them, exactly: "5 非常满意 4 满意 … 1 非常不满意".
+RATING_PROMPT: Final = " ".join(f"{level} {label}" for level, label in RATING_LEVELS)
+
+
+class VisitAnswer(LabelledEnum):
+    """A visit proposal's two answers, as buttons show them; a press is ``visit:<value>``."""
+
+    CONFIRM = "confirm", "确认走访"
+    RESCHEDULE = "reschedule", "申请改期"

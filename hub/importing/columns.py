@@ -43,13 +43,15 @@ IGNORED_HEADERS = frozenset(REJECT_COLUMNS)
 # Whitespace, separators, and invisible characters (BOM, zero-width space) pasted with a header.
 _SEPARATORS = re.compile(r"[\s_\-\ufeff\u200b\u200c\u200d\u2060]+")
 _LIST_SEPARATOR = re.compile(r"[;；]")
-_LIST_FIELDS = frozenset({"tags", "industries"})  # limits hold for each item: RowChecker.items
+# limits hold for each item: RowChecker.items
+_LIST_FIELDS = frozenset({"tags", "industries", "regions"})
 _MARKED_KEYS = (UNNAMED_COLUMN_PREFIX, CELL_PROBLEM_PREFIX)
 _SHORTEST_LIMIT = 32  # the least max_length of any column (tests/importing/test_lengths.py)
 # Unknown or repeated headers named in one message; the rest are counted.
 _LISTED_MAX = 5
 _HINTED_MAX = 40  # longer "headers" get no did-you-mean hint
 E = TypeVar("E", bound=LabelledEnum)
+V = TypeVar("V")
 
 
 def _match_key(header: str) -> str:
@@ -321,10 +323,12 @@ class RowChecker:
             f"{self.names.name(field)}“{shown_value(value)}”有 {len(value)} 个字符，最多 {limit} 个"
         )
 
-    def parsed(
-        self, field: str, parse: Callable[[str], str], *, required: bool = False
-    ) -> str | None:
-        """The field normalised by ``parse``; ``None`` when blank or when ``parse`` refuses it."""
+    def parsed(self, field: str, parse: Callable[[str], V], *, required: bool = False) -> V | None:
+        """The field read by ``parse``; ``None`` when blank or when ``parse`` refuses it.
+
+        ``parse`` raises ``ValueError`` saying what is wrong after the value is quoted:
+        ``手机“1380013800”不是有效的手机号``.
+        """
         value = self.text(field, required=required)
         if value is None:
             return None
@@ -348,6 +352,20 @@ class RowChecker:
             shown = shown_value(value)
             self._refuse(field, f"{self.names.name(field)}“{shown}”无效，应为 {labels} 或 {values}")
             return None
+
+    def choices(self, field: str, enum: type[E]) -> tuple[E, ...]:
+        """A ``;``-separated list of members (English or Chinese), sorted by value; an item that
+        names none adds a reason."""
+        members: set[E] = set()
+        for item in self.items(field):
+            try:
+                members.add(cast(E, enum.parse(unicodedata.normalize("NFKC", item))))
+            except ValueError:
+                choices = "/".join(f"{member.value}/{member.label}" for member in enum)
+                self._refuse(
+                    field, f"{self.names.name(field)}中的“{shown_value(item)}”无效，应为 {choices}"
+                )
+        return tuple(sorted(members, key=lambda member: member.value))
 
     def known(self, field: str, code: str | None, known: Collection[str] | None, what: str) -> None:
         """Add a reason when ``code`` is not among the ``known`` codes (``None``: not checked)."""

@@ -50,6 +50,7 @@ __all__ = [
     "Reject",
     "parse_departments",
     "parse_enterprises",
+    "parse_keyed",
     "parse_officers",
     "rejects_path",
     "validate_department_row",
@@ -368,18 +369,20 @@ def parse_enterprises(
         return ParseResult(table.path, table.headers, records, tuple(rejects), valid)
 
 
-def _parse_keyed(
+def parse_keyed(
     path: str | os.PathLike[str],
     columns: ColumnSet,
     validate: Callable[[int, Mapping[str, str], HeaderMap], K | Reject],
     key: Callable[[K], str],
     format: TableFormat | None,
     claim: Callable[[K, HeaderMap], list[str]] | None = None,
+    *,
+    key_fields: tuple[str, ...] = ("code",),
 ) -> ParseResult[K]:
-    """Parse a file of rows identified by a code: exact repeats merge, different ones are rejected.
+    """Parse a file of rows identified by a key: exact repeats merge, different ones are rejected.
 
-    ``claim`` checks a new record against the ones accepted before it (and records it when it
-    returns no reasons).
+    ``key_fields`` are the columns the key is made of, named in the reason; ``claim`` checks a
+    new record against the ones accepted before it (and records it when it returns no reasons).
     """
     with open_table(path, format=format) as table:
         names = columns.resolve(table.headers, file=str(path))
@@ -397,8 +400,8 @@ def _parse_keyed(
             elif dataclasses.replace(row, row_number=earlier.row_number) == earlier:
                 reasons = []  # the same row twice: nothing new
             else:
-                code = names.name("code")
-                reasons = [f"{code}“{key(row)}”与第 {earlier.row_number} 行重复且内容不一致"]
+                named = "、".join(names.name(field) for field in key_fields)
+                reasons = [f"{named}“{key(row)}”与第 {earlier.row_number} 行重复且内容不一致"]
             if reasons:
                 rejects.append(Reject(row_number, tuple(reasons), raw))
                 continue
@@ -422,7 +425,7 @@ def parse_officers(
     def validate(number: int, raw: Mapping[str, str], names: HeaderMap) -> OfficerRow | Reject:
         return validate_officer_row(number, raw, names, known_departments=known_departments)
 
-    return _parse_keyed(path, OFFICER_COLUMNS, validate, lambda row: row.code, format)
+    return parse_keyed(path, OFFICER_COLUMNS, validate, lambda row: row.code, format)
 
 
 def parse_departments(
@@ -446,7 +449,7 @@ def parse_departments(
             owners.update(dict.fromkeys(row.industries, row))
         return reasons
 
-    return _parse_keyed(
+    return parse_keyed(
         path, DEPARTMENT_COLUMNS, validate_department_row, lambda row: row.code, format,
         claim_industries,
     )  # fmt: skip

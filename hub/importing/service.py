@@ -1,7 +1,9 @@
-"""``hub import enterprises|officers|departments FILE``: parse, upsert, write the rejects.
+"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports FILE``:
+parse, upsert, write the rejects.
 
 Rejected rows never stop the valid ones: every valid row is upserted in one transaction, the
-rejects go to ``<input>.rejects.csv`` with their row numbers and reasons.
+rejects go to ``<input>.rejects.csv`` with their row numbers and reasons. The enterprise-data
+kinds (``hub.importing.data_save``) also say which rows are new or changed (``changes``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from hub.core.clock import Clock
+from hub.importing.data_save import DATA_KINDS, import_data_file
 from hub.importing.rows import (
     ParseResult,
     parse_departments,
@@ -32,10 +35,15 @@ from hub.importing.upsert import (
     upsert_officers,
 )
 from hub.store.db import Database
+from hub.store.record_changes import RecordChanges
 
-ImportKind = Literal["enterprises", "officers", "departments"]
-IMPORT_KINDS: tuple[ImportKind, ...] = ("enterprises", "officers", "departments")
-_LABELS = {"enterprises": "企业", "officers": "联络员", "departments": "部门"}
+ImportKind = Literal[
+    "enterprises", "officers", "departments", "credit", "policies", "licences", "annual-reports"
+]
+IMPORT_KINDS: tuple[ImportKind, ...] = ("enterprises", "officers", "departments", *DATA_KINDS)
+_LABELS = {"enterprises": "企业", "officers": "联络员", "departments": "部门",
+           "credit": "信用事件", "policies": "政策", "licences": "证照",
+           "annual-reports": "年报记录"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +58,19 @@ class ImportReport:
     unchanged: int
     rejected: int
     rejects_file: str | None
+    changes: RecordChanges | None = None
+    """For the enterprise-data kinds: the rows created and updated (what programs react to)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {k: v for k, v in asdict(self).items() if k != "changes"}
+        if self.changes is not None:
+            data["new"] = [change.key for change in self.changes.created]
+            data["changed"] = [change.key for change in self.changes.updated]
+            data["credit_status_changed"] = [
+                {"uscc": c.uscc, "before": c.before.value, "after": c.after.value}
+                for c in self.changes.credit_status
+            ]
+        return data
 
     def summary_line(self) -> str:
         line = (
@@ -60,6 +78,8 @@ class ImportReport:
             f"更新 {self.updated}（updated），未变 {self.unchanged}（unchanged），"
             f"拒绝 {self.rejected} 行（rejected）"
         )
+        if self.changes is not None and self.changes.credit_status:
+            line += f"，企业信用状态变化 {len(self.changes.credit_status)} 家"
         if self.rejects_file:
             line += f"；被拒绝的行及原因见 {self.rejects_file}"
         return line
@@ -90,17 +110,23 @@ async def import_file(
     *,
     progress: Progress | None = None,
     on_parsed: Callable[[int], None] | None = None,
+    actor: str = "import",
 ) -> ImportReport:
     """Import one file of the given kind; returns the report (rejects file already written).
 
     Parsing runs in a worker thread so that an import started by a long-running process (the
-    web app) does not stall its event loop for the seconds a large file takes.
+    web app) does not stall its event loop for the seconds a large file takes. ``actor`` is
+    who the audit log names for the enterprise-data kinds' changes.
     """
     now = clock.now()
     parsed: ParseResult[Any]
     counts: UpsertCounts
+    changes: RecordChanges | None = None
     with _gc_paused():
-        if kind == "departments":
+        if kind in DATA_KINDS:
+            parsed, changes = await import_data_file(db, kind, path, now, actor=actor)
+            counts = UpsertCounts(len(changes.created), len(changes.updated), changes.unchanged)
+        elif kind == "departments":
             parsed = await asyncio.to_thread(parse_departments, path)
             counts = await upsert_departments(db, parsed.records, now)
         elif kind == "officers":
@@ -128,4 +154,5 @@ async def import_file(
         unchanged=counts.unchanged,
         rejected=parsed.rejected,
         rejects_file=str(rejects) if rejects else None,
+        changes=changes,
     )

@@ -24,7 +24,7 @@ from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.models import (
     Contact,
-    CreditRecord,
+    CreditEvent,
     Department,
     Enterprise,
     Message,
@@ -229,15 +229,16 @@ async def enterprise_dossier(
                 "mobile": _masked(visibility, ChannelName.SMS, officer.mobile),
             }
         credit = await session.scalars(
-            sa.select(CreditRecord)
-            .where(CreditRecord.enterprise_id == enterprise.id)
-            .order_by(CreditRecord.recorded_at.desc())
+            sa.select(CreditEvent)
+            .where(CreditEvent.enterprise_id == enterprise.id)
+            .order_by(CreditEvent.decided_on.desc(), CreditEvent.id.desc())
             .limit(recent)
         )
         dossier["credit_records"] = [
-            {"status": c.status.value, "status_label": c.status.label, "source": c.source,
-             "reason": c.reason, "recorded_at": local_iso(c.recorded_at, tz),
-             "valid_until": c.valid_until.isoformat() if c.valid_until else None}
+            {"event_id": c.event_id, "type": c.type.value, "type_label": c.type.label,
+             "authority": c.authority, "decided_on": c.decided_on.isoformat(),
+             "summary": c.summary, "status": c.status.value, "status_label": c.status.label,
+             "repaired_on": c.repaired_on.isoformat() if c.repaired_on else None}
             for c in credit.all()
         ]  # fmt: skip
         message_counts = {

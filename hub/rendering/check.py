@@ -23,7 +23,7 @@ import jinja2
 from channels.registry import PROVIDERS, channel_limits, limits_for, providers_of, required
 from hub.config import Settings
 from hub.core.errors import RenderError
-from hub.core.vocab import RATING_LABELS
+from hub.core.vocab import RATING_PROMPT
 from hub.rendering.render import TemplateRenderer, error_line, parse_expression, template_names
 from hub.rendering.sandbox import MAX_OUTPUT_CHARS, RenderLimits
 from hub.rendering.sms_text import PLACEHOLDER, SMS_MAX_CHARS, measure_sms
@@ -50,7 +50,6 @@ WECOM_MAX_BYTES = required(channel_limits("wecom").max_text_bytes, "WeCom text")
 # Room above every provider's text limit, so the check names the limit instead of the cap.
 RENDER_ROOM_CHARS = 2 * max(p.limits.max_text_chars or 0 for p in PROVIDERS.values())
 OPT_OUT_HINT = "回复TD退订"
-RATING_PROMPT = " ".join(f"{score} {label}" for score, label in RATING_LABELS.items())
 # Kinds that read as marketing to operators: their SMS must carry the opt-out hint.
 MARKETING_KINDS = frozenset({"policy_push", "credit_report", "procedure_reminder"})
 # Kinds that ask for a rating: every body prints the five levels exactly (docs/design.md).

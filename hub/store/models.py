@@ -1,6 +1,7 @@
 """Every table, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from hub.store.base import Base
+from hub.store.enterprise_data import AnnualReport, CreditEvent, Licence, Policy
 from hub.store.messaging import (
     Campaign,
     DeliveryAttempt,
@@ -15,12 +16,10 @@ from hub.store.messaging import (
 from hub.store.registry import (
     Contact,
     ContactOptOut,
-    CreditRecord,
     Department,
     Enterprise,
     EnterpriseTag,
     Officer,
-    Policy,
     Staff,
     Visit,
 )
@@ -38,18 +37,20 @@ from hub.store.tickets import (
 )
 
 __all__ = [
+    "AnnualReport",
     "AuditLog",
     "Base",
     "CallbackSurvey",
     "Campaign",
     "Contact",
     "ContactOptOut",
-    "CreditRecord",
+    "CreditEvent",
     "DeliveryAttempt",
     "Department",
     "Enterprise",
     "EnterpriseTag",
     "InboundReply",
+    "Licence",
     "Message",
     "Officer",
     "Policy",

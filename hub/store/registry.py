@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -151,39 +151,6 @@ class ContactOptOut(Base):
     kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default="*")
     at: Mapped[datetime] = mapped_column()
     source: Mapped[str] = mapped_column(sa.String(64))
-
-
-class CreditRecord(Base):
-    """One credit-feed entry: a warning, a dishonesty listing, or its repair."""
-
-    __tablename__ = "credit_record"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
-    status: Mapped[CreditStatus] = mapped_column(enum_column(CreditStatus))
-    source: Mapped[str] = mapped_column(sa.String(128))
-    reason: Mapped[str] = mapped_column(sa.Text)
-    repair_guidance: Mapped[str | None] = mapped_column(sa.Text)
-    recorded_at: Mapped[datetime] = mapped_column()
-    valid_until: Mapped[date | None] = mapped_column(sa.Date)
-    external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-
-
-class Policy(Timestamps, Base):
-    """A policy (政策) to push to matching enterprises (精准匹配)."""
-
-    __tablename__ = "policy"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    title: Mapped[str] = mapped_column(sa.String(256))
-    summary: Mapped[str] = mapped_column(sa.Text)
-    url: Mapped[str | None] = mapped_column(sa.String(512))
-    issuer: Mapped[str | None] = mapped_column(sa.String(128))
-    # Matching criteria, each an audience-expression term list (docs/design.md grammar).
-    audience: Mapped[str] = mapped_column(sa.Text, default="")
-    published_on: Mapped[date | None] = mapped_column(sa.Date)
-    expires_on: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class Visit(Timestamps, Base):

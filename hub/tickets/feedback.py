@@ -10,10 +10,12 @@ commit the caller enqueues the results with :func:`hub.outbound.notify.enqueue_n
   rates nothing; one live link per ticket (a repeated call reuses it);
 - one ``ticket_feedback`` message, on the channel the ticket came in on (else the routing
   chain), through :func:`hub.outbound.notify.notify_one`: the answer, the five levels
-  "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意" as numbered choices (SMS, WeChat — the
-  template prints them) and the link; Telegram adds inline buttons (``rate:N:<number>``),
-  WeCom sends a button card (keys ``rating:N``, task id ``rating_<number>_r<round>_<token>``) whose
-  click opens the rating page, a WeChat template message opens it too;
+  "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意" as numbered choices (the template
+  prints them) and the link; beside the text it asks for a rating (:func:`choice_params`:
+  intent, not buttons) and names the page, and each channel draws that its own way: Telegram
+  inline buttons (``rate:N:<number>``), WeCom a button card (keys ``rating:N``, task id
+  ``rating_<number>_r<round>_<token>``) whose click opens the rating page, a WeChat template
+  message that opens it; SMS and the sandbox keep the text;
 - ``ticket.rating_requested_at`` and a ``rating_requested`` event.
 
 A ticket with no contact is answered where its request came from (the source reply's channel
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.wechat.wecom import rating_card
+from channels.base import Choices
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType
 from hub.outbound.notify import (
     NotifyResult,
@@ -48,7 +50,7 @@ from hub.store.models import InboundReply as StoredReply
 if TYPE_CHECKING:
     from hub.app.runtime import Components
 
-__all__ = ["FeedbackSender", "channel_params", "rating_url", "send_feedback"]
+__all__ = ["FeedbackSender", "choice_params", "rating_url", "send_feedback"]
 
 TRIGGER: Final = "feedback"
 #: How long a rating link works by default (``tickets.rating_link_valid_days``).
@@ -77,24 +79,20 @@ def rating_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/r/{token}"
 
 
-def channel_params(
-    channel: ChannelName, *, number: str, token: str, url: str, answer: str, round_no: int = 0
+def choice_params(
+    *, number: str, token: str, url: str, answer: str, round_no: int = 0
 ) -> dict[str, Any]:
-    """What a channel sends besides the text: buttons, a card, a link to open.
+    """What the feedback carries besides its text, on every channel: the rating it asks for
+    (:class:`channels.base.Choices`, which each channel draws) and the page to open.
 
-    A WeCom card's task id must be unique per app, so it carries the resolution's round (a
-    ticket reopened and resolved again gets a new card for the same live link).
+    The ask id (a WeCom card's task id, unique per app) carries the resolution's round: a
+    ticket reopened and resolved again asks again, with the same live link.
     """
-    if channel is ChannelName.TELEGRAM:
-        return {"keyboard": "rating", "rating_ref": number}
-    if channel is ChannelName.WECOM:
-        title = f"诉求 {number} 已办结，请评价"
-        card = rating_card(f"rating_{number}_r{round_no}_{token}", title, answer[:100])
-        card["card_action"] = {"type": 1, "url": url}
-        return {"wecom": {"msgtype": "template_card", "template_card": card}}
-    if channel is ChannelName.WECHAT:
-        return {"url": url}
-    return {}
+    choices = Choices(
+        "rating", ref=number, ask_id=f"rating_{number}_r{round_no}_{token}",
+        title=f"诉求 {number} 已办结，请评价", detail=answer[:100],
+    )  # fmt: skip
+    return {"choices": choices.to_params(), "url": url}
 
 
 async def send_feedback(
@@ -210,19 +208,15 @@ def _summary(answer: str) -> str:
 async def _add_channel_params(
     session: AsyncSession, message_id: int, extra: Mapping[str, Any]
 ) -> None:
-    """Buttons and links for the message's channel and each fallback's (same transaction)."""
+    """The rating asked for and the page, on the message and each fallback (same transaction)."""
     message = await session.get(Message, message_id)
     if message is None:
         return
-    params: dict[str, Any] = dict(message.params or {})
-    params.update(channel_params(message.channel, **extra))
+    more = choice_params(**extra)
+    params: dict[str, Any] = {**dict(message.params or {}), **more}
     fallbacks = params.get("fallbacks")
     if isinstance(fallbacks, list):
-        params["fallbacks"] = [_with_params(f, extra) for f in fallbacks]
+        params["fallbacks"] = [
+            {**f, "params": {**dict(f.get("params") or {}), **more}} for f in fallbacks
+        ]
     message.params = params
-
-
-def _with_params(fallback: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    channel = ChannelName(str(fallback.get("channel")))
-    more = channel_params(channel, **extra)
-    return {**fallback, "params": {**dict(fallback.get("params") or {}), **more}}

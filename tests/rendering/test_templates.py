@@ -18,7 +18,8 @@ from hub.cli import templates as templates_cli
 from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import NotFoundError
-from hub.rendering.check import OPT_OUT_HINT, RATING_PROMPT, StoredSms, check_templates
+from hub.core.vocab import RATING_PROMPT
+from hub.rendering.check import OPT_OUT_HINT, StoredSms, check_templates
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.templates import Problem, example_context, load_folder
 from hub.store.db import Database

@@ -1,8 +1,9 @@
 """Feedback on resolve: the answer and a rating request, with each channel's way to answer it.
 
-Telegram gets inline buttons naming the ticket, WeCom a button card whose click names it too,
-SMS and WeChat numbered choices (the template prints the five levels) and every channel the
-rating-page link; a button press comes back and rates the ticket it was sent for.
+The hub asks for a rating (intent, ``params["choices"]``) and each channel draws it: Telegram
+inline buttons naming the ticket, WeCom a button card whose click names it too, SMS and WeChat
+numbered choices (the template prints the five levels) and every channel the rating-page link;
+a button press comes back and rates the ticket it was sent for.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from channels.base import OutboundMessage
 from channels.telegram.keyboards import keyboard_for
+from channels.wechat.wecom import message_content
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, TicketEventType, TicketState
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Contact, RatingLink, Ticket, TicketEvent
-from hub.tickets.feedback import FeedbackSender, channel_params
+from hub.tickets.feedback import FeedbackSender, choice_params
 from tests.inbound_support import ALL_CHANNELS, TEMPLATES, Loop, make_loop, planning_policy
 
 PROMPT = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
@@ -114,8 +117,10 @@ async def test_wecom_feedback_is_a_button_card_whose_click_rates_that_ticket(loo
     token = await _token(loop, ticket)
 
     assert feedback.channel is ChannelName.WECOM
-    card = feedback.params["wecom"]["template_card"]
-    assert feedback.params["wecom"]["msgtype"] == "template_card"
+    drawn = OutboundMessage(feedback.id, USERID, feedback.body, "ticket_feedback", feedback.params)
+    msgtype, card = message_content(drawn)  # what the WeCom channel sends
+    assert msgtype == "template_card"
+    assert card["main_title"] == {"title": f"诉求 {ticket.number} 已办结，请评价"}
     assert card["task_id"] == f"rating_{ticket.number}_r0_{token}"
     assert [b["key"] for b in card["button_list"]] == [f"rating:{n}" for n in (5, 4, 3, 2, 1)]
     assert next(b["text"] for b in card["button_list"]) == "5 非常满意"
@@ -140,8 +145,7 @@ async def test_sms_and_wechat_feedback_number_the_choices_and_carry_the_link(loo
     assert wechat.channel is ChannelName.WECHAT
     assert PROMPT in wechat.body
     assert wechat.params["url"] == f"https://hub.example.cn/r/{await _token(loop, on_wechat)}"
-    assert "keyboard" not in sms.params
-    assert "wecom" not in wechat.params
+    assert sms.params["choices"]["kind"] == wechat.params["choices"]["kind"] == "rating"
 
 
 async def test_feedback_takes_the_routing_chain_when_the_tickets_channel_is_switched_off(
@@ -157,20 +161,21 @@ async def test_feedback_takes_the_routing_chain_when_the_tickets_channel_is_swit
 
     assert (await loop.ticket(ticket_id)).channel is ChannelName.TELEGRAM
     assert feedback.channel is ChannelName.SANDBOX  # the kind's chain in this deployment
-    assert "keyboard" not in feedback.params  # Telegram's buttons stay with Telegram
+    assert "keyboard" not in feedback.params  # the intent, not Telegram's buttons
+    assert feedback.params["choices"]["ref"] == (await loop.ticket(ticket_id)).number
     assert PROMPT in feedback.body
     assert "已协调供电公司完成用电增容。" in feedback.body
 
 
-def test_channel_params_are_only_for_channels_with_buttons_or_links() -> None:
+def test_the_feedback_asks_for_a_rating_the_same_way_on_every_channel() -> None:
     args: dict[str, Any] = {"number": "GD202611230001", "token": "tok", "url": "u",
-                            "answer": "答复"}  # fmt: skip
-    assert channel_params(ChannelName.SMS, **args) == {}
-    assert channel_params(ChannelName.SANDBOX, **args) == {}
-    assert channel_params(ChannelName.TELEGRAM, **args) == {
-        "keyboard": "rating", "rating_ref": "GD202611230001",
+                            "answer": "答复", "round_no": 1}  # fmt: skip
+    assert choice_params(**args) == {
+        "choices": {"kind": "rating", "ref": "GD202611230001",
+                    "ask_id": "rating_GD202611230001_r1_tok",
+                    "title": "诉求 GD202611230001 已办结，请评价", "detail": "答复"},
+        "url": "u",
     }  # fmt: skip
-    assert channel_params(ChannelName.WECHAT, **args) == {"url": "u"}
 
 
 async def test_a_reopened_ticket_resolved_again_gets_a_new_feedback_and_the_same_live_link(

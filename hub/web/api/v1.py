@@ -10,7 +10,7 @@ from hub.config import Settings
 from hub.core.clock import SHANGHAI, Clock
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
-from hub.web.api import messages, replies, staff, ticket_admin, tickets
+from hub.web.api import enterprise_data, messages, replies, staff, ticket_admin, tickets
 from hub.web.api.context import ApiContext
 
 PREFIX = "/api/v1"
@@ -28,7 +28,7 @@ def router(
     # The router-wide dependency makes a credential mandatory even on a route that forgets
     # to ask for the principal; FastAPI resolves it once per request.
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
-    for module in (staff, replies, messages):
+    for module in (staff, replies, messages, enterprise_data):
         api.include_router(module.router(ctx))
     desk = ticket_desk or TicketDesk(db, Settings(), clock)
     api.include_router(tickets.router(ctx, desk))

@@ -1,0 +1,234 @@
+"""``POST /api/v1/credit-events`` and ``POST /api/v1/policies``: the credit feed and the policy
+library, one record per call, for admins and dispatchers.
+
+A body is validated by the same rules as a row of ``hub import credit|policies`` (the English
+column names are the JSON fields, and a reason names the field), saved by natural key (a
+repeat changes nothing), audit-logged under the caller's username, and answered with whether
+the record was created, updated (with the fields that changed) or unchanged. A credit event
+recomputes its enterprise's credit status. A credit event for an enterprise the caller cannot
+see, or that does not exist, is a 404.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the routes' annotations at
+# runtime, and they name `Writer`, a type local to `router()`.
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, WithJsonSchema
+
+from hub.core.credit import CreditEventStatus, CreditEventType
+from hub.core.safe_text import storable_text
+from hub.core.vocab import CreditStatus, LabelledEnum, Stage, Tier
+from hub.importing.data_columns import CREDIT_COLUMNS, POLICY_COLUMNS, api_names
+from hub.importing.data_rows import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    URL_PATTERN,
+    validate_credit_row,
+    validate_policy_row,
+)
+from hub.importing.data_save import save_rows
+from hub.importing.tabular import Reject
+from hub.store.models import Enterprise
+from hub.store.record_changes import RecordChanges
+from hub.tickets.staff import StaffRole
+from hub.web.api.auth import Principal, allow
+from hub.web.api.context import ApiContext
+from hub.web.api.errors import (
+    BODY_RESPONSES,
+    ERROR_RESPONSES,
+    ApiRoute,
+    invalid,
+    not_found,
+    not_found_response,
+)
+
+# A text that says something once control characters are dropped (storable_text): at least
+# one character that is neither a space nor a control character.
+_PRINTABLE = (
+    "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+    "\\u205f\\u3000\\x00-\\x08\\x0e-\\x1b]"
+)
+_USCC_SCHEMA = {"type": "string", "format": "uscc", "pattern": "^[0-9]{8}[0-9A-HJ-NP-RTUW-Y]{10}$"}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEARS = f"({FIRST_YEAR // 100}|{LAST_YEAR // 100})"  # 19|20: FIRST_YEAR..LAST_YEAR
+_DATE_SCHEMA = {
+    "type": "string",
+    "format": "date",
+    "pattern": f"^{_YEARS}[0-9]{{2}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+}
+MAX_SUMMARY = 10_000
+MAX_TEXT = 200_000  # a policy's full text; the app refuses bodies over 1 MiB anyway
+MAX_ITEMS = 200
+
+
+def _date_text_only(value: object) -> object:
+    """Refuse a number where a date is due: pydantic would read ``0`` as 1970-01-01."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("应为日期，如 2026-11-23")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text_only), WithJsonSchema(_DATE_SCHEMA)]
+Uscc = Annotated[str, WithJsonSchema(_USCC_SCHEMA), Field(description="统一社会信用代码")]
+
+
+def _key(max_length: int, description: str) -> Any:
+    return Field(pattern=_PRINTABLE, max_length=max_length, description=description)
+
+
+def _vocab(enum: type[LabelledEnum]) -> Any:
+    spellings = list(dict.fromkeys(s for m in enum for s in (m.value, m.label)))
+    return WithJsonSchema({"type": "string", "enum": spellings})
+
+
+Item = Annotated[str, Field(max_length=64)]
+
+
+class CreditEventIn(BaseModel):
+    """A credit event (信用事件), as a row of ``hub import credit``."""
+
+    event_id: str = _key(64, "事件编号（唯一；再次提交同一编号即更新）")
+    uscc: Uscc
+    type: Annotated[str, _vocab(CreditEventType)] = Field(description="类型，代码或中文名")
+    authority: str = _key(128, "认定机关")
+    decided_on: IsoDate = Field(description="认定日期")
+    summary: str | None = Field(default=None, max_length=MAX_SUMMARY, description="事由")
+    status: Annotated[str, _vocab(CreditEventStatus)] | None = Field(
+        default=None, description="状态，代码或中文名；缺省为 active（有效）"
+    )
+    repaired_on: IsoDate | None = Field(default=None, description="修复日期")
+
+
+class PolicyIn(BaseModel):
+    """A policy (惠企政策), as a row of ``hub import policies``; an empty list means any."""
+
+    policy_id: str = _key(64, "政策编号（唯一；再次提交同一编号即更新）")
+    title: str = _key(256, "政策名称")
+    summary: str | None = Field(default=None, max_length=MAX_SUMMARY, description="摘要")
+    department: str | None = Field(default=None, max_length=128, description="发布部门")
+    apply_by: IsoDate | None = Field(default=None, description="申报截止")
+    free_apply: StrictBool = Field(default=False, description="免申即享")
+    url: str | None = Field(default=None, max_length=512, pattern=URL_PATTERN, description="链接")
+    industries: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS, description="行业")
+    tiers: list[Annotated[str, _vocab(Tier)]] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="联络类别"
+    )
+    regions: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS, description="区域")
+    stages: list[Annotated[str, _vocab(Stage)]] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="阶段"
+    )
+    tags: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS, description="标签")
+    text: str | None = Field(default=None, max_length=MAX_TEXT, description="正文")
+
+
+Result = Literal["created", "updated", "unchanged"]
+
+
+class SavedOut(BaseModel):
+    """What a call did: ``created``, ``updated`` (``changed`` names the fields) or
+    ``unchanged``."""
+
+    result: Result
+    changed: list[str]
+
+
+class CreditEventOut(SavedOut):
+    event_id: str
+    uscc: str
+    credit: str = Field(description="该企业的信用状态（good/warning/dishonest）")
+    credit_label: str
+
+
+class PolicyOut(SavedOut):
+    policy_id: str
+
+
+def _raw(body: BaseModel) -> dict[str, str]:
+    """A body as the cells of a file's row: texts without control characters, stripped."""
+    raw: dict[str, str] = {}
+    for name, value in body.model_dump().items():
+        if value is None:
+            text = ""
+        elif isinstance(value, bool):
+            text = "是" if value else "否"
+        elif isinstance(value, list):
+            text = ";".join(value)
+        elif isinstance(value, date):
+            text = value.isoformat()
+        else:
+            text = str(value)
+        raw[name] = storable_text(text).strip()
+    return raw
+
+
+def _checked(row: Any) -> Any:
+    if isinstance(row, Reject):
+        raise invalid("参数无效：" + "；".join(row.reasons))
+    return row
+
+
+def _saved(changes: RecordChanges) -> dict[str, Any]:
+    if changes.created:
+        return {"result": "created", "changed": []}
+    if changes.updated:
+        return {"result": "updated", "changed": sorted(changes.updated[0].changes)}
+    return {"result": "unchanged", "changed": []}
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    api = APIRouter(route_class=ApiRoute, tags=["data 企业数据"], responses=ERROR_RESPONSES)
+    Writer = Annotated[
+        Principal, Depends(allow(ctx.authenticate, StaffRole.ADMIN, StaffRole.DISPATCHER))
+    ]
+
+    @api.post(
+        "/credit-events",
+        response_model=CreditEventOut,
+        responses={**BODY_RESPONSES, **not_found_response("企业")},
+    )
+    async def post_credit_event(caller: Writer, body: CreditEventIn) -> dict[str, Any]:
+        """录入或更新一条信用事件（管理员、调度员）；企业信用状态随其有效事件重新计算。"""
+        row = _checked(validate_credit_row(0, _raw(body), api_names(CREDIT_COLUMNS)))
+        enterprise = sa.select(Enterprise.id, Enterprise.credit_status).where(
+            Enterprise.uscc == row.uscc
+        )
+        if (clause := caller.visibility.enterprise_filter(Enterprise.id)) is not None:
+            enterprise = enterprise.where(clause)
+        async with ctx.db.write() as session:
+            found = (await session.execute(enterprise)).first()
+            if found is None:
+                raise not_found(f"没有统一社会信用代码为 {row.uscc} 的企业（或不在您的范围内）")
+            changes = await save_rows(
+                session, "credit", [row], {row.uscc: found.id}, now=ctx.clock.now(),
+                actor=caller.username, source="api",
+            )  # fmt: skip
+        credit = _credit_after(changes, found.credit_status)
+        return {**_saved(changes), "event_id": row.event_id, "uscc": row.uscc,
+                "credit": credit.value, "credit_label": credit.label}  # fmt: skip
+
+    @api.post("/policies", response_model=PolicyOut, responses=BODY_RESPONSES)
+    async def post_policy(caller: Writer, body: PolicyIn) -> dict[str, Any]:
+        """录入或更新一项政策（管理员、调度员）：名称、截止日期、免申即享、适用范围与正文。"""
+        row = _checked(validate_policy_row(0, _raw(body), api_names(POLICY_COLUMNS)))
+        async with ctx.db.write() as session:
+            changes = await save_rows(
+                session, "policies", [row], {}, now=ctx.clock.now(), actor=caller.username,
+                source="api",
+            )  # fmt: skip
+        return {**_saved(changes), "policy_id": row.policy_id}
+
+    return api
+
+
+def _credit_after(changes: RecordChanges, before: CreditStatus) -> CreditStatus:
+    """The credit status of the event's enterprise after the call."""
+    statuses: Mapping[int, CreditStatus] = {c.enterprise_id: c.after for c in changes.credit_status}
+    for change in changes.changed:
+        return statuses.get(change.values["enterprise_id"], before)
+    return before
