@@ -222,6 +222,9 @@ class DeliveryReceipt:
     #: for (E.164): they find a message whose send left no provider id (``hub.outbound.receipts``).
     message_id: int | None = None
     recipient: str = ""
+    #: The provider says the recipient refuses us (Aliyun ``MOBILE_IN_BLACK``, WeChat
+    #: ``failed:user block``): the webhook records an opt-out (``channels.callbacks``).
+    opted_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,9 @@ from types import MappingProxyType
 from typing import Final
 
 from channels.base import Channel, ChannelLimits
+from channels.callbacks import SignedCallbacks, SmsCallbacks, TelegramUpdates
 from channels.sandbox import SandboxChannel
+from channels.sms import aliyun_callbacks, tencent_callbacks
 from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.limits import ALIYUN_LIMITS, TENCENT_LIMITS
 from channels.sms.tencent import TencentSmsChannel
@@ -116,3 +118,38 @@ def channel_limits(channel: str) -> ChannelLimits:
     if not names:
         raise KeyError(f"no provider serves channel {channel!r}")
     return functools.reduce(ChannelLimits.together_with, (limits_for(n) for n in names))
+
+
+# --- the parsers each provider's webhook calls (channels.callbacks) ---------------------------
+
+SMS_CALLBACKS: Final[Mapping[str, SmsCallbacks]] = MappingProxyType(
+    {"tencent": tencent_callbacks, "aliyun": aliyun_callbacks}
+)
+
+
+def sms_callbacks(name: str) -> SmsCallbacks:
+    """The parsers of an SMS provider's receipt and reply pushes (``tencent``, ``aliyun``)."""
+    return SMS_CALLBACKS[name]
+
+
+def signed_callbacks(
+    name: str, *, kind: str, token: str, receive_id: str, encoding_aes_key: str | None,
+    agent_id: str | None = None,
+) -> SignedCallbacks | None:  # fmt: skip
+    """The callbacks of a WeChat app (``kind``: ``official_account`` | ``wecom``), or None
+    when it cannot take any (a WeCom app without its key); ``ValueError`` for a malformed key."""
+    # The callback crypto (cryptography's AES) only where a WeChat or WeCom app is on.
+    from channels.wechat.callbacks import WechatCallbacks
+
+    return WechatCallbacks.for_app(
+        name, kind=kind, token=token, receive_id=receive_id,
+        encoding_aes_key=encoding_aes_key, agent_id=agent_id,
+    )  # fmt: skip
+
+
+def telegram_updates() -> TelegramUpdates:
+    """The parsers of Telegram's updates (a chat's text, a button press)."""
+    # aiogram (about a second to import) only where Telegram is on.
+    from channels.telegram import updates
+
+    return updates

@@ -23,10 +23,10 @@ ChannelError into a retry, a hold, a fallback, a failure or a dead letter.
     │   ├── AudienceError        an audience expression has a bad term
     │   ├── TransitionError      a ticket cannot take that step in its state (API 409)
     │   ├── AccessDeniedError    the caller's role or department may not do that (API 403)
-    │   ├── PayloadError         hub.web.webhooks.payloads: a provider's push is not JSON or is
-    │   │                        nested too deep; the SMS webhooks answer 400
-    │   ├── CallbackError        hub.web.webhooks.sms_tencent: a callback body is not what
-    │   │                        Tencent sends (the field named); 400 ``{"result": 1}``
+    │   ├── PayloadError         channels.sms.payloads: a provider's push is not JSON or is
+    │   │                        nested too deep; the SMS parsers raise it as CallbackError
+    │   ├── CallbackError        channels.callbacks: a callback body is not what the provider
+    │   │                        sends (the field named); the webhooks answer 400
     │   └── UnknownKeyboard      channels.telegram.keyboards: the params name no keyboard, or
     │                            lack what it needs; sent as PermanentError("UnknownKeyboard")
     ├── InputError               a file a clerk gave us is unreadable as a whole (encoding,
@@ -44,12 +44,18 @@ ChannelError into a retry, a hold, a fallback, a failure or a dead letter.
     │                            to RetryableError(code="Network")
     ├── _Recursive               hub.core.yaml_aliases (private): an alias contains itself;
     │                            caught there and reported as the file's AliasProblem
+    ├── CallbackRefusedError     channels.callbacks: a callback cannot be taken as the
+    │   │                        provider's (not ours to open, another app's); 403
+    │   └── CallbackSignatureError  channels.callbacks: its signature is missing or wrong; 401
     ├── WechatCryptoError        channels.wechat.crypto: a WeChat/WeCom callback cannot be
-    │   │                        verified or opened; the webhook answers 403 but for:
-    │   ├── SignatureError       channels.wechat.crypto: signature missing or wrong; 401
+    │   │                        verified or opened; channels.wechat.callbacks raises it as a
+    │   │                        CallbackRefusedError (403) but for:
+    │   ├── SignatureError       channels.wechat.crypto: signature missing or wrong; as a
+    │   │                        CallbackSignatureError (401)
     │   ├── DecryptError         channels.wechat.crypto: does not open with our key; 403
     │   ├── ReceiverMismatchError  channels.wechat.crypto: opened, names another app; 403
-    │   └── MalformedXmlError    channels.wechat.crypto: not the XML WeChat sends; 400
+    │   └── MalformedXmlError    channels.wechat.crypto: not the XML WeChat sends; as a
+    │                            CallbackError (400)
     └── ChannelError             channels.base: a provider call failed; carries ``code``; the
         │                        dispatcher dead-letters one that is none of the kinds below
         ├── RetryableError       channels.base: try again later, after ``retry_after`` seconds

@@ -12,7 +12,12 @@ webhook (:mod:`hub.web.webhooks.telegram`, ``channels.telegram.mode: webhook``) 
   ``"<chat_id>:<message_id>"``); from an unlinked chat: nothing stored, the bot asks the person
   to bind first.
 - a rating or visit button from a linked person: stored as ``rating:5`` / ``visit:confirm:42``
-  (provider id: the callback query's id), then ``answerCallbackQuery``; unlinked: only an answer.
+  (provider id: the callback query's id), then ``answerCallbackQuery``; unlinked: only an answer;
+  a button of no keyboard of ours: only an answer.
+
+The Telegram channel reads the updates (``channels.telegram.updates``, through
+:func:`channels.registry.telegram_updates`): its ids, its buttons' callback data. The bot decides
+who may reply, stores and answers.
 
 Storing comes first and its failure propagates (the webhook answers 500 and Telegram redelivers;
 polling does not confirm the update). Answers to the chat come after and a failed answer is only
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import structlog
 from aiogram import Bot, Dispatcher, F, Router
@@ -38,9 +43,7 @@ from aiogram.exceptions import (
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message, Update
 
-from channels.base import InboundReply
-from channels.telegram.channel import provider_message_id
-from channels.telegram.keyboards import RatingCallback, VisitCallback, reply_text
+from channels.registry import telegram_updates
 from hub.core.identifiers import mask_id
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply
@@ -49,7 +52,6 @@ from hub.web.webhooks.context import WebhookContext
 
 log = structlog.get_logger(__name__)
 
-PROVIDER: Final = "telegram"
 ALLOWED_UPDATES: Final = ["message", "callback_query"]
 UNLINKED: Final = "请先通过服务专员发送的链接绑定企业"
 BOUND: Final = "已绑定：{name}"
@@ -61,6 +63,11 @@ VISIT_RECEIVED: Final = {
     "confirm": "已确认走访安排",
     "reschedule": "已收到改期申请，服务专员将与您联系",
 }
+# A press is stored as the hub's answer (rating:5, visit:confirm:42): its answer by what it means.
+_PRESS_ANSWERS: Final = {
+    "rating": RATING_RECEIVED,
+    **{f"visit:{action}": answer for action, answer in VISIT_RECEIVED.items()},
+}
 STALE_BUTTON: Final = "该按钮已失效"
 
 T = TypeVar("T")
@@ -69,6 +76,7 @@ T = TypeVar("T")
 def build_router(ctx: WebhookContext) -> Router:
     """The handlers, bound to the hub's database, Redis, queue and clock."""
     router = Router(name="hub.telegram")
+    updates = telegram_updates()
     router.message.filter(F.chat.type == ChatType.PRIVATE)
 
     @router.message(CommandStart())
@@ -90,17 +98,10 @@ def build_router(ctx: WebhookContext) -> Router:
 
     @router.message(F.text)
     async def text(message: Message, event_update: Update) -> None:
-        chat_id = str(message.chat.id)
-        if await linked_contact(ctx.db, chat_id) is None:
+        if await linked_contact(ctx.db, str(message.chat.id)) is None:
             await _say(message, UNLINKED)
             return
-        reply = InboundReply(
-            provider=PROVIDER,
-            provider_msg_id=provider_message_id(chat_id, message.message_id),
-            sender=chat_id,
-            text=message.text or "",
-            raw=_raw(event_update),
-        )
+        reply = updates.parse_reply(message, event_update)
         await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
 
     @router.message()
@@ -108,22 +109,18 @@ def build_router(ctx: WebhookContext) -> Router:
         linked = await linked_contact(ctx.db, str(message.chat.id))
         await _say(message, TEXT_ONLY if linked else UNLINKED)
 
-    @router.callback_query(RatingCallback.filter())
-    async def rating(
-        query: CallbackQuery, callback_data: RatingCallback, event_update: Update
-    ) -> None:
-        await _button(ctx, query, reply_text(callback_data), RATING_RECEIVED, event_update)
-
-    @router.callback_query(VisitCallback.filter())
-    async def visit(
-        query: CallbackQuery, callback_data: VisitCallback, event_update: Update
-    ) -> None:
-        answer = VISIT_RECEIVED[callback_data.action]
-        await _button(ctx, query, reply_text(callback_data), answer, event_update)
-
     @router.callback_query()
-    async def stale(query: CallbackQuery) -> None:
-        await _answer(query, STALE_BUTTON)
+    async def button(query: CallbackQuery, event_update: Update) -> None:
+        reply = updates.parse_button(query, event_update)
+        if reply is None:  # a button the hub never sent (stale or forged)
+            await _answer(query, STALE_BUTTON)
+            return
+        # The person who pressed must be linked: in a private chat their id is the chat id.
+        if await linked_contact(ctx.db, reply.sender) is None:
+            await _answer(query, UNLINKED, alert=True)
+            return
+        await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
+        await _answer(query, _PRESS_ANSWERS[reply.text.rsplit(":", 1)[0]])
 
     return router
 
@@ -133,20 +130,6 @@ def build_dispatcher(ctx: WebhookContext) -> Dispatcher:
     dispatcher = Dispatcher(name="hub")
     dispatcher.include_router(build_router(ctx))
     return dispatcher
-
-
-async def _button(
-    ctx: WebhookContext, query: CallbackQuery, text: str, answer: str, update: Update
-) -> None:
-    # The person who pressed must be linked: in a private chat their id is the chat id.
-    sender = str(query.from_user.id)
-    if await linked_contact(ctx.db, sender) is None:
-        await _answer(query, UNLINKED, alert=True)
-        return
-    reply = InboundReply(provider=PROVIDER, provider_msg_id=query.id, sender=sender, text=text,
-                         raw=_raw(update))  # fmt: skip
-    await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
-    await _answer(query, answer)
 
 
 async def _say(message: Message, text: str) -> None:
@@ -162,10 +145,6 @@ async def _answer(query: CallbackQuery, text: str, *, alert: bool = False) -> No
     except (TelegramAPIError, ClientDecodeError) as exc:
         # A redelivered press was answered the first time ("query is too old"): nothing lost.
         log.warning("telegram callback answer failed", error=str(exc))
-
-
-def _raw(update: Update) -> dict[str, Any]:
-    return update.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 async def register_webhook(bot: Bot, url: str, secret: str) -> None:

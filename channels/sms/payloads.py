@@ -1,4 +1,4 @@
-"""Strict readers for the JSON the SMS providers push, shared by their webhooks (pure).
+"""Strict readers for the JSON the SMS providers push, shared by their callback parsers (pure).
 
 ``json.loads`` recurses once per nesting level: ``[`` ×100,000 raises ``RecursionError``, which
 no route expects (an unauthenticated 500), and a few hundred levels pass but break whatever
