@@ -151,7 +151,7 @@ class TicketEventType(LabelledEnum):
     CLOSED = "closed", "销号"
     ESCALATED = "escalated", "督办"
     DEADLINE_RECOMPUTED = "deadline_recomputed", "时限重算"
-    # closed loop (issue 5): data says what happened, see /work/coord/TICKETS_API.md
+    # closed loop (issue 5): each event's data says what happened
     APPENDED = "appended", "补充"
     REMINDED = "reminded", "时限提醒"
     SLA = "sla", "时限考核"  # data {"result": "hit"|"missed", "level": 0|1|2}

@@ -2,8 +2,8 @@
 
 :func:`send_feedback` is called by whoever resolves a ticket (``hub tickets resolve``, the API,
 tests), in the same write transaction right after :func:`hub.tickets.lifecycle.resolve`; after the
-commit the caller enqueues the results with :func:`hub.outbound.notify.enqueue_notified` (agreed in
-/work/coord/TICKETS_API.md). It writes:
+commit the caller enqueues the results with :func:`hub.outbound.notify.enqueue_notified`. It
+writes:
 
 - a ``rating_link`` row: a short token for the rating page ``/r/{token}``
   (:mod:`hub.web.rating_page`), which needs an explicit submit, so a link scanner opening it
@@ -44,6 +44,7 @@ from hub.outbound.notify import (
 )
 from hub.outbound.planning import PlanningPolicy
 from hub.rendering.render import TemplateRenderer
+from hub.rendering.template_spec import WECHAT_FIELD_MAX_CHARS
 from hub.store.models import Contact, Department, Message, RatingLink, Ticket, TicketEvent
 from hub.store.models import InboundReply as StoredReply
 
@@ -55,7 +56,7 @@ __all__ = ["FeedbackSender", "choice_params", "rating_url", "send_feedback"]
 TRIGGER: Final = "feedback"
 #: How long a rating link works by default (``tickets.rating_link_valid_days``).
 LINK_TTL: Final = timedelta(days=30)
-SUMMARY_CHARS: Final = 20  # a WeChat template field's limit
+SUMMARY_CHARS: Final = WECHAT_FIELD_MAX_CHARS  # the summary fills a WeChat template field
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ async def _department(session: AsyncSession, ticket: Ticket) -> str:
 
 
 def _summary(answer: str) -> str:
-    """The answer's first sentence, at most a WeChat field's 20 characters."""
+    """The answer's first sentence, at most a WeChat template field's length (20 characters)."""
     first = answer.strip().replace("\n", " ")
     for mark in "。；;！!":
         first = first.split(mark, 1)[0]
