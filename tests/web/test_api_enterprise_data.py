@@ -162,3 +162,29 @@ async def test_an_unknown_enterprise_is_a_404(db: Database, tmp_path: Path) -> N
         )
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert UNKNOWN in response.json()["error"]
+
+
+async def test_lists_are_newest_first_and_credit_events_scoped(
+    any_db: Database, world: World
+) -> None:
+    yi = make_uscc(2)  # 乙商贸, 批发和零售业: outside 工信局's industries
+    async with api_client(any_db, FixedClock(NOW)) as client:
+        admin = world.auth("admin")
+        for body in (EVENT, {**EVENT, "event_id": "XY-2", "uscc": yi, "status": "removed"}):
+            assert (await client.post("/api/v1/credit-events", json=body, headers=admin)).is_success
+        assert (await client.post("/api/v1/policies", json=POLICY, headers=admin)).is_success
+
+        listed = (await client.get("/api/v1/credit-events", headers=admin)).json()
+        assert [(e["event_id"], e["enterprise"]["uscc"]) for e in listed] == [
+            ("XY-2", yi), ("XY2026-0001", JIA)
+        ]  # fmt: skip
+        assert listed[1]["type_label"] == "失信被执行人"
+        active = await client.get("/api/v1/credit-events?status=有效", headers=admin)
+        assert [e["event_id"] for e in active.json()] == ["XY2026-0001"]
+        scoped = await client.get("/api/v1/credit-events", headers=world.auth("gxj_viewer"))
+        assert [e["event_id"] for e in scoped.json()] == ["XY2026-0001"]
+
+        (policy,) = (await client.get("/api/v1/policies", headers=world.auth("gxj_viewer"))).json()
+        assert (policy["policy_id"], policy["tiers"], policy["apply_by"]) == (
+            "ZC-01", ["general", "key"], "2026-12-31"
+        )  # fmt: skip

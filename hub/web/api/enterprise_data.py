@@ -1,5 +1,6 @@
 """``POST /api/v1/credit-events`` and ``POST /api/v1/policies``: the credit feed and the policy
-library, one record per call, for admins and dispatchers.
+library, one record per call, for admins and dispatchers; ``GET`` lists them for any staff
+member (credit events only of the enterprises in the caller's scope).
 
 A body is validated by the same rules as a row of ``hub import credit|policies`` (the English
 column names are the JSON fields, and a reason names the field), saved by natural key (a
@@ -16,11 +17,13 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool, WithJsonSchema
 
+from hub.core.clock import local_iso
 from hub.core.credit import CreditEventStatus, CreditEventType
 from hub.core.safe_text import storable_text
 from hub.core.vocab import CreditStatus, LabelledEnum, Stage, Tier
@@ -34,7 +37,13 @@ from hub.importing.data_rows import (
 )
 from hub.importing.data_save import save_rows
 from hub.importing.tabular import Reject
-from hub.store.models import Enterprise
+from hub.queries.enterprise_data import (
+    CreditEventFilter,
+    CreditEventRow,
+    list_credit_events,
+    list_policies,
+)
+from hub.store.models import Enterprise, Policy
 from hub.store.record_changes import RecordChanges
 from hub.tickets.staff import StaffRole
 from hub.web.api.auth import Principal, allow
@@ -47,6 +56,9 @@ from hub.web.api.errors import (
     not_found,
     not_found_response,
 )
+from hub.web.api.params import Before, Limit, enum_param, uscc_param, vocab_query
+from hub.web.api.params import Uscc as UsccQuery
+from hub.web.api.schemas import EnterpriseOut
 
 # A text that says something once control characters are dropped (storable_text): at least
 # one character that is neither a space nor a control character.
@@ -149,6 +161,73 @@ class PolicyOut(SavedOut):
     policy_id: str
 
 
+class CreditEventItemOut(BaseModel):
+    """A credit event as listed; dates ISO 8601."""
+
+    id: int
+    event_id: str
+    enterprise: EnterpriseOut
+    type: str
+    type_label: str
+    authority: str
+    decided_on: str
+    summary: str
+    status: str
+    status_label: str
+    repaired_on: str | None
+    updated_at: str
+
+
+class PolicyItemOut(BaseModel):
+    """A policy as listed (without its full text); an empty list means any."""
+
+    id: int
+    policy_id: str
+    title: str
+    summary: str
+    department: str | None
+    apply_by: str | None
+    free_apply: bool
+    url: str | None
+    industries: list[str]
+    tiers: list[str]
+    regions: list[str]
+    stages: list[str]
+    tags: list[str]
+    updated_at: str
+
+
+def _items(joined: str) -> list[str]:
+    return joined.split(";") if joined else []
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _event_out(row: CreditEventRow, tz: ZoneInfo) -> CreditEventItemOut:
+    event = row.event
+    return CreditEventItemOut(
+        id=event.id, event_id=event.event_id,
+        enterprise=EnterpriseOut(id=event.enterprise_id, name=row.enterprise_name, uscc=row.uscc),
+        type=event.type.value, type_label=event.type.label, authority=event.authority,
+        decided_on=event.decided_on.isoformat(), summary=event.summary,
+        status=event.status.value, status_label=event.status.label,
+        repaired_on=_iso(event.repaired_on), updated_at=local_iso(event.updated_at, tz) or "",
+    )  # fmt: skip
+
+
+def _policy_out(policy: Policy, tz: ZoneInfo) -> PolicyItemOut:
+    return PolicyItemOut(
+        id=policy.id, policy_id=policy.policy_id, title=policy.title, summary=policy.summary,
+        department=policy.department, apply_by=_iso(policy.apply_by),
+        free_apply=policy.free_apply, url=policy.url, industries=_items(policy.industries),
+        tiers=_items(policy.tiers), regions=_items(policy.regions),
+        stages=_items(policy.stages), tags=_items(policy.tags),
+        updated_at=local_iso(policy.updated_at, tz) or "",
+    )  # fmt: skip
+
+
 def _raw(body: BaseModel) -> dict[str, str]:
     """A body as the cells of a file's row: texts without control characters, stripped."""
     raw: dict[str, str] = {}
@@ -183,6 +262,7 @@ def _saved(changes: RecordChanges) -> dict[str, Any]:
 
 def router(ctx: ApiContext) -> APIRouter:
     api = APIRouter(route_class=ApiRoute, tags=["data 企业数据"], responses=ERROR_RESPONSES)
+    Caller = Annotated[Principal, Depends(ctx.authenticate)]
     Writer = Annotated[
         Principal, Depends(allow(ctx.authenticate, StaffRole.ADMIN, StaffRole.DISPATCHER))
     ]
@@ -211,6 +291,32 @@ def router(ctx: ApiContext) -> APIRouter:
         credit = _credit_after(changes, found.credit_status)
         return {**_saved(changes), "event_id": row.event_id, "uscc": row.uscc,
                 "credit": credit.value, "credit_label": credit.label}  # fmt: skip
+
+    @api.get("/credit-events", response_model=list[CreditEventItemOut])
+    async def credit_events(
+        caller: Caller,
+        enterprise: UsccQuery = None,
+        status: Annotated[str | None, vocab_query(CreditEventStatus, "状态")] = None,
+        before: Before = None,
+        limit: Limit = 50,
+    ) -> list[CreditEventItemOut]:
+        """信用事件，最新录入在前；只含调用者范围内的企业。"""
+        wanted = CreditEventFilter(
+            enterprise_uscc=uscc_param(enterprise),
+            status=enum_param(CreditEventStatus, "status", status),
+            before=before,
+            limit=limit,
+        )
+        rows = await list_credit_events(ctx.db, wanted, caller.visibility)
+        return [_event_out(row, ctx.tz) for row in rows]
+
+    @api.get("/policies", response_model=list[PolicyItemOut])
+    async def policies(
+        caller: Caller, before: Before = None, limit: Limit = 50
+    ) -> list[PolicyItemOut]:
+        """政策（不含正文），最新录入在前。"""
+        found = await list_policies(ctx.db, before=before, limit=limit)
+        return [_policy_out(policy, ctx.tz) for policy in found]
 
     @api.post("/policies", response_model=PolicyOut, responses=BODY_RESPONSES)
     async def post_policy(caller: Writer, body: PolicyIn) -> dict[str, Any]:
