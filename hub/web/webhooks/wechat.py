@@ -181,8 +181,10 @@ def _refusals(app: SignedCallbacks, *, malformed: str) -> Iterator[None]:
             status, detail = 401, "bad signature"
         else:
             status, detail = 403, "forbidden"
-        # The crypto's own error (SignatureError, DecryptError, ...) says most.
-        reason = type(exc.__cause__ or exc).__name__
+        # The crypto's own error (SignatureError, DecryptError, ...) says most; a plain
+        # echostr refused before any crypto has none.
+        cause = exc.__cause__
+        reason = type(cause).__name__ if cause else "bad_echostr"
         log.warning("wechat_callback_refused", app=app.name, status=status, reason=reason)
         raise HTTPException(status_code=status, detail=detail) from exc
 
