@@ -46,6 +46,8 @@ def test_credit_import_prints_counts_and_json_names_new_and_changed(
     out = capsys.readouterr().out
     assert "信用事件新建 1" in out
     assert "企业信用状态变化 1 家" in out
+    assert hub(config, "enterprises", "list", "--audience", "credit=失信", "--json") == 0
+    assert [e["uscc"] for e in json.loads(capsys.readouterr().out)] == [A]
 
     assert hub(config, "import", "credit", path, "--json") == 0
     report = json.loads(capsys.readouterr().out)
