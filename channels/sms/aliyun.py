@@ -3,8 +3,8 @@
 Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request`
 gives the exact form body of one signed call (signing in :mod:`channels.sms.aliyun_sign`),
 :func:`parse_response` turns Aliyun's answer into one result per message;
-:class:`AliyunSmsChannel` only posts through the shared :class:`channels.sms.http_client.HttpClient`
-it is given.
+:class:`AliyunSmsChannel` gives these to the SMS channel base (:mod:`channels.sms.base`), which
+posts through the shared :class:`channels.sms.http_client.HttpClient` it is given.
 
 What is sent (nothing is ever added to the approved wording: government notices go out on
 notification templates, so no marketing "回复TD退订" is appended; replies of R/TD/退订 are
@@ -63,14 +63,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from types import MappingProxyType
+from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar, Final
-
-from yarl import URL
 
 from channels.base import (
     ChannelError,
@@ -78,19 +74,16 @@ from channels.base import (
     OptedOutError,
     OutboundMessage,
     PermanentError,
-    ProbeAnswer,
     ProviderConfigError,
     RateLimitedError,
     RetryableError,
-    SendProbe,
     SendResult,
 )
 from channels.sms.aliyun_sign import form_body, signed_params
-from channels.sms.batching import send_planned
-from channels.sms.http_client import HttpClient, HttpError
+from channels.sms.base import OpenRequest, Result, SmsChannel, StatusQuery, plan_groups
 from channels.sms.limits import ALIYUN_LIMITS
 from channels.sms.settings import AliyunSmsSettings
-from hub.core.clock import SHANGHAI, Clock
+from hub.core.clock import SHANGHAI
 
 VERSION: Final = "2017-05-25"
 SEND: Final = "SendSms"
@@ -98,13 +91,7 @@ SEND_BATCH: Final = "SendBatchSms"
 MAX_BATCH_NUMBERS: Final = 100
 #: The region every request names (SMS is one service for all of mainland China).
 REGION_ID: Final = "cn-hangzhou"
-#: Message kind -> approved template code, for a channel whose templates declare none.
-NO_TEMPLATE_CODES: Final[Mapping[str, str]] = MappingProxyType({})
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=utf-8"
-# The OutId of a SendSms is its message id in decimal: a 64-bit id has at most 19 digits.
-_MAX_OUT_ID_DIGITS: Final = 19
-
-Result = SendResult | ChannelError
 TemplateParam = tuple[tuple[str, str], ...]
 
 
@@ -167,33 +154,24 @@ def plan_requests(
     already in a batch starts another, so each report maps back to one message. A group of
     one is a ``SendSms``.
     """
-    refused: dict[int, ChannelError] = {}
-    groups: dict[tuple[str, TemplateParam | None], list[list[int]]] = {}
-    numbers: dict[tuple[str, TemplateParam | None], set[str]] = {}  # of each open chunk
-    for position, message in enumerate(messages):
+
+    def key_of(message: OutboundMessage) -> tuple[str, TemplateParam | None]:
         code = template_code_of(message, template_codes)
         if code is None:
-            refused[position] = ProviderConfigError(
+            raise ProviderConfigError(
                 f"消息类型 {message.kind} 没有阿里云短信模板 CODE (template code)",
                 code="NoTemplateCode",
             )
-            continue
         try:
-            param = template_param_of(message)
+            return code, template_param_of(message)
         except ValueError as exc:
-            refused[position] = PermanentError(
+            raise PermanentError(
                 f"模板参数无法组成 TemplateParam：{exc}", code="BadTemplateParam"
-            )
-            continue
-        key = (code, param)
-        chunks = groups.setdefault(key, [[]])
-        seen = numbers.setdefault(key, set())
-        number = national_number(message.address)
-        if len(chunks[-1]) >= MAX_BATCH_NUMBERS or number in seen:
-            chunks.append([])
-            seen.clear()
-        chunks[-1].append(position)
-        seen.add(number)
+            ) from exc
+
+    groups, refused = plan_groups(
+        messages, key_of, national_number, lambda: OpenRequest(MAX_BATCH_NUMBERS)
+    )
     requests = [
         AliyunRequest(
             SEND if len(chunk) == 1 else SEND_BATCH,
@@ -202,8 +180,7 @@ def plan_requests(
             tuple(messages[p] for p in chunk),
             tuple(chunk),
         )
-        for (code, param), chunks in groups.items()
-        for chunk in chunks
+        for (code, param), chunk in groups
     ]
     return requests, refused
 
@@ -235,6 +212,10 @@ def action_params(request: AliyunRequest, settings: AliyunSmsSettings) -> dict[s
     return params
 
 
+# The OutId of a SendSms is its message id in decimal: a 64-bit id has at most 19 digits.
+_MAX_OUT_ID_DIGITS: Final = 19
+
+
 def out_id_message(out_id: str) -> int | None:
     """The hub message id a report's ``out_id`` echoes (the ``OutId`` of :func:`action_params`);
     None for an empty one (``SendBatchSms``) or one that is not ours."""
@@ -249,17 +230,24 @@ def build_request(
     request: AliyunRequest, settings: AliyunSmsSettings, now: datetime, nonce: str
 ) -> tuple[dict[str, str], bytes]:
     """Headers and form body of one signed POST (every parameter, ``Signature`` included)."""
-    params = signed_params(
-        action_params(request, settings),
+    return signed_call(request.action, action_params(request, settings), settings, now, nonce)
+
+
+def signed_call(
+    action: str, params: Mapping[str, str], settings: AliyunSmsSettings, now: datetime, nonce: str
+) -> tuple[dict[str, str], bytes]:
+    """Headers and form body of one RPC-signed call of ``action`` with its own ``params``."""
+    signed = signed_params(
+        params,
         access_key_id=settings.required("access_key_id"),
         access_key_secret=settings.required("access_key_secret"),
-        action=request.action,
+        action=action,
         version=VERSION,
         region_id=REGION_ID,
         at=now,
         nonce=nonce,
     )
-    return {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}, form_body(params)
+    return {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}, form_body(signed)
 
 
 def _json(value: object) -> str:
@@ -345,21 +333,34 @@ def _until_midnight(now: datetime | None) -> float:
     return (midnight - local).total_seconds()
 
 
-def parse_response(
-    status: int, body: bytes, request: AliyunRequest, *, now: datetime | None = None
-) -> list[Result]:
-    """One result per message of ``request``, in order, from Aliyun's JSON answer."""
-    count = len(request.messages)
+def read_answer(
+    status: int, body: bytes, now: datetime | None, *, what: str = ""
+) -> dict[str, Any]:
+    """Aliyun's JSON answer when its ``Code`` is ``OK``, or raise the hub's error: an unreadable
+    answer retryable, any other ``Code`` by :func:`classify_error`. ``what`` names the call in
+    the text ("状态查询")."""
     try:
         answer: Any = json.loads(body)
         if not isinstance(answer, dict) or "Code" not in answer:
             raise TypeError("no Code in the answer")
     except (ValueError, TypeError) as exc:
-        error = RetryableError(f"无法解析阿里云短信应答 HTTP {status}: {exc}", code="BadResponse")
-        return [error] * count
+        raise RetryableError(
+            f"无法解析阿里云短信{what}应答 HTTP {status}: {exc}", code="BadResponse"
+        ) from exc
     code = str(answer.get("Code") or "")
     if code != "OK":
-        return [classify_error(code, str(answer.get("Message") or ""), now, status)] * count
+        raise classify_error(code, str(answer.get("Message") or ""), now, status)
+    return answer
+
+
+def parse_response(
+    status: int, body: bytes, request: AliyunRequest, *, now: datetime | None = None
+) -> list[Result]:
+    """One result per message of ``request``, in order, from Aliyun's JSON answer."""
+    try:
+        answer = read_answer(status, body, now)
+    except ChannelError as error:
+        return [error] * len(request.messages)
     biz_id = str(answer.get("BizId") or "")
     return [
         SendResult(m.message_id, f"{biz_id}:{number}" if biz_id else None)
@@ -370,56 +371,21 @@ def parse_response(
 # --- the channel ------------------------------------------------------------------------------
 
 
-class AliyunSmsChannel:
+class AliyunSmsChannel(SmsChannel[AliyunSmsSettings, AliyunRequest]):
     """The ``sms`` channel through Aliyun; posts through an HTTP client it does not own."""
 
-    name: ClassVar[str] = "sms"
     provider: ClassVar[str] = "aliyun"
+    label: ClassVar[str] = "阿里云短信"
     limits: ClassVar[ChannelLimits] = ALIYUN_LIMITS
     max_batch: ClassVar[int] = MAX_BATCH_NUMBERS
-    default_qps: ClassVar[float] = 50.0
     #: QuerySendDetails lists a send (status 1, waiting for its receipt) as soon as Aliyun
     #: took it; a little slack for its own replication.
     default_status_settle_seconds: ClassVar[float] = 10.0
 
-    def __init__(
-        self,
-        settings: AliyunSmsSettings,
-        http: HttpClient,
-        clock: Clock,
-        *,
-        template_codes: Mapping[str, str] = NO_TEMPLATE_CODES,
-        qps: float | None = None,
-        timeout_s: float = 10.0,
-        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
-    ) -> None:
-        """``settings`` is ``channels.sms.aliyun``; ``qps``, when given, overrides its own."""
-        self.settings = settings
-        #: Message kind -> the approved template code its ``meta.yaml`` declares.
-        self.template_codes = template_codes
-        #: How long after a send QuerySendDetails may still not list it.
-        settle = settings.status_settle_seconds
-        self.status_settle_seconds = (
-            self.default_status_settle_seconds if settle is None else settle
-        )
-        #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or settings.qps or self.default_qps
-        self._http = http
-        self._clock = clock
-        self._nonce = nonce
-        self._url = str(URL(settings.endpoint).with_path("/"))
-        self._timeout_s = timeout_s
-
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
-        requests, refused = plan_requests(messages, self.template_codes)
-        return await send_planned(len(messages), refused, requests, self._send)
-
-    async def _send(self, request: AliyunRequest) -> list[Result]:
-        try:
-            status, body = await self._exchange(request)
-        except RetryableError as error:
-            return [error] * len(request.messages)
-        results = parse_response(status, body, request, now=self._clock.now())
+    async def send_request(self, request: AliyunRequest) -> list[Result]:
+        """A batch Aliyun refused for one number's sake (:data:`PER_NUMBER_CODES`) is sent
+        again number by number, so only that number's message fails."""
+        results = await super().send_request(request)
         first = results[0]
         if (
             request.action == SEND_BATCH
@@ -430,31 +396,26 @@ class AliyunSmsChannel:
                 AliyunRequest(SEND, request.template_code, request.template_param, (m,), (p,))
                 for m, p in zip(request.messages, request.positions, strict=True)
             ]
-            answers = await asyncio.gather(*(self._send(s) for s in singles))
+            answers = await asyncio.gather(*(self.send_request(s) for s in singles))
             return [answer[0] for answer in answers]
         return results
 
-    async def _exchange(self, request: AliyunRequest) -> tuple[int, bytes]:
-        def sign() -> tuple[Mapping[str, str], bytes]:
-            # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            return build_request(request, self.settings, self._clock.now(), self._nonce())
+    def sign(self, request: AliyunRequest) -> tuple[dict[str, str], bytes]:
+        return build_request(request, self.settings, self._clock.now(), self._nonce())
 
-        try:
-            response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
-        except (HttpError, TimeoutError) as exc:
-            raise RetryableError(
-                f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}", code="Network"
-            ) from exc
-        return response.status, response.body
+    def read(self, request: AliyunRequest, status: int, body: bytes) -> list[Result]:
+        return parse_response(status, body, request, now=self._clock.now())
 
-    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
-        """Whether Aliyun took each probed message (QuerySendDetails for the number)."""
-        from channels.sms.aliyun_status import query_status  # it builds on this module
+    def plan(
+        self, messages: Sequence[OutboundMessage]
+    ) -> tuple[list[AliyunRequest], dict[int, ChannelError]]:
+        return plan_requests(messages, self.template_ids)
 
-        return await query_status(
-            self._http, self._url, self.settings, self._clock, self._nonce, probes,
-            settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
-        )  # fmt: skip
+    def network_error(self, exc: Exception) -> str:
+        return f"阿里云短信网络错误 (network) {type(exc).__name__}: {exc}"
 
-    async def aclose(self) -> None:
-        """The HTTP client belongs to the runtime, which closes it."""
+    def status_query(self) -> StatusQuery[tuple[date, int], Any]:
+        """Aliyun's sends to the number, by day (``QuerySendDetails``)."""
+        from channels.sms.aliyun_status import AliyunStatusQuery  # it builds on this module
+
+        return AliyunStatusQuery(self.settings, self._nonce)

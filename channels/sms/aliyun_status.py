@@ -1,7 +1,8 @@
 """Aliyun SMS ``QuerySendDetails`` (dysmsapi 2017-05-25): did Aliyun take a message?
 
 The dispatcher asks when a worker died during a ``SendSms``/``SendBatchSms`` call and the
-outcome is unknown (neither Aliyun nor Tencent dedupes a repeated send). Pure core:
+outcome is unknown (neither Aliyun nor Tencent dedupes a repeated send); :class:`AliyunStatusQuery`
+is what the SMS channel base (:mod:`channels.sms.base`) reads pages with. Pure core:
 :func:`build_status_query` signs one page of a number's sends on one day (``PhoneNumber``,
 ``SendDate`` yyyyMMdd in Beijing time, ``PageSize`` ≤ 50, ``CurrentPage`` from 1),
 :func:`parse_status_page` reads ``SmsSendDetailDTOs.SmsSendDetailDTO`` (``PhoneNum``,
@@ -17,25 +18,16 @@ this way is recorded without a provider message id.
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from channels.base import ChannelError, ProbeAnswer, RetryableError, SendProbe, Verdict, context_ids
-from channels.sms.aliyun import (
-    CONTENT_TYPE,
-    REGION_ID,
-    VERSION,
-    classify_error,
-    national_number,
-)
-from channels.sms.aliyun_sign import form_body, signed_params
-from channels.sms.http_client import HttpClient, HttpError
+from channels.base import ProbeAnswer, SendProbe, Verdict, context_ids
+from channels.sms.aliyun import national_number, read_answer, signed_call
+from channels.sms.base import absent_answer
 from channels.sms.settings import AliyunSmsSettings
-from hub.core.clock import SHANGHAI, Clock
+from hub.core.clock import SHANGHAI
 
 STATUS_ACTION: Final = "QuerySendDetails"
 #: Records per page (Aliyun's maximum).
@@ -72,37 +64,18 @@ def build_status_query(
     *, page: int = 1,
 ) -> tuple[dict[str, str], bytes]:  # fmt: skip
     """Headers and form body of one signed ``QuerySendDetails`` page."""
-    params = signed_params(
-        {
-            "PhoneNumber": national_number(probe.address),
-            "SendDate": f"{day:%Y%m%d}",
-            "PageSize": str(PAGE_SIZE),
-            "CurrentPage": str(page),
-        },
-        access_key_id=config.required("access_key_id"),
-        access_key_secret=config.required("access_key_secret"),
-        action=STATUS_ACTION,
-        version=VERSION,
-        region_id=REGION_ID,
-        at=now,
-        nonce=nonce,
-    )
-    return {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}, form_body(params)
+    params = {
+        "PhoneNumber": national_number(probe.address),
+        "SendDate": f"{day:%Y%m%d}",
+        "PageSize": str(PAGE_SIZE),
+        "CurrentPage": str(page),
+    }
+    return signed_call(STATUS_ACTION, params, config, now, nonce)
 
 
 def parse_status_page(status: int, body: bytes, *, now: datetime) -> tuple[list[SendDetail], int]:
     """The records of one page and ``TotalCount``; a refused or unreadable answer raises."""
-    try:
-        answer: Any = json.loads(body)
-        if not isinstance(answer, dict) or "Code" not in answer:
-            raise TypeError("no Code in the answer")
-    except (ValueError, TypeError) as exc:
-        raise RetryableError(
-            f"无法解析阿里云短信状态查询应答 HTTP {status}: {exc}", code="BadResponse"
-        ) from exc
-    code = str(answer.get("Code") or "")
-    if code != "OK":
-        raise classify_error(code, str(answer.get("Message") or ""), now, status)
+    answer = read_answer(status, body, now, what="状态查询")
     dtos = answer.get("SmsSendDetailDTOs") or {}
     items = dtos.get("SmsSendDetailDTO") if isinstance(dtos, dict) else None
     details = [
@@ -135,39 +108,36 @@ def answer_for(
             delivered = {_DELIVERED: True, _FAILED: False}.get(detail.send_status)
             text = "" if delivered is not False else f"{detail.err_code}".strip()
             return ProbeAnswer(probe.message_id, Verdict.TAKEN, None, delivered, text)
-    waited = (now - probe.since).total_seconds()
-    if waited >= settle_s:
-        return ProbeAnswer(probe.message_id, Verdict.NOT_TAKEN,
-                           detail=f"发送 {waited:.0f} 秒后阿里云仍无该号码的此条记录")  # fmt: skip
-    return ProbeAnswer(probe.message_id, Verdict.UNKNOWN,
-                       detail=f"阿里云尚未列出该条发送（发送后 {waited:.0f} 秒）")  # fmt: skip
+    return absent_answer(probe, now, settle_s, provider="阿里云", pending="尚未列出该条发送")
 
 
-async def query_status(
-    http: HttpClient, url: str, config: AliyunSmsSettings, clock: Clock, nonce: Callable[[], str],
-    probes: Sequence[SendProbe], *, settle_s: float, timeout_s: float,
-) -> list[ProbeAnswer]:  # fmt: skip
-    """Ask Aliyun about each probe, concurrently; a failed query answers UNKNOWN."""
+@dataclass(frozen=True, slots=True)
+class AliyunStatusQuery:
+    """The status query of :class:`channels.sms.base.StatusQuery` for Aliyun: for each Beijing
+    day since the send, pages of the number's sends until ``TotalCount`` is read."""
 
-    async def probe_one(probe: SendProbe) -> ProbeAnswer:
-        details: list[SendDetail] = []
-        try:
-            for day in send_dates(probe.since, clock.now()):
-                for page in range(1, MAX_PAGES + 1):
+    settings: AliyunSmsSettings
+    nonce: Callable[[], str]
 
-                    def sign(p: int = page, d: date = day) -> tuple[Mapping[str, str], bytes]:
-                        return build_status_query(probe, d, config, clock.now(), nonce(), page=p)
+    def pages(self, probe: SendProbe, now: datetime) -> Iterable[Iterable[tuple[date, int]]]:
+        return [
+            [(day, page) for page in range(1, MAX_PAGES + 1)]
+            for day in send_dates(probe.since, now)
+        ]
 
-                    response = await http.post_built(url, sign, timeout_s=timeout_s)
-                    found, total = parse_status_page(
-                        response.status, response.body, now=clock.now()
-                    )
-                    details.extend(found)
-                    if not found or page * PAGE_SIZE >= total:
-                        break
-        except (HttpError, TimeoutError, ChannelError) as exc:
-            detail = f"阿里云短信状态查询失败：{type(exc).__name__} {exc}"
-            return ProbeAnswer(probe.message_id, Verdict.UNKNOWN, detail=detail)
-        return answer_for(probe, details, clock.now(), settle_s)
+    def request(
+        self, probe: SendProbe, page: tuple[date, int], now: datetime
+    ) -> tuple[dict[str, str], bytes]:
+        day, number = page
+        return build_status_query(probe, day, self.settings, now, self.nonce(), page=number)
 
-    return list(await asyncio.gather(*(probe_one(p) for p in probes)))
+    def read(
+        self, status: int, body: bytes, page: tuple[date, int], now: datetime
+    ) -> tuple[list[SendDetail], bool]:
+        found, total = parse_status_page(status, body, now=now)
+        return found, bool(found) and page[1] * PAGE_SIZE < total
+
+    def answer(
+        self, probe: SendProbe, records: Sequence[SendDetail], now: datetime, settle_s: float
+    ) -> ProbeAnswer:
+        return answer_for(probe, records, now, settle_s)

@@ -3,8 +3,8 @@
 Pure core, I/O at the edge: :func:`plan_requests` groups messages, :func:`build_request` turns
 one group into signed headers and the exact body bytes (signing in :mod:`channels.sms.tencent_tc3`),
 :func:`parse_response` turns the answer into one result per message; :class:`TencentSmsChannel`
-only posts through the shared :class:`channels.sms.http_client.HttpClient` it is given and maps
-network failures.
+gives these to the SMS channel base (:mod:`channels.sms.base`), which posts through the shared
+:class:`channels.sms.http_client.HttpClient` it is given and maps network failures.
 
 Where a message's template comes from:
 
@@ -23,7 +23,7 @@ bytes: a group whose ids would not fit starts another request), which Tencent ec
 status record.
 
 A send whose worker died during the call is resolved with ``PullSmsSendStatusByPhoneNumber``
-(:func:`build_status_query`, :func:`parse_status_query`): a status record for the number whose
+(:mod:`channels.sms.tencent_status`): a status record for the number whose
 ``SessionContext`` holds the message id means Tencent took it; Tencent lists a message only
 once the carrier reported it, so one absent :attr:`TencentSmsChannel.status_settle_seconds`
 after its send was never taken.
@@ -38,10 +38,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
 
 from yarl import URL
@@ -53,21 +52,25 @@ from channels.base import (
     OptedOutError,
     OutboundMessage,
     PermanentError,
-    ProbeAnswer,
     ProviderConfigError,
     RateLimitedError,
     RetryableError,
-    SendProbe,
     SendResult,
     context_length_with,
     send_context,
 )
-from channels.sms.batching import send_planned
-from channels.sms.http_client import HttpClient, HttpError
+from channels.sms.base import (
+    NO_TEMPLATE_IDS,
+    OpenRequest,
+    Result,
+    SmsChannel,
+    StatusQuery,
+    plan_groups,
+)
 from channels.sms.limits import TENCENT_LIMITS
 from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent_tc3 import authorization, tc3_signature
-from hub.core.clock import SHANGHAI, Clock
+from hub.core.clock import SHANGHAI
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
@@ -77,12 +80,6 @@ VERSION: Final = "2021-01-11"
 # Signed and sent byte for byte: the signature covers it, so no library may add to it.
 CONTENT_TYPE: Final = "application/json; charset=utf-8"
 MAX_NUMBERS: Final = 200
-
-Result = SendResult | ChannelError
-
-
-#: Message kind -> approved template id, for a channel whose templates declare none.
-NO_TEMPLATE_IDS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 @functools.lru_cache(maxsize=16)
@@ -268,28 +265,23 @@ def template_params_of(message: OutboundMessage) -> tuple[str, ...]:
     return (message.body,)
 
 
-_GroupKey = tuple[str, tuple[str, ...], bool]
+class _ContextRequest(OpenRequest):
+    """A request being filled, its ``SessionContext`` (the ids of its messages) kept under
+    :data:`MAX_CONTEXT` bytes."""
 
+    def __init__(self) -> None:
+        super().__init__(MAX_NUMBERS)
+        self.ids: list[int] = []
+        self.context_length = 0
 
-@dataclass(slots=True)
-class _OpenGroup:
-    """A request being filled: its positions, numbers and the length of its SessionContext."""
+    def takes(self, number: str, message: OutboundMessage) -> bool:
+        fits = super().takes(number, message)
+        return fits and self._length_with(message.message_id) <= MAX_CONTEXT
 
-    positions: list[int] = field(default_factory=list)
-    numbers: set[str] = field(default_factory=set)
-    ids: list[int] = field(default_factory=list)
-    context_length: int = 0
-
-    def takes(self, number: str, message_id: int) -> bool:
-        if len(self.positions) >= MAX_NUMBERS or number in self.numbers:
-            return False
-        return self._length_with(message_id) <= MAX_CONTEXT
-
-    def add(self, position: int, number: str, message_id: int) -> None:
-        self.context_length = self._length_with(message_id)
-        self.positions.append(position)
-        self.numbers.add(number)
-        self.ids.append(message_id)
+    def add(self, position: int, number: str, message: OutboundMessage) -> None:
+        self.context_length = self._length_with(message.message_id)
+        super().add(position, number, message)
+        self.ids.append(message.message_id)
 
     def _length_with(self, message_id: int) -> int:
         last = self.ids[-1] if self.ids else None
@@ -307,28 +299,19 @@ def plan_requests(
     already in the open request starts another one, so each status maps back to one message.
     Mainland and other numbers never share a request (Tencent refuses the mix).
     """
-    refused: dict[int, ChannelError] = {}
-    open_groups: dict[_GroupKey, _OpenGroup] = {}
-    closed: list[tuple[_GroupKey, list[int]]] = []
-    for position, message in enumerate(messages):
+
+    def key_of(message: OutboundMessage) -> tuple[str, tuple[str, ...], bool]:
         template_id = template_id_of(message, template_ids)
         if template_id is None:
             reason = f"腾讯云短信：消息类型 {message.kind} 没有已审核的短信模板 ID（NoTemplateId）"
-            refused[position] = PermanentError(reason, code="NoTemplateId")
-            continue
-        number = e164(message.address)
-        key = (template_id, template_params_of(message), number.startswith("+86"))
-        group = open_groups.get(key)
-        if group is not None and not group.takes(number, message.message_id):
-            closed.append((key, group.positions))
-            group = None
-        if group is None:
-            group = open_groups[key] = _OpenGroup()
-        group.add(position, number, message.message_id)
-    closed.extend((key, group.positions) for key, group in open_groups.items())
+            raise PermanentError(reason, code="NoTemplateId")
+        mainland = e164(message.address).startswith("+86")
+        return template_id, template_params_of(message), mainland
+
+    groups, refused = plan_groups(messages, key_of, e164, _ContextRequest)
     requests = [
         SmsRequest(key[0], key[1], tuple(messages[p] for p in group), tuple(group))
-        for key, group in closed
+        for key, group in groups
     ]
     return requests, refused
 
@@ -413,6 +396,26 @@ def e164(number: str) -> str:
 # --- responses --------------------------------------------------------------------------------
 
 
+def read_reply(
+    status: int, body: bytes, now: datetime, *, call: str, answer: str
+) -> dict[str, Any]:
+    """The ``Response`` object of an API 3.0 answer, or raise the hub's error: HTTP or an
+    unreadable answer retryable, ``Response.Error`` by :data:`ERROR_RULES`. ``call`` and
+    ``answer`` name them in the texts ("状态查询", "状态应答")."""
+    if status != 200:
+        raise RetryableError(f"腾讯云短信{call}返回 HTTP {status}", code=f"HTTP{status}")
+    try:
+        reply = json.loads(body)["Response"]
+        if not isinstance(reply, dict):
+            raise TypeError("Response is not an object")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RetryableError(f"腾讯云短信{answer}无法解析：{exc}", code="BadResponse") from exc
+    if "Error" in reply:
+        err = reply["Error"] if isinstance(reply["Error"], dict) else {}
+        raise classify_error(str(err.get("Code", "")), str(err.get("Message", "")), now)
+    return reply
+
+
 def parse_response(
     status: int, body: bytes, messages: Sequence[OutboundMessage], *, now: datetime
 ) -> list[Result]:
@@ -421,19 +424,9 @@ def parse_response(
     Statuses are matched to messages by ``PhoneNumber`` (the request holds each number once);
     an entry without one falls back to its position.
     """
-    if status != 200:
-        error = RetryableError(f"腾讯云短信接口返回 HTTP {status}", code=f"HTTP{status}")
-        return [error] * len(messages)
     try:
-        reply = json.loads(body)["Response"]
-        if not isinstance(reply, dict):
-            raise TypeError("Response is not an object")
-    except (ValueError, KeyError, TypeError) as exc:
-        error = RetryableError(f"腾讯云短信应答无法解析：{exc}", code="BadResponse")
-        return [error] * len(messages)
-    if "Error" in reply:
-        err = reply["Error"] if isinstance(reply["Error"], dict) else {}
-        whole = classify_error(str(err.get("Code", "")), str(err.get("Message", "")), now)
+        reply = read_reply(status, body, now, call="接口", answer="应答")
+    except ChannelError as whole:
         return [whole] * len(messages)
     statuses = [s for s in reply.get("SendStatusSet") or [] if isinstance(s, dict)]
     by_number: dict[str, dict[str, Any]] = {}
@@ -462,68 +455,32 @@ def parse_response(
 # --- the channel ------------------------------------------------------------------------------
 
 
-class TencentSmsChannel:
+class TencentSmsChannel(SmsChannel[TencentSmsSettings, SmsRequest]):
     """The ``sms`` channel through Tencent Cloud; posts through an HTTP client it does not own."""
 
-    name: ClassVar[str] = "sms"
     provider: ClassVar[str] = "tencent"
     limits: ClassVar[ChannelLimits] = TENCENT_LIMITS
     max_batch: ClassVar[int] = MAX_NUMBERS
-    default_qps: ClassVar[float] = 50.0
     #: Carriers report most messages within seconds; a minute covers the slow ones.
     default_status_settle_seconds: ClassVar[float] = 60.0
+    label: ClassVar[str] = "腾讯云短信"
 
-    def __init__(
-        self,
-        settings: TencentSmsSettings,
-        http: HttpClient,
-        clock: Clock,
-        *,
-        template_ids: Mapping[str, str] = NO_TEMPLATE_IDS,
-        qps: float | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        """``settings`` is ``channels.sms.tencent``; ``qps``, when given, overrides its own."""
-        self.settings = settings
-        #: Message kind -> the approved template id its ``meta.yaml`` declares.
-        self.template_ids = template_ids
-        #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or settings.qps or self.default_qps
-        #: How long after a send Tencent may still not list it (see the module docstring).
-        settle = settings.status_settle_seconds
-        self.status_settle_seconds = (
-            self.default_status_settle_seconds if settle is None else settle
-        )
-        self._http = http
-        self._clock = clock
-        self._url = str(URL(settings.endpoint).with_path("/"))
-        self._timeout_s = timeout_s
+    def plan(
+        self, messages: Sequence[OutboundMessage]
+    ) -> tuple[list[SmsRequest], dict[int, ChannelError]]:
+        return plan_requests(messages, self.template_ids)
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
-        requests, refused = plan_requests(messages, self.template_ids)
-        return await send_planned(len(messages), refused, requests, self._post)
+    def sign(self, request: SmsRequest) -> tuple[dict[str, str], bytes]:
+        return _signed(request, self.settings, int(self._clock.now().timestamp()))
 
-    async def _post(self, request: SmsRequest) -> list[Result]:
-        def sign() -> tuple[Mapping[str, str], bytes]:
-            # Signed when a connection is free, so a long wait cannot make the timestamp stale.
-            return _signed(request, self.settings, int(self._clock.now().timestamp()))
+    def read(self, request: SmsRequest, status: int, body: bytes) -> list[Result]:
+        return parse_response(status, body, request.messages, now=self._clock.now())
 
-        try:
-            response = await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)
-        except (HttpError, TimeoutError) as exc:
-            text = f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
-            return [RetryableError(text, code="Network")] * len(request.messages)
-        return parse_response(response.status, response.body, request.messages,
-                              now=self._clock.now())  # fmt: skip
+    def network_error(self, exc: Exception) -> str:
+        return f"腾讯云短信接口连接失败：{type(exc).__name__} {exc}"
 
-    async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
-        """Whether Tencent took each probed message (its status reports for the number)."""
-        from channels.sms.tencent_status import query_status  # it builds on this module
+    def status_query(self) -> StatusQuery[int, Any]:
+        """Tencent's status reports for the number (``PullSmsSendStatusByPhoneNumber``)."""
+        from channels.sms.tencent_status import TencentStatusQuery  # it builds on this module
 
-        return await query_status(
-            self._http, self._url, self.settings, self._clock, probes,
-            settle_s=self.status_settle_seconds, timeout_s=self._timeout_s,
-        )  # fmt: skip
-
-    async def aclose(self) -> None:
-        """The HTTP client belongs to the runtime, which closes it."""
+        return TencentStatusQuery(self.settings)

@@ -1,7 +1,8 @@
 """Tencent Cloud SMS ``PullSmsSendStatusByPhoneNumber`` (2021-01-11): did Tencent take a message?
 
 The dispatcher asks when a worker died during a ``SendSms`` call and the outcome is unknown
-(neither Tencent nor Aliyun dedupes a repeated send). Pure core: :func:`build_status_query`
+(neither Tencent nor Aliyun dedupes a repeated send); :class:`TencentStatusQuery` is what the
+SMS channel base (:mod:`channels.sms.base`) reads pages with. Pure core: :func:`build_status_query`
 signs one page of a number's status reports since the send (``BeginTime``/``EndTime`` epoch
 seconds, ``Offset``/``Limit`` ≤ 100, ``PhoneNumber`` in E.164, ``SmsSdkAppId``),
 :func:`parse_status_page` reads ``PullSmsSendStatusSet`` (``SerialNo``, ``PhoneNumber``,
@@ -13,18 +14,15 @@ carrier reported it, so one still absent ``settle_s`` after the send was never t
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from channels.base import ChannelError, ProbeAnswer, RetryableError, SendProbe, Verdict, context_ids
-from channels.sms.http_client import HttpClient, HttpError
+from channels.base import ProbeAnswer, SendProbe, Verdict, context_ids
+from channels.sms.base import absent_answer
 from channels.sms.settings import TencentSmsSettings
-from channels.sms.tencent import classify_error, e164, signed_call
-from hub.core.clock import Clock
+from channels.sms.tencent import e164, read_reply, signed_call
 
 STATUS_ACTION: Final = "PullSmsSendStatusByPhoneNumber"
 #: Status records per page (Tencent's maximum).
@@ -63,17 +61,7 @@ def build_status_query(
 
 def parse_status_page(status: int, body: bytes, *, now: datetime) -> list[StatusRecord]:
     """The records of one status page; a refused or unreadable answer raises ChannelError."""
-    if status != 200:
-        raise RetryableError(f"腾讯云短信状态查询返回 HTTP {status}", code=f"HTTP{status}")
-    try:
-        reply = json.loads(body)["Response"]
-        if not isinstance(reply, dict):
-            raise TypeError("Response is not an object")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RetryableError(f"腾讯云短信状态应答无法解析：{exc}", code="BadResponse") from exc
-    if "Error" in reply:
-        err = reply["Error"] if isinstance(reply["Error"], dict) else {}
-        raise classify_error(str(err.get("Code", "")), str(err.get("Message", "")), now)
+    reply = read_reply(status, body, now, call="状态查询", answer="状态应答")
     records: list[StatusRecord] = []
     for item in reply.get("PullSmsSendStatusSet") or []:
         if not isinstance(item, dict):
@@ -106,36 +94,29 @@ def answer_for(
             return ProbeAnswer(
                 probe.message_id, Verdict.TAKEN, record.serial_no or None, delivered, detail
             )
-    waited = (now - probe.since).total_seconds()
-    if waited >= settle_s:
-        return ProbeAnswer(probe.message_id, Verdict.NOT_TAKEN,
-                           detail=f"发送 {waited:.0f} 秒后腾讯云仍无该号码的此条记录")  # fmt: skip
-    return ProbeAnswer(probe.message_id, Verdict.UNKNOWN,
-                       detail=f"腾讯云尚未返回状态报告（发送后 {waited:.0f} 秒）")  # fmt: skip
+    return absent_answer(probe, now, settle_s, provider="腾讯云", pending="尚未返回状态报告")
 
 
-async def query_status(
-    http: HttpClient, url: str, config: TencentSmsSettings, clock: Clock,
-    probes: Sequence[SendProbe], *, settle_s: float, timeout_s: float,
-) -> list[ProbeAnswer]:  # fmt: skip
-    """Ask Tencent about each probe, concurrently; a failed query answers UNKNOWN."""
+@dataclass(frozen=True, slots=True)
+class TencentStatusQuery:
+    """The status query of :class:`channels.sms.base.StatusQuery` for Tencent: pages of a
+    number's reports by ``Offset``, the last one shorter than a full page."""
 
-    async def probe_one(probe: SendProbe) -> ProbeAnswer:
-        records: list[StatusRecord] = []
-        try:
-            for page in range(MAX_PAGES):
+    settings: TencentSmsSettings
 
-                def sign(offset: int = page * STATUS_PAGE) -> tuple[Mapping[str, str], bytes]:
-                    return build_status_query(probe, config, clock.now(), offset=offset)
+    def pages(self, probe: SendProbe, now: datetime) -> Iterable[Iterable[int]]:
+        return (range(0, MAX_PAGES * STATUS_PAGE, STATUS_PAGE),)
 
-                response = await http.post_built(url, sign, timeout_s=timeout_s)
-                found = parse_status_page(response.status, response.body, now=clock.now())
-                records.extend(found)
-                if len(found) < STATUS_PAGE:
-                    break
-        except (HttpError, TimeoutError, ChannelError) as exc:
-            detail = f"腾讯云短信状态查询失败：{type(exc).__name__} {exc}"
-            return ProbeAnswer(probe.message_id, Verdict.UNKNOWN, detail=detail)
-        return answer_for(probe, records, clock.now(), settle_s)
+    def request(self, probe: SendProbe, page: int, now: datetime) -> tuple[dict[str, str], bytes]:
+        return build_status_query(probe, self.settings, now, offset=page)
 
-    return list(await asyncio.gather(*(probe_one(p) for p in probes)))
+    def read(
+        self, status: int, body: bytes, page: int, now: datetime
+    ) -> tuple[list[StatusRecord], bool]:
+        found = parse_status_page(status, body, now=now)
+        return found, len(found) >= STATUS_PAGE
+
+    def answer(
+        self, probe: SendProbe, records: Sequence[StatusRecord], now: datetime, settle_s: float
+    ) -> ProbeAnswer:
+        return answer_for(probe, records, now, settle_s)

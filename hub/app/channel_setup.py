@@ -112,7 +112,7 @@ def _sms_channel(
         )
     if sms.aliyun.enabled:
         built["aliyun"] = AliyunSmsChannel(
-            sms.aliyun, http, clock, template_codes=sms_template_ids(catalog, "aliyun")
+            sms.aliyun, http, clock, template_ids=sms_template_ids(catalog, "aliyun")
         )
     primary = built.pop(sms.provider, None)
     if primary is None:

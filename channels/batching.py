@@ -1,4 +1,7 @@
-"""Provider requests that each carry several messages, and their answers put back in order."""
+"""Provider requests that each carry several messages, and their answers put back in order.
+
+Shared by the channels that group a batch into requests (the SMS providers, WeCom).
+"""
 
 from __future__ import annotations
 
