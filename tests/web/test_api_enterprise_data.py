@@ -14,6 +14,7 @@ from hub.core.clock import FixedClock
 from hub.core.vocab import CreditStatus
 from hub.store.db import Database
 from hub.store.models import AuditLog, Enterprise, Policy
+from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
 from tests.importing.factories import make_uscc, wrong_check
 from tests.web.api_support import World, api_client, seed_world
 
@@ -188,3 +189,32 @@ async def test_lists_are_newest_first_and_credit_events_scoped(
         assert (policy["policy_id"], policy["tiers"], policy["apply_by"]) == (
             "ZC-01", ["general", "key"], "2026-12-31"
         )  # fmt: skip
+
+
+async def test_a_scoped_dispatcher_writes_only_within_the_scope(
+    db: Database, tmp_path: Path
+) -> None:
+    world = await seed_world(db, FixedClock(NOW), tmp_path)
+    clock = FixedClock(NOW)
+    await add_staff(db, clock, NewStaff("gxj_dispatcher", "调度员", StaffRole.DISPATCHER, "GXJ",
+                                        None), actor="test")  # fmt: skip
+    scoped = {
+        "Authorization": f"Bearer {await issue_token(db, clock, 'gxj_dispatcher', actor='t')}"
+    }
+    yi = make_uscc(2)  # 乙商贸, 批发和零售业: outside 工信局's industries
+    async with api_client(db, clock) as client:
+        outside = await client.post(
+            "/api/v1/credit-events", json={**EVENT, "uscc": yi}, headers=scoped
+        )
+        assert outside.status_code == 404
+        ok = await client.post("/api/v1/credit-events", json=EVENT, headers=scoped)
+        assert ok.json()["result"] == "created"
+        other = {**EVENT, "event_id": "XY-YI", "uscc": yi}
+        assert (
+            await client.post("/api/v1/credit-events", json=other, headers=world.auth("admin"))
+        ).is_success
+        moved = await client.post(
+            "/api/v1/credit-events", json={**other, "uscc": JIA}, headers=scoped
+        )
+        assert moved.status_code == 404
+        assert "XY-YI" in moved.json()["error"]

@@ -7,7 +7,8 @@ column names are the JSON fields, and a reason names the field), saved by natura
 repeat changes nothing), audit-logged under the caller's username, and answered with whether
 the record was created, updated (with the fields that changed) or unchanged. A credit event
 recomputes its enterprise's credit status. A credit event for an enterprise the caller cannot
-see, or that does not exist, is a 404.
+see, or that does not exist, is a 404, as is one whose event id is on record for such an
+enterprise.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations at
@@ -43,7 +44,7 @@ from hub.queries.enterprise_data import (
     list_credit_events,
     list_policies,
 )
-from hub.store.models import Enterprise, Policy
+from hub.store.models import CreditEvent, Enterprise, Policy
 from hub.store.record_changes import RecordChanges
 from hub.tickets.staff import StaffRole
 from hub.web.api.auth import Principal, allow
@@ -278,12 +279,19 @@ def router(ctx: ApiContext) -> APIRouter:
         enterprise = sa.select(Enterprise.id, Enterprise.credit_status).where(
             Enterprise.uscc == row.uscc
         )
+        # The event on record, if its enterprise is out of the caller's scope: a scoped
+        # dispatcher may not rewrite (or move away) another district's event.
+        hidden = sa.select(CreditEvent.id).where(CreditEvent.event_id == row.event_id)
         if (clause := caller.visibility.enterprise_filter(Enterprise.id)) is not None:
             enterprise = enterprise.where(clause)
+            outside = caller.visibility.enterprise_filter(CreditEvent.enterprise_id)
+            hidden = hidden.where(sa.not_(outside)) if outside is not None else hidden
         async with ctx.db.write() as session:
             found = (await session.execute(enterprise)).first()
             if found is None:
                 raise not_found(f"没有统一社会信用代码为 {row.uscc} 的企业（或不在您的范围内）")
+            if clause is not None and await session.scalar(hidden) is not None:
+                raise not_found(f"事件编号 {row.event_id} 已属于您范围以外的企业")
             changes = await save_rows(
                 session, "credit", [row], {row.uscc: found.id}, now=ctx.clock.now(),
                 actor=caller.username, source="api",
