@@ -99,7 +99,7 @@ def enterprises_show(
     recent: int = typer.Option(5, "--recent", min=1, max=100, help="最近几条消息和工单"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """显示一家企业的档案：基本信息、联系人、联络员、部门、信用记录、消息和工单。"""
+    """显示一家企业的档案：基本信息、联系人、联络员、部门、信用记录、证照、年报、消息和工单。"""
     try:
         code = normalize_uscc(uscc)
     except ValueError as exc:
@@ -144,6 +144,17 @@ def _print_dossier(d: dict[str, Any]) -> None:
             [(c["decided_on"], c["type_label"], c["authority"], c["summary"], c["status_label"],
               c["repaired_on"]) for c in d["credit_records"]],
         )  # fmt: skip
+    if d["licences"]:
+        print_table(
+            "证照",
+            ["证照类型", "证照编号", "有效期至", "发证机关", "已换证日期"],
+            [(c["kind"], c["number"], c["expires_on"], c["authority"], c["renewed_on"])
+             for c in d["licences"]],
+        )  # fmt: skip
+    if d["annual_reports"]:
+        out.print("年报公示：" + "；".join(
+            f"{r['year']} 年度（{r['filed_on']} 公示）" for r in d["annual_reports"]
+        ))  # fmt: skip
     messages, tickets = d["messages"], d["tickets"]
     headline = f"消息 共 {messages['total']} 条{_counts(messages['by_status'], MessageStatus)}"
     if messages["recent"]:

@@ -23,10 +23,12 @@ from hub.outbound.audience import Audience
 from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.models import (
+    AnnualReport,
     Contact,
     CreditEvent,
     Department,
     Enterprise,
+    Licence,
     Message,
     Officer,
     Staff,
@@ -204,8 +206,9 @@ async def enterprise_dossier(
 ) -> dict[str, Any] | None:
     """The dossier (一企一档) of one enterprise; None when unknown or not visible to the reader.
 
-    Its fields, contacts, officer, department, credit records, and its messages and tickets:
-    counts by status and the ``recent`` newest of each.
+    Its fields, contacts, officer, department, credit events, licences (soonest expiry first),
+    the ``recent`` latest annual-report filings, and its messages and tickets: counts by status
+    and the ``recent`` newest of each.
     """
     stmt = (
         sa.select(Enterprise, Officer)
@@ -241,6 +244,26 @@ async def enterprise_dossier(
              "repaired_on": c.repaired_on.isoformat() if c.repaired_on else None}
             for c in credit.all()
         ]  # fmt: skip
+        licences = await session.scalars(
+            sa.select(Licence)
+            .where(Licence.enterprise_id == enterprise.id)
+            .order_by(Licence.expires_on, Licence.id)
+        )
+        dossier["licences"] = [
+            {"kind": lic.kind, "number": lic.number, "expires_on": lic.expires_on.isoformat(),
+             "authority": lic.authority,
+             "renewed_on": lic.renewed_on.isoformat() if lic.renewed_on else None}
+            for lic in licences.all()
+        ]  # fmt: skip
+        filings = await session.execute(
+            sa.select(AnnualReport.year, AnnualReport.filed_on)
+            .where(AnnualReport.enterprise_id == enterprise.id)
+            .order_by(AnnualReport.year.desc())
+            .limit(recent)
+        )
+        dossier["annual_reports"] = [
+            {"year": year, "filed_on": filed_on.isoformat()} for year, filed_on in filings
+        ]
         message_counts = {
             status.value: n
             for status, n in (

@@ -114,3 +114,30 @@ def test_a_rejected_row_exits_1_and_the_good_rows_are_kept(
     assert len(rejects) == 1
     assert rejects[0][0] == "3"
     assert reason in rejects[0][1]
+
+
+def test_the_dossier_shows_licences_and_annual_reports(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    licences = write_csv_file(
+        tmp_path / "licences.csv",
+        [["uscc", "kind", "number", "expires_on", "renewed_on"],
+         [A, "食品经营许可证", "JY123", "2027-05-01", ""],
+         [A, "排污许可证", "PW-001", "2027-03-01", "2026-11-20"]],
+    )  # fmt: skip
+    filings = write_csv_file(
+        tmp_path / "annual.csv", [["uscc", "year", "filed_on"], [A, "2025", "2026-03-10"]]
+    )
+    assert hub(config, "import", "licences", licences) == 0
+    assert hub(config, "import", "annual-reports", filings) == 0
+    capsys.readouterr()
+    assert hub(config, "enterprises", "show", A, "--json") == 0
+    dossier = json.loads(capsys.readouterr().out)
+    assert [(lic["number"], lic["renewed_on"]) for lic in dossier["licences"]] == [
+        ("PW-001", "2026-11-20"), ("JY123", None)
+    ]  # fmt: skip
+    assert dossier["annual_reports"] == [{"year": 2025, "filed_on": "2026-03-10"}]
+    assert hub(config, "enterprises", "show", A) == 0
+    out = capsys.readouterr().out
+    assert "食品经营许可证" in out
+    assert "2025 年度（2026-03-10 公示）" in out
