@@ -20,7 +20,8 @@ PROGRESS_MIN_BYTES = 512 * 1024
 
 def register(app: typer.Typer) -> None:
     import_app = typer.Typer(
-        help="导入名录 (registry import): CSV (UTF-8/GBK) 或 XLSX", no_args_is_help=True
+        help="导入名录与企业数据 (registry and enterprise-data import): CSV (UTF-8/GBK) 或 XLSX",
+        no_args_is_help=True,
     )
     app.add_typer(import_app, name="import")
     for kind, doc in (
