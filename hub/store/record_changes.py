@@ -175,7 +175,7 @@ async def _stored(
     wanted = {_key_of(spec, values) for _, values in chunk}
     rows = await session.execute(
         sa.select(model.id, *(getattr(model, name) for name in fields)).where(
-            getattr(model, first).in_({values[first] for _, values in chunk})
+            getattr(model, first).in_(sorted({values[first] for _, values in chunk}))
         )
     )
     stored: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
