@@ -3,6 +3,8 @@
 ``parse_enterprises`` / ``parse_officers`` / ``parse_departments`` turn a CSV or XLSX file into
 frozen records plus rejects; the database upsert consumes the records and
 ``ParseResult.write_rejects`` hands the rejects back to the clerk as ``<name>.rejects.csv``.
+The enterprise data (credit events, policies, licences, annual reports) is read the same way
+by ``data_columns`` and ``data_rows`` and saved by ``data_save``.
 """
 
 from hub.importing.columns import (
