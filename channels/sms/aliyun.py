@@ -79,8 +79,9 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.batching import Result
 from channels.sms.aliyun_sign import form_body, signed_params
-from channels.sms.base import OpenRequest, Result, SmsChannel, StatusQuery, plan_groups
+from channels.sms.base import OpenRequest, SmsChannel, StatusQuery, plan_groups
 from channels.sms.limits import ALIYUN_LIMITS
 from channels.sms.settings import AliyunSmsSettings
 from hub.core.clock import SHANGHAI

@@ -33,14 +33,12 @@ from channels.base import (
     ProbeAnswer,
     RetryableError,
     SendProbe,
-    SendResult,
     Verdict,
 )
-from channels.batching import send_planned
+from channels.batching import Result, send_planned
 from channels.sms.http_client import Build, HttpClient, HttpError, HttpResponse
 from hub.core.clock import Clock
 
-Result = SendResult | ChannelError
 Signed = tuple[Mapping[str, str], bytes]
 #: Message kind -> approved template id, for a channel whose templates declare none.
 NO_TEMPLATE_IDS: Final[Mapping[str, str]] = MappingProxyType({})

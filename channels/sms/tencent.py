@@ -59,10 +59,10 @@ from channels.base import (
     context_length_with,
     send_context,
 )
+from channels.batching import Result
 from channels.sms.base import (
     NO_TEMPLATE_IDS,
     OpenRequest,
-    Result,
     SmsChannel,
     StatusQuery,
     plan_groups,

@@ -49,10 +49,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, ClassVar, Final
 
-import aiohttp
-from redis.asyncio import Redis
-from yarl import URL
-
 from channels.base import (
     ChannelError,
     ChannelLimits,
@@ -64,18 +60,11 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.wechat.base import WechatAppChannel
 from channels.wechat.limits import WECHAT_MP_LIMITS
 from channels.wechat.settings import WechatAppSettings
-from channels.wechat.token import (
-    TOKEN_ERRCODES,
-    AccessTokenCache,
-    TokenApi,
-    call_api,
-    errcode_of,
-    read_answer,
-)
-from hub.core.clock import SHANGHAI, Clock
-from hub.core.keys import RedisKeys
+from channels.wechat.token import TOKEN_ERRCODES, TokenApi, errcode_of, read_answer
+from hub.core.clock import SHANGHAI
 
 TOKEN_PATH: Final = "/cgi-bin/stable_token"
 TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
@@ -248,7 +237,7 @@ def seconds_until_midnight(now: datetime | None) -> float:
 # --- the channel ------------------------------------------------------------------------------
 
 
-class WechatMpChannel:
+class WechatMpChannel(WechatAppChannel):
     """The ``wechat`` channel through one Official Account; one API call per message."""
 
     name: ClassVar[str] = "wechat"
@@ -256,62 +245,29 @@ class WechatMpChannel:
     limits: ClassVar[ChannelLimits] = WECHAT_MP_LIMITS
     max_batch: ClassVar[int] = 50
     default_qps: ClassVar[float] = 50.0
-
-    def __init__(
-        self,
-        app_name: str,
-        settings: WechatAppSettings,
-        session: aiohttp.ClientSession,
-        redis: Redis,
-        keys: RedisKeys,
-        clock: Clock,
-        *,
-        qps: float | None = None,
-        concurrency: int = 16,
-        timeout_s: float = 10.0,
-    ) -> None:
-        """``settings`` is ``channels.wechat.apps.<app_name>`` (kind official_account); ``qps``,
-        when given, overrides its own."""
-        self.app_name = app_name
-        self.settings = settings
-        #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or settings.qps or self.default_qps
-        self._session = session
-        self._clock = clock
-        self._base = URL(settings.base_url)
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._slots = asyncio.Semaphore(concurrency)
-        self.tokens = AccessTokenCache(redis, keys, app_name, self._fetch_token, clock)
+    api_name: ClassVar[str] = "微信"
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         return list(await asyncio.gather(*(self._send(m) for m in messages)))
-
-    async def aclose(self) -> None:
-        """The HTTP session and Redis belong to the runtime, which closes them."""
 
     async def _send(self, message: OutboundMessage) -> Result:
         try:
             request = build_request(message)
         except PermanentError as refused:
             return refused
-        async with self._slots:
-            try:
-                return await self.tokens.call_with_token(
-                    lambda token: self._post(request, token, message), is_token_refusal
-                )
-            except ChannelError as error:
-                return error
+        return await self.with_token(
+            lambda token: self._post(request, token, message), is_token_refusal, _itself
+        )
 
     async def _post(self, request: WechatRequest, token: str, message: OutboundMessage) -> Result:
-        url = self._base.with_path(request.path).with_query(access_token=token)
-        status, raw = await self._call(url, request.payload)
+        status, raw = await self.post_with_token(request.path, token, request.payload)
         return parse_response(status, raw, message, now=self._clock.now())
 
-    async def _fetch_token(self) -> tuple[str, int]:
-        status, raw = await self._call(
-            self._base.with_path(TOKEN_PATH), token_request(self.settings)
-        )
+    async def fetch_token(self) -> tuple[str, int]:
+        url = self._base.with_path(TOKEN_PATH)
+        status, raw = await self.call("POST", url, token_request(self.settings))
         return parse_token_response(status, raw, now=self._clock.now())
 
-    async def _call(self, url: URL, payload: Mapping[str, Any]) -> tuple[int, bytes]:
-        return await call_api(self._session, "POST", url, payload, limit=self._timeout, api="微信")
+
+def _itself(error: ChannelError) -> Result:
+    return error

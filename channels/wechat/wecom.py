@@ -35,16 +35,11 @@ anything else                           PermanentError (code kept)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
-
-import aiohttp
-from redis.asyncio import Redis
-from yarl import URL
 
 from channels.base import (
     ChannelError,
@@ -57,11 +52,11 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
+from channels.batching import send_planned
+from channels.wechat.base import WechatAppChannel
 from channels.wechat.limits import WECOM_LIMITS
 from channels.wechat.settings import WechatAppSettings
-from channels.wechat.token import AccessTokenCache, TokenApi, call_api, errcode_of, read_answer
-from hub.core.clock import Clock
-from hub.core.keys import RedisKeys
+from channels.wechat.token import TokenApi, errcode_of, read_answer
 from hub.core.vocab import RATING_LEVELS, VisitAnswer
 
 TOKEN_PATH: Final = "/cgi-bin/gettoken"
@@ -302,7 +297,7 @@ def is_token_refusal(results: Sequence[Result]) -> bool:
 # --- the channel ------------------------------------------------------------------------------
 
 
-class WecomChannel:
+class WecomChannel(WechatAppChannel):
     """The ``wecom`` channel through one WeCom app."""
 
     name: ClassVar[str] = "wecom"
@@ -310,73 +305,29 @@ class WecomChannel:
     limits: ClassVar[ChannelLimits] = WECOM_LIMITS
     max_batch: ClassVar[int] = 200
     default_qps: ClassVar[float] = 20.0
-
-    def __init__(
-        self,
-        app_name: str,
-        settings: WechatAppSettings,
-        session: aiohttp.ClientSession,
-        redis: Redis,
-        keys: RedisKeys,
-        clock: Clock,
-        *,
-        qps: float | None = None,
-        concurrency: int = 16,
-        timeout_s: float = 10.0,
-    ) -> None:
-        """``settings`` is ``channels.wechat.apps.<app_name>`` (kind wecom); ``qps``, when given,
-        overrides its own."""
-        self.app_name = app_name
-        self.settings = settings
-        #: The configured rate; the dispatcher's token bucket holds the provider to it.
-        self.qps = qps or settings.qps or self.default_qps
-        self._session = session
-        self._base = URL(settings.base_url)
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._slots = asyncio.Semaphore(concurrency)
-        self.tokens = AccessTokenCache(redis, keys, app_name, self._fetch_token, clock)
+    api_name: ClassVar[str] = "企业微信"
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages)
-        results: list[Result | None] = [None] * len(messages)
-        for position, error in refused.items():
-            results[position] = error
-        answers = await asyncio.gather(*(self._send(r) for r in requests))
-        for request, answer in zip(requests, answers, strict=True):
-            for position, result in zip(request.positions, answer, strict=True):
-                results[position] = result
-        return [r for r in results if r is not None]
-
-    async def aclose(self) -> None:
-        """The HTTP session and Redis belong to the runtime, which closes them."""
+        return await send_planned(len(messages), refused, requests, self._send)
 
     async def _send(self, request: WecomRequest) -> list[Result]:
         payload = build_request(request, self.settings)
-        async with self._slots:
-            try:
-                return await self.tokens.call_with_token(
-                    lambda token: self._post(payload, token, request.messages), is_token_refusal
-                )
-            except ChannelError as error:
-                return [error] * len(request.messages)
+        return await self.with_token(
+            lambda token: self._post(payload, token, request.messages),
+            is_token_refusal,
+            lambda error: [error] * len(request.messages),
+        )
 
     async def _post(
         self, payload: Mapping[str, Any], token: str, messages: Sequence[OutboundMessage]
     ) -> list[Result]:
-        url = self._base.with_path(SEND_PATH).with_query(access_token=token)
-        status, raw = await self._call("POST", url, payload)
+        status, raw = await self.post_with_token(SEND_PATH, token, payload)
         return parse_response(status, raw, messages)
 
-    async def _fetch_token(self) -> tuple[str, int]:
+    async def fetch_token(self) -> tuple[str, int]:
         url = self._base.with_path(TOKEN_PATH).with_query(
             corpid=self.settings.required("corp_id"), corpsecret=self.settings.required("secret")
         )
-        status, raw = await self._call("GET", url, None)
+        status, raw = await self.call("GET", url, None)
         return parse_token_response(status, raw)
-
-    async def _call(
-        self, method: str, url: URL, payload: Mapping[str, Any] | None
-    ) -> tuple[int, bytes]:
-        return await call_api(
-            self._session, method, url, payload, limit=self._timeout, api="企业微信"
-        )
