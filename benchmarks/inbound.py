@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from channels.fakes.tencent_sms_push import reply_event
 from hub.config import load_settings
 from hub.devtools import processes
-from hub.devtools.bench import SDK_APP_ID, SIGN_NAME, secret_env, tencent_fake_options
+from hub.devtools.bench import SIGN_NAME, bench_config, secret_env, tencent_fake_options
 from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
 from hub.infra.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
 from hub.store.db import Database
@@ -55,29 +55,6 @@ from hub.store.migrate import upgrade
 from hub.store.models import Contact, InboundReply
 
 PACED_SECONDS = 15.0  # of traffic in the latency run
-_CONFIG = """\
-hub: {{data_dir: "{data_dir}"}}
-storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db", busy_timeout_ms: 30000}}
-redis: {{url: "{redis_url}", key_prefix: {prefix}}}
-logging: {{level: WARNING}}
-web: {{host: 127.0.0.1, port: {port}}}
-dispatch: {{batch_size: 200, block_ms: 100}}
-channels:
-  default: sandbox
-  sms:
-    provider: tencent
-    tencent:
-      enabled: true
-      endpoint: "{fake_url}"
-      qps: 100000
-      secret_id: ${{HUB_BENCH_SECRET_ID}}
-      secret_key: ${{HUB_BENCH_SECRET_KEY}}
-      path_secret: ${{HUB_BENCH_PATH_SECRET}}
-      sdk_app_id: "{app}"
-      sign_name: {sign}
-quiet_hours: {{bypass: [ticket_ack]}}
-tickets: {{default_department: FGW, business_office_department: YSJ}}
-"""
 _TEXTS = (
     "请问{n}号厂房的用电增容申请什么时候能批下来",
     "我们企业想了解一下今年的稳岗补贴怎么申请，第{n}次咨询",
@@ -107,10 +84,11 @@ class Bench:
 
     async def run(self) -> dict[str, Any]:
         fake_url = await self.start_fake()
-        self.config.write_text(_CONFIG.format(
+        self.config.write_text(bench_config(
             data_dir=self.data_dir, redis_url=self.args.redis_url or EMBEDDED,
-            prefix=f"inb{secrets.token_hex(3)}", port=self.port, fake_url=fake_url, app=SDK_APP_ID,
-            sign=SIGN_NAME,
+            prefix=f"inb{secrets.token_hex(3)}", fake_url=fake_url, qps=100_000,
+            # The webhook and the workers write one SQLite file: wait for a lock, do not fail.
+            bypass=["ticket_ack"], busy_timeout_ms=30_000, sections=_sections(self.port),
         ), encoding="utf-8")  # fmt: skip
         settings = load_settings(self.config, env=self.env)
         self.data_dir.mkdir(exist_ok=True)
@@ -264,6 +242,14 @@ class Bench:
             classes[key] = classes.get(key, 0) + 1
         return {"last": max(r.classified_at for r in rows), "classes": classes,
                 "p99_lag_ms": round(_percentile(lags, 0.99), 1)}  # fmt: skip
+
+
+def _sections(port: int) -> str:
+    """What this run adds to the bench config: the webhook's port, the tickets' departments."""
+    return (
+        f"web: {{host: 127.0.0.1, port: {port}}}\n"
+        "tickets: {default_department: FGW, business_office_department: YSJ}\n"
+    )
 
 
 def _percentile(values: Sequence[float], q: float) -> float:

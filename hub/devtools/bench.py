@@ -121,7 +121,7 @@ class _Run:
 Say = Callable[[str], None]
 _CONFIG = """\
 hub: {{data_dir: "{data_dir}"}}
-storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db"}}
+storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db", busy_timeout_ms: {busy_timeout_ms}}}
 redis: {{url: "{redis_url}", key_prefix: {prefix}}}
 logging: {{level: WARNING}}
 dispatch: {{batch_size: 200, block_ms: 100}}
@@ -138,22 +138,25 @@ channels:
       path_secret: ${{HUB_BENCH_PATH_SECRET}}
       sdk_app_id: "{app}"
       sign_name: {sign}
-{tencent_extra}quiet_hours: {{bypass: [policy_push]}}
+{tencent_extra}quiet_hours: {{bypass: [{bypass}]}}
 routing: {{chains: {{default: [sms]}}}}
-"""
+{sections}"""
 
 
 def bench_config(
     *, data_dir: Path, redis_url: str, prefix: str, fake_url: str, qps: float,
     default_channel: str = "sandbox", status_settle_s: float | None = None,
+    bypass: Sequence[str] = ("policy_push",), busy_timeout_ms: int = 5000, sections: str = "",
 ) -> str:  # fmt: skip
-    """The config.yaml of a run against the Tencent fake (``hub bench``, the crash drill): the
-    credentials come from the environment :func:`secret_env` makes. Quiet hours bypassed: a
-    benchmark run at night must not be held until 08:00."""
+    """The config.yaml of a run against the Tencent fake (``hub bench``, the crash drill,
+    ``benchmarks/inbound.py``): the credentials come from the environment :func:`secret_env`
+    makes. Quiet hours bypassed for the ``bypass`` kinds: a benchmark run at night must not be
+    held until 08:00. ``sections``: whole top-level sections a run adds (``web:``, ``tickets:``)."""
     extra = "" if status_settle_s is None else f"      status_settle_seconds: {status_settle_s}\n"
     return _CONFIG.format(
         data_dir=data_dir, redis_url=redis_url, prefix=prefix, fake_url=fake_url, qps=qps,
         app=SDK_APP_ID, sign=SIGN_NAME, default_channel=default_channel, tencent_extra=extra,
+        bypass=", ".join(bypass), busy_timeout_ms=busy_timeout_ms, sections=sections,
     )  # fmt: skip
 
 
