@@ -65,7 +65,7 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, ClassVar, Final
 
 from channels.base import (
@@ -84,7 +84,7 @@ from channels.sms.aliyun_sign import form_body, signed_params
 from channels.sms.base import OpenRequest, SmsChannel, StatusQuery, plan_groups
 from channels.sms.limits import ALIYUN_LIMITS
 from channels.sms.settings import AliyunSmsSettings
-from hub.core.clock import SHANGHAI
+from hub.core.clock import seconds_until_midnight
 
 VERSION: Final = "2017-05-25"
 SEND: Final = "SendSms"
@@ -299,7 +299,7 @@ def classify_error(
     if code == _BUSINESS_LIMIT:
         return RateLimitedError(text, code=code, retry_after=_business_limit_wait(message, now))
     if code == _DAY_LIMIT:
-        return RateLimitedError(text, code=code, retry_after=_until_midnight(now))
+        return RateLimitedError(text, code=code, retry_after=seconds_until_midnight(now))
     if code.startswith("Throttling"):
         return RateLimitedError(text, code=code, retry_after=1.0)
     if code in _RETRY_AFTER:
@@ -319,19 +319,10 @@ def _business_limit_wait(message: str, now: datetime | None) -> float:
     """Aliyun names the window it hit: 触发分钟级流控 / 小时级 / 天级 (Permits:N)."""
     lowered = message.lower()
     if "天" in message or "日" in message or "day" in lowered:
-        return _until_midnight(now)
+        return seconds_until_midnight(now)
     if "小时" in message or "hour" in lowered:
         return 3600.0
     return 60.0
-
-
-def _until_midnight(now: datetime | None) -> float:
-    """Seconds to the next Beijing midnight (an hour when now is unknown)."""
-    if now is None:
-        return 3600.0
-    local = now.astimezone(SHANGHAI)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=SHANGHAI)
-    return (midnight - local).total_seconds()
 
 
 def read_answer(

@@ -39,7 +39,7 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, ClassVar, Final, Literal
 
@@ -70,7 +70,7 @@ from channels.sms.base import (
 from channels.sms.limits import TENCENT_LIMITS
 from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent_tc3 import authorization, tc3_signature
-from hub.core.clock import SHANGHAI
+from hub.core.clock import next_local, seconds_until_midnight
 
 SERVICE: Final = "sms"
 ACTION: Final = "SendSms"
@@ -205,7 +205,7 @@ def classify_error(code: str, message: str, now: datetime) -> ChannelError:
         text += f"：{message}"
     match rule.kind:
         case ErrorKind.RETRY | ErrorKind.LIMIT:
-            wait = _seconds_until(now, time(0, 0)) if rule.wait == MIDNIGHT else rule.wait
+            wait = seconds_until_midnight(now) if rule.wait == MIDNIGHT else rule.wait
             if rule.kind is ErrorKind.LIMIT and wait is not None:
                 return RateLimitedError(text, code=code, retry_after=wait)
             return RetryableError(text, code=code, retry_after=wait)
@@ -214,21 +214,8 @@ def classify_error(code: str, message: str, now: datetime) -> ChannelError:
         case ErrorKind.CONFIG:
             return ProviderConfigError(text, code=code)
         case ErrorKind.HOLD:
-            return HoldError(text, code=code, until=_next_local(now, MARKETING_OPENS))
+            return HoldError(text, code=code, until=next_local(now, MARKETING_OPENS))
     return PermanentError(text, code=code)
-
-
-def _next_local(now: datetime, at: time) -> datetime:
-    """The next ``at`` o'clock in Beijing time strictly after ``now``."""
-    local = now.astimezone(SHANGHAI)
-    target = datetime.combine(local.date(), at, tzinfo=SHANGHAI)
-    if target <= local:
-        target = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=SHANGHAI)
-    return target
-
-
-def _seconds_until(now: datetime, at: time) -> float:
-    return (_next_local(now, at) - now).total_seconds()
 
 
 # --- requests ---------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from channels.base import (
@@ -64,7 +64,7 @@ from channels.wechat.base import WechatAppChannel
 from channels.wechat.limits import WECHAT_MP_LIMITS
 from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import TOKEN_ERRCODES, TokenApi, errcode_of, read_answer
-from hub.core.clock import SHANGHAI
+from hub.core.clock import seconds_until_midnight
 
 TOKEN_PATH: Final = "/cgi-bin/stable_token"
 TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
@@ -223,15 +223,6 @@ def parse_token_response(
 def is_token_refusal(result: Result) -> bool:
     """WeChat refused the access token the call carried (refresh and retry once)."""
     return TOKENS.refused(result)
-
-
-def seconds_until_midnight(now: datetime | None) -> float:
-    """Seconds to the next 00:00 in Shanghai, when WeChat's daily quotas reset (1 h if unknown)."""
-    if now is None:
-        return 3600.0
-    local = now.astimezone(SHANGHAI)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 0), tzinfo=SHANGHAI)
-    return (midnight - local).total_seconds()
 
 
 # --- the channel ------------------------------------------------------------------------------
