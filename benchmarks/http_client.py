@@ -51,7 +51,7 @@ class _AiohttpTencent(TencentSmsChannel):
         super().__init__(config, HttpClient(), SystemClock(), template_ids=TEMPLATE_IDS, qps=1e6)
         self._session = session
 
-    async def _post(self, request: SmsRequest) -> list[Any]:
+    async def send_request(self, request: SmsRequest) -> list[Any]:
         now = self._clock.now()
         headers, body = _signed(request, self.settings, int(now.timestamp()))
         async with self._session.post(self._url, data=body, headers=headers) as response:
