@@ -36,6 +36,7 @@ __all__ = [
 
 _CHUNK = 1000
 _TARGET_ID_MAX = 64  # AuditLog.target_id
+_AUDITED_TEXT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,17 @@ class RecordChanges:
 
 
 def jsonable(value: Any) -> Any:
-    """A value as the audit log's JSON keeps it (dates as ISO text, enums by value)."""
+    """A value as the audit log's JSON keeps it (dates as ISO text, enums by value).
+
+    A long text (a policy's full text) is kept to its first ``_AUDITED_TEXT`` characters and
+    its length: the row holds the whole of it, the log says that it changed and how.
+    """
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, date | datetime):
         return value.isoformat()
+    if isinstance(value, str) and len(value) > _AUDITED_TEXT:
+        return f"{value[:_AUDITED_TEXT]}…（共 {len(value)} 字）"
     return value
 
 

@@ -261,3 +261,20 @@ async def test_annual_reports_from_xlsx_with_english_headers(
         years = (await session.execute(sa.select(AnnualReport.year, AnnualReport.filed_on))).all()
     assert sorted(years) == [(2025, date(2026, 3, 10)), (2025, date(2026, 6, 30))]
     assert counts(await import_file(db, "annual-reports", path, clock))[1:4] == (0, 0, 2)
+
+
+async def test_a_long_text_is_audited_by_its_start_and_length(
+    db: Database, tmp_path: Path, clock: FixedClock
+) -> None:
+    text = "第一条" + "政" * 2000
+    path = write_csv_file(
+        tmp_path / "policies.csv", [["policy_id", "title", "text"], ["P1", "好政策", text]]
+    )
+    assert counts(await import_file(db, "policies", path, clock)) == (1, 1, 0, 0, 0)
+    (entry,) = await audit(db, "policy.created")
+    audited = entry.detail["values"]["text"]
+    assert audited.startswith("第一条政")
+    assert audited.endswith(f"…（共 {len(text)} 字）")
+    assert len(audited) < 600
+    async with db.read() as session:
+        assert await session.scalar(sa.select(Policy.text)) == text
