@@ -8,6 +8,15 @@ carried, the token is dropped and the call made ONCE more with a fresh one.
 :class:`WechatAppChannel` holds that; a channel gives its token request
 (:meth:`WechatAppChannel.fetch_token`), its API's name in error texts and its own
 request/answer shapes and errcode table.
+
+What both tables end with (:func:`unlisted_errcode`), and what both APIs answer alike:
+
+====================================  ===============================================
+answer                                result
+====================================  ===============================================
+-1 system busy, HTTP ≠ 200, network   RetryableError
+anything else                         PermanentError (code kept)
+====================================  ===============================================
 """
 
 from __future__ import annotations
@@ -21,13 +30,26 @@ import aiohttp
 from redis.asyncio import Redis
 from yarl import URL
 
-from channels.base import ChannelError
+from channels.base import ChannelError, PermanentError, RetryableError
 from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import AccessTokenCache, call_api
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 
 T = TypeVar("T")
+
+
+def errcode_detail(errcode: int, errmsg: str) -> str:
+    """How an error text ends: the errcode and the provider's errmsg, in parentheses."""
+    return f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
+
+
+def unlisted_errcode(api: str, errcode: int, detail: str) -> ChannelError:
+    """An errcode the channel's table does not hold: -1 (system busy) is retried, any other
+    fails permanently with its code kept; ``api`` names the API in the text."""
+    if errcode == -1:
+        return RetryableError(f"{api}系统繁忙{detail}", code=str(errcode))
+    return PermanentError(f"{api}拒绝了消息{detail}", code=str(errcode))
 
 
 class WechatAppChannel(ABC):

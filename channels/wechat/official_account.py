@@ -35,9 +35,9 @@ errcode                               result
 48001 api unauthorized                ProviderConfigError
 45009 reach max api daily quota       RateLimitedError, retry_after = next 00:00 Shanghai
 45011 api minute-quota reach limit    RateLimitedError, retry_after = 60 s
--1 system busy, HTTP ≠ 200, network   RetryableError
-anything else                         PermanentError (code kept)
 ====================================  ===============================================
+-1, HTTP ≠ 200, a network failure or an errcode not above: as every WeChat API does
+(:mod:`channels.wechat.base`).
 """
 
 from __future__ import annotations
@@ -60,12 +60,14 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from channels.wechat.base import WechatAppChannel
+from channels.wechat.base import WechatAppChannel, errcode_detail, unlisted_errcode
 from channels.wechat.limits import WECHAT_MP_LIMITS
 from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import TOKEN_ERRCODES, TokenApi, errcode_of, read_answer
 from hub.core.clock import seconds_until_midnight
 
+#: The API as error texts name it.
+API_NAME: Final = "微信"
 TOKEN_PATH: Final = "/cgi-bin/stable_token"
 TEMPLATE_PATH: Final = "/cgi-bin/message/template/send"
 CUSTOM_PATH: Final = "/cgi-bin/message/custom/send"
@@ -179,7 +181,7 @@ def token_request(settings: WechatAppSettings) -> dict[str, Any]:
 def classify_errcode(errcode: int, errmsg: str, now: datetime | None = None) -> ChannelError:
     """A non-zero errcode as the hub's error (see the table in the module docstring)."""
     code = str(errcode)
-    detail = f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
+    detail = errcode_detail(errcode, errmsg)
     if errcode in TOKEN_ERRCODES:
         return RetryableError(f"微信拒绝了 access_token{detail}", code=code)
     if errcode in _OPTED_OUT:
@@ -194,9 +196,7 @@ def classify_errcode(errcode: int, errmsg: str, now: datetime | None = None) -> 
     if errcode == 45011:
         text = f"公众号接口每分钟调用次数超限{detail}"
         return RateLimitedError(text, code=code, retry_after=60.0)
-    if errcode == -1:
-        return RetryableError(f"微信系统繁忙{detail}", code=code)
-    return PermanentError(f"微信拒绝了消息{detail}", code=code)
+    return unlisted_errcode(API_NAME, errcode, detail)
 
 
 def parse_response(
@@ -236,7 +236,7 @@ class WechatMpChannel(WechatAppChannel):
     limits: ClassVar[ChannelLimits] = WECHAT_MP_LIMITS
     max_batch: ClassVar[int] = 50
     default_qps: ClassVar[float] = 50.0
-    api_name: ClassVar[str] = "微信"
+    api_name: ClassVar[str] = API_NAME
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         return list(await asyncio.gather(*(self._send(m) for m in messages)))

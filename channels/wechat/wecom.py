@@ -28,9 +28,9 @@ answer                                  result
 60020 40056 301002 40013 40001 40091    ProviderConfigError (IP, agentid, app or secret)
 40008 44004 40058 42014                 PermanentError (message refused as built)
 45009 45033 (frequency / concurrency)   RateLimitedError (60 s / 1 s)
--1 system busy, HTTP ≠ 200, network     RetryableError
-anything else                           PermanentError (code kept)
 ======================================  =============================================
+The rest (-1, HTTP ≠ 200, network, an errcode not in the table) is common to the WeChat APIs:
+:mod:`channels.wechat.base`.
 """
 
 from __future__ import annotations
@@ -53,12 +53,14 @@ from channels.base import (
     SendResult,
 )
 from channels.batching import send_planned
-from channels.wechat.base import WechatAppChannel
+from channels.wechat.base import WechatAppChannel, errcode_detail, unlisted_errcode
 from channels.wechat.limits import WECOM_LIMITS
 from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import TokenApi, errcode_of, read_answer
 from hub.core.vocab import RATING_LEVELS, VisitAnswer
 
+#: The API as error texts name it.
+API_NAME: Final = "企业微信"
 TOKEN_PATH: Final = "/cgi-bin/gettoken"
 SEND_PATH: Final = "/cgi-bin/message/send"
 MAX_USERS: Final = 1000
@@ -236,7 +238,7 @@ def build_request(request: WecomRequest, settings: WechatAppSettings) -> dict[st
 def classify_errcode(errcode: int, errmsg: str) -> ChannelError:
     """A non-zero errcode as the hub's error (see the table in the module docstring)."""
     code = str(errcode)
-    detail = f"（{errcode} {errmsg}）" if errmsg else f"（{errcode}）"
+    detail = errcode_detail(errcode, errmsg)
     if errcode in TOKENS.refusals:
         return RetryableError(f"企业微信拒绝了 access_token{detail}", code=code)
     if errcode in _CONFIG:
@@ -248,9 +250,7 @@ def classify_errcode(errcode: int, errmsg: str) -> ChannelError:
     if errcode in _RETRY_AFTER:
         text, wait = _RETRY_AFTER[errcode]
         return RateLimitedError(text + detail, code=code, retry_after=wait)
-    if errcode == -1:
-        return RetryableError(f"企业微信系统繁忙{detail}", code=code)
-    return PermanentError(f"企业微信拒绝了消息{detail}", code=code)
+    return unlisted_errcode(API_NAME, errcode, detail)
 
 
 def _users(answer: Mapping[str, Any], key: str) -> set[str]:
@@ -302,10 +302,10 @@ class WecomChannel(WechatAppChannel):
 
     name: ClassVar[str] = "wecom"
     provider: ClassVar[str] = "wecom"
+    api_name: ClassVar[str] = API_NAME
     limits: ClassVar[ChannelLimits] = WECOM_LIMITS
     max_batch: ClassVar[int] = 200
     default_qps: ClassVar[float] = 20.0
-    api_name: ClassVar[str] = "企业微信"
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages)
