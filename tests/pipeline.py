@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelError, ChannelRegistry, OutboundMessage, SendResult
 from channels.sandbox import SandboxChannel
+from hub.app.runtime import flush_requeues
 from hub.config import DispatchSettings, QuietHours, RoutingSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
@@ -110,6 +111,7 @@ def build(
         HubMetrics(CollectorRegistry()),
         consumer="c1",
         rng=random.Random(7),
+        requeues=flush_requeues(db, queue, clock),
     )
     return Hub(db, queue, keys, outbox, dispatcher, sandbox, clock)
 

@@ -19,17 +19,23 @@ if TYPE_CHECKING:
     from hub.web.server import HubServer
     from hub.web.webhooks.context import WebhookContext
 from hub.app.channel_setup import telegram_bot_of
-from hub.app.runtime import Components, open_components
+from hub.app.runtime import (
+    Components,
+    flush_requeues,
+    hub_scheduler,
+    inbound_worker,
+    open_components,
+    sla_pass_once,
+    ticket_desk,
+)
 from hub.config import Settings
 from hub.inbound.accept import requeue_unclassified
-from hub.inbound.worker import InboundWorker
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import release_held, requeue_stale
 from hub.outbound.receipts import retry_parked
 from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.schedules import load_schedules, schedules_folder
 from hub.tickets.deadlines.admin_calendar import recompute_on_start
-from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
 from hub.tickets.sla.loop import run_sla_periodically
 
@@ -43,7 +49,7 @@ def consumer_name() -> str:
 
 def webhook_context(settings: Settings, hub: Components) -> WebhookContext:
     """What webhooks and Telegram polling need (FastAPI imported only where they run)."""
-    from hub.web.webhooks.context import WebhookContext
+    from hub.web.webhooks.context import WebhookContext  # FastAPI: only where webhooks run
 
     return WebhookContext(settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
 
@@ -68,7 +74,7 @@ async def serve(
             tg = settings.channels.telegram
             bot = telegram_bot(hub)
             if worker and bot is not None and tg.mode == "polling":
-                from hub.web.webhooks.telegram_bot import run_polling
+                from hub.web.webhooks.telegram_bot import run_polling  # aiogram: Telegram on
 
                 polling = run_polling(webhook_context(settings, hub), bot, stop)
                 tasks.append(asyncio.create_task(polling, name="telegram"))
@@ -76,10 +82,11 @@ async def serve(
                 dispatcher = Dispatcher(
                     hub.db, hub.queue, hub.channels, hub.clock, settings.dispatch, hub.metrics,
                     consumer=consumer_name(), quiet=hub.quiet,
+                    requeues=flush_requeues(hub.db, hub.queue, hub.clock),
                 )  # fmt: skip
                 tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
                 # Replies: classify and apply (tickets, ratings, opt-outs), beside the dispatcher.
-                inbound = InboundWorker.from_components(hub, consumer=consumer_name())
+                inbound = inbound_worker(hub, consumer=consumer_name())
                 tasks.append(asyncio.create_task(inbound.run(stop), name="inbound"))
                 tasks.append(asyncio.create_task(_reconcile(hub, stop), name="reconciler"))
             if scheduler:
@@ -88,15 +95,13 @@ async def serve(
                 await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
                 # A year entered in config since the last run makes its deadlines firm.
                 await recompute_on_start(hub.db, settings, hub.clock)
-                from hub.scheduling.scheduler import (
-                    HubScheduler,  # APScheduler: the scheduler role only
-                )
-
-                leader = HubScheduler.from_components(hub)
+                leader = hub_scheduler(hub)
                 tasks.append(asyncio.create_task(leader.run(stop), name="scheduler"))
                 # Reminders, escalation, unrated tickets, monthly callbacks: the leader only.
                 tasks.append(asyncio.create_task(
-                    run_sla_periodically(hub, lambda: leader.is_leader, stop), name="sla",
+                    run_sla_periodically(lambda: sla_pass_once(hub),
+                                         settings.tickets.sla_every_minutes,
+                                         lambda: leader.is_leader, stop), name="sla",
                 ))  # fmt: skip
             server: HubServer | None = None
             if web:
@@ -113,7 +118,7 @@ async def serve(
                     clock=hub.clock,
                     tz=settings.hub.tz,
                     rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
-                    ticket_desk=TicketDesk.from_components(hub),
+                    ticket_desk=ticket_desk(hub),
                 )
                 server = web_server(
                     app, host=host or settings.web.host, port=port or settings.web.port,

@@ -2,7 +2,9 @@
 
 Nothing here runs at import time. ``open_components`` is the one place that knows how the
 database, Redis, the queue, the channels, the renderer and the outbox fit together; the CLI,
-the web app and the tests all go through it.
+the web app and the tests all go through it. The builders below it make the feature objects a
+long-running process or a command needs from the open :class:`Components` (the features take
+narrow arguments and never import the app).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -24,15 +27,24 @@ from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
 from hub.core.vocab import ChannelName
 from hub.core.workdays import WorkdayCalendar
+from hub.inbound.accept import requeue_unclassified
+from hub.inbound.answers import Answerer
+from hub.inbound.apply import ReplyApplier
+from hub.inbound.worker import InboundWorker
 from hub.infra.queue import Queue
 from hub.infra.redis_server import open_redis
-from hub.outbound.outbox import Outbox
+from hub.outbound.outbox import Outbox, requeue_lost
 from hub.outbound.planning import PlanningPolicy
 from hub.outbound.quiet_hours import QuietRules
+from hub.outbound.recovery import Requeue
 from hub.rendering.render import TemplateRenderer
+from hub.rendering.template_store import seed_templates
+from hub.scheduling.scheduler import HubScheduler
 from hub.store.db import Database
 from hub.store.schema_version import current_revision, head_revision
-from hub.store.templates import seed_templates
+from hub.tickets.desk import Messaging, TicketDesk
+from hub.tickets.feedback import FeedbackSender
+from hub.tickets.sla.sweep import SlaPassReport, run_sla_pass
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,3 +141,49 @@ async def open_components(
             metrics=metrics,
             quiet=QuietRules(settings.quiet_hours, policy.tz, policy.days_off),
         )
+
+
+def flush_requeues(db: Database, queue: Queue, clock: Clock) -> dict[str, Requeue]:
+    """What a beat that finds Redis flushed puts back, one requeue per stream: the outbox's
+    queued and sending rows and the stored replies not yet classified. The dispatcher and the
+    inbound worker both get them: whichever beat sees the new epoch first rebuilds both."""
+    return {
+        "outbox": lambda: requeue_lost(db, queue, clock),
+        "replies": lambda: requeue_unclassified(db, queue),
+    }
+
+
+def inbound_worker(hub: Components, *, consumer: str) -> InboundWorker:
+    """The inbound worker a long-running process runs: the deployment's templates and policies."""
+    answerer = Answerer(hub.renderer, hub.outbox.planner.policy)
+    dispatch = hub.settings.dispatch
+    return InboundWorker(
+        hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer),
+        consumer=consumer, block_ms=dispatch.block_ms,
+        reclaim_idle_ms=int(dispatch.reclaim_idle_seconds * 1000),
+        channels=hub.channels.names(), requeues=flush_requeues(hub.db, hub.queue, hub.clock),
+    )  # fmt: skip
+
+
+def feedback_sender(hub: Components) -> FeedbackSender:
+    """What resolving a ticket sends the answer and the rating request with."""
+    ttl = timedelta(days=hub.settings.tickets.rating_link_valid_days)
+    return FeedbackSender(hub.renderer, hub.outbox.planner.policy,
+                          hub.settings.web.public_base_url, ttl)  # fmt: skip
+
+
+def ticket_desk(hub: Components) -> TicketDesk:
+    """The ticket desk that also sends what a step causes (notices, feedback)."""
+    messaging = Messaging(hub.renderer, hub.outbox.planner.policy, hub.queue, feedback_sender(hub))
+    return TicketDesk(hub.db, hub.settings, hub.clock, messaging)
+
+
+def hub_scheduler(hub: Components) -> HubScheduler:
+    """The scheduler of the stored schedules, sending through the outbox."""
+    return HubScheduler(hub.db, hub.redis, hub.keys, hub.outbox, hub.clock)
+
+
+async def sla_pass_once(hub: Components) -> SlaPassReport:
+    """One SLA pass with the open components (``hub sla run`` and the leader's loop)."""
+    return await run_sla_pass(hub.db, hub.clock, hub.settings, renderer=hub.renderer,
+                              policy=hub.outbox.planner.policy, queue=hub.queue)  # fmt: skip

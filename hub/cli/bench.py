@@ -10,6 +10,7 @@ import typer
 from hub.cli.common import out, print_json, run_async
 from hub.config import config_path, load_settings
 from hub.core.errors import ConfigError, UsageError
+from hub.devtools.bench import BenchOptions, run_bench
 from hub.infra.redis_server import EMBEDDED
 
 
@@ -34,8 +35,6 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """吞吐基准：N 条个性化短信走完整链路（规划→渲染→落库→入队→发送→记录）。"""
-    from hub.devtools.bench import BenchOptions, run_bench
-
     options = BenchOptions(
         n=n,
         workers=workers,

@@ -8,25 +8,23 @@ the scheduler would: running the same fire time twice creates no new run and no 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
 
-from hub.app.runtime import open_components, open_database
+from hub.app.runtime import hub_scheduler, open_components, open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.config import Settings
 from hub.core.clock import SystemClock, local_iso
 from hub.core.errors import UsageError
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules
+from hub.scheduling.scheduler import RunResult
 from hub.scheduling.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
 from hub.store.schedules import SyncReport
-
-if TYPE_CHECKING:
-    from hub.scheduling.scheduler import RunResult
 
 
 def register(app: typer.Typer) -> None:
@@ -197,11 +195,9 @@ def schedules_run(
 
 
 async def _run(settings: Settings, name: str, when: datetime) -> RunResult:
-    from hub.scheduling.scheduler import HubScheduler
-
     async with open_components(settings) as hub:
         stored = await _one_in(hub.db, name)
-        return await HubScheduler.from_components(hub).fire(stored, when)
+        return await hub_scheduler(hub).fire(stored, when)
 
 
 def schedules_sync(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.app.runtime import open_components, open_database
+from hub.app.runtime import open_components, open_database, sla_pass_once
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock
 from hub.core.errors import UsageError
@@ -18,7 +18,6 @@ from hub.tickets.callback_survey import (
     record_answer,
     run_monthly_callbacks,
 )
-from hub.tickets.sla.loop import sla_pass_once
 from hub.tickets.sla.sweep import SlaPassReport
 
 _STEP_LABELS = {

@@ -18,9 +18,9 @@ from hub.core.vocab import ChannelName, MessageKind
 from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_templates, sign_name
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.sms_text import measure_sms, sms_text
+from hub.rendering.template_store import load_catalog, stored_sms_texts, sync_templates
 from hub.rendering.templates import example_context, load_folder, standard_context
 from hub.store.models import Enterprise, Officer
-from hub.store.templates import load_catalog, stored_sms_texts, sync_templates
 
 FOLDER_HELP = "templates folder (default: templates/ beside config.yaml, else the shipped one)"
 

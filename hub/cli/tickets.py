@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from hub.app.runtime import open_components, open_database
+from hub.app.runtime import open_components, open_database, ticket_desk
 from hub.cli import ticket_policy
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
 from hub.core.errors import UsageError
@@ -51,7 +51,7 @@ def _run(ctx: typer.Context, act: _Act, *, as_user: str | None, messaging: bool 
     async def run() -> Any:
         if messaging:
             async with open_components(settings, clock=clock) as hub:
-                desk = TicketDesk.from_components(hub)
+                desk = ticket_desk(hub)
                 return await act(desk, await desk.scope_as(as_user))
         async with open_database(settings) as db:
             desk = TicketDesk(db, settings, clock)

@@ -24,8 +24,9 @@ gone while it is still sending would look like a dead worker).
 
 The beat watches the epoch as the dispatcher's does: after a flush the inbound stream is empty
 while SQL holds replies accepted and not yet classified, and whichever beat sees the new epoch
-first puts them back, and the outbox too (:func:`hub.outbound.recovery.rebuild_after_flush`). A
-reply on the stream twice is still applied once (``classified_at``, above).
+first puts them back (:func:`hub.outbound.recovery.rebuild_after_flush`; the app wires in the
+outbox's requeue too, :func:`hub.app.runtime.flush_requeues`). A reply on the stream twice is
+still applied once (``classified_at``, above).
 
 A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
 transition) has its savepoint rolled back and is recorded as classified with the error in its
@@ -39,10 +40,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 import structlog
@@ -53,20 +54,17 @@ from hub.core.clock import Clock
 from hub.core.errors import QueueError, StorageError
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ReplyClass
-from hub.inbound.answers import Answerer
+from hub.inbound.accept import requeue_unclassified
 from hub.inbound.apply import ReplyApplier
 from hub.inbound.classify.classifier import Classification
 from hub.inbound.outcome import classification_detail
 from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
 from hub.infra.queue import InboundEntry, Queue
 from hub.outbound.notify import NotifyResult, enqueue_notified
-from hub.outbound.recovery import rebuild_after_flush
+from hub.outbound.recovery import Requeue, rebuild_after_flush
 from hub.store.db import Database
 from hub.store.models import Contact
 from hub.store.models import InboundReply as StoredReply
-
-if TYPE_CHECKING:
-    from hub.app.runtime import Components
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +103,7 @@ class InboundWorker:
         reclaim_idle_ms: int = DEFAULT_RECLAIM_IDLE_MS,
         per_transaction: int = DEFAULT_PER_TRANSACTION,
         channels: Sequence[str] = (),
+        requeues: Mapping[str, Requeue] | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -118,19 +117,11 @@ class InboundWorker:
         self.per_transaction = per_transaction
         #: The outbound channels whose groups a rebuild after a flush recreates.
         self.channels = tuple(channels)
+        #: What a beat that finds Redis flushed puts back (default: the inbound stream only).
+        self.requeues: Mapping[str, Requeue] = requeues or {
+            "replies": lambda: requeue_unclassified(db, queue)
+        }
         self.liveness = Liveness(queue.redis, queue.keys, clock)
-
-    @classmethod
-    def from_components(cls, hub: Components, *, consumer: str) -> InboundWorker:
-        """The worker a long-running role runs: the deployment's templates and policies."""
-        answerer = Answerer(hub.renderer, hub.outbox.planner.policy)
-        dispatch = hub.settings.dispatch
-        return cls(
-            hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer),
-            consumer=consumer, block_ms=dispatch.block_ms,
-            reclaim_idle_ms=int(dispatch.reclaim_idle_seconds * 1000),
-            channels=hub.channels.names(),
-        )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and handle batches; the batch in hand is finished before returning."""
@@ -163,7 +154,7 @@ class InboundWorker:
     async def beat(self) -> None:
         """This worker's heartbeat; when Redis lost the hub's data, rebuild what it held."""
         if (await self.liveness.beat(self.consumer)).new_epoch:
-            await rebuild_after_flush(self.db, self.queue, self.clock, self.channels)
+            await rebuild_after_flush(self.queue, self.channels, self.requeues)
 
     async def take_over_dead(self) -> list[Processed]:
         """Take over and handle every pending entry of consumers with no heartbeat, whatever

@@ -38,7 +38,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -68,8 +68,9 @@ from hub.infra.queue import Queue, StreamEntry
 from hub.infra.ratelimit import TokenBucket
 from hub.outbound.alerts import raise_alert
 from hub.outbound.optouts import record_opt_out
+from hub.outbound.outbox import requeue_lost
 from hub.outbound.quiet_hours import QuietRules
-from hub.outbound.recovery import Recovery
+from hub.outbound.recovery import Recovery, Requeue
 from hub.outbound.unknown_sends import UnknownSends, owner_reason
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
@@ -184,6 +185,7 @@ class Dispatcher:
         bucket: TokenBucket | None = None,
         pipelines: int = DEFAULT_PIPELINES,
         quiet: QuietRules | None = None,
+        requeues: Mapping[str, Requeue] | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -197,6 +199,10 @@ class Dispatcher:
         self.pipelines = max(1, pipelines)
         # Quiet hours a rate-limit retry waits out (None: retries go when the window opens).
         self.quiet = quiet
+        # What a beat that finds Redis flushed puts back (default: this dispatcher's own stream).
+        self.requeues: Mapping[str, Requeue] = requeues or {
+            "outbox": lambda: requeue_lost(db, queue, clock)
+        }
         self.liveness = Liveness(queue.redis, queue.keys, clock)
         self.unknown = UnknownSends(db, queue, self.liveness, clock, metrics, consumer=consumer)
         self.recovery = Recovery(self)

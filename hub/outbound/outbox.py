@@ -43,10 +43,11 @@ from hub.outbound.planning import (
     idempotency_key,
 )
 from hub.rendering.render import TemplateRenderer
+from hub.rendering.template_store import load_catalog
 from hub.store.db import Database
 from hub.store.dialect import insert_ignore
 from hub.store.models import Campaign, Message
-from hub.store.templates import catalog_stamp, load_catalog
+from hub.store.templates import catalog_stamp
 
 __all__ = [
     "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "idempotency_key",

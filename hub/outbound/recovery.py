@@ -17,26 +17,25 @@ Every entry taken over goes through :meth:`hub.outbound.dispatch.Dispatcher.proc
 sends whose outcome is unknown before anything is resent (:mod:`hub.outbound.unknown_sends`).
 
 :func:`rebuild_after_flush` is shared with the inbound worker, whose beat watches the epoch too:
-whichever beat sets the new epoch first (only one does) rebuilds everything, the outgoing
-queue and the stored replies not yet classified alike.
+whichever beat sets the new epoch first (only one does) rebuilds everything. What "everything" is
+comes from the caller as one :data:`Requeue` per stream, each from its own package: the app wires
+both the outgoing queue (:func:`hub.outbound.outbox.requeue_lost`) and the stored replies not yet
+classified (:func:`hub.inbound.accept.requeue_unclassified`) into the dispatcher and the inbound
+worker alike (:func:`hub.app.runtime.flush_requeues`); a dispatcher built without them puts back
+its own stream only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 import structlog
 
-from hub.core.clock import Clock
-from hub.inbound.accept import requeue_unclassified
 from hub.infra.consumers import keep_beating
 from hub.infra.queue import Queue
-from hub.outbound.outbox import requeue_lost
-from hub.store.db import Database
 
 if TYPE_CHECKING:
     from hub.outbound.dispatch import Dispatcher
@@ -44,20 +43,17 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
-    """What :func:`rebuild_after_flush` put back: outbox rows and stored replies."""
-
-    outbox: int
-    replies: int
+#: One stream's rebuild after Redis lost the hub's data: puts back what SQL says the stream should
+#: hold and returns how many entries it pushed.
+Requeue: TypeAlias = Callable[[], Awaitable[int]]
 
 
 async def rebuild_after_flush(
-    db: Database, queue: Queue, clock: Clock, channels: Iterable[str]
-) -> Rebuilt:
-    """Redis holds none of the hub's data (a new epoch): recreate the groups, put every queued
-    or sending outbox row back (:func:`hub.outbound.outbox.requeue_lost`) and every stored reply not
-    yet classified back on the inbound stream (:func:`hub.inbound.accept.requeue_unclassified`).
+    queue: Queue, channels: Iterable[str], requeues: Mapping[str, Requeue]
+) -> dict[str, int]:
+    """Redis holds none of the hub's data (a new epoch): recreate the groups and run every
+    stream's requeue (e.g. ``outbox``: :func:`hub.outbound.outbox.requeue_lost`, ``replies``:
+    :func:`hub.inbound.accept.requeue_unclassified`); returns how many each put back.
 
     Call it only on the beat that set the new epoch. Should it fail (or be cancelled), the
     epoch is removed again, so the next beat (of any worker) sees a new epoch and tries again
@@ -69,18 +65,17 @@ async def rebuild_after_flush(
     """
     try:
         await queue.ensure_groups(channels)
-        outbox = await requeue_lost(db, queue, clock)
-        replies = await requeue_unclassified(db, queue)
+        counts = {stream: await requeue() for stream, requeue in requeues.items()}
     except BaseException:
         with contextlib.suppress(Exception):
             await queue.redis.delete(queue.keys.redis_epoch())
         raise
-    if outbox or replies:
+    if any(counts.values()):
         log.warning("redis had lost the hub's queued work: re-enqueued from the database",
-                    outbox=outbox, replies=replies)  # fmt: skip
+                    **counts)  # fmt: skip
     else:
         log.info("redis initialised for the hub: nothing was waiting to be re-enqueued")
-    return Rebuilt(outbox, replies)
+    return counts
 
 
 class Recovery:
@@ -92,8 +87,7 @@ class Recovery:
     async def beat(self) -> None:
         """One heartbeat; when Redis lost the hub's data, rebuild what it held."""
         if (await self.d.liveness.beat(self.d.consumer)).new_epoch:
-            await rebuild_after_flush(self.d.db, self.d.queue, self.d.clock,
-                                      self.d.channels.names())  # fmt: skip
+            await rebuild_after_flush(self.d.queue, self.d.channels.names(), self.d.requeues)
 
     async def heartbeat(self, stop: asyncio.Event) -> None:
         await keep_beating(stop, self.beat)

@@ -83,7 +83,7 @@ def check_templates(
 ) -> list[Problem]:
     """Everything wrong with the templates in a folder, sorted by file and line.
 
-    ``stored_sms`` (from :func:`hub.store.templates.stored_sms_texts`) adds the rule that
+    ``stored_sms`` (from :func:`hub.rendering.template_store.stored_sms_texts`) adds the rule that
     changed SMS wording needs a new approved provider template id.
     """
     _loaded, problems = check_folder(folder, settings, stored_sms, max_sms_segments)

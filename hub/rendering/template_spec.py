@@ -2,8 +2,8 @@
 
 A template is a :class:`TemplateSpec` — the text of ``templates/<kind>/<channel>.j2`` (or the
 kind's ``default.j2``) plus what ``meta.yaml`` declares for it — whether it came from the files
-(:mod:`hub.rendering.templates`) or from a version in the database (:mod:`hub.store.templates`). A
-:class:`Catalog` holds one spec per (kind, channel); a
+(:mod:`hub.rendering.templates`) or from a version in the database
+(:mod:`hub.rendering.template_store`). A :class:`Catalog` holds one spec per (kind, channel); a
 :class:`~hub.rendering.render.TemplateRenderer` renders from it into a :class:`Rendered`. Plain
 data, no I/O.
 """

@@ -10,7 +10,7 @@ Files (the shipped defaults and the import/export format; ``templates/README.md`
 :func:`load_folder` reads them, reporting what it cannot use as :class:`Problem` (Chinese, with
 file and line); :func:`standard_context` and :func:`example_context` build what a template is
 rendered with. What else is wrong with a template is :mod:`hub.rendering.check`'s job; the
-versions in the database are :mod:`hub.store.templates`'.
+versions in the database are :mod:`hub.rendering.template_store`'.
 """
 
 from __future__ import annotations

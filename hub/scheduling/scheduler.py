@@ -37,7 +37,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -53,9 +53,6 @@ from hub.scheduling.schedule_store import StoredSchedule, stored_schedules
 from hub.scheduling.schedules import latest_fire_time
 from hub.store.db import Database
 from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
-
-if TYPE_CHECKING:
-    from hub.app.runtime import Components
 
 log = structlog.get_logger(__name__)
 
@@ -96,8 +93,9 @@ class ScheduledJob:
 class HubScheduler:
     """Runs the schedules stored in the database: leader lock, jobs, fires, catch-up.
 
-    Build it from the open components (:meth:`from_components`) and ``await run(stop)``; the
-    fire and catch-up methods are public so the CLI and tests can drive them directly.
+    Build it from the open components (:func:`hub.app.runtime.hub_scheduler`) and
+    ``await run(stop)``; the fire and catch-up methods are public so the CLI and tests can drive
+    them directly.
     """
 
     def __init__(
@@ -129,10 +127,6 @@ class HubScheduler:
         self._loaded: dict[str, StoredSchedule] = {}
         self._inflight: set[asyncio.Task[RunResult | None]] = set()
         self._starting = False  # leader, but jobs and catch-up not done yet
-
-    @classmethod
-    def from_components(cls, hub: Components, **options: Any) -> HubScheduler:
-        return cls(hub.db, hub.redis, hub.keys, hub.outbox, hub.clock, **options)
 
     @property
     def active(self) -> bool:

@@ -1,102 +1,124 @@
-"""Template versions in the database: import the files, read the versions in force.
+"""Template versions in the database: the rows, written and read back (plain persistence).
 
 The database holds what is in force: one ``Template`` row per (kind, channel) — ``default.j2``
 is stored once per channel it serves, because a channel is what an admin edits — and immutable
-``TemplateVersion`` rows (body + that channel's meta). :func:`sync_templates` imports the files
-(a new version only when body or meta changed, and only templates that pass
-:mod:`hub.rendering.check`), :func:`load_catalog` reads the current versions for a
-:class:`~hub.rendering.render.TemplateRenderer`, :func:`stored_sms_texts` gives the check the
-approved SMS texts already stored.
+``TemplateVersion`` rows (body + that channel's meta). :func:`write_template_versions` stores
+drafts (a new version only when body or meta changed), :func:`current_template_versions` and
+:func:`sms_template_versions` read the versions back, :func:`template_keys` lists the (kind,
+channel) pairs stored and :func:`catalog_stamp` changes with every new current version.
+
+What a template means — its spec, the check, the files it is seeded from — is the rendering
+layer's (:mod:`hub.rendering.template_store`); this module knows rows only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 
-from hub.config import Settings
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName, MessageKind
-from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_folder
-from hub.rendering.template_spec import Catalog, TemplateSpec
-from hub.rendering.templates import Problem, load_folder
 from hub.store.db import Database
 from hub.store.messaging import Template, TemplateVersion
 
-log = structlog.get_logger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class TemplateDraft:
+    """A template's text and meta as it should be stored for (kind, channel)."""
+
+    kind: str
+    channel: str
+    body: str
+    meta: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTemplateVersion:
+    """One stored version of a (kind, channel) template."""
+
+    kind: str
+    channel: str
+    version: int
+    version_id: int
+    body: str
+    meta: Mapping[str, Any]
 
 
 @dataclass(slots=True)
-class SyncReport:
-    """What :func:`sync_templates` did; ``rejected`` templates were left as they were."""
+class VersionWrites:
+    """What :func:`write_template_versions` stored: ``kind/channel vN`` labels, and a count of
+    drafts left as they were."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
-    rejected: list[Problem] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": [p.as_dict() for p in self.rejected],
-        }
 
 
 def _canonical(meta: Mapping[str, Any]) -> str:
     return json.dumps(meta, ensure_ascii=False, sort_keys=True, default=str)
 
 
-async def stored_sms_texts(db: Database) -> dict[tuple[str, str], StoredSms]:
-    """Every approved SMS text ever stored, by (provider, template id), in provider form."""
+def _current_version_join() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        TemplateVersion.template_id == Template.id,
+        TemplateVersion.version == Template.current_version,
+    )
+
+
+async def sms_template_versions(db: Database) -> list[StoredTemplateVersion]:
+    """Every version ever stored of an SMS template, oldest version number first."""
     stmt = (
-        sa.select(
-            Template.kind, TemplateVersion.body, TemplateVersion.meta, TemplateVersion.version
-        )
+        sa.select(Template.kind, Template.channel, TemplateVersion)
         .join(TemplateVersion, TemplateVersion.template_id == Template.id)
         .where(Template.channel == ChannelName.SMS)
         .order_by(TemplateVersion.version)
     )
-    found: dict[tuple[str, str], StoredSms] = {}
     async with db.read() as session:
-        for kind, body, meta, version in (await session.execute(stmt)).all():
-            spec = TemplateSpec.from_json(kind.value, "sms", body, meta or {})
-            if spec.sms is None:
-                continue
-            for provider, template_id in spec.sms.template_ids.items():
-                text = spec.sms.tencent_text(body) if provider == "tencent" else body
-                found.setdefault((provider, template_id), StoredSms(text, kind.value, version))
-    return found
+        rows = (await session.execute(stmt)).all()
+    return [_stored(kind, channel, version) for kind, channel, version in rows]
 
 
-async def sync_templates(
-    db: Database,
-    folder: Path,
-    clock: Clock,
-    actor: str,
-    *,
-    settings: Settings | None = None,
-    only_new: bool = False,
-    max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
-) -> SyncReport:
-    """Import the files as template versions; idempotent.
+async def current_template_versions(db: Database) -> list[StoredTemplateVersion]:
+    """The current version of every stored template."""
+    stmt = sa.select(Template.kind, Template.channel, TemplateVersion).join(
+        TemplateVersion, _current_version_join()
+    )
+    async with db.read() as session:
+        rows = (await session.execute(stmt)).all()
+    return [_stored(kind, channel, version) for kind, channel, version in rows]
+
+
+def _stored(
+    kind: MessageKind, channel: ChannelName, version: TemplateVersion
+) -> StoredTemplateVersion:
+    return StoredTemplateVersion(
+        kind.value, channel.value, version.version, version.id, version.body, version.meta or {}
+    )
+
+
+async def template_keys(db: Database) -> set[tuple[str, str]]:
+    """The (kind, channel) pairs the database has a template for."""
+    async with db.read() as session:
+        return {
+            (kind.value, channel.value)
+            for kind, channel in await session.execute(sa.select(Template.kind, Template.channel))
+        }
+
+
+async def write_template_versions(
+    db: Database, drafts: Iterable[TemplateDraft], clock: Clock, actor: str, *, only_new: bool
+) -> VersionWrites:
+    """Store the drafts in one transaction; idempotent.
 
     A (kind, channel) new to the database gets version 1; an existing one gets a new version
     only when its body or meta differs from the current version (``only_new`` leaves existing
-    ones alone — what a start-up seeding wants, so admins' edits survive). Templates the check
-    finds wrong are not imported and are listed in ``rejected``.
+    ones alone — what a start-up seeding wants, so admins' edits survive).
     """
-    stored = await stored_sms_texts(db)
-    loaded, problems = check_folder(folder, settings, stored, max_sms_segments)
-    report = SyncReport(rejected=list(dict.fromkeys(problems)))
-    bad = {(p.kind, p.channel) for p in problems}
+    written = VersionWrites()
     now = clock.now()
     async with db.write() as session:
         rows = {
@@ -105,26 +127,17 @@ async def sync_templates(
         current = {
             v.template_id: v
             for v in await session.scalars(
-                sa.select(TemplateVersion).join(
-                    Template,
-                    sa.and_(
-                        TemplateVersion.template_id == Template.id,
-                        TemplateVersion.version == Template.current_version,
-                    ),
-                )
+                sa.select(TemplateVersion).join(Template, _current_version_join())
             )
         }
-        for spec in loaded.catalog:
-            key = (spec.kind, spec.channel)
-            if key in bad or (spec.kind, None) in bad:
-                continue
-            # JSON-clean, in file order (the comparison below ignores key order).
-            meta = json.loads(json.dumps(spec.meta_json(), ensure_ascii=False, default=str))
-            row = rows.get(key)
+        for draft in drafts:
+            # JSON-clean, in the draft's order (the comparison below ignores key order).
+            meta = json.loads(json.dumps(draft.meta, ensure_ascii=False, default=str))
+            row = rows.get((draft.kind, draft.channel))
             if row is None:
                 row = Template(
-                    kind=MessageKind(spec.kind),
-                    channel=ChannelName(spec.channel),
+                    kind=MessageKind(draft.kind),
+                    channel=ChannelName(draft.channel),
                     current_version=1,
                     created_at=now,
                     updated_at=now,
@@ -132,16 +145,16 @@ async def sync_templates(
                 session.add(row)
                 await session.flush()
                 version = 1
-                report.created.append(f"{spec.kind}/{spec.channel} v1")
+                written.created.append(f"{draft.kind}/{draft.channel} v1")
             else:
                 latest = current.get(row.id)
                 same = (
                     latest is not None
-                    and latest.body == spec.body
+                    and latest.body == draft.body
                     and _canonical(latest.meta or {}) == _canonical(meta)
                 )
                 if only_new or same:
-                    report.unchanged += 1
+                    written.unchanged += 1
                     continue
                 top = await session.scalar(
                     sa.select(sa.func.max(TemplateVersion.version)).where(
@@ -151,60 +164,18 @@ async def sync_templates(
                 version = int(top or 0) + 1
                 row.current_version = version
                 row.updated_at = now
-                report.updated.append(f"{spec.kind}/{spec.channel} v{version}")
+                written.updated.append(f"{draft.kind}/{draft.channel} v{version}")
             session.add(
                 TemplateVersion(
                     template_id=row.id,
                     version=version,
-                    body=spec.body,
+                    body=draft.body,
                     meta=meta,
                     created_at=now,
                     created_by=actor,
                 )
             )
-    return report
-
-
-async def load_catalog(db: Database) -> Catalog:
-    """The current version of every template in the database, ready for a TemplateRenderer."""
-    stmt = sa.select(Template.kind, Template.channel, TemplateVersion).join(
-        TemplateVersion,
-        sa.and_(
-            TemplateVersion.template_id == Template.id,
-            TemplateVersion.version == Template.current_version,
-        ),
-    )
-    async with db.read() as session:
-        rows = (await session.execute(stmt)).all()
-    return Catalog(
-        TemplateSpec.from_json(
-            kind.value,
-            channel.value,
-            version.body,
-            version.meta or {},
-            version=version.version,
-            version_id=version.id,
-        )
-        for kind, channel, version in rows
-    )
-
-
-async def seed_templates(db: Database, folder: Path, clock: Clock, settings: Settings) -> Catalog:
-    """On start: import shipped templates the database does not have yet, then read what is in
-    force. Admins' edits survive (``only_new``); the full check runs only when something is new.
-    """
-    async with db.read() as session:
-        stored = {
-            (kind.value, channel.value)
-            for kind, channel in await session.execute(sa.select(Template.kind, Template.channel))
-        }
-    shipped = {(spec.kind, spec.channel) for spec in load_folder(folder).catalog}
-    if not shipped <= stored:
-        report = await sync_templates(db, folder, clock, "system", settings=settings,
-                                      only_new=True)  # fmt: skip
-        for problem in report.rejected:
-            log.warning("template_not_imported", problem=problem.as_dict())
-    return await load_catalog(db)
+    return written
 
 
 async def catalog_stamp(db: Database) -> tuple[int, int, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ from hub.queries.tickets import list_tickets as query_tickets
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Department, Rating, Staff, Ticket
+from hub.tickets.feedback import FeedbackSender, send_feedback
 from hub.tickets.lifecycle import (
     assign,
     extend,
@@ -57,10 +58,6 @@ from hub.tickets.notices import notify_extension
 from hub.tickets.policy import load_ticket_policy
 from hub.tickets.ratings import flag_malicious
 from hub.tickets.staff import StaffRole, list_staff, visibility_for
-
-if TYPE_CHECKING:
-    from hub.app.runtime import Components
-    from hub.tickets.feedback import FeedbackSender
 
 _WORKERS = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.HEAD, StaffRole.HANDLER})
 _SUPERVISORS = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.HEAD})
@@ -110,15 +107,6 @@ class TicketDesk:
         self.settings = settings
         self.clock = clock
         self.messaging = messaging
-
-    @classmethod
-    def from_components(cls, hub: Components) -> TicketDesk:
-        from hub.tickets.feedback import FeedbackSender
-
-        messaging = Messaging(
-            hub.renderer, hub.outbox.planner.policy, hub.queue, FeedbackSender.from_components(hub)
-        )
-        return cls(hub.db, hub.settings, hub.clock, messaging)
 
     @property
     def tz(self) -> Any:
@@ -244,8 +232,6 @@ class TicketDesk:
             await resolve(session, ticket, answer=answer, actor=who, now=now)
             if self.messaging is None or self.messaging.feedback is None:
                 return []
-            from hub.tickets.feedback import send_feedback
-
             return await send_feedback(
                 session, ticket, answer=answer.strip(), now=now,
                 sender=self.messaging.feedback, actor=who,

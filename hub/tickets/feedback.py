@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +48,6 @@ from hub.rendering.template_spec import WECHAT_FIELD_MAX_CHARS
 from hub.store.models import Contact, Department, Message, RatingLink, Ticket, TicketEvent
 from hub.store.models import InboundReply as StoredReply
 
-if TYPE_CHECKING:
-    from hub.app.runtime import Components
-
 __all__ = ["FeedbackSender", "choice_params", "rating_url", "send_feedback"]
 
 TRIGGER: Final = "feedback"
@@ -67,12 +64,6 @@ class FeedbackSender:
     policy: PlanningPolicy
     public_base_url: str
     link_ttl: timedelta = LINK_TTL
-
-    @classmethod
-    def from_components(cls, hub: Components) -> FeedbackSender:
-        ttl = timedelta(days=hub.settings.tickets.rating_link_valid_days)
-        return cls(hub.renderer, hub.outbox.planner.policy, hub.settings.web.public_base_url,
-                   ttl)  # fmt: skip
 
 
 def rating_url(base_url: str, token: str) -> str:

@@ -21,16 +21,15 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 
-from hub.app.runtime import open_components
+from hub.app.runtime import feedback_sender, inbound_worker, open_components
 from hub.cli import main
 from hub.config import Settings, load_settings
 from hub.core.vocab import ChannelName, ReplyClass, TicketState, VisitStatus
-from hub.inbound.worker import InboundWorker
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
 from hub.store.db import Database
 from hub.store.models import ContactOptOut, InboundReply, Rating, Ticket, Visit
-from hub.tickets.feedback import FeedbackSender, send_feedback
+from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
 from tests.ticket_support import seed_ticket_world
 from tests.wall_clock import NEVER_QUIET
@@ -43,7 +42,7 @@ def _settle(settings: Settings) -> None:
 
     async def run() -> None:
         async with open_components(settings) as hub:
-            worker = InboundWorker.from_components(hub, consumer="t")
+            worker = inbound_worker(hub, consumer="t")
             while await worker.run_once():
                 pass
             dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock,
@@ -81,7 +80,7 @@ def _resolve(settings: Settings, ticket_id: int) -> None:
             now = hub.clock.now()
             await resolve(session, ticket, answer="已协调办结。", actor="handler", now=now)
             results = await send_feedback(session, ticket, answer="已协调办结。", now=now,
-                                          sender=FeedbackSender.from_components(hub))  # fmt: skip
+                                          sender=feedback_sender(hub))  # fmt: skip
         await enqueue_notified(hub.queue, results)
 
     _db(settings, act)

@@ -2,7 +2,8 @@
 rows on the stream (or in the retry set while their retry is not due), sending rows on the
 stream for the dispatcher to resolve, and nothing Redis still holds twice;
 ``requeue_unclassified`` does the same for stored replies. The beat that finds Redis empty
-warns only when something was missing from it (a first start is no alarm)."""
+puts both back (as the app wires it, :func:`hub.app.runtime.flush_requeues`) and warns only when
+something was missing from it (a first start is no alarm)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import structlog
 from redis.asyncio import Redis
 
 from channels.base import InboundReply
+from hub.app import runtime
 from hub.core.clock import FixedClock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys
@@ -168,7 +170,7 @@ async def test_a_rebuild_that_fails_is_tried_again_on_the_next_beat(
             raise QueueError("Redis: enqueueing on sandbox: ConnectionError")
         return await requeue_lost(*args)
 
-    monkeypatch.setattr(recovery, "requeue_lost", fails_once)
+    monkeypatch.setattr(runtime, "requeue_lost", fails_once)
     with pytest.raises(QueueError):
         await hub.dispatcher.recovery.beat()  # the epoch set, then the rebuild failed
     await hub.dispatcher.recovery.beat()  # the next beat sees a new epoch again

@@ -14,8 +14,8 @@ from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest
+from hub.rendering.template_store import sync_templates
 from hub.store.models import Message, Template, TemplateVersion
-from hub.store.templates import sync_templates
 from tests.seed import seed_registry
 
 

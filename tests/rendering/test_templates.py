@@ -21,10 +21,10 @@ from hub.core.errors import NotFoundError
 from hub.core.vocab import RATING_PROMPT
 from hub.rendering.check import OPT_OUT_HINT, StoredSms, check_templates
 from hub.rendering.render import TemplateRenderer
+from hub.rendering.template_store import load_catalog, sync_templates
 from hub.rendering.templates import Problem, example_context, load_folder
 from hub.store.db import Database
 from hub.store.messaging import TemplateVersion
-from hub.store.templates import load_catalog, sync_templates
 from tests.importing.factories import make_uscc
 from tests.seed import seed_registry
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hub.app.runtime import open_components
+from hub.app.runtime import open_components, sla_pass_once
 from hub.config import load_settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.store.models import Message
@@ -36,7 +36,10 @@ async def test_only_the_leader_runs_the_pass(write_config: Callable[..., Path]) 
 
         leading = False
         stop = asyncio.Event()
-        loop = asyncio.create_task(run_sla_periodically(hub, lambda: leading, stop))
+        every = settings.tickets.sla_every_minutes
+        loop = asyncio.create_task(
+            run_sla_periodically(lambda: sla_pass_once(hub), every, lambda: leading, stop)
+        )
         await asyncio.sleep(0.5)  # several turns as a follower
         assert await messages() == 0
         leading = True

@@ -27,15 +27,14 @@ import pytest
 import sqlalchemy as sa
 
 from hub.app.processes import telegram_bot
-from hub.app.runtime import Components, open_components
+from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
 from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, TicketState
-from hub.inbound.worker import InboundWorker
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
 from hub.store.models import Contact, Message, Rating, Staff, Ticket, TicketEvent
-from hub.tickets.feedback import FeedbackSender, send_feedback
+from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
 from hub.tickets.ratings import RatingNotifier
 from hub.tickets.staff import StaffRole
@@ -105,10 +104,10 @@ async def _run(side: Side, write_config: Callable[..., Path], clock: FixedClock)
                          rating_notifier=notifier)  # fmt: skip
         live = Live(hub, await stack.enter_async_context(serve(app)),
                     await stack.enter_async_context(aiohttp.ClientSession()))  # fmt: skip
-        worker = InboundWorker.from_components(hub, consumer="e2e")
+        worker = inbound_worker(hub, consumer="e2e")
         dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
                                 hub.metrics, consumer="e2e")  # fmt: skip
-        feedback = FeedbackSender.from_components(hub)
+        feedback = feedback_sender(hub)
 
         async def settle() -> None:
             """The inbound worker, then the dispatcher on every channel, until both are idle."""

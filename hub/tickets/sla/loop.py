@@ -9,41 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import structlog
-
-from hub.tickets.sla.sweep import SlaPassReport, run_sla_pass
-
-if TYPE_CHECKING:
-    from hub.app.runtime import Components
 
 log = structlog.get_logger(__name__)
 
 
-async def sla_pass_once(hub: Components) -> SlaPassReport:
-    """One pass with the open components (the CLI's ``hub sla run`` and the loop)."""
-    return await run_sla_pass(
-        hub.db,
-        hub.clock,
-        hub.settings,
-        renderer=hub.renderer,
-        policy=hub.outbox.planner.policy,
-        queue=hub.queue,
-    )
-
-
 async def run_sla_periodically(
-    hub: Components, is_leader: Callable[[], bool], stop: asyncio.Event
+    sla_pass: Callable[[], Awaitable[object]],
+    every_minutes: float,
+    is_leader: Callable[[], bool],
+    stop: asyncio.Event,
 ) -> None:
-    """Until ``stop``: a pass whenever this process leads, then wait the interval."""
-    every = hub.settings.tickets.sla_every_minutes * 60
+    """Until ``stop``: a pass (:func:`hub.tickets.sla.sweep.run_sla_pass`, as ``sla_pass`` runs
+    it) whenever this process leads, then wait ``every_minutes``."""
     while not stop.is_set():
         if is_leader():
             try:
-                await sla_pass_once(hub)
+                await sla_pass()
             except Exception:  # keep the loop alive; the next turn retries
                 log.exception("sla pass failed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+            await asyncio.wait_for(stop.wait(), every_minutes * 60)

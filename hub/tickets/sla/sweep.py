@@ -52,7 +52,9 @@ from hub.outbound.planning import PlanningPolicy
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Contact, Department, Staff, Ticket, TicketEvent
+from hub.tickets.callback_survey import run_monthly_callbacks
 from hub.tickets.deadlines.rules import deadline_moment
+from hub.tickets.lifecycle import close
 from hub.tickets.policy import load_calendar
 from hub.tickets.recipients import business_office_heads, department_heads, handler_or_heads
 from hub.tickets.sla.rules import (
@@ -155,8 +157,6 @@ async def run_sla_pass(
             report.messages_created += sum(r.created for r in results)
             report.enqueued += len(await enqueue_notified(queue, results))
     if callbacks:
-        from hub.tickets.callback_survey import run_monthly_callbacks
-
         outcome = await run_monthly_callbacks(
             db,
             clock,
@@ -434,8 +434,6 @@ async def _rating_reminder(
 async def _close_unrated(
     session: AsyncSession, ticket: Ticket, now: datetime
 ) -> list[NotifyResult] | None:
-    from hub.tickets.lifecycle import close
-
     if ticket.state is not TicketState.RESOLVED:
         return None
     await close(session, ticket, reason="no_rating", actor=ACTOR, now=now)
