@@ -5,7 +5,8 @@ quota) and Aliyun's ``isv.BUSINESS_LIMIT_CONTROL`` (minute, hour, day) say the m
 only early: the dispatcher retries when the window ends (a daily one at the next midnight in
 Shanghai), and such a wait is not a failed attempt, so a number that keeps hitting its window is
 not dead-lettered after ``dispatch.max_attempts`` quick tries. A wait that would end more than
-:data:`hub.outbound.dispatch.LIMIT_HORIZON` after the first limit fails the message with the reason.
+:data:`hub.outbound.send_failures.LIMIT_HORIZON` after the first limit fails the message with the
+reason.
 
 The channels talk to their loopback fakes over real HTTP, answering in the providers' wire
 format; the dispatcher runs over real Redis and SQLite on an injected clock.
@@ -365,7 +366,7 @@ async def test_a_failure_at_205950_is_retried_at_0800_when_quiet_hours_end_not_o
     clock.set(datetime(2026, 11, 23, 20, 59, 50, tzinfo=SHANGHAI))
     tencent_fake.switches.http_status = 502  # a transient failure: the generic backoff ...
     # ... of 30–60 s, which would retry it at 21:00:20–21:00:50, in quiet hours.
-    via_tencent_quiet.dispatcher.settings = DispatchSettings(block_ms=1, backoff_base_seconds=60)
+    via_tencent_quiet.dispatcher.failures.settings = DispatchSettings(backoff_base_seconds=60)
     message_id = await via_tencent_quiet.queue_one()  # a notice: subject to quiet hours
 
     assert await via_tencent_quiet.dispatcher.run_once("sms") == 1
@@ -391,7 +392,7 @@ async def test_a_failed_kind_that_bypasses_quiet_hours_is_retried_on_the_backoff
 ) -> None:
     clock.set(datetime(2026, 11, 23, 20, 59, 50, tzinfo=SHANGHAI))
     tencent_fake.switches.http_status = 502
-    via_tencent_quiet.dispatcher.settings = DispatchSettings(block_ms=1, backoff_base_seconds=60)
+    via_tencent_quiet.dispatcher.failures.settings = DispatchSettings(backoff_base_seconds=60)
     message_id = await via_tencent_quiet.queue_one()
     assert MessageKind.CREDIT_WARNING in QUIET.hours.bypass
     await via_tencent_quiet.change(message_id, kind=MessageKind.CREDIT_WARNING)
