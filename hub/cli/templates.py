@@ -20,6 +20,7 @@ from hub.rendering.render import TemplateRenderer
 from hub.rendering.sms_text import measure_sms, sms_text
 from hub.rendering.template_store import load_catalog, stored_sms_texts, sync_templates
 from hub.rendering.templates import example_context, load_folder, standard_context
+from hub.rendering.variable_values import typed_variables
 from hub.store.models import Enterprise, Officer
 
 FOLDER_HELP = "templates folder (default: templates/ beside config.yaml, else the shipped one)"
@@ -182,7 +183,9 @@ async def _preview(
     context = standard_context(found, contact, officer)
     examples = example_context(spec)
     from_examples = [n for n in spec.variables if n not in variables]
-    context.update({n: examples[n] for n in from_examples}, **variables)
+    # Typed as hub send types them: --set free_apply=false previews the false branch.
+    context.update({n: examples[n] for n in from_examples},
+                   **typed_variables(variables, spec.variables.values()))  # fmt: skip
     rendered = renderer.render_spec(spec, context)
     result: dict[str, Any] = {
         "kind": kind,

@@ -260,3 +260,17 @@ def test_a_send_refused_or_reaching_nobody_exits_non_zero_saying_why(
     code, said = _hub(config, capsys, *args)
     assert code == exit_code
     assert reason in said
+
+
+def test_templates_preview_types_set_values_as_send_does(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, said = _hub(config, capsys, "enterprises", "list", "--json")
+    assert code == 0
+    uscc = json.loads(said)[0]["uscc"]
+    preview = ["templates", "preview", "policy_push", "--channel", "sandbox", "--json"]
+    code, said = _hub(config, capsys, *preview, "--enterprise", uscc, "--set", "free_apply=false")
+    assert code == 0
+    body = json.loads(said)["body"]
+    assert "免申即享" not in body
+    assert "申报截止" in body
