@@ -45,7 +45,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.fakes.tencent_sms_push import reply_event
-from hub.config import load_settings
+from hub.app.config import load_settings
 from hub.devtools import processes
 from hub.devtools.bench import SIGN_NAME, bench_config, secret_env, tencent_fake_options
 from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv

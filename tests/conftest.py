@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from hub.config import Settings, load_settings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.store.db import Database
 from hub.store.migrate import upgrade_sync

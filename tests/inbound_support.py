@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import InboundReply
-from hub.config import RoutingSettings, Settings
+from hub.app.config import Settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind
@@ -27,6 +27,7 @@ from hub.inbound.worker import InboundWorker, Processed
 from hub.infra.queue import Queue
 from hub.outbound.notify import enqueue_notified
 from hub.outbound.planning import PlanningPolicy
+from hub.outbound.settings import RoutingSettings
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import InboundReply as StoredReply

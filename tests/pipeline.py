@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from channels.base import ChannelError, ChannelRegistry, OutboundMessage, SendResult
 from channels.sandbox import SandboxChannel
 from hub.app.runtime import flush_requeues
-from hub.config import DispatchSettings, QuietHours, RoutingSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
@@ -30,6 +29,7 @@ from hub.outbound.audience import parse_audience
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import Outbox, SendRequest
 from hub.outbound.planning import PlanningPolicy
+from hub.outbound.settings import DispatchSettings, QuietHours, RoutingSettings
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Message

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.errors import ConfigError
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"

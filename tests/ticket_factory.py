@@ -226,7 +226,7 @@ def renderer() -> TemplateRenderer:
 
 def staff_policy(*channels: str) -> PlanningPolicy:
     """Sandbox by default; with channels enabled, the shipped staff chains (wecom, sms)."""
-    from hub.config import RoutingSettings
+    from hub.outbound.settings import RoutingSettings
 
     chains = {
         "default": ("wechat", "sms"),

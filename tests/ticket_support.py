@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import ChannelName, DepartmentRole, TicketCategory
 from hub.store.db import Database

@@ -21,7 +21,7 @@ from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.failover import FailoverSmsChannel
 from channels.sms.http_client import HttpClient
 from channels.sms.tencent import TencentSmsChannel
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 from hub.rendering.template_spec import Catalog

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.web.server import HubServer
     from hub.web.webhooks.context import WebhookContext
 from hub.app.channel_setup import telegram_bot_of
+from hub.app.config import Settings
 from hub.app.runtime import (
     Components,
     flush_requeues,
@@ -28,7 +29,6 @@ from hub.app.runtime import (
     sla_pass_once,
     ticket_desk,
 )
-from hub.config import Settings
 from hub.inbound.accept import requeue_unclassified
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import release_held, requeue_stale

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
 from hub.app.channel_setup import build_channels
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import Clock, SystemClock
 from hub.core.errors import StorageError
 from hub.core.keys import RedisKeys

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from hub.app.config import config_path, load_settings
 from hub.cli.common import out, print_json, run_async
-from hub.config import config_path, load_settings
 from hub.core.errors import ConfigError, UsageError
 from hub.devtools.bench import BenchOptions, run_bench
 from hub.infra.redis_server import EMBEDDED

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from hub.app.config import Settings
 from hub.app.runtime import open_components, open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.config import Settings
 from hub.core.clock import SystemClock, local_iso
 from hub.outbound.campaigns import (
     Resumed,

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hub.app.config import Settings, load_settings
 from hub.app.runtime import open_database
-from hub.config import Settings, load_settings
 from hub.core.clock import Clock, SystemClock
 from hub.core.errors import UsageError
 from hub.core.logs import configure_logging

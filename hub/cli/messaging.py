@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 
+from hub.app.config import Settings
 from hub.app.runtime import open_components, open_database
 from hub.cli.common import (
     clock_from,
@@ -21,7 +22,6 @@ from hub.cli.common import (
     settings_from,
 )
 from hub.cli.send_report import SendCommand, build_report, release_note, report_lines
-from hub.config import Settings
 from hub.core.clock import Clock, local_iso
 from hub.core.errors import UsageError
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus

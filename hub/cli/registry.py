@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hub.app.config import Settings
 from hub.app.runtime import open_database
 from hub.cli.common import err, out, print_json, run_async, settings_from
-from hub.config import Settings
 from hub.core.clock import SystemClock
 from hub.importing.service import ImportKind, ImportReport, import_file
 

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 import typer
 
+from hub.app.config import Settings
 from hub.app.runtime import hub_scheduler, open_components, open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
-from hub.config import Settings
 from hub.core.clock import SystemClock, local_iso
 from hub.core.errors import UsageError
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules

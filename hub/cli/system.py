@@ -6,9 +6,9 @@ from typing import Any
 
 import typer
 
+from hub.app.config import Settings, load_settings
 from hub.app.processes import serve
 from hub.cli.common import out, print_json, run_async, settings_from
-from hub.config import Settings, load_settings
 from hub.devtools.demo_load import load_demo
 from hub.store.schema_version import head_revision
 

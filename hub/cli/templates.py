@@ -9,9 +9,9 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import selectinload
 
+from hub.app.config import Settings
 from hub.app.runtime import open_database, templates_folder
 from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
-from hub.config import Settings
 from hub.core.clock import SystemClock
 from hub.core.errors import HubError, NotFoundError, UsageError
 from hub.core.vocab import ChannelName, MessageKind

@@ -1,5 +1,7 @@
-"""Building blocks of config.yaml's sections: the frozen base every section derives from and the
-checked URL type. Pure pydantic data; the loader (:mod:`hub.app.config`) composes the sections.
+"""Building blocks of config.yaml's sections (the frozen base every section derives from, the
+checked URL type) and the core's own sections: ``hub:`` (time zone, data folder), ``logging:``
+and ``calendar:`` (the admin-entered working-day calendar). Pure pydantic data; the loader
+(:mod:`hub.app.config`) composes every package's sections into the app's settings.
 
 Every feature package and every channel owns the class of its own section and builds it from
 these, so a problem in any section is reported the same way (file, dotted key and line).
@@ -9,10 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Annotated
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from hub.core.workdays import year_calendar_problems
 
 
 class FrozenSettings(BaseModel):
@@ -59,3 +66,54 @@ def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: An http(s) address a channel or a link may point at (never a link-local metadata address).
 WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+
+class HubSettings(FrozenSettings):
+    """``hub:``: the deployment's time zone and where it keeps its data."""
+
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("var")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone every local date and time of the hub is in."""
+        return ZoneInfo(self.timezone)
+
+
+class LoggingSettings(FrozenSettings):
+    """``logging:``: the level, and JSON lines instead of the console format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_output: bool = Field(default=False, alias="json")
+
+
+class YearCalendar(FrozenSettings):
+    """An admin-entered calendar for any year; its days override chinese-calendar day by day
+    (a year chinese-calendar does not cover is counted Mon–Fri, provisionally, without one)."""
+
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+
+
+class CalendarSettings(FrozenSettings):
+    """``calendar:``: admin-entered years, by year (checked day by day when loaded)."""
+
+    years: dict[int, YearCalendar] = Field(default_factory=dict)
+
+    @field_validator("years")
+    @classmethod
+    def _years_are_consistent(cls, years: dict[int, YearCalendar]) -> dict[int, YearCalendar]:
+        for year, entered in years.items():
+            problems = year_calendar_problems(year, entered)
+            if problems:
+                raise ValueError("；".join(problems))
+        return years

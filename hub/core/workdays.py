@@ -40,7 +40,7 @@ _MAX_DAYS_OFF_IN_A_ROW = 120
 
 
 class YearCalendarLike(Protocol):
-    """One year as an admin enters it, ISO strings or dates (``hub.config.YearCalendar``)."""
+    """One year as an admin enters it, ISO strings or dates (``hub.core.settings.YearCalendar``)."""
 
     @property
     def holidays(self) -> Iterable[date | str]: ...
@@ -144,7 +144,7 @@ class WorkdayCalendar:
     """Which days are working days in China, and counting them.
 
     ``overrides`` maps a year to its admin-entered calendar (``YearDays``, or anything with
-    ``holidays`` and ``workdays`` such as ``hub.config.YearCalendar``). ``warn`` is called
+    ``holidays`` and ``workdays`` such as ``hub.core.settings.YearCalendar``). ``warn`` is called
     once per year that has no data at all (default: a structlog warning).
     """
 

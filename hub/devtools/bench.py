@@ -49,8 +49,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.app.runtime import Components, open_components
-from hub.config import load_settings
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageKind, MessageStatus
 from hub.devtools import processes

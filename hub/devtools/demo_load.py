@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.app.config import Settings
 from hub.app.runtime import open_database
-from hub.config import Settings
 from hub.core.clock import SystemClock
 from hub.devtools.demo_data import (
     demo_departments,

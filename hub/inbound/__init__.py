@@ -3,5 +3,5 @@
 Telegram chat links.
 
 May import everything below it: hub.tickets.lifecycle, hub.queries, hub.outbound, hub.rendering,
-hub.store, hub.config, hub.infra, hub.core. Not scheduling, app, web or cli.
+hub.store, hub.infra, hub.core. Not scheduling, app, web or cli.
 """

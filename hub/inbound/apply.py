@@ -36,7 +36,6 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import (
     CallbackStatus,
@@ -57,6 +56,7 @@ from hub.tickets.callback_survey import record_survey_answer, survey_for_message
 from hub.tickets.deadlines.rules import deadline_phrase
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
 from hub.tickets.ratings import RatingNotifier, apply_rating
+from hub.tickets.settings import TicketsConfig
 
 ACTOR: Final = "inbound"
 RATING_PROMPT: Final = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
@@ -72,7 +72,7 @@ _MEDIA_TYPES: Final = {"voice", "image", "video", "shortvideo", "file"}
 class ReplyApplier:
     """Builds a reply's context, classifies it, and applies it (see the module docstring)."""
 
-    def __init__(self, settings: Settings, answerer: Answerer) -> None:
+    def __init__(self, settings: TicketsConfig, answerer: Answerer) -> None:
         self.settings = settings
         self.answerer = answerer
         self._policy_cache: tuple[float, TicketPolicy] | None = None

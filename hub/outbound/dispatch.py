@@ -50,7 +50,6 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from hub.config import DispatchSettings
 from hub.core.clock import Clock
 from hub.core.metrics import HubMetrics
 from hub.core.vocab import MessageStatus
@@ -62,6 +61,7 @@ from hub.outbound.quiet_hours import QuietRules
 from hub.outbound.recovery import Recovery, Requeue
 from hub.outbound.send_failures import SendFailures
 from hub.outbound.send_records import ClaimedMessage, SendRecorder
+from hub.outbound.settings import DispatchSettings
 from hub.outbound.unknown_sends import UnknownSends, owner_reason
 from hub.store.db import Database
 from hub.store.models import Message

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from hub.config import QuietHours, RoutingSettings
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.core.workdays import WorkdayCalendar
@@ -34,6 +33,7 @@ from hub.outbound.audience import Audience
 from hub.outbound.compose import ComposedMessage, compose_message
 from hub.outbound.quiet_hours import QuietHold, quiet_hold
 from hub.outbound.routing import channel_chain
+from hub.outbound.settings import QuietHours, RoutingSettings
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, Enterprise, EnterpriseTag, Message, Officer

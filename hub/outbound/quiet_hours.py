@@ -12,9 +12,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.config import QuietHours, QuietWindow
 from hub.core.vocab import MessageKind
 from hub.core.workdays import WorkdayCalendar
+from hub.outbound.settings import QuietHours, QuietWindow
 
 #: In a message's params: until when (ISO time) quiet hours do not hold it — an answer to a
 #: contact's own message, which the contact is waiting for (``answer_within_minutes``).

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from hub.config import RoutingSettings
 from hub.core.vocab import ChannelName
+from hub.outbound.settings import RoutingSettings
 from hub.store.models import Contact
 
 

@@ -31,11 +31,11 @@ from channels.base import (
     RateLimitedError,
     RetryableError,
 )
-from hub.config import DispatchSettings
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.compose import FALLBACKS
 from hub.outbound.quiet_hours import QuietRules
+from hub.outbound.settings import DispatchSettings
 
 # A provider's "not now" without a time: try again after this long.
 HOLD_DEFAULT = timedelta(hours=1)

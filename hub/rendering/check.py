@@ -21,11 +21,11 @@ from typing import Any
 import jinja2
 
 from channels.registry import PROVIDERS, channel_limits, limits_for, providers_of, required
-from hub.config import Settings
 from hub.core.errors import RenderError
 from hub.core.vocab import RATING_PROMPT
 from hub.rendering.render import TemplateRenderer, error_line, parse_expression, template_names
 from hub.rendering.sandbox import MAX_OUTPUT_CHARS, RenderLimits
+from hub.rendering.settings import RenderingConfig
 from hub.rendering.sms_text import PLACEHOLDER, SMS_MAX_CHARS, measure_sms
 from hub.rendering.template_spec import (
     STANDARD_VARIABLES,
@@ -66,7 +66,7 @@ class StoredSms:
     version: int
 
 
-def sign_name(settings: Settings | None) -> str:
+def sign_name(settings: RenderingConfig | None) -> str:
     """The signature SMS length is counted with: the longest configured, else the default."""
     if settings is None:
         return DEFAULT_SIGN_NAME
@@ -76,7 +76,7 @@ def sign_name(settings: Settings | None) -> str:
 
 def check_templates(
     folder: Path,
-    settings: Settings | None = None,
+    settings: RenderingConfig | None = None,
     *,
     stored_sms: Mapping[tuple[str, str], StoredSms] | None = None,
     max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
@@ -93,7 +93,7 @@ def check_templates(
 
 def check_folder(
     folder: Path,
-    settings: Settings | None,
+    settings: RenderingConfig | None,
     stored_sms: Mapping[tuple[str, str], StoredSms] | None,
     max_sms_segments: int,
 ) -> tuple[LoadedFolder, list[Problem]]:
@@ -134,7 +134,7 @@ def check_folder(
     return loaded, problems
 
 
-def _enabled_providers(settings: Settings | None) -> list[tuple[str, bool]]:
+def _enabled_providers(settings: RenderingConfig | None) -> list[tuple[str, bool]]:
     if settings is None:
         return []
     sms = settings.channels.sms

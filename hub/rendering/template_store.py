@@ -15,9 +15,9 @@ from typing import Any
 
 import structlog
 
-from hub.config import Settings
 from hub.core.clock import Clock
 from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_folder
+from hub.rendering.settings import RenderingConfig
 from hub.rendering.template_spec import Catalog, TemplateSpec
 from hub.rendering.templates import Problem, load_folder
 from hub.store.db import Database
@@ -69,7 +69,7 @@ async def sync_templates(
     clock: Clock,
     actor: str,
     *,
-    settings: Settings | None = None,
+    settings: RenderingConfig | None = None,
     only_new: bool = False,
     max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
 ) -> SyncReport:
@@ -103,7 +103,9 @@ async def load_catalog(db: Database) -> Catalog:
     )  # fmt: skip
 
 
-async def seed_templates(db: Database, folder: Path, clock: Clock, settings: Settings) -> Catalog:
+async def seed_templates(
+    db: Database, folder: Path, clock: Clock, settings: RenderingConfig
+) -> Catalog:
     """On start: import shipped templates the database does not have yet, then read what is in
     force. Admins' edits survive (``only_new``); the full check runs only when something is new.
     """

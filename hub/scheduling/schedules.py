@@ -37,10 +37,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from hub.config import Settings
 from hub.core.errors import AudienceError, ConfigError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.audience import Audience, parse_audience
+from hub.scheduling.settings import ConfigFile
 
 _PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEZONE: Final = "Asia/Shanghai"
@@ -164,7 +164,7 @@ def format_duration(delta: timedelta) -> str:
 # --- parsing ---------------------------------------------------------------------------------
 
 
-def schedules_folder(settings: Settings) -> Path:
+def schedules_folder(settings: ConfigFile) -> Path:
     """schedules/ beside config.yaml, else the one shipped with the project (as templates/)."""
     if settings.source is not None and (settings.source.parent / "schedules").is_dir():
         return settings.source.parent / "schedules"

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import Clock, local_iso
 from hub.core.errors import NotFoundError, UsageError
 from hub.core.vocab import (
@@ -54,6 +53,7 @@ from hub.outbound.planning import PlanningPolicy
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import CallbackSurvey, Contact, Rating, Ticket, TicketEvent
+from hub.tickets.settings import TicketsConfig
 from hub.tickets.sla.rules import first_workday_of_month
 
 ACTOR = "callbacks"
@@ -134,7 +134,7 @@ class CallbackOutcome:
 async def run_monthly_callbacks(
     db: Database,
     clock: Clock,
-    settings: Settings,
+    settings: TicketsConfig,
     *,
     renderer: TemplateRenderer,
     policy: PlanningPolicy,

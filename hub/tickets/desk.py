@@ -25,7 +25,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import Clock
 from hub.core.errors import AccessDeniedError, NotFoundError, UsageError
 from hub.core.vocab import DepartmentRole
@@ -57,6 +56,7 @@ from hub.tickets.lifecycle import ticket_by_number as find_ticket
 from hub.tickets.notices import notify_extension
 from hub.tickets.policy import load_ticket_policy
 from hub.tickets.ratings import flag_malicious
+from hub.tickets.settings import TicketsConfig
 from hub.tickets.staff import StaffRole, list_staff, visibility_for
 
 _WORKERS = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER, StaffRole.HEAD, StaffRole.HANDLER})
@@ -101,7 +101,11 @@ class TicketDesk:
     """Tickets for the CLI and the API (module docstring)."""
 
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, messaging: Messaging | None = None
+        self,
+        db: Database,
+        settings: TicketsConfig,
+        clock: Clock,
+        messaging: Messaging | None = None,
     ) -> None:
         self.db = db
         self.settings = settings

@@ -24,7 +24,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import SHANGHAI
 from hub.core.errors import TransitionError, UsageError
 from hub.core.vocab import ChannelName, TicketCategory, TicketEventType, TicketState, Urgency
@@ -41,6 +40,7 @@ from hub.tickets.lookup import (
 from hub.tickets.numbers import next_ticket_number
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
 from hub.tickets.routing import enterprise_facts, guess_category, next_handler, route_department
+from hub.tickets.settings import TicketsConfig
 
 CLOSE_REASONS = {"rated": "好评办结", "no_rating": "未评价销号"}
 _SUBJECT_CHARS = 60
@@ -112,7 +112,7 @@ def current_deadline(ticket: Ticket, policy: TicketPolicy) -> Deadline:
 
 
 async def _policy(
-    session: AsyncSession, policy: TicketPolicy | None, settings: Settings | None
+    session: AsyncSession, policy: TicketPolicy | None, settings: TicketsConfig | None
 ) -> TicketPolicy:
     if policy is not None:
         return policy
@@ -131,7 +131,7 @@ async def open_ticket(
     *,
     now: datetime,
     policy: TicketPolicy | None = None,
-    settings: Settings | None = None,
+    settings: TicketsConfig | None = None,
     body: str,
     channel: ChannelName | None = None,
     enterprise_id: int | None = None,

@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.vocab import TicketState
 from hub.store.models import Ticket, TicketEvent
 from hub.tickets.policy import TicketPolicy
-from hub.tickets.settings import TicketsSettings
+from hub.tickets.settings import TicketsConfig, TicketsSettings
 
 OPEN_STATES = frozenset(
     {TicketState.NEW, TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.REOPENED}
@@ -28,7 +27,7 @@ async def find_appendable_ticket(
     contact_id: int | None,
     now: datetime,
     policy: TicketPolicy | None = None,
-    settings: Settings | None = None,
+    settings: TicketsConfig | None = None,
 ) -> Ticket | None:
     """The enterprise's (else the contact's) open ticket active within the append window."""
     if enterprise_id is not None:

@@ -12,13 +12,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import SHANGHAI
 from hub.core.workdays import WorkdayCalendar, YearCalendarLike, YearDays, year_days_from_rows
 from hub.store.models import WorkdayOverride
 from hub.tickets.deadlines.rules import DeadlineRule
 from hub.tickets.policy_store import classes_in_force, rules_in_force
-from hub.tickets.settings import TicketsSettings
+from hub.tickets.settings import TicketsConfig, TicketsSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +31,7 @@ class TicketPolicy:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, calendar: WorkdayCalendar | None = None
+        cls, settings: TicketsConfig, *, calendar: WorkdayCalendar | None = None
     ) -> TicketPolicy:
         """From config alone (calendar = config ``calendar.years``)."""
         tz = settings.hub.tz
@@ -44,7 +43,7 @@ class TicketPolicy:
         )
 
 
-async def load_calendar(session: AsyncSession, settings: Settings) -> WorkdayCalendar:
+async def load_calendar(session: AsyncSession, settings: TicketsConfig) -> WorkdayCalendar:
     """Config years, then the database's admin-entered days (a year in the table wins)."""
     rows = (await session.execute(sa.select(WorkdayOverride.day, WorkdayOverride.is_workday))).all()
     years: dict[int, YearDays | YearCalendarLike] = dict(settings.calendar.years)
@@ -52,7 +51,7 @@ async def load_calendar(session: AsyncSession, settings: Settings) -> WorkdayCal
     return WorkdayCalendar(years)
 
 
-async def load_ticket_policy(session: AsyncSession, settings: Settings) -> TicketPolicy:
+async def load_ticket_policy(session: AsyncSession, settings: TicketsConfig) -> TicketPolicy:
     """The policy in force now: the calendar, routing rules and deadline classes as config and
     the admins' edits in the database (:mod:`hub.tickets.policy_store`) have them."""
     rules, default_department = await rules_in_force(session, settings)

@@ -17,12 +17,11 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.errors import UsageError
 from hub.core.vocab import Urgency
 from hub.store.models import PolicyVersion
 from hub.tickets.deadlines.rules import DeadlineRule
-from hub.tickets.settings import TicketRule
+from hub.tickets.settings import TicketRule, TicketsConfig
 
 RULES = "ticket_rules"
 CLASSES = "deadline_classes"
@@ -117,7 +116,7 @@ async def _save(
 
 
 async def save_rules(
-    session: AsyncSession, settings: Settings, rules: Sequence[TicketRule],
+    session: AsyncSession, settings: TicketsConfig, rules: Sequence[TicketRule],
     default_department: str | None, *, actor: str, now: datetime, note: str | None = None,
 ) -> PolicyVersion:  # fmt: skip
     """A new version of the routing rules (the config seed first, on the first save)."""
@@ -127,7 +126,7 @@ async def save_rules(
 
 
 async def save_classes(
-    session: AsyncSession, settings: Settings, changes: Mapping[str, Any], *,
+    session: AsyncSession, settings: TicketsConfig, changes: Mapping[str, Any], *,
     actor: str, now: datetime, note: str | None = None,
 ) -> PolicyVersion:  # fmt: skip
     """A new version of the deadline classes: ``changes`` merged over the classes in force.
@@ -142,7 +141,7 @@ async def save_classes(
                        note=note)  # fmt: skip
 
 
-async def classes_in_force(session: AsyncSession, settings: Settings) -> dict[str, int]:
+async def classes_in_force(session: AsyncSession, settings: TicketsConfig) -> dict[str, int]:
     row = await current(session, CLASSES)
     if row is None:
         return {str(k): v for k, v in settings.deadlines.items()}
@@ -150,7 +149,7 @@ async def classes_in_force(session: AsyncSession, settings: Settings) -> dict[st
 
 
 async def rules_in_force(
-    session: AsyncSession, settings: Settings
+    session: AsyncSession, settings: TicketsConfig
 ) -> tuple[tuple[TicketRule, ...], str | None]:
     row = await current(session, RULES)
     if row is None:

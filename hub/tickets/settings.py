@@ -1,15 +1,20 @@
 """The ``tickets:`` section of config.yaml: routing rules, windows and working-day periods.
 
-Validated at load like the rest of :mod:`hub.config` (a bad key names its path and line).
+Validated at load like every section (:mod:`hub.app.config`: a bad key names its path and
+line).
 Department codes are checked against the database when a ticket is routed, not here: the
 config loads before the database is open.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.core.vocab import TicketCategory
+from hub.core.settings import CalendarSettings, HubSettings
+from hub.core.vocab import TicketCategory, Urgency
 
 
 class _Frozen(BaseModel):
@@ -86,3 +91,23 @@ class TicketsSettings(_Frozen):
                 "(未评价销号须晚于评价提醒)"
             )
         return self
+
+
+class TicketsConfig(Protocol):
+    """What the tickets read from the deployment's settings: the time zone, the admin-entered
+    calendar, the deadline classes and the ``tickets:`` section.
+
+    :class:`hub.app.config.Settings` satisfies it structurally; the tickets never need the rest.
+    """
+
+    @property
+    def hub(self) -> HubSettings: ...
+
+    @property
+    def calendar(self) -> CalendarSettings: ...
+
+    @property
+    def deadlines(self) -> Mapping[Urgency, int]: ...
+
+    @property
+    def tickets(self) -> TicketsSettings: ...

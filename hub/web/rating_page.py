@@ -25,7 +25,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.safe_text import storable_text
 from hub.core.vocab import RATING_LABELS, TicketEventType, TicketState

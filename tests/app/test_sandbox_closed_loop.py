@@ -21,9 +21,9 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import Settings, load_settings
 from hub.app.runtime import feedback_sender, inbound_worker, open_components
 from hub.cli import main
-from hub.config import Settings, load_settings
 from hub.core.vocab import ChannelName, ReplyClass, TicketState, VisitStatus
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified

@@ -43,13 +43,13 @@ from channels.sms.aliyun import (
 from channels.sms.aliyun_sign import percent_encode, rpc_signature, string_to_sign, verify_signature
 from channels.sms.http_client import HttpClient, HttpError
 from channels.sms.settings import AliyunSmsSettings
-from hub.config import DispatchSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
 from hub.core.vocab import MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.dispatch import Dispatcher
+from hub.outbound.settings import DispatchSettings
 from hub.store.db import Database
 from hub.store.models import Message
 

@@ -31,13 +31,13 @@ from channels.fakes.tencent_sms import TencentSmsFake
 from channels.sms.http_client import HttpClient
 from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent import TencentSmsChannel, build_request
-from hub.config import DispatchSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
 from hub.core.vocab import MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.dispatch import Dispatcher
+from hub.outbound.settings import DispatchSettings
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from tests.importing.factories import make_uscc, write_csv_file, write_xlsx_file, wrong_check
 
 A, B, C, D = (make_uscc(n) for n in (11, 12, 13, 14))

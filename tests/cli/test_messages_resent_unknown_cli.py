@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_database
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.unknown_sends import RESENT_UNKNOWN, TAKEN
 from hub.store.models import DeliveryAttempt, Message

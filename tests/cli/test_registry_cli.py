@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_database
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SystemClock
 from hub.tickets.lifecycle import open_ticket
 from tests.importing.factories import make_uscc

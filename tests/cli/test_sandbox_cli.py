@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_components
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SystemClock
 from hub.outbound.dispatch import Dispatcher
 from tests.seed import seed_registry

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_database
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.vocab import ChannelName, Tier
 from hub.outbound.optouts import record_opt_out

@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import TicketState
 from hub.store.db import Database

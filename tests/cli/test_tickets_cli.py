@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import ChannelName, MessageKind
 from hub.store.db import Database

@@ -9,8 +9,8 @@ import chinese_calendar
 import pytest
 import structlog
 
-from hub.config import CalendarSettings, YearCalendar
 from hub.core.errors import UsageError
+from hub.core.settings import CalendarSettings, YearCalendar
 from hub.core.workdays import (
     WorkdayCalendar,
     YearDays,

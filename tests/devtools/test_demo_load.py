@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_database
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SystemClock
 from hub.devtools.demo_data import DEMO_DEPARTMENT, demo_departments, demo_staff
 from hub.store.models import Enterprise, Staff

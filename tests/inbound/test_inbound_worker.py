@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import InboundReply
+from hub.app.config import load_settings
 from hub.app.processes import _reconcile
 from hub.app.runtime import open_components
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys

@@ -29,9 +29,9 @@ import redis
 import yaml
 
 from channels.base import InboundReply
+from hub.app.config import load_settings
 from hub.app.runtime import open_components
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply

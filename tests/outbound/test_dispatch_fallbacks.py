@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import PermanentError
-from hub.config import RoutingSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageStatus
+from hub.outbound.settings import RoutingSettings
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt
 from tests.pipeline import ScriptedChannel, build, notice, setup, statuses

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import HoldError, OptedOutError, ProviderConfigError
-from hub.config import RoutingSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.alerts import list_alerts
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest, release_held
+from hub.outbound.settings import RoutingSettings
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import ContactOptOut, Message

@@ -29,8 +29,8 @@ from channels.sms.failover import FailoverSmsChannel
 from channels.sms.http_client import HttpClient
 from channels.sms.tencent import TencentSmsChannel
 from hub.app.channel_setup import build_channels
+from hub.app.config import load_settings
 from hub.app.runtime import PROJECT_ROOT
-from hub.config import DispatchSettings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
@@ -38,6 +38,7 @@ from hub.core.vocab import MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.alerts import list_alerts
 from hub.outbound.dispatch import Dispatcher
+from hub.outbound.settings import DispatchSettings
 from hub.rendering.templates import load_folder
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message

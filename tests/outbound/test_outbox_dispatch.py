@@ -16,12 +16,12 @@ from channels.base import (
     PermanentError,
     RetryableError,
 )
-from hub.config import QuietHours, RoutingSettings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest, release_held, requeue_stale
+from hub.outbound.settings import QuietHours, RoutingSettings
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from tests.pipeline import ScriptedChannel, build, notice, setup, statuses

@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from hub.config import QuietHours, QuietWindow, YearCalendar
 from hub.core.clock import SHANGHAI
+from hub.core.settings import YearCalendar
 from hub.core.vocab import MessageKind
 from hub.core.workdays import WorkdayCalendar
 from hub.outbound.quiet_hours import hold_until, quiet_hold
+from hub.outbound.settings import QuietHours, QuietWindow
 
 
 def shanghai(hour: int, minute: int = 0, day: int = 23) -> datetime:

@@ -32,7 +32,6 @@ from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.http_client import HttpClient
 from channels.sms.tencent import TencentSmsChannel
 from channels.telegram.channel import error_of
-from hub.config import DispatchSettings, QuietHours
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
@@ -41,6 +40,7 @@ from hub.core.workdays import WorkdayCalendar
 from hub.infra.queue import Queue
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.quiet_hours import QUIET_EXEMPT_UNTIL, QuietRules
+from hub.outbound.settings import DispatchSettings, QuietHours
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from tests.channels import test_sms_aliyun as aliyun

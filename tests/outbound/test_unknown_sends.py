@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from channels.base import ProbeAnswer, SendProbe, Verdict
-from hub.config import RoutingSettings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageStatus
 from hub.infra.consumers import HEARTBEAT_TTL_S
+from hub.outbound.settings import RoutingSettings
 from hub.outbound.unknown_sends import GIVE_UP, NOT_TAKEN, RESENT_UNKNOWN, TAKEN, owner_reason
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message

@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import TicketState
 from hub.queries.metrics import DatabaseGauges, read_snapshot

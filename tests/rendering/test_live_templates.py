@@ -8,8 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hub.app.config import Settings
 from hub.app.runtime import PROJECT_ROOT, open_components
-from hub.config import Settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind
 from hub.outbound.audience import parse_audience

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 import typer
 
+from hub.app.config import load_settings
 from hub.cli import templates as templates_cli
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import NotFoundError
 from hub.core.vocab import RATING_PROMPT

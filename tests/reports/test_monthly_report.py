@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import CallbackMethod, CallbackStatus, TicketState
 from hub.reports.monthly import build_monthly_report

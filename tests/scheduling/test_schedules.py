@@ -18,9 +18,9 @@ import sqlalchemy as sa
 import structlog
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
+from hub.app.config import load_settings
 from hub.cli import app, common, main
 from hub.cli import schedules as schedules_cli
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import ConfigError
 from hub.core.vocab import ChannelName, MessageKind

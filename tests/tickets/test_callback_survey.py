@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.errors import NotFoundError, UsageError
 from hub.core.vocab import CallbackMethod, CallbackStatus, MessageKind, TicketEventType, TicketState

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.app.config import load_settings
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI
 from hub.reports.monthly import build_monthly_report
 from hub.reports.monthly_xlsx import (

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from hub.config import Settings, YearCalendar
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI
 from hub.core.errors import UsageError
+from hub.core.settings import YearCalendar
 from hub.core.vocab import Urgency
 from hub.core.workdays import WorkdayCalendar
 from hub.tickets.deadlines.rules import (

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.app.runtime import open_components, sla_pass_once
-from hub.config import load_settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.store.models import Message
 from hub.tickets.sla.loop import run_sla_periodically

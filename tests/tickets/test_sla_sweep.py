@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus, TicketEventType, TicketState

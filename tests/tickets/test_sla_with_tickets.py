@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.core.vocab import ChannelName, MessageKind, TicketState
 from hub.infra.queue import Queue

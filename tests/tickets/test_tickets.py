@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from hub.config import Settings, YearCalendar
+from hub.app.config import Settings
 from hub.core.errors import TransitionError, UsageError
+from hub.core.settings import YearCalendar
 from hub.core.vocab import ChannelName, TicketCategory, TicketEventType, TicketState, Urgency
 from hub.store.db import Database
 from hub.store.models import Department, InboundReply, Staff, Ticket, WorkdayOverride

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import Settings, load_settings
 from hub.cli import main
-from hub.config import Settings, YearCalendar, load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import UsageError
+from hub.core.settings import YearCalendar
 from hub.core.vocab import TicketEventType
 from hub.store.db import Database
 from hub.store.models import AuditLog, Ticket

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings
+from hub.app.config import load_settings
 from hub.core.errors import ConfigError
 from hub.core.vocab import TicketCategory
 from hub.tickets.settings import TicketsSettings

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.errors import UsageError
 from hub.core.vocab import ChannelName, Urgency
 from hub.store.db import Database

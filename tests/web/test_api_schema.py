@@ -30,7 +30,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import Receive, Scope, Send
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import ChannelName, MessageStatus
 from hub.store.db import Database

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import FixedClock
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk

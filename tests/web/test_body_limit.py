@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from channels.fakes.wechat_push import WechatPush
 from channels.telegram.channel import build_bot
 from channels.telegram.settings import TelegramSettings
-from hub.config import load_settings
+from hub.app.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.infra.queue import Queue

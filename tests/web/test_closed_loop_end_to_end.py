@@ -26,9 +26,9 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from hub.app.config import load_settings
 from hub.app.processes import telegram_bot
 from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, TicketState
 from hub.outbound.dispatch import Dispatcher

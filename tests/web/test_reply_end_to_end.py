@@ -31,10 +31,10 @@ from channels.fakes.aliyun_sms import AliyunSmsFake, push
 from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
 from channels.fakes.tencent_sms_push import push_reply, reply_event
 from channels.fakes.wechat_push import WechatPush
+from hub.app.config import load_settings
 from hub.app.processes import telegram_bot
 from hub.app.runtime import Components, open_components
 from hub.cli import main
-from hub.config import load_settings
 from hub.core.clock import FixedClock
 from hub.inbound.telegram_links import bind_chat
 from hub.store.models import Contact

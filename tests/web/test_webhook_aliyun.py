@@ -29,13 +29,14 @@ from channels.fakes.aliyun_sms import AliyunSmsFake, push
 from channels.sms.aliyun import AliyunSmsChannel
 from channels.sms.http_client import HttpClient
 from channels.sms.settings import AliyunSmsSettings
-from hub.config import DispatchSettings, Settings, load_settings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.metrics import HubMetrics
 from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.dispatch import Dispatcher
+from hub.outbound.settings import DispatchSettings
 from hub.store.db import Database
 from hub.store.models import Contact, ContactOptOut, InboundReply, Message
 from hub.web.webhooks.context import WebhookContext

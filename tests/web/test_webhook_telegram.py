@@ -23,7 +23,7 @@ from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
 from channels.telegram.channel import TelegramChannel, build_bot
 from channels.telegram.keyboards import RatingCallback, VisitCallback
 from channels.telegram.settings import TelegramSettings
-from hub.config import Settings, load_settings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.inbound.telegram_links import (

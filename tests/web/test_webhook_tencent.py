@@ -35,7 +35,7 @@ from channels.fakes.tencent_sms_push import (
 from channels.sms.http_client import HttpClient
 from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent import TencentSmsChannel
-from hub.config import Settings, load_settings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, MessageStatus

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from channels.fakes.wechat_push import CallbackRequest, WechatPush
 from channels.wechat.crypto import WechatCrypto, build_xml, sign
-from hub.config import Settings, load_settings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.errors import ConfigError
 from hub.core.keys import RedisKeys

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import Clock, local_iso
 from hub.core.vocab import TicketEventType
 from hub.core.workdays import WorkdayCalendar, YearDays, parse_year_calendar
@@ -27,6 +26,7 @@ from hub.store.models import AuditLog, Ticket, WorkdayOverride
 from hub.tickets.deadlines.rules import recompute, touches_year
 from hub.tickets.lifecycle import current_deadline, record
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
+from hub.tickets.settings import TicketsConfig
 
 log = structlog.get_logger(__name__)
 
@@ -143,7 +143,7 @@ async def recompute_deadlines(
 
 async def enter_year_and_recompute(
     session: AsyncSession,
-    settings: Settings,
+    settings: TicketsConfig,
     year: int,
     *,
     holidays: Iterable[date | str],
@@ -171,7 +171,7 @@ def year_report(calendar: WorkdayCalendar, year: int) -> dict[str, object]:
             "weekend_workdays": weekend_workdays}  # fmt: skip
 
 
-async def recompute_on_start(db: Database, settings: Settings, clock: Clock) -> list[Moved]:
+async def recompute_on_start(db: Database, settings: TicketsConfig, clock: Clock) -> list[Moved]:
     """At start-up: a year added to config ``calendar.years`` since the last run makes its
     provisional deadlines firm (the same recompute as ``hub calendar recompute``)."""
     async with db.write() as session:

@@ -35,7 +35,6 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config import Settings
 from hub.core.clock import Clock, local_iso
 from hub.core.errors import HubError
 from hub.core.vocab import MessageKind, TicketEventType, TicketState
@@ -57,6 +56,7 @@ from hub.tickets.deadlines.rules import deadline_moment
 from hub.tickets.lifecycle import close
 from hub.tickets.policy import load_calendar
 from hub.tickets.recipients import business_office_heads, department_heads, handler_or_heads
+from hub.tickets.settings import TicketsConfig
 from hub.tickets.sla.rules import (
     LEVEL_HEAD,
     OPEN_STATES,
@@ -75,7 +75,7 @@ ACTOR = "sla"
 LEVEL_TARGETS = {1: ("head", "部门负责人"), 2: ("business_office", "营商办")}
 
 
-def sla_policy(settings: Settings) -> SlaPolicy:
+def sla_policy(settings: TicketsConfig) -> SlaPolicy:
     """The SLA times from config ``tickets``."""
     t = settings.tickets
     return SlaPolicy(
@@ -113,7 +113,7 @@ class SlaPassReport:
 class SlaContext:
     """What applying the steps needs besides the database."""
 
-    settings: Settings
+    settings: TicketsConfig
     renderer: TemplateRenderer
     policy: PlanningPolicy
     queue: Queue
@@ -123,7 +123,7 @@ class SlaContext:
 async def run_sla_pass(
     db: Database,
     clock: Clock,
-    settings: Settings,
+    settings: TicketsConfig,
     *,
     renderer: TemplateRenderer,
     policy: PlanningPolicy,

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from hub.config import MAX_DEADLINE_DAYS
 from hub.core.clock import local_iso
 from hub.core.vocab import TicketCategory, Urgency
 from hub.tickets.deadlines.admin_calendar import enter_year_and_recompute, year_report
+from hub.tickets.deadlines.settings import MAX_DEADLINE_DAYS
 from hub.tickets.desk import TicketDesk
 from hub.tickets.policy import load_calendar
 from hub.tickets.policy_store import (

