@@ -50,11 +50,11 @@ from hub.core.keys import RedisKeys
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.template_spec import Rendered
 from hub.rendering.templates import example_context
-from tests.channels import test_sms_aliyun as aliyun_tests
-from tests.channels import test_sms_tencent_fake as tencent_tests
-from tests.channels import test_telegram as telegram_tests
-from tests.channels import test_wechat_mp as wechat_tests
-from tests.channels import test_wecom as wecom_tests
+from tests.channels.sms import test_aliyun as aliyun_tests
+from tests.channels.sms import test_tencent_fake as tencent_tests
+from tests.channels.telegram import test_channel as telegram_tests
+from tests.channels.wechat import test_official_account as wechat_tests
+from tests.channels.wechat import test_wecom as wecom_tests
 
 #: Every provider the contract runs over, and the logical channel each one serves.
 PROVIDERS: dict[str, str] = {

@@ -16,7 +16,7 @@ The contract:
   ``msgid``, WeCom ``msgid`` (shared by the recipients of one call), Telegram
   ``chat_id:message_id``, sandbox ``sandbox-<message id>``. (WeChat customer-service text
   answers carry none: ``provider_message_id`` is None there; that path is tested in
-  test_wechat_mp.py.) The fake must hold that very message under that id;
+  wechat/test_official_account.py.) The fake must hold that very message under that id;
 - a recipient the provider refuses fails that message only, with a PermanentError that is not
   a ProviderConfigError (no admin alert for one bad address);
 - an outage (5xx, system busy, Redis gone for the sandbox) and an answer later than the

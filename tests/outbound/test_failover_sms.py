@@ -42,10 +42,10 @@ from hub.outbound.settings import DispatchSettings
 from hub.rendering.templates import load_folder
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from tests.channels import test_sms_aliyun as aliyun_tests
-from tests.channels import test_sms_tencent_fake as tencent_tests
+from tests.channels.sms import test_aliyun as aliyun_tests
+from tests.channels.sms import test_tencent_fake as tencent_tests
 from tests.channels.contract_setup import sms_message
-from tests.channels.test_sms_tencent_fake import _queue_messages
+from tests.channels.sms.test_tencent_fake import _queue_messages
 
 SECRETS = {
     "T_SECRET_ID": tencent_tests.SECRET_ID, "T_SECRET_KEY": tencent_tests.SECRET_KEY,

@@ -43,9 +43,9 @@ from hub.outbound.quiet_hours import QUIET_EXEMPT_UNTIL, QuietRules
 from hub.outbound.settings import DispatchSettings, QuietHours
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from tests.channels import test_sms_aliyun as aliyun
-from tests.channels import test_sms_tencent_fake as tencent
-from tests.channels.test_sms_tencent_fake import _queue_messages
+from tests.channels.sms import test_aliyun as aliyun
+from tests.channels.sms import test_tencent_fake as tencent
+from tests.channels.sms.test_tencent_fake import _queue_messages
 
 QUIET = QuietRules(QuietHours(), SHANGHAI)
 NUMBER = "+8613900000000"  # the first number _queue_messages uses

@@ -1,5 +1,5 @@
 """Tencent SMS, the pure core: TC3 against Tencent's published example, the error-code table,
-request planning and answer parsing. No sockets here (see test_sms_tencent_fake.py)."""
+request planning and answer parsing. No sockets here (see test_tencent_fake.py)."""
 
 from __future__ import annotations
 
