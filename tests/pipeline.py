@@ -121,8 +121,8 @@ def notice(audience: str, **kwargs: object) -> SendRequest:
         kind=MessageKind.NOTICE,
         audience=parse_audience(audience),
         variables={"text": "请于月底前完成年报公示"},
-        **kwargs,
-    )  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 async def statuses(db: Database) -> dict[int, MessageStatus]:

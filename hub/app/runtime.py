@@ -39,6 +39,7 @@ from hub.outbound.quiet_hours import QuietRules
 from hub.outbound.recovery import Requeue
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.template_store import seed_templates
+from hub.scheduling.programs.base import ProgramContext, ProgramSettings
 from hub.scheduling.scheduler import HubScheduler
 from hub.store.db import Database
 from hub.store.schema_version import current_revision, head_revision
@@ -178,9 +179,25 @@ def ticket_desk(hub: Components) -> TicketDesk:
     return TicketDesk(hub.db, hub.settings, hub.clock, messaging)
 
 
+def program_settings(settings: Settings) -> ProgramSettings:
+    """What the seed programs read from config.yaml: zone, working-day calendar, links."""
+    return ProgramSettings(
+        tz=settings.hub.tz,
+        calendar=WorkdayCalendar.from_years(settings.calendar.years),
+        public_base_url=str(settings.web.public_base_url),
+    )
+
+
+def program_context(hub: Components) -> ProgramContext:
+    """The context a program runs with outside a schedule (an import, an API call)."""
+    return ProgramContext(hub.db, hub.outbox, hub.clock, program_settings(hub.settings))
+
+
 def hub_scheduler(hub: Components) -> HubScheduler:
     """The scheduler of the stored schedules, sending through the outbox."""
-    return HubScheduler(hub.db, hub.redis, hub.keys, hub.outbox, hub.clock)
+    return HubScheduler(
+        hub.db, hub.redis, hub.keys, hub.outbox, hub.clock, programs=program_settings(hub.settings)
+    )
 
 
 async def sla_pass_once(hub: Components) -> SlaPassReport:

@@ -79,8 +79,9 @@ def send(
         audience=parse_audience(audience),
         channel=forced,  # type: ignore[arg-type]
         variables=parse_set_options(set_vars),
-        **({"trigger_key": idempotency_key} if idempotency_key else {}),
     )
+    if idempotency_key:
+        request = dataclasses.replace(request, trigger_key=idempotency_key)
     settings = settings_from(ctx)
     report = run_async(
         _send(settings, clock_from(ctx), request, dry_run=dry_run, wait=wait, wait_seconds=timeout)

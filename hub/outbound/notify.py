@@ -33,6 +33,7 @@ from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.compose import compose_message
 from hub.outbound.planning import PlanningPolicy, idempotency_key
+from hub.outbound.quiet_hours import QuietHold
 from hub.rendering.render import TemplateRenderer
 from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, Department, Enterprise, Message, Officer, Staff
@@ -205,11 +206,13 @@ async def notify_one(
     policy: PlanningPolicy,
     channel: ChannelName | None = None,
     quiet: bool = True,
+    hold: QuietHold | None = None,
 ) -> NotifyResult:
     """Route, render and insert one message (ON CONFLICT on its key: nothing new on a repeat).
 
     ``context`` is the template's variables; ``hub_name`` and ``contact.name`` are added.
     ``quiet=False``: quiet hours do not hold it (an answer the contact is waiting for).
+    ``hold``: a hold the caller decided (a schedule's fire on a day off), instead of quiet hours'.
     ``RenderError`` when the kind has no template on a routed channel (the caller's mistake);
     a template that cannot render this recipient's data is recorded as a skipped row.
     """
@@ -243,7 +246,7 @@ async def notify_one(
         enabled=policy.enabled_channels,
     )
     if quiet:
-        message = message.held(policy.quiet_hold(kind, now))
+        message = message.held(hold or policy.quiet_hold(kind, now))
     row: dict[str, Any] = {
         "idempotency_key": key,
         "kind": kind,

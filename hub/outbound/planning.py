@@ -56,6 +56,8 @@ class SendRequest:
     channel: ChannelName | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
     created_by: str = "cli"
+    #: A hold the caller decided (a schedule's fire on a day off): every message waits for it.
+    hold: QuietHold | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,7 +140,7 @@ class Planner:
         no chunk at all means the audience matched nobody, and the outbox writes no campaign.
         """
         chain = self.policy.chain(request.kind, request.channel)
-        hold = self.policy.quiet_hold(request.kind, now)
+        hold = request.hold or self.policy.quiet_hold(request.kind, now)
         async with self.db.read() as session:
             last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
         # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,

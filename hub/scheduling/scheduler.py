@@ -23,6 +23,11 @@
   failed (or was abandoned) is retried the same way. Jobs are added with
   ``coalesce=True`` (several due fires of one job run once) and ``misfire_grace_time`` equal
   to that same grace, so a late wakeup follows the same rule as a restart.
+- **Programs.** A schedule whose program is ``campaign`` sends its template to its audience; any
+  other program is looked up in :data:`hub.scheduling.programs.PROGRAMS` and run with the fire
+  time. Either way the run row's detail counts what the fire created. A ``workdays_only``
+  schedule firing on a day off runs all the same, but its messages are held until the next
+  working day's morning (:func:`hub.scheduling.programs.base.day_off_hold`).
 
 Schedule arithmetic reads the injected clock; only the leader lock's expiry (Redis's own) and
 the loop's polling intervals are real time.
@@ -49,8 +54,17 @@ from hub.core.errors import ConfigError, HubError, NotFoundError
 from hub.core.keys import RedisKeys
 from hub.infra.leader import LeaderLock
 from hub.outbound.outbox import Outbox, SendRequest
+from hub.outbound.quiet_hours import QuietHold
+from hub.scheduling.programs import PROGRAMS
+from hub.scheduling.programs.base import (
+    ProgramContext,
+    ProgramFire,
+    ProgramOutcome,
+    ProgramSettings,
+    day_off_hold,
+)
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules
-from hub.scheduling.schedules import latest_fire_time
+from hub.scheduling.schedules import CAMPAIGN, ScheduleSpec, latest_fire_time
 from hub.store.db import Database
 from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
 
@@ -110,12 +124,15 @@ class HubScheduler:
         lock_ttl: float = 30.0,
         renew_every: float = 10.0,
         poll_every: float = 10.0,
+        programs: ProgramSettings | None = None,
     ) -> None:
         if renew_every >= lock_ttl:
             raise ValueError("renew_every must be shorter than lock_ttl")
         self.db = db
         self.outbox = outbox
         self.clock = clock
+        #: What programs read (time zone, working-day calendar, links); also decides days off.
+        self.programs = programs or ProgramSettings()
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lock = LeaderLock(
             redis, keys.lock(LOCK_NAME), owner=self.owner, ttl_ms=int(lock_ttl * 1000)
@@ -309,6 +326,32 @@ class HubScheduler:
         if run_id is None:
             return await self._existing(stored, fire_time)
         log.info("schedule fire", schedule=spec.name, fire_time=trigger_key(fire_time))
+        hold = day_off_hold(self.programs, fire_time) if spec.workdays_only else None
+        try:
+            if spec.program == CAMPAIGN:
+                campaign_id, detail, created, duplicates = await self._campaign(
+                    spec, fire_time, hold
+                )
+            else:
+                campaign_id = None
+                outcome = await self._program(spec, fire_time, hold)
+                detail, created, duplicates = outcome.detail(), outcome.created, outcome.duplicates
+        except Exception as exc:
+            await finish_run(
+                self.db, self.clock, run_id, "failed", f"{type(exc).__name__}: {exc}", None
+            )
+            raise
+        if hold is not None:
+            detail = f"{hold.reason}；{detail}"
+        await finish_run(self.db, self.clock, run_id, "done", detail, campaign_id)
+        return RunResult(
+            spec.name, fire_time, run_id, True, "done", campaign_id, detail, created, duplicates
+        )
+
+    async def _campaign(
+        self, spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
+    ) -> tuple[int | None, str, int, int]:
+        """One template to the schedule's audience: (campaign, detail, created, duplicates)."""
         request = SendRequest(
             kind=spec.kind,
             audience=spec.audience_expr(),
@@ -317,23 +360,27 @@ class HubScheduler:
             channel=spec.channel,
             variables=dict(spec.variables),
             created_by=f"schedule:{spec.name}",
+            hold=hold,
         )
-        try:
-            outcome = await self.outbox.submit(request)
-        except Exception as exc:
-            await finish_run(
-                self.db, self.clock, run_id, "failed", f"{type(exc).__name__}: {exc}", None
-            )
-            raise
+        outcome = await self.outbox.submit(request)
         detail = (
             f"企业 {outcome.recipients} 家，新建 {outcome.created} 条，"
             f"重复忽略 {outcome.duplicates} 条，不发送 {outcome.skipped} 条"
         )
-        await finish_run(self.db, self.clock, run_id, "done", detail, outcome.campaign_id)
-        return RunResult(
-            spec.name, fire_time, run_id, True, "done", outcome.campaign_id, detail,
-            outcome.created, outcome.duplicates,
-        )  # fmt: skip
+        return outcome.campaign_id, detail, outcome.created, outcome.duplicates
+
+    async def _program(
+        self, spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
+    ) -> ProgramOutcome:
+        """A seed program, run with the fire time (its messages held by ``hold``, if any)."""
+        program = PROGRAMS.get(spec.program)
+        if program is None:  # the spec was validated against the table, which code changed
+            raise NotFoundError(f"计划 {spec.name} 的程序 {spec.program} 不存在 (unknown program)")
+        context = ProgramContext(self.db, self.outbox, self.clock, self.programs, hold)
+        fire = ProgramFire(
+            spec.name, fire_time, spec.audience_expr(), dict(spec.variables), spec.channel
+        )
+        return await program.run(context, fire)
 
     async def catch_up(self) -> list[RunResult]:
         """Run, once, the latest fire of each enabled schedule missed within its grace."""

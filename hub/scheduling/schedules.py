@@ -1,7 +1,9 @@
 """Schedules: ``schedules/<name>.yaml`` -> validated :class:`ScheduleSpec` -> versioned rows.
 
-A schedule file says *when* (a 5-field cron and a time zone) and *what* (a program: for now
-``campaign``, an audience × a message kind, optional forced channels and template variables)::
+A schedule file says *when* (a 5-field cron and a time zone) and *what* (a program:
+``campaign``, an audience × a message kind, optional forced channels and template variables; or
+a seed program of :data:`hub.scheduling.programs.PROGRAMS`, whose ``kind`` defaults to its first
+and ``audience`` to ``all``)::
 
     cron: "0 9 * * mon"          # minute hour day month day_of_week
     timezone: Asia/Shanghai
@@ -10,6 +12,10 @@ A schedule file says *when* (a 5-field cron and a time zone) and *what* (a progr
     kind: procedure_reminder
     channels: [sms]
     catch_up_grace: 6h
+    workdays_only: false         # default: true for seed programs, false for campaign
+
+``workdays_only: true``: a fire on a day off of the working-day calendar sends nothing that day;
+its messages are held until the next working day's morning (hub.scheduling.programs.base).
 
 Weekdays are written as names (``mon``–``sun``, ``mon-fri``, ``mon,wed``). A number is refused:
 APScheduler 3.x counts 0 as Monday where crontab counts 0 as Sunday, so ``0 9 * * 1`` would fire
@@ -40,15 +46,16 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from hub.core.errors import AudienceError, ConfigError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.audience import Audience, parse_audience
+from hub.scheduling.programs import PROGRAMS
 from hub.scheduling.settings import ConfigFile
 
 _PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEZONE: Final = "Asia/Shanghai"
 DEFAULT_CATCH_UP_GRACE: Final = timedelta(hours=6)
-PROGRAMS: Final = ("campaign",)
+CAMPAIGN: Final = "campaign"
 KEYS: Final = (
     "name", "description", "cron", "timezone", "program", "audience", "kind", "channels",
-    "enabled", "variables", "catch_up_grace",
+    "enabled", "variables", "catch_up_grace", "workdays_only",
 )  # fmt: skip
 # The outbox puts these into every template's context; a schedule variable of the same name
 # would be silently overridden, so it is refused instead.
@@ -86,6 +93,8 @@ class ScheduleSpec:
     variables: Mapping[str, Scalar] = field(default_factory=dict)
     catch_up_grace: timedelta = DEFAULT_CATCH_UP_GRACE
     description: str = ""
+    #: A fire on a day off sends nothing that day: its messages wait for the next working day.
+    workdays_only: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -115,7 +124,24 @@ class ScheduleSpec:
             "channels": [c.value for c in self.channels],
             "variables": dict(sorted(self.variables.items())),
             "catch_up_grace": format_duration(self.catch_up_grace),
+            # Only when it differs from the program's default: the versions stored before the
+            # key existed compare equal to their files.
+            **(
+                {"workdays_only": self.workdays_only}
+                if self.workdays_only != workdays_only_default(self.program)
+                else {}
+            ),
         }
+
+
+def program_names() -> tuple[str, ...]:
+    """The programs a schedule may name: ``campaign`` and the seed programs' table."""
+    return (CAMPAIGN, *sorted(PROGRAMS))
+
+
+def workdays_only_default(program: str) -> bool:
+    """``workdays_only`` when a schedule does not say: true for seed programs."""
+    return program != CAMPAIGN
 
 
 def next_fire_times(spec: ScheduleSpec, after: datetime, count: int = 5) -> list[datetime]:
@@ -227,11 +253,16 @@ def parse_spec(
         problems.add("name", "名称只能用小写字母、数字、_ 和 -，以字母开头，最多 48 个字符")
     timezone = _timezone(data, problems)
     cron = _cron(data, problems, timezone)
-    program = _text(data, "program", problems, default="campaign")
-    if program is not None and program not in PROGRAMS:
-        problems.add("program", f"未知的程序 {program}，目前只支持：{'、'.join(PROGRAMS)}")
-    audience = _audience(data, problems)
-    kind = _kind(data, problems)
+    program = _text(data, "program", problems, default=CAMPAIGN)
+    if program is not None and program not in program_names():
+        problems.add("program", f"未知的程序 {program}，可用：{'、'.join(program_names())}")
+        program = None
+    seed = PROGRAMS.get(program or CAMPAIGN)
+    audience = _audience(data, problems, default=None if seed is None else "all")
+    kind = _kind(data, problems, allowed=None if seed is None else seed.kinds)
+    workdays_only = data.get("workdays_only", workdays_only_default(program or CAMPAIGN))
+    if not isinstance(workdays_only, bool):
+        problems.add("workdays_only", "应为 true 或 false")
     channels = _channels(data, problems)
     variables = _variables(data, problems)
     grace = _grace(data, problems)
@@ -251,7 +282,7 @@ def parse_spec(
     return ScheduleSpec(
         name=name, cron=cron, kind=kind, audience=audience, timezone=timezone, program=program,
         channels=channels, enabled=bool(flag), variables=MappingProxyType(variables),
-        catch_up_grace=grace,
+        catch_up_grace=grace, workdays_only=bool(workdays_only),
         description=description or "",
     )  # fmt: skip
 
@@ -351,8 +382,8 @@ def _cron_trigger(cron: str, tz: ZoneInfo) -> CronTrigger:
     return CronTrigger.from_crontab(cron, timezone=tz)
 
 
-def _audience(data: Mapping[str, Any], problems: _Problems) -> str | None:
-    expression = _text(data, "audience", problems)
+def _audience(data: Mapping[str, Any], problems: _Problems, *, default: str | None) -> str | None:
+    expression = _text(data, "audience", problems, default=default)
     if expression is None:
         return None
     try:
@@ -363,15 +394,23 @@ def _audience(data: Mapping[str, Any], problems: _Problems) -> str | None:
     return expression
 
 
-def _kind(data: Mapping[str, Any], problems: _Problems) -> MessageKind | None:
-    text = _text(data, "kind", problems)
+def _kind(
+    data: Mapping[str, Any], problems: _Problems, *, allowed: tuple[MessageKind, ...] | None
+) -> MessageKind | None:
+    """The kind; a seed program's defaults to its first and must be one it sends."""
+    text = _text(data, "kind", problems, default=None if not allowed else allowed[0].value)
     if text is None:
         return None
     try:
-        return MessageKind(MessageKind.parse(text).value)
+        kind = MessageKind(MessageKind.parse(text).value)
     except ValueError:
         problems.add("kind", f"未知的消息类型 {text}，可用：{MessageKind.choices()}")
         return None
+    if allowed is not None and kind not in allowed:
+        names = "、".join(k.value for k in allowed)
+        problems.add("kind", f"程序 {data.get('program')} 只发送：{names}")
+        return None
+    return kind
 
 
 def _channels(data: Mapping[str, Any], problems: _Problems) -> tuple[ChannelName, ...]:

@@ -19,9 +19,7 @@ import sqlalchemy as sa
 import structlog
 from redis.asyncio import Redis
 
-from hub.core.clock import FixedClock
 from hub.core.errors import HubError
-from hub.core.keys import RedisKeys
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
 from hub.scheduling.schedule_store import stored_schedules, sync_schedules
 from hub.scheduling.scheduler import HubScheduler, trigger_key
@@ -29,8 +27,7 @@ from hub.scheduling.schedules import parse_spec
 from hub.store.db import Database
 from hub.store.models import Campaign, Message, ScheduleRun
 from hub.store.schedule_runs import STALE_RUN_AFTER
-from tests.pipeline import Hub, build, setup
-from tests.seed import seed_registry
+from tests.pipeline import Hub, build
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -51,14 +48,6 @@ def _fresh_structlog() -> None:
 def db(any_db: Database) -> Database:
     """Run rows and campaigns rely on ON CONFLICT and RETURNING: both databases."""
     return any_db
-
-
-@pytest.fixture
-async def hub(db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock) -> Hub:
-    await seed_registry(db)
-    pipeline = build(db, redis_client, redis_keys, clock)
-    await setup(pipeline)
-    return pipeline
 
 
 def scheduler(hub: Hub, redis: Redis, **options: Any) -> HubScheduler:

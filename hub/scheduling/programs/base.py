@@ -1,0 +1,247 @@
+"""What every seed program shares: its context, its outcome, and the two ways it sends.
+
+A *program* is what a schedule's fire (``program: <name>`` in ``schedules/*.yaml``) or an
+import does beyond ``campaign``'s "one template to an audience": it reads the enterprises' data
+and sends each enterprise only what is true and specific to it. To plug one in:
+
+1. Write ``hub/scheduling/programs/<name>.py`` with ``async def run(ctx: ProgramContext,
+   fire: ProgramFire) -> ProgramOutcome``. It decides, per enterprise and item (an event, a
+   policy, a licence), what to say, and sends each :class:`ProgramItem` with :func:`send_item`
+   (to the enterprise's contacts) or :func:`notify_officer` (to its liaison officer). An
+   enterprise with nothing to say gets nothing: count it with :meth:`ProgramOutcome.held_back`.
+2. Add one entry to ``PROGRAMS`` in ``hub/scheduling/programs/__init__.py`` (the table lives
+   there, not here, because it imports every program and every program imports this module):
+   ``"<name>": Program(run=<name>.run, kinds=(...), variables=frozenset({...}))``.
+   ``hub.scheduling.schedules`` accepts ``program: <name>`` from then on, and the scheduler runs
+   it on each fire.
+
+**Once per item.** Both helpers send under trigger ``program:<name>`` and a ``trigger_key`` that
+names the item (and the step, where an item is sent more than once by design: a licence at
+60/30/7 days). The outbox's idempotency key over (trigger, trigger_key, enterprise, contact,
+kind) then makes a repeat, a restart or a catch-up send nothing twice.
+
+**Days off.** A schedule with ``workdays_only: true`` (the default for programs) that fires on a
+day off of the working-day calendar still runs its program at the fire time, but the scheduler
+sets :attr:`ProgramContext.hold`: every message the helpers create is held and goes out on the
+next working day's morning (released like quiet hours by the dispatcher). Nothing is sent on
+the day off, nothing is lost, and a daily program's fires on Saturday and Sunday add nothing
+the outbox would not collapse by key on Monday.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.core.clock import SHANGHAI, Clock
+from hub.core.vocab import ChannelName, MessageKind
+from hub.core.workdays import WorkdayCalendar
+from hub.outbound.audience import Audience, parse_audience
+from hub.outbound.notify import Recipient, enqueue_notified, enterprise_context, notify_one
+from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
+from hub.outbound.quiet_hours import QuietHold
+from hub.store.db import Database
+from hub.store.models import Officer
+
+#: What a schedule's variables may hold (as hub.scheduling.schedules keeps them).
+Scalar = str | int | float | bool
+#: Why a held message waits, as the message list shows it.
+DAY_OFF_REASON = "休息日不发送，将于 {at:%m-%d %H:%M} 发送"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramSettings:
+    """What programs read from config.yaml (the app builds it; tests take the defaults)."""
+
+    tz: ZoneInfo = SHANGHAI
+    calendar: WorkdayCalendar = field(default_factory=WorkdayCalendar)
+    #: Where links in messages point (``web.public_base_url``).
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: When messages moved off a day off go out, on the next working day (local time).
+    morning: time = time(9, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramContext:
+    """What a program runs with: the database, the outbox, the clock, its settings.
+
+    ``hold`` is set by the scheduler for a ``workdays_only`` schedule that fires on a day off
+    (see the module docstring); programs pass the context on to the helpers and need not look.
+    """
+
+    db: Database
+    outbox: Outbox
+    clock: Clock
+    settings: ProgramSettings = field(default_factory=ProgramSettings)
+    hold: QuietHold | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramFire:
+    """One fire of a schedule as a program sees it (no dependency on the schedule's spec)."""
+
+    schedule: str
+    fire_time: datetime
+    audience: Audience = field(default_factory=lambda: parse_audience("all"))
+    variables: Mapping[str, Scalar] = field(default_factory=dict)
+    channel: ChannelName | None = None
+
+
+@dataclass(slots=True)
+class ProgramOutcome:
+    """What a program's run did, counted as the outbox counts a send.
+
+    ``created``/``duplicates``/``skipped`` and ``reasons`` ((status, reason) -> count) add up the
+    outbox's :class:`~hub.outbound.outbox.SendOutcome` of every send; ``not_sent`` counts what the
+    program itself chose not to send, by reason (an enterprise with nothing to say).
+    """
+
+    items: int = 0
+    created: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    not_sent: Counter[str] = field(default_factory=Counter)
+
+    def add(self, sent: SendOutcome) -> None:
+        """Count one send of an item."""
+        self.items += 1
+        self.created += sent.created
+        self.duplicates += sent.duplicates
+        self.skipped += sent.skipped
+        self.reasons.update(sent.reasons)
+
+    def held_back(self, reason: str, count: int = 1) -> None:
+        """Count items the program decided not to send, and why."""
+        self.not_sent[reason] += count
+
+    def merge(self, other: ProgramOutcome) -> None:
+        """Add another outcome's counts (a program made of several passes)."""
+        self.items += other.items
+        self.created += other.created
+        self.duplicates += other.duplicates
+        self.skipped += other.skipped
+        self.reasons.update(other.reasons)
+        self.not_sent.update(other.not_sent)
+
+    def detail(self) -> str:
+        """The run row's detail: what it did, in Chinese, as the campaign path writes it."""
+        text = (
+            f"事项 {self.items} 项，新建 {self.created} 条，"
+            f"重复忽略 {self.duplicates} 条，不发送 {self.skipped} 条"
+        )
+        if self.not_sent:
+            text += "；未发：" + "，".join(f"{r} {n}" for r, n in self.not_sent.most_common())
+        return text
+
+
+ProgramRun = Callable[[ProgramContext, ProgramFire], Awaitable[ProgramOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """An entry of the ``PROGRAMS`` table: how a fire runs it and what its templates get.
+
+    ``kinds``: the message kinds it sends (the first is a schedule's default ``kind``);
+    ``variables``: the template variables it supplies (a schedule need not set them);
+    ``workdays_only``: a schedule's default for the key of that name.
+    """
+
+    run: ProgramRun
+    kinds: tuple[MessageKind, ...]
+    variables: frozenset[str] = frozenset()
+    workdays_only: bool = True
+
+
+def program_trigger(program: str) -> str:
+    """The outbox trigger of a program's messages."""
+    return f"program:{program}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramItem:
+    """One thing a program says: which program, the message kind, the item's key, the text's
+    variables. ``key`` names the item (``credit:EV-1:warning``) and the step, when the item is
+    sent more than once by design (``licence:7:60d``); it becomes the outbox's trigger_key."""
+
+    program: str
+    kind: MessageKind
+    key: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def send_item(
+    ctx: ProgramContext, item: ProgramItem, *, uscc: str, channel: ChannelName | None = None
+) -> SendOutcome:
+    """Send one item to one enterprise's contacts through the outbox, once per item: a second
+    call with the same item key creates nothing (counted as duplicates)."""
+    request = SendRequest(
+        kind=item.kind,
+        audience=parse_audience(f"uscc={uscc}"),
+        trigger=program_trigger(item.program),
+        trigger_key=item.key,
+        channel=channel,
+        variables=item.variables,
+        created_by=program_trigger(item.program),
+        hold=ctx.hold,
+    )
+    return await ctx.outbox.submit(request)
+
+
+async def notify_officer(
+    ctx: ProgramContext, item: ProgramItem, *, officer: Officer, enterprise_id: int | None = None
+) -> SendOutcome:
+    """Send one item to a liaison officer (WeCom, Telegram or SMS), once per item and officer.
+
+    The template also gets the enterprise's variables (``enterprise``, ``officer_name``, ...)
+    when ``enterprise_id`` is given. Counted like a send: created, duplicate, or skipped (an
+    officer with no address is recorded as skipped with the reason).
+    """
+    recipient = Recipient(
+        key=f"officer:{officer.id}",
+        name=officer.name,
+        addresses={
+            c: a
+            for c, a in (
+                (ChannelName.SMS, officer.mobile),
+                (ChannelName.WECOM, officer.wecom_userid),
+                (ChannelName.TELEGRAM, officer.telegram_chat_id),
+            )
+            if a
+        },
+    )
+    planner = ctx.outbox.planner
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        context = {**await enterprise_context(session, enterprise_id), **item.variables}
+        result = await notify_one(
+            session, kind=item.kind, recipient=recipient, context=context,
+            trigger=program_trigger(item.program), trigger_key=item.key, now=now,
+            renderer=planner.renderer, policy=planner.policy, hold=ctx.hold,
+        )  # fmt: skip
+    await enqueue_notified(ctx.outbox.queue, [result])
+    outcome = SendOutcome(campaign_id=None, recipients=1)
+    if not result.created:
+        outcome.duplicates = 1
+    elif result.status is not None and result.status.value == "skipped":
+        outcome.created = 1
+        outcome.skipped = 1
+        outcome.reasons[("skipped", result.reason or "")] += 1
+    else:
+        outcome.created = 1
+    return outcome
+
+
+def day_off_hold(settings: ProgramSettings, fire_time: datetime) -> QuietHold | None:
+    """The hold for a fire on a day off: until the next working day's morning; None on a
+    working day."""
+    day = fire_time.astimezone(settings.tz).date()
+    if not settings.calendar.is_day_off(day):
+        return None
+    morning = datetime.combine(settings.calendar.next_workday(day), settings.morning,
+                               tzinfo=settings.tz)  # fmt: skip
+    return QuietHold(morning.astimezone(UTC), DAY_OFF_REASON.format(at=morning))
