@@ -141,12 +141,20 @@ class Planner:
         """
         chain = self.policy.chain(request.kind, request.channel)
         hold = request.hold or self.policy.quiet_hold(request.kind, now)
+        # The span of the ids the audience matches: a program's send to one enterprise
+        # (``uscc=...``) is one chunk, not one empty read per thousand ids of the registry.
         async with self.db.read() as session:
-            last = await session.scalar(sa.select(sa.func.max(Enterprise.id))) or 0
+            first, last = (
+                await session.execute(
+                    sa.select(sa.func.min(Enterprise.id), sa.func.max(Enterprise.id)).where(
+                        request.audience.where()
+                    )
+                )
+            ).one()
         # Chunks are ranges of enterprise ids, not "the next `size` matches": with a LIMIT,
         # SQLite serves a filter such as ``tier=key|general`` from an index and sorts all the
         # remaining matches again for every chunk.
-        for low in range(1, last + 1, size):
+        for low in range(first or 1, (last or 0) + 1, size):
             span = (low, min(low + size - 1, last))
             async with self.db.read() as session:
                 recipients = await _Recipients.load(session, request.audience, span)
