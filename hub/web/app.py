@@ -16,7 +16,7 @@ from hub.queries.metrics import DatabaseGauges
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
-from hub.web import api, docs, rating_page
+from hub.web import api, credit_report_page, docs, rating_page
 from hub.web.body_limit import BodyLimitMiddleware
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
@@ -46,6 +46,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, routes=body_limits)
     app.include_router(docs.docs_router(openapi_url="/openapi.json", title="Hub API"))
     app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk))
+    # The half-yearly credit report's page (/reports/credit/{token}): public, read-only.
+    app.include_router(credit_report_page.router(db, clock or SystemClock(), tz=tz))
     if webhooks is not None:
         # The rating page of rating requests (/r/{token}), public like the webhooks.
         app.include_router(rating_page.router(
