@@ -248,7 +248,12 @@ async def test_shipped_templates_render_for_the_sample_registry(
 ) -> None:
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
-    request = SendRequest(kind=MessageKind(kind), audience=parse_audience("all"))
+    # The programs supply these kinds' variables (issue 13): here, the templates' examples.
+    spec = hub.outbox.planner.renderer.spec(kind, "sandbox")
+    examples = {v.name: v.example for v in spec.variables.values()}
+    request = SendRequest(
+        kind=MessageKind(kind), audience=parse_audience("all"), variables=examples
+    )
     planned = await hub.outbox.plan(request)
     bodies = [p.body for p in planned if p.status is MessageStatus.QUEUED]
     assert len(bodies) == 5
