@@ -84,7 +84,9 @@ async def count(db: Database, table: Any) -> int:
 async def test_a_fire_creates_a_campaign_and_its_messages_once(
     hub: Hub, redis_client: Redis
 ) -> None:
-    await store(hub, "policy_push", "0 9 1 * *", at_time=at(20, 10))
+    # policy_push names its policy (policy_title is required): a campaign supplies it.
+    variables = {"policy_title": "稳岗补贴"}
+    await store(hub, "policy_push", "0 9 1 * *", at_time=at(20, 10), variables=variables)
     sched = scheduler(hub, redis_client)
     fire_time = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
     hub.clock.set(fire_time + timedelta(seconds=2))
