@@ -26,6 +26,7 @@ from hub.app.runtime import (
     hub_scheduler,
     inbound_worker,
     open_components,
+    program_context,
     sla_pass_once,
     ticket_desk,
 )
@@ -119,6 +120,7 @@ async def serve(
                     tz=settings.hub.tz,
                     rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
                     ticket_desk=ticket_desk(hub),
+                    programs=program_context(hub),
                 )
                 server = web_server(
                     app, host=host or settings.web.host, port=port or settings.web.port,

@@ -18,6 +18,7 @@ from hub.cli import (
     campaigns,
     enterprises,
     messaging,
+    policies,
     registry,
     reports,
     sandbox,
@@ -65,6 +66,7 @@ sla.register(app)
 reports.register(app)
 tickets.register(app)
 calendar.register(app)
+policies.register(app)
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:

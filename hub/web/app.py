@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from hub.core.clock import SHANGHAI, Clock, SystemClock
 from hub.infra.redis_server import redis_health
 from hub.queries.metrics import DatabaseGauges
+from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
@@ -31,6 +32,7 @@ def create_app(
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
     rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,
+    programs: ProgramContext | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
@@ -45,7 +47,8 @@ def create_app(
     body_limits = {**WEBHOOK_BODY_LIMITS, "/r/": rating_page.MAX_BODY}
     app.add_middleware(BodyLimitMiddleware, routes=body_limits)
     app.include_router(docs.docs_router(openapi_url="/openapi.json", title="Hub API"))
-    app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk))
+    app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk,
+                                  programs=programs))  # fmt: skip
     # The half-yearly credit report's page (/reports/credit/{token}): public, read-only.
     app.include_router(credit_report_page.router(db, clock or SystemClock(), tz=tz))
     if webhooks is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from hub.core.clock import SHANGHAI, Clock
+from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.web.api.auth import Authenticator
 
@@ -17,6 +18,8 @@ class ApiContext:
     db: Database
     clock: Clock
     tz: ZoneInfo = SHANGHAI
+    #: What the seed programs run with when a call saves data they react to (None: no sends).
+    programs: ProgramContext | None = None
     authenticate: Authenticator = field(init=False)
 
     def __post_init__(self) -> None:

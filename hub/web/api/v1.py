@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from hub.app.config import Settings
 from hub.core.clock import SHANGHAI, Clock
+from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.web.api import enterprise_data, messages, replies, staff, ticket_admin, tickets
@@ -17,14 +18,17 @@ PREFIX = "/api/v1"
 
 
 def router(
-    db: Database, clock: Clock, *, tz: ZoneInfo = SHANGHAI, ticket_desk: TicketDesk | None = None
-) -> APIRouter:
+    db: Database, clock: Clock, *, tz: ZoneInfo = SHANGHAI, ticket_desk: TicketDesk | None = None,
+    programs: ProgramContext | None = None,
+) -> APIRouter:  # fmt: skip
     """The v1 API; include it in the app with ``app.include_router(router(db, clock, tz=...))``.
 
     ``ticket_desk`` works the tickets with the deployment's settings and sends the messages
     a step causes; without one, tickets follow the default settings and no message is sent.
+    ``programs``: what the seed programs run with when a call saves data they react to (a new
+    policy is matched); without it, the data is saved and nothing is sent.
     """
-    ctx = ApiContext(db, clock, tz)
+    ctx = ApiContext(db, clock, tz, programs)
     # The router-wide dependency makes a credential mandatory even on a route that forgets
     # to ask for the principal; FastAPI resolves it once per request.
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
