@@ -185,6 +185,7 @@ def program_settings(settings: Settings) -> ProgramSettings:
         tz=settings.hub.tz,
         calendar=WorkdayCalendar.from_years(settings.calendar.years),
         public_base_url=str(settings.web.public_base_url),
+        templates_folder=templates_folder(settings),
     )
 
 

@@ -40,13 +40,13 @@ from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from hub.core.errors import AudienceError, ConfigError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.audience import Audience, parse_audience
 from hub.scheduling.programs import PROGRAMS
+from hub.scheduling.programs.base import read_yaml_mapping
 from hub.scheduling.settings import ConfigFile
 
 _PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -214,20 +214,8 @@ def load_schedules(folder: Path) -> list[ScheduleSpec]:
 
 def load_schedule_file(path: Path) -> ScheduleSpec:
     """Read one schedule file; the name is ``name:`` or else the file's stem."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"YAML 语法错误：{exc}", file=file, line=line) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"无法读取计划文件：{exc}", file=file) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("顶层必须是映射 (mapping)", file=file, line=1)
-    return parse_spec(data, default_name=path.stem, file=file, lines=_line_index(node))
+    data, lines = read_yaml_mapping(path, "计划文件")
+    return parse_spec(data, default_name=path.stem, file=str(path), lines=lines)
 
 
 def parse_spec(
@@ -303,23 +291,6 @@ class _Problems:
             first, *rest = self.errors
             first.others = rest
             raise first
-
-
-def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
-    """Key path -> 1-based line, from the composed YAML nodes (two levels are enough here)."""
-    index: dict[tuple[str, ...], int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return index
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        index[(key,)] = key_node.start_mark.line + 1
-        if isinstance(value_node, yaml.MappingNode):
-            for sub_key, _ in value_node.value:
-                index[(key, str(sub_key.value))] = sub_key.start_mark.line + 1
-        elif isinstance(value_node, yaml.SequenceNode):
-            for i, item in enumerate(value_node.value):
-                index[(key, str(i))] = item.start_mark.line + 1
-    return index
 
 
 def _text(

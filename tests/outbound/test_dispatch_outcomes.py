@@ -120,12 +120,16 @@ async def test_planning_stores_sms_parameters_for_the_primary_channel_and_the_fa
     [planned] = await hub.outbox.plan(request)
     sms = planned.fallbacks[0]
     assert sms["channel"] == "sms"
-    assert sms["params"]["template_ids"] == {"tencent": "1000101", "aliyun": "SMS_000000101"}
-    assert sms["params"]["names"] == ["company", "item", "date", "officer", "phone"]
-    assert sms["params"]["values"][:4] == [
+    assert sms["params"]["template_ids"] == {"tencent": "1000121", "aliyun": "SMS_000000121"}
+    assert sms["params"]["names"] == [
+        "company", "item", "authority", "date", "state", "officer", "phone"
+    ]  # fmt: skip
+    assert sms["params"]["values"][:6] == [
         "甲机械",
         "未按期公示2025年度年报",
+        "有关部门",  # no authority given
         "2026年11月20日",
+        "，请尽快整改并申请信用修复",
         "李明",
     ]
 

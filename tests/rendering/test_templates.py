@@ -32,6 +32,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SHIPPED_KINDS = (
     "credit_warning",
     "credit_report",
+    "credit_report_digest",
     "policy_push",
     "procedure_reminder",
     "visit_proposal",
@@ -441,19 +442,21 @@ def test_cli_preview_renders_the_real_enterprise_contact_and_officer(
     result: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert result["officer"] == "李明"
     assert result["contact"] == "甲机械联系人1"
-    assert result["variables_from_examples"] == ["found_on", "consequence", "repair_steps"]
+    assert result["variables_from_examples"][:3] == ["found_on", "authority", "event_id"]
     sms = result["sms"]
     assert [p["value"] for p in sms["params"]] == [
         "甲机械",
         "被列入经营异常名录",
+        "龙沙区市场监督管理局",
         "2026年11月20日",
+        "，请尽快整改并申请信用修复",
         "李明",
         "13845200001",
     ]
     assert sms["text"] == "【主动服务】" + result["body"]
-    assert result["body"].startswith("甲机械：经核查，贵企业存在信用风险事项“被列入经营异常名录”")
+    assert result["body"].startswith("甲机械信用提示：被列入经营异常名录（龙沙区市场监督管理局于")
     assert (sms["chars"], sms["segments"]) == (len(sms["text"]), 2)
-    assert sms["tencent_template"].startswith("{1}：经核查")
+    assert sms["tencent_template"].startswith("{1}信用提示：{2}（{3}于{4}认定）")
 
 
 def test_cli_preview_shows_wechat_fields_and_plain_text(

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from hub.scheduling.programs import credit_report, credit_warning, policy_match, procedure_reminders
 from hub.scheduling.programs.base import Program
 
-PROGRAMS: Final[dict[str, Program]] = {}
+PROGRAMS: Final[dict[str, Program]] = {
+    credit_report.NAME: credit_report.PROGRAM,
+    credit_warning.NAME: credit_warning.PROGRAM,
+    procedure_reminders.NAME: procedure_reminders.PROGRAM,
+    policy_match.NAME: policy_match.PROGRAM,
+}

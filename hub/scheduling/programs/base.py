@@ -34,12 +34,17 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import yaml
+
 from hub.core.clock import SHANGHAI, Clock
+from hub.core.errors import ConfigError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.core.workdays import WorkdayCalendar
+from hub.core.yaml_aliases import alias_problem
 from hub.outbound.audience import Audience, parse_audience
 from hub.outbound.notify import Recipient, enqueue_notified, enterprise_context, notify_one
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
@@ -49,6 +54,7 @@ from hub.store.models import Officer
 
 #: What a schedule's variables may hold (as hub.scheduling.schedules keeps them).
 Scalar = str | int | float | bool
+_SHIPPED_TEMPLATES: Final = Path(__file__).resolve().parents[3] / "templates"
 #: Why a held message waits, as the message list shows it.
 DAY_OFF_REASON = "休息日不发送，将于 {at:%m-%d %H:%M} 发送"
 
@@ -63,6 +69,9 @@ class ProgramSettings:
     public_base_url: str = "http://127.0.0.1:8000"
     #: When messages moved off a day off go out, on the next working day (local time).
     morning: time = time(9, 0)
+    #: The templates folder in force (beside config.yaml, else the shipped one): programs
+    #: read their admin-edited data files there (credit_warning/guidance.yaml).
+    templates_folder: Path = _SHIPPED_TEMPLATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +254,45 @@ def day_off_hold(settings: ProgramSettings, fire_time: datetime) -> QuietHold | 
     morning = datetime.combine(settings.calendar.next_workday(day), settings.morning,
                                tzinfo=settings.tz)  # fmt: skip
     return QuietHold(morning.astimezone(UTC), DAY_OFF_REASON.format(at=morning))
+
+
+# --- the admin-edited YAML files (schedules, program data) ------------------------------------
+
+
+def read_yaml_mapping(path: Path, what: str) -> tuple[dict[Any, Any], dict[tuple[str, ...], int]]:
+    """Read a YAML file whose top is a mapping: its data, and key path -> 1-based line (two
+    levels deep) for error messages. ConfigError naming the file (and line) when it cannot be
+    read, is not YAML, expands an alias bomb, or is not a mapping; ``what`` names the file in
+    Chinese (计划文件, 信用修复指引)."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if (bomb := alias_problem(node)) is not None:
+            raise ConfigError(bomb.reason, file=file, key=bomb.key, line=bomb.line)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"YAML 语法错误：{exc}", file=file, line=line) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"无法读取{what}：{exc}", file=file) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("顶层必须是映射 (mapping)", file=file, line=1)
+    return data, _line_index(node)
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    index: dict[tuple[str, ...], int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return index
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        index[(key,)] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.MappingNode):
+            for sub_key, _ in value_node.value:
+                index[(key, str(sub_key.value))] = sub_key.start_mark.line + 1
+        elif isinstance(value_node, yaml.SequenceNode):
+            for i, item in enumerate(value_node.value):
+                index[(key, str(i))] = item.start_mark.line + 1
+    return index

@@ -1,0 +1,303 @@
+"""credit_warning (信用警示; seed 000 §三(三): "对存在失信或有信用风险的市场主体进行实时跟踪、
+及时修复").
+
+Real time: ``hub import credit`` and ``POST /api/v1/credit-events`` hand the events they created or
+changed to :func:`run_on_changes` once saved. For each event:
+
+- **active**: a warning to the enterprise naming the event (its type in Chinese, the summary),
+  the authority and the decided date, with the repair guidance of its type (consequence, steps,
+  where to apply, the earliest repair date where the rules give one), and a notice to its
+  liaison officer (if it has one) naming the enterprise and the event;
+- **repaired or removed**, after a warning was sent: a closing notice to the enterprise.
+
+Once per event whatever the number of imports: the warning is item ``credit:<event_id>:warning``
+and the closing notice ``credit:<event_id>:closed`` (the outbox's and notify's idempotency keys).
+An event that arrives already repaired was never warned about and gets no closing notice.
+
+The schedule ``schedules/credit_warning.yaml`` runs :func:`run` daily as a safety net: every
+active event of the audience that has no warning yet gets one (an import that crashed between
+saving and sending, events written by another path), every closed one that was warned about
+its closing notice; the keys make it send nothing twice.
+
+The repair guidance is data an admin edits without code: ``templates/credit_warning/guidance.yaml``
+(beside config.yaml's templates/ if there is one), read and validated at every run, so an edit
+applies to the next warning and a broken file stops warnings with the file, key and line named
+rather than sending one without guidance. A file rather than a table: the texts are a handful of
+paragraphs an admin rewrites when a regulation changes, versioned with the templates they fill,
+and need no migration, API or admin page.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from hub.core.credit import CreditEventStatus, CreditEventType
+from hub.core.errors import ConfigError
+from hub.core.vocab import MessageKind
+from hub.outbound.audience import Audience
+from hub.scheduling.programs.base import (
+    Program,
+    ProgramContext,
+    ProgramFire,
+    ProgramItem,
+    ProgramOutcome,
+    ProgramSettings,
+    notify_officer,
+    program_trigger,
+    read_yaml_mapping,
+    send_item,
+)
+from hub.store.models import Campaign, CreditEvent, Enterprise, Officer
+from hub.store.record_changes import RecordChanges
+
+NAME: Final = "credit_warning"
+KIND: Final = MessageKind.CREDIT_WARNING
+GUIDANCE_FILE: Final = "guidance.yaml"
+#: The record kind of credit events in ``RecordChanges`` (hub.importing.data_save.CREDIT_EVENTS;
+#: a sibling layer, so named here rather than imported).
+CREDIT_RECORDS: Final = "credit_event"
+VARIABLES: Final = frozenset(
+    {
+        "risk_item", "found_on", "authority", "event_id", "consequence", "repair_steps",
+        "apply_at", "earliest_repair", "earliest_rule", "closed_state", "closed_on",
+        "for_officer",
+    }
+)  # fmt: skip
+_FIELDS: Final = ("consequence", "steps", "apply_at", "earliest_after_months", "earliest_rule")
+_TEXTS: Final = ("consequence", "steps", "apply_at")
+NO_OFFICER: Final = "企业没有联络员"
+NEVER_WARNED: Final = "事件录入时已修复或移出（未发过警示）"
+
+
+@dataclass(frozen=True, slots=True)
+class RepairGuidance:
+    """How to repair one type of event, as guidance.yaml says."""
+
+    consequence: str
+    steps: str
+    apply_at: str
+    earliest_after_months: int | None = None
+    earliest_rule: str = ""
+
+    def earliest(self, decided_on: date) -> date | None:
+        """The first day a repair may be applied for, when the rules set a minimum period."""
+        if self.earliest_after_months is None:
+            return None
+        months = decided_on.month - 1 + self.earliest_after_months
+        year, month = decided_on.year + months // 12, months % 12 + 1
+        return date(year, month, min(decided_on.day, calendar.monthrange(year, month)[1]))
+
+
+def guidance_path(settings: ProgramSettings) -> Path:
+    """Where the repair guidance is read from: the templates folder's credit_warning/."""
+    return settings.templates_folder / NAME / GUIDANCE_FILE
+
+
+def load_guidance(path: Path) -> dict[CreditEventType, RepairGuidance]:
+    """Read and validate guidance.yaml: every event type, each with its texts.
+
+    Raises ConfigError naming the file, the key and the line of the first problem (the others
+    in ``others``).
+    """
+    file = str(path)
+    data, lines = read_yaml_mapping(path, "信用修复指引")
+    problems: list[ConfigError] = []
+
+    def problem(reason: str, *key: str) -> None:
+        line = lines.get(key) or lines.get(key[:1])
+        problems.append(ConfigError(reason, file=file, key=".".join(key), line=line))
+
+    types = {t.value: t for t in CreditEventType}
+    for key in data:
+        if str(key) not in types:
+            problem(f"未知的事件类型 {key}，可用：{'、'.join(types)}", str(key))
+    guidance: dict[CreditEventType, RepairGuidance] = {}
+    for value, event_type in types.items():
+        entry = data.get(value)
+        if not isinstance(entry, dict):
+            problem(f"缺少{event_type.label}（{value}）的修复指引，或不是映射", value)
+            continue
+        found = _entry(entry, value, problem)
+        if found is not None:
+            guidance[event_type] = found
+    if problems:
+        first, *rest = problems
+        first.others = rest
+        raise first
+    return guidance
+
+
+def _entry(entry: Mapping[Any, Any], value: str, problem: Any) -> RepairGuidance | None:
+    bad = False
+    for key in entry:
+        if str(key) not in _FIELDS:
+            problem(f"未知的配置项，可用：{'、'.join(_FIELDS)}", value, str(key))
+            bad = True
+    for key in _TEXTS:
+        text = entry.get(key)
+        if not isinstance(text, str) or not text.strip():
+            problem("缺少此项或不是文本", value, key)
+            bad = True
+    months = entry.get("earliest_after_months")
+    if months is not None and (isinstance(months, bool) or not isinstance(months, int)
+                               or not 1 <= months <= 120):  # fmt: skip
+        problem("应为 1 到 120 之间的整数（月）", value, "earliest_after_months")
+        bad = True
+    rule = entry.get("earliest_rule", "")
+    if months is not None and (not isinstance(rule, str) or not rule.strip()):
+        problem("写了 earliest_after_months 就要写明依据", value, "earliest_rule")
+        bad = True
+    if bad:
+        return None
+    return RepairGuidance(
+        consequence=entry["consequence"].strip(), steps=entry["steps"].strip(),
+        apply_at=entry["apply_at"].strip(), earliest_after_months=months,
+        earliest_rule=str(rule).strip() if months is not None else "",
+    )  # fmt: skip
+
+
+# --- the program ------------------------------------------------------------------------------
+
+
+def warning_key(event_id: str) -> str:
+    """The item key of an event's warning (its officer notice shares it)."""
+    return f"credit:{event_id}:warning"
+
+
+def closing_key(event_id: str) -> str:
+    """The item key of an event's closing notice."""
+    return f"credit:{event_id}:closed"
+
+
+def cn_date(day: date) -> str:
+    """``2027年3月5日``."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event: CreditEvent
+    uscc: str
+    officer: Officer | None
+
+
+async def run_on_changes(ctx: ProgramContext, changes: RecordChanges) -> ProgramOutcome:
+    """An import or API call saved credit events: warn of the new active ones, close the
+    repaired or removed ones that were warned about. Other records: nothing."""
+    if changes.kind != CREDIT_RECORDS or not changes.changed:
+        return ProgramOutcome()
+    ids = sorted({change.id for change in changes.changed})
+    return await _act(ctx, await _events(ctx, CreditEvent.id.in_(ids)))
+
+
+async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
+    """The daily safety net: every event of the audience's enterprises that lacks its warning
+    or its closing notice gets it (nothing twice: the item keys)."""
+    return await _act(ctx, await _events(ctx, _of_audience(fire.audience)))
+
+
+def _of_audience(audience: Audience) -> sa.ColumnElement[bool]:
+    return CreditEvent.enterprise_id.in_(sa.select(Enterprise.id).where(audience.where()))
+
+
+async def _events(ctx: ProgramContext, where: sa.ColumnElement[bool]) -> list[_Event]:
+    async with ctx.db.read() as session:
+        rows = await session.execute(
+            sa.select(CreditEvent, Enterprise.uscc, Officer)
+            .join(Enterprise, Enterprise.id == CreditEvent.enterprise_id)
+            .outerjoin(Officer, Officer.id == Enterprise.officer_id)
+            .where(where)
+            .order_by(CreditEvent.id)
+        )
+        return [_Event(event, uscc, officer) for event, uscc, officer in rows.all()]
+
+
+async def _act(ctx: ProgramContext, events: list[_Event]) -> ProgramOutcome:
+    outcome = ProgramOutcome()
+    if not events:
+        return outcome
+    # Read (and check) the guidance before sending anything: a broken file sends nothing.
+    guidance = load_guidance(guidance_path(ctx.settings))
+    closed = [e for e in events if e.event.status is not CreditEventStatus.ACTIVE]
+    warned = await _warned(ctx, (e.event.event_id for e in closed))
+    for found in events:
+        event = found.event
+        if event.status is CreditEventStatus.ACTIVE:
+            await _warn(ctx, found, guidance[event.type], outcome)
+        elif event.event_id in warned:
+            item = ProgramItem(NAME, KIND, closing_key(event.event_id), _closing_variables(event))
+            outcome.add(await send_item(ctx, item, uscc=found.uscc))
+        else:
+            outcome.held_back(NEVER_WARNED)
+    return outcome
+
+
+async def _warn(
+    ctx: ProgramContext, found: _Event, guidance: RepairGuidance, outcome: ProgramOutcome
+) -> None:
+    event = found.event
+    variables = warning_variables(event, guidance)
+    item = ProgramItem(NAME, KIND, warning_key(event.event_id), variables)
+    outcome.add(await send_item(ctx, item, uscc=found.uscc))
+    if found.officer is None:
+        outcome.held_back(NO_OFFICER)
+        return
+    officer_item = ProgramItem(NAME, KIND, item.key, {**variables, "for_officer": True})
+    outcome.add(
+        await notify_officer(
+            ctx, officer_item, officer=found.officer, enterprise_id=event.enterprise_id
+        )
+    )
+
+
+def _risk_item(event: CreditEvent) -> str:
+    """The event as the text names it: its type in Chinese, and the summary when there is one."""
+    return f"{event.type.label}：{event.summary}" if event.summary else event.type.label
+
+
+def warning_variables(event: CreditEvent, guidance: RepairGuidance) -> dict[str, Any]:
+    """The credit_warning template's variables for an active event."""
+    earliest = guidance.earliest(event.decided_on)
+    return {
+        "risk_item": _risk_item(event), "found_on": cn_date(event.decided_on),
+        "authority": event.authority, "event_id": event.event_id,
+        "consequence": guidance.consequence, "repair_steps": guidance.steps,
+        "apply_at": guidance.apply_at,
+        "earliest_repair": cn_date(earliest) if earliest is not None else "",
+        "earliest_rule": guidance.earliest_rule,
+    }  # fmt: skip
+
+
+def _closing_variables(event: CreditEvent) -> dict[str, Any]:
+    return {
+        "risk_item": _risk_item(event), "found_on": cn_date(event.decided_on),
+        "authority": event.authority, "event_id": event.event_id,
+        "closed_state": event.status.label,
+        "closed_on": cn_date(event.repaired_on) if event.repaired_on is not None else "",
+    }  # fmt: skip
+
+
+async def _warned(ctx: ProgramContext, event_ids: Iterable[str]) -> set[str]:
+    """The events among ``event_ids`` whose warning was sent (its campaign exists)."""
+    keys = {warning_key(e): e for e in event_ids}
+    if not keys:
+        return set()
+    async with ctx.db.read() as session:
+        found = await session.scalars(
+            sa.select(Campaign.trigger_key).where(
+                Campaign.trigger == program_trigger(NAME),
+                Campaign.kind == KIND,
+                Campaign.trigger_key.in_(list(keys)),
+            )
+        )
+        return {keys[k] for k in found}
+
+
+PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
