@@ -89,6 +89,7 @@ class ChannelName(LabelledEnum):
 class MessageKind(LabelledEnum):
     CREDIT_WARNING = "credit_warning", "信用警示"
     CREDIT_REPORT = "credit_report", "半年信用报告"
+    CREDIT_REPORT_DIGEST = "credit_report_digest", "信用报告汇总"  # to liaison officers
     POLICY_PUSH = "policy_push", "政策推送"
     PROCEDURE_REMINDER = "procedure_reminder", "办事提醒"
     VISIT_PROPOSAL = "visit_proposal", "走访预约"

@@ -15,31 +15,18 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from hub.core.clock import FixedClock
-from hub.core.keys import RedisKeys
 from hub.scheduling.programs.report_links import SECRET_ENV
-from hub.store.db import Database
 from hub.web.app import create_app
 from tests.pipeline import Hub
 from tests.scheduling.programs.credit_report_support import (
     BASE_URL,
     JANUARY,
-    SECRET,
-    credit_hub,
+    credit_hub,  # noqa: F401 (the fixture hub)
     fire,
     reports,
 )
 
 _LINK = re.compile(re.escape(BASE_URL) + r"(/reports/credit/[A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-async def hub(
-    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Hub:  # fmt: skip
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    return await credit_hub(db, redis_client, redis_keys, clock)
 
 
 def _client(hub: Hub, redis: Redis) -> httpx.AsyncClient:

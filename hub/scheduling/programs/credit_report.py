@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final
@@ -40,16 +40,17 @@ from hub.scheduling.programs.base import (
     ProgramFire,
     ProgramItem,
     ProgramOutcome,
+    notify_officer,
     send_item,
 )
 from hub.scheduling.programs.report_links import ReportLinks, ReportTicket
 from hub.store.db import Database
 from hub.store.enterprise_data import CreditEvent
-from hub.store.models import Enterprise
+from hub.store.models import Enterprise, Officer
 
 __all__ = [
     "LINK_LIFETIME", "NAME", "PROGRAM", "CreditRecord", "EventLine", "HalfYear",
-    "load_records", "report_variables", "run",
+    "digest_variables", "load_records", "report_variables", "run",
 ]  # fmt: skip
 
 NAME: Final = "credit_report"
@@ -60,6 +61,8 @@ NAME: Final = "credit_report"
 LINK_LIFETIME: Final = timedelta(days=30)
 #: Events named one by one in a message (the page lists them all).
 MAX_LISTED: Final = 5
+#: Enterprises needing attention named one by one in an officer's digest.
+MAX_ATTENTION: Final = 10
 _ATTENTION: Final = (CreditStatus.WARNING, CreditStatus.DISHONEST)
 
 
@@ -237,12 +240,53 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     expires_at = sent_at + LINK_LIFETIME
     valid_until = (expires_at - timedelta(seconds=1)).astimezone(tz).date()
     outcome = ProgramOutcome()
+    by_officer: dict[int, list[CreditRecord]] = defaultdict(list)
     for record in await load_records(ctx.db, fire.audience):
         ticket = ReportTicket(record.enterprise_id, period.year, period.half, expires_at)
         variables = report_variables(record, period, url=links.url(ticket), valid_until=valid_until)
         item = ProgramItem(NAME, MessageKind.CREDIT_REPORT, period.trigger_key, variables)
         outcome.add(await send_item(ctx, item, uscc=record.uscc, channel=fire.channel))
+        if record.officer_id is not None:
+            by_officer[record.officer_id].append(record)
+    await _send_digests(ctx, period, by_officer, outcome)
     return outcome
+
+
+async def _send_digests(
+    ctx: ProgramContext, period: HalfYear, by_officer: Mapping[int, Sequence[CreditRecord]],
+    outcome: ProgramOutcome,
+) -> None:  # fmt: skip
+    """One digest per liaison officer of the reported enterprises, once per half-year."""
+    if not by_officer:
+        return
+    async with ctx.db.read() as session:
+        officers = (
+            await session.scalars(
+                sa.select(Officer).where(Officer.id.in_(list(by_officer))).order_by(Officer.id)
+            )
+        ).all()
+    for officer in officers:
+        variables = digest_variables(by_officer[officer.id], period)
+        item = ProgramItem(NAME, MessageKind.CREDIT_REPORT_DIGEST, period.trigger_key, variables)
+        outcome.add(await notify_officer(ctx, item, officer=officer))
+
+
+def digest_variables(records: Sequence[CreditRecord], period: HalfYear) -> dict[str, Any]:
+    """The ``credit_report_digest`` template's variables for one officer's enterprises."""
+    flagged = [r for r in records if r.needs_attention]
+    lines = [
+        f"{r.name}（{r.credit_status.label}）：有效信用事件"
+        f"{sum(e.status is CreditEventStatus.ACTIVE for e in r.events)}条"
+        for r in flagged[:MAX_ATTENTION]
+    ]
+    return {
+        "period": period.label,
+        "enterprise_count": len(records),
+        "status_counts": status_counts(records),
+        "attention": lines,
+        "attention_names": "、".join(f"{r.name}（{r.credit_status.label}）" for r in flagged),
+        "more_attention": max(0, len(flagged) - MAX_ATTENTION),
+    }
 
 
 def status_counts(records: Iterable[CreditRecord]) -> str:
@@ -253,9 +297,10 @@ def status_counts(records: Iterable[CreditRecord]) -> str:
 
 PROGRAM: Final = Program(
     run=run,
-    kinds=(MessageKind.CREDIT_REPORT,),
+    kinds=(MessageKind.CREDIT_REPORT, MessageKind.CREDIT_REPORT_DIGEST),
     variables=frozenset(
         {"period", "credit_status", "summary", "events", "more_events", "report_url",
-         "valid_until"}
+         "valid_until",  # the report's; the digest's:
+         "enterprise_count", "status_counts", "attention", "attention_names", "more_attention"}
     ),
 )  # fmt: skip

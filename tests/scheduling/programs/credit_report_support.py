@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
@@ -26,6 +27,7 @@ from hub.scheduling.programs.base import (
     ProgramOutcome,
     ProgramSettings,
 )
+from hub.scheduling.programs.report_links import SECRET_ENV
 from hub.store.db import Database
 from hub.store.enterprise_data import CreditEvent
 from hub.store.models import Message
@@ -74,10 +76,16 @@ async def seed_credit(db: Database) -> dict[str, int]:
     return ids
 
 
-async def credit_hub(db: Database, redis: Redis, keys: RedisKeys, clock: FixedClock) -> Hub:
-    """The sandbox pipeline over the seeded credit registry."""
+@pytest.fixture(name="hub")
+async def credit_hub(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Hub:  # fmt: skip
+    """Fixture ``hub``: the sandbox pipeline over the seeded credit registry, with the link
+    secret set (the test modules import it)."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
     await seed_credit(db)
-    hub = build(db, redis, keys, clock)
+    hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
     return hub
 
