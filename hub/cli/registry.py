@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.app.config import Settings
-from hub.app.runtime import open_database
-from hub.cli.common import err, out, print_json, run_async, settings_from
-from hub.core.clock import SystemClock
+from hub.app.runtime import open_components, open_database, program_context
+from hub.cli.common import clock_from, err, out, print_json, run_async, settings_from
+from hub.core.clock import Clock
 from hub.importing.service import ImportKind, ImportReport, import_file
+from hub.scheduling.programs import credit_warning, policy_match
+from hub.scheduling.programs.base import ProgramContext, ProgramOutcome
+from hub.store.record_changes import RecordChanges
 
 # Files smaller than this import too fast for a progress bar to help.
 PROGRESS_MIN_BYTES = 512 * 1024
@@ -49,23 +54,48 @@ def _command(kind: ImportKind):  # type: ignore[no-untyped-def]
             and file.stat().st_size >= PROGRESS_MIN_BYTES
             and err.is_terminal
         )
-        report = run_async(_import(settings, kind, file, show_progress))
+        clock = clock_from(ctx)
+        report = run_async(_import(settings, kind, file, show_progress, clock))
+        sent = run_async(_react(settings, clock, report.changes)) if report.changes else None
         if as_json:
-            print_json(report.as_dict())
+            print_json({**report.as_dict(), **({"sent": _sent(sent)} if sent else {})})
         else:
             out.print(report.summary_line(), markup=False)  # a file name is not markup
+            if sent is not None:
+                out.print(f"推送：{sent.detail()}")
         if report.rejected:
             raise typer.Exit(1)
 
     return command
 
 
+# The program an import sets going, by the kind of record it saved: it sends on the new and
+# changed rows (a policy to the enterprises it is for).
+_ON_CHANGES: dict[str, Callable[[ProgramContext, RecordChanges], Awaitable[ProgramOutcome]]] = {
+    policy_match.POLICY_RECORDS: policy_match.run_on_changes,
+    credit_warning.CREDIT_RECORDS: credit_warning.run_on_changes,
+}
+
+
+async def _react(settings: Settings, clock: Clock, changes: RecordChanges) -> ProgramOutcome | None:
+    react = _ON_CHANGES.get(changes.kind)
+    if react is None or not changes.changed:
+        return None
+    async with open_components(settings, clock=clock) as hub:
+        return await react(program_context(hub), changes)
+
+
+def _sent(outcome: ProgramOutcome) -> dict[str, Any]:
+    return {"created": outcome.created, "duplicates": outcome.duplicates,
+            "skipped": outcome.skipped, "not_sent": dict(outcome.not_sent)}  # fmt: skip
+
+
 async def _import(
-    settings: Settings, kind: ImportKind, file: Path, show_progress: bool
+    settings: Settings, kind: ImportKind, file: Path, show_progress: bool, clock: Clock
 ) -> ImportReport:
     async with open_database(settings) as db:
         if not show_progress:
-            return await import_file(db, kind, file, SystemClock())
+            return await import_file(db, kind, file, clock)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -83,7 +113,7 @@ async def _import(
                 db,
                 kind,
                 file,
-                SystemClock(),
+                clock,
                 on_parsed=parsed,
                 progress=lambda n: bar.advance(task, n),
             )

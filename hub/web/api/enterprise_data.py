@@ -44,6 +44,7 @@ from hub.queries.enterprise_data import (
     list_credit_events,
     list_policies,
 )
+from hub.scheduling.programs import credit_warning, policy_match
 from hub.store.models import CreditEvent, Enterprise, Policy
 from hub.store.record_changes import RecordChanges
 from hub.tickets.staff import StaffRole
@@ -296,6 +297,8 @@ def router(ctx: ApiContext) -> APIRouter:
                 session, "credit", [row], {row.uscc: found.id}, now=ctx.clock.now(),
                 actor=caller.username, source="api",
             )  # fmt: skip
+        if ctx.programs is not None:  # a new active event is warned of, a closed one closed
+            await credit_warning.run_on_changes(ctx.programs, changes)
         credit = _credit_after(changes, found.credit_status)
         return {**_saved(changes), "event_id": row.event_id, "uscc": row.uscc,
                 "credit": credit.value, "credit_label": credit.label}  # fmt: skip
@@ -335,6 +338,8 @@ def router(ctx: ApiContext) -> APIRouter:
                 session, "policies", [row], {}, now=ctx.clock.now(), actor=caller.username,
                 source="api",
             )  # fmt: skip
+        if ctx.programs is not None:  # a new or changed policy goes to whom it is for
+            await policy_match.run_on_changes(ctx.programs, changes)
         return {**_saved(changes), "policy_id": row.policy_id}
 
     return api

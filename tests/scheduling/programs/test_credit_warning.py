@@ -7,8 +7,9 @@ two contacts), 丙软件 (officer 张丽娟 LL002, one contact). Real Redis, SQL
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 from fastapi import FastAPI
 
+from hub.cli import main
 from hub.core.credit import CreditEventType
 from hub.core.errors import ConfigError
 from hub.core.vocab import MessageKind
@@ -32,11 +35,13 @@ from hub.scheduling.programs.base import (
     ProgramSettings,
 )
 from hub.scheduling.schedules import parse_spec
+from hub.store.db import Database
 from hub.store.models import Message
 from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
 from hub.web.api import router
 from tests.importing.factories import make_uscc, write_csv_file
 from tests.pipeline import Hub
+from tests.seed import seed_registry
 
 JIA, YI, BING = make_uscc(1), make_uscc(2), make_uscc(3)
 HEADER = [
@@ -265,3 +270,34 @@ def test_the_program_is_in_the_table_with_its_kind() -> None:
     spec = parse_spec({"cron": "30 8 * * *", "program": "credit_warning"}, default_name="c",
                       file="f")  # fmt: skip
     assert spec.workdays_only
+
+
+# --- the CLI path ------------------------------------------------------------------------------
+
+
+def test_hub_import_credit_sends_the_warnings_once(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config()
+    url = yaml.safe_load(config.read_text(encoding="utf-8"))["storage"]["url"]
+
+    async def on_file(work: Callable[[Database], Awaitable[Any]]) -> Any:
+        db = Database.open(url)
+        try:
+            return await work(db)
+        finally:
+            await db.aclose()
+
+    async def count(db: Database) -> int:
+        async with db.read() as session:
+            return int(await session.scalar(sa.select(sa.func.count()).select_from(Message)) or 0)
+
+    asyncio.run(on_file(seed_registry))
+    path = write_csv_file(tmp_path / "credit.csv", [HEADER, *EVENTS])
+    command = ["--config", str(config), "import", "credit", str(path)]
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "推送：事项 5 项，新建 6 条" in capsys.readouterr().out
+    assert main(command) == 0  # unchanged: nothing to send
+    assert "推送" not in capsys.readouterr().out
+    assert asyncio.run(on_file(count)) == 6
