@@ -42,9 +42,9 @@ from hub.outbound.settings import DispatchSettings
 from hub.rendering.templates import load_folder
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
+from tests.channels.contract_setup import sms_message
 from tests.channels.sms import test_aliyun as aliyun_tests
 from tests.channels.sms import test_tencent_fake as tencent_tests
-from tests.channels.contract_setup import sms_message
 from tests.channels.sms.test_tencent_fake import _queue_messages
 
 SECRETS = {
