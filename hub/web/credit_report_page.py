@@ -21,8 +21,15 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from hub.core.clock import Clock
+from hub.core.credit import CreditEventStatus
 from hub.core.errors import ConfigError
-from hub.scheduling.programs.credit_report import CreditRecord, HalfYear, cn_date, load_records
+from hub.scheduling.programs.credit_report import (
+    LINK_LIFETIME,
+    CreditRecord,
+    HalfYear,
+    cn_date,
+    load_records,
+)
 from hub.scheduling.programs.report_links import PATH_PREFIX, ReportLinks
 from hub.store.db import Database
 
@@ -31,7 +38,7 @@ __all__ = ["PATH", "router"]
 PATH: Final = PATH_PREFIX + "{token}"
 UNKNOWN: Final = "报告链接无效，请核对短信或消息中的链接。"
 EXPIRED: Final = (
-    "报告链接已过期（链接自发送起30天内有效）。如需查看信用记录，请直接回复收到的报告消息，"
+    f"报告链接已过期（链接自发送起{LINK_LIFETIME.days}天内有效）。如需查看信用记录，请直接回复收到的报告消息，"
     "或联系您的联络员。"
 )
 
@@ -118,7 +125,7 @@ def _view(record: CreditRecord, period: HalfYear, now: datetime, tz: ZoneInfo) -
         "as_of": now.astimezone(tz).strftime("%Y年%m月%d日 %H:%M"),
         "status": record.credit_status.label, "events": events,
         "in_period": sum(e["in_period"] for e in events),
-        "active": sum(e.status.value == "active" for e in record.events),
+        "active": sum(e.status is CreditEventStatus.ACTIVE for e in record.events),
     }  # fmt: skip
 
 
