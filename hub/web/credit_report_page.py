@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import jinja2
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
@@ -32,6 +31,7 @@ from hub.scheduling.programs.credit_report import (
 )
 from hub.scheduling.programs.report_links import PATH_PREFIX, ReportLinks
 from hub.store.db import Database
+from hub.web.page_shell import HEAD, PAGE_ENV, page_response
 
 __all__ = ["PATH", "router"]
 
@@ -42,12 +42,9 @@ EXPIRED: Final = (
     "或联系您的联络员。"
 )
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_PAGE = _ENV.from_string("""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<title>{{ title }}</title>
+_PAGE = PAGE_ENV.from_string(
+    HEAD
+    + """\
 <style>body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em;line-height:1.5}
 table{border-collapse:collapse;width:100%;font-size:.95em}th,td{border:1px solid #999;
 padding:.3em .5em;text-align:left;vertical-align:top}th{background:#eee}.error{color:#b00}
@@ -79,7 +76,8 @@ tr.period td{background:none;font-weight:bold}@page{size:A4;margin:15mm}}</style
 <p class="noprint"><button onclick="window.print()">打印本报告</button></p>
 {% endif %}
 </body></html>
-""")
+"""
+)
 
 
 def router(db: Database, clock: Clock, *, tz: ZoneInfo) -> APIRouter:
@@ -131,4 +129,4 @@ def _view(record: CreditRecord, period: HalfYear, now: datetime, tz: ZoneInfo) -
 
 def _render(status: int, title: str, **values: Any) -> HTMLResponse:
     page = _PAGE.render(title=title, message=values.get("message"), report=values.get("report"))
-    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+    return page_response(page, status)

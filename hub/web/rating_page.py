@@ -19,7 +19,6 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-import jinja2
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Request
@@ -35,6 +34,7 @@ from hub.store.db import Database
 from hub.store.models import Department, RatingLink, Ticket, TicketEvent
 from hub.tickets.policy import load_ticket_policy
 from hub.tickets.ratings import RatingNotifier, apply_rating
+from hub.web.page_shell import HEAD, PAGE_ENV, page_response
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +51,9 @@ EXPIRED: Final = (
 USED: Final = "该评价链接已经提交过评价，每个链接只能提交一次。感谢您的反馈！"
 CHOOSE: Final = "请先选择一项评价，再点“提交评价”。"
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_PAGE = _ENV.from_string("""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<title>{{ title }}</title>
+_PAGE = PAGE_ENV.from_string(
+    HEAD
+    + """\
 <style>body{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;line-height:1.6}
 label{display:block;margin:.4em 0}.error{color:#b00}.answer{white-space:pre-wrap;background:#f5f5f5;
 padding:.6em}button{font-size:1.1em;padding:.4em 1.4em;margin-top:.8em}</style></head><body>
@@ -79,7 +76,8 @@ maxlength="{{ max_comment }}">{{ comment }}</textarea></label>
 </form>
 {% endif %}
 </body></html>
-""")
+"""
+)
 
 
 def router(
@@ -191,4 +189,4 @@ def _render(status: int, title: str, **values: Any) -> HTMLResponse:
         levels=sorted(RATING_LABELS.items(), reverse=True), chosen=values.get("chosen"),
         comment=values.get("comment", ""), max_comment=MAX_COMMENT,
     )  # fmt: skip
-    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+    return page_response(page, status)
