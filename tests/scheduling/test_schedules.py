@@ -24,6 +24,8 @@ from hub.cli import schedules as schedules_cli
 from hub.core.clock import FixedClock
 from hub.core.errors import ConfigError
 from hub.core.vocab import ChannelName, MessageKind
+from hub.importing.data_rows import PolicyRow
+from hub.importing.data_save import save_rows
 from hub.scheduling.schedule_store import stored_schedules, sync_schedules
 from hub.scheduling.schedules import (
     ScheduleSpec,
@@ -38,6 +40,9 @@ from hub.store.models import Schedule, ScheduleVersion
 from tests.seed import seed_registry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The shipped schedules these tests follow; the seed programs' own schedules ship beside them
+#: and are tested with their programs (tests/scheduling/programs).
+FOLLOWED = ("policy_push", "procedure_reminder")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SUNDAY_NOON = datetime(2026, 11, 22, 12, 0, tzinfo=SHANGHAI)
 
@@ -58,15 +63,19 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def test_the_shipped_schedules_load_and_their_kinds_have_templates() -> None:
-    specs = load_schedules(PROJECT_ROOT / "schedules")
+    specs = [s for s in load_schedules(PROJECT_ROOT / "schedules") if s.name in FOLLOWED]
     assert [s.name for s in specs] == ["policy_push", "procedure_reminder"]
     monthly, weekly = specs
     assert (monthly.cron, monthly.kind, monthly.audience) == (
         "0 9 1 * *",
         MessageKind.POLICY_PUSH,
-        "tier=key",
+        "all",  # policy_match: each policy's eligibility picks the enterprises
     )
-    assert weekly.cron == "0 9 * * mon"
+    assert (weekly.cron, weekly.program, weekly.workdays_only) == (
+        "0 9 * * *",
+        "procedure_reminders",
+        True,
+    )
     for s in specs:  # each kind ships a template every channel can fall back to
         assert (PROJECT_ROOT / "templates" / s.kind.value / "default.j2").is_file()
     assert next_fire_times(monthly, SUNDAY_NOON, 2) == [
@@ -249,7 +258,7 @@ async def versions(db: Database) -> dict[str, list[int]]:
 async def test_sync_creates_versions_once_and_only_for_changes(
     any_db: Database, clock: FixedClock
 ) -> None:
-    shipped = load_schedules(PROJECT_ROOT / "schedules")
+    shipped = [s for s in load_schedules(PROJECT_ROOT / "schedules") if s.name in FOLLOWED]
     first = await sync_schedules(any_db, shipped, clock, actor="test")
     assert first.created == ("policy_push", "procedure_reminder")
     again = await sync_schedules(any_db, shipped, clock, actor="test")
@@ -288,7 +297,7 @@ async def test_schedules_only_in_the_database_are_left_alone(
 ) -> None:
     await sync_schedules(any_db, [spec(name="admin_made")], clock, actor="admin")
     await sync_schedules(any_db, load_schedules(PROJECT_ROOT / "schedules"), clock, actor="cli")
-    assert set(await versions(any_db)) == {"admin_made", "policy_push", "procedure_reminder"}
+    assert {"admin_made", *FOLLOWED} <= set(await versions(any_db))
 
 
 async def test_seeding_never_overwrites_an_admins_edit(any_db: Database, clock: FixedClock) -> None:
@@ -378,7 +387,9 @@ def _logs_to_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 def config(write_config: Callable[..., Path], tmp_path: Path) -> Path:
     """A config whose schedules/ folder (beside it) holds the shipped schedules."""
     path = write_config()
-    shutil.copytree(PROJECT_ROOT / "schedules", tmp_path / "schedules")
+    shutil.copytree(PROJECT_ROOT / "schedules", tmp_path / "schedules", ignore=lambda _, names: [
+        n for n in names if n.endswith(".yaml") and n.removesuffix(".yaml") not in FOLLOWED
+    ])  # fmt: skip
     return path
 
 
@@ -396,8 +407,15 @@ async def _seed(config: Path) -> None:
     db = Database.open(load_settings(config).database_url)
     try:
         await seed_registry(db)
+        async with db.write() as session:  # one policy for 甲机械, what policy_push sends
+            await save_rows(session, "policies", [POLICY], {}, now=datetime.now(UTC),
+                            actor="test", source="test")  # fmt: skip
     finally:
         await db.aclose()
+
+
+POLICY = PolicyRow(1, "ZC-01", "2026年度技改补贴", "", None, None, False, None,
+                   ("制造业",), (), (), (), (), "")  # fmt: skip
 
 
 def test_cli_sync_list_next_and_run(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -418,7 +436,7 @@ def test_cli_sync_list_next_and_run(config: Path, capsys: pytest.CaptureFixture[
     after = "2026-11-22T12:00"  # a Sunday noon in Shanghai
     assert cli_json(
         capsys, config, "schedules", "next", "procedure_reminder", "-n", "2", "--after", after
-    ) == ["2026-11-23T09:00:00+08:00", "2026-11-30T09:00:00+08:00"]
+    ) == ["2026-11-23T09:00:00+08:00", "2026-11-24T09:00:00+08:00"]
 
     asyncio.run(_seed(config))
     fire = ("schedules", "run", "policy_push", "--fire-time", "2026-12-01T09:00")
