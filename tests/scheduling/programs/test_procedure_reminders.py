@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from hub.core.clock import SHANGHAI
 from hub.core.errors import ConfigError
@@ -28,8 +29,12 @@ from hub.scheduling.programs.base import (
     ProgramSettings,
     day_off_hold,
 )
+from hub.scheduling.schedule_store import sync_schedules
+from hub.scheduling.scheduler import HubScheduler
+from hub.scheduling.schedules import load_schedule_file
 from hub.store.enterprise_data import Licence
 from hub.store.models import Campaign, Enterprise, Message
+from tests.conftest import PROJECT_ROOT
 from tests.pipeline import Hub
 
 # --- the rules, without a database ---------------------------------------------------------
@@ -255,3 +260,27 @@ async def test_the_annual_reminder_names_the_year_and_the_deadline(hub: Hub) -> 
     assert body is not None
     assert "尚未查到贵企业2026年度报告的公示记录" in body
     assert "请于2027年6月30日前（还有177天）通过国家企业信用信息公示系统报送并公示" in body
+
+
+async def test_the_shipped_schedule_runs_the_program_and_catches_up_a_missed_day_once(
+    hub: Hub, redis_client: Redis
+) -> None:
+    await jia_licence(hub, date(2027, 3, 31))
+    spec = load_schedule_file(PROJECT_ROOT / "schedules" / "procedure_reminder.yaml")
+    await sync_schedules(hub.db, [spec], hub.clock, actor="test")
+    scheduler = HubScheduler(hub.db, redis_client, hub.keys, hub.outbox, hub.clock)
+    hub.clock.set(nine(date(2027, 2, 26)))  # a Friday
+    friday = await scheduler.fire("procedure_reminder", nine(date(2027, 2, 26)))
+    assert friday.messages_created == 1  # the 60-day step: the first run since the import
+    # Down over the 1 March fire (the 30-day step's day); back at 15:00, within the grace.
+    hub.clock.set(nine(date(2027, 3, 1)) + timedelta(hours=6))
+    [caught] = await scheduler.catch_up()
+    assert (caught.fire_time, caught.messages_created) == (nine(date(2027, 3, 1)), 1)
+    assert await scheduler.catch_up() == []
+    again = await scheduler.fire("procedure_reminder", nine(date(2027, 3, 2)))
+    assert (again.messages_created, again.duplicates) == (0, 1)
+    jia = (await _licence_ids(hub))["JY001"]
+    assert set(await sent(hub)) == {
+        f"licence:{jia}:2027-03-31:60d",
+        f"licence:{jia}:2027-03-31:30d",
+    }
