@@ -207,6 +207,8 @@ async def test_free_apply_is_said_only_when_the_policy_says_so(hub: Hub) -> None
     assert "2027年度稳岗返还" in free
     assert "免申即享" in free
     assert "无需提交申请" in free
+    assert "截止日期：2027年3月31日" in free  # no application: not an application deadline
+    assert "申报" not in free
     assert "https://zwfw.example.gov.cn/zc/1" in free
 
 
