@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.orm import defer
 
 from hub.core.errors import NotFoundError
 from hub.core.vocab import MessageKind, MessageStatus, ReplyClass
@@ -225,12 +226,17 @@ async def _send_all(
     return outcome
 
 
+def _policies() -> sa.Select[Policy]:
+    # The full text (up to 200,000 characters a policy) is for answering questions, not sending.
+    return sa.select(Policy).options(defer(Policy.text))
+
+
 async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     """A schedule's fire: every policy still open to the eligible enterprises not yet reached
     (those registered or re-tagged since it was imported); the expired ones counted, not sent."""
     today = _today(ctx)
     async with ctx.db.read() as session:
-        policies = list(await session.scalars(sa.select(Policy).order_by(Policy.id)))
+        policies = list(await session.scalars(_policies().order_by(Policy.id)))
     open_ = [p for p in policies if not _expired(p, today)]
     outcome = await _send_all(ctx, open_, fire.audience)
     if len(open_) < len(policies):
@@ -246,7 +252,7 @@ async def run_on_changes(ctx: ProgramContext, changes: RecordChanges) -> Program
     ids = sorted({change.id for change in changes.changed})
     async with ctx.db.read() as session:
         policies = list(
-            await session.scalars(sa.select(Policy).where(Policy.id.in_(ids)).order_by(Policy.id))
+            await session.scalars(_policies().where(Policy.id.in_(ids)).order_by(Policy.id))
         )
     return await _send_all(ctx, policies)
 
