@@ -65,9 +65,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_the_shipped_schedules_load_and_their_kinds_have_templates() -> None:
     specs = [s for s in load_schedules(PROJECT_ROOT / "schedules") if s.name in FOLLOWED]
     assert [s.name for s in specs] == ["policy_push", "procedure_reminder"]
-    monthly, weekly = specs
-    assert (monthly.cron, monthly.kind, monthly.audience) == (
-        "0 9 1 * *",
+    policies, weekly = specs
+    assert (policies.cron, policies.kind, policies.audience) == (
+        "0 9 * * *",
         MessageKind.POLICY_PUSH,
         "all",  # policy_match: each policy's eligibility picks the enterprises
     )
@@ -78,9 +78,9 @@ def test_the_shipped_schedules_load_and_their_kinds_have_templates() -> None:
     )
     for s in specs:  # each kind ships a template every channel can fall back to
         assert (PROJECT_ROOT / "templates" / s.kind.value / "default.j2").is_file()
-    assert next_fire_times(monthly, SUNDAY_NOON, 2) == [
-        datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI),
-        datetime(2027, 1, 1, 9, 0, tzinfo=SHANGHAI),
+    assert next_fire_times(policies, SUNDAY_NOON, 2) == [
+        datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI),
+        datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI),
     ]
 
 

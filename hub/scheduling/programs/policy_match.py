@@ -17,7 +17,12 @@ contact) once whichever comes first and however often either repeats:
 
 An enterprise that already has a message of the policy for one of its contacts is left out of
 the query, so a repeat costs one query, not a render per enterprise; one whose only row is
-"no contact" is planned again, and reached once it has a contact.
+"no contact" is planned again, and reached once it has a contact. An enterprise with a contact
+at its frequency cap (``routing.max_per_contact_per_day``/``_per_week``, counted as the planner
+counts them) is left out too, and counted as deferred: the planner would record the policy as
+skipped for that contact, and the skipped row would hold the idempotency key for good, so ten
+policies imported on one day would reach a contact three of them and never the rest. It gets
+them on the following daily runs, within its caps.
 
 **A changed policy is not re-sent**, a moved deadline included. An enterprise that got the
 policy keeps the one message: an extended deadline leaves what it was told true (applying by
@@ -35,8 +40,8 @@ sentence only when the policy's ``free_apply`` is true. A policy whose ``apply_b
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -47,6 +52,7 @@ from hub.core.errors import NotFoundError
 from hub.core.vocab import MessageKind, MessageStatus, ReplyClass
 from hub.outbound.audience import Audience, Term
 from hub.outbound.outbox import SendRequest
+from hub.outbound.settings import RoutingSettings
 from hub.scheduling.programs.base import (
     Program,
     ProgramContext,
@@ -56,10 +62,11 @@ from hub.scheduling.programs.base import (
 )
 from hub.store.db import Database
 from hub.store.enterprise_data import Policy
-from hub.store.models import Campaign, Enterprise, InboundReply, Message
+from hub.store.models import Campaign, Contact, Enterprise, InboundReply, Message
 from hub.store.record_changes import RecordChanges
 
 __all__ = [
+    "DEFERRED",
     "KIND",
     "NAME",
     "POLICY_RECORDS",
@@ -69,6 +76,7 @@ __all__ = [
     "VARIABLES",
     "PolicyAudience",
     "PolicyReach",
+    "cap_windows",
     "eligibility",
     "policy_reach",
     "policy_trigger_key",
@@ -97,6 +105,10 @@ _ELIGIBILITY: Final = (
     ("tags", "tags"),
 )
 _SENT: Final = (MessageStatus.SENT, MessageStatus.DELIVERED)
+# The statuses the planner's frequency caps count (hub.outbound.planning._COUNTED).
+_COUNTED: Final = (MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.SENDING,
+                   MessageStatus.SENT, MessageStatus.DELIVERED)  # fmt: skip
+DEFERRED: Final = "已达发送频次上限，顺延到之后的运行"
 
 
 def policy_trigger_key(policy_id: str) -> str:
@@ -113,14 +125,53 @@ class PolicyAudience(Audience):
     """
 
     reached_key: str = ""
+    caps: tuple[tuple[int, datetime], ...] = ()
+    """``(cap, since)``: leave out enterprises with a contact that has ``cap`` capped messages
+    since then (see :func:`at_cap`)."""
+    cap_exempt: tuple[MessageKind, ...] = ()
 
     def where(self) -> sa.ColumnElement[bool]:
         # Audience.where, not super(): a slots dataclass is rebuilt, and zero-argument super()
         # then names the wrong class.
         condition = Audience.where(self)
-        if not self.reached_key:
-            return condition
-        return sa.and_(condition, sa.not_(_reached(self.reached_key)))
+        if self.reached_key:
+            condition = sa.and_(condition, sa.not_(_reached(self.reached_key)))
+        if self.caps:
+            condition = sa.and_(condition, sa.not_(_at_cap(self.caps, self.cap_exempt)))
+        return condition
+
+
+def cap_windows(routing: RoutingSettings, now: datetime) -> tuple[tuple[int, datetime], ...]:
+    """The frequency caps a policy_push message is under now: ``(cap, since)`` pairs."""
+    if KIND in routing.cap_exempt:
+        return ()
+    windows = (
+        (routing.max_per_contact_per_day, now - timedelta(days=1)),
+        (routing.max_per_contact_per_week, now - timedelta(days=7)),
+    )
+    return tuple((cap, since) for cap, since in windows if cap is not None)
+
+
+def _at_cap(
+    caps: tuple[tuple[int, datetime], ...], exempt: tuple[MessageKind, ...]
+) -> sa.ColumnElement[bool]:
+    """An enterprise with a contact at a cap, counted as hub.outbound.planning counts it."""
+    capped = []
+    for cap, since in caps:
+        recent = (
+            sa.select(Message.contact_id)
+            .join(Contact, Contact.id == Message.contact_id)
+            .where(
+                Contact.enterprise_id == Enterprise.id,
+                Message.created_at >= since,
+                Message.status.in_(_COUNTED),
+                Message.kind.not_in(exempt),
+            )
+            .group_by(Message.contact_id)
+            .having(sa.func.count() >= cap)
+        )
+        capped.append(sa.exists(recent))
+    return sa.or_(*capped)
 
 
 def _reached(key: str) -> sa.ColumnElement[bool]:
@@ -197,16 +248,20 @@ async def send_policy(
     if _expired(policy, _today(ctx)):
         outcome.held_back(EXPIRED)
         return outcome
+    routing = ctx.outbox.planner.policy.routing
     audience = eligibility(policy, unreached=True)
     if within is not None and within.terms:
-        audience = PolicyAudience(
+        audience = replace(
+            audience,
             expression=f"{audience.expression} & {within.expression}",
             terms=audience.terms + within.terms,
-            reached_key=audience.reached_key,
         )
+    uncapped = replace(
+        audience, caps=cap_windows(routing, ctx.clock.now()), cap_exempt=routing.cap_exempt
+    )
     request = SendRequest(
         kind=KIND,
-        audience=audience,
+        audience=uncapped,
         trigger=TRIGGER,
         trigger_key=policy_trigger_key(policy.policy_id),
         variables=policy_variables(policy),
@@ -214,6 +269,15 @@ async def send_policy(
         hold=ctx.hold,
     )
     outcome.add(await ctx.outbox.submit(request))
+    if uncapped.caps:
+        async with ctx.db.read() as session:
+            deferred = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Enterprise)
+                .where(audience.where(), _at_cap(uncapped.caps, routing.cap_exempt))
+            )
+        if deferred:
+            outcome.held_back(DEFERRED, int(deferred))
     return outcome
 
 

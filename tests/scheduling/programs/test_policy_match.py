@@ -1,5 +1,5 @@
 """policy_match: who a policy is for (each eligibility field, empty = any), each eligible
-enterprise once across an import, the monthly schedule and a re-import, nothing to the
+enterprise once across an import, the daily schedule and a re-import, nothing to the
 ineligible, nothing once the deadline passed, 免申即享 said only when the policy says so.
 
 The registry is tests/seed.py's five enterprises (丁餐饮 has no contact, 乙商贸 two); policies
@@ -10,21 +10,24 @@ returned, or as the schedule's fire runs it. The clock is fixed (2027-01-04, a M
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
 from hub.core.clock import SHANGHAI, FixedClock
+from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageStatus, Stage, Tier
 from hub.importing.data_rows import PolicyRow
 from hub.importing.data_save import save_rows
+from hub.outbound.settings import RoutingSettings
 from hub.scheduling.programs import policy_match as program
 from hub.scheduling.programs.base import ProgramContext, ProgramFire, ProgramOutcome
 from hub.store.db import Database
 from hub.store.enterprise_data import Policy
 from hub.store.models import Campaign, Enterprise, EnterpriseTag, Message
-from tests.pipeline import Hub
+from tests.pipeline import Hub, build
 from tests.seed import seed_registry
 
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI)
@@ -60,7 +63,7 @@ async def import_policies(hub: Hub, *rows: PolicyRow) -> ProgramOutcome:
     return await program.run_on_changes(context(hub), changes)
 
 
-async def monthly(hub: Hub) -> ProgramOutcome:
+async def scheduled(hub: Hub) -> ProgramOutcome:
     fire = ProgramFire(schedule="policy_push", fire_time=hub.clock.now())
     return await program.run(context(hub), fire)
 
@@ -137,17 +140,17 @@ async def test_each_eligible_enterprise_once_across_import_schedule_and_reimport
     assert (first.items, first.created) == (1, 2)  # 甲机械 and 丙软件, one contact each
     assert await received(hub) == {"甲机械": 1, "丙软件": 1}
 
-    assert (await monthly(hub)).created == 0
+    assert (await scheduled(hub)).created == 0
     again = await import_policies(hub, row)  # the same file again: nothing changed
     assert (again.items, again.created) == (0, 0)
     moved = await import_policies(hub, replace(row, apply_by=date(2027, 4, 30)))
     assert (moved.items, moved.created) == (1, 0)  # a changed policy is not re-sent
 
-    # 乙商贸 (two contacts) is tagged since: the next monthly run reaches it, and only it.
+    # 乙商贸 (two contacts) is tagged since: the next scheduled run reaches it, and only it.
     async with hub.db.write() as session:
         session.add(EnterpriseTag(enterprise_id=await _id(hub, "乙商贸"), tag="专精特新"))
-    assert (await monthly(hub)).created == 2
-    assert (await monthly(hub)).created == 0
+    assert (await scheduled(hub)).created == 2
+    assert (await scheduled(hub)).created == 0
     assert await received(hub) == {"甲机械": 1, "丙软件": 1, "乙商贸": 2}
 
 
@@ -161,11 +164,35 @@ async def test_a_change_that_widens_eligibility_reaches_only_the_newly_eligible(
 
 async def test_the_ineligible_get_nothing(hub: Hub) -> None:
     await import_policies(hub, policy_row(tiers=(Tier.KEY,), stages=(Stage.OPERATING,)))
-    await monthly(hub)
+    await scheduled(hub)
     assert await received(hub) == {"甲机械": 1}
     async with hub.db.read() as session:
         total = await session.scalar(sa.select(sa.func.count()).select_from(Message))
     assert total == 1
+
+
+async def test_a_contact_at_its_cap_gets_the_rest_on_later_runs_never_skipped(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> None:
+    """Three policies for 甲机械 on one day, two a day allowed: two today, the third the day
+    after (not recorded as skipped, which would hold its key for good)."""
+    await seed_registry(db)
+    routing = RoutingSettings(chains={"default": ("sandbox",)}, max_per_contact_per_day=2)
+    hub = build(db, redis_client, redis_keys, clock, routing=routing)
+    rows = [policy_row(f"ZC-{n}", industries=("制造业",), title=f"政策{n}") for n in range(3)]
+    today = await import_policies(hub, *rows)
+    assert (today.created, today.skipped) == (2, 0)
+    assert today.not_sent == {program.DEFERRED: 1}
+    assert (await scheduled(hub)).created == 0  # the same day: still at the cap
+
+    clock.advance(timedelta(days=1, minutes=1))
+    tomorrow = await scheduled(hub)
+    assert (tomorrow.created, tomorrow.skipped, tomorrow.not_sent) == (1, 0, {})
+    for n in range(3):
+        assert await received(hub, f"ZC-{n}") == {"甲机械": 1}
+    async with db.read() as session:
+        statuses = set(await session.scalars(sa.select(Message.status)))
+    assert MessageStatus.SKIPPED not in statuses
 
 
 # --- expired -------------------------------------------------------------------------------
@@ -183,9 +210,9 @@ async def test_a_policy_whose_deadline_passed_is_not_sent(hub: Hub) -> None:
     hub.clock.set(datetime(2027, 2, 2, 9, 0, tzinfo=SHANGHAI))
     async with hub.db.write() as session:  # eligible now, but the deadline has passed
         session.add(EnterpriseTag(enterprise_id=await _id(hub, "甲机械"), tag="绿色工厂"))
-    monthly_run = await monthly(hub)
-    assert monthly_run.not_sent == {program.EXPIRED: 3}
-    assert (monthly_run.items, monthly_run.created) == (0, 0)
+    scheduled_run = await scheduled(hub)
+    assert scheduled_run.not_sent == {program.EXPIRED: 3}
+    assert (scheduled_run.items, scheduled_run.created) == (0, 0)
     assert await received(hub, "ZC-LATER") == {}
 
 
