@@ -47,7 +47,7 @@ from hub.core.workdays import WorkdayCalendar
 from hub.core.yaml_aliases import alias_problem
 from hub.outbound.audience import Audience, parse_audience
 from hub.outbound.notify import Recipient, enqueue_notified, enterprise_context, notify_one
-from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
+from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
 from hub.store.db import Database
 from hub.store.models import Officer
@@ -123,6 +123,12 @@ class ProgramOutcome:
         self.duplicates += sent.duplicates
         self.skipped += sent.skipped
         self.reasons.update(sent.reasons)
+
+    def sent_before(self, messages: int) -> None:
+        """Count an item found sent already, without sending it again: its messages are
+        duplicates (a program that can tell in one query saves the outbox a round per item)."""
+        self.items += 1
+        self.duplicates += messages
 
     def held_back(self, reason: str, count: int = 1) -> None:
         """Count items the program decided not to send, and why."""
@@ -201,6 +207,17 @@ async def send_item(
     return await ctx.outbox.submit(request)
 
 
+def officer_notice_key(item: ProgramItem, officer_id: int) -> str:
+    """The message key :func:`notify_officer` stores ``item`` under for this officer (as
+    :func:`~hub.outbound.notify.notify_one` derives it), to find notices sent before."""
+    trigger_key = f"{item.key}|{_officer_key(officer_id)}"
+    return idempotency_key(program_trigger(item.program), trigger_key, 0, None, item.kind.value)
+
+
+def _officer_key(officer_id: int) -> str:
+    return f"officer:{officer_id}"
+
+
 async def notify_officer(
     ctx: ProgramContext, item: ProgramItem, *, officer: Officer, enterprise_id: int | None = None
 ) -> SendOutcome:
@@ -211,7 +228,7 @@ async def notify_officer(
     officer with no address is recorded as skipped with the reason).
     """
     recipient = Recipient(
-        key=f"officer:{officer.id}",
+        key=_officer_key(officer.id),
         name=officer.name,
         addresses={
             c: a

@@ -30,7 +30,7 @@ and need no migration, API or admin page.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -50,11 +50,12 @@ from hub.scheduling.programs.base import (
     ProgramOutcome,
     ProgramSettings,
     notify_officer,
+    officer_notice_key,
     program_trigger,
     read_yaml_mapping,
     send_item,
 )
-from hub.store.models import Campaign, CreditEvent, Enterprise, Officer
+from hub.store.models import Campaign, CreditEvent, Enterprise, Message, Officer
 from hub.store.record_changes import RecordChanges
 
 NAME: Final = "credit_warning"
@@ -73,6 +74,7 @@ VARIABLES: Final = frozenset(
 _FIELDS: Final = ("consequence", "steps", "apply_at", "earliest_after_months", "earliest_rule")
 _TEXTS: Final = ("consequence", "steps", "apply_at")
 NO_OFFICER: Final = "企业没有联络员"
+_IN_CHUNK: Final = 5_000  # keys per IN (...): well under SQLite's and asyncpg's parameter caps
 NEVER_WARNED: Final = "事件录入时已修复或移出（未发过警示）"
 
 
@@ -225,31 +227,47 @@ async def _act(ctx: ProgramContext, events: list[_Event]) -> ProgramOutcome:
         return outcome
     # Read (and check) the guidance before sending anything: a broken file sends nothing.
     guidance = load_guidance(guidance_path(ctx.settings))
-    closed = [e for e in events if e.event.status is not CreditEventStatus.ACTIVE]
-    warned = await _warned(ctx, (e.event.event_id for e in closed))
+    # What was sent before, in two queries: a re-run (the daily sweep over every active event)
+    # then costs no outbox round per event. The outbox's keys still guard every send.
+    ids = [e.event.event_id for e in events]
+    sent = await _sent_before(ctx, [k for i in ids for k in (warning_key(i), closing_key(i))])
+    notified = await _existing_messages(ctx, [
+        officer_notice_key(ProgramItem(NAME, KIND, warning_key(e.event.event_id)), e.officer.id)
+        for e in events if e.officer is not None
+    ])  # fmt: skip
     for found in events:
         event = found.event
+        closing = closing_key(event.event_id)
         if event.status is CreditEventStatus.ACTIVE:
-            await _warn(ctx, found, guidance[event.type], outcome)
-        elif event.event_id in warned:
-            item = ProgramItem(NAME, KIND, closing_key(event.event_id), _closing_variables(event))
-            outcome.add(await send_item(ctx, item, uscc=found.uscc))
-        else:
+            await _warn(ctx, found, guidance[event.type], outcome, sent, notified)
+        elif warning_key(event.event_id) not in sent:
             outcome.held_back(NEVER_WARNED)
+        elif closing in sent:
+            outcome.sent_before(sent[closing])
+        else:
+            item = ProgramItem(NAME, KIND, closing, _closing_variables(event))
+            outcome.add(await send_item(ctx, item, uscc=found.uscc))
     return outcome
 
 
 async def _warn(
-    ctx: ProgramContext, found: _Event, guidance: RepairGuidance, outcome: ProgramOutcome
-) -> None:
+    ctx: ProgramContext, found: _Event, guidance: RepairGuidance, outcome: ProgramOutcome,
+    sent: Mapping[str, int], notified: set[str],
+) -> None:  # fmt: skip
     event = found.event
     variables = warning_variables(event, guidance)
     item = ProgramItem(NAME, KIND, warning_key(event.event_id), variables)
-    outcome.add(await send_item(ctx, item, uscc=found.uscc))
+    if item.key in sent:
+        outcome.sent_before(sent[item.key])
+    else:
+        outcome.add(await send_item(ctx, item, uscc=found.uscc))
     if found.officer is None:
         outcome.held_back(NO_OFFICER)
         return
     officer_item = ProgramItem(NAME, KIND, item.key, {**variables, "for_officer": True})
+    if officer_notice_key(officer_item, found.officer.id) in notified:
+        outcome.sent_before(1)
+        return
     outcome.add(
         await notify_officer(
             ctx, officer_item, officer=found.officer, enterprise_id=event.enterprise_id
@@ -284,20 +302,38 @@ def _closing_variables(event: CreditEvent) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _warned(ctx: ProgramContext, event_ids: Iterable[str]) -> set[str]:
-    """The events among ``event_ids`` whose warning was sent (its campaign exists)."""
-    keys = {warning_key(e): e for e in event_ids}
-    if not keys:
-        return set()
+async def _sent_before(ctx: ProgramContext, keys: list[str]) -> dict[str, int]:
+    """Item key -> its messages, for the items among ``keys`` sent already (their campaign
+    holds messages: a campaign left empty by a crash before its messages is not sent)."""
+    found: dict[str, int] = {}
     async with ctx.db.read() as session:
-        found = await session.scalars(
-            sa.select(Campaign.trigger_key).where(
-                Campaign.trigger == program_trigger(NAME),
-                Campaign.kind == KIND,
-                Campaign.trigger_key.in_(list(keys)),
+        for start in range(0, len(keys), _IN_CHUNK):
+            rows = await session.execute(
+                sa.select(Campaign.trigger_key, sa.func.count(Message.id))
+                .join(Message, Message.campaign_id == Campaign.id)
+                .where(
+                    Campaign.trigger == program_trigger(NAME),
+                    Campaign.kind == KIND,
+                    Campaign.trigger_key.in_(keys[start : start + _IN_CHUNK]),
+                )
+                .group_by(Campaign.trigger_key)
             )
-        )
-        return {keys[k] for k in found}
+            found.update({key: int(count) for key, count in rows.all()})
+    return found
+
+
+async def _existing_messages(ctx: ProgramContext, keys: list[str]) -> set[str]:
+    """The message idempotency keys among ``keys`` on record."""
+    found: set[str] = set()
+    async with ctx.db.read() as session:
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            found.update(
+                await session.scalars(
+                    sa.select(Message.idempotency_key).where(Message.idempotency_key.in_(chunk))
+                )
+            )
+    return found
 
 
 PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)

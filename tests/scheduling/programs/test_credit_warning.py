@@ -31,12 +31,14 @@ from hub.scheduling.programs import credit_warning as program
 from hub.scheduling.programs.base import (
     ProgramContext,
     ProgramFire,
+    ProgramItem,
     ProgramOutcome,
     ProgramSettings,
+    officer_notice_key,
 )
 from hub.scheduling.schedules import parse_spec
 from hub.store.db import Database
-from hub.store.models import Message
+from hub.store.models import Message, Officer
 from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
 from hub.web.api import router
 from tests.importing.factories import make_uscc, write_csv_file
@@ -301,3 +303,21 @@ def test_hub_import_credit_sends_the_warnings_once(
     assert main(command) == 0  # unchanged: nothing to send
     assert "推送" not in capsys.readouterr().out
     assert asyncio.run(on_file(count)) == 6
+
+
+async def test_officer_notices_are_found_by_the_key_notify_stores(hub: Hub, tmp_path: Path) -> None:
+    """The re-run skips notices by officer_notice_key: it must be the stored message's key."""
+    await imported(hub, tmp_path, EVENTS)
+    async with hub.db.read() as session:
+        stored = set(
+            await session.scalars(
+                sa.select(Message.idempotency_key).where(Message.enterprise_id.is_(None))
+            )
+        )
+        officers = dict((await session.execute(sa.select(Officer.code, Officer.id))).all())
+    expected = {
+        officer_notice_key(ProgramItem("credit_warning", MessageKind.CREDIT_WARNING,
+                                       program.warning_key(event_id)), officers[code])
+        for event_id, code in (("XY-001", "LL001"), ("XY-003", "LL002"))
+    }  # fmt: skip
+    assert stored == expected
