@@ -24,12 +24,15 @@ it. The filing's import stops them from the next run on.
 **Once per step.** Each message is sent under trigger ``program:procedure_reminders`` and a key
 naming the item and the step: ``licence:<id>:<expires_on>:60d`` (the expiry in the key makes a
 renewed row's next cycle a new item), ``annual:<year>:jan``, ``annual:<year>:may``,
-``annual:<year>:june-w2``. Running a day twice, a restart or a catch-up creates nothing new.
+``annual:<year>:june-w2``. Running a day twice, a restart or a catch-up creates nothing new:
+what an earlier run sent is left out before planning (counted as 此步已发送), and the outbox's
+idempotency key guards two runs at once. The annual reminder, the same text for everyone, goes
+to the enterprises in sends of 500 (an audience ``uscc=A|B|…``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Final
 
@@ -44,9 +47,11 @@ from hub.scheduling.programs.base import (
     ProgramItem,
     ProgramOutcome,
     Scalar,
+    program_trigger,
     send_item,
 )
 from hub.store.enterprise_data import AnnualReport, Licence
+from hub.store.messaging import Campaign, Message
 from hub.store.registry import Enterprise
 
 __all__ = [
@@ -75,10 +80,14 @@ RENEWAL_COVERS: Final = timedelta(days=366)
 ANNUAL_DEADLINE: Final = (6, 30)
 ANNUAL_PLACE: Final = "国家企业信用信息公示系统"
 LICENCE_PLACE: Final = "政务服务网或政务服务大厅"
+#: Enterprises per outbox send of one item (the annual reminder goes to many at once), and
+#: keys per look-up of what was sent.
+_CHUNK: Final = 500
+ALREADY_SENT: Final = "此步已发送"
 
 
-#: One reminder: the enterprise (its USCC) and the item.
-_Reminder = tuple[str, ProgramItem]
+#: One reminder: the enterprise (id and USCC) and the item.
+_Reminder = tuple[int, str, ProgramItem]
 
 
 def licence_days(variables: Mapping[str, Scalar]) -> tuple[int, ...]:
@@ -142,9 +151,43 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     items = await _licence_items(ctx, fire, today, read_on, offsets)
     items += await _annual_items(ctx, fire, today, read_on)
     outcome = ProgramOutcome()
-    for uscc, item in items:
-        outcome.add(await send_item(ctx, item, uscc=uscc, channel=fire.channel))
+    # What an earlier run sent is left out before planning: a daily run otherwise re-plans
+    # every due step (all of January's annual reminders, each day of January) to find it all
+    # duplicates. The outbox's idempotency key still guards a race between two runs.
+    reached = await _reached(ctx, {item.key for _, _, item in items})
+    by_key: dict[str, tuple[ProgramItem, list[str]]] = {}
+    for enterprise_id, uscc, item in items:
+        if (item.key, enterprise_id) in reached:
+            outcome.held_back(ALREADY_SENT)
+        else:
+            by_key.setdefault(item.key, (item, []))[1].append(uscc)
+    for item, usccs in by_key.values():
+        for start in range(0, len(usccs), _CHUNK):
+            # One send per chunk of enterprises: an audience "uscc=A|B|…", same item.
+            chunk = "|".join(usccs[start : start + _CHUNK])
+            outcome.add(await send_item(ctx, item, uscc=chunk, channel=fire.channel))
     return outcome
+
+
+async def _reached(ctx: ProgramContext, keys: Collection[str]) -> set[tuple[str, int]]:
+    """(item key, enterprise id) of this program's messages under ``keys``, skipped included."""
+    ordered = sorted(keys)
+    reached: set[tuple[str, int]] = set()
+    async with ctx.db.read() as session:
+        for start in range(0, len(ordered), _CHUNK):
+            stmt = (
+                sa.select(Campaign.trigger_key, Message.enterprise_id)
+                .join(Message, Message.campaign_id == Campaign.id)
+                .where(
+                    Campaign.trigger == program_trigger(NAME),
+                    Campaign.kind == KIND,
+                    Campaign.trigger_key.in_(ordered[start : start + _CHUNK]),
+                )
+                .distinct()
+            )
+            rows = (await session.execute(stmt)).all()
+            reached.update((key, eid) for key, eid in rows if eid is not None)
+    return reached
 
 
 async def _licence_items(
@@ -178,7 +221,7 @@ async def _licence_items(
             "days_left": (licence.expires_on - read_on).days, "where": where,
         }  # fmt: skip
         key = f"licence:{licence.id}:{licence.expires_on.isoformat()}:{step}d"
-        items.append((uscc, ProgramItem(NAME, KIND, key, variables)))
+        items.append((licence.enterprise_id, uscc, ProgramItem(NAME, KIND, key, variables)))
     return items
 
 
@@ -195,19 +238,19 @@ async def _annual_items(
         AnnualReport.enterprise_id == Enterprise.id, AnnualReport.year == year
     )
     stmt = (
-        sa.select(Enterprise.uscc)
+        sa.select(Enterprise.id, Enterprise.uscc)
         .where(fire.audience.where(), ~filed.exists())
         .order_by(Enterprise.id)
     )
     async with ctx.db.read() as session:
-        usccs = list((await session.scalars(stmt)).all())
+        enterprises = (await session.execute(stmt)).all()
     variables = {
         "item_type": "annual_report", "item": f"{year}年度报告", "number": "",
         "due_date": chinese_date(deadline), "days_left": (deadline - read_on).days,
         "where": ANNUAL_PLACE,
     }  # fmt: skip
     item = ProgramItem(NAME, KIND, f"annual:{year}:{step}", variables)
-    return [(uscc, item) for uscc in usccs]
+    return [(enterprise_id, uscc, item) for enterprise_id, uscc in enterprises]
 
 
 PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)

@@ -37,6 +37,8 @@ from hub.store.models import Campaign, Enterprise, Message
 from tests.conftest import PROJECT_ROOT
 from tests.pipeline import Hub
 
+ALREADY = program.ALREADY_SENT
+
 # --- the rules, without a database ---------------------------------------------------------
 
 
@@ -177,7 +179,8 @@ async def test_a_year_of_daily_runs_reminds_at_each_offset_and_stops_on_renewal_
         outcome = await fire(hub, day)
         if outcome.created:
             again = await fire(hub, day)  # the same day once more: nothing new
-            assert (again.created, again.duplicates) == (0, outcome.created + outcome.duplicates)
+            assert (again.items, again.created, again.duplicates) == (0, 0, 0)
+            assert again.not_sent[ALREADY] > outcome.not_sent[ALREADY]
         day += timedelta(days=1)
 
     found = await sent(hub)
@@ -221,7 +224,7 @@ async def test_a_step_missed_while_down_goes_out_once_at_the_next_run(hub: Hub) 
     first = await fire(hub, date(2027, 3, 3))
     assert first.created == 1
     again = await fire(hub, date(2027, 3, 4))
-    assert (again.created, again.duplicates) == (0, 1)
+    assert (again.items, again.created, again.not_sent) == (0, 0, {ALREADY: 1})
     jia = (await _licence_ids(hub))["JY001"]
     found = await sent(hub)
     # Only the step it is in (30 days): the overtaken 60-day reminder is not sent late.
@@ -240,7 +243,7 @@ async def test_a_fire_on_a_day_off_holds_the_reminder_to_the_next_working_mornin
     outcome = await fire(hub, saturday, hold_days_off=True)
     assert outcome.created == 1
     sunday = await fire(hub, saturday + timedelta(days=1), hold_days_off=True)
-    assert (sunday.created, sunday.duplicates) == (0, 1)
+    assert (sunday.items, sunday.created, sunday.not_sent) == (0, 0, {ALREADY: 1})
     async with hub.db.read() as session:
         message = (await session.execute(sa.select(Message))).scalar_one()
     assert message.status is MessageStatus.HELD
@@ -251,8 +254,9 @@ async def test_a_fire_on_a_day_off_holds_the_reminder_to_the_next_working_mornin
 
 async def test_the_annual_reminder_names_the_year_and_the_deadline(hub: Hub) -> None:
     outcome = await fire(hub, date(2027, 1, 4))
-    # Rows for 甲 1, 乙 2, 丙 1, 戊 1 contacts, and 丁's, skipped: it has no contact.
-    assert (outcome.items, outcome.created, outcome.skipped) == (5, 6, 1)
+    # One send of the one item to the five enterprises: rows for 甲 1, 乙 2, 丙 1, 戊 1
+    # contacts, and 丁's, skipped: it has no contact.
+    assert (outcome.items, outcome.created, outcome.skipped) == (1, 6, 1)
     async with hub.db.read() as session:
         body = await session.scalar(
             sa.select(Message.body).where(Message.status != MessageStatus.SKIPPED).limit(1)
@@ -278,7 +282,9 @@ async def test_the_shipped_schedule_runs_the_program_and_catches_up_a_missed_day
     assert (caught.fire_time, caught.messages_created) == (nine(date(2027, 3, 1)), 1)
     assert await scheduler.catch_up() == []
     again = await scheduler.fire("procedure_reminder", nine(date(2027, 3, 2)))
-    assert (again.messages_created, again.duplicates) == (0, 1)
+    assert (again.messages_created, again.duplicates) == (0, 0)
+    assert again.detail is not None
+    assert again.detail.endswith(f"未发：{ALREADY} 1")
     jia = (await _licence_ids(hub))["JY001"]
     assert set(await sent(hub)) == {
         f"licence:{jia}:2027-03-31:60d",
