@@ -19,7 +19,11 @@ with another number is another licence.
 1 January and 30 June (企业信息公示暂行条例). Enterprises of the schedule's audience with no
 filing on record for that year are reminded once in January, once in May and once in each
 week of June (days 1-7, 8-14, 15-21, 22-28, 29-30): the first run within each window sends
-it. The filing's import stops them from the next run on.
+it, but not on 30 June itself (it would say 还有0天). The filing's import stops them from the
+next run on.
+
+A fire on a day off (``workdays_only``) is held to the next working morning: the days left are
+counted from that day, and a licence expiring before it gets nothing.
 
 **Once per step.** Each message is sent under trigger ``program:procedure_reminders`` and a key
 naming the item and the step: ``licence:<id>:<expires_on>:60d`` (the expiry in the key makes a
