@@ -175,15 +175,19 @@ def _at_cap(
 
 
 def _reached(key: str) -> sa.ColumnElement[bool]:
+    # Uncorrelated: the database reads the policy's messages once per statement (by the
+    # campaign's index), not once per enterprise.
     campaign = (
         sa.select(Campaign.id)
         .where(Campaign.trigger == TRIGGER, Campaign.trigger_key == key, Campaign.kind == KIND)
         .scalar_subquery()
     )
-    return sa.exists().where(
-        Message.campaign_id == campaign,
-        Message.enterprise_id == Enterprise.id,
-        Message.contact_id.is_not(None),
+    return Enterprise.id.in_(
+        sa.select(Message.enterprise_id).where(
+            Message.campaign_id == campaign,
+            Message.enterprise_id.is_not(None),
+            Message.contact_id.is_not(None),
+        )
     )
 
 
@@ -268,16 +272,16 @@ async def send_policy(
         created_by=TRIGGER,
         hold=ctx.hold,
     )
-    outcome.add(await ctx.outbox.submit(request))
-    if uncapped.caps:
+    due = None
+    if uncapped.caps:  # to count the deferred: those not reached, less those the send reaches
         async with ctx.db.read() as session:
-            deferred = await session.scalar(
-                sa.select(sa.func.count())
-                .select_from(Enterprise)
-                .where(audience.where(), _at_cap(uncapped.caps, routing.cap_exempt))
+            due = await session.scalar(
+                sa.select(sa.func.count()).select_from(Enterprise).where(audience.where())
             )
-        if deferred:
-            outcome.held_back(DEFERRED, int(deferred))
+    sent = await ctx.outbox.submit(request)
+    outcome.add(sent)
+    if uncapped.caps and (deferred := int(due or 0) - sent.recipients) > 0:
+        outcome.held_back(DEFERRED, deferred)
     return outcome
 
 
