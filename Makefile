@@ -23,11 +23,17 @@ $(ASSETS): package.json package-lock.json
 install: $(STAMP) $(ASSETS)
 
 # Set up and run the hub with demo data at http://127.0.0.1:8000 (SQLite + embedded Redis
-# under var/, sandbox channel, no credentials).
+# under var/, sandbox channel, no credentials). The credit report's links are signed with
+# HUB_LINK_SECRET from the environment; when it is unset (a demo), a secret generated once into
+# var/link-secret (mode 0600) is exported instead. Production sets it in the environment.
+LINK_SECRET_FILE := var/link-secret
 run: install
 	$(BIN)/hub db upgrade
 	$(BIN)/hub demo
-	$(BIN)/hub run
+	@if [ -z "$$HUB_LINK_SECRET" ] && [ ! -s $(LINK_SECRET_FILE) ]; then \
+		mkdir -p var && (umask 077 && $(BIN)/python -c \
+			'import secrets; print(secrets.token_urlsafe(32))' > $(LINK_SECRET_FILE)); fi
+	HUB_LINK_SECRET="$${HUB_LINK_SECRET:-$$(cat $(LINK_SECRET_FILE))}" $(BIN)/hub run
 
 # Set up, start Redis 7 and PostgreSQL, lint, type-check and run the whole suite.
 test: install services

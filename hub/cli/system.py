@@ -8,7 +8,7 @@ import typer
 
 from hub.app.config import Settings, load_settings
 from hub.app.processes import serve
-from hub.cli.common import out, print_json, run_async, settings_from
+from hub.cli.common import clock_from, out, print_json, run_async, settings_from
 from hub.devtools.demo_load import load_demo
 from hub.store.schema_version import head_revision
 
@@ -111,9 +111,9 @@ def demo(
     enterprises: int = typer.Option(300, min=1, help="how many demo enterprises"),
     as_json: bool = typer.Option(False, "--json", help="print the import report as JSON"),
 ) -> None:
-    """载入演示数据：部门、联络员、企业和演示工作人员（可重复执行，不会重复创建）。"""
+    """载入演示数据：部门、联络员、企业，信用事件、政策、证照、年报，和演示工作人员（同一天重复执行不会改变）。"""
     settings = settings_from(ctx)
-    report = run_async(load_demo(settings, enterprises=enterprises))
+    report = run_async(load_demo(settings, enterprises=enterprises, clock=clock_from(ctx)))
     if as_json:
         print_json(report.as_dict())
         return

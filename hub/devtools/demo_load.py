@@ -1,20 +1,25 @@
 """``hub demo``: load the demo registry through the same import path a clerk uses.
 
 The demo rows are written as CSV files under ``<data_dir>/demo/`` and imported like any other
-file, so the demo exercises the real validation and upsert; then the demo staff accounts
+file, so the demo exercises the real validation and upsert: the registry, then the enterprise
+data the programs read (credit events, policies, licences, annual-report filings:
+:mod:`hub.devtools.demo_records`, dated from the clock's day). Then the demo staff accounts
 (:func:`hub.devtools.demo_data.demo_staff`) are added, so requests get a handler and the API can be
-tried with a token. Running it twice changes nothing.
+tried with a token. Running it twice on one day changes nothing. Loading sends nothing: the
+programs send when their schedules fire (``hub schedules run NAME``, or ``hub run``'s scheduler).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.app.config import Settings
 from hub.app.runtime import open_database
-from hub.core.clock import SystemClock
+from hub.core.clock import SHANGHAI, Clock, SystemClock
 from hub.devtools.demo_data import (
     demo_departments,
     demo_enterprises,
@@ -22,7 +27,15 @@ from hub.devtools.demo_data import (
     demo_staff,
     write_csv,
 )
+from hub.devtools.demo_records import (
+    demo_annual_reports,
+    demo_credit_events,
+    demo_licences,
+    demo_policies,
+    unique_enterprises,
+)
 from hub.importing.service import ImportKind, ImportReport, import_file
+from hub.store.db import Database
 from hub.tickets.staff import NewStaff, StaffRole, add_missing_staff
 
 ACTOR = "demo"
@@ -43,17 +56,24 @@ class DemoReport:
         }
 
 
-def write_demo_files(folder: Path, *, enterprises: int) -> dict[ImportKind, Path]:
-    """Write the three demo files (departments first: officers refer to them, and so on)."""
+def write_demo_files(folder: Path, *, enterprises: int, today: date) -> dict[ImportKind, Path]:
+    """Write the demo files in import order (departments first: officers refer to them, and so
+    on; the enterprise data last, it names enterprises), dated from ``today``."""
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[ImportKind, Path] = {
-        "departments": folder / "departments.csv",
-        "officers": folder / "officers.csv",
-        "enterprises": folder / "enterprises.csv",
-    }
+        kind: folder / f"{kind}.csv"
+        for kind in ("departments", "officers", "enterprises", "credit", "policies", "licences",
+                     "annual-reports")
+    }  # fmt: skip
+    registry = list(demo_enterprises(enterprises))
+    known = unique_enterprises(registry)
     write_csv(files["departments"], demo_departments())
     write_csv(files["officers"], demo_officers())
-    write_csv(files["enterprises"], demo_enterprises(enterprises))
+    write_csv(files["enterprises"], registry)
+    write_csv(files["credit"], demo_credit_events(known, today))
+    write_csv(files["policies"], demo_policies(today))
+    write_csv(files["licences"], demo_licences(known, today))
+    write_csv(files["annual-reports"], demo_annual_reports(known, today))
     return files
 
 
@@ -73,15 +93,28 @@ def demo_accounts() -> list[NewStaff]:
     ]
 
 
-async def load_demo(settings: Settings, *, enterprises: int = 300) -> DemoReport:
-    """Import the demo departments, officers and enterprises, then add the demo staff."""
-    files = write_demo_files(settings.data_dir / "demo", enterprises=enterprises)
-    reports: dict[str, ImportReport] = {}
-    clock = SystemClock()
-    accounts = demo_accounts()
+async def load_demo(
+    settings: Settings, *, enterprises: int = 300, clock: Clock | None = None
+) -> DemoReport:
+    """Import the demo registry and enterprise data (dated from ``clock``'s day in the hub's
+    zone), then add the demo staff."""
+    clock = clock or SystemClock()
     async with open_database(settings) as db:
-        for kind, path in files.items():
-            reports[kind] = await import_file(db, kind, path, clock)
-        created = await add_missing_staff(db, clock, accounts, actor=ACTOR)
+        return await load_demo_into(
+            db, settings.data_dir / "demo", clock, enterprises=enterprises, tz=settings.hub.tz
+        )
+
+
+async def load_demo_into(
+    db: Database, folder: Path, clock: Clock, *, enterprises: int = 300, tz: ZoneInfo = SHANGHAI
+) -> DemoReport:
+    """:func:`load_demo` on an open database, the files written to ``folder``."""
+    today = clock.now().astimezone(tz).date()
+    files = write_demo_files(folder, enterprises=enterprises, today=today)
+    reports: dict[str, ImportReport] = {}
+    accounts = demo_accounts()
+    for kind, path in files.items():
+        reports[kind] = await import_file(db, kind, path, clock, actor=ACTOR)
+    created = await add_missing_staff(db, clock, accounts, actor=ACTOR)
     existing = [a.username for a in accounts if a.username not in created]
     return DemoReport(reports, created, existing)

@@ -246,8 +246,9 @@ def test_set_false_reaches_the_template_as_false_not_as_truthy_text(
 @pytest.mark.parametrize(
     ("args", "exit_code", "reason"),
     [
-        pytest.param([*NOTICE, "--audience", "credit=dishonest"], 1,
-                     "受众 credit=dishonest 匹配 0 家企业", id="an-enum-audience-matching-nobody"),
+        pytest.param([*NOTICE, "--audience", "credit=dishonest,credit=good"], 1,
+                     "受众 credit=dishonest,credit=good 匹配 0 家企业",
+                     id="an-enum-audience-matching-nobody"),
         pytest.param([*POLICY, "--set", "free_apply=不一定"], 2,
                      "变量 free_apply 应为是非（true/false 或 是/否），收到“不一定”",
                      id="a-value-that-does-not-fit-the-declared-type"),
