@@ -28,12 +28,14 @@ from hub.app.runtime import (
     open_components,
     program_context,
     sla_pass_once,
+    templates_folder,
     ticket_desk,
 )
 from hub.inbound.accept import requeue_unclassified
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import release_held, requeue_stale
 from hub.outbound.receipts import retry_parked
+from hub.scheduling.programs import check_program_data
 from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.schedules import load_schedules, schedules_folder
 from hub.tickets.deadlines.admin_calendar import recompute_on_start
@@ -65,6 +67,8 @@ async def serve(
     port: int | None = None,
 ) -> None:
     """Run the chosen roles until SIGINT/SIGTERM; in-flight batches finish before exit."""
+    # Refuse to start, as on a config error, with program data that would fail every send.
+    check_program_data(templates_folder(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

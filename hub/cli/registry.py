@@ -16,6 +16,7 @@ from hub.cli.common import clock_from, err, out, print_json, run_async, settings
 from hub.core.clock import Clock
 from hub.importing.service import ImportKind, ImportReport, import_file
 from hub.scheduling.programs import credit_warning, policy_match
+from hub.scheduling.programs.after_save import AfterSave, react_after_save
 from hub.scheduling.programs.base import ProgramContext, ProgramOutcome
 from hub.store.record_changes import RecordChanges
 
@@ -56,14 +57,19 @@ def _command(kind: ImportKind):  # type: ignore[no-untyped-def]
         )
         clock = clock_from(ctx)
         report = run_async(_import(settings, kind, file, show_progress, clock))
-        sent = run_async(_react(settings, clock, report.changes)) if report.changes else None
+        reaction = run_async(_react(settings, clock, report.changes)) if report.changes else None
+        sent = reaction.outcome if reaction else None
+        note = reaction.note if reaction else None
         if as_json:
-            print_json({**report.as_dict(), **({"sent": _sent(sent)} if sent else {})})
+            print_json({**report.as_dict(), **({"sent": _sent(sent)} if sent else {}),
+                        **({"not_sent": note} if note else {})})  # fmt: skip
         else:
             out.print(report.summary_line(), markup=False)  # a file name is not markup
             if sent is not None:
                 out.print(f"推送：{sent.detail()}")
-        if report.rejected:
+        if note:  # the rows are saved; what needs fixing is the program's data, and exit 1 says so
+            err.print(note, markup=False)
+        if report.rejected or note:
             raise typer.Exit(1)
 
     return command
@@ -77,12 +83,18 @@ _ON_CHANGES: dict[str, Callable[[ProgramContext, RecordChanges], Awaitable[Progr
 }
 
 
-async def _react(settings: Settings, clock: Clock, changes: RecordChanges) -> ProgramOutcome | None:
+_WHAT: dict[str, str] = {policy_match.POLICY_RECORDS: "政策推送",
+                         credit_warning.CREDIT_RECORDS: "信用警示"}  # fmt: skip
+
+
+async def _react(settings: Settings, clock: Clock, changes: RecordChanges) -> AfterSave | None:
     react = _ON_CHANGES.get(changes.kind)
     if react is None or not changes.changed:
         return None
     async with open_components(settings, clock=clock) as hub:
-        return await react(program_context(hub), changes)
+        return await react_after_save(
+            react, program_context(hub), changes, what=_WHAT[changes.kind]
+        )
 
 
 def _sent(outcome: ProgramOutcome) -> dict[str, Any]:

@@ -7,6 +7,7 @@ imports every program module, and each of them imports ``base``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 from hub.scheduling.programs import credit_report, credit_warning, policy_match, procedure_reminders
@@ -18,3 +19,13 @@ PROGRAMS: Final[dict[str, Program]] = {
     procedure_reminders.NAME: procedure_reminders.PROGRAM,
     policy_match.NAME: policy_match.PROGRAM,
 }
+
+
+def check_program_data(templates_folder: Path) -> None:
+    """Read the admin-edited data the programs keep beside the templates
+    (``credit_warning/guidance.yaml``): ConfigError naming file, key and line when it is broken.
+    ``hub templates check`` and process start-up call it, so a bad edit is found before a
+    credit event arrives rather than when its warning cannot be sent."""
+    credit_warning.load_guidance(
+        templates_folder / credit_warning.NAME / credit_warning.GUIDANCE_FILE
+    )

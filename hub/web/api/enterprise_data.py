@@ -45,6 +45,7 @@ from hub.queries.enterprise_data import (
     list_policies,
 )
 from hub.scheduling.programs import credit_warning, policy_match
+from hub.scheduling.programs.after_save import react_after_save
 from hub.store.models import CreditEvent, Enterprise, Policy
 from hub.store.record_changes import RecordChanges
 from hub.tickets.staff import StaffRole
@@ -150,6 +151,10 @@ class SavedOut(BaseModel):
 
     result: Result
     changed: list[str]
+    note: str | None = Field(
+        default=None,
+        description="已保存但消息未发出时的说明（如信用修复指引文件有误）；每日的计划运行会补发",
+    )
 
 
 class CreditEventOut(SavedOut):
@@ -272,6 +277,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @api.post(
         "/credit-events",
         response_model=CreditEventOut,
+        response_model_exclude_none=True,  # ``note`` only when the warning was not sent
         responses={**BODY_RESPONSES, **not_found_response("企业")},
     )
     async def post_credit_event(caller: Writer, body: CreditEventIn) -> dict[str, Any]:
@@ -297,11 +303,15 @@ def router(ctx: ApiContext) -> APIRouter:
                 session, "credit", [row], {row.uscc: found.id}, now=ctx.clock.now(),
                 actor=caller.username, source="api",
             )  # fmt: skip
+        note = None
         if ctx.programs is not None:  # a new active event is warned of, a closed one closed
-            await credit_warning.run_on_changes(ctx.programs, changes)
+            reaction = await react_after_save(
+                credit_warning.run_on_changes, ctx.programs, changes, what="信用警示"
+            )
+            note = reaction.note
         credit = _credit_after(changes, found.credit_status)
         return {**_saved(changes), "event_id": row.event_id, "uscc": row.uscc,
-                "credit": credit.value, "credit_label": credit.label}  # fmt: skip
+                "credit": credit.value, "credit_label": credit.label, "note": note}  # fmt: skip
 
     @api.get("/credit-events", response_model=list[CreditEventItemOut])
     async def credit_events(
@@ -329,7 +339,12 @@ def router(ctx: ApiContext) -> APIRouter:
         found = await list_policies(ctx.db, before=before, limit=limit)
         return [_policy_out(policy, ctx.tz) for policy in found]
 
-    @api.post("/policies", response_model=PolicyOut, responses=BODY_RESPONSES)
+    @api.post(
+        "/policies",
+        response_model=PolicyOut,
+        response_model_exclude_none=True,  # ``note`` only when the policy was not sent
+        responses=BODY_RESPONSES,
+    )
     async def post_policy(caller: Writer, body: PolicyIn) -> dict[str, Any]:
         """录入或更新一项政策（管理员、调度员）：名称、截止日期、免申即享、适用范围与正文。"""
         row = _checked(validate_policy_row(0, _raw(body), api_names(POLICY_COLUMNS)))
@@ -338,9 +353,13 @@ def router(ctx: ApiContext) -> APIRouter:
                 session, "policies", [row], {}, now=ctx.clock.now(), actor=caller.username,
                 source="api",
             )  # fmt: skip
+        note = None
         if ctx.programs is not None:  # a new or changed policy goes to whom it is for
-            await policy_match.run_on_changes(ctx.programs, changes)
-        return {**_saved(changes), "policy_id": row.policy_id}
+            reaction = await react_after_save(
+                policy_match.run_on_changes, ctx.programs, changes, what="政策推送"
+            )
+            note = reaction.note
+        return {**_saved(changes), "policy_id": row.policy_id, "note": note}
 
     return api
 
