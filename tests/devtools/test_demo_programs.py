@@ -23,12 +23,11 @@ from redis.asyncio import Redis
 
 from hub.cli import main
 from hub.core.clock import FixedClock
-from hub.core.credit import CreditEventType
+from hub.core.credit import CreditEventStatus, CreditEventType
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind
 from hub.devtools.demo_data import write_csv
 from hub.devtools.demo_load import load_demo_into
-from hub.devtools.demo_records import demo_credit_events
 from hub.importing.service import import_file
 from hub.infra.queue import Queue
 from hub.outbound.audience import parse_audience
@@ -94,26 +93,30 @@ def fire(name: str, audience: str = "all") -> ProgramFire:
 
 
 async def repair_one_warned_event(ctx: ProgramContext, folder: Path) -> str:
-    """Import (the demo's own file path) the repair of the first active demo event."""
-    event = next(
-        e for e in demo_credit_events(await _known(ctx.db), TODAY) if e["status"] == "active"
-    )
+    """Import (a clerk's file, the import path) the repair of the first active demo event."""
+    async with ctx.db.read() as session:
+        event, uscc = (
+            await session.execute(
+                sa.select(CreditEvent, Enterprise.uscc)
+                .join(Enterprise, Enterprise.id == CreditEvent.enterprise_id)
+                .where(CreditEvent.status == CreditEventStatus.ACTIVE)
+                .order_by(CreditEvent.event_id)
+                .limit(1)
+            )
+        ).one()
+    row = {
+        "event_id": event.event_id, "uscc": uscc, "type": event.type.value,
+        "authority": event.authority, "decided_on": event.decided_on.isoformat(),
+        "summary": event.summary, "status": "repaired", "repaired_on": TODAY.isoformat(),
+    }  # fmt: skip
     path = folder / "repair.csv"
-    write_csv(path, [{**event, "status": "repaired", "repaired_on": TODAY.isoformat()}])
+    write_csv(path, [row])
     report = await import_file(ctx.db, "credit", path, ctx.clock)
     assert report.changes is not None
     assert report.updated == 1
     outcome = await credit_warning.run_on_changes(ctx, report.changes)
     assert outcome.created >= 1
-    return event["event_id"]
-
-
-async def _known(db: Database) -> list[dict[str, str]]:
-    async with db.read() as session:
-        rows = (await session.execute(sa.select(Enterprise.uscc, Enterprise.tier,
-                                                Enterprise.industry, Enterprise.region)
-                                      .order_by(Enterprise.id))).all()  # fmt: skip
-    return [{"uscc": u, "tier": t.value, "industry": i, "region": r} for u, t, i, r in rows]
+    return event.event_id
 
 
 def texts(message: Message) -> Iterator[tuple[str, str]]:
