@@ -15,13 +15,20 @@ import sqlalchemy as sa
 import typer
 
 from hub.app.config import Settings
-from hub.app.runtime import hub_scheduler, open_components, open_database
+from hub.app.runtime import hub_scheduler, open_components, open_database, templates_folder
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock, local_iso
 from hub.core.errors import UsageError
+from hub.rendering.templates import load_folder
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules
 from hub.scheduling.scheduler import RunResult
-from hub.scheduling.schedules import ScheduleSpec, load_schedules, next_fire_times, schedules_folder
+from hub.scheduling.schedules import (
+    ScheduleSpec,
+    load_schedules,
+    next_fire_times,
+    schedules_folder,
+    template_needs,
+)
 from hub.store.db import Database
 from hub.store.models import ScheduleRun
 from hub.store.schedules import SyncReport
@@ -207,7 +214,10 @@ def schedules_sync(
     """把 schedules/*.yaml 导入数据库：新计划建版本 1，内容变了才建新版本；文件有误以 2 退出。"""
     settings = settings_from(ctx)
     folder = schedules_folder(settings)
-    specs = load_schedules(folder)  # ConfigError (file, key, line) -> exit 2
+    # A template needing a variable neither the program nor the schedule supplies is a bad
+    # file too: ConfigError (file, key, line) -> exit 2.
+    needs = template_needs(load_folder(templates_folder(settings)).catalog)
+    specs = load_schedules(folder, needs=needs)
     report = run_async(_sync(settings, specs))
     data = {
         "folder": str(folder),

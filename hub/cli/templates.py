@@ -1,4 +1,9 @@
-"""``hub templates check|preview|sync``: validate the template files, preview a message, import."""
+"""``hub templates check|preview|sync``: validate the template files, preview a message, import.
+
+``check`` also holds the schedules (schedules/*.yaml) to the templates: a template needing a
+variable that neither the schedule's program nor its ``variables:`` supplies is a problem; and it
+reads the program data kept beside the templates (credit_warning/guidance.yaml).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,16 @@ from hub.app.config import Settings
 from hub.app.runtime import open_database, templates_folder
 from hub.cli.common import out, parse_set_options, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock
-from hub.core.errors import HubError, NotFoundError, UsageError
+from hub.core.errors import ConfigError, HubError, NotFoundError, UsageError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.rendering.check import DEFAULT_MAX_SMS_SEGMENTS, StoredSms, check_templates, sign_name
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.sms_text import measure_sms, sms_text
 from hub.rendering.template_store import load_catalog, stored_sms_texts, sync_templates
-from hub.rendering.templates import example_context, load_folder, standard_context
+from hub.rendering.templates import Problem, example_context, load_folder, standard_context
 from hub.rendering.variable_values import typed_variables
+from hub.scheduling.programs import check_program_data, credit_warning
+from hub.scheduling.schedules import load_schedules, schedules_folder, template_needs
 from hub.store.models import Enterprise, Officer
 
 FOLDER_HELP = "templates folder (default: templates/ beside config.yaml, else the shipped one)"
@@ -50,6 +57,7 @@ def check(
     folder = folder or templates_folder(settings)
     stored, db_note = _stored_sms(settings) if use_db else (None, "未比对数据库")
     problems = check_templates(folder, settings, stored_sms=stored, max_sms_segments=max_segments)
+    problems += _program_data_problems(folder) + _schedule_problems(settings, folder)
     lengths = _sms_lengths(folder, settings)
     if as_json:
         print_json(
@@ -74,6 +82,36 @@ def check(
         out.print(f"发现 {len(problems)} 个问题" if problems else "模板检查通过")
     if problems:
         raise typer.Exit(1)
+
+
+def _as_problems(exc: ConfigError) -> list[Problem]:
+    return [
+        Problem(e.file, e.line, f"{e.key}: {e.reason}" if e.key else e.reason)
+        for e in (exc, *exc.others)
+    ]
+
+
+def _schedule_problems(settings: Settings, folder: Path) -> list[Problem]:
+    """What is wrong with the schedule files, the templates' variables included."""
+    try:
+        load_schedules(
+            schedules_folder(settings), needs=template_needs(load_folder(folder).catalog)
+        )
+    except ConfigError as exc:
+        return _as_problems(exc)
+    return []
+
+
+def _program_data_problems(folder: Path) -> list[Problem]:
+    """The admin-edited data the programs read from the templates folder: a broken
+    guidance.yaml would stop every credit warning."""
+    if not (folder / credit_warning.NAME).is_dir():
+        return []
+    try:
+        check_program_data(folder)
+    except ConfigError as exc:
+        return _as_problems(exc)
+    return []
 
 
 def _sms_lengths(folder: Path, settings: Settings) -> list[dict[str, Any]]:

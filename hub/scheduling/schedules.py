@@ -26,13 +26,14 @@ The files are the seeds and the import/export format; the database holds the sch
 runs (docs/design.md): :func:`hub.scheduling.schedule_store.sync_schedules` stores a new version
 only when a spec changed. The same mapping shape is stored as the version's JSON, and read back
 through the same validation. Every problem names the file, the key and the line (as config.yaml's
-errors do).
+errors do). Given what the templates need (:func:`template_needs`), a schedule whose template
+needs a variable that neither its program nor its ``variables:`` supplies is refused too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from hub.core.errors import AudienceError, ConfigError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.audience import Audience, parse_audience
+from hub.rendering.template_spec import STANDARD_VARIABLES, TemplateSpec
 from hub.scheduling.programs import PROGRAMS
 from hub.scheduling.programs.base import read_yaml_mapping
 from hub.scheduling.settings import ConfigFile
@@ -197,12 +199,32 @@ def schedules_folder(settings: ConfigFile) -> Path:
     return _PROJECT_ROOT / "schedules"
 
 
-def load_schedules(folder: Path) -> list[ScheduleSpec]:
-    """Every ``*.yaml`` in ``folder``, sorted by name; ConfigError for any bad file."""
+#: Message kind -> the template variables a sender must supply (see :func:`template_needs`).
+TemplateNeeds = Mapping[str, frozenset[str]]
+
+
+def template_needs(templates: Iterable[TemplateSpec]) -> dict[str, frozenset[str]]:
+    """Per message kind, the variables its templates need a value for: declared in meta.yaml as
+    required and without a default (the standard variables the outbox always supplies aside)."""
+    needs: dict[str, set[str]] = {}
+    for template in templates:
+        needs.setdefault(template.kind, set()).update(
+            name
+            for name, variable in template.variables.items()
+            if variable.required and variable.default is None
+        )
+    return {kind: frozenset(names - STANDARD_VARIABLES) for kind, names in needs.items()}
+
+
+def load_schedules(folder: Path, *, needs: TemplateNeeds | None = None) -> list[ScheduleSpec]:
+    """Every ``*.yaml`` in ``folder``, sorted by name; ConfigError for any bad file.
+
+    With ``needs``, a schedule whose templates would miss a variable is a bad file too.
+    """
     specs: list[ScheduleSpec] = []
     seen: dict[str, Path] = {}
     for path in sorted(folder.glob("*.yaml")):
-        spec = load_schedule_file(path)
+        spec = load_schedule_file(path, needs=needs)
         if spec.name in seen:
             raise ConfigError(
                 f"计划名称 {spec.name} 与 {seen[spec.name].name} 重复", file=str(path), key="name"
@@ -212,10 +234,10 @@ def load_schedules(folder: Path) -> list[ScheduleSpec]:
     return sorted(specs, key=lambda s: s.name)
 
 
-def load_schedule_file(path: Path) -> ScheduleSpec:
+def load_schedule_file(path: Path, *, needs: TemplateNeeds | None = None) -> ScheduleSpec:
     """Read one schedule file; the name is ``name:`` or else the file's stem."""
     data, lines = read_yaml_mapping(path, "计划文件")
-    return parse_spec(data, default_name=path.stem, file=str(path), lines=lines)
+    return parse_spec(data, default_name=path.stem, file=str(path), lines=lines, needs=needs)
 
 
 def parse_spec(
@@ -225,12 +247,14 @@ def parse_spec(
     file: str,
     lines: Mapping[tuple[str, ...], int] | None = None,
     enabled: bool | None = None,
+    needs: TemplateNeeds | None = None,
 ) -> ScheduleSpec:
     """Validate a schedule mapping (a file's, or a stored version's JSON).
 
     Every problem is collected; the ConfigError raised names the first and carries the rest
     in ``others``, so a clerk fixes a file in one go. ``enabled`` overrides the mapping's
-    (a stored version does not hold it).
+    (a stored version does not hold it). ``needs`` (:func:`template_needs`): refuse a
+    schedule whose templates need a variable nobody supplies.
     """
     problems = _Problems(file, lines or {})
     for key in data:
@@ -253,6 +277,8 @@ def parse_spec(
         problems.add("workdays_only", "应为 true 或 false")
     channels = _channels(data, problems)
     variables = _variables(data, problems)
+    if needs is not None and program is not None and kind is not None:
+        _supplied(needs, program, kind, variables, problems)
     grace = _grace(data, problems)
     description = _text(data, "description", problems, default="")
     flag = data.get("enabled", True) if enabled is None else enabled
@@ -417,6 +443,36 @@ def _variables(data: Mapping[str, Any], problems: _Problems) -> dict[str, Scalar
         else:
             variables[key] = value
     return variables
+
+
+def _supplied(
+    needs: TemplateNeeds,
+    program: str,
+    kind: MessageKind,
+    variables: Mapping[str, Scalar],
+    problems: _Problems,
+) -> None:
+    """Every variable the templates of what a fire sends need comes from the program or the
+    schedule: a message never goes out with one missing."""
+    seed = PROGRAMS.get(program)
+    supplied = set(variables) | (seed.variables if seed is not None else set())
+    for sent in seed.kinds if seed is not None else (kind,):
+        missing = sorted(needs.get(sent.value, frozenset()) - supplied)
+        if not missing:
+            continue
+        names = "、".join(missing)
+        where = [
+            name for name, other in sorted(PROGRAMS.items())
+            if sent in other.kinds and set(missing) <= other.variables
+        ]  # fmt: skip
+        hint = f"在计划的 variables: 中给出（如 {missing[0]}: ...）"
+        if where and program not in where:
+            hint += f"，或改用提供这些变量的程序 {'、'.join(where)}"
+        problems.add(
+            "kind",
+            f"消息类型 {sent.value} 的模板需要变量 {names}，但程序 {program} 不提供，"
+            f"计划也没有给出：请{hint}",
+        )
 
 
 def _grace(data: Mapping[str, Any], problems: _Problems) -> timedelta | None:
