@@ -1,8 +1,9 @@
 """A simulated year: 2027, day by day, with its calendar entered, over a registry of every tier.
 
-A clock the test controls walks every day of 2027. Each morning the day's arrivals are imported
-as `hub import` imports them (a CSV file through the import service, then the program the CLI
-sets going on what it saved: credit_warning, policy_match); then every shipped schedule
+A clock the test controls walks every day of 2027. Each morning the day's arrivals come in as
+`hub import` brings them (a CSV file through the import service, then the program the CLI sets
+going on what it saved: credit_warning, policy_match) or, for every other credit event and
+policy, as a POST to the API (which runs the same program); then every shipped schedule
 (schedules/*.yaml, synced) is fired through the real HubScheduler at each of its fire times that
 day, and held messages are released as the clock passes the morning. In the middle (15 June,
 between the 08:30 and the 09:00 fires) every component is closed and reopened on the same
@@ -20,8 +21,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from hub.core.clock import SHANGHAI, FixedClock
@@ -40,6 +43,8 @@ from hub.scheduling.schedules import load_schedule_file
 from hub.store.db import Database
 from hub.store.enterprise_data import Licence
 from hub.store.messaging import Campaign, Message
+from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
+from hub.web.api import router as api_router
 from tests.conftest import PROJECT_ROOT
 from tests.importing.factories import make_uscc
 from tests.pipeline import Hub, build, setup
@@ -84,13 +89,23 @@ async def start(db: Database, redis: Redis, keys: RedisKeys, clock: FixedClock) 
 
 
 class Importer:
-    """Writes the day's rows to a CSV and imports it as `hub import KIND FILE` does."""
+    """Brings the day's rows in as they arrive in production: a CSV file imported as `hub import
+    KIND FILE` imports it, or, for every other credit event and policy, one POST each to
+    /api/v1/credit-events and /api/v1/policies by an admin."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, token: str) -> None:
         self.folder = folder
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.files = 0
 
     async def __call__(self, running: Running, kind: Any, rows: list[dict[str, str]]) -> None:
+        by_api = [r for r in rows if kind in API_PATHS and r[API_KEYS[kind]][-1] in "02468"]
+        if by_api:
+            await self.post(running, kind, by_api)
+        if by_file := [r for r in rows if r not in by_api]:
+            await self.import_file(running, kind, by_file)
+
+    async def import_file(self, running: Running, kind: Any, rows: list[dict[str, str]]) -> None:
         self.files += 1
         path = self.folder / f"{kind}-{self.files}.csv"
         with path.open("w", newline="", encoding="utf-8") as out:
@@ -103,6 +118,33 @@ class Importer:
         react = {"credit": credit_warning.run_on_changes, "policies": policy_match.run_on_changes}
         if kind in react and report.changes.changed:  # hub/cli/registry.py's _ON_CHANGES
             await react[kind](running.context(), report.changes)
+
+    async def post(self, running: Running, kind: str, rows: list[dict[str, str]]) -> None:
+        app = FastAPI()
+        app.include_router(
+            api_router(running.hub.db, running.hub.clock, programs=running.context())
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            for row in rows:
+                answer = await client.post(
+                    API_PATHS[kind], json=api_body(kind, row), headers=self.headers
+                )
+                assert answer.status_code == 200, answer.text
+
+
+API_PATHS = {"credit": "/api/v1/credit-events", "policies": "/api/v1/policies"}
+API_KEYS = {"credit": "event_id", "policies": "policy_id"}
+
+
+def api_body(kind: str, row: dict[str, str]) -> dict[str, Any]:
+    """The JSON body of the API call that brings in what ``row`` says in the import file."""
+    body: dict[str, Any] = {k: (v or None) for k, v in row.items()}
+    if kind == "policies":
+        for field in ("industries", "tiers", "regions", "stages", "tags"):
+            body[field] = row[field].split(";") if row[field] else []
+        body["free_apply"] = row["free_apply"] == "是"
+    return body
 
 
 def uscc(enterprise: int) -> str:
@@ -283,7 +325,8 @@ async def test_a_simulated_year_sends_each_item_exactly_once_across_a_restart(
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, "test-link-secret-0123456789abcdefghijklmnop")
     ids = await seed_registry(db, SEED)
-    importer = Importer(tmp_path)
+    await add_staff(db, clock, NewStaff("admin", "管理员", StaffRole.ADMIN), actor="test")
+    importer = Importer(tmp_path, await issue_token(db, clock, "admin", actor="test"))
     clock.set(at(date(2026, 12, 28), 10))
     specs = [load_schedule_file(p) for p in sorted((PROJECT_ROOT / "schedules").glob("*.yaml"))]
     await sync_schedules(db, specs, clock, actor="test")
