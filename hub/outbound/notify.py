@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,10 +36,11 @@ from hub.outbound.planning import PlanningPolicy, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
 from hub.rendering.render import TemplateRenderer
 from hub.store.dialect import insert_ignore
-from hub.store.models import Contact, Department, Enterprise, Message, Officer, Staff
+from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Message, Officer, Staff
 from hub.store.models import InboundReply as StoredReply
 
 _MESSAGE = cast(sa.Table, Message.__table__)
+_IN_CHUNK: Final = 1_000  # keys per IN (...): under every driver's parameter cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,36 @@ async def enterprise_context(session: AsyncSession, enterprise_id: int | None) -
     return context
 
 
+async def enterprise_contexts(
+    session: AsyncSession, enterprise_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """:func:`enterprise_context` of many enterprises in a few reads (ids not found: absent)."""
+    ids = sorted(set(enterprise_ids))
+    contexts: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        tags: dict[int, list[str]] = {}
+        for enterprise_id, tag in await session.execute(
+            sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+            .where(EnterpriseTag.enterprise_id.in_(chunk))
+            .order_by(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+        ):
+            tags.setdefault(enterprise_id, []).append(tag)
+        for e in await session.execute(
+            sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.tier,
+                      Enterprise.industry, Enterprise.region, Officer.name, Officer.mobile)
+            .outerjoin(Officer, Officer.id == Enterprise.officer_id)
+            .where(Enterprise.id.in_(chunk))
+        ):  # fmt: skip
+            contexts[e[0]] = {
+                "enterprise": {"name": e[1], "uscc": e[2], "tier": e[3].label,
+                               "industry": e[4], "region": e[5], "tags": tuple(tags.get(e[0], ()))},
+                "officer_name": e[6] or "",
+                "officer_mobile": e[7] or "",
+            }  # fmt: skip
+    return contexts
+
+
 async def notify_one(
     session: AsyncSession,
     *,
@@ -232,8 +263,32 @@ async def notify_one(
     ).one_or_none()
     if existing is not None:
         return NotifyResult(existing.id, False, existing.status, existing.channel)
+    notice = Notice(kind, recipient, context, trigger, trigger_key)
+    row, reason = _notice_row(notice, key, now, renderer, policy, channel, quiet, hold)
+    stmt = insert_ignore(session, _MESSAGE, row).returning(
+        _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+    )
+    inserted = (await session.execute(stmt)).one_or_none()
+    if inserted is None:  # another writer got there between our read and insert
+        found = (
+            await session.execute(
+                sa.select(Message.id, Message.status, Message.channel).where(
+                    Message.idempotency_key == key
+                )
+            )
+        ).one()
+        return NotifyResult(found.id, False, found.status, found.channel)
+    return NotifyResult(inserted.id, True, inserted.status, inserted.channel, reason)
+
+
+def _notice_row(
+    notice: Notice, key: str, now: datetime, renderer: TemplateRenderer,
+    policy: PlanningPolicy, channel: ChannelName | None, quiet: bool, hold: QuietHold | None,
+) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+    """The composed message row of one notice, and why it is not queued (if it is not)."""
+    kind, recipient = notice.kind, notice.recipient
     values: dict[str, Any] = {
-        **context,
+        **notice.context,
         "hub_name": policy.hub_name,
         "contact": {"name": recipient.name},
     }
@@ -265,20 +320,78 @@ async def notify_one(
         "created_at": now,
         "updated_at": now,
     }
-    stmt = insert_ignore(session, _MESSAGE, row).returning(
-        _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
-    )
-    inserted = (await session.execute(stmt)).one_or_none()
-    if inserted is None:  # another writer got there between our read and insert
-        found = (
-            await session.execute(
-                sa.select(Message.id, Message.status, Message.channel).where(
-                    Message.idempotency_key == key
+    return row, message.reason
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notice of a batch (:func:`notify_many`): as :func:`notify_one`'s arguments."""
+
+    kind: MessageKind
+    recipient: Recipient
+    context: Mapping[str, Any]
+    trigger: str
+    trigger_key: str
+
+    def key(self) -> str:
+        """Its message's idempotency key (as :func:`notify_one` derives it)."""
+        r = self.recipient
+        return idempotency_key(self.trigger, f"{self.trigger_key}|{r.key}",
+                               r.enterprise_id or 0, r.contact_id, self.kind.value)  # fmt: skip
+
+
+async def notify_many(
+    session: AsyncSession,
+    notices: Sequence[Notice],
+    *,
+    now: datetime,
+    renderer: TemplateRenderer,
+    policy: PlanningPolicy,
+    hold: QuietHold | None = None,
+) -> list[NotifyResult]:
+    """:func:`notify_one` for many notices in one read of the keys on record and one insert
+    (quiet hours or ``hold`` apply to each); their results, in order. A notice whose key is
+    on record (or earlier in the batch) creates nothing."""
+    keys = [n.key() for n in notices]
+    found: dict[str, NotifyResult] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        for on_record in await session.execute(
+            sa.select(Message.idempotency_key, Message.id, Message.status, Message.channel)
+            .where(Message.idempotency_key.in_(keys[start : start + _IN_CHUNK]))
+        ):  # fmt: skip
+            found[on_record[0]] = NotifyResult(on_record[1], False, on_record[2], on_record[3])
+    rows: list[dict[str, Any]] = []
+    reasons: dict[str, str | None] = {}
+    for notice, key in zip(notices, keys, strict=True):
+        if key not in found and key not in reasons:
+            row, reasons[key] = _notice_row(notice, key, now, renderer, policy, None, True, hold)
+            rows.append(row)
+    created: dict[str, NotifyResult] = {}
+    if rows:
+        stmt = insert_ignore(session, _MESSAGE).returning(
+            _MESSAGE.c.idempotency_key, _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+        )
+        for key, message_id, status, channel in (await session.execute(stmt, rows)).all():
+            created[key] = NotifyResult(message_id, True, status, channel, reasons[key])
+    results: list[NotifyResult] = []
+    for key in keys:
+        if key in created:
+            # Only the first notice under a key created its row; a repeat in the batch did not.
+            results.append(created.pop(key))
+            found[key] = dataclasses.replace(results[-1], created=False, reason=None)
+        elif key in found:
+            results.append(found[key])
+        else:  # another writer got there between our read and insert
+            other = (
+                await session.execute(
+                    sa.select(Message.id, Message.status, Message.channel).where(
+                        Message.idempotency_key == key
+                    )
                 )
-            )
-        ).one()
-        return NotifyResult(found.id, False, found.status, found.channel)
-    return NotifyResult(inserted.id, True, inserted.status, inserted.channel, message.reason)
+            ).one()
+            found[key] = NotifyResult(other.id, False, other.status, other.channel)
+            results.append(found[key])
+    return results
 
 
 async def enqueue_notified(queue: Queue, results: Iterable[NotifyResult]) -> list[int]:

@@ -50,8 +50,8 @@ from hub.store.models import Campaign, Message
 from hub.store.templates import catalog_stamp
 
 __all__ = [
-    "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "idempotency_key",
-    "release_held", "requeue_lost", "requeue_stale",
+    "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "campaign_values",
+    "idempotency_key", "release_held", "requeue_lost", "requeue_stale", "stored_rows",
 ]  # fmt: skip
 
 _MESSAGE = cast(sa.Table, Message.__table__)
@@ -197,11 +197,7 @@ class Outbox:
             status = await session.scalar(
                 sa.select(Campaign.status).where(Campaign.id == campaign_id)
             )
-            if status == "paused":
-                planned = [_paused(p) for p in planned]
-            elif status == "cancelled":
-                planned = [_cancelled(p) for p in planned]
-            rows = [_row(p, request, campaign_id, now) for p in planned]
+            rows = stored_rows(planned, request, campaign_id, str(status), now)
             inserted: list[tuple[int, MessageStatus, ChannelName]] = []
             if rows:
                 stmt = insert_ignore(self.db, _MESSAGE).returning(
@@ -221,12 +217,7 @@ class Outbox:
 
     async def _campaign(self, session: Any, request: SendRequest, now: datetime) -> tuple[int, str]:
         """The trigger's campaign (created on first fire) and its status."""
-        values = {
-            "kind": request.kind, "trigger": request.trigger, "trigger_key": request.trigger_key,
-            "audience": request.audience.expression, "channel": request.channel,
-            "status": "active", "created_by": request.created_by,
-            "created_at": now, "updated_at": now,
-        }  # fmt: skip
+        values = campaign_values(request, now)
         await session.execute(insert_ignore(self.db, Campaign, [values]))
         found = (
             await session.execute(
@@ -238,6 +229,29 @@ class Outbox:
             )
         ).one()
         return int(found.id), str(found.status)
+
+
+def stored_rows(
+    planned: Sequence[PlannedMessage], request: SendRequest, campaign_id: int, status: str,
+    now: datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The message rows of planned messages under a campaign of ``status``: a paused
+    campaign's wait with the rest of it, a cancelled one's are recorded as skipped."""
+    if status == "paused":
+        planned = [_paused(p) for p in planned]
+    elif status == "cancelled":
+        planned = [_cancelled(p) for p in planned]
+    return [_row(p, request, campaign_id, now) for p in planned]
+
+
+def campaign_values(request: SendRequest, now: datetime) -> dict[str, Any]:
+    """The campaign row a request's first send creates."""
+    return {
+        "kind": request.kind, "trigger": request.trigger, "trigger_key": request.trigger_key,
+        "audience": request.audience.expression, "channel": request.channel,
+        "status": "active", "created_by": request.created_by,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
 
 
 def _paused(p: PlannedMessage) -> PlannedMessage:

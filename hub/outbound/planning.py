@@ -42,6 +42,7 @@ _COUNTED = (
     MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.SENDING, MessageStatus.SENT,
     MessageStatus.DELIVERED,
 )  # fmt: skip
+_EVERYONE = Audience("all", ())  # a batch reads id spans; each request names its enterprise
 PLAN_CHUNK = 1_000  # enterprise ids per chunk: a few queries each, and memory stays bounded
 
 
@@ -168,6 +169,49 @@ class Planner:
                     self._plan_enterprise(request, enterprise, contacts, chain, history, hold)
                 )
             yield planned
+
+    async def plan_batch(
+        self, batch: Sequence[tuple[int, SendRequest]], now: datetime, *, size: int = PLAN_CHUNK
+    ) -> AsyncGenerator[list[tuple[int, list[PlannedMessage]]], None]:
+        """Many requests, each to the one enterprise whose id it is paired with (its audience
+        names that enterprise alone), planned together: ``(index in batch, plan)`` pairs a
+        chunk of ``size`` enterprise ids at a time, each chunk one read of the enterprises,
+        contacts, opt-outs and recent history (rather than a read per request).
+
+        A request's plan is the one :meth:`plan_chunks` makes for it sent after the requests
+        before it to the same enterprise (the batch's order is kept per enterprise): what
+        those plan to send counts towards its caps and same-content window, as their rows
+        would once committed. A request whose enterprise is gone plans nothing.
+        """
+        ordered = sorted(range(len(batch)), key=lambda i: batch[i][0])  # stable
+        start = 0
+        while start < len(ordered):
+            low = batch[ordered[start]][0]
+            end = start
+            while end < len(ordered) and batch[ordered[end]][0] < low + size:
+                end += 1
+            span = (low, batch[ordered[end - 1]][0])
+            async with self.db.read() as session:
+                recipients = await _Recipients.load(session, _EVERYONE, span)
+                history = await _recent_history(session, span, now, self.policy.routing)
+            by_id = {e.id: e for e in recipients.enterprises}
+            plans: list[tuple[int, list[PlannedMessage]]] = []
+            for index in ordered[start:end]:
+                enterprise_id, request = batch[index]
+                enterprise = by_id.get(enterprise_id)
+                if enterprise is None:
+                    plans.append((index, []))
+                    continue
+                chain = self.policy.chain(request.kind, request.channel)
+                hold = request.hold or self.policy.quiet_hold(request.kind, now)
+                contacts = recipients.contacts.get(enterprise_id, ())
+                planned = list(
+                    self._plan_enterprise(request, enterprise, contacts, chain, history, hold)
+                )
+                history.record(planned, request.kind, self.policy.routing)
+                plans.append((index, planned))
+            yield plans
+            start = end
 
     def _plan_enterprise(
         self, request: SendRequest, enterprise: _EnterpriseRow, contacts: Sequence[_ContactRow],
@@ -331,6 +375,20 @@ class _History:
         if week_cap is not None and self.week[contact_id] >= week_cap:
             return f"已达每周上限（每人每周 {week_cap} 条）"
         return None
+
+    def record(
+        self, planned: Iterable[PlannedMessage], kind: MessageKind, routing: RoutingSettings
+    ) -> None:
+        """Count messages just planned as :func:`_recent_history` counts stored ones (a batch
+        plans the next request before these are committed)."""
+        for p in planned:
+            if p.contact_id is None or p.status not in _COUNTED or p.idempotency_key in self.keys:
+                continue  # a key on record already is ignored by the insert: counted before
+            self.keys.add(p.idempotency_key)
+            self.bodies.add((p.contact_id, _digest(p.body)))
+            if kind not in routing.cap_exempt:
+                self.week[p.contact_id] += 1
+                self.day[p.contact_id] += 1
 
 
 def _digest(body: str) -> str:

@@ -7,7 +7,8 @@ and sends each enterprise only what is true and specific to it. To plug one in:
 1. Write ``hub/scheduling/programs/<name>.py`` with ``async def run(ctx: ProgramContext,
    fire: ProgramFire) -> ProgramOutcome``. It decides, per enterprise and item (an event, a
    policy, a licence), what to say, and sends each :class:`ProgramItem` with :func:`send_item`
-   (to the enterprise's contacts) or :func:`notify_officer` (to its liaison officer). An
+   (to the enterprise's contacts) or :func:`notify_officer` (to its liaison officer), or many
+   at once with :func:`send_items` / :func:`notify_officers` (a transaction per chunk). An
    enterprise with nothing to say gets nothing: count it with :meth:`ProgramOutcome.held_back`.
 2. Add one entry to ``PROGRAMS`` in ``hub/scheduling/programs/__init__.py`` (the table lives
    there, not here, because it imports every program and every program imports this module):
@@ -31,7 +32,7 @@ the outbox would not collapse by key on Monday.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -46,7 +47,17 @@ from hub.core.vocab import ChannelName, MessageKind
 from hub.core.workdays import WorkdayCalendar
 from hub.core.yaml_aliases import alias_problem
 from hub.outbound.audience import Audience, parse_audience
-from hub.outbound.notify import Recipient, enqueue_notified, enterprise_context, notify_one
+from hub.outbound.batch_send import BatchSend, submit_batch
+from hub.outbound.notify import (
+    Notice,
+    NotifyResult,
+    Recipient,
+    enqueue_notified,
+    enterprise_context,
+    enterprise_contexts,
+    notify_many,
+    notify_one,
+)
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
 from hub.store.db import Database
@@ -57,6 +68,8 @@ Scalar = str | int | float | bool
 _SHIPPED_TEMPLATES: Final = Path(__file__).resolve().parents[3] / "templates"
 #: Why a held message waits, as the message list shows it.
 DAY_OFF_REASON = "休息日不发送，将于 {at:%m-%d %H:%M} 发送"
+#: Officer notices per write transaction and enqueue in :func:`notify_officers`.
+NOTICE_CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +176,18 @@ class Program:
 
     ``kinds``: the message kinds it sends (the first is a schedule's default ``kind``);
     ``variables``: the template variables it supplies (a schedule need not set them);
-    ``workdays_only``: a schedule's default for the key of that name.
+    ``workdays_only``: a schedule's default for the key of that name;
+    ``check_variables``: validates a schedule's ``variables:`` for this program (raises
+    ConfigError whose key is ``variables.<name>``). ``hub schedules sync``, ``hub templates
+    check`` and the reading of a stored version call it, so a bad value is refused when the
+    schedule is written, not found when it fires.
     """
 
     run: ProgramRun
     kinds: tuple[MessageKind, ...]
     variables: frozenset[str] = frozenset()
     workdays_only: bool = True
+    check_variables: Callable[[Mapping[str, Scalar]], object] | None = None
 
 
 def program_trigger(program: str) -> str:
@@ -227,7 +245,68 @@ async def notify_officer(
     when ``enterprise_id`` is given. Counted like a send: created, duplicate, or skipped (an
     officer with no address is recorded as skipped with the reason).
     """
-    recipient = Recipient(
+    recipient = _officer_recipient(officer)
+    planner = ctx.outbox.planner
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        context = {**await enterprise_context(session, enterprise_id), **item.variables}
+        result = await notify_one(
+            session, kind=item.kind, recipient=recipient, context=context,
+            trigger=program_trigger(item.program), trigger_key=item.key, now=now,
+            renderer=planner.renderer, policy=planner.policy, hold=ctx.hold,
+        )  # fmt: skip
+    await enqueue_notified(ctx.outbox.queue, [result])
+    return _notice_outcome(result)
+
+
+async def send_items(
+    ctx: ProgramContext, items: Sequence[tuple[ProgramItem, int, str]]
+) -> list[SendOutcome]:
+    """:func:`send_item` for many ``(item, enterprise id, uscc)`` at once, in the order given
+    (:func:`hub.outbound.batch_send.submit_batch`: a chunk of enterprises per transaction):
+    the same keys, campaigns, holds, caps and opt-outs. Their outcomes, in order."""
+    sends = [
+        BatchSend(enterprise_id, SendRequest(
+            kind=item.kind, audience=parse_audience(f"uscc={uscc}"),
+            trigger=program_trigger(item.program), trigger_key=item.key,
+            variables=item.variables, created_by=program_trigger(item.program), hold=ctx.hold,
+        ))
+        for item, enterprise_id, uscc in items
+    ]  # fmt: skip
+    return await submit_batch(ctx.outbox, sends)
+
+
+async def notify_officers(
+    ctx: ProgramContext, notices: Sequence[tuple[ProgramItem, Officer, int | None]]
+) -> list[SendOutcome]:
+    """:func:`notify_officer` for many ``(item, officer, enterprise id)`` at once: a write
+    transaction and an enqueue per :data:`NOTICE_CHUNK` notices. Their outcomes, in order."""
+    planner = ctx.outbox.planner
+    now = ctx.clock.now()
+    outcomes: list[SendOutcome] = []
+    for start in range(0, len(notices), NOTICE_CHUNK):
+        chunk = notices[start : start + NOTICE_CHUNK]
+        async with ctx.db.write() as session:
+            contexts = await enterprise_contexts(session, [e for _, _, e in chunk if e is not None])
+            nobody = await enterprise_context(session, None)  # the blanks, read nothing
+            batch = [
+                Notice(item.kind, _officer_recipient(officer),
+                       {**contexts.get(enterprise_id or 0, nobody), **item.variables},
+                       program_trigger(item.program), item.key)
+                for item, officer, enterprise_id in chunk
+            ]  # fmt: skip
+            results = await notify_many(
+                session, batch, now=now, renderer=planner.renderer, policy=planner.policy,
+                hold=ctx.hold,
+            )  # fmt: skip
+        await enqueue_notified(ctx.outbox.queue, results)
+        outcomes.extend(_notice_outcome(r) for r in results)
+    return outcomes
+
+
+def _officer_recipient(officer: Officer) -> Recipient:
+    """A liaison officer as a notice's recipient: WeCom, Telegram or SMS."""
+    return Recipient(
         key=_officer_key(officer.id),
         name=officer.name,
         addresses={
@@ -240,16 +319,10 @@ async def notify_officer(
             if a
         },
     )
-    planner = ctx.outbox.planner
-    now = ctx.clock.now()
-    async with ctx.db.write() as session:
-        context = {**await enterprise_context(session, enterprise_id), **item.variables}
-        result = await notify_one(
-            session, kind=item.kind, recipient=recipient, context=context,
-            trigger=program_trigger(item.program), trigger_key=item.key, now=now,
-            renderer=planner.renderer, policy=planner.policy, hold=ctx.hold,
-        )  # fmt: skip
-    await enqueue_notified(ctx.outbox.queue, [result])
+
+
+def _notice_outcome(result: NotifyResult) -> SendOutcome:
+    """One notice counted like a send: created, duplicate, or skipped with the reason."""
     outcome = SendOutcome(campaign_id=None, recipients=1)
     if not result.created:
         outcome.duplicates = 1

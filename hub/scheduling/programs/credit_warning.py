@@ -49,11 +49,11 @@ from hub.scheduling.programs.base import (
     ProgramItem,
     ProgramOutcome,
     ProgramSettings,
-    notify_officer,
+    notify_officers,
     officer_notice_key,
     program_trigger,
     read_yaml_mapping,
-    send_item,
+    send_items,
 )
 from hub.store.models import Campaign, CreditEvent, Enterprise, Message, Officer
 from hub.store.record_changes import RecordChanges
@@ -235,32 +235,43 @@ async def _act(ctx: ProgramContext, events: list[_Event]) -> ProgramOutcome:
         officer_notice_key(ProgramItem(NAME, KIND, warning_key(e.event.event_id)), e.officer.id)
         for e in events if e.officer is not None
     ])  # fmt: skip
+    # Everything still to send goes in two batches (the enterprises' messages, in event order,
+    # and the officers' notices): a chunk of enterprises per transaction, not one per event.
+    sends: list[tuple[ProgramItem, int, str]] = []
+    notices: list[tuple[ProgramItem, Officer, int | None]] = []
     for found in events:
         event = found.event
         closing = closing_key(event.event_id)
         if event.status is CreditEventStatus.ACTIVE:
-            await _warn(ctx, found, guidance[event.type], outcome, sent, notified)
+            _warn(found, guidance[event.type], outcome, sent, notified, sends, notices)
         elif warning_key(event.event_id) not in sent:
             outcome.held_back(NEVER_WARNED)
         elif closing in sent:
             outcome.sent_before(sent[closing])
         else:
             item = ProgramItem(NAME, KIND, closing, _closing_variables(event))
-            outcome.add(await send_item(ctx, item, uscc=found.uscc))
+            sends.append((item, event.enterprise_id, found.uscc))
+    for result in await send_items(ctx, sends):
+        outcome.add(result)
+    for result in await notify_officers(ctx, notices):
+        outcome.add(result)
     return outcome
 
 
-async def _warn(
-    ctx: ProgramContext, found: _Event, guidance: RepairGuidance, outcome: ProgramOutcome,
-    sent: Mapping[str, int], notified: set[str],
+def _warn(
+    found: _Event, guidance: RepairGuidance, outcome: ProgramOutcome, sent: Mapping[str, int],
+    notified: set[str], sends: list[tuple[ProgramItem, int, str]],
+    notices: list[tuple[ProgramItem, Officer, int | None]],
 ) -> None:  # fmt: skip
+    """An active event's warning and officer notice, unless sent before: added to the
+    batches."""
     event = found.event
     variables = warning_variables(event, guidance)
     item = ProgramItem(NAME, KIND, warning_key(event.event_id), variables)
     if item.key in sent:
         outcome.sent_before(sent[item.key])
     else:
-        outcome.add(await send_item(ctx, item, uscc=found.uscc))
+        sends.append((item, event.enterprise_id, found.uscc))
     if found.officer is None:
         outcome.held_back(NO_OFFICER)
         return
@@ -268,11 +279,7 @@ async def _warn(
     if officer_notice_key(officer_item, found.officer.id) in notified:
         outcome.sent_before(1)
         return
-    outcome.add(
-        await notify_officer(
-            ctx, officer_item, officer=found.officer, enterprise_id=event.enterprise_id
-        )
-    )
+    notices.append((officer_item, found.officer, event.enterprise_id))
 
 
 def _risk_item(event: CreditEvent) -> str:
