@@ -120,17 +120,17 @@ async def test_planning_stores_sms_parameters_for_the_primary_channel_and_the_fa
     [planned] = await hub.outbox.plan(request)
     sms = planned.fallbacks[0]
     assert sms["channel"] == "sms"
-    assert sms["params"]["template_ids"] == {"tencent": "1000121", "aliyun": "SMS_000000121"}
+    assert sms["params"]["template_ids"] == {"tencent": "1000122", "aliyun": "SMS_000000122"}
     assert sms["params"]["names"] == [
-        "company", "item", "authority", "date", "state", "officer", "phone"
+        "company", "item", "authority", "date", "state", "help"
     ]  # fmt: skip
-    assert sms["params"]["values"][:6] == [
+    assert sms["params"]["values"] == [
         "甲机械",
         "未按期公示2025年度年报",
         "有关部门",  # no authority given
         "2026年11月20日",
         "，请尽快整改并申请信用修复",
-        "李明",
+        "如需协助请联系联络员李明，电话13845200001",
     ]
 
     await setup(hub)

@@ -450,8 +450,7 @@ def test_cli_preview_renders_the_real_enterprise_contact_and_officer(
         "龙沙区市场监督管理局",
         "2026年11月20日",
         "，请尽快整改并申请信用修复",
-        "李明",
-        "13845200001",
+        "如需协助请联系联络员李明，电话13845200001",
     ]
     assert sms["text"] == "【主动服务】" + result["body"]
     assert result["body"].startswith("甲机械信用提示：被列入经营异常名录（龙沙区市场监督管理局于")
