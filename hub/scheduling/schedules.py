@@ -27,13 +27,14 @@ runs (docs/design.md): :func:`hub.scheduling.schedule_store.sync_schedules` stor
 only when a spec changed. The same mapping shape is stored as the version's JSON, and read back
 through the same validation. Every problem names the file, the key and the line (as config.yaml's
 errors do). Given what the templates need (:func:`template_needs`), a schedule whose template
-needs a variable that neither its program nor its ``variables:`` supplies is refused too.
+needs a variable that neither its program nor its ``variables:`` supplies is refused too, and a
+seed program checks its own variables (``Program.check_variables``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -277,6 +278,8 @@ def parse_spec(
         problems.add("workdays_only", "应为 true 或 false")
     channels = _channels(data, problems)
     variables = _variables(data, problems)
+    if seed is not None and seed.check_variables is not None:
+        _program_variables(seed.check_variables, variables, problems)
     if needs is not None and program is not None and kind is not None:
         _supplied(needs, program, kind, variables, problems)
     grace = _grace(data, problems)
@@ -443,6 +446,19 @@ def _variables(data: Mapping[str, Any], problems: _Problems) -> dict[str, Scalar
         else:
             variables[key] = value
     return variables
+
+
+def _program_variables(
+    check: Callable[[Mapping[str, Scalar]], object],
+    variables: Mapping[str, Scalar],
+    problems: _Problems,
+) -> None:
+    """The program's own rule on its variables, reported at the schedule's key and line."""
+    try:
+        check(variables)
+    except ConfigError as exc:
+        path = exc.key.split(".")[1:] if exc.key.startswith("variables.") else []
+        problems.add("variables", exc.reason, *path)
 
 
 def _supplied(

@@ -1,6 +1,6 @@
 """``hub schedules sync`` and ``hub templates check`` hold the schedules to their templates (a
-variable the template needs comes from the program or the schedule); ``hub templates check``
-reads credit_warning/guidance.yaml."""
+variable the template needs comes from the program or the schedule) and to their program's own
+rules; ``hub templates check`` reads credit_warning/guidance.yaml."""
 
 from __future__ import annotations
 
@@ -88,6 +88,22 @@ def test_a_policy_push_campaign_without_policy_title_is_refused_by_sync_and_chec
     write_schedule(config, "monthly_push", CAMPAIGN + "variables:\n  policy_title: 技改补贴\n")
     assert hub(config, "schedules", "sync") == 0, capsys.readouterr().err
     assert hub(config, "templates", "check", "--no-db") == 0
+
+
+def test_a_bad_licence_days_is_refused_at_sync_naming_its_key_and_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config.parent / "schedules" / "procedure_reminder.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"60,30,7"', '"60,三十,7"'), encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert hub(config, "schedules", "sync") == 2
+    error = capsys.readouterr().err
+    assert f"{path}:{line_of(path, 'licence_days:')}: variables.licence_days:" in error
+    assert "60,三十,7" in error
+    assert hub(config, "templates", "check", "--no-db") == 1
+    assert "variables.licence_days" in capsys.readouterr().out
 
 
 def test_templates_check_names_a_broken_guidance_file_its_key_and_line(

@@ -1,6 +1,6 @@
 """A schedule's templates get every variable they need (from the program, the schedule's
-``variables:`` or the standard ones), checked when the schedule is loaded rather than when it
-fires."""
+``variables:`` or the standard ones), and a seed program checks its own variables, when the
+schedule is loaded rather than when it fires."""
 
 from __future__ import annotations
 
@@ -56,3 +56,21 @@ def test_a_campaign_of_a_program_kind_names_every_missing_variable() -> None:
                    default_name="weekly", file="f", needs=NEEDS)  # fmt: skip
     assert "days_left、due_date、item、item_type、where" in caught.value.reason
     assert "procedure_reminders" in caught.value.reason
+
+
+@pytest.mark.parametrize("days", ["60,abc", "0", True, "60,-7"])
+def test_the_program_checks_its_variables_when_the_schedule_is_read(days: object) -> None:
+    data = {"cron": "0 9 * * *", "program": "procedure_reminders",
+            "variables": {"licence_days": days}}  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        # No needs: a stored version read back is checked as well.
+        parse_spec(data, default_name="p", file="f", lines={("variables", "licence_days"): 9})
+    assert (caught.value.key, caught.value.line) == ("variables.licence_days", 9)
+    assert "60,30,7" in caught.value.reason
+
+
+def test_good_licence_days_pass_the_program_check() -> None:
+    data = {"cron": "0 9 * * *", "program": "procedure_reminders",
+            "variables": {"licence_days": "90, 30"}}  # fmt: skip
+    spec = parse_spec(data, default_name="p", file="f")
+    assert spec.variables["licence_days"] == "90, 30"
