@@ -7,7 +7,8 @@ changed to :func:`run_on_changes` once saved. For each event:
 - **active**: a warning to the enterprise naming the event (its type in Chinese, the summary),
   the authority and the decided date, with the repair guidance of its type (consequence, steps,
   where to apply, the earliest repair date where the rules give one), and a notice to its
-  liaison officer (if it has one) naming the enterprise and the event;
+  liaison officer (if it has one) naming the enterprise, the event and the enterprise's contact
+  to call;
 - **repaired or removed**, after a warning was sent: a closing notice to the enterprise.
 
 Once per event whatever the number of imports: the warning is item ``credit:<event_id>:warning``
@@ -55,7 +56,7 @@ from hub.scheduling.programs.base import (
     read_yaml_mapping,
     send_items,
 )
-from hub.store.models import Campaign, CreditEvent, Enterprise, Message, Officer
+from hub.store.models import Campaign, Contact, CreditEvent, Enterprise, Message, Officer
 from hub.store.record_changes import RecordChanges
 
 NAME: Final = "credit_warning"
@@ -68,7 +69,7 @@ VARIABLES: Final = frozenset(
     {
         "risk_item", "found_on", "authority", "event_id", "consequence", "repair_steps",
         "apply_at", "earliest_repair", "earliest_rule", "closed_state", "closed_on",
-        "for_officer",
+        "for_officer", "enterprise_contact_name", "enterprise_contact_mobile",
     }
 )  # fmt: skip
 _FIELDS: Final = ("consequence", "steps", "apply_at", "earliest_after_months", "earliest_rule")
@@ -253,9 +254,42 @@ async def _act(ctx: ProgramContext, events: list[_Event]) -> ProgramOutcome:
             sends.append((item, event.enterprise_id, found.uscc))
     for result in await send_items(ctx, sends):
         outcome.add(result)
-    for result in await notify_officers(ctx, notices):
+    for result in await notify_officers(ctx, await _with_contacts(ctx, notices)):
         outcome.add(result)
     return outcome
+
+
+async def _with_contacts(
+    ctx: ProgramContext, notices: list[tuple[ProgramItem, Officer, int | None]]
+) -> list[tuple[ProgramItem, Officer, int | None]]:
+    """The officers' notices with the person the officer is to call: the enterprise's first
+    named contact, one with a mobile first (the templates fall back when there is none)."""
+    ids = sorted({e for _, _, e in notices if e is not None})
+    contacts: dict[int, dict[str, str]] = {}
+    if not ids:
+        return notices
+    async with ctx.db.read() as session:
+        for start in range(0, len(ids), _IN_CHUNK):
+            rows = await session.execute(
+                sa.select(Contact.enterprise_id, Contact.name, Contact.mobile)
+                .where(
+                    Contact.enterprise_id.in_(ids[start : start + _IN_CHUNK]),
+                    Contact.name.is_not(None), Contact.name != "",
+                    Contact.anonymised_at.is_(None),
+                )
+                .order_by(Contact.enterprise_id, Contact.mobile.is_(None), Contact.id)
+            )  # fmt: skip
+            for enterprise_id, name, mobile in rows.all():
+                contacts.setdefault(enterprise_id, {
+                    "enterprise_contact_name": name or "",
+                    "enterprise_contact_mobile": mobile or "",
+                })  # fmt: skip
+    return [
+        (ProgramItem(item.program, item.kind, item.key,
+                     {**item.variables, **contacts.get(enterprise_id or 0, {})}),
+         officer, enterprise_id)
+        for item, officer, enterprise_id in notices
+    ]  # fmt: skip
 
 
 def _warn(

@@ -26,6 +26,8 @@ from hub.core.errors import ConfigError
 from hub.core.vocab import MessageKind
 from hub.importing.service import import_file
 from hub.outbound.audience import parse_audience
+from hub.outbound.notify import enterprise_context
+from hub.rendering.sms_text import PLACEHOLDER
 from hub.scheduling.programs import PROGRAMS
 from hub.scheduling.programs import credit_warning as program
 from hub.scheduling.programs.base import (
@@ -38,7 +40,7 @@ from hub.scheduling.programs.base import (
 )
 from hub.scheduling.schedules import parse_spec
 from hub.store.db import Database
-from hub.store.models import Message, Officer
+from hub.store.models import Enterprise, Message, Officer
 from hub.tickets.staff import NewStaff, StaffRole, add_staff, issue_token
 from hub.web.api import router
 from tests.importing.factories import make_uscc, write_csv_file
@@ -46,6 +48,11 @@ from tests.pipeline import Hub
 from tests.seed import seed_registry
 
 JIA, YI, BING = make_uscc(1), make_uscc(2), make_uscc(3)
+APPROVED_SMS = (
+    (Path(__file__).resolve().parents[3] / "templates" / "credit_warning" / "sms.j2")
+    .read_text(encoding="utf-8")
+    .strip()
+)
 HEADER = [
     "事件编号",
     "统一社会信用代码",
@@ -321,3 +328,34 @@ async def test_officer_notices_are_found_by_the_key_notify_stores(hub: Hub, tmp_
         for event_id, code in (("XY-001", "LL001"), ("XY-003", "LL002"))
     }  # fmt: skip
     assert stored == expected
+
+
+async def test_the_officers_sms_names_the_enterprise_and_its_contact_not_himself(hub: Hub) -> None:
+    """The officer's notice carries the enterprise's contact to call: its SMS (the params
+    filled into the approved text) names the enterprise and that contact, never the officer
+    himself, and does not ask him to repair the event."""
+    async with hub.db.read() as session:
+        jia = await session.scalar(sa.select(Enterprise).where(Enterprise.uscc == JIA))
+        li_ming = await session.scalar(sa.select(Officer).where(Officer.name == "李明"))
+        assert jia is not None
+        assert li_ming is not None
+        enterprise = await enterprise_context(session, jia.id)
+    variables = {"risk_item": "行政处罚：未按规定标明价格", "found_on": "2026年11月2日",
+                 "for_officer": True}  # fmt: skip
+    item = ProgramItem(program.NAME, program.KIND, program.warning_key("XY-001"), variables)
+    [(notice, officer, enterprise_id)] = await program._with_contacts(
+        context(hub), [(item, li_ming, jia.id)]
+    )
+    assert (notice.key, officer, enterprise_id) == (item.key, li_ming, jia.id)
+    assert notice.variables["enterprise_contact_name"] == "甲机械联系人1"
+    mobile = notice.variables["enterprise_contact_mobile"].replace("+86", "")
+    rendered = hub.outbox.planner.renderer.render_message(
+        "credit_warning", "sms",
+        {**enterprise, **notice.variables, "hub_name": "主动服务", "contact": {"name": "李明"}},
+    )  # fmt: skip
+    params = rendered.template_param()
+    text = PLACEHOLDER.sub(lambda m: params[m.group(1)], APPROVED_SMS)
+    assert text.startswith("甲机械信用提示：行政处罚：未按规定标明价格")
+    assert text.endswith(f"。企业联系人甲机械联系人1，电话{mobile}。")
+    assert "李明" not in text
+    assert "请尽快整改" not in text
