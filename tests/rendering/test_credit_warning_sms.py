@@ -97,3 +97,14 @@ def test_the_officer_wechat_fields_do_not_ask_him_to_repair() -> None:
     assert fields["thing4"] == "请协助企业申请信用修复"
     enterprise = renderer.render_message("credit_warning", "wechat", {**ENTERPRISE, **EVENT})
     assert enterprise.fields["thing4"] == "请尽快整改并申请信用修复"
+
+
+@pytest.mark.parametrize("channel", ["sandbox", "wecom", "telegram"])
+def test_the_officer_text_names_the_enterprise_contact_when_known(channel: str) -> None:
+    renderer = TemplateRenderer(load_folder(TEMPLATES).catalog)
+    officer = {**ENTERPRISE, **EVENT, "for_officer": True}
+    known = {"enterprise_contact_name": "张三", "enterprise_contact_mobile": "+8613800000001"}
+    body = renderer.render_message("credit_warning", channel, {**officer, **known}).body
+    assert "请及时联系企业（联系人张三，电话13800000001），协助办理信用修复。" in body
+    bare = renderer.render_message("credit_warning", channel, officer).body
+    assert "请及时联系企业，协助办理信用修复。" in bare
