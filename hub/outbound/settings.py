@@ -64,10 +64,15 @@ class QuietHours(QuietWindow):
 
 
 def _transactional_kinds() -> tuple[MessageKind, ...]:
+    # The seed programs' messages about an enterprise's own record (a credit event, its
+    # half-yearly report, a licence or annual-report deadline) are exempt too: each goes once
+    # per item, and one skipped at the cap would keep its idempotency key and never be sent.
+    # policy_push is not: policy_match defers an enterprise at its cap to a later run.
     return (
         MessageKind.TICKET_ACK, MessageKind.TICKET_FEEDBACK, MessageKind.RATING_REMINDER,
         MessageKind.EXTENSION_NOTICE, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION,
-        MessageKind.VISIT_REMINDER,
+        MessageKind.VISIT_REMINDER, MessageKind.CREDIT_WARNING, MessageKind.CREDIT_REPORT,
+        MessageKind.CREDIT_REPORT_DIGEST, MessageKind.PROCEDURE_REMINDER,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from hub.core.vocab import MessageKind
 from hub.importing.service import import_file
 from hub.outbound.audience import parse_audience
 from hub.outbound.notify import enterprise_context
+from hub.outbound.planning import SendRequest
 from hub.rendering.sms_text import PLACEHOLDER
 from hub.scheduling.programs import PROGRAMS
 from hub.scheduling.programs import credit_warning as program
@@ -359,3 +360,21 @@ async def test_the_officers_sms_names_the_enterprise_and_its_contact_not_himself
     assert text.endswith(f"。企业联系人甲机械联系人1，电话{mobile}。")
     assert "李明" not in text
     assert "请尽快整改" not in text
+
+
+async def test_a_contact_at_its_frequency_cap_still_gets_its_credit_warning(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """The caps hold back marketing volume, not a message about the enterprise's own record: a
+    warning skipped at the cap would keep its idempotency key and never be sent at all."""
+    for n in range(3):  # 甲机械's one contact reaches routing.max_per_contact_per_day (3)
+        sent = await hub.outbox.submit(
+            SendRequest(kind=MessageKind.NOTICE, audience=parse_audience(f"uscc={JIA}"),
+                        trigger="test", trigger_key=f"notice-{n}",
+                        variables={"text": f"第{n + 1}条通知：请核对企业登记信息"})
+        )  # fmt: skip
+        assert sent.created == 1
+    outcome = await imported(hub, tmp_path, EVENTS[:1])
+    assert outcome.skipped == 0
+    warnings = [b for _, _, b in await bodies(hub) if "贵企业" in b and "甲机械" in b]
+    assert len(warnings) == 1
