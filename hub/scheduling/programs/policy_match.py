@@ -272,15 +272,19 @@ async def send_policy(
         created_by=TRIGGER,
         hold=ctx.hold,
     )
-    due = None
-    if uncapped.caps:  # to count the deferred: those not reached, less those the send reaches
-        async with ctx.db.read() as session:
-            due = await session.scalar(
-                sa.select(sa.func.count()).select_from(Enterprise).where(audience.where())
-            )
+    # Those not yet reached: nobody left is the daily run's usual answer, and it then costs
+    # one COUNT instead of an outbox round (a year of daily runs spent 40% of its time there).
+    # With caps it also counts the deferred: those due, less those the send reaches.
+    async with ctx.db.read() as session:
+        due = await session.scalar(
+            sa.select(sa.func.count()).select_from(Enterprise).where(audience.where())
+        )
+    if not due:
+        outcome.sent_before(0)  # counted as the outbox round it replaces would count it
+        return outcome
     sent = await ctx.outbox.submit(request)
     outcome.add(sent)
-    if uncapped.caps and (deferred := int(due or 0) - sent.recipients) > 0:
+    if uncapped.caps and (deferred := int(due) - sent.recipients) > 0:
         outcome.held_back(DEFERRED, deferred)
     return outcome
 
