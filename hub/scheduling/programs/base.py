@@ -56,7 +56,6 @@ from hub.outbound.notify import (
     enterprise_context,
     enterprise_contexts,
     notify_many,
-    notify_one,
 )
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
@@ -212,17 +211,19 @@ async def send_item(
 ) -> SendOutcome:
     """Send one item to one enterprise's contacts through the outbox, once per item: a second
     call with the same item key creates nothing (counted as duplicates)."""
-    request = SendRequest(
-        kind=item.kind,
-        audience=parse_audience(f"uscc={uscc}"),
-        trigger=program_trigger(item.program),
-        trigger_key=item.key,
-        channel=channel,
-        variables=item.variables,
-        created_by=program_trigger(item.program),
+    return await ctx.outbox.submit(_request(ctx, item, uscc, channel))
+
+
+def _request(
+    ctx: ProgramContext, item: ProgramItem, uscc: str, channel: ChannelName | None = None
+) -> SendRequest:
+    """The outbox request of ``item`` to the enterprise(s) ``uscc`` names, under its key."""
+    trigger = program_trigger(item.program)
+    return SendRequest(
+        kind=item.kind, audience=parse_audience(f"uscc={uscc}"), trigger=trigger,
+        trigger_key=item.key, channel=channel, variables=item.variables, created_by=trigger,
         hold=ctx.hold,
-    )
-    return await ctx.outbox.submit(request)
+    )  # fmt: skip
 
 
 def officer_notice_key(item: ProgramItem, officer_id: int) -> str:
@@ -245,18 +246,8 @@ async def notify_officer(
     when ``enterprise_id`` is given. Counted like a send: created, duplicate, or skipped (an
     officer with no address is recorded as skipped with the reason).
     """
-    recipient = _officer_recipient(officer)
-    planner = ctx.outbox.planner
-    now = ctx.clock.now()
-    async with ctx.db.write() as session:
-        context = {**await enterprise_context(session, enterprise_id), **item.variables}
-        result = await notify_one(
-            session, kind=item.kind, recipient=recipient, context=context,
-            trigger=program_trigger(item.program), trigger_key=item.key, now=now,
-            renderer=planner.renderer, policy=planner.policy, hold=ctx.hold,
-        )  # fmt: skip
-    await enqueue_notified(ctx.outbox.queue, [result])
-    return _notice_outcome(result)
+    (outcome,) = await notify_officers(ctx, [(item, officer, enterprise_id)])
+    return outcome
 
 
 async def send_items(
@@ -266,13 +257,8 @@ async def send_items(
     (:func:`hub.outbound.batch_send.submit_batch`: a chunk of enterprises per transaction):
     the same keys, campaigns, holds, caps and opt-outs. Their outcomes, in order."""
     sends = [
-        BatchSend(enterprise_id, SendRequest(
-            kind=item.kind, audience=parse_audience(f"uscc={uscc}"),
-            trigger=program_trigger(item.program), trigger_key=item.key,
-            variables=item.variables, created_by=program_trigger(item.program), hold=ctx.hold,
-        ))
-        for item, enterprise_id, uscc in items
-    ]  # fmt: skip
+        BatchSend(enterprise_id, _request(ctx, item, uscc)) for item, enterprise_id, uscc in items
+    ]
     return await submit_batch(ctx.outbox, sends)
 
 
