@@ -46,6 +46,7 @@ from hub.scheduling.settings import TierSettings, default_tiers
 from hub.store.settings import StorageSettings
 from hub.tickets.deadlines.settings import WorkingDays, default_deadlines
 from hub.tickets.settings import TicketsSettings
+from hub.visits.settings import VisitsSettings
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"
@@ -99,6 +100,7 @@ class Settings(FrozenSettings):
     calendar: CalendarSettings = CalendarSettings()
     deadlines: dict[Urgency, WorkingDays] = Field(default_factory=default_deadlines)
     tiers: dict[str, TierSettings] = Field(default_factory=default_tiers)
+    visits: VisitsSettings = VisitsSettings()
     quiet_hours: QuietHours = QuietHours()
     routing: RoutingSettings = RoutingSettings()
     tickets: TicketsSettings = TicketsSettings()

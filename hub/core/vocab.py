@@ -93,7 +93,10 @@ class MessageKind(LabelledEnum):
     POLICY_PUSH = "policy_push", "政策推送"
     PROCEDURE_REMINDER = "procedure_reminder", "办事提醒"
     VISIT_PROPOSAL = "visit_proposal", "走访预约"
-    VISIT_REMINDER = "visit_reminder", "走访提醒"
+    VISIT_REMINDER = "visit_reminder", "走访提醒"  # to liaison officers, with the dossier
+    VISIT_UPDATE = "visit_update", "走访答复通知"  # to liaison officers: the enterprise's answer
+    OFFICER_TASK = "officer_task", "联络任务"  # to liaison officers: a call or contact to make
+    REPORT_DELIVERY = "report_delivery", "报表送达"  # to the business office: ledger, work report
     TICKET_ACK = "ticket_ack", "诉求受理回执"
     TICKET_FEEDBACK = "ticket_feedback", "办理结果反馈"
     RATING_REMINDER = "rating_reminder", "评价提醒"
@@ -205,6 +208,15 @@ class VisitStatus(LabelledEnum):
     CONFIRMED = "confirmed", "已确认"
     DONE = "done", "已走访"
     CANCELLED = "cancelled", "已取消"
+
+
+class ContactVia(LabelledEnum):
+    """How a liaison officer reached an enterprise, as he records it (visits and replies are
+    counted from their own tables)."""
+
+    PHONE = "phone", "电话联系"
+    MEETING = "meeting", "会面座谈"
+    ONLINE = "online", "线上沟通"
 
 
 class DepartmentRole(LabelledEnum):

@@ -67,12 +67,16 @@ def _transactional_kinds() -> tuple[MessageKind, ...]:
     # The seed programs' messages about an enterprise's own record (a credit event, its
     # half-yearly report, a licence or annual-report deadline) are exempt too: each goes once
     # per item, and one skipped at the cap would keep its idempotency key and never be sent.
-    # policy_push is not: policy_match defers an enterprise at its cap to a later run.
+    # policy_push is not: policy_match defers an enterprise at its cap to a later run. The
+    # visit cycle's (a visit's proposal, the officer's reminders, answers and tasks, the ledger
+    # to the office) go once per visit or task and are exempt for the same reason.
     return (
         MessageKind.TICKET_ACK, MessageKind.TICKET_FEEDBACK, MessageKind.RATING_REMINDER,
         MessageKind.EXTENSION_NOTICE, MessageKind.DEADLINE_REMINDER, MessageKind.ESCALATION,
         MessageKind.VISIT_REMINDER, MessageKind.CREDIT_WARNING, MessageKind.CREDIT_REPORT,
         MessageKind.CREDIT_REPORT_DIGEST, MessageKind.PROCEDURE_REMINDER,
+        MessageKind.VISIT_PROPOSAL, MessageKind.VISIT_UPDATE, MessageKind.OFFICER_TASK,
+        MessageKind.REPORT_DELIVERY,
     )  # fmt: skip
 
 

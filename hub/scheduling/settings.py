@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from hub.core.settings import FrozenSettings
+from hub.visits.periods import CADENCES
 
 
 class ConfigFile(Protocol):
@@ -24,6 +25,14 @@ class TierSettings(FrozenSettings):
 
     visit_every_months: int = Field(ge=1)
     contact_every_months: int | None = Field(default=None, ge=1)
+
+    @field_validator("visit_every_months")
+    @classmethod
+    def _whole_periods(cls, months: int) -> int:
+        if months not in CADENCES:  # the plan names periods of the calendar year
+            allowed = ", ".join(str(m) for m in sorted(CADENCES))
+            raise ValueError(f"走访周期须能整分一年（{allowed} 个月）")
+        return months
 
 
 def default_tiers() -> dict[str, TierSettings]:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.core.vocab import ChannelName, CreditStatus, DepartmentRole, Stage, Tier, VisitStatus
+from hub.core.vocab import (
+    ChannelName,
+    ContactVia,
+    CreditStatus,
+    DepartmentRole,
+    Stage,
+    Tier,
+    VisitStatus,
+)
 from hub.store.base import Base, Timestamps
 from hub.store.types import BigId, enum_column
 
@@ -154,10 +162,19 @@ class ContactOptOut(Base):
 
 
 class Visit(Timestamps, Base):
-    """A liaison visit (对口联络走访) due in a period, proposed, confirmed and done."""
+    """A liaison visit (对口联络走访) due in a period, proposed, confirmed and done.
+
+    ``due_on`` is the working day the plan spread it to; ``slots`` the times offered in the
+    proposal (ISO datetimes, in order: the enterprise answers "1", "2" ...), ``proposed_at``
+    when the proposal was sent; ``proposed_for`` the time proposed or agreed (status says which),
+    ``visited_at`` when it was done. ``details`` keeps the answers, outcome and problems.
+    """
 
     __tablename__ = "visit"
-    __table_args__ = (sa.UniqueConstraint("enterprise_id", "period"),)
+    __table_args__ = (
+        sa.UniqueConstraint("enterprise_id", "period"),
+        sa.Index("ix_visit_officer_due", "officer_id", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
@@ -168,3 +185,25 @@ class Visit(Timestamps, Base):
     visited_at: Mapped[datetime | None] = mapped_column()
     notes: Mapped[str | None] = mapped_column(sa.Text)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # the plan and the appointment (0007)
+    due_on: Mapped[date | None] = mapped_column()
+    slots: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    proposed_at: Mapped[datetime | None] = mapped_column()
+
+
+class LiaisonContact(Timestamps, Base):
+    """A contact a liaison officer recorded with an enterprise (a phone call, a meeting ...).
+
+    Monthly contact of key enterprises counts these, visits done and the enterprise's replies.
+    """
+
+    __tablename__ = "liaison_contact"
+    __table_args__ = (sa.Index("ix_liaison_contact_enterprise_at", "enterprise_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officer.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    via: Mapped[ContactVia] = mapped_column(enum_column(ContactVia))
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    source: Mapped[str] = mapped_column(sa.String(64))  # cli | api | wecom:<userid> | telegram:<id>

@@ -34,6 +34,8 @@ class Ticket(Timestamps, Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"), index=True)
     handler_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
     source_reply_id: Mapped[int | None] = mapped_column(sa.ForeignKey("inbound_reply.id"))
+    # a problem a liaison officer found on a visit (0007)
+    source_visit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("visit.id"), index=True)
     subject: Mapped[str] = mapped_column(sa.String(256))
     body: Mapped[str] = mapped_column(sa.Text)
     urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency))

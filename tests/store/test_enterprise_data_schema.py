@@ -53,7 +53,7 @@ async def test_0005_goes_up_from_0004_down_and_up_again(fresh_url: str) -> None:
     upgrade_sync(fresh_url, "0004")
     before = await _tables(fresh_url)
     assert {"credit_record", "policy"} <= before
-    upgrade_sync(fresh_url)
+    upgrade_sync(fresh_url, "0005")
     after = await _tables(fresh_url)
     assert after - before == NEW_TABLES - {"policy"}
     assert before - after == {"credit_record"}
