@@ -9,8 +9,8 @@ ignored, so the shipped config runs on a fresh machine with no credentials.
 Each section's class lives with the package that reads it (``hub.core.settings``: hub, logging,
 calendar; ``hub.store.settings``; ``hub.infra.settings``; ``hub.outbound.settings``: dispatch,
 quiet_hours, routing; ``hub.tickets.settings``; ``hub.tickets.deadlines.settings``;
-``hub.scheduling.settings``: tiers; ``channels/*/settings.py`` for each channel). ``web:`` and
-the ``channels:`` composition are the app's own, here: only the app and the CLI read them.
+``hub.visits.settings``: tiers and visits; ``channels/*/settings.py`` for each channel). ``web:``
+and the ``channels:`` composition are the app's own, here: only the app and the CLI read them.
 Feature modules take their section, or a small Protocol of the parts they read
 (``hub.tickets.settings.TicketsConfig``, ...), which :class:`Settings` satisfies.
 """
@@ -42,11 +42,10 @@ from hub.core.vocab import Urgency
 from hub.core.yaml_aliases import alias_problem
 from hub.infra.settings import RedisSettings
 from hub.outbound.settings import ChannelKey, DispatchSettings, QuietHours, RoutingSettings
-from hub.scheduling.settings import TierSettings, default_tiers
 from hub.store.settings import StorageSettings
 from hub.tickets.deadlines.settings import WorkingDays, default_deadlines
 from hub.tickets.settings import TicketsSettings
-from hub.visits.settings import VisitsSettings
+from hub.visits.settings import TierSettings, VisitsSettings, default_tiers
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"

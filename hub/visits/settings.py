@@ -1,16 +1,15 @@
-"""The ``visits:`` section of config.yaml: how a visit is proposed, answered and reminded.
-
-The cadence itself (how often each tier is visited and contacted) is ``tiers:``
-(:mod:`hub.scheduling.settings`); this section says how the appointment runs.
+"""What the visit cycle reads from config.yaml: ``tiers:`` (how often each tier of enterprise
+is visited and contacted) and ``visits:`` (how a visit is proposed, answered and reminded).
 """
 
 from __future__ import annotations
 
 from datetime import time
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hub.core.settings import FrozenSettings
+from hub.visits.periods import CADENCES
 
 
 class VisitsSettings(FrozenSettings):
@@ -53,3 +52,27 @@ class VisitsSettings(FrozenSettings):
         if self.work_start >= self.work_end:
             raise ValueError("work_start 必须早于 work_end")
         return self
+
+
+class TierSettings(FrozenSettings):
+    """How often enterprises of one tier are visited, and contacted between visits."""
+
+    visit_every_months: int = Field(ge=1)
+    contact_every_months: int | None = Field(default=None, ge=1)
+
+    @field_validator("visit_every_months")
+    @classmethod
+    def _whole_periods(cls, months: int) -> int:
+        if months not in CADENCES:  # the plan names periods of the calendar year
+            allowed = ", ".join(str(m) for m in sorted(CADENCES))
+            raise ValueError(f"走访周期须能整分一年（{allowed} 个月）")
+        return months
+
+
+def default_tiers() -> dict[str, TierSettings]:
+    """The three tiers as the service plan sets them (key, general, ordinary)."""
+    return {
+        "key": TierSettings(visit_every_months=3, contact_every_months=1),
+        "general": TierSettings(visit_every_months=6),
+        "ordinary": TierSettings(visit_every_months=12),
+    }
