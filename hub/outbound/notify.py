@@ -137,6 +137,28 @@ class Recipient:
         return bool(self.addresses)
 
 
+def officer_key(officer_id: int) -> str:
+    """A liaison officer's name in a notice's idempotency key."""
+    return f"officer:{officer_id}"
+
+
+def officer_recipient(officer: Officer) -> Recipient:
+    """A liaison officer as a notice's recipient: WeCom, Telegram or SMS."""
+    return Recipient(
+        key=officer_key(officer.id),
+        name=officer.name,
+        addresses={
+            c: a
+            for c, a in (
+                (ChannelName.SMS, officer.mobile),
+                (ChannelName.WECOM, officer.wecom_userid),
+                (ChannelName.TELEGRAM, officer.telegram_chat_id),
+            )
+            if a
+        },
+    )
+
+
 def _staff_addresses(
     mobile: str | None, wecom: str | None, telegram: str | None
 ) -> dict[ChannelName, str]:

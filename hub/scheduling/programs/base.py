@@ -51,11 +51,12 @@ from hub.outbound.batch_send import BatchSend, submit_batch
 from hub.outbound.notify import (
     Notice,
     NotifyResult,
-    Recipient,
     enqueue_notified,
     enterprise_context,
     enterprise_contexts,
     notify_many,
+    officer_key,
+    officer_recipient,
 )
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
@@ -229,12 +230,8 @@ def _request(
 def officer_notice_key(item: ProgramItem, officer_id: int) -> str:
     """The message key :func:`notify_officer` stores ``item`` under for this officer (as
     :func:`~hub.outbound.notify.notify_one` derives it), to find notices sent before."""
-    trigger_key = f"{item.key}|{_officer_key(officer_id)}"
+    trigger_key = f"{item.key}|{officer_key(officer_id)}"
     return idempotency_key(program_trigger(item.program), trigger_key, 0, None, item.kind.value)
-
-
-def _officer_key(officer_id: int) -> str:
-    return f"officer:{officer_id}"
 
 
 async def notify_officer(
@@ -276,7 +273,7 @@ async def notify_officers(
             contexts = await enterprise_contexts(session, [e for _, _, e in chunk if e is not None])
             nobody = await enterprise_context(session, None)  # the blanks, read nothing
             batch = [
-                Notice(item.kind, _officer_recipient(officer),
+                Notice(item.kind, officer_recipient(officer),
                        {**contexts.get(enterprise_id or 0, nobody), **item.variables},
                        program_trigger(item.program), item.key)
                 for item, officer, enterprise_id in chunk
@@ -288,23 +285,6 @@ async def notify_officers(
         await enqueue_notified(ctx.outbox.queue, results)
         outcomes.extend(_notice_outcome(r) for r in results)
     return outcomes
-
-
-def _officer_recipient(officer: Officer) -> Recipient:
-    """A liaison officer as a notice's recipient: WeCom, Telegram or SMS."""
-    return Recipient(
-        key=_officer_key(officer.id),
-        name=officer.name,
-        addresses={
-            c: a
-            for c, a in (
-                (ChannelName.SMS, officer.mobile),
-                (ChannelName.WECOM, officer.wecom_userid),
-                (ChannelName.TELEGRAM, officer.telegram_chat_id),
-            )
-            if a
-        },
-    )
 
 
 def _notice_outcome(result: NotifyResult) -> SendOutcome:
