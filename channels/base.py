@@ -134,7 +134,9 @@ class Choices:
 
     The hub says what it asks, never how it looks: ``rating`` is the five levels of
     ``hub.core.vocab.RATING_LEVELS`` (``ref`` names what is rated, e.g. a ticket number),
-    ``visit`` is ``hub.core.vocab.VisitAnswer`` for one visit (``visit_id``). Telegram draws
+    ``visit`` is ``hub.core.vocab.VisitAnswer`` for one visit (``visit_id``), and with ``slots``
+    (the times offered, as shown: "12月8日（周二）上午9:30") one choice per slot first, pressed
+    as ``visit:slot:<n>`` (1-based). Telegram draws
     inline buttons, WeCom a button card (``ask_id`` its task id, unique per app; ``title`` and
     ``detail`` its text; ``params["url"]`` the page a click opens); the other channels print
     the choices in the text, as the templates do. Stored as ``Message.params["choices"]``.
@@ -146,6 +148,7 @@ class Choices:
     ask_id: str | None = None
     title: str = ""
     detail: str = ""
+    slots: tuple[str, ...] = ()
 
     def to_params(self) -> dict[str, Any]:
         """The JSON form kept in ``Message.params["choices"]`` (unset fields left out)."""
@@ -154,6 +157,8 @@ class Choices:
             value = getattr(self, key)
             if value:
                 data[key] = value
+        if self.slots:
+            data["slots"] = list(self.slots)
         return data
 
     @classmethod
@@ -165,6 +170,9 @@ class Choices:
         if not isinstance(data, Mapping) or data.get("kind") not in ("rating", "visit"):
             raise ValueError(f"unknown choices {data!r}")
         visit_id = data.get("visit_id")
+        slots = data.get("slots") or ()
+        if not isinstance(slots, list | tuple) or not all(isinstance(x, str) for x in slots):
+            raise ValueError(f"choices slots must be a list of texts: {slots!r}")
         return cls(
             kind=data["kind"],
             ref=None if data.get("ref") is None else str(data["ref"]),
@@ -172,6 +180,7 @@ class Choices:
             ask_id=None if data.get("ask_id") is None else str(data["ask_id"]),
             title=str(data.get("title") or ""),
             detail=str(data.get("detail") or ""),
+            slots=tuple(slots),
         )
 
 
