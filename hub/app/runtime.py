@@ -186,6 +186,8 @@ def program_settings(settings: Settings) -> ProgramSettings:
         calendar=WorkdayCalendar.from_years(settings.calendar.years),
         public_base_url=str(settings.web.public_base_url),
         templates_folder=templates_folder(settings),
+        tiers=settings.tiers,
+        visits=settings.visits,
     )
 
 

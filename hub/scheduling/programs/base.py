@@ -62,6 +62,7 @@ from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_ke
 from hub.outbound.quiet_hours import QuietHold
 from hub.store.db import Database
 from hub.store.models import Officer
+from hub.visits.settings import TierSettings, VisitsSettings, default_tiers
 
 #: What a schedule's variables may hold (as hub.scheduling.schedules keeps them).
 Scalar = str | int | float | bool
@@ -85,6 +86,9 @@ class ProgramSettings:
     #: The templates folder in force (beside config.yaml, else the shipped one): programs
     #: read their admin-edited data files there (credit_warning/guidance.yaml).
     templates_folder: Path = _SHIPPED_TEMPLATES
+    #: ``tiers:`` and ``visits:``: the visit cycle's cadence and appointment rules.
+    tiers: Mapping[str, TierSettings] = field(default_factory=default_tiers)
+    visits: VisitsSettings = field(default_factory=VisitsSettings)
 
 
 @dataclass(frozen=True, slots=True)
