@@ -142,12 +142,14 @@ async def open_ticket(
     subject: str | None = None,
     received_at: datetime | None = None,
     actor: str = "system",
+    department: Department | None = None,
 ) -> Ticket:
     """Number, route, time and record a new ticket (events ``created`` and maybe ``assigned``).
 
     ``received_at`` (default ``now``) starts the deadline clock: pass the reply's receipt
     time when the ticket is opened from a stored reply. Give ``policy`` (built once) or
     ``settings`` (the calendar is then loaded from config and the database on each call).
+    ``department``: the one someone named (a problem found on a visit), instead of routing.
     """
     policy = await _policy(session, policy, settings)
     received = received_at or now
@@ -155,9 +157,11 @@ async def open_ticket(
     urgency_name = str(urgency or Urgency.GENERAL)
     deadline = policy.deadlines.deadline(received, urgency_name, policy.calendar)
     facts = await enterprise_facts(session, enterprise_id, body, category)
-    department, routed_by = await route_department(
-        session, policy.tickets.rules, facts, policy.tickets.default_department
-    )
+    routed_by = "named"
+    if department is None:
+        department, routed_by = await route_department(
+            session, policy.tickets.rules, facts, policy.tickets.default_department
+        )
     ticket = Ticket(
         number=await next_ticket_number(session, received, policy.tz),
         enterprise_id=enterprise_id,
