@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,7 +46,7 @@ from hub.visits.settings import TierSettings
 
 #: Statuses of a visit still to be made: its officer may change, and it counts in his load.
 OPEN_STATUSES = frozenset({VisitStatus.PLANNED, VisitStatus.PROPOSED, VisitStatus.CONFIRMED})
-_INSERT_CHUNK = 2_000  # rows per multi-row insert: well under SQLite's bound-parameter limit
+_VISIT = cast(sa.Table, Visit.__table__)
 
 
 @dataclass
@@ -260,11 +260,10 @@ async def _write(
         {"id": visit_id, "officer_id": officer_id, "updated_at": now}
         for visit_id, officer_id in handed_over.items()
     )
-    for start in range(0, len(new_rows), _INSERT_CHUNK):
-        # another run between our read and this insert already made it: skipped, not an error
-        await session.execute(
-            insert_ignore(session, Visit, new_rows[start : start + _INSERT_CHUNK])
-        )
+    if new_rows:
+        # one executemany (SQLAlchemy batches it into multi-row INSERTs without compiling each);
+        # a row another run made between our read and this insert is skipped, not an error
+        await session.execute(insert_ignore(session, _VISIT), new_rows)
     for same_keys in _by_keys(moved):
         await session.execute(sa.update(Visit), same_keys)
 
