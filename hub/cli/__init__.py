@@ -28,6 +28,7 @@ from hub.cli import (
     system,
     templates,
     tickets,
+    visits,
 )
 from hub.cli.common import err, print_error
 from hub.core.clock import Clock
@@ -67,6 +68,7 @@ reports.register(app)
 tickets.register(app)
 calendar.register(app)
 policies.register(app)
+visits.register(app)
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
