@@ -21,14 +21,17 @@ department (未分派 when it has none):
 
 The ledger (台账) lists every ticket alive during M: received before its end and not closed
 before its start.
+
+The visit section (:func:`hub.reports.visits.monthly_visits`): the visits done in M, the
+compliance of M's quarter to M's end (or now), the key enterprises' contact coverage of M.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -36,6 +39,8 @@ import sqlalchemy as sa
 from hub.core.clock import SHANGHAI, local_iso
 from hub.core.identifiers import mask_mobile
 from hub.core.vocab import RATING_LABELS, CallbackStatus, TicketEventType, TicketState
+from hub.core.workdays import WorkdayCalendar
+from hub.reports.visits import MonthlyVisits, monthly_visits
 from hub.store.db import Database
 from hub.store.models import (
     CallbackSurvey,
@@ -49,6 +54,8 @@ from hub.store.models import (
 )
 from hub.tickets.callback_survey import month_label, month_span, parse_month, previous_month
 from hub.tickets.deadlines.rules import deadline_text
+from hub.visits.periods import period_of
+from hub.visits.settings import TierSettings, default_tiers
 
 UNASSIGNED = "未分派"
 
@@ -173,6 +180,8 @@ class MonthlyReport:
     total: DepartmentFigures
     bad_ratings: list[BadRatingRow]
     ledger: list[LedgerRow]
+    #: The visit section (走访情况, 重点企业联系): :func:`hub.reports.visits.monthly_visits`.
+    visits: MonthlyVisits | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -180,6 +189,7 @@ class MonthlyReport:
             "generated_at": self.generated_at,
             "departments": [d.as_dict() for d in self.departments],
             "total": self.total.as_dict(),
+            "visits": self.visits.as_dict() if self.visits is not None else None,
         }
 
 
@@ -197,14 +207,28 @@ class _Loaded:
 
 
 async def build_monthly_report(
-    db: Database, month: str, now: datetime, tz: ZoneInfo = SHANGHAI
+    db: Database,
+    month: str,
+    now: datetime,
+    tz: ZoneInfo = SHANGHAI,
+    *,
+    tiers: Mapping[str, TierSettings] | None = None,
+    calendar: WorkdayCalendar | None = None,
 ) -> MonthlyReport:
-    """Read the month's tickets and compute the report (reads only)."""
+    """Read the month's tickets and visits and compute the report (reads only). ``tiers`` and
+    ``calendar`` are config.yaml's (``tiers:``, ``calendar:``); the defaults are the seeded
+    tiers and the statutory calendar."""
     year, mon = parse_month(month)
     start, end = month_span(year, mon, tz)
     previous = month_label(*previous_month(year, mon))
     loaded = await _load(db, start, end, previous, tz)
-    return compute_report(loaded, month_label(year, mon), previous, start, end, now, tz)
+    report = compute_report(loaded, month_label(year, mon), previous, start, end, now, tz)
+    async with db.read() as session:
+        report.visits = await monthly_visits(
+            session, period_of(date(year, mon, 1), 1), tiers=tiers or default_tiers(),
+            calendar=calendar or WorkdayCalendar(), now=now, tz=tz,
+        )  # fmt: skip
+    return report
 
 
 async def _load(

@@ -1,4 +1,5 @@
-"""The monthly report as an .xlsx workbook (openpyxl): 汇总, 差评整改, 台账, 说明.
+"""The monthly report as an .xlsx workbook (openpyxl): 汇总, 差评整改, 台账, the visit sheets
+走访情况 and 重点企业联系 (:mod:`hub.reports.visits_xlsx`), 说明.
 
 Sheet names and headers are Chinese (clerks read them); each sheet has its header in row 1
 and one record per row below it, so it sorts and filters in a spreadsheet program.
@@ -6,18 +7,16 @@ and one record per row below it, so it sorts and filters in a spreadsheet progra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.styles import Font
 
-from hub.core.errors import UsageError
-from hub.core.safe_text import xlsx_cell
 from hub.reports.monthly import DepartmentFigures, MonthlyReport
+from hub.reports.visits_xlsx import MONTHLY_VISIT_NOTES, add_monthly_visit_sheets
+from hub.reports.xlsx_sheets import save_workbook
+from hub.reports.xlsx_sheets import table_sheet as _sheet
 
 SUMMARY_SHEET = "汇总"
 BAD_SHEET = "差评整改"
@@ -92,7 +91,6 @@ NOTES = (
     "回访覆盖率 = 上月办结工单中已回访的件数 ÷ 上月办结件数（本月开展的月度回访）。",
     "联系电话已脱敏。",
 )
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
 def _summary_row(f: DepartmentFigures) -> list[Any]:
@@ -117,21 +115,6 @@ def _summary_row(f: DepartmentFigures) -> list[Any]:
         f.surveyed,
         f.callback_coverage if f.callback_coverage is not None else "—",
     ]
-
-
-def _sheet(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    ws.append(list(headers))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for values in rows:
-        # names, comments and the like are anyone's text: never a formula in the clerk's Excel
-        ws.append([xlsx_cell(value) for value in values])
-    ws.freeze_panes = "B2"
-    for i, header in enumerate(headers, start=1):
-        longest = max([len(str(header)), *(len(str(r[i - 1] or "")) for r in rows[:200])])
-        ws.column_dimensions[get_column_letter(i)].width = min(max(8, longest * 1.6 + 2), 40)
 
 
 def build_workbook(report: MonthlyReport) -> Workbook:
@@ -194,10 +177,12 @@ def build_workbook(report: MonthlyReport) -> Workbook:
             for r in report.ledger
         ],
     )
+    if report.visits is not None:
+        add_monthly_visit_sheets(wb, report.visits)
     notes = wb.create_sheet(NOTES_SHEET)
     notes.append([f"{report.month} 月度报表", f"生成时间 {report.generated_at}"])
     notes["A1"].font = Font(bold=True)
-    for line in NOTES:
+    for line in (*NOTES, *(MONTHLY_VISIT_NOTES if report.visits is not None else ())):
         notes.append([line])
     notes.column_dimensions["A"].width = 100
     return wb
@@ -205,10 +190,4 @@ def build_workbook(report: MonthlyReport) -> Workbook:
 
 def write_workbook(report: MonthlyReport, path: Path) -> Path:
     """Save the report's workbook; ``UsageError`` naming the file when it cannot be written."""
-    if path.suffix.lower() != ".xlsx":
-        raise UsageError(f"报表文件须以 .xlsx 结尾：{path}")
-    try:
-        build_workbook(report).save(path)
-    except OSError as exc:
-        raise UsageError(f"无法写入报表文件 {path}：{exc.strerror or exc}") from exc
-    return path
+    return save_workbook(build_workbook(report), path)

@@ -42,7 +42,7 @@ from hub.core.vocab import Stage, Tier, VisitStatus
 from hub.core.workdays import WorkdayCalendar
 from hub.store.models import Enterprise, Officer, Visit
 from hub.visits.contact import ContactCoverage, monthly_contact
-from hub.visits.periods import Period, periods_within
+from hub.visits.periods import Period, period_of, periods_within
 from hub.visits.settings import TierSettings
 
 NO_OFFICER: Final = "未分配联络员"
@@ -96,6 +96,7 @@ class ContactFigures:
     code: str = ""
     total: int = 0
     contacted: int = 0
+    not_contacted: list[str] = field(default_factory=list)  # the enterprises' names
 
     @property
     def coverage(self) -> float | None:
@@ -107,19 +108,17 @@ class ContactFigures:
 
 @dataclass(slots=True)
 class ContactMonth:
-    """A month of the period: coverage in all and per officer; the enterprises not contacted."""
+    """A month of the period: coverage in all and per officer."""
 
     month: str
     total: ContactFigures
     by_officer: list[ContactFigures]
-    not_contacted: list[ContactCoverage]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "month": self.month,
             **{k: v for k, v in self.total.as_dict().items() if k not in ("name", "code")},
             "by_officer": [o.as_dict() for o in self.by_officer],
-            "not_contacted": [c.enterprise for c in self.not_contacted],
         }
 
 
@@ -283,7 +282,6 @@ def _contact_month(
 ) -> ContactMonth:
     total = ContactFigures("合计")
     by_officer: dict[int | None, ContactFigures] = {}
-    missing: list[ContactCoverage] = []
     for c in found:
         if c.officer_id not in by_officer:
             code, name = officers.get(c.officer_id or 0, ("", NO_OFFICER))
@@ -291,7 +289,66 @@ def _contact_month(
         for figures in (total, by_officer[c.officer_id]):
             figures.total += 1
             figures.contacted += c.contacted
-        if not c.contacted:
-            missing.append(c)
+            if not c.contacted:
+                figures.not_contacted.append(c.enterprise)
     officers_sorted = sorted(by_officer.values(), key=lambda f: (f.code == "", f.code))
-    return ContactMonth(label, total, officers_sorted, missing)
+    return ContactMonth(label, total, officers_sorted)
+
+
+@dataclass(slots=True)
+class MonthlyVisits:
+    """The visit section of the monthly report: the visits done in the month (by tier, by
+    officer code), the compliance of the month's quarter to date (to the month's last day, or
+    today in the current month) and the key enterprises' contact that month."""
+
+    month: str
+    done: int
+    done_by_tier: dict[str, int]
+    done_by_officer: dict[str, int]  # officer code ("" for none) -> visits done
+    quarter: VisitCompliance
+    contact: ContactMonth | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "done": self.done,
+            "done_by_tier": self.done_by_tier,
+            "done_by_officer": self.done_by_officer,
+            "quarter": self.quarter.as_dict(),
+            "contact": self.contact.as_dict() if self.contact else None,
+        }
+
+
+async def monthly_visits(
+    session: AsyncSession,
+    month: Period,
+    *,
+    tiers: Mapping[str, TierSettings],
+    calendar: WorkdayCalendar,
+    now: datetime,
+    tz: ZoneInfo = SHANGHAI,
+) -> MonthlyVisits:
+    """The visit figures of ``month`` for the monthly report (reads only)."""
+    today = min(now.astimezone(tz).date(), month.last)
+    start = datetime.combine(month.first, time(0), tzinfo=tz)
+    end = datetime.combine(month.last + timedelta(days=1), time(0), tzinfo=tz)
+    rows = await session.execute(
+        sa.select(Enterprise.tier, Officer.code)
+        .select_from(Visit)
+        .join(Enterprise, Visit.enterprise_id == Enterprise.id)
+        .outerjoin(Officer, Visit.officer_id == Officer.id)
+        .where(Visit.status == VisitStatus.DONE, Visit.visited_at >= start,
+               Visit.visited_at < end, Visit.visited_at <= now)
+    )  # fmt: skip
+    by_tier: dict[str, int] = {}
+    by_officer: dict[str, int] = {}
+    done = 0
+    for tier, code in rows.all():
+        done += 1
+        by_tier[str(tier)] = by_tier.get(str(tier), 0) + 1
+        by_officer[code or ""] = by_officer.get(code or "", 0) + 1
+    quarter = await visit_compliance(
+        session, period_of(month.first, 3), tiers=tiers, calendar=calendar, today=today, tz=tz
+    )
+    contact = next((m for m in quarter.contact if m.month == month.label), None)
+    return MonthlyVisits(month.label, done, by_tier, by_officer, quarter, contact)

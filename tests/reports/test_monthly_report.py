@@ -197,7 +197,14 @@ async def test_monthly_report_figures_read_back_from_the_workbook(
     report = await build_monthly_report(any_db, "2026-11", NOW)
     path = write_workbook(report, tmp_path / "2026-11.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [SUMMARY_SHEET, BAD_SHEET, LEDGER_SHEET, NOTES_SHEET]
+    assert wb.sheetnames == [
+        SUMMARY_SHEET,
+        BAD_SHEET,
+        LEDGER_SHEET,
+        "走访情况",
+        "重点企业联系",
+        NOTES_SHEET,
+    ]
     summary = sheet_rows(wb[SUMMARY_SHEET])
     assert summary[0] == list(SUMMARY_HEADERS)
     assert [r[0] for r in summary[1:]] == [
