@@ -282,13 +282,13 @@ async def record_done(
             return await _stored_outcome(session, visit, name, already=True)
     _refuse_closed(visit, "再次记录")
     visited = at or now
-    _not_after(visited, now, "走访时间")
+    _not_after(visited, now, "走访时间 (at)")
     departments: dict[str, Department] = {}
     for text, code in wanted:
         if code is not None and code not in departments:
             department = await department_by_code(session, code)
             if department is None:
-                raise UsageError(f"部门编码 {code} 不存在（问题“{text}”的 department）")
+                raise NotFoundError(f"部门编码 {code} 不存在（问题“{text}”的 department）")
             departments[code] = department
     contact_id = await _contact_of(session, visit.enterprise_id)
     made: list[ProblemTicket] = []
@@ -370,11 +370,11 @@ async def record_agreed_time(
     if at.tzinfo is None:
         at = at.replace(tzinfo=tz)
     if at <= now:
-        raise UsageError(f"约定时间 {local_phrase(at, tz)} 已过，请填写今后的时间")
+        raise UsageError(f"约定时间 (at) {local_phrase(at, tz)} 已过，请填写今后的时间")
     day = at.astimezone(tz).date()
     if calendar.is_day_off(day):
         raise UsageError(
-            f"约定时间 {local_phrase(at, tz)} 是休息日，请约在工作日"
+            f"约定时间 (at) {local_phrase(at, tz)} 是休息日，请约在工作日"
             f"（之后第一个工作日为 {calendar.next_workday(day).isoformat()}）"
         )
     details = dict(visit.details or {})
@@ -418,7 +418,7 @@ async def record_contact(
     """
     found = await find_enterprise(session, enterprise)
     when = at or now
-    _not_after(when, now, "联系时间")
+    _not_after(when, now, "联系时间 (at)")
     text = _text(notes, "联系记录", required=False)
     who = await _officer(session, officer, found.officer_id)
     row = LiaisonContact(

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from hub.core.settings import YearCalendar
+from hub.app.config import Settings
+from hub.core.settings import CalendarSettings, YearCalendar
 from hub.core.vocab import VisitStatus
 from hub.core.workdays import WorkdayCalendar
 from hub.store.db import Database
 from hub.store.models import Officer, Visit
 from hub.tickets.policy import TicketPolicy
-from tests.ticket_support import TicketWorld, policy, seed_ticket_world
+from hub.tickets.settings import TicketsSettings
+from tests.ticket_support import RULES, TicketWorld, policy, seed_ticket_world
 
 # 2027 is not in chinese-calendar: the tests enter the days off they rely on (Spring Festival
 # 2027-02-06..12, Qingming 2027-04-05, and 2027-02-20 a make-up working Saturday).
@@ -36,6 +38,13 @@ class VisitWorld:
     tickets: TicketWorld
     visits: dict[str, int]  # enterprise name -> its visit in 2027Q1
     officers: dict[str, int]
+
+
+def visit_settings() -> Settings:
+    """Settings with the ticket tests' routing rules and 2027 entered (for the CLI and API)."""
+    return Settings(
+        tickets=TicketsSettings(rules=RULES), calendar=CalendarSettings(years={2027: HOLIDAYS_2027})
+    )
 
 
 def visit_policy() -> TicketPolicy:

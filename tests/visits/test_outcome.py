@@ -106,7 +106,7 @@ async def test_recording_the_same_outcome_again_opens_no_ticket(
 async def test_done_without_problems_opens_nothing_and_an_unknown_department_is_named(
     db: Database, world: VisitWorld
 ) -> None:
-    with pytest.raises(UsageError, match="部门编码 XYZ 不存在"):
+    with pytest.raises(NotFoundError, match="部门编码 XYZ 不存在"):
         await _done(db, world.visits["戊建筑"], problems=(ProblemFound("漏水", department="xyz"),))
     outcome = await _done(db, world.visits["戊建筑"], problems=())
     assert outcome.tickets == ()
