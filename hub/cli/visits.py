@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from hub.app.config import Settings
+from hub.cli import visit_records
 from hub.cli.common import clock_from, out, print_json, print_table, settings_from, with_database
 from hub.core.clock import local_iso
 from hub.core.errors import UsageError
@@ -28,6 +29,7 @@ visits_app = typer.Typer(help="对口联络走访 (liaison visits)", no_args_is_
 def register(app: typer.Typer) -> None:
     """Add the ``hub visits`` group (with ``due``) to the ``hub`` command."""
     app.add_typer(visits_app, name="visits")
+    visit_records.register(visits_app)
 
 
 @visits_app.command("due")
