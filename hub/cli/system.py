@@ -123,6 +123,7 @@ def demo(
         f"staff: 新增 {len(report.staff_created)} 个演示账号，"
         f"已存在 {len(report.staff_existing)} 个（hub staff list 查看）"
     )
+    out.print(f"visits: 新增 {report.visits.created} 次走访计划（hub visits due 查看）")
     out.print("演示账号的 API 令牌（每次签发都会使旧令牌失效）：")
     for username in ("demo-admin", "demo-dispatcher", "demo-handler", "demo-head", "demo-viewer"):
         out.print(f"  hub staff token {username}")

@@ -5,13 +5,18 @@ file, so the demo exercises the real validation and upsert: the registry, then t
 data the programs read (credit events, policies, licences, annual-report filings:
 :mod:`hub.devtools.demo_records`, dated from the clock's day). Then the demo staff accounts
 (:func:`hub.devtools.demo_data.demo_staff`) are added, so requests get a handler and the API can be
-tried with a token. Running it twice on one day changes nothing. Loading sends nothing: the
-programs send when their schedules fire (``hub schedules run NAME``, or ``hub run``'s scheduler).
+tried with a token, and the visit plan is made for the clock's day (:func:`hub.visits.plan.
+plan_visits`): every officer's enterprises of each tier get their visit of the current period,
+the first of each on the first working day, so proposals are due at once (``hub visits due``).
+Running it twice on one day changes nothing. Loading sends nothing: the programs send when their
+schedules fire (``hub schedules run NAME``, or ``hub run``'s scheduler; ``visit_plan`` sends the
+visit proposals).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from zoneinfo import ZoneInfo
 from hub.app.config import Settings
 from hub.app.runtime import open_database
 from hub.core.clock import SHANGHAI, Clock, SystemClock
+from hub.core.workdays import WorkdayCalendar
 from hub.devtools.demo_data import (
     demo_departments,
     demo_enterprises,
@@ -36,23 +42,33 @@ from hub.devtools.demo_records import (
 )
 from hub.importing.service import ImportKind, ImportReport, import_file
 from hub.store.db import Database
+from hub.tickets.policy import load_calendar
 from hub.tickets.staff import NewStaff, StaffRole, add_missing_staff
+from hub.visits.plan import PlanResult, plan_visits
+from hub.visits.settings import TierSettings, default_tiers
 
 ACTOR = "demo"
 
 
 @dataclass(frozen=True, slots=True)
 class DemoReport:
-    """One import report per file, and the demo staff accounts created or already there."""
+    """One import report per file, the demo staff accounts created or already there, and the
+    visits planned."""
 
     imports: dict[str, ImportReport]
     staff_created: list[str]
     staff_existing: list[str]
+    visits: PlanResult = field(default_factory=PlanResult)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **{name: report.as_dict() for name, report in self.imports.items()},
             "staff": {"created": self.staff_created, "existing": self.staff_existing},
+            "visits": {
+                "created": self.visits.created,
+                "already_planned": self.visits.already_planned,
+                "periods": {tier: plan.period for tier, plan in self.visits.by_tier.items()},
+            },
         }
 
 
@@ -100,15 +116,26 @@ async def load_demo(
     zone), then add the demo staff."""
     clock = clock or SystemClock()
     async with open_database(settings) as db:
+        async with db.read() as session:  # config's years and the ones admins entered
+            calendar = await load_calendar(session, settings)
         return await load_demo_into(
-            db, settings.data_dir / "demo", clock, enterprises=enterprises, tz=settings.hub.tz
-        )
+            db, settings.data_dir / "demo", clock, enterprises=enterprises, tz=settings.hub.tz,
+            tiers=settings.tiers, calendar=calendar,
+        )  # fmt: skip
 
 
 async def load_demo_into(
-    db: Database, folder: Path, clock: Clock, *, enterprises: int = 300, tz: ZoneInfo = SHANGHAI
+    db: Database,
+    folder: Path,
+    clock: Clock,
+    *,
+    enterprises: int = 300,
+    tz: ZoneInfo = SHANGHAI,
+    tiers: Mapping[str, TierSettings] | None = None,
+    calendar: WorkdayCalendar | None = None,
 ) -> DemoReport:
-    """:func:`load_demo` on an open database, the files written to ``folder``."""
+    """:func:`load_demo` on an open database, the files written to ``folder`` (``tiers`` and
+    ``calendar``: the plan's; default: the seeded tiers and the statutory calendar)."""
     today = clock.now().astimezone(tz).date()
     files = write_demo_files(folder, enterprises=enterprises, today=today)
     reports: dict[str, ImportReport] = {}
@@ -117,4 +144,9 @@ async def load_demo_into(
         reports[kind] = await import_file(db, kind, path, clock, actor=ACTOR)
     created = await add_missing_staff(db, clock, accounts, actor=ACTOR)
     existing = [a.username for a in accounts if a.username not in created]
-    return DemoReport(reports, created, existing)
+    async with db.write() as session:
+        planned = await plan_visits(
+            session, tiers=tiers or default_tiers(), calendar=calendar or WorkdayCalendar(),
+            today=today, now=clock.now(),
+        )  # fmt: skip
+    return DemoReport(reports, created, existing, planned)
