@@ -56,8 +56,9 @@ from hub.scheduling.programs.base import (
     read_yaml_mapping,
     send_items,
 )
-from hub.store.models import Campaign, Contact, CreditEvent, Enterprise, Message, Officer
+from hub.store.models import Campaign, CreditEvent, Enterprise, Message, Officer
 from hub.store.record_changes import RecordChanges
+from hub.visits.contact import first_contacts
 
 NAME: Final = "credit_warning"
 KIND: Final = MessageKind.CREDIT_WARNING
@@ -264,26 +265,15 @@ async def _with_contacts(
 ) -> list[tuple[ProgramItem, Officer, int | None]]:
     """The officers' notices with the person the officer is to call: the enterprise's first
     named contact, one with a mobile first (the templates fall back when there is none)."""
-    ids = sorted({e for _, _, e in notices if e is not None})
-    contacts: dict[int, dict[str, str]] = {}
+    ids = [e for _, _, e in notices if e is not None]
     if not ids:
         return notices
     async with ctx.db.read() as session:
-        for start in range(0, len(ids), _IN_CHUNK):
-            rows = await session.execute(
-                sa.select(Contact.enterprise_id, Contact.name, Contact.mobile)
-                .where(
-                    Contact.enterprise_id.in_(ids[start : start + _IN_CHUNK]),
-                    Contact.name.is_not(None), Contact.name != "",
-                    Contact.anonymised_at.is_(None),
-                )
-                .order_by(Contact.enterprise_id, Contact.mobile.is_(None), Contact.id)
-            )  # fmt: skip
-            for enterprise_id, name, mobile in rows.all():
-                contacts.setdefault(enterprise_id, {
-                    "enterprise_contact_name": name or "",
-                    "enterprise_contact_mobile": mobile or "",
-                })  # fmt: skip
+        people = await first_contacts(session, ids)
+    contacts = {
+        enterprise_id: {"enterprise_contact_name": name, "enterprise_contact_mobile": mobile}
+        for enterprise_id, (name, mobile) in people.items()
+    }
     return [
         (ProgramItem(item.program, item.kind, item.key,
                      {**item.variables, **contacts.get(enterprise_id or 0, {})}),
