@@ -332,13 +332,13 @@ async def test_sync_refuses_new_sms_wording_under_the_same_provider_id(
 
     meta = folder / "visit_proposal" / "meta.yaml"
     text = meta.read_text(encoding="utf-8")
-    meta.write_text(text.replace('"1000105"', '"1000205"').replace("0105", "0205"), "utf-8")
+    meta.write_text(text.replace('"1000157"', '"1000257"').replace("0157", "0257"), "utf-8")
     accepted = await sync_templates(any_db, folder, clock, "admin")
     assert accepted.updated == ["visit_proposal/sms v2"], accepted
     spec = (await load_catalog(any_db)).get("visit_proposal", "sms")
     assert spec is not None
     assert spec.sms is not None
-    assert spec.sms.template_ids == {"tencent": "1000205", "aliyun": "SMS_000000205"}
+    assert spec.sms.template_ids == {"tencent": "1000257", "aliyun": "SMS_000000257"}
 
 
 async def test_only_new_keeps_what_admins_changed(
