@@ -1,0 +1,139 @@
+"""The officer's task when a proposal goes unanswered: phone the enterprise.
+
+A visit still PROPOSED ``visits.answer_within_workdays`` working days after its proposal went
+(``proposed_at``, counted on the working-day calendar: a proposal on a Friday before a holiday
+waits the holiday out), with no visit answer from the enterprise since, puts an
+``officer_task`` on its officer's list: call the enterprise's contact (name and number), the
+times the proposal offered, and how to record the time agreed on the phone (``hub visits
+schedule ID --at …`` or the WeCom text ``走访 ID 改约 …``).
+
+**Once per visit and proposal round.** :attr:`DueTask.key` names the visit and the moment of
+its proposal (``visit:12:no-answer:20270301T020000``): a second run sends nothing, and a new
+proposal of the same visit (a new ``proposed_at``) may get a task of its own.
+
+The contact's number is in the task (the officer is to call it); it is never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.core.clock import SHANGHAI
+from hub.core.vocab import ReplyClass, VisitStatus
+from hub.core.workdays import WorkdayCalendar
+from hub.store.messaging import InboundReply
+from hub.store.registry import Enterprise, Visit
+from hub.visits.dossier import Dossier, cn_date
+from hub.visits.reminders import visit_when
+
+__all__ = [
+    "NO_ANSWER_TASK",
+    "DueTask",
+    "answer_deadline",
+    "due_no_answer_tasks",
+    "offered_slots",
+    "task_variables",
+]
+
+#: What the officer is asked to do (the task's first line).
+NO_ANSWER_TASK: Final = "请电话联系企业确定走访时间"
+
+
+@dataclass(frozen=True, slots=True)
+class DueTask:
+    """A no-answer task due now: the visit, its enterprise and officer, the proposal."""
+
+    visit_id: int
+    enterprise_id: int
+    officer_id: int
+    proposed_at: datetime
+    slots: tuple[datetime, ...]
+
+    @property
+    def key(self) -> str:
+        """The item's key: the visit and its proposal's moment (one task per round)."""
+        return f"visit:{self.visit_id}:no-answer:{self.proposed_at.astimezone(UTC):%Y%m%dT%H%M%S}"
+
+
+def answer_deadline(
+    proposed_at: datetime, workdays: int, calendar: WorkdayCalendar, tz: ZoneInfo = SHANGHAI
+) -> datetime:
+    """When an unanswered proposal becomes a task: ``workdays`` working days after it went, at
+    the same time of day (a proposal on Monday 10:00 with 3 days: Thursday 10:00)."""
+    local = proposed_at.astimezone(tz)
+    day, _ = calendar.add_workdays(local.date(), workdays)
+    return datetime.combine(day, local.timetz())
+
+
+def offered_slots(slots: Sequence[str], tz: ZoneInfo = SHANGHAI) -> tuple[datetime, ...]:
+    """``Visit.slots`` (ISO datetimes, in order) as aware datetimes; a time without an offset is
+    Shanghai wall-clock time, and text that is no time is left out."""
+    found: list[datetime] = []
+    for text in slots:
+        try:
+            at = datetime.fromisoformat(str(text))
+        except ValueError:
+            continue
+        found.append(at if at.tzinfo is not None else at.replace(tzinfo=tz))
+    return tuple(found)
+
+
+async def due_no_answer_tasks(
+    session: AsyncSession, now: datetime, *, calendar: WorkdayCalendar, answer_within: int,
+    tz: ZoneInfo = SHANGHAI,
+) -> list[DueTask]:  # fmt: skip
+    """PROPOSED visits past their answer deadline with no visit answer from the enterprise since
+    the proposal, with an officer (the visit's, else the enterprise's), oldest proposal first."""
+    answered = sa.select(InboundReply.id).where(
+        InboundReply.enterprise_id == Visit.enterprise_id,
+        InboundReply.classification == ReplyClass.VISIT_ANSWER,
+        InboundReply.received_at >= Visit.proposed_at,
+    )
+    # The visit's officer, else the enterprise's; a visit with neither has nobody to tell.
+    officer = sa.func.coalesce(Visit.officer_id, Enterprise.officer_id)
+    rows = await session.execute(
+        sa.select(Visit.id, Visit.enterprise_id, officer, Visit.proposed_at,
+                  Visit.slots)
+        .join(Enterprise, Enterprise.id == Visit.enterprise_id)
+        .where(officer.is_not(None), Visit.status == VisitStatus.PROPOSED,
+               Visit.proposed_at.is_not(None),
+               Visit.proposed_at <= now, ~answered.exists())
+        .order_by(Visit.proposed_at, Visit.id)
+    )  # fmt: skip
+    due: list[DueTask] = []
+    for visit_id, enterprise_id, officer_id, proposed_at, slots in rows:
+        assert proposed_at is not None  # the WHERE above
+        if now >= answer_deadline(proposed_at, answer_within, calendar, tz):
+            slot_times = offered_slots(slots or (), tz)
+            due.append(DueTask(visit_id, enterprise_id, officer_id, proposed_at, slot_times))
+    return due
+
+
+def task_variables(
+    task: DueTask, dossier: Dossier, answer_within: int, tz: ZoneInfo = SHANGHAI
+) -> dict[str, Any]:
+    """The ``officer_task`` template's variables (templates/officer_task/meta.yaml)."""
+    sent_on = cn_date(task.proposed_at.astimezone(tz).date())
+    example = task.slots[0].astimezone(tz) if task.slots else None
+    at_text = f"{example:%Y-%m-%d %H:%M}" if example else "2027-03-05 09:30"
+    said = f"{example.month}月{example.day}日{example:%H:%M}" if example else "3月5日09:30"
+    return {
+        "task": NO_ANSWER_TASK,
+        "reason": f"{sent_on}发出的走访预约，{answer_within}个工作日未获答复",
+        "enterprise_contact_name": dossier.contact_name,
+        "enterprise_contact_mobile": dossier.contact_mobile,
+        "slots": "、".join(visit_when(s, tz) for s in task.slots),
+        "how_to_record": (
+            f"约定后请在企业微信回复“走访 {task.visit_id} 改约 {said}”，"
+            f'或运行 hub visits schedule {task.visit_id} --at "{at_text}"'
+        ),
+        "record_hint": f"约定后在企业微信发“走访{task.visit_id}改约+时间”",
+        "visit_id": task.visit_id,
+    }
