@@ -44,7 +44,6 @@ __all__ = [
     "due_reminders",
     "reminder_step",
     "reminder_variables",
-    "visit_when",
 ]
 
 
@@ -125,12 +124,6 @@ def clock_text(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
     """``上午09:30`` / ``下午14:30``: a time of day as the messages write it."""
     local = at.astimezone(tz)
     return f"{'上午' if local.hour < 12 else '下午'}{local:%H:%M}"
-
-
-def visit_when(at: datetime, tz: ZoneInfo = SHANGHAI) -> str:
-    """``3月1日（周一）上午09:30``: a visit's or a slot's time in one phrase."""
-    local = at.astimezone(tz)
-    return cn_date(local.date()) + clock_text(local, tz)
 
 
 def reminder_variables(

@@ -16,7 +16,6 @@ The contact's number is in the task (the officer is to call it); it is never log
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -31,14 +30,13 @@ from hub.core.workdays import WorkdayCalendar
 from hub.store.messaging import InboundReply
 from hub.store.registry import Enterprise, Visit
 from hub.visits.dossier import Dossier, cn_date
-from hub.visits.reminders import visit_when
+from hub.visits.slots import parse_slots, slot_label
 
 __all__ = [
     "NO_ANSWER_TASK",
     "DueTask",
     "answer_deadline",
     "due_no_answer_tasks",
-    "offered_slots",
     "task_variables",
 ]
 
@@ -72,19 +70,6 @@ def answer_deadline(
     return datetime.combine(day, local.timetz())
 
 
-def offered_slots(slots: Sequence[str], tz: ZoneInfo = SHANGHAI) -> tuple[datetime, ...]:
-    """``Visit.slots`` (ISO datetimes, in order) as aware datetimes; a time without an offset is
-    Shanghai wall-clock time, and text that is no time is left out."""
-    found: list[datetime] = []
-    for text in slots:
-        try:
-            at = datetime.fromisoformat(str(text))
-        except ValueError:
-            continue
-        found.append(at if at.tzinfo is not None else at.replace(tzinfo=tz))
-    return tuple(found)
-
-
 async def due_no_answer_tasks(
     session: AsyncSession, now: datetime, *, calendar: WorkdayCalendar, answer_within: int,
     tz: ZoneInfo = SHANGHAI,
@@ -111,8 +96,8 @@ async def due_no_answer_tasks(
     for visit_id, enterprise_id, officer_id, proposed_at, slots in rows:
         assert proposed_at is not None  # the WHERE above
         if now >= answer_deadline(proposed_at, answer_within, calendar, tz):
-            slot_times = offered_slots(slots or (), tz)
-            due.append(DueTask(visit_id, enterprise_id, officer_id, proposed_at, slot_times))
+            offered = tuple(parse_slots(slots))
+            due.append(DueTask(visit_id, enterprise_id, officer_id, proposed_at, offered))
     return due
 
 
@@ -129,7 +114,7 @@ def task_variables(
         "reason": f"{sent_on}发出的走访预约，{answer_within}个工作日未获答复",
         "enterprise_contact_name": dossier.contact_name,
         "enterprise_contact_mobile": dossier.contact_mobile,
-        "slots": "、".join(visit_when(s, tz) for s in task.slots),
+        "slots": "、".join(slot_label(s, tz) for s in task.slots),  # as the enterprise read them
         "how_to_record": (
             f"约定后请在企业微信回复“走访 {task.visit_id} 改约 {said}”，"
             f'或运行 hub visits schedule {task.visit_id} --at "{at_text}"'

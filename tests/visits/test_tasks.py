@@ -108,6 +108,6 @@ async def test_the_task_gives_the_number_to_call_the_times_offered_and_how_to_re
     assert variables["reason"] == "4月2日（周五）发出的走访预约，3个工作日未获答复"
     assert variables["enterprise_contact_name"] == "甲机械联系人1"
     assert variables["enterprise_contact_mobile"] == "+8613900000001"
-    assert variables["slots"] == "4月12日（周一）上午09:30、4月13日（周二）下午14:30"
+    assert variables["slots"] == "4月12日（周一）上午9:30、4月13日（周二）下午2:30"
     assert f'hub visits schedule {visit} --at "2027-04-12 09:30"' in variables["how_to_record"]
     assert f"走访 {visit} 改约 4月12日09:30" in variables["how_to_record"]
