@@ -10,7 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from hub.scheduling.programs import credit_report, credit_warning, policy_match, procedure_reminders
+from hub.scheduling.programs import (
+    credit_report,
+    credit_warning,
+    policy_match,
+    procedure_reminders,
+    visit_reminders,
+)
 from hub.scheduling.programs.base import Program
 
 PROGRAMS: Final[dict[str, Program]] = {
@@ -18,6 +24,7 @@ PROGRAMS: Final[dict[str, Program]] = {
     credit_warning.NAME: credit_warning.PROGRAM,
     procedure_reminders.NAME: procedure_reminders.PROGRAM,
     policy_match.NAME: policy_match.PROGRAM,
+    visit_reminders.NAME: visit_reminders.PROGRAM,
 }
 
 
