@@ -57,6 +57,7 @@ from hub.core.vocab import ReplyClass
 from hub.inbound.accept import requeue_unclassified
 from hub.inbound.apply import ReplyApplier
 from hub.inbound.classify.classifier import Classification
+from hub.inbound.officer_commands import OfficerCommands
 from hub.inbound.outcome import classification_detail
 from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
 from hub.infra.queue import InboundEntry, Queue
@@ -122,6 +123,8 @@ class InboundWorker:
             "replies": lambda: requeue_unclassified(db, queue)
         }
         self.liveness = Liveness(queue.redis, queue.keys, clock)
+        #: An officer's commands by WeCom or Telegram (hub/inbound/officer_commands.py).
+        self.officers = OfficerCommands(applier.settings, applier.answerer)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and handle batches; the batch in hand is finished before returning."""
@@ -261,9 +264,13 @@ class InboundWorker:
                     if reply.contact_id is not None
                     else None
                 )
-                context = await self.applier.context(session, reply, contact, now)
-                found = self.applier.classify(reply, context)
-                applied = await self.applier.apply(session, reply, contact, found, now)
+                officer = None if contact else await self.officers.officer_of(session, reply)
+                if officer is not None:  # a liaison officer's command (走访 42 完成 …)
+                    found, applied = await self.officers.apply(session, reply, officer, now)
+                else:
+                    context = await self.applier.context(session, reply, contact, now)
+                    found = self.applier.classify(reply, context)
+                    applied = await self.applier.apply(session, reply, contact, found, now)
                 _record(reply, found, classification_detail(found, applied), now)
                 reply.ticket_id = applied.ticket_id
                 reply.processed_at = now
