@@ -72,6 +72,8 @@ def parse_period(label: str) -> Period:
     if found is None:
         raise UsageError(f"无法识别的期间 {label!r}，应为 2027、2027H1、2027Q1 或 2027-03")
     year = int(found.group(1))
+    if not 1900 <= year <= 2999:  # date() has no year 0, and a 9999 period would end past it
+        raise UsageError(f"无法识别的期间 {label!r}：年份应在 1900–2999 之间")
     letter, number, month = found.group(2), found.group(3), found.group(4)
     if month is not None:
         if not 1 <= int(month) <= 12:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.core.errors import UsageError
+from hub.core.errors import NotFoundError, UsageError
 from hub.core.vocab import LabelledEnum, Tier, VisitStatus
 from hub.queries.scope import Visibility
 from hub.store.models import Enterprise, Officer, Visit
@@ -123,7 +123,7 @@ async def list_visits(
 
     ``period``: the visits of that period or due within it (``2027Q1`` lists the key
     enterprises' ``2027Q1`` visits and the half-yearly and yearly ones due in the quarter);
-    ``officer_code``: one officer's (an unknown code is a ``UsageError`` naming it); ``state``:
+    ``officer_code``: one officer's (an unknown code is a ``NotFoundError`` naming it); ``state``:
     as :func:`visit_state` gives it on ``today``; ``visibility``: the reader's enterprises
     (default: all); ``limit``: at most this many rows.
     """
@@ -177,5 +177,5 @@ async def _officer_id(session: AsyncSession, code: str) -> int:
     wanted = code.strip().upper()
     found = await session.scalar(sa.select(Officer.id).where(sa.func.upper(Officer.code) == wanted))
     if found is None:
-        raise UsageError(f"没有编码为“{code.strip()}”的联络员")
+        raise NotFoundError(f"没有编码为“{code.strip()}”的联络员")
     return found

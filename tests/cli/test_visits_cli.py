@@ -102,7 +102,7 @@ def test_due_filters_by_officer_period_and_state_in_json(
         (("--period", "2027Q5"), "2027Q5"),
         (("--period", "下季度"), "下季度"),
         (("--state", "late"), "late"),
-        (("--officer", "LL404"), "LL404"),
+        (("--period", "0000Q1"), "0000Q1"),
     ],
 )
 def test_a_bad_filter_is_a_chinese_usage_error_naming_the_value(
@@ -113,4 +113,12 @@ def test_a_bad_filter_is_a_chinese_usage_error_naming_the_value(
     assert code == 2
     assert named in err
     assert "用法错误" in err
+    assert "Traceback" not in err + out
+
+
+def test_an_unknown_officer_is_named(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = hub(config, capsys, "visits", "due", "--officer", "LL404")
+
+    assert code == 1
+    assert "没有编码为“LL404”的联络员" in err
     assert "Traceback" not in err + out

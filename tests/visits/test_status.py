@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from hub.core.errors import UsageError
+from hub.core.errors import NotFoundError
 from hub.core.vocab import Tier, VisitStatus
 from hub.store.db import Database
 from hub.store.models import Visit
@@ -97,7 +97,7 @@ async def test_the_listing_filters_by_period_officer_and_state(db: Database) -> 
         missed_later = await listed(
             officer_code="LL001", state=VisitState.MISSED, today=date(2027, 4, 1)
         )
-        with pytest.raises(UsageError, match="LL404"):
+        with pytest.raises(NotFoundError, match="LL404"):
             await listed(officer_code="LL404")
 
     assert len(everything) == 5

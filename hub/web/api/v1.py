@@ -11,8 +11,9 @@ from hub.core.clock import SHANGHAI, Clock
 from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
-from hub.web.api import enterprise_data, messages, replies, staff, ticket_admin, tickets
+from hub.web.api import enterprise_data, messages, replies, staff, ticket_admin, tickets, visits
 from hub.web.api.context import ApiContext
+from hub.web.api.visit_records import router as visit_records_router
 
 PREFIX = "/api/v1"
 
@@ -32,9 +33,10 @@ def router(
     # The router-wide dependency makes a credential mandatory even on a route that forgets
     # to ask for the principal; FastAPI resolves it once per request.
     api = APIRouter(prefix=PREFIX, dependencies=[Depends(ctx.authenticate)])
-    for module in (staff, replies, messages, enterprise_data):
+    for module in (staff, replies, messages, enterprise_data, visits):
         api.include_router(module.router(ctx))
     desk = ticket_desk or TicketDesk(db, Settings(), clock)
     api.include_router(tickets.router(ctx, desk))
     api.include_router(ticket_admin.router(ctx, desk))
+    api.include_router(visit_records_router(ctx, desk.settings))
     return api
