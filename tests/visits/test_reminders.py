@@ -77,38 +77,17 @@ async def test_only_confirmed_visits_with_an_officer_are_due(db: Database) -> No
         assert jia is not None
         assert jia.officer_id is not None
         jia_officer = jia.officer_id
-        confirmed = await rows.visit(
-            session,
-            ids["甲机械"],
-            None,
-            "2027Q1",
-            VisitStatus.CONFIRMED,
-            proposed_for=at(MONDAY, 9, 30),
+        visits = (  # (enterprise, period, status, agreed time): only 甲机械's is due
+            ("甲机械", "2027Q1", VisitStatus.CONFIRMED, at(MONDAY, 9, 30)),
+            ("丙软件", "2027H1", VisitStatus.PROPOSED, at(MONDAY, 10, 0)),
+            ("戊建筑", "2027", VisitStatus.PLANNED, at(MONDAY, 11, 0)),
+            ("乙商贸", "2027H1", VisitStatus.CONFIRMED, at(MONDAY, 14, 30)),  # no officer at all
         )
-        await rows.visit(
-            session,
-            ids["丙软件"],
-            None,
-            "2027H1",
-            VisitStatus.PROPOSED,
-            proposed_for=at(MONDAY, 10, 0),
-        )
-        await rows.visit(
-            session,
-            ids["戊建筑"],
-            None,
-            "2027",
-            VisitStatus.PLANNED,
-            proposed_for=at(MONDAY, 11, 0),
-        )
-        await rows.visit(
-            session,
-            ids["乙商贸"],
-            None,
-            "2027H1",
-            VisitStatus.CONFIRMED,
-            proposed_for=at(MONDAY, 14, 30),
-        )  # no officer anywhere
+        made = [
+            await rows.visit(session, ids[name], None, period, status, proposed_for=agreed)
+            for name, period, status, agreed in visits
+        ]
+        confirmed = made[0]
     async with db.read() as session:
         due = await due_reminders(session, at(FRIDAY, 15, 0), calendar=CALENDAR,
                                   settings=SETTINGS)  # fmt: skip

@@ -44,6 +44,12 @@ async def proposed(session: AsyncSession, enterprise_id: int, period: str) -> in
                             proposed_at=PROPOSED, slots=SLOTS)  # fmt: skip
 
 
+async def answer(session: AsyncSession, enterprise_id: int, when: datetime, text: str) -> None:
+    """The enterprise's answer to a visit proposal, classified as the inbound worker does."""
+    await rows.reply(session, enterprise_id, when, classification=ReplyClass.VISIT_ANSWER,
+                     text=text)  # fmt: skip
+
+
 async def due_at(db: Database, now: datetime) -> list[int]:
     async with db.read() as session:
         tasks = await due_no_answer_tasks(session, now, calendar=CALENDAR, answer_within=3)
@@ -57,13 +63,7 @@ async def test_an_unanswered_proposal_is_due_from_its_deadline_and_an_answered_o
     async with db.write() as session:
         silent = await proposed(session, ids["甲机械"], "2027Q2")
         answered = await proposed(session, ids["丙软件"], "2027H1")
-        await rows.reply(
-            session,
-            ids["丙软件"],
-            at(date(2027, 4, 6), 9),
-            classification=ReplyClass.VISIT_ANSWER,
-            text="下周二上午可以",
-        )
+        await answer(session, ids["丙软件"], at(date(2027, 4, 6), 9), "下周二上午可以")
         await rows.visit(
             session,
             ids["戊建筑"],
@@ -83,13 +83,7 @@ async def test_an_answer_to_an_earlier_round_does_not_count_for_this_one(db: Dat
     ids = await seed_registry(db)
     async with db.write() as session:
         visit = await proposed(session, ids["甲机械"], "2027Q2")
-        await rows.reply(
-            session,
-            ids["甲机械"],
-            at(date(2027, 3, 20), 9),
-            classification=ReplyClass.VISIT_ANSWER,
-            text="不需要走访",
-        )
+        await answer(session, ids["甲机械"], at(date(2027, 3, 20), 9), "不需要走访")
     assert await due_at(db, DEADLINE) == [visit]
 
 
