@@ -133,12 +133,20 @@ def rating_card(task_id: str, title: str, description: str) -> dict[str, Any]:
     return button_card(task_id, title, description, buttons)
 
 
-def visit_card(task_id: str, title: str, description: str) -> dict[str, Any]:
-    """A visit proposal: "确认走访" (``visit:confirm``) or "申请改期" (``visit:reschedule``)."""
-    buttons = [
-        (answer.label, f"visit:{answer.value}", 1 if answer is VisitAnswer.CONFIRM else 2)
-        for answer in VisitAnswer
-    ]
+def visit_card(
+    task_id: str, title: str, description: str, slots: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A visit proposal: "确认走访" (``visit:confirm``) or "申请改期" (``visit:reschedule``);
+    with ``slots`` (the times offered, as shown), one button per slot ("1 12月8日（周二）上午9:30",
+    key ``visit:slot:1`` …) and 申请改期. A click's ``TaskId`` names the visit (the ask id)."""
+    if slots:
+        buttons = [(f"{n} {label}", f"visit:slot:{n}", 1) for n, label in enumerate(slots, 1)]
+        buttons.append((VisitAnswer.RESCHEDULE.label, f"visit:{VisitAnswer.RESCHEDULE.value}", 2))
+    else:
+        buttons = [
+            (answer.label, f"visit:{answer.value}", 1 if answer is VisitAnswer.CONFIRM else 2)
+            for answer in VisitAnswer
+        ]
     return button_card(task_id, title, description, buttons)
 
 
@@ -146,9 +154,11 @@ def choice_card(choices: Choices, url: object = None) -> dict[str, Any]:
     """The card a message's choices ask for; a click on it opens ``url`` when there is one."""
     if not choices.ask_id:
         raise PermanentError("企业微信按钮卡片缺少 task_id (choices.ask_id)", code="no_card")
-    draw = rating_card if choices.kind == "rating" else visit_card
     try:
-        card = draw(choices.ask_id, choices.title, choices.detail)
+        if choices.kind == "rating":
+            card = rating_card(choices.ask_id, choices.title, choices.detail)
+        else:
+            card = visit_card(choices.ask_id, choices.title, choices.detail, choices.slots)
     except ValueError as exc:
         raise PermanentError(f"企业微信按钮卡片：{exc}", code="no_card") from None
     if url:

@@ -12,8 +12,9 @@ commits with the classification, or not at all). Each class:
   the numbers listed (``rating_reminder``). A bad rating's reopening is told to the enterprise
   (``ticket_ack`` with the new status and deadline).
 - ``unsubscribe``: the contact is opted out of the channel the reply came on.
-- ``visit_answer``: the visit is confirmed, or marked for rescheduling (back to ``planned``,
-  with the time the enterprise proposed in its details).
+- ``visit_answer``: a slot picked, a confirmation, another time or a decline, applied to the
+  visit by :func:`hub.visits.answers.apply_visit_answer`, which tells the officer at once
+  (``visit_update``, enqueued with the answers after the commit).
 - ``query``: the ticket's state and deadline (``ticket_ack``); without a number, each of the
   enterprise's open tickets (at most three).
 - ``help``: the help text (``notice``; not on SMS, which sends approved templates only).
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, Final
+from typing import Final, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +48,7 @@ from hub.core.vocab import (
 )
 from hub.inbound.answers import Answer, Answerer
 from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
-from hub.inbound.outcome import Applied, jsonable, with_button_ref
+from hub.inbound.outcome import Applied, with_button_ref
 from hub.outbound.optouts import record_opt_out
 from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
 from hub.store.models import InboundReply as StoredReply
@@ -57,6 +58,9 @@ from hub.tickets.deadlines.rules import deadline_phrase
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
 from hub.tickets.ratings import RatingNotifier, apply_rating
 from hub.tickets.settings import TicketsConfig
+from hub.visits.answers import VisitReply, apply_visit_answer
+from hub.visits.settings import VisitsSettings
+from hub.visits.slots import parse_slots
 
 ACTOR: Final = "inbound"
 RATING_PROMPT: Final = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
@@ -67,12 +71,28 @@ HELP_TEXT: Final = (
 MAX_QUERY_ANSWERS: Final = 3
 POLICY_TTL_S: Final = 60.0
 _MEDIA_TYPES: Final = {"voice", "image", "video", "shortvideo", "file"}
+#: The messages that ask a contact for a rating (a bare digit answers the one asked last).
+_RATING_ASKS: Final = (
+    MessageKind.TICKET_FEEDBACK,
+    MessageKind.RATING_REMINDER,
+    MessageKind.CALLBACK_SURVEY,
+)
+
+
+class InboundConfig(TicketsConfig, Protocol):
+    """What applying replies reads from the settings: the tickets' and ``visits:``.
+
+    :class:`hub.app.config.Settings` satisfies it structurally.
+    """
+
+    @property
+    def visits(self) -> VisitsSettings: ...
 
 
 class ReplyApplier:
     """Builds a reply's context, classifies it, and applies it (see the module docstring)."""
 
-    def __init__(self, settings: TicketsConfig, answerer: Answerer) -> None:
+    def __init__(self, settings: InboundConfig, answerer: Answerer) -> None:
         self.settings = settings
         self.answerer = answerer
         self._policy_cache: tuple[float, TicketPolicy] | None = None
@@ -83,7 +103,8 @@ class ReplyApplier:
     async def context(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
     ) -> ReplyContext:
-        """What the contact was asked: tickets awaiting a rating, a visit awaiting an answer."""
+        """What the contact was asked: tickets awaiting a rating, a visit awaiting an answer
+        (its one time or its slots), and whether the proposal came after the rating request."""
         awaiting: tuple[str, ...] = ()
         if contact is not None:
             awaiting = tuple(t.number for t in await tickets.awaiting_rating(session, contact.id))
@@ -106,12 +127,32 @@ class ReplyApplier:
                     .limit(1)
                 )
             ).first()
+        if visit is None:
+            return ReplyContext(now=now, awaiting_rating=awaiting)
+        slots = tuple(parse_slots(visit.slots))
         return ReplyContext(
             now=now,
             awaiting_rating=awaiting,
-            awaiting_visit=visit.id if visit is not None else None,
-            visit_at=visit.proposed_for if visit is not None else None,
+            awaiting_visit=visit.id,
+            # Several slots: no one time is "the" offered one (a bare 好的 does not pick).
+            visit_at=(slots[0] if len(slots) == 1 else None) if slots else visit.proposed_for,
+            visit_slots=slots if len(slots) > 1 else (),
+            visit_asked_last=survey is None and await self._proposed_last(session, visit, contact),
         )
+
+    async def _proposed_last(
+        self, session: AsyncSession, visit: Visit, contact: Contact | None
+    ) -> bool:
+        """Whether the visit's proposal went after the latest rating request to the contact."""
+        if contact is None:
+            return True
+        asked = await session.scalar(
+            sa.select(sa.func.max(Message.created_at)).where(
+                Message.contact_id == contact.id, Message.kind.in_(_RATING_ASKS)
+            )
+        )
+        proposed = visit.proposed_at or visit.updated_at
+        return asked is None or (proposed is not None and proposed > asked)
 
     def classify(self, reply: StoredReply, context: ReplyContext) -> Classification:
         """The reply's class: media by its type, a button with the ticket its raw data names."""
@@ -227,23 +268,19 @@ class ReplyApplier:
         visit = await session.get(Visit, found.visit_id) if found.visit_id is not None else None
         if visit is None or visit.enterprise_id != reply.enterprise_id:
             return Applied("没有找到该企业待答复的走访，需人工核对")
-        details = dict(visit.details or {})
-        if found.visit_action == "confirm":
-            visit.status = VisitStatus.CONFIRMED
-            details["confirmed"] = {"at": now.isoformat(), "reply_id": reply.id}
-            outcome = f"走访 {visit.id} 已确认"
-        else:
-            visit.status = VisitStatus.PLANNED
-            asked: dict[str, Any] = {"at": now.isoformat(), "reply_id": reply.id}
-            for key in ("proposed_time", "proposed_date", "proposed_text"):
-                if (value := getattr(found, key)) is not None:
-                    asked[key] = jsonable(value)
-            details["reschedule_requested"] = asked
-            when = found.proposed_text or "未写明时间"
-            outcome = f"走访 {visit.id} 申请改期（{when}），待重新预约"
-        visit.details = details
-        visit.updated_at = now
-        return Applied(outcome, data={"visit_id": visit.id})
+        assert found.visit_action is not None
+        answer = VisitReply(
+            found.visit_action, source=f"reply:{reply.id}",
+            text="" if reply.text.startswith("visit:") else reply.text, slot=found.visit_slot,
+            proposed_time=found.proposed_time, proposed_date=found.proposed_date,
+            proposed_text=found.proposed_text,
+        )  # fmt: skip
+        done = await apply_visit_answer(
+            session, visit, answer, now, calendar=(await self._policy(session)).calendar,
+            settings=self.settings.visits, renderer=self.answerer.renderer,
+            policy=self.answerer.policy,
+        )  # fmt: skip
+        return Applied(done.outcome, data={"visit_id": visit.id}, notified=done.notified)
 
     async def _query(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,

@@ -9,6 +9,7 @@ for, which the webhooks keep only in the raw payload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,9 @@ from hub.inbound.classify.classifier import Classification
 from hub.outbound.notify import NotifyResult
 
 __all__ = ["Applied", "classification_detail", "jsonable", "with_button_ref"]
+
+_VISIT_TASK_RE = re.compile(r"visit_(\d{1,18})_\S*")
+_VISIT_KEY_RE = re.compile(r"visit:(?:confirm|reschedule|decline|slot:[1-9])")
 
 
 @dataclass(slots=True)
@@ -59,8 +63,12 @@ def with_button_ref(text: str, raw: dict[str, Any]) -> str:
     """``rating:N`` from a button, with the ticket the button was sent for when raw names it.
 
     Telegram keeps the callback data (``rate:5:GD…``) in the update; a WeCom card click
-    carries the card's ``TaskId`` (``rating_GD…_r<round>_<token>``, see hub/tickets/feedback.py).
+    carries the card's ``TaskId`` (``rating_GD…_r<round>_<token>``, see hub/tickets/feedback.py);
+    a visit card's (``visit_<id>_r<round>_c<contact>``, hub/visits/proposals.py) names the visit.
     """
+    visit_ask = _VISIT_TASK_RE.fullmatch(str(raw.get("TaskId") or ""))
+    if visit_ask and _VISIT_KEY_RE.fullmatch(text):
+        return f"{text}:{visit_ask.group(1)}"
     if not text.startswith("rating:") or text.count(":") != 1:
         return text
     data = raw.get("callback_query", {}).get("data") if isinstance(

@@ -5,7 +5,7 @@ the production inbound worker and dispatcher run (``open_components``, the wall 
 ``hub worker`` would), and what the enterprise gets back is read with ``hub sandbox inbox``:
 
 "5", "５", "非常满意" close the ticket awaiting a rating; "不满意!" reopens it; "TD" opts the
-contact out; "好的 下周二上午可以" asks to move the proposed visit to next Tuesday morning;
+contact out; "好的 下周二上午可以" moves the proposed visit to next Tuesday morning;
 "123" and "2 个问题想咨询" are not ratings — they become requests while a rating is awaited.
 """
 
@@ -24,7 +24,9 @@ import sqlalchemy as sa
 from hub.app.config import Settings, load_settings
 from hub.app.runtime import feedback_sender, inbound_worker, open_components
 from hub.cli import main
+from hub.core.clock import SHANGHAI
 from hub.core.vocab import ChannelName, ReplyClass, TicketState, VisitStatus
+from hub.core.workdays import WorkdayCalendar
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
 from hub.store.db import Database
@@ -151,8 +153,13 @@ def test_the_issue_examples_are_applied_end_to_end_through_the_sandbox(
     stored = reply("好的 下周二上午可以")
     assert stored.classification is ReplyClass.VISIT_ANSWER
     visit = _db(settings, lambda _h, db: _get(db, Visit, visit_id))
-    assert visit.status is VisitStatus.PLANNED
+    tuesday = visit.proposed_for.astimezone(SHANGHAI)
+    assert (tuesday.weekday(), tuesday.hour) == (1, 9)
     assert visit.details["reschedule_requested"]["proposed_text"] == "下周二上午"
+    # Agreed at once on a working day (the wall clock's next Tuesday may be a holiday).
+    calendar = WorkdayCalendar.from_years(settings.calendar.years)
+    agreed = VisitStatus.CONFIRMED if calendar.is_workday(tuesday.date()) else VisitStatus.PLANNED
+    assert visit.status is agreed
 
 
 async def _all(db: Any, column: Any) -> list[Any]:

@@ -29,6 +29,9 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 T1, T2 = "GD202611200003", "GD202611200004"
 THU_0930 = datetime(2026, 11, 26, 9, 30, tzinfo=SHANGHAI)  # the offered visit, by default
 TUE_0930 = datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI)  # next Tuesday morning
+# A proposal with three slots: next Tuesday 09:30, Wednesday 14:30, Thursday 09:30.
+SLOTS = (TUE_0930, datetime(2026, 12, 2, 14, 30, tzinfo=SHANGHAI),
+         datetime(2026, 12, 3, 9, 30, tzinfo=SHANGHAI))  # fmt: skip
 
 CONTEXTS = {
     "none": ReplyContext(now=NOW),
@@ -37,7 +40,13 @@ CONTEXTS = {
     "visit": ReplyContext(now=NOW, awaiting_visit=7, visit_at=THU_0930),
     "visit_tue": ReplyContext(now=NOW, awaiting_visit=7, visit_at=TUE_0930),
     "both": ReplyContext(now=NOW, awaiting_rating=(T1,), awaiting_visit=7, visit_at=THU_0930),
-}
+    "slots": ReplyContext(now=NOW, awaiting_visit=7, visit_slots=SLOTS),
+    # a rating awaited too: the proposal came after the rating request, or before it
+    "slots_last": ReplyContext(now=NOW, awaiting_rating=(T1,), awaiting_visit=7,
+                               visit_slots=SLOTS, visit_asked_last=True),
+    "rating_last": ReplyContext(now=NOW, awaiting_rating=(T1,), awaiting_visit=7,
+                                visit_slots=SLOTS, visit_asked_last=False),
+}  # fmt: skip
 
 RATING, UNSUB, VISIT = ReplyClass.RATING, ReplyClass.UNSUBSCRIBE, ReplyClass.VISIT_ANSWER
 QUERY, HELP, REQUEST = ReplyClass.QUERY, ReplyClass.HELP, ReplyClass.REQUEST
@@ -137,6 +146,12 @@ TABLE = [
     row("visit:reschedule:42", "visit", VISIT, visit_action="reschedule", visit_id=42,
         proposed_time=None),
     row("visit:maybe", "visit", REQUEST),
+    row("visit:slot:2", "slots", VISIT, visit_action="slot", visit_slot=2, visit_id=7),
+    row("visit:slot:3:42", "none", VISIT, visit_action="slot", visit_slot=3, visit_id=42),
+    row("visit:decline", "visit", VISIT, visit_action="decline", visit_id=7),
+    row("visit:decline:42", "none", VISIT, visit_action="decline", visit_id=42),
+    row("visit:slot:0", "slots", REQUEST),
+    row("visit:slot:x", "slots", REQUEST),
     # --- unsubscribe
     row("R", "none", UNSUB),
     row("r", "none", UNSUB),
@@ -208,9 +223,45 @@ TABLE = [
     row("好的", "none", REQUEST),
     row("可以", "rate", REQUEST),
     row("5", "visit", REQUEST),
-    row("不需要走访", "visit", REQUEST),
     row("早一点可以吗", "visit", REQUEST),
     row("明天我们要去税务局办理退税，想咨询一下流程", "visit", REQUEST),
+    # --- declining the visit (before issue 14 these stayed requests for a person)
+    row("不需要走访", "visit", VISIT, visit_action="decline", visit_id=7),
+    row("不需要", "visit", VISIT, visit_action="decline"),
+    row("不用来了", "visit", VISIT, visit_action="decline"),
+    row("暂不需要走访", "visit", VISIT, visit_action="decline"),
+    row("不需要，谢谢", "visit", VISIT, visit_action="decline"),
+    row("不方便，不用来了", "visit", VISIT, visit_action="decline"),
+    row("不需要走访", "none", VISIT, visit_action="decline", visit_id=None),
+    row("不需要", "none", REQUEST),
+    row("不需要了，我们的问题已经自己解决了，谢谢关心", "visit", REQUEST),
+    # --- a slot of a proposal offering three: by number, by its time
+    row("2", "slots", VISIT, visit_action="slot", visit_slot=2, visit_id=7),
+    row("２", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("②", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("2，谢谢", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("选2", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("选择第3个", "slots", VISIT, visit_action="slot", visit_slot=3),
+    row("第二个", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("第二个时间可以", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("一", "slots", VISIT, visit_action="slot", visit_slot=1),
+    row("4", "slots", REQUEST),
+    row("第四个", "slots", REQUEST),
+    row("下周三下午", "slots", VISIT, visit_action="slot", visit_slot=2, proposed_time=None),
+    row("12月2日下午可以", "slots", VISIT, visit_action="slot", visit_slot=2),
+    row("下周四上午10点", "slots", VISIT, visit_action="reschedule", visit_slot=None,
+        proposed_time=at(12, 3, 10)),
+    row("下周二上午可以", "slots", VISIT, visit_action="slot", visit_slot=1),
+    row("下周五上午可以", "slots", VISIT, visit_action="reschedule", proposed_time=at(12, 4, 9)),
+    row("好的", "slots", VISIT, visit_action="confirm", visit_slot=None),
+    row("不需要", "slots", VISIT, visit_action="decline"),
+    # --- a bare digit: the slot when the proposal was the last ask, else the rating
+    row("2", "slots_last", VISIT, visit_action="slot", visit_slot=2, rating=None),
+    row("2", "rating_last", RATING, rating=2, ticket_number=T1, visit_action=None),
+    row("5", "slots_last", RATING, rating=5, ticket_number=T1),
+    row("第二个", "rating_last", VISIT, visit_action="slot", visit_slot=2),
+    row("选2", "rating_last", VISIT, visit_action="slot", visit_slot=2),
+    row("非常满意", "slots_last", RATING, rating=5),
     # explicit visit words answer a visit even when none is on record (the worker checks it)
     row("确认走访", "none", VISIT, visit_action="confirm", visit_id=None),
     row("改期到下周三下午", "none", VISIT, visit_action="reschedule", visit_id=None,

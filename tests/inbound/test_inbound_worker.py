@@ -266,7 +266,9 @@ async def _visit(loop: Loop, at: datetime) -> int:
         return visit.id
 
 
-async def test_a_visit_answer_asks_to_reschedule_with_the_proposed_time(loop: Loop) -> None:
+async def test_a_visit_answer_with_another_time_moves_the_visit_to_it(loop: Loop) -> None:
+    # Issue 14: a working-day time within the officer's hours is agreed at once (before, the
+    # visit went back to planned and waited for the officer to propose again).
     visit_id = await _visit(loop, datetime(2026, 11, 26, 10, tzinfo=SHANGHAI))  # Thursday
     reply_id = await loop.reply("好的 下周二上午可以")
     await loop.drain()
@@ -275,11 +277,12 @@ async def test_a_visit_answer_asks_to_reschedule_with_the_proposed_time(loop: Lo
     async with loop.db.read() as session:
         visit = await session.get(Visit, visit_id)
     assert visit is not None
-    assert visit.status is VisitStatus.PLANNED
+    assert visit.status is VisitStatus.CONFIRMED
+    assert visit.proposed_for == datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)  # next Tuesday
     asked = visit.details["reschedule_requested"]
-    assert asked["proposed_date"] == "2026-12-01"  # next Tuesday
+    assert asked["proposed_date"] == "2026-12-01"
     assert asked["proposed_text"] == "下周二上午"
-    assert asked["reply_id"] == reply_id
+    assert asked["source"] == f"reply:{reply_id}"
     assert await loop.count(Ticket) == 0
 
 

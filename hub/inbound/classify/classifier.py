@@ -7,20 +7,24 @@ The text is NFKC-normalised first (full-width １ ＴＤ), invisible marks dropp
 collapsed; the checks then run in this order, the first that matches wins:
 
 1. a button payload from a channel: ``rating:N``, ``rating:N:<ref>``,
-   ``visit:confirm[:<id>]``, ``visit:reschedule[:<id>]`` (any other ``rating:``/``visit:``
-   payload is a request);
+   ``visit:confirm[:<id>]``, ``visit:reschedule[:<id>]``, ``visit:decline[:<id>]``,
+   ``visit:slot:N[:<id>]`` (any other ``rating:``/``visit:`` payload is a request);
 2. unsubscribe: R, TD, 退订 alone, case-insensitive, spaces ignored ("T D", "td", "ＴＤ",
    "退订。"), and the phrases 我要退订 / 请退订 / 取消订阅 / 退订短信 …; "我不想退订" is not;
 3. help: 帮助, help, ?, 菜单, 人工, 转人工, 客服 …;
 4. a ticket number (:data:`TICKET_NUMBER_FORMAT`) in the text: with a rating beside it
    ("GD202611230001 5") a rating of that ticket, alone or with 进度/查询/怎么样 … a query, with
    anything else a request naming that ticket; two different numbers are a request;
-5. a rating (:mod:`hub.inbound.classify.rating`): words, scores and stars always, a bare digit (or a
+5. a slot picked by its number (:func:`hub.inbound.classify.visit.match_slot`) when a proposal
+   with slots awaits an answer: "选2", "第二个" always; a bare "2" only when no rating is
+   awaited or the proposal was sent after the latest rating request (``visit_asked_last``),
+   otherwise the digit is the rating asked for last;
+6. a rating (:mod:`hub.inbound.classify.rating`): words, scores and stars always, a bare digit (or a
    rating followed by a comment) only when the contact awaits a rating;
-6. a visit answer (:mod:`hub.inbound.classify.visit`) when a visit awaits one, or when the reply
+7. a visit answer (:mod:`hub.inbound.classify.visit`) when a visit awaits one, or when the reply
    names the visit itself (走访, 改期);
-7. a progress query without a number ("查询进度", "我的诉求办得怎么样了");
-8. anything else is a request (free text).
+8. a progress query without a number ("查询进度", "我的诉求办得怎么样了");
+9. anything else is a request (free text).
 
 A rating applies to the ticket it names, else to the contact's one ticket awaiting a rating;
 when several await, ``ticket_number`` is None and ``candidates`` lists them for the question
@@ -38,7 +42,13 @@ from typing import Final
 from hub.core.vocab import RATING_LABELS, ReplyClass
 from hub.inbound.classify.rating import RatingMatch, match_rating, near_miss
 from hub.inbound.classify.text import normalise, strip_courtesy, trim
-from hub.inbound.classify.visit import VisitAction, VisitMatch, match_visit, mentions_visit
+from hub.inbound.classify.visit import (
+    VisitAction,
+    VisitMatch,
+    match_slot,
+    match_visit,
+    mentions_visit,
+)
 
 __all__ = [
     "TICKET_NUMBER_FORMAT",
@@ -59,7 +69,12 @@ _TICKET_IN_TEXT_RE = re.compile(r"(?<![A-Za-z0-9])GD[-\s]?(\d{4,16})(?!\d)", re.
 _TICKET_LABEL_RE = re.compile(r"^(?:工单编号|工单号|工单|诉求编号|诉求|编号|单号)[:\s]*|[:\s]*$")
 
 _RATING_BUTTON_RE = re.compile(r"rating:([1-5])(?::(\S{1,64}))?")
-_VISIT_BUTTON_RE = re.compile(r"visit:(confirm|reschedule)(?::(\d{1,18}))?")
+_VISIT_BUTTON_RE = re.compile(r"visit:(confirm|reschedule|decline|slot:[1-9])(?::(\d{1,18}))?")
+_VISIT_BUTTON_REASONS: Final[dict[str, tuple[VisitAction, str]]] = {
+    "confirm": ("confirm", "点击“确认走访”按钮"),
+    "reschedule": ("reschedule", "点击“改期”按钮"),
+    "decline": ("decline", "点击“不需要走访”按钮"),
+}
 _BUTTON_PREFIX_RE = re.compile(r"(?:rating|visit):\S*")
 
 _UNSUBSCRIBE_RE = re.compile(
@@ -85,14 +100,19 @@ class ReplyContext:
     """What the contact was last asked, as the inbound worker found it when the reply came.
 
     ``awaiting_rating`` lists the numbers of the contact's tickets awaiting a rating;
-    ``awaiting_visit`` is the visit whose proposal awaits an answer and ``visit_at`` the time
-    it offered; ``now`` (aware) resolves relative times such as 明天 (in Asia/Shanghai).
+    ``awaiting_visit`` is the visit whose proposal awaits an answer, ``visit_at`` the one time
+    it offered and ``visit_slots`` the times it offered to choose from (numbered from 1);
+    ``visit_asked_last`` whether that proposal was sent after the latest rating request to the
+    contact (a bare digit then picks a slot, not a rating); ``now`` (aware) resolves relative
+    times such as 明天 (in Asia/Shanghai).
     """
 
     now: datetime
     awaiting_rating: tuple[str, ...] = ()
     awaiting_visit: int | None = None
     visit_at: datetime | None = None
+    visit_slots: tuple[datetime, ...] = ()
+    visit_asked_last: bool = False
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -105,7 +125,8 @@ class Classification:
 
     ``rating`` 1–5 (and a ``comment``) for a rating; ``ticket_number`` for a rating, a query, or
     a request naming a ticket; ``candidates`` the tickets a rating could apply to when it names
-    none; ``visit_action``, ``visit_id`` and the proposed time for a visit answer
+    none; ``visit_action``, ``visit_id``, ``visit_slot`` (1-based) and the proposed time for a
+    visit answer
     (``proposed_time`` when a day and an hour are known, ``proposed_date`` when only the day is,
     ``proposed_text`` the words as written); ``media_kind``/``media_ref`` for a media reply.
     """
@@ -119,6 +140,7 @@ class Classification:
     candidates: tuple[str, ...] = ()
     visit_action: VisitAction | None = None
     visit_id: int | None = None
+    visit_slot: int | None = None
     proposed_time: datetime | None = None
     proposed_date: date | None = None
     proposed_text: str | None = None
@@ -150,11 +172,14 @@ def classify(text: str, *, context: ReplyContext) -> Classification:
     if numbers:
         return _with_ticket(normalised, core, numbers, context)
     answer = strip_courtesy(core)
+    slot = _slot_pick(normalised, answer, context)
+    if slot is not None:
+        return slot
     rating = match_rating(answer)
     if rating is not None and (context.awaiting_rating or not rating.needs_prompt):
         return _rating(normalised, rating, None, context)
     if context.awaiting_visit is not None or mentions_visit(core):
-        visit = match_visit(core, context.now, context.visit_at)
+        visit = match_visit(core, context.now, context.visit_at, context.visit_slots)
         if visit is not None:
             return _visit(normalised, visit, context)
     if _PROGRESS_KEYWORD_RE.search(core) and _QUERY_PHRASE_RE.fullmatch(core):
@@ -188,13 +213,30 @@ def _button(normalised: str, context: ReplyContext) -> Classification | None:
             return replace(rated, reason=rated.reason + f"；按钮编号“{ref}”不是工单编号")
         return rated
     if found := _VISIT_BUTTON_RE.fullmatch(normalised):
-        action: VisitAction = "confirm" if found.group(1) == "confirm" else "reschedule"
         visit_id = int(found.group(2)) if found.group(2) else context.awaiting_visit
-        reason = "点击“确认走访”按钮" if action == "confirm" else "点击“改期”按钮"
-        return _visit(normalised, VisitMatch(action, reason), context, visit_id)
+        pressed = found.group(1)
+        if pressed.startswith("slot:"):
+            n = int(pressed.removeprefix("slot:"))
+            chosen = VisitMatch("slot", f"点击第{n}个时间按钮", slot=n)
+        else:
+            chosen = VisitMatch(*_VISIT_BUTTON_REASONS[pressed])
+        return _visit(normalised, chosen, context, visit_id)
     if _BUTTON_PREFIX_RE.fullmatch(normalised):
         return _request(normalised, f"无法识别的按钮数据“{normalised[:40]}”")
     return None
+
+
+def _slot_pick(normalised: str, answer: str, context: ReplyContext) -> Classification | None:
+    """A slot of the awaited proposal picked by its number (see the module docstring, 5)."""
+    if context.awaiting_visit is None or not context.visit_slots:
+        return None
+    pick = match_slot(answer)
+    if pick is None or not 1 <= pick.slot <= len(context.visit_slots):
+        return None
+    if not (pick.explicit or context.visit_asked_last or not context.awaiting_rating):
+        return None  # the rating was asked for after the proposal: the digit answers it
+    reason = f"选择第{pick.slot}个时间（回复“{answer}”）"
+    return _visit(normalised, VisitMatch("slot", reason, slot=pick.slot), context)
 
 
 def _with_ticket(
@@ -264,6 +306,7 @@ def _visit(
         reason,
         visit_action=match.action,
         visit_id=visit_id,
+        visit_slot=match.slot,
         proposed_time=proposed.at if proposed else None,
         proposed_date=proposed.day if proposed else None,
         proposed_text=proposed.text if proposed else None,

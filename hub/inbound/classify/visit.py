@@ -1,23 +1,27 @@
-"""Answers to a visit proposal (走访预约): confirm, or ask to reschedule (with a time if named).
+"""Answers to a visit proposal (走访预约): a slot picked, confirm, another time, or decline.
 
-The proposal asks "同意请回复“确认”；需另约时间请回复“改期”，并写明方便的时间". The rules, on
-the normalised text without a courtesy 谢谢:
+The proposal offers one time ("同意请回复“确认”；需另约时间请回复“改期”") or 2–3 numbered slots
+("回复序号选择时间"). The rules, on the normalised text without a courtesy 谢谢:
 
-1. A visit answer is short: at most ``MAX_CHARS`` characters, and once the times and the words
+1. A slot picked by its number (:func:`match_slot`): "2", "选2", "选择第2个", "第二个", "第二个时间
+   可以". A bare number is ``explicit=False``: the classifier weighs it against a rating awaited
+   (:mod:`hub.inbound.classify.classifier`); "选2" and "第二个" are unmistakable.
+2. A visit answer is short: at most ``MAX_CHARS`` characters, and once the times and the words
    of this module are taken out, at most ``MAX_OTHER_CHARS`` may remain. A longer reply is a
    request (free text) for a person to read, even if it mentions a time.
-2. A reschedule word (改期, 改天, 换个时间, 另约, 改到 …) asks to reschedule; a time in a clause
+3. A reschedule word (改期, 改天, 换个时间, 另约, 改到 …) asks to reschedule; a time in a clause
    that does not refuse it ("周二不行，周三可以" proposes Wednesday) is the proposed time.
-3. Otherwise a time named in a clause that does not refuse it confirms when it is the offered
-   time (same day; same hour, or the offered hour within the named 上午/下午), and proposes
-   another time when it is not: "好的 下周二上午可以" confirms a Tuesday-morning proposal and
-   reschedules any other one to Tuesday 09:00.
-4. Otherwise a refusal (不行, 不方便, 没空, 不在 …) asks to reschedule, without a time.
-5. Otherwise a reply made only of agreement words (好的, 可以, 确认, 同意, 没问题, 行, OK, 👌 …)
+4. Otherwise a time named in a clause that does not refuse it picks the slot it names (exactly
+   one of the offered slots: same day; same hour, or the slot's hour within the named 上午/下午),
+   confirms when it is the one offered time, and proposes another time when it is neither:
+   "好的 下周二上午可以" confirms a Tuesday-morning proposal and reschedules any other one to
+   Tuesday 09:00.
+5. Otherwise declining the visit outright (不需要, 不用来了, 暂不需要走访, 无需走访 …) declines it:
+   the officer is told and decides (before, such replies stayed requests for a person; the visit
+   cycle now tells the officer of every answer at once, so a decline is one of them).
+6. Otherwise a refusal (不行, 不方便, 没空, 不在 …) asks to reschedule, without a time.
+7. Otherwise a reply made only of agreement words (好的, 可以, 确认, 同意, 没问题, 行, OK, 👌 …)
    confirms. Anything else is not a visit answer.
-
-Declining the visit outright ("不需要走访") is not guessed into either answer: it stays a
-request for a person to handle.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
-from hub.inbound.classify.text import strip_courtesy
+from hub.inbound.classify.text import parse_number, strip_courtesy
 from hub.inbound.classify.times import TimeMention, find_time
+from hub.visits.answers import AnswerAction as VisitAction
 
-VisitAction = Literal["confirm", "reschedule"]
+__all__ = ["SlotPick", "VisitAction", "VisitMatch", "match_slot", "match_visit", "mentions_visit"]
 
 #: Characters a visit answer may hold besides times and visit words ("老板出差" in
 #: "老板出差了，下周三再来吧"), and in all.
@@ -45,6 +50,10 @@ _REFUSAL = (
     r"不行|不可以|不方便|没空|没有空|没时间|没有时间|不在|来不了|去不了|不能|赶不上|有事|有安排"
     r"|推迟|延后|往后推"
 )
+_DECLINE = (
+    r"(?:暂时?|目前|现在|近期|最近)?(?:不需要|不用|无需|不必|没必要)(?:再?(?:来|过来|上门))?"
+    r"(?:走访|拜访|来访)?(?:了)?|谢绝(?:走访|拜访|来访)|婉拒"
+)
 _AGREEMENT = (
     r"确认走访|同意走访|确认预约|同意预约|确认|确定|同意|好的|好滴|好哒|好啊|好呀|好|可以|行|没问题|"
     r"没有问题|ok|okay|嗯嗯|嗯|欢迎光临|欢迎|恭候|随时|到时见|到时候见|准时|等你们|等您|"
@@ -57,24 +66,57 @@ _FILLER = (
     r"厂里|走访|拜访|来访|预约|安排|这个|那个|那天|这天|当天"
 )
 _RESCHEDULE_RE = re.compile(_RESCHEDULE)
+_DECLINE_RE = re.compile(_DECLINE)
 _AGREEMENT_RE = re.compile(_AGREEMENT, re.IGNORECASE)
 _REFUSAL_RE = re.compile(_REFUSAL)
 _AGREEMENT_ONLY_RE = re.compile(rf"(?:{_AGREEMENT}|{_FILLER}|[\s,.;:!?~。、…])+", re.IGNORECASE)
 _KNOWN_WORDS_RE = re.compile(
-    rf"{_RESCHEDULE}|{_REFUSAL}|{_AGREEMENT}|{_FILLER}|[\s,.;:!?~。、…]", re.IGNORECASE
+    rf"{_DECLINE}|{_RESCHEDULE}|{_REFUSAL}|{_AGREEMENT}|{_FILLER}|[\s,.;:!?~。、…]", re.IGNORECASE
 )
 # Words that make a reply a visit answer even when no visit awaits one.
 _VISIT_WORDS_RE = re.compile(r"走访|拜访|来访|改期")
 _CLAUSE_SPLIT_RE = re.compile(r"[,.;!?~。、…]+|但是|不过|但")
+# A slot by its number: "选2", "选择第2个", "第二个时间", or a bare "2" (weighed against ratings).
+_SLOT_NUMBER = r"[1-9]|[一二两三四五六七八九]"
+_SLOT_EXPLICIT_RE = re.compile(
+    rf"(?:我们?|那)?(?:就|还是)?(?:选择?|选定|定)第?({_SLOT_NUMBER})(?:个|项)?(?:时间|时段)?"
+    rf"|第({_SLOT_NUMBER})(?:个|项)(?:时间|时段)?"
+)
+_SLOT_BARE_RE = re.compile(_SLOT_NUMBER)
+_SLOT_TAIL_RE = re.compile(r"(?:[\s,.;!~。、…]*(?:可以|好的|好|行|吧|就行|没问题|方便|确认))*$")
 
 
 @dataclass(frozen=True, slots=True)
 class VisitMatch:
-    """A visit answer: the action, the time proposed (if any), and why, for the record."""
+    """A visit answer: the action, the slot picked or the time proposed (if any), and why."""
 
     action: VisitAction
     reason: str
     proposed: TimeMention | None = None
+    slot: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPick:
+    """A slot picked by its number (1-based); ``explicit`` unless it was a bare number."""
+
+    slot: int
+    explicit: bool
+
+
+def match_slot(text: str) -> SlotPick | None:
+    """The slot number ``text`` (normalised, trimmed, courtesy removed) picks; None if none.
+
+    The number is not checked against the slots offered: the caller knows how many there are.
+    """
+    core = _SLOT_TAIL_RE.sub("", text) or text
+    if found := _SLOT_EXPLICIT_RE.fullmatch(core):
+        number = parse_number(found.group(1) or found.group(2))
+        return SlotPick(number, explicit=True) if number else None
+    if _SLOT_BARE_RE.fullmatch(core):
+        number = parse_number(core)
+        return SlotPick(number, explicit=False) if number else None
+    return None
 
 
 def mentions_visit(text: str) -> bool:
@@ -82,8 +124,13 @@ def mentions_visit(text: str) -> bool:
     return _VISIT_WORDS_RE.search(text) is not None
 
 
-def match_visit(text: str, now: datetime, offered: datetime | None) -> VisitMatch | None:
-    """The visit answer ``text`` (normalised and trimmed) gives; None if it is not one."""
+def match_visit(
+    text: str, now: datetime, offered: datetime | None, slots: tuple[datetime, ...] = ()
+) -> VisitMatch | None:
+    """The visit answer ``text`` (normalised and trimmed) gives; None if it is not one.
+
+    ``offered`` is the one time proposed, ``slots`` the times offered to choose from.
+    """
     text = strip_courtesy(text)
     if not text or len(text) > MAX_CHARS:
         return None
@@ -107,9 +154,15 @@ def match_visit(text: str, now: datetime, offered: datetime | None) -> VisitMatc
     if _RESCHEDULE_RE.search(text):
         return VisitMatch("reschedule", "申请改期" + _naming(proposed), proposed)
     if proposed is not None:
+        named = [n for n, at in enumerate(slots, 1) if proposed.matches(at)]
+        if not refused_time and len(named) == 1:
+            return VisitMatch("slot", f"选择第{named[0]}个时间（{proposed.text}）", proposed,
+                              slot=named[0])  # fmt: skip
         if offered is not None and not refused_time and proposed.matches(offered):
             return VisitMatch("confirm", f"同意按约定时间走访（{proposed.text}）", proposed)
         return VisitMatch("reschedule", "提出另约时间" + _naming(proposed), proposed)
+    if _DECLINE_RE.search(text):
+        return VisitMatch("decline", "表示不需要走访")
     if refused:
         return VisitMatch("reschedule", "表示约定时间不便，需另约时间")
     if _AGREEMENT_ONLY_RE.fullmatch(text) and _AGREEMENT_RE.search(text):
