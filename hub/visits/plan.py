@@ -5,7 +5,9 @@ period's working days so each officer's load is even.
 idempotent, so running it again only fills gaps). For each enterprise with an officer whose
 stage is not ``exiting`` and whose tier has a cadence in ``tiers:``, the visit of the current
 period of that cadence (``2027Q1`` for key enterprises on a quarterly cadence) is created
-PLANNED, with the officer and ``due_on``: a working day of the period, not before today.
+PLANNED, with the officer and ``due_on``: a working day of the period, not before today (when
+none is left, as on the last Sunday of a monthly period, the period's last working day: the
+visit is late from the start, and never put on a day off).
 
 Choices made here:
 
@@ -184,7 +186,10 @@ def _assign_days(
         window = windows.get(period)
         if window is None:
             window = windows[period] = _spread_order(_working_days(calendar, today, period))
-        if not window:  # no working day left in the period: due today, as late as it gets
+        if not window:  # no working day left: due on its last one, already late (never a day off)
+            last = _last_working_day(calendar, period)
+            for index in groups[(officer_id, period)]:
+                chosen[index] = last
             continue
         load = loads[officer_id]
         heap = [(load[day], rank, day) for rank, day in enumerate(window)]
@@ -204,6 +209,13 @@ def _working_days(calendar: WorkdayCalendar, today: date, period: Period) -> lis
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def _last_working_day(calendar: WorkdayCalendar, period: Period) -> date:
+    day = period.last
+    while day > period.first and not calendar.is_workday(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def _spread_order(days: Sequence[date]) -> list[date]:

@@ -173,3 +173,16 @@ async def test_an_open_visit_follows_the_enterprises_new_officer(db: Database) -
     assert after[confirmed].officer_id == officers["LL002"]
     assert after[confirmed].due_on == before[confirmed]  # the agreed day is kept
     assert after[done].officer_id == officers["LL001"]  # history keeps who made it
+
+
+async def test_a_period_with_no_working_day_left_dates_its_visit_on_the_last_one(
+    db: Database,
+) -> None:
+    officers = await add_officers(db, ["LL001"])
+    await add_enterprises(db, officers["LL001"], Tier.KEY, 2)
+    monthly = {"key": TierSettings(visit_every_months=1)}
+
+    result = await _plan(db, date(2027, 1, 31), monthly)  # a Sunday, the month's last day
+
+    assert result.by_tier["key"].period == "2027-01"
+    assert [v.due_on for v in await _visits(db)] == [date(2027, 1, 29)] * 2  # that Friday
