@@ -34,6 +34,7 @@ from hub.inbound.answers import Answerer
 from hub.inbound.classify.classifier import Classification
 from hub.inbound.classify.times import find_time
 from hub.inbound.outcome import Applied
+from hub.store.db import Database
 from hub.store.models import Enterprise, Officer
 from hub.store.models import InboundReply as StoredReply
 from hub.tickets.policy import load_ticket_policy
@@ -69,6 +70,16 @@ _VIA_WORDS: Final = {
     "线上": ContactVia.ONLINE, "微信": ContactVia.ONLINE, "视频": ContactVia.ONLINE,
     "online": ContactVia.ONLINE,
 }  # fmt: skip
+
+
+async def is_officer_chat(db: Database, chat_id: str) -> bool:
+    """Whether a Telegram chat is a liaison officer's: the bot stores its texts as replies
+    (an unlinked chat's are refused) so his commands reach the worker."""
+    async with db.read() as session:
+        found = await session.scalar(
+            sa.select(Officer.id).where(Officer.telegram_chat_id == chat_id).limit(1)
+        )
+    return found is not None
 
 
 def _labelled(text: str) -> dict[str, str]:
