@@ -130,15 +130,15 @@ class ReplyApplier:
         if visit is None:
             return ReplyContext(now=now, awaiting_rating=awaiting)
         slots = tuple(parse_slots(visit.slots))
+        if len(slots) < 2:  # one time offered: confirm or reschedule it, no number to pick
+            offered = slots[0] if slots else visit.proposed_for
+            return ReplyContext(now=now, awaiting_rating=awaiting, awaiting_visit=visit.id,
+                                visit_at=offered)  # fmt: skip
         return ReplyContext(
-            now=now,
-            awaiting_rating=awaiting,
-            awaiting_visit=visit.id,
-            # Several slots: no one time is "the" offered one (a bare 好的 does not pick).
-            visit_at=(slots[0] if len(slots) == 1 else None) if slots else visit.proposed_for,
-            visit_slots=slots if len(slots) > 1 else (),
+            now=now, awaiting_rating=awaiting, awaiting_visit=visit.id, visit_slots=slots,
+            # A reply to a callback survey rates it; else the ask that came last takes a digit.
             visit_asked_last=survey is None and await self._proposed_last(session, visit, contact),
-        )
+        )  # fmt: skip
 
     async def _proposed_last(
         self, session: AsyncSession, visit: Visit, contact: Contact | None
