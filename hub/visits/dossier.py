@@ -250,16 +250,17 @@ async def _policies(session: AsyncSession, ids: Sequence[int]) -> dict[int, list
     rows = (await session.execute(sent)).all()
     if not rows:
         return {}
+    # The replies to policy pushes, read through the enterprises' contacts (both keys indexed;
+    # a reply's in_reply_to is not).
     replies: dict[int, set[ReplyClass | None]] = {}
-    message_ids = [r.id for r in rows]
-    for start in range(0, len(message_ids), _IN_CHUNK):
-        for message_id, classification in await session.execute(
-            sa.select(InboundReply.in_reply_to, InboundReply.classification).where(
-                InboundReply.in_reply_to.in_(message_ids[start : start + _IN_CHUNK])
-            )
-        ):
-            assert message_id is not None  # the IN (…) above
-            replies.setdefault(message_id, set()).add(classification)
+    for message_id, classification in await session.execute(
+        sa.select(InboundReply.in_reply_to, InboundReply.classification)
+        .join(Contact, Contact.id == InboundReply.contact_id)
+        .join(Message, Message.id == InboundReply.in_reply_to)
+        .where(Contact.enterprise_id.in_(ids), Message.kind == MessageKind.POLICY_PUSH)
+    ):  # fmt: skip
+        assert message_id is not None  # the join above
+        replies.setdefault(message_id, set()).add(classification)
     policy_ids = {k[len(_POLICY_KEY_PREFIX) :] for k in {r.trigger_key for r in rows}
                   if k.startswith(_POLICY_KEY_PREFIX)}  # fmt: skip
     titles: dict[str, str] = {}

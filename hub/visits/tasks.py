@@ -16,6 +16,7 @@ The contact's number is in the task (the officer is to call it); it is never log
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -28,7 +29,7 @@ from hub.core.clock import SHANGHAI
 from hub.core.vocab import ReplyClass, VisitStatus
 from hub.core.workdays import WorkdayCalendar
 from hub.store.messaging import InboundReply
-from hub.store.registry import Enterprise, Visit
+from hub.store.registry import Contact, Enterprise, Visit
 from hub.visits.dossier import Dossier, cn_date
 from hub.visits.slots import parse_slots, slot_label
 
@@ -42,6 +43,8 @@ __all__ = [
 
 #: What the officer is asked to do (the task's first line).
 NO_ANSWER_TASK: Final = "请电话联系企业确定走访时间"
+#: Ids per IN (…) read.
+_IN_CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +79,13 @@ async def due_no_answer_tasks(
 ) -> list[DueTask]:  # fmt: skip
     """PROPOSED visits past their answer deadline with no visit answer from the enterprise since
     the proposal, with an officer (the visit's, else the enterprise's), oldest proposal first."""
-    answered = sa.select(InboundReply.id).where(
-        InboundReply.enterprise_id == Visit.enterprise_id,
-        InboundReply.classification == ReplyClass.VISIT_ANSWER,
-        InboundReply.received_at >= Visit.proposed_at,
-    )
     # The visit's officer, else the enterprise's; a visit with neither has nobody to tell.
     officer = sa.func.coalesce(Visit.officer_id, Enterprise.officer_id)
     rows = await session.execute(
-        sa.select(Visit.id, Visit.enterprise_id, officer, Visit.proposed_at,
-                  Visit.slots)
+        sa.select(Visit.id, Visit.enterprise_id, officer, Visit.proposed_at, Visit.slots)
         .join(Enterprise, Enterprise.id == Visit.enterprise_id)
         .where(officer.is_not(None), Visit.status == VisitStatus.PROPOSED,
-               Visit.proposed_at.is_not(None),
-               Visit.proposed_at <= now, ~answered.exists())
+               Visit.proposed_at.is_not(None), Visit.proposed_at <= now)
         .order_by(Visit.proposed_at, Visit.id)
     )  # fmt: skip
     due: list[DueTask] = []
@@ -98,7 +94,29 @@ async def due_no_answer_tasks(
         if now >= answer_deadline(proposed_at, answer_within, calendar, tz):
             offered = tuple(parse_slots(slots))
             due.append(DueTask(visit_id, enterprise_id, officer_id, proposed_at, offered))
-    return due
+    answered = await _last_visit_answers(session, [t.enterprise_id for t in due])
+    no_answer = datetime.min.replace(tzinfo=UTC)
+    return [t for t in due if answered.get(t.enterprise_id, no_answer) < t.proposed_at]
+
+
+async def _last_visit_answers(
+    session: AsyncSession, enterprise_ids: Sequence[int]
+) -> dict[int, datetime]:
+    """Each enterprise's latest visit answer (a reply classified ``visit_answer``): the visit
+    is still PROPOSED only while the worker applies it, and it answered all the same. Read
+    through its contacts (both keys indexed), after the deadline left few enterprises."""
+    ids = sorted(set(enterprise_ids))
+    latest: dict[int, datetime] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = await session.execute(
+            sa.select(Contact.enterprise_id, sa.func.max(InboundReply.received_at))
+            .join(InboundReply, InboundReply.contact_id == Contact.id)
+            .where(Contact.enterprise_id.in_(ids[start : start + _IN_CHUNK]),
+                   InboundReply.classification == ReplyClass.VISIT_ANSWER)
+            .group_by(Contact.enterprise_id)
+        )  # fmt: skip
+        latest.update((enterprise_id, at) for enterprise_id, at in rows if at is not None)
+    return latest
 
 
 def task_variables(

@@ -23,9 +23,9 @@ from tests.visits import dossier_rows as rows
 NOW = datetime(2027, 3, 5, 7, 0, tzinfo=UTC)  # Friday 15:00 in Shanghai
 
 
-async def test_the_dossier_keeps_what_is_open_active_sent_and_last(db: Database) -> None:
-    ids = await rows.record_of_jia(db)
-    async with db.read() as session:
+async def test_the_dossier_keeps_what_is_open_active_sent_and_last(any_db: Database) -> None:
+    ids = await rows.record_of_jia(any_db)
+    async with any_db.read() as session:
         d = await build_dossier(session, ids["甲机械"], NOW)
     assert (d.name, d.tier, d.region) == ("甲机械", "重点", "龙沙区")
     assert (d.contact_name, d.contact_mobile) == ("甲机械联系人1", "+8613900000001")
@@ -120,25 +120,25 @@ async def test_a_long_dossier_shows_three_items_a_section_and_stays_within_bound
     assert len(dossier_text(d, max_chars=100)) == 100
 
 
-async def test_many_dossiers_take_the_same_reads_as_one(db: Database) -> None:
+async def test_many_dossiers_take_the_same_reads_as_one(any_db: Database) -> None:
     """A morning's reminders read their dossiers in one pass: the statements do not grow with
     the number of enterprises."""
-    ids = await rows.record_of_jia(db)
+    ids = await rows.record_of_jia(any_db)
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(str(args[2]))
 
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    sa.event.listen(any_db.engine.sync_engine, "before_cursor_execute", count)
     try:
-        async with db.read() as session:
+        async with any_db.read() as session:
             one = await build_dossiers(session, [ids["甲机械"]], NOW)
         reads_for_one = len(statements)
         statements.clear()
-        async with db.read() as session:
+        async with any_db.read() as session:
             every = await build_dossiers(session, [*ids.values(), 9999], NOW)
     finally:
-        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        sa.event.remove(any_db.engine.sync_engine, "before_cursor_execute", count)
     assert len(statements) == reads_for_one
     assert set(every) == set(ids.values())  # the unknown id is left out
     assert every[ids["甲机械"]] == one[ids["甲机械"]]

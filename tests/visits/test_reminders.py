@@ -70,9 +70,9 @@ def test_the_key_names_visit_step_and_day_so_a_moved_visit_is_new() -> None:
     assert moved.key != first.key
 
 
-async def test_only_confirmed_visits_with_an_officer_are_due(db: Database) -> None:
-    ids = await seed_registry(db)
-    async with db.write() as session:
+async def test_only_confirmed_visits_with_an_officer_are_due(any_db: Database) -> None:
+    ids = await seed_registry(any_db)
+    async with any_db.write() as session:
         jia = await session.get(Enterprise, ids["甲机械"])
         assert jia is not None
         assert jia.officer_id is not None
@@ -88,7 +88,7 @@ async def test_only_confirmed_visits_with_an_officer_are_due(db: Database) -> No
             for name, period, status, agreed in visits
         ]
         confirmed = made[0]
-    async with db.read() as session:
+    async with any_db.read() as session:
         due = await due_reminders(session, at(FRIDAY, 15, 0), calendar=CALENDAR,
                                   settings=SETTINGS)  # fmt: skip
         later = await due_reminders(session, at(date(2027, 3, 9), 8, 0), calendar=CALENDAR,

@@ -57,10 +57,10 @@ async def due_at(db: Database, now: datetime) -> list[int]:
 
 
 async def test_an_unanswered_proposal_is_due_from_its_deadline_and_an_answered_one_never(
-    db: Database,
+    any_db: Database,
 ) -> None:
-    ids = await seed_registry(db)
-    async with db.write() as session:
+    ids = await seed_registry(any_db)
+    async with any_db.write() as session:
         silent = await proposed(session, ids["甲机械"], "2027Q2")
         answered = await proposed(session, ids["丙软件"], "2027H1")
         await answer(session, ids["丙软件"], at(date(2027, 4, 6), 9), "下周二上午可以")
@@ -73,18 +73,18 @@ async def test_an_unanswered_proposal_is_due_from_its_deadline_and_an_answered_o
             proposed_at=PROPOSED,
             proposed_for=at(date(2027, 4, 12), 9, 30),
         )
-    assert await due_at(db, at(date(2027, 4, 8), 9, 59)) == []
-    assert await due_at(db, DEADLINE) == [silent]
-    assert await due_at(db, at(date(2027, 4, 9), 15)) == [silent]  # until the officer acts
-    assert answered not in await due_at(db, at(date(2027, 4, 30), 15))  # fmt: skip
+    assert await due_at(any_db, at(date(2027, 4, 8), 9, 59)) == []
+    assert await due_at(any_db, DEADLINE) == [silent]
+    assert await due_at(any_db, at(date(2027, 4, 9), 15)) == [silent]  # until the officer acts
+    assert answered not in await due_at(any_db, at(date(2027, 4, 30), 15))  # fmt: skip
 
 
-async def test_an_answer_to_an_earlier_round_does_not_count_for_this_one(db: Database) -> None:
-    ids = await seed_registry(db)
-    async with db.write() as session:
+async def test_an_answer_to_an_earlier_round_does_not_count_for_this_one(any_db: Database) -> None:
+    ids = await seed_registry(any_db)
+    async with any_db.write() as session:
         visit = await proposed(session, ids["甲机械"], "2027Q2")
         await answer(session, ids["甲机械"], at(date(2027, 3, 20), 9), "不需要走访")
-    assert await due_at(db, DEADLINE) == [visit]
+    assert await due_at(any_db, DEADLINE) == [visit]
 
 
 async def test_the_task_gives_the_number_to_call_the_times_offered_and_how_to_record(
