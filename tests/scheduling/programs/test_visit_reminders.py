@@ -33,6 +33,7 @@ from hub.scheduling.schedules import load_schedule_file
 from hub.store.models import Message, Visit
 from hub.visits.dossier import build_dossier
 from hub.visits.reminders import due_reminders, reminder_variables
+from hub.visits.tasks import due_no_answer_tasks, task_variables
 from tests.conftest import PROJECT_ROOT
 from tests.pipeline import Hub
 from tests.visits import dossier_rows as rows
@@ -143,6 +144,11 @@ async def test_an_unanswered_proposal_becomes_one_task_to_phone_after_three_work
     assert (await fire(hub, at(thursday, 15))).created == 1
     assert (await fire(hub, at(date(2027, 4, 9), 8))).created == 0  # once per round
     [task] = await bodies(hub, MessageKind.OFFICER_TASK)
+    async with hub.db.read() as session:
+        [due] = await due_no_answer_tasks(session, at(thursday, 15), calendar=CALENDAR,
+                                          answer_within=3)  # fmt: skip
+        dossier = await build_dossier(session, ids["甲机械"], at(thursday, 15))
+    assert set(task_variables(due, dossier, 3)) == program.TASK_VARIABLES
     for expected in (
         "李明您好，联络任务：请电话联系企业确定走访时间", "企业：甲机械（重点类，龙沙区）",
         "缘由：4月2日（周五）发出的走访预约，3个工作日未获答复",
@@ -164,6 +170,7 @@ async def test_the_wecom_reminder_carries_the_dossier_within_wecoms_size(hub: Hu
         enterprise = await enterprise_context(session, ids["甲机械"])
     values = {**enterprise, **reminder_variables(due, dossier, now), "hub_name": "主动服务",
               "contact": {"name": "李明"}}  # fmt: skip
+    assert set(reminder_variables(due, dossier, now)) == program.REMINDER_VARIABLES
     renderer = hub.outbox.planner.renderer
     wecom = renderer.render("visit_reminder", "wecom", values)
     assert wecom.startswith("走访提醒\n时间：3月8日（周一）上午09:30\n标签：")
