@@ -50,6 +50,7 @@ class MonthContact:
 
     enterprise_id: int
     enterprise: str
+    uscc: str
     tier: str
     region: str
     officer_id: int | None
@@ -113,8 +114,8 @@ async def contact_by_month(
     marks = await _month_marks(session, list(cadences), starts, end)
     enterprises = (
         await session.execute(
-            sa.select(Enterprise.id, Enterprise.name, Enterprise.tier, Enterprise.region,
-                      Enterprise.officer_id)
+            sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.tier,
+                      Enterprise.region, Enterprise.officer_id)
             .where(Enterprise.tier.in_(list(cadences)))
             .order_by(Enterprise.id)
         )
@@ -122,11 +123,11 @@ async def contact_by_month(
     found: dict[str, list[MonthContact]] = {}
     for month, number in zip(months, numbers, strict=True):
         rows: list[MonthContact] = []
-        for enterprise_id, name, tier, region, officer_id in enterprises:
+        for enterprise_id, name, uscc, tier, region, officer_id in enterprises:
             window = range(number - cadences[Tier(tier)] + 1 - base, number + 1 - base)
             seen = set().union(*(marks.get((enterprise_id, i), ()) for i in window))
             sources = tuple(s for s in (VISIT, RECORDED, REPLY) if s in seen)
-            rows.append(MonthContact(enterprise_id, name, Tier(tier).value, region or "",
+            rows.append(MonthContact(enterprise_id, name, uscc, Tier(tier).value, region or "",
                                      officer_id, bool(sources), sources))  # fmt: skip
         found[month.label] = rows
     return found
@@ -174,7 +175,7 @@ async def monthly_contact(
     covered: list[ContactCoverage] = []
     for c in found:
         at, how = latest.get(c.enterprise_id, (None, ""))
-        covered.append(ContactCoverage(c.enterprise_id, c.enterprise, c.tier, c.region,
+        covered.append(ContactCoverage(c.enterprise_id, c.enterprise, c.uscc, c.tier, c.region,
                                        c.officer_id, c.contacted, c.sources, at, how))  # fmt: skip
     return covered
 
