@@ -15,6 +15,7 @@ from hub.scheduling.programs import (
     credit_warning,
     policy_match,
     procedure_reminders,
+    visit_plan,
     visit_reminders,
 )
 from hub.scheduling.programs.base import Program
@@ -24,6 +25,7 @@ PROGRAMS: Final[dict[str, Program]] = {
     credit_warning.NAME: credit_warning.PROGRAM,
     procedure_reminders.NAME: procedure_reminders.PROGRAM,
     policy_match.NAME: policy_match.PROGRAM,
+    visit_plan.NAME: visit_plan.PROGRAM,
     visit_reminders.NAME: visit_reminders.PROGRAM,
 }
 

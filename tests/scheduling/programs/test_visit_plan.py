@@ -18,8 +18,10 @@ from hub.scheduling.programs.base import (
     ProgramSettings,
     day_off_hold,
 )
+from hub.scheduling.schedules import load_schedule_file
 from hub.store.models import Enterprise, Message, Visit
 from hub.visits.slots import parse_slots, slot_label
+from tests.conftest import PROJECT_ROOT
 from tests.pipeline import Hub
 from tests.visits.plan_support import calendar_2027
 
@@ -98,3 +100,11 @@ async def test_a_fire_on_a_day_off_holds_the_proposals_to_the_next_working_morni
         # The lead time counts from Monday, when the proposal goes out.
         assert min(parse_slots(visit.slots)).date() >= date(2027, 1, 7)
     assert await hub.dispatcher.run_once("sandbox") == 0
+
+
+def test_the_shipped_schedule_runs_the_program_every_morning_holding_days_off() -> None:
+    spec = load_schedule_file(PROJECT_ROOT / "schedules" / "visit_plan.yaml")
+    assert (spec.program, spec.kind, spec.cron) == ("visit_plan", MessageKind.VISIT_PROPOSAL,
+                                                    "30 9 * * *")  # fmt: skip
+    assert spec.workdays_only
+    assert spec.enabled
