@@ -9,8 +9,9 @@ ignored, so the shipped config runs on a fresh machine with no credentials.
 Each section's class lives with the package that reads it (``hub.core.settings``: hub, logging,
 calendar; ``hub.store.settings``; ``hub.infra.settings``; ``hub.outbound.settings``: dispatch,
 quiet_hours, routing; ``hub.tickets.settings``; ``hub.tickets.deadlines.settings``;
-``hub.visits.settings``: tiers and visits; ``channels/*/settings.py`` for each channel). ``web:``
-and the ``channels:`` composition are the app's own, here: only the app and the CLI read them.
+``hub.visits.settings``: tiers and visits; ``hub.reports.settings``: reports;
+``channels/*/settings.py`` for each channel). ``web:`` and the ``channels:`` composition are the
+app's own, here: only the app and the CLI read them.
 Feature modules take their section, or a small Protocol of the parts they read
 (``hub.tickets.settings.TicketsConfig``, ...), which :class:`Settings` satisfies.
 """
@@ -42,6 +43,7 @@ from hub.core.vocab import Urgency
 from hub.core.yaml_aliases import alias_problem
 from hub.infra.settings import RedisSettings
 from hub.outbound.settings import ChannelKey, DispatchSettings, QuietHours, RoutingSettings
+from hub.reports.settings import ReportsSettings
 from hub.store.settings import StorageSettings
 from hub.tickets.deadlines.settings import WorkingDays, default_deadlines
 from hub.tickets.settings import TicketsSettings
@@ -103,6 +105,7 @@ class Settings(FrozenSettings):
     quiet_hours: QuietHours = QuietHours()
     routing: RoutingSettings = RoutingSettings()
     tickets: TicketsSettings = TicketsSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -125,6 +125,7 @@ async def serve(
                     rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
                     ticket_desk=ticket_desk(hub),
                     programs=program_context(hub),
+                    reports_dir=settings.data_dir / "reports",
                 )
                 server = web_server(
                     app, host=host or settings.web.host, port=port or settings.web.port,

@@ -188,6 +188,9 @@ def program_settings(settings: Settings) -> ProgramSettings:
         templates_folder=templates_folder(settings),
         tiers=settings.tiers,
         visits=settings.visits,
+        reports=settings.reports,
+        reports_dir=settings.data_dir / "reports",
+        business_office=settings.tickets.business_office_department,
     )
 
 

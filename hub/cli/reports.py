@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from hub.app.runtime import open_database
+from hub.cli import report_files
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock
 from hub.core.errors import UsageError
@@ -23,6 +24,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
     report_app.command("monthly")(monthly)
     report_app.command("visits")(visits)
+    report_files.register(report_app)  # ledger, work
 
 
 def monthly(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
-from hub.web import api, credit_report_page, docs, rating_page
+from hub.web import api, credit_report_page, docs, rating_page, report_files
 from hub.web.body_limit import BodyLimitMiddleware
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
@@ -32,13 +33,14 @@ def create_app(
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
     rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,
-    programs: ProgramContext | None = None,
+    programs: ProgramContext | None = None, reports_dir: Path | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
     With ``webhooks``, every provider's callback routes are mounted (each refuses, with 403
     and nothing stored, while its provider is disabled), and the rating page ``/r/{token}``
     (``rating_notifier`` writes a bad rating's alert to the department head).
+    With ``reports_dir``, produced report files there are downloadable by signed link.
     """
     # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
     app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
@@ -51,6 +53,9 @@ def create_app(
                                   programs=programs))  # fmt: skip
     # The half-yearly credit report's page (/reports/credit/{token}): public, read-only.
     app.include_router(credit_report_page.router(db, clock or SystemClock(), tz=tz))
+    if reports_dir is not None:
+        # Downloads of the ledger and work report files (/reports/files/{token}): by token.
+        app.include_router(report_files.router(reports_dir, clock or SystemClock()))
     if webhooks is not None:
         # The rating page of rating requests (/r/{token}), public like the webhooks.
         app.include_router(rating_page.router(

@@ -44,6 +44,7 @@ SHIPPED_KINDS = (
     "deadline_reminder",
     "escalation",
     "extension_notice",
+    "report_delivery",
 )
 
 # ------------------------------------------------------------------ the shipped templates

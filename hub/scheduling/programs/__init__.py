@@ -13,10 +13,12 @@ from typing import Final
 from hub.scheduling.programs import (
     credit_report,
     credit_warning,
+    ledger,
     policy_match,
     procedure_reminders,
     visit_plan,
     visit_reminders,
+    work_report,
 )
 from hub.scheduling.programs.base import Program
 
@@ -27,6 +29,8 @@ PROGRAMS: Final[dict[str, Program]] = {
     policy_match.NAME: policy_match.PROGRAM,
     visit_plan.NAME: visit_plan.PROGRAM,
     visit_reminders.NAME: visit_reminders.PROGRAM,
+    ledger.NAME: ledger.PROGRAM,
+    work_report.NAME: work_report.PROGRAM,
 }
 
 

@@ -60,6 +60,7 @@ from hub.outbound.notify import (
 )
 from hub.outbound.outbox import Outbox, SendOutcome, SendRequest, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
+from hub.reports.settings import ReportsSettings
 from hub.store.db import Database
 from hub.store.models import Officer
 from hub.visits.settings import TierSettings, VisitsSettings, default_tiers
@@ -86,6 +87,11 @@ class ProgramSettings:
     #: The templates folder in force (beside config.yaml, else the shipped one): programs
     #: read their admin-edited data files there (credit_warning/guidance.yaml).
     templates_folder: Path = _SHIPPED_TEMPLATES
+    #: ``reports:``, where produced reports are written (data_dir/reports) and the business
+    #: office they are delivered to (``tickets.business_office_department``; None: by role).
+    reports: ReportsSettings = field(default_factory=ReportsSettings)
+    reports_dir: Path = Path("var") / "reports"
+    business_office: str | None = None
     #: ``tiers:`` and ``visits:``: the visit cycle's cadence and appointment rules.
     tiers: Mapping[str, TierSettings] = field(default_factory=default_tiers)
     visits: VisitsSettings = field(default_factory=VisitsSettings)
@@ -287,11 +293,11 @@ async def notify_officers(
                 hold=ctx.hold,
             )  # fmt: skip
         await enqueue_notified(ctx.outbox.queue, results)
-        outcomes.extend(_notice_outcome(r) for r in results)
+        outcomes.extend(notice_outcome(r) for r in results)
     return outcomes
 
 
-def _notice_outcome(result: NotifyResult) -> SendOutcome:
+def notice_outcome(result: NotifyResult) -> SendOutcome:
     """One notice counted like a send: created, duplicate, or skipped with the reason."""
     outcome = SendOutcome(campaign_id=None, recipients=1)
     if not result.created:
