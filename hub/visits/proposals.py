@@ -3,8 +3,8 @@
 :func:`send_proposals` (run by the ``visit_plan`` program after the plan, daily) takes each
 visit whose proposal is due, chooses its slots (:mod:`hub.visits.slots`), marks it
 ``proposed`` with the slots and ``proposed_at``, and sends a ``visit_proposal`` to each of the
-enterprise's contacts — in one write transaction per visit, so a visit is proposed exactly when
-its messages are on record (enqueued after the commit).
+enterprise's contacts — in the same write transaction (a chunk of visits each), so a visit is
+proposed exactly when its messages are on record (enqueued after the commit).
 
 **Due.** A visit is due for a proposal when it is ``planned`` with no time set
 (``proposed_for``: an answer that named a usable time set one), has an officer and a day, and
@@ -35,7 +35,7 @@ given the task to phone it, the slots his to offer.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
@@ -55,6 +55,7 @@ from hub.outbound.notify import (
     Recipient,
     enqueue_notified,
     enterprise_context,
+    enterprise_contexts,
     notify_many,
 )
 from hub.outbound.outbox import Outbox
@@ -63,7 +64,7 @@ from hub.store.db import Database
 from hub.store.models import Contact, Message, Visit
 from hub.visits.periods import parse_period
 from hub.visits.settings import VisitsSettings
-from hub.visits.slots import choose_slots, officer_busy, parse_slots, slot_label
+from hub.visits.slots import choose_slots, officers_busy, parse_slots, slot_label
 
 __all__ = [
     "KIND",
@@ -83,6 +84,8 @@ KIND: Final = MessageKind.VISIT_PROPOSAL
 #: ``Visit.details`` key of the proposal's round (1 for the first, +1 for each re-proposal).
 ROUND_KEY: Final = "proposal_round"
 NO_FREE_TIME: Final = "联络员近期无空闲时间"
+#: Visits per write transaction (their notices in one insert, enqueued after its commit).
+CHUNK: Final = 200
 
 
 @dataclass
@@ -185,7 +188,7 @@ async def send_proposals(
     """Propose every visit whose proposal is due: slots, status, messages (module docstring).
 
     ``hold``: a day-off hold (the program's fire on a day off); the lead time then counts from
-    the day the messages go out.
+    the day the messages go out. :data:`CHUNK` visits per write transaction, enqueued after it.
     """
     reaches = (hold.release_at if hold is not None else now).astimezone(tz)
     async with db.read() as session:
@@ -193,60 +196,89 @@ async def send_proposals(
             session, today=reaches.date(), settings=settings, calendar=calendar
         )
     result = ProposalResult()
-    planner = outbox.planner
-    for visit_id in visit_ids:
+    rules = _Round(settings, calendar, now, reaches, tz)
+    for start in range(0, len(visit_ids), CHUNK):
         async with db.write() as session:
-            visit = await session.get(Visit, visit_id)
-            # Answered, handed over or moved since the list was read: not due any more.
-            if (
-                visit is None or visit.status is not VisitStatus.PLANNED
-                or visit.proposed_for is not None or visit.officer_id is None
-                or visit.due_on is None
-            ):  # fmt: skip
-                continue
-            previous = parse_slots(visit.slots)
-            busy = await officer_busy(session, visit.officer_id, since=now, leaving_out=visit.id)
-            slots = choose_slots(
-                due_on=visit.due_on, now=reaches, settings=settings, calendar=calendar,
-                busy=busy, last_day=_last_day(visit.period),
-                avoid_days={at.astimezone(tz).date() for at in previous}, tz=tz,
+            notices, asks = await _propose_chunk(session, visit_ids[start : start + CHUNK],
+                                                 rules, result)  # fmt: skip
+            sent = await notify_many(
+                session, notices, now=now, renderer=outbox.planner.renderer,
+                policy=outbox.planner.policy, hold=hold,
             )  # fmt: skip
-            if not slots:
-                result.not_proposed[NO_FREE_TIME] += 1
-                continue
-            contacts = await _contacts(session, visit.enterprise_id)
-            if not contacts:
-                result.no_contact += 1  # proposed all the same: the officer will phone
-            round_no = int((visit.details or {}).get(ROUND_KEY, 0)) + 1
-            context = await enterprise_context(session, visit.enterprise_id)
-            variables = slot_variables(slots, tz)
-            notices = [
-                Notice(KIND, Recipient.for_contact(contact), {**context, **variables}, TRIGGER,
-                       proposal_key(visit.id, round_no))
-                for contact in contacts
-            ]  # fmt: skip
-            results = await notify_many(
-                session, notices, now=now, renderer=planner.renderer, policy=planner.policy,
-                hold=hold,
-            )  # fmt: skip
-            for contact, sent in zip(contacts, results, strict=True):
-                if sent.created and sent.message_id is not None:
-                    choices = proposal_choices(
-                        visit.id, round_no, variables["slot_labels"],
-                        enterprise=context["enterprise"]["name"],
-                        officer=context["officer_name"], contact_id=contact.id,
-                    )  # fmt: skip
-                    await _add_choices(session, sent.message_id, choices)
-            visit.status = VisitStatus.PROPOSED
-            visit.slots = [at.isoformat() for at in slots]
-            visit.proposed_at = now
-            visit.details = {**(visit.details or {}), ROUND_KEY: round_no}
-            visit.updated_at = now
-        await enqueue_notified(outbox.queue, results)
-        result.proposed += 1
-        result.visit_ids.append(visit_id)
-        result.count(results)
+            await _add_choices(session, sent, asks)
+        await enqueue_notified(outbox.queue, sent)
+        result.count(sent)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What choosing slots in one pass reads: the rules, the calendar, and its two moments
+    (``now``, and ``reaches``: when the messages go out)."""
+
+    settings: VisitsSettings
+    calendar: WorkdayCalendar
+    now: datetime
+    reaches: datetime
+    tz: ZoneInfo
+
+
+async def _propose_chunk(
+    session: AsyncSession, visit_ids: Sequence[int], rules: _Round, result: ProposalResult
+) -> tuple[list[Notice], list[Choices]]:
+    """Propose the chunk's visits still due: each gets its slots and status; its notices (one
+    per contact) and what each asks, in the same order, are returned for one insert."""
+    stmt = sa.select(Visit).where(Visit.id.in_(visit_ids)).order_by(Visit.due_on, Visit.id)
+    # Answered, handed over or moved since the list was read: not due any more.
+    visits = [v for v in (await session.scalars(stmt)).all() if _still_due(v)]
+    contexts = await enterprise_contexts(session, {v.enterprise_id for v in visits})
+    blank = await enterprise_context(session, None)
+    contacts = await _contacts(session, {v.enterprise_id for v in visits})
+    busy = await officers_busy(session, {v.officer_id for v in visits if v.officer_id},
+                               since=rules.now)  # fmt: skip
+    notices: list[Notice] = []
+    asks: list[Choices] = []
+    for visit in visits:
+        if visit.officer_id is None or visit.due_on is None:
+            continue  # not planned yet (the query leaves these out; the row may have changed)
+        turned_down = {at.astimezone(rules.tz).date() for at in parse_slots(visit.slots)}
+        slots = choose_slots(
+            due_on=visit.due_on, now=rules.reaches, settings=rules.settings,
+            calendar=rules.calendar, busy=busy[visit.officer_id],
+            last_day=_last_day(visit.period), avoid_days=turned_down, tz=rules.tz,
+        )  # fmt: skip
+        if not slots:
+            result.not_proposed[NO_FREE_TIME] += 1
+            continue
+        busy[visit.officer_id].extend(slots)  # the next visit of the officer's in the chunk
+        round_no = int((visit.details or {}).get(ROUND_KEY, 0)) + 1
+        context = {**contexts.get(visit.enterprise_id, blank), **slot_variables(slots, rules.tz)}
+        recipients = contacts.get(visit.enterprise_id, [])
+        if not recipients:
+            result.no_contact += 1  # proposed all the same: the officer will phone
+        for contact in recipients:
+            notices.append(Notice(KIND, Recipient.for_contact(contact), context, TRIGGER,
+                                  proposal_key(visit.id, round_no)))  # fmt: skip
+            asks.append(proposal_choices(
+                visit.id, round_no, context["slot_labels"], contact_id=contact.id,
+                enterprise=context["enterprise"]["name"], officer=context["officer_name"],
+            ))  # fmt: skip
+        visit.status = VisitStatus.PROPOSED
+        visit.slots = [at.isoformat() for at in slots]
+        visit.proposed_at = rules.now
+        visit.details = {**(visit.details or {}), ROUND_KEY: round_no}
+        visit.updated_at = rules.now
+        result.proposed += 1
+        result.visit_ids.append(visit.id)
+    return notices, asks
+
+
+def _still_due(visit: Visit) -> bool:
+    return (
+        visit.status is VisitStatus.PLANNED
+        and visit.proposed_for is None
+        and not declined(visit.details)
+    )
 
 
 def _last_day(period: str) -> date | None:
@@ -257,26 +289,37 @@ def _last_day(period: str) -> date | None:
         return None
 
 
-async def _contacts(session: AsyncSession, enterprise_id: int) -> list[Contact]:
-    """The enterprise's contacts the proposal goes to (not anonymised), in id order."""
+async def _contacts(
+    session: AsyncSession, enterprise_ids: Collection[int]
+) -> dict[int, list[Contact]]:
+    """The enterprises' contacts the proposal goes to (not anonymised), in id order."""
     stmt = (
         sa.select(Contact)
-        .where(Contact.enterprise_id == enterprise_id, Contact.anonymised_at.is_(None))
+        .where(Contact.enterprise_id.in_(sorted(enterprise_ids)), Contact.anonymised_at.is_(None))
         .order_by(Contact.id)
     )
-    return list((await session.scalars(stmt)).all())
+    found: dict[int, list[Contact]] = {}
+    for contact in (await session.scalars(stmt)).all():
+        found.setdefault(contact.enterprise_id, []).append(contact)
+    return found
 
 
-async def _add_choices(session: AsyncSession, message_id: int, choices: Choices) -> None:
-    """The choices on the message and on each fallback channel's copy (same transaction)."""
-    message = await session.get(Message, message_id)
-    if message is None:
+async def _add_choices(
+    session: AsyncSession, sent: Sequence[NotifyResult], asks: Sequence[Choices]
+) -> None:
+    """Each new message's choices, on it and on each fallback channel's copy (same
+    transaction, before the commit: the dispatcher never sees a proposal without them)."""
+    new = {r.message_id: ask for r, ask in zip(sent, asks, strict=True)
+           if r.created and r.message_id is not None}  # fmt: skip
+    if not new:
         return
-    asked: Mapping[str, Any] = {"choices": choices.to_params()}
-    params: dict[str, Any] = {**(message.params or {}), **asked}
-    fallbacks = params.get("fallbacks")
-    if isinstance(fallbacks, list):
-        params["fallbacks"] = [
-            {**f, "params": {**(f.get("params") or {}), **asked}} for f in fallbacks
-        ]
-    message.params = params
+    rows = await session.scalars(sa.select(Message).where(Message.id.in_(sorted(new))))
+    for message in rows.all():
+        asked: Mapping[str, Any] = {"choices": new[message.id].to_params()}
+        params: dict[str, Any] = {**(message.params or {}), **asked}
+        fallbacks = params.get("fallbacks")
+        if isinstance(fallbacks, list):
+            params["fallbacks"] = [
+                {**f, "params": {**(f.get("params") or {}), **asked}} for f in fallbacks
+            ]
+        message.params = params

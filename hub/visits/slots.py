@@ -10,7 +10,7 @@
   over the period: keeping to its days keeps his load even), days inside the visit's period
   before days after it;
 - never within :data:`VISIT_SPAN` of a time the officer already offered another enterprise or
-  agreed with one (:func:`officer_busy` reads them);
+  agreed with one (:func:`officers_busy` reads them);
 - one slot per day where possible, and the hours alternated between days (a morning, then an
   afternoon ...), so an enterprise that cannot do one day or one half-day still has a choice.
 
@@ -38,7 +38,7 @@ __all__ = [
     "SEARCH_WORKDAYS",
     "VISIT_SPAN",
     "choose_slots",
-    "officer_busy",
+    "officers_busy",
     "parse_slots",
     "slot_label",
 ]
@@ -69,8 +69,9 @@ def choose_slots(
     ``now``: when the proposal reaches the enterprise (the lead time counts from its local day);
     ``busy``: the officer's times offered or agreed elsewhere; ``last_day``: the last day of the
     visit's period (days after it only when the period has too few); ``avoid_days``: days an
-    earlier proposal offered and the enterprise turned down (used last of all). Fewer than asked only
-    when the officer has no free time in :data:`SEARCH_WORKDAYS` working days; empty if none.
+    earlier proposal offered and the enterprise turned down (used last of all). Fewer than
+    asked only when the officer has no free time in :data:`SEARCH_WORKDAYS` working days;
+    empty if none.
     """
     today = now.astimezone(tz).date()
     earliest = calendar.add_workdays(today, settings.lead_workdays)[0]
@@ -144,21 +145,20 @@ def parse_slots(values: Sequence[str] | None) -> list[datetime]:
     return parsed
 
 
-async def officer_busy(
-    session: AsyncSession, officer_id: int, *, since: datetime, leaving_out: int | None = None
-) -> list[datetime]:
-    """The officer's times from ``since`` on that other enterprises were offered (a proposed
-    visit's slots) or agreed (its ``proposed_for``), ``leaving_out`` one visit (the one being
-    proposed)."""
-    stmt = sa.select(Visit.id, Visit.slots, Visit.proposed_for, Visit.status).where(
-        Visit.officer_id == officer_id, Visit.status.in_(BUSY_STATUSES)
+async def officers_busy(
+    session: AsyncSession, officer_ids: Collection[int], *, since: datetime
+) -> dict[int, list[datetime]]:
+    """Each officer's times from ``since`` on that an enterprise was offered (a proposed visit's
+    slots) or agreed (its ``proposed_for``); a visit still being planned holds none."""
+    busy: dict[int, list[datetime]] = {officer_id: [] for officer_id in officer_ids}
+    stmt = sa.select(Visit.officer_id, Visit.slots, Visit.proposed_for, Visit.status).where(
+        Visit.officer_id.in_(sorted(busy)), Visit.status.in_(BUSY_STATUSES)
     )
-    times: list[datetime] = []
-    for visit_id, slots, proposed_for, status in (await session.execute(stmt)).all():
-        if visit_id == leaving_out:
+    for officer_id, slots, proposed_for, status in (await session.execute(stmt)).all():
+        if officer_id is None:  # never: the query names officers
             continue
+        times = parse_slots(slots) if status is VisitStatus.PROPOSED else []
         if proposed_for is not None:
             times.append(proposed_for)
-        if status is VisitStatus.PROPOSED:
-            times.extend(parse_slots(slots))
-    return [t for t in times if t.tzinfo is not None and t >= since]
+        busy[officer_id].extend(t for t in times if t.tzinfo is not None and t >= since)
+    return busy
