@@ -22,6 +22,7 @@ from hub.scheduling.programs.report_delivery import (
     VARIABLES,
     ProducedReport,
     deliver_report,
+    file_links,
 )
 from hub.tickets.callback_survey import parse_month
 
@@ -47,6 +48,7 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     if today < delivery_day(today.year, today.month, settings.calendar, settings.reports):
         outcome.held_back(NOT_YET)
         return outcome
+    links = file_links(ctx)  # before any file is written: no secret, nothing done
     month = ledger_month(today)
     file_name = ledger_file_name(month)
     path = settings.reports_dir / file_name
@@ -64,7 +66,7 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
         period=f"{year}年{mon}月",
         summary=summary,
     )
-    outcome.merge(await deliver_report(ctx, produced))
+    outcome.merge(await deliver_report(ctx, produced, links))
     return outcome
 
 

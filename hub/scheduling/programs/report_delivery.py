@@ -53,11 +53,18 @@ def cn_day(moment: datetime, ctx: ProgramContext) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-async def deliver_report(ctx: ProgramContext, report: ProducedReport) -> ProgramOutcome:
+def file_links(ctx: ProgramContext) -> FileLinks:
+    """The links the notices carry; ConfigError naming ``HUB_LINK_SECRET`` when it is not set.
+    Programs ask before they write a file, so a missing secret fails the run with nothing done."""
+    return FileLinks.from_env(os.environ, ctx.settings.public_base_url)
+
+
+async def deliver_report(
+    ctx: ProgramContext, report: ProducedReport, links: FileLinks
+) -> ProgramOutcome:
     """Notify the business office's heads of ``report`` with its download link (once each)."""
     now = ctx.clock.now()
     expires = now + timedelta(days=ctx.settings.reports.link_valid_days)
-    links = FileLinks.from_env(os.environ, ctx.settings.public_base_url)
     variables = {
         "report_title": report.title,
         "period": report.period,

@@ -21,6 +21,7 @@ from hub.scheduling.programs.report_delivery import (
     VARIABLES,
     ProducedReport,
     deliver_report,
+    file_links,
 )
 
 NAME: Final = "work_report"
@@ -51,6 +52,7 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     if not due(today, ctx):
         outcome.held_back(NOT_YET)
         return outcome
+    links = file_links(ctx)  # before any file is written: no secret, nothing done
     half = half_just_ended(today)
     file_name = work_report_file_name(half.label)
     path = settings.reports_dir / file_name
@@ -72,7 +74,7 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     title = half_title(half)
     produced = ProducedReport(program=NAME, key=f"work_report:{half.label}", file_name=file_name,
                               title=f"{title}工作报告", period=title, summary=summary)  # fmt: skip
-    outcome.merge(await deliver_report(ctx, produced))
+    outcome.merge(await deliver_report(ctx, produced, links))
     return outcome
 
 

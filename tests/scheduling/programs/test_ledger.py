@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from hub.core.clock import SHANGHAI
+from hub.core.errors import ConfigError
 from hub.core.settings import YearCalendar
 from hub.core.vocab import MessageKind, TicketState
 from hub.core.workdays import WorkdayCalendar
@@ -235,3 +236,13 @@ async def test_without_the_secret_every_link_is_unknown(
     )
     async with client(hub, redis_client, tmp_path) as http:
         assert (await http.get(f"/reports/files/{token}")).status_code == 404
+
+
+async def test_without_the_secret_the_run_fails_before_writing_anything(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with pytest.raises(ConfigError, match=SECRET_ENV):
+        await fire(hub, date(2027, 2, 24), tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+    assert await deliveries(hub) == []
