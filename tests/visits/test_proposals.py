@@ -40,11 +40,17 @@ def at(day: str, hhmm: str = "09:30") -> datetime:
     return datetime.combine(date.fromisoformat(day), time.fromisoformat(hhmm), tzinfo=SHANGHAI)
 
 
+# The rows and their JSON are what is tested: both databases, one Redis.
+pytestmark = pytest.mark.parametrize("redis_client", ["server7"], indirect=True)
+
+
 @pytest.fixture
-async def hub(db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock) -> Hub:
+async def hub(
+    any_db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock
+) -> Hub:
     """The outbox pipeline (sandbox) over the sample registry, on Monday 1 March 2027."""
-    await seed_registry(db)
-    pipeline = build(db, redis_client, redis_keys, clock)
+    await seed_registry(any_db)
+    pipeline = build(any_db, redis_client, redis_keys, clock)
     await setup(pipeline)
     clock.set(at("2027-03-01"))
     return pipeline
