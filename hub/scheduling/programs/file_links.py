@@ -2,7 +2,7 @@
 
 The ledger and the work report are files under ``data_dir/reports/``; the business office gets
 a link to one in a WeCom (or SMS) notice. Nothing is stored per link: a token is the file's name
-and an expiry, followed by the first 16 bytes of their HMAC-SHA256 under the link secret
+and an expiry, followed by the first 12 bytes (96 bits) of their HMAC-SHA256 under the link secret
 (``HUB_LINK_SECRET``, the one the credit report links use; :mod:`.report_links`), base64url.
 The MAC is taken over a domain tag as well, so a credit report token can never pass as a file
 token nor the reverse. A token names one file by its bare name (``ledger-2027-01.xlsx``): no
@@ -29,10 +29,10 @@ __all__ = ["FILE_PATH_PREFIX", "FileLinks", "FileTicket", "safe_file_name"]
 FILE_PATH_PREFIX: Final = "/reports/files/"
 _DOMAIN: Final = b"hub-report-file\x00"
 _EXPIRY: Final = struct.Struct(">I")
-_MAC_BYTES: Final = 16
+_MAC_BYTES: Final = 12  # 96 bits (HMAC-SHA256-96): the URL must fit an SMS parameter
 # A report file's bare name: letters, digits, dot, dash, underscore; not hidden, not "..".
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{28,200}")
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{20,200}")
 
 
 def safe_file_name(name: str) -> bool:

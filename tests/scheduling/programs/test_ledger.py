@@ -24,6 +24,9 @@ from hub.core.errors import ConfigError
 from hub.core.settings import YearCalendar
 from hub.core.vocab import MessageKind, TicketState
 from hub.core.workdays import WorkdayCalendar
+from hub.rendering.render import TemplateRenderer
+from hub.rendering.sms_text import PLACEHOLDER
+from hub.rendering.templates import load_folder
 from hub.reports.ledger import delivery_day, ledger_month
 from hub.reports.monthly_xlsx import LEDGER_SHEET
 from hub.reports.settings import ReportsSettings
@@ -246,3 +249,23 @@ async def test_without_the_secret_the_run_fails_before_writing_anything(
         await fire(hub, date(2027, 2, 24), tmp_path / "reports")
     assert not (tmp_path / "reports").exists()
     assert await deliveries(hub) == []
+
+
+def test_the_sms_carries_the_whole_link() -> None:
+    """An office head with only a mobile gets the SMS: its url parameter (at most 100
+    characters) must hold the link whole, or the head gets a cut, dead link."""
+    templates = Path(__file__).resolve().parents[3] / "templates"
+    approved = (templates / "report_delivery" / "sms.j2").read_text(encoding="utf-8").strip()
+    expires = datetime(2027, 3, 26, 10, tzinfo=SHANGHAI)
+    context = {"hub_name": "主动服务", "contact": {"name": "钱主任"}, "summary": ""}
+    for name, title in (("ledger-2027-01.xlsx", "2027年1月台账（月度报表）"),
+                        ("work-report-2027H1.docx", "2027年上半年工作报告")):  # fmt: skip
+        url = FileLinks(SECRET, "https://zdfw.example.gov.cn").url(FileTicket(name, expires))
+        variables = {"report_title": title, "period": "", "file_name": name,
+                     "download_url": url, "valid_until": "2027年3月26日"}  # fmt: skip
+        rendered = TemplateRenderer(load_folder(templates).catalog).render_message(
+            "report_delivery", "sms", {**context, **variables}
+        )
+        params = rendered.template_param()
+        text = PLACEHOLDER.sub(lambda m, p=params: p[m.group(1)], approved)
+        assert text == f"{title}已生成，请下载查阅：{url} 链接有效期至2027年3月26日。"
