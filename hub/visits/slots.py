@@ -48,6 +48,9 @@ __all__ = [
 VISIT_SPAN: Final = timedelta(hours=2)
 #: How many working days either side of the target day are searched for free times.
 SEARCH_WORKDAYS: Final = 40
+#: A proposal's slots lie within this long after it was sent (at most 60 working days before
+#: the visit's day, the search reaches 40 working days past it): far more than enough.
+SLOTS_WITHIN: Final = timedelta(days=366)
 #: The statuses whose times the officer is held to: offered (proposed) or agreed (confirmed).
 BUSY_STATUSES: Final = (VisitStatus.PROPOSED, VisitStatus.CONFIRMED)
 _WEEKDAYS: Final = "一二三四五六日"
@@ -151,8 +154,19 @@ async def officers_busy(
     """Each officer's times from ``since`` on that an enterprise was offered (a proposed visit's
     slots) or agreed (its ``proposed_for``); a visit still being planned holds none."""
     busy: dict[int, list[datetime]] = {officer_id: [] for officer_id in officer_ids}
+    # Old rows left open (a proposal never answered, a visit never recorded) hold no time
+    # ahead: their slots follow their proposal within months. Leaving them out keeps the read
+    # to the officer's current visits, however many years of them there are.
     stmt = sa.select(Visit.officer_id, Visit.slots, Visit.proposed_for, Visit.status).where(
-        Visit.officer_id.in_(sorted(busy)), Visit.status.in_(BUSY_STATUSES)
+        Visit.officer_id.in_(sorted(busy)),
+        Visit.status.in_(BUSY_STATUSES),
+        sa.or_(
+            Visit.proposed_for >= since,
+            sa.and_(
+                Visit.status == VisitStatus.PROPOSED,
+                sa.or_(Visit.proposed_at.is_(None), Visit.proposed_at >= since - SLOTS_WITHIN),
+            ),
+        ),
     )
     for officer_id, slots, proposed_for, status in (await session.execute(stmt)).all():
         if officer_id is None:  # never: the query names officers

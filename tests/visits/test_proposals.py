@@ -26,7 +26,7 @@ from hub.visits.proposals import (
     slot_variables,
 )
 from hub.visits.settings import VisitsSettings
-from hub.visits.slots import VISIT_SPAN, parse_slots, slot_label
+from hub.visits.slots import VISIT_SPAN, officers_busy, parse_slots, slot_label
 from tests.pipeline import Hub, build, setup
 from tests.seed import seed_registry
 from tests.visits.plan_support import add_enterprises, calendar_2027
@@ -71,7 +71,8 @@ async def add_visit(
         visit = Visit(
             enterprise_id=enterprise_id, officer_id=officer_id, period=period,
             status=fields.pop("status", VisitStatus.PLANNED), due_on=date.fromisoformat(due_on),
-            details=fields.pop("details", {}), slots=[], created_at=T0, updated_at=T0, **fields,
+            details=fields.pop("details", {}), slots=fields.pop("slots", []), created_at=T0,
+            updated_at=T0, **fields,
         )  # fmt: skip
         session.add(visit)
         await session.flush()
@@ -171,6 +172,32 @@ async def test_slots_avoid_the_officers_agreed_times_and_each_other(hub: Hub) ->
     for v in visits:
         days = {s.date() for s in parse_slots((await visit(hub, v)).slots)}
         assert len(days) == 3
+
+
+async def test_busy_times_are_the_officers_offered_and_agreed_times_ahead(hub: Hub) -> None:
+    known = await ids(hub)
+    officer, other = known["LL001"], known["LL002"]
+    offered = [at("2027-03-08"), at("2027-03-09", "14:30")]
+    await add_visit(hub, known["甲机械"], officer, "2027Q1", "2027-03-08",
+                    status=VisitStatus.PROPOSED, proposed_at=at("2027-02-25"),
+                    slots=[s.isoformat() for s in offered])  # fmt: skip
+    agreed = at("2027-03-12", "14:30")
+    await add_visit(hub, known["戊建筑"], officer, "2027", "2027-03-12",
+                    status=VisitStatus.CONFIRMED, proposed_for=agreed)  # fmt: skip
+    # Left open long ago (never answered, never recorded): nothing ahead.
+    await add_visit(hub, known["甲机械"], officer, "2026Q1", "2026-03-02",
+                    status=VisitStatus.PROPOSED, proposed_at=at("2026-02-20"),
+                    slots=[at("2026-03-02").isoformat()])  # fmt: skip
+    await add_visit(hub, known["戊建筑"], officer, "2026", "2026-05-06",
+                    status=VisitStatus.CONFIRMED, proposed_for=at("2026-05-06"))  # fmt: skip
+    # Planned (nothing offered yet), and another officer's agreed time: not his busy times.
+    await add_visit(hub, known["丙软件"], officer, "2027Q1", "2027-03-10")
+    await add_visit(hub, known["丙软件"], other, "2027H1", "2027-03-08",
+                    status=VisitStatus.CONFIRMED, proposed_for=at("2027-03-08"))  # fmt: skip
+    async with hub.db.read() as session:
+        busy = await officers_busy(session, [officer], since=hub.clock.now())
+    assert list(busy) == [officer]
+    assert sorted(busy[officer]) == [*offered, agreed]
 
 
 async def test_a_reschedule_without_a_time_is_proposed_again_a_declined_visit_is_not(
