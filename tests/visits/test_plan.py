@@ -79,8 +79,9 @@ async def test_no_visit_falls_on_a_day_off_or_before_today(db: Database) -> None
 
 
 async def test_one_visit_per_enterprise_per_period_and_a_second_run_creates_none(
-    db: Database,
+    any_db: Database,
 ) -> None:
+    db = any_db  # SQLite and PostgreSQL: the insert-ignore and the reads of both
     officers = await add_officers(db, ["LL001", "LL002"])
     key = await add_enterprises(db, officers["LL001"], Tier.KEY, 5)
     general = await add_enterprises(db, officers["LL002"], Tier.GENERAL, 4)
@@ -147,7 +148,8 @@ async def test_exiting_enterprises_and_tiers_without_a_cadence_get_no_visit(db: 
     assert len(await _visits(db)) == 1
 
 
-async def test_an_open_visit_follows_the_enterprises_new_officer(db: Database) -> None:
+async def test_an_open_visit_follows_the_enterprises_new_officer(any_db: Database) -> None:
+    db = any_db  # the bulk UPDATE by primary key on both databases
     officers = await add_officers(db, ["LL001", "LL002"])
     planned, confirmed, done = await add_enterprises(db, officers["LL001"], Tier.KEY, 3)
     await add_enterprises(db, officers["LL002"], Tier.KEY, 2)
