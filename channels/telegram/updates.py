@@ -23,13 +23,9 @@ from aiogram.types import CallbackQuery, Message, Update
 
 from channels.base import InboundReply
 from channels.telegram.channel import provider_message_id
-from channels.telegram.keyboards import RatingCallback, VisitCallback, reply_text
+from channels.telegram.keyboards import BUTTONS, Pressed, reply_text
 
 PROVIDER: Final = "telegram"
-_BUTTONS: Final[tuple[type[RatingCallback] | type[VisitCallback], ...]] = (
-    RatingCallback,
-    VisitCallback,
-)
 
 
 def parse_reply(message: Message, update: Update) -> InboundReply:
@@ -60,15 +56,15 @@ def raw_update(update: Update) -> dict[str, Any]:
     return update.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def _button_data(data: str | None) -> RatingCallback | VisitCallback | None:
+def _button_data(data: str | None) -> Pressed | None:
     """The callback data of one of the hub's keyboards, as aiogram's ``.filter()`` reads it."""
     if not data:
         return None
-    for button in _BUTTONS:
+    for button in BUTTONS:
         try:
             pressed: CallbackData = button.unpack(data)
         except (TypeError, ValueError):  # another prefix, or fields that do not validate
             continue
-        if isinstance(pressed, RatingCallback | VisitCallback):
+        if isinstance(pressed, Pressed):
             return pressed
     return None

@@ -10,10 +10,11 @@ webhook (:mod:`hub.web.webhooks.telegram`, ``channels.telegram.mode: webhook``) 
   binds nothing.
 - text from a linked chat: stored with :func:`hub.inbound.accept.accept_reply` (provider id
   ``"<chat_id>:<message_id>"``); from an unlinked chat: nothing stored, the bot asks the person
-  to bind first.
+  to bind first (a liaison officer's chat is stored: his commands, hub/inbound/officer_commands).
 - a rating or visit button from a linked person: stored as ``rating:5`` / ``visit:confirm:42``
-  (provider id: the callback query's id), then ``answerCallbackQuery``; unlinked: only an answer;
-  a button of no keyboard of ours: only an answer.
+  / ``visit:slot:2:42`` (provider id: the callback query's id), then ``answerCallbackQuery``
+  saying what was received (:func:`press_answer`); unlinked: only an answer; a button of no
+  keyboard of ours: only an answer.
 
 The Telegram channel reads the updates (``channels.telegram.updates``, through
 :func:`channels.registry.telegram_updates`): its ids, its buttons' callback data. The bot decides
@@ -47,6 +48,7 @@ from channels.registry import telegram_updates
 from hub.core.identifiers import mask_id
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply
+from hub.inbound.officer_commands import is_officer_chat
 from hub.inbound.telegram_links import link_chat, linked_contact
 from hub.web.webhooks.context import WebhookContext
 
@@ -63,11 +65,7 @@ VISIT_RECEIVED: Final = {
     "confirm": "已确认走访安排",
     "reschedule": "已收到改期申请，服务专员将与您联系",
 }
-# A press is stored as the hub's answer (rating:5, visit:confirm:42): its answer by what it means.
-_PRESS_ANSWERS: Final = {
-    "rating": RATING_RECEIVED,
-    **{f"visit:{action}": answer for action, answer in VISIT_RECEIVED.items()},
-}
+SLOT_RECEIVED: Final = "已收到：您选择了第{n}个时间，服务专员将按时走访"
 STALE_BUTTON: Final = "该按钮已失效"
 
 T = TypeVar("T")
@@ -98,7 +96,8 @@ def build_router(ctx: WebhookContext) -> Router:
 
     @router.message(F.text)
     async def text(message: Message, event_update: Update) -> None:
-        if await linked_contact(ctx.db, str(message.chat.id)) is None:
+        chat = str(message.chat.id)  # an officer's chat is no contact's: his commands come in
+        if await linked_contact(ctx.db, chat) is None and not await is_officer_chat(ctx.db, chat):
             await _say(message, UNLINKED)
             return
         reply = updates.parse_reply(message, event_update)
@@ -120,9 +119,20 @@ def build_router(ctx: WebhookContext) -> Router:
             await _answer(query, UNLINKED, alert=True)
             return
         await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
-        await _answer(query, _PRESS_ANSWERS[reply.text.rsplit(":", 1)[0]])
+        await _answer(query, press_answer(reply.text))
 
     return router
+
+
+def press_answer(stored: str) -> str:
+    """What the person who pressed is told, by what the press is stored as (``rating:5``,
+    ``visit:confirm:42``, ``visit:slot:2:42``)."""
+    parts = stored.split(":")
+    if parts[0] == "rating":
+        return RATING_RECEIVED
+    if parts[1] == "slot":
+        return SLOT_RECEIVED.format(n=parts[2])
+    return VISIT_RECEIVED[parts[1]]
 
 
 def build_dispatcher(ctx: WebhookContext) -> Dispatcher:

@@ -10,7 +10,7 @@ from aiogram.types import Update
 from channels.fakes.telegram_api import TelegramBotApiFake
 from channels.registry import telegram_updates
 from channels.telegram import updates
-from channels.telegram.keyboards import RatingCallback, VisitCallback
+from channels.telegram.keyboards import RatingCallback, SlotCallback, VisitCallback
 
 CHAT = 424242
 
@@ -41,6 +41,8 @@ def test_a_text_message_is_a_reply_from_the_chat_keyed_on_chat_and_message_id() 
                      id="visit-confirm"),
         pytest.param(VisitCallback(action="reschedule", visit_id=9).pack(),
                      "visit:reschedule:9", id="visit-reschedule"),
+        pytest.param(SlotCallback(slot=2, visit_id=42).pack(), "visit:slot:2:42",
+                     id="visit-slot"),
     ],
 )  # fmt: skip
 def test_a_press_of_our_buttons_is_a_reply_in_the_hubs_words(data: str, text: str) -> None:
@@ -54,8 +56,9 @@ def test_a_press_of_our_buttons_is_a_reply_in_the_hubs_words(data: str, text: st
 
 @pytest.mark.parametrize(
     "data",
-    ["", "rate:9", "rate:x", "visit:dance:1", "visit:confirm:0", "other:1", "rate:5:a:b"],
-)
+    ["", "rate:9", "rate:x", "visit:dance:1", "visit:confirm:0", "other:1", "rate:5:a:b",
+     "vslot:0:42", "vslot:2:0", "vslot:x:42", "vslot:2"],
+)  # fmt: skip
 def test_callback_data_of_no_keyboard_of_ours_is_no_reply(data: str) -> None:
     update = _update(TelegramBotApiFake("1:token").callback_update(CHAT, data))
     assert update.callback_query is not None
