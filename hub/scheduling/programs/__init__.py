@@ -13,6 +13,7 @@ from typing import Final
 from hub.scheduling.programs import (
     credit_report,
     credit_warning,
+    key_contact,
     ledger,
     policy_match,
     procedure_reminders,
@@ -31,6 +32,7 @@ PROGRAMS: Final[dict[str, Program]] = {
     visit_reminders.NAME: visit_reminders.PROGRAM,
     ledger.NAME: ledger.PROGRAM,
     work_report.NAME: work_report.PROGRAM,
+    key_contact.NAME: key_contact.PROGRAM,
 }
 
 

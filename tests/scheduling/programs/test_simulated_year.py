@@ -355,7 +355,8 @@ async def test_a_simulated_year_sends_each_item_exactly_once_across_a_restart(
             running = await start(database, redis_client, redis_keys, clock)
             caught = await running.scheduler.catch_up()
             # Caught up: the fires missed while down that are within their catch_up_grace.
-            caught_up = {"policy_push", "procedure_reminder", "visit_plan", "visit_reminders"}
+            caught_up = {"key_contact", "policy_push", "procedure_reminder", "visit_plan",
+                         "visit_reminders"}  # fmt: skip
             assert {r.schedule for r in caught} == caught_up
             assert await running.scheduler.catch_up() == []
             await fire_due(running, at(day, 10), at(day, 23, 59))  # nothing more is due today
