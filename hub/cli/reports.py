@@ -11,7 +11,6 @@ import typer
 from hub.app.runtime import open_database
 from hub.cli import report_files
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
-from hub.core.clock import SystemClock
 from hub.core.errors import UsageError
 from hub.reports.monthly import MonthlyReport, build_monthly_report
 from hub.reports.visits import ContactMonth, VisitCompliance, VisitFigures, visit_compliance
@@ -39,12 +38,13 @@ def monthly(
     if out_file is not None and out_file.suffix.lower() != ".xlsx":
         raise UsageError(f"报表文件须以 .xlsx 结尾：{out_file}")
     settings = settings_from(ctx)
+    clock = clock_from(ctx)
 
     async def run() -> MonthlyReport:
         async with open_database(settings) as db:
             async with db.read() as session:
                 calendar = await load_calendar(session, settings)
-            return await build_monthly_report(db, month, SystemClock().now(), settings.hub.tz,
+            return await build_monthly_report(db, month, clock.now(), settings.hub.tz,
                                               tiers=settings.tiers, calendar=calendar)  # fmt: skip
 
     report = run_async(run())
@@ -65,6 +65,15 @@ def monthly(
         f"办结 {total.resolved} 件（按时 {total.on_time}），好评率 {rate}，"
         f"台账 {len(report.ledger)} 行"
     )
+    if report.visits is not None:
+        visits = report.visits
+        contact = visits.contact.total if visits.contact is not None else None
+        covered = "—" if contact is None else f"{contact.contacted}/{contact.total}"
+        out.print(
+            f"本月完成走访 {visits.done} 次；{visits.quarter.period.label} 截至"
+            f" {visits.quarter.today.isoformat()} 应走访 {visits.quarter.total.due}，"
+            f"已完成 {visits.quarter.total.done}；重点企业本月已联系 {covered}"
+        )
 
 
 def _xlsx_out(out_file: Path | None) -> None:

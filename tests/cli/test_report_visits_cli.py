@@ -105,3 +105,18 @@ def test_a_bad_period_date_or_file_is_refused(
     assert main([*args, "--period", "2027Q1", "--today", "5月10日"]) == 2
     assert main([*args, "--period", "2027Q1", "--out", str(tmp_path / "a.csv")]) == 2
     assert "无法识别的期间" in capsys.readouterr().err
+
+
+def test_the_monthly_report_prints_the_month_s_visits(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = FixedClock(datetime.combine(TODAY, time(9), tzinfo=SHANGHAI))
+    out = tmp_path / "2027-04.xlsx"
+    capsys.readouterr()
+    args = ["--config", str(config), "report", "monthly", "--month", "2027-04", "--out", str(out)]
+    assert main(args, clock=clock) == 0
+    assert (
+        "本月完成走访 1 次；2027Q2 截至 2027-04-30 应走访 4，已完成 0；重点企业本月已联系 1/3"
+        in (capsys.readouterr().out)
+    )
+    assert "走访情况" in openpyxl.load_workbook(out).sheetnames
