@@ -222,6 +222,7 @@ async def test_a_problem_the_officer_records_by_wecom_becomes_a_routed_ticket_in
     assert ticket.deadline_at is not None
     deadline = deadline_phrase(ticket.deadline_at, SHANGHAI)
     [answer] = [t for t in live.wecom_texts(OFFICER_WECOM) if ticket.number in t]
+    assert answer.startswith(f"【主动服务】走访 {visit.id}（甲机械）已走访")  # no empty name
     assert f"{ticket.number}（FGW，{deadline}）" in answer
 
     # The handler is reminded of the deadline on his WeCom, as for any ticket.
