@@ -243,3 +243,30 @@ async def test_a_problem_the_officer_records_by_wecom_becomes_a_routed_ticket_in
     await live.settle()
     [closed] = await live.tickets()
     assert (closed.state, closed.close_reason) == (TicketState.CLOSED, "rated")
+
+
+async def test_an_unanswered_proposal_becomes_a_call_task_and_the_time_agreed_is_recorded(
+    live: VisitHub,
+) -> None:
+    await proposed(live)
+    visit = await live.visit()
+    # No answer by Thursday 7 January 09:30 (3 working days): the 15:00 run sets the tasks
+    # (丙软件, proposed the same morning, is 张丽娟's, by SMS).
+    assert (await live.fire("visit_reminders", at(date(2027, 1, 7), 8))).messages_created == 0
+    assert (await live.fire("visit_reminders", at(date(2027, 1, 7), 15))).messages_created == 2
+    [task] = live.wecom_texts(OFFICER_WECOM)
+    assert "请电话联系企业确定走访时间" in task
+    assert "电话13900000001" in task
+    assert f"走访 {visit.id} 改约" in task
+
+    # Agreed on the phone: he records it by WeCom; the visit is confirmed, he is reminded.
+    live.clock.advance(timedelta(minutes=30))
+    assert await live.wecom_text(OFFICER_WECOM, f"走访 {visit.id} 改约 1月12日上午9:30") == 200
+    await live.settle()
+    agreed = await live.visit()
+    monday, tuesday = date(2027, 1, 11), date(2027, 1, 12)
+    assert (agreed.status, agreed.proposed_for) == (VisitStatus.CONFIRMED, at(tuesday, 9, 30))
+    assert (await live.fire("visit_reminders", at(monday, 15))).messages_created == 1
+    reminder = live.wecom_texts(OFFICER_WECOM)[-1]
+    assert "走访提醒" in reminder
+    assert "【一企一档】甲机械" in reminder
