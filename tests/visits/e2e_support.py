@@ -41,6 +41,8 @@ from hub.app.runtime import (
     hub_scheduler,
     inbound_worker,
     open_components,
+    program_context,
+    ticket_desk,
 )
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind
@@ -53,6 +55,7 @@ from hub.scheduling.scheduler import HubScheduler, RunResult
 from hub.scheduling.schedules import load_schedule_file
 from hub.store.models import Contact, Message, Officer, Staff, Ticket, Visit
 from hub.tickets.ratings import RatingNotifier
+from hub.tickets.staff import issue_token
 from hub.web.app import create_app
 from hub.web.webhooks.context import WebhookContext
 from hub.web.webhooks.telegram_bot import register_webhook
@@ -173,6 +176,13 @@ class VisitHub:
 
     # --- the parties --------------------------------------------------------------------------
 
+    async def api_post(self, username: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A staff member's call to ``/api/v1`` with a token issued to him."""
+        token = await issue_token(self.hub.db, self.clock, username, actor="test")
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            return await client.post(f"/api/v1{path}", json=body,
+                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
     async def sms_reply(self, text: str, mobile: str = MOBILE) -> int:
         """``mobile`` answers by SMS: Tencent's reply push to the hub's webhook; its status."""
         url = f"{self.base_url}/webhooks/sms/tencent/{tc.PATH_SECRET}/reply"
@@ -283,10 +293,11 @@ async def visit_hub(
         specs = [load_schedule_file(PROJECT_ROOT / "schedules" / f"{n}.yaml") for n in SCHEDULES]
         await sync_schedules(hub.db, specs, clock, actor="test")
         context = WebhookContext(hub.settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
-        app = create_app(
+        app = create_app(  # as hub.app.processes serves it
             hub.db, hub.redis, metrics=hub.metrics.registry, webhooks=context,
-            telegram_bot=telegram_bot(hub), clock=hub.clock,
+            telegram_bot=telegram_bot(hub), clock=hub.clock, tz=settings.hub.tz,
             rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
+            ticket_desk=ticket_desk(hub), programs=program_context(hub),
         )  # fmt: skip
         base_url = await stack.enter_async_context(serve(app))
         http = await stack.enter_async_context(aiohttp.ClientSession())

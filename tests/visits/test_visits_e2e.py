@@ -164,6 +164,14 @@ async def confirmed_at_slot_1(live: VisitHub) -> Visit:
     return visit
 
 
+async def visited(live: VisitHub) -> Visit:
+    """The visit confirmed at slot 1, the clock two hours after its time (the visit made)."""
+    visit = await confirmed_at_slot_1(live)
+    assert visit.proposed_for is not None
+    live.clock.set(visit.proposed_for + timedelta(hours=2))
+    return visit
+
+
 async def test_the_officers_reminder_on_wecom_carries_the_dossier(live: VisitHub) -> None:
     jia = live.world.enterprises[ENTERPRISE]
     # 甲机械's record: a request by SMS (an open ticket, routed to FGW by the 停电 rule), an
@@ -206,9 +214,7 @@ async def test_the_officers_reminder_on_wecom_carries_the_dossier(live: VisitHub
 async def test_a_problem_the_officer_records_by_wecom_becomes_a_routed_ticket_in_the_loop(
     live: VisitHub,
 ) -> None:
-    visit = await confirmed_at_slot_1(live)
-    assert visit.proposed_for is not None
-    live.clock.set(visit.proposed_for + timedelta(hours=2))
+    visit = await visited(live)
     command = f"走访 {visit.id} 完成 记录：企业生产经营正常 问题：厂区经常停电影响生产"
     assert await live.wecom_text(OFFICER_WECOM, command) == 200
     await live.settle()
@@ -270,3 +276,30 @@ async def test_an_unanswered_proposal_becomes_a_call_task_and_the_time_agreed_is
     reminder = live.wecom_texts(OFFICER_WECOM)[-1]
     assert "走访提醒" in reminder
     assert "【一企一档】甲机械" in reminder
+
+
+async def test_a_problem_recorded_by_the_api_becomes_a_routed_ticket_its_handler_reminded(
+    live: VisitHub,
+) -> None:
+    visit = await visited(live)
+    body = {"done": True, "notes": "生产正常", "problems": [{"text": "厂区道路破损需维修"}]}
+    response = await live.api_post("dispatcher", f"/visits/{visit.id}/outcome", body)
+    assert response.status_code == 200, response.text
+    await live.settle()
+
+    [ticket] = await live.tickets()
+    # 甲机械 is 制造业: GXJ by its industry; gxj_b is absent, so gxj_a by round-robin.
+    assert (ticket.source_visit_id, ticket.department_id, ticket.handler_id) == (
+        visit.id, live.world.departments["GXJ"], live.world.staff["gxj_a"],
+    )  # fmt: skip
+    assert ticket.number in response.text
+    assert ticket.deadline_at is not None
+    # The handler has a mobile only: his deadline reminder goes by SMS (Tencent).
+    live.clock.set(ticket.deadline_at - timedelta(hours=14))
+    await sla_pass_once(live.hub)
+    await live.settle()
+    [reminder] = await live.messages(MessageKind.DEADLINE_REMINDER)
+    assert (reminder.channel, reminder.staff_id, reminder.status) == (
+        ChannelName.SMS, live.world.staff["gxj_a"], MessageStatus.SENT,
+    )  # fmt: skip
+    assert any(ticket.number in " ".join(p) for _, p in live.sms_to(reminder.address))
