@@ -1,6 +1,7 @@
 """An officer's WeCom text "走访 N 完成 问题：…" through the real WeCom webhook (encrypted XML
 from the push fake) and the inbound worker: the problem becomes a ticket routed to its
-department with the visit as its source, and the officer is answered on WeCom."""
+department with the visit as its source, and the officer is answered on WeCom. On Telegram an
+officer's chat (no contact's) is stored, not refused as unlinked, and his command applied."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from channels.fakes.telegram_api import TelegramBotApiFake, webhook_request
 from channels.fakes.wechat_push import WechatPush
-from hub.app.config import load_settings
+from channels.telegram.channel import build_bot
+from channels.telegram.settings import TelegramSettings
+from hub.app.config import Settings, load_settings
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName, MessageKind, VisitStatus
@@ -25,9 +29,18 @@ from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import Department, Message, Ticket, Visit
 from hub.web.webhooks.context import WebhookContext
+from hub.web.webhooks.telegram import router as telegram_router
+from hub.web.webhooks.telegram_bot import UNLINKED
 from hub.web.webhooks.wechat import router
 from tests.inbound_support import ALL_CHANNELS, TEMPLATES, planning_policy
-from tests.visits.record_support import HOLIDAYS_2027, NOW, OFFICER_WECOM, seed_visit_world
+from tests.visits.record_support import (
+    HOLIDAYS_2027,
+    NOW,
+    OFFICER_TELEGRAM,
+    OFFICER_WECOM,
+    seed_visit_world,
+)
+from tests.web import test_webhook_telegram as tg
 from tests.web.test_webhook_wechat import (
     SECRETS,
     WC_AGENT,
@@ -37,6 +50,17 @@ from tests.web.test_webhook_wechat import (
     WC_URL,
     WECOM_APP,
 )
+
+
+async def apply_the_one_reply(
+    settings: Settings, db: Database, queue: Queue, clock: FixedClock
+) -> None:
+    """The inbound worker (shipped templates) handles the one reply the webhook queued."""
+    answerer = Answerer(TemplateRenderer(TEMPLATES), planning_policy())
+    worker = InboundWorker(db, queue, clock, ReplyApplier(settings, answerer), consumer="w1",
+                           block_ms=1)  # fmt: skip
+    [processed] = await worker.run_once(block_ms=1)
+    assert processed.outcome == "applied"
 
 
 async def test_an_officers_wecom_text_opens_a_routed_ticket_from_the_visit(
@@ -65,11 +89,7 @@ async def test_an_officers_wecom_text_opens_a_routed_ticket_from_the_visit(
         response = await push.send(push.text(OFFICER_WECOM, text), WC_URL, client=client)
     assert response.status_code == 200
 
-    answerer = Answerer(TemplateRenderer(TEMPLATES), planning_policy())
-    worker = InboundWorker(db, queue, clock, ReplyApplier(settings, answerer), consumer="w1",
-                           block_ms=1)  # fmt: skip
-    [processed] = await worker.run_once(block_ms=1)
-    assert processed.outcome == "applied"
+    await apply_the_one_reply(settings, db, queue, clock)
 
     async with db.read() as session:
         rows = (
@@ -89,3 +109,42 @@ async def test_an_officers_wecom_text_opens_a_routed_ticket_from_the_visit(
     assert visit.status is VisitStatus.DONE
     assert (answer.channel, answer.address) == (ChannelName.WECOM, OFFICER_WECOM)
     assert all(r.number in answer.body for r in rows)
+
+
+async def test_an_officers_telegram_chat_is_stored_and_his_command_applied(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys,
+    write_config: Callable[..., Path],
+) -> None:  # fmt: skip
+    path = write_config(channels={"telegram": {"enabled": True, "token": "${TG_TOKEN}",
+                                               "webhook_secret": "${TG_SECRET}"}})  # fmt: skip
+    settings = load_settings(path, env={"TG_TOKEN": tg.TOKEN, "TG_SECRET": tg.SECRET})
+    world = await seed_visit_world(db)
+    visit_id = world.visits["戊建筑"]
+    clock = FixedClock(NOW)
+    queue = Queue(redis_client, redis_keys, clock=clock)
+    await queue.ensure_groups(sorted(ALL_CHANNELS))
+    ctx = WebhookContext(settings, db, redis_client, redis_keys, queue, clock)
+    fake = TelegramBotApiFake(tg.TOKEN)
+    async with fake.serve() as base_url:
+        bot = build_bot(TelegramSettings(token=tg.TOKEN, api_base=base_url))
+        app = FastAPI()
+        app.include_router(telegram_router(ctx, bot))
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+                officer = int(OFFICER_TELEGRAM)
+                for chat, text in ((officer, f"走访 {visit_id} 未完成 原因：企业停产"),
+                                   (tg.STRANGER, f"走访 {visit_id} 完成")):  # fmt: skip
+                    headers, body = webhook_request(fake.message_update(chat, text), tg.SECRET)
+                    answer = await client.post("/webhooks/telegram", content=body, headers=headers)
+                    assert answer.status_code == 200
+        finally:
+            await bot.session.close()
+    assert [m.text for m in fake.sent] == [UNLINKED]  # the stranger only
+
+    await apply_the_one_reply(settings, db, queue, clock)
+    async with db.read() as session:
+        visit = await session.get(Visit, visit_id)
+    assert visit is not None
+    assert visit.status is VisitStatus.PLANNED
+    assert visit.details["not_done"][0]["reason"] == "企业停产"
