@@ -9,8 +9,10 @@ day off; each key enterprise was contacted in each of the 12 months; 12 ledgers 
 reports were written under data_dir/reports and delivered to the office (each ledger by the
 25th); and every kind of message was sent exactly as many times as the people's acts call for.
 
-Run 2: some enterprises never answer some proposals, some officers record visits not done (made
-up later) or record nothing, and two officers let a month's key-contact task lie. The compliance
+Run 2: some enterprises never answer some proposals (for one, the officer given the no-answer
+task agrees a time by phone), one answers with another time ("下周二上午可以"), some officers
+record visits not done (made up later, once past the quarter) or record nothing, and two officers
+let a month's key-contact task lie. The compliance
 figures (hub.reports.visits.visit_compliance) by tier, officer and region for each quarter,
 half-year and the year, the monthly contact coverage, and the no-answer tasks match what the
 simulation did, counted from its own journal.
@@ -242,7 +244,7 @@ async def assert_messages(world: World, *, reports: int) -> None:
     assert kinds == +Counter(
         {
             MessageKind.VISIT_PROPOSAL: len(journal.proposals),
-            MessageKind.VISIT_UPDATE: len(journal.appointments),  # one per answer
+            MessageKind.VISIT_UPDATE: sum(not a.by_phone for a in journal.appointments),
             MessageKind.VISIT_REMINDER: sum(reminder_moments(journal).values()),
             MessageKind.OFFICER_TASK: len(contact_tasks) + sum(silent_tasks.values()),
             MessageKind.REPORT_DELIVERY: reports,
@@ -343,7 +345,10 @@ async def test_a_year_where_everyone_cooperates(
 SCRIPT_2 = Script(
     silent=frozenset({
         ("丁重点", "2027Q2"), ("丁重点", "2027Q3"), ("己一般", "2027H1"), ("壬普通", "2027"),
+        ("庚一般", "2027H1"),
     }),
+    phoned=frozenset({("庚一般", "2027H1")}),  # the officer agrees a time by phone
+    moves=frozenset({("辛普通", "2027")}),  # answers 下周二上午可以
     outcomes={
         ("甲重点", "2027Q1"): ("not_done",),  # recorded not done, proposed again, made up
         ("丙重点", "2027Q3"): ("not_done", "not_done"),  # twice, then made up
@@ -387,8 +392,16 @@ async def test_a_year_with_silent_enterprises_and_missed_visits_gives_matching_f
     silent_proposals = {key for key in journal.proposals.values() if key in SCRIPT_2.silent}
     assert silent_proposals == SCRIPT_2.silent
     await assert_visits_done(world)
-    assert not {k for k in journal.done if k in SCRIPT_2.silent | {
-        k for k, v in SCRIPT_2.outcomes.items() if "absent" in v}}  # fmt: skip
+    absent = {k for k, v in SCRIPT_2.outcomes.items() if "absent" in v}
+    assert not set(journal.done) & (SCRIPT_2.silent - SCRIPT_2.phoned | absent)
+    # The time agreed by phone after the no-answer task, and the time the enterprise proposed
+    # itself ("下周二上午可以", a Tuesday 09:00), were the visits' times.
+    for key in SCRIPT_2.phoned | SCRIPT_2.moves:
+        [appointment] = [a for a in journal.appointments if a.key == key]
+        assert journal.done[key] == appointment.when
+    [moved] = SCRIPT_2.moves
+    local = journal.done[moved].astimezone(SHANGHAI)
+    assert (local.weekday(), local.hour) == (1, 9)
 
     await assert_messages(world, reports=0)
     for label in REPORT_PERIODS:

@@ -7,12 +7,14 @@ work_report) are fired through the real :class:`HubScheduler` at each of their c
 the people act between the fires, through the paths they use in production:
 
 - 11:00, working days: each enterprise reads the proposal that reached it (not held) and picks
-  a slot by SMS reply — stored by :func:`hub.inbound.accept.accept_reply` as the SMS webhook
-  stores it and applied by the :class:`InboundWorker` (classifier, ReplyApplier,
-  hub.visits.answers) — unless the script keeps it silent;
+  a slot (or, as the script says, another time) by SMS reply — stored by
+  :func:`hub.inbound.accept.accept_reply` as the SMS webhook stores it and applied by the
+  :class:`InboundWorker` (classifier, ReplyApplier, hub.visits.answers) — unless the script
+  keeps it silent;
 - 11:30, working days: each officer acts on a key-contact task (officer_task) he got, phoning
   every enterprise it lists (:func:`hub.visits.outcome.record_contact`), unless the script says
-  he let that month's task lie;
+  he let that month's task lie; on a no-answer task he phones the silent enterprise and records
+  the time agreed (:func:`record_agreed_time`) when the script says so;
 - 17:30: each officer records the visits agreed for that day, done at the agreed time
   (:func:`record_done`), or not done (:func:`record_not_done`), or nothing at all, as the
   script says.
@@ -67,7 +69,7 @@ from hub.store.db import Database
 from hub.store.models import Contact, Enterprise, Message, Officer, Visit
 from hub.tickets.policy import TicketPolicy
 from hub.tickets.settings import TicketsSettings
-from hub.visits.outcome import record_contact, record_done, record_not_done
+from hub.visits.outcome import record_agreed_time, record_contact, record_done, record_not_done
 from hub.visits.slots import parse_slots
 from tests.conftest import PROJECT_ROOT
 from tests.importing.factories import make_uscc
@@ -143,6 +145,9 @@ VisitKey = tuple[str, str]  # (firm name, visit period label)
 @dataclass(frozen=True)
 class Script:
     """What the people choose. ``silent``: visits whose proposals the enterprise never answers;
+    ``phoned``: silent ones whose officer, given the no-answer task, agrees a time by phone and
+    records it (:func:`record_agreed_time`); ``moves``: visits whose first proposal the
+    enterprise answers with another time ("下周二上午可以": next week's Tuesday 09:00);
     ``outcomes``: per visit, what the officer records for each appointment in turn ("done",
     "not_done": recorded not done, "absent": nothing recorded), "done" after the listed ones;
     ``not_done_before``: per visit, every appointment before that day is recorded not done
@@ -150,6 +155,8 @@ class Script:
     key-contact tasks the officer lets lie."""
 
     silent: frozenset[VisitKey] = frozenset()
+    phoned: frozenset[VisitKey] = frozenset()
+    moves: frozenset[VisitKey] = frozenset()
     outcomes: Mapping[VisitKey, tuple[str, ...]] = field(default_factory=dict)
     not_done_before: Mapping[VisitKey, date] = field(default_factory=dict)
     ignored_tasks: frozenset[tuple[str, str]] = frozenset()
@@ -157,11 +164,12 @@ class Script:
 
 @dataclass(frozen=True)
 class Appointment:
-    """A time the enterprise agreed by picking a slot."""
+    """A time agreed: by the enterprise's reply (``by_phone`` False) or by the officer's call."""
 
     key: VisitKey
     when: datetime
     answered_at: datetime
+    by_phone: bool = False
 
 
 @dataclass
@@ -337,7 +345,7 @@ async def answer_proposals(world: World, now: datetime) -> None:
                 Message.kind == MessageKind.VISIT_PROPOSAL, Message.status == MessageStatus.HELD
             )
         ))  # fmt: skip
-    picks: list[tuple[Visit, VisitKey, int]] = []
+    picks: list[tuple[Visit, VisitKey, datetime]] = []
     for visit in visits:
         if visit.enterprise_id in held or visit.proposed_at is None:
             continue  # the proposal has not reached the enterprise yet (a day off's hold)
@@ -348,25 +356,31 @@ async def answer_proposals(world: World, now: datetime) -> None:
         if key in world.script.silent:
             continue
         slots = parse_slots(visit.slots)
-        n = (FIRMS.index(FIRM[key[0]]) + len(world.journal.proposals)) % len(slots) + 1
-        words = SLOT_WORDS[n % len(SLOT_WORDS)].format(n=n, cn=_CN_DIGITS[n])
+        if key in world.script.moves and all(a.key != key for a in world.journal.appointments):
+            words = "下周二上午可以"
+            local = now.astimezone(SHANGHAI).date()
+            wanted = at(local + timedelta(days=8 - local.weekday()), time(9))
+        else:
+            n = (FIRMS.index(FIRM[key[0]]) + len(world.journal.proposals)) % len(slots) + 1
+            words = SLOT_WORDS[n % len(SLOT_WORDS)].format(n=n, cn=_CN_DIGITS[n])
+            wanted = slots[n - 1]
         reply = InboundReply("sms", f"sim-{next(world.replies)}", mobile_of(FIRM[key[0]]), words)
         await accept_reply(world.db, world.hub.queue, world.clock, ChannelName.SMS, reply)
-        picks.append((visit, key, n))
+        picks.append((visit, key, wanted))
     while picks and await world.worker.run_once():
         pass
     async with world.db.read() as session:
-        for visit, key, n in picks:
+        for visit, key, wanted in picks:
             after = await session.get(Visit, visit.id)
             assert after is not None
-            chosen = parse_slots(visit.slots)[n - 1]
-            assert (after.status, after.proposed_for) == (VisitStatus.CONFIRMED, chosen), key
-            world.journal.appointments.append(Appointment(key, chosen, now))
+            assert (after.status, after.proposed_for) == (VisitStatus.CONFIRMED, wanted), key
+            world.journal.appointments.append(Appointment(key, wanted, now))
             world.journal.contacts.append((key[0], now, "reply"))
 
 
 async def act_on_contact_tasks(world: World, now: datetime) -> None:
-    """Each officer phones the enterprises a key-contact task he got lists (new tasks only)."""
+    """Each officer phones the enterprises a key-contact task he got lists, and the silent
+    enterprise of a no-answer task when the script says so (new tasks only)."""
     async with world.db.read() as session:
         tasks = (await session.execute(
             sa.select(Message.id, Message.address, Message.body)
@@ -376,9 +390,10 @@ async def act_on_contact_tasks(world: World, now: datetime) -> None:
     month = f"{now.year}-{now.month:02d}"
     for message_id, address, body in tasks:
         world.seen_message_id = max(world.seen_message_id, message_id)
-        if key_contact.TASK not in body:
-            continue  # a no-answer task: the script's silent enterprises stay silent
         officer = OFFICER_BY_MOBILE[address]
+        if key_contact.TASK not in body:
+            await act_on_no_answer_task(world, now, officer, body)
+            continue
         listed = frozenset(f.name for f in FIRMS if f.officer == officer and f.name in body)
         world.journal.contact_tasks.append((officer, month, listed))
         if (officer, month) in world.script.ignored_tasks:
@@ -390,6 +405,29 @@ async def act_on_contact_tasks(world: World, now: datetime) -> None:
                     notes="电话了解企业近况", officer=officer, source="simulated", now=now,
                 )  # fmt: skip
                 world.journal.contacts.append((name, now, "phone"))
+
+
+async def act_on_no_answer_task(world: World, now: datetime, officer: str, body: str) -> None:
+    """The officer phones the enterprise and records the time agreed (10:00 on the third
+    working day from today), for the visits the script has phoned."""
+    [firm] = [f for f in FIRMS if f.name in body]
+    async with world.db.write() as session:
+        visit = await session.scalar(sa.select(Visit).where(
+            Visit.enterprise_id == world.firm_ids[firm.name],
+            Visit.status == VisitStatus.PROPOSED,
+        ))  # fmt: skip
+        assert visit is not None, body
+        key = (firm.name, visit.period)
+        if key not in world.script.phoned:
+            return
+        day, left = now.astimezone(SHANGHAI).date(), 3
+        while left:
+            day += timedelta(days=1)
+            left -= CALENDAR.is_workday(day)
+        agreed = at(day, time(10))
+        await record_agreed_time(session, visit.id, at=agreed, by=f"officer:{officer}", now=now,
+                                 calendar=CALENDAR)  # fmt: skip
+    world.journal.appointments.append(Appointment(key, agreed, now, by_phone=True))
 
 
 async def record_visits(world: World, now: datetime) -> None:
