@@ -45,6 +45,8 @@ SHIPPED_KINDS = (
     "escalation",
     "extension_notice",
     "report_delivery",
+    "visit_update",
+    "officer_task",
 )
 
 # ------------------------------------------------------------------ the shipped templates
