@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Front-end assets the hub serves (Swagger UI): npm, from the committed lock file.
 ASSETS := node_modules/.installed
 
-.PHONY: run test install lint typecheck pytest services services-stop bench clean
+.PHONY: run test install browser lint typecheck pytest services services-stop bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ $(ASSETS): package.json package-lock.json
 
 install: $(STAMP) $(ASSETS)
 
+# The browser tests (tests/web/browser/): Playwright drives Debian's Chromium, never a browser
+# of its own; a CJK font so that the screenshots show the Chinese pages.
+browser:
+	@{ test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .; } || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei; }
+
 # Set up and run the hub with demo data at http://127.0.0.1:8000 (SQLite + embedded Redis
 # under var/, sandbox channel, no credentials). The credit report's links are signed with
 # HUB_LINK_SECRET from the environment; when it is unset (a demo), a secret generated once into
@@ -35,8 +41,9 @@ run: install
 			'import secrets; print(secrets.token_urlsafe(32))' > $(LINK_SECRET_FILE)); fi
 	HUB_LINK_SECRET="$${HUB_LINK_SECRET:-$$(cat $(LINK_SECRET_FILE))}" $(BIN)/hub run
 
-# Set up, start Redis 7 and PostgreSQL, lint, type-check and run the whole suite.
-test: install services
+# Set up, start Redis 7 and PostgreSQL, install Chromium, lint, type-check and run the
+# whole suite.
+test: install services browser
 	$(MAKE) --no-print-directory lint typecheck
 	source var/test-services/env && $(BIN)/pytest -q
 

@@ -15,6 +15,7 @@ import structlog
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from fastapi import FastAPI
 
     from hub.web.server import HubServer
     from hub.web.webhooks.context import WebhookContext
@@ -111,22 +112,9 @@ async def serve(
             server: HubServer | None = None
             if web:
                 # The web stack (FastAPI, uvicorn) only in processes that serve HTTP.
-                from hub.web.app import create_app
                 from hub.web.server import web_server
 
-                app = create_app(
-                    hub.db,
-                    hub.redis,
-                    metrics=hub.metrics.registry,
-                    webhooks=webhook_context(settings, hub),
-                    telegram_bot=bot if tg.mode == "webhook" else None,
-                    clock=hub.clock,
-                    tz=settings.hub.tz,
-                    rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
-                    ticket_desk=ticket_desk(hub),
-                    programs=program_context(hub),
-                    reports_dir=settings.data_dir / "reports",
-                )
+                app = web_app(settings, hub, bot if tg.mode == "webhook" else None)
                 server = web_server(
                     app, host=host or settings.web.host, port=port or settings.web.port,
                     log_level=settings.logging.level.lower(),
@@ -148,6 +136,26 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("hub stopped")
+
+
+def web_app(settings: Settings, hub: Components, telegram: Bot | None) -> FastAPI:
+    """The web role's app, as ``hub run`` and ``hub api`` serve it (the browser tests too);
+    ``telegram``: the bot whose webhook is mounted (webhook mode), else None."""
+    from hub.web.app import create_app  # FastAPI: only in processes that serve HTTP
+
+    return create_app(
+        hub.db,
+        hub.redis,
+        metrics=hub.metrics.registry,
+        webhooks=webhook_context(settings, hub),
+        telegram_bot=telegram,
+        clock=hub.clock,
+        tz=settings.hub.tz,
+        rating_notifier=RatingNotifier(hub.renderer, hub.outbox.planner.policy),
+        ticket_desk=ticket_desk(hub),
+        programs=program_context(hub),
+        reports_dir=settings.data_dir / "reports",
+    )
 
 
 def telegram_bot(hub: Components) -> Bot | None:
