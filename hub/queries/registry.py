@@ -54,6 +54,7 @@ class EnterpriseFilter:
     region: str | None = None
     officer_code: str | None = None
     audience: Audience | None = None
+    name_contains: str | None = None
     before: int | None = None
     limit: int = 50
 
@@ -120,6 +121,19 @@ async def list_enterprises(
         .order_by(Enterprise.id.desc())
         .limit(wanted.limit)
     )
+    conditions = _enterprise_conditions(wanted, visibility)
+    if wanted.before is not None:
+        conditions.append(Enterprise.id < wanted.before)
+    async with db.read() as session:
+        rows = (await session.execute(stmt.where(*conditions))).all()
+        departments = await _departments_by_industry(session)
+    return [_enterprise(e, officer, departments, tz) for e, officer in rows]
+
+
+def _enterprise_conditions(
+    wanted: EnterpriseFilter, visibility: Visibility
+) -> list[sa.ColumnElement[bool]]:
+    """``wanted``'s conditions (all but the page) on Enterprise, joined to its Officer."""
     clause = visibility.enterprise_filter(Enterprise.id)
     conditions = [] if clause is None else [clause]
     if wanted.tier is not None:
@@ -132,12 +146,19 @@ async def list_enterprises(
         conditions.append(Officer.code == wanted.officer_code)
     if wanted.audience is not None:
         conditions.append(wanted.audience.where())
-    if wanted.before is not None:
-        conditions.append(Enterprise.id < wanted.before)
+    if wanted.name_contains is not None:
+        conditions.append(Enterprise.name.contains(wanted.name_contains, autoescape=True))
+    return conditions
+
+
+async def count_enterprises(db: Database, wanted: EnterpriseFilter, visibility: Visibility) -> int:
+    """How many enterprises match ``wanted`` (every page) that the reader may see."""
+    stmt = sa.select(sa.func.count()).select_from(Enterprise)
+    if wanted.officer_code is not None:  # the join only when a condition reads it
+        stmt = stmt.outerjoin(Officer, Enterprise.officer_id == Officer.id)
+    stmt = stmt.where(*_enterprise_conditions(wanted, visibility))
     async with db.read() as session:
-        rows = (await session.execute(stmt.where(*conditions))).all()
-        departments = await _departments_by_industry(session)
-    return [_enterprise(e, officer, departments, tz) for e, officer in rows]
+        return int(await session.scalar(stmt) or 0)
 
 
 def _contact(contact: Contact, visibility: Visibility) -> dict[str, Any]:
@@ -371,6 +392,7 @@ async def list_departments(db: Database, visibility: Visibility) -> list[dict[st
 
 __all__ = [
     "EnterpriseFilter",
+    "count_enterprises",
     "enterprise_dossier",
     "list_departments",
     "list_enterprises",

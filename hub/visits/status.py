@@ -118,6 +118,7 @@ async def list_visits(
     today: date,
     visibility: Visibility | None = None,
     limit: int | None = None,
+    enterprise_id: int | None = None,
 ) -> list[VisitRow]:
     """Visits by due day (then enterprise name), filtered.
 
@@ -125,7 +126,7 @@ async def list_visits(
     enterprises' ``2027Q1`` visits and the half-yearly and yearly ones due in the quarter);
     ``officer_code``: one officer's (an unknown code is a ``NotFoundError`` naming it); ``state``:
     as :func:`visit_state` gives it on ``today``; ``visibility``: the reader's enterprises
-    (default: all); ``limit``: at most this many rows.
+    (default: all); ``limit``: at most this many rows; ``enterprise_id``: one enterprise's.
     """
     stmt = (
         sa.select(Visit, Enterprise.name, Enterprise.uscc, Enterprise.tier, Enterprise.region)
@@ -143,6 +144,8 @@ async def list_visits(
         stmt = stmt.where(Visit.officer_id == officer_id)
     if state is not None:
         stmt = stmt.where(Visit.status.in_(_STATUSES_OF[state]))
+    if enterprise_id is not None:
+        stmt = stmt.where(Visit.enterprise_id == enterprise_id)
     clause = (visibility or Visibility.everything()).enterprise_filter(Visit.enterprise_id)
     if clause is not None:
         stmt = stmt.where(clause)

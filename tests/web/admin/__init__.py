@@ -1,0 +1,1 @@
+"""Tests of the web admin (hub/web/admin)."""

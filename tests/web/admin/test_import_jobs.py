@@ -1,0 +1,93 @@
+"""Imports started from the web admin: run in the background by the CLI's importer, progress
+counted, the good rows saved and the bad one in the rejects file naming its row and field,
+start and end in the audit log; a file that is no CSV/XLSX is refused before anything runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.core.clock import FixedClock
+from hub.core.errors import UsageError
+from hub.store.db import Database
+from hub.store.models import AuditLog, Enterprise
+from hub.web.admin.import_jobs import ImportJobs
+from tests.importing.factories import csv_text, make_uscc
+
+HEADER = ["统一社会信用代码", "企业名称", "联络类别", "行业", "区域", "联系人", "手机"]
+GOOD = [make_uscc(1), "鹤城机械有限公司", "重点", "制造业", "龙沙区", "王伟", "13800138000"]
+BAD_MOBILE = [make_uscc(2), "恒达商贸有限公司", "一般", "批发和零售业", "建华区", "张敏", "1380"]
+GOOD_TOO = [make_uscc(3), "鑫盛烤肉店", "普通", "住宿和餐饮业", "铁锋区", "李娜", "13900139000"]
+
+
+class FakeUpload:
+    """An uploaded file as Starlette hands it over, read in chunks."""
+
+    def __init__(self, filename: str, data: bytes) -> None:
+        self.filename = filename
+        self._data = io.BytesIO(data)
+
+    async def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+def registry_csv(*rows: list[str]) -> bytes:
+    return csv_text([HEADER, *rows]).encode("utf-8-sig")
+
+
+async def test_the_good_rows_are_saved_and_the_rejects_name_row_and_field(
+    db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    jobs = ImportJobs(db, clock, tmp_path / "imports")
+    job = await jobs.start(FakeUpload("企业名录.csv", registry_csv(GOOD, BAD_MOBILE, GOOD_TOO)),
+                           actor="admin")  # fmt: skip
+    job = await jobs.wait(job.id)
+    assert job.error is None
+    assert job.report is not None
+    assert (job.report.valid, job.report.created, job.report.rejected) == (2, 2, 1)
+    assert (job.total, job.saved, job.percent, job.phase) == (2, 2, 100, "导入完成")
+    async with db.read() as session:
+        names = set(await session.scalars(sa.select(Enterprise.name)))
+        audit = (await session.scalars(sa.select(AuditLog).order_by(AuditLog.id))).all()
+    assert names == {"鹤城机械有限公司", "鑫盛烤肉店"}
+    assert job.report.rejects_file is not None
+    text = Path(job.report.rejects_file).read_text(encoding="utf-8-sig")  # noqa: ASYNC240
+    [reject] = list(csv.DictReader(io.StringIO(text)))
+    assert reject["行号"] == "3"  # the header is row 1
+    assert reject["原因"].startswith("手机“1380”")
+    assert job.rejects_name == "企业名录.rejects.csv"
+    assert [(a.action, a.actor, a.target_id) for a in audit] == [
+        ("enterprise_import_started", "admin", job.id),
+        ("enterprise_import_finished", "admin", job.id),
+    ]
+    assert (audit[1].detail["created"], audit[1].detail["rejected"]) == (2, 1)
+    assert audit[1].detail["file"] == "企业名录.csv"
+
+
+async def test_a_file_missing_a_required_column_fails_with_its_chinese_reason(
+    db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    jobs = ImportJobs(db, clock, tmp_path / "imports")
+    data = csv_text([["企业名称"], ["鹤城机械有限公司"]]).encode()
+    job = await jobs.wait((await jobs.start(FakeUpload("x.csv", data), actor="admin")).id)
+    assert job.report is None
+    assert job.error is not None
+    assert "统一社会信用代码" in job.error
+    assert job.phase == "导入失败"
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "reason"),
+    [("名录.txt", b"a,b", "请上传 CSV 或 XLSX 文件"), ("名录.csv", b"", "是空的")],
+)
+async def test_a_file_that_is_no_registry_is_refused_before_it_runs(
+    db: Database, clock: FixedClock, tmp_path: Path, filename: str, data: bytes, reason: str
+) -> None:
+    jobs = ImportJobs(db, clock, tmp_path / "imports")
+    with pytest.raises(UsageError, match=reason):
+        await jobs.start(FakeUpload(filename, data), actor="admin")
+    assert jobs.recent() == []
