@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hub.core.clock import SHANGHAI, local_iso
 from hub.core.vocab import RATING_LABELS, ChannelName, MessageStatus, TicketEventType
@@ -269,11 +270,12 @@ async def _ratings(
     session: AsyncSession, scope: TicketScope, since: datetime
 ) -> dict[tuple[int, bool], int]:
     """(score, malicious) -> tickets whose latest rating was given since ``since``."""
-    latest = sa.select(sa.func.max(Rating.id)).group_by(Rating.ticket_id)
+    later = aliased(Rating)
+    superseded = sa.exists().where(later.ticket_id == Rating.ticket_id, later.id > Rating.id)
     stmt = (
         sa.select(Rating.score, Rating.malicious, sa.func.count())
         .join(Ticket, Rating.ticket_id == Ticket.id)
-        .where(Rating.at >= since, Rating.id.in_(latest), *_ticket_scope(scope))
+        .where(Rating.at >= since, ~superseded, *_ticket_scope(scope))
         .group_by(Rating.score, Rating.malicious)
     )
     rows = (await session.execute(stmt)).all()
@@ -290,17 +292,18 @@ async def _departments(
         .where(Ticket.state.in_(OPEN_STATES), *_ticket_scope(scope))
         .group_by(Ticket.department_id)
     )
-    first = (
-        sa.select(TicketEvent.ticket_id, sa.func.min(TicketEvent.at).label("at"))
-        .where(TicketEvent.type == TicketEventType.RESOLVED)
-        .group_by(TicketEvent.ticket_id)
-        .subquery()
-    )
-    on_time = sa.func.sum(sa.case((first.c.at <= Ticket.deadline_at, 1), else_=0))
+    # A ticket's first resolution: a resolved event with no earlier one (the ticket's index).
+    earlier = aliased(TicketEvent)
+    resolved = TicketEvent.type == TicketEventType.RESOLVED
+    first = sa.and_(resolved, ~sa.exists().where(
+        earlier.ticket_id == TicketEvent.ticket_id, earlier.type == TicketEventType.RESOLVED,
+        earlier.at < TicketEvent.at,
+    ))  # fmt: skip
+    on_time = sa.func.sum(sa.case((TicketEvent.at <= Ticket.deadline_at, 1), else_=0))
     resolved_rows = await session.execute(
         sa.select(Ticket.department_id, sa.func.count(), on_time)
-        .join(first, first.c.ticket_id == Ticket.id)
-        .where(first.c.at >= since, first.c.at <= now, *_ticket_scope(scope))
+        .join(Ticket, TicketEvent.ticket_id == Ticket.id)
+        .where(TicketEvent.at >= since, TicketEvent.at <= now, first, *_ticket_scope(scope))
         .group_by(Ticket.department_id)
     )
     departments = await session.execute(sa.select(Department.id, Department.name, Department.code))
