@@ -48,6 +48,7 @@ from hub.store.settings import StorageSettings
 from hub.tickets.deadlines.settings import WorkingDays, default_deadlines
 from hub.tickets.settings import TicketsSettings
 from hub.visits.settings import TierSettings, VisitsSettings, default_tiers
+from hub.web.admin.settings import AdminSettings
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "HUB_CONFIG"
@@ -76,6 +77,8 @@ class WebSettings(FrozenSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: WebUrl = "http://127.0.0.1:8000"
+    #: The web admin's sign-in: lockout, session length, shortest password.
+    admin: AdminSettings = AdminSettings()
 
 
 class ChannelsSettings(FrozenSettings):

@@ -155,6 +155,8 @@ def web_app(settings: Settings, hub: Components, telegram: Bot | None) -> FastAP
         ticket_desk=ticket_desk(hub),
         programs=program_context(hub),
         reports_dir=settings.data_dir / "reports",
+        keys=hub.keys,
+        admin_settings=settings.web.admin,
     )
 
 

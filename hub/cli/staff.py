@@ -1,10 +1,13 @@
-"""``hub staff add|token|revoke|list``: staff accounts and their API tokens."""
+"""``hub staff add|token|revoke|list|absent|set-password``: staff accounts, their API tokens
+and their web admin passwords."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from hub.cli.common import err, out, print_json, print_table, with_database
+from hub.cli.common import err, out, print_json, print_table, settings_from, with_database
 from hub.core.clock import SystemClock
 from hub.core.errors import UsageError
 from hub.tickets.staff import (
@@ -17,6 +20,7 @@ from hub.tickets.staff import (
     revoke_token,
     set_absent,
 )
+from hub.tickets.staff_passwords import set_password
 
 ACTOR = "cli"
 
@@ -29,13 +33,16 @@ def register(app: typer.Typer) -> None:
     staff_app.command("revoke")(revoke)
     staff_app.command("list")(staff_list)
     staff_app.command("absent")(absent)
+    staff_app.command("set-password")(set_password_command)
 
 
 def add(
     ctx: typer.Context,
     username: str = typer.Argument(..., help="login name, e.g. zhangsan"),
     name: str = typer.Option(..., "--name", help="姓名"),
-    role: str = typer.Option(..., "--role", help="admin, dispatcher, handler, head, viewer"),
+    role: str = typer.Option(
+        ..., "--role", help="admin, dispatcher, handler, head, officer, viewer"
+    ),
     department: str | None = typer.Option(None, "--department", help="部门编码"),
     district: str | None = typer.Option(None, "--district", help="区域，与企业的区域一致"),
     mobile: str | None = typer.Option(None, "--mobile", help="手机（提醒用）"),
@@ -111,3 +118,23 @@ def absent(
     out.print(
         f"{username} {state}" if changed else f"{username} 状态未变（{state.split('，')[0]}）"
     )
+
+
+def set_password_command(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="the staff member's username"),
+) -> None:
+    """设置工作人员登录管理后台的密码（同时解除锁定）。密码从提示输入或标准输入读取，从不作为参数。"""
+    min_length = settings_from(ctx).web.admin.min_password_length
+    if sys.stdin.isatty():
+        password = typer.prompt("新密码", hide_input=True, confirmation_prompt="再次输入新密码")
+    else:
+        # A pipe: `printf '%s\n' "$PASSWORD" | hub staff set-password NAME` (one line).
+        password = sys.stdin.readline().rstrip("\r\n")
+    with_database(
+        ctx,
+        lambda db: set_password(
+            db, SystemClock(), username, password, actor=ACTOR, min_length=min_length
+        ),
+    )
+    out.print(f"已设置 {username} 的管理后台密码（原有的锁定已解除）")

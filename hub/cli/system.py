@@ -9,6 +9,7 @@ import typer
 from hub.app.config import Settings, load_settings
 from hub.app.processes import serve
 from hub.cli.common import clock_from, out, print_json, run_async, settings_from
+from hub.devtools.demo_data import DEMO_PASSWORD
 from hub.devtools.demo_load import load_demo
 from hub.store.schema_version import head_revision
 
@@ -124,8 +125,10 @@ def demo(
         f"已存在 {len(report.staff_existing)} 个（hub staff list 查看）"
     )
     out.print(f"visits: 新增 {report.visits.created} 次走访计划（hub visits due 查看）")
+    base = f"http://{settings.web.host}:{settings.web.port}"
+    out.print(f"管理后台：{base}/admin/ ，演示账号（demo-admin、demo-dispatcher、demo-handler、"
+              f"demo-head、demo-officer、demo-viewer）的初始密码：{DEMO_PASSWORD}")  # fmt: skip
     out.print("演示账号的 API 令牌（每次签发都会使旧令牌失效）：")
     for username in ("demo-admin", "demo-dispatcher", "demo-handler", "demo-head", "demo-viewer"):
         out.print(f"  hub staff token {username}")
-    base = f"http://{settings.web.host}:{settings.web.port}"
     out.print(f'  curl -H "Authorization: Bearer $(hub staff token demo-admin)" {base}/api/v1/me')

@@ -12,6 +12,7 @@ Redis Cluster hash tag (the part in ``{...}``), so they hash to the same slot::
     hub:bucket:{tencent}     token bucket of a provider
     hub:alive:{host-42}      a worker's heartbeat (expires when the process dies)
     hub:epoch                when this Redis's hub data began (gone after a FLUSHALL)
+    hub:admin:session:{ab12…}  a web admin session (by the SHA-256 of its cookie), with a TTL
 
 Only :class:`RedisKeys` builds these strings; nothing else in the hub spells a key.
 """
@@ -80,6 +81,11 @@ class RedisKeys:
     def sandbox_inbox(self, contact_id: int | str) -> str:
         """List of messages the sandbox channel delivered to one contact."""
         return f"{self.prefix}:sandbox:{{{_checked('contact id', str(contact_id))}}}:inbox"
+
+    def admin_session(self, session_digest: str) -> str:
+        """A web admin session, by the SHA-256 (hex) of its cookie: a reader of Redis cannot
+        sign in with what it sees."""
+        return f"{self.prefix}:admin:session:{{{_checked('session digest', session_digest)}}}"
 
     def lock(self, name: str) -> str:
         """A named lock, e.g. ``lock("scheduler")`` for the scheduler's leader lock."""

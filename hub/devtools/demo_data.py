@@ -39,6 +39,8 @@ OFFICER_COLUMNS = (
 )  # fmt: skip
 
 CITY = "齐齐哈尔市"
+#: The demo staff's password for the web admin (/admin/), printed by ``hub demo``: a demo only.
+DEMO_PASSWORD = "hub-demo-2026"
 # region -> (administrative division code, weight in the registry)
 REGIONS: dict[str, tuple[str, int]] = {
     "龙沙区": ("230202", 18), "建华区": ("230203", 17), "铁锋区": ("230204", 15),
@@ -173,7 +175,8 @@ def demo_staff() -> list[dict[str, str]]:
     ``demo-admin``, ``demo-dispatcher``, ``demo-handler`` and ``demo-head`` (of
     ``DEMO_DEPARTMENT``; the head is the one on its department row) and ``demo-viewer``
     (district 龙沙区); then ``demo-handler-<code>`` for every other department that handles
-    an industry, so that a request from any demo enterprise is routed to a handler. Mobiles
+    an industry, so that a request from any demo enterprise is routed to a handler; then
+    ``demo-officer`` (a liaison officer's account). Mobiles
     are in the 138 block after the department heads'.
     """
     heads = {row["code"]: row for row in demo_departments()}
@@ -189,6 +192,8 @@ def demo_staff() -> list[dict[str, str]]:
     for code, _name, industries, _head, _userid in _DEPARTMENTS:
         if industries and code != DEMO_DEPARTMENT:
             rows.append((f"demo-handler-{code.lower()}", _person(rng), "handler", code, ""))
+    # Last, so the accounts above keep the mobiles they had before the role existed.
+    rows.append(("demo-officer", "付晓丽", "officer", "", ""))
     staff = []
     for n, (username, name, role, department, district) in enumerate(rows, start=1):
         mobile = head["head_mobile"] if username == "demo-head" else _staff_mobile("138", 100 + n)

@@ -4,7 +4,8 @@ The demo rows are written as CSV files under ``<data_dir>/demo/`` and imported l
 file, so the demo exercises the real validation and upsert: the registry, then the enterprise
 data the programs read (credit events, policies, licences, annual-report filings:
 :mod:`hub.devtools.demo_records`, dated from the clock's day). Then the demo staff accounts
-(:func:`hub.devtools.demo_data.demo_staff`) are added, so requests get a handler and the API can be
+(:func:`hub.devtools.demo_data.demo_staff`) are added, with the web admin's demo password
+(``DEMO_PASSWORD``, on accounts that have none), so requests get a handler and the API can be
 tried with a token, and the visit plan is made for the clock's day (:func:`hub.visits.plan.
 plan_visits`): every officer's enterprises of each tier get their visit of the current period,
 the first of each on the first working day, so proposals are due at once (``hub visits due``).
@@ -27,6 +28,7 @@ from hub.app.runtime import open_database
 from hub.core.clock import SHANGHAI, Clock, SystemClock
 from hub.core.workdays import WorkdayCalendar
 from hub.devtools.demo_data import (
+    DEMO_PASSWORD,
     demo_departments,
     demo_enterprises,
     demo_officers,
@@ -44,6 +46,7 @@ from hub.importing.service import ImportKind, ImportReport, import_file
 from hub.store.db import Database
 from hub.tickets.policy import load_calendar
 from hub.tickets.staff import NewStaff, StaffRole, add_missing_staff
+from hub.tickets.staff_passwords import set_missing_passwords
 from hub.visits.plan import PlanResult, plan_visits
 from hub.visits.settings import TierSettings, default_tiers
 
@@ -143,6 +146,9 @@ async def load_demo_into(
     for kind, path in files.items():
         reports[kind] = await import_file(db, kind, path, clock, actor=ACTOR)
     created = await add_missing_staff(db, clock, accounts, actor=ACTOR)
+    # The web admin's password, on the accounts that have none yet (a changed one stays).
+    await set_missing_passwords(db, clock, [a.username for a in accounts], DEMO_PASSWORD,
+                                actor=ACTOR)  # fmt: skip
     existing = [a.username for a in accounts if a.username not in created]
     async with db.write() as session:
         planned = await plan_visits(

@@ -60,7 +60,8 @@ class Staff(Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(64))
-    role: Mapped[str] = mapped_column(sa.String(24))  # admin | dispatcher | handler | head | viewer
+    # admin | dispatcher | handler | head | officer | viewer
+    role: Mapped[str] = mapped_column(sa.String(24))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
     district: Mapped[str | None] = mapped_column(sa.String(64))
     mobile: Mapped[str | None] = mapped_column(sa.String(20))
@@ -68,6 +69,11 @@ class Staff(Timestamps, Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(sa.String(32))
     absent: Mapped[bool] = mapped_column(default=False)
     token_hash: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    # The web admin's sign-in (hub/tickets/staff_passwords.py): an argon2 hash (None: no
+    # password, no sign-in), wrong passwords in a row, and the end of a lockout.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column()
 
 
 class Enterprise(Timestamps, Base):

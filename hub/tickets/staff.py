@@ -38,6 +38,7 @@ __all__ = [
     "list_staff",
     "new_token",
     "revoke_token",
+    "staff_by_id",
     "staff_for_token",
 ]
 
@@ -52,6 +53,7 @@ class StaffRole(LabelledEnum):
     DISPATCHER = "dispatcher", "派单员"
     HANDLER = "handler", "承办人"
     HEAD = "head", "部门负责人"
+    OFFICER = "officer", "联络员"
     VIEWER = "viewer", "查看者"
 
 
@@ -292,6 +294,13 @@ async def list_staff(db: Database) -> list[StaffView]:
     async with db.read() as session:
         rows = (await session.execute(_select_views())).all()
     return [_view(staff, department) for staff, department in rows]
+
+
+async def staff_by_id(db: Database, staff_id: int) -> StaffView | None:
+    """The account with this id, or None (deleted since a session began)."""
+    async with db.read() as session:
+        row = (await session.execute(_select_views().where(Staff.id == staff_id))).first()
+    return _view(row[0], row[1]) if row is not None else None
 
 
 async def staff_for_token(db: Database, token: str) -> StaffView | None:

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.asyncio import Redis
 
 from hub.core.clock import SHANGHAI, Clock, SystemClock
+from hub.core.keys import RedisKeys
 from hub.infra.redis_server import redis_health
 from hub.queries.metrics import DatabaseGauges
 from hub.scheduling.programs.base import ProgramContext
@@ -19,6 +20,9 @@ from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
 from hub.web import api, credit_report_page, docs, rating_page, report_files
+from hub.web.admin import routes as admin_routes
+from hub.web.admin.context import AdminContext
+from hub.web.admin.settings import AdminSettings
 from hub.web.body_limit import BodyLimitMiddleware
 from hub.web.webhooks import sms_aliyun, sms_tencent, wechat
 from hub.web.webhooks.context import WebhookContext
@@ -34,6 +38,7 @@ def create_app(
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
     rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,
     programs: ProgramContext | None = None, reports_dir: Path | None = None,
+    keys: RedisKeys | None = None, admin_settings: AdminSettings | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
@@ -41,6 +46,7 @@ def create_app(
     and nothing stored, while its provider is disabled), and the rating page ``/r/{token}``
     (``rating_notifier`` writes a bad rating's alert to the department head).
     With ``reports_dir``, produced report files there are downloadable by signed link.
+    The web admin (``/admin/``) keeps its sessions in ``redis`` under ``keys``' prefix.
     """
     # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
     app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
@@ -68,6 +74,12 @@ def create_app(
             from hub.web.webhooks import telegram  # aiogram only where Telegram is on
 
             app.include_router(telegram.router(webhooks, telegram_bot))
+
+    admin_routes.mount(app, AdminContext(
+        db, redis, clock or SystemClock(), keys=keys or RedisKeys(),
+        settings=admin_settings or AdminSettings(), tz=tz, ticket_desk=ticket_desk,
+        programs=programs,
+    ))  # fmt: skip
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:
