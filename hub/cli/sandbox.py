@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
 
-from channels.base import InboundReply
 from channels.sandbox import SandboxChannel
 from hub.app.runtime import open_components, open_database
 from hub.cli.common import clock_from, out, print_json, print_table, run_async, settings_from
@@ -17,7 +15,7 @@ from hub.core.clock import local_iso
 from hub.core.errors import NotFoundError, UsageError
 from hub.core.identifiers import mask_mobile, normalize_mobile
 from hub.core.vocab import ChannelName
-from hub.inbound.accept import accept_reply
+from hub.inbound.sandbox_reply import accept_sandbox_reply
 from hub.queries.replies import ReplyFilter, list_replies
 from hub.queries.scope import Visibility
 from hub.store.models import Contact
@@ -95,13 +93,10 @@ def reply(
     """模拟联系人回复：与服务商 webhook 相同的入站路径（存储、去重、入队）。"""
     settings = settings_from(ctx)
     number = _mobile(mobile)
-    message = InboundReply(provider="sandbox", provider_msg_id=uuid.uuid4().hex, sender=number,
-                           text=text, raw={"from": number, "text": text})  # fmt: skip
 
     async def act() -> dict[str, object]:
         async with open_components(settings, clock=clock_from(ctx)) as hub:
-            accepted = await accept_reply(hub.db, hub.queue, hub.clock, ChannelName.SANDBOX,
-                                          message)  # fmt: skip
+            accepted = await accept_sandbox_reply(hub.db, hub.queue, hub.clock, number, text)
         return {"reply_id": accepted.reply_id, "contact_id": accepted.contact_id}
 
     result = run_async(act())
