@@ -20,7 +20,7 @@ from typing import Final, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
-from hub.web.admin import account, audit
+from hub.web.admin import account, audit, campaigns, simulator
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     LOGIN_PATH,
@@ -36,7 +36,7 @@ from hub.web.admin.shell import render, sections_for, serves
 __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
-PAGE_MODULES: Final = (account, audit)
+PAGE_MODULES: Final = (account, audit, campaigns, simulator)
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"

@@ -1,0 +1,215 @@
+"""The phone simulator (``/admin/simulator``): a contact's sandbox inbox with its buttons, and a
+typed reply or a pressed button entering as ``hub sandbox reply`` does, applied by the worker.
+
+The hub runs as ``hub run`` builds it (``open_components`` over a config.yaml: the sandbox
+channel, the templates, the ticket desk), on the fixed clock (Monday 10:00 Shanghai); the inbound
+worker and the dispatcher are run by hand between requests, as ``hub worker`` would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from channels.base import Choices
+from channels.telegram.keyboards import keyboard_for
+from hub.app.config import load_settings
+from hub.app.processes import web_app
+from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
+from hub.core.clock import FixedClock
+from hub.core.vocab import ReplyClass, TicketState
+from hub.outbound.dispatch import Dispatcher
+from hub.outbound.notify import enqueue_notified
+from hub.store.models import AuditLog, InboundReply, Rating, Ticket
+from hub.tickets.feedback import send_feedback
+from hub.tickets.lifecycle import resolve
+from hub.tickets.staff_passwords import set_password
+from hub.web.admin.phone_view import buttons_for, shown_reply
+from tests.ticket_support import seed_ticket_world
+from tests.web.admin.admin_support import PASSWORD, admin_client, csrf_of, sign_in
+
+MOBILE = "+8613900000001"  # 甲机械's contact (tests/seed.py)
+
+
+@dataclass
+class Simulated:
+    hub: Components
+    app: FastAPI
+    contact_id: int
+
+
+@pytest.fixture
+async def simulated(
+    write_config: Callable[..., Path], clock: FixedClock
+) -> AsyncIterator[Simulated]:
+    settings = load_settings(write_config(tickets={"default_department": "FGW"}))
+    async with open_components(settings, clock=clock) as hub:
+        world = await seed_ticket_world(hub.db)
+        for username in ("admin", "dispatcher", "gxj_a"):
+            await set_password(hub.db, clock, username, PASSWORD, actor="test", min_length=8)
+        try:
+            yield Simulated(hub, web_app(settings, hub, None), world.contacts["甲机械"])
+        finally:
+            doomed = [k async for k in hub.redis.scan_iter(match=hub.keys.pattern(), count=1000)]
+            if doomed:
+                await hub.redis.unlink(*doomed)
+
+
+async def _settle(hub: Components) -> None:
+    """What ``hub worker`` does: apply the replies, then send what that queued."""
+    worker = inbound_worker(hub, consumer="t")
+    while await worker.run_once():
+        pass
+    dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
+                            hub.metrics, consumer="t")  # fmt: skip
+    while await dispatcher.run_once("sandbox", block_ms=1):
+        pass
+
+
+async def _reply(client: httpx.AsyncClient, contact_id: int, **form: str) -> None:
+    page = await client.get(f"/admin/simulator/{contact_id}")
+    answer = await client.post(f"/admin/simulator/{contact_id}/reply",
+                               data={"csrf_token": csrf_of(page.text), **form})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/admin/simulator/{contact_id}"
+
+
+async def _last_reply(sim: Simulated) -> InboundReply:
+    async with sim.hub.db.read() as session:
+        return (await session.scalars(
+            sa.select(InboundReply).order_by(InboundReply.id.desc()).limit(1))).one()  # fmt: skip
+
+
+async def _ticket(sim: Simulated, ticket_id: int) -> Ticket:
+    async with sim.hub.db.read() as session:
+        found = await session.get(Ticket, ticket_id)
+    assert found is not None
+    return found
+
+
+async def _resolve(sim: Simulated, ticket_id: int) -> None:
+    """The handler resolves the ticket: the answer and the rating request go out."""
+    hub = sim.hub
+    async with hub.db.write() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None
+        now = hub.clock.now()
+        await resolve(session, ticket, answer="已协调办结。", actor="gxj_a", now=now)
+        results = await send_feedback(session, ticket, answer="已协调办结。", now=now,
+                                      sender=feedback_sender(hub))  # fmt: skip
+    await enqueue_notified(hub.queue, results)
+    await _settle(hub)
+
+
+async def test_a_typed_reply_opens_a_ticket_and_the_phone_shows_the_answer(
+    simulated: Simulated,
+) -> None:
+    sim = simulated
+    async with admin_client(sim.app) as client:
+        await sign_in(client, "dispatcher")
+        picker = await client.get("/admin/simulator", params={"q": "甲机械"})
+        assert picker.status_code == 200
+        assert f'href="/admin/simulator/{sim.contact_id}?q=' in picker.text
+        phone = await client.get(f"/admin/simulator/{sim.contact_id}")
+        assert "收件箱为空" in phone.text
+
+        await _reply(client, sim.contact_id, text="厂区门口道路破损，需要维修")
+        stored = await _last_reply(sim)
+        assert (stored.provider, stored.sender, stored.contact_id) == (
+            "sandbox", MOBILE, sim.contact_id)  # fmt: skip
+        waiting = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
+        assert "厂区门口道路破损，需要维修" in waiting.text
+        assert "待处理" in waiting.text
+
+        await _settle(sim.hub)
+        stored = await _last_reply(sim)
+        assert stored.classification is ReplyClass.REQUEST
+        assert stored.ticket_id is not None
+        number = (await _ticket(sim, stored.ticket_id)).number
+        answered = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
+        assert "已处理：诉求" in answered.text
+        assert number in answered.text
+        assert "已受理" in answered.text
+        # Newest at the bottom: the hub's answer comes after the reply it answers.
+        assert answered.text.index("厂区门口道路破损") < answered.text.index(number)
+    async with sim.hub.db.read() as session:
+        audit = (await session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "sandbox.reply"))).one()  # fmt: skip
+    assert (audit.actor, audit.target_id) == ("dispatcher", str(stored.id))
+
+
+async def test_the_rating_request_shows_its_buttons_and_a_press_rates_the_ticket(
+    simulated: Simulated,
+) -> None:
+    sim = simulated
+    async with admin_client(sim.app) as client:
+        await sign_in(client, "admin")
+        await _reply(client, sim.contact_id, text="园区路灯不亮，请协调")
+        await _settle(sim.hub)
+        ticket_id = (await _last_reply(sim)).ticket_id
+        assert ticket_id is not None
+        await _resolve(sim, ticket_id)
+        number = (await _ticket(sim, ticket_id)).number
+
+        phone = await client.get(f"/admin/simulator/{sim.contact_id}")
+        buttons = re.findall(
+            r'<button type="submit" name="button" value="([^"]+)">([^<]+)</button>', phone.text
+        )
+        assert buttons == [(f"rating:{n}:{number}", f"{n} {label}")
+                           for n, label in ((5, "非常满意"), (4, "满意"), (3, "基本满意"),
+                                            (2, "不满意"), (1, "非常不满意"))]  # fmt: skip
+
+        await _reply(client, sim.contact_id, button=f"rating:5:{number}")
+        await _settle(sim.hub)
+        stored = await _last_reply(sim)
+        assert (stored.text, stored.classification, stored.ticket_id) == (
+            f"rating:5:{number}", ReplyClass.RATING, ticket_id)  # fmt: skip
+        assert (await _ticket(sim, ticket_id)).state is TicketState.CLOSED
+        async with sim.hub.db.read() as session:
+            assert (await session.scalars(sa.select(Rating.score))).all() == [5]
+        after = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
+        assert "［按钮］5 非常满意" in after.text
+        assert "已处理：评价" in after.text
+
+
+async def test_only_admins_and_dispatchers_may_speak_for_an_enterprise(
+    simulated: Simulated,
+) -> None:
+    sim = simulated
+    async with admin_client(sim.app) as client:
+        await sign_in(client, "gxj_a")
+        assert (await client.get("/admin/simulator")).status_code == 403
+        page = await client.get("/admin/account/password")
+        form = {"csrf_token": csrf_of(page.text), "text": "5"}
+        refused = await client.post(f"/admin/simulator/{sim.contact_id}/reply", data=form)
+        assert refused.status_code == 403
+    async with admin_client(sim.app) as client:
+        await sign_in(client, "admin")
+        forged = await client.post(f"/admin/simulator/{sim.contact_id}/reply", data={"text": "5"})
+        assert forged.status_code == 403  # no CSRF token
+        assert (await client.get("/admin/simulator/999999")).status_code == 404
+    async with sim.hub.db.read() as session:
+        assert (await session.scalars(sa.select(InboundReply.id))).all() == []
+
+
+def test_the_buttons_are_the_ones_telegram_draws_for_the_same_choices() -> None:
+    for choices in (Choices("rating", ref="GD202611230001"), Choices("visit", visit_id=42),
+                    Choices("visit", visit_id=42, slots=("12月8日（周二）上午9:30",
+                                                          "12月9日（周三）下午2:30"))):  # fmt: skip
+        keyboard = keyboard_for({"choices": choices.to_params()})
+        assert keyboard is not None
+        drawn = [[b.text for b in row] for row in keyboard.inline_keyboard]
+        assert [[b.label for b in row] for row in buttons_for(choices)] == drawn
+    slots = buttons_for(Choices("visit", visit_id=42, slots=("a", "b")))
+    assert [[b.payload for b in row] for row in slots] == [
+        ["visit:slot:1:42"], ["visit:slot:2:42"], ["visit:reschedule:42"]]  # fmt: skip
+    assert shown_reply("visit:slot:2:42") == "［按钮］选择第 2 个时间"
+    assert shown_reply("visit:confirm:42") == "［按钮］确认走访"
+    assert shown_reply("rating:6") == "rating:6"
