@@ -12,6 +12,11 @@ run in the package's event loop: Playwright's sync API marks its loop as running
 thread, which would break every async test after it, so the async API is used, and the tests
 here are moved to the package loop by :func:`pytest_collection_modifyitems`.
 
+Every demo account (``demo-admin``, ``demo-handler``, ...: ``hub demo``'s staff) has the
+demo's password (:data:`STAFF_PASSWORD`, set by ``hub demo``'s loader); :func:`sign_in` signs a
+page in through the sign-in form, and :func:`new_staff` makes an account of a test's own (for a
+test that changes it, e.g. locks it).
+
 ``page`` is a fresh browser context (no cookies) per test; :func:`screenshot` writes a PNG to
 ``var/screenshots/`` for a person to look at.
 """
@@ -33,14 +38,17 @@ import httpx
 import pytest
 import pytest_asyncio
 import yaml
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from pytest_asyncio import is_async_test
 
 from hub.app.config import load_settings
 from hub.app.processes import web_app
 from hub.app.runtime import PROJECT_ROOT, Components, open_components
 from hub.core.clock import FixedClock
+from hub.devtools.demo_data import DEMO_PASSWORD
 from hub.devtools.demo_load import load_demo_into
+from hub.tickets.staff import NewStaff, StaffRole, add_staff
+from hub.tickets.staff_passwords import set_password
 from hub.web.server import web_server
 from tests.conftest import required_env
 
@@ -62,7 +70,13 @@ SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 #: How long a page action or an expectation waits before the test fails.
 TIMEOUT_MS = 10_000
 HERE = Path(__file__).resolve().parent
+#: Every demo account's password (``hub demo``'s), and that of :func:`new_staff`'s accounts.
+STAFF_PASSWORD = DEMO_PASSWORD
+ACTOR = "browser-test"
 LOOP = pytest.mark.asyncio(loop_scope="package")
+
+# On a loaded CI machine a page can take longer than expect()'s default 5 s.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -181,9 +195,29 @@ async def page(browser: Browser, live_hub: LiveHub) -> AsyncIterator[Page]:
         await context.close()
 
 
-async def screenshot(page: Page, name: str) -> Path:
-    """The whole page as ``var/screenshots/<name>.png`` (CI keeps the folder)."""
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """The page (the whole of it, or the window's view) as ``var/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+async def sign_in(page: Page, username: str, password: str = STAFF_PASSWORD) -> None:
+    """Sign ``page`` in through the sign-in form, as a person does; ends on the page the admin
+    opens after sign-in (the role's home)."""
+    await page.goto("/admin/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(lambda url: "/admin/login" not in url)
+
+
+async def new_staff(live: LiveHub, role: StaffRole, *, department: str | None = None) -> str:
+    """A new account of ``role`` with :data:`STAFF_PASSWORD`, for one test; its username."""
+    username = f"browser-{role.value}-{uuid.uuid4().hex[:8]}"
+    account = NewStaff(username, "测试用户", role, department=department)
+    await add_staff(live.hub.db, live.clock, account, actor=ACTOR)
+    await set_password(live.hub.db, live.clock, username, STAFF_PASSWORD, actor=ACTOR,
+                       min_length=len(STAFF_PASSWORD))  # fmt: skip
+    return username
