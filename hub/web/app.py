@@ -20,6 +20,7 @@ from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
 from hub.web import api, credit_report_page, docs, rating_page, report_files
+from hub.web.admin import enterprise_import
 from hub.web.admin import routes as admin_routes
 from hub.web.admin.context import AdminContext
 from hub.web.admin.settings import AdminSettings
@@ -51,8 +52,10 @@ def create_app(
     # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
     app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")  # fmt: skip
-    # Bodies are limited before they are read (1 MiB; the webhooks and /r/ have their own).
-    body_limits = {**WEBHOOK_BODY_LIMITS, "/r/": rating_page.MAX_BODY}
+    # Bodies are limited before they are read (1 MiB; the webhooks, /r/ and the registry
+    # upload have their own).
+    body_limits = {**WEBHOOK_BODY_LIMITS, "/r/": rating_page.MAX_BODY,
+                   enterprise_import.IMPORT_PATH: enterprise_import.MAX_UPLOAD_BODY}  # fmt: skip
     app.add_middleware(BodyLimitMiddleware, routes=body_limits)
     app.include_router(docs.docs_router(openapi_url="/openapi.json", title="Hub API"))
     app.include_router(api.router(db, clock or SystemClock(), tz=tz, ticket_desk=ticket_desk,

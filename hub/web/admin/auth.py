@@ -27,6 +27,7 @@ from fastapi import Depends, Request, Response
 
 from hub.queries.scope import Visibility
 from hub.tickets.staff import StaffRole, staff_by_id
+from hub.tickets.staff_passwords import password_stamp
 from hub.web.admin.sessions import Flash, StoredSession
 from hub.web.api.auth import Principal, principal_of
 
@@ -169,8 +170,10 @@ async def current_staff(request: Request) -> SignedIn:
         raise SignInRequired(_next_path(request) if request.method == "GET" else ADMIN_PREFIX)
     ctx = admin_context(request)
     staff = await staff_by_id(ctx.db, session.staff_id)
-    if staff is None:
+    # A password set or changed since (or removed) ends the sessions begun with the old one.
+    if staff is None or await password_stamp(ctx.db, staff.id) != session.stamp:
         await ctx.sessions.end(session.session_id)
+        request.state.admin_session = None
         raise SignInRequired(ADMIN_PREFIX + "/")
     principal = principal_of(staff)
     if principal is None:
@@ -226,9 +229,11 @@ async def csrf_protect(request: Request) -> None:
     else:
         session = await _stored_session(request)
         if session is None:
+            await request.close()  # a refused upload's spooled file, released now
             raise SignInRequired(ADMIN_PREFIX + "/")
         expected = session.csrf_token
     if not _same(presented, expected):
+        await request.close()  # (as above)
         raise AdminPageError(403, CSRF_REFUSED)
 
 
