@@ -8,7 +8,9 @@ is limited per account whatever the source address. A sign-in to an unknown user
 the same hash as a known one, so the answer's timing does not tell which usernames exist.
 
 Hashing is CPU-bound (tens of milliseconds): it runs in a worker thread, off the event loop.
-Every change (password set or changed, sign-in, lockout) is written to the audit log.
+Every change (password set or changed, sign-in, lockout) is written to the audit log. A
+session keeps its password's stamp (a fingerprint of the hash): when the password is set or
+changed, by anyone, the sessions begun with the old one end.
 
 This lives beside :mod:`hub.tickets.staff` (not in ``hub.web``) because the CLI
 (``hub staff set-password``) and ``hub demo`` set passwords too.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,11 +40,14 @@ __all__ = [
     "LockoutPolicy",
     "SignIn",
     "SignInOutcome",
+    "SignInState",
     "change_password",
     "check_new_password",
+    "password_stamp",
     "set_missing_passwords",
     "set_password",
     "sign_in",
+    "sign_in_states",
 ]
 
 #: Longer passwords are refused before hashing (argon2 hashes any length; a megabyte would
@@ -77,6 +83,41 @@ class SignIn:
     staff_id: int | None = None
     locked_until: datetime | None = None
     failures_left: int | None = None
+    #: The password's stamp (``password_stamp``) when it succeeded, for the session to keep.
+    stamp: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignInState:
+    """An account's sign-in state as an admin sees it (never the hash)."""
+
+    has_password: bool
+    failed_logins: int
+    locked_until: datetime | None
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+async def sign_in_states(db: Database) -> dict[str, SignInState]:
+    """Every account's sign-in state, by username."""
+    async with db.read() as session:
+        has_password = Staff.password_hash.is_not(None)
+        query = sa.select(Staff.username, has_password, Staff.failed_logins, Staff.locked_until)
+        rows = await session.execute(query)
+        return {name: SignInState(bool(has), failed, until) for name, has, failed, until in rows}
+
+
+def stamp_of(password_hash: str) -> str:
+    """A short fingerprint of a stored hash: a session keeps it, and ends when it changes."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
+async def password_stamp(db: Database, staff_id: int) -> str | None:
+    """The account's current password stamp; None when it has no password (or is gone)."""
+    async with db.read() as session:
+        stored = await session.scalar(sa.select(Staff.password_hash).where(Staff.id == staff_id))
+    return stamp_of(stored) if stored is not None else None
 
 
 def check_new_password(password: str, min_length: int) -> None:
@@ -168,10 +209,11 @@ async def sign_in(
         assert row is not None
         if matches and len(password) <= MAX_PASSWORD_LENGTH:
             row.failed_logins, row.locked_until = 0, None
+            current = stored
             if _HASHER.check_needs_rehash(stored):
-                row.password_hash = await _hash(password)
+                current = row.password_hash = await _hash(password)
             _audit(session, clock, username, "staff.signed_in", username)
-            return SignIn(SignInOutcome.OK, staff_id=row.id)
+            return SignIn(SignInOutcome.OK, staff_id=row.id, stamp=stamp_of(current))
         # A lock that has ended starts the count again.
         failures = (0 if row.locked_until is not None else row.failed_logins) + 1
         if failures >= policy.max_failures:
@@ -187,8 +229,11 @@ async def sign_in(
 
 async def change_password(
     db: Database, clock: Clock, staff_id: int, old: str, new: str, *, min_length: int
-) -> None:
-    """A signed-in staff member's own change: the old password must match (UsageError if not)."""
+) -> str:
+    """A signed-in staff member's own change: the old password must match (UsageError if not).
+
+    Returns the new password's stamp: every session begun with the old password ends.
+    """
     check_new_password(new, min_length)
     async with db.read() as session:
         staff = await session.get(Staff, staff_id)
@@ -204,3 +249,4 @@ async def change_password(
         assert row is not None
         row.password_hash, row.updated_at = hashed, clock.now()
         _audit(session, clock, row.username, "staff.password_changed", row.username)
+    return stamp_of(hashed)

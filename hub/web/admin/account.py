@@ -25,12 +25,12 @@ from hub.web.admin.auth import (
     admin_context,
     clear_cookie,
     current_staff,
-    flash,
     form_data,
     new_login_token,
     optional_staff,
     set_cookie,
 )
+from hub.web.admin.sessions import Flash, StoredSession
 from hub.web.admin.shell import render
 
 PASSWORD_PATH = f"{ADMIN_PREFIX}/account/password"
@@ -61,6 +61,16 @@ async def _login_page(
     )  # fmt: skip
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token, _LOGIN_FORM_SECONDS)
     return response
+
+
+async def _start_session(
+    request: Request, response: Response, staff_id: int, stamp: str
+) -> StoredSession:
+    ctx = admin_context(request)
+    session = await ctx.sessions.create(staff_id, ctx.clock.now(), stamp)
+    set_cookie(request, response, SESSION_COOKIE, session.session_id,
+               int(ctx.settings.session_ttl.total_seconds()))  # fmt: skip
+    return session
 
 
 def router() -> APIRouter:
@@ -97,10 +107,8 @@ def router() -> APIRouter:
         old = request.cookies.get(SESSION_COOKIE)
         if old:
             await ctx.sessions.end(old)
-        session = await ctx.sessions.create(result.staff_id, ctx.clock.now())
         response = RedirectResponse(safe_next(next_path), status_code=303)
-        set_cookie(request, response, SESSION_COOKIE, session.session_id,
-                   int(ctx.settings.session_ttl.total_seconds()))  # fmt: skip
+        await _start_session(request, response, result.staff_id, result.stamp)
         clear_cookie(request, response, LOGIN_CSRF_COOKIE)
         return response
 
@@ -137,13 +145,20 @@ def router() -> APIRouter:
         if new != form.get("confirm_password", ""):
             return await _password_page(request, message="两次输入的新密码不一致", status=400)
         try:
-            await change_password(ctx.db, ctx.clock, signed_in.principal.staff_id,
-                                  form.get("old_password", ""), new,
-                                  min_length=ctx.settings.min_password_length)  # fmt: skip
+            stamp = await change_password(ctx.db, ctx.clock, signed_in.principal.staff_id,
+                                          form.get("old_password", ""), new,
+                                          min_length=ctx.settings.min_password_length)  # fmt: skip
         except (UsageError, NotFoundError) as exc:
             return await _password_page(request, message=str(exc), status=400)
-        await flash(request, "密码已修改，下次登录请使用新密码")
-        return RedirectResponse(PASSWORD_PATH, status_code=303)
+        # The other sessions (another browser) ended with the old password; this one goes on
+        # under a new id.
+        await ctx.sessions.end(signed_in.session.session_id)
+        response = RedirectResponse(PASSWORD_PATH, status_code=303)
+        session = await _start_session(request, response, signed_in.principal.staff_id, stamp)
+        await ctx.sessions.push_flash(
+            session.session_id, Flash("密码已修改，其他设备上的登录已退出，下次登录请使用新密码")
+        )
+        return response
 
     return routes
 

@@ -16,11 +16,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.web.admin import account, audit, campaigns, simulator
+from hub.web.admin import account, audit, campaigns, simulator, staff
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     LOGIN_PATH,
@@ -36,7 +39,7 @@ from hub.web.admin.shell import render, sections_for, serves
 __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
-PAGE_MODULES: Final = (account, audit, campaigns, simulator)
+PAGE_MODULES: Final = (account, audit, campaigns, simulator, staff)
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"
@@ -48,7 +51,11 @@ NPM_ASSETS: Final = {
 _MEDIA_TYPES: Final = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
                        ".png": "image/png"}  # fmt: skip
 _NAME: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,80}")
-_ERROR_TITLES: Final = {403: "无权访问", 404: "页面不存在", 400: "请求有误"}
+_ERROR_TITLES: Final = {403: "无权访问", 404: "页面不存在", 400: "请求有误", 405: "页面不存在"}
+_PAGE_ERRORS: Final = {
+    404: "您访问的页面不存在，请从导航进入。",
+    405: "此地址不能直接打开，请从导航进入。",
+}
 
 
 def _static_router(node_modules: Path) -> APIRouter:
@@ -118,9 +125,21 @@ def mount(
     async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
         target = LOGIN_PATH
         if exc.next_path not in (ADMIN_PREFIX, f"{ADMIN_PREFIX}/"):
-            target += "?" + str(request.url.replace(path=LOGIN_PATH, query="").include_query_params(
-                next=exc.next_path).query)  # fmt: skip
+            target += "?" + urlencode({"next": exc.next_path})
+        if request.headers.get("HX-Request"):
+            # htmx would swap the sign-in page into a fragment: it loads the page instead.
+            return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def admin_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Under /admin a Chinese page (an unknown page, a POST-only path opened); elsewhere
+        # FastAPI's own answer, unchanged (the API answers its errors in its route class).
+        if request.url.path.startswith(ADMIN_PREFIX + "/") and exc.status_code in _PAGE_ERRORS:
+            return await render(request, "error.html", status=exc.status_code,
+                                title=_ERROR_TITLES[exc.status_code],
+                                message=_PAGE_ERRORS[exc.status_code])  # fmt: skip
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(AdminPageError)
     async def error_page(request: Request, exc: AdminPageError) -> Response:

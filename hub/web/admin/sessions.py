@@ -7,7 +7,8 @@ The cookie holds only a random id (256 bits); the key is its SHA-256, so what Re
 cannot be replayed as a cookie. A Redis flush signs everyone out, which is safe.
 
 A session is a hash: the staff id, its CSRF token, when it began (checked against the injected
-clock as well as by the TTL) and the flash messages waiting for the next page.
+clock as well as by the TTL), the stamp of the password it began with (the session ends when
+the password changes) and the flash messages waiting for the next page.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class StoredSession:
     staff_id: int
     csrf_token: str
     began: datetime
+    #: The stamp of the password signed in with (``hub.tickets.staff_passwords``).
+    stamp: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +61,17 @@ class SessionStore:
     def _key(self, session_id: str) -> str:
         return self._keys.admin_session(_digest(session_id))
 
-    async def create(self, staff_id: int, now: datetime) -> StoredSession:
+    async def create(self, staff_id: int, now: datetime, stamp: str) -> StoredSession:
         """A new session with a new id and CSRF token (a sign-in never reuses an id)."""
         session = StoredSession(
-            secrets.token_urlsafe(_ID_BYTES), staff_id, secrets.token_urlsafe(_ID_BYTES), now
-        )
+            secrets.token_urlsafe(_ID_BYTES), staff_id, secrets.token_urlsafe(_ID_BYTES), now,
+            stamp,
+        )  # fmt: skip
         key = self._key(session.session_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"staff_id": str(staff_id), "csrf": session.csrf_token,
-                                    "began": now.isoformat(), "flash": "[]"})  # fmt: skip
+                                    "began": now.isoformat(), "stamp": stamp,
+                                    "flash": "[]"})  # fmt: skip
             pipe.expire(key, self.ttl)
             await pipe.execute()
         return session
@@ -83,7 +88,9 @@ class SessionStore:
         if now >= began + self.ttl:
             await self.end(session_id)
             return None
-        return StoredSession(session_id, int(fields["staff_id"]), fields["csrf"], began)
+        return StoredSession(
+            session_id, int(fields["staff_id"]), fields["csrf"], began, fields.get("stamp", "")
+        )
 
     async def end(self, session_id: str) -> None:
         """Delete the session: its cookie signs in no more."""

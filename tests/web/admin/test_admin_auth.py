@@ -334,3 +334,47 @@ async def test_signed_in_the_admin_root_opens_the_dashboard_or_the_sections(
     if shell.serves_path(app, "/admin/dashboard"):
         assert full.status_code == 303
         assert full.headers["location"] == "/admin/dashboard"
+
+
+async def test_a_password_change_ends_the_other_sessions_but_not_this_one(app: FastAPI) -> None:
+    async with admin_client(app) as laptop, admin_client(app) as phone:
+        await sign_in(laptop, "watcher")
+        await sign_in(phone, "watcher")
+        before = laptop.cookies["hub_admin"]
+        token = csrf_of((await laptop.get(ACCOUNT)).text)
+        done = await laptop.post(ACCOUNT, data={
+            "csrf_token": token, "old_password": PASSWORD, "new_password": "brand-new-pass",
+            "confirm_password": "brand-new-pass"})  # fmt: skip
+        laptop_after = await laptop.get(ACCOUNT)
+        phone_after = await phone.get(ACCOUNT)
+
+    assert done.status_code == 303
+    assert laptop.cookies["hub_admin"] != before  # a new id for the new password
+    assert laptop_after.status_code == 200
+    assert "其他设备上的登录已退出" in laptop_after.text
+    assert phone_after.status_code == 303
+
+
+async def test_an_unknown_admin_page_is_a_chinese_404_and_the_api_keeps_its_own(
+    app: FastAPI,
+) -> None:
+    async with admin_client(app) as client:
+        await sign_in(client, "watcher")
+        missing = await client.get("/admin/no-such-page")
+        logout_opened = await client.get("/admin/logout")
+        api_missing = await client.get("/api/v1/no-such-thing")
+
+    assert missing.status_code == 404
+    assert "您访问的页面不存在" in missing.text
+    assert logout_opened.status_code == 405
+    assert "此地址不能直接打开" in logout_opened.text
+    assert api_missing.status_code == 404
+    assert api_missing.headers["content-type"].startswith("application/json")
+
+
+async def test_htmx_is_told_to_load_the_sign_in_page(app: FastAPI) -> None:
+    async with admin_client(app) as client:
+        response = await client.get("/admin/audit", headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert response.headers["hx-redirect"] == "/admin/login?next=%2Fadmin%2Faudit"
