@@ -91,12 +91,23 @@ class TicketFilter:
     handler_username: str | None = None
     category: TicketCategory | None = None
     overdue_at: datetime | None = None  # only open tickets past their deadline at this time
+    search: str | None = None  # a ticket number, or part of an enterprise's name, or its USCC
     before: int | None = None
     limit: int = 50
 
 
 def _select() -> sa.Select[Ticket]:
     return sa.select(Ticket).order_by(Ticket.id.desc())
+
+
+def search_clause(text: str) -> sa.ColumnElement[bool]:
+    """Tickets whose number is ``text``, or whose enterprise's name holds it or USCC is it."""
+    cleaned = text.strip()
+    enterprises = sa.select(Enterprise.id).where(
+        sa.or_(Enterprise.name.contains(cleaned, autoescape=True),
+               Enterprise.uscc == cleaned.upper())
+    )  # fmt: skip
+    return sa.or_(Ticket.number == cleaned.upper(), Ticket.enterprise_id.in_(enterprises))
 
 
 async def list_tickets(
@@ -126,6 +137,8 @@ async def list_tickets(
         )
     if wanted.category is not None:
         stmt = stmt.where(Ticket.category == wanted.category)
+    if wanted.search:
+        stmt = stmt.where(search_clause(wanted.search))
     if wanted.before is not None:
         stmt = stmt.where(Ticket.id < wanted.before)
     return list((await session.scalars(stmt.limit(wanted.limit))).all())
