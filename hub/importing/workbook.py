@@ -128,10 +128,14 @@ _CELL_TYPE = re.compile(rb"""\st=["'](\w+)""")
 _CELL_VALUE = re.compile(rb"<(?:[\w.-]+:)?v>([^<]*)<")
 _LONG_INTEGER = re.compile(rb"[0-9]{16,}")
 # A formula (<f>…</f>, or <f t="shared" si="0"/> for one shared with the cells above) followed
-# by an empty value (<v/>, as openpyxl writes) or by none. <v></v> is a computed empty text.
+# by an empty value (<v/> as openpyxl writes it, <v></v> as openpyxl writes it when lxml is
+# installed) or by none. <v></v> in a text cell (t="str") is a computed empty text, which
+# _hidden_cells_of_row tells apart; this hint only finds the rows worth reading.
 _FORMULA_WITHOUT_VALUE_HINT = re.compile(
-    rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*(?:<(?:[\w.-]+:)?v\s*/>|</(?:[\w.-]+:)?c>)"
+    rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*"
+    rb"(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>|</(?:[\w.-]+:)?c>)"
 )
+_TEXT_TYPES = frozenset({b"str", b"s", b"inlineStr"})
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
 _FORMULA_TAGS = (b"f>", b"<f ", b":f ")  # </f>, <x:f>; <f t="shared" si="0"/>, <x:f t=...
 
@@ -210,7 +214,9 @@ def _hidden_cells_of_row(row: bytes) -> dict[int, str | None]:
             continue
         kind = _CELL_TYPE.search(attributes)
         text = value[1].strip()
-        if kind is not None and kind[1] == b"e":
+        if not text and (kind is None or kind[1] not in _TEXT_TYPES) and _FORMULA.search(inner):
+            found[column - 1] = None  # an empty value a number or boolean cannot have
+        elif kind is not None and kind[1] == b"e":
             found[column - 1] = unescape(text.decode())
         elif (kind is None or kind[1] == b"n") and _LONG_INTEGER.fullmatch(text):
             found[column - 1] = text.decode()

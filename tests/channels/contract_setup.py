@@ -352,8 +352,8 @@ class WecomKit(ProviderKit):
         self.redis, self.keys, self.clock = redis, keys, clock
 
     def message(self, i: int) -> OutboundMessage:
-        rendered = render("visit_reminder", "wecom", company(i))
-        return OutboundMessage(i, wecom_user(i), rendered.body, "visit_reminder",
+        rendered = render("visit_update", "wecom", company(i))
+        return OutboundMessage(i, wecom_user(i), rendered.body, "visit_update",
                                rendered.message_params())  # fmt: skip
 
     def refused_message(self, i: int) -> OutboundMessage:
@@ -378,7 +378,7 @@ class WecomKit(ProviderKit):
         return any(
             c.msgid == result.provider_message_id
             and c.payload["touser"].lower().split("|") == [message.address.lower()]
-            and c.payload["text"]["content"] == message.body
+            and c.payload[c.payload["msgtype"]]["content"] == message.body
             for c in self.fake.sent()
         )
 
