@@ -10,7 +10,10 @@ hour the tests run. uvicorn serves it on a socket bound to a free 127.0.0.1 port
 package; Playwright never downloads a browser). Both are shared by the package's tests and
 run in the package's event loop: Playwright's sync API marks its loop as running in the main
 thread, which would break every async test after it, so the async API is used, and the tests
-here are moved to the package loop by :func:`pytest_collection_modifyitems`.
+here are moved to the package loop by :func:`pytest_collection_modifyitems`. An async fixture
+of a test here needs ``@pytest_asyncio.fixture(loop_scope="package")`` too (the database and
+Redis connections belong to that loop). The hub is shared by the package's tests: a test that
+changes data makes its own (``new_staff``, its own enterprise or reply) and asserts on it.
 
 Every demo account (``demo-admin``, ``demo-handler``, ...: ``hub demo``'s staff) has the
 demo's password (:data:`STAFF_PASSWORD`, set by ``hub demo``'s loader); :func:`sign_in` signs a
