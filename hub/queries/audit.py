@@ -59,9 +59,18 @@ async def list_audit(db: Database, query: AuditFilter) -> list[AuditEntry]:
     ]  # fmt: skip
 
 
+#: How many of the latest entries the filter's choices of action are read from.
+RECENT_FOR_ACTIONS = 5000
+
+
 async def audit_actions(db: Database) -> list[str]:
-    """The actions the log holds (the filter's choices)."""
+    """The actions of the latest entries (the filter's choices; any action can still be typed).
+
+    From the latest few thousand rather than the whole log, which grows without end.
+    """
+    recent = sa.select(AuditLog.action).order_by(AuditLog.id.desc()).limit(RECENT_FOR_ACTIONS)
+    latest = recent.subquery()
     async with db.read() as session:
         return list(
-            await session.scalars(sa.select(AuditLog.action).distinct().order_by(AuditLog.action))
+            await session.scalars(sa.select(latest.c.action).distinct().order_by(latest.c.action))
         )

@@ -172,6 +172,11 @@ class AuditLog(Base):
     """Who did what to which record, including lawful anonymisation of personal data."""
 
     __tablename__ = "audit_log"
+    # The admin's audit page: one staff member's or one action's entries, newest first (0008).
+    __table_args__ = (
+        sa.Index("ix_audit_log_actor_id", "actor", "id"),
+        sa.Index("ix_audit_log_action_id", "action", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)

@@ -3,7 +3,9 @@ passwords in a row and the end of a lockout
 
 - ``staff.password_hash``: argon2id (None: the account cannot sign in to /admin/);
 - ``staff.failed_logins``: wrong passwords since the last sign-in or lockout;
-- ``staff.locked_until``: sign-in refused until then (after too many wrong passwords).
+- ``staff.locked_until``: sign-in refused until then (after too many wrong passwords);
+- ``audit_log``: indexes on (actor, id) and (action, id), for the admin's audit page (one
+  staff member's or one action's entries, newest first).
 
 The role ``officer`` needs no schema change: ``staff.role`` is free text the code checks.
 
@@ -31,9 +33,13 @@ def upgrade() -> None:
             sa.Column('failed_logins', sa.Integer(), nullable=False, server_default='0')
         )
         batch.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_audit_log_actor_id', 'audit_log', ['actor', 'id'])
+    op.create_index('ix_audit_log_action_id', 'audit_log', ['action', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_audit_log_action_id', table_name='audit_log')
+    op.drop_index('ix_audit_log_actor_id', table_name='audit_log')
     with op.batch_alter_table('staff') as batch:
         batch.drop_column('locked_until')
         batch.drop_column('failed_logins')
