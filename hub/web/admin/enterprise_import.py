@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile
 from hub.core.errors import UsageError
 from hub.tickets.staff import StaffRole
 from hub.web.admin.auth import AdminPageError, SignedIn, admin_context, flash, require_role
+from hub.web.admin.enterprise_views import when_in
 from hub.web.admin.import_jobs import ACCEPTED_SUFFIXES, MAX_UPLOAD_BYTES, ImportJob, ImportJobs
 from hub.web.admin.shell import render
 
@@ -80,7 +81,7 @@ async def _form_page(request: Request, *, error: str | None) -> HTMLResponse:
     return await render(
         request, "enterprises_import.html", status=400 if error else 200, title="导入企业名录",
         error=error, jobs=import_jobs(request).recent(), suffixes="、".join(ACCEPTED_SUFFIXES),
-        max_mb=MAX_UPLOAD_BYTES // 2**20,
+        max_mb=MAX_UPLOAD_BYTES // 2**20, when=when_in(admin_context(request).tz),
     )  # fmt: skip
 
 
@@ -111,7 +112,7 @@ async def import_status(request: Request, job_id: str, staff: Importer) -> HTMLR
     job = copy.copy(_job_or_404(request, job_id))
     return await render(
         request, "enterprises_import_job.html", title=f"导入 {job.filename}", job=job,
-        refresh=REFRESH_SECONDS if job.running else None,
+        refresh=REFRESH_SECONDS if job.running else None, when=when_in(admin_context(request).tz),
     )  # fmt: skip
 
 

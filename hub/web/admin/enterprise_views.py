@@ -12,9 +12,9 @@ last visit's problems), the replies received and every visit with its state. No 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ __all__ = [
     "dossier_page",
     "form_expression",
     "search_enterprises",
+    "when_in",
 ]
 
 #: Enterprises per page of the list.
@@ -171,3 +172,18 @@ async def dossier_page(
             today=now.astimezone(tz).date(), visibility=visibility, enterprise_id=enterprise_id,
         )  # fmt: skip
     return DossierPage(registry, visit_dossier, replies, visits, visibility)
+
+
+def when_in(tz: ZoneInfo) -> Callable[[str | datetime | date | None], str]:
+    """A template's time: ``2027-03-01 10:00`` in the hub's zone (ISO text, datetime or date)."""
+
+    def when(value: str | datetime | date | None) -> str:
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        if isinstance(value, datetime):
+            return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        return value.isoformat()
+
+    return when

@@ -11,10 +11,8 @@ if it did not exist; addresses are masked unless the role sees them in full.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -32,6 +30,7 @@ from hub.web.admin.enterprise_views import (
     EnterpriseSearch,
     dossier_page,
     search_enterprises,
+    when_in,
 )
 from hub.web.admin.shell import render
 
@@ -119,7 +118,7 @@ async def enterprise_dossier(request: Request, uscc: str, staff: Staff) -> HTMLR
         raise AdminPageError(404, f"没有统一社会信用代码为 {code} 的企业")
     return await render(
         request, "enterprise.html", title=str(page.registry["name"]), page=page,
-        d=page.registry, recent=RECENT, when=_when(ctx.tz), opt_out=_opt_out_label,
+        d=page.registry, recent=RECENT, when=when_in(ctx.tz), opt_out=_opt_out_label,
         message_status=_status_label, ticket_state=_state_label,
     )  # fmt: skip
 
@@ -144,24 +143,9 @@ async def enterprise_messages(
     name = rows[0].enterprise.name if rows and rows[0].enterprise else code
     return await render(
         request, "enterprise_messages.html", title=f"{name} · 消息", uscc=code, name=name,
-        rows=rows, next_link=next_link, first=before is not None, when=_when(ctx.tz),
+        rows=rows, next_link=next_link, first=before is not None, when=when_in(ctx.tz),
         address=lambda channel, value: staff.visibility.address(channel, value) if value else "",
     )  # fmt: skip
-
-
-def _when(tz: ZoneInfo) -> Any:
-    """A template's time: ``2027-03-01 10:00`` in the hub's zone (ISO text, datetime or date)."""
-
-    def when(value: str | datetime | date | None) -> str:
-        if value is None or value == "":
-            return "—"
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        if isinstance(value, datetime):
-            return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        return value.isoformat()
-
-    return when
 
 
 def _opt_out_label(item: str) -> str:
