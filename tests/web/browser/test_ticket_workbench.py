@@ -4,16 +4,21 @@ refused with the 403 page. Screenshots of the list and the ticket before and aft
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from playwright.async_api import Page, expect
 
+from hub.core.clock import SHANGHAI
 from hub.devtools.demo_data import DEMO_DEPARTMENT
 from hub.store.models import Contact, Department
 from hub.tickets.lifecycle import open_ticket
 from tests.web.browser.conftest import LiveHub, screenshot, sign_in
 
 
-async def _ticket_for(live: LiveHub, department_code: str, body: str) -> str:
+async def _ticket_for(
+    live: LiveHub, department_code: str, body: str, received_at: datetime | None = None
+) -> str:
     """A ticket from the first demo contact's enterprise, named to ``department_code`` (as a visit's
     problem is); the department's handler gets it by round-robin."""
     async with live.hub.db.write() as session:
@@ -25,6 +30,7 @@ async def _ticket_for(live: LiveHub, department_code: str, body: str) -> str:
         ticket = await open_ticket(
             session, now=live.clock.now(), settings=live.hub.settings, body=body,
             enterprise_id=contact.enterprise_id, contact_id=contact.id, department=department,
+            received_at=received_at,
         )  # fmt: skip
         return ticket.number
 
@@ -34,11 +40,20 @@ async def test_a_handler_resolves_a_ticket_from_the_workbench(
 ) -> None:
     number = await _ticket_for(live_hub, DEMO_DEPARTMENT, "厂区门前道路破损，货车进出困难")
     other = await _ticket_for(live_hub, "FGW", "用电报装进度咨询")
+    # General class, 5 working days: received Mon 16 Nov -> last day today; 9 Nov -> overdue.
+    due_today = await _ticket_for(
+        live_hub, DEMO_DEPARTMENT, "租金补贴申请进度", datetime(2026, 11, 16, 9, tzinfo=SHANGHAI)
+    )
+    overdue = await _ticket_for(
+        live_hub, DEMO_DEPARTMENT, "技改项目备案材料退回", datetime(2026, 11, 9, 9, tzinfo=SHANGHAI)
+    )
     await sign_in(page, "demo-handler")
     await page.goto("/admin/tickets")
     row = page.locator("table.tickets tbody tr", has_text=number)
     await expect(row).to_contain_text("厂区门前道路破损")
     await expect(page.locator("table.tickets")).not_to_contain_text(other)
+    await expect(page.locator("tr.due-today", has_text=due_today)).to_contain_text("今日到期")
+    await expect(page.locator("tr.overdue", has_text=overdue)).to_contain_text("已超期")
     await screenshot(page, "admin-tickets-list")
 
     await row.get_by_role("link", name=number).click()
