@@ -159,21 +159,25 @@ class Dashboard:
         return next(w for w in self.windows if w.key == key)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON for the page's charts (labels in Chinese, rates rounded)."""
+        """JSON for the page's charts (labels in Chinese, rates rounded). What has an order is
+        a list: JSON encoders may sort an object's keys (Jinja's ``tojson`` does)."""
         return {
             "now": local_iso(self.now, self.tz),
+            "statuses": [s.label for s in MessageStatus],
             "windows": [
                 {
                     "key": w.key, "label": w.label, "total": w.total, "replies": w.replies,
                     "delivery_rate": _rounded(w.delivery_rate),
-                    "by_channel": {
-                        c.label: {s.label: n for s, n in row.items()}
+                    "by_channel": [
+                        {"channel": c.label, "counts": {s.label: n for s, n in row.items()}}
                         for c, row in w.by_channel().items()
-                    },
+                    ],
                 }
                 for w in self.windows
             ],
-            "ratings": {RATING_LABELS[s]: n for s, n in self.ratings.items()},
+            "ratings": [
+                {"score": s, "label": RATING_LABELS[s], "count": n} for s, n in self.ratings.items()
+            ],
             "malicious": self.malicious,
             "good_rate": _rounded(self.good_rate),
             "departments": [

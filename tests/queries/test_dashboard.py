@@ -116,7 +116,8 @@ async def test_sends_by_channel_and_status_per_window_and_the_delivery_rate(
     assert day.delivery_rate == 2 / 4  # delivered ÷ (sent + delivered + failed + dead)
     assert week.delivery_rate == 3 / 7
     assert (day.replies, week.replies, month.replies) == (1, 2, 2)
-    assert board.as_dict()["windows"][0]["by_channel"]["短信"]["已送达"] == 2
+    [sms, wechat] = board.as_dict()["windows"][0]["by_channel"]  # in vocabulary order
+    assert (sms["channel"], sms["counts"]["已送达"], wechat["channel"]) == ("短信", 2, "微信公众号")
 
 
 async def test_ratings_levels_and_good_rate_leave_malicious_out(db: Database, org: Org) -> None:
@@ -156,7 +157,13 @@ async def test_ratings_levels_and_good_rate_leave_malicious_out(db: Database, or
     assert board.ratings == {5: 2, 4: 1, 3: 1, 2: 1, 1: 0}
     assert board.malicious == 2
     assert board.good_rate == 4 / 5  # ≥3 ÷ counted, the two malicious 1s left out
-    assert board.as_dict()["ratings"]["非常满意"] == 2
+    assert [(r["label"], r["count"]) for r in board.as_dict()["ratings"]] == [
+        ("非常满意", 2),
+        ("满意", 1),
+        ("基本满意", 1),
+        ("不满意", 1),
+        ("非常不满意", 0),
+    ]
 
 
 async def test_on_time_by_department_and_open_and_overdue_tickets(db: Database, org: Org) -> None:
