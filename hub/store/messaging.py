@@ -103,7 +103,8 @@ class Message(Timestamps, Base):
 
     __tablename__ = "message"
     __table_args__ = (
-        sa.Index("ix_message_status_channel", "status", "channel"),
+        # created_at: the dashboard's counts by channel and status over a window (0009)
+        sa.Index("ix_message_status_channel_created", "status", "channel", "created_at"),
         sa.Index("ix_message_next_attempt", "status", "next_attempt_at"),
     )
 
