@@ -31,15 +31,15 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.core.clock import FixedClock  # noqa: E402
-from hub.core.keys import RedisKeys  # noqa: E402
-from hub.infra.redis_server import open_redis  # noqa: E402
-from hub.store.db import Database  # noqa: E402
-from hub.store.migrate import upgrade_sync  # noqa: E402
-from hub.store.models import AuditLog  # noqa: E402
-from hub.tickets.staff import NewStaff, StaffRole, add_staff  # noqa: E402
-from hub.tickets.staff_passwords import set_password  # noqa: E402
-from hub.web.app import create_app  # noqa: E402
+from hub.core.clock import FixedClock
+from hub.core.keys import RedisKeys
+from hub.infra.redis_server import open_redis
+from hub.store.db import Database
+from hub.store.migrate import upgrade_sync
+from hub.store.models import AuditLog
+from hub.tickets.staff import NewStaff, StaffRole, add_staff
+from hub.tickets.staff_passwords import set_password
+from hub.web.app import create_app
 
 NOW = datetime(2027, 3, 15, 2, 0, tzinfo=UTC)
 PASSWORD = "benchmark-password"
