@@ -23,7 +23,16 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.web.admin import account, audit, campaigns, dashboard, simulator, staff
+from hub.web.admin import (
+    account,
+    audit,
+    campaigns,
+    dashboard,
+    enterprises,
+    simulator,
+    staff,
+    tickets,
+)
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     LOGIN_PATH,
@@ -39,7 +48,7 @@ from hub.web.admin.shell import render, sections_for, serves
 __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
-PAGE_MODULES: Final = (account, audit, campaigns, dashboard, simulator, staff)
+PAGE_MODULES: Final = (account, audit, campaigns, dashboard, enterprises, simulator, tickets, staff)
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"
