@@ -185,6 +185,7 @@ class ImportJobs:
         finished = [job for job in self.recent() if not job.running]
         for job in finished[_KEPT - 1 :]:
             del self._jobs[job.id]
+            shutil.rmtree(job.path.parent, ignore_errors=True)  # the upload and its rejects
 
     async def aclose(self) -> None:
         """Wait for the running imports (a shutdown must not cut a transaction's work short)."""

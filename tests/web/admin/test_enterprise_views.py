@@ -1,6 +1,7 @@
 """The enterprise pages' data: the filter form as an audience expression and the enterprises it
 gives (tests.seed's five), a bad expression as the parser's Chinese message, the dossier's
-sections from the rows created, addresses masked by the reader's role."""
+sections from the rows created (those two on SQLite and PostgreSQL), addresses masked by the
+reader's role."""
 
 from __future__ import annotations
 
@@ -49,11 +50,11 @@ EVERYTHING = Visibility.everything()
     ],
 )  # fmt: skip
 async def test_each_form_field_is_an_audience_term_and_gives_its_enterprises(
-    db: Database, search: EnterpriseSearch, expression: str, names: set[str]
+    any_db: Database, search: EnterpriseSearch, expression: str, names: set[str]
 ) -> None:
-    await seed_registry(db)
+    await seed_registry(any_db)
     assert form_expression(search) == expression
-    result = await search_enterprises(db, search, EVERYTHING, tz=TZ)
+    result = await search_enterprises(any_db, search, EVERYTHING, tz=TZ)
     assert result.error is None
     assert {row["name"] for row in result.rows} == names
     assert result.total == len(names)
@@ -95,9 +96,9 @@ async def test_a_scoped_reader_lists_and_counts_only_its_enterprises(db: Databas
     assert ([r["name"] for r in result.rows], result.total) == (["丙软件"], 1)
 
 
-async def test_the_dossier_shows_each_section_from_its_rows(db: Database) -> None:
-    await full_record_of_jia(db)
-    page = await dossier_page(db, make_uscc(1), EVERYTHING, NOW, tz=TZ)
+async def test_the_dossier_shows_each_section_from_its_rows(any_db: Database) -> None:
+    await full_record_of_jia(any_db)
+    page = await dossier_page(any_db, make_uscc(1), EVERYTHING, NOW, tz=TZ)
     assert page is not None
     registry = page.registry
     assert registry["name"] == "甲机械"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from hub.core.errors import UsageError
 from hub.store.db import Database
 from hub.store.models import AuditLog, Enterprise
 from hub.web.admin.import_jobs import ImportJobs
-from tests.importing.factories import csv_text, make_uscc
+from tests.importing.factories import csv_text, make_uscc, write_xlsx_file
 
 HEADER = ["统一社会信用代码", "企业名称", "联络类别", "行业", "区域", "联系人", "手机"]
 GOOD = [make_uscc(1), "鹤城机械有限公司", "重点", "制造业", "龙沙区", "王伟", "13800138000"]
@@ -78,6 +79,30 @@ async def test_a_file_missing_a_required_column_fails_with_its_chinese_reason(
     assert job.error is not None
     assert "统一社会信用代码" in job.error
     assert job.phase == "导入失败"
+
+
+async def test_an_xlsx_upload_is_read_as_the_cli_reads_it(
+    db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    workbook = write_xlsx_file(tmp_path / "名录.xlsx", [HEADER, GOOD, BAD_MOBILE])
+    jobs = ImportJobs(db, clock, tmp_path / "imports")
+    upload = FakeUpload("名录.xlsx", workbook.read_bytes())
+    job = await jobs.wait((await jobs.start(upload, actor="dispatcher")).id)
+    assert job.report is not None
+    assert (job.report.created, job.report.rejected) == (1, 1)
+
+
+async def test_only_the_latest_finished_jobs_are_kept_with_their_files(
+    db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    jobs = ImportJobs(db, clock, tmp_path / "imports")
+    first = await jobs.wait((await jobs.start(FakeUpload("a.csv", registry_csv(GOOD)), "a")).id)
+    for n in range(20):
+        clock.advance(timedelta(minutes=1))
+        await jobs.wait((await jobs.start(FakeUpload(f"{n}.csv", registry_csv(GOOD)), "a")).id)
+    assert len(jobs.recent()) == 20
+    assert jobs.get(first.id) is None
+    assert not first.path.parent.exists()
 
 
 @pytest.mark.parametrize(
