@@ -353,7 +353,19 @@ def page_jobs(app: Any, client: Any) -> dict[str, Timed]:
             raise SystemExit(f"{path}: {response.status_code}")
         return response
 
-    return {"GET /admin/dashboard": lambda: get("/admin/dashboard")}
+    # The tickets workbench: build numbers tickets GD2026 + 7 digits, ids 1..N, newest first.
+    tickets = {
+        "GET /admin/tickets": "/admin/tickets",
+        "GET /admin/tickets?state=in_progress": "/admin/tickets?state=in_progress",
+        "GET /admin/tickets?q=<enterprise>": "/admin/tickets?q=第1234号企业",
+        "GET /admin/tickets?q=<number>": "/admin/tickets?q=GD20260001234",
+        "GET /admin/tickets?overdue=1": "/admin/tickets?overdue=1",
+        "GET /admin/tickets?before=<page 2>": "/admin/tickets?before=49951",
+        "GET /admin/tickets/<number>": "/admin/tickets/GD20260001234",
+    }
+    return {"GET /admin/dashboard": lambda: get("/admin/dashboard")} | {
+        name: (lambda path=path: get(path)) for name, path in tickets.items()
+    }
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
