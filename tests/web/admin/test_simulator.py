@@ -27,7 +27,7 @@ from hub.core.clock import FixedClock
 from hub.core.vocab import ReplyClass, TicketState
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
-from hub.store.models import AuditLog, InboundReply, Rating, Ticket
+from hub.store.models import AuditLog, Contact, Enterprise, InboundReply, Rating, Ticket
 from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
 from hub.tickets.staff_passwords import set_password
@@ -117,6 +117,11 @@ async def test_a_typed_reply_opens_a_ticket_and_the_phone_shows_the_answer(
         picker = await client.get("/admin/simulator", params={"q": "甲机械"})
         assert picker.status_code == 200
         assert f'href="/admin/simulator/{sim.contact_id}?q=' in picker.text
+        async with sim.hub.db.read() as session:
+            uscc = await session.scalar(sa.select(Enterprise.uscc).join(Contact).where(
+                Contact.id == sim.contact_id))  # fmt: skip
+        by_code = await client.get("/admin/simulator", params={"q": str(uscc).lower()})
+        assert f'href="/admin/simulator/{sim.contact_id}?q=' in by_code.text
         phone = await client.get(f"/admin/simulator/{sim.contact_id}")
         assert "收件箱为空" in phone.text
 
