@@ -67,7 +67,13 @@ ENV.globals["static"] = lambda name: f"{ADMIN_PREFIX}/static/{name}"
 PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
+    # Scripts only from the hub's own files (htmx, ECharts, the pages' .js): an injected
+    # <script> or onclick= does not run. Inline <style> blocks stay allowed.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }

@@ -40,7 +40,7 @@ async def test_the_page_lists_the_admins_own_sign_in(app: FastAPI) -> None:
 
     assert page.status_code == 200
     assert "<td>staff.signed_in</td>" in page.text
-    assert "<td>2026-11-23 10:00:00</td>" in page.text  # the clock's time, in Beijing time
+    assert '<td class="nowrap">2026-11-23 10:00:00</td>' in page.text  # the clock's time, in Beijing time
     assert 'aria-current="page">审计日志' in page.text
 
 
@@ -59,8 +59,8 @@ async def test_filters_by_staff_action_and_beijing_dates(app: FastAPI, db: Datab
     assert by_actor.text.count("<td>handler-b</td>") == 3
     assert "<td>handler-a</td>" not in by_actor.text
     assert by_day.text.count("<td>handler-a</td>") == 24
-    assert "<td>2026-12-02 00:00:00</td>" in by_day.text
-    assert "<td>2026-12-01 23:00:00</td>" not in by_day.text
+    assert '<td class="nowrap">2026-12-02 00:00:00</td>' in by_day.text
+    assert '<td class="nowrap">2026-12-01 23:00:00</td>' not in by_day.text
     assert "日期格式应为" in bad_date.text
 
 

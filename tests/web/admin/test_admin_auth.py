@@ -85,6 +85,7 @@ async def test_the_right_password_signs_in_with_a_strict_httponly_cookie(app: Fa
     assert "修改密码" in home.text
     assert home.headers["cache-control"] == "no-store"
     assert home.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self';" in home.headers["content-security-policy"]
 
 
 async def test_over_https_the_cookie_is_secure(app: FastAPI) -> None:
