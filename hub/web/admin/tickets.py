@@ -231,8 +231,9 @@ class TicketsWorkbench:
 
     async def take_step(
         self, scope: TicketScope, number: str, step: str, form: Mapping[str, str]
-    ) -> str:
-        """Take ``step`` through the desk with the form's fields; the flash text on success.
+    ) -> dict[str, Any]:
+        """Take ``step`` through the desk with the form's fields; the ticket as the desk shows
+        it after the step (a flagged rating's own ticket, whatever the URL named).
 
         The desk's refusals (:class:`~hub.core.errors.HubError`: not found, not allowed, not
         in this state, a reason missing) propagate for the page to show.
@@ -240,8 +241,8 @@ class TicketsWorkbench:
         act = self._acts().get(step)
         if act is None:
             raise UsageError(f"不支持的操作：{step}")
-        await act(scope, number, form)
-        return STEP_DONE[step]
+        shown: dict[str, Any] = await act(scope, number, form)
+        return shown
 
     def _acts(
         self,
@@ -383,16 +384,18 @@ def router() -> APIRouter:
         form = await form_data(request)
         number = number[:MAX_SEARCH].strip().upper()
         try:
-            done = await workbench.take_step(scope, number, step, form)
+            shown = await workbench.take_step(scope, number, step, form)
         except HubError as exc:
             return await _ticket_page(request, workbench, scope, number, status=_status(exc),
                                       error=str(exc), form=form)  # fmt: skip
         ctx = admin_context(request)
-        detail = {k: v for k, v in form.items() if k != "csrf_token"}
+        number = shown["number"]
+        detail = {k: v for k, v in form.items() if k != "csrf_token"} | {"state": shown["state"]}
+        # The step and its ticket event are committed by the desk; this entry follows it.
         async with ctx.db.write() as session:
             audit.record(session, signed_in, ctx.clock.now(), f"ticket.{step}", "ticket", number,
                          detail)  # fmt: skip
-        await flash(request, f"工单 {number}：{done}")
+        await flash(request, f"工单 {number}：{STEP_DONE[step]}")
         if step in ("transfer", "return") and not scope.sees_all_departments:
             # The ticket has left the department: its page is no longer the reader's to see.
             return RedirectResponse(TICKETS_PATH, status_code=303)

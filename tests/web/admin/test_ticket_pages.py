@@ -242,6 +242,10 @@ async def test_every_step_through_its_form_with_its_audit_row(
         ("ticket.assign", "dispatcher"), ("ticket.return", "gxj_a"),
     ]  # fmt: skip
     async with db.read() as session:
+        returned = await session.scalar(
+            sa.select(AuditLog.detail).where(AuditLog.action == "ticket.return")
+        )
+        assert returned == {"reason": "非本部门职责", "state": "new"}
         actors = (await session.scalars(
             sa.select(TicketEvent.actor).where(TicketEvent.ticket_id == ticket.id)
         )).all()  # fmt: skip
