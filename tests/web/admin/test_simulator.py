@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -24,13 +25,25 @@ from hub.app.config import load_settings
 from hub.app.processes import web_app
 from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
 from hub.core.clock import FixedClock
-from hub.core.vocab import ReplyClass, TicketState
+from hub.core.vocab import ReplyClass, TicketState, VisitStatus
+from hub.core.workdays import WorkdayCalendar
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
-from hub.store.models import AuditLog, Contact, Enterprise, InboundReply, Rating, Ticket
+from hub.store.models import (
+    AuditLog,
+    Contact,
+    Enterprise,
+    InboundReply,
+    Officer,
+    Rating,
+    Ticket,
+    Visit,
+)
 from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
 from hub.tickets.staff_passwords import set_password
+from hub.visits.proposals import send_proposals
+from hub.visits.slots import parse_slots
 from hub.web.admin.phone_view import buttons_for, shown_reply
 from tests.ticket_support import seed_ticket_world
 from tests.web.admin.admin_support import PASSWORD, admin_client, csrf_of, sign_in
@@ -182,6 +195,45 @@ async def test_the_rating_request_shows_its_buttons_and_a_press_rates_the_ticket
         after = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
         assert "［按钮］5 非常满意" in after.text
         assert "已处理：评价" in after.text
+
+
+async def test_a_visit_proposal_shows_its_slots_and_a_press_confirms_the_visit(
+    simulated: Simulated,
+) -> None:
+    sim, hub = simulated, simulated.hub
+    async with hub.db.write() as session:
+        enterprise_id = await session.scalar(
+            sa.select(Contact.enterprise_id).where(Contact.id == sim.contact_id)
+        )
+        officer_id = await session.scalar(sa.select(Officer.id).where(Officer.code == "LL001"))
+        now = hub.clock.now()
+        visit = Visit(enterprise_id=enterprise_id, officer_id=officer_id, period="2026Q4",
+                      status=VisitStatus.PLANNED, due_on=date(2026, 12, 4), details={},
+                      slots=[], created_at=now, updated_at=now)  # fmt: skip
+        session.add(visit)
+        await session.flush()
+        visit_id = visit.id
+    calendar = WorkdayCalendar.from_years(hub.settings.calendar.years)
+    proposed = await send_proposals(hub.db, hub.outbox, settings=hub.settings.visits,
+                                    calendar=calendar, now=hub.clock.now())  # fmt: skip
+    assert proposed.visit_ids == [visit_id]
+    await _settle(hub)
+    async with admin_client(sim.app) as client:
+        await sign_in(client, "dispatcher")
+        phone = await client.get(f"/admin/simulator/{sim.contact_id}")
+        payloads = re.findall(r'name="button" value="([^"]+)"', phone.text)
+        assert payloads[-1] == f"visit:reschedule:{visit_id}"
+        assert f"visit:slot:2:{visit_id}" in payloads
+        await _reply(client, sim.contact_id, button=f"visit:slot:2:{visit_id}")
+        await _settle(hub)
+        after = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
+        assert "［按钮］选择第 2 个时间" in after.text
+        assert "已处理：走访答复" in after.text
+    async with hub.db.read() as session:
+        answered = await session.get(Visit, visit_id)
+    assert answered is not None
+    assert answered.status is VisitStatus.CONFIRMED
+    assert answered.proposed_for == parse_slots(answered.slots)[1]
 
 
 async def test_only_admins_and_dispatchers_may_speak_for_an_enterprise(
