@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -35,7 +35,14 @@ from hub.outbound.campaigns import (
 from hub.outbound.dead_letters import retry_dead_letter
 from hub.queries.messages import MessageFilter, MessageRow, list_messages
 from hub.tickets.staff import StaffRole
-from hub.web.admin.auth import ADMIN_PREFIX, SignedIn, admin_context, flash, require_role
+from hub.web.admin.auth import (
+    ADMIN_PREFIX,
+    AdminPageError,
+    SignedIn,
+    admin_context,
+    flash,
+    require_role,
+)
 from hub.web.admin.context import AdminContext
 from hub.web.admin.shell import ENV, PAGE_HEADERS, render
 
@@ -51,6 +58,7 @@ _FINAL = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.F
 # The forms a campaign in each status shows (action path, button).
 _ACTIONS = {"active": [("pause", "暂停"), ("cancel", "取消")],
             "paused": [("resume", "恢复"), ("cancel", "取消")]}  # fmt: skip
+_CAMPAIGN_ACTIONS = frozenset({"pause", "resume", "cancel"})
 _allowed = require_role(StaffRole.ADMIN, StaffRole.DISPATCHER)
 
 
@@ -180,9 +188,11 @@ def router() -> APIRouter:
     async def change(
         request: Request,
         campaign_id: int,
-        action: Literal["pause", "resume", "cancel"],
+        action: str,
         signed_in: SignedIn = Depends(_allowed),  # noqa: B008
     ) -> RedirectResponse:
+        if action not in _CAMPAIGN_ACTIONS:
+            raise AdminPageError(404, "没有这个批次操作")
         ctx = admin_context(request)
         return await _act(request, _change_campaign(ctx, action, campaign_id, signed_in.username))
 

@@ -90,6 +90,9 @@ async def test_pause_resume_and_cancel_through_the_page(
         assert "已经取消" in (await client.get("/admin/campaigns")).text  # refused, said why
         forged = await client.post(f"/admin/campaigns/{campaign_id}/pause", data={})
         assert forged.status_code == 403
+        unknown = await _post(client, f"/admin/campaigns/{campaign_id}/restart")
+        assert unknown.status_code == 404
+        assert "没有这个批次操作" in unknown.text
     cid = str(campaign_id)
     assert await _audit(db) == [("dispatcher", "campaign.pause", cid),
                                 ("dispatcher", "campaign.resume", cid),
