@@ -23,12 +23,10 @@ from channels.base import Choices
 from channels.telegram.keyboards import keyboard_for
 from hub.app.config import load_settings
 from hub.app.processes import web_app
-from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
+from hub.app.runtime import Components, open_components
 from hub.core.clock import FixedClock
 from hub.core.vocab import ReplyClass, TicketState, VisitStatus
 from hub.core.workdays import WorkdayCalendar
-from hub.outbound.dispatch import Dispatcher
-from hub.outbound.notify import enqueue_notified
 from hub.store.models import (
     AuditLog,
     Contact,
@@ -39,14 +37,13 @@ from hub.store.models import (
     Ticket,
     Visit,
 )
-from hub.tickets.feedback import send_feedback
-from hub.tickets.lifecycle import resolve
 from hub.tickets.staff_passwords import set_password
 from hub.visits.proposals import send_proposals
 from hub.visits.slots import parse_slots
 from hub.web.admin.phone_view import buttons_for, shown_reply
 from tests.ticket_support import seed_ticket_world
 from tests.web.admin.admin_support import PASSWORD, admin_client, csrf_of, sign_in
+from tests.web.admin.simulator_support import resolve_and_ask_rating, settle
 
 MOBILE = "+8613900000001"  # 甲机械's contact (tests/seed.py)
 
@@ -75,17 +72,6 @@ async def simulated(
                 await hub.redis.unlink(*doomed)
 
 
-async def _settle(hub: Components) -> None:
-    """What ``hub worker`` does: apply the replies, then send what that queued."""
-    worker = inbound_worker(hub, consumer="t")
-    while await worker.run_once():
-        pass
-    dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
-                            hub.metrics, consumer="t")  # fmt: skip
-    while await dispatcher.run_once("sandbox", block_ms=1):
-        pass
-
-
 async def _reply(client: httpx.AsyncClient, contact_id: int, **form: str) -> None:
     page = await client.get(f"/admin/simulator/{contact_id}")
     answer = await client.post(f"/admin/simulator/{contact_id}/reply",
@@ -105,20 +91,6 @@ async def _ticket(sim: Simulated, ticket_id: int) -> Ticket:
         found = await session.get(Ticket, ticket_id)
     assert found is not None
     return found
-
-
-async def _resolve(sim: Simulated, ticket_id: int) -> None:
-    """The handler resolves the ticket: the answer and the rating request go out."""
-    hub = sim.hub
-    async with hub.db.write() as session:
-        ticket = await session.get(Ticket, ticket_id)
-        assert ticket is not None
-        now = hub.clock.now()
-        await resolve(session, ticket, answer="已协调办结。", actor="gxj_a", now=now)
-        results = await send_feedback(session, ticket, answer="已协调办结。", now=now,
-                                      sender=feedback_sender(hub))  # fmt: skip
-    await enqueue_notified(hub.queue, results)
-    await _settle(hub)
 
 
 async def test_a_typed_reply_opens_a_ticket_and_the_phone_shows_the_answer(
@@ -146,7 +118,7 @@ async def test_a_typed_reply_opens_a_ticket_and_the_phone_shows_the_answer(
         assert "厂区门口道路破损，需要维修" in waiting.text
         assert "待处理" in waiting.text
 
-        await _settle(sim.hub)
+        await settle(sim.hub)
         stored = await _last_reply(sim)
         assert stored.classification is ReplyClass.REQUEST
         assert stored.ticket_id is not None
@@ -170,11 +142,10 @@ async def test_the_rating_request_shows_its_buttons_and_a_press_rates_the_ticket
     async with admin_client(sim.app) as client:
         await sign_in(client, "admin")
         await _reply(client, sim.contact_id, text="园区路灯不亮，请协调")
-        await _settle(sim.hub)
+        await settle(sim.hub)
         ticket_id = (await _last_reply(sim)).ticket_id
         assert ticket_id is not None
-        await _resolve(sim, ticket_id)
-        number = (await _ticket(sim, ticket_id)).number
+        number = await resolve_and_ask_rating(sim.hub, ticket_id, "已协调办结。")
 
         phone = await client.get(f"/admin/simulator/{sim.contact_id}")
         buttons = re.findall(
@@ -185,7 +156,7 @@ async def test_the_rating_request_shows_its_buttons_and_a_press_rates_the_ticket
                                             (2, "不满意"), (1, "非常不满意"))]  # fmt: skip
 
         await _reply(client, sim.contact_id, button=f"rating:5:{number}")
-        await _settle(sim.hub)
+        await settle(sim.hub)
         stored = await _last_reply(sim)
         assert (stored.text, stored.classification, stored.ticket_id) == (
             f"rating:5:{number}", ReplyClass.RATING, ticket_id)  # fmt: skip
@@ -217,7 +188,7 @@ async def test_a_visit_proposal_shows_its_slots_and_a_press_confirms_the_visit(
     proposed = await send_proposals(hub.db, hub.outbox, settings=hub.settings.visits,
                                     calendar=calendar, now=hub.clock.now())  # fmt: skip
     assert proposed.visit_ids == [visit_id]
-    await _settle(hub)
+    await settle(hub)
     async with admin_client(sim.app) as client:
         await sign_in(client, "dispatcher")
         phone = await client.get(f"/admin/simulator/{sim.contact_id}")
@@ -225,7 +196,7 @@ async def test_a_visit_proposal_shows_its_slots_and_a_press_confirms_the_visit(
         assert payloads[-1] == f"visit:reschedule:{visit_id}"
         assert f"visit:slot:2:{visit_id}" in payloads
         await _reply(client, sim.contact_id, button=f"visit:slot:2:{visit_id}")
-        await _settle(hub)
+        await settle(hub)
         after = await client.get(f"/admin/simulator/{sim.contact_id}/conversation")
         assert "［按钮］选择第 2 个时间" in after.text
         assert "已处理：走访答复" in after.text

@@ -10,45 +10,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from playwright.async_api import Page, expect
 
-from hub.app.runtime import Components, feedback_sender, inbound_worker
+from hub.app.runtime import Components
 from hub.core.vocab import TicketState
-from hub.outbound.dispatch import Dispatcher
-from hub.outbound.notify import enqueue_notified
 from hub.store.models import InboundReply, Ticket
-from hub.tickets.feedback import send_feedback
-from hub.tickets.lifecycle import resolve
+from tests.web.admin.simulator_support import resolve_and_ask_rating, settle
 from tests.web.browser.conftest import LiveHub, screenshot, sign_in
 
 REQUEST = "园区东门路灯不亮，请协调维修"
 
 
-async def _settle(hub: Components) -> None:
-    """What ``hub worker`` does: apply the replies, then send what that queued."""
-    worker = inbound_worker(hub, consumer="browser")
-    while await worker.run_once():
-        pass
-    dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
-                            hub.metrics, consumer="browser")  # fmt: skip
-    while await dispatcher.run_once("sandbox", block_ms=1):
-        pass
-
-
 async def _resolve_ticket_of(hub: Components, reply_text: str) -> str:
     """The handler resolves the ticket the reply opened: the answer and the rating request go."""
-    async with hub.db.write() as session:
+    async with hub.db.read() as session:
         ticket_id = await session.scalar(
             sa.select(InboundReply.ticket_id).where(InboundReply.text == reply_text)
         )
-        ticket = await session.get(Ticket, ticket_id)
-        assert ticket is not None
-        now = hub.clock.now()
-        await resolve(session, ticket, answer="已协调供电所修复。", actor="browser-test", now=now)
-        results = await send_feedback(session, ticket, answer="已协调供电所修复。", now=now,
-                                      sender=feedback_sender(hub))  # fmt: skip
-        number = ticket.number
-    await enqueue_notified(hub.queue, results)
-    await _settle(hub)
-    return number
+    assert ticket_id is not None
+    return await resolve_and_ask_rating(hub, ticket_id, "已协调供电所修复。")
 
 
 async def test_reply_as_the_enterprise_and_rate_the_answer_in_the_simulator(
@@ -70,7 +48,9 @@ async def test_reply_as_the_enterprise_and_rate_the_answer_in_the_simulator(
     phone = page.locator("#conversation")
     await expect(phone.locator(".bubble.out").last).to_contain_text("待处理")
 
-    await _settle(live_hub.hub)  # the worker opens a ticket; the phone polls the answer in
+    await settle(
+        live_hub.hub, consumer="browser"
+    )  # the worker opens a ticket; the phone polls the answer in
     await expect(phone.locator(".bubble.in").last).to_contain_text("已受理")
     await expect(phone.locator(".bubble.out").last).to_contain_text("已处理：诉求")
     await screenshot(page, "admin-simulator-request")
@@ -82,7 +62,7 @@ async def test_reply_as_the_enterprise_and_rate_the_answer_in_the_simulator(
 
     await rating_request.get_by_role("button", name="5 非常满意").click()
     await expect(page.get_by_role("status")).to_contain_text("点击了按钮：［按钮］5 非常满意")
-    await _settle(live_hub.hub)
+    await settle(live_hub.hub, consumer="browser")
     await expect(phone.locator(".bubble.out").last).to_contain_text("已处理：评价")
     await expect(phone.locator(".bubble.out").last).to_contain_text("［按钮］5 非常满意")
     await screenshot(page, "admin-simulator-rated")
