@@ -92,6 +92,8 @@ def form_expression(search: EnterpriseSearch) -> str:
             terms.append(f"{name}={'|'.join(values)}")
     for name, (_label, op) in TEXT_FIELDS.items():
         value = search.texts.get(name, "").strip()
+        if name == "officer":  # codes are stored upper-case (LL001), as the CLI's --officer
+            value = value.upper()
         if value:
             terms.append(f"{name}{op}{value}")
     if search.expression.strip():

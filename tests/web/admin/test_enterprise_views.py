@@ -40,7 +40,7 @@ EVERYTHING = Visibility.everything()
         (EnterpriseSearch(texts={"region": "龙沙区"}), "region=龙沙区",
          {"甲机械", "丙软件", "戊建筑"}),
         (EnterpriseSearch(texts={"tags": "专精特新"}), "tags~专精特新", {"甲机械", "丙软件"}),
-        (EnterpriseSearch(texts={"officer": "LL001"}), "officer=LL001", {"甲机械", "戊建筑"}),
+        (EnterpriseSearch(texts={"officer": "ll001"}), "officer=LL001", {"甲机械", "戊建筑"}),
         (EnterpriseSearch(texts={"uscc": make_uscc(2)}), f"uscc={make_uscc(2)}", {"乙商贸"}),
         (EnterpriseSearch(texts={"region": "龙沙区"}, expression="tier!=key"),
          "region=龙沙区,tier!=key", {"丙软件", "戊建筑"}),
