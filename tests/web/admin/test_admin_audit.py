@@ -40,7 +40,8 @@ async def test_the_page_lists_the_admins_own_sign_in(app: FastAPI) -> None:
 
     assert page.status_code == 200
     assert "<td>staff.signed_in</td>" in page.text
-    assert '<td class="nowrap">2026-11-23 10:00:00</td>' in page.text  # the clock's time, in Beijing time
+    # the clock's time, in Beijing time
+    assert '<td class="nowrap">2026-11-23 10:00:00</td>' in page.text
     assert 'aria-current="page">审计日志' in page.text
 
 
