@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import uuid
@@ -67,6 +68,7 @@ from hub.scheduling.schedule_store import StoredSchedule, stored_schedules
 from hub.scheduling.schedules import CAMPAIGN, ScheduleSpec, latest_fire_time
 from hub.store.db import Database
 from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
+from hub.tickets.policy import admin_entered_years
 
 log = structlog.get_logger(__name__)
 
@@ -326,15 +328,17 @@ class HubScheduler:
         if run_id is None:
             return await self._existing(stored, fire_time)
         log.info("schedule fire", schedule=spec.name, fire_time=trigger_key(fire_time))
-        hold = day_off_hold(self.programs, fire_time) if spec.workdays_only else None
+        hold: QuietHold | None = None
         try:
+            programs = await self._programs_in_force()
+            hold = day_off_hold(programs, fire_time) if spec.workdays_only else None
             if spec.program == CAMPAIGN:
                 campaign_id, detail, created, duplicates = await self._campaign(
                     spec, fire_time, hold
                 )
             else:
                 campaign_id = None
-                outcome = await self._program(spec, fire_time, hold)
+                outcome = await self._program(spec, fire_time, hold, programs)
                 detail, created, duplicates = outcome.detail(), outcome.created, outcome.duplicates
         except Exception as exc:
             await finish_run(
@@ -369,14 +373,29 @@ class HubScheduler:
         )
         return outcome.campaign_id, detail, outcome.created, outcome.duplicates
 
+    async def _programs_in_force(self) -> ProgramSettings:
+        """The programs' settings with the working-day calendar in force at this fire: the
+        config's years, then the years admins entered in the database (a 2027 entered with
+        ``hub calendar`` moves a day-off hold and every program's working-day count)."""
+        async with self.db.read() as session:
+            entered = await admin_entered_years(session)
+        calendar = self.programs.calendar
+        for year, days in entered.items():
+            calendar = calendar.with_year(year, days)
+        return dataclasses.replace(self.programs, calendar=calendar)
+
     async def _program(
-        self, spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
+        self,
+        spec: ScheduleSpec,
+        fire_time: datetime,
+        hold: QuietHold | None,
+        programs: ProgramSettings,
     ) -> ProgramOutcome:
         """A seed program, run with the fire time (its messages held by ``hold``, if any)."""
         program = PROGRAMS.get(spec.program)
         if program is None:  # the spec was validated against the table, which code changed
             raise NotFoundError(f"计划 {spec.name} 的程序 {spec.program} 不存在 (unknown program)")
-        context = ProgramContext(self.db, self.outbox, self.clock, self.programs, hold)
+        context = ProgramContext(self.db, self.outbox, self.clock, programs, hold)
         fire = ProgramFire(
             spec.name, fire_time, spec.audience_expr(), dict(spec.variables), spec.channel
         )

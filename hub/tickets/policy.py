@@ -45,10 +45,15 @@ class TicketPolicy:
 
 async def load_calendar(session: AsyncSession, settings: TicketsConfig) -> WorkdayCalendar:
     """Config years, then the database's admin-entered days (a year in the table wins)."""
-    rows = (await session.execute(sa.select(WorkdayOverride.day, WorkdayOverride.is_workday))).all()
     years: dict[int, YearDays | YearCalendarLike] = dict(settings.calendar.years)
-    years.update(year_days_from_rows((r.day, r.is_workday) for r in rows))
+    years.update(await admin_entered_years(session))
     return WorkdayCalendar(years)
+
+
+async def admin_entered_years(session: AsyncSession) -> dict[int, YearDays]:
+    """The years admins entered in the database (``hub calendar``, the admin API), by year."""
+    rows = (await session.execute(sa.select(WorkdayOverride.day, WorkdayOverride.is_workday))).all()
+    return year_days_from_rows((r.day, r.is_workday) for r in rows)
 
 
 async def load_ticket_policy(session: AsyncSession, settings: TicketsConfig) -> TicketPolicy:

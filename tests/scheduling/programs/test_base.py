@@ -31,7 +31,7 @@ from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.scheduler import HubScheduler
 from hub.scheduling.schedules import parse_spec
 from hub.store.db import Database
-from hub.store.models import Message, ScheduleRun
+from hub.store.models import Message, ScheduleRun, WorkdayOverride
 from tests.importing.factories import make_uscc
 from tests.pipeline import Hub
 
@@ -148,3 +148,26 @@ async def test_a_campaign_is_not_held_on_a_day_off_unless_it_says_workdays_only(
     later_fire = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
     assert (await sched.fire("probe", later_fire)).messages_created == 1
     assert [s for s, _ in await messages(hub.db)] == [MessageStatus.QUEUED, MessageStatus.HELD]
+
+
+@pytest.mark.usefixtures("_probe_program")
+async def test_a_holiday_an_admin_entered_in_the_database_holds_a_program_fire(
+    hub: Hub, redis_client: Redis
+) -> None:
+    # The scheduler's settings know no holiday (2027 is not in chinese-calendar either): the
+    # calendar in force at the fire is config's plus the days entered with `hub calendar`.
+    spring_festival = date(2027, 2, 8)  # a Monday, entered below as a holiday
+    async with hub.db.write() as session:
+        session.add(WorkdayOverride(day=spring_festival, is_workday=False, note="春节",
+                                    entered_by="admin", entered_at=hub.clock.now()))  # fmt: skip
+    await store(hub, program="probe")
+    sched = HubScheduler(hub.db, redis_client, hub.keys, hub.outbox, hub.clock)
+    fire = datetime(2027, 2, 8, 9, 0, tzinfo=SHANGHAI)
+    hub.clock.set(fire + timedelta(seconds=1))
+
+    run = await sched.fire("probe", fire)
+    assert run.detail is not None
+    assert run.detail.startswith("休息日不发送，将于 02-09 09:00 发送")
+    assert await messages(hub.db) == [
+        (MessageStatus.HELD, datetime(2027, 2, 9, 9, 0, tzinfo=SHANGHAI))
+    ]
