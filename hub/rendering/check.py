@@ -118,20 +118,32 @@ def check_folder(
             if other != spec.kind:
                 reason = f"{label}模板 ID {template_id} 已被 {other} 使用"
                 problems.append(Problem(meta_file, line, reason, spec.kind, "sms"))
-            stored = (stored_sms or {}).get((provider, template_id))
-            text = spec.sms.tencent_text(spec.body) if provider == "tencent" else spec.body
-            if stored is not None and stored.text != text:
-                reason = (
-                    f"短信文字与已入库的 {stored.kind} 第 {stored.version} 版不同，"
-                    f"但{label}模板 ID {template_id} 未变："
-                    "改短信文字须重新报备审核，并在 meta.yaml 填写新的模板 ID"
-                )
-                problems.append(Problem(f"{prefix}/sms.j2", 1, reason, spec.kind, "sms"))
+        problems.extend(stored_wording_problems(spec, stored_sms or {}, prefix))
         for provider, enabled in _enabled_providers(settings):
             if enabled and provider not in spec.sms.template_ids:
                 reason = f"config.yaml 启用了{PROVIDER_LABELS[provider]}短信，但没有它的模板 ID"
                 problems.append(Problem(meta_file, spec.lines.get("sms"), reason, spec.kind, "sms"))
     return loaded, problems
+
+
+def stored_wording_problems(
+    spec: TemplateSpec, stored_sms: Mapping[tuple[str, str], StoredSms], prefix: str
+) -> list[Problem]:
+    """Changed approved SMS wording under a provider template id stored with other wording."""
+    problems: list[Problem] = []
+    if spec.sms is None:
+        return problems
+    for provider, template_id in spec.sms.template_ids.items():
+        stored = stored_sms.get((provider, template_id))
+        text = spec.sms.tencent_text(spec.body) if provider == "tencent" else spec.body
+        if stored is not None and stored.text != text:
+            reason = (
+                f"短信文字与已入库的 {stored.kind} 第 {stored.version} 版不同，"
+                f"但{PROVIDER_LABELS[provider]}模板 ID {template_id} 未变："
+                "改短信文字须重新报备审核，并在 meta.yaml 填写新的模板 ID"
+            )
+            problems.append(Problem(f"{prefix}/sms.j2", 1, reason, spec.kind, "sms"))
+    return problems
 
 
 def _enabled_providers(settings: RenderingConfig | None) -> list[tuple[str, bool]]:

@@ -29,8 +29,10 @@ from hub.web.admin import (
     campaigns,
     dashboard,
     enterprises,
+    schedules_admin,
     simulator,
     staff,
+    templates_admin,
     tickets,
 )
 from hub.web.admin.auth import (
@@ -48,7 +50,8 @@ from hub.web.admin.shell import render, sections_for, serves
 __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
-PAGE_MODULES: Final = (account, audit, campaigns, dashboard, enterprises, simulator, tickets, staff)
+PAGE_MODULES: Final = (account, audit, campaigns, dashboard, enterprises, simulator, tickets, staff,
+                       templates_admin, schedules_admin)  # fmt: skip
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"

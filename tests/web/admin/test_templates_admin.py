@@ -1,0 +1,186 @@
+"""Message templates in the admin (``/admin/templates``): edit, check, preview for an
+enterprise, save a version, diff, roll back, test send to the sandbox; admins edit only.
+
+The hub runs as ``hub run`` builds it (``open_components``: the shipped templates seeded into
+the database, the sandbox channel), on the fixed clock.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from channels.sandbox import SandboxChannel
+from hub.app.config import load_settings
+from hub.app.processes import web_app
+from hub.app.runtime import Components, open_components
+from hub.core.clock import FixedClock
+from hub.queries.template_admin import template_versions
+from hub.store.models import AuditLog
+from hub.tickets.staff_passwords import set_password
+from tests.ticket_support import seed_ticket_world
+from tests.web.admin.admin_support import PASSWORD, admin_client, csrf_of, sign_in
+from tests.web.admin.simulator_support import settle
+
+EDITOR = "/admin/templates/notice/sandbox"
+
+
+@dataclass
+class Served:
+    hub: Components
+    app: FastAPI
+    contact_id: int
+
+
+@pytest.fixture
+async def served(write_config: Callable[..., Path], clock: FixedClock) -> AsyncIterator[Served]:
+    settings = load_settings(write_config(tickets={"default_department": "FGW"}))
+    async with open_components(settings, clock=clock) as hub:
+        world = await seed_ticket_world(hub.db)
+        for username in ("admin", "dispatcher"):
+            await set_password(hub.db, clock, username, PASSWORD, actor="test", min_length=8)
+        try:
+            yield Served(hub, web_app(settings, hub, None), world.contacts["甲机械"])
+        finally:
+            doomed = [k async for k in hub.redis.scan_iter(match=hub.keys.pattern(), count=1000)]
+            if doomed:
+                await hub.redis.unlink(*doomed)
+
+
+async def _versions(served: Served, kind: str = "notice", channel: str = "sandbox") -> list[str]:
+    _current, rows = await template_versions(served.hub.db, kind, channel)
+    return [row.body for row in rows]
+
+
+async def test_edit_preview_save_diff_and_roll_back(served: Served) -> None:
+    original = (await _versions(served))[0]
+    edited = original.replace("{{ text }}", "{{ text }}（请及时办理）")
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        listing = await client.get("/admin/templates")
+        assert listing.status_code == 200
+        assert f'href="{EDITOR}"' in listing.text
+        page = await client.get(EDITOR, params={"q": "甲机械"})
+        assert page.status_code == 200
+        token = csrf_of(page.text)
+        form = {"csrf_token": token, "body": edited.replace("\n", "\r\n"),
+                "contact_id": str(served.contact_id)}  # fmt: skip
+
+        preview = await client.post(EDITOR, data={**form, "action": "preview"})
+        assert preview.status_code == 200
+        assert "检查通过" in preview.text
+        assert "预览：甲机械" in preview.text
+        assert "（请及时办理）" in preview.text
+        assert await _versions(served) == [original]  # a preview stores nothing
+        live = await client.post(EDITOR + "/preview", data=form)
+        assert "（请及时办理）" in live.text
+        assert "<html" not in live.text
+
+        saved = await client.post(EDITOR, data={**form, "action": "save"})
+        assert saved.status_code == 303, saved.text
+        assert await _versions(served) == [edited, original]
+        page = await client.get(EDITOR)
+        assert "已保存为新版本 notice/sandbox v2" in page.text
+        assert "第 2 版（当前）" in page.text
+
+        diff = await client.get(EDITOR + "/diff", params={"a": 1, "b": 2})
+        assert diff.status_code == 200
+        assert '<span class="diff_add">（请及时办理）</span>' in html.unescape(diff.text)
+
+        rolled = await client.post(EDITOR + "/rollback", data={"csrf_token": token, "version": 1})
+        assert rolled.status_code == 303
+        assert await _versions(served) == [original, edited, original]
+        assert "已回滚到第 1 版（新版本 notice/sandbox v3）" in (await client.get(EDITOR)).text
+    async with served.hub.db.read() as session:
+        stmt = sa.select(AuditLog.action, AuditLog.target_id, AuditLog.actor).order_by(AuditLog.id)
+        audit = (await session.execute(stmt)).all()
+    assert [tuple(a) for a in audit if a[0].startswith("template.")] == [
+        ("template.save", "notice/sandbox", "admin"),
+        ("template.rollback", "notice/sandbox", "admin"),
+    ]
+
+
+async def test_an_undeclared_variable_is_refused_in_chinese_and_nothing_is_saved(
+    served: Served,
+) -> None:
+    original = await _versions(served)
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        token = csrf_of((await client.get(EDITOR)).text)
+        body = "{{ text }} 截止 {{ deadline_day }}"
+        refused = await client.post(EDITOR, data={"csrf_token": token, "action": "save",
+                                                  "body": body})  # fmt: skip
+        assert refused.status_code == 422
+        assert "使用了未在 meta.yaml 声明的变量 deadline_day" in refused.text
+        assert 'class="field-error"' in refused.text
+        assert body in html.unescape(refused.text)  # edit kept
+    assert await _versions(served) == original
+
+
+async def test_sms_checks_count_the_signature_and_keep_the_approved_wording(served: Served) -> None:
+    editor = "/admin/templates/credit_warning/sms"
+    original = await _versions(served, "credit_warning", "sms")
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        page = await client.get(editor)
+        assert 'name="sms_expr_0"' in page.text
+        assert 'name="sms_id_tencent"' in page.text
+        token = csrf_of(page.text)
+        changed = await client.post(editor, data={
+            "csrf_token": token, "action": "save", "body": original[0] + "请留意。"})  # fmt: skip
+        assert changed.status_code == 422
+        assert "短信文字与已入库的 credit_warning 第 1 版不同" in changed.text
+        long_param = await client.post(editor, data={
+            "csrf_token": token, "action": "preview", "sms_expr_1": "risk_item * 20"})  # fmt: skip
+        assert "短信参数 item 的示例值" in long_param.text
+    assert await _versions(served, "credit_warning", "sms") == original
+
+
+async def test_csrf_is_required_and_a_dispatcher_reads_but_cannot_save(served: Served) -> None:
+    original = await _versions(served)
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        forged = await client.post(EDITOR, data={"action": "save", "body": "{{ text }}"})
+        assert forged.status_code == 403
+        assert "安全校验未通过" in forged.text
+    async with admin_client(served.app) as client:
+        await sign_in(client, "dispatcher")
+        page = await client.get(EDITOR)
+        assert page.status_code == 200
+        assert "保存为新版本" not in page.text
+        assert "回滚到此版" not in page.text
+        token = csrf_of(page.text)
+        preview = await client.post(EDITOR, data={"csrf_token": token, "action": "preview",
+                                                  "body": "{{ text }}！"})  # fmt: skip
+        assert preview.status_code == 200
+        for path, form in (
+            (EDITOR, {"action": "save", "body": "{{ text }}！"}),
+            (EDITOR + "/rollback", {"version": "1"}),
+            (EDITOR + "/test-send", {"contact_id": str(served.contact_id)}),
+        ):
+            refused = await client.post(path, data={"csrf_token": token, **form})
+            assert refused.status_code == 403, path
+    assert await _versions(served) == original
+
+
+async def test_a_test_send_reaches_the_contacts_sandbox_phone(served: Served) -> None:
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        token = csrf_of((await client.get(EDITOR)).text)
+        sent = await client.post(EDITOR + "/test-send", data={
+            "csrf_token": token, "contact_id": str(served.contact_id)})  # fmt: skip
+        assert sent.status_code == 303
+        page = await client.get(sent.headers["location"])
+        assert "已试发第 1 版到沙箱" in page.text
+        await settle(served.hub)
+        phone = await client.get(f"/admin/simulator/{served.contact_id}/conversation")
+        assert "【主动服务】甲机械：" in phone.text, phone.text
+    hub = served.hub
+    inbox = await SandboxChannel(hub.redis, hub.keys, hub.clock).inbox(served.contact_id)
+    assert len(inbox) == 1
