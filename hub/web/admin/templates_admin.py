@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -168,7 +169,8 @@ def _diff(old: VersionRow, new: VersionRow) -> Markup:
     """Two versions side by side (body, then meta), changes marked: server-side HTML."""
 
     def lines(row: VersionRow) -> list[str]:
-        meta = [f"{k}: {v}" for k, v in sorted(row.meta.items()) if k not in ("source",)]
+        meta = [f"{k}: {json.dumps(v, ensure_ascii=False)}"
+                for k, v in sorted(row.meta.items()) if k != "source"]  # fmt: skip
         return [*row.body.split("\n"), "", "—— meta ——", *meta]
 
     table = difflib.HtmlDiff(wrapcolumn=60).make_table(
