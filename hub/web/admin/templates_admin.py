@@ -95,6 +95,11 @@ async def _history(ctx: AdminContext, kind: str, channel: str) -> tuple[int, lis
     return current, versions
 
 
+def _in_force(kind: str, channel: str, current: int, versions: list[VersionRow]) -> TemplateSpec:
+    """The spec of the current version."""
+    return _spec_of(kind, channel, next(v for v in versions if v.version == current))
+
+
 def _spec_of(kind: str, channel: str, row: VersionRow) -> TemplateSpec:
     return TemplateSpec.from_json(kind, channel, row.body, row.meta, version=row.version,
                                   version_id=row.version_id)  # fmt: skip
@@ -187,8 +192,7 @@ async def _editor(
     """The editor page: the stored version or the posted edit, with its check and preview."""
     ctx = admin_context(request)
     current, versions = await _history(ctx, kind, channel)
-    in_force = next(v for v in versions if v.version == current)
-    spec = _spec_of(kind, channel, in_force)
+    spec = _in_force(kind, channel, current, versions)
     edited = _edited(spec, form) if form is not None else spec
     fields: dict[str, list[str]] = {"body": [], "meta": []}
     preview = None
@@ -342,8 +346,7 @@ def router() -> APIRouter:
         ctx = admin_context(request)
         form = await form_data(request)
         current, versions = await _history(ctx, kind, channel)
-        edited = _edited(_spec_of(kind, channel, next(v for v in versions
-                                                      if v.version == current)), form)  # fmt: skip
+        edited = _edited(_in_force(kind, channel, current, versions), form)
         fields = _by_field(await _problems(ctx, edited))
         target = await _target(ctx, signed_in, form.get("contact_id", ""))
         html = ENV.get_template("templates_preview.html").render(
@@ -366,8 +369,7 @@ def router() -> APIRouter:
             raise AdminPageError(403, "无权访问：只有管理员可以修改模板")
         ctx = admin_context(request)
         current, versions = await _history(ctx, kind, channel)
-        edited = _edited(_spec_of(kind, channel, next(v for v in versions
-                                                      if v.version == current)), form)  # fmt: skip
+        edited = _edited(_in_force(kind, channel, current, versions), form)
         if await _problems(ctx, edited):
             # Refused: the page again with the edit and its problems; nothing stored.
             return await _editor(request, signed_in, kind, channel, form=form, checked=True,
@@ -406,7 +408,7 @@ def router() -> APIRouter:
         if target is None:
             raise AdminPageError(404, "请先选择一个您范围内的联系人")
         current, versions = await _history(ctx, kind, channel)
-        spec = _spec_of(kind, channel, next(v for v in versions if v.version == current))
+        spec = _in_force(kind, channel, current, versions)
         try:
             await flash(request, await _test_send(ctx, signed_in, spec, target))
         except HubError as exc:

@@ -43,7 +43,7 @@ async def served(write_config: Callable[..., Path], clock: FixedClock) -> AsyncI
     settings = load_settings(write_config(tickets={"default_department": "FGW"}))
     async with open_components(settings, clock=clock) as hub:
         world = await seed_ticket_world(hub.db)
-        for username in ("admin", "dispatcher"):
+        for username in ("admin", "dispatcher", "gxj_a"):
             await set_password(hub.db, clock, username, PASSWORD, actor="test", min_length=8)
         try:
             yield Served(hub, web_app(settings, hub, None), world.contacts["甲机械"])
@@ -184,3 +184,25 @@ async def test_a_test_send_reaches_the_contacts_sandbox_phone(served: Served) ->
     hub = served.hub
     inbox = await SandboxChannel(hub.redis, hub.keys, hub.clock).inbox(served.contact_id)
     assert len(inbox) == 1
+
+
+async def test_a_wechat_field_over_20_characters_is_named(served: Served) -> None:
+    editor = "/admin/templates/credit_warning/wechat"
+    original = await _versions(served, "credit_warning", "wechat")
+    async with admin_client(served.app) as client:
+        await sign_in(client, "admin")
+        token = csrf_of((await client.get(editor)).text)
+        refused = await client.post(editor, data={
+            "csrf_token": token, "action": "save",
+            "wechat_thing2": "{{ risk_item }}{{ risk_item }}"})  # fmt: skip
+        assert refused.status_code == 422
+        assert "微信模板字段 thing2 的示例值" in refused.text
+        assert "超过 20 字" in refused.text
+    assert await _versions(served, "credit_warning", "wechat") == original
+
+
+async def test_a_handler_has_no_access(served: Served) -> None:
+    async with admin_client(served.app) as client:
+        await sign_in(client, "gxj_a")
+        assert (await client.get("/admin/templates")).status_code == 403
+        assert (await client.get(EDITOR)).status_code == 403
