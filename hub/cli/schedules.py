@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 
 from hub.app.config import Settings
@@ -19,6 +18,7 @@ from hub.app.runtime import hub_scheduler, open_components, open_database, templ
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock, local_iso
 from hub.core.errors import UsageError
+from hub.queries.schedule_runs import latest_runs
 from hub.rendering.templates import load_folder
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules
 from hub.scheduling.scheduler import RunResult
@@ -30,7 +30,6 @@ from hub.scheduling.schedules import (
     template_needs,
 )
 from hub.store.db import Database
-from hub.store.models import ScheduleRun
 from hub.store.schedules import SyncReport
 
 
@@ -81,7 +80,7 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
     now = SystemClock().now()
     async with open_database(settings) as db:
         stored = await stored_schedules(db)
-        last_runs = await _last_runs(db)
+        last_runs = await latest_runs(db)
     items = []
     for s in stored:
         upcoming = next_fire_times(s.spec, now, 1) if s.spec.enabled else []
@@ -106,23 +105,6 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
             }
         )
     return items
-
-
-async def _last_runs(db: Database) -> dict[int, ScheduleRun]:
-    latest = (
-        sa.select(ScheduleRun.schedule_id, sa.func.max(ScheduleRun.fire_time).label("fire_time"))
-        .group_by(ScheduleRun.schedule_id)
-        .subquery()
-    )
-    stmt = sa.select(ScheduleRun).join(
-        latest,
-        sa.and_(
-            ScheduleRun.schedule_id == latest.c.schedule_id,
-            ScheduleRun.fire_time == latest.c.fire_time,
-        ),
-    )
-    async with db.read() as session:
-        return {run.schedule_id: run for run in (await session.scalars(stmt)).all()}
 
 
 def schedules_next(

@@ -29,6 +29,7 @@ from hub.web.admin import (
     campaigns,
     dashboard,
     enterprises,
+    schedules_admin,
     simulator,
     staff,
     templates_admin,
@@ -50,7 +51,7 @@ __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
 PAGE_MODULES: Final = (account, audit, campaigns, dashboard, enterprises, simulator, tickets, staff,
-                       templates_admin)  # fmt: skip
+                       templates_admin, schedules_admin)  # fmt: skip
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"

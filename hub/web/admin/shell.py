@@ -49,6 +49,7 @@ NAV: Final = (
     NavItem("企业", f"{ADMIN_PREFIX}/enterprises"),
     NavItem("消息与任务", f"{ADMIN_PREFIX}/campaigns", _OFFICE),
     NavItem("模拟手机", f"{ADMIN_PREFIX}/simulator", _OFFICE),
+    NavItem("定时计划", f"{ADMIN_PREFIX}/schedules"),
     NavItem("消息模板", f"{ADMIN_PREFIX}/templates", _OFFICE),
     NavItem("工作人员", f"{ADMIN_PREFIX}/staff", frozenset({StaffRole.ADMIN})),
     NavItem("审计日志", f"{ADMIN_PREFIX}/audit", frozenset({StaffRole.ADMIN})),
