@@ -44,6 +44,8 @@ FIELD_LABELS: Final = {
     "workdays_only": "仅工作日", "enabled": "启用",
 }  # fmt: skip
 _TIME: Final = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# A cron a preset could have written: minute hour day * weekday, each one plain value.
+_PRESET_CRON: Final = re.compile(r"(\d{1,2}) (\d{1,2}) (\d{1,2}|\*) \* ([a-z]{3}(?:-[a-z]{3})?|\*)")
 # How many fires to look through for five on working days (the Spring Festival is ~9 days off).
 _LOOK_AHEAD: Final = 60
 
@@ -156,14 +158,36 @@ def form_values(spec: ScheduleSpec | None) -> dict[str, Any]:
         }  # fmt: skip
     variables = dict(spec.variables)
     return {
-        "name": spec.name, "description": spec.description, "preset": "custom", "at": "09:00",
-        "weekday": "mon", "monthday": "1", "cron": spec.cron, "timezone": spec.timezone,
+        "name": spec.name, "description": spec.description, **_preset_of(spec),
+        "cron": spec.cron, "timezone": spec.timezone,
         "program": spec.program, "kind": spec.kind.value, "audience": spec.audience,
         "channels": [c.value for c in spec.channels],
         "variables": yaml.safe_dump(variables, allow_unicode=True).strip() if variables else "",
         "catch_up_grace": format_duration(spec.catch_up_grace),
         "workdays_only": spec.workdays_only, "enabled": spec.enabled,
     }  # fmt: skip
+
+
+def _preset_of(spec: ScheduleSpec) -> dict[str, str]:
+    """The preset fields a stored cron reads as (the editor shows 每周三 08:30, not its cron);
+    ``custom`` when no preset writes it."""
+    values = {"preset": "custom", "at": "09:00", "weekday": "mon", "monthday": "1"}
+    match = _PRESET_CRON.fullmatch(spec.cron)
+    if match is None:
+        return values
+    minute, hour, day, weekday = match.groups()
+    values["at"] = f"{int(hour):02d}:{int(minute):02d}"
+    if day == "*" and weekday == "*":
+        values["preset"] = "daily"
+    elif day == "*" and weekday == "mon-fri" and spec.workdays_only:
+        values["preset"] = "workdays"
+    elif day == "*" and weekday in WEEKDAYS:
+        values |= {"preset": "weekly", "weekday": weekday}
+    elif weekday == "*" and day.isdigit() and 1 <= int(day) <= 28:
+        values |= {"preset": "monthly", "monthday": day}
+    else:
+        values["preset"] = "custom"
+    return values
 
 
 def posted_values(form: Mapping[str, str]) -> dict[str, Any]:

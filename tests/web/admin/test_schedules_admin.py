@@ -188,6 +188,10 @@ async def test_save_makes_a_new_version_and_switching_off_is_audited(
         page = await client.get("/admin/schedules/general_notice")
         assert "已保存为版本 2" in page.text
         assert "<code>30 8 * * wed</code>" in page.text
+        # The editor reads the stored cron back as its preset.
+        assert '<option value="weekly" selected>' in page.text
+        assert '<option value="wed" selected>' in page.text
+        assert 'name="at" value="08:30"' in page.text
         same = await _post(client, "/admin/schedules/general_notice",
                            WEEKLY)  # fmt: skip
         assert same.status_code == 303
