@@ -21,6 +21,7 @@ read, and the page says why they cannot change it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
@@ -46,6 +47,7 @@ from hub.scheduling.schedules import (
     program_names,
     template_needs,
 )
+from hub.tickets.policy import admin_entered_years
 from hub.tickets.staff import StaffRole
 from hub.web.admin.audit import record
 from hub.web.admin.auth import (
@@ -101,8 +103,14 @@ def _programs(ctx: AdminContext) -> ProgramContext:
     return ctx.programs
 
 
-def _program_settings(ctx: AdminContext) -> ProgramSettings:
-    return ctx.programs.settings if ctx.programs is not None else ProgramSettings(tz=ctx.tz)
+async def _program_settings(ctx: AdminContext) -> ProgramSettings:
+    """The programs' settings with the calendar a fire now would hold by: the config's years,
+    then the years admins entered in the database (as the scheduler reads them at a fire)."""
+    base = ctx.programs.settings if ctx.programs is not None else ProgramSettings(tz=ctx.tz)
+    async with ctx.db.read() as session:
+        entered = await admin_entered_years(session)
+    calendar = functools.reduce(lambda c, y: c.with_year(*y), entered.items(), base.calendar)
+    return replace(base, calendar=calendar)
 
 
 async def _stored(ctx: AdminContext, name: str) -> StoredSchedule:
@@ -137,7 +145,7 @@ async def _list_rows(ctx: AdminContext) -> tuple[list[dict[str, Any]], list[str]
         ctx.db, on_invalid=lambda name, exc: broken.append(f"{name}：{exc.reason}")
     )
     runs = await latest_runs(ctx.db)
-    settings = _program_settings(ctx)
+    settings = await _program_settings(ctx)
     rows = []
     for s in stored:
         upcoming = upcoming_fires(s.spec, ctx.clock.now(), settings, 1).times
@@ -180,7 +188,7 @@ async def _schedule_page(
     ctx = admin_context(request)
     stored = await _stored(ctx, name)
     spec = stored.spec
-    upcoming = upcoming_fires(spec, ctx.clock.now(), _program_settings(ctx))
+    upcoming = upcoming_fires(spec, ctx.clock.now(), await _program_settings(ctx))
     can_edit = signed_in.role in EDITORS
     return await render(
         request, "schedule.html", status=status, title=f"定时计划 {name}",
@@ -255,7 +263,8 @@ async def _dry_run(ctx: AdminContext, stored: StoredSchedule, scope: Visibility)
     programs = _programs(ctx)
     spec = stored.spec
     fire_time = _fire_time(ctx)
-    hold = day_off_hold(programs.settings, fire_time) if spec.workdays_only else None
+    settings = await _program_settings(ctx)
+    hold = day_off_hold(settings, fire_time) if spec.workdays_only else None
     result: dict[str, Any] = {"error": "", "fire_time": _local(fire_time, ctx),
                               "hold": hold.reason if hold is not None else ""}  # fmt: skip
     if spec.program != CAMPAIGN:

@@ -23,6 +23,7 @@ from hub.scheduling.programs.base import ProgramContext, ProgramSettings
 from hub.scheduling.schedule_store import stored_schedules
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message, ScheduleRun
+from hub.tickets.deadlines.admin_calendar import enter_year
 from hub.tickets.staff import StaffRole
 from hub.web.app import create_app
 from tests.pipeline import build, setup
@@ -104,6 +105,23 @@ async def test_a_preset_schedule_shows_its_next_five_fires_skipping_a_holiday(
     assert (stored.version, stored.spec.workdays_only, dict(stored.spec.variables)) == (
         1, True, {"text": "请于月底前完成年报公示"})  # fmt: skip
     assert await _audit_actions(db) == [("dispatcher", "schedule.create")]
+
+
+async def test_the_fires_skip_the_days_off_admins_entered_in_the_database(
+    app: FastAPI, db: Database, clock: FixedClock
+) -> None:
+    # Entered with `hub calendar` (the table the scheduler reads at a fire): 4 January off too.
+    async with db.write() as session:
+        await enter_year(session, 2027, holidays=[date(2027, 1, 1), date(2027, 1, 4)],
+                         workdays=[], actor="test", now=clock.now())  # fmt: skip
+    async with admin_client(app) as client:
+        await sign_in(client, "dispatcher")
+        await _create(client)
+        page = await client.get("/admin/schedules/general_notice")
+    fires = re.findall(r'<li class="fire">([^<]+)</li>', page.text)
+    assert [f[:10] for f in fires] == [
+        "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08", "2027-01-11"]  # fmt: skip
+    assert "休息日不发送（消息顺延到下一工作日上午）：2027-01-01、2027-01-04" in page.text
 
 
 @pytest.mark.parametrize(
