@@ -271,7 +271,7 @@ async def _dry_run(ctx: AdminContext, stored: StoredSchedule, scope: Visibility)
         # A seed program decides per enterprise as it runs (what is due, what was sent):
         # only a run can say what it sends, so the dry run counts its audience.
         audience = await _audience(ctx, spec.audience, scope)
-        return result | {"program": True, "recipients": audience["count"]}
+        return result | {"program": True, "recipients": audience["count"], "reasons": []}
     request = _campaign_request(spec, fire_time, hold)
     outcome = await programs.outbox.submit(request, dry_run=True)
     return result | {

@@ -194,6 +194,23 @@ async def test_dry_run_counts_and_sends_nothing_then_run_makes_the_campaign_and_
                                         ("dispatcher", "schedule.run")]  # fmt: skip
 
 
+async def test_a_seed_program_dry_run_counts_its_audience_and_sends_nothing(
+    app: FastAPI, db: Database
+) -> None:
+    seed = FORM | {"name": "reminders", "program": "procedure_reminders", "kind": "",
+                   "audience": "all", "variables": 'licence_days: "60,30,7"'}  # fmt: skip
+    async with admin_client(app) as client:
+        await sign_in(client, "dispatcher")
+        created = await _post(client, "/admin/schedules", seed)
+        assert created.status_code == 303, created.text
+        dry = await _post(client, "/admin/schedules/reminders/dry-run", {})
+    assert "企业 <strong>5</strong> 家。未发送任何消息" in dry.text  # all the seeded ones
+    assert "程序 procedure_reminders 执行时逐家判断要发什么" in dry.text
+    [stored] = await stored_schedules(db, ["reminders"])
+    assert stored.spec.kind.value == "procedure_reminder"  # the program's default kind
+    assert (await _count(db, Campaign), await _count(db, ScheduleRun)) == (0, 0)
+
+
 async def test_save_makes_a_new_version_and_switching_off_is_audited(
     app: FastAPI, db: Database
 ) -> None:
