@@ -106,6 +106,34 @@ class ScheduledJob:
     next_run_time: datetime | None
 
 
+def campaign_request(
+    spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
+) -> SendRequest:
+    """The outbox request a fire of a ``campaign`` schedule submits (a dry run plans the same)."""
+    return SendRequest(
+        kind=spec.kind,
+        audience=spec.audience_expr(),
+        trigger=f"schedule:{spec.name}",
+        trigger_key=trigger_key(fire_time),
+        channel=spec.channel,
+        variables=dict(spec.variables),
+        created_by=f"schedule:{spec.name}",
+        hold=hold,
+    )
+
+
+async def programs_in_force(db: Database, base: ProgramSettings) -> ProgramSettings:
+    """``base`` with the working-day calendar in force now: the config's years, then the years
+    admins entered in the database (a 2027 entered with ``hub calendar`` moves a day-off hold
+    and every program's working-day count)."""
+    async with db.read() as session:
+        entered = await admin_entered_years(session)
+    calendar = base.calendar
+    for year, days in entered.items():
+        calendar = calendar.with_year(year, days)
+    return dataclasses.replace(base, calendar=calendar)
+
+
 class HubScheduler:
     """Runs the schedules stored in the database: leader lock, jobs, fires, catch-up.
 
@@ -330,7 +358,7 @@ class HubScheduler:
         log.info("schedule fire", schedule=spec.name, fire_time=trigger_key(fire_time))
         hold: QuietHold | None = None
         try:
-            programs = await self._programs_in_force()
+            programs = await programs_in_force(self.db, self.programs)
             hold = day_off_hold(programs, fire_time) if spec.workdays_only else None
             if spec.program == CAMPAIGN:
                 campaign_id, detail, created, duplicates = await self._campaign(
@@ -356,33 +384,12 @@ class HubScheduler:
         self, spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
     ) -> tuple[int | None, str, int, int]:
         """One template to the schedule's audience: (campaign, detail, created, duplicates)."""
-        request = SendRequest(
-            kind=spec.kind,
-            audience=spec.audience_expr(),
-            trigger=f"schedule:{spec.name}",
-            trigger_key=trigger_key(fire_time),
-            channel=spec.channel,
-            variables=dict(spec.variables),
-            created_by=f"schedule:{spec.name}",
-            hold=hold,
-        )
-        outcome = await self.outbox.submit(request)
+        outcome = await self.outbox.submit(campaign_request(spec, fire_time, hold))
         detail = (
             f"企业 {outcome.recipients} 家，新建 {outcome.created} 条，"
             f"重复忽略 {outcome.duplicates} 条，不发送 {outcome.skipped} 条"
         )
         return outcome.campaign_id, detail, outcome.created, outcome.duplicates
-
-    async def _programs_in_force(self) -> ProgramSettings:
-        """The programs' settings with the working-day calendar in force at this fire: the
-        config's years, then the years admins entered in the database (a 2027 entered with
-        ``hub calendar`` moves a day-off hold and every program's working-day count)."""
-        async with self.db.read() as session:
-            entered = await admin_entered_years(session)
-        calendar = self.programs.calendar
-        for year, days in entered.items():
-            calendar = calendar.with_year(year, days)
-        return dataclasses.replace(self.programs, calendar=calendar)
 
     async def _program(
         self,

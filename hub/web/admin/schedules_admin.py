@@ -21,7 +21,6 @@ read, and the page says why they cannot change it.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
@@ -32,14 +31,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hub.core.errors import AudienceError, ConfigError, HubError
 from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.audience import parse_audience
-from hub.outbound.outbox import SendRequest
-from hub.outbound.quiet_hours import QuietHold
 from hub.queries.registry import EnterpriseFilter, count_enterprises, list_enterprises
 from hub.queries.schedule_runs import latest_runs, recent_runs
 from hub.queries.scope import Visibility
 from hub.scheduling.programs.base import ProgramContext, ProgramSettings, day_off_hold
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules, sync_schedules
-from hub.scheduling.scheduler import HubScheduler, trigger_key
+from hub.scheduling.scheduler import HubScheduler, campaign_request, programs_in_force
 from hub.scheduling.schedules import (
     CAMPAIGN,
     ScheduleSpec,
@@ -47,7 +44,6 @@ from hub.scheduling.schedules import (
     program_names,
     template_needs,
 )
-from hub.tickets.policy import admin_entered_years
 from hub.tickets.staff import StaffRole
 from hub.web.admin.audit import record
 from hub.web.admin.auth import (
@@ -107,10 +103,7 @@ async def _program_settings(ctx: AdminContext) -> ProgramSettings:
     """The programs' settings with the calendar a fire now would hold by: the config's years,
     then the years admins entered in the database (as the scheduler reads them at a fire)."""
     base = ctx.programs.settings if ctx.programs is not None else ProgramSettings(tz=ctx.tz)
-    async with ctx.db.read() as session:
-        entered = await admin_entered_years(session)
-    calendar = functools.reduce(lambda c, y: c.with_year(*y), entered.items(), base.calendar)
-    return replace(base, calendar=calendar)
+    return await programs_in_force(ctx.db, base)
 
 
 async def _stored(ctx: AdminContext, name: str) -> StoredSchedule:
@@ -243,16 +236,6 @@ async def _save(
 # --- dry run and run --------------------------------------------------------------------------
 
 
-def _campaign_request(
-    spec: ScheduleSpec, fire_time: datetime, hold: QuietHold | None
-) -> SendRequest:
-    """The request a fire of a ``campaign`` schedule submits (``HubScheduler._campaign``'s)."""
-    return SendRequest(kind=spec.kind, audience=spec.audience_expr(),
-                       trigger=f"schedule:{spec.name}", trigger_key=trigger_key(fire_time),
-                       channel=spec.channel, variables=dict(spec.variables),
-                       created_by=f"schedule:{spec.name}", hold=hold)  # fmt: skip
-
-
 def _fire_time(ctx: AdminContext) -> datetime:
     """Now, to the minute: the fire time of a run now (as ``hub schedules run`` takes it)."""
     return ctx.clock.now().replace(second=0, microsecond=0)
@@ -272,7 +255,7 @@ async def _dry_run(ctx: AdminContext, stored: StoredSchedule, scope: Visibility)
         # only a run can say what it sends, so the dry run counts its audience.
         audience = await _audience(ctx, spec.audience, scope)
         return result | {"program": True, "recipients": audience["count"], "reasons": []}
-    request = _campaign_request(spec, fire_time, hold)
+    request = campaign_request(spec, fire_time, hold)
     outcome = await programs.outbox.submit(request, dry_run=True)
     return result | {
         "program": False, "recipients": outcome.recipients,
