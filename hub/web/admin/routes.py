@@ -34,6 +34,7 @@ from hub.web.admin import (
     staff,
     templates_admin,
     tickets,
+    visits_admin,
 )
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
@@ -51,7 +52,7 @@ __all__ = ["NODE_MODULES", "PAGE_MODULES", "mount"]
 
 #: The page modules, each with ``router() -> APIRouter``.
 PAGE_MODULES: Final = (account, audit, campaigns, dashboard, enterprises, simulator, tickets, staff,
-                       templates_admin, schedules_admin)  # fmt: skip
+                       templates_admin, schedules_admin, visits_admin)  # fmt: skip
 DASHBOARD_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
 NODE_MODULES: Final = Path(__file__).resolve().parents[3] / "node_modules"
 OWN_STATIC: Final = Path(__file__).resolve().parent / "static"

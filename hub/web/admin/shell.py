@@ -47,6 +47,7 @@ NAV: Final = (
     NavItem("仪表盘", f"{ADMIN_PREFIX}/dashboard"),
     NavItem("工单", f"{ADMIN_PREFIX}/tickets", _EVERYONE - {StaffRole.OFFICER}),
     NavItem("企业", f"{ADMIN_PREFIX}/enterprises"),
+    NavItem("走访", f"{ADMIN_PREFIX}/visits"),
     NavItem("消息与任务", f"{ADMIN_PREFIX}/campaigns", _OFFICE),
     NavItem("模拟手机", f"{ADMIN_PREFIX}/simulator", _OFFICE),
     NavItem("定时计划", f"{ADMIN_PREFIX}/schedules"),
