@@ -12,6 +12,7 @@ the others read. A refusal is shown in Chinese on the page, never a 5xx.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, cast
@@ -61,6 +62,11 @@ LIST_LIMIT = 500
 PROBLEM_ROWS = min(3, MAX_PROBLEMS)
 MAX_FIELD = 64
 _STEPS = {"done": "已记录为完成", "not-done": "已记录为未完成", "schedule": "已记录约定时间"}
+#: The keys hub/visits writes into ``Visit.details``, as the page names them.
+_DETAIL_LABELS = {
+    "answers": "企业答复", "agreed": "电话约定", "confirmed": "确认时段", "declined": "企业婉拒",
+    "done": "完成登记", "proposal_round": "预约轮次", "reschedule_requested": "企业另约时间",
+}  # fmt: skip
 _READ_ONLY = "您的角色只能查看走访，不能记录结果"
 
 
@@ -139,9 +145,13 @@ async def _visit_page(
 
 
 def _history(details: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The details' other entries (answers, agreed time, done …) as (key, JSON-ish text)."""
+    """The details' other entries (answers, agreed time, done …): (Chinese label, JSON)."""
     shown = ("problems", "not_done")
-    return [(key, str(value)) for key, value in details.items() if key not in shown]
+    return [
+        (_DETAIL_LABELS.get(key, key), json.dumps(value, ensure_ascii=False, default=str))
+        for key, value in details.items()
+        if key not in shown
+    ]
 
 
 def _problems(form: Mapping[str, str]) -> list[ProblemFound]:
