@@ -27,8 +27,10 @@ ChannelError into a retry, a hold, a fallback, a failure or a dead letter.
     │   │                        nested too deep; the SMS parsers raise it as CallbackError
     │   ├── CallbackError        channels.callbacks: a callback body is not what the provider
     │   │                        sends (the field named); the webhooks answer 400
-    │   └── UnknownKeyboard      channels.telegram.keyboards: the params name no keyboard, or
-    │                            lack what it needs; sent as PermanentError("UnknownKeyboard")
+    │   ├── UnknownKeyboard      channels.telegram.keyboards: the params name no keyboard, or
+    │   │                        lack what it needs; sent as PermanentError("UnknownKeyboard")
+    │   └── FormInvalid          hub.web.admin.schedule_forms: a schedule form cannot be saved;
+    │                            ``errors`` name each field; the page shows them beside it
     ├── InputError               a file a clerk gave us is unreadable as a whole (encoding,
     │                            headers); exit 2, nothing imported
     ├── NotFoundError            a record that was named does not exist; exit 1, API 404
@@ -88,6 +90,12 @@ Outside HubError, each for its reason:
                                  received; an HTTPException so that FastAPI's body parsing
                                  lets it through: 413 (the API's ``too_large``)
     Exception
+    ├── AdminPageError           hub.web.admin.auth: a request an admin page refuses (status,
+    │                            Chinese text); the admin's handler answers the error page.
+    │                            Not a HubError, so that no page's ``except HubError`` meant
+    │                            for a feature's refusal swallows it
+    ├── SignInRequired           hub.web.admin.auth: no live session; the admin's handler
+    │                            redirects to the sign-in page (control flow, not a failure)
     ├── Refused                  channels.fakes.aliyun_sms: the fakes play the providers, not
     │                            the hub: each fake's handler answers its refusal as that
     │                            provider's error (here Aliyun's error JSON, its status)

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import yaml
 
-from hub.core.errors import ConfigError
+from hub.core.errors import ConfigError, UsageError
 from hub.core.vocab import ChannelName
 from hub.scheduling.programs.base import ProgramSettings, day_off_hold
 from hub.scheduling.schedules import (
@@ -63,7 +63,7 @@ class FieldError:
         return f"{self.label}：{self.reason}"
 
 
-class FormInvalid(Exception):
+class FormInvalid(UsageError):
     """The form cannot be saved; ``errors`` name each field in Chinese."""
 
     def __init__(self, errors: list[FieldError]) -> None:
