@@ -8,6 +8,11 @@ it done (notes, problems each with an optional department: a ticket each), not d
 reason; it stays due) or the time agreed by phone. The forms call the functions the API calls
 (:mod:`hub.visits.outcome`), with the API's roles: admin, dispatcher, head and handler write;
 the others read. A refusal is shown in Chinese on the page, never a 5xx.
+
+An officer's account (role ``officer``) is linked to his ``Officer`` row by its username, which
+is the officer's code (``LL001``): no schema change, and an account whose username is no
+officer's code sees no visit (closed by default). He sees his own visits only, here; the
+enterprise and ticket pages and the API do not read this link yet.
 """
 
 from __future__ import annotations
@@ -67,7 +72,13 @@ _DETAIL_LABELS = {
     "answers": "企业答复", "agreed": "电话约定", "confirmed": "确认时段", "declined": "企业婉拒",
     "done": "完成登记", "proposal_round": "预约轮次", "reschedule_requested": "企业另约时间",
 }  # fmt: skip
+_UNLINKED = "您的账号未关联联络员：联络员账号的用户名须为其联络员编码（如 LL001），请联系管理员"
 _READ_ONLY = "您的角色只能查看走访，不能记录结果"
+
+
+def own_officer_code(signed_in: SignedIn) -> str | None:
+    """The officer code an officer's account is limited to (its username); None for others."""
+    return signed_in.username.strip().upper() if signed_in.role is StaffRole.OFFICER else None
 
 
 def _list_link(**params: str) -> str:
@@ -115,7 +126,8 @@ async def _visible_row(
         visibility=signed_in.visibility, enterprise_id=visit.enterprise_id,
     )  # fmt: skip
     found = next((r for r in rows if r.visit_id == visit_id), None)
-    if found is None:
+    own = own_officer_code(signed_in)
+    if found is None or (own is not None and (found.officer_code or "").upper() != own):
         raise missing
     return found
 
@@ -215,6 +227,8 @@ def router() -> APIRouter:
         """走访列表：按期间、联络员、状态筛选，只含本人范围内的企业。"""
         ctx = admin_context(request)
         period, officer, state = (x.strip()[:MAX_FIELD] for x in (period, officer, state))
+        own = own_officer_code(signed_in)
+        officer = own or officer
         error = ""
         rows: list[dict[str, Any]] = []
         try:
@@ -227,11 +241,11 @@ def router() -> APIRouter:
                 )  # fmt: skip
             rows = [_row(r, request) for r in found]
         except (HubError, ValueError) as exc:
-            error = str(exc)
+            error = _UNLINKED if own is not None and isinstance(exc, NotFoundError) else str(exc)
         return await render(
             request, "visits.html", status=422 if error else 200, title="走访", error=error,
             rows=rows, period=period, officer=officer, state=state, limit=LIST_LIMIT,
-            states=[(s.value, s.label) for s in VisitState],
+            states=[(s.value, s.label) for s in VisitState], own_officer=own is not None,
             clear_link=_list_link(),
         )  # fmt: skip
 

@@ -20,10 +20,11 @@ from hub.core.vocab import VisitStatus
 from hub.store.db import Database
 from hub.store.models import AuditLog, Ticket, Visit
 from hub.tickets.desk import TicketDesk
+from hub.tickets.staff import StaffRole
 from hub.tickets.staff_passwords import set_password
 from hub.web.app import create_app
 from tests.visits.record_support import NOW, VisitWorld, seed_visit_world, visit_settings
-from tests.web.admin.admin_support import PASSWORD, admin_client, csrf_of, sign_in
+from tests.web.admin.admin_support import PASSWORD, add_user, admin_client, csrf_of, sign_in
 
 
 @pytest.fixture
@@ -184,3 +185,29 @@ async def test_a_viewer_reads_but_cannot_record(
     assert await _status_of(db, visit_id) is VisitStatus.CONFIRMED
     missing = await client.get("/admin/visits/999999")
     _refused(missing, 404, "没有编号为 999999 的走访")
+
+
+async def test_an_officer_sees_only_his_own_visits(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, world: VisitWorld
+) -> None:
+    # An officer's account is linked to his officer row by its username, the officer's code.
+    await add_user(db, clock, "LL001", StaffRole.OFFICER)
+    await sign_in(client, "LL001")
+    own = {world.visits["甲机械"], world.visits["戊建筑"]}
+    listed = await client.get("/admin/visits", params={"officer": "LL002"})  # ignored for him
+    assert set(_ids(listed.text)) == own
+    assert 'id="own-officer"' in listed.text
+    _refused(await client.get(f"/admin/visits/{world.visits['丙软件']}"), 404, "不在您的范围内")
+    mine = await client.get(f"/admin/visits/{world.visits['甲机械']}")
+    assert mine.status_code == 200
+    assert 'id="read-only"' in mine.text  # officers read, as the API lets them
+
+
+async def test_an_officer_account_linked_to_no_officer_sees_no_visit(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, world: VisitWorld
+) -> None:
+    await add_user(db, clock, "fu-xiaoli", StaffRole.OFFICER)
+    await sign_in(client, "fu-xiaoli")
+    listed = await client.get("/admin/visits")
+    _refused(listed, 422, "您的账号未关联联络员")
+    assert _ids(listed.text) == []
