@@ -79,11 +79,15 @@ class CampaignLine:
 def _campaign_line(summary: CampaignSummary, ctx: AdminContext) -> CampaignLine:
     counts = [(MessageStatus(s).label, n) for s, n in sorted(summary.counts.items())]
     done = sum(n for s, n in summary.counts.items() if MessageStatus(s) in _FINAL)
-    actions = _ACTIONS.get(summary.status, [])
+    total = sum(summary.counts.values())
+    # Nothing marks a campaign done in the database: an active one whose every message has
+    # met its fate is finished, with nothing left to pause or cancel.
+    finished = summary.status == "active" and 0 < total == done
+    status = "done" if finished else summary.status
     return CampaignLine(
-        summary, STATUS_LABELS.get(summary.status, summary.status),
+        summary, STATUS_LABELS.get(status, status),
         MessageKind(summary.kind).label, f"{summary.created_at.astimezone(ctx.tz):%m-%d %H:%M}",
-        counts, done, sum(summary.counts.values()), actions,
+        counts, done, total, _ACTIONS.get(status, []),
     )  # fmt: skip
 
 

@@ -8,20 +8,13 @@ import uuid
 from playwright.async_api import Page, expect
 
 from tests.web.browser.conftest import LiveHub, screenshot, sign_in
+from tests.web.browser.schedule_form import start_a_notice_schedule
 
 
 async def test_create_dry_run_and_run_a_schedule(page: Page, live_hub: LiveHub) -> None:
     name = f"browser_{uuid.uuid4().hex[:8]}"
     await sign_in(page, "demo-dispatcher")
-    await page.goto("/admin/schedules")
-    await page.get_by_role("link", name="＋ 新建定时计划").click()
-    form = page.locator("#editor")
-    await form.locator("[name=name]").fill(name)
-    await form.locator("[name=description]").fill("浏览器测试：重点企业通知")
-    await form.locator("[name=preset]").select_option("workdays")
-    await form.locator("[name=at]").fill("09:30")
-    await form.locator("[name=kind]").select_option("notice")
-    await form.locator("[name=audience]").fill("tier=key")
+    form = await start_a_notice_schedule(page, name, "浏览器测试：重点企业通知", "tier=key")
     # htmx counts the audience as it is typed (the demo has key enterprises).
     await expect(page.locator("#audience-live")).to_contain_text("匹配企业")
     await expect(page.locator("#audience-count")).not_to_have_text("0")
