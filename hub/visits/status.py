@@ -144,36 +144,51 @@ async def list_visits(
         stmt = stmt.where(Visit.officer_id == officer_id)
     if state is not None:
         stmt = stmt.where(Visit.status.in_(_STATUSES_OF[state]))
+    if state is VisitState.MISSED:
+        # Only the visits that may be missed (their period over, or recorded not done) are
+        # read; visit_state decides below. A city's list would read every open visit else.
+        labels = (await session.scalars(sa.select(Visit.period).distinct())).all()
+        ended = sorted(label for label in labels if _period_ended(label, today))
+        not_done = Visit.details["not_done"].as_string().is_not(None)
+        stmt = stmt.where(sa.or_(Visit.period.in_(ended), not_done))
     if enterprise_id is not None:
         stmt = stmt.where(Visit.enterprise_id == enterprise_id)
     clause = (visibility or Visibility.everything()).enterprise_filter(Visit.enterprise_id)
     if clause is not None:
         stmt = stmt.where(clause)
     rows: list[VisitRow] = []
-    for visit, name, uscc, tier, region, code, officer_name in (await session.execute(stmt)).all():
-        current = visit_state(visit, today)
-        if state is not None and current != state:
-            continue
-        rows.append(
-            VisitRow(
-                visit.id,
-                visit.enterprise_id,
-                name,
-                uscc,
-                tier,
-                region,
-                code,
-                officer_name,
-                visit.period,
-                visit.due_on,
-                current,
-                visit.proposed_for,
-                visit.visited_at,
+    offset, size = 0, limit
+    # Read by pages (a city has tens of thousands of visits), each twice the last: a state
+    # decided here (due, missed …) drops rows of a page, and the next pages fill the list.
+    while True:
+        page = stmt if size is None else stmt.limit(size).offset(offset)
+        found = (await session.execute(page)).all()
+        for visit, name, uscc, tier, region, code, officer_name in found:
+            current = visit_state(visit, today)
+            if state is not None and current != state:
+                continue
+            rows.append(
+                VisitRow(
+                    visit.id,
+                    visit.enterprise_id,
+                    name,
+                    uscc,
+                    tier,
+                    region,
+                    code,
+                    officer_name,
+                    visit.period,
+                    visit.due_on,
+                    current,
+                    visit.proposed_for,
+                    visit.visited_at,
+                )
             )
-        )
-        if limit is not None and len(rows) >= limit:
-            break
-    return rows
+            if limit is not None and len(rows) >= limit:
+                return rows
+        if size is None or len(found) < size:
+            return rows
+        offset, size = offset + size, size * 2
 
 
 async def _officer_id(session: AsyncSession, code: str) -> int:

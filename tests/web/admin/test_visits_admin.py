@@ -137,6 +137,9 @@ async def test_not_done_keeps_the_visit_due(
     response = await _post(client, visit_id, "not-done", reason="企业负责人出差")
     assert response.status_code == 303
     assert await _status_of(db, visit_id) is VisitStatus.PLANNED
+    # Listed missed (the period still open: recorded not done) until proposed again.
+    assert _ids((await client.get("/admin/visits", params={"state": "missed"})).text) == [visit_id]
+    assert visit_id not in _ids((await client.get("/admin/visits", params={"state": "due"})).text)
     page = await client.get(f"/admin/visits/{visit_id}")
     assert "企业负责人出差" in page.text
     assert 'id="form-schedule"' in page.text
