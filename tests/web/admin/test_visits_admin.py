@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import date
 
 import httpx
 import pytest
@@ -22,6 +23,8 @@ from hub.store.models import AuditLog, Ticket, Visit
 from hub.tickets.desk import TicketDesk
 from hub.tickets.staff import StaffRole
 from hub.tickets.staff_passwords import set_password
+from hub.visits.outcome import record_not_done
+from hub.visits.status import VisitState, list_visits
 from hub.web.app import create_app
 from tests.visits.record_support import NOW, VisitWorld, seed_visit_world, visit_settings
 from tests.web.admin.admin_support import PASSWORD, add_user, admin_client, csrf_of, sign_in
@@ -214,3 +217,19 @@ async def test_an_officer_account_linked_to_no_officer_sees_no_visit(
     listed = await client.get("/admin/visits")
     _refused(listed, 422, "您的账号未关联联络员")
     assert _ids(listed.text) == []
+
+
+async def test_the_missed_filter_reads_not_done_on_either_database(any_db: Database) -> None:
+    # list_visits narrows state=missed in SQL (details.not_done: ->> on PostgreSQL).
+    seeded = await seed_visit_world(any_db)
+    visit_id = seeded.visits["丙软件"]
+    async with any_db.write() as session:
+        await record_not_done(session, visit_id, reason="企业停产", by="admin", now=NOW)
+    today = NOW.date()
+    async with any_db.read() as session:
+        missed = await list_visits(session, period=None, officer_code=None,
+                                   state=VisitState.MISSED, today=today, limit=1)  # fmt: skip
+        later = await list_visits(session, period=None, officer_code=None,
+                                  state=VisitState.MISSED, today=date(2027, 4, 1))  # fmt: skip
+    assert [r.visit_id for r in missed] == [visit_id]
+    assert {r.visit_id for r in later} == set(seeded.visits.values())
