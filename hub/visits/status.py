@@ -107,6 +107,8 @@ class VisitRow:
     state: VisitState
     proposed_for: datetime | None
     visited_at: datetime | None
+    #: The times offered in the proposal (ISO 8601, in the order the enterprise answers them).
+    slots: tuple[str, ...] = ()
 
 
 async def list_visits(
@@ -182,6 +184,7 @@ async def list_visits(
                     current,
                     visit.proposed_for,
                     visit.visited_at,
+                    tuple(visit.slots or ()),
                 )
             )
             if limit is not None and len(rows) >= limit:

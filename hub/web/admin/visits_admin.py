@@ -101,6 +101,13 @@ def _time(at: datetime | None, request: Request) -> str:
     return local_phrase(at, admin_context(request).tz) if at is not None else ""
 
 
+def _slot(text: str, request: Request) -> str:
+    try:
+        return _time(datetime.fromisoformat(text), request)
+    except ValueError:  # written by hub/visits/proposals.py as ISO 8601; shown as stored if not
+        return text
+
+
 def _row(row: VisitRow, request: Request) -> dict[str, Any]:
     officer = f"{row.officer_name or ''}（{row.officer_code}）" if row.officer_code else "—"
     return {
@@ -109,6 +116,7 @@ def _row(row: VisitRow, request: Request) -> dict[str, Any]:
         "due_on": row.due_on.isoformat() if row.due_on else "—", "state": row.state.value,
         "state_label": row.state.label, "proposed_for": _time(row.proposed_for, request),
         "visited_at": _time(row.visited_at, request),
+        "slots": [_slot(text, request) for text in row.slots],
     }  # fmt: skip
 
 
@@ -145,10 +153,9 @@ async def _visit_page(
         visit = await find_visit(session, visit_id)
         choices = await departments(session)
     details = dict(visit.details or {})
-    slots = [_time(datetime.fromisoformat(s), request) for s in visit.slots or []]
     return await render(
         request, "visit.html", status=status, title=f"走访 {visit_id}", error=error,
-        form=dict(form or {}), v=_row(row, request), notes=visit.notes or "", slots=slots,
+        form=dict(form or {}), v=_row(row, request), notes=visit.notes or "",
         problems=details.get("problems") or [], not_done=details.get("not_done") or [],
         history=_history(details), departments=choices, problem_rows=range(PROBLEM_ROWS),
         can_write=signed_in.role in WRITERS, read_only=_READ_ONLY,

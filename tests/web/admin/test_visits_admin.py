@@ -82,7 +82,13 @@ def _refused(response: httpx.Response, status: int, text: str) -> None:
     assert text in response.text
 
 
-async def test_the_list_and_its_filters(client: httpx.AsyncClient, world: VisitWorld) -> None:
+async def test_the_list_and_its_filters(
+    client: httpx.AsyncClient, db: Database, world: VisitWorld
+) -> None:
+    async with db.write() as session:
+        visit = await session.get(Visit, world.visits["丙软件"])
+        assert visit is not None
+        visit.slots = ["2027-03-02T01:30:00+00:00", "2027-03-03T06:00:00+00:00"]
     await sign_in(client, "viewer")
     everything = await client.get("/admin/visits")
     assert everything.status_code == 200
@@ -92,6 +98,9 @@ async def test_the_list_and_its_filters(client: httpx.AsyncClient, world: VisitW
     assert ">走访</a>" in everything.text  # the nav entry
     one_officer = await client.get("/admin/visits", params={"officer": "ll002"})
     assert _ids(one_officer.text) == [world.visits["丙软件"]]
+    # the offered slots, in the hub's zone, in the order the enterprise answers them
+    assert "1. 2027-03-02（周二）09:30" in one_officer.text
+    assert "2. 2027-03-03（周三）14:00" in one_officer.text
     quarter = await client.get("/admin/visits", params={"period": "2027Q1", "state": "confirmed"})
     assert len(_ids(quarter.text)) == 3
     assert _ids((await client.get("/admin/visits", params={"state": "done"})).text) == []
