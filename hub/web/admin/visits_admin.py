@@ -66,6 +66,7 @@ LIST_LIMIT = 500
 #: Problem rows on the done form (the API takes up to MAX_PROBLEMS).
 PROBLEM_ROWS = min(3, MAX_PROBLEMS)
 MAX_FIELD = 64
+MAX_ID_DIGITS = 18  # a BIGINT's; a longer number is no visit's
 _STEPS = {"done": "已记录为完成", "not-done": "已记录为未完成", "schedule": "已记录约定时间"}
 #: The keys hub/visits writes into ``Visit.details``, as the page names them.
 _DETAIL_LABELS = {
@@ -99,6 +100,13 @@ def _today(request: Request) -> date:
 
 def _time(at: datetime | None, request: Request) -> str:
     return local_phrase(at, admin_context(request).tz) if at is not None else ""
+
+
+def _number(text: str) -> int:
+    """A visit's number from the path: anything else is the page's 404, not a 422 body."""
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        raise AdminPageError(404, f"没有编号为 {text[:MAX_FIELD]} 的走访")
+    return int(text)
 
 
 def _slot(text: str, request: Request) -> str:
@@ -257,15 +265,16 @@ def router() -> APIRouter:
         )  # fmt: skip
 
     @routes.get(VISITS_PATH + "/{visit_id}")
-    async def visit_page(request: Request, visit_id: int, signed_in: SignedIn = Reader) -> Response:
+    async def visit_page(request: Request, visit_id: str, signed_in: SignedIn = Reader) -> Response:
         """一次走访：企业、联络员、计划日期、可选时段、约定时间、记录与问题工单，以及登记表单。"""
-        return await _visit_page(request, signed_in, visit_id)
+        return await _visit_page(request, signed_in, _number(visit_id))
 
-    @routes.post(VISITS_PATH + "/{visit_id}/{step}")
+    @routes.post(VISITS_PATH + "/{path_id}/{step}")
     async def visit_step(
-        request: Request, visit_id: int, step: str, signed_in: SignedIn = Reader
+        request: Request, path_id: str, step: str, signed_in: SignedIn = Reader
     ) -> Response:
         """A record from its form; a refusal re-shows the page with it (in Chinese)."""
+        visit_id = _number(path_id)
         if step not in _STEPS:
             raise AdminPageError(404, "没有这个走访操作")
         if signed_in.role not in WRITERS:

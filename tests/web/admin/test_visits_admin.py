@@ -198,6 +198,8 @@ async def test_a_viewer_reads_but_cannot_record(
     )
     _refused(refused, 403, "只能查看走访")
     assert await _status_of(db, visit_id) is VisitStatus.CONFIRMED
+    for odd in ("abc", "9" * 30):
+        _refused(await client.get(f"/admin/visits/{odd}"), 404, "的走访")
     missing = await client.get("/admin/visits/999999")
     _refused(missing, 404, "没有编号为 999999 的走访")
 
