@@ -19,12 +19,8 @@ USCC 8 / 5, a phone 22 / 11, its conversation 16 / 8.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import functools
-import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +29,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, NOW, Timed, build, signed_in_app, timings
+from admin_pages import CLOCK, NOW, Timed, build, run_bench, signed_in_app, timings
 
 from channels.base import OutboundMessage
 from channels.sandbox import SandboxChannel
@@ -104,25 +100,7 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
 
 def main(argv: list[str] | None = None) -> int:
     """Build the city, time the pages, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--enterprises", type=int, default=100_000)
-    parser.add_argument("--tickets", type=int, default=50_000)
-    parser.add_argument("--runs", type=int, default=9, help="timed calls per page (median)")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="hub-message-pages-bench-") as folder:
-        result = asyncio.run(
-            bench(Path(folder), args.enterprises, args.tickets, args.runs, args.seed)
-        )
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-        return 0
-    print(f"rows: {result['rows']}")
-    for name, figures in result["timings"].items():
-        print(f"{name:40} median {figures['median_ms']:7.1f} ms   max {figures['max_ms']:7.1f} ms"
-              f"   cpu {figures['cpu_median_ms']:7.1f} ms")  # fmt: skip
-    return 0
+    return run_bench(argv, __doc__.splitlines()[0], bench, "hub-message-pages-bench-")
 
 
 if __name__ == "__main__":

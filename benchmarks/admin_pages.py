@@ -394,27 +394,41 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
         await db.aclose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the rows, time the pages' reads, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+BenchFn = Callable[[Path, int, int, int, int], Awaitable[dict[str, Any]]]
+
+
+def run_bench(
+    argv: list[str] | None, description: str, bench: BenchFn, prefix: str, *, runs: int = 9
+) -> int:
+    """The admin page benchmarks' command line: build the city in a temporary folder, run
+    ``bench(folder, enterprises, tickets, runs, seed)``, print its timings (or ``--json``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--enterprises", type=int, default=100_000)
     parser.add_argument("--tickets", type=int, default=50_000)
-    parser.add_argument("--runs", type=int, default=9, help="timed calls per page (median)")
+    parser.add_argument("--runs", type=int, default=runs, help="timed calls per page (median)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="hub-admin-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         result = asyncio.run(
             bench(Path(folder), args.enterprises, args.tickets, args.runs, args.seed)
         )
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(f"rows: {result['rows']} (built in {result['build_seconds']} s)")
+    built = f" (built in {result['build_seconds']} s)" if "build_seconds" in result else ""
+    print(f"rows: {result['rows']}{built}")
+    width = max((len(name) for name in result["timings"]), default=0)
     for name, figures in result["timings"].items():
-        print(f"{name:32} median {figures['median_ms']:7.1f} ms   max {figures['max_ms']:7.1f} ms"
-              f"   cpu median {figures['cpu_median_ms']:7.1f} ms")  # fmt: skip
+        median, slowest, cpu = figures["median_ms"], figures["max_ms"], figures["cpu_median_ms"]
+        print(f"{name:{width}} median {median:7.1f} ms   max {slowest:7.1f} ms"
+              f"   cpu median {cpu:7.1f} ms")  # fmt: skip
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the rows, time the pages' reads, print the figures."""
+    return run_bench(argv, __doc__.splitlines()[0], bench, "hub-admin-bench-")
 
 
 if __name__ == "__main__":
