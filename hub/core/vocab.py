@@ -105,6 +105,7 @@ class MessageKind(LabelledEnum):
     DEADLINE_REMINDER = "deadline_reminder", "时限提醒"
     ESCALATION = "escalation", "督办升级"
     NOTICE = "notice", "通知"
+    AUTO_ANSWER = "auto_answer", "智能答复"  # a question answered from the knowledge base
 
 
 class MessageStatus(LabelledEnum):

@@ -2,6 +2,7 @@
 
 from hub.store.base import Base
 from hub.store.enterprise_data import AnnualReport, CreditEvent, Licence, Policy
+from hub.store.knowledge import AutoAnswer, FaqEntry, FaqEntryVersion
 from hub.store.messaging import (
     Campaign,
     DeliveryAttempt,
@@ -40,6 +41,7 @@ from hub.store.tickets import (
 __all__ = [
     "AnnualReport",
     "AuditLog",
+    "AutoAnswer",
     "Base",
     "CallbackSurvey",
     "Campaign",
@@ -50,6 +52,8 @@ __all__ = [
     "Department",
     "Enterprise",
     "EnterpriseTag",
+    "FaqEntry",
+    "FaqEntryVersion",
     "InboundReply",
     "LiaisonContact",
     "Licence",
