@@ -72,6 +72,8 @@ class AutoAnswer(Base):
     entry_id: Mapped[str | None] = mapped_column(sa.String(96), index=True)
     """The best entry found (``faq_id`` or ``policy:<id>#<n>``), answered or not."""
     entry_version: Mapped[int | None] = mapped_column()
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    """The answer text as sent (None when handed over): the answer page shows exactly this."""
     score: Mapped[float] = mapped_column(default=0.0)
     margin: Mapped[float] = mapped_column(default=0.0)
     answered: Mapped[bool] = mapped_column(default=False, index=True)

@@ -5,7 +5,7 @@ assistant's record of each question, the message kind ``auto_answer`` and the re
 - ``faq_entry`` (the version in force, by ``faq_id``) and ``faq_entry_version`` (every saved
   version, immutable);
 - ``auto_answer``: one question the assistant looked at: the best entry, score, margin, the
-  suggestions, answered or handed over (when, why), the answer page's token;
+  answer as sent, the suggestions, answered or handed over (when, why), the answer page's token;
 - message kind ``auto_answer`` (the CHECK on ``campaign``, ``template`` and ``message``) and
   reply class ``handover`` ("人工", the CHECK on ``inbound_reply.classification``). SQLite
   cannot alter a constraint, so there the tables are copied (batch mode); PostgreSQL swaps them.
@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column('question', sa.Text(), nullable=False),
         sa.Column('entry_id', sa.String(length=96), nullable=True),
         sa.Column('entry_version', sa.Integer(), nullable=True),
+        sa.Column('answer', sa.Text(), nullable=True),
         sa.Column('score', sa.Double(), nullable=False),
         sa.Column('margin', sa.Double(), nullable=False),
         sa.Column('answered', sa.Boolean(), nullable=False),
