@@ -13,6 +13,7 @@ Redis Cluster hash tag (the part in ``{...}``), so they hash to the same slot::
     hub:alive:{host-42}      a worker's heartbeat (expires when the process dies)
     hub:epoch                when this Redis's hub data began (gone after a FLUSHALL)
     hub:admin:session:{ab12…}  a web admin session (by the SHA-256 of its cookie), with a TTL
+    hub:admin:unknown-login:{cd34…}  wrong sign-ins of a username with no account (its SHA-256)
 
 Only :class:`RedisKeys` builds these strings; nothing else in the hub spells a key.
 """
@@ -86,6 +87,13 @@ class RedisKeys:
         """A web admin session, by the SHA-256 (hex) of its cookie: a reader of Redis cannot
         sign in with what it sees."""
         return f"{self.prefix}:admin:session:{{{_checked('session digest', session_digest)}}}"
+
+    def admin_unknown_login(self, username_digest: str) -> str:
+        """Wrong sign-ins of a username that has no account (or no password), by its SHA-256:
+        counted like a real account's so the answers cannot tell the two apart."""
+        return (
+            f"{self.prefix}:admin:unknown-login:{{{_checked('username digest', username_digest)}}}"
+        )
 
     def lock(self, name: str) -> str:
         """A named lock, e.g. ``lock("scheduler")`` for the scheduler's leader lock."""

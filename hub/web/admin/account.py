@@ -3,7 +3,9 @@
 A sign-in always starts a new session (a new id and CSRF token; the old session, if the
 browser had one, is ended), so an id planted before sign-in is worth nothing after it.
 Wrong passwords count towards the lockout (``web.admin`` in config.yaml); a locked account is
-refused even with the right password until the lock ends.
+refused even with the right password until the lock ends. A username with no account is
+answered and locked alike (:mod:`hub.web.admin.unknown_logins`), so the answers never tell
+whether an account exists.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from hub.web.admin.auth import (
 )
 from hub.web.admin.sessions import Flash, StoredSession
 from hub.web.admin.shell import render
+from hub.web.admin.unknown_logins import UnknownLogins
 
 PASSWORD_PATH = f"{ADMIN_PREFIX}/account/password"
 WRONG = "用户名或密码错误"
@@ -90,8 +93,13 @@ def router() -> APIRouter:
         ctx = admin_context(request)
         form = await form_data(request)
         username, next_path = form.get("username", "").strip(), form.get("next", "")
-        result = await sign_in(ctx.db, ctx.clock, username, form.get("password", ""),
-                               ctx.settings.lockout)  # fmt: skip
+        unknown = UnknownLogins(ctx.redis, ctx.keys, ctx.settings.lockout)
+        result = await unknown.locked(username, ctx.clock.now()) or await sign_in(
+            ctx.db, ctx.clock, username, form.get("password", ""), ctx.settings.lockout
+        )
+        if result.outcome is SignInOutcome.WRONG and result.failures_left is None:
+            # No account (or no password) to count in: counted alike, so nothing tells.
+            result = await unknown.failed(username, ctx.clock.now())
         if result.outcome is SignInOutcome.LOCKED:
             assert result.locked_until is not None
             message = (f"密码错误次数过多，账号已锁定至 {_local_time(request, result.locked_until)}"

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from channels.sms.settings import SmsSettings
 from hub.core.clock import SHANGHAI, Clock
 from hub.core.keys import RedisKeys
 from hub.scheduling.programs.base import ProgramContext
@@ -32,8 +33,12 @@ class AdminContext:
     tz: ZoneInfo = SHANGHAI
     ticket_desk: TicketDesk | None = None
     programs: ProgramContext | None = None
+    # channels.sms: the template editor counts SMS segments with its signature.
+    sms: SmsSettings = field(default_factory=SmsSettings)
     sessions: SessionStore = field(init=False)
 
     def __post_init__(self) -> None:
-        store = SessionStore(self.redis, self.keys, self.settings.session_ttl)
+        store = SessionStore(
+            self.redis, self.keys, self.settings.session_ttl, self.settings.session_idle
+        )
         object.__setattr__(self, "sessions", store)

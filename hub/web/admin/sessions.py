@@ -6,9 +6,11 @@ key, so a copied cookie stops working at once — a signed cookie stays valid un
 The cookie holds only a random id (256 bits); the key is its SHA-256, so what Redis shows
 cannot be replayed as a cookie. A Redis flush signs everyone out, which is safe.
 
-A session is a hash: the staff id, its CSRF token, when it began (checked against the injected
-clock as well as by the TTL), the stamp of the password it began with (the session ends when
-the password changes) and the flash messages waiting for the next page.
+A session is a hash: the staff id, its CSRF token, when it began and when it was last used
+(both checked against the injected clock as well as by the key's TTL), the stamp of the
+password it began with (the session ends when the password changes) and the flash messages
+waiting for the next page. A session ends at the first of: ``ttl`` after sign-in (however busy),
+``idle`` after its last request (a desk left signed in), sign-out, a password change.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from redis.asyncio import Redis
 from hub.core.keys import RedisKeys
 
 _ID_BYTES = 32
+#: A request within this long of the last recorded use does not write the session again (one
+#: Redis write per page, not per asset or htmx poll; the idle limit is minutes long).
+_TOUCH_EVERY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +56,20 @@ def _digest(session_id: str) -> str:
 
 
 class SessionStore:
-    """Creates, reads and ends sessions; ``ttl`` is how long one lasts from sign-in."""
+    """Creates, reads and ends sessions; ``ttl`` is how long one lasts from sign-in at most,
+    ``idle`` how long it lasts without a request."""
 
-    def __init__(self, redis: Redis, keys: RedisKeys, ttl: timedelta) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, ttl: timedelta, idle: timedelta | None = None
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self.ttl = ttl
+        self.idle = min(idle, ttl) if idle is not None else ttl
+
+    def _expiry(self, began: datetime, now: datetime) -> timedelta:
+        """The key's TTL from ``now``: the idle limit, never past the end of the session."""
+        return max(timedelta(seconds=1), min(self.idle, began + self.ttl - now))
 
     def _key(self, session_id: str) -> str:
         return self._keys.admin_session(_digest(session_id))
@@ -70,14 +83,15 @@ class SessionStore:
         key = self._key(session.session_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"staff_id": str(staff_id), "csrf": session.csrf_token,
-                                    "began": now.isoformat(), "stamp": stamp,
-                                    "flash": "[]"})  # fmt: skip
-            pipe.expire(key, self.ttl)
+                                    "began": now.isoformat(), "seen": now.isoformat(),
+                                    "stamp": stamp, "flash": "[]"})  # fmt: skip
+            pipe.expire(key, self._expiry(now, now))
             await pipe.execute()
         return session
 
     async def load(self, session_id: str, now: datetime) -> StoredSession | None:
-        """The live session with this id; None when unknown, ended or expired."""
+        """The live session with this id, its last use moved to ``now``; None when unknown,
+        ended, past its length or idle too long."""
         if not session_id or len(session_id) > 128:
             return None
         # The hub's clients decode responses (hub.infra.redis_server): str, not bytes.
@@ -85,12 +99,24 @@ class SessionStore:
         if not fields.get("staff_id") or not fields.get("csrf"):
             return None
         began = datetime.fromisoformat(fields["began"])
-        if now >= began + self.ttl:
+        seen = datetime.fromisoformat(fields.get("seen") or fields["began"])
+        if now >= began + self.ttl or now >= seen + self.idle:
             await self.end(session_id)
             return None
+        if now - seen >= _TOUCH_EVERY:
+            await self._touch(session_id, began, now)
         return StoredSession(
             session_id, int(fields["staff_id"]), fields["csrf"], began, fields.get("stamp", "")
         )
+
+    async def _touch(self, session_id: str, began: datetime, now: datetime) -> None:
+        key = self._key(session_id)
+        # hset on a key that expired meanwhile would recreate it without a TTL.
+        if await self._redis.exists(key):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, "seen", now.isoformat())
+                pipe.expire(key, self._expiry(began, now))
+                await pipe.execute()
 
     async def end(self, session_id: str) -> None:
         """Delete the session: its cookie signs in no more."""

@@ -241,16 +241,72 @@ async def test_sign_out_ends_the_session(app: FastAPI, db: Database) -> None:
     assert (await _actions(db, "boss"))[-1] == "staff.signed_out"
 
 
-async def test_a_session_ends_after_its_hours(app: FastAPI, clock: FixedClock) -> None:
+async def test_a_session_ends_after_its_hours_however_busy(app: FastAPI, clock: FixedClock) -> None:
     async with admin_client(app) as client:
         await sign_in(client, "boss")
-        clock.advance(timedelta(hours=7, minutes=59))
+        busy = []
+        for _ in range(7 * 4 + 3):  # a page every 15 minutes up to 7:45
+            clock.advance(timedelta(minutes=15))
+            busy.append((await client.get(ACCOUNT)).status_code)
+        clock.advance(timedelta(minutes=14))
         before = await client.get(ACCOUNT)
         clock.advance(timedelta(minutes=1))
         after = await client.get(ACCOUNT)
 
+    assert set(busy) == {200}
     assert before.status_code == 200
     assert after.status_code == 303
+
+
+async def test_a_session_left_idle_for_half_an_hour_ends(app: FastAPI, clock: FixedClock) -> None:
+    async with admin_client(app) as client:
+        await sign_in(client, "boss")
+        clock.advance(timedelta(minutes=29))
+        kept = await client.get(ACCOUNT)  # a request moves the idle limit on
+        clock.advance(timedelta(minutes=29))
+        still = await client.get(ACCOUNT)
+        clock.advance(timedelta(minutes=30))
+        idle = await client.get(ACCOUNT)
+        again = await client.get(ACCOUNT)
+
+    assert (kept.status_code, still.status_code) == (200, 200)
+    assert idle.status_code == 303
+    assert again.status_code == 303  # ended, not merely refused once
+
+
+async def test_the_idle_limit_follows_the_settings(
+    db: Database, redis_client: Redis, clock: FixedClock, redis_keys: RedisKeys
+) -> None:
+    await add_user(db, clock, "boss", StaffRole.ADMIN)
+    app = admin_app(db, redis_client, clock, redis_keys, AdminSettings(idle_minutes=5))
+    async with admin_client(app) as client:
+        await sign_in(client, "boss")
+        clock.advance(timedelta(minutes=4, seconds=59))
+        before = await client.get(ACCOUNT)
+        clock.advance(timedelta(minutes=5))
+        after = await client.get(ACCOUNT)
+
+    assert (before.status_code, after.status_code) == (200, 303)
+
+
+async def test_an_unknown_username_is_warned_and_locked_like_an_account(
+    app: FastAPI, clock: FixedClock
+) -> None:
+    async with admin_client(app) as client:
+        real = [await post_login(client, "boss", f"guess-{n}") for n in range(5)]
+        unknown = [await post_login(client, "nobody", f"guess-{n}") for n in range(5)]
+        locked = await post_login(client, "nobody", PASSWORD)
+        clock.advance(timedelta(minutes=15))
+        after_lock = await post_login(client, "nobody", "guess-again")
+
+    assert [r.status_code for r in unknown] == [r.status_code for r in real]
+    assert [r.status_code for r in unknown] == [401, 401, 401, 401, 423]
+    assert "再错 4 次账号将被锁定" in unknown[0].text
+    assert "再错 1 次账号将被锁定" in unknown[3].text
+    assert "账号已锁定至 2026-11-23 10:15" in unknown[4].text
+    assert locked.status_code == 423
+    assert after_lock.status_code == 401
+    assert "再错 4 次账号将被锁定" in after_lock.text  # the count starts again
 
 
 async def test_changing_the_password_needs_the_old_one_and_a_long_new_one(
