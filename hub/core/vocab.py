@@ -201,6 +201,7 @@ class ReplyClass(LabelledEnum):
     QUERY = "query", "进度查询"
     HELP = "help", "帮助"
     REQUEST = "request", "诉求"
+    HANDOVER = "handover", "转人工"
 
 
 class VisitStatus(LabelledEnum):

@@ -178,7 +178,7 @@ class ReplyApplier:
                 return await self._visit(session, reply, found, now)
             case ReplyClass.QUERY:
                 return await self._query(session, reply, contact, found, now)
-            case ReplyClass.HELP:
+            case ReplyClass.HELP | ReplyClass.HANDOVER:
                 answer = await self._notice(session, reply, contact, "help", HELP_TEXT, now)
                 return Applied("发送使用说明", answers=[answer])
             case _:

@@ -50,6 +50,7 @@ CONTEXTS = {
 
 RATING, UNSUB, VISIT = ReplyClass.RATING, ReplyClass.UNSUBSCRIBE, ReplyClass.VISIT_ANSWER
 QUERY, HELP, REQUEST = ReplyClass.QUERY, ReplyClass.HELP, ReplyClass.REQUEST
+HANDOVER = ReplyClass.HANDOVER
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -171,7 +172,17 @@ TABLE = [
     row("?", "none", HELP),
     row("？？", "rate", HELP),
     row("菜单", "none", HELP),
-    row("人工", "none", HELP),
+    row("客服", "none", HELP),
+    # --- handover: a person instead of the automatic answer, full-width and spaced folded
+    row("人工", "none", HANDOVER),
+    row("转人工", "rate", HANDOVER),
+    row("人工服务", "none", HANDOVER),
+    row("人工服务。", "none", HANDOVER),
+    row("人 工", "rate", HANDOVER),
+    row("“转人工”！", "none", HANDOVER),
+    row("人工客服", "none", HANDOVER),
+    row("人工智能补贴怎么申请", "none", REQUEST),
+    row("人工费用能抵扣吗", "rate", REQUEST),
     # --- progress queries
     row("GD202611230001", "none", QUERY, ticket_number="GD202611230001"),
     row("GD202611230001 进度", "none", QUERY, ticket_number="GD202611230001"),

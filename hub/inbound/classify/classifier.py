@@ -11,7 +11,8 @@ collapsed; the checks then run in this order, the first that matches wins:
    ``visit:slot:N[:<id>]`` (any other ``rating:``/``visit:`` payload is a request);
 2. unsubscribe: R, TD, 退订 alone, case-insensitive, spaces ignored ("T D", "td", "ＴＤ",
    "退订。"), and the phrases 我要退订 / 请退订 / 取消订阅 / 退订短信 …; "我不想退订" is not;
-3. help: 帮助, help, ?, 菜单, 人工, 转人工, 客服 …;
+3. help: 帮助, help, ?, 菜单, 客服 …; handover (a person instead of the automatic answer):
+   人工, 转人工, 人工服务, 人工客服 … alone (spaces ignored, "人 工", "转人工。");
 4. a ticket number (:data:`TICKET_NUMBER_FORMAT`) in the text: with a rating beside it
    ("GD202611230001 5") a rating of that ticket, alone or with 进度/查询/怎么样 … a query, with
    anything else a request naming that ticket; two different numbers are a request;
@@ -81,9 +82,12 @@ _UNSUBSCRIBE_RE = re.compile(
     r"R|TD|退订|TD退订|退订TD|(?:我要|我想|请|请帮我|帮我)?(?:退订|取消订阅)(?:短信|消息|推送|通知|服务)?",
     re.IGNORECASE,
 )
-_HELP_WORDS: Final = frozenset(
-    {"帮助", "help", "菜单", "menu", "人工", "人工服务", "转人工", "客服", "人工客服", "使用说明"}
-)
+_HELP_WORDS: Final = frozenset({"帮助", "help", "菜单", "menu", "客服", "使用说明"})
+#: A person instead of the automatic answer ("回复 人工 转人工服务" in every auto_answer).
+_HANDOVER_WORDS: Final = frozenset(
+    {"人工", "转人工", "人工服务", "转人工服务", "人工客服", "转人工客服", "我要人工", "找人工",
+     "要人工", "请转人工"}
+)  # fmt: skip
 _QUERY_PHRASE_RE = re.compile(
     r"(?:查询|查一下|查一查|查下|查|进度|进展|情况|办理|处理|状态|结果|怎么样|怎样|如何|到哪|哪一步|"
     r"哪步|办得|办到|了|的|呢|吗|啊|一下|请|帮我|帮忙|麻烦|现在|目前|我|我们|工单|诉求|问题|编号|号|"
@@ -166,6 +170,8 @@ def classify(text: str, *, context: ReplyContext) -> Classification:
         return _request(normalised, "没有文字内容")
     if _UNSUBSCRIBE_RE.fullmatch(core.replace(" ", "")):
         return Classification(ReplyClass.UNSUBSCRIBE, normalised, f"回复“{core}”，退订")
+    if core.replace(" ", "") in _HANDOVER_WORDS:
+        return Classification(ReplyClass.HANDOVER, normalised, f"回复“{core}”，转人工服务")
     if core.casefold() in _HELP_WORDS:
         return Classification(ReplyClass.HELP, normalised, f"回复“{core}”，发送帮助说明")
     numbers = list(dict.fromkeys(f"GD{m.group(1)}" for m in _TICKET_IN_TEXT_RE.finditer(core)))
