@@ -53,7 +53,7 @@ OPT_OUT_HINT = "回复TD退订"
 # Kinds that read as marketing to operators: their SMS must carry the opt-out hint.
 MARKETING_KINDS = frozenset({"policy_push", "credit_report", "procedure_reminder"})
 # Kinds that ask for a rating: every body prints the five levels exactly (docs/design.md).
-RATING_KINDS = frozenset({"ticket_feedback", "rating_reminder", "callback_survey"})
+RATING_KINDS = frozenset({"ticket_feedback", "rating_reminder", "callback_survey", "auto_answer"})
 PROVIDER_LABELS = {"tencent": "腾讯云", "aliyun": "阿里云"}
 
 

@@ -47,6 +47,7 @@ SHIPPED_KINDS = (
     "report_delivery",
     "visit_update",
     "officer_task",
+    "auto_answer",
 )
 
 # ------------------------------------------------------------------ the shipped templates
@@ -97,7 +98,7 @@ def test_the_shipped_sms_texts_follow_the_house_rules() -> None:
         body = renderer.render_message(kind, "sms", example_context(spec)).body
         if kind in ("policy_push", "credit_report", "procedure_reminder"):
             assert body.endswith(OPT_OUT_HINT), kind
-    for kind in ("ticket_feedback", "callback_survey"):
+    for kind in ("ticket_feedback", "callback_survey", "auto_answer"):
         for channel in ("sms", "wechat", "sandbox"):
             spec = catalog.get(kind, channel)
             assert spec is not None
