@@ -1,5 +1,5 @@
-"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports FILE``
-(CSV in UTF-8 or GBK, or XLSX)."""
+"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports|faq
+FILE`` (CSV in UTF-8 or GBK, or XLSX)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         ("policies", "导入惠企政策，按政策编号更新。"),
         ("licences", "导入企业证照，按企业、证照类型和编号更新。"),
         ("annual-reports", "导入年报公示记录，按企业和年度更新。"),
+        ("faq", "导入常见问题库（智能答复的知识库），按编号更新；每次修改留存一个版本。"),
     ):
         import_app.command(kind, help=doc)(_command(kind))  # type: ignore[arg-type]
 

@@ -1,9 +1,10 @@
-"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports FILE``:
+"""``hub import enterprises|officers|departments|credit|policies|licences|annual-reports|faq FILE``:
 parse, upsert, write the rejects.
 
 Rejected rows never stop the valid ones: every valid row is upserted in one transaction, the
 rejects go to ``<input>.rejects.csv`` with their row numbers and reasons. The enterprise-data
-kinds (``hub.importing.data_save``) also say which rows are new or changed (``changes``).
+kinds (``hub.importing.data_save``) and the FAQ library (``hub.importing.faq_rows``) also say
+which rows are new or changed (``changes``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from hub.core.clock import Clock
 from hub.importing.data_save import DATA_KINDS, import_data_file
+from hub.importing.faq_rows import import_faq_file
 from hub.importing.rows import (
     ParseResult,
     parse_departments,
@@ -38,12 +40,15 @@ from hub.store.db import Database
 from hub.store.record_changes import RecordChanges
 
 ImportKind = Literal[
-    "enterprises", "officers", "departments", "credit", "policies", "licences", "annual-reports"
-]
-IMPORT_KINDS: tuple[ImportKind, ...] = ("enterprises", "officers", "departments", *DATA_KINDS)
+    "enterprises", "officers", "departments", "credit", "policies", "licences", "annual-reports",
+    "faq",
+]  # fmt: skip
+IMPORT_KINDS: tuple[ImportKind, ...] = (
+    "enterprises", "officers", "departments", *DATA_KINDS, "faq",
+)  # fmt: skip
 _LABELS = {"enterprises": "企业", "officers": "联络员", "departments": "部门",
            "credit": "信用事件", "policies": "政策", "licences": "证照",
-           "annual-reports": "年报记录"}  # fmt: skip
+           "annual-reports": "年报记录", "faq": "常见问题"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,9 @@ async def import_file(
     with _gc_paused():
         if kind in DATA_KINDS:
             parsed, changes = await import_data_file(db, kind, path, now, actor=actor)
+            counts = UpsertCounts(len(changes.created), len(changes.updated), changes.unchanged)
+        elif kind == "faq":
+            parsed, changes = await import_faq_file(db, path, now, actor=actor)
             counts = UpsertCounts(len(changes.created), len(changes.updated), changes.unchanged)
         elif kind == "departments":
             parsed = await asyncio.to_thread(parse_departments, path)
