@@ -10,6 +10,7 @@ Each section's class lives with the package that reads it (``hub.core.settings``
 calendar; ``hub.store.settings``; ``hub.infra.settings``; ``hub.outbound.settings``: dispatch,
 quiet_hours, routing; ``hub.tickets.settings``; ``hub.tickets.deadlines.settings``;
 ``hub.visits.settings``: tiers and visits; ``hub.reports.settings``: reports;
+``hub.knowledge.settings``: answers;
 ``channels/*/settings.py`` for each channel). ``web:`` and the ``channels:`` composition are the
 app's own, here: only the app and the CLI read them.
 Feature modules take their section, or a small Protocol of the parts they read
@@ -42,6 +43,7 @@ from hub.core.settings import (
 from hub.core.vocab import Urgency
 from hub.core.yaml_aliases import alias_problem
 from hub.infra.settings import RedisSettings
+from hub.knowledge.settings import AnswerSettings
 from hub.outbound.settings import ChannelKey, DispatchSettings, QuietHours, RoutingSettings
 from hub.reports.settings import ReportsSettings
 from hub.store.settings import StorageSettings
@@ -109,6 +111,7 @@ class Settings(FrozenSettings):
     routing: RoutingSettings = RoutingSettings()
     tickets: TicketsSettings = TicketsSettings()
     reports: ReportsSettings = ReportsSettings()
+    answers: AnswerSettings = AnswerSettings()
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -6,12 +6,9 @@ Everything here is pure and cheap: the patterns are compiled once, at import.
 from __future__ import annotations
 
 import re
-import unicodedata
 
-# Zero-width characters, emoji variation selectors and the keycap mark: "5️⃣" is "5" + U+FE0F
-# + U+20E3, and NFKC leaves both marks in place.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f\u20e3]")
-_WHITESPACE = re.compile(r"\s+")
+# normalise moved to hub.core.folding (retrieval for smart answers folds the same way).
+from hub.core.folding import normalise as normalise
 
 # Punctuation people put around a short answer ("5。", "“退订”", "不满意!"). Not "-" or "+":
 # "-5" is not a five.
@@ -33,16 +30,6 @@ _CN_DIGITS |= {"七": 7, "八": 8, "九": 9}
 
 #: A number as people write a day or an hour: 1–2 ASCII digits or Chinese numerals up to 99.
 NUMBER = r"(?:\d{1,2}|[一二两三四五六七八九十]{1,3})"
-
-
-def normalise(text: str) -> str:
-    """NFKC (full-width １ ＴＤ become 1 TD), invisible marks dropped, whitespace collapsed.
-
-    The marks go first: dropping one later could join two characters NFKC would then compose,
-    and normalising the result again would change it.
-    """
-    folded = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
-    return _WHITESPACE.sub(" ", folded).strip()
 
 
 def trim(text: str) -> str:
