@@ -118,6 +118,14 @@ _DEPARTMENTS = (
     ("RSJ", "人力资源和社会保障局", "租赁和商务服务业", "徐淑珍", "XuShuZhen"),
     ("JRJ", "地方金融监督管理局", "金融业", "马俊峰", "MaJunFeng"),
     ("YSJ", "营商环境建设监督局", "", "郭永明", "GuoYongMing"),  # the business office
+    # Departments no industry routes to: the smart answers' FAQ entries name them, so a
+    # question handed over reaches the office that decides it (tax, insurance, permits).
+    ("SHUIWU", "税务局", "", "曹德明", "CaoDeMing"),
+    ("YBJ", "医疗保障局", "", "邵丽华", "ShaoLiHua"),
+    ("GJJ", "住房公积金管理中心", "", "邹海峰", "ZouHaiFeng"),
+    ("STJ", "生态环境局", "", "彭立军", "PengLiJun"),
+    ("WJW", "卫生健康委员会", "", "蒋秀芳", "JiangXiuFang"),
+    ("XFZD", "消防救援支队", "", "秦志勇", "QinZhiYong"),
 )
 _OFFICERS = (
     # name, WeCom userid, region, department code, Telegram chat id
@@ -163,10 +171,15 @@ def demo_officers() -> list[dict[str, str]]:
     return rows
 
 
-STAFF_COLUMNS = ("username", "name", "role", "department", "district", "mobile", "wecom_userid")
+STAFF_COLUMNS = (
+    "username", "name", "role", "department", "district", "mobile", "wecom_userid", "officer",
+)  # fmt: skip
 # The department whose head and handler are the named demo accounts: manufacturing, the
 # registry's largest industry with the tech-tagged enterprises.
 DEMO_DEPARTMENT = "GXJ"
+#: The liaison officer the ``demo-officer`` account stands for (李明, 龙沙区): it sees his
+#: enterprises only.
+DEMO_OFFICER = "LL001"
 
 
 def demo_staff() -> list[dict[str, str]]:
@@ -176,7 +189,7 @@ def demo_staff() -> list[dict[str, str]]:
     ``DEMO_DEPARTMENT``; the head is the one on its department row) and ``demo-viewer``
     (district 龙沙区); then ``demo-handler-<code>`` for every other department that handles
     an industry, so that a request from any demo enterprise is routed to a handler; then
-    ``demo-officer`` (a liaison officer's account). Mobiles
+    ``demo-officer`` (the account of the liaison officer ``DEMO_OFFICER``). Mobiles
     are in the 138 block after the department heads'.
     """
     heads = {row["code"]: row for row in demo_departments()}
@@ -193,12 +206,14 @@ def demo_staff() -> list[dict[str, str]]:
         if industries and code != DEMO_DEPARTMENT:
             rows.append((f"demo-handler-{code.lower()}", _person(rng), "handler", code, ""))
     # Last, so the accounts above keep the mobiles they had before the role existed.
-    rows.append(("demo-officer", "付晓丽", "officer", "", ""))
+    officer = next(row for row in demo_officers() if row["code"] == DEMO_OFFICER)
+    rows.append(("demo-officer", officer["name"], "officer", "", ""))
     staff = []
     for n, (username, name, role, department, district) in enumerate(rows, start=1):
         mobile = head["head_mobile"] if username == "demo-head" else _staff_mobile("138", 100 + n)
         userid = head["head_wecom_userid"] if username == "demo-head" else ""
-        values = (username, name, role, department, district, mobile, userid)
+        linked = DEMO_OFFICER if role == "officer" else ""
+        values = (username, name, role, department, district, mobile, userid, linked)
         staff.append(dict(zip(STAFF_COLUMNS, values, strict=True)))
     return staff
 

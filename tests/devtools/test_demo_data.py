@@ -91,7 +91,7 @@ def test_departments() -> None:
     departments = demo_departments()
     assert len({d["code"] for d in departments}) == len(departments)
     roles = Counter(d["role"] for d in departments)
-    assert roles == {DepartmentRole.BUSINESS_OFFICE: 1, DepartmentRole.DEPARTMENT: 11}
+    assert roles == {DepartmentRole.BUSINESS_OFFICE: 1, DepartmentRole.DEPARTMENT: 17}
     for d in departments:
         assert phonenumbers.is_valid_number(phonenumbers.parse(d["head_mobile"], "CN"))
 

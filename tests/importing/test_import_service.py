@@ -101,7 +101,7 @@ async def test_import_creates_departments_officers_and_enterprises_with_tags_and
         any_db, "enterprises", enterprise_file(tmp_path / "e.csv", ROWS), clock
     )
 
-    assert counts(departments) == (12, 12, 0, 0, 0)
+    assert counts(departments) == (18, 18, 0, 0, 0)
     assert counts(officers) == (20, 20, 0, 0, 0)
     assert counts(report) == (4, 3, 0, 0, 0)
     assert report.rejects_file is None
@@ -161,7 +161,7 @@ async def test_importing_the_same_files_twice_reports_unchanged_and_changes_noth
     ]
 
     assert [counts(report) for report in again] == [
-        (12, 0, 0, 12, 0),
+        (18, 0, 0, 18, 0),
         (20, 0, 0, 20, 0),
         (4, 0, 0, 3, 0),
     ]
