@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from hub.cli import (
+    answers,
     bench,
     calendar,
     campaigns,
@@ -69,6 +70,7 @@ tickets.register(app)
 calendar.register(app)
 policies.register(app)
 visits.register(app)
+answers.register(app)
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:

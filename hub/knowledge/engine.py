@@ -41,6 +41,8 @@ __all__ = ["Backend", "KnowledgeIndex", "library_terms"]
 WORD_WEIGHT = 0.5
 K1 = 1.2
 B = 0.75
+#: How much a word of the question the library never uses counts in its self-match.
+UNSEEN_WEIGHT = 1.0
 TOP = 3
 # A date past every valid_until: the entries that never expire.
 _NEVER = date.max.toordinal()
@@ -84,7 +86,7 @@ class _Bm25sScorer:
         for token, tf in counts.items():
             df = self._frequency.get(token, 0)
             idf = math.log(1 + (self._count - df + 0.5) / (df + 0.5))
-            total += idf * tf / (tf + norm)
+            total += idf * tf / (tf + norm) * (1.0 if df else UNSEEN_WEIGHT)
         return total
 
 
@@ -108,7 +110,7 @@ class _RankBm25Scorer:
     def self_score(self, tokens: list[str]) -> float:
         counts = Counter(tokens)
         norm = K1 * (1 - B + B * len(tokens) / self._average)
-        unseen = math.log((self._count + 0.5) / 0.5)
+        unseen = math.log((self._count + 0.5) / 0.5) * UNSEEN_WEIGHT
         return float(
             sum(
                 self._bm25.idf.get(token, unseen) * tf * (K1 + 1) / (tf + norm)
