@@ -235,8 +235,9 @@ def _policy_out(policy: Policy, tz: ZoneInfo) -> PolicyItemOut:
     )  # fmt: skip
 
 
-def _raw(body: BaseModel) -> dict[str, str]:
-    """A body as the cells of a file's row: texts without control characters, stripped."""
+def body_cells(body: BaseModel) -> dict[str, str]:
+    """A body as the cells of a file's row (texts without control characters, stripped), for
+    validating it as the import validates a row (``hub.web.api.faq`` too)."""
     raw: dict[str, str] = {}
     for name, value in body.model_dump().items():
         if value is None:
@@ -282,7 +283,7 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def post_credit_event(caller: Writer, body: CreditEventIn) -> dict[str, Any]:
         """录入或更新一条信用事件（管理员、调度员）；企业信用状态随其有效事件重新计算。"""
-        row = _checked(validate_credit_row(0, _raw(body), api_names(CREDIT_COLUMNS)))
+        row = _checked(validate_credit_row(0, body_cells(body), api_names(CREDIT_COLUMNS)))
         enterprise = sa.select(Enterprise.id, Enterprise.credit_status).where(
             Enterprise.uscc == row.uscc
         )
@@ -347,7 +348,7 @@ def router(ctx: ApiContext) -> APIRouter:
     )
     async def post_policy(caller: Writer, body: PolicyIn) -> dict[str, Any]:
         """录入或更新一项政策（管理员、调度员）：名称、截止日期、免申即享、适用范围与正文。"""
-        row = _checked(validate_policy_row(0, _raw(body), api_names(POLICY_COLUMNS)))
+        row = _checked(validate_policy_row(0, body_cells(body), api_names(POLICY_COLUMNS)))
         async with ctx.db.write() as session:
             changes = await save_rows(
                 session, "policies", [row], {}, now=ctx.clock.now(), actor=caller.username,

@@ -13,6 +13,7 @@ from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.web.api import enterprise_data, messages, replies, staff, ticket_admin, tickets, visits
 from hub.web.api.context import ApiContext
+from hub.web.api.faq import router as faq_router
 from hub.web.api.visit_records import router as visit_records_router
 
 PREFIX = "/api/v1"
@@ -39,4 +40,5 @@ def router(
     api.include_router(tickets.router(ctx, desk))
     api.include_router(ticket_admin.router(ctx, desk))
     api.include_router(visit_records_router(ctx, desk.settings))
+    api.include_router(faq_router(ctx))
     return api
