@@ -7,7 +7,7 @@
   index: precision, coverage and the out-of-scope false-answer rate (:mod:`hub.knowledge
   .evaluation`), and the wrong automatic answers. Exits 1 when a figure misses its target.
 
-``stats`` is :mod:`hub.cli.answer_stats`'s (registered on this group once it lands).
+``stats`` is :mod:`hub.cli.answer_stats`'s, registered on this group.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from hub.cli import answer_stats
 from hub.cli.common import clock_from, out, print_json, print_table, settings_from, with_database
 from hub.knowledge.engine import KnowledgeIndex
 from hub.knowledge.evaluation import TARGETS, EvalReport, evaluate, read_cases
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(answers_app, name="answers")
     answers_app.command("ask")(ask)
     answers_app.command("eval")(eval_file)
+    answer_stats.register(answers_app)
 
 
 def ask(

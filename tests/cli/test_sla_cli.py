@@ -6,38 +6,23 @@ is given explicitly.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from hub.app.config import load_settings
 from hub.cli import main
 from hub.core.clock import SHANGHAI
 from hub.core.vocab import TicketState
 from hub.store.db import Database
+from tests.cli.cli_support import on_database
 from tests.ticket_factory import make_org, make_ticket
-
-T = TypeVar("T")
 
 
 def hub(config: Path, *args: str) -> int:
     return main(["--config", str(config), *args])
-
-
-def on_database(config: Path, act: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database.open(load_settings(config).database_url)
-        try:
-            return await act(db)
-        finally:
-            await db.aclose()
-
-    return asyncio.run(run())
 
 
 def test_sla_run_then_callbacks_run_list_record(

@@ -3,34 +3,20 @@ refused with a Chinese message naming the option (exit 2; an unknown record exit
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from hub.app.config import load_settings
 from hub.cli import main
 from hub.core.clock import FixedClock
 from hub.store.db import Database
 from hub.store.models import Enterprise, LiaisonContact, Ticket, Visit
+from tests.cli.cli_support import on_database
 from tests.visits.record_support import HOLIDAYS_2027, NOW, VisitWorld, seed_visit_world
-
-T = TypeVar("T")
-
-
-def on_database(config: Path, act: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database.open(load_settings(config).database_url)
-        try:
-            return await act(db)
-        finally:
-            await db.aclose()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture
