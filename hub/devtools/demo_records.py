@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from hub.devtools.demo_data import CITY
+from hub.devtools.demo_policy_texts import policy_text
 from hub.scheduling.programs.credit_report import HalfYear
 
 __all__ = [
@@ -229,7 +230,7 @@ def demo_policies(today: date) -> list[dict[str, str]]:
             "apply_by": _iso(apply_by), "free_apply": "是" if free else "否",
             "url": POLICY_URL.format(policy_id=policy_id), "industries": industries,
             "tiers": tiers, "regions": regions, "stages": stages, "tags": tags,
-            "text": f"{title}\n{office}\n一、支持内容：{summary}。\n二、办理方式：{how}",
+            "text": policy_text(title, office, summary, how, apply_by),
         })  # fmt: skip
     return rows
 
