@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
@@ -26,7 +27,18 @@ from hub.store.db import Database
 from hub.store.knowledge import FaqEntry
 from hub.store.record_changes import RecordChanges
 
-__all__ = ["FAQ_COLUMNS", "faq_ids", "import_faq_file", "parse_faq", "validate_faq_row"]
+__all__ = [
+    "FAQ_COLUMNS",
+    "faq_ids",
+    "import_faq_file",
+    "parse_faq",
+    "parse_faq_id",
+    "validate_faq_row",
+]
+
+# Letters (Chinese too), digits, - _ . : an id is a path segment of GET /api/v1/faq/{faq_id},
+# and ':' '#' are how retrieval names policy passages (policy:<id>#<n>), which no FAQ id may be.
+_FAQ_ID = re.compile(r"[\w.\-]+")
 
 FAQ_COLUMNS = ColumnSet(
     "faq",
@@ -44,6 +56,13 @@ FAQ_COLUMNS = ColumnSet(
 """``question`` and ``answer`` may be blank on a row that only retires an entry (停用 是)."""
 
 
+def parse_faq_id(text: str) -> str:
+    """An entry id: letters (Chinese too), digits, ``-``, ``_`` and ``.``."""
+    if _FAQ_ID.fullmatch(text) is None:
+        raise ValueError("只能含字母、数字、汉字和 - _ .")
+    return text
+
+
 def validate_faq_row(
     row_number: int,
     raw: Mapping[str, str],
@@ -57,7 +76,7 @@ def validate_faq_row(
     among ``known_ids`` (``None``: not checked here; ``save_faq_entries`` refuses it then).
     """
     check = RowChecker(raw, names)
-    faq_id = check.text("faq_id", required=True)
+    faq_id = check.parsed("faq_id", parse_faq_id, required=True)
     retired = check.parsed("retired", parse_flag)
     retires_only = (
         retired is True and not names.value(raw, "question") and not names.value(raw, "answer")

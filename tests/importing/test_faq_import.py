@@ -137,16 +137,18 @@ async def test_bad_rows_are_rejected_naming_row_and_field_and_the_good_ones_are_
             ["FAQ-404", "", "", "", "", "", "", "是"],
             [*ROWS[1], ""],
             [ROWS[1][0], "另一个问题", *ROWS[1][2:], ""],
+            ["policy:ZC-01#1", "问题", "答案", "", "", "", "", ""],
         ],
     )
     report = await import_file(any_db, "faq", path, clock)
-    assert counts(report) == (2, 2, 0, 0, 4)
+    assert counts(report) == (2, 2, 0, 0, 5)
     assert sorted(await stored(any_db)) == ["FAQ-001", "FAQ-002"]
     assert rejects(report) == {
         3: "问题不能为空；有效期至“明年”不是有效的日期，应如 2026-11-23",
         4: "停用“也许”无效，应为 是 或 否；答案不能为空",
         5: "编号“FAQ-404”不存在，无法停用；新建条目须填写问题和答案",
         7: "编号“FAQ-002”与第 6 行重复且内容不一致",
+        8: "编号“policy:ZC-01#1”只能含字母、数字、汉字和 - _ .",
     }
 
 

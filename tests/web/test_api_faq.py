@@ -96,14 +96,16 @@ async def test_bad_items_are_listed_with_index_and_field_and_the_rest_is_saved(
         {"faq_id": "FAQ-404", "retired": True},
         {**LICENCE, "answer": "另一个答案"},
         SOCIAL,
+        {**SOCIAL, "faq_id": "FAQ/5"},
     ]
     async with api_client(any_db, FixedClock(NOW)) as client:
         answer = await client.post("/api/v1/faq", json=body, headers=world.auth("admin"))
         assert answer.status_code == 200, answer.text
         result = answer.json()
-        assert (result["valid"], result["created"], result["rejected"]) == (2, 2, 3)
+        assert (result["valid"], result["created"], result["rejected"]) == (2, 2, 4)
         assert [(e["index"], e["faq_id"], e["field"]) for e in result["errors"]] == [
             (1, "FAQ-010", "question"), (2, "FAQ-404", "faq_id"), (3, "FAQ-001", "faq_id"),
+            (5, "FAQ/5", "faq_id"),
         ]  # fmt: skip
         reasons = [e["error"] for e in result["errors"]]
         assert reasons[0] == "question不能为空"
