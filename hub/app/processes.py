@@ -33,6 +33,7 @@ from hub.app.runtime import (
     ticket_desk,
 )
 from hub.inbound.accept import requeue_unclassified
+from hub.outbound.campaigns import finish_campaigns
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.outbox import release_held, requeue_stale
 from hub.outbound.receipts import retry_parked
@@ -177,7 +178,8 @@ async def _until_stopped_or_failed(stop: asyncio.Event, tasks: list[asyncio.Task
 
 
 async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
-    """Re-enqueue rows Redis lost (or never got, after a crash); release held messages."""
+    """Re-enqueue rows Redis lost (or never got, after a crash); release held messages; mark
+    finished campaigns done."""
     idle = timedelta(seconds=hub.settings.dispatch.reclaim_idle_seconds)
     while not stop.is_set():
         try:
@@ -191,6 +193,11 @@ async def _reconcile(hub: Components, stop: asyncio.Event) -> None:
             released = await release_held(hub.db, hub.queue, hub.clock)
             if released:
                 log.info("released held messages", count=released)
+            async with hub.db.write() as session:
+                # Campaigns whose last message met its fate outside the dispatcher's recording.
+                finished = await finish_campaigns(session, hub.clock.now())
+            if finished:
+                log.info("campaigns done", campaign_ids=finished)
             await retry_parked(hub.db, hub.redis, hub.keys, hub.clock)
         except Exception:  # keep reconciling; the next pass retries
             log.exception("reconcile failed")

@@ -4,15 +4,24 @@ A campaign is one trigger's worth of messages. Pausing holds what is still queue
 being sent finishes); resuming queues it again, or in quiet hours holds it until they end,
 with the reason; cancelling skips everything not yet sent, with the reason. Quiet-hours holds
 keep their release time and are released only while the campaign is active.
+
+An active campaign is ``done`` once its every message has reached a final status (sent,
+delivered, failed, skipped, dead): :func:`finish_campaigns`, called by the dispatcher in the
+transaction that records a group's answers and by the reconciler's sweep (a campaign whose
+last message was skipped when planned, or resolved by a status query). A done campaign that
+gets a message to send again (a later chunk of a long send, a dead letter retried) is active
+again (:func:`reopen_campaign`); a cancelled one stays cancelled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.clock import Clock
 from hub.core.errors import NotFoundError, UsageError
@@ -25,7 +34,9 @@ from hub.store.models import AuditLog, Campaign, Message
 if TYPE_CHECKING:
     from hub.outbound.planning import PlanningPolicy
 
-CampaignStatus = Literal["active", "paused", "cancelled"]
+CampaignStatus = Literal["active", "paused", "cancelled", "done"]
+# A message in one of these still has a send ahead of it (MessageStatus.is_final: the others).
+_UNFINISHED = tuple(s for s in MessageStatus if not s.is_final)
 PAUSED_REASON = "批次已暂停"
 CANCELLED_REASON = "批次已取消"
 
@@ -176,6 +187,41 @@ async def cancel_campaign(db: Database, clock: Clock, campaign_id: int, *, actor
         count = _rowcount(stopped)
         session.add(_audit(actor, "campaign.cancel", campaign_id, now, count))
     return count
+
+
+async def finish_campaigns(
+    session: AsyncSession, now: datetime, *, message_ids: Sequence[int] | None = None
+) -> list[int]:
+    """Mark ``done`` each active campaign none of whose messages is still to be sent: the
+    campaigns of ``message_ids`` (a group the dispatcher just recorded), or every active one
+    (the reconciler's sweep). Returns their ids. A few index lookups per campaign
+    (``ix_message_campaign_status``), in the caller's transaction."""
+    unfinished = sa.exists().where(
+        Message.campaign_id == Campaign.id, Message.status.in_(_UNFINISHED)
+    )
+    stmt = sa.update(Campaign).where(Campaign.status == "active", ~unfinished)
+    if message_ids is not None:
+        if not message_ids:
+            return []
+        of_group = sa.select(Message.campaign_id).where(Message.id.in_(message_ids))
+        stmt = stmt.where(Campaign.id.in_(of_group))
+    done = await session.execute(
+        stmt.values(status="done", updated_at=now)
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(int(i) for i in done.scalars())
+
+
+async def reopen_campaign(session: AsyncSession, campaign_id: int, now: datetime) -> None:
+    """A done campaign with a message to send again is active again (paused and cancelled
+    ones keep their status)."""
+    await session.execute(
+        sa.update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == "done")
+        .values(status="active", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _rowcount(result: object) -> int:

@@ -17,7 +17,7 @@ from hub.core.clock import Clock
 from hub.core.errors import NotFoundError, UsageError
 from hub.core.vocab import MessageStatus
 from hub.infra.queue import Queue
-from hub.outbound.campaigns import PAUSED_REASON
+from hub.outbound.campaigns import PAUSED_REASON, reopen_campaign
 from hub.outbound.quiet_hours import QuietHold, quiet_hold
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message
@@ -68,6 +68,8 @@ async def retry_dead_letter(
         else:
             message.status, message.status_reason = MessageStatus.QUEUED, None
             message.next_attempt_at = None
+        if campaign is not None:
+            await reopen_campaign(session, campaign.id, now)  # done: it has a send ahead again
         status, reason, channel = message.status, message.status_reason, message.channel
         detail = {"dead_reason": dead_reason, "status": status.value}
         session.add(AuditLog(at=now, actor=actor, action="message.retry", target_type="message",

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
-from hub.outbound.campaigns import CANCELLED_REASON, PAUSED_REASON
+from hub.outbound.campaigns import CANCELLED_REASON, PAUSED_REASON, reopen_campaign
 from hub.outbound.planning import (
     PLAN_CHUNK,
     PlannedMessage,
@@ -204,6 +204,9 @@ class Outbox:
                     _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
                 )
                 inserted = [tuple(r) for r in (await session.execute(stmt, rows)).all()]
+            if status == "done" and any(not state.is_final for _id, state, _channel in inserted):
+                # Finished with the chunks before this one (or an earlier fire): more to send.
+                await reopen_campaign(session, campaign_id, now)
         committed_at = self.clock.now()
         stored = time.perf_counter()
         outcome.seconds["store"] += stored - began

@@ -3,7 +3,10 @@
 The dispatcher (:mod:`hub.outbound.dispatch`) hands :meth:`SendRecorder.record` each group it
 sent with the provider's answers. One SQL transaction writes them all: sent rows, every failed
 attempt and its message's new status (:mod:`hub.outbound.send_failures` decides which), opt-outs
-the provider reported, admin alerts for a refused template or signature. Only after the commit
+the provider reported, admin alerts for a refused template or signature, and ``done`` on the
+campaigns whose last messages these were (:func:`hub.outbound.campaigns.finish_campaigns`; two
+groups of one campaign committed at the same moment leave it to the reconciler's sweep, as
+neither sees the other's rows). Only after the commit
 do the follow-ups reach Redis: retries onto the channel's retry set, the group's fallbacks
 onto their channels' streams together (one :meth:`Queue.enqueue_by_channel`), dead letters. A
 crash in between leaves rows ``queued`` that the reconciler enqueues again
@@ -37,6 +40,7 @@ from hub.core.metrics import HubMetrics
 from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.alerts import raise_alert
+from hub.outbound.campaigns import finish_campaigns
 from hub.outbound.optouts import record_opt_out
 from hub.outbound.send_failures import FailedSend, SendFailures
 from hub.store.db import Database
@@ -159,6 +163,10 @@ class SendRecorder:
             for (provider, code), detail in group.failover_alerts.items():
                 await raise_alert(session, self.clock, source=provider, code=code,
                                   detail=f"{detail}（已改由备用服务商发送）")  # fmt: skip
+            if group.sent or group.failed:
+                # The group's last messages of a campaign: the campaign is done with them.
+                ids = [c.message.message_id for c in claimed]
+                await finish_campaigns(session, now, message_ids=ids)
         for outcome, count in group.outcomes.items():
             self.metrics.send_outcomes.labels(channel.name, outcome).inc(count)
         # After the commit: a crash here leaves rows queued, which the reconciler re-enqueues.

@@ -52,9 +52,6 @@ if TYPE_CHECKING:
 CAMPAIGNS_PATH = f"{ADMIN_PREFIX}/campaigns"
 SHOWN = 50
 STATUS_LABELS = {"active": "进行中", "paused": "已暂停", "cancelled": "已取消", "done": "已完成"}
-# A message in one of these has met its fate: the progress bar counts them as done.
-_FINAL = frozenset({MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED,
-                    MessageStatus.SKIPPED, MessageStatus.DEAD})  # fmt: skip
 # The forms a campaign in each status shows (action path, button).
 _ACTIONS = {"active": [("pause", "暂停"), ("cancel", "取消")],
             "paused": [("resume", "恢复"), ("cancel", "取消")]}  # fmt: skip
@@ -78,12 +75,11 @@ class CampaignLine:
 
 def _campaign_line(summary: CampaignSummary, ctx: AdminContext) -> CampaignLine:
     counts = [(MessageStatus(s).label, n) for s, n in sorted(summary.counts.items())]
-    done = sum(n for s, n in summary.counts.items() if MessageStatus(s) in _FINAL)
+    # The progress bar: messages that have met their fate (sent, delivered, failed, skipped,
+    # dead) of all. The campaign's status is the database's (done: hub.outbound.campaigns).
+    done = sum(n for s, n in summary.counts.items() if MessageStatus(s).is_final)
     total = sum(summary.counts.values())
-    # Nothing marks a campaign done in the database: an active one whose every message has
-    # met its fate is finished, with nothing left to pause or cancel.
-    finished = summary.status == "active" and 0 < total == done
-    status = "done" if finished else summary.status
+    status = summary.status
     return CampaignLine(
         summary, STATUS_LABELS.get(status, status),
         MessageKind(summary.kind).label, f"{summary.created_at.astimezone(ctx.tz):%m-%d %H:%M}",

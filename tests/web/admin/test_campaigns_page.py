@@ -106,11 +106,15 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_retried(
     channel = ScriptedChannel([RetryableError, RetryableError])
     hub = build(db, redis_client, redis_keys, clock, channel, max_attempts=2)
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))).queued_ids
+    outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
+    [message_id], campaign_id = outcome.queued_ids, outcome.campaign_id
+    assert campaign_id is not None
     await hub.dispatcher.run_once("sms")
     clock.advance(timedelta(minutes=10))
     await hub.dispatcher.run_once("sms")
     assert (await statuses(db))[message_id] is MessageStatus.DEAD
+    # Its only message has met its fate: the system marked the campaign done.
+    assert await _campaign_status(db, campaign_id) == "done"
     await add_user(db, clock, "admin", StaffRole.ADMIN)
     await add_user(db, clock, "viewer", StaffRole.VIEWER)
     app = admin_app(db, redis_client, clock, redis_keys)
@@ -119,6 +123,10 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_retried(
         page = await client.get("/admin/campaigns")
         assert f'id="dead-{message_id}"' in page.text
         assert "已发送 2 次均失败，转入死信" in page.text
+        line = page.text.split(f'id="campaign-{campaign_id}"', 1)[1].split("</tr>", 1)[0]
+        assert "已完成" in line
+        assert "/pause" not in line  # nothing left to stop
+        assert "/cancel" not in line
         retried = await _post(client, f"/admin/campaigns/messages/{message_id}/retry")
         assert retried.status_code == 303
         after = await client.get("/admin/campaigns")
@@ -128,9 +136,11 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_retried(
         message = await session.get(Message, message_id)
     assert message is not None
     assert (message.status, message.attempts) == (MessageStatus.QUEUED, 0)
+    assert await _campaign_status(db, campaign_id) == "active"  # a message to send again
     assert await hub.queue.list_dead("sms") == []
     assert await hub.dispatcher.run_once("sms") == 1  # back on its stream: sent this time
     assert (await statuses(db))[message_id] is MessageStatus.SENT
+    assert await _campaign_status(db, campaign_id) == "done"
     assert await _audit(db) == [("admin", "message.retry", str(message_id))]
 
     async with admin_client(app) as client:
