@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.knowledge.corpus import policy_entries
 from hub.queries.answers import policy_id_of
 from hub.store.models import AutoAnswer, FaqEntry, FaqEntryVersion, Policy, RatingLink, Ticket
 
@@ -170,11 +171,15 @@ async def _policy_view(
     policy = await session.scalar(sa.select(Policy).where(Policy.policy_id == policy_id))
     if policy is None:
         return SuggestionView(s["entry_id"], s["title"], s["score"], "", "", "该政策已删除")
-    change = None
+    changes = []
+    # The passage as the policy's text splits now (the text may have changed since).
+    passage = next((e for e in policy_entries(policy) if e.entry_id == s["entry_id"]), None)
+    if passage is None:
+        changes.append("政策文本已修改，建议时的段落已不存在")
     if policy.apply_by is not None and policy.apply_by < today:
-        change = f"政策申报已截止（{policy.apply_by.isoformat()}），不可再用于答复"
-    answer = policy.summary or policy.text
+        changes.append(f"政策申报已截止（{policy.apply_by.isoformat()}），不可再用于答复")
+    answer = passage.answer if passage is not None else policy.summary or policy.title
     return SuggestionView(
-        s["entry_id"], s["title"] or policy.title, s["score"], answer, f"《{policy.title}》",
-        change,
+        s["entry_id"], policy.title, s["score"], answer, f"《{policy.title}》",
+        "；".join(changes) or None,
     )  # fmt: skip

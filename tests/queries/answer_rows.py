@@ -40,11 +40,13 @@ async def add_faq(
 
 async def add_policy(
     db: Database, policy_id: str, title: str, *, now: datetime, summary: str = "",
-    apply_by: date | None = None,
+    apply_by: date | None = None, text: str | None = None,
 ) -> None:  # fmt: skip
+    """A policy whose full text is ``text`` (default: its summary)."""
     async with db.write() as s:
         s.add(Policy(policy_id=policy_id, title=title, summary=summary, apply_by=apply_by,
-                     text=summary, created_at=now, updated_at=now))  # fmt: skip
+                     text=summary if text is None else text, created_at=now,
+                     updated_at=now))  # fmt: skip
 
 
 async def add_auto_answer(

@@ -83,13 +83,15 @@ async def test_a_handler_sees_each_suggestion_as_it_is_now(any_db: Database) -> 
                   valid_until=date(2026, 11, 30))  # fmt: skip
     await add_faq(any_db, "FAQ-C", "旧问题", "旧答复", now=T0, retired=True)
     await add_policy(any_db, "P-9", "首台套奖励", now=T0, summary="奖励30%",
-                     apply_by=date(2026, 12, 31))  # fmt: skip
+                     apply_by=date(2026, 12, 31),
+                     text="首台套奖励\n一、支持内容：奖励30%。\n"
+                          "二、办理方式：线上申报。")  # fmt: skip
     ticket = await one_ticket(any_db, "GD20260002", at=T0, state=TicketState.ASSIGNED)
     old = [{"entry_id": "FAQ-C", "version": 1, "title": "旧问题", "score": 0.5}]
     latest = [
         {"entry_id": "FAQ-A", "version": 2, "title": "执照丢了", "score": 0.61},
         {"entry_id": "FAQ-B", "version": 1, "title": "稳岗补贴怎么申请？", "score": 0.42},
-        {"entry_id": "policy:P-9#1", "version": 1, "title": "首台套奖励", "score": 0.4},
+        {"entry_id": "policy:P-9#2", "version": 1, "title": "首台套奖励", "score": 0.4},
         {"entry_id": "FAQ-GONE", "version": 1, "title": "已删", "score": 0.1},
     ]
     await add_auto_answer(any_db, "执照丢了", at=T0, ticket_id=ticket, suggestions=old)
@@ -102,7 +104,7 @@ async def test_a_handler_sees_each_suggestion_as_it_is_now(any_db: Database) -> 
         none = await ticket_suggestions(session, ticket + 1)
     assert [(s["entry_id"], s["title"], s["score"]) for s in shown] == [
         ("FAQ-A", "执照丢了", 0.61), ("FAQ-B", "稳岗补贴怎么申请？", 0.42),
-        ("policy:P-9#1", "首台套奖励", 0.4),
+        ("policy:P-9#2", "首台套奖励", 0.4),
     ]  # fmt: skip
     assert none == []
     a, b, p = views
@@ -114,9 +116,14 @@ async def test_a_handler_sees_each_suggestion_as_it_is_now(any_db: Database) -> 
     assert a.change == "建议时为第 2 版，现为第 3 版"
     assert b.change is not None
     assert "已过有效期（2026-11-30）" in b.change
-    assert (p.answer, p.source, p.change) == ("奖励30%", "《首台套奖励》", None)
+    # The passage as the policy's text splits now.
+    assert (p.answer, p.source, p.change) == ("二、办理方式：线上申报。", "《首台套奖励》", None)
     async with any_db.read() as session:
         [retired] = await suggestion_views(session, old, TODAY)
         [gone] = await suggestion_views(session, latest[3:], TODAY)
+        [moved] = await suggestion_views(
+            session, [{**latest[2], "entry_id": "policy:P-9#7"}], TODAY
+        )
     assert retired.change == "已停用"
     assert gone.change == "该条目已删除"
+    assert (moved.answer, moved.change) == ("奖励30%", "政策文本已修改，建议时的段落已不存在")
