@@ -18,6 +18,7 @@ from hub.cli import (
     calendar,
     campaigns,
     enterprises,
+    faq,
     messaging,
     policies,
     registry,
@@ -69,6 +70,7 @@ reports.register(app)
 tickets.register(app)
 calendar.register(app)
 policies.register(app)
+faq.register(app)
 visits.register(app)
 answers.register(app)
 

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from hub.core.clock import local_iso
 from hub.store.db import Database
 from hub.store.knowledge import FaqEntry, FaqEntryVersion
 
-__all__ = ["FaqDetail", "FaqFilter", "faq_entry", "in_force", "list_faq_entries"]
+__all__ = [
+    "FaqDetail",
+    "FaqFilter",
+    "entry_dict",
+    "faq_entry",
+    "in_force",
+    "list_faq_entries",
+    "version_dict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,29 @@ class FaqDetail:
 def in_force(entry: FaqEntry, today: date) -> bool:
     """True while the entry may answer: not retired and not past its ``valid_until``."""
     return not entry.retired and (entry.valid_until is None or today <= entry.valid_until)
+
+
+def entry_dict(entry: FaqEntry, today: date, tz: ZoneInfo) -> dict[str, Any]:
+    """An entry as the API and ``--json`` show it (dates ISO, times in ``tz``)."""
+    valid_until = entry.valid_until
+    return {
+        "faq_id": entry.faq_id, "version": entry.version, "question": entry.question,
+        "alternates": entry.alternates.split(";") if entry.alternates else [],
+        "answer": entry.answer, "department": entry.department,
+        "valid_until": valid_until.isoformat() if valid_until is not None else None,
+        "source": entry.source, "retired": entry.retired, "in_force": in_force(entry, today),
+        "updated_at": local_iso(entry.updated_at, tz) or "",
+    }  # fmt: skip
+
+
+def version_dict(version: FaqEntryVersion, tz: ZoneInfo) -> dict[str, Any]:
+    """One saved version as the API and ``--json`` show it: its body, when and by whom."""
+    return {
+        **version.body,
+        "version": version.version,
+        "created_at": local_iso(version.created_at, tz) or "",
+        "created_by": version.created_by,
+    }
 
 
 def _in_force_clause(today: date) -> sa.ColumnElement[bool]:

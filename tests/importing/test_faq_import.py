@@ -1,12 +1,12 @@
 """``hub import faq FILE``: English and Chinese headers, CSV (UTF-8 with BOM, GBK) and XLSX, the
 date spellings, rejects with row and field in Chinese, re-imports that change nothing, new
-versions, retiring, and the command's exit codes and ``--json``."""
+versions, retiring, the command's exit codes and ``--json``, and ``hub faq list|show``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -185,3 +185,39 @@ def test_the_limits_are_the_columns_lengths() -> None:
         stored = getattr(FaqEntry, field).type
         assert isinstance(stored, sa.String)
         assert FAQ_COLUMNS.column(field).max_length == stored.length, field
+
+
+def test_hub_faq_list_and_show_read_the_library_back(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config()
+    clock = FixedClock(datetime(2027, 7, 1, 2, 0, tzinfo=UTC))  # FAQ-001 and -002 past 06-30
+
+    def hub(*args: str | Path) -> int:
+        return main(["--config", str(config), *(str(arg) for arg in args)], clock=clock)
+
+    path = write_csv_file(tmp_path / "faq.csv", [CHINESE, *ROWS])
+    assert hub("import", "faq", path) == 0
+    write_csv_file(path, [CHINESE, [*ROWS[2][:2], "新的答案", *ROWS[2][3:]]])
+    assert hub("import", "faq", path) == 0
+    capsys.readouterr()
+
+    assert hub("faq", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(e["faq_id"], e["version"], e["in_force"]) for e in listed] == [
+        ("FAQ-001", 1, False), ("FAQ-002", 1, False), ("FAQ-003", 2, True),
+    ]  # fmt: skip
+    assert hub("faq", "list", "--valid", "--q", "社保") == 0
+    table = capsys.readouterr().out
+    assert "FAQ-003" in table
+    assert "FAQ-001" not in table
+
+    assert hub("faq", "show", "FAQ-003", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(v["version"], v["answer"]) for v in shown["versions"]] == [
+        (1, ROWS[2][2]), (2, "新的答案"),
+    ]  # fmt: skip
+    assert hub("faq", "show", "FAQ-003") == 0
+    assert "第 2 版" in capsys.readouterr().out
+    assert hub("faq", "show", "FAQ-999") == 1
+    assert "FAQ-999" in capsys.readouterr().err

@@ -19,14 +19,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field, StrictBool
 
-from hub.core.clock import local_iso
 from hub.core.safe_text import storable_text
 from hub.importing.data_columns import api_names
 from hub.importing.faq_rows import FAQ_COLUMNS, validate_faq_row
 from hub.importing.tabular import Reject
 from hub.knowledge.faq import FaqRow, FaqSaved, save_faq_entries
-from hub.queries.faq import FaqFilter, faq_entry, in_force, list_faq_entries
-from hub.store.knowledge import FaqEntry, FaqEntryVersion
+from hub.queries.faq import FaqFilter, entry_dict, faq_entry, list_faq_entries, version_dict
 from hub.tickets.staff import StaffRole
 from hub.web.api.auth import Principal, allow
 from hub.web.api.context import ApiContext
@@ -160,14 +158,6 @@ def _saved_out(saved: FaqSaved, refused: list[FaqErrorOut], items: int) -> FaqSa
     )  # fmt: skip
 
 
-def _items(joined: str) -> list[str]:
-    return joined.split(";") if joined else []
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
 def router(ctx: ApiContext) -> APIRouter:
     api = APIRouter(route_class=ApiRoute, tags=["faq 常见问题库"], responses=ERROR_RESPONSES)
     Caller = Annotated[Principal, Depends(ctx.authenticate)]
@@ -175,25 +165,6 @@ def router(ctx: ApiContext) -> APIRouter:
 
     def today() -> date:
         return ctx.clock.now().astimezone(ctx.tz).date()
-
-    def item_out(entry: FaqEntry, day: date) -> dict[str, Any]:
-        return {
-            "faq_id": entry.faq_id, "version": entry.version, "question": entry.question,
-            "alternates": _items(entry.alternates), "answer": entry.answer,
-            "department": entry.department, "valid_until": _iso(entry.valid_until),
-            "source": entry.source, "retired": entry.retired, "in_force": in_force(entry, day),
-            "updated_at": local_iso(entry.updated_at, ctx.tz) or "",
-        }  # fmt: skip
-
-    def version_out(version: FaqEntryVersion) -> FaqVersionOut:
-        body = version.body
-        return FaqVersionOut(
-            version=version.version, question=body["question"], alternates=body["alternates"],
-            answer=body["answer"], department=body["department"],
-            valid_until=body["valid_until"], source=body["source"], retired=body["retired"],
-            created_at=local_iso(version.created_at, ctx.tz) or "",
-            created_by=version.created_by,
-        )  # fmt: skip
 
     @api.post("/faq", response_model=FaqSavedOut, responses=BODY_RESPONSES)
     async def post_faq(caller: Admin, body: Entries) -> FaqSavedOut:
@@ -227,7 +198,7 @@ def router(ctx: ApiContext) -> APIRouter:
             today=day, text=_searched(q), department=_searched(department), valid=valid,
             after=storable_text(after) if after is not None else None, limit=limit,
         )  # fmt: skip
-        return [item_out(entry, day) for entry in await list_faq_entries(ctx.db, wanted)]
+        return [entry_dict(entry, day, ctx.tz) for entry in await list_faq_entries(ctx.db, wanted)]
 
     @api.get("/faq/{faq_id}", response_model=FaqDetailOut, responses=not_found_response("条目"))
     async def faq_show(caller: Caller, faq_id: FaqId) -> dict[str, Any]:
@@ -235,8 +206,8 @@ def router(ctx: ApiContext) -> APIRouter:
         detail = await faq_entry(ctx.db, storable_text(faq_id).strip())
         if detail is None:
             raise not_found(f"没有编号为 {faq_id} 的常见问题")
-        return {**item_out(detail.entry, today()),
-                "versions": [version_out(v) for v in detail.versions]}  # fmt: skip
+        return {**entry_dict(detail.entry, today(), ctx.tz),
+                "versions": [version_dict(v, ctx.tz) for v in detail.versions]}  # fmt: skip
 
     return api
 
