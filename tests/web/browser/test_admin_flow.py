@@ -253,4 +253,12 @@ async def test_the_admin_runs_the_whole_loop_in_the_browser(
     # The reply and the rating are counted (the rating card's figure is a count of tickets
     # rated in the last 30 days: this ticket's 5 adds one).
     assert await _dashboard_figures(page) == (replies + 2, ratings + 1)
+    # The on-time chart's 100% label sits in room above the plot, not over a legend: the card's
+    # title names its one series, so it has none.
+    ontime = await page.evaluate("""() => {
+        const option = echarts.getInstanceByDom(document.getElementById("chart-ontime"))
+            .getOption();
+        return {legend: option.legend[0].show, top: option.grid[0].top};
+    }""")
+    assert ontime == {"legend": False, "top": 32}
     await screenshot(page, "flow-15-dashboard-after")

@@ -17,11 +17,18 @@
     drawn.push(instance);
   }
 
-  function bars(categories, series, percent) {
+  // opts.percent: a 0-100 % axis; opts.legend: false where the card's title already names the
+  // one series (评价, 按时办结率). The plot starts below the legend, and lower again when bars
+  // carry a value label on top, so a full bar's label (100%) never covers the legend.
+  function bars(categories, series, opts) {
+    var percent = opts && opts.percent;
+    var legend = !(opts && opts.legend === false);
+    var labelled = series.some(function (s) { return s.label && s.label.show; });
     return {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      legend: { top: 0, type: "scroll" },
-      grid: { left: 8, right: 16, bottom: 8, top: series.length > 1 ? 36 : 16, containLabel: true },
+      legend: { show: legend, top: 0, type: "scroll" },
+      grid: { left: 8, right: 16, bottom: 8, top: (legend ? 36 : 12) + (labelled ? 20 : 0),
+              containLabel: true },
       xAxis: { type: "category", data: categories, axisLabel: { interval: 0, rotate: categories.length > 6 ? 30 : 0 } },
       yAxis: percent ? { type: "value", max: 100, axisLabel: { formatter: "{value}%" } }
                      : { type: "value", minInterval: 1 },
@@ -47,7 +54,7 @@
     chart("chart-ratings", bars(data.ratings.map(function (r) { return r.label; }), [{
       name: "评价", type: "bar",
       data: data.ratings.map(function (r, i) { return { value: r.count, itemStyle: { color: colours[i] } }; })
-    }]));
+    }], { legend: false }));
   }
 
   function departments(data) {
@@ -59,7 +66,7 @@
         return d.on_time_rate === null ? null : Math.round(d.on_time_rate * 1000) / 10;
       }),
       label: { show: true, position: "top", formatter: "{c}%" }
-    }], true));
+    }], { percent: true, legend: false }));
     chart("chart-tickets", bars(names, [
       { name: "在办", type: "bar", itemStyle: { color: "#7aa6f0" },
         data: data.departments.map(function (d) { return d.open; }) },
