@@ -1,5 +1,5 @@
 """Chinese tokens for retrieval: jieba words (search mode) with the library's own terms as a
-user dictionary, and character n-grams (2 and 3 characters) where segmentation fails (typos,
+user dictionary, and character n-grams (1 and 2 characters) where segmentation fails (typos,
 words jieba does not know, a term cut differently in the question and in the library).
 
 jieba's dictionary (~500,000 words) is read once per process (about 0.5 s, measured by
@@ -19,7 +19,13 @@ from collections.abc import Iterable
 # jieba has no type hints.
 import jieba  # type: ignore[import-untyped]
 
-__all__ = ["STOPWORDS", "Segmenter", "char_ngrams", "dictionary_load_seconds"]
+__all__ = [
+    "STOPWORDS",
+    "Segmenter",
+    "char_ngrams",
+    "content_runs",
+    "dictionary_load_seconds",
+]
 
 #: Words that say how a question is asked, not what it is about; they never count as a match.
 _STOPWORD_TEXT = """
@@ -31,6 +37,10 @@ _STOPWORD_TEXT = """
 需要 应该 要求 具体 相关 那么
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+#: The sizes of the character n-grams: single characters and pairs (chosen on the evaluation
+#: set over 2+3 and 2 alone, see docs/design.md "Smart answers").
+GRAM_SIZES = (1, 2)
 
 _WORD_CHAR = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 
@@ -71,25 +81,34 @@ class Segmenter:
                 # The frequency jieba gives a word it must keep whole (suggest_freq's rule
                 # without its re-cutting): high enough to win over the pieces.
                 self._jieba.add_word(term, freq=max(3, self._jieba.suggest_freq(term)))
+        self._remembered: dict[str, list[str]] = {}
 
-    def words(self, text: str) -> list[str]:
-        """The words of a folded text, search mode (高新技术企业 also gives 高新, 技术 …)."""
+    def words(self, text: str, *, remember: bool = False) -> list[str]:
+        """The words of a folded text, search mode (高新技术企业 also gives 高新, 技术 …).
+
+        ``remember``: keep each run's words for the next text (an index's build, where the
+        library repeats its phrases; segmenting is most of a build's time). Questions are not
+        remembered: their variety would only grow the memory.
+        """
         found: list[str] = []
         for run in _WORD_CHAR.findall(text):
-            for word in self._jieba.cut_for_search(run, HMM=True):
-                if word not in STOPWORDS:
-                    found.append(word)
+            words = self._remembered.get(run) if remember else None
+            if words is None:
+                words = [w for w in self._jieba.cut_for_search(run) if w not in STOPWORDS]
+                if remember:
+                    self._remembered[run] = words
+            found.extend(words)
         return found
 
 
 def char_ngrams(text: str) -> list[str]:
-    """Character 2- and 3-grams of a folded text, within runs between punctuation and
-    stopwords (so 请问 or 怎么 never make a gram)."""
+    """Character n-grams (:data:`GRAM_SIZES`) of a folded text, within runs between
+    punctuation and stopwords (so 请问 or 怎么 never make a gram)."""
     grams: list[str] = []
-    for run in _content_runs(text):
-        for size in (2, 3):
+    for run in content_runs(text):
+        for size in GRAM_SIZES:
             grams.extend(run[i : i + size] for i in range(len(run) - size + 1))
-        if len(run) == 1:
+        if len(run) == 1 and 1 not in GRAM_SIZES:
             grams.append(run)
     return grams
 
@@ -99,7 +118,9 @@ _STOP_RUN = re.compile(
 )
 
 
-def _content_runs(text: str) -> list[str]:
+def content_runs(text: str) -> list[str]:
+    """The runs of letters, digits and Chinese characters of a folded text, cut at
+    punctuation and at stopwords."""
     runs: list[str] = []
     for run in _WORD_CHAR.findall(text):
         runs.extend(part for part in _STOP_RUN.split(run) if part)
