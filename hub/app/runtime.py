@@ -30,9 +30,11 @@ from hub.core.workdays import WorkdayCalendar
 from hub.inbound.accept import requeue_unclassified
 from hub.inbound.answers import Answerer
 from hub.inbound.apply import ReplyApplier
+from hub.inbound.assistant import Assistant
 from hub.inbound.worker import InboundWorker
 from hub.infra.queue import Queue
 from hub.infra.redis_server import open_redis
+from hub.knowledge.library import Library
 from hub.outbound.outbox import Outbox, requeue_lost
 from hub.outbound.planning import PlanningPolicy
 from hub.outbound.quiet_hours import QuietRules
@@ -66,6 +68,8 @@ class Components:
     metrics: HubMetrics
     #: Quiet hours as planning applies them, for the dispatcher's rate-limit retries.
     quiet: QuietRules
+    #: The process's one knowledge index, rebuilt when FAQ entries or policies change.
+    library: Library
 
 
 def templates_folder(settings: Settings) -> Path:
@@ -141,6 +145,7 @@ async def open_components(
             outbox=outbox,
             metrics=metrics,
             quiet=QuietRules(settings.quiet_hours, policy.tz, policy.days_off),
+            library=Library(settings.answers),
         )
 
 
@@ -157,9 +162,11 @@ def flush_requeues(db: Database, queue: Queue, clock: Clock) -> dict[str, Requeu
 def inbound_worker(hub: Components, *, consumer: str) -> InboundWorker:
     """The inbound worker a long-running process runs: the deployment's templates and policies."""
     answerer = Answerer(hub.renderer, hub.outbox.planner.policy)
+    assistant = Assistant(hub.library, answerer, hub.settings.web.public_base_url,
+                          enabled=hub.settings.answers.enabled)  # fmt: skip
     dispatch = hub.settings.dispatch
     return InboundWorker(
-        hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer),
+        hub.db, hub.queue, hub.clock, ReplyApplier(hub.settings, answerer, assistant),
         consumer=consumer, block_ms=dispatch.block_ms,
         reclaim_idle_ms=int(dispatch.reclaim_idle_seconds * 1000),
         channels=hub.channels.names(), requeues=flush_requeues(hub.db, hub.queue, hub.clock),

@@ -19,7 +19,14 @@ commits with the classification, or not at all). Each class:
   enterprise's open tickets (at most three).
 - ``help``: the help text (``notice``; not on SMS, which sends approved templates only).
 - ``request``: appended to the ticket it names or to the enterprise's open ticket within the
-  append window, else a new ticket; acknowledged on the same channel with the number.
+  append window, else a new ticket; acknowledged on the same channel with the number. With an
+  assistant (:mod:`hub.inbound.assistant`): a new ticket's question is asked of the knowledge
+  base, answered at once (``auto_answer``, the ticket resolved by the assistant) when the hub
+  is sure, else kept with the suggestions for the handler; a question following up an
+  automatic answer awaiting its rating reopens that ticket to a person.
+- ``handover`` (人工): the contact's automatically answered ticket awaiting its rating is
+  reopened to its department (``ticket_ack`` with the status and deadline); with none, the help
+  text.
 
 Unknown senders (no contact): the reply is stored and classified. A request from one opens a
 ticket without enterprise or contact — the reply's channel and address are its reply path, so
@@ -47,6 +54,7 @@ from hub.core.vocab import (
     VisitStatus,
 )
 from hub.inbound.answers import Answer, Answerer
+from hub.inbound.assistant import Assistant, verdict_record
 from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
 from hub.inbound.outcome import Applied, with_button_ref
 from hub.outbound.optouts import record_opt_out
@@ -76,6 +84,11 @@ _RATING_ASKS: Final = (
     MessageKind.TICKET_FEEDBACK,
     MessageKind.RATING_REMINDER,
     MessageKind.CALLBACK_SURVEY,
+    MessageKind.AUTO_ANSWER,
+)
+NO_HANDOVER_TEXT: Final = (
+    "您目前没有待转人工的智能答复。如需反映问题，请直接回复文字说明，"
+    "我们将登记为工单由工作人员办理。"
 )
 
 
@@ -92,9 +105,13 @@ class InboundConfig(TicketsConfig, Protocol):
 class ReplyApplier:
     """Builds a reply's context, classifies it, and applies it (see the module docstring)."""
 
-    def __init__(self, settings: InboundConfig, answerer: Answerer) -> None:
+    def __init__(
+        self, settings: InboundConfig, answerer: Answerer, assistant: Assistant | None = None
+    ) -> None:
         self.settings = settings
         self.answerer = answerer
+        #: Smart answers (None: every request is a ticket for a person, as before issue 16).
+        self.assistant = assistant
         self._policy_cache: tuple[float, TicketPolicy] | None = None
         self.notifier = RatingNotifier(answerer.renderer, answerer.policy)
 
@@ -178,9 +195,11 @@ class ReplyApplier:
                 return await self._visit(session, reply, found, now)
             case ReplyClass.QUERY:
                 return await self._query(session, reply, contact, found, now)
-            case ReplyClass.HELP | ReplyClass.HANDOVER:
+            case ReplyClass.HELP:
                 answer = await self._notice(session, reply, contact, "help", HELP_TEXT, now)
                 return Applied("发送使用说明", answers=[answer])
+            case ReplyClass.HANDOVER:
+                return await self._handover(session, reply, contact, now)
             case _:
                 return await self._request(session, reply, contact, found, now)
 
@@ -341,17 +360,68 @@ class ReplyApplier:
             answer = await self._status(session, reply, contact, target, "ack",
                                         "已补充到原诉求", now)  # fmt: skip
             return Applied(f"补充到工单 {target.number}", ticket_id=target.id, answers=[answer])
+        assistant = self.assistant if found.media_kind is None else None
+        verdict = await assistant.ask(session, reply.text, now) if assistant else None
+        if assistant is not None and contact is not None:
+            followed = await assistant.follow_up_target(
+                session, contact, verdict, await self._policy(session), now
+            )
+            if followed is not None:
+                return await self._follow_up(session, reply, contact, followed, body, now)
         ticket = await tickets.open_ticket(
             session, policy=await self._policy(session), now=now, body=body,
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
             received_at=reply.received_at, actor=ACTOR,
         )  # fmt: skip
+        if assistant is not None and verdict is not None:
+            if contact is not None and assistant.will_answer(verdict, reply, contact):
+                sent, row = await assistant.answer(session, reply, contact, ticket, verdict, now)
+                return Applied(f"新建工单 {ticket.number}，智能答复（{row.entry_id}）并办结",
+                               ticket_id=ticket.id, answers=[sent],
+                               data={"auto_answer": verdict_record(verdict, True)})  # fmt: skip
+            assistant.record(session, reply, ticket, verdict, now, answered=False)
         answer = await self._status(session, reply, contact, ticket, "ack", "已受理", now)
         outcome = f"新建工单 {ticket.number}"
         if contact is None:
             outcome += "（发送人不是登记的联系人，需人工确认企业）"
-        return Applied(outcome, ticket_id=ticket.id, answers=[answer])
+        applied = Applied(outcome, ticket_id=ticket.id, answers=[answer])
+        if verdict is not None:
+            applied.data["auto_answer"] = verdict_record(verdict, False)
+        return applied
+
+    async def _follow_up(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact, ticket: Ticket,
+        body: str, now: datetime,
+    ) -> Applied:  # fmt: skip
+        """A question after an automatic answer: the ticket goes to a person with it added."""
+        assert self.assistant is not None
+        await self.assistant.hand_over(session, ticket, "follow_up", actor=ACTOR, now=now)
+        await tickets.append_to_ticket(
+            session, ticket, body=body, source_reply_id=reply.id, now=now, actor=ACTOR
+        )
+        answer = await self._status(session, reply, contact, ticket, "ack",
+                                    "已补充到原诉求，转人工办理", now)  # fmt: skip
+        return Applied(f"追问智能答复，补充到工单 {ticket.number} 并转人工办理",
+                       ticket_id=ticket.id, answers=[answer])  # fmt: skip
+
+    async def _handover(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
+    ) -> Applied:
+        """人工: the contact's automatic answer awaiting a rating goes to its department."""
+        found = None
+        if self.assistant is not None and contact is not None:
+            found = await self.assistant.awaiting(session, contact.id)
+        if found is None:
+            answer = await self._notice(session, reply, contact, "handover", NO_HANDOVER_TEXT, now)
+            return Applied("没有待转人工的智能答复，已告知", answers=[answer])
+        assert self.assistant is not None
+        assert contact is not None
+        ticket = await self.assistant.hand_over(session, found.ticket, "human",
+                                                actor=f"contact:{contact.id}", now=now)  # fmt: skip
+        answer = await self._status(session, reply, contact, ticket, "handover",
+                                    "已转人工服务，由承办部门办理", now)  # fmt: skip
+        return Applied(f"工单 {ticket.number} 转人工办理", ticket_id=ticket.id, answers=[answer])
 
     async def _appendable(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,

@@ -365,11 +365,19 @@ async def extend(
 
 
 async def resolve(
-    session: AsyncSession, ticket: Ticket, *, answer: str, actor: str, now: datetime
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    answer: str,
+    actor: str,
+    now: datetime,
+    automatic: bool = False,
 ) -> Ticket:
     """The handler's answer (办结); the caller sends it with the rating request
-    (hub.tickets.feedback)."""
-    _require(ticket, "办结", (TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.REOPENED))
+    (hub.tickets.feedback). ``automatic``: the assistant's answer from the knowledge base, which
+    resolves the ticket it has just opened, before anyone was assigned (hub.inbound.assistant)."""
+    allowed = (TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.REOPENED)
+    _require(ticket, "办结", (TicketState.NEW, *allowed) if automatic else allowed)
     text = answer.strip()
     if not text:
         raise UsageError("办结必须填写答复内容 (--answer)")

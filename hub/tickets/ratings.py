@@ -1,7 +1,8 @@
 """Satisfaction ratings (好差评) and what they do to a ticket.
 
 - A rating of 3 or more (基本满意 or better) closes the ticket (好评办结).
-- A rating of 2 or less reopens it (差评重办): the department head is alerted, a callback is
+- A rating of 2 or less reopens it (差评重办; an automatic answer's ticket goes to a person,
+  :mod:`hub.tickets.auto_answers`): the department head is alerted, a callback is
   due within ``tickets.bad_rating_callback_workdays`` working days (差评回访) and the
   rectification within ``tickets.rectify_workdays`` (整改), both counted like deadlines from
   the day of the rating. A second bad rating on the same ticket (not flagged malicious)
@@ -34,6 +35,7 @@ from hub.outbound.notify import NotifyResult, Recipient, enterprise_context, not
 from hub.outbound.planning import PlanningPolicy
 from hub.rendering.render import TemplateRenderer
 from hub.store.models import Department, Message, Rating, Staff, Ticket, TicketEvent
+from hub.tickets.auto_answers import mark_handed_over
 from hub.tickets.deadlines.rules import deadline_moment, end_of_day
 from hub.tickets.lifecycle import close, record, reopen
 from hub.tickets.policy import TicketPolicy
@@ -152,6 +154,8 @@ async def apply_rating(
         rating_id=rating.id, score=score, callback_due_at=callback_due.isoformat(),
         rectify_due_at=rectify_due.isoformat(),
     )  # fmt: skip
+    # An automatic answer rated badly goes to a person: the department works it as any ticket.
+    await mark_handed_over(session, ticket.id, "bad_rating", now)
     ticket.callback_due_at = callback_due
     ticket.callback_done_at = None
     ticket.rectify_due_at = rectify_due
