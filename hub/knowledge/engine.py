@@ -45,12 +45,13 @@ K1 = 1.2
 B = 0.5
 #: The share of the word index in the combined score (the rest: character n-grams).
 WORD_WEIGHT = 0.5
-#: How much a character n-gram of the question that the library never uses counts in the
-#: question's self-match (a gram across two words, or a typo, is weaker evidence of another
-#: subject than an unknown word, which counts fully).
+#: How much a word (a character n-gram) of the question that the library never uses counts in
+#: the question's self-match, times the highest idf: an unknown word is evidence of a subject
+#: the library does not cover (counted more), a gram across two words or a typo much less so.
+UNSEEN_WORD_WEIGHT = 1.5
 UNSEEN_GRAM_WEIGHT = 0.5
 #: The second stage: the share of character overlap in the final score of the best entries.
-RERANK_WEIGHT = 0.25
+RERANK_WEIGHT = 0.35
 RERANK_DEPTH = 10
 #: A question with fewer letters or Chinese characters than this is never answered (``1``).
 MIN_CONTENT_CHARS = 3
@@ -117,11 +118,11 @@ class KnowledgeIndex:
             starts.append(len(word_docs))
             texts = [fold(text) for text in _documents(entry)]
             for folded in texts:
-                word_docs.append(segmenter.words(folded, remember=True))
+                word_docs.append(segmenter.document_words(folded))
                 gram_docs.append(char_ngrams(folded))
             self._chars.append(frozenset("".join(content_runs(" ".join(texts)))))
         self._starts = np.asarray(starts, dtype=np.int64)
-        self._words = _Bm25(word_docs, 1.0) if word_docs else None
+        self._words = _Bm25(word_docs, UNSEEN_WORD_WEIGHT) if word_docs else None
         self._grams = _Bm25(gram_docs, UNSEEN_GRAM_WEIGHT) if gram_docs else None
         self._valid_until = np.asarray(
             [e.valid_until.toordinal() if e.valid_until else _NEVER for e in self.entries],

@@ -26,6 +26,6 @@ class AnswerSettings(FrozenSettings):
     """``answers:`` (the defaults are the thresholds chosen on the evaluation set)."""
 
     enabled: bool = True
-    min_score: float = Field(default=0.43, ge=0, le=1)
-    min_margin: float = Field(default=0.08, ge=0, le=1)
+    min_score: float = Field(default=0.44, ge=0, le=1)
+    min_margin: float = Field(default=0.06, ge=0, le=1)
     refresh_s: float = Field(default=30.0, ge=0, le=3600)

@@ -1,6 +1,7 @@
-"""Chinese tokens for retrieval: jieba words (search mode) with the library's own terms as a
-user dictionary, and character n-grams (1 and 2 characters) where segmentation fails (typos,
-words jieba does not know, a term cut differently in the question and in the library).
+"""Chinese tokens for retrieval: jieba words (the library in search mode, questions in precise
+mode) with the library's own terms as a user dictionary, and character n-grams (1 and 2
+characters) where segmentation fails (typos, words jieba does not know, a term cut differently
+in the question and in the library).
 
 jieba's dictionary (~500,000 words) is read once per process (about 0.5 s, measured by
 :func:`dictionary_load_seconds`) straight from the file jieba ships: not through
@@ -83,22 +84,29 @@ class Segmenter:
                 self._jieba.add_word(term, freq=max(3, self._jieba.suggest_freq(term)))
         self._remembered: dict[str, list[str]] = {}
 
-    def words(self, text: str, *, remember: bool = False) -> list[str]:
-        """The words of a folded text, search mode (高新技术企业 also gives 高新, 技术 …).
+    def words(self, text: str) -> list[str]:
+        """The words of a folded question, jieba's precise mode: 高新技术企业 stays one word,
+        which the documents hold (they are cut in search mode)."""
+        return [w for run in _WORD_CHAR.findall(text) for w in self._cut(run, search=False)]
 
-        ``remember``: keep each run's words for the next text (an index's build, where the
-        library repeats its phrases; segmenting is most of a build's time). Questions are not
-        remembered: their variety would only grow the memory.
+    def document_words(self, text: str) -> list[str]:
+        """The words of a folded library text, search mode (高新技术企业 also gives 高新,
+        技术, 企业 …), so a question naming a part of a term still matches it.
+
+        Each run's words are kept for the next text: the library repeats its phrases, and
+        segmenting is most of an index's build time.
         """
         found: list[str] = []
         for run in _WORD_CHAR.findall(text):
-            words = self._remembered.get(run) if remember else None
+            words = self._remembered.get(run)
             if words is None:
-                words = [w for w in self._jieba.cut_for_search(run) if w not in STOPWORDS]
-                if remember:
-                    self._remembered[run] = words
+                words = self._remembered[run] = self._cut(run, search=True)
             found.extend(words)
         return found
+
+    def _cut(self, run: str, *, search: bool) -> list[str]:
+        cut = self._jieba.cut_for_search if search else self._jieba.cut
+        return [word for word in cut(run) if word not in STOPWORDS]
 
 
 def char_ngrams(text: str) -> list[str]:

@@ -71,6 +71,12 @@ def test_words_leave_out_stopwords_and_keep_library_terms_whole() -> None:
     assert "稳岗返还" in with_term.words("稳岗返还什么时候发")
 
 
+def test_documents_are_cut_in_search_mode_questions_in_precise_mode() -> None:
+    segmenter = Segmenter()
+    assert segmenter.words("高新技术企业认定") == ["高新技术", "企业", "认定"]
+    assert {"高新", "技术", "高新技术"} <= set(segmenter.document_words("高新技术企业认定"))
+
+
 def test_char_ngrams_do_not_cross_punctuation_or_stopwords() -> None:
     grams = char_ngrams("专票,怎么领")
     assert "专票" in grams
@@ -205,8 +211,9 @@ def test_an_faq_is_found_by_a_detail_only_its_answer_names() -> None:
     assert verdict.best.entry.entry_id == "FAQ-010"
 
 
-def test_remembered_words_are_the_words() -> None:
+def test_remembered_document_words_are_the_words() -> None:
     segmenter = Segmenter(["稳岗返还"])
     text = "稳岗返还，申请条件"
-    assert segmenter.words(text, remember=True) == segmenter.words(text)
-    assert segmenter.words(text, remember=True) == segmenter.words(text)
+    first = segmenter.document_words(text)
+    assert segmenter.document_words(text) == first
+    assert "稳岗返还" in first
