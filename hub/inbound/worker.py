@@ -237,6 +237,11 @@ class InboundWorker:
         failed; a storage error rolls the whole chunk back and leaves its entries pending.
         """
         done: list[Processed] = []
+        if self.applier.assistant is not None:
+            # The knowledge index is checked (and rebuilt when entries changed) before the
+            # write lock is taken: a large library's rebuild must not hold the webhooks' writes.
+            async with self.db.read() as session:
+                await self.applier.assistant.library.current(session, now=self.clock.now())
         async with self.db.write() as session:
             rows = await session.scalars(
                 sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
