@@ -3,6 +3,7 @@ asked of an index, and the three figures the hub is held to.
 
 The file is CSV (UTF-8, a BOM allowed) with the headers ``question`` and ``expected``: an FAQ's
 ``faq_id``, ``policy:<policy_id>`` (any passage of that policy is right) or a passage's own id,
+several of them joined by ``|`` when the library holds the same answer twice (any is right),
 or empty for a question the library does not answer (out of scope).
 
 - precision: automatic answers to in-scope questions that are right ÷ automatic answers to
@@ -71,7 +72,12 @@ class Outcome:
 
 def is_right(expected: str, entry_id: str) -> bool:
     """``entry_id`` answers a question expecting ``expected``: the same id, or a passage of
-    the expected policy."""
+    the expected policy. ``expected`` may name several entries joined by ``|`` where the
+    library says the same thing twice (a FAQ entry and a policy): any of them is right."""
+    return any(_is_expected(one.strip(), entry_id) for one in expected.split("|"))
+
+
+def _is_expected(expected: str, entry_id: str) -> bool:
     if entry_id == expected:
         return True
     return (
