@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
+from channels.sms.settings import SmsSettings
 from hub.core.clock import SHANGHAI, Clock, SystemClock
 from hub.core.keys import RedisKeys
 from hub.infra.redis_server import redis_health
@@ -19,7 +20,7 @@ from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.ratings import RatingNotifier
-from hub.web import api, credit_report_page, docs, rating_page, report_files
+from hub.web import answer_page, api, credit_report_page, docs, rating_page, report_files
 from hub.web.admin import enterprise_import
 from hub.web.admin import routes as admin_routes
 from hub.web.admin.context import AdminContext
@@ -40,6 +41,7 @@ def create_app(
     rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,
     programs: ProgramContext | None = None, reports_dir: Path | None = None,
     keys: RedisKeys | None = None, admin_settings: AdminSettings | None = None,
+    sms_settings: SmsSettings | None = None,
 ) -> FastAPI:  # fmt: skip
     """The app; it owns nothing: the runtime opens and closes the database and Redis.
 
@@ -47,7 +49,8 @@ def create_app(
     and nothing stored, while its provider is disabled), and the rating page ``/r/{token}``
     (``rating_notifier`` writes a bad rating's alert to the department head).
     With ``reports_dir``, produced report files there are downloadable by signed link.
-    The web admin (``/admin/``) keeps its sessions in ``redis`` under ``keys``' prefix.
+    The web admin (``/admin/``) keeps its sessions in ``redis`` under ``keys``' prefix; its
+    template editor counts SMS segments with the signature of ``sms_settings`` (channels.sms).
     """
     # docs_url=None: FastAPI's own page loads Swagger UI from a CDN; hub.web.docs serves it.
     app = FastAPI(title="Hub", version="0.1.0", docs_url=None, redoc_url=None,
@@ -62,6 +65,8 @@ def create_app(
                                   programs=programs))  # fmt: skip
     # The half-yearly credit report's page (/reports/credit/{token}): public, read-only.
     app.include_router(credit_report_page.router(db, clock or SystemClock(), tz=tz))
+    # The page an automatic answer's link opens (/a/{token}): public, read-only.
+    app.include_router(answer_page.router(db, clock or SystemClock(), tz=tz))
     if reports_dir is not None:
         # Downloads of the ledger and work report files (/reports/files/{token}): by token.
         app.include_router(report_files.router(reports_dir, clock or SystemClock()))
@@ -81,7 +86,7 @@ def create_app(
     admin_routes.mount(app, AdminContext(
         db, redis, clock or SystemClock(), keys=keys or RedisKeys(),
         settings=admin_settings or AdminSettings(), tz=tz, ticket_desk=ticket_desk,
-        programs=programs,
+        programs=programs, sms=sms_settings or SmsSettings(),
     ))  # fmt: skip
 
     @app.get("/healthz", tags=["ops"])
