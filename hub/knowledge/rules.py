@@ -2,7 +2,8 @@
 it, beyond how well it matches an entry.
 
 - A question about the enterprise's own case (帮我查一下…, 钱到账了没有, 审批到哪一步了, 为什么
-  还没发) needs a person who can look at that case: the library only says how things work.
+  还没发, 我们的证书什么时候能寄到) needs a person who can look at that case: the library only
+  says how things work.
 - A question with almost no content (``1``, ``?``, 好的) is never answered.
 
 Pure and cheap; the patterns are compiled once, at import.
@@ -22,6 +23,8 @@ _OWN_CASE = re.compile(
     r"|还没(?:有)?(?:人)?(?:回复|答复|处理|发下来|到账|批下来|下来)"
     r"|能(?:不能)?(?:评|批|审批|通过)上"
     r"|(?:是不是|有没有)被(?:列入|列为|纳入|处罚|罚)"
+    r"|(?:我们|我|咱们|我司|俺们)(?:公司|厂|企业)?的.{0,15}(?:什么时候|啥时候|何时|多久)"
+    r"(?:能|才能|可以|会)?(?:寄|发|到|下来|批|拿到|办好|办完|审完|出来)"
 )
 _CONTENT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z]")
 

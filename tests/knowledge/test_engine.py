@@ -7,6 +7,7 @@ from datetime import date
 
 from hub.knowledge.corpus import faq_entry, policy_entries, split_passages
 from hub.knowledge.engine import KnowledgeIndex, library_terms
+from hub.knowledge.rules import asks_own_case
 from hub.knowledge.settings import AnswerSettings
 from hub.knowledge.text import fold, question_text
 from hub.knowledge.tokenize import Segmenter, char_ngrams
@@ -179,6 +180,19 @@ def test_a_question_about_the_enterprises_own_case_is_handed_over() -> None:
     assert own.best is not None
     assert own.best.entry.entry_id == "FAQ-003"  # still suggested to the handler
     assert not own.confident
+
+
+def test_own_case_questions_are_told_from_general_ones() -> None:
+    own = [
+        "帮我查一下我们公司的专票申领到哪一步了",
+        "首贷贴息的钱到账了没有",
+        "去年报的奖补为什么到现在还没发下来",
+        "我们公司是不是被列入经营异常名录了",
+        "我们的高企证书什么时候能寄到",
+    ]
+    general = ["增值税专票在哪里查", "稳岗返还什么时候发放", "首贷贴息多久能到账"]
+    assert all(asks_own_case(question_text(q)) for q in own)
+    assert not any(asks_own_case(question_text(q)) for q in general)
 
 
 def test_a_question_with_almost_no_content_is_handed_over() -> None:
