@@ -1,5 +1,5 @@
-"""``hub staff add|token|revoke|list|absent|set-password``: staff accounts, their API tokens
-and their web admin passwords."""
+"""``hub staff add|token|revoke|list|absent|set-password|set-officer``: staff accounts, their API
+tokens, their web admin passwords and the liaison officer an officer's account stands for."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hub.tickets.staff import (
     list_staff,
     revoke_token,
     set_absent,
+    set_officer,
 )
 from hub.tickets.staff_passwords import set_password
 
@@ -34,6 +35,7 @@ def register(app: typer.Typer) -> None:
     staff_app.command("list")(staff_list)
     staff_app.command("absent")(absent)
     staff_app.command("set-password")(set_password_command)
+    staff_app.command("set-officer")(set_officer_command)
 
 
 def add(
@@ -47,6 +49,9 @@ def add(
     district: str | None = typer.Option(None, "--district", help="区域，与企业的区域一致"),
     mobile: str | None = typer.Option(None, "--mobile", help="手机（提醒用）"),
     wecom_userid: str | None = typer.Option(None, "--wecom-userid", help="企业微信账号"),
+    officer: str | None = typer.Option(
+        None, "--officer", help="联络员编码（角色 officer 必填，只能看到该联络员的企业）"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the account as JSON"),
 ) -> None:
     """新增工作人员（不含令牌：再用 hub staff token 签发）。"""
@@ -55,7 +60,7 @@ def add(
     except ValueError:
         raise UsageError(f"未知的角色“{role}”（可选：{StaffRole.choices()}）") from None
     assert isinstance(staff_role, StaffRole)
-    new = NewStaff(username, name, staff_role, department, district, mobile, wecom_userid)
+    new = NewStaff(username, name, staff_role, department, district, mobile, wecom_userid, officer)
     view = with_database(ctx, lambda db: add_staff(db, SystemClock(), new, actor=ACTOR))
     if as_json:
         print_json(view.as_dict())
@@ -96,10 +101,10 @@ def staff_list(
         return
     print_table(
         "工作人员 staff",
-        ["用户名", "姓名", "角色", "部门", "区域", "令牌", "请假"],
+        ["用户名", "姓名", "角色", "部门", "区域", "联络员", "令牌", "请假"],
         [
             (i["username"], i["name"], i["role_label"], i["department"], i["district"],
-             "有" if i["has_token"] else "无", "是" if i["absent"] else "")
+             i["officer"], "有" if i["has_token"] else "无", "是" if i["absent"] else "")
             for i in items
         ],
     )  # fmt: skip
@@ -138,3 +143,15 @@ def set_password_command(
         ),
     )
     out.print(f"已设置 {username} 的管理后台密码（原有的锁定已解除）")
+
+
+def set_officer_command(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="the officer account's username"),
+    officer: str = typer.Option(..., "--officer", help="联络员编码，如 LL001"),
+) -> None:
+    """为联络员账号关联联络员（此后只能看到该联络员的企业、工单与走访）。"""
+    view = with_database(
+        ctx, lambda db: set_officer(db, SystemClock(), username, officer, actor=ACTOR)
+    )
+    out.print(f"已将 {view.username} 关联到联络员 {view.officer_label}")

@@ -3,7 +3,9 @@
 The demo rows are written as CSV files under ``<data_dir>/demo/`` and imported like any other
 file, so the demo exercises the real validation and upsert: the registry, then the enterprise
 data the programs read (credit events, policies, licences, annual-report filings:
-:mod:`hub.devtools.demo_records`, dated from the clock's day). Then the demo staff accounts
+:mod:`hub.devtools.demo_records`, dated from the clock's day) and the FAQ library of smart
+answers (``demo_faq.csv``, saved versioned and audit-logged by ``hub.knowledge.faq.
+save_faq_entries`` as ``hub import faq`` saves it). Then the demo staff accounts
 (:func:`hub.devtools.demo_data.demo_staff`) are added, with the web admin's demo password
 (``DEMO_PASSWORD``, on accounts that have none), so requests get a handler and the API can be
 tried with a token, and the visit plan is made for the clock's day (:func:`hub.visits.plan.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,12 +48,14 @@ from hub.devtools.demo_records import (
 from hub.importing.service import ImportKind, ImportReport, import_file
 from hub.store.db import Database
 from hub.tickets.policy import load_calendar
-from hub.tickets.staff import NewStaff, StaffRole, add_missing_staff
+from hub.tickets.staff import NewStaff, StaffRole, add_missing_staff, list_staff, set_officer
 from hub.tickets.staff_passwords import set_missing_passwords
 from hub.visits.plan import PlanResult, plan_visits
 from hub.visits.settings import TierSettings, default_tiers
 
 ACTOR = "demo"
+#: The demo FAQ library (常见问题库, package data), imported as a clerk's ``hub import faq``.
+DEMO_FAQ = package_files("hub.devtools") / "demo_faq.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ def write_demo_files(folder: Path, *, enterprises: int, today: date) -> dict[Imp
     files: dict[ImportKind, Path] = {
         kind: folder / f"{kind}.csv"
         for kind in ("departments", "officers", "enterprises", "credit", "policies", "licences",
-                     "annual-reports")
+                     "annual-reports", "faq")
     }  # fmt: skip
     registry = list(demo_enterprises(enterprises))
     known = unique_enterprises(registry)
@@ -93,6 +98,7 @@ def write_demo_files(folder: Path, *, enterprises: int, today: date) -> dict[Imp
     write_csv(files["policies"], demo_policies(today))
     write_csv(files["licences"], demo_licences(known, today))
     write_csv(files["annual-reports"], demo_annual_reports(known, today))
+    files["faq"].write_bytes(DEMO_FAQ.read_bytes())
     return files
 
 
@@ -107,9 +113,19 @@ def demo_accounts() -> list[NewStaff]:
             district=row["district"] or None,
             mobile=row["mobile"] or None,
             wecom_userid=row["wecom_userid"] or None,
+            officer=row["officer"] or None,
         )
         for row in demo_staff()
     ]
+
+
+async def _link_unlinked_officers(db: Database, clock: Clock, accounts: list[NewStaff]) -> None:
+    """Link the demo officer accounts a demo made before accounts had an officer (they would
+    see nothing); an account an admin has linked keeps its officer."""
+    unlinked = {v.username for v in await list_staff(db) if v.officer_id is None}
+    for account in accounts:
+        if account.officer is not None and account.username in unlinked:
+            await set_officer(db, clock, account.username, account.officer, actor=ACTOR)
 
 
 async def load_demo(
@@ -146,6 +162,7 @@ async def load_demo_into(
     for kind, path in files.items():
         reports[kind] = await import_file(db, kind, path, clock, actor=ACTOR)
     created = await add_missing_staff(db, clock, accounts, actor=ACTOR)
+    await _link_unlinked_officers(db, clock, accounts)
     # The web admin's password, on the accounts that have none yet (a changed one stays).
     await set_missing_passwords(db, clock, [a.username for a in accounts], DEMO_PASSWORD,
                                 actor=ACTOR)  # fmt: skip

@@ -64,6 +64,9 @@ class Staff(Timestamps, Base):
     role: Mapped[str] = mapped_column(sa.String(24))
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
     district: Mapped[str | None] = mapped_column(sa.String(64))
+    # An ``officer`` account's liaison officer: it sees only that officer's enterprises
+    # (hub/queries/scope.py); an officer account without one sees none.
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officer.id"), index=True)
     mobile: Mapped[str | None] = mapped_column(sa.String(20))
     wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))
     telegram_chat_id: Mapped[str | None] = mapped_column(sa.String(32))

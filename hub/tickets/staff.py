@@ -5,6 +5,9 @@ A token is ``hub_`` + 32 random bytes (URL-safe base64). Only its SHA-256 is sto
 replaces the hash, which revokes the old token. A request is authenticated by hashing the token
 it presents and looking the hash up: no stored secret is ever compared byte by byte.
 
+An account of role ``officer`` stands for one liaison officer (``Staff.officer_id``, given by
+the officer's code): it sees only that officer's enterprises (:func:`visibility_for`).
+
 Every change here is written to the audit log with the actor who made it.
 """
 
@@ -24,7 +27,7 @@ from hub.core.identifiers import normalize_mobile, normalize_wecom_userid
 from hub.core.vocab import DepartmentRole, LabelledEnum
 from hub.queries.scope import Visibility
 from hub.store.db import Database
-from hub.store.models import AuditLog, Department, Staff
+from hub.store.models import AuditLog, Department, Officer, Staff
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -38,6 +41,7 @@ __all__ = [
     "list_staff",
     "new_token",
     "revoke_token",
+    "set_officer",
     "staff_by_id",
     "staff_for_token",
 ]
@@ -63,7 +67,8 @@ _NEEDS_DEPARTMENT = frozenset({StaffRole.HANDLER, StaffRole.HEAD})
 
 @dataclass(frozen=True, slots=True)
 class NewStaff:
-    """What ``add_staff`` needs; ``department`` is a department code."""
+    """What ``add_staff`` needs; ``department`` is a department code, ``officer`` a liaison
+    officer's code (an ``officer`` account's, which it requires)."""
 
     username: str
     name: str
@@ -72,6 +77,7 @@ class NewStaff:
     district: str | None = None
     mobile: str | None = None
     wecom_userid: str | None = None
+    officer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +100,19 @@ class StaffView:
     district: str | None
     absent: bool
     has_token: bool
+    #: An officer account's liaison officer (None: not linked, or not an officer account).
+    officer_id: int | None = None
+    officer_code: str | None = None
+    officer_name: str | None = None
+
+    @property
+    def officer_label(self) -> str:
+        """The linked officer as pages and the CLI name it: ``李明（LL001）``; "" when none."""
+        return f"{self.officer_name}（{self.officer_code}）" if self.officer_code else ""
 
     @property
     def staff_role(self) -> StaffRole | None:
-        try:
-            return StaffRole(self.role)
-        except ValueError:
-            return None
+        return _known_role(self.role)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -111,9 +123,17 @@ class StaffView:
             "role_label": role.label if (role := self.staff_role) else self.role,
             "department": self.department_code,
             "district": self.district,
+            "officer": self.officer_code,
             "absent": self.absent,
             "has_token": self.has_token,
         }
+
+
+def _known_role(text: str) -> StaffRole | None:
+    try:
+        return StaffRole(text)
+    except ValueError:
+        return None
 
 
 def new_token() -> str:
@@ -130,15 +150,16 @@ def _industries(text: str | None) -> tuple[str, ...]:
     return tuple(part for part in (text or "").split(";") if part.strip())
 
 
-def _select_views() -> sa.Select[Staff, Department]:
+def _select_views() -> sa.Select[Staff, Department, Officer]:
     return (
-        sa.select(Staff, Department)
+        sa.select(Staff, Department, Officer)
         .outerjoin(Department, Staff.department_id == Department.id)
+        .outerjoin(Officer, Staff.officer_id == Officer.id)
         .order_by(Staff.username)
     )
 
 
-def _view(staff: Staff, department: Department | None) -> StaffView:
+def _view(staff: Staff, department: Department | None, officer: Officer | None) -> StaffView:
     return StaffView(
         id=staff.id,
         username=staff.username,
@@ -152,6 +173,9 @@ def _view(staff: Staff, department: Department | None) -> StaffView:
         district=staff.district,
         absent=staff.absent,
         has_token=staff.token_hash is not None,
+        officer_id=officer.id if officer else None,
+        officer_code=officer.code if officer else None,
+        officer_name=officer.name if officer else None,
     )
 
 
@@ -180,17 +204,40 @@ def _checked(new: NewStaff) -> NewStaff:
     department = _clean_optional(new.department)
     if new.role in _NEEDS_DEPARTMENT and department is None:
         raise UsageError(f"角色 {new.role.value}/{new.role.label} 必须指定部门 (--department)")
+    officer = _officer_code(new.role, new.officer)
     mobile = _optional_id("手机", new.mobile, normalize_mobile)
     userid = _optional_id("企业微信账号", new.wecom_userid, normalize_wecom_userid)
     return NewStaff(username, name, new.role, department, _clean_optional(new.district),
-                    mobile, userid)  # fmt: skip
+                    mobile, userid, officer)  # fmt: skip
+
+
+def _officer_code(role: StaffRole | None, code: str | None) -> str | None:
+    """The officer code an account of ``role`` is linked by: required of officers only."""
+    cleaned = _clean_optional(code)
+    if role is StaffRole.OFFICER and cleaned is None:
+        raise UsageError(f"角色 {role.value}/{role.label} 必须指定联络员编码 (--officer，如 LL001)")
+    if role is not StaffRole.OFFICER and cleaned is not None:
+        raise UsageError(
+            f"只有联络员（officer）账号可关联联络员，{role.label if role else '该'}账号不可以"
+        )
+    return cleaned.upper() if cleaned is not None else None
+
+
+async def _officer_named(session: AsyncSession, code: str) -> Officer:
+    officer = await session.scalar(
+        sa.select(Officer).where(sa.func.upper(Officer.code) == code.strip().upper())
+    )
+    if officer is None:
+        raise UsageError(f"没有编码为 {code} 的联络员（先用 `hub import officers` 导入）")
+    return officer
 
 
 async def _audit(
-    session: AsyncSession, clock: Clock, actor: str, action: str, username: str
-) -> None:
+    session: AsyncSession, clock: Clock, actor: str, action: str, username: str,
+    detail: dict[str, object] | None = None,
+) -> None:  # fmt: skip
     session.add(AuditLog(at=clock.now(), actor=actor, action=action, target_type="staff",
-                         target_id=username, detail={}))  # fmt: skip
+                         target_id=username, detail=detail or {}))  # fmt: skip
 
 
 async def add_staff(db: Database, clock: Clock, new: NewStaff, *, actor: str) -> StaffView:
@@ -237,16 +284,19 @@ async def _insert(session: AsyncSession, clock: Clock, new: NewStaff, actor: str
             raise UsageError(
                 f"没有编码为 {new.department} 的部门（先用 `hub import departments` 导入）"
             )
+    officer = await _officer_named(session, new.officer) if new.officer is not None else None
     staff = Staff(
         username=new.username, name=new.name, role=new.role.value,
         department_id=department.id if department else None, district=new.district,
+        officer_id=officer.id if officer else None,
         mobile=new.mobile, wecom_userid=new.wecom_userid, absent=False, token_hash=None,
         created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(staff)
     await session.flush()
-    await _audit(session, clock, actor, "staff.added", new.username)
-    return _view(staff, department)
+    await _audit(session, clock, actor, "staff.added", new.username,
+                 {"officer": officer.code} if officer else None)  # fmt: skip
+    return _view(staff, department, officer)
 
 
 async def _staff_named(session: AsyncSession, username: str) -> Staff:
@@ -276,6 +326,23 @@ async def revoke_token(db: Database, clock: Clock, username: str, *, actor: str)
     return had
 
 
+async def set_officer(
+    db: Database, clock: Clock, username: str, code: str, *, actor: str
+) -> StaffView:
+    """Link an officer account to the liaison officer ``code`` (it then sees that officer's
+    enterprises only); audit-logged as ``staff.officer_linked`` with the old and new codes."""
+    async with db.write() as session:
+        staff = await _staff_named(session, username)
+        officer = await _officer_named(session, _officer_code(_known_role(staff.role), code) or "")
+        before = await session.scalar(sa.select(Officer.code).where(Officer.id == staff.officer_id))
+        staff.officer_id, staff.updated_at = officer.id, clock.now()
+        await _audit(session, clock, actor, "staff.officer_linked", username,
+                     {"officer": officer.code, "before": before})  # fmt: skip
+        await session.flush()
+        row = (await session.execute(_select_views().where(Staff.id == staff.id))).one()
+    return _view(*row)
+
+
 async def set_absent(
     db: Database, clock: Clock, username: str, absent: bool, *, actor: str
 ) -> bool:
@@ -293,14 +360,14 @@ async def list_staff(db: Database) -> list[StaffView]:
     """Every staff account, by username."""
     async with db.read() as session:
         rows = (await session.execute(_select_views())).all()
-    return [_view(staff, department) for staff, department in rows]
+    return [_view(staff, department, officer) for staff, department, officer in rows]
 
 
 async def staff_by_id(db: Database, staff_id: int) -> StaffView | None:
     """The account with this id, or None (deleted since a session began)."""
     async with db.read() as session:
         row = (await session.execute(_select_views().where(Staff.id == staff_id))).first()
-    return _view(row[0], row[1]) if row is not None else None
+    return _view(*row) if row is not None else None
 
 
 async def staff_for_token(db: Database, token: str) -> StaffView | None:
@@ -311,7 +378,7 @@ async def staff_for_token(db: Database, token: str) -> StaffView | None:
         row = (
             await session.execute(_select_views().where(Staff.token_hash == hash_token(token)))
         ).first()
-    return _view(row[0], row[1]) if row is not None else None
+    return _view(*row) if row is not None else None
 
 
 _FULL_ADDRESSES = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER})
@@ -324,9 +391,13 @@ def visibility_for(staff: StaffView, role: StaffRole) -> Visibility:
     full, within its scope; a handler, head or viewer sees them masked, within its scope:
     the department's industries (none for the business-environment office, which
     oversees them all) and the district; an account with neither sees every enterprise.
+    An officer sees the enterprises of the liaison officer it is linked to, addresses
+    masked; an officer account not linked sees none (closed by default).
     """
     if role is StaffRole.ADMIN:
         return Visibility.everything(full_addresses=True)
+    if role is StaffRole.OFFICER:
+        return Visibility.of_officer(staff.officer_id)
     industries = None
     if (
         staff.department_id is not None

@@ -26,10 +26,12 @@ T = TypeVar("T")
 
 @pytest.fixture
 def config(write_config: Callable[..., Path], tmp_path: Path) -> Path:
-    """A config whose database holds the departments GXJ, SWJ and YSB."""
+    """A config whose database holds the departments GXJ, SWJ and YSB and the officer LL001."""
     path = write_config()
     departments = write_csv_file(tmp_path / "departments.csv", DEPARTMENTS)
     assert hub(path, "import", "departments", departments) == 0
+    officers = write_csv_file(tmp_path / "officers.csv", [["code", "name"], ["LL001", "李明"]])
+    assert hub(path, "import", "officers", officers) == 0
     return path
 
 
@@ -68,8 +70,8 @@ def test_add_then_list_shows_the_account_without_a_token(
     assert hub(config, "staff", "list", "--json") == 0
     assert json.loads(capsys.readouterr().out) == [
         {"id": 1, "username": "wangwei", "name": "王伟", "role": "handler",
-         "role_label": "承办人", "department": "SWJ", "district": "建华区", "absent": False,
-         "has_token": False}
+         "role_label": "承办人", "department": "SWJ", "district": "建华区", "officer": None,
+         "absent": False, "has_token": False}
     ]  # fmt: skip
 
 

@@ -22,7 +22,8 @@ def test_set_password_reads_stdin_and_the_password_then_signs_in(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     clock: FixedClock,
 ) -> None:  # fmt: skip
-    assert hub(config, "staff", "add", "li", "--name", "李娜", "--role", "officer") == 0
+    assert hub(config, "staff", "add", "li", "--name", "李娜", "--role", "officer",
+               "--officer", "LL001") == 0  # fmt: skip
     monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-secret\n"))
     capsys.readouterr()
 

@@ -5,8 +5,9 @@
 The list is searched by the audience language's fields and a free expression
 (:mod:`hub.web.admin.enterprise_views`): a bad expression is the parser's Chinese message on
 the page (400), never an error page. Every role may search and open dossiers within its scope
-(the API's :class:`~hub.queries.scope.Visibility`): an enterprise outside it is a 404 page, as
-if it did not exist; addresses are masked unless the role sees them in full.
+(the API's :class:`~hub.queries.scope.Visibility`; an officer's: his own enterprises only): an
+enterprise outside it is a 404 page, as if it did not exist; addresses are masked unless the
+role sees them in full.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ async def enterprise_list(request: Request, staff: Staff) -> HTMLResponse:
 _FIELD_LABELS: Final = {"tier": "联络类别", "stage": "阶段", "credit": "信用状况"}
 
 
+def _missing(code: str) -> str:
+    return f"没有统一社会信用代码为 {code} 的企业（或不在您的范围内）"
+
+
 def _uscc_or_404(uscc: str) -> str:
     try:
         return normalize_uscc(uscc)
@@ -114,8 +119,8 @@ async def enterprise_dossier(request: Request, uscc: str, staff: Staff) -> HTMLR
     ctx = admin_context(request)
     code = _uscc_or_404(uscc)
     page = await dossier_page(ctx.db, code, staff.visibility, ctx.clock.now(), tz=ctx.tz)
-    if page is None:
-        raise AdminPageError(404, f"没有统一社会信用代码为 {code} 的企业")
+    if page is None:  # unknown, or another's (a district, a department, an officer's)
+        raise AdminPageError(404, _missing(code))
     return await render(
         request, "enterprise.html", title=str(page.registry["name"]), page=page,
         d=page.registry, recent=RECENT, when=when_in(ctx.tz), opt_out=_opt_out_label,
@@ -136,7 +141,7 @@ async def enterprise_messages(
     if not rows and before is None and await dossier_page(
         ctx.db, code, staff.visibility, ctx.clock.now(), tz=ctx.tz, recent=1
     ) is None:  # fmt: skip
-        raise AdminPageError(404, f"没有统一社会信用代码为 {code} 的企业")
+        raise AdminPageError(404, _missing(code))
     next_link = None
     if len(rows) == MESSAGES_PAGE:
         next_link = f"/admin/enterprises/{code}/messages?before={rows[-1].message.id}"

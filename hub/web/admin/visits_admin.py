@@ -9,10 +9,10 @@ reason; it stays due) or the time agreed by phone. The forms call the functions 
 (:mod:`hub.visits.outcome`), with the API's roles: admin, dispatcher, head and handler write;
 the others read. A refusal is shown in Chinese on the page, never a 5xx.
 
-An officer's account (role ``officer``) is linked to his ``Officer`` row by its username, which
-is the officer's code (``LL001``): no schema change, and an account whose username is no
-officer's code sees no visit (closed by default). He sees his own visits only, here; the
-enterprise and ticket pages and the API do not read this link yet.
+An officer's account (role ``officer``) is linked to his ``Officer`` row (``Staff.officer_id``,
+set by ``hub staff add --officer CODE`` or ``hub staff set-officer``, or on the staff page): he
+sees his own visits only, of his own enterprises (the scope every page and the API apply); an
+officer account not linked sees no visit (closed by default).
 """
 
 from __future__ import annotations
@@ -73,13 +73,16 @@ _DETAIL_LABELS = {
     "answers": "企业答复", "agreed": "电话约定", "confirmed": "确认时段", "declined": "企业婉拒",
     "done": "完成登记", "proposal_round": "预约轮次", "reschedule_requested": "企业另约时间",
 }  # fmt: skip
-_UNLINKED = "您的账号未关联联络员：联络员账号的用户名须为其联络员编码（如 LL001），请联系管理员"
+_UNLINKED = "您的账号未关联联络员，看不到任何走访：请管理员在“工作人员”页为您关联联络员编码"
 _READ_ONLY = "您的角色只能查看走访，不能记录结果"
 
 
 def own_officer_code(signed_in: SignedIn) -> str | None:
-    """The officer code an officer's account is limited to (its username); None for others."""
-    return signed_in.username.strip().upper() if signed_in.role is StaffRole.OFFICER else None
+    """The officer code an officer's account is limited to (its link; "" when it has none);
+    None for the other roles."""
+    if signed_in.role is not StaffRole.OFFICER:
+        return None
+    return signed_in.principal.officer_code or ""
 
 
 def _list_link(**params: str) -> str:
@@ -243,10 +246,11 @@ def router() -> APIRouter:
         ctx = admin_context(request)
         period, officer, state = (x.strip()[:MAX_FIELD] for x in (period, officer, state))
         own = own_officer_code(signed_in)
-        officer = own or officer
-        error = ""
+        officer = own if own is not None else officer
         rows: list[dict[str, Any]] = []
         try:
+            if own == "":  # an officer account not linked: no visit at all, and why
+                raise UsageError(_UNLINKED)
             wanted_state = cast("VisitState", VisitState.parse(state)) if state else None
             async with ctx.db.read() as session:
                 found = await list_visits(
@@ -254,9 +258,9 @@ def router() -> APIRouter:
                     officer_code=officer or None, state=wanted_state, today=_today(request),
                     visibility=signed_in.visibility, limit=LIST_LIMIT,
                 )  # fmt: skip
-            rows = [_row(r, request) for r in found]
+            rows, error = [_row(r, request) for r in found], ""
         except (HubError, ValueError) as exc:
-            error = _UNLINKED if own is not None and isinstance(exc, NotFoundError) else str(exc)
+            error = str(exc)
         return await render(
             request, "visits.html", status=422 if error else 200, title="走访", error=error,
             rows=rows, period=period, officer=officer, state=state, limit=LIST_LIMIT,

@@ -10,7 +10,10 @@ The principal carries its :class:`~hub.queries.scope.Visibility`:
 
 - ``admin`` sees every enterprise, addresses in full;
 - ``dispatcher`` sees addresses in full (they route requests and call back), within its scope;
-- ``handler``, ``head``, ``viewer`` see addresses masked, within their scope.
+- ``handler``, ``head``, ``viewer`` see addresses masked, within their scope;
+- ``officer`` sees addresses masked, only the enterprises of the liaison officer the account
+  is linked to (``Staff.officer_id``), their messages, replies, tickets and visits; an officer
+  account not linked sees none.
 
 The scope is the department's industries (``Department.industries``; none for the
 business-environment office, which oversees them all) and the district (``Enterprise.region``);
@@ -50,6 +53,8 @@ class Principal:
     department_code: str | None
     district: str | None
     visibility: Visibility
+    #: An officer account's liaison officer code (None: not linked, or not an officer).
+    officer_code: str | None = None
 
 
 def principal_of(staff: StaffView) -> Principal | None:
@@ -66,6 +71,7 @@ def principal_of(staff: StaffView) -> Principal | None:
         department_code=staff.department_code,
         district=staff.district,
         visibility=visibility_for(staff, role),
+        officer_code=staff.officer_code,
     )
 
 

@@ -73,11 +73,13 @@ class DepartmentOut(BaseModel):
 
 
 class ScopeOut(BaseModel):
-    """What the caller sees: ``industries``/``region`` null means no limit."""
+    """What the caller sees: ``industries``/``region`` null means no limit; ``officer``: an
+    officer's account sees only the enterprises of that liaison officer (its code)."""
 
     industries: list[str] | None
     region: str | None
     full_addresses: bool
+    officer: str | None = None
 
 
 class MeOut(BaseModel):

@@ -30,6 +30,7 @@ def me_out(caller: Principal) -> MeOut:
             industries=sorted(seen.industries) if seen.industries is not None else None,
             region=seen.region,
             full_addresses=seen.full_addresses,
+            officer=caller.officer_code,
         ),
     )
 

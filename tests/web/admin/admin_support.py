@@ -40,11 +40,11 @@ def admin_app(
 
 async def add_user(
     db: Database, clock: FixedClock, username: str, role: StaffRole, *,
-    department: str | None = None, password: str = PASSWORD,
+    department: str | None = None, password: str = PASSWORD, officer: str | None = None,
 ) -> None:  # fmt: skip
-    """A staff account with a password (``department``: a code already imported)."""
-    await add_staff(db, clock, NewStaff(username, f"{username}姓名", role, department),
-                    actor="test")  # fmt: skip
+    """A staff account with a password (``department``, ``officer``: codes already imported)."""
+    new = NewStaff(username, f"{username}姓名", role, department, officer=officer)
+    await add_staff(db, clock, new, actor="test")
     await set_password(db, clock, username, password, actor="test", min_length=8)
 
 

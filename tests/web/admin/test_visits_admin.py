@@ -19,7 +19,7 @@ from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import VisitStatus
 from hub.store.db import Database
-from hub.store.models import AuditLog, Ticket, Visit
+from hub.store.models import AuditLog, Staff, Ticket, Visit
 from hub.tickets.desk import TicketDesk
 from hub.tickets.staff import StaffRole
 from hub.tickets.staff_passwords import set_password
@@ -207,9 +207,9 @@ async def test_a_viewer_reads_but_cannot_record(
 async def test_an_officer_sees_only_his_own_visits(
     client: httpx.AsyncClient, db: Database, clock: FixedClock, world: VisitWorld
 ) -> None:
-    # An officer's account is linked to his officer row by its username, the officer's code.
-    await add_user(db, clock, "LL001", StaffRole.OFFICER)
-    await sign_in(client, "LL001")
+    # An officer's account is linked to his officer row (Staff.officer_id), whatever its name.
+    await add_user(db, clock, "li-ming", StaffRole.OFFICER, officer="LL001")
+    await sign_in(client, "li-ming")
     own = {world.visits["甲机械"], world.visits["戊建筑"]}
     listed = await client.get("/admin/visits", params={"officer": "LL002"})  # ignored for him
     assert set(_ids(listed.text)) == own
@@ -223,7 +223,11 @@ async def test_an_officer_sees_only_his_own_visits(
 async def test_an_officer_account_linked_to_no_officer_sees_no_visit(
     client: httpx.AsyncClient, db: Database, clock: FixedClock, world: VisitWorld
 ) -> None:
-    await add_user(db, clock, "fu-xiaoli", StaffRole.OFFICER)
+    await add_user(db, clock, "fu-xiaoli", StaffRole.OFFICER, officer="LL002")
+    async with db.write() as session:  # an account from before the link (migration 0012)
+        await session.execute(
+            sa.update(Staff).where(Staff.username == "fu-xiaoli").values(officer_id=None)
+        )
     await sign_in(client, "fu-xiaoli")
     listed = await client.get("/admin/visits")
     _refused(listed, 422, "您的账号未关联联络员")
