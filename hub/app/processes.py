@@ -158,6 +158,7 @@ def web_app(settings: Settings, hub: Components, telegram: Bot | None) -> FastAP
         reports_dir=settings.data_dir / "reports",
         keys=hub.keys,
         admin_settings=settings.web.admin,
+        sms_settings=settings.channels.sms,
     )
 
 

@@ -45,11 +45,11 @@ from hub.rendering.check import (
     DEFAULT_MAX_SMS_SEGMENTS,
     RENDER_ROOM_CHARS,
     check_spec,
-    sign_name,
     stored_wording_problems,
 )
 from hub.rendering.render import TemplateRenderer
 from hub.rendering.sandbox import RenderLimits
+from hub.rendering.sms_signature import signature_in_force
 from hub.rendering.sms_text import PLACEHOLDER, measure_sms, sms_text
 from hub.rendering.template_spec import Catalog, SmsSpec, TemplateSpec, WechatSpec
 from hub.rendering.template_store import stored_sms_texts
@@ -125,7 +125,7 @@ def _edited(spec: TemplateSpec, form: dict[str, str]) -> TemplateSpec:
 async def _problems(ctx: AdminContext, spec: TemplateSpec) -> list[Problem]:
     """What ``hub templates check`` finds wrong with the edited template."""
     renderer = TemplateRenderer(Catalog([spec]), limits=RenderLimits(max_chars=RENDER_ROOM_CHARS))
-    found = check_spec(spec, renderer, spec.kind, sign=sign_name(None),
+    found = check_spec(spec, renderer, spec.kind, sign=signature_in_force(ctx.sms).name,
                        max_sms_segments=DEFAULT_MAX_SMS_SEGMENTS)  # fmt: skip
     found += stored_wording_problems(spec, await stored_sms_texts(ctx.db), spec.kind)
     return list(dict.fromkeys(found))
@@ -156,10 +156,10 @@ def _preview(ctx: AdminContext, spec: TemplateSpec, target: PreviewTarget) -> di
         return {**shown, "error": str(exc)}
     shown.update(body=rendered.body, fields=dict(rendered.fields), sms=None)
     if spec.approved_sms:
-        sign = sign_name(None)
-        length = measure_sms(rendered.body, sign)
-        shown["sms"] = {"text": sms_text(rendered.body, sign), "chars": length.chars,
-                        "segments": length.segments,
+        sign = signature_in_force(ctx.sms)
+        length = measure_sms(rendered.body, sign.name)
+        shown["sms"] = {"text": sms_text(rendered.body, sign.name), "chars": length.chars,
+                        "segments": length.segments, "sign_source": sign.source,
                         "params": list(rendered.template_param().items())}  # fmt: skip
     return shown
 
@@ -214,6 +214,7 @@ async def _editor(
         problems=fields["body"] + fields["meta"], checked=checked, preview=preview,
         contacts=contacts, contact_id=contact_id, q=search, placeholders=_placeholders(edited),
         can_edit=signed_in.role is StaffRole.ADMIN, path=editor_path(kind, channel),
+        sms_sign=signature_in_force(ctx.sms) if edited.approved_sms else None,
         diff=_diff(*diff) if diff else None, diff_versions=diff,
     )  # fmt: skip
 

@@ -7,10 +7,13 @@ the database, the sandbox channel), on the fixed clock.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +25,7 @@ from hub.app.processes import web_app
 from hub.app.runtime import Components, open_components
 from hub.core.clock import FixedClock
 from hub.queries.template_admin import template_versions
+from hub.rendering.sms_text import measure_sms
 from hub.store.models import AuditLog
 from hub.tickets.staff_passwords import set_password
 from tests.ticket_support import seed_ticket_world
@@ -38,9 +42,11 @@ class Served:
     contact_id: int
 
 
-@pytest.fixture
-async def served(write_config: Callable[..., Path], clock: FixedClock) -> AsyncIterator[Served]:
-    settings = load_settings(write_config(tickets={"default_department": "FGW"}))
+@contextlib.asynccontextmanager
+async def _serve(
+    write_config: Callable[..., Path], clock: FixedClock, **config: Any
+) -> AsyncIterator[Served]:
+    settings = load_settings(write_config(tickets={"default_department": "FGW"}, **config))
     async with open_components(settings, clock=clock) as hub:
         world = await seed_ticket_world(hub.db)
         for username in ("admin", "dispatcher", "gxj_a"):
@@ -51,6 +57,12 @@ async def served(write_config: Callable[..., Path], clock: FixedClock) -> AsyncI
             doomed = [k async for k in hub.redis.scan_iter(match=hub.keys.pattern(), count=1000)]
             if doomed:
                 await hub.redis.unlink(*doomed)
+
+
+@pytest.fixture
+async def served(write_config: Callable[..., Path], clock: FixedClock) -> AsyncIterator[Served]:
+    async with _serve(write_config, clock) as served:
+        yield served
 
 
 async def _versions(served: Served, kind: str = "notice", channel: str = "sandbox") -> list[str]:
@@ -140,6 +152,36 @@ async def test_sms_checks_count_the_signature_and_keep_the_approved_wording(serv
             "csrf_token": token, "action": "preview", "sms_expr_1": "risk_item * 20"})  # fmt: skip
         assert "短信参数 item 的示例值" in long_param.text
     assert await _versions(served, "credit_warning", "sms") == original
+
+
+async def test_sms_segments_are_counted_with_the_signature_of_the_configured_provider(
+    write_config: Callable[..., Path], clock: FixedClock
+) -> None:
+    sign = "某某市发展和改革委员会企业服务中心"
+    # No provider enabled: the signature channels.sms.provider names is assumed, and said so.
+    sms = {"provider": "aliyun", "aliyun": {"sign_name": sign}}
+    editor = "/admin/templates/credit_warning/sms"
+    async with _serve(write_config, clock, channels={"sms": sms}) as served:
+        original = (await _versions(served, "credit_warning", "sms"))[0]
+        async with admin_client(served.app) as client:
+            await sign_in(client, "admin")
+            page = await client.get(editor)
+            assert f"配置的签名【{sign}】计算" in page.text
+            assert "channels.sms.provider（阿里云）" in page.text
+            token = csrf_of(page.text)
+            form = {"csrf_token": token, "contact_id": str(served.contact_id)}
+            live = await client.post(editor + "/preview", data=form)
+            text = re.search(r'<p class="phone-text">([^<]*)</p>', live.text)
+            assert text is not None
+            shown = html.unescape(text.group(1))
+            assert shown.startswith(f"【{sign}】甲机械")
+            size = measure_sms(shown.removeprefix(f"【{sign}】"), sign)
+            assert f"连同签名共 {size.chars} 字，计 {size.segments} 条短信" in live.text
+            # The inline check counts the same signature.
+            long = await client.post(
+                editor + "/preview", data={**form, "body": original + "请" * 150}
+            )
+            assert f"短信连同签名【{sign}】共" in long.text
 
 
 async def test_csrf_is_required_and_a_dispatcher_reads_but_cannot_save(served: Served) -> None:
