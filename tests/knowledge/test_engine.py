@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
+import pytest
+
+from hub.knowledge import tokenize
 from hub.knowledge.corpus import faq_entry, policy_entries, split_passages
 from hub.knowledge.engine import KnowledgeIndex, library_terms
 from hub.knowledge.rules import asks_own_case
@@ -231,3 +236,15 @@ def test_remembered_document_words_are_the_words() -> None:
     first = segmenter.document_words(text)
     assert segmenter.document_words(text) == first
     assert "稳岗返还" in first
+
+
+def test_jieba_is_loaded_quietly_and_writes_no_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tokenize, "_dictionary", None)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    segmenter = Segmenter(["稳岗返还"])
+    assert segmenter.words("稳岗返还怎么申请") == ["稳岗返还", "申请"]
+    assert tokenize.dictionary_load_seconds() > 0
+    assert capfd.readouterr().err == ""
+    assert list(tmp_path.iterdir()) == []
