@@ -23,27 +23,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from channels.fakes.wechat_api import WechatApiFake
 from hub.app.config import load_settings
-from hub.app.processes import telegram_bot
 from hub.app.runtime import Components, inbound_worker, open_components
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, ReplyClass, TicketState
 from hub.outbound.dispatch import Dispatcher
 from hub.rendering.templates import load_folder
-from hub.store.models import AutoAnswer, Contact, Message, Ticket
+from hub.store.models import AutoAnswer, Message, Ticket
 from hub.store.models import InboundReply as StoredReply
-from hub.web.app import create_app
-from hub.web.webhooks.context import WebhookContext
 from tests.inbound.assistant_support import ENTRY, QUESTION, seed_demo_faq
 from tests.ticket_support import seed_ticket_world
-from tests.web.closed_loop_support import Live, Side, Tencent, WechatOfficialAccount
-from tests.web.test_webhook_tencent import serve
+from tests.web.closed_loop_support import (
+    Live,
+    Side,
+    Tencent,
+    WechatOfficialAccount,
+    linked_contact,
+    serve_hub,
+)
 
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
@@ -86,17 +88,8 @@ async def running(
         hub = await stack.enter_async_context(open_components(load_settings(config), clock=clock))
         await seed_ticket_world(hub.db)
         await seed_demo_faq(hub.db, clock.now())
-        async with hub.db.read() as session:
-            contact_id = await session.scalar(
-                sa.select(Contact.id).where(Contact.mobile == side.mobile)
-            )
-        assert contact_id is not None
-        await side.link(hub, contact_id)
-        context = WebhookContext(hub.settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
-        app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry, webhooks=context,
-                         telegram_bot=telegram_bot(hub), clock=hub.clock)  # fmt: skip
-        live = Live(hub, await stack.enter_async_context(serve(app)),
-                    await stack.enter_async_context(aiohttp.ClientSession()))  # fmt: skip
+        contact_id = await linked_contact(side, hub)
+        live = await serve_hub(stack, hub)
         worker = inbound_worker(hub, consumer="e2e")
         dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
                                 hub.metrics, consumer="e2e")  # fmt: skip

@@ -40,11 +40,14 @@ from hub.inbound.telegram_links import bind_chat
 from hub.rendering.template_spec import Catalog
 from hub.rendering.templates import load_folder
 from hub.store.models import Contact
+from hub.web.app import create_app
+from hub.web.webhooks.context import WebhookContext
 from hub.web.webhooks.telegram_bot import register_webhook
 from tests.web import test_webhook_aliyun as aliyun_hooks
 from tests.web import test_webhook_telegram as telegram_hooks
 from tests.web import test_webhook_tencent as tencent_hooks
 from tests.web import test_webhook_wechat as wechat_hooks
+from tests.web.test_webhook_tencent import serve
 
 #: The SMS kinds the closed loop sends the enterprise.
 SMS_KINDS = ("ticket_ack", "ticket_feedback", "rating_reminder")
@@ -57,6 +60,25 @@ class Live:
     hub: Components
     base_url: str
     http: aiohttp.ClientSession
+
+
+async def linked_contact(side: Side, hub: Components) -> int:
+    """The seeded contact who writes on ``side``, given its address there; its id."""
+    async with hub.db.read() as session:
+        query = sa.select(Contact.id).where(Contact.mobile == side.mobile)
+        contact_id = await session.scalar(query)
+    assert contact_id is not None
+    await side.link(hub, contact_id)
+    return contact_id
+
+
+async def serve_hub(stack: AsyncExitStack, hub: Components, **app_options: Any) -> Live:
+    """The app with every webhook (as ``hub.app.processes`` serves it) on a loopback port."""
+    context = WebhookContext(hub.settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
+    app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry, webhooks=context,
+                     telegram_bot=telegram_bot(hub), clock=hub.clock, **app_options)  # fmt: skip
+    return Live(hub, await stack.enter_async_context(serve(app)),
+                await stack.enter_async_context(aiohttp.ClientSession()))  # fmt: skip
 
 
 def _catalog() -> Catalog:

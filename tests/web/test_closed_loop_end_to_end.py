@@ -22,27 +22,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 
 from hub.app.config import load_settings
-from hub.app.processes import telegram_bot
 from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, TicketState
 from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
-from hub.store.models import Contact, Message, Rating, Staff, Ticket, TicketEvent
+from hub.store.models import Message, Rating, Staff, Ticket, TicketEvent
 from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
 from hub.tickets.ratings import RatingNotifier
 from hub.tickets.staff import StaffRole
-from hub.web.app import create_app
-from hub.web.webhooks.context import WebhookContext
 from tests.ticket_support import T0, seed_ticket_world
-from tests.web.closed_loop_support import SIDES, Live, Sandbox, Side
-from tests.web.test_webhook_tencent import serve
+from tests.web.closed_loop_support import SIDES, Sandbox, Side, linked_contact, serve_hub
 
 REQUEST = "企业用地手续办理遇到困难，需要协调"
 LOOP_EVENTS = [
@@ -91,19 +86,9 @@ async def _run(side: Side, write_config: Callable[..., Path], clock: FixedClock)
         hub = await stack.enter_async_context(open_components(load_settings(config), clock=clock))
         world = await seed_ticket_world(hub.db)
         await _heads(hub, world.departments)
-        async with hub.db.read() as session:
-            contact_id = await session.scalar(
-                sa.select(Contact.id).where(Contact.mobile == side.mobile)
-            )
-        assert contact_id is not None
-        await side.link(hub, contact_id)
-        context = WebhookContext(hub.settings, hub.db, hub.redis, hub.keys, hub.queue, hub.clock)
+        contact_id = await linked_contact(side, hub)
         notifier = RatingNotifier(hub.renderer, hub.outbox.planner.policy)
-        app = create_app(hub.db, hub.redis, metrics=hub.metrics.registry, webhooks=context,
-                         telegram_bot=telegram_bot(hub), clock=hub.clock,
-                         rating_notifier=notifier)  # fmt: skip
-        live = Live(hub, await stack.enter_async_context(serve(app)),
-                    await stack.enter_async_context(aiohttp.ClientSession()))  # fmt: skip
+        live = await serve_hub(stack, hub, rating_notifier=notifier)
         worker = inbound_worker(hub, consumer="e2e")
         dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
                                 hub.metrics, consumer="e2e")  # fmt: skip
