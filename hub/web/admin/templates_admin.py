@@ -9,9 +9,10 @@ changed SMS wording under an unchanged provider id) and renders it for the chose
 enterprise through the sandboxed renderer, as ``hub templates preview`` does; "保存为新版本"
 stores it as ``hub templates sync`` stores a file (:func:`write_template_versions`) only when
 the check passes. The history lists every version; two are compared by a server-side diff; a
-rollback stores an earlier version again as a new one. A test send puts the current version on
-the sandbox channel for a contact through :func:`hub.outbound.notify.notify_one` (what the
-closed loop's single messages use), so it appears in the phone simulator.
+rollback stores an earlier version again as a new one. A test send puts the draft in the editor
+(checked as a save is, not saved) on the sandbox channel for the chosen contact through
+:func:`hub.outbound.notify.notify_one` (what the closed loop's single messages use), so it
+appears in the phone simulator; the audit log records it as a test send of an unsaved draft.
 
 Admins edit (save, roll back, test send: each audit-logged); dispatchers, who run the message
 flow, may read and preview; other roles have no use for template wording and no access.
@@ -254,39 +255,44 @@ async def _store(
 
 
 async def _test_send(
-    ctx: AdminContext, signed_in: SignedIn, spec: TemplateSpec, target: PreviewTarget
-) -> str:
-    """The current version on the sandbox for the contact, through the single-message path."""
+    ctx: AdminContext, signed_in: SignedIn, draft: TemplateSpec, based_on: int,
+    target: PreviewTarget,
+) -> str:  # fmt: skip
+    """The draft in the editor (not saved) on the sandbox for the contact, through the
+    single-message path; its audit entry in the same transaction. The flash."""
     if ctx.programs is None:
         raise HubError("此服务未配置发件箱，不能试发")
     policy = ctx.programs.outbox.planner.policy
     # The sandbox shows this channel's wording: its twin on the sandbox channel (an approved
     # SMS text becomes the Jinja its parameters' expressions fill).
-    twin = dataclasses.replace(spec, channel=ChannelName.SANDBOX.value, sms=None, wechat=None)
-    if spec.approved_sms and spec.sms is not None:
-        exprs = {p.name: p.expr for p in spec.sms.params}
+    twin = dataclasses.replace(draft, channel=ChannelName.SANDBOX.value, sms=None, wechat=None)
+    if draft.approved_sms and draft.sms is not None:
+        exprs = {p.name: p.expr for p in draft.sms.params}
         twin = dataclasses.replace(twin, body=PLACEHOLDER.sub(
-            lambda m: "{{ " + exprs.get(m.group(1), '""') + " }}", spec.body))  # fmt: skip
-    examples = example_context(spec)
+            lambda m: "{{ " + exprs.get(m.group(1), '""') + " }}", draft.body))  # fmt: skip
+    examples = example_context(draft)
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        context = {**{n: examples[n] for n in spec.variables},
+        context = {**{n: examples[n] for n in draft.variables},
                    **await enterprise_context(session, target.enterprise.id)}  # fmt: skip
         result = await notify_one(
-            session, kind=MessageKind(spec.kind), recipient=Recipient.for_contact(target.contact),
+            session, kind=MessageKind(draft.kind), recipient=Recipient.for_contact(target.contact),
             context=context, trigger="admin.template_test",
-            trigger_key=f"{spec.channel}:v{spec.version}:{signed_in.username}:{now.isoformat()}",
+            trigger_key=f"{draft.channel}:draft-of-v{based_on}:{signed_in.username}:"
+                        f"{now.isoformat()}",
             now=now, renderer=TemplateRenderer(Catalog([twin])), policy=policy,
             channel=ChannelName.SANDBOX, quiet=False,
         )  # fmt: skip
         record(session, signed_in, now, "template.test_send", "template",
-               f"{spec.kind}/{spec.channel}",
-               {"version": spec.version, "contact_id": target.contact.id,
+               f"{draft.kind}/{draft.channel}",
+               {"draft": "unsaved", "based_on_version": based_on, "body": draft.body,
+                "meta": draft.meta_json(), "contact_id": target.contact.id,
                 "message_id": result.message_id})  # fmt: skip
     await enqueue_notified(Queue(ctx.redis, ctx.keys, clock=ctx.clock), [result])
     if result.reason:
         return f"试发未成功：{result.reason}"
-    return f"已试发第 {spec.version} 版到沙箱（消息 {result.message_id}），请在模拟手机查看"
+    return (f"已将编辑中的草稿（基于第 {based_on} 版，未保存）试发到沙箱"
+            f"（消息 {result.message_id}），请在模拟手机查看")  # fmt: skip
 
 
 def router() -> APIRouter:
@@ -401,20 +407,24 @@ def router() -> APIRouter:
     async def test_send(
         request: Request, kind: str, channel: str,
         signed_in: SignedIn = Depends(_editors),  # noqa: B008
-    ) -> RedirectResponse:  # fmt: skip
+    ) -> Response:  # fmt: skip
+        # The editor's form, posted here by its 试发 button: the draft as typed, checked as a
+        # save is checked, sent to the sandbox and not saved; the editor again with the draft.
         kind, channel = _key(kind, channel)
         ctx = admin_context(request)
-        contact_id = (await form_data(request)).get("contact_id", "")
-        target = await _target(ctx, signed_in, contact_id)
+        form = await form_data(request)
+        target = await _target(ctx, signed_in, form.get("contact_id", ""))
         if target is None:
             raise AdminPageError(404, "请先选择一个您范围内的联系人")
         current, versions = await _history(ctx, kind, channel)
-        spec = _in_force(kind, channel, current, versions)
+        draft = _edited(_in_force(kind, channel, current, versions), form)
+        if await _problems(ctx, draft):
+            return await _editor(request, signed_in, kind, channel, form=form, checked=True,
+                                 status=422)  # fmt: skip
         try:
-            await flash(request, await _test_send(ctx, signed_in, spec, target))
+            await flash(request, await _test_send(ctx, signed_in, draft, current, target))
         except HubError as exc:
             await flash(request, f"试发失败：{exc}", "error")
-        return RedirectResponse(f"{editor_path(kind, channel)}?contact_id={target.contact.id}",
-                                status_code=303)  # fmt: skip
+        return await _editor(request, signed_in, kind, channel, form=form, checked=True)
 
     return routes

@@ -211,21 +211,43 @@ async def test_csrf_is_required_and_a_dispatcher_reads_but_cannot_save(served: S
     assert await _versions(served) == original
 
 
-async def test_a_test_send_reaches_the_contacts_sandbox_phone(served: Served) -> None:
+async def test_a_test_send_puts_the_unsaved_draft_on_the_contacts_sandbox_phone(
+    served: Served,
+) -> None:
+    original = await _versions(served)
+    draft = original[0].replace("{{ text }}", "{{ text }}（草稿试发）")
     async with admin_client(served.app) as client:
         await sign_in(client, "admin")
-        token = csrf_of((await client.get(EDITOR)).text)
-        sent = await client.post(EDITOR + "/test-send", data={
-            "csrf_token": token, "contact_id": str(served.contact_id)})  # fmt: skip
-        assert sent.status_code == 303
-        page = await client.get(sent.headers["location"])
-        assert "已试发第 1 版到沙箱" in page.text
+        page = await client.get(EDITOR, params={"q": "甲机械"})
+        assert 'formaction="/admin/templates/notice/sandbox/test-send"' in page.text
+        form = {"csrf_token": csrf_of(page.text), "contact_id": str(served.contact_id)}
+        # A draft the check refuses is not sent either.
+        refused = await client.post(EDITOR + "/test-send", data={
+            **form, "body": "{{ text }} 截止 {{ deadline_day }}"})  # fmt: skip
+        assert refused.status_code == 422
+        assert "使用了未在 meta.yaml 声明的变量 deadline_day" in refused.text
+
+        sent = await client.post(EDITOR + "/test-send", data={**form, "body": draft})
+        assert sent.status_code == 200
+        assert "已将编辑中的草稿（基于第 1 版，未保存）试发到沙箱" in sent.text
+        assert draft in html.unescape(sent.text)  # the editor keeps the draft
         await settle(served.hub)
         phone = await client.get(f"/admin/simulator/{served.contact_id}/conversation")
         assert "【主动服务】甲机械：" in phone.text, phone.text
+        assert "（草稿试发）" in phone.text
+    assert await _versions(served) == original  # nothing saved
     hub = served.hub
     inbox = await SandboxChannel(hub.redis, hub.keys, hub.clock).inbox(served.contact_id)
     assert len(inbox) == 1
+    async with hub.db.read() as session:
+        entries = (await session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "template.test_send"))).all()  # fmt: skip
+    [entry] = entries
+    assert (entry.actor, entry.target_id) == ("admin", "notice/sandbox")
+    assert entry.detail["draft"] == "unsaved"
+    assert entry.detail["based_on_version"] == 1
+    assert entry.detail["body"] == draft
+    assert entry.detail["contact_id"] == served.contact_id
 
 
 async def test_a_wechat_field_over_20_characters_is_named(served: Served) -> None:

@@ -1,5 +1,6 @@
-"""The template editor in Chromium: open a template from the list, edit it, see the live preview
-for a demo enterprise, check and preview, save, see the new version, compare, roll back.
+"""The template editor in Chromium: open a template from the list, edit it (a draft the check
+refuses is not test-sent), see the live preview for a demo enterprise, check and preview, save,
+see the new version, compare, roll back.
 
 The hub is shared by the package's tests: the edit is made to the notice's Telegram template
 (no other browser test sends on Telegram) and rolled back at the end, so its wording in force
@@ -28,6 +29,12 @@ async def test_edit_preview_save_and_roll_back_a_template(page: Page, live_hub: 
     form = page.locator("#template-form")
     await form.get_by_label("预览企业（联系人）").select_option(index=1)
     body = form.get_by_label("正文")
+    # 试发草稿 (outside the form, form="template-form") posts the editor's draft to the test
+    # send, checked as a save is: an undeclared variable is refused there and nothing is sent.
+    await body.fill("{{ text }} 截止 {{ deadline_day }}")
+    await page.get_by_role("button", name="试发草稿").click()
+    await expect(page.locator(".field-error").first).to_contain_text("deadline_day")
+    await expect(body).to_have_value("{{ text }} 截止 {{ deadline_day }}")
     await body.fill(before[0].body.replace("{{ text }}", "{{ text }}" + ADDED))
     # The live preview (htmx) renders the edit for the chosen enterprise as it is typed.
     await expect(page.locator("#preview")).to_contain_text(ADDED)
