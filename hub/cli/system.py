@@ -112,7 +112,7 @@ def demo(
     enterprises: int = typer.Option(300, min=1, help="how many demo enterprises"),
     as_json: bool = typer.Option(False, "--json", help="print the import report as JSON"),
 ) -> None:
-    """载入演示数据：部门、联络员、企业，信用事件、政策、证照、年报，和演示工作人员（同一天重复执行不会改变）。"""
+    """载入演示数据：部门、联络员、企业，信用事件、政策、证照、年报、常见问题库，和演示工作人员（同一天重复执行不会改变）。"""
     settings = settings_from(ctx)
     report = run_async(load_demo(settings, enterprises=enterprises, clock=clock_from(ctx)))
     if as_json:
