@@ -29,10 +29,9 @@ import sqlalchemy as sa
 
 from channels.fakes.wechat_api import WechatApiFake
 from hub.app.config import load_settings
-from hub.app.runtime import Components, inbound_worker, open_components
+from hub.app.runtime import Components, open_components
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, ReplyClass, TicketState
-from hub.outbound.dispatch import Dispatcher
 from hub.rendering.templates import load_folder
 from hub.store.models import AutoAnswer, Message, Ticket
 from hub.store.models import InboundReply as StoredReply
@@ -44,6 +43,7 @@ from tests.web.closed_loop_support import (
     Tencent,
     WechatOfficialAccount,
     linked_contact,
+    processes,
     serve_hub,
 )
 
@@ -90,18 +90,7 @@ async def running(
         await seed_demo_faq(hub.db, clock.now())
         contact_id = await linked_contact(side, hub)
         live = await serve_hub(stack, hub)
-        worker = inbound_worker(hub, consumer="e2e")
-        dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
-                                hub.metrics, consumer="e2e")  # fmt: skip
-
-        async def settle() -> None:
-            while await worker.run_once():
-                pass
-            for name in hub.channels.names():
-                while await dispatcher.run_once(name, block_ms=1):
-                    pass
-
-        yield Running(hub, live, contact_id, settle)
+        yield Running(hub, live, contact_id, processes(hub))
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, side: type[Side]) -> None:

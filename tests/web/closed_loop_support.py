@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,11 +33,12 @@ from channels.fakes.wechat_api import WechatApiFake
 from channels.fakes.wechat_push import WechatPush
 from channels.fakes.wecom_api import WecomApiFake
 from hub.app.processes import telegram_bot
-from hub.app.runtime import PROJECT_ROOT, Components
+from hub.app.runtime import PROJECT_ROOT, Components, inbound_worker
 from hub.core.clock import FixedClock
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply
 from hub.inbound.telegram_links import bind_chat
+from hub.outbound.dispatch import Dispatcher
 from hub.rendering.template_spec import Catalog
 from hub.rendering.templates import load_folder
 from hub.store.models import Contact
@@ -79,6 +81,23 @@ async def serve_hub(stack: AsyncExitStack, hub: Components, **app_options: Any) 
                      telegram_bot=telegram_bot(hub), clock=hub.clock, **app_options)  # fmt: skip
     return Live(hub, await stack.enter_async_context(serve(app)),
                 await stack.enter_async_context(aiohttp.ClientSession()))  # fmt: skip
+
+
+def processes(hub: Components) -> Callable[[], Awaitable[None]]:
+    """The production inbound worker and dispatcher; the call runs the worker, then the
+    dispatcher on every channel, until both are idle."""
+    worker = inbound_worker(hub, consumer="e2e")
+    dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
+                            hub.metrics, consumer="e2e")  # fmt: skip
+
+    async def settle() -> None:
+        while await worker.run_once():
+            pass
+        for name in hub.channels.names():
+            while await dispatcher.run_once(name, block_ms=1):
+                pass
+
+    return settle
 
 
 def _catalog() -> Catalog:

@@ -26,10 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from hub.app.config import load_settings
-from hub.app.runtime import Components, feedback_sender, inbound_worker, open_components
+from hub.app.runtime import Components, feedback_sender, open_components
 from hub.core.clock import FixedClock
 from hub.core.vocab import MessageKind, TicketState
-from hub.outbound.dispatch import Dispatcher
 from hub.outbound.notify import enqueue_notified
 from hub.store.models import Message, Rating, Staff, Ticket, TicketEvent
 from hub.tickets.feedback import send_feedback
@@ -37,7 +36,14 @@ from hub.tickets.lifecycle import resolve
 from hub.tickets.ratings import RatingNotifier
 from hub.tickets.staff import StaffRole
 from tests.ticket_support import T0, seed_ticket_world
-from tests.web.closed_loop_support import SIDES, Sandbox, Side, linked_contact, serve_hub
+from tests.web.closed_loop_support import (
+    SIDES,
+    Sandbox,
+    Side,
+    linked_contact,
+    processes,
+    serve_hub,
+)
 
 REQUEST = "企业用地手续办理遇到困难，需要协调"
 LOOP_EVENTS = [
@@ -89,18 +95,12 @@ async def _run(side: Side, write_config: Callable[..., Path], clock: FixedClock)
         contact_id = await linked_contact(side, hub)
         notifier = RatingNotifier(hub.renderer, hub.outbox.planner.policy)
         live = await serve_hub(stack, hub, rating_notifier=notifier)
-        worker = inbound_worker(hub, consumer="e2e")
-        dispatcher = Dispatcher(hub.db, hub.queue, hub.channels, hub.clock, hub.settings.dispatch,
-                                hub.metrics, consumer="e2e")  # fmt: skip
+        run_processes = processes(hub)
         feedback = feedback_sender(hub)
 
         async def settle() -> None:
             """The inbound worker, then the dispatcher on every channel, until both are idle."""
-            while await worker.run_once():
-                pass
-            for name in hub.channels.names():
-                while await dispatcher.run_once(name, block_ms=1):
-                    pass
+            await run_processes()
             if isinstance(side, Sandbox):
                 await side.refresh(live, contact_id)
 
