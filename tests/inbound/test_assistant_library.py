@@ -4,12 +4,16 @@ entry changes; SQLite and Redis, the production InboundWorker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from hub.app.config import load_settings
+from hub.app.runtime import inbound_worker, open_components
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageKind, TicketState
@@ -96,3 +100,16 @@ async def test_an_expired_entry_never_answers(loop: Loop) -> None:
 
     assert row.entry_id != "FAQ-SUB-017"
     assert "FAQ-SUB-017" not in [s["entry_id"] for s in row.suggestions]
+
+
+async def test_the_workers_of_a_process_share_its_library_and_answers_enabled_is_read(
+    write_config: Callable[..., Path], clock: FixedClock
+) -> None:
+    settings = load_settings(write_config(answers={"enabled": False}))
+    async with open_components(settings, clock=clock) as hub:
+        first, second = (inbound_worker(hub, consumer=name) for name in ("a", "b"))
+        assistants = [first.applier.assistant, second.applier.assistant]
+
+    assert all(a is not None and a.library is hub.library for a in assistants)
+    assert [a.enabled if a else None for a in assistants] == [False, False]
+    assert hub.library.settings.enabled is False
