@@ -21,6 +21,7 @@ from hub.core.safe_text import storable_json, storable_text
 from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
 from hub.infra.redis_server import redis_errors
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.dialect import insert_ignore
 from hub.store.models import Contact, Message
@@ -50,12 +51,14 @@ class Accepted:
 
 
 async def accept_reply(
-    db: Database, queue: Queue, clock: Clock, channel: ChannelName, reply: InboundReply
-) -> Accepted:
+    db: Database, queue: Queue, clock: Clock, channel: ChannelName, reply: InboundReply,
+    *, audit: AuditNote | None = None,
+) -> Accepted:  # fmt: skip
     """Store (once per provider id), link, and enqueue a reply for the inbound worker.
 
     Every channel's reply comes through here, so this is where text the database cannot hold
-    is cleaned (``_storable``).
+    is cleaned (``_storable``). ``audit`` (a reply staff typed in the phone simulator) is
+    written with the stored reply, its id added.
     """
     reply = _storable(reply)
     now = clock.now()
@@ -97,6 +100,8 @@ async def accept_reply(
             existing = await _stored_id(session, reply)
             assert existing is not None  # the conflict was with this very row
             return Accepted(existing, duplicate=True, contact_id=None)
+        if audit is not None:
+            audit.add(session, now, target_id=str(reply_id))
     await queue.push_inbound([reply_id])
     return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
 

@@ -15,13 +15,16 @@ from hub.core.clock import Clock
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import Accepted, accept_reply
 from hub.infra.queue import Queue
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 
 
 async def accept_sandbox_reply(
-    db: Database, queue: Queue, clock: Clock, mobile: str, text: str
-) -> Accepted:
-    """Take ``text`` as a reply from the contact with ``mobile`` (normalised, +86…)."""
+    db: Database, queue: Queue, clock: Clock, mobile: str, text: str, *,
+    audit: AuditNote | None = None,
+) -> Accepted:  # fmt: skip
+    """Take ``text`` as a reply from the contact with ``mobile`` (normalised, +86…);
+    ``audit``: written with the stored reply (the simulator's staff member)."""
     message = InboundReply(provider="sandbox", provider_msg_id=uuid.uuid4().hex, sender=mobile,
                            text=text, raw={"from": mobile, "text": text})  # fmt: skip
-    return await accept_reply(db, queue, clock, ChannelName.SANDBOX, message)
+    return await accept_reply(db, queue, clock, ChannelName.SANDBOX, message, audit=audit)

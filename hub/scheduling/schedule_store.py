@@ -15,6 +15,7 @@ from datetime import datetime
 from hub.core.clock import Clock
 from hub.core.errors import ConfigError
 from hub.scheduling.schedules import ScheduleSpec, parse_spec
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.schedules import (
     ScheduleContent,
@@ -31,17 +32,18 @@ async def sync_schedules(
     actor: str,
     *,
     update_existing: bool = True,
+    audit: AuditNote | None = None,
 ) -> SyncReport:
     """Store the specs: version 1 for a new name, a new version only when the content changed.
 
     Running it twice with the same specs changes nothing. Schedules in the database but not
     among ``specs`` are left alone (admins may have made them). With ``update_existing`` False
     (seeding at start-up) existing schedules are not touched, so a restart never undoes an
-    admin's edit.
+    admin's edit. ``audit``: written in the transaction of each change (an admin's edit).
     """
     contents = [ScheduleContent(spec.name, spec.enabled, spec.to_json()) for spec in specs]
     return await write_schedule_versions(db, contents, clock, actor,
-                                         update_existing=update_existing)  # fmt: skip
+                                         update_existing=update_existing, audit=audit)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

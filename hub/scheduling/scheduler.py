@@ -66,6 +66,7 @@ from hub.scheduling.programs.base import (
 )
 from hub.scheduling.schedule_store import StoredSchedule, stored_schedules
 from hub.scheduling.schedules import CAMPAIGN, ScheduleSpec, latest_fire_time
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.schedule_runs import claim_run, find_run, finish_run, last_run
 from hub.tickets.policy import admin_entered_years
@@ -340,19 +341,22 @@ class HubScheduler:
         fire_time: datetime,
         *,
         require_enabled: bool = False,
+        audit: AuditNote | None = None,
     ) -> RunResult:
         """Run one fire of a schedule, once: a fire time already run returns its run unchanged.
 
         A run that failed, or was abandoned "running" for
         :data:`~hub.store.schedule_runs.STALE_RUN_AFTER`, is claimed again and retried. Raises
-        what the outbox raised, after recording it on the run.
+        what the outbox raised, after recording it on the run. ``audit`` (a run an admin asked
+        for) is written with the claim: a fire already run writes none.
         """
         stored = await self._stored(schedule) if isinstance(schedule, str) else schedule
         spec = stored.spec
         fire_time = fire_time.astimezone(UTC).replace(microsecond=0)
         if require_enabled and not spec.enabled:
             return RunResult(spec.name, fire_time, None, False, "disabled")
-        run_id = await claim_run(self.db, self.clock, stored.id, stored.version, fire_time)
+        run_id = await claim_run(self.db, self.clock, stored.id, stored.version, fire_time,
+                                 audit=audit)  # fmt: skip
         if run_id is None:
             return await self._existing(stored, fire_time)
         log.info("schedule fire", schedule=spec.name, fire_time=trigger_key(fire_time))

@@ -14,6 +14,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from hub.core.clock import Clock
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.dialect import insert_ignore
 from hub.store.models import ScheduleRun
@@ -24,9 +25,13 @@ STALE_RUN_AFTER: Final = timedelta(minutes=30)
 
 
 async def claim_run(
-    db: Database, clock: Clock, schedule_id: int, schedule_version: int, fire_time: datetime
-) -> int | None:
-    """Insert the run row, or take over a failed/abandoned one; None if it is someone's."""
+    db: Database, clock: Clock, schedule_id: int, schedule_version: int, fire_time: datetime,
+    *, audit: AuditNote | None = None,
+) -> int | None:  # fmt: skip
+    """Insert the run row, or take over a failed/abandoned one; None if it is someone's.
+
+    ``audit`` (a run someone asked for) is written with the claim, completed with the run's id.
+    """
     now = clock.now()
     values = {
         "schedule_id": schedule_id,
@@ -56,6 +61,8 @@ async def claim_run(
                 .values(**values, finished_at=None, detail=None, campaign_id=None)
                 .returning(ScheduleRun.id)
             )
+        if run_id is not None and audit is not None:
+            audit.add(session, now, run_id=int(run_id))
     return None if run_id is None else int(run_id)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.core.clock import Clock
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.models import Schedule, ScheduleVersion
 
@@ -47,13 +48,15 @@ async def write_schedule_versions(
     actor: str,
     *,
     update_existing: bool = True,
+    audit: AuditNote | None = None,
 ) -> SyncReport:
     """Store the contents: version 1 for a new name, a new version only when the JSON changed.
 
     Running it twice with the same contents changes nothing. Schedules in the database but not
     among ``contents`` are left alone (admins may have made them). With ``update_existing`` False
     (seeding at start-up) existing schedules are not touched, so a restart never undoes an
-    admin's edit.
+    admin's edit. ``audit`` is written in the same transaction for each schedule created or
+    changed (with its version).
     """
     created: list[str] = []
     updated: list[str] = []
@@ -73,6 +76,8 @@ async def write_schedule_versions(
                 await session.flush()
                 session.add(_version(schedule.id, 1, content, now, actor))
                 created.append(item.name)
+                if audit is not None:
+                    audit.add(session, now, version=1)
                 continue
             if not update_existing:
                 skipped.append(item.name)
@@ -94,6 +99,8 @@ async def write_schedule_versions(
             if changed:
                 schedule.updated_at = now
                 updated.append(item.name)
+                if audit is not None:
+                    audit.add(session, now, version=schedule.current_version)
             else:
                 unchanged.append(item.name)
     return SyncReport(tuple(created), tuple(updated), tuple(unchanged), tuple(skipped))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName, MessageKind
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.messaging import Template, TemplateVersion
 
@@ -110,13 +111,15 @@ async def template_keys(db: Database) -> set[tuple[str, str]]:
 
 
 async def write_template_versions(
-    db: Database, drafts: Iterable[TemplateDraft], clock: Clock, actor: str, *, only_new: bool
-) -> VersionWrites:
+    db: Database, drafts: Iterable[TemplateDraft], clock: Clock, actor: str, *, only_new: bool,
+    audit: AuditNote | None = None,
+) -> VersionWrites:  # fmt: skip
     """Store the drafts in one transaction; idempotent.
 
     A (kind, channel) new to the database gets version 1; an existing one gets a new version
     only when its body or meta differs from the current version (``only_new`` leaves existing
-    ones alone — what a start-up seeding wants, so admins' edits survive).
+    ones alone — what a start-up seeding wants, so admins' edits survive). ``audit`` is
+    written, with the version's number, in the same transaction for each version stored.
     """
     written = VersionWrites()
     now = clock.now()
@@ -175,6 +178,8 @@ async def write_template_versions(
                     created_by=actor,
                 )
             )
+            if audit is not None:
+                audit.add(session, now, version=version)
     return written
 
 

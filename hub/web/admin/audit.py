@@ -1,14 +1,18 @@
-"""The audit log page (``/admin/audit``, admins only) and :func:`record`, the one way an admin
-page writes an audit entry for a change it makes.
+"""The audit log page (``/admin/audit``, admins only), and how an admin page audits a change:
+always in the change's own transaction, so a change and its entry commit together or not at all.
 
-Changes made through feature functions that audit already (``actor=...``) pass the staff
-member's username as the actor; a page that changes rows itself calls :func:`record` in the
-same transaction, so a change and its entry commit together or not at all.
+- a page that changes rows itself calls :func:`record` in that transaction;
+- a page that asks a feature function for the change hands it the :func:`note`
+  (:class:`~hub.store.audit.AuditNote`), which the function adds in its transaction (the ticket
+  desk, template and schedule versions, a schedule's run, a sandbox reply);
+- feature functions that audit already (``actor=...``: campaigns, dead letters, staff) are
+  given the staff member's username as the actor.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.queries.audit import AuditEntry, AuditFilter, audit_actions, list_audit
-from hub.store.models import AuditLog
+from hub.store.audit import AuditNote
 from hub.tickets.staff import StaffRole
 from hub.web.admin.auth import ADMIN_PREFIX, SignedIn, admin_context, require_role
 from hub.web.admin.shell import render
@@ -28,13 +32,21 @@ PAGE_SIZE = 50
 _DETAIL_CHARS = 300
 
 
+def note(
+    signed_in: SignedIn, action: str, target_type: str, target_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditNote:  # fmt: skip
+    """The audit entry of a change the signed-in staff member asks a feature function for (it
+    adds the entry in the change's transaction)."""
+    return AuditNote(signed_in.username, action, target_type, target_id, dict(detail or {}))
+
+
 def record(
     session: AsyncSession, signed_in: SignedIn, at: datetime, action: str, target_type: str,
     target_id: str | None, detail: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Add the audit entry of a change the signed-in staff member made (commit with it)."""
-    session.add(AuditLog(at=at, actor=signed_in.username, action=action, target_type=target_type,
-                         target_id=target_id, detail=detail or {}))  # fmt: skip
+    note(signed_in, action, target_type, target_id, detail).add(session, at)
 
 
 def _day(text: str) -> date | None:

@@ -45,7 +45,7 @@ from hub.scheduling.schedules import (
     template_needs,
 )
 from hub.tickets.staff import StaffRole
-from hub.web.admin.audit import record
+from hub.web.admin.audit import note
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     AdminPageError,
@@ -223,14 +223,13 @@ def _validated(ctx: AdminContext, form: dict[str, str], name: str) -> ScheduleSp
 async def _save(
     ctx: AdminContext, signed_in: SignedIn, spec: ScheduleSpec, action: str
 ) -> bool:  # fmt: skip
-    """Store ``spec`` (a new version only if it changed) and audit it; whether anything changed."""
-    report = await sync_schedules(ctx.db, [spec], ctx.clock, actor=signed_in.username)
-    if not (report.created or report.updated):
-        return False
-    async with ctx.db.write() as session:
-        record(session, signed_in, ctx.clock.now(), action, "schedule", spec.name,
-               {"enabled": spec.enabled, **spec.to_json()})  # fmt: skip
-    return True
+    """Store ``spec`` (a new version only if it changed) with its audit entry in the same
+    transaction; whether anything changed."""
+    entry = note(signed_in, action, "schedule", spec.name,
+                 {"enabled": spec.enabled, **spec.to_json()})  # fmt: skip
+    report = await sync_schedules(ctx.db, [spec], ctx.clock, actor=signed_in.username,
+                                  audit=entry)  # fmt: skip
+    return bool(report.created or report.updated)
 
 
 # --- dry run and run --------------------------------------------------------------------------
@@ -271,12 +270,12 @@ async def _run(ctx: AdminContext, stored: StoredSchedule, signed_in: SignedIn) -
     programs = _programs(ctx)
     scheduler = HubScheduler(ctx.db, ctx.redis, ctx.keys, programs.outbox, ctx.clock,
                              programs=programs.settings)  # fmt: skip
-    result = await scheduler.fire(stored, _fire_time(ctx))
-    async with ctx.db.write() as session:
-        record(session, signed_in, ctx.clock.now(), "schedule.run", "schedule", stored.spec.name,
-               {"fire_time": _local(result.fire_time, ctx), "ran": result.created,
-                "status": result.status, "campaign_id": result.campaign_id,
-                "detail": result.detail})  # fmt: skip
+    fire_time = _fire_time(ctx)
+    # Written with the run's claim (its id added): a fire already run writes no entry; how
+    # the run ended is on the run row, in the schedule's history.
+    entry = note(signed_in, "schedule.run", "schedule", stored.spec.name,
+                 {"fire_time": _local(fire_time, ctx)})  # fmt: skip
+    result = await scheduler.fire(stored, fire_time, audit=entry)
     when = _local(result.fire_time, ctx)
     if not result.created:
         return (

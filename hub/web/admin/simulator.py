@@ -27,7 +27,7 @@ from hub.inbound.sandbox_reply import accept_sandbox_reply
 from hub.infra.queue import Queue
 from hub.queries.phone import PhoneContact, phone_contact, search_contacts
 from hub.tickets.staff import StaffRole
-from hub.web.admin.audit import record
+from hub.web.admin.audit import note
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     AdminPageError,
@@ -131,14 +131,14 @@ def router() -> APIRouter:
             await flash(request, f"回复过长（最多 {MAX_REPLY} 字）", "error")
             return RedirectResponse(back, status_code=303)
         queue = Queue(ctx.redis, ctx.keys, clock=ctx.clock)
+        entry = note(signed_in, "sandbox.reply", "reply",
+                     detail={"contact_id": contact.id, "text": text})  # fmt: skip
         try:
-            accepted = await accept_sandbox_reply(ctx.db, queue, ctx.clock, contact.mobile, text)
+            await accept_sandbox_reply(ctx.db, queue, ctx.clock, contact.mobile, text,
+                                       audit=entry)  # fmt: skip
         except HubError as exc:
             await flash(request, f"回复未能提交：{exc}", "error")
             return RedirectResponse(back, status_code=303)
-        async with ctx.db.write() as session:
-            record(session, signed_in, ctx.clock.now(), "sandbox.reply", "reply",
-                   str(accepted.reply_id), {"contact_id": contact.id, "text": text})  # fmt: skip
         said = "点击了按钮" if form.get("button") else "回复"
         shown = shown_reply(text)
         await flash(request, f"已以「{contact.enterprise_name}」联系人的身份{said}：{shown}")

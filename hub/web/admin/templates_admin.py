@@ -57,7 +57,7 @@ from hub.rendering.template_store import stored_sms_texts
 from hub.rendering.templates import META_FILE, Problem, example_context, standard_context
 from hub.store.templates import TemplateDraft, write_template_versions
 from hub.tickets.staff import StaffRole
-from hub.web.admin.audit import record
+from hub.web.admin.audit import note, record
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     AdminPageError,
@@ -233,25 +233,13 @@ async def _store(
     ctx: AdminContext, signed_in: SignedIn, spec: TemplateSpec, action: str,
     detail: dict[str, Any],
 ) -> str | None:  # fmt: skip
-    """Store ``spec`` as the template's new version (audit-logged); its label, or None when
-    it equals the current version."""
+    """Store ``spec`` as the template's new version, its audit entry in the same transaction;
+    its label, or None when it equals the current version."""
     draft = TemplateDraft(spec.kind, spec.channel, spec.body, spec.meta_json())
+    entry = note(signed_in, action, "template", f"{spec.kind}/{spec.channel}", detail)
     written = await write_template_versions(ctx.db, [draft], ctx.clock, signed_in.username,
-                                            only_new=False)  # fmt: skip
-    if not written.updated:
-        return None
-    label = written.updated[0]
-    async with ctx.db.write() as session:
-        record(
-            session,
-            signed_in,
-            ctx.clock.now(),
-            action,
-            "template",
-            f"{spec.kind}/{spec.channel}",
-            {**detail, "version": label.rsplit(" v", 1)[1]},
-        )
-    return label
+                                            only_new=False, audit=entry)  # fmt: skip
+    return written.updated[0] if written.updated else None
 
 
 async def _test_send(

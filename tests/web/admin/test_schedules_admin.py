@@ -189,9 +189,13 @@ async def test_dry_run_counts_and_sends_nothing_then_run_makes_the_campaign_and_
     assert await _count(db, Message) == 3
     assert 'id="schedule-general_notice"' in listed.text
     assert "2026-12-31 10:00（已完成）" in listed.text
+    # The run's entry was written with its claim; the repeat changed nothing and wrote none.
     assert await _audit_actions(db) == [("dispatcher", "schedule.create"),
-                                        ("dispatcher", "schedule.run"),
                                         ("dispatcher", "schedule.run")]  # fmt: skip
+    async with db.read() as session:
+        entry = (await session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "schedule.run"))).one()  # fmt: skip
+    assert entry.detail == {"fire_time": "2026-12-31 10:00", "run_id": run.id}
 
 
 async def test_a_seed_program_dry_run_counts_its_audience_and_sends_nothing(
