@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
-from hub.core.vocab import MessageStatus
+from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.campaigns import cancel_campaign, finish_campaigns, list_campaigns
 from hub.store.db import Database
 from hub.store.models import Campaign, Message
@@ -102,3 +102,38 @@ async def test_a_done_campaign_with_more_to_send_is_active_again(
     assert await _status(db, first.campaign_id) == "active"
     await hub.dispatcher.run_once("sandbox")
     assert await _status(db, first.campaign_id) == "done"
+
+
+async def test_finish_campaigns_on_sqlite_and_postgresql(
+    any_db: Database, clock: FixedClock
+) -> None:
+    now = clock.now()
+    fates = {"all sent": [MessageStatus.SENT, MessageStatus.DEAD],
+             "one queued": [MessageStatus.DELIVERED, MessageStatus.QUEUED],
+             "cancelled": [MessageStatus.SKIPPED]}  # fmt: skip
+    ids: dict[str, tuple[int, list[int]]] = {}
+    async with any_db.write() as session:
+        for n, (name, statuses_of) in enumerate(fates.items()):
+            campaign = Campaign(kind=MessageKind.NOTICE, trigger="test", trigger_key=name,
+                                audience="all", status="cancelled" if name == "cancelled"
+                                else "active", created_by="test", created_at=now,
+                                updated_at=now)  # fmt: skip
+            session.add(campaign)
+            await session.flush()
+            messages = [
+                Message(idempotency_key=f"{n}-{i}", kind=MessageKind.NOTICE,
+                        campaign_id=campaign.id, channel=ChannelName.SANDBOX, address="+86139",
+                        status=status, body="通知", params={}, created_at=now, updated_at=now)
+                for i, status in enumerate(statuses_of)
+            ]  # fmt: skip
+            session.add_all(messages)
+            await session.flush()
+            ids[name] = (campaign.id, [m.id for m in messages])
+    async with any_db.write() as session:
+        # The dispatcher's form: only the campaigns of the group's messages.
+        assert await finish_campaigns(session, now, message_ids=ids["one queued"][1]) == []
+        assert await finish_campaigns(session, now, message_ids=[]) == []
+    async with any_db.write() as session:
+        assert await finish_campaigns(session, now) == [ids["all sent"][0]]
+    assert [await _status(any_db, ids[name][0]) for name in fates] == [
+        "done", "active", "cancelled"]  # fmt: skip
