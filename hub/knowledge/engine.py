@@ -113,14 +113,21 @@ class KnowledgeIndex:
         word_docs: list[list[str]] = []
         gram_docs: list[list[str]] = []
         starts: list[int] = []
-        self._chars: list[frozenset[str]] = []
+        shared: dict[str, str] = {}
+        # Each entry's distinct characters as one string: a set per entry would weigh ~5 KB.
+        self._chars: list[str] = []
         for entry in self.entries:
             starts.append(len(word_docs))
             texts = [fold(text) for text in _documents(entry)]
             for folded in texts:
-                word_docs.append(segmenter.document_words(folded))
-                gram_docs.append(char_ngrams(folded))
-            self._chars.append(frozenset("".join(content_runs(" ".join(texts)))))
+                # One string object per distinct token: a large library's token lists would
+                # otherwise hold millions of equal small strings while the index is built.
+                word_docs.append(
+                    [shared.setdefault(t, t) for t in segmenter.document_words(folded)]
+                )
+                gram_docs.append([shared.setdefault(t, t) for t in char_ngrams(folded)])
+            self._chars.append("".join(sorted(set("".join(content_runs(" ".join(texts)))))))
+        segmenter.forget()
         self._starts = np.asarray(starts, dtype=np.int64)
         self._words = _Bm25(word_docs, UNSEEN_WORD_WEIGHT) if word_docs else None
         self._grams = _Bm25(gram_docs, UNSEEN_GRAM_WEIGHT) if gram_docs else None
@@ -190,7 +197,8 @@ class KnowledgeIndex:
             return
         depth = min(RERANK_DEPTH, len(per_entry))
         for i in np.argpartition(-per_entry, depth - 1)[:depth]:
-            overlap = len(content & self._chars[i]) / len(content)
+            chars = self._chars[i]
+            overlap = sum(c in chars for c in content) / len(content)
             per_entry[i] = (1 - RERANK_WEIGHT) * per_entry[i] + RERANK_WEIGHT * overlap
 
 

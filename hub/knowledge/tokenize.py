@@ -104,6 +104,10 @@ class Segmenter:
             found.extend(words)
         return found
 
+    def forget(self) -> None:
+        """Drop the runs kept by :meth:`document_words` (an index calls it once built)."""
+        self._remembered.clear()
+
     def _cut(self, run: str, *, search: bool) -> list[str]:
         cut = self._jieba.cut_for_search if search else self._jieba.cut
         return [word for word in cut(run) if word not in STOPWORDS]
