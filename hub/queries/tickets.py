@@ -7,7 +7,9 @@ Who sees which tickets (:class:`TicketScope`):
 - ``handler``, ``head`` and a ``viewer`` with a department: the tickets now with that
   department (a transfer hands the ticket over, so it leaves the old department's list);
 - a ``viewer`` with a district only: the tickets of enterprises in that district
-  (:meth:`Visibility.enterprise_filter`); with neither, every ticket.
+  (:meth:`Visibility.enterprise_filter`); with neither, every ticket;
+- an ``officer``: the tickets of the enterprises of the liaison officer the account is
+  linked to (none when it is not linked), whatever its department.
 
 What they may do is in :mod:`hub.tickets.desk`. Contact numbers are masked by role like
 everywhere else (:class:`~hub.queries.scope.Visibility`).
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.core.clock import SHANGHAI, local_iso
 from hub.core.vocab import RATING_LABELS, ChannelName, TicketCategory, TicketState
+from hub.queries.answer_views import ticket_suggestions
 from hub.queries.scope import Visibility
 from hub.store.models import Contact, Department, Enterprise, Rating, Staff, Ticket, TicketEvent
 from hub.tickets.deadlines.rules import deadline_last_day, deadline_text
@@ -32,6 +35,8 @@ from hub.tickets.lifecycle import OPEN_STATES
 from hub.tickets.staff import StaffRole
 
 _ALL_TICKETS = frozenset({StaffRole.ADMIN, StaffRole.DISPATCHER})
+# Roles whose tickets are those of the enterprises they may see, not a department's.
+_BY_ENTERPRISE = frozenset({StaffRole.VIEWER, StaffRole.OFFICER})
 _FULL = Visibility.everything(full_addresses=True)
 
 
@@ -61,24 +66,27 @@ class TicketScope:
         business_office: bool,
         visibility: Visibility,
     ) -> TicketScope:
-        everything = role in _ALL_TICKETS or business_office or department_id is None
+        everything = (
+            role in _ALL_TICKETS or business_office or department_id is None
+            or role is StaffRole.OFFICER
+        )  # fmt: skip
         return cls(role, department_id, everything, visibility, username)
 
     def clause(self) -> sa.ColumnElement[bool] | None:
         """WHERE clause on ``ticket``; None when every ticket is visible."""
         if not self.sees_all_departments:
             return Ticket.department_id == self.department_id
-        if self.role is StaffRole.VIEWER:
+        if self.role in _BY_ENTERPRISE:
             return self.visibility.enterprise_filter(Ticket.enterprise_id)
         return None
 
-    def sees(self, ticket: Ticket, enterprise_region: str | None) -> bool:
-        """The same rule for one loaded ticket."""
-        if not self.sees_all_departments:
-            return ticket.department_id == self.department_id
-        if self.role is StaffRole.VIEWER and self.visibility.region is not None:
-            return enterprise_region == self.visibility.region
-        return True
+    async def sees(self, session: AsyncSession, ticket: Ticket) -> bool:
+        """The same rule for one loaded ticket (the clause above, asked of that ticket)."""
+        clause = self.clause()
+        if clause is None:
+            return True
+        found = await session.scalar(sa.select(Ticket.id).where(Ticket.id == ticket.id, clause))
+        return found is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +232,8 @@ class TicketViews:
             rectify_due_at=local_iso(ticket.rectify_due_at, self.tz),
             events=[self._event(e) for e in events],
             ratings=[self._rating(r) for r in ratings],
+            # The assistant's top entries for the question (smart answers), for the handler.
+            suggestions=await ticket_suggestions(self.session, ticket.id),
         )
         return view
 
@@ -258,11 +268,3 @@ class TicketViews:
             "malicious_reason": rating.malicious_reason,
             "flagged_by": rating.flagged_by,
         }
-
-
-async def enterprise_region(session: AsyncSession, ticket: Ticket) -> str | None:
-    if ticket.enterprise_id is None:
-        return None
-    return await session.scalar(
-        sa.select(Enterprise.region).where(Enterprise.id == ticket.enterprise_id)
-    )

@@ -36,10 +36,10 @@ from hub.queries.tickets import (
     TicketFilter,
     TicketScope,
     TicketViews,
-    enterprise_region,
 )
 from hub.queries.tickets import list_tickets as query_tickets
 from hub.rendering.render import TemplateRenderer
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.models import Department, Rating, Staff, Ticket
 from hub.tickets.feedback import FeedbackSender, send_feedback
@@ -111,6 +111,14 @@ class TicketDesk:
         self.settings = settings
         self.clock = clock
         self.messaging = messaging
+        self._audit: AuditNote | None = None
+
+    def audited(self, note: AuditNote) -> TicketDesk:
+        """This desk, whose steps also write ``note`` (completed with the ticket's number and
+        its state after the step) in the step's transaction: a refused step writes nothing."""
+        desk = TicketDesk(self.db, self.settings, self.clock, self.messaging)
+        desk._audit = note
+        return desk
 
     @property
     def tz(self) -> Any:
@@ -147,7 +155,7 @@ class TicketDesk:
         ticket = await find_ticket(session, number)
         if ticket is None:
             raise NotFoundError(f"没有编号为 {number.strip()} 的工单")
-        if not scope.sees(ticket, await enterprise_region(session, ticket)):
+        if not await scope.sees(session, ticket):
             raise AccessDeniedError(f"工单 {ticket.number} 不在您的部门范围内，无权查看或办理")
         return ticket
 
@@ -173,6 +181,9 @@ class TicketDesk:
         async with self.db.write() as session:
             ticket = await self._visible(session, scope, number)
             results = await act(session, ticket, who)
+            if self._audit is not None:
+                self._audit.add(session, self.clock.now(), target_id=ticket.number,
+                                state=ticket.state.value)  # fmt: skip
         if results and self.messaging is not None:
             await enqueue_notified(self.messaging.queue, results)
         # After a transfer or a return the ticket may have left the caller's department: the
