@@ -34,10 +34,11 @@ class Library:
         self.builds = 0
 
     async def current(self, session: AsyncSession, *, now: datetime) -> KnowledgeIndex:
-        """The index in force: the one held while it was checked less than ``refresh_s`` ago,
-        else the one for the database's present entries (rebuilt if they changed)."""
-        if self._fresh(now) and self._index is not None:
-            return self._index
+        """The index in force: the one held while it was checked less than ``refresh_s`` ago
+        or while another task checks or rebuilds it, else the one for the database's present
+        entries (rebuilt if they changed). Only the first call waits for a build."""
+        if self._index is not None and (self._fresh(now) or self._lock.locked()):
+            return self._index  # checked lately, or being checked: the index in force
         async with self._lock:
             if self._fresh(now) and self._index is not None:  # another task just checked
                 return self._index

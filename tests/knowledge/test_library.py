@@ -3,13 +3,19 @@ every refresh_s."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from hub.knowledge.corpus import load_entries
+from hub.knowledge.engine import KnowledgeIndex
 from hub.knowledge.library import Library
 from hub.knowledge.settings import AnswerSettings
+from hub.knowledge.verdict import Entry
 from hub.store.db import Database
 from hub.store.enterprise_data import Policy
 from hub.store.knowledge import FaqEntry
@@ -116,3 +122,34 @@ async def test_retiring_an_entry_or_adding_a_policy_rebuilds(db: Database) -> No
         index = await library.current(session, now=NOW)
     assert library.builds == 2
     assert [e.entry_id for e in index.entries if e.kind == "faq"] == ["FAQ-002"]
+
+
+async def test_questions_asked_during_a_rebuild_use_the_index_in_force(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(db)
+    library = Library(SETTINGS)
+    async with db.read() as session:
+        first = await library.current(session, now=NOW)
+    async with db.write() as session:
+        await session.execute(
+            sa.update(FaqEntry).where(FaqEntry.faq_id == "FAQ-002").values(version=2)
+        )
+    started, release = threading.Event(), threading.Event()
+    real_build = KnowledgeIndex.build
+
+    def slow_build(entries: Sequence[Entry], settings: AnswerSettings) -> KnowledgeIndex:
+        started.set()
+        release.wait(timeout=10)
+        return real_build(entries, settings)
+
+    monkeypatch.setattr(KnowledgeIndex, "build", slow_build)
+    later = NOW + timedelta(seconds=60)
+    async with db.read() as rebuilding, db.read() as asking:
+        rebuild = asyncio.create_task(library.current(rebuilding, now=later))
+        assert await asyncio.to_thread(started.wait, 10)
+        assert await library.current(asking, now=later) is first
+        release.set()
+        rebuilt = await rebuild
+    assert rebuilt is not first
+    assert library.builds == 2
