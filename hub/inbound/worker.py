@@ -140,6 +140,7 @@ class InboundWorker:
             try:
                 if not started:  # alive before the first read, and what we left first
                     await self.beat()
+                    await self.refresh_knowledge()
                     await self.take_over_own()
                     started = True
                 if time.monotonic() - last_takeover >= HEARTBEAT_EVERY_S:
@@ -237,11 +238,7 @@ class InboundWorker:
         failed; a storage error rolls the whole chunk back and leaves its entries pending.
         """
         done: list[Processed] = []
-        if self.applier.assistant is not None:
-            # The knowledge index is checked (and rebuilt when entries changed) before the
-            # write lock is taken: a large library's rebuild must not hold the webhooks' writes.
-            async with self.db.read() as session:
-                await self.applier.assistant.library.current(session, now=self.clock.now())
+        await self.refresh_knowledge()
         async with self.db.write() as session:
             rows = await session.scalars(
                 sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
@@ -258,6 +255,14 @@ class InboundWorker:
                 else:
                     done.append(await self._one(session, reply))
         return done
+
+    async def refresh_knowledge(self) -> None:
+        """Check the knowledge index (rebuilt when FAQ entries or policies changed) in a read
+        session: before a chunk's write lock is taken, since a large library's rebuild must not
+        hold the webhooks' writes, and at start, so the first question waits for no build."""
+        if self.applier.assistant is not None:
+            async with self.db.read() as session:
+                await self.applier.assistant.library.current(session, now=self.clock.now())
 
     async def _one(self, session: AsyncSession, reply: StoredReply) -> Processed:
         now = self.clock.now()

@@ -4,6 +4,7 @@ entry changes; SQLite and Redis, the production InboundWorker."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -113,3 +114,21 @@ async def test_the_workers_of_a_process_share_its_library_and_answers_enabled_is
     assert all(a is not None and a.library is hub.library for a in assistants)
     assert [a.enabled if a else None for a in assistants] == [False, False]
     assert hub.library.settings.enabled is False
+
+
+async def test_a_started_worker_builds_the_index_before_the_first_question(loop: Loop) -> None:
+    assistant = loop.worker.applier.assistant
+    assert assistant is not None
+    library = assistant.library
+    assert isinstance(library, Library)
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.worker.run(stop))
+    for _ in range(400):  # the build takes about 2 s with jieba's dictionary loaded cold
+        if library.builds:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+
+    assert library.builds == 1
+    assert await loop.count(AutoAnswer) == 0  # nothing was asked yet
