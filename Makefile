@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Front-end assets the hub serves (Swagger UI): npm, from the committed lock file.
 ASSETS := node_modules/.installed
 
-.PHONY: run test install browser lint typecheck pytest services services-stop bench clean
+.PHONY: run test install browser lint typecheck pytest services services-stop bench bench-celery clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,17 @@ services-stop:
 
 bench: install
 	$(BIN)/python benchmarks/import_registry.py --rows 100000
+
+# The Celery peer (benchmarks/celery_baseline/): the optional `bench` group (Celery, requests) into
+# the venv, then Celery one task per SMS, Celery 100 SMS per task and hub bench, N = 20,000 each
+# (make bench-celery BENCH_ARGS="--n 2000 --json").
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
+
+bench-celery: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/celery_baseline/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/hub.db* var/demo var/redis .pytest_cache .mypy_cache .ruff_cache
