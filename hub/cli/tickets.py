@@ -129,6 +129,12 @@ def _print_ticket(view: dict[str, Any], as_json: bool, headline: str = "") -> No
     provisional = "（临时时限，待录入工作日历）" if view["deadline_provisional"] else ""
     out.print(f"受理：{view['received_at']}  办理时限：{view['deadline']}{provisional}")
     out.print(f"诉求：{view['body']}")
+    if view.get("suggestions"):
+        print_table(
+            "智能答复参考（最接近的条目）",
+            ["条目", "标题", "得分"],
+            [[s["entry_id"], s["title"], f"{s['score']:.2f}"] for s in view["suggestions"]],
+        )
     print_table(
         "办理过程",
         ["时间", "事件", "操作人", "原因"],

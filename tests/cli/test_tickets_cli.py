@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from hub.app.config import load_settings
 from hub.cli import main
 from hub.core.clock import FixedClock
 from hub.core.vocab import ChannelName, MessageKind
 from hub.store.db import Database
 from hub.store.models import Message, Ticket
+from tests.cli.cli_support import on_database
+from tests.queries.answer_rows import add_auto_answer
 from tests.ticket_support import TicketWorld, new_ticket, seed_ticket_world, sh
 
-T = TypeVar("T")
 CREATED = sh(2026, 11, 30, 9)  # before the real clock the CLI uses
-
-
-def on_database(config: Path, act: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database.open(load_settings(config).database_url)
-        try:
-            return await act(db)
-        finally:
-            await db.aclose()
-
-    return asyncio.run(run())
 
 
 def hub(config: Path, *args: str | Path) -> int:
@@ -308,3 +296,43 @@ def test_extend_says_why_no_notice_went_to_a_ticket_without_contact(
     assert main(["--config", str(config), "tickets", "extend", number, "--days", "5",
                  "--reason", "需现场核查"], clock=at) == 0  # fmt: skip
     assert "延期告知未发送：工单没有联系人" in capsys.readouterr().out
+
+
+def test_show_prints_the_assistants_suggestions(
+    config: Path, world: TicketWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number = open_one(config, world, body="高企认定需要什么条件")
+    plain = open_one(config, world)
+    suggestions = [
+        {"entry_id": "FAQ-GX-001", "version": 2, "title": "高新技术企业认定条件", "score": 0.4812},
+        {"entry_id": "policy:ZC-7#1", "version": 1, "title": "高企认定奖励", "score": 0.3},
+    ]
+
+    async def asked(db: Database) -> None:
+        ticket_id = await db_ticket_id(db, number)
+        await add_auto_answer(db, "高企认定需要什么条件", at=CREATED, ticket_id=ticket_id,
+                              entry_id="FAQ-GX-001", suggestions=suggestions)  # fmt: skip
+
+    on_database(config, asked)
+    shown = json_out(capsys, config, "tickets", "show", number)
+    assert shown["suggestions"] == [
+        {"entry_id": "FAQ-GX-001", "version": 2, "title": "高新技术企业认定条件", "score": 0.4812},
+        {"entry_id": "policy:ZC-7#1", "version": 1, "title": "高企认定奖励", "score": 0.3},
+    ]
+    capsys.readouterr()
+    assert hub(config, "tickets", "show", number) == 0
+    text = capsys.readouterr().out
+    assert "智能答复参考" in text
+    assert "FAQ-GX-001" in text
+    assert "高新技术企业认定条件" in text
+    assert "0.48" in text
+    assert json_out(capsys, config, "tickets", "show", plain)["suggestions"] == []
+    assert hub(config, "tickets", "show", plain) == 0
+    assert "智能答复参考" not in capsys.readouterr().out
+
+
+async def db_ticket_id(db: Database, number: str) -> int:
+    async with db.read() as session:
+        found = await session.scalar(sa.select(Ticket.id).where(Ticket.number == number))
+    assert found is not None
+    return found

@@ -14,6 +14,7 @@ from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
 from hub.tickets.staff import issue_token
 from hub.web.api import router
+from tests.queries.answer_rows import add_auto_answer
 from tests.ticket_support import TicketWorld, new_ticket, seed_ticket_world, sh
 
 NOW = sh(2026, 11, 23, 10)
@@ -170,3 +171,27 @@ async def test_a_ticket_gives_its_deadline_as_the_last_day_and_the_instant(
         assert view["due_at"] == view["deadline_at"] == "2026-12-01T00:00:00+08:00"
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
     assert {"deadline", "due_at"} <= set(schema["TicketSummaryOut"]["required"])
+
+
+async def test_a_ticket_carries_the_assistants_suggestions(
+    any_db: Database,
+    world: TicketWorld,
+    tokens: dict[str, dict[str, str]],
+    client: httpx.AsyncClient,
+) -> None:
+    ticket = await new_ticket(any_db, world, at=NOW, body="高企认定需要什么条件")
+    plain = await new_ticket(any_db, world, at=NOW)
+    found = [
+        {"entry_id": "FAQ-GX-001", "version": 2, "title": "高新技术企业认定条件", "score": 0.48}
+    ]
+    await add_auto_answer(any_db, "高企认定需要什么条件", at=NOW, ticket_id=ticket.id,
+                          entry_id="FAQ-GX-001", suggestions=found)  # fmt: skip
+
+    shown = await client.get(f"/api/v1/tickets/{ticket.number}", headers=tokens["gxj_a"])
+    assert shown.status_code == 200
+    assert shown.json()["suggestions"] == found
+    other = await client.get(f"/api/v1/tickets/{plain.number}", headers=tokens["gxj_a"])
+    assert other.json()["suggestions"] == []
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "suggestions" in schema["TicketOut"]["required"]
+    assert set(schema["SuggestionOut"]["properties"]) == {"entry_id", "version", "title", "score"}

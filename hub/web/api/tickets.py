@@ -112,8 +112,18 @@ class RatingOut(BaseModel):
     flagged_by: str | None
 
 
+class SuggestionOut(BaseModel):
+    """An entry the assistant found for the ticket's question (智能答复的参考答案)."""
+
+    entry_id: str = Field(description="FAQ 编号，或政策段落 policy:<政策编号>#<段号>")
+    version: int | None = Field(description="建议时条目的版本")
+    title: str
+    score: float = Field(description="检索得分（0–1 左右，越高越接近）")
+
+
 class TicketOut(TicketSummaryOut):
-    """A ticket with its text, every event and every rating."""
+    """A ticket with its text, every event and every rating, and the assistant's suggestions
+    (best first, at most three; empty when it found none)."""
 
     body: str
     contact: ContactRefOut | None
@@ -123,6 +133,7 @@ class TicketOut(TicketSummaryOut):
     rectify_due_at: str | None
     events: list[EventOut]
     ratings: list[RatingOut]
+    suggestions: list[SuggestionOut]
 
 
 class AssignIn(BaseModel):
