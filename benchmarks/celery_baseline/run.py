@@ -291,10 +291,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode in ("all", "hub"):
             _say(f"hub bench: {args.n} SMS, {args.hub_workers} workers")
             options = BenchOptions(
-                n=args.n, workers=args.hub_workers, redis_url=args.redis_url, latency=False
-            )
+                n=args.n, workers=args.hub_workers, redis_url=args.redis_url, latency=False,
+                keep=None if args.keep is None else args.keep / "hub",
+            )  # fmt: skip
             hub = asyncio.run(run_bench(options, say=_say))
-            report["hub"] = {k: hub[k] for k in ("messages", "sent", "msgs_per_s", "workers")}
+            report["hub"] = {
+                k: hub[k] for k in ("messages", "sent", "not_sent", "msgs_per_s", "workers")
+            }
             report["hub"]["total_s"] = hub["breakdown"]["total_s"]
     finally:
         if args.keep is None:
@@ -335,6 +338,7 @@ def _text(report: dict[str, Any]) -> str:
         lines.append(
             f"hub bench: {hub['msgs_per_s']:.0f} msg/s ({hub['sent']}/{hub['messages']} sent in "
             f"{hub['total_s']} s, {hub['workers']} workers)"
+            + (f"; not sent: {hub['not_sent']}" if hub["not_sent"] else "")
         )
     if "hub_over_celery_chunked" in report:
         lines.append(f"hub ÷ chunked Celery: {report['hub_over_celery_chunked']}×")
