@@ -43,12 +43,15 @@ from hub.tickets import lifecycle as tickets
 from hub.tickets.auto_answers import HANDOVER_REASONS, HandoverReason, mark_handed_over
 from hub.tickets.policy import TicketPolicy
 
-__all__ = ["ASSISTANT", "Asker", "Assistant", "KnowledgeSource", "verdict_record"]
+__all__ = ["ASSISTANT", "Asker", "Assistant", "KnowledgeSource", "shown_answer", "verdict_record"]
 
 #: The actor of everything the assistant does to a ticket.
 ASSISTANT: Final = "assistant"
 #: Where an answer with no source of its own says it comes from.
 DEFAULT_SOURCE: Final = "主动服务知识库"
+#: The longest answer a message carries whole; a longer one is cut and links to its page (a
+#: WeCom text holds 2,048 bytes: 500 characters of Chinese and the template's lines fit).
+MAX_SHOWN_CHARS: Final = 500
 
 
 class Asker(Protocol):
@@ -115,7 +118,7 @@ class Assistant:
                               now=now, automatic=True)  # fmt: skip
         row = self.record(session, reply, ticket, verdict, now, answered=True)
         url = answer_link(self.public_base_url, row.token or "")
-        variables = {"ticket_no": ticket.number, "answer": best.entry.answer,
+        variables = {"ticket_no": ticket.number, "answer": shown_answer(best.entry.answer, url),
                      "source": _source(best), "answer_url": url}  # fmt: skip
         sent = await self.answerer.answer(session, reply, contact, purpose="auto_answer",
                                           kind=MessageKind.AUTO_ANSWER, variables=variables,
@@ -205,6 +208,13 @@ class Assistant:
                              now=now, handover=reason)  # fmt: skip
         await mark_handed_over(session, ticket.id, reason, now)
         return ticket
+
+
+def shown_answer(answer: str, url: str) -> str:
+    """The answer as a message shows it: whole, or cut with the link to the whole on its page."""
+    if len(answer) <= MAX_SHOWN_CHARS:
+        return answer
+    return f"{answer[:MAX_SHOWN_CHARS].rstrip()}……（完整答复：{url}）"
 
 
 def _source(best: Candidate) -> str:

@@ -8,7 +8,7 @@ Real database (both), real Redis, the shipped templates, the production InboundW
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -342,3 +342,19 @@ async def test_processing_a_reply_again_answers_nothing_twice(loop: Loop) -> Non
     async with loop.db.read() as session:
         kinds = (await session.scalars(sa.select(Message.kind))).all()
     assert list(kinds) == [MessageKind.AUTO_ANSWER]
+
+
+async def test_a_long_answer_is_cut_in_the_message_and_whole_on_its_page(loop: Loop) -> None:
+    long_entry = replace(LICENCE, entry_id="FAQ-LONG", answer="材料清单：" + "营业执照副本；" * 120)
+    scripted = loop.worker.applier.assistant.library  # type: ignore[union-attr]
+    assert isinstance(scripted, Scripted)
+    scripted.verdicts["材料清单有哪些"] = sure("材料清单有哪些", long_entry)
+    reply_id = await loop.reply("材料清单有哪些")  # default.j2, as WeCom renders it
+    await loop.drain()
+
+    [message] = await loop.messages()
+    row = await _auto(loop, reply_id)
+    assert row.answer == long_entry.answer  # the page shows it whole
+    assert long_entry.answer not in message.body
+    assert f"……（完整答复：{answer_link(BASE_URL, row.token or '')}）" in message.body
+    assert len(message.body.encode()) <= 2048  # a WeCom text's limit
