@@ -37,11 +37,12 @@ from hub.inbound.answers import Answer, Answerer
 from hub.inbound.classify.text import normalise, strip_courtesy, trim
 from hub.knowledge.answer_links import answer_link, new_answer_token
 from hub.knowledge.verdict import Candidate, Verdict
-from hub.store.models import AutoAnswer, Contact, Ticket
+from hub.store.models import AutoAnswer, Contact, Staff, Ticket
 from hub.store.models import InboundReply as StoredReply
 from hub.tickets import lifecycle as tickets
 from hub.tickets.auto_answers import HANDOVER_REASONS, HandoverReason, mark_handed_over
 from hub.tickets.policy import TicketPolicy
+from hub.tickets.routing import next_handler
 
 __all__ = ["ASSISTANT", "Asker", "Assistant", "KnowledgeSource", "shown_answer", "verdict_record"]
 
@@ -203,10 +204,17 @@ class Assistant:
         self, session: AsyncSession, ticket: Ticket, reason: HandoverReason, *, actor: str,
         now: datetime,
     ) -> Ticket:  # fmt: skip
-        """Reopen an automatically answered ticket to its department, as a normal ticket."""
+        """Reopen an automatically answered ticket to its department, as a normal ticket: with
+        its handler, or the department's next one when he is absent now or there was none."""
         await tickets.reopen(session, ticket, reason=HANDOVER_REASONS[reason], actor=actor,
                              now=now, handover=reason)  # fmt: skip
         await mark_handed_over(session, ticket.id, reason, now)
+        handler = await session.get(Staff, ticket.handler_id) if ticket.handler_id else None
+        if (handler is None or handler.absent) and ticket.department_id is not None:
+            present = await next_handler(session, ticket.department_id, now)
+            if present is not None:
+                await tickets.assign(session, ticket, present, actor=actor, now=now,
+                                     reason="转人工：原经办人不在岗或未分派")  # fmt: skip
         return ticket
 
 

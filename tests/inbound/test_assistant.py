@@ -23,7 +23,7 @@ from hub.inbound.assistant import ASSISTANT, Assistant
 from hub.knowledge.answer_links import answer_link
 from hub.knowledge.verdict import Candidate, Entry, Verdict
 from hub.store.db import Database
-from hub.store.models import AutoAnswer, Message, Ticket, TicketEvent
+from hub.store.models import AutoAnswer, Message, Staff, Ticket, TicketEvent
 from tests.inbound_support import Loop, make_loop
 
 JIA = "+8613900000001"  # 甲机械's contact (tests/seed.py)
@@ -358,3 +358,19 @@ async def test_a_long_answer_is_cut_in_the_message_and_whole_on_its_page(loop: L
     assert long_entry.answer not in message.body
     assert f"……（完整答复：{answer_link(BASE_URL, row.token or '')}）" in message.body
     assert len(message.body.encode()) <= 2048  # a WeCom text's limit
+
+
+async def test_a_handover_goes_to_a_present_handler_of_the_department(loop: Loop) -> None:
+    answered = await _answered(loop)
+    async with loop.db.write() as session:
+        first = await session.get(Staff, answered.handler_id)
+        assert first is not None
+        first.absent = True  # away since the answer went out
+    await loop.reply("人工")
+    await loop.drain()
+
+    ticket = await loop.ticket(answered.id)
+    assert ticket.state is TicketState.REOPENED
+    assert ticket.handler_id not in (None, answered.handler_id)
+    assert ticket.department_id == answered.department_id
+    assert (await _event(loop, ticket.id, "assigned")).reason == "转人工：原经办人不在岗或未分派"
