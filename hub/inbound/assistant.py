@@ -134,6 +134,9 @@ class Assistant:
             message_id=result.message_id if result else None,
             message_kind=MessageKind.AUTO_ANSWER.value, entry_id=best.entry.entry_id,
             entry_version=best.entry.version,
+            # as hub.tickets.feedback records its request (hub tickets show reads them)
+            channel=result.channel.value if result and result.channel else None,
+            status=result.status.value if result and result.status else None,
         )  # fmt: skip
         await session.flush()
         return sent, row

@@ -140,6 +140,7 @@ async def test_a_sure_answer_resolves_the_routed_ticket_and_sends_one_auto_answe
     assert row.handed_over_at is None
     requested = await _event(loop, ticket.id, "rating_requested")
     assert requested.data["message_id"] == message.id
+    assert (requested.data["channel"], requested.data["status"]) == ("sandbox", "queued")
     detail = (await loop.stored(reply_id)).classification_detail or {}
     assert detail["detail"]["auto_answer"]["answered"] is True
     assert detail["detail"]["answers"][0]["kind"] == "auto_answer"
