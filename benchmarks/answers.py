@@ -2,7 +2,6 @@
 
     python benchmarks/answers.py                        # 10,000 entries, 5,000 questions
     python benchmarks/answers.py --entries 2000 --asks 1000 --json
-    python benchmarks/answers.py --backend rank_bm25    # the other BM25 implementation
 
 The library is the demo's (``hub/devtools/demo_faq.csv`` and the twenty demo policies split into
 passages, as ``hub demo`` loads them), grown to ``--entries`` by deterministic variants: each
@@ -46,7 +45,7 @@ from hub.devtools.bench_measure import percentile
 from hub.devtools.demo_data import INDUSTRIES, REGIONS
 from hub.devtools.demo_records import demo_policies
 from hub.knowledge.corpus import faq_entry, policy_entries
-from hub.knowledge.engine import Backend, KnowledgeIndex
+from hub.knowledge.engine import KnowledgeIndex
 from hub.knowledge.settings import AnswerSettings
 from hub.knowledge.verdict import Entry
 from hub.store.models import FaqEntry, Policy
@@ -138,19 +137,19 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}  # fmt: skip
 
 
-def bench(size: int, asks: int, backend: Backend, seed: int) -> dict[str, Any]:
+def bench(size: int, asks: int, seed: int) -> dict[str, Any]:
     """Build the index of ``size`` entries and time ``asks`` questions; the figures."""
     entries = library(size, TODAY, seed)
     texts = questions(asks)
     gc.collect()
     before = memory_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    index = KnowledgeIndex.build(entries, AnswerSettings(), backend=backend)
+    index = KnowledgeIndex.build(entries, AnswerSettings())
     build_seconds, build_cpu = time.perf_counter() - started, time.process_time() - cpu
     after = memory_mb()
     # A running hub rebuilds when the library changes: jieba and bm25s are loaded by then.
     started = time.perf_counter()
-    KnowledgeIndex.build(entries, AnswerSettings(), backend=backend)
+    KnowledgeIndex.build(entries, AnswerSettings())
     rebuild_seconds = time.perf_counter() - started
     index.ask(texts[0], today=TODAY)  # the first ask loads what the segmenter defers
     latencies: list[float] = []
@@ -169,7 +168,6 @@ def bench(size: int, asks: int, backend: Backend, seed: int) -> dict[str, Any]:
     cpu_latencies.sort()
     return {
         "entries": len(index),
-        "backend": backend,
         "build_seconds": round(build_seconds, 2),
         "build_cpu_seconds": round(build_cpu, 2),
         "rebuild_seconds": round(rebuild_seconds, 2),
@@ -194,16 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--asks", type=int, default=5_000)
-    parser.add_argument("--backend", choices=("bm25s", "rank_bm25"), default="bm25s")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = bench(args.entries, args.asks, args.backend, args.seed)
+    result = bench(args.entries, args.asks, args.seed)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     host = result["machine"]
-    print(f"{result['entries']} entries ({result['backend']}), {result['asks']} questions; "
+    print(f"{result['entries']} entries, {result['asks']} questions; "
           f"{host['nproc']} CPUs, {host['cpu_model']}")  # fmt: skip
     print(f"index build      {result['build_seconds']:8.2f} s (first in the process, "
           f"CPU {result['build_cpu_seconds']:.2f} s), "
