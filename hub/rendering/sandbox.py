@@ -8,7 +8,10 @@ naming it, never an empty string), and caps on
 - output size (streamed, so a huge output fails before it is built), and everything a render
   prints anywhere, macros, ``{% set %}`` blocks and ``{% filter %}`` blocks included,
 - render time: a deadline checked on every call, attribute or item access, intercepted
-  operator, printed value and loop step — every ``for`` loop's iterable is wrapped at compile time,
+  operator, printed value and loop step — every ``for`` loop's iterable is wrapped at compile time.
+  The cap is on the CPU time the render's thread spends: the cheap wall-clock check only says
+  when to look at it, so a busy machine (a render descheduled for a while) never fails a real
+  template; a render also stops at :data:`WALL_CEILING_S` of wall time whatever its CPU time,
 - loop steps per render (across all loops, nested included),
 - the size of any intermediate string, list or dict, estimated *before* it is built: every
   call (``str``/``bytes`` methods, context methods, globals), every filter, ``*``, ``+``,
@@ -36,9 +39,9 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, Final
 
 import jinja2
 from jinja2 import nodes
@@ -82,16 +85,32 @@ class RenderLimits:
     max_printed_chars: int = 262_144  # all a render prints, buffers included
 
 
+#: A render's wall-clock limit whatever its CPU time (a machine stalled this long is not
+#: rendering; the CPU cap ``max_seconds`` is what bounds a template's work).
+WALL_CEILING_S: Final = 5.0
+
+
 @dataclass(slots=True)
 class _Budget:
     deadline: float
+    """When to look at the CPU time next (monotonic): the CPU time left cannot be spent
+    sooner."""
     steps_left: int
     printed_left: int
     limits: RenderLimits
+    cpu_start: float = field(default_factory=time.thread_time)
+    wall_end: float = field(default_factory=lambda: time.monotonic() + WALL_CEILING_S)
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if now <= self.deadline:
+            return
+        spent = time.thread_time() - self.cpu_start
+        if spent > self.limits.max_seconds or now > self.wall_end:
             raise RenderLimitError(f"渲染超过 {self.limits.max_seconds} 秒上限，已中止")
+        # Waited, not worked (the thread was descheduled): look again when the CPU time left
+        # could at the earliest be spent.
+        self.deadline = now + (self.limits.max_seconds - spent)
 
     def step(self) -> None:
         self.steps_left -= 1

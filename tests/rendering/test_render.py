@@ -115,6 +115,18 @@ def test_the_render_deadline_stops_a_slow_template_whatever_the_step_cap() -> No
     assert time.perf_counter() - started < 1
 
 
+def test_a_render_that_waits_is_not_stopped_by_the_cpu_time_cap() -> None:
+    # A busy machine deschedules a render for a while: waiting is not work, so a real template
+    # still renders (the cap counts the render thread's CPU time, not the wall clock's).
+    def stall() -> str:
+        time.sleep(0.12)
+        return "已等待"
+
+    assert render("{{ stall() }}，{{ stall() }}", {"stall": stall}, max_seconds=0.05) == (
+        "已等待，已等待"
+    )
+
+
 def test_ordinary_jinja_still_works_inside_the_caps() -> None:
     body = (
         "{% for t in tags %}{{ loop.index }}.{{ t }} {% endfor %}"
