@@ -6,6 +6,8 @@
 - ``eval FILE [--json]``: an evaluation file (``question``, ``expected``) asked of the same
   index: precision, coverage and the out-of-scope false-answer rate (:mod:`hub.knowledge
   .evaluation`), and the wrong automatic answers. Exits 1 when a figure misses its target.
+  ``--holdout``: the same figures out of sample instead (thresholds chosen on a random half of
+  the file, measured on the other, 10 splits; their means and worst values).
 
 ``stats`` is :mod:`hub.cli.answer_stats`'s, registered on this group.
 """
@@ -21,7 +23,15 @@ import typer
 from hub.cli import answer_stats
 from hub.cli.common import clock_from, out, print_json, print_table, settings_from, with_database
 from hub.knowledge.engine import KnowledgeIndex
-from hub.knowledge.evaluation import TARGETS, EvalReport, evaluate, read_cases
+from hub.knowledge.evaluation import (
+    TARGETS,
+    EvalCase,
+    EvalReport,
+    HoldoutReport,
+    cross_validate,
+    evaluate,
+    read_cases,
+)
 from hub.knowledge.library import Library
 from hub.knowledge.verdict import Verdict
 from hub.store.db import Database
@@ -78,10 +88,16 @@ def eval_file(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="评测文件 CSV：question, expected（空 = 范围外）"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    holdout: bool = typer.Option(
+        False, "--holdout", help="held-out figures: thresholds chosen on half, measured on half"
+    ),
 ) -> None:
     """评测：自动答复准确率、范围内自动答复率、范围外误答率（未达标时退出码 1）。"""
     cases = read_cases(file)
     index, today = _index(ctx)
+    if holdout:
+        _holdout(index, cases, today=today, as_json=as_json)
+        return
     report = evaluate(index, cases, today=today)
     if as_json:
         print_json(report.as_dict())
@@ -89,6 +105,31 @@ def eval_file(
         _print_report(report, index)
     if not report.meets_targets():
         raise typer.Exit(1)
+
+
+def _holdout(index: KnowledgeIndex, cases: list[EvalCase], *, today: date, as_json: bool) -> None:
+    held_out = cross_validate(index.entries, cases, today=today)
+    if as_json:
+        print_json(held_out.as_dict())
+    else:
+        _print_holdout(held_out)
+    if not all(_meets(name, held_out.mean(name)) for name in TARGETS):
+        raise typer.Exit(1)
+
+
+def _print_holdout(held_out: HoldoutReport) -> None:
+    out.print(f"留出评测：{len(held_out.splits)} 次随机对半划分，一半选阈值、另一半计指标")
+    rows = [
+        (
+            label,
+            f"{held_out.mean(name):.1%}",
+            f"{held_out.worst(name):.1%}",
+            ("≥ " if name != "false_answer_rate" else "≤ ") + f"{TARGETS[name]:.0%}",
+            "达标" if _meets(name, held_out.mean(name)) else "未达标",
+        )
+        for name, label in _FIGURE_LABELS.items()
+    ]
+    print_table("留出评测结果", ("指标", "平均", "最差", "目标", ""), rows)
 
 
 def _index(ctx: typer.Context) -> tuple[KnowledgeIndex, date]:

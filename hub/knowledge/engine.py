@@ -14,10 +14,13 @@ characters the entry's texts hold (``RERANK_WEIGHT``): it pays for itself on the
 
 The hub answers only when the best entry's score reaches ``min_score`` and it leads the best
 entry that would give a different answer by ``min_margin`` (passages of one policy are one
-answer: the runner-up is taken from another policy or FAQ), and the question is neither too
-short nor about the enterprise's own case (:mod:`hub.knowledge.rules`). An entry past its
-``valid_until`` is never a candidate. The calibration (weights, thresholds, what each stage was
-worth, bm25s against rank-bm25) is in docs/design.md "Smart answers".
+answer: the runner-up is taken from another policy or FAQ), and the question is not too
+short, asks something, is not about the enterprise's own case (:mod:`hub.knowledge.rules`),
+names no other city or province (:mod:`hub.knowledge.places`) and does not ask about opening
+a kind of business the library never mentions (:meth:`KnowledgeIndex.out_of_library`). An
+entry past its ``valid_until`` is never a candidate. The calibration (weights, thresholds,
+what each stage and rule was worth, bm25s against rank-bm25) is in docs/design.md "Smart
+answers".
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from hub.knowledge.rules import asks_own_case, content_chars
+from hub.knowledge.places import PlaceFilter
+from hub.knowledge.rules import asks_nothing, asks_own_case, content_chars, opened_business
 from hub.knowledge.settings import AnswerSettings
 from hub.knowledge.text import fold, question_text
 from hub.knowledge.tokenize import Segmenter, char_ngrams, content_runs
@@ -79,6 +83,10 @@ class _Bm25:
         for document in documents:
             self._frequency.update(set(document))
         self._average = max(1.0, sum(map(len, documents)) / max(1, len(documents)))
+
+    def knows(self, token: str) -> bool:
+        """Some document holds the token."""
+        return token in self._frequency
 
     def relative(self, tokens: list[str]) -> Floats:
         """Every document's BM25 score for the tokens divided by their self-match."""
@@ -128,6 +136,9 @@ class KnowledgeIndex:
                 gram_docs.append([shared.setdefault(t, t) for t in char_ngrams(folded)])
             self._chars.append("".join(sorted(set("".join(content_runs(" ".join(texts)))))))
         segmenter.forget()
+        self._places = PlaceFilter(
+            text for e in self.entries for text in (e.title, e.answer, e.department or "")
+        )
         self._starts = np.asarray(starts, dtype=np.int64)
         self._words = _Bm25(word_docs, UNSEEN_WORD_WEIGHT) if word_docs else None
         self._grams = _Bm25(gram_docs, UNSEEN_GRAM_WEIGHT) if gram_docs else None
@@ -184,9 +195,28 @@ class KnowledgeIndex:
             and margin >= self.settings.min_margin
             and content_chars(folded) >= MIN_CONTENT_CHARS
             and not asks_own_case(folded)
+            and not asks_nothing(folded)
+            and not self.out_of_library(folded)
         )
         return Verdict(
             question=text, candidates=candidates, score=score, margin=margin, confident=confident
+        )
+
+    def out_of_library(self, folded: str) -> bool:
+        """The folded question is about something the library does not hold, whatever its
+        words share with an entry: another city or province (:class:`PlaceFilter`), or the
+        opening of a kind of business the library never mentions (:func:`opened_business`;
+        a word of it counts as mentioned when the library holds its first two characters:
+        美容院 by 美容店)."""
+        words = self.segmenter.words(folded)
+        if self._places.foreign(folded, words):
+            return True
+        business = opened_business(folded)
+        if business is None or self._grams is None:
+            return False
+        grams = self._grams
+        return any(
+            not grams.knows(word[:2]) for word in self.segmenter.words(business) if len(word) >= 2
         )
 
     def _rerank(self, per_entry: Floats, content: frozenset[str]) -> None:

@@ -9,8 +9,9 @@
 - ``refresh_s``: how often, at most, a process checks whether the FAQ entries or policies changed
   (a cheap count + last-update query) and rebuilds its index.
 
-The thresholds were chosen on the evaluation set (tests/knowledge/eval/questions.csv, the figures
-in docs/design.md "Smart answers").
+The thresholds were chosen on the evaluation set (tests/knowledge/eval/questions.csv) by
+:func:`hub.knowledge.evaluation.choose_thresholds`, the figures in and out of sample in
+docs/design.md "Smart answers".
 """
 
 from __future__ import annotations
@@ -26,6 +27,6 @@ class AnswerSettings(FrozenSettings):
     """``answers:`` (the defaults are the thresholds chosen on the evaluation set)."""
 
     enabled: bool = True
-    min_score: float = Field(default=0.44, ge=0, le=1)
-    min_margin: float = Field(default=0.06, ge=0, le=1)
+    min_score: float = Field(default=0.41, ge=0, le=1)
+    min_margin: float = Field(default=0.05, ge=0, le=1)
     refresh_s: float = Field(default=30.0, ge=0, le=3600)

@@ -127,3 +127,27 @@ def test_eval_refuses_a_file_without_its_columns(
     wrong.write_text("问题,答案\n专票怎么领,FAQ-002\n", encoding="utf-8")
     code, _ = hub(config, capsys, "answers", "eval", wrong)
     assert code == 2
+
+
+def test_eval_holdout_prints_the_held_out_means(
+    config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cases = tmp_path / "cases.csv"
+    cases.write_text(
+        "question,expected\n"
+        "执照丢了咋补办,FAQ-001\n营业执照丢失怎么补办,FAQ-001\n"
+        "专票怎么申领,FAQ-002\n增值税专用发票在哪申领,FAQ-002\n"
+        "社保基数什么时候调整,FAQ-003\n社保缴费基数每年几月调整,FAQ-003\n"
+        "明天园区停电吗,\n食堂几点开饭,\n",
+        encoding="utf-8",
+    )
+    code, out = hub(config, capsys, "answers", "eval", cases, "--holdout", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["splits"] == 10
+    assert data["mean"]["false_answer_rate"] == 0.0
+    assert len(data["per_split"]) == 10
+    code, out = hub(config, capsys, "answers", "eval", cases, "--holdout")
+    assert code == 0
+    assert "留出评测结果" in out
+    assert "范围外误答率" in out

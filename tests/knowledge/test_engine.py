@@ -10,31 +10,20 @@ from pathlib import Path
 import pytest
 
 from hub.knowledge import tokenize
-from hub.knowledge.corpus import faq_entry, policy_entries, split_passages
+from hub.knowledge.corpus import policy_entries, split_passages
 from hub.knowledge.engine import KnowledgeIndex, library_terms
 from hub.knowledge.rules import asks_own_case
 from hub.knowledge.settings import AnswerSettings
 from hub.knowledge.text import fold, question_text
 from hub.knowledge.tokenize import Segmenter, char_ngrams
-from hub.knowledge.verdict import Entry
 from hub.store.enterprise_data import Policy
-from hub.store.knowledge import FaqEntry
+from tests.knowledge.entries import faq
 
 TODAY = date(2026, 12, 7)
 SETTINGS = AnswerSettings(min_score=0.3, min_margin=0.05)
 
 
-def _faq(faq_id: str, question: str, alternates: str = "") -> Entry:
-    return faq_entry(
-        FaqEntry(
-            faq_id=faq_id,
-            version=1,
-            question=question,
-            alternates=alternates,
-            answer=f"{question}的答案",
-            source="《办事指南》",
-        )
-    )
+_faq = faq
 
 
 LIBRARY = [
@@ -177,14 +166,25 @@ def test_an_empty_library_hands_everything_over() -> None:
     assert not verdict.confident
 
 
+def _answers_and_hands_over(
+    index: KnowledgeIndex, answered: str, handed_over: str, suggested: str
+) -> None:
+    """``answered`` is answered; ``handed_over`` is not, but its entry is still suggested to
+    the handler."""
+    assert index.ask(answered, today=TODAY).confident
+    verdict = index.ask(handed_over, today=TODAY)
+    assert not verdict.confident
+    assert verdict.best is not None
+    assert verdict.best.entry.entry_id == suggested
+
+
 def test_a_question_about_the_enterprises_own_case_is_handed_over() -> None:
-    index = KnowledgeIndex.build(LIBRARY, SETTINGS)
-    general = index.ask("增值税专用发票怎么申领", today=TODAY)
-    own = index.ask("麻烦帮我查一下我们的增值税专用发票申领到哪一步了", today=TODAY)
-    assert general.confident
-    assert own.best is not None
-    assert own.best.entry.entry_id == "FAQ-003"  # still suggested to the handler
-    assert not own.confident
+    _answers_and_hands_over(
+        KnowledgeIndex.build(LIBRARY, SETTINGS),
+        "增值税专用发票怎么申领",
+        "麻烦帮我查一下我们的增值税专用发票申领到哪一步了",
+        suggested="FAQ-003",
+    )
 
 
 def test_own_case_questions_are_told_from_general_ones() -> None:
@@ -214,15 +214,8 @@ def test_a_misspelt_question_still_finds_its_entry() -> None:
 
 
 def test_an_faq_is_found_by_a_detail_only_its_answer_names() -> None:
-    entry = faq_entry(
-        FaqEntry(
-            faq_id="FAQ-010",
-            version=1,
-            question="个税汇算怎么办",
-            alternates="",
-            answer="每年3月1日至6月30日在个人所得税APP办理年度汇算。",
-            source="",
-        )
+    entry = faq(
+        "FAQ-010", "个税汇算怎么办", answer="每年3月1日至6月30日在个人所得税APP办理年度汇算。"
     )
     index = KnowledgeIndex.build([*LIBRARY, entry], SETTINGS)
     verdict = index.ask("个人所得税app上汇算几月开始", today=TODAY)
@@ -248,3 +241,19 @@ def test_jieba_is_loaded_quietly_and_writes_no_cache(
     assert tokenize.dictionary_load_seconds() > 0
     assert capfd.readouterr().err == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_opening_a_business_the_library_never_mentions_is_handed_over() -> None:
+    permits = _faq("FAQ-010", "开KTV、游艺厅这类娱乐场所要办什么许可", "开歌厅要办什么证")
+    _answers_and_hands_over(
+        KnowledgeIndex.build([*LIBRARY, permits], SETTINGS),
+        "开歌厅要办什么许可",
+        "开网吧要办什么许可",
+        suggested="FAQ-010",
+    )
+
+
+def test_a_message_that_asks_nothing_is_handed_over() -> None:
+    index = KnowledgeIndex.build(LIBRARY, SETTINGS)
+    assert index.ask("社保缴费基数什么时候调整", today=TODAY).confident
+    assert not index.ask("好的，社保缴费基数调整的事收到了，谢谢", today=TODAY).confident
