@@ -28,5 +28,5 @@ class AnswerSettings(FrozenSettings):
 
     enabled: bool = True
     min_score: float = Field(default=0.41, ge=0, le=1)
-    min_margin: float = Field(default=0.05, ge=0, le=1)
+    min_margin: float = Field(default=0.06, ge=0, le=1)
     refresh_s: float = Field(default=30.0, ge=0, le=3600)
