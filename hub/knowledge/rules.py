@@ -49,7 +49,12 @@ _ASKS = re.compile(
     r"|谁|何"
 )
 # What a statement, a thanks or a request says it is (a keyword query has none of these).
-_TELLS = re.compile(r"了|好的|收到|哈|嗯|好好|请|帮|麻烦|想|呗|谢")
+# 想 and 请 only as a wish or request for an act (想换个地块, 请尽快派人), not for information
+# (我们想申请高企认定, 请介绍一下稳岗返还 are questions).
+_TELLS = re.compile(
+    r"了|好的|收到|哈|嗯|好好|帮|麻烦|呗|谢|请(?:尽快|速|派|你们|您)"
+    r"|想(?!申请|办|了解|知道|咨询|问|查|看看|享受)"
+)
 _CONTENT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z]")
 
 

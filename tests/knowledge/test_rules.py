@@ -56,6 +56,8 @@ def test_a_message_that_asks_nothing_is_told_apart(message: str) -> None:
         "稳岗返还没有",
         "外贸企业出口信保保费补贴比例",  # a keyword query: no statement, no thanks
         "高新技术企业认定需要什么条件？",
+        "我们想申请高新技术企业认定",  # wants the procedure
+        "请介绍一下稳岗返还政策",
     ],
 )
 def test_a_question_or_a_keyword_query_asks_something(question: str) -> None:
