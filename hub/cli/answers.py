@@ -68,11 +68,13 @@ def ask(
     decision = "自动答复" if verdict.confident else "转人工"
     out.print(f"问题：{text}")
     if best is None:
-        out.print("没有匹配的条目 → 转人工")
+        out.print(f"转人工：{verdict.handover_reason}")
         return
     entry = best.entry
     out.print(f"{decision}：{entry.entry_id} v{entry.version} {entry.title}")
     out.print(f"得分 {verdict.score:.3f}，领先 {verdict.margin:.3f}（{_thresholds(index)}）")
+    if verdict.handover_reason is not None:
+        out.print(f"转人工原因：{verdict.handover_reason}")
     if verdict.confident:
         out.print(f"答复：{entry.answer}")
         if entry.source:
@@ -153,6 +155,7 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
     return {
         "question": verdict.question,
         "answered": verdict.confident,
+        "handover_reason": verdict.handover_reason,
         "entry_id": best.entry.entry_id if best else None,
         "version": best.entry.version if best else None,
         "title": best.entry.title if best else None,

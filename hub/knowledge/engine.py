@@ -183,24 +183,38 @@ class KnowledgeIndex:
             Candidate(self.entries[i], float(scores[i])) for i in order[:TOP] if scores[i] > 0
         )
         if not candidates:
-            return Verdict(question=text, candidates=(), score=0.0, margin=0.0, confident=False)
+            return Verdict(question=text, candidates=(), score=0.0, margin=0.0,
+                           confident=False, handover_reason="知识库中没有匹配的条目")  # fmt: skip
         best = int(order[0])
         others = scores[self._groups != self._groups[best]]
         score = float(scores[best])
         margin = score - (float(others.max()) if others.size else 0.0)
-        folded = question_text(text)
-        confident = (
-            self.settings.enabled
-            and score >= self.settings.min_score
-            and margin >= self.settings.min_margin
-            and content_chars(folded) >= MIN_CONTENT_CHARS
-            and not asks_own_case(folded)
-            and not asks_nothing(folded)
-            and not self.out_of_library(folded)
-        )
+        reason = self._handover_reason(question_text(text), score, margin)
         return Verdict(
-            question=text, candidates=candidates, score=score, margin=margin, confident=confident
-        )
+            question=text, candidates=candidates, score=score, margin=margin,
+            confident=reason is None, handover_reason=reason,
+        )  # fmt: skip
+
+    def _handover_reason(self, folded: str, score: float, margin: float) -> str | None:
+        """Why a person must answer this question, the first reason that holds; None when the
+        hub may answer it automatically."""
+        settings = self.settings
+        if not settings.enabled:
+            return "智能答复未开启"
+        if score < settings.min_score:
+            return f"匹配得分 {score:.2f} 低于阈值 {settings.min_score}"
+        if margin < settings.min_margin:
+            return f"与另一答案的得分差 {margin:.2f} 低于阈值 {settings.min_margin}"
+        if content_chars(folded) < MIN_CONTENT_CHARS:
+            return "问题内容过少"
+        if asks_own_case(folded):
+            return "询问本企业的具体办理情况"
+        if asks_nothing(folded):
+            return "没有提出问题"
+        # Last: it segments the question, the costliest check.
+        if self.out_of_library(folded):
+            return "涉及知识库以外的地区或事项"
+        return None
 
     def out_of_library(self, folded: str) -> bool:
         """The folded question is about something the library does not hold, whatever its

@@ -72,6 +72,8 @@ class Verdict:
     score: float
     margin: float
     confident: bool
+    handover_reason: str | None = None
+    """Why a person must answer (Chinese, for the CLI and the handler); None when confident."""
 
     @property
     def best(self) -> Candidate | None:

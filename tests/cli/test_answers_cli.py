@@ -95,6 +95,7 @@ def test_ask_hands_over_what_the_library_does_not_answer(
     data = json.loads(out)
     assert data["answered"] is False
     assert data["answer"] is None
+    assert data["handover_reason"]  # why a person must answer, in Chinese
 
 
 def test_eval_prints_the_three_figures_and_exits_by_the_targets(

@@ -102,6 +102,7 @@ def test_a_paraphrase_is_answered_with_its_entry() -> None:
     assert 0 < verdict.score <= 1
     assert verdict.margin > 0
     assert len(verdict.candidates) <= 3
+    assert verdict.handover_reason is None
 
 
 def test_full_width_question_scores_as_its_half_width_twin() -> None:
@@ -158,12 +159,27 @@ def test_disabled_answers_are_never_confident() -> None:
     verdict = index.ask("营业执照丢失了怎么补办", today=TODAY)
     assert verdict.best is not None
     assert not verdict.confident
+    assert verdict.handover_reason == "智能答复未开启"
 
 
 def test_an_empty_library_hands_everything_over() -> None:
     verdict = KnowledgeIndex.build([], SETTINGS).ask("专票怎么领", today=TODAY)
     assert verdict.candidates == ()
     assert not verdict.confident
+    assert verdict.handover_reason == "知识库中没有匹配的条目"
+
+
+def test_each_handover_names_its_reason() -> None:
+    index = KnowledgeIndex.build(LIBRARY, SETTINGS)
+    own_case = index.ask("麻烦帮我查一下我们的增值税专用发票申领到哪一步了", today=TODAY)
+    tiny = index.ask("1", today=TODAY)
+    strict = KnowledgeIndex.build(LIBRARY, AnswerSettings(min_score=0.99, min_margin=0))
+    low = strict.ask("您好，营业执照不见了要怎么弄", today=TODAY)
+
+    assert own_case.handover_reason == "询问本企业的具体办理情况"
+    assert tiny.handover_reason in {"问题内容过少", "知识库中没有匹配的条目"}
+    assert low.handover_reason is not None
+    assert low.handover_reason.startswith("匹配得分") and "低于阈值 0.99" in low.handover_reason
 
 
 def _answers_and_hands_over(
