@@ -179,7 +179,8 @@ def test_each_handover_names_its_reason() -> None:
     assert own_case.handover_reason == "询问本企业的具体办理情况"
     assert tiny.handover_reason in {"问题内容过少", "知识库中没有匹配的条目"}
     assert low.handover_reason is not None
-    assert low.handover_reason.startswith("匹配得分") and "低于阈值 0.99" in low.handover_reason
+    assert low.handover_reason.startswith("匹配得分")
+    assert "低于阈值 0.99" in low.handover_reason
 
 
 def _answers_and_hands_over(
