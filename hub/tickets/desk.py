@@ -4,7 +4,8 @@ One code path for ``hub tickets …`` and ``/api/v1/tickets…``: look the ticke
 caller may see it (:class:`~hub.queries.tickets.TicketScope`) and may take the step (the
 role table below), take the step in one write transaction together with the messages it
 causes (the extension notice, the answer with the rating request), then enqueue those
-messages after the commit.
+messages after the commit. A desk made :meth:`TicketDesk.audited` (the web admin's) also writes
+the step's audit entry in that transaction.
 
 Roles and steps (a handler or head only on tickets of their own department)::
 

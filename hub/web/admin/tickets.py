@@ -3,7 +3,8 @@
 The list by state (tabs), with deadline colours, a search by number or enterprise and pages of
 :data:`PAGE_SIZE`; one ticket with every event of its closed loop, its enterprise and contact
 (the mobile masked by role, as the API masks it), its ratings, callback surveys and source,
-and a form for each step the API offers. Everything goes through the same
+the assistant's suggestions (参考答案: each entry's answer as it is now), and a form for each
+step the API offers. Everything goes through the same
 :class:`~hub.tickets.desk.TicketDesk` as ``/api/v1/tickets`` and ``hub tickets``: the same
 scope (a handler or head sees their department only; another department's ticket is a 403
 page), the same role table, the same refusals, shown in Chinese on the page.
@@ -24,6 +25,7 @@ from hub.app.config import Settings
 from hub.core.clock import local_iso
 from hub.core.errors import AccessDeniedError, HubError, NotFoundError, TransitionError, UsageError
 from hub.core.vocab import TicketEventType, TicketState
+from hub.queries.answer_views import suggestion_views
 from hub.queries.ticket_workbench import (
     assignable_handlers,
     departments,
@@ -204,6 +206,8 @@ class TicketsWorkbench:
             steps = self.steps_for(scope, state)
             handlers = await assignable_handlers(session, scope) if "assign" in steps else []
             targets = await departments(session) if "transfer" in steps else []
+            # The assistant's suggestions as their entries are now, for the answer to write.
+            suggestions = await suggestion_views(session, detail["suggestions"], self.today())
         detail["tone"] = deadline_tone(detail, self.today())
         for event in detail["events"]:
             event["when"] = short_time(event["at"])
@@ -214,6 +218,7 @@ class TicketsWorkbench:
         return {
             "ticket": detail,
             "origin": origin,
+            "suggestions": suggestions,
             "steps": steps,
             "step_labels": STEP_LABELS,
             "handlers": handlers,
@@ -379,22 +384,21 @@ def router() -> APIRouter:
         request: Request, number: str, step: str, signed_in: SignedIn = Reader
     ) -> Response:
         """One step of the closed loop from its form; a refusal re-shows the page with it."""
-        workbench = TicketsWorkbench(_desk(request))
-        scope = await workbench.desk.scope_as(signed_in.username)
         form = await form_data(request)
+        # The desk writes the entry (with the ticket's number and new state) in the step's
+        # transaction: a refused step leaves none.
+        detail = {k: v for k, v in form.items() if k != "csrf_token"}
+        desk = _desk(request).audited(audit.note(signed_in, f"ticket.{step}", "ticket",
+                                                 detail=detail))  # fmt: skip
+        workbench = TicketsWorkbench(desk)
+        scope = await workbench.desk.scope_as(signed_in.username)
         number = number[:MAX_SEARCH].strip().upper()
         try:
             shown = await workbench.take_step(scope, number, step, form)
         except HubError as exc:
             return await _ticket_page(request, workbench, scope, number, status=_status(exc),
                                       error=str(exc), form=form)  # fmt: skip
-        ctx = admin_context(request)
         number = shown["number"]
-        detail = {k: v for k, v in form.items() if k != "csrf_token"} | {"state": shown["state"]}
-        # The step and its ticket event are committed by the desk; this entry follows it.
-        async with ctx.db.write() as session:
-            audit.record(session, signed_in, ctx.clock.now(), f"ticket.{step}", "ticket", number,
-                         detail)  # fmt: skip
         await flash(request, f"工单 {number}：{STEP_DONE[step]}")
         if step in ("transfer", "return") and not scope.sees_all_departments:
             # The ticket has left the department: its page is no longer the reader's to see.

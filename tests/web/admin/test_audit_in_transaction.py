@@ -12,18 +12,22 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from hub.app.config import Settings
 from hub.core.clock import FixedClock
-from hub.core.errors import StorageError
+from hub.core.errors import StorageError, TransitionError
 from hub.core.keys import RedisKeys
+from hub.core.vocab import TicketEventType
 from hub.inbound.sandbox_reply import accept_sandbox_reply
 from hub.infra.queue import Queue
+from hub.queries.tickets import TicketScope
 from hub.store.audit import AuditNote
 from hub.store.db import Database
-from hub.store.models import AuditLog, Contact
+from hub.store.models import AuditLog, Contact, Ticket, TicketEvent
 from hub.store.schedule_runs import claim_run
 from hub.store.schedules import ScheduleContent, write_schedule_versions
 from hub.store.templates import TemplateDraft, write_template_versions
-from tests.ticket_support import seed_ticket_world
+from hub.tickets.desk import TicketDesk
+from tests.ticket_support import new_ticket, seed_ticket_world
 
 # A detail the JSON column cannot hold: writing the entry fails, inside the change's transaction.
 UNWRITABLE = {"bad": object()}
@@ -35,6 +39,38 @@ async def _entries(db: Database) -> list[tuple[str, str | None, dict[str, object
             sa.select(AuditLog.action, AuditLog.target_id, AuditLog.detail).order_by(AuditLog.id)
         )
         return [(a, t, d) for a, t, d in rows]
+
+
+async def test_a_ticket_step_and_its_entry_commit_together(
+    any_db: Database, clock: FixedClock
+) -> None:
+    world = await seed_ticket_world(any_db)
+    ticket = await new_ticket(any_db, world, at=clock.now())
+    desk = TicketDesk(any_db, Settings(), clock)
+    scope = TicketScope.operator()
+    note = AuditNote("gxj_a", "ticket.resolve", "ticket", detail={"answer": "已办理"})
+
+    with pytest.raises(TransitionError):  # refused by the desk (not resolved yet): no entry
+        await desk.audited(AuditNote("dispatcher", "ticket.reopen", "ticket")).reopen(
+            scope, ticket.number, reason="重办"
+        )
+    # The entry cannot be written: no step either.
+    with pytest.raises(StorageError, match="JSON serializable"):
+        await desk.audited(AuditNote("gxj_a", "ticket.resolve", "ticket", detail=UNWRITABLE)
+                           ).resolve(scope, ticket.number, answer="已办理")  # fmt: skip
+    async with any_db.read() as session:
+        stored = await session.get(Ticket, ticket.id)
+        assert stored is not None
+        assert stored.state is ticket.state
+        of_ticket = sa.select(TicketEvent.type).where(TicketEvent.ticket_id == ticket.id)
+        events = (await session.scalars(of_ticket)).all()
+    assert TicketEventType.RESOLVED not in events
+    assert await _entries(any_db) == []
+
+    await desk.audited(note).resolve(scope, ticket.number, answer="已办理")
+    assert await _entries(any_db) == [
+        ("ticket.resolve", ticket.number, {"answer": "已办理", "state": "resolved"})
+    ]
 
 
 async def test_a_template_version_and_its_entry_commit_together(
