@@ -16,33 +16,20 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hub.cli import answer_stats
 from hub.cli.common import clock_from, out, print_json, print_table, settings_from, with_database
-from hub.knowledge.engine import KnowledgeIndex
-from hub.knowledge.evaluation import (
-    TARGETS,
-    EvalCase,
-    EvalReport,
-    HoldoutReport,
-    cross_validate,
-    evaluate,
-    read_cases,
-)
 from hub.knowledge.library import Library
 from hub.knowledge.verdict import Verdict
 from hub.store.db import Database
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from hub.knowledge.engine import KnowledgeIndex
 
-_FIGURE_LABELS = {
-    "precision": "自动答复准确率",
-    "coverage": "范围内自动答复率",
-    "false_answer_rate": "范围外误答率",
-}
+__all__ = ["register", "thresholds_line"]
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +59,7 @@ def ask(
         return
     entry = best.entry
     out.print(f"{decision}：{entry.entry_id} v{entry.version} {entry.title}")
-    out.print(f"得分 {verdict.score:.3f}，领先 {verdict.margin:.3f}（{_thresholds(index)}）")
+    out.print(f"得分 {verdict.score:.3f}，领先 {verdict.margin:.3f}（{thresholds_line(index)}）")
     if verdict.handover_reason is not None:
         out.print(f"转人工原因：{verdict.handover_reason}")
     if verdict.confident:
@@ -95,43 +82,12 @@ def eval_file(
     ),
 ) -> None:
     """评测：自动答复准确率、范围内自动答复率、范围外误答率（未达标时退出码 1）。"""
-    cases = read_cases(file)
+    # The evaluation (numpy, the engine) is loaded only by this command: every other `hub`
+    # command starts without it.
+    from hub.cli.answer_eval import run_eval
+
     index, today = _index(ctx)
-    if holdout:
-        _holdout(index, cases, today=today, as_json=as_json)
-        return
-    report = evaluate(index, cases, today=today)
-    if as_json:
-        print_json(report.as_dict())
-    else:
-        _print_report(report, index)
-    if not report.meets_targets():
-        raise typer.Exit(1)
-
-
-def _holdout(index: KnowledgeIndex, cases: list[EvalCase], *, today: date, as_json: bool) -> None:
-    held_out = cross_validate(index.entries, cases, today=today)
-    if as_json:
-        print_json(held_out.as_dict())
-    else:
-        _print_holdout(held_out)
-    if not all(_meets(name, held_out.mean(name)) for name in TARGETS):
-        raise typer.Exit(1)
-
-
-def _print_holdout(held_out: HoldoutReport) -> None:
-    out.print(f"留出评测：{len(held_out.splits)} 次随机对半划分，一半选阈值、另一半计指标")
-    rows = [
-        (
-            label,
-            f"{held_out.mean(name):.1%}",
-            f"{held_out.worst(name):.1%}",
-            ("≥ " if name != "false_answer_rate" else "≤ ") + f"{TARGETS[name]:.0%}",
-            "达标" if _meets(name, held_out.mean(name)) else "未达标",
-        )
-        for name, label in _FIGURE_LABELS.items()
-    ]
-    print_table("留出评测结果", ("指标", "平均", "最差", "目标", ""), rows)
+    run_eval(index, file, today=today, as_json=as_json, holdout=holdout)
 
 
 def _index(ctx: typer.Context) -> tuple[KnowledgeIndex, date]:
@@ -145,7 +101,7 @@ def _index(ctx: typer.Context) -> tuple[KnowledgeIndex, date]:
     return with_database(ctx, load), now.astimezone(settings.hub.tz).date()
 
 
-def _thresholds(index: KnowledgeIndex) -> str:
+def thresholds_line(index: KnowledgeIndex) -> str:
     settings = index.settings
     return f"阈值：得分 ≥ {settings.min_score}，领先 ≥ {settings.min_margin}"
 
@@ -165,33 +121,3 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
         "margin": round(verdict.margin, 4),
         "candidates": verdict.suggestions,
     }
-
-
-def _print_report(report: EvalReport, index: KnowledgeIndex) -> None:
-    data = report.as_dict()
-    out.print(
-        f"{data['questions']} 个问题：范围内 {data['in_scope']}，范围外 {data['out_of_scope']}；"
-        f"{_thresholds(index)}"
-    )
-    rows = [
-        (
-            _FIGURE_LABELS[name],
-            f"{value:.1%}",
-            ("≥ " if name != "false_answer_rate" else "≤ ") + f"{TARGETS[name]:.0%}",
-            "达标" if _meets(name, value) else "未达标",
-        )
-        for name, value in report.figures().items()
-    ]
-    print_table("评测结果", ("指标", "数值", "目标", ""), rows)
-    if data["wrong"]:
-        wrong = [
-            (w["question"], w["expected"] or "（范围外）", w["answered_with"], w["score"])
-            for w in data["wrong"]
-        ]
-        print_table("错误的自动答复", ("问题", "应答条目", "实际答复", "得分"), wrong)
-
-
-def _meets(name: str, value: float) -> bool:
-    if name == "false_answer_rate":
-        return value <= TARGETS[name]
-    return value >= TARGETS[name]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.knowledge.corpus import LibraryFingerprint, library_fingerprint, load_entries
-from hub.knowledge.engine import KnowledgeIndex
 from hub.knowledge.settings import AnswerSettings
+
+if TYPE_CHECKING:
+    from hub.knowledge.engine import KnowledgeIndex
 
 __all__ = ["Library"]
 
@@ -44,6 +47,10 @@ class Library:
                 return self._index
             fingerprint = await library_fingerprint(session)
             if self._index is None or fingerprint != self._fingerprint:
+                # The engine (numpy, jieba: ~50 MB) is loaded by the first build, so a process
+                # that never answers a question (a dispatcher, the CLI) never carries it.
+                from hub.knowledge.engine import KnowledgeIndex
+
                 entries = await load_entries(session)
                 self._index = await asyncio.to_thread(KnowledgeIndex.build, entries, self.settings)
                 self._fingerprint = fingerprint

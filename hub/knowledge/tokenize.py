@@ -72,17 +72,26 @@ class Segmenter:
     """jieba with the library's terms: words of a text, stopwords and punctuation left out."""
 
     def __init__(self, terms: Iterable[str] = ()) -> None:
-        frequencies, total = _base_dictionary()
-        self._jieba = jieba.Tokenizer()
-        self._jieba.FREQ = dict(frequencies)
-        self._jieba.total = total
-        self._jieba.initialized = True
-        for term in terms:
-            if len(term) >= 2:
+        self._terms = tuple(term for term in terms if len(term) >= 2)
+        self._tokenizer: jieba.Tokenizer | None = None
+        self._remembered: dict[str, list[str]] = {}
+
+    @property
+    def _jieba(self) -> jieba.Tokenizer:
+        """jieba with the library's terms, made on first use: an empty library (a hub with no
+        FAQ or policies yet, a benchmark's) never loads the dictionary (~70 MB)."""
+        if self._tokenizer is None:
+            frequencies, total = _base_dictionary()
+            tokenizer = jieba.Tokenizer()
+            tokenizer.FREQ = dict(frequencies)
+            tokenizer.total = total
+            tokenizer.initialized = True
+            for term in self._terms:
                 # The frequency jieba gives a word it must keep whole (suggest_freq's rule
                 # without its re-cutting): high enough to win over the pieces.
-                self._jieba.add_word(term, freq=max(3, self._jieba.suggest_freq(term)))
-        self._remembered: dict[str, list[str]] = {}
+                tokenizer.add_word(term, freq=max(3, tokenizer.suggest_freq(term)))
+            self._tokenizer = tokenizer
+        return self._tokenizer
 
     def words(self, text: str) -> list[str]:
         """The words of a folded question, jieba's precise mode: 高新技术企业 stays one word,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -152,3 +154,16 @@ def test_eval_holdout_prints_the_held_out_means(
     assert code == 0
     assert "留出评测结果" in out
     assert "范围外误答率" in out
+
+
+def test_the_cli_and_the_runtime_start_without_the_engine() -> None:
+    # numpy and jieba (~50 MB, a tenth of a second) are loaded by the first index build or
+    # `hub answers eval`, not by every `hub` command or every process the runtime starts.
+    code = (
+        "import sys, hub.cli, hub.app.runtime; "
+        "print(sorted(m for m in ('numpy', 'jieba', 'bm25s') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -147,7 +147,8 @@ def test_officers_and_departments_lists(hub: Hub) -> None:
     assert {o["region"] for o in hub.json("officers", "list", "--region", "龙江县")} == {"龙江县"}
 
     departments = {d["code"]: d for d in hub.json("departments", "list")}
-    assert len(departments) == 12
+    assert len(departments) == 18  # 12 by industry + 6 that answer tax, insurance, permits
+    assert departments["SHUIWU"]["industries"] == []
     assert departments["YSJ"]["role"]["value"] == "business_office"
     assert departments["GXJ"]["industries"] == ["制造业"]
     assert departments["GXJ"]["handlers_present"] == 1
