@@ -22,6 +22,7 @@ from hub.store.db import Database
 from hub.store.models import AuditLog, CallbackSurvey, Rating, Ticket, TicketEvent, Visit
 from hub.tickets.staff_passwords import set_password
 from hub.web.admin import tickets as workbench
+from tests.queries.answer_rows import add_auto_answer, add_faq
 from tests.ticket_support import TicketWorld, new_ticket, seed_ticket_world, sh
 from tests.web.admin.admin_support import PASSWORD, admin_app, admin_client, csrf_of, sign_in
 from tests.web.api_support import store_reply
@@ -336,3 +337,30 @@ async def test_refusals_are_shown_in_chinese_on_the_page(
         refused = await _post(viewer, tickets["swj"], "start")
         assert refused.status_code == 403
         assert "查看者无权开始办理" in refused.text
+
+
+async def test_the_ticket_page_shows_the_suggested_answers_as_they_are_now(
+    db: Database, client: httpx.AsyncClient, world: TicketWorld
+) -> None:
+    ticket = await new_ticket(db, world, at=NOW, body="执照丢了怎么办")
+    plain = await new_ticket(db, world, at=NOW)
+    await add_faq(db, "FAQ-REG-002", "营业执照遗失怎么补办？", "声明作废后<b>补领</b>。", now=NOW,
+                  version=2, source="登记管理条例实施细则")  # fmt: skip
+    await add_faq(db, "FAQ-OLD", "稳岗补贴怎么申请？", "2025年度申报。", now=NOW,
+                  valid_until=NOW.date() - timedelta(days=1))  # fmt: skip
+    await add_auto_answer(db, "执照丢了怎么办", at=NOW, ticket_id=ticket.id, suggestions=[
+        {"entry_id": "FAQ-REG-002", "version": 1, "title": "执照遗失", "score": 0.52},
+        {"entry_id": "FAQ-OLD", "version": 1, "title": "稳岗补贴", "score": 0.31},
+    ])  # fmt: skip
+
+    await sign_in(client, "gxj_a")
+    page = (await client.get(f"/admin/tickets/{ticket.number}")).text
+    assert "参考答案" in page
+    assert "营业执照遗失怎么补办？" in page
+    assert "FAQ-REG-002 · 得分 0.52" in page
+    assert "声明作废后&lt;b&gt;补领&lt;/b&gt;。" in page  # the answer in force, escaped
+    assert "依据：登记管理条例实施细则" in page
+    assert "建议时为第 1 版，现为第 2 版" in page
+    assert "已过有效期" in page
+    assert page.index("营业执照遗失怎么补办？") < page.index("稳岗补贴怎么申请？")
+    assert "参考答案" not in (await client.get(f"/admin/tickets/{plain.number}")).text
