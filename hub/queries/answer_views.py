@@ -131,6 +131,8 @@ class SuggestionView:
     source: str
     change: str | None
     """Said in Chinese when the entry changed, expired, was retired or is gone; None if not."""
+    usable: bool = True
+    """The handler may answer with it: it has an answer, in force (not expired or retired)."""
 
 
 async def suggestion_views(
@@ -151,7 +153,8 @@ async def suggestion_views(
 async def _faq_view(session: AsyncSession, s: dict[str, Any], today: date) -> SuggestionView:
     entry = await session.scalar(sa.select(FaqEntry).where(FaqEntry.faq_id == s["entry_id"]))
     if entry is None:
-        return SuggestionView(s["entry_id"], s["title"], s["score"], "", "", "该条目已删除")
+        return SuggestionView(s["entry_id"], s["title"], s["score"], "", "", "该条目已删除",
+                              usable=False)  # fmt: skip
     changes = []
     if s.get("version") is not None and entry.version != s["version"]:
         changes.append(f"建议时为第 {s['version']} 版，现为第 {entry.version} 版")
@@ -159,9 +162,10 @@ async def _faq_view(session: AsyncSession, s: dict[str, Any], today: date) -> Su
         changes.append(f"已过有效期（{entry.valid_until.isoformat()}），不可再用于答复")
     if entry.retired:
         changes.append("已停用")
+    expired = entry.valid_until is not None and entry.valid_until < today
     return SuggestionView(
         entry.faq_id, entry.question, s["score"], entry.answer, entry.source or "",
-        "；".join(changes) or None,
+        "；".join(changes) or None, usable=bool(entry.answer) and not expired and not entry.retired,
     )  # fmt: skip
 
 
@@ -170,7 +174,8 @@ async def _policy_view(
 ) -> SuggestionView:
     policy = await session.scalar(sa.select(Policy).where(Policy.policy_id == policy_id))
     if policy is None:
-        return SuggestionView(s["entry_id"], s["title"], s["score"], "", "", "该政策已删除")
+        return SuggestionView(s["entry_id"], s["title"], s["score"], "", "", "该政策已删除",
+                              usable=False)  # fmt: skip
     changes = []
     # The passage as the policy's text splits now (the text may have changed since).
     passage = next((e for e in policy_entries(policy) if e.entry_id == s["entry_id"]), None)
@@ -179,7 +184,8 @@ async def _policy_view(
     if policy.apply_by is not None and policy.apply_by < today:
         changes.append(f"政策申报已截止（{policy.apply_by.isoformat()}），不可再用于答复")
     answer = passage.answer if passage is not None else policy.summary or policy.title
+    closed = policy.apply_by is not None and policy.apply_by < today
     return SuggestionView(
         s["entry_id"], policy.title, s["score"], answer, f"《{policy.title}》",
-        "；".join(changes) or None,
+        "；".join(changes) or None, usable=passage is not None and not closed,
     )  # fmt: skip

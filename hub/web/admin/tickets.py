@@ -326,12 +326,17 @@ def _ticket_link(number: str) -> str:
 
 async def _ticket_page(
     request: Request, workbench: TicketsWorkbench, scope: TicketScope, number: str, *,
-    status: int = 200, error: str = "", form: Mapping[str, str] | None = None,
+    status: int = 200, error: str = "", form: Mapping[str, str] | None = None, use: str = "",
 ) -> HTMLResponse:  # fmt: skip
     try:
         page = await workbench.ticket(scope, number)
     except HubError as exc:
         raise AdminPageError(_status(exc), str(exc)) from None
+    chosen = next((s for s in page["suggestions"] if s.usable and s.entry_id == use), None)
+    if chosen is not None and form is None:
+        # 用此答复: the resolve form starts from the suggestion, for the handler to adapt.
+        form = {"answer": f"{chosen.answer}（依据：{chosen.source}）" if chosen.source
+                else chosen.answer}  # fmt: skip
     return await render(
         request, "tickets_ticket.html", status=status, title=f"工单 {page['ticket']['number']}",
         error=error, form=dict(form or {}), ticket_link=_ticket_link, **page,
@@ -373,11 +378,15 @@ def router() -> APIRouter:
         )  # fmt: skip
 
     @routes.get(TICKETS_PATH + "/{number}")
-    async def ticket_page(request: Request, number: str, signed_in: SignedIn = Reader) -> Response:
-        """一张工单：全部办理环节、企业与联系人、评价与回访、来源，以及可办理的操作。"""
+    async def ticket_page(
+        request: Request, number: str, use: str = "", signed_in: SignedIn = Reader
+    ) -> Response:
+        """一张工单：全部办理环节、企业与联系人、评价与回访、来源，以及可办理的操作
+        （``use``：以该参考答案预填办结答复）。"""
         workbench = TicketsWorkbench(_desk(request))
         scope = await workbench.desk.scope_as(signed_in.username)
-        return await _ticket_page(request, workbench, scope, number[:MAX_SEARCH])
+        return await _ticket_page(request, workbench, scope, number[:MAX_SEARCH],
+                                  use=use[:MAX_SEARCH])  # fmt: skip
 
     @routes.post(TICKETS_PATH + "/{number}/{step}")
     async def ticket_step(

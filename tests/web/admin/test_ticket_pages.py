@@ -364,3 +364,30 @@ async def test_the_ticket_page_shows_the_suggested_answers_as_they_are_now(
     assert "已过有效期" in page
     assert page.index("营业执照遗失怎么补办？") < page.index("稳岗补贴怎么申请？")
     assert "参考答案" not in (await client.get(f"/admin/tickets/{plain.number}")).text
+
+
+async def test_a_suggestion_in_force_fills_the_answer_form_and_an_expired_one_cannot(
+    db: Database, client: httpx.AsyncClient, world: TicketWorld
+) -> None:
+    ticket = await new_ticket(db, world, at=NOW, body="执照丢了怎么办")
+    await add_faq(db, "FAQ-REG-002", "营业执照遗失怎么补办？", "声明作废后补领。", now=NOW,
+                  source="登记管理条例实施细则")  # fmt: skip
+    await add_faq(db, "FAQ-OLD", "稳岗补贴怎么申请？", "2025年度申报。", now=NOW,
+                  valid_until=NOW.date() - timedelta(days=1))  # fmt: skip
+    await add_auto_answer(db, "执照丢了怎么办", at=NOW, ticket_id=ticket.id, suggestions=[
+        {"entry_id": "FAQ-REG-002", "version": 1, "title": "执照遗失", "score": 0.52},
+        {"entry_id": "FAQ-OLD", "version": 1, "title": "稳岗补贴", "score": 0.31},
+    ])  # fmt: skip
+
+    await sign_in(client, "gxj_a")
+    page = (await client.get(f"/admin/tickets/{ticket.number}")).text
+    used = (await client.get(f"/admin/tickets/{ticket.number}?use=FAQ-REG-002")).text
+    expired = (await client.get(f"/admin/tickets/{ticket.number}?use=FAQ-OLD")).text
+    unknown = (await client.get(f"/admin/tickets/{ticket.number}?use=FAQ-NONE")).text
+
+    assert page.count("用此答复") == 1  # the expired entry offers no link
+    assert f"/admin/tickets/{ticket.number}?use=FAQ-REG-002#steps" in page
+    answer_box = '<textarea name="answer" rows="4" maxlength="2000" required>'
+    assert f"{answer_box}声明作废后补领。（依据：登记管理条例实施细则）</textarea>" in used
+    assert f"{answer_box}</textarea>" in expired
+    assert f"{answer_box}</textarea>" in unknown
