@@ -5,8 +5,9 @@
 
 The city is :mod:`benchmarks.admin_pages`' (its ``build``: departments, officers, enterprises
 with a contact each, tickets, two messages per enterprise, replies, visits). Then each page is
-timed ``--runs`` times after a warm-up (median and slowest, in ms), as an admin (everything)
-and as a handler (one department's two industries): the list's data
+timed ``--runs`` times after a warm-up (median and slowest, in ms), as an admin (everything),
+as a handler (one department's two industries) and as a liaison officer (his enterprises, a
+few hundred of the city's): the list's data
 (:func:`hub.web.admin.enterprise_views.search_enterprises`: the page of 50 and the total) for
 several searches, the dossier's data (:func:`~hub.web.admin.enterprise_views.dossier_page`),
 and the whole pages through the app, signed in, HTML included (``GET /admin/enterprises?...``,
@@ -70,6 +71,12 @@ def data_jobs(db: Database, uscc: str) -> dict[str, Timed]:
         )
     jobs["list data, everything (handler)"] = lambda: search_enterprises(
         db, EnterpriseSearch(), _handler(), tz=SHANGHAI
+    )
+    jobs["list data, everything (officer)"] = lambda: search_enterprises(
+        db, EnterpriseSearch(), Visibility.of_officer(7), tz=SHANGHAI
+    )
+    jobs["list data, tier=key (officer)"] = lambda: search_enterprises(
+        db, EnterpriseSearch(choices={"tier": ["key"]}), Visibility.of_officer(7), tz=SHANGHAI
     )
     jobs["dossier data (admin)"] = lambda: dossier_page(
         db, uscc, Visibility.everything(full_addresses=True), CLOCK.now(), tz=SHANGHAI
