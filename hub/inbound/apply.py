@@ -368,11 +368,18 @@ class ReplyApplier:
             )
             if followed is not None:
                 return await self._follow_up(session, reply, contact, followed, body, now)
+        owner = (
+            await assistant.answering_department(session, verdict)
+            if assistant is not None and verdict is not None
+            and assistant.will_answer(verdict, reply, contact)
+            else None
+        )  # fmt: skip
         ticket = await tickets.open_ticket(
             session, policy=await self._policy(session), now=now, body=body,
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
-            received_at=reply.received_at, actor=ACTOR,
+            received_at=reply.received_at, actor=ACTOR, department=owner,
+            routed_by="answer" if owner is not None else "named",
         )  # fmt: skip
         if assistant is not None and verdict is not None:
             if contact is not None and assistant.will_answer(verdict, reply, contact):

@@ -37,7 +37,7 @@ from hub.inbound.answers import Answer, Answerer
 from hub.inbound.classify.text import normalise, strip_courtesy, trim
 from hub.knowledge.answer_links import answer_link, new_answer_token
 from hub.knowledge.verdict import Candidate, Verdict
-from hub.store.models import AutoAnswer, Contact, Staff, Ticket
+from hub.store.models import AutoAnswer, Contact, Department, Staff, Ticket
 from hub.store.models import InboundReply as StoredReply
 from hub.tickets import lifecycle as tickets
 from hub.tickets.auto_answers import HANDOVER_REASONS, HandoverReason, mark_handed_over
@@ -107,6 +107,24 @@ class Assistant:
             and verdict.best is not None
             and self.answerer.can_answer(MessageKind.AUTO_ANSWER, ChannelName(reply.channel))
         )
+
+    async def answering_department(
+        self, session: AsyncSession, verdict: Verdict
+    ) -> Department | None:
+        """The department that owns the answering entry (an FAQ's 部门, a policy's department,
+        by name or code), so that a handover reaches the office that decides the question — a
+        tax question from a restaurant goes to the tax bureau, not to the restaurant's industry
+        department. None (an entry naming no known department): routed as any request."""
+        best = verdict.best
+        named = best.entry.department.strip() if best and best.entry.department else ""
+        if not named:
+            return None
+        found: Department | None = await session.scalar(
+            sa.select(Department)
+            .where(sa.or_(Department.name == named, Department.code == named.upper()))
+            .limit(1)
+        )
+        return found
 
     async def answer(
         self, session: AsyncSession, reply: StoredReply, contact: Contact, ticket: Ticket,

@@ -143,13 +143,15 @@ async def open_ticket(
     received_at: datetime | None = None,
     actor: str = "system",
     department: Department | None = None,
+    routed_by: str = "named",
 ) -> Ticket:
     """Number, route, time and record a new ticket (events ``created`` and maybe ``assigned``).
 
     ``received_at`` (default ``now``) starts the deadline clock: pass the reply's receipt
     time when the ticket is opened from a stored reply. Give ``policy`` (built once) or
     ``settings`` (the calendar is then loaded from config and the database on each call).
-    ``department``: the one someone named (a problem found on a visit), instead of routing.
+    ``department``: the one someone named (a problem found on a visit; the department that
+    owns an automatic answer's entry: ``routed_by="answer"``), instead of routing.
     """
     policy = await _policy(session, policy, settings)
     received = received_at or now
@@ -157,7 +159,6 @@ async def open_ticket(
     urgency_name = str(urgency or Urgency.GENERAL)
     deadline = policy.deadlines.deadline(received, urgency_name, policy.calendar)
     facts = await enterprise_facts(session, enterprise_id, body, category)
-    routed_by = "named"
     if department is None:
         department, routed_by = await route_department(
             session, policy.tickets.rules, facts, policy.tickets.default_department

@@ -375,3 +375,35 @@ async def test_a_handover_goes_to_a_present_handler_of_the_department(loop: Loop
     assert ticket.handler_id not in (None, answered.handler_id)
     assert ticket.department_id == answered.department_id
     assert (await _event(loop, ticket.id, "assigned")).reason == "转人工：原经办人不在岗或未分派"
+
+
+async def test_a_sure_answer_is_routed_to_the_department_owning_its_entry(loop: Loop) -> None:
+    # A question the library answers goes to the office behind the answer (the entry's
+    # department, by name or code), so a handover reaches the office that decides it; an entry
+    # naming no known department (LICENCE: 市场监督管理局 is none of this city's) routes as any.
+    subsidy = Entry("FAQ-SUB-001", 1, "faq", "技改补助", ("技术改造补助怎么申请？",),
+                    "每年3月在发改委网站申报。", "市技改资金管理办法",
+                    department="发展和改革委员会")  # fmt: skip
+    by_code = Entry("FAQ-SUB-002", 1, "faq", "项目备案", ("企业投资项目怎么备案？",),
+                    "在投资项目在线审批监管平台备案。", "企业投资项目核准和备案管理条例",
+                    department="fgw")  # fmt: skip
+    scripted = loop.worker.applier.assistant
+    assert scripted is not None
+    knowledge = scripted.library
+    assert isinstance(knowledge, Scripted)
+    knowledge.verdicts["技改补助怎么申请"] = sure("技改补助怎么申请", subsidy)
+    knowledge.verdicts["项目备案怎么弄"] = sure("项目备案怎么弄", by_code)
+
+    owned = await _answered(loop, "技改补助怎么申请")
+    coded = await _answered(loop, "项目备案怎么弄", sender="+8613900000002")  # 乙商贸
+    routed = await _answered(loop, QUESTION, sender="+8613900000003")  # 丙软件
+
+    fgw = loop.world.departments["FGW"]
+    assert (owned.department_id, coded.department_id) == (fgw, fgw)
+    assert (await _event(loop, owned.id, "created")).data["routed_by"] == "answer"
+    assert routed.department_id == loop.world.departments["GXJ"]
+    assert (await _event(loop, routed.id, "created")).data["routed_by"] != "answer"
+    loop.clock.advance(timedelta(hours=1))
+    await loop.reply("人工")
+    await loop.drain()
+    assert (await loop.ticket(owned.id)).department_id == fgw  # the handover stays there
