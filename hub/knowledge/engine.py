@@ -25,6 +25,7 @@ answers".
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -74,6 +75,10 @@ class _Bm25:
     def __init__(self, documents: list[list[str]], unseen_weight: float) -> None:
         # Imported here: bm25s (and numpy's sparse code it loads) is only needed by an index.
         import bm25s  # type: ignore[import-untyped]
+
+        # bm25s sets its own logger to DEBUG on import ("Building index from tokens" on the
+        # hub's console at every build); the hub's logging level decides, as for any library.
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
         self._count = len(documents)
         self._unseen_weight = unseen_weight
