@@ -368,21 +368,24 @@ class ReplyApplier:
             )
             if followed is not None:
                 return await self._follow_up(session, reply, contact, followed, body, now)
+        answering = (
+            assistant is not None and contact is not None and verdict is not None
+            and assistant.will_answer(verdict, reply, contact)
+        )  # fmt: skip
+        # A question the hub answers goes to the office behind the answer; others are routed.
         owner = (
             await assistant.answering_department(session, verdict)
-            if assistant is not None and verdict is not None
-            and assistant.will_answer(verdict, reply, contact)
+            if answering and assistant is not None and verdict is not None
             else None
         )  # fmt: skip
         ticket = await tickets.open_ticket(
             session, policy=await self._policy(session), now=now, body=body,
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
-            received_at=reply.received_at, actor=ACTOR, department=owner,
-            routed_by="answer" if owner is not None else "named",
+            received_at=reply.received_at, actor=ACTOR, department=owner, routed_by="answer",
         )  # fmt: skip
         if assistant is not None and verdict is not None:
-            if contact is not None and assistant.will_answer(verdict, reply, contact):
+            if answering and contact is not None:
                 sent, row = await assistant.answer(session, reply, contact, ticket, verdict, now)
                 return Applied(f"新建工单 {ticket.number}，智能答复（{row.entry_id}）并办结",
                                ticket_id=ticket.id, answers=[sent],
