@@ -30,12 +30,11 @@ from stdnum.cn import uscc as stdnum_uscc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, Timed, _industry, build, fetch, run_bench, signed_in_app, timings
+from admin_pages import CLOCK, Timed, _industry, built_city, fetch, page_timings, run_bench, timings
 
 from hub.core.clock import SHANGHAI
 from hub.queries.scope import Visibility
 from hub.store.db import Database
-from hub.store.migrate import upgrade
 from hub.store.models import Enterprise
 from hub.web.admin.enterprise_views import EnterpriseSearch, dossier_page, search_enterprises
 
@@ -84,13 +83,11 @@ def data_jobs(db: Database, uscc: str) -> dict[str, Timed]:
     return jobs
 
 
-async def page_timings(db: Database, folder: Path, uscc: str, runs: int) -> dict[str, Any]:
-    """The whole pages through the app, signed in as an admin (admin_pages' signed_in_app)."""
+def page_jobs(client: Any, *, uscc: str) -> dict[str, Timed]:
+    """The whole pages through the app, by label."""
     urls = {**_URLS, "dossier": f"/admin/enterprises/{uscc}",
             "dossier's messages": f"/admin/enterprises/{uscc}/messages"}  # fmt: skip
-    async with signed_in_app(db, folder) as (_app, client):
-        return {f"page: {label}": await timings(functools.partial(fetch, client, url), runs)
-                for label, url in urls.items()}  # fmt: skip
+    return {f"page: {label}": functools.partial(fetch, client, url) for label, url in urls.items()}
 
 
 async def _valid_uscc(db: Database, enterprise_id: int) -> str:
@@ -106,17 +103,11 @@ async def _valid_uscc(db: Database, enterprise_id: int) -> str:
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
-    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
-    await upgrade(url)
-    db = Database.open(url)
-    try:
-        made = await build(db, enterprises, tickets, seed)
+    async with built_city(folder, enterprises, tickets, seed) as (db, made):
         uscc = await _valid_uscc(db, enterprises // 2)
         results = {name: await timings(job, runs) for name, job in data_jobs(db, uscc).items()}
-        results |= await page_timings(db, folder, uscc, runs)
+        results |= await page_timings(db, folder, functools.partial(page_jobs, uscc=uscc), runs)
         return {"rows": made, "runs": runs, "timings": results}
-    finally:
-        await db.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

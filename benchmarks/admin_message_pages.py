@@ -29,13 +29,12 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, NOW, Timed, build, run_bench, signed_in_app, timings
+from admin_pages import CLOCK, NOW, Timed, built_city, run_bench, signed_in_app, timings
 
 from channels.base import OutboundMessage
 from channels.sandbox import SandboxChannel
 from hub.core.vocab import MessageKind
 from hub.store.db import Database
-from hub.store.migrate import upgrade
 from hub.store.models import Campaign, Message
 
 CAMPAIGNS = 50
@@ -76,11 +75,7 @@ def page_jobs(client: Any) -> dict[str, Timed]:
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
-    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
-    await upgrade(url)
-    db = Database.open(url)
-    try:
-        made = await build(db, enterprises, tickets, seed)
+    async with built_city(folder, enterprises, tickets, seed) as (db, made):
         made["campaign"] = await _campaigns(db)
         results: dict[str, Any] = {}
         async with signed_in_app(db, folder) as (app, client):
@@ -94,8 +89,6 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
             for label, job in page_jobs(client).items():
                 results[label] = await timings(job, runs)
         return {"rows": made, "runs": runs, "timings": results}
-    finally:
-        await db.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

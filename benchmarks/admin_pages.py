@@ -295,6 +295,29 @@ def dashboard_jobs(db: Database) -> dict[str, Timed]:
 
 
 @contextlib.asynccontextmanager
+async def built_city(
+    folder: Path, enterprises: int, tickets: int, seed: int
+) -> AsyncIterator[tuple[Database, dict[str, int]]]:
+    """A migrated SQLite database in ``folder`` holding the city :func:`build` makes, and the
+    rows it made; closed on leaving."""
+    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
+    await upgrade(url)
+    db = Database.open(url)
+    try:
+        yield db, await build(db, enterprises, tickets, seed)
+    finally:
+        await db.aclose()
+
+
+async def page_timings(
+    db: Database, folder: Path, jobs_of: Callable[[Any], dict[str, Timed]], runs: int
+) -> dict[str, Any]:
+    """:func:`timings` of each page ``jobs_of(client)`` names, signed in as :data:`ADMIN`."""
+    async with signed_in_app(db, folder) as (_app, client):
+        return {label: await timings(job, runs) for label, job in jobs_of(client).items()}
+
+
+@contextlib.asynccontextmanager
 async def signed_in_app(db: Database, folder: Path) -> AsyncIterator[tuple[Any, Any]]:
     """The hub's app (admin mounted, embedded Redis for sessions) and a client signed in as
     :data:`ADMIN` through the sign-in form. Imported here: FastAPI only where pages are timed."""
@@ -369,12 +392,8 @@ def page_jobs(app: Any, client: Any) -> dict[str, Timed]:
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
-    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
-    await upgrade(url)
-    db = Database.open(url)
-    try:
-        began = time.perf_counter()
-        made = await build(db, enterprises, tickets, seed)
+    began = time.perf_counter()
+    async with built_city(folder, enterprises, tickets, seed) as (db, made):
         build_seconds = round(time.perf_counter() - began, 1)
         results = {name: await timings(job, runs) for name, job in dashboard_jobs(db).items()}
         async with signed_in_app(db, folder) as (app, client):
@@ -390,8 +409,6 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
                     lambda: fetch(handler, "/admin/dashboard"), runs
                 )
         return {"rows": made, "build_seconds": build_seconds, "runs": runs, "timings": results}
-    finally:
-        await db.aclose()
 
 
 BenchFn = Callable[[Path, int, int, int, int], Awaitable[dict[str, Any]]]

@@ -28,13 +28,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, Timed, build, fetch, run_bench, signed_in_app, timings
+from admin_pages import CLOCK, Timed, built_city, fetch, page_timings, run_bench
 
 from hub.app.runtime import PROJECT_ROOT
 from hub.scheduling.schedule_store import stored_schedules, sync_schedules
 from hub.scheduling.schedules import load_schedules, parse_spec
 from hub.store.db import Database
-from hub.store.migrate import upgrade
 from hub.store.schedule_runs import claim_run, finish_run
 
 EVERYONE = "bench_everyone"
@@ -71,19 +70,10 @@ def page_jobs(client: Any) -> dict[str, Timed]:
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
-    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
-    await upgrade(url)
-    db = Database.open(url)
-    try:
-        made = await build(db, enterprises, tickets, seed)
+    async with built_city(folder, enterprises, tickets, seed) as (db, made):
         await _schedules(db)
-        results: dict[str, Any] = {}
-        async with signed_in_app(db, folder) as (_app, client):
-            for label, job in page_jobs(client).items():
-                results[label] = await timings(job, runs)
+        results = await page_timings(db, folder, page_jobs, runs)
         return {"rows": made, "runs": runs, "timings": results}
-    finally:
-        await db.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

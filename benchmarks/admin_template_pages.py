@@ -28,12 +28,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from admin_pages import CLOCK, Timed, build, fetch, run_bench, signed_in_app, timings
+from admin_pages import CLOCK, Timed, built_city, fetch, run_bench, signed_in_app, timings
 
 from hub.app.runtime import PROJECT_ROOT
 from hub.rendering.template_store import sync_templates
 from hub.store.db import Database
-from hub.store.migrate import upgrade
 from hub.store.templates import TemplateDraft, current_template_versions, write_template_versions
 
 EDITOR = "/admin/templates/credit_warning/sms"
@@ -72,11 +71,7 @@ def page_jobs(client: Any, token: str) -> dict[str, Timed]:
 
 
 async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: int) -> Any:
-    url = f"sqlite+aiosqlite:///{folder / 'hub.db'}"
-    await upgrade(url)
-    db = Database.open(url)
-    try:
-        made = await build(db, enterprises, tickets, seed)
+    async with built_city(folder, enterprises, tickets, seed) as (db, made):
         await sync_templates(db, PROJECT_ROOT / "templates", CLOCK, "bench")
         await _second_version(db)
         results: dict[str, Any] = {}
@@ -87,8 +82,6 @@ async def bench(folder: Path, enterprises: int, tickets: int, runs: int, seed: i
             for label, job in page_jobs(client, token.group(1)).items():
                 results[label] = await timings(job, runs)
         return {"rows": made, "runs": runs, "timings": results}
-    finally:
-        await db.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:
