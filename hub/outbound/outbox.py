@@ -50,7 +50,7 @@ from hub.store.models import Campaign, Message
 from hub.store.templates import catalog_stamp
 
 __all__ = [
-    "Outbox", "PlannedMessage", "SendOutcome", "SendRequest", "campaign_values",
+    "Outbox", "PlannedMessage", "ProgressHook", "SendOutcome", "SendRequest", "campaign_values",
     "idempotency_key", "release_held", "requeue_lost", "requeue_stale", "stored_rows",
 ]  # fmt: skip
 
@@ -58,6 +58,9 @@ _MESSAGE = cast(sa.Table, Message.__table__)
 _Row = TypeVar("_Row", bound=sa.Row[*tuple[Any, ...]])
 # Awaited after each chunk is committed and enqueued: the ids it queued, and when it committed.
 ChunkHook = Callable[[Sequence[int], datetime], Awaitable[object]]
+# Called after each chunk is planned and stored (or planned, in a dry run): messages planned so
+# far, and how many the whole plan has (None when unknown) — a progress bar's two numbers.
+ProgressHook = Callable[[int, int | None], object]
 
 
 @dataclass(slots=True)
@@ -133,18 +136,23 @@ class Outbox:
         return await self.planner.plan(request, self.clock.now())
 
     async def submit(
-        self, request: SendRequest, *, dry_run: bool = False, on_chunk: ChunkHook | None = None
-    ) -> SendOutcome:
+        self, request: SendRequest, *, dry_run: bool = False, on_chunk: ChunkHook | None = None,
+        progress: ProgressHook | None = None,
+    ) -> SendOutcome:  # fmt: skip
         """Plan, then (unless dry run) commit the campaign and messages and enqueue new ones.
 
         ``on_chunk(ids, committed_at)`` is awaited after each chunk is committed and enqueued
-        (progress, pacing, latency measurement).
+        (pacing, latency measurement). ``progress(planned, total)`` is called after each chunk
+        is stored (planned, in a dry run) with the messages planned so far and the plan's size
+        (counted with one read before planning, only when ``progress`` is given).
         """
         await self.refresh_templates()
         now = self.clock.now()
         outcome = SendOutcome(campaign_id=None)
+        total = await self.planner.count(request) if progress is not None else None
         chunks = self._timed_chunks(request, now, outcome)
         recipients: set[int] = set()
+        planned = 0
         try:
             # The first chunk is planned before anything is written: a template that does
             # not render, or an audience that matches nobody (no chunk), leaves no campaign.
@@ -165,6 +173,9 @@ class Outbox:
                     )
                     if on_chunk is not None:
                         await on_chunk(ids, committed_at)
+                planned += len(chunk)
+                if progress is not None:
+                    progress(planned, total)
         finally:
             await chunks.aclose()
         outcome.recipients = len(recipients)

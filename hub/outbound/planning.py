@@ -132,6 +132,19 @@ class Planner:
         """Every planned message of the trigger, in enterprise then contact order."""
         return [p async for chunk in self.plan_chunks(request, now) for p in chunk]
 
+    async def count(self, request: SendRequest) -> int:
+        """How many messages the plan of ``request`` has: one per contact of each enterprise
+        in the audience, one (skipped) per enterprise without contacts — one read, for
+        progress bars."""
+        async with self.db.read() as session:
+            found = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Enterprise)
+                .outerjoin(Contact, Contact.enterprise_id == Enterprise.id)
+                .where(request.audience.where())
+            )
+        return int(found or 0)
+
     async def plan_chunks(
         self, request: SendRequest, now: datetime, *, size: int = PLAN_CHUNK
     ) -> AsyncGenerator[list[PlannedMessage], None]:
