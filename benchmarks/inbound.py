@@ -3,8 +3,13 @@
     python benchmarks/inbound.py                      # 5,000 replies from 1,000 enterprises
     python benchmarks/inbound.py --n 20000 --json     # one JSON object on stdout
     python benchmarks/inbound.py --keep /tmp/inbound  # keep the scratch dir (config, logs, db)
+    python benchmarks/inbound.py --database-url "$HUB_TEST_POSTGRES_URL" \
+        --redis-url "$HUB_TEST_REDIS_URL"             # on PostgreSQL and a Redis server
+    python benchmarks/inbound.py --profile /tmp/prof  # each hub api/worker under cProfile
 
-What runs, all on this machine, in a scratch directory: a fresh SQLite database, migrated, with
+What runs, all on this machine, in a scratch directory: a fresh SQLite database (or, with
+``--database-url``, a fresh database of this run's own on that PostgreSQL server, dropped
+afterwards), migrated, with
 ``--enterprises`` demo enterprises imported (``hub import``, setup, not measured); Redis embedded
 (or ``--redis-url``); the Tencent SMS fake in its own process (the acknowledgements the hub
 sends go there); ``hub api`` (uvicorn: the webhook) and ``hub worker`` processes (the inbound
@@ -21,7 +26,17 @@ Figures:
 - ``webhook_per_s``: the webhook's own acceptance rate in the same run;
 - ``p99_webhook_ms`` (and p50/p95): webhook response time of a second, paced run offering half
   of ``replies_per_s`` (open loop: each request leaves at its scheduled time), and
-  ``p99_classified_ms``: receipt → classified in that run.
+  ``p99_classified_ms``: receipt → classified in that run;
+- ``new_ticket_share``: the share of the throughput run's replies that opened a ticket (the
+  rest: appended to the enterprise's open ticket, queries, help, digits);
+- ``processes``: peak RSS (``VmHWM``) and CPU seconds of each ``hub api`` / ``hub worker``
+  child at the end of the runs.
+
+``--profile DIR`` runs each ``hub api`` and ``hub worker`` child under cProfile and counts its
+SQL statements (SQLAlchemy ``before_cursor_execute``: every statement incl. ``BEGIN`` and
+``SAVEPOINT``) and commits: ``DIR/<role>.prof``, ``DIR/<role>.sql.json`` and a summary
+(``DIR/summary.txt``: each process's top functions by cumulative time); the JSON gains
+``profile``: statements and commits per reply of each process. Profiled rates are slower.
 """
 
 from __future__ import annotations
@@ -29,6 +44,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import pstats
+import re
 import secrets
 import shutil
 import sys
@@ -40,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,11 +66,12 @@ from channels.fakes.tencent_sms_push import reply_event
 from hub.app.config import load_settings
 from hub.devtools import processes
 from hub.devtools.bench import SIGN_NAME, bench_config, secret_env, tencent_fake_options
+from hub.devtools.bench_measure import cpu_seconds, peak_rss_mb
 from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
 from hub.infra.redis_server import EMBEDDED, EmbeddedRedis, start_embedded
 from hub.store.db import Database
 from hub.store.migrate import upgrade
-from hub.store.models import Contact, InboundReply
+from hub.store.models import Contact, InboundReply, Ticket
 
 PACED_SECONDS = 15.0  # of traffic in the latency run
 _TEXTS = (
@@ -64,6 +83,32 @@ _TEXTS = (
     "帮助",
     "{d}",
 )
+#: A ``hub`` child under cProfile, counting its SQL statements and commits; it writes
+#: ``$HUB_INBOUND_PROFILE.prof`` and ``.sql.json`` when it stops (SIGTERM at the run's end).
+_PROFILED_ENTRY = """
+import cProfile, collections, json, os, sys
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+counts = collections.Counter()
+@sa.event.listens_for(Engine, "before_cursor_execute")
+def _count(conn, cursor, statement, params, context, executemany):
+    counts["statements"] += 1
+    counts["executemany" if executemany else "single"] += 1
+    counts[statement.split(None, 1)[0].upper()] += 1
+@sa.event.listens_for(Engine, "commit")
+def _commit(conn):
+    counts["commits"] += 1
+from hub.cli import main
+tag = os.environ["HUB_INBOUND_PROFILE"]
+profile = cProfile.Profile()
+try:
+    code = profile.runcall(main)
+finally:
+    profile.dump_stats(tag + ".prof")
+    with open(tag + ".sql.json", "w") as file:
+        json.dump(dict(counts), file)
+sys.exit(code)
+"""
 
 
 class Bench:
@@ -81,15 +126,30 @@ class Bench:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.sent = 0
+        self.roles: dict[str, processes.Child] = {}
+        # PostgreSQL: a database of this run's own on the server, dropped afterwards.
+        self.postgres = None if args.database_url is None else ScratchDatabase(args.database_url)
 
     async def run(self) -> dict[str, Any]:
+        if self.postgres is None:
+            return await self.measure()
+        self.env["HUB_BENCH_DATABASE_URL"] = await self.postgres.create()
+        try:
+            return await self.measure()
+        finally:
+            await self.postgres.drop()
+
+    async def measure(self) -> dict[str, Any]:
         fake_url = await self.start_fake()
-        self.config.write_text(bench_config(
+        config = bench_config(
             data_dir=self.data_dir, redis_url=self.args.redis_url or EMBEDDED,
             prefix=f"inb{secrets.token_hex(3)}", fake_url=fake_url, qps=100_000,
             # The webhook and the workers write one SQLite file: wait for a lock, do not fail.
             bypass=["ticket_ack"], busy_timeout_ms=30_000, sections=_sections(self.port),
-        ), encoding="utf-8")  # fmt: skip
+        )  # fmt: skip
+        if self.postgres is not None:
+            config = _on_postgres(config, pool_size=self.args.concurrency + 4)
+        self.config.write_text(config, encoding="utf-8")
         settings = load_settings(self.config, env=self.env)
         self.data_dir.mkdir(exist_ok=True)
         await upgrade(settings.database_url)
@@ -108,16 +168,26 @@ class Bench:
                 rate = max(1.0, first["replies_per_s"] / 2)
                 count = int(min(self.args.n, rate * PACED_SECONDS))
                 second = await self.paced(http, db, mobiles, rate, count)
+            usage = self.usage()
         finally:
             await self.stop()
             await db.aclose()
             if self.embedded is not None:
                 await asyncio.to_thread(self.embedded.stop)
-        return {"n": self.args.n, "enterprises": self.args.enterprises,
-                "concurrency": self.args.concurrency, "workers": self.args.workers,
-                **first, "paced": second, "p99_webhook_ms": second["p99_webhook_ms"],
-                "database": "sqlite",
-                "redis": "embedded" if self.args.redis_url is None else "server"}  # fmt: skip
+        report = {"n": self.args.n, "enterprises": self.args.enterprises,
+                  "concurrency": self.args.concurrency, "workers": self.args.workers,
+                  **first, "paced": second, "p99_webhook_ms": second["p99_webhook_ms"],
+                  "processes": usage, "database": db.dialect,
+                  "redis": "embedded" if self.args.redis_url is None else "server"}  # fmt: skip
+        if self.args.profile is not None:
+            report["profile"] = profile_summary(self.args.profile, self.sent)
+        return report
+
+    def usage(self) -> dict[str, dict[str, float]]:
+        """Each hub child's peak RSS and CPU so far (read while it still runs)."""
+        return {role: {"peak_rss_mb": peak_rss_mb(child.pid),
+                       "cpu_s": round(cpu_seconds(child.pid), 2)}
+                for role, child in self.roles.items()}  # fmt: skip
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -144,9 +214,14 @@ class Bench:
         config = ("--config", str(self.config))
         roles = {"api": "api", **{f"worker-{n}": "worker" for n in range(self.args.workers)}}
         for log, role in roles.items():
-            argv = processes.hub_argv(*config, role)
+            argv, env = processes.hub_argv(*config, role), self.env
+            if self.args.profile is not None:
+                argv = [sys.executable, "-c", _PROFILED_ENTRY, *config, role]
+                env = {**env, "HUB_INBOUND_PROFILE": str(self.args.profile / log)}
             log_file = self.scratch / f"{log}.log"
-            self.procs.append(processes.start_process(argv, env=self.env, log=log_file))
+            child = processes.start_process(argv, env=env, log=log_file)
+            self.procs.append(child)
+            self.roles[log] = child
         healthz = f"{self.base}/healthz"
         await asyncio.to_thread(processes.wait_for_http, healthz, children=self.procs)
         await asyncio.sleep(1.0)  # the workers' groups and first claims
@@ -194,6 +269,8 @@ class Bench:
         return {"replies_per_s": round(self.args.n / total_s, 1),
                 "webhook_per_s": round(self.args.n / accepted_s, 1),
                 "total_s": round(total_s, 2), "classes": done["classes"],
+                "new_tickets": done["new_tickets"],
+                "new_ticket_share": round(done["new_tickets"] / self.args.n, 3),
                 "throughput_webhook_p99_ms": round(_percentile(times, 0.99), 1)}  # fmt: skip
 
     async def paced(
@@ -235,13 +312,82 @@ class Bench:
                 sa.select(InboundReply.received_at, InboundReply.classified_at,
                           InboundReply.classification).where(InboundReply.received_at >= since)
             )).all()  # fmt: skip
+            new_tickets = await session.scalar(
+                sa.select(sa.func.count(Ticket.id))
+                .join(InboundReply, Ticket.source_reply_id == InboundReply.id)
+                .where(InboundReply.received_at >= since)
+            )
         lags = sorted((r.classified_at - r.received_at).total_seconds() * 1000 for r in rows)
         classes: dict[str, int] = {}
         for r in rows:
             key = str(r.classification) if r.classification else "failed"
             classes[key] = classes.get(key, 0) + 1
         return {"last": max(r.classified_at for r in rows), "classes": classes,
+                "new_tickets": new_tickets or 0,
                 "p99_lag_ms": round(_percentile(lags, 0.99), 1)}  # fmt: skip
+
+
+class ScratchDatabase:
+    """A database of one run's own on the PostgreSQL server ``server_url`` names (its
+    database is only where the name comes from), created empty and dropped with its
+    connections."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server = sa.engine.make_url(server_url)
+        if self.server.get_backend_name() != "postgresql":
+            raise SystemExit(f"--database-url: a postgresql+asyncpg:// URL, not {server_url}")
+        self.name = f"{self.server.database or 'hub'}_inbound_{secrets.token_hex(4)}"
+
+    async def create(self) -> str:
+        """CREATE DATABASE; the URL of the new database."""
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.server.set(database=self.name).render_as_string(hide_password=False)
+
+    async def drop(self) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    async def _admin(self, statement: str) -> None:
+        """One statement outside a transaction, on the server's maintenance database."""
+        url = self.server
+        conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
+                                     password=url.password, database="postgres")  # fmt: skip
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+
+def _on_postgres(config: str, *, pool_size: int) -> str:
+    """The bench config with its SQLite ``storage:`` line replaced by the run's PostgreSQL
+    database (its URL from the environment, so no password lands in the file)."""
+    storage = f'storage: {{url: "${{HUB_BENCH_DATABASE_URL}}", pool_size: {pool_size}}}'
+    replaced, count = re.subn(r"^storage: .*$", storage, config, count=1, flags=re.MULTILINE)
+    if count != 1:
+        raise RuntimeError("the bench config has no storage: line to replace")
+    return replaced
+
+
+def profile_summary(folder: Path, replies: int) -> dict[str, Any]:
+    """Each profiled process's SQL statements and commits, in all and per reply; its top
+    functions by cumulative time go to ``folder/summary.txt``."""
+    report: dict[str, Any] = {}
+    with (folder / "summary.txt").open("w", encoding="utf-8") as summary:
+        for counts_file in sorted(folder.glob("*.sql.json")):
+            role = counts_file.name.removesuffix(".sql.json")
+            counts = json.loads(counts_file.read_text(encoding="utf-8"))
+            report[role] = {
+                "statements": counts.get("statements", 0),
+                "commits": counts.get("commits", 0),
+                "statements_per_reply": round(counts.get("statements", 0) / max(1, replies), 2),
+                "commits_per_reply": round(counts.get("commits", 0) / max(1, replies), 2),
+                "by_kind": {k: v for k, v in sorted(counts.items())
+                            if k not in ("statements", "commits")},
+            }  # fmt: skip
+            prof = folder / f"{role}.prof"
+            if prof.exists():
+                summary.write(f"===== {role} =====\n")
+                pstats.Stats(str(prof), stream=summary).sort_stats("cumulative").print_stats(40)
+    return report
 
 
 def _sections(port: int) -> str:
@@ -278,9 +424,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes")
     parser.add_argument("--redis-url", default=None, help="a Redis server (default: embedded)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server (postgresql+asyncpg://…): the run creates a "
+        "database of its own there and drops it (default: SQLite)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run each hub api/worker under cProfile, counting SQL; files here",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        args.profile = args.profile.resolve()
+        args.profile.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="hub-inbound-")) if args.keep is None else args.keep
     scratch.mkdir(parents=True, exist_ok=True)
     try:
@@ -301,7 +462,12 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {paced['p99_webhook_ms']} ms; received→classified p99 "
             f"{paced['p99_classified_ms']} ms"
         )
-        print(f"classes: {report['classes']}")
+        print(
+            f"classes: {report['classes']}; new tickets: {report['new_tickets']} "
+            f"({report['new_ticket_share']:.0%} of the replies)"
+        )
+        for role, usage in report["processes"].items():
+            print(f"{role}: peak RSS {usage['peak_rss_mb']} MB, CPU {usage['cpu_s']} s")
     return 0
 
 
