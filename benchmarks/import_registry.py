@@ -36,18 +36,11 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from hub.core.clock import FixedClock
 from hub.devtools.demo_data import (
@@ -57,6 +50,7 @@ from hub.devtools.demo_data import (
     demo_officers,
     write_csv,
 )
+from hub.devtools.scratch_database import scratch_postgres
 from hub.importing.service import ImportReport, import_file
 from hub.store.db import Database
 from hub.store.migrate import upgrade
@@ -143,25 +137,6 @@ async def bench(url: str, name: str, files: dict[str, Path], rows: int) -> dict[
         "enterprises": first["created"],
         "runs": [first, second],
     }
-
-
-@asynccontextmanager
-async def scratch_postgres(url: str) -> AsyncIterator[str]:
-    """Create an empty database on the server of ``url``; yield its URL; drop it afterwards."""
-    server = sa.engine.make_url(url)
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    # NullPool: a fresh connection for the DROP, whatever happened to the first one meanwhile
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with admin.connect() as connection:
-                await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    finally:
-        await admin.dispose()
 
 
 async def run(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:

@@ -28,6 +28,12 @@ def bench(
         envvar="HUB_REDIS_URL",
         help="a Redis server (default: the config's, if a server; else embedded)",
     ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="a PostgreSQL server (postgresql+asyncpg://...): the run creates a scratch "
+        "database there and drops it afterwards (default: SQLite in the scratch folder)",
+    ),
     latency: bool = typer.Option(
         True, "--latency/--no-latency", help="also measure p99 latency at half the rate"
     ),
@@ -35,10 +41,13 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """吞吐基准：N 条个性化短信走完整链路（规划→渲染→落库→入队→发送→记录）。"""
+    if database_url is not None and not database_url.startswith("postgresql+asyncpg://"):
+        raise UsageError("--database-url 须为 PostgreSQL 地址（postgresql+asyncpg://…）")
     options = BenchOptions(
         n=n,
         workers=workers,
         redis_url=redis_url or _configured_redis(ctx),
+        database_url=database_url,
         keep=keep,
         latency=latency,
     )

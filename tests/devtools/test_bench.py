@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from pathlib import Path
 
+import asyncpg
 import pytest
+import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
 from hub.cli import bench
+from tests.conftest import required_env
 
 
 @pytest.mark.timeout(300)
@@ -18,10 +23,7 @@ def test_bench_sends_every_message_and_reports_its_figures(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no config.yaml here: embedded Redis, as on a fresh machine
     monkeypatch.delenv("HUB_REDIS_URL", raising=False)
-    app = typer.Typer()
-    bench.register(app)
-    app.command("noop", hidden=True)(lambda: None)  # a group, so "bench" is a subcommand
-    result = CliRunner().invoke(app, ["bench", "--n", "200", "--json"])
+    result = CliRunner().invoke(_bench_app(), ["bench", "--n", "200", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n"] == 200
@@ -31,3 +33,53 @@ def test_bench_sends_every_message_and_reports_its_figures(
     assert report["latency"]["messages"] == 200
     assert 0 < report["peak_rss_mb"] < 1000
     assert set(report["breakdown"]) >= {"plan_s", "insert_s", "dispatch_s", "total_s"}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+def test_bench_runs_on_a_scratch_postgres_database_with_four_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUB_REDIS_URL", raising=False)
+    server = required_env("HUB_TEST_POSTGRES_URL")
+    result = CliRunner().invoke(
+        _bench_app(),
+        ["bench", "--n", "120", "--workers", "4", "--database-url", server, "--no-latency",
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["database"] == "postgresql"
+    assert report["workers"] == 4
+    assert report["messages"] == report["sent"] == 120
+    scratch = re.search(r"scratch database (hub_bench_\w+)", result.stderr)
+    assert scratch is not None, result.stderr
+    assert scratch.group(1) not in _scratch_databases(server)  # dropped afterwards
+
+
+def _bench_app() -> typer.Typer:
+    app = typer.Typer()
+    bench.register(app)
+    app.command("noop", hidden=True)(lambda: None)  # a group, so "bench" is a subcommand
+    return app
+
+
+def _scratch_databases(server: str) -> list[str]:
+    """The bench's scratch databases left on the server (none while no bench runs)."""
+
+    async def names() -> list[str]:
+        url = sa.engine.make_url(server)
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password,
+            database="postgres",
+        )  # fmt: skip
+        try:
+            rows = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'hub_bench_%'"
+            )
+        finally:
+            await conn.close()
+        return [row["datname"] for row in rows]
+
+    return asyncio.run(names())
