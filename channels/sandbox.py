@@ -11,12 +11,12 @@ import json
 from collections.abc import Sequence
 from typing import ClassVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from channels.base import ChannelError, ChannelLimits, OutboundMessage, RetryableError, SendResult
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 
 
 class SandboxChannel:
@@ -30,7 +30,7 @@ class SandboxChannel:
     default_qps: ClassVar[float] = 10_000.0
 
     def __init__(
-        self, redis: Redis, keys: RedisKeys, clock: Clock, *, inbox_size: int = 200,
+        self, redis: RedisClient, keys: RedisKeys, clock: Clock, *, inbox_size: int = 200,
         qps: float | None = None,
     ) -> None:  # fmt: skip
         #: Sends per second across all workers (``channels.sandbox.qps``), for drills.
@@ -58,7 +58,7 @@ class SandboxChannel:
             pipe.ltrim(key, 0, self._inbox_size - 1)
         try:
             await pipe.execute()
-        except RedisError as exc:
+        except (RedisError, RedisClusterException) as exc:
             error = RetryableError(f"sandbox inbox write failed: {exc}", code="redis")
             return [error for _ in messages]
         return [SendResult(m.message_id, f"sandbox-{m.message_id}") for m in messages]

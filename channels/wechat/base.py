@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
-from redis.asyncio import Redis
 from yarl import URL
 
 from channels.base import ChannelError, PermanentError, RetryableError
@@ -35,6 +34,7 @@ from channels.wechat.settings import WechatAppSettings
 from channels.wechat.token import AccessTokenCache, call_api
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class WechatAppChannel(ABC):
         app_name: str,
         settings: WechatAppSettings,
         session: aiohttp.ClientSession,
-        redis: Redis,
+        redis: RedisClient,
         keys: RedisKeys,
         clock: Clock,
         *,

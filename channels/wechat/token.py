@@ -45,7 +45,6 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 import structlog
-from redis.asyncio import Redis
 from yarl import URL
 
 from channels.base import ChannelError, ProviderConfigError, RetryableError
@@ -53,7 +52,7 @@ from hub.core.clock import Clock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys
 from hub.infra.leader import LeaderLock
-from hub.infra.redis_server import redis_errors
+from hub.infra.redis_server import RedisClient, redis_errors
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +205,7 @@ class AccessTokenCache:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: RedisKeys,
         app_name: str,
         fetch: FetchToken,

@@ -13,8 +13,6 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from channels.base import Channel, ChannelRegistry
 from channels.sandbox import SandboxChannel
 from channels.sms.aliyun import AliyunSmsChannel
@@ -24,6 +22,7 @@ from channels.sms.tencent import TencentSmsChannel
 from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 from hub.rendering.template_spec import Catalog
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ def _needs_http(settings: Settings) -> bool:
 
 
 async def build_channels(
-    settings: Settings, stack: AsyncExitStack, redis: Redis, keys: RedisKeys, clock: Clock,
+    settings: Settings, stack: AsyncExitStack, redis: RedisClient, keys: RedisKeys, clock: Clock,
     catalog: Catalog,
 ) -> ChannelRegistry:  # fmt: skip
     """Register every enabled channel; ``stack`` closes them (and the HTTP session) on exit."""

@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from channels.base import ChannelRegistry
 from hub.app.channel_setup import build_channels
@@ -33,7 +32,7 @@ from hub.inbound.apply import ReplyApplier
 from hub.inbound.assistant import Assistant
 from hub.inbound.worker import InboundWorker
 from hub.infra.queue import Queue
-from hub.infra.redis_server import open_redis
+from hub.infra.redis_server import RedisClient, open_redis
 from hub.knowledge.library import Library
 from hub.outbound.outbox import Outbox, requeue_lost
 from hub.outbound.planning import PlanningPolicy
@@ -59,7 +58,7 @@ class Components:
     settings: Settings
     clock: Clock
     db: Database
-    redis: Redis
+    redis: RedisClient
     keys: RedisKeys
     queue: Queue
     channels: ChannelRegistry

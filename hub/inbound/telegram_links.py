@@ -20,11 +20,11 @@ from datetime import timedelta
 from typing import Final
 
 import sqlalchemy as sa
-from redis.asyncio import Redis
 
 from hub.core.clock import Clock
 from hub.core.identifiers import mask_id
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 from hub.store.db import Database
 from hub.store.models import AuditLog, Contact, Enterprise
 
@@ -37,7 +37,7 @@ _CODE_BYTES: Final = 16
 
 
 async def issue_link_code(
-    redis: Redis, keys: RedisKeys, contact_id: int, ttl: timedelta = DEFAULT_LINK_TTL
+    redis: RedisClient, keys: RedisKeys, contact_id: int, ttl: timedelta = DEFAULT_LINK_TTL
 ) -> str:
     """A fresh one-time code for ``contact_id``, valid for ``ttl``."""
     if ttl <= timedelta(0):
@@ -59,13 +59,13 @@ def is_link_code(text: str) -> bool:
     return bool(_CODE.fullmatch(text))
 
 
-async def redeem(redis: Redis, keys: RedisKeys, code: str) -> int | None:
+async def redeem(redis: RedisClient, keys: RedisKeys, code: str) -> int | None:
     """The contact a code binds, consuming the code (GETDEL); None if bad, used or expired."""
     contact_id, _ttl_ms = await _take(redis, keys, code)
     return contact_id
 
 
-async def _take(redis: Redis, keys: RedisKeys, code: str) -> tuple[int | None, int]:
+async def _take(redis: RedisClient, keys: RedisKeys, code: str) -> tuple[int | None, int]:
     """GETDEL the code with its remaining time to live (to put it back if binding fails)."""
     if not is_link_code(code):
         return None, 0
@@ -93,7 +93,7 @@ class Bound:
 
 
 async def link_chat(
-    db: Database, redis: Redis, keys: RedisKeys, clock: Clock, code: str, chat_id: str
+    db: Database, redis: RedisClient, keys: RedisKeys, clock: Clock, code: str, chat_id: str
 ) -> Bound | None:
     """Redeem ``code`` for ``chat_id`` and bind it; None when the code binds nothing."""
     contact_id, ttl_ms = await _take(redis, keys, code)

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
-from hub.infra.redis_server import redis_errors
+from hub.infra.redis_server import RedisClient, redis_errors
 
 #: A heartbeat expires this long after the last beat: longer than any pause of a live worker's
 #: event loop (a beat is a task of its own, never behind a send).
@@ -67,7 +66,7 @@ class Beat:
 class Liveness:
     """Heartbeats of this process's consumer, and the liveness of others."""
 
-    def __init__(self, redis: Redis, keys: RedisKeys, clock: Clock) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys, clock: Clock) -> None:
         self._redis = redis
         self._keys = keys
         self._clock = clock

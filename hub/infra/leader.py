@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from redis.asyncio import Redis
-
-from hub.infra.redis_server import redis_errors
+from hub.infra.redis_server import RedisClient, redis_errors
 
 # KEYS[1] lock; ARGV[1] owner, ARGV[2] ttl ms. Extends only a lock that is still ours.
 _EXTEND_LUA: Final = """
@@ -32,7 +30,7 @@ return 0
 class LeaderLock:
     """A Redis lock one process holds at a time, renewed by its holder before it expires."""
 
-    def __init__(self, redis: Redis, key: str, *, owner: str, ttl_ms: int) -> None:
+    def __init__(self, redis: RedisClient, key: str, *, owner: str, ttl_ms: int) -> None:
         self.key = key
         self.owner = owner
         self.ttl_ms = ttl_ms

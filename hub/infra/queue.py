@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from hub.core.clock import Clock, SystemClock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys
-from hub.infra.redis_server import redis_errors
+from hub.infra.redis_server import RedisClient, redis_errors
 
 # Bounds one script call's size (and how long it holds Redis) when a campaign enqueues a lot.
 _ENQUEUE_CHUNK: Final = 5_000
@@ -123,7 +122,7 @@ class Queue:
     the group existed are delivered too.
     """
 
-    def __init__(self, redis: Redis, keys: RedisKeys, *, clock: Clock | None = None) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys, *, clock: Clock | None = None) -> None:
         self._redis = redis
         self._keys = keys
         self._clock: Clock = clock or SystemClock()
@@ -132,7 +131,7 @@ class Queue:
         self._claim_script = redis.register_script(_CLAIM_LUA)
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         """The client this queue uses (shared with other Redis users such as the rate limiter)."""
         return self._redis
 

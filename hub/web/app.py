@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from redis.asyncio import Redis
 
 from channels.sms.settings import SmsSettings
 from hub.core.clock import SHANGHAI, Clock, SystemClock
 from hub.core.keys import RedisKeys
-from hub.infra.redis_server import redis_health
+from hub.infra.redis_server import RedisClient, redis_health
 from hub.queries.metrics import DatabaseGauges
 from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def create_app(
-    db: Database, redis: Redis, *, metrics: CollectorRegistry,
+    db: Database, redis: RedisClient, *, metrics: CollectorRegistry,
     webhooks: WebhookContext | None = None, telegram_bot: Bot | None = None,
     clock: Clock | None = None, tz: ZoneInfo = SHANGHAI,
     rating_notifier: RatingNotifier | None = None, ticket_desk: TicketDesk | None = None,

@@ -1,5 +1,5 @@
-"""hub.infra.queue against real Redis 6.2 (embedded) and Redis 7 (server7): one contract, both
-servers."""
+"""hub.infra.queue against real Redis 6.2 (embedded), Redis 7 (server7) and a Redis 7 Cluster of
+three masters (cluster): one contract, every server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -16,6 +17,7 @@ from hub.core.clock import FixedClock
 from hub.core.errors import QueueError
 from hub.core.keys import RedisKeys
 from hub.infra.queue import Backlog, DeadLetter, InboundEntry, Queue, StreamEntry, _entries
+from hub.infra.redis_server import RedisClient
 
 SMS = "sms"
 GROUP = RedisKeys.OUTBOUND_GROUP
@@ -130,15 +132,23 @@ async def test_enqueue_and_ack_of_nothing_make_no_call(queue: Queue) -> None:
 # --- a crashed consumer ----------------------------------------------------------------------
 
 
+def _another_client(client: RedisClient) -> RedisClient:
+    """A client of the same server (or cluster) with connections of its own."""
+    if isinstance(client, RedisCluster):
+        node = client.get_default_node()
+        return RedisCluster(host=node.host, port=node.port, decode_responses=True)
+    pool = client.connection_pool
+    return Redis.from_pool(
+        ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
+
+
 async def test_a_crashed_consumers_entries_are_reclaimed_by_another(
     redis_client: Redis, redis_keys: RedisKeys, queue: Queue
 ) -> None:
     await queue.enqueue(SMS, [1, 2, 3])
     # The doomed worker has its own connection, claims and dies without acking.
-    pool = redis_client.connection_pool
-    doomed_client = Redis.from_pool(
-        ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
-    )
+    doomed_client = _another_client(redis_client)
     doomed = Queue(doomed_client, redis_keys)
     assert len(await doomed.claim(SMS, "doomed", 10)) == 3
     await doomed_client.aclose()

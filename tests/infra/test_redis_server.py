@@ -1,5 +1,5 @@
 """hub.infra.redis_server: the embedded server's life (start, reuse, re-attach after SIGKILL),
-URLs."""
+URLs (a server's, a Redis Cluster's)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -25,7 +26,7 @@ from hub.infra.redis_server import (
     redis_health,
     start_embedded,
 )
-from tests.redis_fixtures import server7_url
+from tests.redis_fixtures import cluster_url, server7_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,6 +147,21 @@ async def test_a_real_server_url_connects() -> None:
         assert await handle.client.ping()
 
 
+async def test_a_cluster_url_connects_to_the_cluster_and_learns_every_master() -> None:
+    async with await open_redis(cluster_url(), data_dir=Path("unused")) as handle:
+        assert isinstance(handle.client, RedisCluster)
+        assert handle.location == cluster_url()
+        health = await redis_health(handle.client)
+        assert health["status"] == "ok", health
+        assert int(str(health["version"]).split(".")[0]) >= 7
+        assert len(handle.client.get_primaries()) == 3
+
+
+async def test_an_unreachable_cluster_is_a_queue_error() -> None:
+    with pytest.raises(QueueError, match=r"connecting to redis\+cluster://127\.0\.0\.1:1"):
+        await open_redis("redis+cluster://127.0.0.1:1", data_dir=Path("unused"))
+
+
 async def test_a_unix_url_connects_to_the_embedded_server(data_dir: Path) -> None:
     server = await asyncio.to_thread(start_embedded, data_dir)
     async with await open_redis(server.url, data_dir=Path("unused")) as handle:
@@ -158,7 +174,10 @@ async def test_an_unreachable_server_is_a_queue_error() -> None:
         await open_redis("redis://127.0.0.1:1/0", data_dir=Path("unused"))
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "postgresql://x", "redis://:x@[bad"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:6379", "postgresql://x", "redis://:x@[bad", "redis+cluster://127.0.0.1:1/3"],
+)
 async def test_a_bad_url_is_a_queue_error(url: str) -> None:
     with pytest.raises(QueueError):
         await open_redis(url, data_dir=Path("unused"))

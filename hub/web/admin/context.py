@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
-
 from channels.sms.settings import SmsSettings
 from hub.core.clock import SHANGHAI, Clock
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 from hub.scheduling.programs.base import ProgramContext
 from hub.store.db import Database
 from hub.tickets.desk import TicketDesk
@@ -26,7 +25,7 @@ class AdminContext:
     """
 
     db: Database
-    redis: Redis
+    redis: RedisClient
     clock: Clock
     keys: RedisKeys = field(default_factory=RedisKeys)
     settings: AdminSettings = field(default_factory=AdminSettings)

@@ -21,9 +21,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from redis.asyncio import Redis
-
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 
 _ID_BYTES = 32
 #: A request within this long of the last recorded use does not write the session again (one
@@ -60,7 +59,7 @@ class SessionStore:
     ``idle`` how long it lasts without a request."""
 
     def __init__(
-        self, redis: Redis, keys: RedisKeys, ttl: timedelta, idle: timedelta | None = None
+        self, redis: RedisClient, keys: RedisKeys, ttl: timedelta, idle: timedelta | None = None
     ) -> None:
         self._redis = redis
         self._keys = keys

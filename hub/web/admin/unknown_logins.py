@@ -16,9 +16,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from hub.core.keys import RedisKeys
+from hub.infra.redis_server import RedisClient
 from hub.tickets.staff_passwords import LockoutPolicy, SignIn, SignInOutcome
 
 __all__ = ["UnknownLogins"]
@@ -27,7 +26,7 @@ __all__ = ["UnknownLogins"]
 class UnknownLogins:
     """Counts and locks wrong sign-ins of unknown usernames (see the module docstring)."""
 
-    def __init__(self, redis: Redis, keys: RedisKeys, policy: LockoutPolicy) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys, policy: LockoutPolicy) -> None:
         self._redis = redis
         self._keys = keys
         self._policy = policy

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
-from redis.asyncio import Redis
 
 from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
 from hub.infra.queue import Queue
+from hub.infra.redis_server import RedisClient
 from hub.store.db import Database
 
 
@@ -21,7 +21,7 @@ from hub.store.db import Database
 class WebhookContext:
     settings: Settings
     db: Database
-    redis: Redis
+    redis: RedisClient
     keys: RedisKeys
     queue: Queue
     clock: Clock
