@@ -9,11 +9,13 @@ that contact was sent, then its id goes on the inbound stream for the inbound wo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundReply
 from hub.core.clock import Clock
@@ -56,54 +58,134 @@ async def accept_reply(
 ) -> Accepted:  # fmt: skip
     """Store (once per provider id), link, and enqueue a reply for the inbound worker.
 
-    Every channel's reply comes through here, so this is where text the database cannot hold
-    is cleaned (``_storable``). ``audit`` (a reply staff typed in the phone simulator) is
-    written with the stored reply, its id added.
+    Every channel's reply comes through here or through the webhooks' group commit
+    (:mod:`hub.inbound.accept_batch`, the same :func:`store_replies`), so this is where text the
+    database cannot hold is cleaned (:func:`storable`). ``audit`` (a reply staff typed in the
+    phone simulator) is written with the stored reply, its id added.
     """
-    reply = _storable(reply)
+    reply = storable(reply)
     now = clock.now()
     async with db.write() as session:
-        existing = await _stored_id(session, reply)
-        if existing is not None:
-            return Accepted(existing, duplicate=True, contact_id=None)
-        contact = (
-            await session.execute(
-                sa.select(Contact.id, Contact.enterprise_id)
-                .where(_ADDRESS_COLUMN[channel] == reply.sender)
-                .order_by(Contact.id)
-                .limit(1)
-            )
-        ).first()
-        answered = None
-        if contact is not None:
-            answered = await session.scalar(
-                sa.select(Message.id)
-                .where(
-                    Message.contact_id == contact.id,
-                    Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-                    Message.sent_at >= now - REPLY_WINDOW,
-                )
-                .order_by(Message.sent_at.desc(), Message.id.desc())
-                .limit(1)
-            )
-        values = {
+        (accepted,) = await store_replies(session, now, [(channel, reply)])
+        if audit is not None and not accepted.duplicate:
+            audit.add(session, now, target_id=str(accepted.reply_id))
+    if not accepted.duplicate:
+        await queue.push_inbound([accepted.reply_id])
+    return accepted
+
+
+async def store_replies(
+    session: AsyncSession, now: datetime, replies: Sequence[tuple[ChannelName, InboundReply]]
+) -> list[Accepted]:
+    """Store ``replies`` (already :func:`storable`) in the caller's transaction, each once per
+    provider id; the outcome of each, in order. Nothing is pushed: the caller queues the new
+    ones after its commit.
+
+    A few statements whatever the number of replies: the senders' contacts, the messages they
+    answer, one multi-row ``INSERT .. ON CONFLICT DO NOTHING``, and only when a provider id was
+    stored before, the ids it was stored under. A provider id twice in ``replies`` is stored
+    once: the later ones are duplicates of the first.
+    """
+    firsts: dict[tuple[str, str], int] = {}
+    for index, (_, reply) in enumerate(replies):
+        firsts.setdefault(_key(reply), index)
+    contacts = await _contacts(session, [replies[i] for i in firsts.values()])
+    answered = await _answered(session, now, {c.id for c in contacts.values()})
+    rows = []
+    for index in firsts.values():
+        channel, reply = replies[index]
+        contact = contacts.get((_ADDRESS_COLUMN[channel].key, reply.sender))
+        rows.append({
             "channel": channel, "provider": reply.provider,
             "provider_msg_id": reply.provider_msg_id, "sender": reply.sender, "text": reply.text,
             "raw": reply.raw, "received_at": now, "contact_id": contact.id if contact else None,
-            "enterprise_id": contact.enterprise_id if contact else None, "in_reply_to": answered,
-        }  # fmt: skip
-        # ON CONFLICT: a provider's retry racing its first delivery stores nothing twice.
-        reply_id = await session.scalar(
-            insert_ignore(db, StoredReply, values).returning(StoredReply.id)
+            "enterprise_id": contact.enterprise_id if contact else None,
+            "in_reply_to": answered.get(contact.id) if contact else None,
+        })  # fmt: skip
+    # ON CONFLICT: a provider's retry (or one racing its first delivery) stores nothing twice.
+    inserted = await session.execute(
+        insert_ignore(session, StoredReply, rows).returning(
+            StoredReply.id, StoredReply.provider, StoredReply.provider_msg_id
         )
-        if reply_id is None:
-            existing = await _stored_id(session, reply)
-            assert existing is not None  # the conflict was with this very row
-            return Accepted(existing, duplicate=True, contact_id=None)
-        if audit is not None:
-            audit.add(session, now, target_id=str(reply_id))
-    await queue.push_inbound([reply_id])
-    return Accepted(reply_id, duplicate=False, contact_id=contact.id if contact else None)
+    )
+    new = {(row.provider, row.provider_msg_id): int(row.id) for row in inserted}
+    earlier = await _stored_ids(session, [key for key in firsts if key not in new])
+    outcomes: list[Accepted] = []
+    for index, (channel, reply) in enumerate(replies):
+        key = _key(reply)
+        if firsts[key] == index and key in new:
+            contact = contacts.get((_ADDRESS_COLUMN[channel].key, reply.sender))
+            outcomes.append(Accepted(new[key], duplicate=False,
+                                     contact_id=contact.id if contact else None))  # fmt: skip
+        else:  # stored before, or earlier in this very batch
+            outcomes.append(Accepted(new.get(key) or earlier[key], duplicate=True, contact_id=None))
+    return outcomes
+
+
+def _key(reply: InboundReply) -> tuple[str, str]:
+    return (reply.provider, reply.provider_msg_id)
+
+
+async def _contacts(
+    session: AsyncSession, replies: Sequence[tuple[ChannelName, InboundReply]]
+) -> dict[tuple[str, str], Any]:
+    """The contact (id, enterprise) of each sender, by (address column, address): the first
+    by id when several contacts share an address, as one lookup per column."""
+    senders: dict[Any, set[str]] = {}
+    for channel, reply in replies:
+        senders.setdefault(_ADDRESS_COLUMN[channel], set()).add(reply.sender)
+    found: dict[tuple[str, str], Any] = {}
+    for column, addresses in senders.items():
+        rows = await session.execute(
+            sa.select(column.label("address"), Contact.id, Contact.enterprise_id)
+            .where(column.in_(sorted(addresses)))
+            .order_by(Contact.id)
+        )
+        for row in rows:
+            found.setdefault((column.key, row.address), row)
+    return found
+
+
+async def _answered(session: AsyncSession, now: datetime, contact_ids: set[int]) -> dict[int, int]:
+    """Each contact's latest message sent within :data:`REPLY_WINDOW`: what its reply answers."""
+    if not contact_ids:
+        return {}
+    latest = (
+        sa.select(
+            Message.contact_id,
+            Message.id,
+            sa.func.row_number()
+            .over(
+                partition_by=Message.contact_id,
+                order_by=(Message.sent_at.desc(), Message.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Message.contact_id.in_(sorted(contact_ids)),
+            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+            Message.sent_at >= now - REPLY_WINDOW,
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(latest.c.contact_id, latest.c.id).where(latest.c.rank == 1)
+    )
+    return {int(row.contact_id): int(row.id) for row in rows}
+
+
+async def _stored_ids(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The ids replies were stored under, by (provider, provider id)."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        sa.select(StoredReply.id, StoredReply.provider, StoredReply.provider_msg_id).where(
+            sa.tuple_(StoredReply.provider, StoredReply.provider_msg_id).in_(keys)
+        )
+    )
+    return {(row.provider, row.provider_msg_id): int(row.id) for row in rows}
 
 
 async def requeue_unclassified(
@@ -149,7 +231,7 @@ async def _waiting_reply_ids(queue: Queue) -> set[int]:
             start = "(" + str(page[-1][0])
 
 
-def _storable(reply: InboundReply) -> InboundReply:
+def storable(reply: InboundReply) -> InboundReply:
     """The reply without NUL, other control characters and lone surrogates, fitted to its columns.
 
     PostgreSQL refuses NUL in text, and a value longer than its VARCHAR, and no driver encodes
@@ -191,13 +273,3 @@ def _fitted(value: str, length: int) -> str:
         return value
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
     return value[: length - _DIGEST_LENGTH - 1] + "~" + digest
-
-
-async def _stored_id(session: Any, reply: InboundReply) -> int | None:
-    found = await session.scalar(
-        sa.select(StoredReply.id).where(
-            StoredReply.provider == reply.provider,
-            StoredReply.provider_msg_id == reply.provider_msg_id,
-        )
-    )
-    return int(found) if found is not None else None

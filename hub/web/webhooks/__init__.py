@@ -5,6 +5,7 @@ token header, the SMS providers (which sign nothing) by a secret path segment an
 source-IP allow-list. Anything unverified gets 401/403 and stores nothing. What a verified
 body says is read by its channel's pure parsers (``parse_receipts``, ``parse_reply``), reached
 through :mod:`channels.registry`: a webhook only verifies, stores and answers. A verified reply
-is stored durably (``hub.inbound.accept.accept_reply``) before the provider is answered, so a
-redelivery stores nothing new.
+is stored durably before the provider is answered, so a redelivery stores nothing new: through
+``ctx.accepter`` (``hub.inbound.accept_batch``), one commit for the replies of concurrent
+requests.
 """

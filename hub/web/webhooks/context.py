@@ -5,13 +5,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
 from hub.app.config import Settings
 from hub.core.clock import Clock
 from hub.core.keys import RedisKeys
+from hub.inbound.accept_batch import ReplyAccepter
 from hub.infra.queue import Queue
 from hub.infra.redis_server import RedisClient
 from hub.store.db import Database
@@ -19,12 +20,19 @@ from hub.store.db import Database
 
 @dataclass(frozen=True, slots=True)
 class WebhookContext:
+    """The open components the webhooks use, and the one group commit their replies share."""
+
     settings: Settings
     db: Database
     redis: RedisClient
     keys: RedisKeys
     queue: Queue
     clock: Clock
+    # Every provider's replies go through it: concurrent requests share transactions.
+    accepter: ReplyAccepter = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accepter", ReplyAccepter(self.db, self.queue, self.clock))
 
 
 def require_path_secret(given: str, expected: str | None) -> None:

@@ -17,10 +17,10 @@ are read by the channel's pure parsers (``parse_receipts``, ``parse_reply`` of
   redelivered report changes nothing (a final status is never moved again). A report failing
   with ``MOBILE_IN_BLACK`` (the number refused our signature) also records an SMS opt-out
   (source ``provider:aliyun``), once, when it is the report that failed the message.
-- ``up`` (``SmsUp``) stores each reply
-  through :func:`hub.inbound.accept.accept_reply` (provider ``aliyun``, id ``sequence_id``, sender
-  ``+86…``), deduped on the id, linked to its contact and enterprise. A reply of R, TD or 退订
-  (NFKC-normalised, stripped, any case) also records an SMS opt-out (source ``aliyun_up``) —
+- ``up`` (``SmsUp``) stores each reply through the webhooks' group commit
+  (:class:`hub.inbound.accept_batch.ReplyAccepter`; provider ``aliyun``, id ``sequence_id``,
+  sender ``+86…``), deduped on the id, linked to its contact and enterprise. A reply of R, TD
+  or 退订 (NFKC-normalised, stripped, any case) also records an SMS opt-out (source ``aliyun_up``) —
   the notices are notification templates without unsubscribe text, but the words are honoured.
 
 Aliyun gets ``{"code": 0, "msg": "接收成功"}`` only after everything is committed; anything
@@ -41,7 +41,6 @@ from channels.callbacks import CallbackError
 from channels.registry import sms_callbacks
 from hub.core.safe_text import storable_text
 from hub.core.vocab import ChannelName
-from hub.inbound.accept import accept_reply
 from hub.outbound.optouts import opt_out_address
 from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.web.webhooks.context import WebhookContext, require_allowed_source, require_path_secret
@@ -98,8 +97,8 @@ def router(ctx: WebhookContext) -> APIRouter:
         verify(request, path_secret)
         replies = await _parsed(request, parse.parse_reply)
         stored = 0
-        for reply in replies:
-            accepted = await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.SMS, reply)
+        accepts = await ctx.accepter.accept_many(ChannelName.SMS, replies)
+        for reply, accepted in zip(replies, accepts, strict=True):
             if accepted.duplicate:
                 continue
             stored += 1

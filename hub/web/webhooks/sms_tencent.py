@@ -15,10 +15,10 @@ verification:
   message (no ``SessionContext``, unlike the status query): one for a send whose worker died
   during the call waits, parked, until the dispatcher's status query records its ``SerialNo``
   (:mod:`hub.outbound.unknown_sends` says why that query is not triggered from here).
-- ``/reply``: the reply is stored with :func:`hub.inbound.accept.accept_reply` — linked to the
-  contact by the sender's E.164 number — before Tencent is answered. Tencent sends no message
-  id, so the id is a hash of what identifies the reply: a redelivery is the same reply and
-  stores nothing new.
+- ``/reply``: the reply is stored (:class:`hub.inbound.accept_batch.ReplyAccepter`: one
+  commit for concurrent requests) — linked to the contact by the sender's E.164 number — before
+  Tencent is answered. Tencent sends no message id, so the id is a hash of what identifies the
+  reply: a redelivery is the same reply and stores nothing new.
 
 Both answer ``{"result": 0, "errmsg": "OK"}`` once done; Tencent retries anything else.
 """
@@ -35,7 +35,6 @@ from channels.callbacks import CallbackError
 from channels.registry import sms_callbacks
 from hub.core.identifiers import mask_mobile
 from hub.core.vocab import ChannelName
-from hub.inbound.accept import accept_reply
 from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.web.webhooks.context import (
     WebhookContext,
@@ -90,8 +89,9 @@ def router(ctx: WebhookContext) -> APIRouter:
             replies = parse.parse_reply(body)
         except CallbackError as exc:
             return _refused(exc)
-        for inbound in replies:  # Tencent's reply callback carries one
-            accepted = await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.SMS, inbound)
+        # Tencent's reply callback carries one; it shares a commit with concurrent requests.
+        accepts = await ctx.accepter.accept_many(ChannelName.SMS, replies)
+        for inbound, accepted in zip(replies, accepts, strict=True):
             log.info(
                 "tencent_sms_reply", reply_id=accepted.reply_id, duplicate=accepted.duplicate,
                 sender=mask_mobile(inbound.sender), linked=accepted.contact_id is not None,

@@ -8,7 +8,7 @@ webhook (:mod:`hub.web.webhooks.telegram`, ``channels.telegram.mode: webhook``) 
 - ``/start <code>``: redeem a one-time link code and bind the chat
   (:mod:`hub.inbound.telegram_links`), answering "已绑定：<企业名称>"; a bad, used or expired code
   binds nothing.
-- text from a linked chat: stored with :func:`hub.inbound.accept.accept_reply` (provider id
+- text from a linked chat: stored with :mod:`hub.inbound.accept_batch`'s group commit (provider id
   ``"<chat_id>:<message_id>"``); from an unlinked chat: nothing stored, the bot asks the person
   to bind first (a liaison officer's chat is stored: his commands, hub/inbound/officer_commands).
 - a rating or visit button from a linked person: stored as ``rating:5`` / ``visit:confirm:42``
@@ -47,7 +47,6 @@ from aiogram.types import CallbackQuery, Message, Update
 from channels.registry import telegram_updates
 from hub.core.identifiers import mask_id
 from hub.core.vocab import ChannelName
-from hub.inbound.accept import accept_reply
 from hub.inbound.officer_commands import is_officer_chat
 from hub.inbound.telegram_links import link_chat, linked_contact
 from hub.web.webhooks.context import WebhookContext
@@ -101,7 +100,7 @@ def build_router(ctx: WebhookContext) -> Router:
             await _say(message, UNLINKED)
             return
         reply = updates.parse_reply(message, event_update)
-        await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
+        await ctx.accepter.accept(ChannelName.TELEGRAM, reply)
 
     @router.message()
     async def other(message: Message) -> None:
@@ -118,7 +117,7 @@ def build_router(ctx: WebhookContext) -> Router:
         if await linked_contact(ctx.db, reply.sender) is None:
             await _answer(query, UNLINKED, alert=True)
             return
-        await accept_reply(ctx.db, ctx.queue, ctx.clock, ChannelName.TELEGRAM, reply)
+        await ctx.accepter.accept(ChannelName.TELEGRAM, reply)
         await _answer(query, press_answer(reply.text))
 
     return router

@@ -23,11 +23,12 @@ recursion, DOCTYPE or entities, at most :data:`channels.wechat.crypto.MAX_XML_DE
 encrypted callback's envelope is parsed before its signature can be checked.
 
 After verification, within the request and without calling out (WeChat waits 5 s, then retries
-up to three times): a user message is stored through :func:`hub.inbound.accept.accept_reply`
-(deduped on ``MsgId``) before ``success`` is answered; a WeCom template-card click is stored as a
-reply whose text is the button key; events are deduped on sender + CreateTime + event in Redis, then
-``unsubscribe`` records an opt-out, ``subscribe`` lifts the opt-out that leaving had recorded
-(audit-logged), and ``TEMPLATESENDJOBFINISH`` is the template message's delivery receipt.
+up to three times): a user message is stored (the webhooks' group commit,
+:mod:`hub.inbound.accept_batch`; deduped on ``MsgId``) before ``success`` is answered; a WeCom
+template-card click is stored as a reply whose text is the button key; events are deduped on
+sender + CreateTime + event in Redis, then ``unsubscribe`` records an opt-out, ``subscribe``
+lifts the opt-out that leaving had recorded (audit-logged), and ``TEMPLATESENDJOBFINISH`` is the
+template message's delivery receipt.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from channels.registry import provider, signed_callbacks
 from hub.core.errors import ConfigError
 from hub.core.identifiers import mask_id
 from hub.core.vocab import ChannelName
-from hub.inbound.accept import accept_reply
 from hub.outbound.optouts import opt_out_address
 from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.store.models import AuditLog, Contact, ContactOptOut
@@ -234,7 +234,7 @@ async def _require_first_use(
 
 
 async def _store(ctx: WebhookContext, app: SignedCallbacks, reply: InboundReply) -> None:
-    accepted = await accept_reply(ctx.db, ctx.queue, ctx.clock, channel_of(app), reply)
+    accepted = await ctx.accepter.accept(channel_of(app), reply)
     log.info("wechat_reply_received", app=app.name, sender=mask_id(reply.sender),
              reply_id=accepted.reply_id, duplicate=accepted.duplicate)  # fmt: skip
 
