@@ -40,6 +40,7 @@ from hub.outbound.receipts import retry_parked
 from hub.scheduling.programs import check_program_data
 from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.schedules import load_schedules, schedules_folder
+from hub.store.seeding import seed_concurrently
 from hub.tickets.deadlines.admin_calendar import recompute_on_start
 from hub.tickets.ratings import RatingNotifier
 from hub.tickets.sla.loop import run_sla_periodically
@@ -99,7 +100,10 @@ async def serve(
             if scheduler:
                 # Seed schedules from the files; never undo an admin's edit on restart.
                 specs = load_schedules(schedules_folder(settings))
-                await sync_schedules(hub.db, specs, hub.clock, "seed", update_existing=False)
+                # Two schedulers starting together on a fresh PostgreSQL database race here.
+                await seed_concurrently(lambda: sync_schedules(
+                    hub.db, specs, hub.clock, "seed", update_existing=False
+                ))  # fmt: skip
                 # A year entered in config since the last run makes its deadlines firm.
                 await recompute_on_start(hub.db, settings, hub.clock)
                 leader = hub_scheduler(hub)

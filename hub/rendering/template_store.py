@@ -21,6 +21,7 @@ from hub.rendering.settings import RenderingConfig
 from hub.rendering.template_spec import Catalog, TemplateSpec
 from hub.rendering.templates import Problem, load_folder
 from hub.store.db import Database
+from hub.store.seeding import seed_concurrently
 from hub.store.templates import (
     TemplateDraft,
     current_template_versions,
@@ -112,8 +113,10 @@ async def seed_templates(
     stored = await template_keys(db)
     shipped = {(spec.kind, spec.channel) for spec in load_folder(folder).catalog}
     if not shipped <= stored:
-        report = await sync_templates(db, folder, clock, "system", settings=settings,
-                                      only_new=True)  # fmt: skip
+        # Processes starting together on a fresh PostgreSQL database seed at the same moment.
+        report = await seed_concurrently(lambda: sync_templates(
+            db, folder, clock, "system", settings=settings, only_new=True
+        ))  # fmt: skip
         for problem in report.rejected:
             log.warning("template_not_imported", problem=problem.as_dict())
     return await load_catalog(db)
