@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from channels.base import InboundReply
 from hub.core.clock import Clock
@@ -86,11 +86,12 @@ async def store_replies(
     stored before, the ids it was stored under. A provider id twice in ``replies`` is stored
     once: the later ones are duplicates of the first.
     """
+    # Core statements on the session's connection: the ORM's execute costs more than them.
+    connection = await session.connection()
     firsts: dict[tuple[str, str], int] = {}
     for index, (_, reply) in enumerate(replies):
         firsts.setdefault(_key(reply), index)
-    contacts = await _contacts(session, [replies[i] for i in firsts.values()])
-    answered = await _answered(session, now, {c.id for c in contacts.values()})
+    contacts = await _contacts(connection, now, [replies[i] for i in firsts.values()])
     rows = []
     for index in firsts.values():
         channel, reply = replies[index]
@@ -100,16 +101,16 @@ async def store_replies(
             "provider_msg_id": reply.provider_msg_id, "sender": reply.sender, "text": reply.text,
             "raw": reply.raw, "received_at": now, "contact_id": contact.id if contact else None,
             "enterprise_id": contact.enterprise_id if contact else None,
-            "in_reply_to": answered.get(contact.id) if contact else None,
+            "in_reply_to": contact.answered if contact else None,
         })  # fmt: skip
     # ON CONFLICT: a provider's retry (or one racing its first delivery) stores nothing twice.
-    inserted = await session.execute(
+    inserted = await connection.execute(
         insert_ignore(session, StoredReply, rows).returning(
             StoredReply.id, StoredReply.provider, StoredReply.provider_msg_id
         )
     )
     new = {(row.provider, row.provider_msg_id): int(row.id) for row in inserted}
-    earlier = await _stored_ids(session, [key for key in firsts if key not in new])
+    earlier = await _stored_ids(connection, [key for key in firsts if key not in new])
     outcomes: list[Accepted] = []
     for index, (channel, reply) in enumerate(replies):
         key = _key(reply)
@@ -127,60 +128,49 @@ def _key(reply: InboundReply) -> tuple[str, str]:
 
 
 async def _contacts(
-    session: AsyncSession, replies: Sequence[tuple[ChannelName, InboundReply]]
+    connection: AsyncConnection, now: datetime, replies: Sequence[tuple[ChannelName, InboundReply]]
 ) -> dict[tuple[str, str], Any]:
-    """The contact (id, enterprise) of each sender, by (address column, address): the first
-    by id when several contacts share an address, as one lookup per column."""
+    """The contact of each sender (id, enterprise, and ``answered``: the latest message it was
+    sent within :data:`REPLY_WINDOW`), by (address column, address); the first by id when
+    several contacts share an address. One query per address column, for every reply at once.
+    """
     senders: dict[Any, set[str]] = {}
     for channel, reply in replies:
         senders.setdefault(_ADDRESS_COLUMN[channel], set()).add(reply.sender)
+    answered = (
+        sa.select(Message.id)
+        .where(
+            Message.contact_id == Contact.id,
+            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+            Message.sent_at >= now - REPLY_WINDOW,
+        )
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
     found: dict[tuple[str, str], Any] = {}
     for column, addresses in senders.items():
-        rows = await session.execute(
-            sa.select(column.label("address"), Contact.id, Contact.enterprise_id)
+        rows = await connection.execute(
+            sa.select(
+                column.label("address"), Contact.id, Contact.enterprise_id,
+                answered.label("answered"),
+            )
             .where(column.in_(sorted(addresses)))
             .order_by(Contact.id)
-        )
+        )  # fmt: skip
         for row in rows:
             found.setdefault((column.key, row.address), row)
     return found
 
 
-async def _answered(session: AsyncSession, now: datetime, contact_ids: set[int]) -> dict[int, int]:
-    """Each contact's latest message sent within :data:`REPLY_WINDOW`: what its reply answers."""
-    if not contact_ids:
-        return {}
-    latest = (
-        sa.select(
-            Message.contact_id,
-            Message.id,
-            sa.func.row_number()
-            .over(
-                partition_by=Message.contact_id,
-                order_by=(Message.sent_at.desc(), Message.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(
-            Message.contact_id.in_(sorted(contact_ids)),
-            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-            Message.sent_at >= now - REPLY_WINDOW,
-        )
-        .subquery()
-    )
-    rows = await session.execute(
-        sa.select(latest.c.contact_id, latest.c.id).where(latest.c.rank == 1)
-    )
-    return {int(row.contact_id): int(row.id) for row in rows}
-
-
 async def _stored_ids(
-    session: AsyncSession, keys: Sequence[tuple[str, str]]
+    connection: AsyncConnection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     """The ids replies were stored under, by (provider, provider id)."""
     if not keys:
         return {}
-    rows = await session.execute(
+    rows = await connection.execute(
         sa.select(StoredReply.id, StoredReply.provider, StoredReply.provider_msg_id).where(
             sa.tuple_(StoredReply.provider, StoredReply.provider_msg_id).in_(keys)
         )
