@@ -38,6 +38,8 @@ As a separate process (what ``hub bench`` does)::
 
 prints its base URL on the first line of stdout and serves until SIGINT/SIGTERM. Not part of
 Tencent's API, for drills and benchmarks: ``GET /__fake__/received`` (what it accepted),
+``GET /__fake__/counts`` (how many requests and numbers it accepted and refused: kept even
+with recording off, so a million-message run checks its count in a few integers),
 ``POST /__fake__/switches`` (JSON of :class:`FakeSwitches` fields), ``POST /__fake__/reset``.
 """
 
@@ -143,6 +145,10 @@ class TencentSmsFake:
         self.switches = FakeSwitches()
         self.received: list[ReceivedSms] = []
         self.refused: list[str] = []  # error codes of refused requests, in order
+        #: Accepted requests and numbers (a number with its own error code is not accepted),
+        #: counted whether or not ``switches.record`` keeps the requests themselves.
+        self.accepted_requests = 0
+        self.accepted_numbers = 0
         self._random = random.Random(seed)  # the error rate is reproducible
         self._serials = itertools.count(1)
         # RequestIds shaped like Tencent's (a UUID), from a counter: uuid4() costs syscalls.
@@ -151,6 +157,7 @@ class TencentSmsFake:
         self._views: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]]
         self._views = {
             ("GET", "/__fake__/received"): self._received_view,
+            ("GET", "/__fake__/counts"): self._counts_view,
             ("POST", "/__fake__/switches"): self._switches_view,
             ("POST", "/__fake__/reset"): self._reset_view,
         }
@@ -160,6 +167,7 @@ class TencentSmsFake:
         self.switches = FakeSwitches()
         self.received.clear()
         self.refused.clear()
+        self.accepted_requests = self.accepted_numbers = 0
 
     def sent_to(self, number: str) -> list[str]:
         """Serial numbers issued to ``number`` (E.164), oldest first."""
@@ -212,6 +220,8 @@ class TencentSmsFake:
             return _json({"Response": {"Error": error, "RequestId": request_id}})
         context = str(payload.get("SessionContext") or "")
         statuses = [self._status(number, context) for number in numbers]
+        self.accepted_requests += 1
+        self.accepted_numbers += sum(1 for s in statuses if s["Code"] == "Ok")
         if switches.record:
             self.received.append(
                 ReceivedSms(
@@ -354,6 +364,12 @@ class TencentSmsFake:
 
     async def _received_view(self, _request: Request) -> Response:
         return _json({"received": [dataclasses.asdict(r) for r in self.received]})
+
+    async def _counts_view(self, _request: Request) -> Response:
+        return _json(
+            {"requests": self.accepted_requests, "numbers": self.accepted_numbers,
+             "refused": len(self.refused)}
+        )  # fmt: skip
 
     async def _switches_view(self, request: Request) -> Response:
         changes = await request.json()

@@ -14,6 +14,7 @@ from hub.app.config import Settings
 from hub.app.runtime import open_components, open_database
 from hub.cli.common import (
     clock_from,
+    err,
     out,
     parse_set_options,
     print_json,
@@ -21,6 +22,7 @@ from hub.cli.common import (
     run_async,
     settings_from,
 )
+from hub.cli.progress import SendProgress
 from hub.cli.send_report import SendCommand, build_report, release_note, report_lines
 from hub.core.clock import Clock, local_iso
 from hub.core.errors import UsageError
@@ -83,9 +85,12 @@ def send(
     if idempotency_key:
         request = dataclasses.replace(request, trigger_key=idempotency_key)
     settings = settings_from(ctx)
-    report = run_async(
-        _send(settings, clock_from(ctx), request, dry_run=dry_run, wait=wait, wait_seconds=timeout)
-    )
+    # Planning (and, with --wait, sending) bars on stderr; none for --json or a dry run.
+    with SendProgress(err, enabled=not (as_json or dry_run)) as progress:
+        report = run_async(
+            _send(settings, clock_from(ctx), request, dry_run=dry_run, wait=wait,
+                  wait_seconds=timeout, progress=progress)
+        )  # fmt: skip
     if as_json:
         print_json(report)
     else:
@@ -97,7 +102,7 @@ def send(
 
 async def _send(
     settings: Settings, clock: Clock, request: SendRequest, *, dry_run: bool, wait: bool,
-    wait_seconds: float,
+    wait_seconds: float, progress: SendProgress,
 ) -> dict[str, Any]:  # fmt: skip
     async with open_components(settings, clock=clock) as hub:
         # The variables' types come from the templates in force (the database's, maybe edited).
@@ -107,11 +112,13 @@ async def _send(
         request = dataclasses.replace(
             request, variables=typed_variables(request.variables, declared)
         )
-        outcome = await hub.outbox.submit(request, dry_run=dry_run)
+        outcome = await hub.outbox.submit(
+            request, dry_run=dry_run, progress=progress.planned if progress.enabled else None
+        )
         final, final_held, hints = None, [], []
         cancelled = not dry_run and await _cancelled(hub.db, outcome.campaign_id)
         if wait and not dry_run and outcome.campaign_id is not None:
-            final = await _wait_final(hub.db, outcome.campaign_id, wait_seconds)
+            final = await _wait_final(hub.db, outcome.campaign_id, wait_seconds, progress)
             final_held = await _held(hub.db, outcome.campaign_id, settings.hub.tz)
         if outcome.recipients == 0:
             async with hub.db.read() as session:
@@ -131,8 +138,11 @@ async def _cancelled(db: Any, campaign_id: int | None) -> bool:
     return bool(status == "cancelled")
 
 
-async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[str, int]:
-    """Poll until no message of the campaign is queued or sending; return counts by status."""
+async def _wait_final(
+    db: Any, campaign_id: int, wait_seconds: float, progress: SendProgress
+) -> dict[str, int]:
+    """Poll until no message of the campaign is queued or sending; return counts by status
+    (and show how many are done, of the campaign's messages, on ``progress``)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         async with db.read() as session:
@@ -145,6 +155,7 @@ async def _wait_final(db: Any, campaign_id: int, wait_seconds: float) -> dict[st
             ).all()
         counts = {status.value: n for status, n in rows}
         pending = sum(counts.get(s, 0) for s in ("queued", "sending"))
+        progress.sent(sum(counts.values()) - pending, sum(counts.values()))
         if pending == 0 or time.monotonic() > deadline:
             return {**counts, "pending": pending}
         await asyncio.sleep(WAIT_POLL_SECONDS)

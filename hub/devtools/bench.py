@@ -43,7 +43,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,23 +65,24 @@ from hub.devtools.bench_config import (
 from hub.devtools.bench_measure import (
     cpu_seconds,
     peak_rss_mb,
-    percentile,
     read_int,
     reset_peak_rss,
 )
-from hub.devtools.demo_data import (
-    REGIONS,
-    demo_departments,
-    demo_enterprises,
-    demo_officers,
-    write_csv,
+from hub.devtools.bench_registry import registry_files
+from hub.devtools.bench_report import (
+    BenchProgress,
+    BenchRun,
+    latency_figures,
+    throughput_report,
 )
+from hub.devtools.demo_data import REGIONS
 from hub.devtools.scratch_database import scratch_postgres
 from hub.infra.redis_server import EMBEDDED, PID_FILE, EmbeddedRedis, start_embedded
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest
 from hub.outbound.planning import PLAN_CHUNK
-from hub.store.models import Message
+from hub.queries.metrics import DatabaseGauges
+from hub.store.models import Campaign, Message
 
 # Re-exported: the drills and benchmarks import the run's config from here.
 __all__ = [
@@ -89,6 +90,13 @@ __all__ = [
     "tencent_fake_options",
 ]  # fmt: skip
 LATENCY_SECONDS = 30  # of paced traffic in the latency campaign
+# How often the campaign's counts are read while it runs: a grouped count over the campaign's
+# index, which at a million messages is a read worth not repeating five times a second.
+POLL_S = 0.5
+# SQLite's wait for the write lock: on a loaded 2-core machine a process holding it can be
+# descheduled for seconds, and the default 5 s failed a 100,000-message run ("database is
+# locked"); a benchmark waits rather than fails.
+BUSY_TIMEOUT_MS = 60_000
 _FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED)
 _PROFILED_ENTRY = (
     "import cProfile, os, sys\n"
@@ -115,22 +123,10 @@ class BenchOptions:
     qps: float = 100_000.0
     seed: int = 20261123
     timeout_s: float = 900.0
+    #: Messages on the stream beyond which the producer waits (0: plan without waiting).
+    max_backlog: int = 20_000
     #: Profile (cProfile) each worker and the first campaign's submit, writing ``*.prof`` here.
     profile_dir: Path | None = None
-
-
-@dataclass(slots=True)
-class _Run:
-    """One campaign: when its chunks committed, and what the database says afterwards."""
-
-    started: float = 0.0
-    submitted: float = 0.0
-    first_enqueued: float | None = None
-    committed: dict[int, float] = field(default_factory=dict)
-    outcome: Any = None
-    counts: dict[str, int] = field(default_factory=dict)
-    last_sent: float = 0.0
-    audience: str = "all"
 
 
 Say = Callable[[str], None]
@@ -141,11 +137,14 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
-async def run_bench(options: BenchOptions, say: Say = _say) -> dict[str, Any]:
-    """Run the benchmark and return the report (see the module docstring)."""
+async def run_bench(
+    options: BenchOptions, say: Say = _say, progress: BenchProgress | None = None
+) -> dict[str, Any]:
+    """Run the benchmark and return the report (see the module docstring); the throughput
+    campaign's planning and sending are reported to ``progress`` as they move."""
     scratch = options.keep or Path(tempfile.mkdtemp(prefix="hub-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    bench = _Bench(options, scratch, say)
+    bench = _Bench(options, scratch, say, progress)
     try:
         return await bench.run()
     finally:
@@ -155,10 +154,13 @@ async def run_bench(options: BenchOptions, say: Say = _say) -> dict[str, Any]:
 
 
 class _Bench:
-    def __init__(self, options: BenchOptions, scratch: Path, say: Say) -> None:
+    def __init__(
+        self, options: BenchOptions, scratch: Path, say: Say, progress: BenchProgress | None
+    ) -> None:
         self.options = options
         self.scratch = scratch
         self.say = say
+        self.progress = progress
         self.config = scratch / "config.yaml"
         self.data_dir = scratch / "var"
         self.prefix = f"bench-{secrets.token_hex(4)}"
@@ -168,6 +170,7 @@ class _Bench:
         self.workers: list[processes.Child] = []
         self.embedded: EmbeddedRedis | None = None
         self.storage_url: str | None = None  # None: SQLite in the scratch directory
+        self.gauges: DatabaseGauges | None = None
 
     async def run(self) -> dict[str, Any]:
         if self.options.database_url is None:
@@ -191,6 +194,7 @@ class _Bench:
             self.embedded = await asyncio.to_thread(start_embedded, self.data_dir / "redis")
         async with AsyncExitStack() as stack:
             hub = await stack.enter_async_context(open_components(settings))
+            self.gauges = DatabaseGauges(hub.db, hub.clock)
             await self.start_workers(hub)
             setup_s = time.perf_counter() - began
             reset_peak_rss()
@@ -198,7 +202,14 @@ class _Bench:
             cpu_before = self.cpu()
             first = await self.campaign(hub, "throughput")
             rss = self.rss()
-            report = self.report(first, rss, setup_s)
+            report = throughput_report(
+                first, rss, n=self.options.n, workers=self.options.workers, setup_s=setup_s,
+                database="sqlite" if self.storage_url is None else "postgresql",
+                redis="embedded" if self.options.redis_url is None else "server",
+            )  # fmt: skip
+            # Exactly once, seen from the provider: the numbers the fake accepted (counted
+            # with recording off) against the messages on record as sent.
+            report["provider_received"] = (await self.fake_control("counts", get=True))["numbers"]
             cpu_after = self.cpu()
             report["cpu_s"] = {
                 name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
@@ -232,7 +243,7 @@ class _Bench:
         self.config.write_text(
             bench_config(data_dir=self.data_dir, redis_url=self.options.redis_url or EMBEDDED,
                          prefix=self.prefix, fake_url=self.fake_url, qps=qps,
-                         storage_url=self.storage_url),
+                         storage_url=self.storage_url, busy_timeout_ms=BUSY_TIMEOUT_MS),
             encoding="utf-8",
         )  # fmt: skip
 
@@ -243,15 +254,15 @@ class _Bench:
                                 log=self.scratch / "upgrade.log")  # fmt: skip
 
     async def import_registry(self) -> None:
-        rows = _take(demo_enterprises(self.options.n, self.options.seed), self.options.n)
-        files = {
-            "departments": (self.scratch / "departments.csv", demo_departments()),
-            "officers": (self.scratch / "officers.csv", demo_officers()),
-            "enterprises": (self.scratch / "registry.csv", rows),
-        }
-        for kind, (path, data) in files.items():
-            write_csv(path, data)
-            log = self.scratch / f"import-{kind}.log"
+        """Write the registry in a child (the generator's state stays out of the producer),
+        then ``hub import`` each file in a child of its own."""
+        argv = [sys.executable, "-m", "hub.devtools.bench_registry", str(self.scratch),
+                str(self.options.n), str(self.options.seed)]  # fmt: skip
+        writer = processes.start_process(argv, env=self.env, log=self.scratch / "registry.log")
+        if await asyncio.to_thread(writer.wait) != 0:
+            raise RuntimeError(f"writing the registry failed ({writer.where()})")
+        for number, (kind, path) in enumerate(registry_files(self.scratch)):
+            log = self.scratch / f"import-{number:03d}-{kind}.log"
             await asyncio.to_thread(processes.run_hub, *self._config(), "import", kind, str(path),
                                     env=self.env, log=log)  # fmt: skip
 
@@ -281,7 +292,7 @@ class _Bench:
 
     # --- the campaigns --------------------------------------------------------------------
 
-    async def campaign(self, hub: Components, label: str, *, rate: float | None = None) -> _Run:
+    async def campaign(self, hub: Components, label: str, *, rate: float | None = None) -> BenchRun:
         """Submit one campaign; return when every message has a final status.
 
         The throughput campaign goes to everyone; the paced latency campaign to enough
@@ -291,7 +302,7 @@ class _Bench:
         audience, share = ("all", 1.0)
         if rate is not None:
             audience, share = _districts(self.options.n, rate * LATENCY_SECONDS)
-        run = _Run(audience=audience)
+        run = BenchRun(audience=audience)
         request = SendRequest(
             kind=MessageKind.POLICY_PUSH,
             audience=parse_audience(audience),
@@ -312,6 +323,8 @@ class _Bench:
             if rate is not None:  # the latency run: note commit times, offer exactly `rate`
                 run.committed.update(dict.fromkeys(ids, committed_at.timestamp()))
                 await asyncio.sleep(max(0.0, run.started + queued / rate - time.time()))
+            else:
+                await self.hold_back(hub)
 
         if rate is not None:
             # About 20 commits a second (a chunk is a range of enterprise ids).
@@ -321,13 +334,20 @@ class _Bench:
         run.started = time.time()
         if profiler is not None:
             profiler.enable()
-        run.outcome = await hub.outbox.submit(request, on_chunk=on_chunk)
+        shown = self.progress if label == "throughput" else None
+        watcher = asyncio.create_task(self.watch_sending(hub, request, run, shown))
+        try:
+            run.outcome = await hub.outbox.submit(
+                request, on_chunk=on_chunk, progress=run.planned(shown)
+            )
+        finally:
+            watcher.cancel()
         run.submitted = time.time()
         if profiler is not None and profile is not None:
             profiler.disable()
             profiler.dump_stats(profile / "producer.prof")
         hub.outbox.chunk_size = PLAN_CHUNK
-        run.counts = await self.wait_final(hub, run.outcome.campaign_id, run.outcome.created)
+        run.counts = await self.wait_final(hub, run, run.outcome.created, shown)
         async with hub.db.read() as session:
             last = await session.scalar(
                 sa.select(sa.func.max(Message.sent_at)).where(
@@ -337,26 +357,76 @@ class _Bench:
         run.last_sent = last.timestamp() if last else run.submitted
         return run
 
-    async def wait_final(self, hub: Components, campaign_id: int, total: int) -> dict[str, int]:
+    async def hold_back(self, hub: Components) -> None:
+        """Plan no further ahead of the workers than ``max_backlog`` messages on the stream.
+
+        Planning is faster than sending: unchecked, a million-message campaign would sit
+        mostly on the Redis stream (memory in Redis growing with N), and each worker's
+        reconciler would read every queued row older than a minute (its stale-row check)
+        into memory every 30 s. Held back, both stay flat, and the cores the producer does not
+        use go to the workers.
+        """
+        if not self.options.max_backlog:
+            return
+        stream = hub.keys.outbound_stream("sms")
+        while True:
+            if await hub.redis.xlen(stream) <= self.options.max_backlog:
+                return
+            await asyncio.sleep(0.05)  # the length lives in Redis: polled, no event to wait on
+
+    async def wait_final(
+        self, hub: Components, run: BenchRun, total: int, progress: BenchProgress | None
+    ) -> dict[str, int]:
+        campaign_id = run.outcome.campaign_id
         deadline = time.monotonic() + self.options.timeout_s
         while True:
-            async with hub.db.read() as session:
-                rows = await session.execute(
-                    sa.select(Message.status, sa.func.count())
-                    .where(Message.campaign_id == campaign_id)
-                    .group_by(Message.status)
-                )
-                counts = {status.value: n for status, n in rows}
+            counts = await _counts(hub, campaign_id)
             done = sum(counts.get(s.value, 0) for s in _FINAL)
+            if progress is not None:
+                progress.sent(done, total)
+                await self.note_rate(run)
             if done >= total:
                 return counts
             if time.monotonic() > deadline:
                 raise RuntimeError(f"timed out with {counts}")
             if any(not w.running() for w in self.workers):
                 raise RuntimeError(f"a worker died (see {self.scratch}/worker-*.log)")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(POLL_S)
 
-    async def latency(self, hub: Components, run: _Run, rate: float) -> dict[str, Any]:
+    async def watch_sending(
+        self, hub: Components, request: SendRequest, run: BenchRun, progress: BenchProgress | None
+    ) -> None:
+        """While the campaign is still being planned: its sends so far to ``progress``
+        (the workers send what is committed meanwhile). Cancelled when submit returns."""
+        if progress is None:
+            return
+        campaign_id = None
+        while True:
+            await asyncio.sleep(POLL_S)
+            if campaign_id is None:
+                async with hub.db.read() as session:
+                    campaign_id = await session.scalar(
+                        sa.select(Campaign.id).where(
+                            Campaign.trigger == request.trigger,
+                            Campaign.trigger_key == request.trigger_key,
+                        )
+                    )
+            if campaign_id is not None and run.total is not None:
+                counts = await _counts(hub, campaign_id)
+                progress.sent(sum(counts.get(s.value, 0) for s in _FINAL), run.total)
+                await self.note_rate(run)
+
+    async def note_rate(self, run: BenchRun) -> None:
+        """The sending rate as ``/metrics`` serves it (``hub_messages_sent_per_second``, read
+        from the database by the same collector, at most every 5 s)."""
+        if self.gauges is None:
+            return
+        await self.gauges.refresh()
+        rate = self.gauges.sent_per_second.get("sms")
+        if rate:
+            run.metrics_rates.append(rate)
+
+    async def latency(self, hub: Components, run: BenchRun, rate: float) -> dict[str, Any]:
         """Commit → fake receipt of each message of the paced campaign."""
         received = (await self.fake_control("received", get=True))["received"]
         async with hub.db.read() as session:
@@ -369,22 +439,7 @@ class _Bench:
                     )
                 ).all()
             )
-        delays = sorted(
-            (request["at"] - run.committed[ids[number]]) * 1000
-            for request in received
-            for number in request["phone_numbers"]
-            if number in ids and ids[number] in run.committed
-        )
-        sent = run.counts.get("sent", 0)
-        return {
-            "rate_per_s": round(rate, 1),
-            "audience": run.audience,
-            "messages": len(delays),
-            "msgs_per_s": round(sent / max(run.last_sent - run.started, 1e-9), 1),
-            "p50_ms": round(percentile(delays, 0.50), 1),
-            "p99_ms": round(percentile(delays, 0.99), 1),
-            "max_ms": round(delays[-1], 1) if delays else 0.0,
-        }
+        return latency_figures(run, rate, received, ids)
 
     # --- figures --------------------------------------------------------------------------
 
@@ -407,34 +462,6 @@ class _Bench:
         if redis_pid:
             pids["redis"] = redis_pid
         return {name: cpu_seconds(pid) for name, pid in pids.items()}
-
-    def report(self, run: _Run, rss: dict[str, Any], setup_s: float) -> dict[str, Any]:
-        outcome = run.outcome
-        sent = run.counts.get("sent", 0)
-        elapsed = max(run.last_sent - run.started, 1e-9)
-        total_rss = rss["producer"] + sum(rss["workers"]) + (rss["redis"] or 0.0)
-        return {
-            "n": self.options.n,
-            "messages": outcome.created,
-            "sent": sent,
-            "not_sent": {k: v for k, v in run.counts.items() if k != "sent"},
-            "msgs_per_s": round(sent / elapsed, 1),
-            "p99_ms": None,
-            "peak_rss_mb": round(total_rss, 1),
-            "workers": self.options.workers,
-            "breakdown": {
-                "plan_s": round(outcome.seconds["plan"], 2),
-                "insert_s": round(outcome.seconds["store"], 2),
-                "enqueue_s": round(outcome.seconds["enqueue"], 2),
-                "submit_s": round(run.submitted - run.started, 2),
-                "dispatch_s": round(run.last_sent - (run.first_enqueued or run.started), 2),
-                "total_s": round(elapsed, 2),
-            },
-            "rss_mb": rss,
-            "setup_s": round(setup_s, 1),
-            "database": "sqlite" if self.storage_url is None else "postgresql",
-            "redis": "embedded" if self.options.redis_url is None else "server",
-        }
 
     # --- processes ------------------------------------------------------------------------
 
@@ -463,6 +490,17 @@ class _Bench:
         return ("--config", str(self.config))
 
 
+async def _counts(hub: Components, campaign_id: int) -> dict[str, int]:
+    """The campaign's messages by status."""
+    async with hub.db.read() as session:
+        rows = await session.execute(
+            sa.select(Message.status, sa.func.count())
+            .where(Message.campaign_id == campaign_id)
+            .group_by(Message.status)
+        )
+        return {status.value: n for status, n in rows}
+
+
 def _districts(n: int, wanted: float) -> tuple[str, float]:
     """The largest districts holding about ``wanted`` of ``n`` rows (audience, share)."""
     if wanted >= n:
@@ -476,11 +514,6 @@ def _districts(n: int, wanted: float) -> tuple[str, float]:
         if share * n >= wanted:
             break
     return "region=" + "|".join(chosen), share
-
-
-def _take(rows: Any, n: int) -> list[dict[str, str]]:
-    """Exactly ``n`` registry rows (n contacts; about 5% are an enterprise's second contact)."""
-    return [row for _, row in zip(range(n), rows, strict=False)]
 
 
 async def _delete_keys(hub: Components, prefix: str) -> None:

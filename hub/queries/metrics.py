@@ -9,6 +9,11 @@ These gauges are counted in SQL at scrape time instead:
   past their deadline, by department code (``none``: not routed yet, 待分派);
 - ``hub_ratings{score,malicious}``; ``hub_ratings_good_ratio``: 好评率 over every counted
   rating (≥3 ÷ all, malicious ones left out, as in the monthly report);
+- ``hub_messages_sent_total{channel}``: messages the provider took (``sent`` + ``delivered``),
+  for Prometheus's ``rate()`` whichever worker processes, on whichever machines, sent them;
+  ``hub_messages_sent_per_second{channel}``: that count's rise between the last two reads, per
+  second (a rate to read without Prometheus: ``hub bench`` shows it). Both come from the count
+  by status the gauge above already reads (an index-only scan), so they cost no query;
 - ``hub_database_metrics_up``: 0 when the last read failed (the previous values are kept).
 
 prometheus_client's ``collect()`` is synchronous and the database is async, so the ``/metrics``
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import structlog
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.core.clock import Clock
@@ -35,6 +40,9 @@ from hub.store.models import Department, Message, Rating, Ticket
 from hub.tickets.lifecycle import OPEN_STATES
 
 log = structlog.get_logger(__name__)
+
+#: A message the provider took stays counted as it moves on (a receipt: sent -> delivered).
+SENT_STATUSES = (MessageStatus.SENT.value, MessageStatus.DELIVERED.value)
 
 UNROUTED = "none"  # the department label of tickets no department has yet (待分派)
 GOOD_SCORE = 3  # 基本满意 and above count as good (hub.reports.monthly)
@@ -48,6 +56,14 @@ class DatabaseSnapshot:
     tickets_open: Mapping[str, int] = field(default_factory=dict)  # department code
     tickets_overdue: Mapping[str, int] = field(default_factory=dict)
     ratings: Mapping[tuple[int, bool], int] = field(default_factory=dict)  # (score, malicious)
+
+    def sent_by_channel(self) -> dict[str, int]:
+        """Messages the provider took, by channel."""
+        sent: dict[str, int] = {}
+        for (status, channel), n in self.messages.items():
+            if status in SENT_STATUSES:
+                sent[channel] = sent.get(channel, 0) + n
+        return sent
 
     @property
     def good_ratio(self) -> float | None:
@@ -109,6 +125,9 @@ class DatabaseGauges(Collector):
         self.db, self.clock, self.max_age, self.monotonic = db, clock, max_age, monotonic
         self.snapshot = DatabaseSnapshot()
         self.up = False
+        #: Messages sent per second by channel, between the last two successful reads.
+        self.sent_per_second: dict[str, float] = {}
+        self._sent_at: tuple[float, dict[str, int]] | None = None
         self._read_at: float | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -126,16 +145,26 @@ class DatabaseGauges(Collector):
             try:
                 self.snapshot = await read_snapshot(self.db, self.clock)
                 self.up = True
+                self._note_sent(self.monotonic(), self.snapshot.sent_by_channel())
             except Exception as exc:  # a scrape must not fail with the database
                 log.warning("database metrics unavailable", error=str(exc))
                 self.up = False
             self._read_at = self.monotonic()
 
+    def _note_sent(self, at: float, sent: dict[str, int]) -> None:
+        if self._sent_at is not None and at > self._sent_at[0]:
+            before, seconds = self._sent_at[1], at - self._sent_at[0]
+            self.sent_per_second = {
+                channel: max(0.0, (n - before.get(channel, 0)) / seconds)
+                for channel, n in sent.items()
+            }
+        self._sent_at = (at, sent)
+
     def describe(self) -> list[GaugeMetricFamily]:
         # Nothing at registration: collect() must not run (and read a stale snapshot) then.
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         snapshot = self.snapshot
         messages = GaugeMetricFamily(
             "hub_messages", "Outbox messages by status and channel", labels=["status", "channel"]
@@ -146,6 +175,20 @@ class DatabaseGauges(Collector):
                 count = snapshot.messages.get((status.value, channel), 0)
                 messages.add_metric([status.value, channel], count)
         yield messages
+        sent = CounterMetricFamily(
+            "hub_messages_sent", "Messages the provider took (sent or delivered), by channel",
+            labels=["channel"],
+        )  # fmt: skip
+        for channel, count in sorted(snapshot.sent_by_channel().items()):
+            sent.add_metric([channel], count)
+        yield sent
+        rate = GaugeMetricFamily(
+            "hub_messages_sent_per_second", "Messages sent per second between the last two reads",
+            labels=["channel"],
+        )  # fmt: skip
+        for channel, per_second in sorted(self.sent_per_second.items()):
+            rate.add_metric([channel], per_second)
+        yield rate
         for name, help_text, counts in (
             ("hub_tickets_open", "Open tickets by department", snapshot.tickets_open),
             ("hub_tickets_overdue", "Open tickets past their deadline", snapshot.tickets_overdue),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -275,3 +276,22 @@ def test_templates_preview_types_set_values_as_send_does(
     body = json.loads(said)["body"]
     assert "免申即享" not in body
     assert "申报截止" in body
+
+
+def test_a_send_shows_its_planning_progress_on_stderr_and_none_with_json(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "text=请于本月底前完成年报公示"
+    capsys.readouterr()  # the demo's
+    assert main(["--config", str(config), "send", "notice", "-a", "all", "--set", text],
+                clock=DAY) == 0  # fmt: skip
+    said = capsys.readouterr()
+    # Not a terminal: a plain line when planning ends (and every few seconds before).
+    done = re.search(r"规划入库 (\d+)/(\d+)（100%）", said.err)
+    assert done is not None, said.err
+    assert done.group(1) == done.group(2) != "0"
+    assert "规划入库" not in said.out
+    again = ["--config", str(config), "send", "notice", "-a", "all", "--json",
+             "--set", "text=请于下月初前完成统计报表"]  # fmt: skip
+    assert main(again, clock=DAY) == 0
+    assert "规划入库" not in capsys.readouterr().err

@@ -27,7 +27,7 @@ def test_bench_sends_every_message_and_reports_its_figures(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n"] == 200
-    assert report["messages"] == report["sent"] == 200
+    assert report["messages"] == report["sent"] == report["provider_received"] == 200
     assert report["msgs_per_s"] > 0
     assert report["p99_ms"] > 0
     assert report["latency"]["messages"] == 200
@@ -37,7 +37,7 @@ def test_bench_sends_every_message_and_reports_its_figures(
 
 @pytest.mark.postgres
 @pytest.mark.timeout(300)
-def test_bench_runs_on_a_scratch_postgres_database_with_four_workers(
+def test_bench_runs_on_a_scratch_postgres_database_with_four_workers_showing_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -45,14 +45,14 @@ def test_bench_runs_on_a_scratch_postgres_database_with_four_workers(
     server = required_env("HUB_TEST_POSTGRES_URL")
     result = CliRunner().invoke(
         _bench_app(),
-        ["bench", "--n", "120", "--workers", "4", "--database-url", server, "--no-latency",
-         "--json"],
-    )  # fmt: skip
+        ["bench", "--n", "120", "--workers", "4", "--database-url", server, "--no-latency"],
+    )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["database"] == "postgresql"
-    assert report["workers"] == 4
-    assert report["messages"] == report["sent"] == 120
+    assert "120/120 条已发送" in result.stdout
+    assert "（4 个 worker），服务商收到 120 条" in result.stdout
+    # Progress on stderr (plain lines: not a terminal), each stage to its end.
+    assert "规划入库 120/120（100%）" in result.stderr
+    assert "发送 120/120（100%）" in result.stderr
     scratch = re.search(r"scratch database (hub_bench_\w+)", result.stderr)
     assert scratch is not None, result.stderr
     assert scratch.group(1) not in _scratch_databases(server)  # dropped afterwards
