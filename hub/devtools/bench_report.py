@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.devtools.bench_measure import percentile
+from hub.devtools.demo_data import REGIONS
 from hub.outbound.outbox import ProgressHook
 
 
@@ -101,3 +102,18 @@ def latency_figures(
         "p99_ms": round(percentile(delays, 0.99), 1),
         "max_ms": round(delays[-1], 1) if delays else 0.0,
     }
+
+
+def districts_for(n: int, wanted: float) -> tuple[str, float]:
+    """The largest districts holding about ``wanted`` of ``n`` rows (audience, share)."""
+    if wanted >= n:
+        return "all", 1.0
+    total = sum(weight for _code, weight in REGIONS.values())
+    chosen: list[str] = []
+    share = 0.0
+    for name, (_code, weight) in sorted(REGIONS.items(), key=lambda item: -item[1][1]):
+        chosen.append(name)
+        share += weight / total
+        if share * n >= wanted:
+            break
+    return "region=" + "|".join(chosen), share
