@@ -94,9 +94,11 @@ __all__ = [
     "tencent_fake_options",
 ]  # fmt: skip
 LATENCY_SECONDS = 30  # of paced traffic in the latency campaign
-# How often the campaign's counts are read while it runs: a grouped count over the campaign's
-# index, which at a million messages is a read worth not repeating five times a second.
+# How often the campaign's counts are read while it runs: every POLL_S, or less often when
+# the read is slow (a grouped count over the campaign's index grows with it: at a million
+# messages it is a read worth not repeating twice a second), so it takes at most ~5% of a core.
 POLL_S = 0.5
+POLL_SHARE = 0.05
 # SQLite's wait for the write lock: on a loaded 2-core machine a process holding it can be
 # descheduled for seconds, and the default 5 s failed a 100,000-message run ("database is
 # locked"); a benchmark waits rather than fails.
@@ -367,7 +369,7 @@ class _Bench:
         campaign_id = run.outcome.campaign_id
         deadline = time.monotonic() + self.options.timeout_s
         while True:
-            counts = await _counts(hub, campaign_id)
+            counts, took = await _timed_counts(hub, campaign_id)
             done = sum(counts.get(s.value, 0) for s in _FINAL)
             if progress is not None:
                 progress.sent(done, total)
@@ -378,7 +380,7 @@ class _Bench:
                 raise RuntimeError(f"timed out with {counts}")
             if any(not w.running() for w in self.workers):
                 raise RuntimeError(f"a worker died (see {self.scratch}/worker-*.log)")
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(max(POLL_S, took / POLL_SHARE))
 
     async def watch_sending(
         self, hub: Components, request: SendRequest, run: BenchRun, progress: BenchProgress | None
@@ -387,9 +389,9 @@ class _Bench:
         (the workers send what is committed meanwhile). Cancelled when submit returns."""
         if progress is None:
             return
-        campaign_id = None
+        campaign_id, took = None, 0.0
         while True:
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(max(POLL_S, took / POLL_SHARE))
             if campaign_id is None:
                 async with hub.db.read() as session:
                     campaign_id = await session.scalar(
@@ -399,7 +401,7 @@ class _Bench:
                         )
                     )
             if campaign_id is not None and run.total is not None:
-                counts = await _counts(hub, campaign_id)
+                counts, took = await _timed_counts(hub, campaign_id)
                 progress.sent(sum(counts.get(s.value, 0) for s in _FINAL), run.total)
                 await self.note_rate(run)
 
@@ -483,15 +485,17 @@ class _Bench:
         return ("--config", str(self.config))
 
 
-async def _counts(hub: Components, campaign_id: int) -> dict[str, int]:
-    """The campaign's messages by status."""
+async def _timed_counts(hub: Components, campaign_id: int) -> tuple[dict[str, int], float]:
+    """The campaign's messages by status, and how long the read took (seconds)."""
+    began = time.perf_counter()
     async with hub.db.read() as session:
         rows = await session.execute(
             sa.select(Message.status, sa.func.count())
             .where(Message.campaign_id == campaign_id)
             .group_by(Message.status)
         )
-        return {status.value: n for status, n in rows}
+        counts = {status.value: n for status, n in rows}
+    return counts, time.perf_counter() - began
 
 
 async def _delete_keys(hub: Components, prefix: str) -> None:
