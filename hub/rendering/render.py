@@ -38,13 +38,14 @@ from hub.rendering.sandbox import (
     RenderLimits,
     render_budget,
 )
-from hub.rendering.sms_text import fill_placeholders
+from hub.rendering.sms_text import Placeholders, fill_placeholders
 from hub.rendering.template_spec import (
     WECHAT_FIELD_MAX_CHARS,
     Catalog,
     Rendered,
     SmsParam,
     TemplateSpec,
+    Variable,
 )
 from hub.rendering.templates import load_folder
 
@@ -62,6 +63,10 @@ class _Compiled:
     param_names: tuple[str, ...]  # the placeholders, in declared order
     fields: tuple[tuple[str, jinja2.Template], ...]
     used: frozenset[str]  # names the template reads from its context
+    # Per message these were worked out again from the spec; once per template instead.
+    required: tuple[Variable, ...]  # required variables the template reads
+    defaults: tuple[tuple[str, Any], ...]  # optional variables and their defaults
+    placeholders: Placeholders | None  # the approved SMS text, split at its placeholders
 
 
 def template_names(env: jinja2.Environment, ast: nodes.Template) -> dict[str, int]:
@@ -228,6 +233,11 @@ class TemplateRenderer:
             tuple(p.name for p, _expr in params),
             tuple(fields),
             frozenset(used),
+            tuple(v for v in spec.variables.values() if v.required and v.name in used),
+            tuple((v.name, v.default) for v in spec.variables.values() if not v.required),
+            Placeholders.split(spec.body, [p.name for p, _expr in params])
+            if spec.approved_sms and spec.sms is not None
+            else None,
         )
         self._compiled[key] = compiled
         return compiled
@@ -266,7 +276,10 @@ class TemplateRenderer:
         names: tuple[str, ...] = ()
         if spec.approved_sms and spec.sms is not None:
             names = compiled.param_names
-            body = fill_placeholders(spec.body, dict(zip(names, params, strict=True)))
+            if compiled.placeholders is not None:
+                body = compiled.placeholders.fill(params)
+            else:
+                body = fill_placeholders(spec.body, dict(zip(names, params, strict=True)))
             ids = dict(spec.sms.template_ids)
         elif spec.wechat is not None and spec.channel == "wechat":
             ids = {"wechat": spec.wechat.template_id}
@@ -316,15 +329,10 @@ class TemplateRenderer:
         return texts
 
     def _context(self, compiled: _Compiled, context: Mapping[str, Any]) -> dict[str, Any]:
-        spec = compiled.spec
-        for var in spec.variables.values():
-            if var.required and var.name in compiled.used and var.name not in context:
+        for var in compiled.required:
+            if var.name not in context:
                 raise RenderError(f"模板 {compiled.name} 缺少变量 {var.name}（{var.description}）")
-        values = {
-            v.name: v.default
-            for v in spec.variables.values()
-            if not v.required and v.name not in context
-        }
+        values = {name: default for name, default in compiled.defaults if name not in context}
         values.update(context)
         return values
 
