@@ -41,8 +41,8 @@ run: install
 			'import secrets; print(secrets.token_urlsafe(32))' > $(LINK_SECRET_FILE)); fi
 	HUB_LINK_SECRET="$${HUB_LINK_SECRET:-$$(cat $(LINK_SECRET_FILE))}" $(BIN)/hub run
 
-# Set up, start Redis 7 and PostgreSQL, install Chromium, lint, type-check and run the
-# whole suite.
+# Set up, start Redis 7, a Redis Cluster and PostgreSQL, install Chromium, lint, type-check and
+# run the whole suite.
 test: install services browser
 	$(MAKE) --no-print-directory lint typecheck
 	source var/test-services/env && $(BIN)/pytest -q

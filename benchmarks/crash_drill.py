@@ -3,6 +3,7 @@
     python benchmarks/crash_drill.py                       # 5,000 SMS at qps 1000, no latency
     python benchmarks/crash_drill.py --latency-ms 300      # the provider answers in 300 ms
     python benchmarks/crash_drill.py --redis-url redis://127.0.0.1:6390/0 --json
+    python benchmarks/crash_drill.py --redis-url redis+cluster://127.0.0.1:7390   # a Redis Cluster
 
 A campaign of ``policy_push`` SMS (one personalised message per contact) is queued, then
 ``hub worker`` starts against the signature-checking Tencent SMS fake (a process of its own);

@@ -28,7 +28,7 @@ from hub.store.db import Database
 from hub.store.migrate import upgrade_sync
 from hub.store.models import Base
 
-pytest_plugins = ["tests.redis_fixtures"]
+pytest_plugins = ["tests.redis_fixtures", "tests.drill_setup"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

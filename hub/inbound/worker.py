@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
 from hub.infra.queue import InboundEntry, Queue
 from hub.outbound.notify import NotifyResult, enqueue_notified
 from hub.outbound.recovery import Requeue, rebuild_after_flush
+from hub.store.conflicts import is_write_conflict, retry_on_conflict
 from hub.store.db import Database
 from hub.store.models import Contact
 from hub.store.models import InboundReply as StoredReply
@@ -209,7 +211,8 @@ class InboundWorker:
         try:
             for start in range(0, len(entries), self.per_transaction):
                 chunk = entries[start : start + self.per_transaction]
-                processed = await self.process_many([e.reply_id for e in chunk])
+                ids = [e.reply_id for e in chunk]
+                processed = await retry_on_conflict(functools.partial(self.process_many, ids))
                 done.extend(processed)
                 notified = [n for p in processed for n in p.notified]
                 if notified:
@@ -287,6 +290,8 @@ class InboundWorker:
         except (StorageError, QueueError, OperationalError, InterfaceError):
             raise  # the database or Redis: the whole chunk is retried
         except Exception as exc:  # a bug or a refused transition: on record, not retried forever
+            if is_write_conflict(exc):
+                raise  # another worker's transaction won (PostgreSQL): the chunk runs again
             log.exception("reply could not be applied", reply_id=reply_id)
             await session.refresh(reply)  # the savepoint's changes to it are gone
             reply.classification_detail = {

@@ -7,6 +7,9 @@ the production inbound worker and dispatcher run (``open_components``, the wall 
 "5", "５", "非常满意" close the ticket awaiting a rating; "不满意!" reopens it; "TD" opts the
 contact out; "好的 下周二上午可以" moves the proposed visit to next Tuesday morning;
 "123" and "2 个问题想咨询" are not ratings — they become requests while a rating is awaited.
+
+Run on a SQLite file and the Redis 7 server, and on PostgreSQL and the Redis Cluster
+(``drill_setup``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from hub.store.db import Database
 from hub.store.models import ContactOptOut, InboundReply, Rating, Ticket, Visit
 from hub.tickets.feedback import send_feedback
 from hub.tickets.lifecycle import resolve
+from tests.drill_setup import DrillSetup
 from tests.ticket_support import seed_ticket_world
 from tests.wall_clock import NEVER_QUIET
 
@@ -100,9 +104,11 @@ def _ticket(settings: Settings, ticket_id: int) -> Ticket:
 
 
 def test_the_issue_examples_are_applied_end_to_end_through_the_sandbox(
-    write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    write_config: Callable[..., Path], drill_setup: DrillSetup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tickets={"default_department": "FGW"}, quiet_hours=NEVER_QUIET)
+    config = drill_setup.config(
+        write_config, tickets={"default_department": "FGW"}, quiet_hours=NEVER_QUIET
+    )
     settings = load_settings(config)
     _db(settings, lambda _hub, db: seed_ticket_world(db))
 

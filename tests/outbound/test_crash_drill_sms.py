@@ -2,17 +2,18 @@
 
 Real processes: the Tencent SMS fake (signature-checking, with latency, answering
 ``PullSmsSendStatusByPhoneNumber``) and `hub worker` subprocesses on a SQLite file and the test
-Redis. Each kill lands while the victim holds rows in ``sending`` — requests in flight at the
-fake, which accepts some of them after the victim is gone. The worker started next must find
-the dead one's entries at once (no heartbeat; ``reclaim_idle_seconds`` is set far away) and
-resolve its unknown sends by the status query: every number accepted exactly once, none lost.
+Redis, and again on PostgreSQL and the Redis Cluster with a second worker running beside each
+(``drill_setup``). Each kill lands while the victim holds rows in ``sending`` — requests in
+flight at the fake, which accepts some of them after the victim is gone. The worker started next
+must find the dead one's entries at once (no heartbeat; ``reclaim_idle_seconds`` is set far
+away) and resolve its unknown sends by the status query: every number accepted exactly once,
+none lost.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -23,13 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from hub.cli import main
 from hub.devtools.processes import start_fake, stop_all
 from hub.outbound.unknown_sends import NOT_TAKEN, RESENT_UNKNOWN, TAKEN
+from tests.drill_setup import DrillDatabase, DrillSetup
 from tests.outbound.test_crash_recovery import _counts, _wait_for, _worker
 from tests.wall_clock import NEVER_QUIET
+
+# Three or four worker processes and the fake: more than the suite's default two minutes on a
+# busy machine.
+pytestmark = pytest.mark.timeout(300)
 
 SECRET_ID, SECRET_KEY = "AKIDdrill", "drill-secret"
 ENTERPRISES = 120
@@ -60,34 +65,33 @@ def _accepted(fake_url: str) -> Counter[str]:
     )
 
 
-def _sending_of(db_file: Path, pid: int) -> int:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        (count,) = conn.execute(
-            "SELECT count(*) FROM message WHERE status = 'sending' AND status_reason LIKE ?",
-            (f"%-{pid}）",),
-        ).fetchone()
+def _sending_of(store: DrillDatabase, pid: int) -> int:
+    ((count,),) = store.rows(
+        "SELECT count(*) FROM message WHERE status = 'sending' AND status_reason LIKE ?",
+        f"%-{pid}）",
+    )
     return int(count)
 
 
-def _attempt_codes(db_file: Path) -> Counter[str]:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        rows = conn.execute("SELECT error_code FROM delivery_attempt").fetchall()
+def _attempt_codes(store: DrillDatabase) -> Counter[str]:
+    rows = store.rows("SELECT error_code FROM delivery_attempt")
     return Counter(code for (code,) in rows if code)
 
 
-def _mobiles(db_file: Path) -> dict[int, str]:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        return dict(conn.execute("SELECT id, address FROM message").fetchall())
+def _mobiles(store: DrillDatabase) -> dict[int, str]:
+    return dict(store.rows("SELECT id, address FROM message"))
 
 
-def _kill_while_sending(proc: subprocess.Popen[bytes], db_file: Path) -> None:
+def _kill_while_sending(proc: subprocess.Popen[bytes], store: DrillDatabase) -> None:
     """SIGKILL ``proc`` at a moment it holds rows in ``sending`` (requests in flight)."""
-    _wait_for(lambda: _sending_of(db_file, proc.pid) > 0, 60, "the victim to be sending")
+    _wait_for(lambda: _sending_of(store, proc.pid) > 0, 60, "the victim to be sending")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
 
 
-def _drill_config(write_config: Callable[..., Path], fake_url: str, **overrides: Any) -> Path:
+def _drill_config(
+    write_config: Callable[..., Path], setup: DrillSetup, fake_url: str, **overrides: Any
+) -> Path:
     settings: dict[str, Any] = {
         # Idle takeover far beyond the test: only liveness can bring the entries back fast.
         "dispatch": {"batch_size": 20, "block_ms": 50, "reclaim_idle_seconds": 600,
@@ -102,50 +106,53 @@ def _drill_config(write_config: Callable[..., Path], fake_url: str, **overrides:
         "quiet_hours": NEVER_QUIET,
     }  # fmt: skip
     settings.update(overrides)
-    return write_config(**settings)
+    return setup.config(write_config, **settings)
 
 
 def test_a_worker_killed_twice_during_provider_calls_sends_every_number_once(
-    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    write_config: Callable[..., Path], drill_setup: DrillSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HUB_DRILL_SECRET_ID", SECRET_ID)
     monkeypatch.setenv("HUB_DRILL_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("HUB_DRILL_PATH_SECRET", "drill-path")
     with _tencent_fake() as fake_url:
-        config = _drill_config(write_config, fake_url)
+        config = _drill_config(write_config, drill_setup, fake_url)
         assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
         assert main(["--config", str(config), "send", "policy_push", "--audience", "all",
                      "--set", "policy_title=专精特新奖补"]) == 0  # fmt: skip
-        db_file = Path(yaml.safe_load(config.read_text(encoding="utf-8"))["hub"]["data_dir"])
-        db_file = db_file / "hub.db"
-        total = _counts(db_file)["queued"]
+        store = drill_setup.database(config)
+        total = _counts(store)["queued"]
         assert total > ENTERPRISES
 
-        first = _worker(config)
+        started: list[subprocess.Popen[bytes]] = []
         try:
-            _kill_while_sending(first, db_file)
+            first = _worker(config)
+            started.append(first)
+            _kill_while_sending(first, store)
             second = _worker(config)
-            _kill_while_sending(second, db_file)
-            assert _counts(db_file).get("queued", 0) > 0  # both kills landed mid-campaign
+            started.append(second)
+            _kill_while_sending(second, store)
+            assert _counts(store).get("queued", 0) > 0  # both kills landed mid-campaign
             killed_at = time.monotonic()
-            third = _worker(config)
+            # On the cluster set-up two workers (two machines) share what the victims left.
+            started.extend(_worker(config) for _ in range(1 + drill_setup.extra_workers))
 
             def final() -> bool:
-                counts = _counts(db_file)
+                counts = _counts(store)
                 return counts.get("sent", 0) + counts.get("delivered", 0) == total
 
             _wait_for(final, 90, "every message sent")
             recovered_s = time.monotonic() - killed_at
         finally:
-            for proc in (first, second, locals().get("third")):
-                if isinstance(proc, subprocess.Popen) and proc.poll() is None:
+            for proc in started:
+                if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=20)
         accepted = _accepted(fake_url)
-    numbers = set(_mobiles(db_file).values())
+    numbers = set(_mobiles(store).values())
     assert set(accepted) == numbers  # none lost
     assert [n for n, times in accepted.items() if times > 1] == []  # none sent twice
-    codes = _attempt_codes(db_file)
+    codes = _attempt_codes(store)
     # The kills left sends in flight, and the status query resolved them; nothing went blind.
     assert codes[TAKEN] + codes[NOT_TAKEN] > 0
     assert codes[RESENT_UNKNOWN] == 0

@@ -4,10 +4,12 @@ Outbound: every message ends sent once. Inbound: every stored reply is applied o
 worker that takes over a killed worker's claimed entries, and after a FLUSHALL (at start or
 mid-run) by the worker whose heartbeat sees Redis empty and puts the replies back.
 
-Real processes: `hub worker` subprocesses against a real Redis and a SQLite file; the sandbox
-channel is slowed to a few dozen messages a second by its token bucket so the run is still
-going when the test strikes. The database is the truth: every message must end ``sent``
-with exactly one successful attempt on record.
+Real processes: `hub worker` subprocesses against a real Redis and a SQLite file, and again
+against PostgreSQL and the three-master Redis Cluster with one more worker (``drill_setup``:
+processes that share only the servers, as on several machines; there a "flush" deletes the
+hub's keys, the cluster being shared). The sandbox channel is slowed to a few dozen messages a
+second by its token bucket so the run is still going when the test strikes. The database is
+the truth: every message must end ``sent`` with exactly one successful attempt on record.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -36,7 +37,12 @@ from hub.core.keys import RedisKeys
 from hub.core.vocab import ChannelName
 from hub.inbound.accept import accept_reply
 from hub.infra.queue import Queue
+from tests.drill_setup import DrillDatabase, DrillSetup, delete_hub_keys, sync_redis
 from tests.wall_clock import NEVER_QUIET
+
+# Several worker processes, a campaign and the servers of the cluster set-up: more than the
+# suite's default two minutes on a busy machine.
+pytestmark = pytest.mark.timeout(300)
 
 DRILL = {
     "dispatch": {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 1,
@@ -47,17 +53,21 @@ DRILL = {
 ENTERPRISES = 150
 
 
-def _worker(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())",
-         "--config", str(config), "worker"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
-    )  # fmt: skip
+def _worker(config: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`hub worker` on ``config``; what it prints goes to ``log`` (appended), or nowhere."""
+    with open(log or os.devnull, "ab") as out:  # the child keeps its own copy of the handle
+        return subprocess.Popen(
+            [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())",
+             "--config", str(config), "worker"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+        )  # fmt: skip
 
 
 @contextmanager
-def _workers(config: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = [_worker(config) for _ in range(count)]
+def _workers(
+    config: Path, count: int, log: Path | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = [_worker(config, log) for _ in range(count)]
     try:
         yield procs
     finally:
@@ -71,24 +81,29 @@ def _workers(config: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]
                 proc.kill()
 
 
-def _counts(db_file: Path) -> dict[str, int]:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        return dict(conn.execute("SELECT status, count(*) FROM message GROUP BY status").fetchall())
+def _counts(store: DrillDatabase) -> dict[str, int]:
+    return dict(store.rows("SELECT status, count(*) FROM message GROUP BY status"))
 
 
-def _sent_attempts(db_file: Path) -> dict[int, int]:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        rows = conn.execute(
-            "SELECT message_id, count(*) FROM delivery_attempt WHERE outcome = 'sent' "
-            "GROUP BY message_id"
-        ).fetchall()
-    return dict(rows)
+def _sent_attempts(store: DrillDatabase) -> dict[int, int]:
+    return dict(store.rows(
+        "SELECT message_id, count(*) FROM delivery_attempt WHERE outcome = 'sent' "
+        "GROUP BY message_id"
+    ))  # fmt: skip
 
 
-def _pending_of(client: redis.Redis, stream: str, group: str, pid: int) -> int:
+def _pending_of(client: redis.Redis | redis.RedisCluster, stream: str, group: str, pid: int) -> int:
     """Entries of ``stream`` claimed and not acknowledged by the worker process ``pid``."""
     consumers = client.xinfo_consumers(stream, group)
     return sum(int(c["pending"]) for c in consumers if c["name"].endswith(f"-{pid}"))
+
+
+def _exists(client: redis.Redis | redis.RedisCluster, key: str) -> bool:
+    """Whether ``key`` exists; False while the worker has not started its embedded server."""
+    try:
+        return bool(client.exists(key))
+    except redis.ConnectionError:
+        return False
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -99,111 +114,126 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _prepare(write_config: Callable[..., Path], **overrides: Any) -> tuple[Path, Path, int]:
-    config = write_config(**{**DRILL, **overrides})
+def _prepare(
+    write_config: Callable[..., Path], setup: DrillSetup, **overrides: Any
+) -> tuple[Path, DrillDatabase, int]:
+    config = setup.config(write_config, **{**DRILL, **overrides})
     assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
     assert main(["--config", str(config), "send", "notice", "--audience", "all",
                  "--set", "text=请于月底前完成年报公示"]) == 0  # fmt: skip
-    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    db_file = Path(settings["hub"]["data_dir"]) / "hub.db"
-    queued = _counts(db_file).get("queued", 0)
+    store = setup.database(config)
+    queued = _counts(store).get("queued", 0)
     assert queued > 150
-    return config, db_file, queued
+    return config, store, queued
 
 
-def _all_sent_once(db_file: Path, total: int) -> None:
-    counts = _counts(db_file)
+def _all_sent_once(store: DrillDatabase, total: int) -> None:
+    counts = _counts(store)
     assert counts.get("sent", 0) + counts.get("skipped", 0) == sum(counts.values())
     assert counts["sent"] == total
-    sent = _sent_attempts(db_file)
+    sent = _sent_attempts(store)
     assert len(sent) == total
     assert set(sent.values()) == {1}  # one successful send on record per message
 
 
-def test_a_worker_killed_mid_run_loses_nothing(write_config: Callable[..., Path]) -> None:
-    config, db_file, total = _prepare(write_config)
+@contextmanager
+def _flushable(
+    config: Path,
+) -> Iterator[tuple[redis.Redis | redis.RedisCluster, Callable[[], Any]]]:
+    """A client of the drill's Redis and what flushes it: FLUSHALL on its own embedded server
+    (it must not touch the shared test server), the hub's keys on the shared cluster."""
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    client = redis.Redis.from_url(settings["redis"]["url"], decode_responses=True)
+    if settings["redis"]["url"] != "embedded":
+        cluster = sync_redis(settings["redis"]["url"])
+        assert isinstance(cluster, redis.RedisCluster)
+        try:
+            yield cluster, lambda: delete_hub_keys(cluster, settings["redis"]["key_prefix"])
+        finally:
+            cluster.close()
+        return
+    socket_path = Path(settings["hub"]["data_dir"]) / "redis" / "redis.sock"
+    client = redis.Redis(unix_socket_path=str(socket_path))
+    try:
+        yield client, client.flushall
+    finally:
+        client.shutdown(nosave=True)
+        client.close()
+
+
+def test_a_worker_killed_mid_run_loses_nothing(
+    write_config: Callable[..., Path], drill_setup: DrillSetup
+) -> None:
+    config, store, total = _prepare(write_config, drill_setup)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    client = sync_redis(settings["redis"]["url"])
     stream = RedisKeys(settings["redis"]["key_prefix"]).outbound_stream("sandbox")
 
     def pending_of(pid: int) -> int:
         return _pending_of(client, stream, RedisKeys.OUTBOUND_GROUP, pid)
 
-    with _workers(config, 2) as (victim, survivor):
-        _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
+    with _workers(config, 2 + drill_setup.extra_workers) as (victim, *survivors):
+        _wait_for(lambda: _counts(store).get("sent", 0) >= 10, 60, "the first sends")
         # Strike while the victim holds claimed entries: they must not die with it.
         _wait_for(lambda: pending_of(victim.pid) > 0, 30, "the victim to hold a batch")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        assert _counts(db_file).get("sent", 0) < total  # the run was not over
-        _wait_for(lambda: _counts(db_file).get("sent", 0) == total, 90, "every message sent")
+        assert _counts(store).get("sent", 0) < total  # the run was not over
+        _wait_for(lambda: _counts(store).get("sent", 0) == total, 90, "every message sent")
         _wait_for(lambda: pending_of(victim.pid) == 0, 30, "the victim's entries reclaimed")
-        assert survivor.poll() is None
-    _all_sent_once(db_file, total)
+        assert all(survivor.poll() is None for survivor in survivors)
+    _all_sent_once(store, total)
     client.close()
 
 
-def test_redis_flushed_mid_run_loses_nothing(write_config: Callable[..., Path]) -> None:
-    # Its own embedded Redis: FLUSHALL must not touch the shared test server.
-    config, db_file, total = _prepare(write_config, redis={"url": "embedded"})
-    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    socket_path = Path(settings["hub"]["data_dir"]) / "redis" / "redis.sock"
-    client = redis.Redis(unix_socket_path=str(socket_path))
-    try:
-        with _workers(config, 1):
-            _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
-            client.flushall()
-            assert _counts(db_file).get("sent", 0) < total  # the run was not over
-            _wait_for(lambda: _counts(db_file).get("sent", 0) == total, 90, "every message sent")
-        _all_sent_once(db_file, total)
-    finally:
-        client.shutdown(nosave=True)
-        client.close()
+def test_redis_flushed_mid_run_loses_nothing(
+    write_config: Callable[..., Path], drill_setup: DrillSetup
+) -> None:
+    config, store, total = _prepare(write_config, drill_setup, redis={"url": "embedded"})
+    with _flushable(config) as (_client, flush), _workers(config, 1 + drill_setup.extra_workers):
+        _wait_for(lambda: _counts(store).get("sent", 0) >= 10, 60, "the first sends")
+        flush()
+        assert _counts(store).get("sent", 0) < total  # the run was not over
+        _wait_for(lambda: _counts(store).get("sent", 0) == total, 90, "every message sent")
+    _all_sent_once(store, total)
 
 
-def test_after_a_flushall_sending_resumes_within_seconds(write_config: Callable[..., Path]) -> None:
+def test_after_a_flushall_sending_resumes_within_seconds(
+    write_config: Callable[..., Path], drill_setup: DrillSetup
+) -> None:
     # The reconciler and idle reclaim far away: only the heartbeat may notice the flush.
     slow = {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 600,
             "reconcile_every_seconds": 600}  # fmt: skip
-    config, db_file, total = _prepare(write_config, redis={"url": "embedded"}, dispatch=slow)
-    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    socket_path = Path(settings["hub"]["data_dir"]) / "redis" / "redis.sock"
-    client = redis.Redis(unix_socket_path=str(socket_path))
-    try:
-        with _workers(config, 1):
-            _wait_for(lambda: _counts(db_file).get("sent", 0) >= 10, 60, "the first sends")
-            client.flushall()
-            flushed_at, sent_then = time.monotonic(), _counts(db_file).get("sent", 0)
-            assert sent_then < total  # the run was not over
-            # Sending resumes after a heartbeat or two, not after the reconciler's 600 s.
-            _wait_for(lambda: _counts(db_file).get("sent", 0) > sent_then + 20, 15,
-                      "sending to resume")  # fmt: skip
-            assert time.monotonic() - flushed_at < 15
-            _wait_for(lambda: _counts(db_file).get("sent", 0) == total, 90, "every message sent")
-        _all_sent_once(db_file, total)
-    finally:
-        client.shutdown(nosave=True)
-        client.close()
+    config, store, total = _prepare(
+        write_config, drill_setup, redis={"url": "embedded"}, dispatch=slow
+    )
+    with _flushable(config) as (_client, flush), _workers(config, 1 + drill_setup.extra_workers):
+        _wait_for(lambda: _counts(store).get("sent", 0) >= 10, 60, "the first sends")
+        flush()
+        flushed_at, sent_then = time.monotonic(), _counts(store).get("sent", 0)
+        assert sent_then < total  # the run was not over
+        # Sending resumes after a heartbeat or two, not after the reconciler's 600 s.
+        within = drill_setup.within_seconds
+        _wait_for(lambda: _counts(store).get("sent", 0) > sent_then + 20, within,
+                  "sending to resume")  # fmt: skip
+        assert time.monotonic() - flushed_at < within
+        _wait_for(lambda: _counts(store).get("sent", 0) == total, 90, "every message sent")
+    _all_sent_once(store, total)
 
 
-def _replies(db_file: Path) -> list[tuple[int, str | None, int | None]]:
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        return conn.execute(
-            "SELECT id, classified_at, ticket_id FROM inbound_reply ORDER BY id"
-        ).fetchall()
+def _replies(store: DrillDatabase) -> list[tuple[Any, ...]]:
+    return store.rows("SELECT id, classified_at, ticket_id FROM inbound_reply ORDER BY id")
 
 
-def _classified(db_file: Path) -> int:
-    return sum(1 for _id, classified_at, _ticket in _replies(db_file) if classified_at)
+def _classified(store: DrillDatabase) -> int:
+    return sum(1 for _id, classified_at, _ticket in _replies(store) if classified_at)
 
 
-def _accept_questions(config: Path, db_file: Path, *, entries_lost: bool = False) -> int:
+def _accept_questions(config: Path, store: DrillDatabase, *, entries_lost: bool = False) -> int:
     """One question from the first contact of each enterprise, through the inbound path;
     ``entries_lost``: stored and answered, their stream entries gone (a FLUSHALL to come)."""
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        mobiles = [m for (m,) in conn.execute(
-            "SELECT min(mobile) FROM contact WHERE mobile IS NOT NULL GROUP BY enterprise_id"
-        )]  # fmt: skip
+    mobiles = [m for (m,) in store.rows(
+        "SELECT min(mobile) FROM contact WHERE mobile IS NOT NULL GROUP BY enterprise_id"
+    )]  # fmt: skip
 
     async def accept() -> None:
         async with open_components(load_settings(config)) as hub:
@@ -219,20 +249,20 @@ def _accept_questions(config: Path, db_file: Path, *, entries_lost: bool = False
 
 
 def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
-    write_config: Callable[..., Path],
+    write_config: Callable[..., Path], drill_setup: DrillSetup
 ) -> None:
     # Idle reclaim ten minutes away: the survivor takes the victim's replies over because its
     # heartbeat expired (~10 s), not because they looked idle.
-    config = write_config(
-        **{**DRILL, "dispatch": {**DRILL["dispatch"], "reclaim_idle_seconds": 600}}
+    config = drill_setup.config(
+        write_config, **{**DRILL, "dispatch": {**DRILL["dispatch"], "reclaim_idle_seconds": 600}}
     )
     assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    db_file = Path(settings["hub"]["data_dir"]) / "hub.db"
+    store = drill_setup.database(config)
     # Stored and on the stream before any worker runs: the victim claims a whole batch.
-    total = _accept_questions(config, db_file)
+    total = _accept_questions(config, store)
     assert total == ENTERPRISES
-    client = redis.Redis.from_url(settings["redis"]["url"], decode_responses=True)
+    client = sync_redis(settings["redis"]["url"])
     stream = RedisKeys(settings["redis"]["key_prefix"]).inbound_stream()
 
     def pending_of(pid: int) -> int:
@@ -242,81 +272,73 @@ def test_an_inbound_worker_killed_mid_batch_applies_every_reply_once(
         _wait_for(lambda: pending_of(victim.pid) > 0, 60, "the victim to claim replies")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-    assert _classified(db_file) < total  # it died with replies in hand
+    assert _classified(store) < total  # it died with replies in hand
     assert pending_of(victim.pid) > 0
-    with _workers(config, 1) as (survivor,):
-        _wait_for(lambda: _classified(db_file) == total, 90, "every reply classified")
+    with _workers(config, 1 + drill_setup.extra_workers) as survivors:
+        _wait_for(lambda: _classified(store) == total, 90, "every reply classified")
         _wait_for(lambda: pending_of(victim.pid) == 0, 30, "the victim's entries reclaimed")
-        assert survivor.poll() is None
-    replies = _replies(db_file)
+        assert all(survivor.poll() is None for survivor in survivors)
+    replies = _replies(store)
     assert all(ticket_id is not None for _id, _at, ticket_id in replies)
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        opened = conn.execute(
-            "SELECT source_reply_id, count(*) FROM ticket GROUP BY source_reply_id"
-        ).fetchall()
     # Every question opened exactly one ticket: none lost with the victim, none applied twice.
-    assert {reply_id for reply_id, _count in opened} == {r[0] for r in replies}
-    assert {count for _reply_id, count in opened} == {1}
+    _opened_once(store)
     client.close()
 
 
-def _opened_once(db_file: Path) -> None:
+def _opened_once(store: DrillDatabase) -> None:
     """Every stored reply opened exactly one ticket: none lost, none applied twice."""
-    replies = _replies(db_file)
-    with sqlite3.connect(db_file, timeout=10) as conn:
-        opened = conn.execute(
-            "SELECT source_reply_id, count(*) FROM ticket GROUP BY source_reply_id"
-        ).fetchall()
+    replies = _replies(store)
+    opened = store.rows("SELECT source_reply_id, count(*) FROM ticket GROUP BY source_reply_id")
     assert {reply_id for reply_id, _count in opened} == {r[0] for r in replies}
     assert {count for _reply_id, count in opened} == {1}
 
 
-def _flush_drill(write_config: Callable[..., Path]) -> tuple[Path, Path, redis.Redis, str]:
-    """A demo on its own embedded Redis (FLUSHALL must not touch the shared test server),
+def _flush_drill(
+    write_config: Callable[..., Path], setup: DrillSetup
+) -> tuple[Path, DrillDatabase, str]:
+    """A demo on its own embedded Redis (or the hub's keys on the cluster: see _flushable),
     the reconciler and idle reclaim far away: only the heartbeat may notice the flush."""
     slow = {"batch_size": 10, "block_ms": 50, "reclaim_idle_seconds": 600,
             "reconcile_every_seconds": 600}  # fmt: skip
-    config = write_config(**{**DRILL, "dispatch": slow, "redis": {"url": "embedded"}})
+    config = setup.config(write_config, **{**DRILL, "dispatch": slow, "redis": {"url": "embedded"}})
     assert main(["--config", str(config), "demo", "--enterprises", str(ENTERPRISES)]) == 0
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data_dir = Path(settings["hub"]["data_dir"])
-    client = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"))
     epoch = RedisKeys(settings["redis"]["key_prefix"]).redis_epoch()
-    return config, data_dir / "hub.db", client, epoch
+    return config, setup.database(config), epoch
 
 
 def test_replies_stored_before_a_flushall_are_classified_once_by_a_started_worker(
-    write_config: Callable[..., Path],
+    write_config: Callable[..., Path], drill_setup: DrillSetup
 ) -> None:
-    config, db_file, client, _epoch = _flush_drill(write_config)
-    try:
-        total = _accept_questions(config, db_file)
-        client.flushall()  # before any worker ran: a Redis replaced, restarted without data
-        with _workers(config, 1) as (worker,):
-            _wait_for(lambda: _classified(db_file) == total, 30, "every reply classified")
-            assert worker.poll() is None
-        _opened_once(db_file)
-    finally:
-        client.shutdown(nosave=True)
-        client.close()
+    config, store, _epoch = _flush_drill(write_config, drill_setup)
+    with _flushable(config) as (_client, flush):
+        total = _accept_questions(config, store)
+        flush()  # before any worker ran: a Redis replaced, restarted without data
+        with _workers(config, 1 + drill_setup.extra_workers) as workers:
+            _wait_for(lambda: _classified(store) == total, 90, "every reply classified")
+            assert all(worker.poll() is None for worker in workers)
+    _opened_once(store)
 
 
 def test_replies_stored_when_redis_is_flushed_mid_run_are_classified_once_within_seconds(
-    write_config: Callable[..., Path],
+    write_config: Callable[..., Path], drill_setup: DrillSetup
 ) -> None:
-    config, db_file, client, epoch = _flush_drill(write_config)
-    try:
-        with _workers(config, 1) as (worker,):
-            _wait_for(lambda: bool(client.exists(epoch)), 30, "the worker's first beat")
-            total = _accept_questions(config, db_file, entries_lost=True)
-            assert _classified(db_file) == 0  # stored, answered, and on no stream it reads
-            client.flushall()
+    config, store, epoch = _flush_drill(write_config, drill_setup)
+    log = config.parent / "workers.log"
+    with _flushable(config) as (client, flush):
+        with _workers(config, 1 + drill_setup.extra_workers, log) as workers:
+            _wait_for(lambda: _exists(client, epoch), 30, "the worker's first beat")
+            # The first beat's rebuild (of nothing) is over: it cannot take the replies stored
+            # next, which must wait for the flush.
+            _wait_for(lambda: "redis initialised for the hub" in log.read_text(errors="replace"),
+                      60, "the first beat's rebuild")  # fmt: skip
+            total = _accept_questions(config, store, entries_lost=True)
+            assert _classified(store) == 0  # stored, answered, and on no stream it reads
+            flush()
             flushed_at = time.monotonic()
-            _wait_for(lambda: _classified(db_file) == total, 15, "every reply classified")
+            within = drill_setup.within_seconds
+            _wait_for(lambda: _classified(store) == total, within, "every reply classified")
             took = time.monotonic() - flushed_at
-            assert worker.poll() is None
-        _opened_once(db_file)
-        assert took < 15
-    finally:
-        client.shutdown(nosave=True)
-        client.close()
+            assert all(worker.poll() is None for worker in workers)
+        _opened_once(store)
+        assert took < within
