@@ -9,6 +9,9 @@ the CLI on a fixed clock (``main(clock=...)``): at 22:00 every step says the mes
 held, why, and when they go; at 10:00 they are sent. The fixed times are on today's Shanghai
 date, so `hub run` (on the wall clock) never releases the 22:00 ones before the test ends:
 they are due at 08:00 tomorrow.
+
+And once as the README deploys it beyond one machine: `hub run` and two `hub worker` processes
+sharing only PostgreSQL and the three-master Redis Cluster.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import pytest
 from hub.cli import main
 from hub.core.clock import SHANGHAI, FixedClock
 from hub.devtools.demo_data import demo_enterprises
+from tests.drill_setup import postgres_cluster_setup
+from tests.outbound.test_crash_recovery import _workers
 from tests.wall_clock import NEVER_QUIET
 
 README_SEND = ["send", "notice", "--audience", "tier=key,industry=制造业",
@@ -272,3 +277,33 @@ def test_readme_thread_in_the_day_is_sent(
     assert f"最终：已发送 {n}，免打扰暂缓 0，排队 0" in said
 
     assert_the_reply_became_an_assigned_ticket(*reply_and_read_the_ack(config, capsys))
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+def test_the_first_thread_runs_on_postgres_and_the_cluster_with_several_workers(
+    write_config: Callable[..., Path],
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = free_port()
+    setup = postgres_cluster_setup(request)
+    config = setup.config(write_config, web={"port": port}, quiet_hours=NEVER_QUIET)
+    assert main(["--config", str(config), "demo", "--enterprises", "40"]) == 0
+    hub = HubProcess(config, port)
+    try:
+        with _workers(config, 2):
+            health = httpx.get(f"{hub.base}/healthz", timeout=5).json()
+            assert health["database"]["status"] == "ok"
+            assert health["redis"]["status"] == "ok"
+            capsys.readouterr()
+            assert main(["--config", str(config), *README_SEND, "--json"]) == 0
+            report = json.loads(capsys.readouterr().out)
+            assert report["created"] >= 1
+            assert report["final"]["pending"] == 0
+            assert main(["--config", str(config), "messages", "list", "--json"]) == 0
+            listed = json.loads(capsys.readouterr().out)
+            assert {m["status"] for m in listed if m["status"] != "skipped"} == {"sent"}
+            assert_the_reply_became_an_assigned_ticket(*reply_and_read_the_ack(config, capsys))
+    finally:
+        hub.stop_and_read()
