@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,13 +27,14 @@ from hub.core.vocab import ChannelName, MessageKind
 from hub.outbound.notify import (
     NotifyResult,
     enterprise_context,
+    enterprise_contexts,
     notify_one,
     reply_recipient,
 )
 from hub.outbound.planning import PlanningPolicy
 from hub.outbound.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.rendering.render import TemplateRenderer
-from hub.store.models import Contact, Message
+from hub.store.models import Contact
 from hub.store.models import InboundReply as StoredReply
 
 __all__ = ["Answer", "Answerer"]
@@ -113,18 +114,30 @@ class Answerer:
             minutes=self.policy.quiet_hours.answer_within_minutes
         )
         quiet = now >= waited_for_until
-        result = await notify_one(
-            session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
-            trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
-            renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
-        )  # fmt: skip
         if not quiet:
             # Nor a rate-limit retry of it while the contact still waits (hub.outbound.dispatch).
             exempt = {QUIET_EXEMPT_UNTIL: waited_for_until.isoformat()}
             extra_params = {**(extra_params or {}), **exempt}
-        if extra_params and result.created and result.message_id is not None:
-            await add_params(session, result.message_id, extra_params)
+        result = await notify_one(
+            session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
+            trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
+            renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
+            extra_params=extra_params, known_new=True,
+        )  # fmt: skip
         return Answer(purpose, kind, result)
+
+    async def prime(self, session: AsyncSession, enterprise_ids: Collection[int]) -> None:
+        """Remember the contexts of many enterprises not remembered now: two reads in all
+        (the inbound worker, before a chunk of replies)."""
+        moment = time.monotonic()
+        missing = [e for e in set(enterprise_ids) if (cached := self._contexts.get(e)) is None
+                   or moment - cached[0] >= CONTEXT_TTL_S]  # fmt: skip
+        if not missing:
+            return
+        if len(self._contexts) + len(missing) > CONTEXT_CACHE_SIZE:
+            self._contexts.clear()
+        for enterprise_id, context in (await enterprise_contexts(session, missing)).items():
+            self._contexts[enterprise_id] = (moment, context)
 
     async def enterprise_context(
         self, session: AsyncSession, enterprise_id: int | None
@@ -138,14 +151,3 @@ class Answerer:
         context = await enterprise_context(session, enterprise_id)
         self._contexts[enterprise_id] = (time.monotonic(), copy.deepcopy(context))
         return context
-
-
-async def add_params(session: AsyncSession, message_id: int, extra: Mapping[str, Any]) -> None:
-    """Merge channel-specific params (buttons, a link) into a row written moments ago.
-
-    Done in the same transaction, before the commit and the enqueue, so the dispatcher never
-    sees the row without them.
-    """
-    message = await session.get(Message, message_id)
-    if message is not None:
-        message.params = {**(message.params or {}), **extra}

@@ -38,7 +38,8 @@ visit answers and opt-outs from unknown senders have nothing to apply to and are
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 import sqlalchemy as sa
@@ -54,7 +55,8 @@ from hub.core.vocab import (
     VisitStatus,
 )
 from hub.inbound.answers import Answer, Answerer
-from hub.inbound.assistant import Assistant, verdict_record
+from hub.inbound.assistant import Assistant, Awaiting, verdict_record
+from hub.inbound.chunk import ChunkFacts
 from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
 from hub.inbound.outcome import Applied, with_button_ref
 from hub.outbound.optouts import record_opt_out
@@ -117,14 +119,38 @@ class ReplyApplier:
 
     # --- context and classification ---------------------------------------------------------
 
+    async def load_facts(
+        self, session: AsyncSession, replies: Sequence[StoredReply], now: datetime
+    ) -> ChunkFacts:
+        """What a chunk of replies reads (:mod:`hub.inbound.chunk`), and their enterprises'
+        template context (:meth:`Answerer.prime`): a dozen statements for the whole chunk."""
+        policy = await self._policy(session)
+        facts = await ChunkFacts.load(
+            session, replies, now=now, append_window=timedelta(
+                hours=policy.tickets.append_window_hours),
+            auto_answers=self.assistant is not None,
+        )  # fmt: skip
+        await self.answerer.prime(
+            session, {r.enterprise_id for r in replies if r.enterprise_id is not None}
+        )
+        return facts
+
     async def context(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
-    ) -> ReplyContext:
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime,
+        facts: ChunkFacts | None = None,
+    ) -> ReplyContext:  # fmt: skip
         """What the contact was asked: tickets awaiting a rating, a visit awaiting an answer
-        (its one time or its slots), and whether the proposal came after the rating request."""
+        (its one time or its slots), and whether the proposal came after the rating request.
+        ``facts``: what the worker read for the reply's chunk, used while it holds for it."""
+        known = facts if facts is not None and facts.fresh(reply) else None
         awaiting: tuple[str, ...] = ()
         if contact is not None:
-            awaiting = tuple(t.number for t in await tickets.awaiting_rating(session, contact.id))
+            rated = (
+                known.awaiting_rating.get(contact.id, [])
+                if known is not None
+                else await tickets.awaiting_rating(session, contact.id)
+            )
+            awaiting = tuple(t.number for t in rated)
         survey = await self._survey(session, reply)
         if survey is not None:  # a reply to a callback survey rates that survey's ticket
             number = await session.scalar(
@@ -132,7 +158,9 @@ class ReplyApplier:
             )
             awaiting = (str(number),)
         visit = None
-        if reply.enterprise_id is not None:
+        if reply.enterprise_id is not None and known is not None:
+            visit = known.visits.get(reply.enterprise_id)
+        elif reply.enterprise_id is not None:
             visit = (
                 await session.scalars(
                     sa.select(Visit)
@@ -184,8 +212,10 @@ class ReplyApplier:
 
     async def apply(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime,
+        found: Classification, now: datetime, facts: ChunkFacts | None = None,
     ) -> Applied:  # fmt: skip
+        """Apply the classified reply; ``facts`` as for :meth:`context`."""
+        known = facts if facts is not None and facts.fresh(reply) else None
         match found.cls:
             case ReplyClass.RATING:
                 return await self._rating(session, reply, contact, found, now)
@@ -194,14 +224,14 @@ class ReplyApplier:
             case ReplyClass.VISIT_ANSWER:
                 return await self._visit(session, reply, found, now)
             case ReplyClass.QUERY:
-                return await self._query(session, reply, contact, found, now)
+                return await self._query(session, reply, contact, found, now, known)
             case ReplyClass.HELP:
                 answer = await self._notice(session, reply, contact, "help", HELP_TEXT, now)
                 return Applied("发送使用说明", answers=[answer])
             case ReplyClass.HANDOVER:
-                return await self._handover(session, reply, contact, now)
+                return await self._handover(session, reply, contact, now, known)
             case _:
-                return await self._request(session, reply, contact, found, now)
+                return await self._request(session, reply, contact, found, now, facts, known)
 
     async def _survey(self, session: AsyncSession, reply: StoredReply) -> CallbackSurvey | None:
         """The monthly callback survey (回访) the reply answers, while it awaits an answer."""
@@ -303,7 +333,7 @@ class ReplyApplier:
 
     async def _query(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime,
+        found: Classification, now: datetime, known: ChunkFacts | None,
     ) -> Applied:  # fmt: skip
         if found.ticket_number is not None:
             ticket = await tickets.ticket_by_number(session, found.ticket_number)
@@ -320,7 +350,9 @@ class ReplyApplier:
             return Applied(f"答复工单 {ticket.number} 的进度", ticket_id=ticket.id,
                            answers=[answer])  # fmt: skip
         open_tickets: list[Ticket] = []
-        if reply.enterprise_id is not None:
+        if reply.enterprise_id is not None and known is not None:
+            open_tickets = known.latest(reply.enterprise_id, MAX_QUERY_ANSWERS)
+        elif reply.enterprise_id is not None:
             open_tickets = list(
                 (
                     await session.scalars(
@@ -344,7 +376,7 @@ class ReplyApplier:
 
     async def _request(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime,
+        found: Classification, now: datetime, facts: ChunkFacts | None, known: ChunkFacts | None,
     ) -> Applied:  # fmt: skip
         if contact is None and not reply.sender.strip():
             return Applied("发送人不明且没有回复地址，只作记录，未建工单")
@@ -352,20 +384,19 @@ class ReplyApplier:
         if found.media_kind is not None:
             body = f"[{found.media_kind}] {found.media_ref}" + (f" {reply.text}" if reply.text
                                                                   else "")  # fmt: skip
-        target = await self._appendable(session, reply, contact, found, now)
+        target = await self._appendable(session, reply, contact, found, now, known)
         if target is not None:
-            await tickets.append_to_ticket(
-                session, target, body=body, source_reply_id=reply.id, now=now, actor=ACTOR
-            )
+            await _append(session, target, body, reply, now)
             answer = await self._status(session, reply, contact, target, "ack",
                                         "已补充到原诉求", now)  # fmt: skip
             return Applied(f"补充到工单 {target.number}", ticket_id=target.id, answers=[answer])
         assistant = self.assistant if found.media_kind is None else None
         verdict = await assistant.ask(session, reply.text, now) if assistant else None
-        if assistant is not None and contact is not None:
-            followed = await assistant.follow_up_target(
-                session, contact, verdict, await self._policy(session), now
-            )
+        if assistant is not None and contact is not None and verdict is not None:
+            followed = assistant.follow_up_of(
+                await self._awaiting(session, contact, known), verdict,
+                await self._policy(session), now,
+            )  # fmt: skip
             if followed is not None:
                 return await self._follow_up(session, reply, contact, followed, body, now)
         answering = (
@@ -373,8 +404,11 @@ class ReplyApplier:
             and assistant.will_answer(verdict, reply, contact)
         )  # fmt: skip
         # A question the hub answers goes to the office behind the answer; others are routed.
+        routing = facts.routing if facts is not None else None
         owner = (
-            await assistant.answering_department(session, verdict)
+            await assistant.answering_department(
+                session, verdict, departments=routing.departments if routing else None
+            )
             if answering and assistant is not None and verdict is not None
             else None
         )  # fmt: skip
@@ -383,6 +417,7 @@ class ReplyApplier:
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
             received_at=reply.received_at, actor=ACTOR, department=owner, routed_by="answer",
+            routing=routing, link_reply=False,
         )  # fmt: skip
         if assistant is not None and verdict is not None:
             if answering and contact is not None:
@@ -407,21 +442,20 @@ class ReplyApplier:
         """A question after an automatic answer: the ticket goes to a person with it added."""
         assert self.assistant is not None
         await self.assistant.hand_over(session, ticket, "follow_up", actor=ACTOR, now=now)
-        await tickets.append_to_ticket(
-            session, ticket, body=body, source_reply_id=reply.id, now=now, actor=ACTOR
-        )
+        await _append(session, ticket, body, reply, now)
         answer = await self._status(session, reply, contact, ticket, "ack",
                                     "已补充到原诉求，转人工办理", now)  # fmt: skip
         return Applied(f"追问智能答复，补充到工单 {ticket.number} 并转人工办理",
                        ticket_id=ticket.id, answers=[answer])  # fmt: skip
 
     async def _handover(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime
-    ) -> Applied:
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime,
+        known: ChunkFacts | None,
+    ) -> Applied:  # fmt: skip
         """人工: the contact's automatic answer awaiting a rating goes to its department."""
         found = None
         if self.assistant is not None and contact is not None:
-            found = await self.assistant.awaiting(session, contact.id)
+            found = await self._awaiting(session, contact, known)
         if found is None:
             answer = await self._notice(session, reply, contact, "handover", NO_HANDOVER_TEXT, now)
             return Applied("没有待转人工的智能答复，已告知", answers=[answer])
@@ -433,9 +467,19 @@ class ReplyApplier:
                                     "已转人工服务，由承办部门办理", now)  # fmt: skip
         return Applied(f"工单 {ticket.number} 转人工办理", ticket_id=ticket.id, answers=[answer])
 
+    async def _awaiting(
+        self, session: AsyncSession, contact: Contact, known: ChunkFacts | None
+    ) -> Awaiting | None:
+        """The contact's automatic answer awaiting a rating (from the chunk's facts if they
+        hold)."""
+        if known is not None:
+            return known.auto_awaiting.get(contact.id)
+        assert self.assistant is not None
+        return await self.assistant.awaiting(session, contact.id)
+
     async def _appendable(
         self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime,
+        found: Classification, now: datetime, known: ChunkFacts | None,
     ) -> Ticket | None:  # fmt: skip
         """The ticket a request adds to: the one it names (the enterprise's, not closed), else
         the enterprise's open ticket within the append window; unknown senders always new."""
@@ -449,9 +493,14 @@ class ReplyApplier:
                 and (named.state in tickets.OPEN_STATES)
             ):
                 return named
+        policy = await self._policy(session)
+        if known is not None:
+            return known.appendable(
+                reply.enterprise_id, now - timedelta(hours=policy.tickets.append_window_hours)
+            )
         return await tickets.find_appendable_ticket(
-            session, policy=await self._policy(session), enterprise_id=reply.enterprise_id,
-            contact_id=contact.id, now=now,
+            session, policy=policy, enterprise_id=reply.enterprise_id, contact_id=contact.id,
+            now=now,
         )  # fmt: skip
 
     async def _policy(self, session: AsyncSession) -> TicketPolicy:
@@ -503,6 +552,14 @@ class ReplyApplier:
         return await self.answerer.answer(session, reply, contact, purpose=purpose,
                                           kind=MessageKind.NOTICE, variables={"text": text},
                                           now=now)  # fmt: skip
+
+
+async def _append(
+    session: AsyncSession, ticket: Ticket, body: str, reply: StoredReply, now: datetime
+) -> None:
+    """The reply's text added to the ticket (the worker records the ticket on the reply)."""
+    await tickets.append_to_ticket(session, ticket, body=body, source_reply_id=reply.id, now=now,
+                                   actor=ACTOR, link_reply=False)  # fmt: skip
 
 
 def _state_of(ticket: Ticket) -> TicketState:

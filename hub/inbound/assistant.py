@@ -25,6 +25,7 @@ department with its deadline unchanged (the clock runs from receipt, docs/design
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -109,16 +110,21 @@ class Assistant:
         )
 
     async def answering_department(
-        self, session: AsyncSession, verdict: Verdict
-    ) -> Department | None:
+        self, session: AsyncSession, verdict: Verdict,
+        departments: Sequence[Department] | None = None,
+    ) -> Department | None:  # fmt: skip
         """The department that owns the answering entry (an FAQ's 部门, a policy's department,
         by name or code), so that a handover reaches the office that decides the question — a
         tax question from a restaurant goes to the tax bureau, not to the restaurant's industry
-        department. None (an entry naming no known department): routed as any request."""
+        department. None (an entry naming no known department): routed as any request.
+        ``departments``: all of them in id order, read already (no query)."""
         best = verdict.best
         named = best.entry.department.strip() if best and best.entry.department else ""
         if not named:
             return None
+        if departments is not None:
+            return next((d for d in departments
+                         if d.name == named or d.code == named.upper()), None)  # fmt: skip
         found: Department | None = await session.scalar(
             sa.select(Department)
             .where(sa.or_(Department.name == named, Department.code == named.upper()))
@@ -205,7 +211,12 @@ class Assistant:
         another entry (a new question, answered on its own)."""
         if verdict is None:  # courtesy alone ("谢谢") follows nothing up
             return None
-        found = await self.awaiting(session, contact.id)
+        return self.follow_up_of(await self.awaiting(session, contact.id), verdict, policy, now)
+
+    def follow_up_of(
+        self, found: Awaiting | None, verdict: Verdict, policy: TicketPolicy, now: datetime
+    ) -> Ticket | None:
+        """:meth:`follow_up_target` given the contact's answered ticket awaiting a rating."""
         if found is None:
             return None
         since = now - timedelta(hours=policy.tickets.append_window_hours)

@@ -1,8 +1,9 @@
 """The inbound worker: claim stored replies from the inbound stream, classify, apply, ack.
 
-Each reply is handled inside a write transaction (one per chunk of ``per_transaction``
-replies, a savepoint each): the row is read (``FOR UPDATE`` on PostgreSQL; SQLite's
-``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
+Each reply is handled inside a write transaction (one per chunk of replies sized to hold the
+lock about ``transaction_budget_s``, at most ``per_transaction``; a savepoint each, the chunk's
+reads done once by :mod:`hub.inbound.chunk`): the row is read (``FOR UPDATE`` on PostgreSQL;
+SQLite's ``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
 classified (:mod:`hub.inbound.classify.classifier`, with what the contact was asked: tickets
 awaiting a rating, a visit awaiting an answer) and applied (:mod:`hub.inbound.apply`: rating,
 opt-out, visit, ticket, answers), and the classification, its detail and the ticket are stored on
@@ -50,6 +51,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.core.clock import Clock
 from hub.core.errors import QueueError, StorageError
@@ -57,7 +59,7 @@ from hub.core.keys import RedisKeys
 from hub.core.vocab import ReplyClass
 from hub.inbound.accept import requeue_unclassified
 from hub.inbound.apply import ReplyApplier
-from hub.inbound.classify.classifier import Classification
+from hub.inbound.chunk import ChunkFacts
 from hub.inbound.officer_commands import OfficerCommands
 from hub.inbound.outcome import classification_detail
 from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
@@ -73,10 +75,21 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_BATCH: Final = 100
 DEFAULT_RECLAIM_IDLE_MS: Final = 60_000
-# Replies per write transaction: larger turns cost SQLite's lock less, but a webhook waits
-# for the whole turn (about 20 × a few ms here).
-DEFAULT_PER_TRANSACTION: Final = 20
+# Replies per write transaction at most: a chunk's reads cost the same for 1 reply or 100
+# (hub/inbound/chunk.py), so larger turns cost less per reply...
+DEFAULT_PER_TRANSACTION: Final = 100
+# ...but a webhook's write waits for the whole turn: a chunk is sized to hold the lock about
+# this long, from the time replies took lately (a loaded machine gets shorter chunks).
+# Never fewer than MIN_PER_TRANSACTION: the chunk's reads must stay shared by many replies.
+DEFAULT_TRANSACTION_BUDGET_S: Final = 0.1
+FIRST_GUESS_S_PER_REPLY: Final = 0.005
+MIN_PER_TRANSACTION: Final = 20
+#: After a chunk on SQLite the worker leaves the lock free for about half the time it held it
+#: (at least SQLITE_MIN_PAUSE_S, at most SQLITE_PAUSE_S): a webhook waiting in SQLite's busy
+#: handler polls again within that (its sleeps grow 1, 2, 5 … 25 ms, then 50 and 100 ms,
+#: roughly half the time it has waited), so it gets in, and a short chunk costs a short pause.
 SQLITE_PAUSE_S: Final = 0.1
+SQLITE_MIN_PAUSE_S: Final = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ class InboundWorker:
         block_ms: int = 500,
         reclaim_idle_ms: int = DEFAULT_RECLAIM_IDLE_MS,
         per_transaction: int = DEFAULT_PER_TRANSACTION,
+        transaction_budget_s: float | None = DEFAULT_TRANSACTION_BUDGET_S,
         channels: Sequence[str] = (),
         requeues: Mapping[str, Requeue] | None = None,
     ) -> None:
@@ -118,6 +132,9 @@ class InboundWorker:
         self.reclaim_idle_ms = reclaim_idle_ms
         #: Replies per write transaction (each in its own savepoint).
         self.per_transaction = per_transaction
+        #: How long a chunk should hold the write lock (None: always ``per_transaction``).
+        self.transaction_budget_s = transaction_budget_s
+        self._s_per_reply = FIRST_GUESS_S_PER_REPLY
         #: The outbound channels whose groups a rebuild after a flush recreates.
         self.channels = tuple(channels)
         #: What a beat that finds Redis flushed puts back (default: the inbound stream only).
@@ -209,10 +226,16 @@ class InboundWorker:
         done: list[Processed] = []
         acked: list[str] = []
         try:
-            for start in range(0, len(entries), self.per_transaction):
-                chunk = entries[start : start + self.per_transaction]
+            start = 0
+            while start < len(entries):
+                chunk = entries[start : start + self.chunk_size()]
+                start += len(chunk)
                 ids = [e.reply_id for e in chunk]
+                began = time.monotonic()
                 processed = await retry_on_conflict(functools.partial(self.process_many, ids))
+                held = time.monotonic() - began
+                # What a reply costs now (a moving average: the machine's load changes).
+                self._s_per_reply = 0.7 * self._s_per_reply + 0.3 * held / len(chunk)
                 done.extend(processed)
                 notified = [n for p in processed for n in p.notified]
                 if notified:
@@ -221,11 +244,18 @@ class InboundWorker:
                 if self.db.dialect == "sqlite":
                     # Let the webhooks' writers in: SQLite's busy handler polls, sleeping up to
                     # 100 ms, and a worker with a backlog would take the lock again at once.
-                    await asyncio.sleep(SQLITE_PAUSE_S)
+                    await asyncio.sleep(sqlite_pause(held))
         finally:
             # What was handled is acked even when a later chunk fails (it stays pending).
             await self.queue.ack_inbound(acked)
         return done
+
+    def chunk_size(self) -> int:
+        """Replies in the next write transaction: as many as fit the time budget."""
+        if self.transaction_budget_s is None:
+            return self.per_transaction
+        fits = int(self.transaction_budget_s / max(self._s_per_reply, 1e-4))
+        return max(1, min(self.per_transaction, max(MIN_PER_TRANSACTION, fits)))
 
     async def process(self, reply_id: int) -> Processed:
         """Classify and apply one stored reply in one transaction (idempotent)."""
@@ -239,14 +269,23 @@ class InboundWorker:
         the one lock the webhooks also take, and fewer, larger turns cost less than many small
         ones. A reply that fails to apply rolls back only its savepoint and is recorded as
         failed; a storage error rolls the whole chunk back and leaves its entries pending.
+        What is kept on each reply (class, detail, ticket) is written for the whole chunk by
+        one ``UPDATE`` at its end, in the same transaction as every reply's effects.
         """
         done: list[Processed] = []
+        records: list[dict[str, Any]] = []
         await self.refresh_knowledge()
         async with self.db.write() as session:
             rows = await session.scalars(
                 sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
             )
             replies = {r.id: r for r in rows.all()}
+            pending = [r for r in replies.values() if r.classified_at is None]
+            facts = (
+                await self.applier.load_facts(session, pending, self.clock.now())
+                if pending
+                else None
+            )
             for reply_id in reply_ids:
                 reply = replies.get(reply_id)
                 if reply is None:
@@ -256,7 +295,9 @@ class InboundWorker:
                     done.append(Processed(reply_id, "already", reply.classification,
                                           reply.ticket_id))  # fmt: skip
                 else:
-                    done.append(await self._one(session, reply))
+                    done.append(await self._one(session, reply, facts, records))
+            if records:  # an executemany by primary key
+                await session.execute(sa.update(StoredReply), records)
         return done
 
     async def refresh_knowledge(self) -> None:
@@ -267,7 +308,10 @@ class InboundWorker:
             async with self.db.read() as session:
                 await self.applier.assistant.library.current(session, now=self.clock.now())
 
-    async def _one(self, session: AsyncSession, reply: StoredReply) -> Processed:
+    async def _one(
+        self, session: AsyncSession, reply: StoredReply, facts: ChunkFacts | None,
+        records: list[dict[str, Any]],
+    ) -> Processed:  # fmt: skip
         now = self.clock.now()
         reply_id = reply.id  # a rolled-back savepoint expires the row's attributes
         try:
@@ -279,27 +323,29 @@ class InboundWorker:
                 )
                 officer = None if contact else await self.officers.officer_of(session, reply)
                 if officer is not None:  # a liaison officer's command (走访 42 完成 …)
+                    if facts is not None:  # it may open tickets of any enterprise
+                        facts.stale()
                     found, applied = await self.officers.apply(session, reply, officer, now)
                 else:
-                    context = await self.applier.context(session, reply, contact, now)
+                    context = await self.applier.context(session, reply, contact, now, facts)
                     found = self.applier.classify(reply, context)
-                    applied = await self.applier.apply(session, reply, contact, found, now)
-                _record(reply, found, classification_detail(found, applied), now)
-                reply.ticket_id = applied.ticket_id
-                reply.processed_at = now
+                    applied = await self.applier.apply(session, reply, contact, found, now,
+                                                       facts)  # fmt: skip
+                detail = classification_detail(found, applied)
         except (StorageError, QueueError, OperationalError, InterfaceError):
             raise  # the database or Redis: the whole chunk is retried
         except Exception as exc:  # a bug or a refused transition: on record, not retried forever
             if is_write_conflict(exc):
                 raise  # another worker's transaction won (PostgreSQL): the chunk runs again
             log.exception("reply could not be applied", reply_id=reply_id)
-            await session.refresh(reply)  # the savepoint's changes to it are gone
-            reply.classification_detail = {
-                "error": f"处理失败，需人工处理：{type(exc).__name__}: {exc}"[:500]
-            }
-            reply.classified_at = now
-            reply.processed_at = now
+            if facts is not None:  # the rows its savepoint changed are expired
+                facts.stale()
+            error = {"error": f"处理失败，需人工处理：{type(exc).__name__}: {exc}"[:500]}
+            records.append(_record(reply, reply_id, None, error, None, now))
             return Processed(reply_id, "failed")
+        records.append(_record(reply, reply_id, found.cls, detail, applied.ticket_id, now))
+        if facts is not None:
+            facts.touched(reply)
         log.info(
             "reply applied", reply_id=reply_id, cls=found.cls.value,
             ticket_id=applied.ticket_id, outcome=applied.outcome,
@@ -308,9 +354,19 @@ class InboundWorker:
                          tuple(applied.results()))  # fmt: skip
 
 
+def sqlite_pause(held_s: float) -> float:
+    """How long the worker leaves SQLite's lock free after holding it ``held_s``."""
+    return min(SQLITE_PAUSE_S, max(SQLITE_MIN_PAUSE_S, held_s / 2))
+
+
 def _record(
-    reply: StoredReply, found: Classification, detail: dict[str, Any], now: datetime
-) -> None:
-    reply.classification = found.cls
-    reply.classification_detail = detail
-    reply.classified_at = now
+    reply: StoredReply, reply_id: int, cls: ReplyClass | None, detail: dict[str, Any],
+    ticket_id: int | None, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """What is kept on the reply, for the chunk's one ``UPDATE``; the loaded row says so too
+    (without becoming dirty), so the same id met again in the chunk is ``already``."""
+    values = {"classification": cls, "classification_detail": detail, "ticket_id": ticket_id,
+              "classified_at": now, "processed_at": now}  # fmt: skip
+    for key, value in values.items():
+        set_committed_value(reply, key, value)
+    return {"id": reply_id, **values}

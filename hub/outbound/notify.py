@@ -260,12 +260,17 @@ async def notify_one(
     channel: ChannelName | None = None,
     quiet: bool = True,
     hold: QuietHold | None = None,
+    extra_params: Mapping[str, Any] | None = None,
+    known_new: bool = False,
 ) -> NotifyResult:
     """Route, render and insert one message (ON CONFLICT on its key: nothing new on a repeat).
 
     ``context`` is the template's variables; ``hub_name`` and ``contact.name`` are added.
     ``quiet=False``: quiet hours do not hold it (an answer the contact is waiting for).
     ``hold``: a hold the caller decided (a schedule's fire on a day off), instead of quiet hours'.
+    ``extra_params``: merged into the row's params as it is inserted. ``known_new``: the
+    caller knows no row has the key yet (the inbound worker applies a reply once), so it is
+    inserted without looking first; a conflict still answers with the existing row.
     ``RenderError`` when the kind has no template on a routed channel (the caller's mistake);
     a template that cannot render this recipient's data is recorded as a skipped row.
     """
@@ -276,17 +281,21 @@ async def notify_one(
         recipient.contact_id,
         kind.value,
     )
-    existing = (
-        await session.execute(
-            sa.select(Message.id, Message.status, Message.channel).where(
-                Message.idempotency_key == key
+    existing = None
+    if not known_new:
+        existing = (
+            await session.execute(
+                sa.select(Message.id, Message.status, Message.channel).where(
+                    Message.idempotency_key == key
+                )
             )
-        )
-    ).one_or_none()
+        ).one_or_none()
     if existing is not None:
         return NotifyResult(existing.id, False, existing.status, existing.channel)
     notice = Notice(kind, recipient, context, trigger, trigger_key)
     row, reason = _notice_row(notice, key, now, renderer, policy, channel, quiet, hold)
+    if extra_params:  # channel-specific params the caller adds (an answer's quiet exemption)
+        row["params"] = {**(row["params"] or {}), **extra_params}
     stmt = insert_ignore(session, _MESSAGE, row).returning(
         _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
     )

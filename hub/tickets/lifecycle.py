@@ -39,7 +39,13 @@ from hub.tickets.lookup import (
 )
 from hub.tickets.numbers import next_ticket_number
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
-from hub.tickets.routing import enterprise_facts, guess_category, next_handler, route_department
+from hub.tickets.routing import (
+    RoutingCache,
+    enterprise_facts,
+    guess_category,
+    next_handler,
+    route_department,
+)
 from hub.tickets.settings import TicketsConfig
 
 CLOSE_REASONS = {"rated": "好评办结", "no_rating": "未评价销号"}
@@ -144,6 +150,8 @@ async def open_ticket(
     actor: str = "system",
     department: Department | None = None,
     routed_by: str = "named",
+    routing: RoutingCache | None = None,
+    link_reply: bool = True,
 ) -> Ticket:
     """Number, route, time and record a new ticket (events ``created`` and maybe ``assigned``).
 
@@ -152,6 +160,9 @@ async def open_ticket(
     ``settings`` (the calendar is then loaded from config and the database on each call).
     ``department``: the one someone named (a problem found on a visit; the department that
     owns an automatic answer's entry: ``routed_by="answer"``), instead of routing.
+    ``routing``: departments and handlers read once for the transaction's many tickets.
+    ``link_reply=False``: the caller records the ticket on the source reply itself (the inbound
+    worker, with the reply's classification: one ``UPDATE``).
     """
     policy = await _policy(session, policy, settings)
     received = received_at or now
@@ -161,7 +172,15 @@ async def open_ticket(
     facts = await enterprise_facts(session, enterprise_id, body, category)
     if department is None:
         department, routed_by = await route_department(
-            session, policy.tickets.rules, facts, policy.tickets.default_department
+            session, policy.tickets.rules, facts, policy.tickets.default_department,
+            departments=routing.departments if routing is not None else None,
+        )  # fmt: skip
+    handler = None
+    if department is not None:
+        handler = await (
+            routing.next_handler(session, department.id, now)
+            if routing is not None
+            else next_handler(session, department.id, now)
         )
     ticket = Ticket(
         number=await next_ticket_number(session, received, policy.tz),
@@ -186,6 +205,8 @@ async def open_ticket(
         updated_at=now,
         last_activity_at=now,
     )
+    # The handler is on the row as it is inserted (no UPDATE after); the events say so in order.
+    previous = _give(ticket, handler) if handler is not None else None
     session.add(ticket)
     await session.flush()
     record(
@@ -195,12 +216,11 @@ async def open_ticket(
         department=department.code if department else None,
         deadline_at=deadline.due_at.isoformat(), provisional=deadline.provisional,
     )  # fmt: skip
-    if source_reply_id is not None:
+    if source_reply_id is not None and link_reply:
         await _link_reply(session, source_reply_id, ticket.id)
-    if department is not None:
-        handler = await next_handler(session, department.id, now)
-        if handler is not None:
-            _assign(session, ticket, handler, actor=actor, now=now, how="round_robin")
+    if handler is not None:
+        _record_assigned(session, ticket, handler, previous, actor=actor, now=now,
+                         how="round_robin")  # fmt: skip
     await session.flush()
     return ticket
 
@@ -219,8 +239,10 @@ async def append_to_ticket(
     source_reply_id: int | None,
     now: datetime,
     actor: str = "system",
+    link_reply: bool = True,
 ) -> TicketEvent:
-    """Add the enterprise's further message (补充) to an open ticket; the deadline stays."""
+    """Add the enterprise's further message (补充) to an open ticket; the deadline stays.
+    ``link_reply`` as for :func:`open_ticket`."""
     _require(ticket, "补充内容", sorted(OPEN_STATES, key=list(TicketState).index))
     stamp = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     ticket.body = f"{ticket.body}\n\n【补充 {stamp}】{body}"
@@ -228,7 +250,7 @@ async def append_to_ticket(
         session, ticket, TicketEventType.APPENDED, actor=actor, now=now,
         body=body, source_reply_id=source_reply_id,
     )  # fmt: skip
-    if source_reply_id is not None:
+    if source_reply_id is not None and link_reply:
         await _link_reply(session, source_reply_id, ticket.id)
     await session.flush()
     return event
@@ -244,12 +266,26 @@ def _assign(
     how: str,
     reason: str | None = None,
 ) -> None:
+    previous = _give(ticket, handler)
+    _record_assigned(session, ticket, handler, previous, actor=actor, now=now, how=how,
+                     reason=reason)  # fmt: skip
+
+
+def _give(ticket: Ticket, handler: Staff) -> int | None:
+    """Put the ticket in the handler's hands (and department); the previous handler."""
     previous = ticket.handler_id
     ticket.handler_id = handler.id
     if handler.department_id is not None:
         ticket.department_id = handler.department_id
     if ticket.state is not TicketState.REOPENED:
         ticket.state = TicketState.ASSIGNED
+    return previous
+
+
+def _record_assigned(
+    session: AsyncSession, ticket: Ticket, handler: Staff, previous: int | None, *, actor: str,
+    now: datetime, how: str, reason: str | None = None,
+) -> None:  # fmt: skip
     record(
         session, ticket, TicketEventType.ASSIGNED, actor=actor, now=now, reason=reason,
         handler=handler.username, handler_id=handler.id, previous_handler_id=previous, how=how,

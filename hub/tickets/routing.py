@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
@@ -87,26 +87,37 @@ async def route_department(
     rules: Sequence[TicketRule],
     facts: RouteFacts,
     default_department: str | None = None,
+    *,
+    departments: Sequence[Department] | None = None,
 ) -> tuple[Department | None, str]:
     """The department and why (``rule:N``, ``industry``, ``default``, ``none``).
 
     A rule naming a department code that does not exist is skipped (and said in the reason)
-    rather than losing the ticket.
+    rather than losing the ticket. ``departments``: every department in id order, read once
+    for many tickets (:class:`RoutingCache`); else each is looked up as needed.
     """
+
+    async def by_code(code: str) -> Department | None:
+        if departments is None:
+            return await department_by_code(session, code)
+        return next((d for d in departments if d.code == code), None)
+
     for index, rule in enumerate(rules):
         if matching_rule([rule], facts) is None:
             continue
-        department = await department_by_code(session, rule.department)
+        department = await by_code(rule.department)
         if department is not None:
             return department, f"rule:{index}"
     if facts.industry:
-        for department in (
-            await session.scalars(sa.select(Department).order_by(Department.id))
-        ).all():
+        if departments is None:
+            departments = (
+                await session.scalars(sa.select(Department).order_by(Department.id))
+            ).all()
+        for department in departments:
             if facts.industry in {i for i in department.industries.split(";") if i}:
                 return department, "industry"
     if default_department:
-        department = await department_by_code(session, default_department)
+        department = await by_code(default_department)
         if department is not None:
             return department, "default"
     return None, "none"
@@ -143,6 +154,12 @@ async def next_handler(session: AsyncSession, department_id: int, now: datetime)
     handlers = await handlers_of(session, department_id)
     if not handlers:
         return None
+    last = await _locked_cursor(session, department_id, now)
+    return await _advance(session, department_id, handlers, last, now)
+
+
+async def _locked_cursor(session: AsyncSession, department_id: int, now: datetime) -> int | None:
+    """The department's last handler, its cursor row locked for the rest of the transaction."""
     await session.execute(
         insert_ignore(
             session, _CURSOR,
@@ -150,11 +167,18 @@ async def next_handler(session: AsyncSession, department_id: int, now: datetime)
             conflict_columns=[_CURSOR.c.department_id],
         )
     )  # fmt: skip
-    last = await session.scalar(
+    last: int | None = await session.scalar(
         sa.select(RoutingCursor.last_handler_id)
         .where(RoutingCursor.department_id == department_id)
         .with_for_update()
     )
+    return last
+
+
+async def _advance(
+    session: AsyncSession, department_id: int, handlers: Sequence[Staff], last: int | None,
+    now: datetime,
+) -> Staff:  # fmt: skip
     chosen = next((h for h in handlers if last is None or h.id > last), handlers[0])
     await session.execute(
         sa.update(RoutingCursor)
@@ -162,3 +186,51 @@ async def next_handler(session: AsyncSession, department_id: int, now: datetime)
         .values(last_handler_id=chosen.id, updated_at=now)
     )
     return chosen
+
+
+@dataclass(slots=True)
+class RoutingCache:
+    """The departments, their present handlers and their round-robin cursors, read once for
+    the many tickets one write transaction opens (the inbound worker's chunk of replies).
+
+    Valid for that transaction only. Each ticket still moves its department's cursor row (one
+    ``UPDATE``); the row is read and locked once. After a savepoint rolled back, call
+    :meth:`forget_cursors`: the rolled-back moves are read again from the database.
+    """
+
+    departments: list[Department]
+    handlers: dict[int, list[Staff]]
+    cursors: dict[int, int | None] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> RoutingCache:
+        """Every department and every present handler: two statements."""
+        departments = list(
+            (await session.scalars(sa.select(Department).order_by(Department.id))).all()
+        )
+        handlers: dict[int, list[Staff]] = {}
+        for staff in await session.scalars(
+            sa.select(Staff)
+            .where(Staff.role == HANDLER_ROLE, Staff.absent.is_(False),
+                   Staff.department_id.is_not(None))
+            .order_by(Staff.id)
+        ):  # fmt: skip
+            handlers.setdefault(staff.department_id or 0, []).append(staff)
+        return cls(departments, handlers)
+
+    async def next_handler(
+        self, session: AsyncSession, department_id: int, now: datetime
+    ) -> Staff | None:
+        """:func:`next_handler` from the cache: one ``UPDATE`` of the cursor."""
+        handlers = self.handlers.get(department_id)
+        if not handlers:
+            return None
+        if department_id not in self.cursors:
+            self.cursors[department_id] = await _locked_cursor(session, department_id, now)
+        chosen = await _advance(session, department_id, handlers, self.cursors[department_id], now)
+        self.cursors[department_id] = chosen.id
+        return chosen
+
+    def forget_cursors(self) -> None:
+        """Read the cursors again (a savepoint that moved one was rolled back)."""
+        self.cursors.clear()

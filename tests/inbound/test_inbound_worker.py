@@ -453,8 +453,9 @@ async def test_a_restarted_worker_of_the_same_name_handles_what_it_left(
 class _Exploding(ReplyApplier):
     """An applier that fails on one text after writing a ticket (a bug's stand-in)."""
 
-    async def apply(self, session: Any, reply: Any, contact: Any, found: Any, now: Any) -> Any:
-        applied = await super().apply(session, reply, contact, found, now)
+    async def apply(self, session: Any, reply: Any, contact: Any, found: Any, now: Any,
+                    facts: Any = None) -> Any:  # fmt: skip
+        applied = await super().apply(session, reply, contact, found, now, facts)
         if reply.text == "boom":
             raise RuntimeError("applier bug")
         return applied
