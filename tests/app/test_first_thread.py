@@ -59,7 +59,8 @@ class HubProcess:
              "--config", str(config), "run"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine (load 11-15 seen) start-up took longer than 30 s.
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
