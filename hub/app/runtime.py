@@ -130,7 +130,9 @@ async def open_components(
                 else None
             ),
         )
-        outbox = Outbox(db, queue, renderer, clock, policy, live_templates=True)
+        outbox = Outbox(
+            db, queue, renderer, clock, policy, live_templates=True, keep_queued_ids=False
+        )
         metrics = HubMetrics(CollectorRegistry())
         yield Components(
             settings=settings,

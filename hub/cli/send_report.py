@@ -70,7 +70,7 @@ def build_report(
         "held": outcome.held,
         "created": outcome.created,
         "duplicates": outcome.duplicates,
-        "queued": len(outcome.queued_ids),
+        "queued": outcome.queued,
         "reasons": reasons,
         "samples": [{"channel": s.channel.value, "body": s.body} for s in outcome.samples],
         "final": dict(final) if final is not None else None,

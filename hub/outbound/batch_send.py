@@ -109,7 +109,9 @@ async def _store(
     enqueued = set(await outbox.queue.enqueue_by_channel(queued))
     for message_id, _, _, key in inserted:
         if message_id in enqueued:
-            owner[key].queued_ids.append(message_id)
+            owner[key].queued += 1
+            if outbox.keep_queued_ids:
+                owner[key].queued_ids.append(message_id)
 
 
 async def _campaigns(

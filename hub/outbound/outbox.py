@@ -65,11 +65,14 @@ ProgressHook = Callable[[int, int | None], object]
 
 @dataclass(slots=True)
 class SendOutcome:
-    """What a send did; ``queued_ids`` are the rows this call created and enqueued."""
+    """What a send did: counts, and (when the outbox keeps them) ``queued_ids``, the rows this
+    call created and enqueued."""
 
     campaign_id: int | None
     recipients: int = 0
     created: int = 0
+    #: Messages this call created and enqueued.
+    queued: int = 0
     duplicates: int = 0
     skipped: int = 0
     held: int = 0
@@ -110,6 +113,7 @@ class Outbox:
         *,
         chunk_size: int = PLAN_CHUNK,
         live_templates: bool = False,
+        keep_queued_ids: bool = True,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -119,6 +123,9 @@ class Outbox:
         self.chunk_size = chunk_size
         #: Render from the database's templates, re-read when an admin changed one.
         self.live_templates = live_templates
+        #: Whether a send's outcome lists the ids it enqueued (a campaign of a million
+        #: messages would hold ~38 MB of them); the count is always there.
+        self.keep_queued_ids = keep_queued_ids
         self._stamp: tuple[int, int, Any] | None = None
 
     async def refresh_templates(self) -> None:
@@ -151,7 +158,6 @@ class Outbox:
         outcome = SendOutcome(campaign_id=None)
         total = await self.planner.count(request) if progress is not None else None
         chunks = self._timed_chunks(request, now, outcome)
-        recipients: set[int] = set()
         planned = 0
         try:
             # The first chunk is planned before anything is written: a template that does
@@ -166,7 +172,9 @@ class Outbox:
                 campaign_id = found if status != "cancelled" else None
             async for chunk in _chained([first] if first else [], chunks):
                 outcome.count(chunk)
-                recipients.update(p.enterprise_id for p in chunk)
+                # Chunks are disjoint ranges of enterprise ids: a running count, not a set of
+                # every recipient (a million-enterprise campaign would hold ~60 MB of it).
+                outcome.recipients += len({p.enterprise_id for p in chunk})
                 if campaign_id is not None:
                     ids, committed_at = await self._store_chunk(
                         request, campaign_id, chunk, now, outcome
@@ -178,7 +186,6 @@ class Outbox:
                     progress(planned, total)
         finally:
             await chunks.aclose()
-        outcome.recipients = len(recipients)
         return outcome
 
     async def _timed_chunks(
@@ -225,7 +232,9 @@ class Outbox:
         outcome.duplicates += len(planned) - len(inserted)
         queued = [(i, c) for i, s, c in inserted if s == MessageStatus.QUEUED]
         ids = await self.queue.enqueue_by_channel(queued)
-        outcome.queued_ids.extend(ids)
+        outcome.queued += len(ids)
+        if self.keep_queued_ids:
+            outcome.queued_ids.extend(ids)
         outcome.seconds["enqueue"] += time.perf_counter() - stored
         return ids, committed_at
 

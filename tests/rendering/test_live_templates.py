@@ -50,18 +50,22 @@ async def test_shipped_templates_seed_the_database_and_an_edit_applies_without_r
         second = await hub.outbox.submit(_notice("two"))
 
         async with hub.db.read() as session:
-            rows = {
-                m.id: (m.body, v.version)
-                for m, v in (
-                    await session.execute(
-                        sa.select(Message, TemplateVersion).join(
-                            TemplateVersion, Message.template_version_id == TemplateVersion.id
-                        )
-                    )
-                ).all()
-            }
-    assert rows[first.queued_ids[0]] == ("【主动服务】甲机械：请于月底前完成年报公示", 1)
-    assert rows[second.queued_ids[0]] == ("【主动服务】甲机械，您好：请于月底前完成年报公示", 2)
+            found = (
+                await session.execute(
+                    sa.select(Message, TemplateVersion)
+                    .join(TemplateVersion, Message.template_version_id == TemplateVersion.id)
+                    .order_by(Message.id)
+                )
+            ).all()
+    # The app's outbox counts what it queued rather than listing it: each send's first
+    # message, by its campaign.
+    rows: dict[int | None, tuple[str, int]] = {}
+    for m, v in found:
+        rows.setdefault(m.campaign_id, (m.body, v.version))
+    assert first.queued
+    assert second.queued
+    assert rows[first.campaign_id] == ("【主动服务】甲机械：请于月底前完成年报公示", 1)
+    assert rows[second.campaign_id] == ("【主动服务】甲机械，您好：请于月底前完成年报公示", 2)
 
 
 async def test_an_admins_edit_survives_a_restart(
