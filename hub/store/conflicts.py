@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Final, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -24,15 +24,21 @@ T = TypeVar("T")
 CONFLICT_SQLSTATES: Final = frozenset({"40P01", "40001"})
 
 
-def is_write_conflict(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a transaction aborted for a conflict."""
+def sqlstates(exc: BaseException) -> Iterator[str]:
+    """The SQLSTATE codes along ``exc``'s chain of causes (a driver error's own, or the one a
+    SQLAlchemy ``DBAPIError`` wraps)."""
     seen: BaseException | None = exc
     while seen is not None:
         orig = seen.orig if isinstance(seen, DBAPIError) else seen
-        if getattr(orig, "sqlstate", None) in CONFLICT_SQLSTATES:
-            return True
+        code = getattr(orig, "sqlstate", None)
+        if isinstance(code, str):
+            yield code
         seen = seen.__cause__
-    return False
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a transaction aborted for a conflict."""
+    return any(code in CONFLICT_SQLSTATES for code in sqlstates(exc))
 
 
 async def retry_on_conflict(

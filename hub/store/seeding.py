@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from hub.core.errors import StorageError
+from hub.store.conflicts import sqlstates
 
 T = TypeVar("T")
 
@@ -26,12 +25,7 @@ UNIQUE_VIOLATION: Final = "23505"
 
 def lost_a_unique_race(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) is a unique key another transaction took."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, IntegrityError):
-            return getattr(seen.orig, "sqlstate", None) == UNIQUE_VIOLATION
-        seen = seen.__cause__
-    return False
+    return UNIQUE_VIOLATION in sqlstates(exc)
 
 
 async def seed_concurrently(seed: Callable[[], Awaitable[T]]) -> T:
