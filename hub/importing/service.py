@@ -14,7 +14,7 @@ import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from hub.core.clock import Clock
@@ -36,6 +36,7 @@ from hub.importing.upsert import (
     upsert_enterprises,
     upsert_officers,
 )
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.record_changes import RecordChanges
 
@@ -116,12 +117,15 @@ async def import_file(
     progress: Progress | None = None,
     on_parsed: Callable[[int], None] | None = None,
     actor: str = "import",
+    audit: AuditNote | None = None,
 ) -> ImportReport:
     """Import one file of the given kind; returns the report (rejects file already written).
 
     Parsing runs in a worker thread so that an import started by a long-running process (the
     web app) does not stall its event loop for the seconds a large file takes. ``actor`` is
-    who the audit log names for the enterprise-data kinds' changes.
+    who the audit log names for the enterprise-data kinds' changes. ``audit`` (enterprises
+    only: the web import job's entry) is written in the import's own transaction, with the
+    file's valid and rejected rows and the counts saved.
     """
     now = clock.now()
     parsed: ParseResult[Any]
@@ -148,7 +152,13 @@ async def import_file(
             parsed = await asyncio.to_thread(parse_enterprises, path, known_officers=known_officers)
             if on_parsed is not None:
                 on_parsed(len(parsed.records))
-            counts = await upsert_enterprises(db, parsed.records, now, progress)
+            note = (
+                replace(audit, detail={**audit.detail, "kind": kind, "valid": parsed.valid,
+                                       "rejected": parsed.rejected})
+                if audit is not None
+                else None
+            )  # fmt: skip
+            counts = await upsert_enterprises(db, parsed.records, now, progress, audit=note)
     # Clear a stale rejects file from an earlier run so it is never mistaken for this one's.
     rejects = parsed.write_rejects()
     if rejects is None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 
 from hub.importing.rows import ContactRow, DepartmentRow, EnterpriseRecord, OfficerRow
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Officer
 
@@ -186,8 +187,11 @@ async def upsert_enterprises(
     records: Sequence[EnterpriseRecord],
     now: datetime,
     progress: Progress | None = None,
+    audit: AuditNote | None = None,
 ) -> UpsertCounts:
-    """Upsert every record (with tags and contacts) in one transaction, in chunks."""
+    """Upsert every record (with tags and contacts) in one transaction, in chunks; ``audit``
+    (the web import's entry) is added to that transaction with the counts, so the import and
+    its entry commit together or not at all."""
     counts = UpsertCounts()
     async with db.write() as session:
         officers = dict((await session.execute(sa.select(Officer.code, Officer.id))).all())
@@ -195,6 +199,9 @@ async def upsert_enterprises(
             await _upsert_enterprise_chunk(session, chunk, officers, now, counts)
             if progress is not None:
                 progress(len(chunk))
+        if audit is not None:
+            audit.add(session, now, created=counts.created, updated=counts.updated,
+                      unchanged=counts.unchanged)  # fmt: skip
     return counts
 
 

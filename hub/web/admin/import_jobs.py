@@ -5,7 +5,8 @@ same code as ``hub import enterprises FILE`` (:func:`hub.importing.service.impor
 every valid row saved in one transaction, the rejects written beside the file as
 ``<name>.rejects.csv`` (row number and reason, naming the field). The job's progress comes from
 the importer's own callbacks: the records parsed, then the records saved, chunk by chunk.
-The start and the end of each import are in the audit log.
+The start and the end of each import are in the audit log; the end of an import that saved rows
+is written in the import's own transaction (the rows and their entry commit together).
 
 Jobs live in the web process that runs them (the hub serves HTTP from one process): the page
 that shows a job asks this registry; a restart forgets the jobs, not the imported rows.
@@ -26,8 +27,8 @@ from typing import Final, Protocol
 from hub.core.clock import Clock
 from hub.core.errors import HubError, InputError, UsageError
 from hub.importing.service import ImportReport, import_file
+from hub.store.audit import AuditNote
 from hub.store.db import Database
-from hub.store.tickets import AuditLog
 
 __all__ = ["ACCEPTED_SUFFIXES", "MAX_UPLOAD_BYTES", "ImportJob", "ImportJobs", "Upload"]
 
@@ -152,10 +153,12 @@ class ImportJobs:
         def saved(count: int) -> None:
             job.saved += count
 
-        try:
+        finished = AuditNote(job.actor, "enterprise_import_finished", "import", job.id,
+                             {"file": job.filename})  # fmt: skip
+        try:  # the entry of an import that saved commits with its rows
             job.report = await import_file(
                 self._db, "enterprises", job.path, self._clock,
-                progress=saved, on_parsed=parsed, actor=job.actor,
+                progress=saved, on_parsed=parsed, actor=job.actor, audit=finished,
             )  # fmt: skip
         except InputError as exc:  # a file the importer cannot read: its Chinese reason
             job.error = exc.reason  # (its path is the upload's, which tells the clerk nothing)
@@ -165,21 +168,17 @@ class ImportJobs:
             log.exception("import %s failed", job.id)
             job.error = "导入时发生内部错误，未保存任何企业；请联系管理员查看日志"
         job.finished_at = self._clock.now()
-        detail: dict[str, object] = (
-            {**job.report.as_dict(), "file": job.filename} if job.report is not None
-            else {"file": job.filename, "error": job.error}
-        )  # fmt: skip
-        try:
-            await self._audit(job, "enterprise_import_finished", detail)
-        except Exception:  # the import's outcome stands; the page still shows it
+        if job.report is not None:
+            return
+        try:  # a failed import saved nothing: its entry has no change to commit with
+            await self._audit(job, "enterprise_import_finished",
+                              {"file": job.filename, "error": job.error})  # fmt: skip
+        except Exception:  # the failure stands; the page still shows it
             log.exception("import %s: audit entry not written", job.id)
 
     async def _audit(self, job: ImportJob, action: str, detail: dict[str, object]) -> None:
         async with self._db.write() as session:
-            session.add(AuditLog(
-                at=self._clock.now(), actor=job.actor, action=action, target_type="import",
-                target_id=job.id, detail=detail,
-            ))  # fmt: skip
+            AuditNote(job.actor, action, "import", job.id, detail).add(session, self._clock.now())
 
     def _forget_old(self) -> None:
         finished = [job for job in self.recent() if not job.running]

@@ -1,6 +1,7 @@
 """Imports started from the web admin: run in the background by the CLI's importer, progress
 counted, the good rows saved and the bad one in the rejects file naming its row and field,
-start and end in the audit log; a file that is no CSV/XLSX is refused before anything runs."""
+start and end in the audit log (the end of a saving import in its own transaction); a file that
+is no CSV/XLSX is refused before anything runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from hub.core.clock import FixedClock
-from hub.core.errors import UsageError
+from hub.core.errors import StorageError, UsageError
+from hub.importing.service import import_file
+from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.models import AuditLog, Enterprise
 from hub.web.admin.import_jobs import ImportJobs
@@ -79,6 +82,35 @@ async def test_a_file_missing_a_required_column_fails_with_its_chinese_reason(
     assert job.error is not None
     assert "统一社会信用代码" in job.error
     assert job.phase == "导入失败"
+    async with db.read() as session:
+        audit = (await session.scalars(sa.select(AuditLog).order_by(AuditLog.id))).all()
+    assert [a.action for a in audit] == ["enterprise_import_started", "enterprise_import_finished"]
+    assert "统一社会信用代码" in audit[1].detail["error"]
+
+
+async def test_the_end_entry_commits_with_the_rows_or_neither_is_kept(
+    db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "名录.csv"
+    path.write_bytes(registry_csv(GOOD, BAD_MOBILE, GOOD_TOO))
+    # A detail the JSON column cannot hold: the entry fails inside the import's transaction.
+    unwritable = AuditNote("admin", "enterprise_import_finished", "import", "j1", {"bad": object()})
+    with pytest.raises(StorageError, match="JSON serializable"):
+        await import_file(db, "enterprises", path, clock, audit=unwritable)
+    async with db.read() as session:
+        assert (await session.scalars(sa.select(Enterprise.name))).all() == []
+        assert (await session.scalars(sa.select(AuditLog))).all() == []
+
+    note = AuditNote("admin", "enterprise_import_finished", "import", "j2", {"file": "名录.csv"})
+    report = await import_file(db, "enterprises", path, clock, audit=note)
+    async with db.read() as session:
+        [entry] = (await session.scalars(sa.select(AuditLog))).all()
+        saved = set(await session.scalars(sa.select(Enterprise.name)))
+    assert saved == {"鹤城机械有限公司", "鑫盛烤肉店"}
+    assert (entry.target_id, entry.at) == ("j2", clock.now())
+    assert entry.detail == {"file": "名录.csv", "kind": "enterprises", "valid": 2, "rejected": 1,
+                            "created": 2, "updated": 0, "unchanged": 0}  # fmt: skip
+    assert (report.created, report.rejected) == (2, 1)
 
 
 async def test_an_xlsx_upload_is_read_as_the_cli_reads_it(
