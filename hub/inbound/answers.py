@@ -34,8 +34,9 @@ from hub.outbound.notify import (
 from hub.outbound.planning import PlanningPolicy
 from hub.outbound.quiet_hours import QUIET_EXEMPT_UNTIL
 from hub.rendering.render import TemplateRenderer
-from hub.store.models import Contact
+from hub.store.models import Contact, Ticket
 from hub.store.models import InboundReply as StoredReply
+from hub.tickets.deadlines.rules import deadline_phrase
 
 __all__ = ["Answer", "Answerer"]
 
@@ -125,6 +126,48 @@ class Answerer:
             extra_params=extra_params, known_new=True,
         )  # fmt: skip
         return Answer(purpose, kind, result)
+
+    async def ticket_state(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
+        now: datetime,
+    ) -> Answer:  # fmt: skip
+        """The ticket's state and deadline, answering a progress query (one per ticket)."""
+        status = f"当前状态：{ticket.state.label}"
+        return await self.ticket_status(session, reply, contact, ticket, f"query:{ticket.number}",
+                                        status, now)  # fmt: skip
+
+    async def ticket_status(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
+        purpose: str, status: str, now: datetime, *, deadline: datetime | None = None,
+    ) -> Answer:  # fmt: skip
+        """A ``ticket_ack``: the ticket's number, ``status`` and deadline (``deadline`` or the
+        ticket's own)."""
+        variables = {
+            "ticket_no": ticket.number, "status": status,
+            "deadline": deadline_phrase(deadline or ticket.deadline_at, self.tz),
+        }  # fmt: skip
+        return await self.answer(session, reply, contact, purpose=purpose,
+                                 kind=MessageKind.TICKET_ACK, variables=variables,
+                                 now=now)  # fmt: skip
+
+    async def ask_which(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact,
+        numbers: tuple[str, ...], now: datetime,
+    ) -> Answer:  # fmt: skip
+        """A ``rating_reminder`` asking which of the tickets ``numbers`` a bare rating rates."""
+        variables = {"tickets": "、".join(numbers), "first_ticket": numbers[0]}
+        return await self.answer(session, reply, contact, purpose="which",
+                                 kind=MessageKind.RATING_REMINDER, variables=variables,
+                                 now=now)  # fmt: skip
+
+    async def notice(
+        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, purpose: str,
+        text: str, now: datetime,
+    ) -> Answer:  # fmt: skip
+        """A free-text ``notice`` (not on SMS, which sends approved templates only)."""
+        return await self.answer(session, reply, contact, purpose=purpose,
+                                 kind=MessageKind.NOTICE, variables={"text": text},
+                                 now=now)  # fmt: skip
 
     async def prime(self, session: AsyncSession, enterprise_ids: Collection[int]) -> None:
         """Remember the contexts of many enterprises not remembered now: two reads in all

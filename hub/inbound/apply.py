@@ -18,15 +18,8 @@ commits with the classification, or not at all). Each class:
 - ``query``: the ticket's state and deadline (``ticket_ack``); without a number, each of the
   enterprise's open tickets (at most three).
 - ``help``: the help text (``notice``; not on SMS, which sends approved templates only).
-- ``request``: appended to the ticket it names or to the enterprise's open ticket within the
-  append window, else a new ticket; acknowledged on the same channel with the number. With an
-  assistant (:mod:`hub.inbound.assistant`): a new ticket's question is asked of the knowledge
-  base, answered at once (``auto_answer``, the ticket resolved by the assistant) when the hub
-  is sure, else kept with the suggestions for the handler; a question following up an
-  automatic answer awaiting its rating reopens that ticket to a person.
-- ``handover`` (人工): the contact's automatically answered ticket awaiting its rating is
-  reopened to its department (``ticket_ack`` with the status and deadline); with none, the help
-  text.
+- ``request`` and ``handover`` (人工): a ticket opened, appended to or handed to a person
+  (:mod:`hub.inbound.requests`).
 
 Unknown senders (no contact): the reply is stored and classified. A request from one opens a
 ticket without enterprise or contact — the reply's channel and address are its reply path, so
@@ -37,7 +30,6 @@ visit answers and opt-outs from unknown senders have nothing to apply to and are
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final, Protocol
@@ -54,25 +46,24 @@ from hub.core.vocab import (
     TicketState,
     VisitStatus,
 )
-from hub.inbound.answers import Answer, Answerer
-from hub.inbound.assistant import Assistant, Awaiting, verdict_record
+from hub.inbound.answers import Answerer
+from hub.inbound.assistant import Assistant
 from hub.inbound.chunk import ChunkFacts
 from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
 from hub.inbound.outcome import Applied, with_button_ref
+from hub.inbound.requests import RequestApplier
 from hub.outbound.optouts import record_opt_out
 from hub.store.models import CallbackSurvey, Contact, Message, Ticket, Visit
 from hub.store.models import InboundReply as StoredReply
 from hub.tickets import lifecycle as tickets
 from hub.tickets.callback_survey import record_survey_answer, survey_for_message
-from hub.tickets.deadlines.rules import deadline_phrase
-from hub.tickets.policy import TicketPolicy, load_ticket_policy
+from hub.tickets.policy import CachedTicketPolicy
 from hub.tickets.ratings import RatingNotifier, apply_rating
 from hub.tickets.settings import TicketsConfig
 from hub.visits.answers import VisitReply, apply_visit_answer
 from hub.visits.settings import VisitsSettings
 from hub.visits.slots import parse_slots
 
-ACTOR: Final = "inbound"
 RATING_PROMPT: Final = "5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意"
 HELP_TEXT: Final = (
     "使用说明：直接回复文字即可反映诉求，我们将登记为工单并告知编号；回复工单编号可查询办理进度；"
@@ -87,10 +78,6 @@ _RATING_ASKS: Final = (
     MessageKind.RATING_REMINDER,
     MessageKind.CALLBACK_SURVEY,
     MessageKind.AUTO_ANSWER,
-)
-NO_HANDOVER_TEXT: Final = (
-    "您目前没有待转人工的智能答复。如需反映问题，请直接回复文字说明，"
-    "我们将登记为工单由工作人员办理。"
 )
 
 
@@ -112,10 +99,19 @@ class ReplyApplier:
     ) -> None:
         self.settings = settings
         self.answerer = answerer
-        #: Smart answers (None: every request is a ticket for a person, as before issue 16).
-        self.assistant = assistant
-        self._policy_cache: tuple[float, TicketPolicy] | None = None
+        #: The ticket policy, read again from config and the database once a minute.
+        self.policies = CachedTicketPolicy(settings, POLICY_TTL_S)
+        self.requests = RequestApplier(answerer, assistant, self.policies)
         self.notifier = RatingNotifier(answerer.renderer, answerer.policy)
+
+    @property
+    def assistant(self) -> Assistant | None:
+        """Smart answers (None: every request is a ticket for a person, as before issue 16)."""
+        return self.requests.assistant
+
+    @assistant.setter
+    def assistant(self, assistant: Assistant | None) -> None:
+        self.requests.assistant = assistant
 
     # --- context and classification ---------------------------------------------------------
 
@@ -124,7 +120,7 @@ class ReplyApplier:
     ) -> ChunkFacts:
         """What a chunk of replies reads (:mod:`hub.inbound.chunk`), and their enterprises'
         template context (:meth:`Answerer.prime`): a dozen statements for the whole chunk."""
-        policy = await self._policy(session)
+        policy = await self.policies.get(session)
         facts = await ChunkFacts.load(
             session, replies, now=now, append_window=timedelta(
                 hours=policy.tickets.append_window_hours),
@@ -226,12 +222,13 @@ class ReplyApplier:
             case ReplyClass.QUERY:
                 return await self._query(session, reply, contact, found, now, known)
             case ReplyClass.HELP:
-                answer = await self._notice(session, reply, contact, "help", HELP_TEXT, now)
+                answer = await self.answerer.notice(session, reply, contact, "help", HELP_TEXT, now)
                 return Applied("发送使用说明", answers=[answer])
             case ReplyClass.HANDOVER:
-                return await self._handover(session, reply, contact, now, known)
+                return await self.requests.handover(session, reply, contact, now, known)
             case _:
-                return await self._request(session, reply, contact, found, now, facts, known)
+                return await self.requests.request(session, reply, contact, found, now, facts,
+                                                   known)  # fmt: skip
 
     async def _survey(self, session: AsyncSession, reply: StoredReply) -> CallbackSurvey | None:
         """The monthly callback survey (回访) the reply answers, while it awaits an answer."""
@@ -259,26 +256,30 @@ class ReplyApplier:
             return Applied("发送人不是登记的联系人，评价未计入，需人工核对")
         if found.ticket_number is None:
             if found.candidates:
-                answer = await self._ask_which(session, reply, contact, found.candidates, now)
+                answer = await self.answerer.ask_which(
+                    session, reply, contact, found.candidates, now
+                )
                 return Applied("多个工单待评价，已询问是哪一件", answers=[answer])
             text = "您目前没有待评价的诉求。如需反映问题，请直接回复文字说明。"
-            answer = await self._notice(session, reply, contact, "no_rating", text, now)
+            answer = await self.answerer.notice(session, reply, contact, "no_rating", text, now)
             return Applied("没有待评价的工单，评价未计入", answers=[answer])
         ticket = await tickets.ticket_by_number(session, found.ticket_number)
         if ticket is None or ticket.enterprise_id != reply.enterprise_id:
             text = f"未查到编号为 {found.ticket_number} 的诉求，请核对编号。"
-            answer = await self._notice(session, reply, contact, "rating_unknown", text, now)
+            answer = await self.answerer.notice(
+                session, reply, contact, "rating_unknown", text, now
+            )
             return Applied(f"工单 {found.ticket_number} 不存在或不属于该企业，评价未计入",
                            answers=[answer])  # fmt: skip
         if ticket.state is not TicketState.RESOLVED:
             text = f"诉求 {ticket.number} 当前{ticket.state.label}，暂不能评价。"
-            answer = await self._notice(session, reply, contact, "rating_state", text, now)
+            answer = await self.answerer.notice(session, reply, contact, "rating_state", text, now)
             return Applied(f"工单 {ticket.number} 当前{ticket.state.label}，评价未计入",
                            ticket_id=ticket.id, answers=[answer])  # fmt: skip
         assert found.rating is not None
         source = "button" if reply.text.startswith("rating:") else "reply"
         outcome = await apply_rating(
-            session, ticket, policy=await self._policy(session), score=found.rating,
+            session, ticket, policy=await self.policies.get(session), score=found.rating,
             contact_id=contact.id, now=now, source_reply_id=reply.id, comment=found.comment,
             actor=f"contact:{contact.id}", source=source, notifier=self.notifier,
         )  # fmt: skip
@@ -291,7 +292,7 @@ class ReplyApplier:
         if after is TicketState.REOPENED:
             applied.outcome += "，差评重办"
             due = ticket.rectify_due_at or ticket.deadline_at
-            applied.answers.append(await self._status(
+            applied.answers.append(await self.answerer.ticket_status(
                 session, reply, contact, ticket, "reopened", "已重新交办，我们将尽快整改并回复",
                 now, deadline=due,
             ))  # fmt: skip
@@ -325,7 +326,7 @@ class ReplyApplier:
             proposed_text=found.proposed_text,
         )  # fmt: skip
         done = await apply_visit_answer(
-            session, visit, answer, now, calendar=(await self._policy(session)).calendar,
+            session, visit, answer, now, calendar=(await self.policies.get(session)).calendar,
             settings=self.settings.visits, renderer=self.answerer.renderer,
             policy=self.answerer.policy,
         )  # fmt: skip
@@ -343,10 +344,10 @@ class ReplyApplier:
                 or (ticket.enterprise_id != reply.enterprise_id)
             ):
                 text = f"未查到编号为 {found.ticket_number} 的诉求，请核对编号。"
-                answer = await self._notice(session, reply, contact, "query", text, now)
+                answer = await self.answerer.notice(session, reply, contact, "query", text, now)
                 return Applied(f"工单 {found.ticket_number} 不存在或不属于该企业",
                                answers=[answer])  # fmt: skip
-            answer = await self._state(session, reply, contact, ticket, now)
+            answer = await self.answerer.ticket_state(session, reply, contact, ticket, now)
             return Applied(f"答复工单 {ticket.number} 的进度", ticket_id=ticket.id,
                            answers=[answer])  # fmt: skip
         open_tickets: list[Ticket] = []
@@ -368,198 +369,13 @@ class ReplyApplier:
             )
         if not open_tickets:
             text = "您目前没有办理中的诉求。如需反映问题，请直接回复文字说明。"
-            answer = await self._notice(session, reply, contact, "query", text, now)
+            answer = await self.answerer.notice(session, reply, contact, "query", text, now)
             return Applied("没有办理中的工单", answers=[answer])
-        answers = [await self._state(session, reply, contact, t, now) for t in open_tickets]
+        answers = [
+            await self.answerer.ticket_state(session, reply, contact, t, now) for t in open_tickets
+        ]
         numbers = "、".join(t.number for t in open_tickets)
         return Applied(f"答复办理中的工单进度（{numbers}）", answers=answers)
-
-    async def _request(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime, facts: ChunkFacts | None, known: ChunkFacts | None,
-    ) -> Applied:  # fmt: skip
-        if contact is None and not reply.sender.strip():
-            return Applied("发送人不明且没有回复地址，只作记录，未建工单")
-        body = reply.text
-        if found.media_kind is not None:
-            body = f"[{found.media_kind}] {found.media_ref}" + (f" {reply.text}" if reply.text
-                                                                  else "")  # fmt: skip
-        target = await self._appendable(session, reply, contact, found, now, known)
-        if target is not None:
-            await _append(session, target, body, reply, now)
-            answer = await self._status(session, reply, contact, target, "ack",
-                                        "已补充到原诉求", now)  # fmt: skip
-            return Applied(f"补充到工单 {target.number}", ticket_id=target.id, answers=[answer])
-        assistant = self.assistant if found.media_kind is None else None
-        verdict = await assistant.ask(session, reply.text, now) if assistant else None
-        if assistant is not None and contact is not None and verdict is not None:
-            followed = assistant.follow_up_of(
-                await self._awaiting(session, contact, known), verdict,
-                await self._policy(session), now,
-            )  # fmt: skip
-            if followed is not None:
-                return await self._follow_up(session, reply, contact, followed, body, now)
-        answering = (
-            assistant is not None and contact is not None and verdict is not None
-            and assistant.will_answer(verdict, reply, contact)
-        )  # fmt: skip
-        # A question the hub answers goes to the office behind the answer; others are routed.
-        routing = facts.routing if facts is not None else None
-        owner = (
-            await assistant.answering_department(
-                session, verdict, departments=routing.departments if routing else None
-            )
-            if answering and assistant is not None and verdict is not None
-            else None
-        )  # fmt: skip
-        ticket = await tickets.open_ticket(
-            session, policy=await self._policy(session), now=now, body=body,
-            channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
-            contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
-            received_at=reply.received_at, actor=ACTOR, department=owner, routed_by="answer",
-            routing=routing, link_reply=False,
-        )  # fmt: skip
-        if assistant is not None and verdict is not None:
-            if answering and contact is not None:
-                sent, row = await assistant.answer(session, reply, contact, ticket, verdict, now)
-                return Applied(f"新建工单 {ticket.number}，智能答复（{row.entry_id}）并办结",
-                               ticket_id=ticket.id, answers=[sent],
-                               data={"auto_answer": verdict_record(verdict, True)})  # fmt: skip
-            assistant.record(session, reply, ticket, verdict, now, answered=False)
-        answer = await self._status(session, reply, contact, ticket, "ack", "已受理", now)
-        outcome = f"新建工单 {ticket.number}"
-        if contact is None:
-            outcome += "（发送人不是登记的联系人，需人工确认企业）"
-        applied = Applied(outcome, ticket_id=ticket.id, answers=[answer])
-        if verdict is not None:
-            applied.data["auto_answer"] = verdict_record(verdict, False)
-        return applied
-
-    async def _follow_up(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact, ticket: Ticket,
-        body: str, now: datetime,
-    ) -> Applied:  # fmt: skip
-        """A question after an automatic answer: the ticket goes to a person with it added."""
-        assert self.assistant is not None
-        await self.assistant.hand_over(session, ticket, "follow_up", actor=ACTOR, now=now)
-        await _append(session, ticket, body, reply, now)
-        answer = await self._status(session, reply, contact, ticket, "ack",
-                                    "已补充到原诉求，转人工办理", now)  # fmt: skip
-        return Applied(f"追问智能答复，补充到工单 {ticket.number} 并转人工办理",
-                       ticket_id=ticket.id, answers=[answer])  # fmt: skip
-
-    async def _handover(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, now: datetime,
-        known: ChunkFacts | None,
-    ) -> Applied:  # fmt: skip
-        """人工: the contact's automatic answer awaiting a rating goes to its department."""
-        found = None
-        if self.assistant is not None and contact is not None:
-            found = await self._awaiting(session, contact, known)
-        if found is None:
-            answer = await self._notice(session, reply, contact, "handover", NO_HANDOVER_TEXT, now)
-            return Applied("没有待转人工的智能答复，已告知", answers=[answer])
-        assert self.assistant is not None
-        assert contact is not None
-        ticket = await self.assistant.hand_over(session, found.ticket, "human",
-                                                actor=f"contact:{contact.id}", now=now)  # fmt: skip
-        answer = await self._status(session, reply, contact, ticket, "handover",
-                                    "已转人工服务，由承办部门办理", now)  # fmt: skip
-        return Applied(f"工单 {ticket.number} 转人工办理", ticket_id=ticket.id, answers=[answer])
-
-    async def _awaiting(
-        self, session: AsyncSession, contact: Contact, known: ChunkFacts | None
-    ) -> Awaiting | None:
-        """The contact's automatic answer awaiting a rating (from the chunk's facts if they
-        hold)."""
-        if known is not None:
-            return known.auto_awaiting.get(contact.id)
-        assert self.assistant is not None
-        return await self.assistant.awaiting(session, contact.id)
-
-    async def _appendable(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None,
-        found: Classification, now: datetime, known: ChunkFacts | None,
-    ) -> Ticket | None:  # fmt: skip
-        """The ticket a request adds to: the one it names (the enterprise's, not closed), else
-        the enterprise's open ticket within the append window; unknown senders always new."""
-        if reply.enterprise_id is None or contact is None:
-            return None
-        if found.ticket_number is not None:
-            named = await tickets.ticket_by_number(session, found.ticket_number)
-            if (
-                named is not None
-                and named.enterprise_id == reply.enterprise_id
-                and (named.state in tickets.OPEN_STATES)
-            ):
-                return named
-        policy = await self._policy(session)
-        if known is not None:
-            return known.appendable(
-                reply.enterprise_id, now - timedelta(hours=policy.tickets.append_window_hours)
-            )
-        return await tickets.find_appendable_ticket(
-            session, policy=policy, enterprise_id=reply.enterprise_id, contact_id=contact.id,
-            now=now,
-        )  # fmt: skip
-
-    async def _policy(self, session: AsyncSession) -> TicketPolicy:
-        """The ticket policy, re-read from config and the database's calendar once a minute
-        (admins enter calendars while the hub runs; reading them per reply would cost a
-        query each)."""
-        if self._policy_cache is None or time.monotonic() - self._policy_cache[0] > POLICY_TTL_S:
-            self._policy_cache = (
-                time.monotonic(),
-                await load_ticket_policy(session, self.settings),
-            )
-        return self._policy_cache[1]
-
-    # --- answers --------------------------------------------------------------------------------
-
-    async def _state(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
-        now: datetime,
-    ) -> Answer:  # fmt: skip
-        status = f"当前状态：{ticket.state.label}"
-        return await self._status(session, reply, contact, ticket, f"query:{ticket.number}",
-                                  status, now)  # fmt: skip
-
-    async def _status(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, ticket: Ticket,
-        purpose: str, status: str, now: datetime, *, deadline: datetime | None = None,
-    ) -> Answer:  # fmt: skip
-        variables = {
-            "ticket_no": ticket.number, "status": status,
-            "deadline": deadline_phrase(deadline or ticket.deadline_at, self.answerer.tz),
-        }  # fmt: skip
-        return await self.answerer.answer(session, reply, contact, purpose=purpose,
-                                          kind=MessageKind.TICKET_ACK, variables=variables,
-                                          now=now)  # fmt: skip
-
-    async def _ask_which(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact,
-        numbers: tuple[str, ...], now: datetime,
-    ) -> Answer:  # fmt: skip
-        variables = {"tickets": "、".join(numbers), "first_ticket": numbers[0]}
-        return await self.answerer.answer(session, reply, contact, purpose="which",
-                                          kind=MessageKind.RATING_REMINDER, variables=variables,
-                                          now=now)  # fmt: skip
-
-    async def _notice(
-        self, session: AsyncSession, reply: StoredReply, contact: Contact | None, purpose: str,
-        text: str, now: datetime,
-    ) -> Answer:  # fmt: skip
-        return await self.answerer.answer(session, reply, contact, purpose=purpose,
-                                          kind=MessageKind.NOTICE, variables={"text": text},
-                                          now=now)  # fmt: skip
-
-
-async def _append(
-    session: AsyncSession, ticket: Ticket, body: str, reply: StoredReply, now: datetime
-) -> None:
-    """The reply's text added to the ticket (the worker records the ticket on the reply)."""
-    await tickets.append_to_ticket(session, ticket, body=body, source_reply_id=reply.id, now=now,
-                                   actor=ACTOR, link_reply=False)  # fmt: skip
 
 
 def _state_of(ticket: Ticket) -> TicketState:

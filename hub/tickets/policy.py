@@ -6,6 +6,7 @@ working-day overrides admins entered in the database on top of config ``calendar
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -70,3 +71,20 @@ async def load_ticket_policy(session: AsyncSession, settings: TicketsConfig) -> 
         calendar=await load_calendar(session, settings),
         tz=tz,
     )
+
+
+class CachedTicketPolicy:
+    """:func:`load_ticket_policy`, read again at most every ``ttl_s`` seconds: admins enter
+    calendars and rules while the hub runs, and reading them for every reply would cost
+    queries each (the inbound worker)."""
+
+    def __init__(self, settings: TicketsConfig, ttl_s: float = 60.0) -> None:
+        self.settings = settings
+        self.ttl_s = ttl_s
+        self._cached: tuple[float, TicketPolicy] | None = None
+
+    async def get(self, session: AsyncSession) -> TicketPolicy:
+        """The policy in force, from the cache while it is younger than ``ttl_s``."""
+        if self._cached is None or time.monotonic() - self._cached[0] > self.ttl_s:
+            self._cached = (time.monotonic(), await load_ticket_policy(session, self.settings))
+        return self._cached[1]
