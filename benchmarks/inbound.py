@@ -25,21 +25,27 @@ Figures:
   ``--concurrency`` requests in flight: ingest and classify together, end to end;
 - ``webhook_per_s``: the webhook's own acceptance rate in the same run;
 - ``p99_webhook_ms`` (and p50/p95): webhook response time of a second, paced run offering half
-  of ``replies_per_s`` (open loop: each request leaves at its scheduled time), and
-  ``p99_classified_ms``: receipt → classified in that run;
+  of ``replies_per_s`` (``--paced-share``; open loop: each request leaves at its scheduled
+  time), and ``p99_classified_ms``: receipt → classified in that run;
+- ``commits`` of each run: the webhook's group commits (batches, mean replies a batch) and
+  where their time went, p50/p99/max ms: ``lock_wait`` (``BEGIN IMMEDIATE`` waiting for the
+  SQLite writer lock; on PostgreSQL a pooled connection and ``BEGIN``), ``hold`` (statements
+  and ``COMMIT``), ``push`` (the inbound stream, after the commit);
 - ``new_ticket_share``: the share of the throughput run's replies that opened a ticket (the
   rest: appended to the enterprise's open ticket, queries, help). 71 % of the replies are
   requests, but a contact's second request within the append window joins its open ticket:
   with the default 1,000 enterprises and ``--n 3000`` about 32 % open one. Issue 17's mix
   (70 % new tickets) needs each contact to reply once: ``--enterprises`` at least ``--n``;
 - ``processes``: peak RSS (``VmHWM``) and CPU seconds of each ``hub api`` / ``hub worker``
-  child at the end of the runs.
+  child at the end of the runs, and ``cpu_ms_per_reply``: its CPU from the first request on
+  (start-up excluded) ÷ the replies of both runs.
 
-``--profile DIR`` runs each ``hub api`` and ``hub worker`` child under cProfile and counts its
-SQL statements (SQLAlchemy ``before_cursor_execute``: every statement incl. ``BEGIN`` and
-``SAVEPOINT``) and commits: ``DIR/<role>.prof``, ``DIR/<role>.sql.json`` and a summary
-(``DIR/summary.txt``: each process's top functions by cumulative time); the JSON gains
-``profile``: statements and commits per reply of each process. Profiled rates are slower.
+``--profile DIR`` runs each ``hub api`` and ``hub worker`` child under cProfile (a thread-CPU
+timer: the main thread's CPU, not its waits) and counts its SQL statements (SQLAlchemy
+``before_cursor_execute``: every statement incl. ``BEGIN`` and ``SAVEPOINT``) and commits:
+``DIR/<role>.prof``, ``DIR/<role>.sql.json`` and a summary (``DIR/summary.txt``: each
+process's top functions by cumulative time); the JSON gains ``profile``: statements and
+commits per reply of each process. Profiled rates are slower.
 """
 
 from __future__ import annotations
@@ -87,30 +93,72 @@ _TEXTS = (
     "帮助",
     "{d}",
 )
-#: A ``hub`` child under cProfile, counting its SQL statements and commits; it writes
-#: ``$HUB_INBOUND_PROFILE.prof`` and ``.sql.json`` when it stops (SIGTERM at the run's end).
-_PROFILED_ENTRY = """
-import cProfile, collections, json, os, sys
+#: A ``hub`` child as ``hub ROLE`` runs, writing ``$HUB_INBOUND_TAG.batches.json`` when it stops
+#: (SIGTERM at the run's end): each group commit of the webhooks' replies (``ReplyAccepter``),
+#: as ``[began_at, replies, lock_wait_s, hold_s, push_s]``. With ``HUB_INBOUND_PROFILE=1``
+#: it runs under cProfile with a thread-CPU timer (waits in epoll are not CPU) and counts its
+#: SQL statements and commits: ``$HUB_INBOUND_TAG.prof`` and ``.sql.json``. With
+#: ``HUB_INBOUND_LOCKS=1`` it writes ``.locks.json``: each SQLite write transaction as
+#: ``[released_at, held_s]`` (from ``BEGIN IMMEDIATE`` returned to ``COMMIT``/``ROLLBACK``).
+#: ``HUB_INBOUND_WORKER_BUDGET`` = "seconds,minimum": the inbound worker's transaction budget
+#: and smallest chunk, for trying other values than the worker's defaults.
+_CHILD_ENTRY = """
+import cProfile, collections, json, os, sys, time
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from hub.inbound import accept_batch
+tag = os.environ["HUB_INBOUND_TAG"]
+profiled = os.environ.get("HUB_INBOUND_PROFILE") == "1"
+holds = []
+if os.environ.get("HUB_INBOUND_LOCKS") == "1":
+    @sa.event.listens_for(Engine, "after_cursor_execute")
+    def _locked(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("BEGIN IMMEDIATE"):
+            conn.info["bench_locked"] = time.perf_counter()
+    @sa.event.listens_for(Engine, "commit")
+    @sa.event.listens_for(Engine, "rollback")
+    def _released(conn):
+        locked = conn.info.pop("bench_locked", None)
+        if locked is not None:
+            holds.append([time.time(), time.perf_counter() - locked])
+if os.environ.get("HUB_INBOUND_WORKER_BUDGET"):
+    from hub.inbound import worker
+    budget, smallest = os.environ["HUB_INBOUND_WORKER_BUDGET"].split(",")
+    worker.MIN_PER_TRANSACTION = int(smallest)
+    _worker_init = worker.InboundWorker.__init__
+    def _budgeted(self, *args, **kwargs):
+        _worker_init(self, *args, **{**kwargs, "transaction_budget_s": float(budget)})
+    worker.InboundWorker.__init__ = _budgeted
+accepters = []
+_init = accept_batch.ReplyAccepter.__init__
+def _kept(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    accepters.append(self)
+accept_batch.ReplyAccepter.__init__ = _kept
 counts = collections.Counter()
-@sa.event.listens_for(Engine, "before_cursor_execute")
-def _count(conn, cursor, statement, params, context, executemany):
-    counts["statements"] += 1
-    counts["executemany" if executemany else "single"] += 1
-    counts[statement.split(None, 1)[0].upper()] += 1
-@sa.event.listens_for(Engine, "commit")
-def _commit(conn):
-    counts["commits"] += 1
+if profiled:
+    @sa.event.listens_for(Engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, params, context, executemany):
+        counts["statements"] += 1
+        counts["executemany" if executemany else "single"] += 1
+        counts[statement.split(None, 1)[0].upper()] += 1
+    @sa.event.listens_for(Engine, "commit")
+    def _commit(conn):
+        counts["commits"] += 1
 from hub.cli import main
-tag = os.environ["HUB_INBOUND_PROFILE"]
-profile = cProfile.Profile()
+profile = cProfile.Profile(time.thread_time) if profiled else None
 try:
-    code = profile.runcall(main)
+    code = profile.runcall(main) if profile else main()
 finally:
-    profile.dump_stats(tag + ".prof")
-    with open(tag + ".sql.json", "w") as file:
-        json.dump(dict(counts), file)
+    if profile:
+        profile.dump_stats(tag + ".prof")
+        with open(tag + ".sql.json", "w") as file:
+            json.dump(dict(counts), file)
+    with open(tag + ".batches.json", "w") as file:
+        json.dump([[t.began_at, t.replies, t.lock_wait_s, t.hold_s, t.push_s]
+                   for a in accepters for t in a.stats.timings], file)
+    with open(tag + ".locks.json", "w") as file:
+        json.dump(holds, file)
 sys.exit(code)
 """
 
@@ -131,6 +179,8 @@ class Bench:
         self.base = f"http://127.0.0.1:{self.port}"
         self.sent = 0
         self.roles: dict[str, processes.Child] = {}
+        self.tags: dict[str, Path] = {}  # each child's files: <tag>.batches.json, ...
+        self.cpu_at_start: dict[str, float] = {}
 
     async def run(self) -> dict[str, Any]:
         if self.args.database_url is None:
@@ -162,19 +212,31 @@ class Bench:
             async with db.read() as session:
                 mobiles = [m for m in (await session.scalars(sa.select(Contact.mobile))).all() if m]
             await self.start_hub()
+            self.cpu_at_start = {r: cpu_seconds(c.pid) for r, c in self.roles.items()}
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.args.concurrency)
             ) as http:
+                first_window = time.time()
                 first = await self.throughput(http, db, mobiles)
-                rate = max(1.0, first["replies_per_s"] / 2)
+                second_window = time.time()
+                rate = max(1.0, first["replies_per_s"] * self.args.paced_share)
                 count = int(min(self.args.n, rate * PACED_SECONDS))
                 second = await self.paced(http, db, mobiles, rate, count)
+                end_window = time.time()
             usage = self.usage()
         finally:
             await self.stop()
             await db.aclose()
             if self.embedded is not None:
                 await asyncio.to_thread(self.embedded.stop)
+        batches = _read_batches(self.tags["api"])
+        first["commits"] = commit_summary(batches, first_window, second_window)
+        second["commits"] = commit_summary(batches, second_window, end_window)
+        if self.args.lock_holds:
+            for run, since, until in ((first, first_window, second_window),
+                                      (second, second_window, end_window)):  # fmt: skip
+                run["lock_held_ms"] = {role: lock_holds(tag, since, until)
+                                       for role, tag in self.tags.items()}  # fmt: skip
         report = {"n": self.args.n, "enterprises": self.args.enterprises,
                   "concurrency": self.args.concurrency, "workers": self.args.workers,
                   **first, "paced": second, "p99_webhook_ms": second["p99_webhook_ms"],
@@ -185,10 +247,18 @@ class Bench:
         return report
 
     def usage(self) -> dict[str, dict[str, float]]:
-        """Each hub child's peak RSS and CPU so far (read while it still runs)."""
-        return {role: {"peak_rss_mb": peak_rss_mb(child.pid),
-                       "cpu_s": round(cpu_seconds(child.pid), 2)}
-                for role, child in self.roles.items()}  # fmt: skip
+        """Each hub child's peak RSS and CPU so far (read while it still runs), and its CPU
+        per reply sent once it had started (start-up excluded)."""
+        usage = {}
+        for role, child in self.roles.items():
+            cpu = cpu_seconds(child.pid)
+            serving = cpu - self.cpu_at_start.get(role, 0.0)
+            usage[role] = {
+                "peak_rss_mb": peak_rss_mb(child.pid),
+                "cpu_s": round(cpu, 2),
+                "cpu_ms_per_reply": round(serving * 1000 / max(1, self.sent), 3),
+            }
+        return usage
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -215,10 +285,17 @@ class Bench:
         config = ("--config", str(self.config))
         roles = {"api": "api", **{f"worker-{n}": "worker" for n in range(self.args.workers)}}
         for log, role in roles.items():
-            argv, env = processes.hub_argv(*config, role), self.env
+            argv = [sys.executable, "-c", _CHILD_ENTRY, *config, role]
+            self.tags[log] = (
+                self.scratch if self.args.profile is None else self.args.profile
+            ) / log
+            env = {**self.env, "HUB_INBOUND_TAG": str(self.tags[log])}
             if self.args.profile is not None:
-                argv = [sys.executable, "-c", _PROFILED_ENTRY, *config, role]
-                env = {**env, "HUB_INBOUND_PROFILE": str(self.args.profile / log)}
+                env["HUB_INBOUND_PROFILE"] = "1"
+            if self.args.lock_holds:
+                env["HUB_INBOUND_LOCKS"] = "1"
+            if self.args.worker_budget is not None:
+                env["HUB_INBOUND_WORKER_BUDGET"] = self.args.worker_budget
             log_file = self.scratch / f"{log}.log"
             child = processes.start_process(argv, env=env, log=log_file)
             self.procs.append(child)
@@ -335,6 +412,43 @@ class Bench:
                 "p99_lag_ms": round(_percentile(lags, 0.99), 1)}  # fmt: skip
 
 
+def _read_batches(tag: Path, suffix: str = ".batches.json") -> list[list[float]]:
+    """A child's group commits or lock holds (see :data:`_CHILD_ENTRY`); none without a file."""
+    path = tag.with_name(tag.name + suffix)
+    if not path.exists():
+        return []
+    batches: list[list[float]] = json.loads(path.read_text(encoding="utf-8"))
+    return batches
+
+
+def lock_holds(tag: Path, since: float, until: float) -> dict[str, Any]:
+    """How long a child's SQLite write transactions that ended in a run held the lock, in ms."""
+    held = [h[1] * 1000 for h in _read_batches(tag, ".locks.json") if since <= h[0] < until]
+    if not held:
+        return {"transactions": 0}
+    return {"transactions": len(held), "p50": round(_percentile(held, 0.5), 1),
+            "p99": round(_percentile(held, 0.99), 1), "max": round(max(held), 1),
+            "sum_s": round(sum(held) / 1000, 2)}  # fmt: skip
+
+
+def commit_summary(
+    batches: Sequence[Sequence[float]], since: float, until: float
+) -> dict[str, Any]:
+    """Where the group commits of a run spent their time, in ms: waiting for the write lock,
+    holding it (statements and COMMIT), pushing to the stream; p50/p99/max of each."""
+    run = [b for b in batches if since <= b[0] < until]
+    if not run:
+        return {"batches": 0}
+    mean = sum(b[1] for b in run) / len(run)
+    summary: dict[str, Any] = {"batches": len(run), "mean_replies": round(mean, 2)}
+    for index, name in ((2, "lock_wait"), (3, "hold"), (4, "push")):
+        values = [b[index] * 1000 for b in run]
+        summary[name] = {"p50": round(_percentile(values, 0.50), 1),
+                         "p99": round(_percentile(values, 0.99), 1),
+                         "max": round(max(values), 1)}  # fmt: skip
+    return summary
+
+
 def profile_summary(folder: Path, replies: int) -> dict[str, Any]:
     """Each profiled process's SQL statements and commits, in all and per reply; its top
     functions by cumulative time go to ``folder/summary.txt``."""
@@ -403,6 +517,23 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="run each hub api/worker under cProfile, counting SQL; files here",
+    )
+    parser.add_argument(
+        "--paced-share",
+        type=float,
+        default=0.5,
+        help="the paced run offers this share of the throughput run's replies/s",
+    )
+    parser.add_argument(
+        "--lock-holds",
+        action="store_true",
+        help="report how long each process's SQLite write transactions held the lock",
+    )
+    parser.add_argument(
+        "--worker-budget",
+        default=None,
+        metavar="SECONDS,MIN",
+        help="try the inbound worker with this transaction budget and smallest chunk",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the scratch dir here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -12,7 +12,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -82,11 +83,12 @@ async def store_replies(
     ones after its commit.
 
     A few statements whatever the number of replies: the senders' contacts, the messages they
-    answer, one multi-row ``INSERT .. ON CONFLICT DO NOTHING``, and only when a provider id was
-    stored before, the ids it was stored under. A provider id twice in ``replies`` is stored
-    once: the later ones are duplicates of the first.
+    answer, one ``INSERT .. ON CONFLICT DO NOTHING .. RETURNING`` of all the rows, and only when
+    a provider id was stored before, the ids it was stored under. A provider id twice in
+    ``replies`` is stored once: the later ones are duplicates of the first.
     """
-    # Core statements on the session's connection: the ORM's execute costs more than them.
+    # Core statements built once (module level), executed on the session's connection: the
+    # ORM's execute, and building a multi-row VALUES per batch, cost more than the SQL.
     connection = await session.connection()
     firsts: dict[tuple[str, str], int] = {}
     for index, (_, reply) in enumerate(replies):
@@ -104,11 +106,8 @@ async def store_replies(
             "in_reply_to": contact.answered if contact else None,
         })  # fmt: skip
     # ON CONFLICT: a provider's retry (or one racing its first delivery) stores nothing twice.
-    inserted = await connection.execute(
-        insert_ignore(session, StoredReply, rows).returning(
-            StoredReply.id, StoredReply.provider, StoredReply.provider_msg_id
-        )
-    )
+    # Many rows: an executemany that SQLAlchemy sends as one multi-row INSERT (insertmanyvalues).
+    inserted = await connection.execute(_insert_replies(connection.dialect.name), rows)
     new = {(row.provider, row.provider_msg_id): int(row.id) for row in inserted}
     earlier = await _stored_ids(connection, [key for key in firsts if key not in new])
     outcomes: list[Accepted] = []
@@ -127,6 +126,41 @@ def _key(reply: InboundReply) -> tuple[str, str]:
     return (reply.provider, reply.provider_msg_id)
 
 
+@cache
+def _insert_replies(dialect: str) -> Any:
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING id, provider, provider_msg_id`` for rows
+    given at execution (only the rows inserted come back)."""
+    table = cast(sa.Table, StoredReply.__table__)  # the Core table: no ORM work per row
+    return insert_ignore(dialect, table).returning(
+        table.c.id, table.c.provider, table.c.provider_msg_id
+    )
+
+
+@cache
+def _contacts_query(column: Any) -> Any:
+    """The contacts at the addresses ``:addresses`` of ``column``, each with the latest message
+    it was sent since ``:since`` (``answered``); built once per address column."""
+    answered = (
+        sa.select(Message.id)
+        .where(
+            Message.contact_id == Contact.id,
+            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+            Message.sent_at >= sa.bindparam("since"),
+        )
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            column.label("address"), Contact.id, Contact.enterprise_id, answered.label("answered")
+        )
+        .where(column.in_(sa.bindparam("addresses", expanding=True)))
+        .order_by(Contact.id)
+    )
+
+
 async def _contacts(
     connection: AsyncConnection, now: datetime, replies: Sequence[tuple[ChannelName, InboundReply]]
 ) -> dict[tuple[str, str], Any]:
@@ -137,28 +171,12 @@ async def _contacts(
     senders: dict[Any, set[str]] = {}
     for channel, reply in replies:
         senders.setdefault(_ADDRESS_COLUMN[channel], set()).add(reply.sender)
-    answered = (
-        sa.select(Message.id)
-        .where(
-            Message.contact_id == Contact.id,
-            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-            Message.sent_at >= now - REPLY_WINDOW,
-        )
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(1)
-        .correlate(Contact)
-        .scalar_subquery()
-    )
     found: dict[tuple[str, str], Any] = {}
     for column, addresses in senders.items():
         rows = await connection.execute(
-            sa.select(
-                column.label("address"), Contact.id, Contact.enterprise_id,
-                answered.label("answered"),
-            )
-            .where(column.in_(sorted(addresses)))
-            .order_by(Contact.id)
-        )  # fmt: skip
+            _contacts_query(column),
+            {"addresses": sorted(addresses), "since": now - REPLY_WINDOW},
+        )
         for row in rows:
             found.setdefault((column.key, row.address), row)
     return found

@@ -24,8 +24,10 @@ What each request is told stays its own:
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from channels.base import InboundReply
 from hub.core.clock import Clock
@@ -37,6 +39,8 @@ from hub.store.db import Database
 # Replies stored in one transaction at most: ~11 bound values a row keeps one INSERT far below
 # SQLite's 32,766 variables, and a batch's commit short enough not to starve the worker.
 MAX_BATCH = 64
+# Batch timings kept for benchmarks and tests (the newest; a few hundred KB at most).
+TIMINGS_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -44,6 +48,20 @@ class _Waiting:
     channel: ChannelName
     reply: InboundReply
     answer: asyncio.Future[Accepted]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTiming:
+    """One committed batch: when it began (epoch seconds), its size, and where its time went —
+    waiting for the database's write lock (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL the
+    pool's connection and ``BEGIN``), holding it (statements and ``COMMIT``), and the push to the
+    inbound stream after the commit."""
+
+    began_at: float
+    replies: int
+    lock_wait_s: float
+    hold_s: float
+    push_s: float
 
 
 @dataclass(slots=True)
@@ -54,6 +72,7 @@ class BatchStats:
     replies: int = 0
     largest: int = 0
     retried_alone: int = 0
+    timings: deque[BatchTiming] = field(default_factory=lambda: deque(maxlen=TIMINGS_KEPT))
 
 
 class ReplyAccepter:
@@ -72,6 +91,7 @@ class ReplyAccepter:
         self._max_batch = max_batch
         self._waiting: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
+        self._lock_wait_s = 0.0  # of the batch being committed
         self.stats = BatchStats()
 
     async def accept(self, channel: ChannelName, reply: InboundReply) -> Accepted:
@@ -123,6 +143,8 @@ class ReplyAccepter:
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         outcomes: list[Accepted | Exception]
+        began_at, began = time.time(), time.perf_counter()
+        self._lock_wait_s = 0.0
         try:
             outcomes = list(await self._store(batch))
         except Exception:
@@ -138,19 +160,30 @@ class ReplyAccepter:
                     outcomes.append(exc)
         new = [o.reply_id for o in outcomes if isinstance(o, Accepted) and not o.duplicate]
         pushed: Exception | None = None
+        stored = time.perf_counter()
         if new:
             try:
                 await self._queue.push_inbound(new)
             except Exception as exc:  # stored, not queued: the request fails, the provider
                 pushed = exc  # retries and finds it stored; the reconciler queues it
+        wait = self._lock_wait_s
+        self.stats.timings.append(BatchTiming(
+            began_at, len(batch), lock_wait_s=wait, hold_s=stored - began - wait,
+            push_s=time.perf_counter() - stored,
+        ))  # fmt: skip
         for waiting, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Accepted) and not outcome.duplicate and pushed is not None:
                 outcome = pushed
             _settle(waiting, outcome)
 
     async def _store(self, batch: list[_Waiting]) -> list[Accepted]:
-        now = self._clock.now()
+        asked = time.perf_counter()
         async with self._db.write() as session:
+            # The connection first: on SQLite its BEGIN IMMEDIATE waits for the write lock.
+            await session.connection()
+            self._lock_wait_s += time.perf_counter() - asked
+            # The time the lock was taken: the rows' received_at as before (after any wait).
+            now = self._clock.now()
             outcomes = await store_replies(session, now, [(w.channel, w.reply) for w in batch])
         self.stats.batches += 1
         self.stats.replies += len(batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
@@ -16,6 +16,10 @@ from hub.inbound.accept_batch import ReplyAccepter
 from hub.infra.queue import Queue
 from hub.infra.redis_server import RedisClient
 from hub.store.db import Database
+
+#: Reads a request's whole body (``Request.body``, or the lean path's reader): called only once
+#: the request is verified.
+BodyReader = Callable[[], Awaitable[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +45,16 @@ def require_path_secret(given: str, expected: str | None) -> None:
         raise HTTPException(status_code=403, detail="forbidden")
 
 
-def require_allowed_source(request: Request, allowed: Sequence[str]) -> None:
-    """403 unless the peer address is in ``allowed`` (IPs or CIDR networks); empty allows all."""
+def client_host(request: Request) -> str:
+    """The peer's address as the server (or its proxy-headers handling) gives it; ``""`` if none."""
+    return request.client.host if request.client else ""
+
+
+def require_allowed_source(host: str, allowed: Sequence[str]) -> None:
+    """403 unless ``host`` (the peer address) is in ``allowed`` (IPs or CIDR networks); empty
+    allows all."""
     if not allowed:
         return
-    host = request.client.host if request.client else ""
     try:
         peer = ipaddress.ip_address(host)
     except ValueError:

@@ -43,7 +43,14 @@ from hub.core.safe_text import storable_text
 from hub.core.vocab import ChannelName
 from hub.outbound.optouts import opt_out_address
 from hub.outbound.receipts import apply_receipts, park_unmatched
-from hub.web.webhooks.context import WebhookContext, require_allowed_source, require_path_secret
+from hub.web.webhooks.context import (
+    BodyReader,
+    WebhookContext,
+    client_host,
+    require_allowed_source,
+    require_path_secret,
+)
+from hub.web.webhooks.lean import LeanRoutes
 
 log = structlog.get_logger(__name__)
 
@@ -58,22 +65,27 @@ BLACKLIST_OPT_OUT_SOURCE: Final = "provider:aliyun"
 T = TypeVar("T")
 
 
-def router(ctx: WebhookContext) -> APIRouter:
-    """The two push endpoints of Aliyun SMS."""
-    api = APIRouter(tags=["webhooks"])
-    parse = sms_callbacks(PROVIDER)
+class AliyunPushes:
+    """The two pushes, whichever way the request came: a FastAPI route (:func:`router`) or the
+    app's lean path for the provider webhooks (:func:`lean_routes`). Each takes the path secret,
+    the peer's address and a reader of the body, which is read only once verified."""
 
-    def verify(request: Request, path_secret: str) -> None:
-        settings = ctx.settings.channels.sms.aliyun
+    def __init__(self, ctx: WebhookContext) -> None:
+        self.ctx = ctx
+        self.parse = sms_callbacks(PROVIDER)
+
+    def verify(self, path_secret: str, client: str) -> None:
+        settings = self.ctx.settings.channels.sms.aliyun
         if not settings.enabled:
             raise HTTPException(status_code=403, detail="forbidden")
         require_path_secret(path_secret, settings.path_secret)
-        require_allowed_source(request, settings.allowed_ips)
+        require_allowed_source(client, settings.allowed_ips)
 
-    @api.post(PREFIX + "/report", include_in_schema=False)
-    async def report(path_secret: str, request: Request) -> JSONResponse:
-        verify(request, path_secret)
-        receipts = await _parsed(request, parse.parse_receipts)
+    async def report(self, path_secret: str, client: str, read: BodyReader) -> JSONResponse:
+        """Delivery reports: applied (or parked; a blacklist failure opts the number out)."""
+        self.verify(path_secret, client)
+        receipts = await _parsed(read, self.parse.parse_receipts)
+        ctx = self.ctx
         refused = [r for r in receipts if r.opted_out]
         others = [r for r in receipts if not r.opted_out]
         outcome = await apply_receipts(ctx.db, ctx.clock, others, queue=ctx.queue)
@@ -92,10 +104,11 @@ def router(ctx: WebhookContext) -> APIRouter:
         log.info("aliyun_sms_reports", count=len(receipts), unmatched=len(unmatched))
         return JSONResponse(ANSWER)
 
-    @api.post(PREFIX + "/up", include_in_schema=False)
-    async def up(path_secret: str, request: Request) -> JSONResponse:
-        verify(request, path_secret)
-        replies = await _parsed(request, parse.parse_reply)
+    async def up(self, path_secret: str, client: str, read: BodyReader) -> JSONResponse:
+        """Replies: each stored once and queued; R / TD / 退订 also opt the number out."""
+        self.verify(path_secret, client)
+        replies = await _parsed(read, self.parse.parse_reply)
+        ctx = self.ctx
         stored = 0
         accepts = await ctx.accepter.accept_many(ChannelName.SMS, replies)
         for reply, accepted in zip(replies, accepts, strict=True):
@@ -109,7 +122,27 @@ def router(ctx: WebhookContext) -> APIRouter:
         log.info("aliyun_sms_up", count=len(replies), stored=stored)
         return JSONResponse(ANSWER)
 
+
+def router(ctx: WebhookContext) -> APIRouter:
+    """The two push endpoints of Aliyun SMS."""
+    api = APIRouter(tags=["webhooks"])
+    pushes = AliyunPushes(ctx)
+
+    @api.post(PREFIX + "/report", include_in_schema=False)
+    async def report(path_secret: str, request: Request) -> JSONResponse:
+        return await pushes.report(path_secret, client_host(request), request.body)
+
+    @api.post(PREFIX + "/up", include_in_schema=False)
+    async def up(path_secret: str, request: Request) -> JSONResponse:
+        return await pushes.up(path_secret, client_host(request), request.body)
+
     return api
+
+
+def lean_routes(ctx: WebhookContext) -> LeanRoutes:
+    """The same two routes for :class:`hub.web.webhooks.lean.LeanWebhooks`."""
+    pushes = AliyunPushes(ctx)
+    return {(PROVIDER, "report"): pushes.report, (PROVIDER, "up"): pushes.up}
 
 
 def is_unsubscribe(text: str) -> bool:
@@ -122,9 +155,9 @@ def is_unsubscribe(text: str) -> bool:
     return words in UNSUBSCRIBE_WORDS
 
 
-async def _parsed(request: Request, parse: Callable[[bytes], list[T]]) -> list[T]:
+async def _parsed(read: BodyReader, parse: Callable[[bytes], list[T]]) -> list[T]:
     """The items of a verified push, read by the channel's parser; 413 / 400 otherwise."""
-    body = await request.body()
+    body = await read()
     if len(body) > MAX_BODY:
         raise HTTPException(status_code=413, detail="推送内容过大 (body too large)")
     try:

@@ -37,10 +37,13 @@ from hub.core.identifiers import mask_mobile
 from hub.core.vocab import ChannelName
 from hub.outbound.receipts import apply_receipts, park_unmatched
 from hub.web.webhooks.context import (
+    BodyReader,
     WebhookContext,
+    client_host,
     require_allowed_source,
     require_path_secret,
 )
+from hub.web.webhooks.lean import LeanRoutes
 
 log = structlog.get_logger(__name__)
 
@@ -51,29 +54,34 @@ OK: Final = {"result": 0, "errmsg": "OK"}
 MAX_BODY: Final = 1024 * 1024  # a receipt batch is ~200 bytes an entry
 
 
-def router(ctx: WebhookContext) -> APIRouter:
-    """The two callback routes, bound to the open components in ``ctx``."""
-    tencent = ctx.settings.channels.sms.tencent
-    parse = sms_callbacks(PROVIDER)
-    routes = APIRouter(tags=["webhooks"])
+class TencentCallbacks:
+    """The two callbacks, whichever way the request came: a FastAPI route (:func:`router`) or
+    the app's lean path for the provider webhooks (:func:`lean_routes`). Each takes the path
+    secret, the peer's address and a reader of the body, which is read only once verified."""
 
-    async def verified_body(path_secret: str, request: Request) -> bytes:
+    def __init__(self, ctx: WebhookContext) -> None:
+        self.ctx = ctx
+        self.parse = sms_callbacks(PROVIDER)
+
+    async def verified_body(self, path_secret: str, client: str, read: BodyReader) -> bytes:
+        tencent = self.ctx.settings.channels.sms.tencent
         if not tencent.enabled:
             raise HTTPException(status_code=403, detail="forbidden")
         require_path_secret(path_secret, tencent.path_secret)
-        require_allowed_source(request, tencent.allowed_ips)
-        body = await request.body()
+        require_allowed_source(client, tencent.allowed_ips)
+        body = await read()
         if len(body) > MAX_BODY:
             raise HTTPException(status_code=413, detail="too large")
         return body
 
-    @routes.post(STATUS_PATH, include_in_schema=False)
-    async def status(path_secret: str, request: Request) -> JSONResponse:
-        body = await verified_body(path_secret, request)
+    async def status(self, path_secret: str, client: str, read: BodyReader) -> JSONResponse:
+        """Delivery receipts: applied (or parked), then ``OK``."""
+        body = await self.verified_body(path_secret, client, read)
         try:
-            receipts = parse.parse_receipts(body)
+            receipts = self.parse.parse_receipts(body)
         except CallbackError as exc:
             return _refused(exc)
+        ctx = self.ctx
         outcome = await apply_receipts(ctx.db, ctx.clock, receipts)
         await park_unmatched(ctx.redis, ctx.keys, ctx.clock, outcome.unmatched)
         log.info(
@@ -82,15 +90,15 @@ def router(ctx: WebhookContext) -> APIRouter:
         )  # fmt: skip
         return JSONResponse(OK)
 
-    @routes.post(REPLY_PATH, include_in_schema=False)
-    async def reply(path_secret: str, request: Request) -> JSONResponse:
-        body = await verified_body(path_secret, request)
+    async def reply(self, path_secret: str, client: str, read: BodyReader) -> JSONResponse:
+        """A reply: stored (once per its hash id) and queued, then ``OK``."""
+        body = await self.verified_body(path_secret, client, read)
         try:
-            replies = parse.parse_reply(body)
+            replies = self.parse.parse_reply(body)
         except CallbackError as exc:
             return _refused(exc)
         # Tencent's reply callback carries one; it shares a commit with concurrent requests.
-        accepts = await ctx.accepter.accept_many(ChannelName.SMS, replies)
+        accepts = await self.ctx.accepter.accept_many(ChannelName.SMS, replies)
         for inbound, accepted in zip(replies, accepts, strict=True):
             log.info(
                 "tencent_sms_reply", reply_id=accepted.reply_id, duplicate=accepted.duplicate,
@@ -98,7 +106,27 @@ def router(ctx: WebhookContext) -> APIRouter:
             )  # fmt: skip
         return JSONResponse(OK)
 
+
+def router(ctx: WebhookContext) -> APIRouter:
+    """The two callback routes, bound to the open components in ``ctx``."""
+    callbacks = TencentCallbacks(ctx)
+    routes = APIRouter(tags=["webhooks"])
+
+    @routes.post(STATUS_PATH, include_in_schema=False)
+    async def status(path_secret: str, request: Request) -> JSONResponse:
+        return await callbacks.status(path_secret, client_host(request), request.body)
+
+    @routes.post(REPLY_PATH, include_in_schema=False)
+    async def reply(path_secret: str, request: Request) -> JSONResponse:
+        return await callbacks.reply(path_secret, client_host(request), request.body)
+
     return routes
+
+
+def lean_routes(ctx: WebhookContext) -> LeanRoutes:
+    """The same two routes for :class:`hub.web.webhooks.lean.LeanWebhooks`."""
+    callbacks = TencentCallbacks(ctx)
+    return {(PROVIDER, "status"): callbacks.status, (PROVIDER, "reply"): callbacks.reply}
 
 
 def _refused(error: CallbackError) -> JSONResponse:
