@@ -1,8 +1,8 @@
 """The inbound worker: claim stored replies from the inbound stream, classify, apply, ack.
 
 Each reply is handled inside a write transaction (one per chunk of replies sized to hold the
-lock about ``transaction_budget_s``, at most ``per_transaction``; a savepoint each, the chunk's
-reads done once by :mod:`hub.inbound.chunk`): the row is read (``FOR UPDATE`` on PostgreSQL;
+lock about ``transaction_budget_s``, at most ``per_transaction``; the chunk's reads done once by
+:mod:`hub.inbound.chunk`): the row is read (``FOR UPDATE`` on PostgreSQL;
 SQLite's ``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
 classified (:mod:`hub.inbound.classify.classifier`, with what the contact was asked: tickets
 awaiting a rating, a visit awaiting an answer) and applied (:mod:`hub.inbound.apply`: rating,
@@ -30,8 +30,10 @@ outbox's requeue too, :func:`hub.app.runtime.flush_requeues`). A reply on the st
 still applied once (``classified_at``, above).
 
 A reply that fails to apply for a reason other than the database or Redis (a bug, a refused
-transition) has its savepoint rolled back and is recorded as classified with the error in its
-detail, so it is neither lost nor retried forever; a person sees it in ``hub replies list``.
+transition) has its effects rolled back and is recorded as classified with the error in its
+detail, so it is neither lost nor retried forever; a person sees it in ``hub replies list``. A
+chunk is applied without savepoints first; a failure rolls that attempt back and the chunk is
+applied again with a savepoint per reply, which isolates the failing one.
 Storage and queue errors roll the chunk back and leave its entries pending: another pass
 retries them.
 """
@@ -263,18 +265,36 @@ class InboundWorker:
         return processed
 
     async def process_many(self, reply_ids: Sequence[int]) -> list[Processed]:
-        """Classify and apply stored replies in ONE transaction, each in a savepoint of its own.
+        """Classify and apply stored replies in ONE transaction (the chunk).
 
         One transaction per chunk, not per reply: on SQLite every write transaction waits for
         the one lock the webhooks also take, and fewer, larger turns cost less than many small
-        ones. A reply that fails to apply rolls back only its savepoint and is recorded as
-        failed; a storage error rolls the whole chunk back and leaves its entries pending.
+        ones. The chunk is applied first without a savepoint per reply (a savepoint costs two
+        statements and an ORM flush each); when a reply fails to apply (a bug, a refused
+        transition) that attempt is rolled back whole and the chunk applied again with a
+        savepoint each (:meth:`_apply_chunk`), so the failing reply is recorded as failed and
+        the others applied: the same records as with savepoints from the start. A storage
+        error rolls the chunk back and leaves its entries pending.
+        """
+        await self.refresh_knowledge()
+        try:
+            return await self._apply_chunk(reply_ids, isolate=False)
+        except _ReplyFailed as failed:
+            log.info("a reply of the chunk failed, applying the chunk reply by reply",
+                     reply_id=failed.reply_id, replies=len(reply_ids))  # fmt: skip
+            return await self._apply_chunk(reply_ids, isolate=True)
+
+    async def _apply_chunk(self, reply_ids: Sequence[int], *, isolate: bool) -> list[Processed]:
+        """One transaction for the replies; ``isolate``: each in a savepoint of its own, a
+        failing one recorded as failed (else a failure raises :class:`_ReplyFailed`).
+
         What is kept on each reply (class, detail, ticket) is written for the whole chunk by
-        one ``UPDATE`` at its end, in the same transaction as every reply's effects.
+        one ``UPDATE`` at its end, in the same transaction as every reply's effects; the
+        replies applied are logged once it committed.
         """
         done: list[Processed] = []
         records: list[dict[str, Any]] = []
-        await self.refresh_knowledge()
+        applied_log: list[dict[str, Any]] = []
         async with self.db.write() as session:
             rows = await session.scalars(
                 sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
@@ -295,9 +315,12 @@ class InboundWorker:
                     done.append(Processed(reply_id, "already", reply.classification,
                                           reply.ticket_id))  # fmt: skip
                 else:
-                    done.append(await self._one(session, reply, facts, records))
+                    done.append(await self._one(session, reply, facts, records, applied_log,
+                                                isolate=isolate))  # fmt: skip
             if records:  # an executemany by primary key
-                await session.execute(sa.update(StoredReply), records)
+                await _finish(session, records, isolate=isolate)
+        for entry in applied_log:
+            log.info("reply applied", **entry)
         return done
 
     async def refresh_knowledge(self) -> None:
@@ -310,12 +333,12 @@ class InboundWorker:
 
     async def _one(
         self, session: AsyncSession, reply: StoredReply, facts: ChunkFacts | None,
-        records: list[dict[str, Any]],
+        records: list[dict[str, Any]], applied_log: list[dict[str, Any]], *, isolate: bool,
     ) -> Processed:  # fmt: skip
         now = self.clock.now()
         reply_id = reply.id  # a rolled-back savepoint expires the row's attributes
         try:
-            async with session.begin_nested():
+            async with session.begin_nested() if isolate else contextlib.nullcontext():
                 contact = (
                     await session.get(Contact, reply.contact_id)
                     if reply.contact_id is not None
@@ -332,11 +355,13 @@ class InboundWorker:
                     applied = await self.applier.apply(session, reply, contact, found, now,
                                                        facts)  # fmt: skip
                 detail = classification_detail(found, applied)
-        except (StorageError, QueueError, OperationalError, InterfaceError):
+        except _STORAGE_ERRORS:
             raise  # the database or Redis: the whole chunk is retried
         except Exception as exc:  # a bug or a refused transition: on record, not retried forever
             if is_write_conflict(exc):
                 raise  # another worker's transaction won (PostgreSQL): the chunk runs again
+            if not isolate:  # the chunk is applied again, this reply in a savepoint of its own
+                raise _ReplyFailed(reply_id) from exc
             log.exception("reply could not be applied", reply_id=reply_id)
             if facts is not None:  # the rows its savepoint changed are expired
                 facts.stale()
@@ -346,12 +371,39 @@ class InboundWorker:
         records.append(_record(reply, reply_id, found.cls, detail, applied.ticket_id, now))
         if facts is not None:
             facts.touched(reply)
-        log.info(
-            "reply applied", reply_id=reply_id, cls=found.cls.value,
-            ticket_id=applied.ticket_id, outcome=applied.outcome,
+        applied_log.append(
+            {"reply_id": reply_id, "cls": found.cls.value, "ticket_id": applied.ticket_id,
+             "outcome": applied.outcome}
         )  # fmt: skip
         return Processed(reply_id, "applied", found.cls, applied.ticket_id,
                          tuple(applied.results()))  # fmt: skip
+
+
+class _ReplyFailed(Exception):
+    """A reply failed to apply in a chunk applied without savepoints (it runs again with)."""
+
+    def __init__(self, reply_id: int) -> None:
+        super().__init__(f"reply {reply_id} failed to apply")
+        self.reply_id = reply_id
+
+
+#: The database or Redis failing: the chunk is rolled back and its entries stay pending.
+_STORAGE_ERRORS: Final = (StorageError, QueueError, OperationalError, InterfaceError)
+
+
+async def _finish(session: AsyncSession, records: list[dict[str, Any]], *, isolate: bool) -> None:
+    """The chunk's classification records (one executemany ``UPDATE``), after what the replies
+    left pending is flushed: a flush that fails without savepoints is a reply's failure (the
+    chunk runs again with a savepoint each, where the reply's own savepoint meets it)."""
+    try:
+        await session.flush()
+    except _STORAGE_ERRORS:
+        raise
+    except Exception as exc:
+        if isolate or is_write_conflict(exc):
+            raise
+        raise _ReplyFailed(0) from exc
+    await session.execute(sa.update(StoredReply), records)
 
 
 def sqlite_pause(held_s: float) -> float:

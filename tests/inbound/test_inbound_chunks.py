@@ -197,3 +197,29 @@ async def test_a_failing_reply_in_a_chunk_leaves_the_others_applied(loop: Loop) 
         (0, "created"), (0, "assigned"), (0, "appended"), (1, "created"), (1, "assigned")
     ]  # fmt: skip
     assert [m[0] for m in records["messages"]] == ["ticket_ack"] * 3
+
+
+async def test_a_chunk_takes_savepoints_only_when_a_reply_fails(loop: Loop) -> None:
+    """Applied first without a savepoint per reply; a failure runs the chunk again with one
+    each (the records are the same: the test above)."""
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = loop.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await _run(loop, [(JIA, ROAD), (YI, ROAD)])
+        clean = sum(s.startswith("SAVEPOINT") for s in statements)
+        applier = loop.worker.applier
+        loop.worker.applier = _Exploding(applier.settings, applier.answerer, applier.assistant)
+        statements.clear()
+        ids = await _run(loop, [(JIA, "再补充一点"), (YI, "boom"), (YI_2, ROAD)])
+        failing = sum(s.startswith("SAVEPOINT") for s in statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert clean == 0
+    # chunked: one attempt without, then one savepoint per reply; one by one: only boom's
+    assert failing == (3 if loop.worker.per_transaction > 1 else 1)
+    assert [(await loop.stored(i)).ticket_id is not None for i in ids] == [True, False, True]
