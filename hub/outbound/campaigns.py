@@ -15,6 +15,7 @@ again (:func:`reopen_campaign`); a cancelled one stays cancelled.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from hub.core.clock import Clock
 from hub.core.errors import NotFoundError, UsageError
 from hub.core.vocab import MessageStatus
 from hub.infra.queue import Queue
+from hub.outbound.id_lists import id_params, in_ids
 from hub.outbound.quiet_hours import QuietHold, quiet_hold
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message
@@ -189,6 +191,30 @@ async def cancel_campaign(db: Database, clock: Clock, campaign_id: int, *, actor
     return count
 
 
+def _finish(stmt: sa.Update) -> sa.Update:
+    """``done`` for the active campaigns ``stmt`` selects none of whose messages is unfinished."""
+    unfinished = sa.exists().where(
+        Message.campaign_id == Campaign.id, Message.status.in_(_UNFINISHED)
+    )
+    return (
+        stmt.where(Campaign.status == "active", ~unfinished)
+        .values(status="done", updated_at=sa.bindparam("b_now"))
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_FINISH_ALL = _finish(sa.update(Campaign))
+
+
+@functools.lru_cache(maxsize=256)
+def _finish_of_group(count: int) -> sa.Update:
+    """:func:`_finish` for the campaigns of ``count`` messages, built once per length: the
+    dispatcher runs it with every group it records (:mod:`hub.outbound.id_lists`)."""
+    of_group = sa.select(Message.campaign_id).where(in_ids(Message.id, count))
+    return _finish(sa.update(Campaign).where(Campaign.id.in_(of_group)))
+
+
 async def finish_campaigns(
     session: AsyncSession, now: datetime, *, message_ids: Sequence[int] | None = None
 ) -> list[int]:
@@ -196,20 +222,14 @@ async def finish_campaigns(
     campaigns of ``message_ids`` (a group the dispatcher just recorded), or every active one
     (the reconciler's sweep). Returns their ids. A few index lookups per campaign
     (``ix_message_campaign_status``), in the caller's transaction."""
-    unfinished = sa.exists().where(
-        Message.campaign_id == Campaign.id, Message.status.in_(_UNFINISHED)
-    )
-    stmt = sa.update(Campaign).where(Campaign.status == "active", ~unfinished)
-    if message_ids is not None:
-        if not message_ids:
-            return []
-        of_group = sa.select(Message.campaign_id).where(Message.id.in_(message_ids))
-        stmt = stmt.where(Campaign.id.in_(of_group))
-    done = await session.execute(
-        stmt.values(status="done", updated_at=now)
-        .returning(Campaign.id)
-        .execution_options(synchronize_session=False)
-    )
+    if message_ids is None:
+        done = await session.execute(_FINISH_ALL, {"b_now": now})
+    elif not message_ids:
+        return []
+    else:
+        bound = id_params(message_ids)
+        bound["b_now"] = now
+        done = await session.execute(_finish_of_group(len(message_ids)), bound)
     return sorted(int(i) for i in done.scalars())
 
 

@@ -37,9 +37,7 @@ import math
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import cast
 
-import sqlalchemy as sa
 import structlog
 
 from channels.base import (
@@ -52,7 +50,6 @@ from channels.base import (
 )
 from hub.core.clock import Clock
 from hub.core.metrics import HubMetrics
-from hub.core.vocab import MessageStatus
 from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness
 from hub.infra.queue import Queue, StreamEntry
 from hub.infra.ratelimit import TokenBucket
@@ -60,16 +57,12 @@ from hub.outbound.outbox import requeue_lost
 from hub.outbound.quiet_hours import QuietRules
 from hub.outbound.recovery import Recovery, Requeue
 from hub.outbound.send_failures import SendFailures
-from hub.outbound.send_records import ClaimedMessage, SendRecorder
+from hub.outbound.send_records import ClaimedMessage, SendRecorder, claim_rows
 from hub.outbound.settings import DispatchSettings
-from hub.outbound.unknown_sends import UnknownSends, owner_reason
+from hub.outbound.unknown_sends import UnknownSends
 from hub.store.db import Database
-from hub.store.models import Message
 
 log = structlog.get_logger(__name__)
-
-# The table, for Core statements (no ORM unit of work on the hot path).
-_MESSAGE = cast(sa.Table, Message.__table__)
 
 # Batches in flight per channel and process: 2 sent ~25% more than 1 in `hub bench` (the
 # worker otherwise idles while SQLite or the provider answers); more only adds contention.
@@ -78,17 +71,6 @@ DEFAULT_PIPELINES = 2
 # HTTP client has in flight at once (64 connections), so a claimed group is sent at once and
 # a worker killed mid-send leaves at most this many sends per pipeline with unknown outcome.
 SEND_GROUP = 64
-
-
-def _status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
-    """``status = …`` that no index can serve, for statements that select rows by id.
-
-    Without ANALYZE statistics SQLite guesses an equality on the status index is selective and
-    scans every queued message instead of looking the batch's ids up by primary key: the
-    whole backlog per claim. The cast hides the column from the planner (PostgreSQL plans by
-    its statistics and uses the primary key either way).
-    """
-    return sa.cast(_MESSAGE.c.status, sa.String) == status.value
 
 
 def channel_rate(channel: Channel) -> float:
@@ -262,38 +244,8 @@ class Dispatcher:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _claim_rows(self, ids: set[int]) -> list[ClaimedMessage]:
-        """``queued`` → ``sending``, owned by this consumer. A row left ``sending`` by a
-        worker that died is never claimed here: its outcome is unknown
-        (hub.outbound.unknown_sends)."""
-        now = self.clock.now()
-        m = _MESSAGE.c
-        stmt = (
-            sa.update(_MESSAGE)
-            .where(m.id.in_(ids), _status_is(MessageStatus.QUEUED))
-            .values(
-                status=MessageStatus.SENDING,
-                attempts=m.attempts + 1,
-                updated_at=now,
-                status_reason=owner_reason(self.consumer),
-            )
-            .returning(m.id, m.address, m.body, m.kind, m.params, m.contact_id, m.attempts)
-        )
-        async with self.db.write() as session:
-            rows = (await session.execute(stmt)).all()
-        return [
-            ClaimedMessage(
-                OutboundMessage(
-                    message_id=r.id,
-                    address=r.address,
-                    body=r.body,
-                    kind=r.kind.value,
-                    params=r.params or {},
-                    contact_id=r.contact_id,
-                ),
-                r.attempts,
-            )
-            for r in sorted(rows, key=lambda r: r.id)
-        ]
+        """``queued`` → ``sending``, owned by this consumer (:func:`claim_rows`)."""
+        return await claim_rows(self.db, ids, self.consumer, self.clock.now())
 
     async def _send(
         self, channel: Channel, batch: list[OutboundMessage]

@@ -20,6 +20,7 @@ them by one INSERT .. SELECT; metrics are counted per group.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,38 +42,64 @@ from hub.core.vocab import ChannelName, MessageStatus
 from hub.infra.queue import Queue
 from hub.outbound.alerts import raise_alert
 from hub.outbound.campaigns import finish_campaigns
+from hub.outbound.id_lists import id_params, in_ids
 from hub.outbound.optouts import record_opt_out
 from hub.outbound.send_failures import FailedSend, SendFailures
+from hub.outbound.unknown_sends import owner_reason
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 
 # The tables, for Core statements (no ORM unit of work on the hot path).
 _MESSAGE = cast(sa.Table, Message.__table__)
 _ATTEMPT = cast(sa.Table, DeliveryAttempt.__table__)
-# A successful send changes only these columns; one executemany by primary key.
-_MARK_SENT = (
-    sa.update(_MESSAGE)
-    .where(_MESSAGE.c.id == sa.bindparam("b_id"))
-    .values(
-        status=MessageStatus.SENT, sent_at=sa.bindparam("b_at"), updated_at=sa.bindparam("b_at"),
-        provider_message_id=sa.bindparam("b_pmid"), next_attempt_at=None, status_reason=None,
-    )
-)  # fmt: skip
-# The attempts of a group's sent messages, copied from the rows just marked sent: one
-# statement with the ids, not a row of eleven parameters per message.
-_SENT_ATTEMPTS = sa.insert(_ATTEMPT).from_select(
-    ["message_id", "attempt_no", "channel", "provider", "started_at", "finished_at", "outcome",
-     "provider_message_id"],
-    sa.select(
-        _MESSAGE.c.id, _MESSAGE.c.attempts, _MESSAGE.c.channel,
-        sa.bindparam("b_provider", type_=_ATTEMPT.c.provider.type),
-        sa.bindparam("b_started", type_=_ATTEMPT.c.started_at.type),
-        sa.bindparam("b_finished", type_=_ATTEMPT.c.finished_at.type),
-        sa.literal("sent", type_=_ATTEMPT.c.outcome.type), _MESSAGE.c.provider_message_id,
-    )
-    .where(_MESSAGE.c.id.in_(sa.bindparam("b_ids", expanding=True)))
-    .order_by(_MESSAGE.c.id),
-)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _mark_sent(count: int) -> sa.Update:
+    """A group's ``count`` sent rows in one statement: the columns that change, each row's
+    provider id by a CASE on its id (an executemany bound and processed three parameters per
+    row, two of them datetimes, in Python). Parameters: :func:`_mark_sent_params`."""
+    by_id = sa.case(
+        *((_MESSAGE.c.id == sa.bindparam(f"b_id{i}"), sa.bindparam(f"b_pmid{i}"))
+          for i in range(count)),
+    )  # fmt: skip
+    return (
+        sa.update(_MESSAGE)
+        .where(in_ids(_MESSAGE.c.id, count))
+        .values(
+            status=MessageStatus.SENT, sent_at=sa.bindparam("b_at"),
+            updated_at=sa.bindparam("b_at"), next_attempt_at=None, status_reason=None,
+            provider_message_id=by_id,
+        )
+    )  # fmt: skip
+
+
+def _mark_sent_params(provider_ids: dict[int, str | None], at: datetime) -> dict[str, Any]:
+    params = id_params(list(provider_ids))
+    params.update((f"b_pmid{i}", pmid) for i, pmid in enumerate(provider_ids.values()))
+    params["b_at"] = at
+    return params
+
+
+@functools.lru_cache(maxsize=256)
+def _sent_attempts(count: int) -> sa.Insert:
+    """The attempts of ``count`` sent messages, copied from the rows just marked sent: one
+    statement with the ids, not a row of eleven parameters per message."""
+    return sa.insert(_ATTEMPT).from_select(
+        ["message_id", "attempt_no", "channel", "provider", "started_at", "finished_at",
+         "outcome", "provider_message_id"],
+        sa.select(
+            _MESSAGE.c.id, _MESSAGE.c.attempts, _MESSAGE.c.channel,
+            sa.bindparam("b_provider", type_=_ATTEMPT.c.provider.type),
+            sa.bindparam("b_started", type_=_ATTEMPT.c.started_at.type),
+            sa.bindparam("b_finished", type_=_ATTEMPT.c.finished_at.type),
+            sa.literal("sent", type_=_ATTEMPT.c.outcome.type), _MESSAGE.c.provider_message_id,
+        )
+        .where(in_ids(_MESSAGE.c.id, count))
+        .order_by(_MESSAGE.c.id),
+    )  # fmt: skip
+
+
 # A failed attempt may move the message to another channel, so every column it may change.
 _FAILURE_COLUMNS = (
     "status", "updated_at", "next_attempt_at", "status_reason", "channel", "address", "body",
@@ -83,6 +110,17 @@ _MARK_FAILED = (
     .where(_MESSAGE.c.id == sa.bindparam("b_id"))
     .values({c: sa.bindparam(f"b_{c}") for c in _FAILURE_COLUMNS})
 )
+
+
+def _status_is(status: MessageStatus) -> sa.ColumnElement[bool]:
+    """``status = …`` that no index can serve, for statements that select rows by id.
+
+    Without ANALYZE statistics SQLite guesses an equality on the status index is selective and
+    scans every queued message instead of looking the batch's ids up by primary key: the
+    whole backlog per claim. The cast hides the column from the planner (PostgreSQL plans by
+    its statistics and uses the primary key either way).
+    """
+    return sa.cast(_MESSAGE.c.status, sa.String) == status.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +176,17 @@ class SendRecorder:
         group = self._sort(channel, claimed, results, started, now)
         async with self.db.write() as session:
             if group.sent:
-                await session.execute(_MARK_SENT, group.sent)
+                provider_ids = {row["b_id"]: row["b_pmid"] for row in group.sent}
+                await session.execute(
+                    _mark_sent(len(provider_ids)), _mark_sent_params(provider_ids, now)
+                )
                 by_provider: dict[str, list[int]] = {}
                 for row in group.sent:
                     by_provider.setdefault(row["provider"], []).append(row["b_id"])
                 for provider, ids in by_provider.items():
-                    await session.execute(_SENT_ATTEMPTS, {
-                        "b_ids": ids, "b_provider": provider,
-                        "b_started": started, "b_finished": now,
-                    })  # fmt: skip
+                    bound = id_params(ids)
+                    bound.update(b_provider=provider, b_started=started, b_finished=now)
+                    await session.execute(_sent_attempts(len(ids)), bound)
             if group.attempts:
                 await session.execute(sa.insert(_ATTEMPT), group.attempts)
             if group.failed:
@@ -190,7 +230,7 @@ class SendRecorder:
         for item, result in zip(claimed, results, strict=True):
             message = item.message
             if isinstance(result, SendResult):
-                group.sent.append({"b_id": message.message_id, "b_at": now,
+                group.sent.append({"b_id": message.message_id,
                                    "b_pmid": result.provider_message_id,
                                    "provider": result.provider or channel.provider})  # fmt: skip
                 group.outcomes["sent"] += 1
@@ -233,3 +273,42 @@ class SendRecorder:
             group.fallbacks.append((message.message_id, failure.fallback_to))
         elif failure.dead_reason is not None:
             group.dead.append((message.message_id, failure.dead_reason))
+
+
+@functools.lru_cache(maxsize=256)
+def _claim(count: int) -> sa.Update:
+    """queued → sending for ``count`` ids, built once per length (:mod:`.id_lists`)."""
+    m = _MESSAGE.c
+    return (
+        sa.update(_MESSAGE)
+        .where(in_ids(m.id, count), _status_is(MessageStatus.QUEUED))
+        .values(
+            status=MessageStatus.SENDING, attempts=m.attempts + 1,
+            updated_at=sa.bindparam("b_now"), status_reason=sa.bindparam("b_reason"),
+        )
+        .returning(m.id, m.address, m.body, m.kind, m.params, m.contact_id, m.attempts)
+    )  # fmt: skip
+
+
+async def claim_rows(
+    db: Database, ids: set[int], consumer: str, now: datetime
+) -> list[ClaimedMessage]:
+    """``queued`` → ``sending``, owned by ``consumer``, in id order. A row left ``sending`` by a
+    worker that died is never claimed here: its outcome is unknown
+    (:mod:`hub.outbound.unknown_sends`)."""
+    if not ids:
+        return []
+    bound = id_params(sorted(ids))
+    bound.update(b_now=now, b_reason=owner_reason(consumer))
+    async with db.write() as session:
+        rows = sorted((await session.execute(_claim(len(ids)), bound)).all(), key=lambda r: r[0])
+    return [
+        ClaimedMessage(
+            OutboundMessage(
+                message_id=message_id, address=address, body=body, kind=kind.value,
+                params=params or {}, contact_id=contact_id,
+            ),
+            attempts,
+        )
+        for message_id, address, body, kind, params, contact_id, attempts in rows
+    ]  # fmt: skip
