@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ from hub.core.workdays import WorkdayCalendar
 from hub.infra.queue import Queue
 from hub.outbound.audience import parse_audience
 from hub.outbound.dispatch import Dispatcher
-from hub.outbound.outbox import Outbox, SendRequest
+from hub.outbound.outbox import Outbox, SendOutcome, SendRequest
 from hub.outbound.planning import PlanningPolicy
 from hub.outbound.settings import DispatchSettings, QuietHours, RoutingSettings
 from hub.rendering.render import TemplateRenderer
@@ -123,6 +124,22 @@ def notice(audience: str, **kwargs: object) -> SendRequest:
         variables={"text": "请于月底前完成年报公示"},
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+async def submit(outbox: Outbox, request: SendRequest) -> tuple[SendOutcome, list[int]]:
+    """``outbox.submit(request)``, and the ids of the messages it created and enqueued, in
+    order (collected from its ``on_chunk`` hook: the outcome counts them, ``queued``)."""
+    ids: list[int] = []
+
+    async def collect(chunk: Sequence[int], _committed_at: datetime) -> None:
+        ids.extend(chunk)
+
+    return await outbox.submit(request, on_chunk=collect), ids
+
+
+async def queued_ids(outbox: Outbox, request: SendRequest) -> list[int]:
+    """The ids of the messages ``outbox.submit(request)`` created and enqueued (:func:`submit`)."""
+    return (await submit(outbox, request))[1]
 
 
 async def statuses(db: Database) -> dict[int, MessageStatus]:

@@ -130,9 +130,8 @@ async def open_components(
                 else None
             ),
         )
-        outbox = Outbox(
-            db, queue, renderer, clock, policy, live_templates=True, keep_queued_ids=False
-        )
+        outbox = Outbox(db, queue, renderer, clock, policy, live_templates=True,
+                        max_backlog=settings.dispatch.max_backlog)  # fmt: skip
         metrics = HubMetrics(CollectorRegistry())
         yield Components(
             settings=settings,

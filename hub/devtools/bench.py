@@ -16,7 +16,8 @@ What runs, all on this machine, in a scratch directory (removed afterwards unles
 - this process as the producer (the role of ``hub send`` or a scheduler fire): one
   ``policy_push`` campaign to everyone over ``sms`` — plan, render (each enterprise's own
   name in the text), store, enqueue — while the workers claim, sign, POST and record. It
-  plans no further ahead than ``max_backlog`` messages waiting on the stream (:meth:`hold_back`).
+  plans no further ahead than ``max_backlog`` messages waiting on the stream (the outbox's
+  bound, config ``dispatch.max_backlog``: :meth:`hub.outbound.outbox.Outbox.hold_back`).
 
 Why worker processes, not an in-process dispatcher: that is how the hub runs, and on two
 cores the producer and the workers then plan and send at the same time.
@@ -105,9 +106,9 @@ POLL_SHARE = 0.05
 BUSY_TIMEOUT_MS = 60_000
 _FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED)
 _PROFILED_ENTRY = (
-    "import cProfile, os, sys\n"
+    "import cProfile, os, sys, time\n"
     "from hub.cli import main\n"
-    "profile = cProfile.Profile()\n"
+    "profile = cProfile.Profile(time.thread_time)\n"
     "try:\n    code = profile.runcall(main)\n"
     "finally:\n    profile.dump_stats(os.environ['HUB_BENCH_PROFILE'])\n"
     "sys.exit(code)\n"
@@ -251,7 +252,8 @@ class _Bench:
         self.config.write_text(
             bench_config(data_dir=self.data_dir, redis_url=self.options.redis_url or EMBEDDED,
                          prefix=self.prefix, fake_url=self.fake_url, qps=qps,
-                         storage_url=self.storage_url, busy_timeout_ms=BUSY_TIMEOUT_MS),
+                         storage_url=self.storage_url, busy_timeout_ms=BUSY_TIMEOUT_MS,
+                         max_backlog=self.options.max_backlog),
             encoding="utf-8",
         )  # fmt: skip
 
@@ -312,14 +314,14 @@ class _Bench:
             if rate is not None:  # the latency run: note commit times, offer exactly `rate`
                 run.committed.update(dict.fromkeys(ids, committed_at.timestamp()))
                 await asyncio.sleep(max(0.0, run.started + queued / rate - time.time()))
-            else:
-                await self.hold_back(hub)
 
         if rate is not None:
             # About 20 commits a second (a chunk is a range of enterprise ids).
             hub.outbox.chunk_size = max(10, int(rate / 20 / share))
         profile = self.options.profile_dir if label == "throughput" else None
-        profiler = cProfile.Profile() if profile is not None else None
+        # The main thread's CPU, not wall time: on a loaded machine a wall timer charges the
+        # time a process waited for a core to whatever line it was on.
+        profiler = cProfile.Profile(time.thread_time) if profile is not None else None
         run.started = time.time()
         if profiler is not None:
             profiler.enable()
@@ -345,23 +347,6 @@ class _Bench:
             )
         run.last_sent = last.timestamp() if last else run.submitted
         return run
-
-    async def hold_back(self, hub: Components) -> None:
-        """Plan no further ahead of the workers than ``max_backlog`` messages on the stream.
-
-        Planning is faster than sending: unchecked, a million-message campaign would sit
-        mostly on the Redis stream (memory in Redis growing with N), and each worker's
-        reconciler would read every queued row older than a minute (its stale-row check)
-        into memory every 30 s. Held back, both stay flat, and the cores the producer does not
-        use go to the workers.
-        """
-        if not self.options.max_backlog:
-            return
-        stream = hub.keys.outbound_stream("sms")
-        while True:
-            if await hub.redis.xlen(stream) <= self.options.max_backlog:
-                return
-            await asyncio.sleep(0.05)  # the length lives in Redis: polled, no event to wait on
 
     async def wait_final(
         self, hub: Components, run: BenchRun, total: int, progress: BenchProgress | None

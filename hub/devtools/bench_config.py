@@ -17,7 +17,7 @@ hub: {{data_dir: "{data_dir}"}}
 storage: {{url: "{storage_url}", busy_timeout_ms: {busy_timeout_ms}}}
 redis: {{url: "{redis_url}", key_prefix: {prefix}}}
 logging: {{level: WARNING}}
-dispatch: {{batch_size: 200, block_ms: 100}}
+dispatch: {{batch_size: 200, block_ms: 100, max_backlog: {max_backlog}}}
 channels:
   default: {default_channel}
   sms:
@@ -40,19 +40,21 @@ def bench_config(
     *, data_dir: Path, redis_url: str, prefix: str, fake_url: str, qps: float,
     default_channel: str = "sandbox", status_settle_s: float | None = None,
     bypass: Sequence[str] = ("policy_push",), busy_timeout_ms: int = 5000, sections: str = "",
-    storage_url: str | None = None,
+    storage_url: str | None = None, max_backlog: int = 10_000,
 ) -> str:  # fmt: skip
     """The config.yaml of a run against the Tencent fake (``hub bench``, the crash drill,
     ``benchmarks/inbound.py``): the credentials come from the environment :func:`secret_env`
     makes. Quiet hours bypassed for the ``bypass`` kinds: a benchmark run at night must not be
     held until 08:00. ``sections``: whole top-level sections a run adds (``web:``, ``tickets:``).
-    ``storage_url``: the database (default: ``hub.db`` in ``data_dir``)."""
+    ``storage_url``: the database (default: ``hub.db`` in ``data_dir``). ``max_backlog``: the
+    producer's bound on messages waiting on the stream (``dispatch.max_backlog``; 0: none)."""
     extra = "" if status_settle_s is None else f"      status_settle_seconds: {status_settle_s}\n"
     return _CONFIG.format(
         data_dir=data_dir, redis_url=redis_url, prefix=prefix, fake_url=fake_url, qps=qps,
         app=SDK_APP_ID, sign=SIGN_NAME, default_channel=default_channel, tencent_extra=extra,
         bypass=", ".join(bypass), busy_timeout_ms=busy_timeout_ms, sections=sections,
         storage_url=storage_url or f"sqlite+aiosqlite:///{data_dir}/hub.db",
+        max_backlog=max_backlog,
     )  # fmt: skip
 
 

@@ -308,6 +308,12 @@ class Queue:
             key = self._keys.dead_letters(channel)
             return int(await self._redis.hdel(key, *(str(m) for m in message_ids)))
 
+    async def waiting(self, channel: str) -> int:
+        """Entries on the channel's stream: not yet read, or read and not yet acknowledged
+        (an acknowledged entry is deleted)."""
+        with redis_errors(f"measuring the stream of {channel}"):
+            return int(await self._redis.xlen(self._keys.outbound_stream(channel)))
+
     async def backlog(self, channel: str) -> Backlog:
         """Stream length, pending entries, retries and dead letters of one channel."""
         stream = self._keys.outbound_stream(channel)

@@ -107,11 +107,10 @@ async def _store(
         if status == MessageStatus.QUEUED:
             queued.append((message_id, channel))
     enqueued = set(await outbox.queue.enqueue_by_channel(queued))
+    await outbox.hold_back({str(channel) for _id, channel in queued})
     for message_id, _, _, key in inserted:
         if message_id in enqueued:
             owner[key].queued += 1
-            if outbox.keep_queued_ids:
-                owner[key].queued_ids.append(message_id)
 
 
 async def _campaigns(

@@ -15,20 +15,25 @@ campaign is written, so a template that cannot render writes nothing; should a l
 fail (a record the template cannot render, the database gone), what was committed stays
 committed and is sent, and firing the trigger again creates only the rest (idempotency keys).
 The campaign's status is read again with every chunk: a pause or cancel during a long send
-holds or skips (with the reason) the rows still to come.
+holds or skips (with the reason) the rows still to come. Planning is faster than sending: with
+``max_backlog`` (config ``dispatch.max_backlog``) a send waits after a chunk while a channel it
+enqueued on holds more than that many entries (:meth:`Outbox.hold_back`), so a campaign of a
+million waits in SQL, not in Redis's memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+import structlog
 
 from hub.core.clock import Clock
 from hub.core.vocab import ChannelName, MessageStatus
@@ -54,6 +59,8 @@ __all__ = [
     "idempotency_key", "release_held", "requeue_lost", "requeue_stale", "stored_rows",
 ]  # fmt: skip
 
+log = structlog.get_logger(__name__)
+
 _MESSAGE = cast(sa.Table, Message.__table__)
 _Row = TypeVar("_Row", bound=sa.Row[*tuple[Any, ...]])
 # Awaited after each chunk is committed and enqueued: the ids it queued, and when it committed.
@@ -61,12 +68,14 @@ ChunkHook = Callable[[Sequence[int], datetime], Awaitable[object]]
 # Called after each chunk is planned and stored (or planned, in a dry run): messages planned so
 # far, and how many the whole plan has (None when unknown) — a progress bar's two numbers.
 ProgressHook = Callable[[int, int | None], object]
+#: How often a held-back send looks at the stream's length again, in seconds.
+BACKLOG_POLL_S = 0.05
 
 
 @dataclass(slots=True)
 class SendOutcome:
-    """What a send did: counts, and (when the outbox keeps them) ``queued_ids``, the rows this
-    call created and enqueued."""
+    """What a send did, counted (no list of ids: a campaign of a million messages would hold
+    ~38 MB of them; ``on_chunk`` sees each chunk's ids as they are enqueued)."""
 
     campaign_id: int | None
     recipients: int = 0
@@ -77,7 +86,6 @@ class SendOutcome:
     skipped: int = 0
     held: int = 0
     by_channel: Counter[str] = field(default_factory=Counter)
-    queued_ids: list[int] = field(default_factory=list)
     samples: list[PlannedMessage] = field(default_factory=list)
     #: Why the plan did not queue a message: (status, reason) → count (skipped and held).
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -113,7 +121,8 @@ class Outbox:
         *,
         chunk_size: int = PLAN_CHUNK,
         live_templates: bool = False,
-        keep_queued_ids: bool = True,
+        max_backlog: int = 0,
+        backlog_stall_s: float = 30.0,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -123,9 +132,11 @@ class Outbox:
         self.chunk_size = chunk_size
         #: Render from the database's templates, re-read when an admin changed one.
         self.live_templates = live_templates
-        #: Whether a send's outcome lists the ids it enqueued (a campaign of a million
-        #: messages would hold ~38 MB of them); the count is always there.
-        self.keep_queued_ids = keep_queued_ids
+        #: Entries on a channel's stream beyond which a send waits before its next chunk (0:
+        #: no bound); a stream that has not shrunk for ``backlog_stall_s`` (no worker reads
+        #: it) stops the wait, and the send goes on as without a bound.
+        self.max_backlog = max_backlog
+        self.backlog_stall_s = backlog_stall_s
         self._stamp: tuple[int, int, Any] | None = None
 
     async def refresh_templates(self) -> None:
@@ -233,10 +244,26 @@ class Outbox:
         queued = [(i, c) for i, s, c in inserted if s == MessageStatus.QUEUED]
         ids = await self.queue.enqueue_by_channel(queued)
         outcome.queued += len(ids)
-        if self.keep_queued_ids:
-            outcome.queued_ids.extend(ids)
         outcome.seconds["enqueue"] += time.perf_counter() - stored
+        await self.hold_back({str(c) for _i, c in queued})
         return ids, committed_at
+
+    async def hold_back(self, channels: Iterable[str]) -> None:
+        """Wait until each of ``channels`` holds at most ``max_backlog`` entries on its stream
+        (read, unacknowledged ones included), or has not shrunk for ``backlog_stall_s``."""
+        if not self.max_backlog:
+            return
+        for channel in channels:
+            lowest, since = await self.queue.waiting(channel), time.monotonic()
+            while lowest > self.max_backlog:
+                await asyncio.sleep(BACKLOG_POLL_S)  # the length lives in Redis: polled
+                length = await self.queue.waiting(channel)
+                if length < lowest:
+                    lowest, since = length, time.monotonic()
+                elif time.monotonic() - since >= self.backlog_stall_s:
+                    log.warning("send goes on: nothing reads the stream", channel=channel,
+                                waiting=length, max_backlog=self.max_backlog)  # fmt: skip
+                    return
 
     async def _campaign(self, session: Any, request: SendRequest, now: datetime) -> tuple[int, str]:
         """The trigger's campaign (created on first fire) and its status."""

@@ -26,6 +26,9 @@ class DispatchSettings(FrozenSettings):
     reclaim_idle_seconds: int = Field(default=60, ge=1)
     # How often the reconciler re-enqueues rows Redis lost and releases held messages.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
+    # A send plans no further ahead than this many messages waiting on a channel's stream
+    # (0: no bound): a million-recipient campaign waits in SQL, not in Redis's memory.
+    max_backlog: int = Field(default=10_000, ge=0)
 
 
 class QuietWindow(FrozenSettings):

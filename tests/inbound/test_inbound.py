@@ -16,7 +16,7 @@ from hub.inbound.accept import accept_reply
 from hub.infra.queue import Queue
 from hub.store.db import Database
 from hub.store.models import InboundReply as StoredReply
-from tests.pipeline import build, notice, setup
+from tests.pipeline import build, notice, queued_ids, setup
 from tests.seed import seed_registry
 
 
@@ -36,7 +36,7 @@ async def test_a_reply_is_linked_to_its_contact_and_the_message_it_answers(
     ids = await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
     await hub.dispatcher.run_once("sandbox")
 
     accepted = await accept_reply(db, hub.queue, clock, ChannelName.SMS, sms("r1"))

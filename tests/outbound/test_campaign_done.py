@@ -14,7 +14,7 @@ from hub.core.vocab import ChannelName, MessageKind, MessageStatus
 from hub.outbound.campaigns import cancel_campaign, finish_campaigns, list_campaigns
 from hub.store.db import Database
 from hub.store.models import Campaign, Message
-from tests.pipeline import build, notice, setup, statuses
+from tests.pipeline import build, notice, setup, statuses, submit
 from tests.seed import seed_registry
 
 
@@ -53,10 +53,10 @@ async def test_a_campaign_with_a_held_message_is_not_done_until_it_goes(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=general"))
+    outcome, ids = await submit(hub.outbox, notice("tier=general"))
     campaign_id = outcome.campaign_id
     assert campaign_id is not None
-    held_id = outcome.queued_ids[0]
+    held_id = ids[0]
     async with db.write() as session:
         await session.execute(sa.update(Message).where(Message.id == held_id).values(
             status=MessageStatus.HELD, status_reason="夜间免打扰"))  # fmt: skip
@@ -98,7 +98,7 @@ async def test_a_done_campaign_with_more_to_send_is_active_again(
     # The same trigger again, to a wider audience: its new messages belong to the campaign.
     again = await hub.outbox.submit(notice("all", trigger_key="k1"))
     assert again.campaign_id == first.campaign_id
-    assert again.queued_ids
+    assert again.queued
     assert await _status(db, first.campaign_id) == "active"
     await hub.dispatcher.run_once("sandbox")
     assert await _status(db, first.campaign_id) == "done"

@@ -16,7 +16,7 @@ from hub.outbound.campaigns import cancel_campaign, list_campaigns, pause_campai
 from hub.outbound.outbox import release_held
 from hub.store.db import Database
 from hub.store.models import AuditLog, Message
-from tests.pipeline import build, notice, setup, statuses
+from tests.pipeline import build, notice, queued_ids, setup, statuses, submit
 from tests.seed import seed_registry
 
 
@@ -36,7 +36,7 @@ async def test_a_paused_campaign_sends_nothing_until_resumed(
     again = await hub.outbox.submit(
         notice("tier=general", trigger_key=_key(outcome.campaign_id, await list_campaigns(db)))
     )
-    assert again.queued_ids == []
+    assert again.queued == 0
 
     resumed = await resume_campaign(db, hub.queue, clock, outcome.campaign_id, actor="张三")
     assert (resumed.queued, resumed.held) == (3, 0)
@@ -57,15 +57,15 @@ async def test_cancelling_skips_everything_unsent_with_the_reason(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    first = await hub.outbox.submit(notice("tier=key"))
+    [first_id] = await queued_ids(hub.outbox, notice("tier=key"))
     await hub.dispatcher.run_once("sandbox")  # 甲 is sent before the cancel
-    second = await hub.outbox.submit(notice("tier=general"))
+    second, second_ids = await submit(hub.outbox, notice("tier=general"))
     assert second.campaign_id is not None
     assert await cancel_campaign(db, clock, second.campaign_id, actor="张三") == 3
     assert await hub.dispatcher.run_once("sandbox") == 0
     found = await statuses(db)
-    assert found[first.queued_ids[0]] is MessageStatus.SENT
-    assert [found[i] for i in second.queued_ids] == [MessageStatus.SKIPPED] * 3
+    assert found[first_id] is MessageStatus.SENT
+    assert [found[i] for i in second_ids] == [MessageStatus.SKIPPED] * 3
     summary = {c.id: c for c in await list_campaigns(db)}
     assert summary[second.campaign_id].status == "cancelled"
     assert summary[second.campaign_id].counts == {"skipped": 3}

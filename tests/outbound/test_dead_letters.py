@@ -18,7 +18,7 @@ from hub.outbound.campaigns import cancel_campaign
 from hub.outbound.dead_letters import retry_dead_letter
 from hub.store.db import Database
 from hub.store.models import AuditLog, Message
-from tests.pipeline import Hub, ScriptedChannel, build, notice, setup
+from tests.pipeline import Hub, ScriptedChannel, build, notice, setup, submit
 from tests.seed import seed_registry
 
 
@@ -30,8 +30,7 @@ async def _dead_message(
     channel = ScriptedChannel([RetryableError, RetryableError])
     hub = build(db, redis_client, redis_keys, clock, channel, max_attempts=2)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
-    [message_id] = outcome.queued_ids
+    outcome, [message_id] = await submit(hub.outbox, notice("tier=key", channel=ChannelName.SMS))
     assert outcome.campaign_id is not None
     assert await hub.dispatcher.run_once("sms") == 1
     clock.advance(timedelta(minutes=10))

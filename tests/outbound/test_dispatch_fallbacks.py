@@ -21,7 +21,7 @@ from hub.core.vocab import MessageStatus
 from hub.outbound.settings import RoutingSettings
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt
-from tests.pipeline import ScriptedChannel, build, notice, setup, statuses
+from tests.pipeline import ScriptedChannel, build, notice, queued_ids, setup, statuses
 from tests.seed import seed_registry
 
 
@@ -52,7 +52,7 @@ async def test_a_groups_fallbacks_reach_the_next_channel_in_one_call_and_are_sen
     routing = RoutingSettings(chains={"default": ("sms", "sandbox")})
     hub = build(db, redis_client, redis_keys, clock, sms, routing=routing)
     await setup(hub)
-    ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    ids = await queued_ids(hub.outbox, notice("tier=general"))
     assert len(ids) == 3
 
     async with _redis_commands(redis_client) as commands:

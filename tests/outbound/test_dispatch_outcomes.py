@@ -27,7 +27,7 @@ from hub.outbound.settings import RoutingSettings
 from hub.rendering.render import TemplateRenderer
 from hub.store.db import Database
 from hub.store.models import ContactOptOut, Message
-from tests.pipeline import TEMPLATES, ScriptedChannel, build, notice, setup, statuses
+from tests.pipeline import TEMPLATES, ScriptedChannel, build, notice, queued_ids, setup, statuses
 from tests.seed import seed_registry
 
 SMS_THEN_SANDBOX = RoutingSettings(chains={"default": ("sms", "sandbox")})
@@ -47,7 +47,7 @@ async def test_opted_out_at_the_provider_records_the_opt_out_and_falls_back(
     hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([OptedOutError]),
                 routing=SMS_THEN_SANDBOX)  # fmt: skip
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
 
     await hub.dispatcher.run_once("sms")
     message = await _message(db, message_id)
@@ -71,7 +71,7 @@ async def test_a_refused_template_fails_and_raises_one_admin_alert(
     hub = build(db, redis_client, redis_keys, clock, sms)
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=general", channel=ChannelName.SMS))
-    assert len(outcome.queued_ids) == 3
+    assert outcome.queued == 3
 
     await hub.dispatcher.run_once("sms")
     assert set((await statuses(db)).values()) == {MessageStatus.FAILED}
@@ -90,7 +90,7 @@ async def test_provider_not_now_holds_until_its_time_then_sends(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([HoldError]))
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key", channel=ChannelName.SMS))
 
     await hub.dispatcher.run_once("sms")
     held = await _message(db, message_id)
@@ -134,7 +134,7 @@ async def test_planning_stores_sms_parameters_for_the_primary_channel_and_the_fa
     ]
 
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(request)).queued_ids
+    [message_id] = await queued_ids(hub.outbox, request)
     stored = await _message(db, message_id)
     assert stored.params["fallbacks"][0]["params"] == sms["params"]
     assert stored.template_version_id is None  # rendered from the files, not a DB version
@@ -162,7 +162,7 @@ async def test_a_recipient_the_template_cannot_render_is_skipped_and_the_rest_go
             )
         ).all()
     skipped = [reason for status, reason, _ in rows if status is MessageStatus.SKIPPED]
-    assert len(outcome.queued_ids) == 3  # 乙商贸's two contacts and 丙软件's one
+    assert outcome.queued == 3  # 乙商贸's two contacts and 丙软件's one
     assert "乙商贸（小微企业）：请于月底前完成年报公示" in [body for _, _, body in rows]
     assert len(skipped) == 2  # 丁餐饮 has no contact; 戊建筑 has no tag
     assert "企业没有联系人" in skipped

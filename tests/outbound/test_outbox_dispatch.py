@@ -24,7 +24,7 @@ from hub.outbound.outbox import SendRequest, release_held, requeue_stale
 from hub.outbound.settings import QuietHours, RoutingSettings
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from tests.pipeline import ScriptedChannel, build, notice, setup, statuses
+from tests.pipeline import ScriptedChannel, build, notice, queued_ids, setup, statuses
 from tests.seed import opt_out, seed_registry
 
 
@@ -92,7 +92,7 @@ async def test_every_recipient_not_sent_to_is_recorded_with_a_reason(
             ).all()
         )
     assert reasons == {"企业没有联系人", "联系人已退订沙箱"}
-    assert outcome.queued_ids == []
+    assert outcome.queued == 0
 
 
 async def test_dry_run_writes_nothing(
@@ -113,11 +113,11 @@ async def test_an_id_on_the_stream_twice_is_sent_once(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key"))
-    await hub.queue.enqueue("sandbox", outcome.queued_ids)  # a duplicate enqueue
+    ids = await queued_ids(hub.outbox, notice("tier=key"))
+    await hub.queue.enqueue("sandbox", ids)  # a duplicate enqueue
     handled = await hub.dispatcher.run_once("sandbox")
     assert handled == 1
-    message_id = outcome.queued_ids[0]
+    message_id = ids[0]
     async with db.read() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt)) == 1
     assert len(await hub.sandbox.inbox(await _contact(db, message_id))) == 1
@@ -139,8 +139,7 @@ async def test_transient_errors_retry_with_backoff_then_dead_letter(
     channel = ScriptedChannel([RetryableError, RetryableError, RetryableError])
     hub = build(db, redis_client, redis_keys, clock, channel, max_attempts=3)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
-    [message_id] = outcome.queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key", channel=ChannelName.SMS))
 
     assert await hub.dispatcher.run_once("sms") == 1
     async with db.read() as session:
@@ -180,7 +179,7 @@ async def test_retry_after_from_the_provider_is_honoured(
 
     hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([Limited]))
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key", channel=ChannelName.SMS))
     await hub.dispatcher.run_once("sms")
     async with db.read() as session:
         message = await session.get(Message, message_id)
@@ -196,7 +195,7 @@ async def test_permanent_error_fails_with_the_reason(
     hub = build(db, redis_client, redis_keys, clock, ScriptedChannel([PermanentError, None]))
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=general", channel=ChannelName.SMS))
-    assert len(outcome.queued_ids) == 3
+    assert outcome.queued == 3
     await hub.dispatcher.run_once("sms")
     found = await statuses(db)
     assert sorted(found.values()) == sorted(
@@ -215,7 +214,7 @@ async def test_rows_redis_lost_are_requeued_by_the_reconciler(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key"))
+    ids = await queued_ids(hub.outbox, notice("tier=key"))
     await redis_client.delete(hub.keys.outbound_stream("sandbox"))  # Redis lost the entry
     await hub.queue.ensure_groups(["sandbox"])
     assert await hub.dispatcher.run_once("sandbox") == 0
@@ -224,7 +223,7 @@ async def test_rows_redis_lost_are_requeued_by_the_reconciler(
     clock.advance(timedelta(minutes=2))
     assert await requeue_stale(db, hub.queue, clock, older_than=timedelta(seconds=60)) == 1
     assert await hub.dispatcher.run_once("sandbox") == 1
-    assert (await statuses(db))[outcome.queued_ids[0]] is MessageStatus.SENT
+    assert (await statuses(db))[ids[0]] is MessageStatus.SENT
 
 
 async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
@@ -233,13 +232,13 @@ async def test_a_crashed_workers_batch_is_reclaimed_and_sent(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key"))
+    ids = await queued_ids(hub.outbox, notice("tier=key"))
     # Another worker claimed the entry and died before sending.
     claimed = await hub.queue.claim("sandbox", "dead-worker", 10, None)
     assert len(claimed) == 1
     stale = await hub.queue.reclaim_stale("sandbox", "c1", min_idle_ms=0, count=10)
     assert await hub.dispatcher.process("sandbox", stale) == 1
-    assert (await statuses(db))[outcome.queued_ids[0]] is MessageStatus.SENT
+    assert (await statuses(db))[ids[0]] is MessageStatus.SENT
 
 
 @pytest.mark.parametrize("kind", ["policy_push", "procedure_reminder"])
@@ -268,7 +267,7 @@ async def test_a_permanent_error_falls_back_to_the_next_channel_as_a_new_attempt
     routing = RoutingSettings(chains={"default": ("sms", "sandbox")})
     hub = build(db, redis_client, redis_keys, clock, sms, routing=routing)
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
 
     assert await hub.dispatcher.run_once("sms") == 1
     async with db.read() as session:
@@ -315,7 +314,7 @@ async def test_quiet_hours_hold_and_the_window_opening_releases(
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     assert outcome.held == 1
-    assert outcome.queued_ids == []
+    assert outcome.queued == 0
     assert await hub.dispatcher.run_once("sandbox") == 0
     async with db.read() as session:
         message = await session.scalar(sa.select(Message))
@@ -359,7 +358,7 @@ async def test_kinds_that_bypass_quiet_hours_go_out_at_night(
     await setup(hub)
     outcome = await hub.outbox.submit(notice("tier=key"))
     assert outcome.held == 0
-    assert len(outcome.queued_ids) == 1
+    assert outcome.queued == 1
 
 
 async def test_frequency_cap_and_same_content_window_skip_with_reasons(
@@ -371,14 +370,14 @@ async def test_frequency_cap_and_same_content_window_skip_with_reasons(
     await setup(hub)
     first = await hub.outbox.submit(notice("tier=key"))
     again = await hub.outbox.submit(notice("tier=key"))  # a new trigger, the same text
-    assert len(first.queued_ids) == 1
+    assert first.queued == 1
     assert again.skipped == 1
 
     other = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
                         variables={"text": "第二条通知"})  # fmt: skip
     third = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
                         variables={"text": "第三条通知"})  # fmt: skip
-    assert len((await hub.outbox.submit(other)).queued_ids) == 1
+    assert (await hub.outbox.submit(other)).queued == 1
     capped = await hub.outbox.submit(third)
     assert capped.skipped == 1
     async with db.read() as session:
@@ -394,7 +393,7 @@ async def test_frequency_cap_and_same_content_window_skip_with_reasons(
     clock.advance(timedelta(days=1, minutes=1))
     next_day = SendRequest(kind=MessageKind.NOTICE, audience=parse_audience("tier=key"),
                            variables={"text": "第三条通知"})  # fmt: skip
-    assert len((await hub.outbox.submit(next_day)).queued_ids) == 1
+    assert (await hub.outbox.submit(next_day)).queued == 1
 
 
 async def test_the_reconciler_leaves_a_backlog_that_is_still_on_the_stream_alone(
@@ -407,4 +406,4 @@ async def test_the_reconciler_leaves_a_backlog_that_is_still_on_the_stream_alone
     clock.advance(timedelta(minutes=10))  # waiting long for the provider's rate
     assert await requeue_stale(db, hub.queue, clock, older_than=timedelta(seconds=60)) == 0
     stream = hub.keys.outbound_stream("sandbox")
-    assert await redis_client.xlen(stream) == len(outcome.queued_ids)  # nothing doubled
+    assert await redis_client.xlen(stream) == outcome.queued  # nothing doubled

@@ -30,7 +30,7 @@ from hub.outbound.outbox import requeue_lost
 from hub.store.db import Database
 from hub.store.models import InboundReply as StoredReply
 from hub.store.models import Message
-from tests.pipeline import Hub, build, notice, setup
+from tests.pipeline import Hub, build, notice, queued_ids, setup
 from tests.seed import seed_registry
 
 QUESTION = "营业执照变更需要什么材料？"
@@ -42,7 +42,7 @@ async def test_a_flushed_redis_gets_every_reminder_back_and_none_twice(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    queued, retrying, sending, *_ = (await hub.outbox.submit(notice("all"))).queued_ids
+    queued, retrying, sending, *_ = await queued_ids(hub.outbox, notice("all"))
     later = clock.now() + timedelta(minutes=5)
     async with db.write() as session:
         await session.execute(sa.update(Message).where(Message.id == retrying)
@@ -126,7 +126,7 @@ async def test_a_flush_that_lost_queued_work_warns_with_what_was_put_back(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    queued = (await hub.outbox.submit(notice("all"))).queued_ids
+    queued = await queued_ids(hub.outbox, notice("all"))
     await _accept(hub, 0)
     await hub.dispatcher.recovery.beat()  # the epoch begins: Redis held everything
     await _flush(redis_client, redis_keys)
@@ -159,7 +159,7 @@ async def test_a_rebuild_that_fails_is_tried_again_on_the_next_beat(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    queued = (await hub.outbox.submit(notice("all"))).queued_ids
+    queued = await queued_ids(hub.outbox, notice("all"))
     await _flush(redis_client, redis_keys)
     calls = 0
 

@@ -24,7 +24,7 @@ from hub.outbound.settings import RoutingSettings
 from hub.outbound.unknown_sends import GIVE_UP, NOT_TAKEN, RESENT_UNKNOWN, TAKEN, owner_reason
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
-from tests.pipeline import Hub, ScriptedChannel, build, notice, setup
+from tests.pipeline import Hub, ScriptedChannel, build, notice, queued_ids, setup
 from tests.seed import seed_registry
 
 SMS_ONLY = RoutingSettings(chains={"default": ("sms",)})
@@ -105,7 +105,7 @@ async def test_a_send_the_provider_took_is_recorded_sent_and_not_resent(
     channel = ProbedChannel()
     hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
-    ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    ids = await queued_ids(hub.outbox, notice("tier=general"))
     await _die_mid_send(hub, "sms", ids)
     channel.verdicts = {i: Verdict.TAKEN for i in ids}
     await _started(hub)
@@ -128,7 +128,7 @@ async def test_a_send_the_provider_never_took_is_sent_once(
     channel = ProbedChannel()
     hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
-    [taken, lost, *_] = ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    [taken, lost, *_] = ids = await queued_ids(hub.outbox, notice("tier=general"))
     await _die_mid_send(hub, "sms", ids)
     channel.verdicts = {taken: Verdict.TAKEN}
     await _started(hub)
@@ -152,7 +152,7 @@ async def test_a_send_with_no_answer_is_asked_again_and_given_up_not_resent(
     channel = ProbedChannel()
     hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
     await _die_mid_send(hub, "sms", [message_id])
     channel.verdicts = {message_id: Verdict.UNKNOWN}
     await _started(hub)
@@ -180,7 +180,7 @@ async def test_a_channel_without_a_status_query_resends_and_counts_it(
     await seed_registry(db)
     hub = build(db, redis_client, redis_keys, clock)
     await setup(hub)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
     await _die_mid_send(hub, "sandbox", [message_id])
     await _started(hub)
 
@@ -202,7 +202,7 @@ async def test_a_live_workers_sends_are_left_to_it(
     channel = ProbedChannel()
     hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
-    ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    ids = await queued_ids(hub.outbox, notice("tier=general"))
     await _die_mid_send(hub, "sms", ids, owner="busy-2")
     await _started(hub)
     await hub.dispatcher.liveness.beat("busy-2")
@@ -226,7 +226,7 @@ async def test_a_restarted_worker_of_the_same_name_resolves_what_it_left(
     channel = ProbedChannel()
     hub = build(db, redis_client, redis_keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
-    ids = (await hub.outbox.submit(notice("tier=general"))).queued_ids
+    ids = await queued_ids(hub.outbox, notice("tier=general"))
     await _die_mid_send(hub, "sms", ids, owner=hub.dispatcher.consumer, ago=30)
     channel.verdicts = {ids[0]: Verdict.TAKEN}
     await _started(hub)

@@ -29,7 +29,7 @@ from hub.outbound.unknown_sends import GIVE_UP, TAKEN
 from hub.store.db import Database
 from hub.store.models import DeliveryAttempt, Message
 from tests.outbound.test_unknown_sends import SMS_ONLY, ProbedChannel, _die_mid_send, _started
-from tests.pipeline import Hub, build, notice, setup
+from tests.pipeline import Hub, build, notice, queued_ids, setup
 from tests.seed import seed_registry
 from tests.web.test_webhook_aliyun import ANSWER, aliyun_settings, make_app, post, url
 
@@ -66,7 +66,7 @@ async def _hub(
     hub = build(db, redis, keys, clock, channel, routing=SMS_ONLY)
     await setup(hub)
     app = make_app(aliyun_settings(write_config, []), db, redis, keys, hub.queue, clock)
-    [message_id] = (await hub.outbox.submit(notice("tier=key"))).queued_ids
+    [message_id] = await queued_ids(hub.outbox, notice("tier=key"))
     row = await _row(db, message_id)
     return hub, app, message_id, row.address.removeprefix("+86")
 

@@ -17,7 +17,7 @@ from hub.core.vocab import ChannelName, MessageStatus
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message
 from hub.tickets.staff import StaffRole
-from tests.pipeline import ScriptedChannel, build, notice, setup, statuses
+from tests.pipeline import ScriptedChannel, build, notice, setup, statuses, submit
 from tests.seed import seed_registry
 from tests.web.admin.admin_support import add_user, admin_app, admin_client, csrf_of, sign_in
 
@@ -106,8 +106,8 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_retried(
     channel = ScriptedChannel([RetryableError, RetryableError])
     hub = build(db, redis_client, redis_keys, clock, channel, max_attempts=2)
     await setup(hub)
-    outcome = await hub.outbox.submit(notice("tier=key", channel=ChannelName.SMS))
-    [message_id], campaign_id = outcome.queued_ids, outcome.campaign_id
+    outcome, [message_id] = await submit(hub.outbox, notice("tier=key", channel=ChannelName.SMS))
+    campaign_id = outcome.campaign_id
     assert campaign_id is not None
     await hub.dispatcher.run_once("sms")
     clock.advance(timedelta(minutes=10))
