@@ -219,7 +219,9 @@ class Bench:
                 first_window = time.time()
                 first = await self.throughput(http, db, mobiles)
                 second_window = time.time()
-                rate = max(1.0, first["replies_per_s"] * self.args.paced_share)
+                rate = self.args.paced_rate or max(
+                    1.0, first["replies_per_s"] * self.args.paced_share
+                )
                 count = int(min(self.args.n, rate * PACED_SECONDS))
                 second = await self.paced(http, db, mobiles, rate, count)
                 end_window = time.time()
@@ -523,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.5,
         help="the paced run offers this share of the throughput run's replies/s",
+    )
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=None,
+        help="the paced run offers this many replies/s (instead of --paced-share)",
     )
     parser.add_argument(
         "--lock-holds",

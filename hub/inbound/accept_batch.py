@@ -6,8 +6,10 @@ too: one commit per reply held the webhook to ~28 requests/s with its event loop
 :class:`ReplyAccepter` queues the replies of concurrent requests and stores them together:
 while one batch is being committed, the replies arriving meanwhile wait, and the next batch takes
 them all (up to ``max_batch``) in one transaction of a few statements
-(:func:`hub.inbound.accept.store_replies`). A lone request is stored at once, as before; under
-load the batches grow by themselves, with no timer adding latency.
+(:func:`hub.inbound.accept.store_replies`). A batch takes its replies once its transaction holds
+the write lock, not before asking for it: those that came while the worker held the lock share
+that commit. A lone request is stored at once, as before; under load the batches grow by
+themselves, with no timer adding latency.
 
 What each request is told stays its own:
 
@@ -128,12 +130,13 @@ class ReplyAccepter:
     async def _commit_waiting(self) -> None:
         """Commit batches until nothing waits; whatever happens, every answer is set."""
         while self._waiting:
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
+            batch: list[_Waiting] = []  # filled once the batch's transaction holds the lock
             try:
                 await self._commit(batch)
             except Exception as exc:  # the request answers it (a 5xx: the provider retries)
-                for waiting in batch:
+                # Failed before it took any (BEGIN): the oldest batch's worth fails, so the
+                # loop always moves on.
+                for waiting in batch or self._take():
                     _settle(waiting, exc)
             except BaseException:  # cancelled (shutdown): every request still gets an answer
                 for waiting in [*batch, *self._waiting]:
@@ -141,12 +144,19 @@ class ReplyAccepter:
                 self._waiting.clear()
                 raise
 
+    def _take(self) -> list[_Waiting]:
+        """The oldest waiting replies, up to a batch."""
+        batch = self._waiting[: self._max_batch]
+        del self._waiting[: self._max_batch]
+        return batch
+
     async def _commit(self, batch: list[_Waiting]) -> None:
+        """Store the replies waiting once the lock is held (into ``batch``), push, answer."""
         outcomes: list[Accepted | Exception]
         began_at, began = time.time(), time.perf_counter()
         self._lock_wait_s = 0.0
         try:
-            outcomes = list(await self._store(batch))
+            outcomes = list(await self._store(batch, take=True))
         except Exception:
             if len(batch) == 1:
                 raise
@@ -176,12 +186,19 @@ class ReplyAccepter:
                 outcome = pushed
             _settle(waiting, outcome)
 
-    async def _store(self, batch: list[_Waiting]) -> list[Accepted]:
+    async def _store(self, batch: list[_Waiting], *, take: bool = False) -> list[Accepted]:
+        """Store ``batch`` in one transaction; with ``take``, first add to it the replies
+        waiting once the transaction holds the write lock."""
         asked = time.perf_counter()
         async with self._db.write() as session:
             # The connection first: on SQLite its BEGIN IMMEDIATE waits for the write lock.
             await session.connection()
             self._lock_wait_s += time.perf_counter() - asked
+            if take:
+                # Taken now, not before BEGIN: a request that came while the lock was held
+                # elsewhere (the worker's chunk: up to a few hundred ms) shares this commit
+                # instead of waiting for it and then for the lock again.
+                batch.extend(self._take())
             # The time the lock was taken: the rows' received_at as before (after any wait).
             now = self._clock.now()
             outcomes = await store_replies(session, now, [(w.channel, w.reply) for w in batch])

@@ -4,12 +4,15 @@ request is still told what happened to its own reply."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import InboundReply
 from hub.core.clock import FixedClock
@@ -223,4 +226,41 @@ async def test_many_requests_over_several_batches_each_get_their_own_reply_id(
     rows = await stored(db)
     assert outcomes(first) == [(rows[f"m{n}"].id, "new") for n in range(30)]
     assert outcomes(second) == [(rows[f"m{n}"].id, "duplicate") for n in range(30)]
+    assert sorted(await queued(queue)) == sorted(row.id for row in rows.values())
+
+
+class _LockedElsewhere:
+    """The database with its write lock held elsewhere (the worker's chunk) until ``free``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.asked = asyncio.Event()
+        self.free = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        self.asked.set()
+        async with self.db.write() as session:
+            await self.free.wait()  # as BEGIN IMMEDIATE waits for the lock
+            yield session
+
+
+async def test_replies_that_come_while_a_batch_waits_for_the_lock_share_its_commit(
+    db: Database, queue: Queue, clock: FixedClock
+) -> None:
+    await seed_registry(db)
+    locked = _LockedElsewhere(db)
+    accepter = ReplyAccepter(cast(Database, locked), queue, clock)
+
+    first = asyncio.create_task(accepter.accept(ChannelName.SMS, sms("w1")))
+    await locked.asked.wait()  # its batch waits for the lock
+    later = [asyncio.create_task(accepter.accept(ChannelName.SMS, sms(f"w{n}"))) for n in (2, 3)]
+    await asyncio.sleep(0.01)
+    locked.free.set()
+    results = await asyncio.gather(first, *later)
+
+    # One commit for all three, not the first alone and then the others after it.
+    assert (accepter.stats.batches, accepter.stats.largest) == (1, 3)
+    rows = await stored(db)
+    assert outcomes(results) == [(rows[f"w{n}"].id, "new") for n in (1, 2, 3)]
     assert sorted(await queued(queue)) == sorted(row.id for row in rows.values())
