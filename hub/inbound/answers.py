@@ -13,7 +13,6 @@ reason is kept in the reply's classification record instead.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -188,9 +187,16 @@ class Answerer:
         """:func:`hub.outbound.notify.enterprise_context`, remembered for ``CONTEXT_TTL_S``."""
         cached = self._contexts.get(enterprise_id)
         if cached is not None and time.monotonic() - cached[0] < CONTEXT_TTL_S:
-            return copy.deepcopy(cached[1])
+            return _own_copy(cached[1])
         if len(self._contexts) > CONTEXT_CACHE_SIZE:
             self._contexts.clear()
         context = await enterprise_context(session, enterprise_id)
-        self._contexts[enterprise_id] = (time.monotonic(), copy.deepcopy(context))
+        self._contexts[enterprise_id] = (time.monotonic(), _own_copy(context))
         return context
+
+
+def _own_copy(context: dict[str, Any]) -> dict[str, Any]:
+    """A remembered enterprise context the caller may change: its top level and the
+    ``enterprise`` mapping are copied (every other value is a string or a tuple), without
+    ``copy.deepcopy``'s walk."""
+    return {**context, "enterprise": dict(context["enterprise"])}

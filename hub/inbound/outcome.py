@@ -10,7 +10,7 @@ for, which the webhooks keep only in the raw payload.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,9 @@ __all__ = ["Applied", "classification_detail", "jsonable", "with_button_ref"]
 
 _VISIT_TASK_RE = re.compile(r"visit_(\d{1,18})_\S*")
 _VISIT_KEY_RE = re.compile(r"visit:(?:confirm|reschedule|decline|slot:[1-9])")
+#: What a classification carries besides its class (its fields hold scalars and tuples of
+#: strings, so reading them is what ``dataclasses.asdict`` would copy, without its deep copy).
+_DETAIL_FIELDS = tuple(f.name for f in fields(Classification) if f.name != "cls")
 
 
 @dataclass(slots=True)
@@ -42,8 +45,8 @@ class Applied:
 
 def classification_detail(found: Classification, applied: Applied) -> dict[str, Any]:
     """The JSON kept in ``inbound_reply.classification_detail``: ``{"class", "detail"}``."""
-    detail = {k: jsonable(v) for k, v in asdict(found).items() if k != "cls" and v not in
-              (None, ())}  # fmt: skip
+    values = ((name, getattr(found, name)) for name in _DETAIL_FIELDS)
+    detail = {k: jsonable(v) for k, v in values if v not in (None, ())}
     detail["outcome"] = applied.outcome
     if applied.answers:
         detail["answers"] = [a.as_dict() for a in applied.answers]

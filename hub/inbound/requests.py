@@ -98,7 +98,7 @@ class RequestApplier:
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
             received_at=reply.received_at, actor=ACTOR, department=owner, routed_by="answer",
-            routing=routing, link_reply=False,
+            routing=routing, link_reply=False, flush_events=False,
         )  # fmt: skip
         if assistant is not None and verdict is not None:
             if answering and contact is not None:

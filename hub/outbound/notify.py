@@ -296,10 +296,11 @@ async def notify_one(
     row, reason = _notice_row(notice, key, now, renderer, policy, channel, quiet, hold)
     if extra_params:  # channel-specific params the caller adds (an answer's quiet exemption)
         row["params"] = {**(row["params"] or {}), **extra_params}
-    stmt = insert_ignore(session, _MESSAGE, row).returning(
+    # The row as parameters, not values in the statement: one cached compilation for every row.
+    stmt = insert_ignore(session, _MESSAGE).returning(
         _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
     )
-    inserted = (await session.execute(stmt)).one_or_none()
+    inserted = (await session.execute(stmt, row)).one_or_none()
     if inserted is None:  # another writer got there between our read and insert
         found = (
             await session.execute(

@@ -152,6 +152,7 @@ async def open_ticket(
     routed_by: str = "named",
     routing: RoutingCache | None = None,
     link_reply: bool = True,
+    flush_events: bool = True,
 ) -> Ticket:
     """Number, route, time and record a new ticket (events ``created`` and maybe ``assigned``).
 
@@ -162,7 +163,10 @@ async def open_ticket(
     owns an automatic answer's entry: ``routed_by="answer"``), instead of routing.
     ``routing``: departments and handlers read once for the transaction's many tickets.
     ``link_reply=False``: the caller records the ticket on the source reply itself (the inbound
-    worker, with the reply's classification: one ``UPDATE``).
+    worker, with the reply's classification: one ``UPDATE``). ``flush_events=False``: the
+    events stay pending for the session's next flush (the inbound worker's next ticket or
+    query, or its chunk's end), one flush fewer per ticket; the ticket itself is flushed
+    (its id is needed) either way.
     """
     policy = await _policy(session, policy, settings)
     received = received_at or now
@@ -221,7 +225,8 @@ async def open_ticket(
     if handler is not None:
         _record_assigned(session, ticket, handler, previous, actor=actor, now=now,
                          how="round_robin")  # fmt: skip
-    await session.flush()
+    if flush_events:
+        await session.flush()
     return ticket
 
 

@@ -9,21 +9,35 @@ transaction ends and SQLite serialises writers, so two tickets never get the sam
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from hub.core.clock import SHANGHAI
 from hub.core.errors import UsageError
-from hub.store.dialect import dialect_insert
+from hub.store.dialect import dialect_insert, dialect_name
 from hub.store.models import TicketNumberSeq
 
 PREFIX = "GD"
 MAX_PER_DAY = 9999
 
 _SEQ = cast(sa.Table, TicketNumberSeq.__table__)
+_BUMP: dict[str, ReturningInsert[Any]] = {}
+
+
+def _bump(dialect: str) -> ReturningInsert[Any]:
+    """The day's upsert, built once per dialect: the day is a parameter, so every ticket's
+    statement is the same (one cached compilation, no values to coerce)."""
+    if dialect not in _BUMP:
+        _BUMP[dialect] = (
+            dialect_insert(dialect, _SEQ)
+            .on_conflict_do_update(index_elements=[_SEQ.c.day], set_={"last": _SEQ.c.last + 1})
+            .returning(_SEQ.c.last)
+        )
+    return _BUMP[dialect]
 
 
 def format_number(day: date, seq: int) -> str:
@@ -36,13 +50,9 @@ async def next_ticket_number(
 ) -> str:
     """The next number for the local day of ``received_at`` (counts in the caller's transaction)."""
     day = received_at.astimezone(tz).date()
-    stmt = (
-        dialect_insert(session, _SEQ)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=[_SEQ.c.day], set_={"last": _SEQ.c.last + 1})
-        .returning(_SEQ.c.last)
+    seq = int(
+        (await session.execute(_bump(dialect_name(session)), {"day": day, "last": 1})).scalar_one()
     )
-    seq = int((await session.execute(stmt)).scalar_one())
     if seq > MAX_PER_DAY:
         raise UsageError(f"{day:%Y-%m-%d} 的工单编号已用完（每日最多 {MAX_PER_DAY} 件）")
     return format_number(day, seq)
