@@ -1,4 +1,5 @@
-"""Provider webhooks, one module per provider, each exposing ``router(ctx) -> APIRouter``.
+"""Provider webhooks, one module per provider, each exposing ``router(ctx) -> APIRouter``; the
+SMS providers also ``lean_routes(ctx)``, the same functions for :mod:`hub.web.webhooks.lean`.
 
 Every route verifies before it stores: WeChat and WeCom by signature, Telegram by its secret
 token header, the SMS providers (which sign nothing) by a secret path segment and an optional
