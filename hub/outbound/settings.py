@@ -27,8 +27,10 @@ class DispatchSettings(FrozenSettings):
     # How often the reconciler re-enqueues rows Redis lost and releases held messages.
     reconcile_every_seconds: float = Field(default=30.0, gt=0)
     # A send plans no further ahead than this many messages waiting on a channel's stream
-    # (0: no bound): a million-recipient campaign waits in SQL, not in Redis's memory.
-    max_backlog: int = Field(default=10_000, ge=0)
+    # (0: no bound): a million-recipient campaign waits in SQL, not in Redis. 100,000 waiting
+    # entries are ~1.6 MB of Redis; a send that waits (a schedule run from the web admin
+    # waits in its request) waits only for campaigns larger than that on one channel.
+    max_backlog: int = Field(default=100_000, ge=0)
 
 
 class QuietWindow(FrozenSettings):

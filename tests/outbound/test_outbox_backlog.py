@@ -83,4 +83,4 @@ async def test_the_bound_comes_from_the_dispatch_section_of_the_config(
     async with open_components(load_settings(config), clock=clock) as hub:
         assert hub.outbox.max_backlog == 500
     async with open_components(load_settings(write_config(dispatch={})), clock=clock) as hub:
-        assert hub.outbox.max_backlog == 10_000  # the default, as config.yaml documents
+        assert hub.outbox.max_backlog == 100_000  # the default, as config.yaml documents
