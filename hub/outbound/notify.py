@@ -182,38 +182,20 @@ class NotifyResult:
 
 
 async def enterprise_context(session: AsyncSession, enterprise_id: int | None) -> dict[str, Any]:
-    """The variables every template gets about an enterprise and its officer (templates/README)."""
-    context: dict[str, Any] = {
-        "enterprise": {
-            "name": "",
-            "uscc": "",
-            "tier": "",
-            "industry": "",
-            "region": "",
-            "tags": (),
-        },
+    """The variables every template gets about an enterprise and its officer (templates/README);
+    blanks without an enterprise. Read as :func:`enterprise_contexts` reads many: by query,
+    never through the enterprise's loaded relationships (an ``Enterprise`` a caller holds may
+    have left its tags unloaded)."""
+    if enterprise_id is not None:
+        found = await enterprise_contexts(session, [enterprise_id])
+        if enterprise_id in found:
+            return found[enterprise_id]
+    return {
+        "enterprise": {"name": "", "uscc": "", "tier": "", "industry": "", "region": "",
+                       "tags": ()},
         "officer_name": "",
         "officer_mobile": "",
-    }
-    if enterprise_id is None:
-        return context
-    enterprise = await session.get(Enterprise, enterprise_id)
-    if enterprise is None:
-        return context
-    context["enterprise"] = {
-        "name": enterprise.name,
-        "uscc": enterprise.uscc,
-        "tier": enterprise.tier.label,
-        "industry": enterprise.industry,
-        "region": enterprise.region,
-        "tags": enterprise.tag_names,
-    }
-    if enterprise.officer_id is not None:
-        officer = await session.get(Officer, enterprise.officer_id)
-        if officer is not None:
-            context["officer_name"] = officer.name
-            context["officer_mobile"] = officer.mobile or ""
-    return context
+    }  # fmt: skip
 
 
 async def enterprise_contexts(
