@@ -96,6 +96,9 @@ Outside HubError, each for its reason:
     │                            for a feature's refusal swallows it
     ├── SignInRequired           hub.web.admin.auth: no live session; the admin's handler
     │                            redirects to the sign-in page (control flow, not a failure)
+    ├── _ReplyFailed             hub.inbound.worker (private): a reply of a chunk applied
+    │                            without savepoints failed; the chunk is rolled back and
+    │                            applied again with a savepoint per reply (control flow)
     ├── Refused                  channels.fakes.aliyun_sms: the fakes play the providers, not
     │                            the hub: each fake's handler answers its refusal as that
     │                            provider's error (here Aliyun's error JSON, its status)
