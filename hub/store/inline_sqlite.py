@@ -1,0 +1,243 @@
+"""An aiosqlite stand-in that runs statements on the event loop's thread while a connection
+holds SQLite's write lock.
+
+aiosqlite runs every call on a thread of its own, so each statement SQLAlchemy executes costs
+three or four hand-offs (cursor, execute, fetch, close): a queue, a future resolved through the
+loop's self-pipe, an ``epoll`` wake-up. For the short statements of a write transaction that is
+most of their cost (the inbound worker's chunk: ~30 hand-offs per reply). Once a connection has
+begun ``BEGIN IMMEDIATE`` it holds the database's one write lock, so no statement of that
+transaction can wait for another writer: they run here, inline, at the cost of the statement
+itself. Everything else goes to the connection's thread as with aiosqlite: taking the lock (its
+busy handler may sleep for seconds), ``COMMIT`` (it may checkpoint the WAL), and reads outside a
+write transaction (an admin report may scan for a long time; it must not stall the loop).
+
+The module has the parts of aiosqlite's interface SQLAlchemy's ``sqlite+aiosqlite`` dialect uses
+(:class:`sqlalchemy.dialects.sqlite.aiosqlite.AsyncAdapt_aiosqlite_dbapi` takes it as its
+``aiosqlite`` module): :func:`connect`, :class:`Connection`, :class:`Cursor`, the DB-API
+exceptions and version attributes. :mod:`hub.store.db` hands it to the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from sqlite3 import (  # noqa: F401 - the DB-API names SQLAlchemy's adapter copies
+    DatabaseError,
+    Error,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    sqlite_version,
+    sqlite_version_info,
+)
+from typing import Any, Final, TypeVar
+
+__all__ = ["Connection", "Cursor", "connect"]
+
+__version__: Final = "0.22.1"  # the aiosqlite interface this module follows
+
+_T = TypeVar("_T")
+
+#: Statements that take the write lock for the rest of the transaction.
+_TAKES_LOCK: Final = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
+#: Statements that end the transaction (not ``ROLLBACK TO`` a savepoint).
+_ENDS: Final = re.compile(r"\s*(COMMIT|END|ROLLBACK(?!\s+TO\b))\b", re.IGNORECASE)
+
+
+class _Thread:
+    """What SQLAlchemy's adapter marks as a daemon after connecting (aiosqlite's worker
+    thread); the executor's thread exits when the connection closes."""
+
+    daemon = True
+
+
+class Connection:
+    """One ``sqlite3`` connection: inline while it holds the write lock, else on its thread."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        self._connector = connector
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._thread = _Thread()
+        self._tx = _ImmediateQueue()
+        #: True between a ``BEGIN IMMEDIATE``/``EXCLUSIVE`` and the transaction's end.
+        self._writing = False
+
+    def __await__(self) -> Generator[Any, None, Connection]:
+        return self._connect().__await__()
+
+    async def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = await self._on_thread(self._connector)
+        return self
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: Any) -> None:
+        self._conn.isolation_level = value
+
+    def _inline(self) -> bool:
+        return self._writing and self._conn.in_transaction
+
+    async def _on_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn`` here when this connection holds the write lock, else on its thread."""
+        if self._inline():
+            return fn(*args)
+        return await self._on_thread(fn, *args)
+
+    def cursor(self) -> _CursorOpening:
+        return _CursorOpening(self)
+
+    async def _execute(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
+        """One statement, keeping track of whether this connection holds the write lock."""
+        if _TAKES_LOCK.match(sql):
+            await self._on_thread(cursor.execute, sql, parameters)
+            self._writing = True
+            return
+        if _ENDS.match(sql):
+            self._writing = False
+            await self._on_thread(cursor.execute, sql, parameters)
+            return
+        await self._run(cursor.execute, sql, parameters)
+
+    async def commit(self) -> None:
+        self._writing = False
+        await self._on_thread(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._writing = False
+        await self._run(self._conn.rollback)
+
+    async def close(self) -> None:
+        if self._connection is None:
+            return
+        self._writing = False
+        try:
+            await self._on_thread(self._connection.close)
+        finally:
+            self._connection = None
+            self._executor.shutdown(wait=False)
+
+    def stop(self) -> None:
+        """Close without waiting (SQLAlchemy's terminate): the thread closes the connection."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._executor.submit(connection.close)
+        self._executor.shutdown(wait=False)
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        await self._run(partial(self._conn.create_function, *args, **kwargs))
+
+
+class _ImmediateQueue:
+    """aiosqlite's request queue as SQLAlchemy's isolation-level setter uses it: the call runs
+    at once (it only sets an attribute) and its future gets the result."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as exc:  # handed to the awaiting caller, as aiosqlite does
+            future.set_exception(exc)
+
+
+class _CursorOpening:
+    """``connection.cursor()``: awaited, or entered with ``async with``, as aiosqlite's."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __await__(self) -> Generator[Any, None, Cursor]:
+        return self._open().__await__()
+
+    async def _open(self) -> Cursor:
+        return Cursor(self._connection, self._connection._conn.cursor())
+
+    async def __aenter__(self) -> Cursor:
+        return await self._open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Cursor:
+    """A ``sqlite3`` cursor whose calls run where its connection says (:meth:`Connection._run`)."""
+
+    def __init__(self, connection: Connection, cursor: sqlite3.Cursor) -> None:
+        self._connection = connection
+        self._cursor = cursor
+
+    async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
+        await self._connection._execute(self._cursor, sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
+        await self._connection._run(self._cursor.executemany, sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return await self._connection._run(self._cursor.fetchone)
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self._cursor.arraysize if size is None else size
+        return await self._connection._run(self._cursor.fetchmany, size)
+
+    async def fetchall(self) -> list[Any]:
+        return await self._connection._run(self._cursor.fetchall)
+
+    async def close(self) -> None:
+        self._cursor.close()  # no I/O: finalises the statement
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def description(self) -> Sequence[Any] | None:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+def connect(database: str, **kwargs: Any) -> Connection:
+    """A connection to ``database`` (``sqlite3.connect``'s arguments), opened when awaited."""
+    kwargs["check_same_thread"] = False  # used from the loop's thread and its own
+    return Connection(partial(sqlite3.connect, database, **kwargs))

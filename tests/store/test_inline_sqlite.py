@@ -1,0 +1,157 @@
+"""SQLite's statements run on the event loop's thread while a write transaction holds the lock,
+and on the connection's thread otherwise (hub/store/inline_sqlite.py), with the same results
+and errors as through aiosqlite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from hub.core.errors import StorageError
+from hub.store import inline_sqlite
+from hub.store.db import Database
+
+
+@pytest.fixture
+async def scratch(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", busy_timeout_ms=5000)
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    yield db
+    await db.aclose()
+
+
+def _trace(db: Database) -> list[tuple[str, bool]]:
+    """Every statement sqlite3 ran, with whether it ran on this (the loop's) thread."""
+    ran: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        raw: sqlite3.Connection = dbapi_connection.driver_connection._conn
+        raw.set_trace_callback(
+            lambda sql: ran.append((" ".join(sql.split()[:2]).upper(),
+                                    threading.get_ident() == loop_thread))
+        )  # fmt: skip
+
+    return ran
+
+
+async def test_a_write_transactions_statements_run_on_the_loops_thread(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'trace.db'}")
+    ran = _trace(db)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+        ran.clear()
+        async with db.write() as session:
+            await session.execute(sa.text("INSERT INTO item (name) VALUES ('a')"))
+            assert (await session.execute(sa.text("SELECT count(*) FROM item"))).scalar() == 1
+        async with db.read() as session:
+            assert (await session.execute(sa.text("SELECT name FROM item"))).scalar() == "a"
+    finally:
+        await db.aclose()
+    assert ran == [
+        ("BEGIN IMMEDIATE", False),  # may wait for another process's writer: on its thread
+        ("INSERT INTO", True),
+        ("SELECT COUNT(*)", True),
+        ("COMMIT", False),  # may checkpoint the WAL
+        ("BEGIN DEFERRED", False),  # a read: may be long, never inline
+        ("SELECT NAME", False),
+        ("ROLLBACK", False),
+    ]
+
+
+async def test_waiting_for_another_writer_leaves_the_loop_free(
+    scratch: Database, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    ticks = 0
+    ticked = asyncio.Event()
+    writing = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not writing.is_set():
+            ticks += 1
+            if ticks == 5:
+                ticked.set()
+            await asyncio.sleep(0.005)
+
+    async def write() -> None:
+        async with scratch.write() as session:
+            await session.execute(sa.text("INSERT INTO item (name) VALUES ('b')"))
+        writing.set()
+
+    ticker = asyncio.create_task(tick())
+    writer = asyncio.create_task(write())
+    await ticked.wait()  # the loop runs while the writer waits in SQLite's busy handler
+    assert not writer.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await writer
+    await ticker
+    async with scratch.read() as session:
+        assert (await session.execute(sa.text("SELECT name FROM item"))).scalar() == "b"
+
+
+async def test_an_error_inline_is_sqlalchemys_and_rolls_the_transaction_back(
+    scratch: Database,
+) -> None:
+    async with scratch.write() as session:
+        await session.execute(sa.text("INSERT INTO item (name) VALUES ('dup')"))
+    with pytest.raises(StorageError) as caught:
+        async with scratch.write() as session:
+            await session.execute(sa.text("INSERT INTO item (name) VALUES ('kept?')"))
+            await session.execute(sa.text("INSERT INTO item (name) VALUES ('dup')"))
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    async with scratch.read() as session:
+        names = (await session.execute(sa.text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["dup"]
+    # The connection is usable again, and inline again inside the next write.
+    async with scratch.write() as session:
+        await session.execute(sa.text("INSERT INTO item (name) VALUES ('next')"))
+    async with scratch.read() as session:
+        assert (await session.execute(sa.text("SELECT count(*) FROM item"))).scalar() == 2
+
+
+async def test_a_rolled_back_savepoint_keeps_the_transaction_and_its_lock(
+    scratch: Database,
+) -> None:
+    async with scratch.write() as session:
+        await session.execute(sa.text("INSERT INTO item (name) VALUES ('outer')"))
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await session.execute(sa.text("INSERT INTO item (name) VALUES ('outer')"))
+        await session.execute(sa.text("INSERT INTO item (name) VALUES ('after')"))
+    async with scratch.read() as session:
+        names = (await session.execute(sa.text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["outer", "after"]
+
+
+async def test_many_rows_and_executemany_come_back_in_order(scratch: Database) -> None:
+    async with scratch.write() as session:
+        await session.execute(sa.text("INSERT INTO item (name) VALUES (:name)"),
+                              [{"name": f"n{i:03d}"} for i in range(300)])  # fmt: skip
+        inline = await session.execute(sa.text("SELECT name FROM item ORDER BY id"))
+        assert [r[0] for r in inline] == [f"n{i:03d}" for i in range(300)]
+    async with scratch.read() as session:
+        read = (await session.execute(sa.text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(read) == [f"n{i:03d}" for i in range(300)]
+
+
+async def test_a_closed_connection_says_so() -> None:
+    connection = await inline_sqlite.connect(":memory:")
+    await connection.close()
+    with pytest.raises(ValueError, match="no active connection"):
+        await connection.cursor()
