@@ -118,12 +118,15 @@ class Answerer:
             # Nor a rate-limit retry of it while the contact still waits (hub.outbound.dispatch).
             exempt = {QUIET_EXEMPT_UNTIL: waited_for_until.isoformat()}
             extra_params = {**(extra_params or {}), **exempt}
-        result = await notify_one(
-            session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
-            trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
-            renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
-            extra_params=extra_params, known_new=True,
-        )  # fmt: skip
+        # Without flushing what the reply left pending first (its new ticket, its events): the
+        # message refers to none of it, and the chunk's end flushes a whole chunk's at once.
+        with session.no_autoflush:
+            result = await notify_one(
+                session, kind=kind, recipient=reply_recipient(reply, contact), context=context,
+                trigger=TRIGGER, trigger_key=f"{reply.id}:{purpose}", now=now,
+                renderer=self.renderer, policy=self.policy, channel=channel, quiet=quiet,
+                extra_params=extra_params, known_new=True,
+            )  # fmt: skip
         return Answer(purpose, kind, result)
 
     async def ticket_state(

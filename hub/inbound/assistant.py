@@ -172,7 +172,7 @@ class Assistant:
         """The ``auto_answer`` row of a question: what was found, and whether it was answered."""
         best = verdict.best
         row = AutoAnswer(
-            reply_id=reply.id, ticket_id=ticket.id if ticket is not None else None,
+            reply_id=reply.id, ticket=ticket,
             question=reply.text, entry_id=best.entry.entry_id if best else None,
             entry_version=best.entry.version if best else None,
             answer=best.entry.answer if answered and best else None,

@@ -17,6 +17,7 @@ from typing import Any
 from hub.inbound.answers import Answer
 from hub.inbound.classify.classifier import Classification
 from hub.outbound.notify import NotifyResult
+from hub.store.models import Ticket
 
 __all__ = ["Applied", "classification_detail", "jsonable", "with_button_ref"]
 
@@ -37,6 +38,13 @@ class Applied:
     data: dict[str, Any] = field(default_factory=dict)
     #: Other messages written (a bad rating's alert to the department head).
     notified: list[NotifyResult] = field(default_factory=list)
+    #: The reply's new ticket, which may wait for the chunk's flush for its id (instead of
+    #: ``ticket_id``; hub.tickets.lifecycle.open_ticket ``flush=False``).
+    ticket: Ticket | None = None
+
+    def final_ticket_id(self) -> int | None:
+        """The reply's ticket: ``ticket``'s id (once the session flushed), else ``ticket_id``."""
+        return self.ticket.id if self.ticket is not None else self.ticket_id
 
     def results(self) -> list[NotifyResult]:
         """Every message row this reply wrote, for the worker to enqueue after the commit."""

@@ -98,13 +98,13 @@ class RequestApplier:
             channel=ChannelName(reply.channel), enterprise_id=reply.enterprise_id,
             contact_id=contact.id if contact is not None else None, source_reply_id=reply.id,
             received_at=reply.received_at, actor=ACTOR, department=owner, routed_by="answer",
-            routing=routing, link_reply=False, flush_events=False,
+            routing=routing, link_reply=False, flush=False,
         )  # fmt: skip
         if assistant is not None and verdict is not None:
             if answering and contact is not None:
                 sent, row = await assistant.answer(session, reply, contact, ticket, verdict, now)
                 return Applied(f"新建工单 {ticket.number}，智能答复（{row.entry_id}）并办结",
-                               ticket_id=ticket.id, answers=[sent],
+                               ticket=ticket, answers=[sent],
                                data={"auto_answer": verdict_record(verdict, True)})  # fmt: skip
             assistant.record(session, reply, ticket, verdict, now, answered=False)
         answer = await self.answerer.ticket_status(session, reply, contact, ticket, "ack",
@@ -112,7 +112,7 @@ class RequestApplier:
         outcome = f"新建工单 {ticket.number}"
         if contact is None:
             outcome += "（发送人不是登记的联系人，需人工确认企业）"
-        applied = Applied(outcome, ticket_id=ticket.id, answers=[answer])
+        applied = Applied(outcome, ticket=ticket, answers=[answer])
         if verdict is not None:
             applied.data["auto_answer"] = verdict_record(verdict, False)
         return applied

@@ -63,7 +63,7 @@ from hub.inbound.accept import requeue_unclassified
 from hub.inbound.apply import ReplyApplier
 from hub.inbound.chunk import ChunkFacts
 from hub.inbound.officer_commands import OfficerCommands
-from hub.inbound.outcome import classification_detail
+from hub.inbound.outcome import Applied, classification_detail
 from hub.infra.consumers import HEARTBEAT_EVERY_S, Liveness, keep_beating
 from hub.infra.queue import InboundEntry, Queue
 from hub.outbound.notify import NotifyResult, enqueue_notified
@@ -292,12 +292,12 @@ class InboundWorker:
         failing one recorded as failed (else a failure raises :class:`_ReplyFailed`).
 
         What is kept on each reply (class, detail, ticket) is written for the whole chunk by
-        one ``UPDATE`` at its end, in the same transaction as every reply's effects; the
-        replies applied are logged once it committed.
+        one ``UPDATE`` at its end, after the flush that gives the chunk's new tickets their ids
+        (they are inserted together: hub.tickets.lifecycle.open_ticket ``flush=False``), in the
+        same transaction as every reply's effects; the replies applied are logged once it
+        committed.
         """
-        done: list[Processed] = []
-        records: list[dict[str, Any]] = []
-        applied_log: list[dict[str, Any]] = []
+        done: list[Processed | _Handled] = []
         async with self.db.write() as session:
             rows = await session.scalars(
                 sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
@@ -318,13 +318,16 @@ class InboundWorker:
                     done.append(Processed(reply_id, "already", reply.classification,
                                           reply.ticket_id))  # fmt: skip
                 else:
-                    done.append(await self._one(session, reply, facts, records, applied_log,
-                                                isolate=isolate))  # fmt: skip
-            if records:  # an executemany by primary key
-                await _finish(session, records, isolate=isolate)
-        for entry in applied_log:
-            log.info("reply applied", **entry)
-        return done
+                    done.append(await self._one(session, reply, facts, isolate=isolate))
+            handled = [h for h in done if isinstance(h, _Handled)]
+            if handled:
+                await _finish(session, handled, isolate=isolate)
+        results = [h.processed() if isinstance(h, _Handled) else h for h in done]
+        for h in handled:
+            if h.applied is not None:
+                log.info("reply applied", reply_id=h.reply_id, cls=h.cls.value if h.cls else None,
+                         ticket_id=h.ticket_id(), outcome=h.applied.outcome)  # fmt: skip
+        return results
 
     async def refresh_knowledge(self) -> None:
         """Check the knowledge index (rebuilt when FAQ entries or policies changed) in a read
@@ -335,9 +338,9 @@ class InboundWorker:
                 await self.applier.assistant.library.current(session, now=self.clock.now())
 
     async def _one(
-        self, session: AsyncSession, reply: StoredReply, facts: ChunkFacts | None,
-        records: list[dict[str, Any]], applied_log: list[dict[str, Any]], *, isolate: bool,
-    ) -> Processed:  # fmt: skip
+        self, session: AsyncSession, reply: StoredReply, facts: ChunkFacts | None, *,
+        isolate: bool,
+    ) -> _Handled:  # fmt: skip
         now = self.clock.now()
         reply_id = reply.id  # a rolled-back savepoint expires the row's attributes
         try:
@@ -369,17 +372,10 @@ class InboundWorker:
             if facts is not None:  # the rows its savepoint changed are expired
                 facts.stale()
             error = {"error": f"处理失败，需人工处理：{type(exc).__name__}: {exc}"[:500]}
-            records.append(_record(reply, reply_id, None, error, None, now))
-            return Processed(reply_id, "failed")
-        records.append(_record(reply, reply_id, found.cls, detail, applied.ticket_id, now))
+            return _Handled(reply, reply_id, None, error, None, now)
         if facts is not None:
             facts.touched(reply)
-        applied_log.append(
-            {"reply_id": reply_id, "cls": found.cls.value, "ticket_id": applied.ticket_id,
-             "outcome": applied.outcome}
-        )  # fmt: skip
-        return Processed(reply_id, "applied", found.cls, applied.ticket_id,
-                         tuple(applied.results()))  # fmt: skip
+        return _Handled(reply, reply_id, found.cls, detail, applied, now)
 
 
 class _ReplyFailed(Exception):
@@ -394,10 +390,48 @@ class _ReplyFailed(Exception):
 _STORAGE_ERRORS: Final = (StorageError, QueueError, OperationalError, InterfaceError)
 
 
-async def _finish(session: AsyncSession, records: list[dict[str, Any]], *, isolate: bool) -> None:
+class _Handled:
+    """A reply the chunk applied (``applied``) or failed to (None, ``detail`` says why): what
+    is kept on it, written at the chunk's end when its new ticket has an id."""
+
+    __slots__ = ("applied", "cls", "detail", "now", "reply", "reply_id")
+
+    def __init__(
+        self, reply: StoredReply, reply_id: int, cls: ReplyClass | None, detail: dict[str, Any],
+        applied: Applied | None, now: datetime,
+    ) -> None:  # fmt: skip
+        self.reply, self.reply_id, self.cls, self.detail = reply, reply_id, cls, detail
+        self.applied, self.now = applied, now
+        # The loaded row says it is classified now (without becoming dirty), so the same id
+        # met again in the chunk is ``already``.
+        for key, value in self._values().items():
+            set_committed_value(reply, key, value)
+
+    def _values(self) -> dict[str, Any]:
+        return {"classification": self.cls, "classification_detail": self.detail,
+                "classified_at": self.now, "processed_at": self.now}  # fmt: skip
+
+    def ticket_id(self) -> int | None:
+        return self.applied.final_ticket_id() if self.applied is not None else None
+
+    def record(self) -> dict[str, Any]:
+        """The row's values for the chunk's one ``UPDATE`` (after the flush)."""
+        ticket_id = self.ticket_id()
+        set_committed_value(self.reply, "ticket_id", ticket_id)
+        return {"id": self.reply_id, **self._values(), "ticket_id": ticket_id}
+
+    def processed(self) -> Processed:
+        if self.applied is None:
+            return Processed(self.reply_id, "failed")
+        return Processed(self.reply_id, "applied", self.cls, self.ticket_id(),
+                         tuple(self.applied.results()))  # fmt: skip
+
+
+async def _finish(session: AsyncSession, handled: Sequence[_Handled], *, isolate: bool) -> None:
     """The chunk's classification records (one executemany ``UPDATE``), after what the replies
-    left pending is flushed: a flush that fails without savepoints is a reply's failure (the
-    chunk runs again with a savepoint each, where the reply's own savepoint meets it)."""
+    left pending is flushed (the chunk's new tickets, their events): a flush that fails
+    without savepoints is a reply's failure (the chunk runs again with a savepoint each, where
+    the reply's own savepoint meets it)."""
     try:
         await session.flush()
     except _STORAGE_ERRORS:
@@ -406,22 +440,9 @@ async def _finish(session: AsyncSession, records: list[dict[str, Any]], *, isola
         if isolate or is_write_conflict(exc):
             raise
         raise _ReplyFailed(0) from exc
-    await session.execute(sa.update(StoredReply), records)
+    await session.execute(sa.update(StoredReply), [h.record() for h in handled])
 
 
 def sqlite_pause(held_s: float) -> float:
     """How long the worker leaves SQLite's lock free after holding it ``held_s``."""
     return min(SQLITE_PAUSE_S, max(SQLITE_MIN_PAUSE_S, held_s / 2))
-
-
-def _record(
-    reply: StoredReply, reply_id: int, cls: ReplyClass | None, detail: dict[str, Any],
-    ticket_id: int | None, now: datetime,
-) -> dict[str, Any]:  # fmt: skip
-    """What is kept on the reply, for the chunk's one ``UPDATE``; the loaded row says so too
-    (without becoming dirty), so the same id met again in the chunk is ``already``."""
-    values = {"classification": cls, "classification_detail": detail, "ticket_id": ticket_id,
-              "classified_at": now, "processed_at": now}  # fmt: skip
-    for key, value in values.items():
-        set_committed_value(reply, key, value)
-    return {"id": reply_id, **values}

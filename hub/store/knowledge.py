@@ -17,13 +17,16 @@ Entry ids: FAQ entries by their ``faq_id``; policy passages as ``policy:<policy_
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.store.base import Base, Timestamps
 from hub.store.types import BigId
+
+if TYPE_CHECKING:  # the relationship's annotation only (the registry resolves the name)
+    from hub.store.tickets import Ticket
 
 
 class FaqEntry(Timestamps, Base):
@@ -84,3 +87,6 @@ class AutoAnswer(Base):
     handed_over_at: Mapped[datetime | None] = mapped_column()
     handover_reason: Mapped[str | None] = mapped_column(sa.String(32))
     """``human`` (人工), ``bad_rating``, ``follow_up``; None while the answer stands."""
+    #: The ticket, for the flush: a question's row may be written with its new ticket in one
+    #: flush, the ticket first (as hub.store.tickets.TicketEvent.ticket).
+    ticket: Mapped[Ticket | None] = relationship("Ticket", lazy="raise_on_sql")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.vocab import (
     CallbackMethod,
@@ -85,6 +85,9 @@ class TicketEvent(Base):
     at: Mapped[datetime] = mapped_column()
     reason: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: The ticket, for the flush: an event of a ticket not inserted yet gets its id there, and
+    #: one flush inserts the tickets first (hub.tickets.lifecycle.open_ticket ``flush=False``).
+    ticket: Mapped[Ticket] = relationship(lazy="raise_on_sql")
 
 
 class Rating(Base):

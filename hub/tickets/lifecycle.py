@@ -88,9 +88,16 @@ def record(
     reason: str | None = None,
     **data: Any,
 ) -> TicketEvent:
-    """Add one event and mark the ticket active (for modules that add their own steps)."""
+    """Add one event and mark the ticket active (for modules that add their own steps). A
+    ticket not flushed yet is fine: the event gets its id when both are flushed."""
     event = TicketEvent(
-        ticket_id=ticket.id, type=kind, actor=actor, at=now, reason=reason, data=data
+        ticket_id=ticket.id,
+        ticket=ticket,
+        type=kind,
+        actor=actor,
+        at=now,
+        reason=reason,
+        data=data,
     )
     session.add(event)
     ticket.updated_at = now
@@ -152,7 +159,7 @@ async def open_ticket(
     routed_by: str = "named",
     routing: RoutingCache | None = None,
     link_reply: bool = True,
-    flush_events: bool = True,
+    flush: bool = True,
 ) -> Ticket:
     """Number, route, time and record a new ticket (events ``created`` and maybe ``assigned``).
 
@@ -163,10 +170,12 @@ async def open_ticket(
     owns an automatic answer's entry: ``routed_by="answer"``), instead of routing.
     ``routing``: departments and handlers read once for the transaction's many tickets.
     ``link_reply=False``: the caller records the ticket on the source reply itself (the inbound
-    worker, with the reply's classification: one ``UPDATE``). ``flush_events=False``: the
-    events stay pending for the session's next flush (the inbound worker's next ticket or
-    query, or its chunk's end), one flush fewer per ticket; the ticket itself is flushed
-    (its id is needed) either way.
+    worker, with the reply's classification: one ``UPDATE``). ``flush=False``: the ticket and
+    its events stay pending for the session's next flush, and ``ticket.id`` is None until
+    then (the inbound worker: one flush inserts a chunk's tickets, events and automatic-answer
+    records, a statement per table, where a flush per ticket cost a statement per row; the
+    events refer to the ticket by relationship). The next query's autoflush sees them, so
+    nothing reads around them.
     """
     policy = await _policy(session, policy, settings)
     received = received_at or now
@@ -212,7 +221,8 @@ async def open_ticket(
     # The handler is on the row as it is inserted (no UPDATE after); the events say so in order.
     previous = _give(ticket, handler) if handler is not None else None
     session.add(ticket)
-    await session.flush()
+    if flush or link_reply:
+        await session.flush()
     record(
         session, ticket, TicketEventType.CREATED, actor=actor, now=now,
         channel=channel.value if channel else None, source_reply_id=source_reply_id,
@@ -225,7 +235,7 @@ async def open_ticket(
     if handler is not None:
         _record_assigned(session, ticket, handler, previous, actor=actor, now=now,
                          how="round_robin")  # fmt: skip
-    if flush_events:
+    if flush:
         await session.flush()
     return ticket
 

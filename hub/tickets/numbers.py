@@ -50,9 +50,11 @@ async def next_ticket_number(
 ) -> str:
     """The next number for the local day of ``received_at`` (counts in the caller's transaction)."""
     day = received_at.astimezone(tz).date()
-    seq = int(
-        (await session.execute(_bump(dialect_name(session)), {"day": day, "last": 1})).scalar_one()
-    )
+    # On the session's connection: what the caller holds pending is not flushed first (the
+    # counter needs none of it), so a transaction's new tickets can wait for one flush.
+    connection = await session.connection()
+    bumped = await connection.execute(_bump(dialect_name(session)), {"day": day, "last": 1})
+    seq = int(bumped.scalar_one())
     if seq > MAX_PER_DAY:
         raise UsageError(f"{day:%Y-%m-%d} 的工单编号已用完（每日最多 {MAX_PER_DAY} 件）")
     return format_number(day, seq)

@@ -180,7 +180,10 @@ async def _advance(
     now: datetime,
 ) -> Staff:  # fmt: skip
     chosen = next((h for h in handlers if last is None or h.id > last), handlers[0])
-    await session.execute(
+    # On the session's connection: nothing the caller holds pending is flushed first (a new
+    # ticket waiting for its transaction's one flush, hub.tickets.lifecycle ``flush=False``).
+    connection = await session.connection()
+    await connection.execute(
         sa.update(RoutingCursor)
         .where(RoutingCursor.department_id == department_id)
         .values(last_handler_id=chosen.id, updated_at=now)

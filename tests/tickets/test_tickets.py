@@ -13,7 +13,14 @@ from hub.core.errors import TransitionError, UsageError
 from hub.core.settings import YearCalendar
 from hub.core.vocab import ChannelName, TicketCategory, TicketEventType, TicketState, Urgency
 from hub.store.db import Database
-from hub.store.models import Department, InboundReply, Staff, Ticket, WorkdayOverride
+from hub.store.models import (
+    Department,
+    Enterprise,
+    InboundReply,
+    Staff,
+    Ticket,
+    WorkdayOverride,
+)
 from hub.tickets.deadlines.rules import end_of_day
 from hub.tickets.lifecycle import (
     append_to_ticket,
@@ -32,6 +39,7 @@ from hub.tickets.lifecycle import (
     transfer,
 )
 from hub.tickets.policy import TicketPolicy, load_ticket_policy
+from hub.tickets.routing import RoutingCache
 from tests.ticket_support import TicketWorld, new_ticket, policy, seed_ticket_world, sh
 
 NOW = sh(2026, 11, 23, 10)
@@ -323,6 +331,38 @@ async def test_open_ticket_without_enterprise_or_contact(
             session, enterprise_id=None, contact_id=None, now=NOW
         ) is None  # fmt: skip
         assert (await ticket_by_number(session, ticket.number.lower())) is not None
+
+
+async def test_tickets_opened_without_flushing_are_written_by_one_flush(
+    any_db: Database, world: TicketWorld
+) -> None:
+    """``flush=False`` (the inbound worker's chunk): the tickets wait for the session's next
+    flush, their events refer to them by relationship, and that flush writes them all in order
+    with the same numbers, events and handlers as tickets flushed one by one."""
+    async with any_db.write() as session:
+        # As the worker's chunk: routing and the enterprise read before (a query autoflushes).
+        routing = await RoutingCache.load(session)
+        enterprise = await session.get(Enterprise, world.enterprises["甲机械"])
+        assert enterprise is not None
+        opened = []
+        for i in range(3):
+            ticket = await open_ticket(
+                session, policy=policy(), now=NOW, body=f"用地手续问题 {i}",
+                channel=ChannelName.SMS, enterprise_id=enterprise.id,
+                contact_id=world.contacts["甲机械"], routing=routing, link_reply=False,
+                flush=False,
+            )  # fmt: skip
+            opened.append(ticket)
+        assert [t.id for t in opened] == [None, None, None]  # nothing written yet
+        assert [t.number for t in opened] == [f"GD20261123{n:04d}" for n in (1, 2, 3)]
+        await session.flush()
+        ids = [t.id for t in opened]
+        assert None not in ids
+    for ticket_id in ids:
+        assert await _types(any_db, ticket_id) == [TicketEventType.CREATED,
+                                                   TicketEventType.ASSIGNED]  # fmt: skip
+    handlers = [(await _get(any_db, i)).handler_id for i in ids]
+    assert set(handlers) <= {world.staff["gxj_a"], world.staff["gxj_c"]}
 
 
 async def test_awaiting_rating_lists_the_contacts_resolved_tickets(
