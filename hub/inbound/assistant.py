@@ -67,6 +67,10 @@ class KnowledgeSource(Protocol):
 
     async def current(self, session: AsyncSession, *, now: datetime) -> Asker: ...
 
+    def due(self, now: datetime) -> bool:
+        """Whether :meth:`current` would read the database now."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Awaiting:

@@ -75,14 +75,7 @@ class ChunkFacts:
         if contact_ids:
             rows = await session.scalars(sa.select(Contact).where(Contact.id.in_(contact_ids)))
             facts.contacts = {c.id: c for c in rows.all()}
-            for ticket in await session.scalars(
-                sa.select(Ticket)
-                .where(Ticket.contact_id.in_(contact_ids), Ticket.state == TicketState.RESOLVED)
-                .order_by(Ticket.resolved_at, Ticket.id)
-            ):
-                facts.awaiting_rating.setdefault(ticket.contact_id or 0, []).append(ticket)
-            if auto_answers:
-                await facts._load_auto_awaiting(session, contact_ids)
+            await facts._load_resolved(session, contact_ids, auto_answers=auto_answers)
         if enterprise_ids:
             # Routing reads the enterprise (industry, region): held here, ``session.get``
             # finds it in the identity map (which holds rows only while they are referenced).
@@ -109,22 +102,35 @@ class ChunkFacts:
                 facts.tickets.setdefault(ticket.enterprise_id or 0, []).append(ticket)
         return facts
 
-    async def _load_auto_awaiting(
-        self, session: AsyncSession, contact_ids: Collection[int]
+    async def _load_resolved(
+        self, session: AsyncSession, contact_ids: Collection[int], *, auto_answers: bool
     ) -> None:
-        rows = await session.execute(
-            sa.select(Ticket, AutoAnswer)
-            .join(AutoAnswer, AutoAnswer.ticket_id == Ticket.id)
-            .where(
-                Ticket.contact_id.in_(contact_ids),
-                Ticket.state == TicketState.RESOLVED,
-                AutoAnswer.answered.is_(True),
-                AutoAnswer.handed_over_at.is_(None),
-            )
-            .order_by(AutoAnswer.created_at.desc(), AutoAnswer.id.desc())
+        """The contacts' resolved tickets (awaiting a rating, oldest resolution first) and,
+        with ``auto_answers``, each contact's latest automatic answer still standing: one
+        query, the answers joined to their tickets."""
+        standing = sa.and_(AutoAnswer.ticket_id == Ticket.id, AutoAnswer.answered.is_(True),
+                           AutoAnswer.handed_over_at.is_(None))  # fmt: skip
+        query = (
+            sa.select(Ticket, AutoAnswer).outerjoin(AutoAnswer, standing)
+            if auto_answers
+            else sa.select(Ticket, sa.null())
         )
+        rows = await session.execute(
+            query.where(Ticket.contact_id.in_(contact_ids), Ticket.state == TicketState.RESOLVED)
+            .order_by(Ticket.resolved_at, Ticket.id)
+        )  # fmt: skip
+        listed: set[int] = set()
         for ticket, auto_answer in rows:
-            self.auto_awaiting.setdefault(ticket.contact_id or 0, Awaiting(ticket, auto_answer))
+            contact_id = ticket.contact_id or 0
+            if ticket.id not in listed:
+                listed.add(ticket.id)
+                self.awaiting_rating.setdefault(contact_id, []).append(ticket)
+            if auto_answer is None:
+                continue
+            held = self.auto_awaiting.get(contact_id)
+            newest = (auto_answer.created_at, auto_answer.id)
+            if held is None or newest > (held.auto_answer.created_at, held.auto_answer.id):
+                self.auto_awaiting[contact_id] = Awaiting(ticket, auto_answer)
 
     def fresh(self, reply: StoredReply) -> bool:
         """Whether the facts still hold for ``reply``: nothing earlier in the chunk changed its

@@ -333,9 +333,10 @@ class InboundWorker:
         """Check the knowledge index (rebuilt when FAQ entries or policies changed) in a read
         session: before a chunk's write lock is taken, since a large library's rebuild must not
         hold the webhooks' writes, and at start, so the first question waits for no build."""
-        if self.applier.assistant is not None:
+        library = self.applier.assistant.library if self.applier.assistant else None
+        if library is not None and library.due(self.clock.now()):  # else no session at all
             async with self.db.read() as session:
-                await self.applier.assistant.library.current(session, now=self.clock.now())
+                await library.current(session, now=self.clock.now())
 
     async def _one(
         self, session: AsyncSession, reply: StoredReply, facts: ChunkFacts | None, *,

@@ -58,6 +58,11 @@ class Library:
             self._checked_at = now
             return self._index
 
+    def due(self, now: datetime) -> bool:
+        """Whether :meth:`current` would read the database now (no index, or not checked
+        within ``refresh_s``): a caller need not open a session otherwise."""
+        return self._index is None or not self._fresh(now)
+
     def invalidate(self) -> None:
         """Check the database on the next :meth:`current` (a writer in this process saved)."""
         self._checked_at = None

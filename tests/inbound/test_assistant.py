@@ -66,6 +66,9 @@ class Scripted:
     async def current(self, session: AsyncSession, *, now: datetime) -> Scripted:
         return self
 
+    def due(self, now: datetime) -> bool:
+        return True
+
     def ask(self, text: str, *, today: date) -> Verdict:
         self.asked.append(text)
         return self.verdicts.get(text) or unsure(text)
