@@ -81,20 +81,22 @@ DEFAULT_RECLAIM_IDLE_MS: Final = 60_000
 # (hub/inbound/chunk.py), so larger turns cost less per reply...
 DEFAULT_PER_TRANSACTION: Final = 100
 # ...but a webhook's write waits for the whole turn: a chunk is sized to hold the lock about
-# this long, from the time replies took lately (a loaded machine gets shorter chunks).
-# Never fewer than MIN_PER_TRANSACTION: the chunk's reads must stay shared by many replies.
-DEFAULT_TRANSACTION_BUDGET_S: Final = 0.1
+# this long, from the time replies took lately (a loaded machine gets shorter chunks). 50 ms:
+# the webhook's p99 stays under 50 ms at 400 replies/s (benchmarks/inbound.py --paced-rate
+# 400), where 0.1 s gave 110-160 ms at 80 % of the throughput, and 30 ms cost the worker a
+# tenth of its throughput in chunk reads. Never fewer than MIN_PER_TRANSACTION: the chunk's
+# reads (~4 ms) must stay shared by several replies.
+DEFAULT_TRANSACTION_BUDGET_S: Final = 0.05
 FIRST_GUESS_S_PER_REPLY: Final = 0.005
-MIN_PER_TRANSACTION: Final = 20
-#: After a chunk on SQLite the worker leaves the lock free for about half the time it held it
-#: (at least SQLITE_MIN_PAUSE_S, at most SQLITE_PAUSE_S): a webhook waiting in SQLite's busy
-#: handler polls again within that (its sleeps grow 1, 2, 5 … 25 ms, then 50 and 100 ms,
-#: roughly half the time it has waited), so it gets in, and a short chunk costs a short pause.
-#: The floor is 20 ms, not less: at a steady rate replies gather on the stream meanwhile, so
-#: the worker takes the lock fewer times with more replies each (a chunk's reads cost the
-#: same for one reply or many): ~15 % less worker CPU per reply end to end, webhook p99 alike.
+MIN_PER_TRANSACTION: Final = 10
+#: After a chunk on SQLite the worker leaves the lock free for a quarter of the time it held
+#: it (at least SQLITE_MIN_PAUSE_S, at most SQLITE_PAUSE_S): a webhook waiting for the lock
+#: polls every 2 ms (hub/store/inline_sqlite.LOCK_POLL_S), so it gets in within that and
+#: holds the lock for a few ms. When SQLite's busy handler did the waiting (sleeps growing to
+#: 50 and 100 ms) the pause was half the hold, at least 20 ms; with polling that only idled the
+#: worker (5 ms: 540 -> 590 replies/s end to end).
 SQLITE_PAUSE_S: Final = 0.1
-SQLITE_MIN_PAUSE_S: Final = 0.02
+SQLITE_MIN_PAUSE_S: Final = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,9 +301,7 @@ class InboundWorker:
         """
         done: list[Processed | _Handled] = []
         async with self.db.write() as session:
-            rows = await session.scalars(
-                sa.select(StoredReply).where(StoredReply.id.in_(reply_ids)).with_for_update()
-            )
+            rows = await session.scalars(_CHUNK_REPLIES, {"ids": list(reply_ids)})
             replies = {r.id: r for r in rows.all()}
             pending = [r for r in replies.values() if r.classified_at is None]
             facts = (
@@ -387,6 +387,14 @@ class _ReplyFailed(Exception):
         self.reply_id = reply_id
 
 
+#: A chunk's replies, locked (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the lock already),
+#: built once.
+_CHUNK_REPLIES: Final = (
+    sa.select(StoredReply)
+    .where(StoredReply.id.in_(sa.bindparam("ids", expanding=True)))
+    .with_for_update()
+)
+
 #: The database or Redis failing: the chunk is rolled back and its entries stay pending.
 _STORAGE_ERRORS: Final = (StorageError, QueueError, OperationalError, InterfaceError)
 
@@ -446,4 +454,4 @@ async def _finish(session: AsyncSession, handled: Sequence[_Handled], *, isolate
 
 def sqlite_pause(held_s: float) -> float:
     """How long the worker leaves SQLite's lock free after holding it ``held_s``."""
-    return min(SQLITE_PAUSE_S, max(SQLITE_MIN_PAUSE_S, held_s / 2))
+    return min(SQLITE_PAUSE_S, max(SQLITE_MIN_PAUSE_S, held_s / 4))

@@ -35,11 +35,12 @@ from hub.outbound.compose import compose_message
 from hub.outbound.planning import PlanningPolicy, idempotency_key
 from hub.outbound.quiet_hours import QuietHold
 from hub.rendering.render import TemplateRenderer
-from hub.store.dialect import insert_ignore
+from hub.store.dialect import dialect_name, insert_ignore
 from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Message, Officer, Staff
 from hub.store.models import InboundReply as StoredReply
 
 _MESSAGE = cast(sa.Table, Message.__table__)
+_INSERT_ONE: dict[str, sa.Insert] = {}
 _IN_CHUNK: Final = 1_000  # keys per IN (...): under every driver's parameter cap
 
 
@@ -198,6 +199,21 @@ async def enterprise_context(session: AsyncSession, enterprise_id: int | None) -
     }  # fmt: skip
 
 
+# enterprise_contexts' reads, built once (the inbound worker primes its contexts per chunk).
+_ENTERPRISE_IDS: Final[sa.BindParameter[list[int]]] = sa.bindparam("ids", expanding=True)
+_TAGS_OF: Final = (
+    sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+    .where(EnterpriseTag.enterprise_id.in_(_ENTERPRISE_IDS))
+    .order_by(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
+)
+_CONTEXT_ROWS: Final = (
+    sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.tier,
+              Enterprise.industry, Enterprise.region, Officer.name, Officer.mobile)
+    .outerjoin(Officer, Officer.id == Enterprise.officer_id)
+    .where(Enterprise.id.in_(_ENTERPRISE_IDS))
+)  # fmt: skip
+
+
 async def enterprise_contexts(
     session: AsyncSession, enterprise_ids: Collection[int]
 ) -> dict[int, dict[str, Any]]:
@@ -207,18 +223,9 @@ async def enterprise_contexts(
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         tags: dict[int, list[str]] = {}
-        for enterprise_id, tag in await session.execute(
-            sa.select(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
-            .where(EnterpriseTag.enterprise_id.in_(chunk))
-            .order_by(EnterpriseTag.enterprise_id, EnterpriseTag.tag)
-        ):
+        for enterprise_id, tag in await session.execute(_TAGS_OF, {"ids": chunk}):
             tags.setdefault(enterprise_id, []).append(tag)
-        for e in await session.execute(
-            sa.select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.tier,
-                      Enterprise.industry, Enterprise.region, Officer.name, Officer.mobile)
-            .outerjoin(Officer, Officer.id == Enterprise.officer_id)
-            .where(Enterprise.id.in_(chunk))
-        ):  # fmt: skip
+        for e in await session.execute(_CONTEXT_ROWS, {"ids": chunk}):
             contexts[e[0]] = {
                 "enterprise": {"name": e[1], "uscc": e[2], "tier": e[3].label,
                                "industry": e[4], "region": e[5], "tags": tuple(tags.get(e[0], ()))},
@@ -278,11 +285,8 @@ async def notify_one(
     row, reason = _notice_row(notice, key, now, renderer, policy, channel, quiet, hold)
     if extra_params:  # channel-specific params the caller adds (an answer's quiet exemption)
         row["params"] = {**(row["params"] or {}), **extra_params}
-    # The row as parameters, not values in the statement: one cached compilation for every row.
-    stmt = insert_ignore(session, _MESSAGE).returning(
-        _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
-    )
-    inserted = (await session.execute(stmt, row)).one_or_none()
+    # The row as parameters, not values in the statement: one statement for every row.
+    inserted = (await session.execute(_insert_one(dialect_name(session)), row)).one_or_none()
     if inserted is None:  # another writer got there between our read and insert
         found = (
             await session.execute(
@@ -293,6 +297,16 @@ async def notify_one(
         ).one()
         return NotifyResult(found.id, False, found.status, found.channel)
     return NotifyResult(inserted.id, True, inserted.status, inserted.channel, reason)
+
+
+def _insert_one(dialect: str) -> sa.Insert:
+    """:func:`notify_one`'s insert-ignore, built once per dialect: a statement built per
+    message cost its cache key's walk each time (the inbound worker's answers)."""
+    if dialect not in _INSERT_ONE:
+        _INSERT_ONE[dialect] = insert_ignore(dialect, _MESSAGE).returning(
+            _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+        )
+    return _INSERT_ONE[dialect]
 
 
 def _notice_row(

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,6 +191,15 @@ async def _advance(
     return chosen
 
 
+# RoutingCache's reads, built once (the inbound worker loads the cache per chunk).
+_ALL_DEPARTMENTS: Final = sa.select(Department).order_by(Department.id)
+_PRESENT_HANDLERS: Final = (
+    sa.select(Staff)
+    .where(Staff.role == HANDLER_ROLE, Staff.absent.is_(False), Staff.department_id.is_not(None))
+    .order_by(Staff.id)
+)
+
+
 @dataclass(slots=True)
 class RoutingCache:
     """The departments, their present handlers and their round-robin cursors, read once for
@@ -208,16 +217,9 @@ class RoutingCache:
     @classmethod
     async def load(cls, session: AsyncSession) -> RoutingCache:
         """Every department and every present handler: two statements."""
-        departments = list(
-            (await session.scalars(sa.select(Department).order_by(Department.id))).all()
-        )
+        departments = list((await session.scalars(_ALL_DEPARTMENTS)).all())
         handlers: dict[int, list[Staff]] = {}
-        for staff in await session.scalars(
-            sa.select(Staff)
-            .where(Staff.role == HANDLER_ROLE, Staff.absent.is_(False),
-                   Staff.department_id.is_not(None))
-            .order_by(Staff.id)
-        ):  # fmt: skip
+        for staff in await session.scalars(_PRESENT_HANDLERS):
             handlers.setdefault(staff.department_id or 0, []).append(staff)
         return cls(departments, handlers)
 
