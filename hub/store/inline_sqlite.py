@@ -11,10 +11,14 @@ itself. Everything else goes to the connection's thread as with aiosqlite: takin
 may wait for seconds), ``COMMIT`` (it may checkpoint the WAL), and reads outside a write
 transaction (an admin report may scan for a long time; it must not stall the loop).
 
-Taking the lock polls every :data:`LOCK_POLL_S` instead of leaving the wait to SQLite's busy
-handler, whose sleeps grow to 50 and 100 ms: a webhook waiting behind the inbound worker's chunk
-slept on for up to 100 ms after the lock was free, which was most of its p99. The wait still
-ends with "database is locked" after the connection's timeout.
+Taking the lock is first tried here, without waiting: when the lock is free (most of the
+time) the transaction starts with no hand-off at all, and no other task of the loop runs
+between the lock taken and the transaction's first statement (a hand-off let the dispatcher's
+callbacks run first while the lock sat idle). When another connection holds it, the thread
+polls every :data:`LOCK_POLL_S` instead of leaving the wait to SQLite's busy handler, whose
+sleeps grow to 50 and 100 ms: a webhook waiting behind the inbound worker's chunk slept on for
+up to 100 ms after the lock was free, which was most of its p99. The wait still ends with
+"database is locked" after the connection's timeout.
 
 The module has the parts of aiosqlite's interface SQLAlchemy's ``sqlite+aiosqlite`` dialect uses
 (:class:`sqlalchemy.dialects.sqlite.aiosqlite.AsyncAdapt_aiosqlite_dbapi` takes it as its
@@ -122,7 +126,8 @@ class Connection:
     async def _execute(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
         """One statement, keeping track of whether this connection holds the write lock."""
         if _TAKES_LOCK.match(sql):
-            await self._on_thread(self._take_lock, cursor, sql, parameters)
+            if not self._took_lock_at_once(cursor, sql, parameters):
+                await self._on_thread(self._take_lock, cursor, sql, parameters)
             self._writing = True
             return
         if _ENDS.match(sql):
@@ -131,11 +136,26 @@ class Connection:
             return
         await self._run(cursor.execute, sql, parameters)
 
+    def _took_lock_at_once(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> bool:
+        """``BEGIN IMMEDIATE`` here, if the lock is free now (no waiting: busy timeout 0)."""
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            cursor.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                self._restore_busy_timeout()
+                raise
+            return False  # the thread waits (and restores the timeout)
+        self._restore_busy_timeout()
+        return True
+
+    def _restore_busy_timeout(self) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
+
     def _take_lock(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
         """``BEGIN IMMEDIATE``, tried every :data:`LOCK_POLL_S` while another connection holds
         the lock, for the connection's timeout at most (on the connection's thread)."""
         deadline = time.monotonic() + self._timeout_s
-        restore = f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}"
         self._conn.execute("PRAGMA busy_timeout = 0")
         try:
             while True:
@@ -148,7 +168,7 @@ class Connection:
                         raise
                 time.sleep(LOCK_POLL_S)
         finally:
-            self._conn.execute(restore)
+            self._restore_busy_timeout()
 
     async def commit(self) -> None:
         self._writing = False
