@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -125,6 +126,11 @@ async def serve(
                     log_level=settings.logging.level.lower(),
                 )  # fmt: skip
                 tasks.append(asyncio.create_task(server.serve(), name="web"))
+            # What start-up loaded (modules, templates, the app) lives as long as the process:
+            # frozen out of the collector's sight, a full collection walks only what requests
+            # and chunks allocate since, not all of it (a pause in a webhook's answer).
+            gc.collect()
+            gc.freeze()
             log.info(
                 "hub running",
                 roles=[r for r, on in (("web", web), ("worker", worker), ("scheduler", scheduler))

@@ -97,6 +97,12 @@ MIN_PER_TRANSACTION: Final = 10
 #: worker (5 ms: 540 -> 590 replies/s end to end).
 SQLITE_PAUSE_S: Final = 0.1
 SQLITE_MIN_PAUSE_S: Final = 0.005
+#: A chunk ends early, committing the replies done, once another process's writer (a webhook's
+#: group commit) has waited YIELD_AFTER_S for SQLite's lock (hub/store/lock_board.py) and the
+#: chunk has held it YIELD_MIN_HOLD_S (its ~4 ms of reads stay shared by several replies);
+#: the rest of the chunk is the next transaction's.
+YIELD_AFTER_S: Final = 0.005
+YIELD_MIN_HOLD_S: Final = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,11 +242,13 @@ class InboundWorker:
             start = 0
             while start < len(entries):
                 chunk = entries[start : start + self.chunk_size()]
-                start += len(chunk)
                 ids = [e.reply_id for e in chunk]
                 began = time.monotonic()
                 processed = await retry_on_conflict(functools.partial(self.process_many, ids))
                 held = time.monotonic() - began
+                # The chunk may have ended early for a waiting writer: the rest comes next.
+                chunk = chunk[: len(processed)]
+                start += len(chunk)
                 # What a reply costs now (a moving average: the machine's load changes).
                 self._s_per_reply = 0.7 * self._s_per_reply + 0.3 * held / len(chunk)
                 done.extend(processed)
@@ -270,7 +278,9 @@ class InboundWorker:
         return processed
 
     async def process_many(self, reply_ids: Sequence[int]) -> list[Processed]:
-        """Classify and apply stored replies in ONE transaction (the chunk).
+        """Classify and apply stored replies in ONE transaction (the chunk): the first of
+        ``reply_ids`` at least, all of them unless a writer of another process waits for
+        SQLite's lock (:data:`YIELD_AFTER_S`); the result says which, in order.
 
         One transaction per chunk, not per reply: on SQLite every write transaction waits for
         the one lock the webhooks also take, and fewer, larger turns cost less than many small
@@ -309,7 +319,16 @@ class InboundWorker:
                 if pending
                 else None
             )
-            for reply_id in reply_ids:
+            board = self.db.lock_board
+            held_since = time.monotonic()
+            for index, reply_id in enumerate(reply_ids):
+                if (
+                    index
+                    and board is not None
+                    and time.monotonic() - held_since >= YIELD_MIN_HOLD_S
+                    and board.waited_s() >= YIELD_AFTER_S
+                ):
+                    break  # a webhook waits: commit what is done, the rest is the next chunk's
                 reply = replies.get(reply_id)
                 if reply is None:
                     log.warning("inbound entry names no stored reply", reply_id=reply_id)

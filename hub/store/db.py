@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from hub.core.errors import StorageError
 from hub.store import inline_sqlite
+from hub.store.lock_board import LockBoard
 
 _BEGIN_OPTION = "hub_sqlite_begin"
 
@@ -41,8 +42,17 @@ _BEGIN_OPTION = "hub_sqlite_begin"
 class Database:
     """Owns the engine; hands out sessions. Create with :meth:`open`, close with :meth:`aclose`."""
 
-    def __init__(self, engine: AsyncEngine, *, lock_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        lock_timeout_s: float = 5.0,
+        lock_board: LockBoard | None = None,
+    ) -> None:
         self.engine = engine
+        #: SQLite: where a writer of another process says it waits for the lock (the inbound
+        #: worker ends its chunk early for it); None on PostgreSQL and in memory.
+        self.lock_board = lock_board
         self._writer = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         # SQLite has one writer at a time; this process's writers take turns here first (one
         # lock per event loop: a Database may outlive the loop it was first used on).
@@ -57,7 +67,8 @@ class Database:
         """Create the engine (no I/O yet). SQLite files get their folder created."""
         if url.startswith("sqlite"):
             engine = _sqlite_engine(url, busy_timeout_ms=busy_timeout_ms, echo=echo)
-            return cls(engine, lock_timeout_s=busy_timeout_ms / 1000)
+            board = LockBoard.of(sa.engine.make_url(url).database or "")
+            return cls(engine, lock_timeout_s=busy_timeout_ms / 1000, lock_board=board)
         engine = create_async_engine(url, pool_size=pool_size, pool_pre_ping=True, echo=echo)
         return cls(engine)
 

@@ -47,6 +47,8 @@ from sqlite3 import (  # noqa: F401 - the DB-API names SQLAlchemy's adapter copi
 )
 from typing import Any, Final, TypeVar
 
+from hub.store.lock_board import LockBoard
+
 __all__ = ["Connection", "Cursor", "connect"]
 
 __version__: Final = "0.22.1"  # the aiosqlite interface this module follows
@@ -72,9 +74,14 @@ class _Thread:
 class Connection:
     """One ``sqlite3`` connection: inline while it holds the write lock, else on its thread."""
 
-    def __init__(self, connector: Callable[[], sqlite3.Connection], timeout_s: float) -> None:
+    def __init__(
+        self, connector: Callable[[], sqlite3.Connection], timeout_s: float,
+        board: LockBoard | None = None,
+    ) -> None:  # fmt: skip
         self._connector = connector
         self._timeout_s = timeout_s
+        #: Where this connection says it waits for the lock (hub/store/lock_board.py).
+        self._board = board
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._connection: sqlite3.Connection | None = None
         self._thread = _Thread()
@@ -166,8 +173,12 @@ class Connection:
                     busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
                     if not busy or time.monotonic() >= deadline:
                         raise
+                if self._board is not None:  # the holder may end its transaction early
+                    self._board.waiting()
                 time.sleep(LOCK_POLL_S)
         finally:
+            if self._board is not None:
+                self._board.done_waiting()
             self._restore_busy_timeout()
 
     async def commit(self) -> None:
@@ -290,4 +301,5 @@ def connect(database: str, **kwargs: Any) -> Connection:
     """A connection to ``database`` (``sqlite3.connect``'s arguments), opened when awaited."""
     kwargs["check_same_thread"] = False  # used from the loop's thread and its own
     timeout_s = float(kwargs.get("timeout", 5.0))
-    return Connection(partial(sqlite3.connect, database, **kwargs), timeout_s)
+    board = LockBoard.of(database) if not kwargs.get("uri") else None
+    return Connection(partial(sqlite3.connect, database, **kwargs), timeout_s, board)

@@ -10,6 +10,7 @@ Real database (both), real Redis, the production InboundWorker, scripted verdict
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -19,9 +20,11 @@ from redis.asyncio import Redis
 
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
+from hub.inbound import worker as inbound_worker
 from hub.inbound.assistant import Assistant
 from hub.store.db import Database
 from hub.store.models import AutoAnswer, Message, Rating, Ticket, TicketEvent
+from hub.store.models import InboundReply as StoredReply
 from tests.inbound.test_assistant import BASE_URL, KNOWLEDGE, QUESTION, Scripted
 from tests.inbound.test_inbound_worker import _Exploding
 from tests.inbound_support import Loop, make_loop
@@ -223,3 +226,34 @@ async def test_a_chunk_takes_savepoints_only_when_a_reply_fails(loop: Loop) -> N
     # chunked: one attempt without, then one savepoint per reply; one by one: only boom's
     assert failing == (3 if loop.worker.per_transaction > 1 else 1)
     assert [(await loop.stored(i)).ticket_id is not None for i in ids] == [True, False, True]
+
+
+async def test_a_chunk_ends_early_for_a_writer_waiting_for_sqlites_lock(
+    db: Database, redis_client: Redis, redis_keys: RedisKeys, clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A webhook of another process waiting for SQLite's lock (its mark on the lock board,
+    hub/store/lock_board.py) ends the worker's chunk after the replies done; the next chunks
+    take the rest, and every reply is applied once, in order."""
+    loop = await make_loop(db, redis_client, redis_keys, clock)
+    loop.worker.per_transaction = 20
+    loop.worker.transaction_budget_s = None
+    monkeypatch.setattr(inbound_worker, "YIELD_MIN_HOLD_S", 0.0)  # yield after any reply
+    board = db.lock_board
+    assert board is not None
+    ids = [await loop.reply(f"{ROAD}（{n}号路段）", sender=sender)
+           for n, sender in enumerate((JIA, YI, YI_2))]  # fmt: skip
+    board.waiting()  # as a webhook's connection marks itself while it polls for the lock
+    await asyncio.sleep(2 * inbound_worker.YIELD_AFTER_S)
+    first = await loop.worker.process_many(ids)
+    assert [p.reply_id for p in first] == ids[:1]  # one reply, then the chunk committed
+    done = await loop.drain()  # the webhook still waits: a chunk a reply, all of them
+    assert [p.reply_id for p in done] == ids
+    assert [p.outcome for p in done] == ["already", "applied", "applied"]
+    board.done_waiting()
+    async with db.read() as session:
+        classified = await session.scalars(
+            sa.select(StoredReply.id).where(StoredReply.classified_at.is_not(None))
+        )
+        assert sorted(classified) == ids
+        assert await session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 2

@@ -182,3 +182,34 @@ async def test_a_writer_waits_for_the_lock_until_the_timeout_then_says_locked(
             assert list(names) == ["later"]
     finally:
         await db.aclose()
+
+
+async def test_a_writer_waiting_for_the_lock_says_so_on_the_lock_board(
+    scratch: Database, tmp_path: Path
+) -> None:
+    board = scratch.lock_board
+    assert board is not None
+    assert board.path == str(tmp_path / "inline.db") + "-lockwait"
+    assert board.waited_s() == 0.0
+    holder = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+
+    async def write() -> None:
+        async with scratch.write() as session:
+            await session.execute(sa.text("INSERT INTO item (name) VALUES ('c')"))
+
+    writer = asyncio.create_task(write())
+    for _ in range(2_000):  # the writer's thread polls, and marks the board as it waits
+        if board.waited_s() > 0.0:
+            break
+        await asyncio.sleep(0.002)
+    assert board.waited_s() > 0.0
+    assert not writer.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await writer
+    assert board.waited_s() == 0.0  # it has the lock: nobody waits now
+
+
+def test_an_in_memory_database_has_no_lock_board() -> None:
+    assert Database.open("sqlite+aiosqlite:///:memory:").lock_board is None
