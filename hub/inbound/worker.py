@@ -1,8 +1,9 @@
 """The inbound worker: claim stored replies from the inbound stream, classify, apply, ack.
 
 Each reply is handled inside a write transaction (one per chunk of replies sized to hold the
-lock about ``transaction_budget_s``, at most ``per_transaction``; the chunk's reads done once by
-:mod:`hub.inbound.chunk`): the row is read (``FOR UPDATE`` on PostgreSQL;
+lock about ``transaction_budget_s``, at most ``per_transaction``, ended early on SQLite when a
+webhook of another process waits for the lock, :mod:`hub.store.lock_board`; the chunk's reads
+done once by :mod:`hub.inbound.chunk`): the row is read (``FOR UPDATE`` on PostgreSQL;
 SQLite's ``BEGIN IMMEDIATE`` already serialises writers), skipped when ``classified_at`` is set,
 classified (:mod:`hub.inbound.classify.classifier`, with what the contact was asked: tickets
 awaiting a rating, a visit awaiting an answer) and applied (:mod:`hub.inbound.apply`: rating,
