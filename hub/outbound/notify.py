@@ -20,6 +20,7 @@ Single messages are transactional: frequency caps and the same-content window do
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,6 @@ from hub.store.models import Contact, Department, Enterprise, EnterpriseTag, Mes
 from hub.store.models import InboundReply as StoredReply
 
 _MESSAGE = cast(sa.Table, Message.__table__)
-_INSERT_ONE: dict[str, sa.Insert] = {}
 _IN_CHUNK: Final = 1_000  # keys per IN (...): under every driver's parameter cap
 
 
@@ -299,14 +299,13 @@ async def notify_one(
     return NotifyResult(inserted.id, True, inserted.status, inserted.channel, reason)
 
 
+@functools.cache
 def _insert_one(dialect: str) -> sa.Insert:
     """:func:`notify_one`'s insert-ignore, built once per dialect: a statement built per
     message cost its cache key's walk each time (the inbound worker's answers)."""
-    if dialect not in _INSERT_ONE:
-        _INSERT_ONE[dialect] = insert_ignore(dialect, _MESSAGE).returning(
-            _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
-        )
-    return _INSERT_ONE[dialect]
+    return insert_ignore(dialect, _MESSAGE).returning(
+        _MESSAGE.c.id, _MESSAGE.c.status, _MESSAGE.c.channel
+    )
 
 
 def _notice_row(

@@ -133,7 +133,7 @@ class Connection:
     async def _execute(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
         """One statement, keeping track of whether this connection holds the write lock."""
         if _TAKES_LOCK.match(sql):
-            if not self._took_lock_at_once(cursor, sql, parameters):
+            if not self._try_lock(cursor, sql, parameters):  # taken by another: wait on the thread
                 await self._on_thread(self._take_lock, cursor, sql, parameters)
             self._writing = True
             return
@@ -143,43 +143,37 @@ class Connection:
             return
         await self._run(cursor.execute, sql, parameters)
 
-    def _took_lock_at_once(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> bool:
-        """``BEGIN IMMEDIATE`` here, if the lock is free now (no waiting: busy timeout 0)."""
+    def _try_lock(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> bool:
+        """One try at ``BEGIN IMMEDIATE`` without waiting (busy timeout 0 for it): False when
+        another connection holds the lock."""
         self._conn.execute("PRAGMA busy_timeout = 0")
         try:
             cursor.execute(sql, parameters)
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
-                self._restore_busy_timeout()
                 raise
-            return False  # the thread waits (and restores the timeout)
-        self._restore_busy_timeout()
+            return False
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
         return True
-
-    def _restore_busy_timeout(self) -> None:
-        self._conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
 
     def _take_lock(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
         """``BEGIN IMMEDIATE``, tried every :data:`LOCK_POLL_S` while another connection holds
-        the lock, for the connection's timeout at most (on the connection's thread)."""
+        the lock, for the connection's timeout at most (on the connection's thread), marked on
+        the lock board meanwhile."""
         deadline = time.monotonic() + self._timeout_s
-        self._conn.execute("PRAGMA busy_timeout = 0")
+        marked = False
         try:
-            while True:
-                try:
-                    cursor.execute(sql, parameters)
-                    return
-                except sqlite3.OperationalError as exc:
-                    busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-                    if not busy or time.monotonic() >= deadline:
-                        raise
+            while not self._try_lock(cursor, sql, parameters):
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError("database is locked")
                 if self._board is not None:  # the holder may end its transaction early
                     self._board.waiting()
+                    marked = True
                 time.sleep(LOCK_POLL_S)
         finally:
-            if self._board is not None:
+            if marked and self._board is not None:
                 self._board.done_waiting()
-            self._restore_busy_timeout()
 
     async def commit(self) -> None:
         self._writing = False
@@ -301,5 +295,5 @@ def connect(database: str, **kwargs: Any) -> Connection:
     """A connection to ``database`` (``sqlite3.connect``'s arguments), opened when awaited."""
     kwargs["check_same_thread"] = False  # used from the loop's thread and its own
     timeout_s = float(kwargs.get("timeout", 5.0))
-    board = LockBoard.of(database) if not kwargs.get("uri") else None
-    return Connection(partial(sqlite3.connect, database, **kwargs), timeout_s, board)
+    return Connection(partial(sqlite3.connect, database, **kwargs), timeout_s,
+                      LockBoard.of(database))  # fmt: skip

@@ -38,7 +38,8 @@ class LockBoard:
 
     @classmethod
     def of(cls, database: str) -> LockBoard | None:
-        """The board of ``database`` (a file path); None for an in-memory database."""
+        """The board of ``database`` (a file path); None for an in-memory database or a
+        ``file:`` URI."""
         if not database or database == ":memory:" or database.startswith("file:"):
             return None
         key = os.path.abspath(database)

@@ -8,6 +8,7 @@ transaction ends and SQLite serialises writers, so two tickets never get the sam
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -25,19 +26,17 @@ PREFIX = "GD"
 MAX_PER_DAY = 9999
 
 _SEQ = cast(sa.Table, TicketNumberSeq.__table__)
-_BUMP: dict[str, ReturningInsert[Any]] = {}
 
 
+@functools.cache
 def _bump(dialect: str) -> ReturningInsert[Any]:
     """The day's upsert, built once per dialect: the day is a parameter, so every ticket's
     statement is the same (one cached compilation, no values to coerce)."""
-    if dialect not in _BUMP:
-        _BUMP[dialect] = (
-            dialect_insert(dialect, _SEQ)
-            .on_conflict_do_update(index_elements=[_SEQ.c.day], set_={"last": _SEQ.c.last + 1})
-            .returning(_SEQ.c.last)
-        )
-    return _BUMP[dialect]
+    return (
+        dialect_insert(dialect, _SEQ)
+        .on_conflict_do_update(index_elements=[_SEQ.c.day], set_={"last": _SEQ.c.last + 1})
+        .returning(_SEQ.c.last)
+    )
 
 
 def format_number(day: date, seq: int) -> str:
