@@ -19,6 +19,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,10 @@ class _AiohttpTencent(TencentSmsChannel):
         super().__init__(config, HttpClient(), SystemClock(), template_ids=TEMPLATE_IDS, qps=1e6)
         self._session = session
 
-    async def send_request(self, request: SmsRequest) -> list[Any]:
+    async def send_requests(self, requests: Sequence[SmsRequest]) -> list[list[Any]]:
+        return list(await asyncio.gather(*(self._send_one(r) for r in requests)))
+
+    async def _send_one(self, request: SmsRequest) -> list[Any]:
         now = self._clock.now()
         headers, body = _signed(request, self.settings, int(now.timestamp()))
         async with self._session.post(self._url, data=body, headers=headers) as response:

@@ -61,7 +61,6 @@ keyword in a variable, ``isv.PARAM_LENGTH_LIMIT``,
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -374,23 +373,26 @@ class AliyunSmsChannel(SmsChannel[AliyunSmsSettings, AliyunRequest]):
     #: took it; a little slack for its own replication.
     default_status_settle_seconds: ClassVar[float] = 10.0
 
-    async def send_request(self, request: AliyunRequest) -> list[Result]:
+    async def send_requests(self, requests: Sequence[AliyunRequest]) -> list[list[Result]]:
         """A batch Aliyun refused for one number's sake (:data:`PER_NUMBER_CODES`) is sent
         again number by number, so only that number's message fails."""
-        results = await super().send_request(request)
-        first = results[0]
-        if (
-            request.action == SEND_BATCH
-            and isinstance(first, ChannelError)
-            and first.code in PER_NUMBER_CODES
-        ):
-            singles = [
-                AliyunRequest(SEND, request.template_code, request.template_param, (m,), (p,))
-                for m, p in zip(request.messages, request.positions, strict=True)
-            ]
-            answers = await asyncio.gather(*(self.send_request(s) for s in singles))
-            return [answer[0] for answer in answers]
-        return results
+        answers = await super().send_requests(requests)
+        split = [
+            i for i, (request, results) in enumerate(zip(requests, answers, strict=True))
+            if request.action == SEND_BATCH and isinstance(results[0], ChannelError)
+            and results[0].code in PER_NUMBER_CODES
+        ]  # fmt: skip
+        if not split:
+            return answers
+        singles = [
+            AliyunRequest(SEND, requests[i].template_code, requests[i].template_param, (m,), (p,))
+            for i in split
+            for m, p in zip(requests[i].messages, requests[i].positions, strict=True)
+        ]
+        one_by_one = iter(await super().send_requests(singles))
+        for i in split:
+            answers[i] = [next(one_by_one)[0] for _ in requests[i].messages]
+        return answers
 
     def sign(self, request: AliyunRequest) -> tuple[dict[str, str], bytes]:
         return build_request(request, self.settings, self._clock.now(), self._nonce())

@@ -8,7 +8,7 @@ may carry), how a request is signed (:meth:`SmsChannel.sign`) and its answer rea
 (:meth:`SmsChannel.status_query`, a :class:`StatusQuery`).
 
 Here, once for both: the class facts and the constructor; the send loop (every request
-concurrently, the answers put back in batch order by :func:`channels.batching.send_planned`);
+at once, the answers put back in batch order by :func:`channels.batching.send_planned`);
 one signed POST, a network failure mapped to :class:`~channels.base.RetryableError`; the status
 query's loop (pages of a number's records per probe, a failed query answering UNKNOWN); and the
 settle rule (:func:`absent_answer`): a message a provider still does not list ``settle_s`` after
@@ -18,6 +18,7 @@ its send was never taken.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from channels.base import (
     ChannelError,
     OutboundMessage,
     ProbeAnswer,
+    ProviderConfigError,
     RetryableError,
     SendProbe,
     Verdict,
@@ -245,15 +247,27 @@ class SmsChannel(ABC, Generic[SettingsT, RequestT]):
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = self.plan(messages)
-        return await send_planned(len(messages), refused, requests, self.send_request)
+        return await send_planned(len(messages), refused, requests, self.send_requests)
 
-    async def send_request(self, request: RequestT) -> list[Result]:
-        """One request posted and its answer read; a network failure fails every message."""
-        try:
-            status, body = await self._exchange(lambda: self.sign(request))
-        except RetryableError as error:
-            return [error] * len(request.messages)
-        return self.read(request, status, body)
+    async def send_requests(self, requests: Sequence[RequestT]) -> list[list[Result]]:
+        """Every request posted at once, each signed when its connection is free, and its
+        answer read: one list of results per request. A network failure fails every message
+        of its request (retryable); a request that cannot be built is refused as our side's
+        configuration."""
+        builds = [functools.partial(self.sign, request) for request in requests]
+        answers = await self._http.post_many(self._url, builds, timeout_s=self._timeout_s)
+        return [self._results(r, a) for r, a in zip(requests, answers, strict=True)]
+
+    def _results(self, request: RequestT, answer: HttpResponse | Exception) -> list[Result]:
+        if isinstance(answer, HttpResponse):
+            return self.read(request, answer.status, answer.body)
+        error: ChannelError
+        if isinstance(answer, HttpError | TimeoutError):
+            error = RetryableError(self.network_error(answer), code="Network")
+        else:
+            error = ProviderConfigError(f"{self.label}请求无法生成：{answer}", code="request")
+        error.__cause__ = answer
+        return [error] * len(request.messages)
 
     async def query_sent(self, probes: Sequence[SendProbe]) -> list[ProbeAnswer]:
         """Whether the provider took each probed message, asked concurrently; a failed query
@@ -284,15 +298,6 @@ class SmsChannel(ABC, Generic[SettingsT, RequestT]):
             detail = f"{self.label}状态查询失败：{type(exc).__name__} {exc}"
             return ProbeAnswer(probe.message_id, Verdict.UNKNOWN, detail=detail)
         return query.answer(probe, records, self._clock.now(), self.status_settle_seconds)
-
-    async def _exchange(self, sign: Build) -> tuple[int, bytes]:
-        """``(status, body)`` of one POST of what ``sign()`` gives when a connection is free (a
-        long wait cannot make its timestamp stale); a network failure is RetryableError."""
-        try:
-            response = await self._post(sign)
-        except (HttpError, TimeoutError) as exc:
-            raise RetryableError(self.network_error(exc), code="Network") from exc
-        return response.status, response.body
 
     async def _post(self, sign: Build) -> HttpResponse:
         return await self._http.post_built(self._url, sign, timeout_s=self._timeout_s)

@@ -35,6 +35,7 @@ The rest (-1, HTTP ≠ 200, network, an errcode not in the table) is common to t
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -52,7 +53,7 @@ from channels.base import (
     RetryableError,
     SendResult,
 )
-from channels.batching import send_planned
+from channels.batching import each_concurrently, send_planned
 from channels.wechat.base import WechatAppChannel, errcode_detail, unlisted_errcode
 from channels.wechat.limits import WECOM_LIMITS
 from channels.wechat.settings import WechatAppSettings
@@ -319,7 +320,9 @@ class WecomChannel(WechatAppChannel):
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[Result]:
         requests, refused = plan_requests(messages)
-        return await send_planned(len(messages), refused, requests, self._send)
+        return await send_planned(
+            len(messages), refused, requests, functools.partial(each_concurrently, self._send)
+        )
 
     async def _send(self, request: WecomRequest) -> list[Result]:
         payload = build_request(request, self.settings)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from channels.sms.http_client import HttpClient, HttpError, HttpOrigin
+from channels.sms.http_client import Build, HttpClient, HttpError, HttpOrigin
 
 Answer = Callable[[bytes], bytes | None]  # request bytes -> raw answer (None: close, no answer)
 
@@ -152,11 +152,16 @@ async def test_connections_are_capped_and_requests_wait_for_a_free_one() -> None
 
 
 async def test_a_built_request_is_built_only_once_its_connection_slot_is_held() -> None:
-    in_flight = 0
+    in_flight = 0  # built and not yet answered by the server
     most_in_flight = 0
 
+    def answer(_request: bytes) -> bytes:
+        nonlocal in_flight
+        in_flight -= 1
+        return OK
+
     async with (
-        raw_server(fixed(OK)) as (url, requests, _c),
+        raw_server(answer) as (url, requests, _c),
         HttpClient(max_connections_per_origin=2) as http,
     ):
 
@@ -169,18 +174,44 @@ async def test_a_built_request_is_built_only_once_its_connection_slot_is_held() 
 
             return made
 
-        async def post(n: int) -> int:
-            nonlocal in_flight
-            answer = await http.post_built(url, build(n), timeout_s=5)
-            in_flight -= 1
-            return answer.status
-
-        statuses = await asyncio.gather(*(post(n) for n in range(12)))
-    assert statuses == [200] * 12
+        singles = await asyncio.gather(*(http.post_built(url, build(n), timeout_s=5)
+                                         for n in range(6)))  # fmt: skip
+        together = await http.post_many(url, [build(n) for n in range(6, 12)], timeout_s=5)
+    assert [a.status for a in singles] == [200] * 6
+    assert [getattr(a, "status", a) for a in together] == [200] * 6
     assert most_in_flight == 2  # never built ahead of a free connection
     assert sorted(r.rsplit(b"\r\n\r\n", 1)[1] for r in requests) == sorted(
         f"{n}".encode() for n in range(12)
     )
+
+
+async def test_requests_sent_together_each_get_their_own_outcome() -> None:
+    def answer(request: bytes) -> bytes | None:
+        body = request.rsplit(b"\r\n\r\n", 1)[1]
+        if body == b"hang-up":
+            return None  # closes without an answer
+        if body == b"silent":
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"  # never completes
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    def build(body: bytes, headers: dict[str, str] | None = None) -> Build:
+        return lambda: (headers or {}, body)
+
+    async with raw_server(answer) as (url, requests, connections), HttpClient() as http:
+        outcomes = await http.post_many(url, [
+            build(b"one"), build(b"hang-up"), build(b"x", {"X-Name": "主动服务"}),
+            build(b"silent"), build(b"two"),
+        ], timeout_s=0.5)  # fmt: skip
+        one, hung_up, unbuildable, silent, two = outcomes
+        assert [getattr(a, "body", a) for a in (one, two)] == [b"one", b"two"]
+        assert isinstance(hung_up, HttpError)
+        assert isinstance(unbuildable, ValueError)  # refused before sending
+        assert isinstance(silent, TimeoutError)
+        assert len(requests) == 4
+        # The two good connections are pooled; the broken ones are not reused.
+        again = await http.post_many(url, [build(b"three"), build(b"four")], timeout_s=5)
+        assert [getattr(a, "body", a) for a in again] == [b"three", b"four"]
+        assert len(connections) == 4
 
 
 def test_only_http_urls_are_accepted() -> None:
