@@ -66,3 +66,28 @@ async def test_malformed_requests_get_400_and_a_handler_error_500() -> None:
         async with HttpClient() as http:
             failed = await http.post(f"{url}/boom", {}, b"", timeout_s=5)
         assert failed.status == 500
+
+
+async def test_handlers_that_wait_answer_in_order_and_a_failure_after_a_wait_is_500() -> None:
+    finished: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        if request.path.startswith("/slow"):
+            await asyncio.sleep(0.05)  # suspends: the server finishes it in a task
+            if request.path == "/slow-boom":
+                raise RuntimeError("handler bug after a wait")
+        finished.append(request.path)
+        return Response.of_json({"path": request.path})
+
+    three = (
+        b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        b"POST /slow-boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    async with serve(handler) as url:
+        answer = await raw_exchange(url, three)
+    assert finished == ["/slow", "/fast"]  # the second waited for the first's answer
+    assert answer.index(b'"path": "/slow"') < answer.index(b'"path": "/fast"')
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert answer.endswith(b"internal error")
+    assert b"HTTP/1.1 500 Internal Server Error" in answer
