@@ -19,7 +19,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,28 +191,33 @@ async def cancel_campaign(db: Database, clock: Clock, campaign_id: int, *, actor
     return count
 
 
+# Core statements on the tables: the dispatcher finishes campaigns with every group it
+# records, and an ORM-enabled UPDATE computed its cache key and ORM state at each execution.
+_CAMPAIGN = cast(sa.Table, Campaign.__table__)
+_MESSAGE = cast(sa.Table, Message.__table__)
+
+
 def _finish(stmt: sa.Update) -> sa.Update:
     """``done`` for the active campaigns ``stmt`` selects none of whose messages is unfinished."""
     unfinished = sa.exists().where(
-        Message.campaign_id == Campaign.id, Message.status.in_(_UNFINISHED)
+        _MESSAGE.c.campaign_id == _CAMPAIGN.c.id, _MESSAGE.c.status.in_(_UNFINISHED)
     )
     return (
-        stmt.where(Campaign.status == "active", ~unfinished)
+        stmt.where(_CAMPAIGN.c.status == "active", ~unfinished)
         .values(status="done", updated_at=sa.bindparam("b_now"))
-        .returning(Campaign.id)
-        .execution_options(synchronize_session=False)
+        .returning(_CAMPAIGN.c.id)
     )
 
 
-_FINISH_ALL = _finish(sa.update(Campaign))
+_FINISH_ALL = _finish(sa.update(_CAMPAIGN))
 
 
 @functools.lru_cache(maxsize=256)
 def _finish_of_group(count: int) -> sa.Update:
     """:func:`_finish` for the campaigns of ``count`` messages, built once per length: the
     dispatcher runs it with every group it records (:mod:`hub.outbound.id_lists`)."""
-    of_group = sa.select(Message.campaign_id).where(in_ids(Message.id, count))
-    return _finish(sa.update(Campaign).where(Campaign.id.in_(of_group)))
+    of_group = sa.select(_MESSAGE.c.campaign_id).where(in_ids(_MESSAGE.c.id, count))
+    return _finish(sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id.in_(of_group)))
 
 
 async def finish_campaigns(
