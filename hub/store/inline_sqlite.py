@@ -7,9 +7,10 @@ loop's self-pipe, an ``epoll`` wake-up. For the short statements of a write tran
 most of their cost (the inbound worker's chunk: ~30 hand-offs per reply). Once a connection has
 begun ``BEGIN IMMEDIATE`` it holds the database's one write lock, so no statement of that
 transaction can wait for another writer: they run here, inline, at the cost of the statement
-itself. Everything else goes to the connection's thread as with aiosqlite: taking the lock (it
-may wait for seconds), ``COMMIT`` (it may checkpoint the WAL), and reads outside a write
-transaction (an admin report may scan for a long time; it must not stall the loop).
+itself. A rollback runs here too (it never waits). Everything else goes to the connection's
+thread as with aiosqlite: taking the lock (it may wait for seconds), ``COMMIT`` (it may
+checkpoint the WAL), and reads outside a write transaction (an admin report may scan for a
+long time; it must not stall the loop).
 
 Taking the lock is first tried here, without waiting: when the lock is free (most of the
 time) the transaction starts with no hand-off at all, and no other task of the loop runs
@@ -180,8 +181,12 @@ class Connection:
         await self._on_thread(self._conn.commit)
 
     async def rollback(self) -> None:
+        """Here, never on the thread: ending a transaction without writing it never waits for
+        another connection, and with none open (SQLAlchemy's pool resets every connection it
+        gets back, after each commit too) it does nothing; a hand-off was ~200 µs per
+        transaction (``benchmarks/outbound_floor.py``'s SQL pieces)."""
         self._writing = False
-        await self._run(self._conn.rollback)
+        self._conn.rollback()
 
     async def close(self) -> None:
         if self._connection is None:

@@ -68,7 +68,7 @@ async def test_a_write_transactions_statements_run_on_the_loops_thread(tmp_path:
         ("COMMIT", False),  # may checkpoint the WAL
         ("BEGIN DEFERRED", False),  # a read: may be long, never inline
         ("SELECT NAME", False),
-        ("ROLLBACK", False),
+        ("ROLLBACK", True),  # ending a read never waits: no hand-off
     ]
 
 
