@@ -14,6 +14,9 @@ Redis Cluster hash tag (the part in ``{...}``), so they hash to the same slot::
     hub:epoch                when this Redis's hub data began (gone after a FLUSHALL)
     hub:admin:session:{ab12…}  a web admin session (by the SHA-256 of its cookie), with a TTL
     hub:admin:unknown-login:{cd34…}  wrong sign-ins of a username with no account (its SHA-256)
+    hub:{imports}:job:9f3a…  a registry import started from the web admin: its progress (JSON)
+    hub:{imports}:rejects:9f3a…  that import's rejected rows (CSV bytes)
+    hub:{imports}:recent     the latest imports' ids, scored by their start (epoch seconds)
 
 Only :class:`RedisKeys` builds these strings; nothing else in the hub spells a key.
 """
@@ -94,6 +97,18 @@ class RedisKeys:
         return (
             f"{self.prefix}:admin:unknown-login:{{{_checked('username digest', username_digest)}}}"
         )
+
+    def import_job(self, job_id: str) -> str:
+        """A web admin import's progress and result, for every web process's pages (JSON)."""
+        return f"{self.prefix}:{{imports}}:job:{_checked('import job', job_id)}"
+
+    def import_rejects(self, job_id: str) -> str:
+        """The rejected rows of a web admin import, as the CSV its page offers."""
+        return f"{self.prefix}:{{imports}}:rejects:{_checked('import job', job_id)}"
+
+    def import_recent(self) -> str:
+        """Sorted set of the latest web admin imports' ids, scored by their start."""
+        return f"{self.prefix}:{{imports}}:recent"
 
     def lock(self, name: str) -> str:
         """A named lock, e.g. ``lock("scheduler")`` for the scheduler's leader lock."""

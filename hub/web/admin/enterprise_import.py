@@ -10,21 +10,27 @@ Other roles get the 403 page; the start and end of each import are audit-logged.
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from hub.core.errors import UsageError
 from hub.tickets.staff import StaffRole
 from hub.web.admin.auth import AdminPageError, SignedIn, admin_context, flash, require_role
 from hub.web.admin.enterprise_views import when_in
-from hub.web.admin.import_jobs import ACCEPTED_SUFFIXES, MAX_UPLOAD_BYTES, ImportJob, ImportJobs
+from hub.web.admin.import_jobs import (
+    ACCEPTED_SUFFIXES,
+    KEEP_FOR,
+    MAX_UPLOAD_BYTES,
+    ImportJob,
+    ImportJobs,
+)
 from hub.web.admin.shell import render
 
 __all__ = ["IMPORT_PATH", "MAX_UPLOAD_BODY", "router"]
@@ -62,12 +68,12 @@ async def _close_form(request: Request) -> AsyncIterator[None]:
 
 def import_jobs(request: Request) -> ImportJobs:
     """This app's import jobs, made on first use. Uploads go to a private (0700) directory of
-    their own: they hold contacts' mobiles, and the rejects are only for download."""
+    their own while they are imported: they hold contacts' mobiles."""
     jobs: ImportJobs | None = getattr(request.app.state, "enterprise_imports", None)
     if jobs is None:
         ctx = admin_context(request)
         folder = Path(tempfile.mkdtemp(prefix="hub-imports-"))
-        jobs = ImportJobs(ctx.db, ctx.clock, folder)
+        jobs = ImportJobs(ctx.db, ctx.clock, folder, ctx.redis, ctx.keys)
         request.app.state.enterprise_imports = jobs
     return jobs
 
@@ -78,9 +84,10 @@ async def import_form(request: Request, staff: Importer) -> HTMLResponse:
 
 
 async def _form_page(request: Request, *, error: str | None) -> HTMLResponse:
+    jobs = await import_jobs(request).recent()
     return await render(
         request, "enterprises_import.html", status=400 if error else 200, title="导入企业名录",
-        error=error, jobs=import_jobs(request).recent(), suffixes="、".join(ACCEPTED_SUFFIXES),
+        error=error, jobs=jobs, suffixes="、".join(ACCEPTED_SUFFIXES),
         max_mb=MAX_UPLOAD_BYTES // 2**20, when=when_in(admin_context(request).tz),
     )  # fmt: skip
 
@@ -99,17 +106,16 @@ async def import_upload(request: Request, staff: Importer) -> Response:
     return RedirectResponse(f"{IMPORT_PATH}/{job.id}", status_code=303)
 
 
-def _job_or_404(request: Request, job_id: str) -> ImportJob:
-    job = import_jobs(request).get(job_id)
+async def _job_or_404(request: Request, job_id: str) -> ImportJob:
+    job = await import_jobs(request).get(job_id)
     if job is None:
-        raise AdminPageError(404, "没有这次导入的记录（服务重启后只保留已导入的数据）")
+        raise AdminPageError(404, f"没有这次导入的记录（导入记录保留 {KEEP_FOR.days} 天）")
     return job
 
 
 async def import_status(request: Request, job_id: str, staff: Importer) -> HTMLResponse:
     """一次导入的进度和结果。"""
-    # A copy: the import goes on while the page renders, and the page must agree with itself.
-    job = copy.copy(_job_or_404(request, job_id))
+    job = await _job_or_404(request, job_id)
     return await render(
         request, "enterprises_import_job.html", title=f"导入 {job.filename}", job=job,
         refresh=REFRESH_SECONDS if job.running else None, when=when_in(admin_context(request).tz),
@@ -118,10 +124,21 @@ async def import_status(request: Request, job_id: str, staff: Importer) -> HTMLR
 
 async def import_rejects(request: Request, job_id: str, staff: Importer) -> Response:
     """被拒绝的行（CSV：原列、行号、原因）。"""
-    job = _job_or_404(request, job_id)
-    if job.report is None or job.report.rejects_file is None:
+    job = await _job_or_404(request, job_id)
+    data = await import_jobs(request).rejects(job_id) if job.has_rejects else None
+    if data is None:
         raise AdminPageError(404, "这次导入没有被拒绝的行")
-    return FileResponse(
-        job.report.rejects_file, media_type="text/csv; charset=utf-8", filename=job.rejects_name,
-        headers={"Cache-Control": "no-store"},
+    return Response(
+        data, media_type="text/csv; charset=utf-8",
+        headers={"Cache-Control": "no-store",
+                 "Content-Disposition": _attachment(job.rejects_name)},
     )  # fmt: skip
+
+
+def _attachment(filename: str) -> str:
+    """``Content-Disposition`` of a download named ``filename`` (RFC 6266; a Chinese name as
+    ``filename*``, as Starlette's ``FileResponse`` writes it)."""
+    quoted = quote(filename)
+    if quoted == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=utf-8''{quoted}"

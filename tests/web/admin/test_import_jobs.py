@@ -1,7 +1,8 @@
 """Imports started from the web admin: run in the background by the CLI's importer, progress
 counted, the good rows saved and the bad one in the rejects file naming its row and field,
 start and end in the audit log (the end of a saving import in its own transaction); a file that
-is no CSV/XLSX is refused before anything runs."""
+is no CSV/XLSX is refused before anything runs. The jobs are on record in Redis, so another web
+process (another ``ImportJobs``) shows them too — on a Redis Cluster as well."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ import sqlalchemy as sa
 
 from hub.core.clock import FixedClock
 from hub.core.errors import StorageError, UsageError
+from hub.core.keys import RedisKeys
 from hub.importing.service import import_file
+from hub.infra.redis_server import RedisClient
 from hub.store.audit import AuditNote
 from hub.store.db import Database
 from hub.store.models import AuditLog, Enterprise
-from hub.web.admin.import_jobs import ImportJobs
+from hub.web.admin.import_jobs import KEPT, STALE_AFTER, STOPPED, ImportJob, ImportJobs
 from tests.importing.factories import csv_text, make_uscc, write_xlsx_file
+from tests.redis_fixtures import ALL_REDIS_KINDS
 
 HEADER = ["统一社会信用代码", "企业名称", "联络类别", "行业", "区域", "联系人", "手机"]
 GOOD = [make_uscc(1), "鹤城机械有限公司", "重点", "制造业", "龙沙区", "王伟", "13800138000"]
@@ -43,10 +47,22 @@ def registry_csv(*rows: list[str]) -> bytes:
     return csv_text([HEADER, *rows]).encode("utf-8-sig")
 
 
+#: The tests of jobs run on every kind of Redis, the Cluster too (one MGET reads the records).
+every_redis = pytest.mark.parametrize("redis_client", ALL_REDIS_KINDS, indirect=True)
+
+
+@pytest.fixture
+def jobs(
+    db: Database, clock: FixedClock, tmp_path: Path, redis_client: RedisClient,
+    redis_keys: RedisKeys,
+) -> ImportJobs:  # fmt: skip
+    return ImportJobs(db, clock, tmp_path / "imports", redis_client, redis_keys)
+
+
+@every_redis
 async def test_the_good_rows_are_saved_and_the_rejects_name_row_and_field(
-    db: Database, clock: FixedClock, tmp_path: Path
+    db: Database, clock: FixedClock, tmp_path: Path, jobs: ImportJobs
 ) -> None:
-    jobs = ImportJobs(db, clock, tmp_path / "imports")
     job = await jobs.start(FakeUpload("企业名录.csv", registry_csv(GOOD, BAD_MOBILE, GOOD_TOO)),
                            actor="admin")  # fmt: skip
     job = await jobs.wait(job.id)
@@ -58,9 +74,10 @@ async def test_the_good_rows_are_saved_and_the_rejects_name_row_and_field(
         names = set(await session.scalars(sa.select(Enterprise.name)))
         audit = (await session.scalars(sa.select(AuditLog).order_by(AuditLog.id))).all()
     assert names == {"鹤城机械有限公司", "鑫盛烤肉店"}
-    assert job.report.rejects_file is not None
-    text = Path(job.report.rejects_file).read_text(encoding="utf-8-sig")  # noqa: ASYNC240
-    [reject] = list(csv.DictReader(io.StringIO(text)))
+    assert job.has_rejects
+    rejects = await jobs.rejects(job.id)
+    assert rejects is not None
+    [reject] = list(csv.DictReader(io.StringIO(rejects.decode("utf-8-sig"))))
     assert reject["行号"] == "3"  # the header is row 1
     assert reject["原因"].startswith("手机“1380”")
     assert job.rejects_name == "企业名录.rejects.csv"
@@ -72,10 +89,10 @@ async def test_the_good_rows_are_saved_and_the_rejects_name_row_and_field(
     assert audit[1].detail["file"] == "企业名录.csv"
 
 
+@every_redis
 async def test_a_file_missing_a_required_column_fails_with_its_chinese_reason(
-    db: Database, clock: FixedClock, tmp_path: Path
+    db: Database, clock: FixedClock, tmp_path: Path, jobs: ImportJobs
 ) -> None:
-    jobs = ImportJobs(db, clock, tmp_path / "imports")
     data = csv_text([["企业名称"], ["鹤城机械有限公司"]]).encode()
     job = await jobs.wait((await jobs.start(FakeUpload("x.csv", data), actor="admin")).id)
     assert job.report is None
@@ -113,38 +130,65 @@ async def test_the_end_entry_commits_with_the_rows_or_neither_is_kept(
     assert (report.created, report.rejected) == (2, 1)
 
 
-async def test_an_xlsx_upload_is_read_as_the_cli_reads_it(
-    db: Database, clock: FixedClock, tmp_path: Path
-) -> None:
+@every_redis
+async def test_an_xlsx_upload_is_read_as_the_cli_reads_it(tmp_path: Path, jobs: ImportJobs) -> None:
     workbook = write_xlsx_file(tmp_path / "名录.xlsx", [HEADER, GOOD, BAD_MOBILE])
-    jobs = ImportJobs(db, clock, tmp_path / "imports")
     upload = FakeUpload("名录.xlsx", workbook.read_bytes())
     job = await jobs.wait((await jobs.start(upload, actor="dispatcher")).id)
     assert job.report is not None
     assert (job.report.created, job.report.rejected) == (1, 1)
 
 
-async def test_only_the_latest_finished_jobs_are_kept_with_their_files(
-    db: Database, clock: FixedClock, tmp_path: Path
+@every_redis
+async def test_only_the_latest_finished_jobs_are_kept_and_their_files_go_when_they_end(
+    clock: FixedClock, tmp_path: Path, jobs: ImportJobs
 ) -> None:
-    jobs = ImportJobs(db, clock, tmp_path / "imports")
     first = await jobs.wait((await jobs.start(FakeUpload("a.csv", registry_csv(GOOD)), "a")).id)
-    for n in range(20):
+    assert list((tmp_path / "imports").iterdir()) == []  # the upload went with its end
+    for n in range(KEPT):
         clock.advance(timedelta(minutes=1))
         await jobs.wait((await jobs.start(FakeUpload(f"{n}.csv", registry_csv(GOOD)), "a")).id)
-    assert len(jobs.recent()) == 20
-    assert jobs.get(first.id) is None
-    assert not first.path.parent.exists()
+    recent = await jobs.recent()
+    assert [job.filename for job in recent] == [f"{n}.csv" for n in reversed(range(KEPT))]
+    assert await jobs.get(first.id) is None
 
 
+@every_redis
+async def test_another_web_process_shows_a_job_and_a_stopped_one_says_so(
+    db: Database, clock: FixedClock, tmp_path: Path, jobs: ImportJobs,
+    redis_client: RedisClient, redis_keys: RedisKeys,
+) -> None:  # fmt: skip
+    other = ImportJobs(db, clock, tmp_path / "other", redis_client, redis_keys)
+    done = await jobs.wait(
+        (await jobs.start(FakeUpload("名录.csv", registry_csv(GOOD, BAD_MOBILE)), "admin")).id
+    )
+    seen = await other.get(done.id)
+    assert seen == done
+    assert await other.rejects(done.id) == await jobs.rejects(done.id)
+    assert [job.id for job in await other.recent()] == [done.id]
+    # A process that stopped mid-import left its record "running": once it is stale, its
+    # page says the import stopped instead of refreshing for ever.
+    stopped = ImportJob("0123456789abcdef", "旧名录.csv", "admin", clock.now(), total=5, saved=2)
+    stopped.written_at = clock.now()
+    await redis_client.set(redis_keys.import_job(stopped.id), stopped.record())
+    assert (await other.get(stopped.id)) == stopped
+    clock.advance(STALE_AFTER + timedelta(seconds=1))
+    late = await other.get(stopped.id)
+    assert late is not None
+    assert (late.running, late.phase, late.error) == (False, "导入失败", STOPPED)
+    assert await other.get("no-such-job") is None
+    assert await other.get("../../etc") is None
+
+
+@every_redis
 @pytest.mark.parametrize(
     ("filename", "data", "reason"),
     [("名录.txt", b"a,b", "请上传 CSV 或 XLSX 文件"), ("名录.csv", b"", "是空的")],
 )
 async def test_a_file_that_is_no_registry_is_refused_before_it_runs(
-    db: Database, clock: FixedClock, tmp_path: Path, filename: str, data: bytes, reason: str
+    tmp_path: Path, jobs: ImportJobs, filename: str, data: bytes, reason: str
 ) -> None:
-    jobs = ImportJobs(db, clock, tmp_path / "imports")
     with pytest.raises(UsageError, match=reason):
         await jobs.start(FakeUpload(filename, data), actor="admin")
-    assert jobs.recent() == []
+    assert await jobs.recent() == []
+    assert list((tmp_path / "imports").glob("*/*")) == []  # no upload left behind
