@@ -12,7 +12,7 @@ from hub.app.config import config_path, load_settings
 from hub.cli.common import err, out, print_json, run_async
 from hub.cli.progress import SendProgress
 from hub.core.errors import ConfigError, UsageError
-from hub.devtools.bench import BenchOptions, run_bench
+from hub.devtools.bench import DEFAULT_MAX_BACKLOG, BenchOptions, run_bench
 from hub.infra.redis_server import EMBEDDED
 
 
@@ -40,7 +40,7 @@ def bench(
         True, "--latency/--no-latency", help="also measure p99 latency at half the rate"
     ),
     max_backlog: int = typer.Option(
-        20_000,
+        DEFAULT_MAX_BACKLOG,
         "--max-backlog",
         min=0,
         help="messages waiting on the stream beyond which planning waits (0: no limit)",

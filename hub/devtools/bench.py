@@ -51,7 +51,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -115,6 +115,10 @@ _PROFILED_ENTRY = (
 )
 
 
+#: Messages waiting on the stream beyond which the producer waits (``hub bench --max-backlog``).
+DEFAULT_MAX_BACKLOG: Final = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
     """What to run. ``redis_url`` None: embedded. ``keep``: use and keep this directory.
@@ -131,7 +135,7 @@ class BenchOptions:
     seed: int = 20261123
     timeout_s: float = 900.0
     #: Messages on the stream beyond which the producer waits (0: plan without waiting).
-    max_backlog: int = 10_000
+    max_backlog: int = DEFAULT_MAX_BACKLOG
     #: Profile (cProfile) each worker and the first campaign's submit, writing ``*.prof`` here.
     profile_dir: Path | None = None
 
