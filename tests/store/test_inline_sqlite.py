@@ -5,6 +5,7 @@ and errors as through aiosqlite."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -65,7 +66,7 @@ async def test_a_write_transactions_statements_run_on_the_loops_thread(tmp_path:
         ("BEGIN IMMEDIATE", True),  # the lock was free: taken at once (else the thread waits)
         ("INSERT INTO", True),
         ("SELECT COUNT(*)", True),
-        ("COMMIT", False),  # may checkpoint the WAL
+        ("COMMIT", True),  # waits for nobody in WAL mode; no checkpoint inside it
         ("BEGIN DEFERRED", False),  # a read: may be long, never inline
         ("SELECT NAME", False),
         ("ROLLBACK", True),  # ending a read never waits: no hand-off
@@ -213,3 +214,33 @@ async def test_a_writer_waiting_for_the_lock_says_so_on_the_lock_board(
 
 def test_an_in_memory_database_has_no_lock_board() -> None:
     assert Database.open("sqlite+aiosqlite:///:memory:").lock_board is None
+
+
+async def test_commits_checkpoint_the_log_on_the_thread_once_it_has_grown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY_S", 0.0)  # check at every commit
+    path = tmp_path / "grow.db"
+    db = Database.open(f"sqlite+aiosqlite:///{path}")
+    ran = _trace(db)
+    wal = Path(f"{path}-wal")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB)"))
+        sizes = []
+        for _ in range(12):  # 12 x 512 KiB: past the log's limit, and again after a restart
+            async with db.write() as session:
+                await session.execute(sa.text("INSERT INTO blob (data) VALUES (:data)"),
+                                      {"data": b"x" * 512 * 1024})  # fmt: skip
+            sizes.append(wal.stat().st_size)  # noqa: ASYNC240
+        async with db.read() as session:
+            assert (await session.execute(sa.text("SELECT count(*) FROM blob"))).scalar() == 12
+            # SQLite's own checkpoint, which would run inside a commit on the loop, is off.
+            assert (await session.execute(sa.text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+    finally:
+        await db.aclose()
+    checkpoints = [on_loop for sql, on_loop in ran if sql.startswith("PRAGMA WAL_CHECKPOINT")]
+    assert checkpoints  # SQLite's own is off: without ours the log would only grow
+    assert not any(checkpoints)  # on the connection's thread, never the loop's
+    assert max(sizes) < 2 * inline_sqlite.CHECKPOINT_AT_BYTES  # the log restarted from zero
+    assert any(later < earlier for earlier, later in itertools.pairwise(sizes))
