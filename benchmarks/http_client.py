@@ -28,6 +28,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.base import OutboundMessage, SendResult
+from channels.batching import each_concurrently
 from channels.sms.http_client import HttpClient
 from channels.sms.settings import TencentSmsSettings
 from channels.sms.tencent import SmsRequest, TencentSmsChannel, _signed, parse_response
@@ -53,7 +54,7 @@ class _AiohttpTencent(TencentSmsChannel):
         self._session = session
 
     async def send_requests(self, requests: Sequence[SmsRequest]) -> list[list[Any]]:
-        return list(await asyncio.gather(*(self._send_one(r) for r in requests)))
+        return await each_concurrently(self._send_one, requests)
 
     async def _send_one(self, request: SmsRequest) -> list[Any]:
         now = self._clock.now()

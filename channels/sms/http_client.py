@@ -278,11 +278,10 @@ class HttpOrigin:
         """
         if self._closed:
             raise HttpError("client closed")
-        outcomes: list[HttpResponse | Exception] = []
+        outcomes: dict[int, HttpResponse | Exception] = {}
         answers: dict[asyncio.Future[HttpResponse], int] = {}
         try:
             for index, build in enumerate(builds):
-                outcomes.append(HttpError("not sent"))
                 await self._slots.acquire()
                 try:
                     headers, body = build()
@@ -310,7 +309,7 @@ class HttpOrigin:
             else:
                 error = answer.exception()
                 outcomes[index] = answer.result() if error is None else cast(Exception, error)
-        return outcomes
+        return [outcomes[index] for index in range(len(builds))]
 
     def _returned(self, connection: _Connection, answer: asyncio.Future[HttpResponse]) -> None:
         """An answer came (or failed, or was given up): the connection back to the pool if it

@@ -10,8 +10,8 @@ transaction can wait for another writer: they run here, inline, at the cost of t
 itself. Commits and rollbacks run here too (in WAL mode neither waits for another connection;
 the log's checkpoint, which copies and syncs, is taken out of the commit and run on the
 thread when the log has grown). Everything else goes to the connection's thread as with
-aiosqlite: taking the lock (it may wait for seconds), a ``COMMIT`` statement, and reads outside
-a write transaction (an admin report may scan for a long time; it must not stall the loop).
+aiosqlite: taking the lock (it may wait for seconds) and reads outside a write transaction (an
+admin report may scan for a long time; it must not stall the loop).
 
 Taking the lock is first tried here, without waiting: when the lock is free (most of the
 time) the transaction starts with no hand-off at all, and no other task of the loop runs
@@ -160,9 +160,10 @@ class Connection:
                 await self._on_thread(self._take_lock, cursor, sql, parameters)
             self._writing = True
             return
-        if _ENDS.match(sql):
+        if _ENDS.match(sql):  # as commit() and rollback(): here, the checkpoint on the thread
             self._writing = False
-            await self._on_thread(cursor.execute, sql, parameters)
+            cursor.execute(sql, parameters)
+            await self._checkpoint_if_due()
             return
         await self._run(cursor.execute, sql, parameters)
 
@@ -206,16 +207,19 @@ class Connection:
         :data:`CHECKPOINT_AT_BYTES`."""
         self._writing = False
         self._conn.commit()
-        if self._checkpoint_due():
-            await self._on_thread(self._checkpoint)
+        await self._checkpoint_if_due()
 
-    def _checkpoint_due(self) -> bool:
+    async def _checkpoint_if_due(self) -> None:
+        """A checkpoint on the thread once the log passes :data:`CHECKPOINT_AT_BYTES` (tried
+        at most every :data:`CHECKPOINT_EVERY_S`)."""
         if self._wal is None or time.monotonic() - self._checked_at < CHECKPOINT_EVERY_S:
-            return False
+            return
         try:
-            return os.stat(self._wal).st_size >= CHECKPOINT_AT_BYTES
+            grown = os.stat(self._wal).st_size >= CHECKPOINT_AT_BYTES
         except OSError:  # no log (yet): nothing to copy
-            return False
+            return
+        if grown:
+            await self._on_thread(self._checkpoint)
 
     def _checkpoint(self) -> None:
         self._checked_at = time.monotonic()
