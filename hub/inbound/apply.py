@@ -48,7 +48,7 @@ from hub.core.vocab import (
 )
 from hub.inbound.answers import Answerer
 from hub.inbound.assistant import Assistant
-from hub.inbound.chunk import ChunkFacts
+from hub.inbound.chunk import ASKED_LAST_FIRST, ChunkFacts
 from hub.inbound.classify.classifier import Classification, ReplyContext, classify, classify_media
 from hub.inbound.outcome import Applied, with_button_ref
 from hub.inbound.requests import RequestApplier
@@ -164,7 +164,7 @@ class ReplyApplier:
                         Visit.enterprise_id == reply.enterprise_id,
                         Visit.status == VisitStatus.PROPOSED,
                     )
-                    .order_by(Visit.proposed_for.desc(), Visit.id.desc())
+                    .order_by(*ASKED_LAST_FIRST)
                     .limit(1)
                 )
             ).first()

@@ -36,7 +36,7 @@ from hub.store.models import InboundReply as StoredReply
 from hub.tickets.lookup import OPEN_STATES
 from hub.tickets.routing import RoutingCache
 
-__all__ = ["ChunkFacts"]
+__all__ = ["ASKED_LAST_FIRST", "ChunkFacts"]
 
 _LISTED_STATES: Final = (*OPEN_STATES, TicketState.RESOLVED)
 
@@ -54,10 +54,14 @@ _ENTERPRISES: Final = (
     .where(Enterprise.id.in_(_IDS))
     .options(lazyload(Enterprise.contacts), lazyload(Enterprise.tags))
 )
+#: Which of an enterprise's proposed visits a bare answer ("2", "好的") is for when several are
+#: (an earlier period's still open beside this one's): the proposal sent last, as in a
+#: conversation the answer is to the question asked last.
+ASKED_LAST_FIRST: Final = (Visit.proposed_at.desc().nulls_last(), Visit.id.desc())
 _PROPOSED_VISITS: Final = (
     sa.select(Visit)
     .where(Visit.enterprise_id.in_(_IDS), Visit.status == VisitStatus.PROPOSED)
-    .order_by(Visit.proposed_for.desc(), Visit.id.desc())
+    .order_by(*ASKED_LAST_FIRST)
 )
 _LISTED_TICKETS: Final = sa.select(Ticket).where(
     Ticket.enterprise_id.in_(_IDS), Ticket.state.in_(_LISTED_STATES)

@@ -236,3 +236,35 @@ async def test_a_late_answer_to_a_visit_done_changes_nothing(loop: Loop) -> None
 
 def _policy() -> PlanningPolicy:
     return planning_policy()
+
+
+async def test_a_bare_number_answers_the_proposal_sent_last_when_two_are_open(
+    loop: Loop,
+) -> None:
+    # Last quarter's visit, never answered, was proposed again an hour ago (a new round);
+    # this quarter's, created after it, was proposed yesterday. "2" answers the question
+    # asked last, not the visit created last.
+    officer_id = await _officer(loop)
+    now = loop.clock.now()
+    ids = {}
+    async with loop.db.write() as session:
+        for period, proposed_at in (("2026Q3", now - timedelta(hours=1)),
+                                    ("2026Q4", now - timedelta(days=1))):  # fmt: skip
+            visit = Visit(enterprise_id=loop.world.enterprises["甲机械"], officer_id=officer_id,
+                          period=period, status=VisitStatus.PROPOSED, details={},
+                          slots=[at.isoformat() for at in SLOTS], proposed_at=proposed_at,
+                          created_at=now, updated_at=now)  # fmt: skip
+            session.add(visit)
+            await session.flush()
+            ids[period] = visit.id
+    assert ids["2026Q3"] < ids["2026Q4"]
+
+    [done] = await _answer(loop, "2")
+
+    assert done.cls is ReplyClass.VISIT_ANSWER
+    answered = await _visit(loop, ids["2026Q3"])
+    assert answered.status is VisitStatus.CONFIRMED
+    assert answered.proposed_for == SLOTS[1]
+    untouched = await _visit(loop, ids["2026Q4"])
+    assert untouched.status is VisitStatus.PROPOSED
+    assert "answers" not in untouched.details
