@@ -82,7 +82,13 @@ from hub.devtools.bench_report import (
     throughput_report,
 )
 from hub.devtools.scratch_database import scratch_postgres
-from hub.infra.redis_server import EMBEDDED, PID_FILE, EmbeddedRedis, start_embedded
+from hub.infra.redis_server import (
+    EMBEDDED,
+    PID_FILE,
+    EmbeddedRedis,
+    connected_clients,
+    start_embedded,
+)
 from hub.outbound.audience import parse_audience
 from hub.outbound.outbox import SendRequest
 from hub.outbound.planning import PLAN_CHUNK
@@ -271,12 +277,13 @@ class _Bench:
             log = self.scratch / f"worker-{number}.log"
             self.workers.append(processes.start_process(argv, env=env, log=log))
         # Ready when each has a Redis connection reading a stream (CLIENT LIST names it
-        # "hub-pid<N>"). XINFO CONSUMERS would not do: a blocked XREADGROUP on an empty
-        # stream creates no consumer.
+        # "hub-pid<N>"; on a cluster, the list of the node holding the stream's slot).
+        # XINFO CONSUMERS would not do: a blocked XREADGROUP on an empty stream creates no
+        # consumer.
         wanted = {f"hub-pid{w.pid}" for w in self.workers}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            clients = await hub.redis.client_list()
+            clients = await connected_clients(hub.redis)
             reading = {c["name"] for c in clients if c.get("cmd") in ("xreadgroup", "evalsha")}
             if wanted <= reading:
                 return

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -462,6 +462,20 @@ async def redis_health(client: RedisClient, *, max_wait_s: float = 2.0) -> dict[
         "version": str(info.get("redis_version", "unknown")),
         "latency_ms": round((time.perf_counter() - started) * 1000, 2),
     }
+
+
+async def connected_clients(client: RedisClient) -> list[dict[str, Any]]:
+    """``CLIENT LIST`` of every node: on a cluster, each primary's connections (a connection
+    blocked reading a stream is on the node of that stream's slot, not on the default node
+    redis-py sends the command to)."""
+    if not isinstance(client, RedisCluster):
+        return list(await client.client_list())
+    # Typed as one list, it is a dict by node when more than one node answers.
+    per_node: object = await client.client_list(target_nodes=RedisCluster.PRIMARIES)
+    if isinstance(per_node, dict):
+        return [c for clients in per_node.values() for c in clients]
+    assert isinstance(per_node, list)  # one primary: its list as is
+    return per_node
 
 
 def mask_url(url: str) -> str:

@@ -21,6 +21,7 @@ from hub.core.errors import QueueError
 from hub.infra.redis_server import (
     SOCKET_FILE,
     EmbeddedRedis,
+    connected_clients,
     mask_url,
     open_redis,
     redis_health,
@@ -155,6 +156,33 @@ async def test_a_cluster_url_connects_to_the_cluster_and_learns_every_master() -
         assert health["status"] == "ok", health
         assert int(str(health["version"]).split(".")[0]) >= 7
         assert len(handle.client.get_primaries()) == 3
+
+
+async def test_connected_clients_lists_the_connections_of_every_cluster_node() -> None:
+    async with await open_redis(
+        cluster_url(), data_dir=Path("unused"), client_name="every-node"
+    ) as handle:
+        client = handle.client
+        assert isinstance(client, RedisCluster)
+        primaries = {f"{n.host}:{n.port}" for n in client.get_primaries()}
+        # A key on each primary: this client then holds a connection to every node.
+        for node in client.get_primaries():
+            key = next(
+                k for k in (f"probe-{i}" for i in range(10_000))
+                if client.get_node_from_key(k) == node
+            )  # fmt: skip
+            await client.get(key)
+        mine = [c for c in await connected_clients(client) if c["name"].startswith("every-node")]
+        assert {c["laddr"] for c in mine} == primaries
+        assert len(primaries) == 3
+
+
+async def test_connected_clients_of_a_server_include_this_connection() -> None:
+    async with await open_redis(
+        server7_url(), data_dir=Path("unused"), client_name="one-server"
+    ) as handle:
+        names = [c["name"] for c in await connected_clients(handle.client)]
+        assert any(name.startswith("one-server") for name in names)
 
 
 async def test_an_unreachable_cluster_is_a_queue_error() -> None:
