@@ -3,12 +3,13 @@
 The list and the ticket themselves come from :mod:`hub.queries.tickets` (the API's own read
 functions, scoped by :class:`~hub.queries.tickets.TicketScope`); this module adds the counts of
 the state tabs, where a ticket came from (a reply, or a problem found on a visit), its callback
-survey records, and the choices the step forms offer (handlers, departments).
+survey records, the choices the step forms offer (handlers, departments) and the names of the
+staff who acted on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -184,3 +185,14 @@ async def departments(session: AsyncSession) -> list[Choice]:
         sa.select(Department.code, Department.name).order_by(Department.code)
     )
     return [Choice(code, f"{name}（{code}）") for code, name in rows.all()]
+
+
+async def staff_names(session: AsyncSession, usernames: Iterable[str]) -> dict[str, str]:
+    """Username -> name, for the staff among ``usernames`` (the actors of a ticket's page)."""
+    wanted = sorted({u for u in usernames if u})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        sa.select(Staff.username, Staff.name).where(Staff.username.in_(wanted))
+    )
+    return {username: name for username, name in rows.all()}

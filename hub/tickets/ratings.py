@@ -22,9 +22,10 @@ All in the caller's write transaction. Alert messages are written only when a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +44,10 @@ from hub.tickets.recipients import business_office_heads, department_heads
 
 GOOD_FROM = 3
 BAD_UP_TO = 2
-RATING_SOURCES = frozenset({"reply", "button", "web", "phone"})
+#: Where a rating came from, and how the pages name it.
+RATING_SOURCES: Final[Mapping[str, str]] = {
+    "reply": "回复", "button": "按钮", "web": "评价页面", "phone": "电话回访",
+}  # fmt: skip
 ALREADY_RATED_REASON = "已评价，无需再发评价请求"
 #: Why an unsent rating request or reminder was skipped once the ticket was rated.
 ALREADY_RATED_REASONS = {

@@ -27,9 +27,11 @@ from hub.core.errors import AccessDeniedError, HubError, NotFoundError, Transiti
 from hub.core.vocab import TicketEventType, TicketState
 from hub.queries.answer_views import suggestion_views
 from hub.queries.ticket_workbench import (
+    TicketOrigin,
     assignable_handlers,
     departments,
     load_references,
+    staff_names,
     state_counts,
     ticket_origin,
 )
@@ -37,8 +39,10 @@ from hub.queries.tickets import TicketFilter, TicketScope, TicketViews, list_tic
 from hub.tickets.desk import STEP_LABELS, STEP_ROLES, TicketDesk
 from hub.tickets.lifecycle import CLOSE_REASONS
 from hub.tickets.lookup import OPEN_STATES
+from hub.tickets.ratings import RATING_SOURCES
 from hub.tickets.staff import StaffRole
 from hub.web.admin import audit
+from hub.web.admin.actors import actor_label
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     AdminPageError,
@@ -115,13 +119,14 @@ def short_time(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else ""
 
 
-def _event_detail(event: Mapping[str, Any]) -> str:
-    """What an event's data adds to its type and reason, in a few words."""
+def _event_detail(event: Mapping[str, Any], who: Callable[[str | None], str]) -> str:
+    """What an event's data adds to its type and reason, in a few words (``who`` names a
+    staff member for the page)."""
     data = event.get("data") or {}
     kind = event["type"]
     if kind == TicketEventType.ASSIGNED.value and data.get("handler"):
-        how = "（轮派）" if data.get("how") == "round_robin" else ""
-        return f"承办人：{data['handler']}{how}"
+        how = "，轮派" if data.get("how") == "round_robin" else ""
+        return f"承办人：{who(data['handler'])}{how}"
     if kind == TicketEventType.TRANSFERRED.value and data.get("to_department"):
         return f"转至：{data['to_department']}"
     if kind == TicketEventType.EXTENDED.value and data.get("working_days"):
@@ -132,6 +137,17 @@ def _event_detail(event: Mapping[str, Any]) -> str:
     if kind == TicketEventType.RATED.value and data.get("score") is not None:
         return f"评分：{data['score']}"
     return ""
+
+
+def _actors(detail: Mapping[str, Any], origin: TicketOrigin | None) -> set[str]:
+    """Everyone the ticket's page names: events' actors and handlers assigned, who flagged a
+    rating, who recorded a callback."""
+    found = {e["actor"] for e in detail["events"]}
+    found |= {(e.get("data") or {}).get("handler") or "" for e in detail["events"]}
+    found |= {r.get("flagged_by") or "" for r in detail["ratings"]}
+    if origin is not None:
+        found |= {s.recorded_by or "" for s in origin.surveys}
+    return found - {""}
 
 
 def parse_state_tab(key: str | None) -> Tab:
@@ -208,10 +224,16 @@ class TicketsWorkbench:
             targets = await departments(session) if "transfer" in steps else []
             # The assistant's suggestions as their entries are now, for the answer to write.
             suggestions = await suggestion_views(session, detail["suggestions"], self.today())
+            names = await staff_names(session, _actors(detail, origin))
         detail["tone"] = deadline_tone(detail, self.today())
+
+        def who(actor: str | None) -> str:
+            return actor_label(actor, names)
+
         for event in detail["events"]:
             event["when"] = short_time(event["at"])
-            event["detail"] = _event_detail(event)
+            event["actor_label"] = who(event["actor"])
+            event["detail"] = _event_detail(event, who)
         for rating in detail["ratings"]:
             rating["when"] = short_time(rating["at"])
         current = detail["department"]["code"] if detail["department"] else None
@@ -226,6 +248,8 @@ class TicketsWorkbench:
             "may_flag": _may(scope, "flag_rating"),
             "short_time": short_time,
             "when": lambda at: short_time(local_iso(at, self.desk.tz)),
+            "who": who,
+            "rating_sources": RATING_SOURCES,
             "close_reasons": CLOSE_REASONS,
         }
 

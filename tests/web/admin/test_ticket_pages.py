@@ -17,7 +17,13 @@ from redis.asyncio import Redis
 
 from hub.core.clock import FixedClock
 from hub.core.keys import RedisKeys
-from hub.core.vocab import CallbackMethod, CallbackStatus, TicketState, VisitStatus
+from hub.core.vocab import (
+    CallbackMethod,
+    CallbackStatus,
+    TicketEventType,
+    TicketState,
+    VisitStatus,
+)
 from hub.store.db import Database
 from hub.store.models import AuditLog, CallbackSurvey, Rating, Ticket, TicketEvent, Visit
 from hub.tickets.staff_passwords import set_password
@@ -202,6 +208,40 @@ async def test_the_ticket_page_shows_events_contact_source_and_callbacks(
     await sign_in(client, "dispatcher")
     full = await client.get(f"/admin/tickets/{from_reply.number}")
     assert "+8613900000001" in full.text  # a dispatcher calls back: in full
+
+
+async def test_the_ticket_page_names_who_acted_by_name_and_the_hub_in_chinese(
+    db: Database, client: httpx.AsyncClient, world: TicketWorld
+) -> None:
+    # Opened and assigned by the hub itself (round robin); a callback recorded by the
+    # dispatcher; a bad rating from the enterprise's contact, flagged by the dispatcher.
+    ticket = await new_ticket(db, world, at=NOW)
+    async with db.write() as session:
+        session.add(CallbackSurvey(
+            month="2026-11", ticket_id=ticket.id, method=CallbackMethod.PHONE,
+            status=CallbackStatus.ANSWERED, score=5, answer="很满意", recorded_by="dispatcher",
+            recorded_at=NOW, created_at=NOW,
+        ))  # fmt: skip
+        contact = f"contact:{world.contacts['甲机械']}"
+        session.add(TicketEvent(ticket_id=ticket.id, type=TicketEventType.RATED, at=NOW,
+                                actor=contact, data={"score": 1}))  # fmt: skip
+        session.add(Rating(ticket_id=ticket.id, score=1, at=NOW, malicious=True, source="button",
+                           malicious_reason="与诉求无关", flagged_by="dispatcher"))  # fmt: skip
+
+    await sign_in(client, "gxj_a")
+    page = await client.get(f"/admin/tickets/{ticket.number}")
+
+    assert page.status_code == 200
+    events = page.text.split("<h2>办理过程</h2>")[1].split("</table>")[0]
+    actors = re.findall(r'<td class="when">[^<]*</td><td>[^<]*</td><td>([^<]*)</td>', events)
+    assert actors == ["系统", "系统", "企业联系人"]
+    [handler] = [u for u, i in world.staff.items() if i == ticket.handler_id]
+    assert f"承办人：{handler}姓名（{handler}），轮派" in events
+    assert "<td>按钮</td>" in page.text  # the rating's source
+    assert "已标记：与诉求无关（dispatcher姓名（dispatcher））" in page.text
+    assert "<td>dispatcher姓名（dispatcher）</td>" in page.text  # the callback's recorder
+    assert "system" not in events
+    assert "contact:" not in events
 
 
 async def test_every_step_through_its_form_with_its_audit_row(
