@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.queries.audit import AuditEntry, AuditFilter, audit_actions, list_audit
 from hub.store.audit import AuditNote
 from hub.tickets.staff import StaffRole
+from hub.web.admin.audit_labels import action_label, target_label
 from hub.web.admin.auth import ADMIN_PREFIX, SignedIn, admin_context, require_role
 from hub.web.admin.shell import render
 
@@ -61,9 +62,10 @@ def _row(entry: AuditEntry, request: Request) -> dict[str, str]:
     detail = json.dumps(entry.detail, ensure_ascii=False, default=str) if entry.detail else ""
     if len(detail) > _DETAIL_CHARS:
         detail = detail[:_DETAIL_CHARS] + "…"
-    target = entry.target_type + (f" {entry.target_id}" if entry.target_id else "")
     return {"at": entry.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "actor": entry.actor,
-            "action": entry.action, "target": target, "detail": detail}  # fmt: skip
+            "action": entry.action, "action_label": action_label(entry.action),
+            "target": target_label(entry.target_type, entry.target_id),
+            "detail": detail}  # fmt: skip
 
 
 def router() -> APIRouter:
@@ -101,7 +103,7 @@ def router() -> APIRouter:
         return await render(
             request, "audit.html", title="审计日志", rows=[_row(e, request) for e in entries],
             filters=filters, actions=await audit_actions(ctx.db), error=error,
-            next_link=next_link, first_link=first_link,
+            next_link=next_link, first_link=first_link, action_label=action_label,
         )  # fmt: skip
 
     return routes

@@ -39,7 +39,8 @@ async def test_the_page_lists_the_admins_own_sign_in(app: FastAPI) -> None:
         page = await client.get("/admin/audit")
 
     assert page.status_code == 200
-    assert "<td>staff.signed_in</td>" in page.text
+    assert '<td>登录<br><code class="code">staff.signed_in</code></td>' in page.text
+    assert "<td>工作人员 boss</td>" in page.text
     # the clock's time, in Beijing time
     assert '<td class="nowrap">2026-11-23 10:00:00</td>' in page.text
     assert 'aria-current="page">审计日志' in page.text
@@ -75,10 +76,35 @@ async def test_pages_of_fifty_newest_first(app: FastAPI, db: Database) -> None:
         second = await client.get(link)
 
     assert first.text.count("<td>handler-a</td>") == 50
-    assert "ticket T059" in first.text  # the newest first
-    assert "ticket T010" in first.text
-    assert "ticket T009" not in first.text
+    assert "工单 T059" in first.text  # the newest first
+    assert "工单 T010" in first.text
+    assert "工单 T009" not in first.text
     assert second.text.count("<td>handler-a</td>") == 10
-    assert "ticket T009" in second.text
+    assert "工单 T009" in second.text
     assert "下一页" not in second.text
     assert "« 最新" in second.text
+
+
+async def test_actions_are_named_in_chinese_beside_their_code(app: FastAPI, db: Database) -> None:
+    # A step of a ticket, a record updated by an import, an action named by hand, and one the
+    # page has no name for (shown as written, never hidden).
+    at = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    async with db.write() as session:
+        for action, target_type in (("ticket.resolve", "ticket"), ("faq.updated", "faq"),
+                                    ("campaign.pause", "campaign"), ("ticket.moved", "ticket"),
+                                    ("something.new", "gadget")):  # fmt: skip
+            session.add(AuditLog(at=at, actor="handler-a", action=action,
+                                 target_type=target_type, target_id="X1", detail={}))  # fmt: skip
+    async with admin_client(app) as client:
+        await sign_in(client, "boss")
+        page = await client.get("/admin/audit", params={"actor": "handler-a"})
+
+    assert '<td>工单：办结<br><code class="code">ticket.resolve</code></td>' in page.text
+    assert '<td>修改问答<br><code class="code">faq.updated</code></td>' in page.text
+    assert '<td>暂停发送<br><code class="code">campaign.pause</code></td>' in page.text
+    assert "<td>ticket.moved</td>" in page.text
+    assert "<td>something.new</td>" in page.text
+    assert "<td>发送批次 X1</td>" in page.text
+    assert "<td>gadget X1</td>" in page.text
+    # The filter still takes the code; its suggestions carry the names.
+    assert '<option value="ticket.resolve">工单：办结</option>' in page.text
