@@ -17,9 +17,8 @@ officer account not linked sees no visit (closed by default).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -58,6 +57,7 @@ from hub.web.admin.auth import (
     form_data,
 )
 from hub.web.admin.shell import render
+from hub.web.admin.visit_records import RECORD_LABELS, local_time, record_lines
 
 VISITS_PATH = f"{ADMIN_PREFIX}/visits"
 #: Who records outcomes: the API's writers (hub/web/api/visit_records.py); the others read.
@@ -68,11 +68,6 @@ PROBLEM_ROWS = min(3, MAX_PROBLEMS)
 MAX_FIELD = 64
 MAX_ID_DIGITS = 18  # a BIGINT's; a longer number is no visit's
 _STEPS = {"done": "已记录为完成", "not-done": "已记录为未完成", "schedule": "已记录约定时间"}
-#: The keys hub/visits writes into ``Visit.details``, as the page names them.
-_DETAIL_LABELS = {
-    "answers": "企业答复", "agreed": "电话约定", "confirmed": "确认时段", "declined": "企业婉拒",
-    "done": "完成登记", "proposal_round": "预约轮次", "reschedule_requested": "企业另约时间",
-}  # fmt: skip
 _UNLINKED = "您的账号未关联联络员，看不到任何走访：请管理员在“工作人员”页为您关联联络员编码"
 _READ_ONLY = "您的角色只能查看走访，不能记录结果"
 
@@ -168,17 +163,18 @@ async def _visit_page(
         request, "visit.html", status=status, title=f"走访 {visit_id}", error=error,
         form=dict(form or {}), v=_row(row, request), notes=visit.notes or "",
         problems=details.get("problems") or [], not_done=details.get("not_done") or [],
-        history=_history(details), departments=choices, problem_rows=range(PROBLEM_ROWS),
+        history=_history(details, ctx.tz), departments=choices, problem_rows=range(PROBLEM_ROWS),
         can_write=signed_in.role in WRITERS, read_only=_READ_ONLY,
         open_step=row.state.value not in ("done", "cancelled"),
+        local_time=lambda text: local_time(str(text or ""), ctx.tz) or text,
     )  # fmt: skip
 
 
-def _history(details: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The details' other entries (answers, agreed time, done …): (Chinese label, JSON)."""
+def _history(details: Mapping[str, Any], tz: tzinfo) -> list[tuple[str, list[str]]]:
+    """The details' other entries (answers, agreed time, done …): (Chinese label, lines)."""
     shown = ("problems", "not_done")
     return [
-        (_DETAIL_LABELS.get(key, key), json.dumps(value, ensure_ascii=False, default=str))
+        (RECORD_LABELS.get(key, key), record_lines(value, tz))
         for key, value in details.items()
         if key not in shown
     ]

@@ -137,6 +137,9 @@ async def test_done_with_a_problem_opens_a_ticket_shown_with_its_number(
     assert f"问题已转为工单 {ticket.number}" in page.text  # the flash
     assert "已走访" in page.text
     assert 'id="form-done"' not in page.text
+    # The completion's record in words, its time in Beijing (the clock's Monday 10:00), no JSON.
+    assert "<dt>完成登记</dt><dd><div>时间：2027-03-01 10:00；登记人：admin</div></dd>" in page.text
+    assert "+00:00" not in page.text
     again = await _post(client, visit_id, "not-done", reason="企业停产")
     _refused(again, 409, "已")
 
