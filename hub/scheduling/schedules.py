@@ -142,6 +142,14 @@ def program_names() -> tuple[str, ...]:
     return (CAMPAIGN, *sorted(PROGRAMS))
 
 
+def program_label(program: str) -> str:
+    """A program's name on the admin pages (``campaign``: 群发); an unknown one as written."""
+    if program == CAMPAIGN:
+        return "群发"
+    found = PROGRAMS.get(program)
+    return found.label if found is not None else program
+
+
 def workdays_only_default(program: str) -> bool:
     """``workdays_only`` when a schedule does not say: true for seed programs."""
     return program != CAMPAIGN

@@ -184,6 +184,7 @@ ProgramRun = Callable[[ProgramContext, ProgramFire], Awaitable[ProgramOutcome]]
 class Program:
     """An entry of the ``PROGRAMS`` table: how a fire runs it and what its templates get.
 
+    ``label``: its name on the admin pages (信用预警);
     ``kinds``: the message kinds it sends (the first is a schedule's default ``kind``);
     ``variables``: the template variables it supplies (a schedule need not set them);
     ``workdays_only``: a schedule's default for the key of that name;
@@ -194,6 +195,7 @@ class Program:
     """
 
     run: ProgramRun
+    label: str
     kinds: tuple[MessageKind, ...]
     variables: frozenset[str] = frozenset()
     workdays_only: bool = True

@@ -296,6 +296,7 @@ def status_counts(records: Iterable[CreditRecord]) -> str:
 
 
 PROGRAM: Final = Program(
+    label="半年信用报告",
     run=run,
     kinds=(MessageKind.CREDIT_REPORT, MessageKind.CREDIT_REPORT_DIGEST),
     variables=frozenset(

@@ -367,4 +367,4 @@ async def _existing_messages(ctx: ProgramContext, keys: list[str]) -> set[str]:
     return found
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="信用预警", run=run, kinds=(KIND,), variables=VARIABLES)

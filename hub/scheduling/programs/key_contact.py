@@ -159,5 +159,5 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     return outcome
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="重点企业月度联系", run=run, kinds=(KIND,), variables=VARIABLES)
 """The ``PROGRAMS`` table's entry (``program: key_contact`` in a schedule)."""

@@ -70,4 +70,4 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     return outcome
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="服务台账报送", run=run, kinds=(KIND,), variables=VARIABLES)

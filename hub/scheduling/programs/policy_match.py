@@ -329,7 +329,7 @@ async def run_on_changes(ctx: ProgramContext, changes: RecordChanges) -> Program
     return await _send_all(ctx, policies)
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="政策匹配推送", run=run, kinds=(KIND,), variables=VARIABLES)
 
 
 # --- reach -------------------------------------------------------------------------------------

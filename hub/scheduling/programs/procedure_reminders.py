@@ -257,5 +257,7 @@ async def _annual_items(
     return [(enterprise_id, uscc, item) for enterprise_id, uscc in enterprises]
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES, check_variables=licence_days)
+PROGRAM: Final = Program(
+    label="办事提醒", run=run, kinds=(KIND,), variables=VARIABLES, check_variables=licence_days
+)
 """The ``PROGRAMS`` table's entry (``program: procedure_reminders`` in a schedule)."""

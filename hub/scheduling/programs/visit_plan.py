@@ -71,5 +71,5 @@ def counted(proposals: ProposalResult) -> ProgramOutcome:
     return outcome
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="走访计划与预约", run=run, kinds=(KIND,), variables=VARIABLES)
 """The ``PROGRAMS`` table's entry (``program: visit_plan`` in a schedule)."""

@@ -147,6 +147,7 @@ async def _unsent(
 
 
 PROGRAM: Final = Program(
+    label="走访提醒",
     run=run,
     kinds=(MessageKind.VISIT_REMINDER, MessageKind.OFFICER_TASK),
     variables=REMINDER_VARIABLES | TASK_VARIABLES,

@@ -78,4 +78,4 @@ async def run(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
     return outcome
 
 
-PROGRAM: Final = Program(run=run, kinds=(KIND,), variables=VARIABLES)
+PROGRAM: Final = Program(label="工作报告", run=run, kinds=(KIND,), variables=VARIABLES)

@@ -41,6 +41,7 @@ from hub.scheduling.schedules import (
     CAMPAIGN,
     ScheduleSpec,
     parse_spec,
+    program_label,
     program_names,
     template_needs,
 )
@@ -146,6 +147,7 @@ async def _list_rows(ctx: AdminContext) -> tuple[list[dict[str, Any]], list[str]
         rows.append({
             "name": s.spec.name, "description": s.spec.description, "enabled": s.spec.enabled,
             "version": s.version, "cron": s.spec.cron, "program": s.spec.program,
+            "program_label": program_label(s.spec.program),
             "kind": s.spec.kind.label, "audience": s.spec.audience,
             "next": _local(upcoming[0], ctx) if upcoming and s.spec.enabled else "",
             "last": _local(last.fire_time, ctx) if last else "",
@@ -167,7 +169,8 @@ def _history(runs: list[Any], ctx: AdminContext) -> list[dict[str, Any]]:
 def _editor_context() -> dict[str, Any]:
     """The editor's choices: presets, weekdays, programs, kinds, channels."""
     return {
-        "presets": PRESETS, "weekdays": WEEKDAYS, "programs": program_names(),
+        "presets": PRESETS, "weekdays": WEEKDAYS,
+        "programs": [(name, program_label(name)) for name in program_names()],
         "kinds": [(k.value, k.label) for k in MessageKind],
         "channels": [(c.value, c.label) for c in ChannelName],
     }  # fmt: skip
@@ -185,7 +188,7 @@ async def _schedule_page(
     can_edit = signed_in.role in EDITORS
     return await render(
         request, "schedule.html", status=status, title=f"定时计划 {name}",
-        stored=stored, spec=spec, kind_label=spec.kind.label,
+        stored=stored, spec=spec, kind_label=spec.kind.label, program_label=program_label,
         channel_labels="、".join(c.label for c in spec.channels) or "按路由规则",
         upcoming=[(_local(t, ctx), _weekday(t, ctx)) for t in upcoming.times],
         days_off=[f"{d:%Y-%m-%d}" for d in upcoming.days_off],

@@ -29,7 +29,7 @@ from hub.scheduling.programs.base import (
 )
 from hub.scheduling.schedule_store import sync_schedules
 from hub.scheduling.scheduler import HubScheduler
-from hub.scheduling.schedules import parse_spec
+from hub.scheduling.schedules import parse_spec, program_label
 from hub.store.db import Database
 from hub.store.models import Message, ScheduleRun, WorkdayOverride
 from tests.importing.factories import make_uscc
@@ -54,7 +54,9 @@ async def probe(ctx: ProgramContext, fire: ProgramFire) -> ProgramOutcome:
 
 @pytest.fixture
 def _probe_program(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(PROGRAMS, "probe", Program(run=probe, kinds=(MessageKind.NOTICE,)))
+    monkeypatch.setitem(
+        PROGRAMS, "probe", Program(run=probe, label="探针", kinds=(MessageKind.NOTICE,))
+    )
 
 
 async def store(hub: Hub, **data: object) -> None:
@@ -171,3 +173,12 @@ async def test_a_holiday_an_admin_entered_in_the_database_holds_a_program_fire(
     assert await messages(hub.db) == [
         (MessageStatus.HELD, datetime(2027, 2, 9, 9, 0, tzinfo=SHANGHAI))
     ]
+
+
+def test_every_program_has_its_own_chinese_name_for_the_admin_pages() -> None:
+    labels = {name: program.label for name, program in PROGRAMS.items()}
+    assert all(labels.values()), labels
+    assert len(set(labels.values())) == len(labels), labels
+    assert program_label("campaign") == "群发"
+    assert program_label("credit_warning") == "信用预警"
+    assert program_label("no_such_program") == "no_such_program"

@@ -208,8 +208,13 @@ async def test_a_seed_program_dry_run_counts_its_audience_and_sends_nothing(
         created = await _post(client, "/admin/schedules", seed)
         assert created.status_code == 303, created.text
         dry = await _post(client, "/admin/schedules/reminders/dry-run", {})
+        listed = await client.get("/admin/schedules")
     assert "企业 <strong>5</strong> 家。未发送任何消息" in dry.text  # all the seeded ones
-    assert "程序 procedure_reminders 执行时逐家判断要发什么" in dry.text
+    assert "程序“办事提醒”执行时逐家判断要发什么" in dry.text
+    # The program by its Chinese name beside the name a schedule file uses.
+    assert "<dt>程序</dt><dd>办事提醒（procedure_reminders）</dd>" in dry.text
+    assert '<option value="campaign">群发（campaign）</option>' in dry.text
+    assert '<td>办事提醒<br><code class="code">procedure_reminders</code></td>' in listed.text
     [stored] = await stored_schedules(db, ["reminders"])
     assert stored.spec.kind.value == "procedure_reminder"  # the program's default kind
     assert (await _count(db, Campaign), await _count(db, ScheduleRun)) == (0, 0)
