@@ -34,6 +34,7 @@ from hub.outbound.campaigns import (
 )
 from hub.outbound.dead_letters import retry_dead_letter
 from hub.queries.messages import MessageFilter, MessageRow, list_messages
+from hub.scheduling.schedules import program_label
 from hub.tickets.staff import StaffRole
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
@@ -66,11 +67,28 @@ class CampaignLine:
     summary: CampaignSummary
     status_label: str
     kind_label: str
+    trigger_label: str
     created_at: str
     counts: list[tuple[str, int]]
     done: int
     total: int
     actions: list[tuple[str, str]]
+
+
+#: Who starts campaigns, as the page names them (``schedule:<name>`` and ``program:<name>`` are
+#: composed; anything else is shown as written).
+_TRIGGERS = {"cli": "命令行", "bench": "基准测试"}
+
+
+def trigger_label(trigger: str) -> str:
+    """``schedule:weekly`` -> ``定时计划 weekly``, ``cli`` -> ``命令行``,
+    ``program:policy_match`` -> ``程序：政策匹配推送``."""
+    source, _, name = trigger.partition(":")
+    if source == "schedule" and name:
+        return f"定时计划 {name}"
+    if source == "program" and name:
+        return f"程序：{program_label(name)}"
+    return _TRIGGERS.get(trigger, trigger)
 
 
 def _campaign_line(summary: CampaignSummary, ctx: AdminContext) -> CampaignLine:
@@ -82,7 +100,8 @@ def _campaign_line(summary: CampaignSummary, ctx: AdminContext) -> CampaignLine:
     status = summary.status
     return CampaignLine(
         summary, STATUS_LABELS.get(status, status),
-        MessageKind(summary.kind).label, f"{summary.created_at.astimezone(ctx.tz):%m-%d %H:%M}",
+        MessageKind(summary.kind).label, trigger_label(summary.trigger),
+        f"{summary.created_at.astimezone(ctx.tz):%m-%d %H:%M}",
         counts, done, total, _ACTIONS.get(status, []),
     )  # fmt: skip
 

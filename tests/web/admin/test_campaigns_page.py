@@ -17,6 +17,7 @@ from hub.core.vocab import ChannelName, MessageStatus
 from hub.store.db import Database
 from hub.store.models import AuditLog, Campaign, Message
 from hub.tickets.staff import StaffRole
+from hub.web.admin.campaigns import trigger_label
 from tests.pipeline import ScriptedChannel, build, notice, setup, statuses, submit
 from tests.seed import seed_registry
 from tests.web.admin.admin_support import add_user, admin_app, admin_client, csrf_of, sign_in
@@ -59,6 +60,7 @@ async def test_pause_resume_and_cancel_through_the_page(
         assert page.status_code == 200
         assert f'id="campaign-{campaign_id}"' in page.text
         assert "进行中" in page.text
+        assert "<td>命令行</td>" in page.text  # its trigger, "cli", as the page names it
         assert "排队中 3" in page.text
         assert f"/admin/campaigns/{campaign_id}/pause" in page.text
 
@@ -147,3 +149,10 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_retried(
         await sign_in(client, "viewer")
         assert (await client.get("/admin/campaigns")).status_code == 403
         assert (await client.get("/admin/campaigns/live")).status_code == 403
+
+
+def test_triggers_are_named_for_the_page() -> None:
+    assert trigger_label("cli") == "命令行"
+    assert trigger_label("schedule:weekly_notice") == "定时计划 weekly_notice"
+    assert trigger_label("program:policy_match") == "程序：政策匹配推送"
+    assert trigger_label("api:erp") == "api:erp"  # not known here: as written
