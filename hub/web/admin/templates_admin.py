@@ -57,6 +57,7 @@ from hub.rendering.template_store import stored_sms_texts
 from hub.rendering.templates import META_FILE, Problem, example_context, standard_context
 from hub.store.templates import TemplateDraft, write_template_versions
 from hub.tickets.staff import StaffRole
+from hub.web.admin.actors import actor_label
 from hub.web.admin.audit import note, record
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
@@ -225,7 +226,7 @@ def _placeholders(spec: TemplateSpec) -> list[str]:
 
 
 def _version_line(ctx: AdminContext, row: VersionRow) -> dict[str, Any]:
-    return {"version": row.version, "by": row.created_by,
+    return {"version": row.version, "by": actor_label(row.created_by, {}),
             "at": f"{row.created_at.astimezone(ctx.tz):%Y-%m-%d %H:%M}"}  # fmt: skip
 
 
@@ -302,7 +303,7 @@ def router() -> APIRouter:
             )
             entry["channels"].append({
                 "channel": line.channel, "label": ChannelName(line.channel).label,
-                "version": line.current_version, "by": line.updated_by,
+                "version": line.current_version, "by": actor_label(line.updated_by, {}),
                 "at": f"{line.updated_at.astimezone(ctx.tz):%Y-%m-%d %H:%M}",
                 "path": editor_path(line.kind, line.channel),
             })  # fmt: skip

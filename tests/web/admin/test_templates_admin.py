@@ -78,6 +78,8 @@ async def test_edit_preview_save_diff_and_roll_back(served: Served) -> None:
         listing = await client.get("/admin/templates")
         assert listing.status_code == 200
         assert f'href="{EDITOR}"' in listing.text
+        assert "· 系统</span>" in listing.text  # loaded from templates/ by the hub itself
+        assert "· system<" not in listing.text
         page = await client.get(EDITOR, params={"q": "甲机械"})
         assert page.status_code == 200
         token = csrf_of(page.text)
