@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import typer
 
 from hub.app.config import Settings
 from hub.app.runtime import open_components, open_database
 from hub.cli.common import out, print_json, print_table, run_async, settings_from
 from hub.core.clock import SystemClock, local_iso
+from hub.core.vocab import MessageStatus
 from hub.outbound.campaigns import (
+    CampaignSummary,
     Resumed,
     cancel_campaign,
     list_campaigns,
@@ -34,23 +38,28 @@ def campaigns_list(
     """列出批次（最新在前）及各状态消息数。"""
     settings = settings_from(ctx)
 
-    async def load() -> list[dict[str, object]]:
+    async def load() -> list[CampaignSummary]:
         async with open_database(settings) as db:
-            rows = await list_campaigns(db, limit=limit)
-        return [
+            return await list_campaigns(db, limit=limit)
+
+    rows = run_async(load())
+    if as_json:
+        print_json([
             {"id": c.id, "kind": c.kind, "trigger": c.trigger, "trigger_key": c.trigger_key,
              "audience": c.audience, "status": c.status,
              "created_at": local_iso(c.created_at, settings.hub.tz), "messages": c.counts}
             for c in rows
-        ]  # fmt: skip
-
-    items = run_async(load())
-    if as_json:
-        print_json(items)
+        ])  # fmt: skip
         return
     print_table("批次 campaigns", ["id", "类型", "触发", "状态", "受众", "创建时间", "消息"],
-                [(i["id"], i["kind"], i["trigger"], i["status"], i["audience"],
-                  i["created_at"], i["messages"]) for i in items])  # fmt: skip
+                [(c.id, c.kind, c.trigger, c.status, c.audience,
+                  local_iso(c.created_at, settings.hub.tz), _counts(c.counts))
+                 for c in rows])  # fmt: skip
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    """``{"held": 3, "sent": 1}`` as ``暂缓 3，已发送 1`` (the table; JSON keeps the codes)."""
+    return "，".join(f"{MessageStatus(s).label} {n}" for s, n in sorted(counts.items())) or "—"
 
 
 def _settings_and_actor(ctx: typer.Context) -> tuple[Settings, str]:

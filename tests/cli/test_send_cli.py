@@ -23,7 +23,7 @@ from hub.app.config import load_settings
 from hub.app.runtime import open_database
 from hub.cli import main
 from hub.core.clock import SHANGHAI, FixedClock
-from hub.core.vocab import ChannelName, Tier
+from hub.core.vocab import ChannelName, MessageStatus, Tier
 from hub.outbound.optouts import record_opt_out
 from hub.store.models import Contact, Enterprise, Message
 
@@ -128,6 +128,12 @@ def test_a_send_that_reaches_nobody_leaves_no_empty_campaign_and_its_key_still_w
     assert again["duplicates"] == created["created"]
     [campaign] = [c for c in campaigns() if c not in before]
     assert (campaign["id"], campaign["trigger_key"]) == (created["campaign_id"], "annual-report")
+    # The table names the counts by status in Chinese (JSON keeps the codes).
+    [(status, count)] = dict(campaign["messages"]).items()  # type: ignore[call-overload]
+    code, table = _hub(config, capsys, "campaigns", "list")
+    assert code == 0
+    assert f"{MessageStatus(status).label} {count}" in table
+    assert "{'" not in table
 
 
 def _hub(
