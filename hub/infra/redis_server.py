@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -474,8 +474,7 @@ async def connected_clients(client: RedisClient) -> list[dict[str, Any]]:
     per_node: object = await client.client_list(target_nodes=RedisCluster.PRIMARIES)
     if isinstance(per_node, dict):
         return [c for clients in per_node.values() for c in clients]
-    assert isinstance(per_node, list)  # one primary: its list as is
-    return per_node
+    return cast(list[dict[str, Any]], per_node)  # one primary: its list as is
 
 
 def mask_url(url: str) -> str:
