@@ -13,13 +13,15 @@ from typing import Final
 __all__ = ["HUB_ACTORS", "actor_label"]
 
 #: The hub's own actors (what writes them: lifecycle defaults, the SLA sweep, the inbound
-#: worker, the callback surveys, the CLI, the demo loader, the rating page).
+#: worker, the callback surveys, the CLI, `hub bench`, the demo loader, the rating page);
+#: the campaigns page names a campaign's trigger ``cli`` or ``bench`` from here too.
 HUB_ACTORS: Final[Mapping[str, str]] = {
     "system": "系统",
     "sla": "系统（时限监控）",
     "inbound": "系统（回复受理）",
     "callbacks": "系统（月度回访）",
     "cli": "命令行",
+    "bench": "基准测试",
     "demo": "演示数据",
     "rating_page": "企业（评价页面）",
 }

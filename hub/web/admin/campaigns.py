@@ -36,6 +36,7 @@ from hub.outbound.dead_letters import retry_dead_letter
 from hub.queries.messages import MessageFilter, MessageRow, list_messages
 from hub.scheduling.schedules import program_label
 from hub.tickets.staff import StaffRole
+from hub.web.admin.actors import HUB_ACTORS
 from hub.web.admin.auth import (
     ADMIN_PREFIX,
     AdminPageError,
@@ -75,20 +76,16 @@ class CampaignLine:
     actions: list[tuple[str, str]]
 
 
-#: Who starts campaigns, as the page names them (``schedule:<name>`` and ``program:<name>`` are
-#: composed; anything else is shown as written).
-_TRIGGERS = {"cli": "命令行", "bench": "基准测试"}
-
-
 def trigger_label(trigger: str) -> str:
-    """``schedule:weekly`` -> ``定时计划 weekly``, ``cli`` -> ``命令行``,
-    ``program:policy_match`` -> ``程序：政策匹配推送``."""
+    """Who started a campaign, as the page names it: ``schedule:weekly`` -> ``定时计划 weekly``,
+    ``program:policy_match`` -> ``程序：政策匹配推送``, the hub's own (``cli``) as
+    :data:`~hub.web.admin.actors.HUB_ACTORS` names them, anything else as written."""
     source, _, name = trigger.partition(":")
     if source == "schedule" and name:
         return f"定时计划 {name}"
     if source == "program" and name:
         return f"程序：{program_label(name)}"
-    return _TRIGGERS.get(trigger, trigger)
+    return HUB_ACTORS.get(trigger, trigger)
 
 
 def _campaign_line(summary: CampaignSummary, ctx: AdminContext) -> CampaignLine:

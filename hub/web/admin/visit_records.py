@@ -10,7 +10,7 @@ does not know is shown as written.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 __all__ = ["RECORD_LABELS", "local_time", "record_lines"]
@@ -40,13 +40,18 @@ def record_lines(value: Any, tz: tzinfo) -> list[str]:
 
 
 def _words(value: Any, tz: tzinfo) -> str:
+    """A record as ``label：value；…``, a list joined with 、, a time in ``tz``."""
     if isinstance(value, Mapping):
         return "；".join(
             f"{_FIELDS.get(str(key), str(key))}：{_field(str(key), item, tz)}"
             for key, item in value.items()
             if item not in (None, "")
         )
-    return _scalar(value, tz)
+    if isinstance(value, list):
+        return "、".join(_words(v, tz) for v in value)
+    if isinstance(value, str):
+        return local_time(value, tz) or value
+    return str(value)
 
 
 def _field(key: str, value: Any, tz: tzinfo) -> str:
@@ -56,17 +61,7 @@ def _field(key: str, value: Any, tz: tzinfo) -> str:
         return f"回复 #{value.removeprefix('reply:')}"
     if key == "slot" and isinstance(value, int):
         return f"第 {value} 个"
-    return _scalar(value, tz)
-
-
-def _scalar(value: Any, tz: tzinfo) -> str:
-    if isinstance(value, str):
-        return local_time(value, tz) or value
-    if isinstance(value, list):
-        return "、".join(_words(v, tz) for v in value)
-    if isinstance(value, Mapping):
-        return _words(value, tz)
-    return str(value)
+    return _words(value, tz)
 
 
 def local_time(text: str, tz: tzinfo) -> str | None:
@@ -78,8 +73,8 @@ def local_time(text: str, tz: tzinfo) -> str | None:
         at = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if len(text) == 10:
-        return date.fromisoformat(text).isoformat()
+    if len(text) == 10:  # a date: as written
+        return text
     if at.tzinfo is None:
         return at.strftime("%Y-%m-%d %H:%M")
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
